@@ -1,0 +1,254 @@
+//! Configuration from the environment, read once at start-up. Bad configuration fails there, with
+//! a message that names the variable.
+
+use std::collections::BTreeSet;
+
+use crate::finding::validate;
+
+/// What a function does when it finds a problem.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    /// Change the resource.
+    Enforce,
+    /// Plan, record and notify; change nothing.
+    DryRun,
+}
+
+impl Mode {
+    pub fn parse(s: &str) -> Option<Mode> {
+        match s.trim() {
+            "enforce" => Some(Mode::Enforce),
+            "dry-run" | "dryrun" => Some(Mode::DryRun),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Enforce => "enforce",
+            Mode::DryRun => "dry-run",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid configuration: {var}: {reason}")]
+pub struct ConfigError {
+    pub var: &'static str,
+    pub reason: String,
+}
+
+fn bad(var: &'static str, reason: impl Into<String>) -> ConfigError {
+    ConfigError {
+        var,
+        reason: reason.into(),
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// Role name, with its path, assumed in member accounts.
+    pub member_role: String,
+    pub external_id: Option<String>,
+    /// `None` when QUELL_MODE is unset: the remediation's default mode applies.
+    pub mode: Option<Mode>,
+    pub exempt_tag: String,
+    /// `None`: every account is allowed.
+    pub allow_accounts: Option<BTreeSet<String>>,
+    pub deny_accounts: BTreeSet<String>,
+    pub notify_topic_arn: Option<String>,
+    pub hub_region: Option<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            member_role: "quell-remediation".into(),
+            external_id: None,
+            mode: None,
+            exempt_tag: "quell:exempt".into(),
+            allow_accounts: None,
+            deny_accounts: BTreeSet::new(),
+            notify_topic_arn: None,
+            hub_region: None,
+        }
+    }
+}
+
+impl Config {
+    /// From the process environment.
+    pub fn from_env() -> Result<Config, ConfigError> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// From any lookup, so tests need not touch the process environment.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let get = |k: &str| {
+            get(k)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        let mut c = Config::default();
+        if let Some(role) = get("QUELL_MEMBER_ROLE") {
+            let ok = role.len() <= 512
+                && !role.starts_with("arn:")
+                && role.split('/').filter(|p| !p.is_empty()).all(|p| {
+                    p.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b))
+                })
+                && !role.ends_with('/');
+            if !ok {
+                return Err(bad(
+                    "QUELL_MEMBER_ROLE",
+                    format!("`{role}` is not a role name (with optional path), e.g. quell-remediation or security/quell-remediation"),
+                ));
+            }
+            c.member_role = role.trim_start_matches('/').to_string();
+        }
+        if let Some(id) = get("QUELL_EXTERNAL_ID") {
+            if !(2..=1224).contains(&id.len()) {
+                return Err(bad("QUELL_EXTERNAL_ID", "must be 2 to 1224 characters"));
+            }
+            c.external_id = Some(id);
+        }
+        if let Some(mode) = get("QUELL_MODE") {
+            c.mode = Some(Mode::parse(&mode).ok_or_else(|| {
+                bad(
+                    "QUELL_MODE",
+                    format!("`{mode}` is neither `enforce` nor `dry-run`"),
+                )
+            })?);
+        }
+        if let Some(tag) = get("QUELL_EXEMPT_TAG") {
+            if tag.len() > 128 {
+                return Err(bad(
+                    "QUELL_EXEMPT_TAG",
+                    "a tag key has at most 128 characters",
+                ));
+            }
+            c.exempt_tag = tag;
+        }
+        if let Some(list) = get("QUELL_ALLOW_ACCOUNTS") {
+            c.allow_accounts = Some(accounts("QUELL_ALLOW_ACCOUNTS", &list)?);
+        }
+        if let Some(list) = get("QUELL_DENY_ACCOUNTS") {
+            c.deny_accounts = accounts("QUELL_DENY_ACCOUNTS", &list)?;
+        }
+        if let Some(arn) = get("QUELL_NOTIFY_TOPIC_ARN") {
+            let parts: Vec<&str> = arn.split(':').collect();
+            if parts.len() != 6
+                || parts[0] != "arn"
+                || parts[2] != "sns"
+                || !validate::account_id(parts[4])
+            {
+                return Err(bad(
+                    "QUELL_NOTIFY_TOPIC_ARN",
+                    format!("`{arn}` is not an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)"),
+                ));
+            }
+            c.notify_topic_arn = Some(arn);
+        }
+        if let Some(region) = get("QUELL_HUB_REGION") {
+            if !validate::region(&region) {
+                return Err(bad(
+                    "QUELL_HUB_REGION",
+                    format!("`{region}` is not a region"),
+                ));
+            }
+            c.hub_region = Some(region);
+        }
+        Ok(c)
+    }
+
+    /// Whether quell may act in this account: the deny list wins over the allow list.
+    pub fn account_allowed(&self, account: &str) -> Result<(), String> {
+        if self.deny_accounts.contains(account) {
+            return Err(format!("account {account} is in QUELL_DENY_ACCOUNTS"));
+        }
+        match &self.allow_accounts {
+            Some(allow) if !allow.contains(account) => {
+                Err(format!("account {account} is not in QUELL_ALLOW_ACCOUNTS"))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+fn accounts(var: &'static str, list: &str) -> Result<BTreeSet<String>, ConfigError> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+        .map(|a| {
+            if validate::account_id(a) {
+                Ok(a.to_string())
+            } else {
+                Err(bad(var, format!("`{a}` is not a 12-digit account id")))
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn cfg(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_follow_the_design() {
+        let c = cfg(&[]).unwrap();
+        assert_eq!(c.member_role, "quell-remediation");
+        assert_eq!(c.exempt_tag, "quell:exempt");
+        assert_eq!(c.mode, None);
+        assert!(c.account_allowed("111122223333").is_ok());
+    }
+
+    #[test]
+    fn every_bad_variable_is_named() {
+        for (var, value) in [
+            ("QUELL_MODE", "yolo"),
+            ("QUELL_MEMBER_ROLE", "arn:aws:iam::1:role/x"),
+            ("QUELL_MEMBER_ROLE", "bad role"),
+            ("QUELL_ALLOW_ACCOUNTS", "1234"),
+            ("QUELL_DENY_ACCOUNTS", "111122223333,abc"),
+            (
+                "QUELL_NOTIFY_TOPIC_ARN",
+                "arn:aws:sqs:us-east-1:111122223333:q",
+            ),
+            ("QUELL_HUB_REGION", "mars-1"),
+            ("QUELL_EXTERNAL_ID", "x"),
+        ] {
+            let err = cfg(&[(var, value)]).unwrap_err();
+            assert_eq!(err.var, var, "{value}");
+            assert!(err.to_string().contains(var), "{err}");
+        }
+    }
+
+    #[test]
+    fn deny_wins_over_allow() {
+        let c = cfg(&[
+            ("QUELL_ALLOW_ACCOUNTS", "111122223333, 222233334444"),
+            ("QUELL_DENY_ACCOUNTS", "222233334444"),
+            ("QUELL_MODE", "dry-run"),
+        ])
+        .unwrap();
+        assert_eq!(c.mode, Some(Mode::DryRun));
+        assert!(c.account_allowed("111122223333").is_ok());
+        assert!(c
+            .account_allowed("222233334444")
+            .unwrap_err()
+            .contains("DENY"));
+        assert!(c
+            .account_allowed("333344445555")
+            .unwrap_err()
+            .contains("ALLOW"));
+    }
+}

@@ -1,0 +1,465 @@
+//! One model for every source: what is wrong, where, on which resource.
+
+use serde::Serialize;
+
+/// Where a finding came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Source {
+    GuardDuty,
+    Config,
+    AccessAnalyzer,
+    CloudWatchAlarm,
+    SecurityHub,
+    CloudTrail,
+}
+
+impl Source {
+    /// The EventBridge `source` of events of this kind.
+    pub fn event_source(self) -> &'static str {
+        match self {
+            Source::GuardDuty => "aws.guardduty",
+            Source::Config => "aws.config",
+            Source::AccessAnalyzer => "aws.access-analyzer",
+            Source::CloudWatchAlarm => "aws.cloudwatch",
+            Source::SecurityHub => "aws.securityhub",
+            Source::CloudTrail => "aws.cloudtrail",
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Source::GuardDuty => "guardduty",
+            Source::Config => "config",
+            Source::AccessAnalyzer => "access-analyzer",
+            Source::CloudWatchAlarm => "cloudwatch-alarm",
+            Source::SecurityHub => "securityhub",
+            Source::CloudTrail => "cloudtrail",
+        }
+    }
+}
+
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The kinds of resource quell knows by name; anything else keeps the type the source gave.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub enum ResourceKind {
+    S3Bucket,
+    Ec2Instance,
+    Ec2SecurityGroup,
+    IamAccessKey,
+    IamUser,
+    IamRole,
+    CloudTrailTrail,
+    CloudWatchAlarm,
+    Account,
+    Other(String),
+}
+
+const KINDS: &[(ResourceKind, &str, &str)] = &[
+    (ResourceKind::S3Bucket, "AWS::S3::Bucket", "AwsS3Bucket"),
+    (
+        ResourceKind::Ec2Instance,
+        "AWS::EC2::Instance",
+        "AwsEc2Instance",
+    ),
+    (
+        ResourceKind::Ec2SecurityGroup,
+        "AWS::EC2::SecurityGroup",
+        "AwsEc2SecurityGroup",
+    ),
+    (
+        ResourceKind::IamAccessKey,
+        "AWS::IAM::AccessKey",
+        "AwsIamAccessKey",
+    ),
+    (ResourceKind::IamUser, "AWS::IAM::User", "AwsIamUser"),
+    (ResourceKind::IamRole, "AWS::IAM::Role", "AwsIamRole"),
+    (
+        ResourceKind::CloudTrailTrail,
+        "AWS::CloudTrail::Trail",
+        "AwsCloudTrailTrail",
+    ),
+    (
+        ResourceKind::CloudWatchAlarm,
+        "AWS::CloudWatch::Alarm",
+        "AwsCloudWatchAlarm",
+    ),
+    (ResourceKind::Account, "AWS::::Account", "AwsAccount"),
+];
+
+impl ResourceKind {
+    /// From a CloudFormation-style type (`AWS::S3::Bucket`), as Config and Access Analyzer name it.
+    pub fn from_cfn(t: &str) -> Self {
+        KINDS
+            .iter()
+            .find(|(_, cfn, _)| *cfn == t)
+            .map(|(k, _, _)| k.clone())
+            .unwrap_or_else(|| ResourceKind::Other(t.to_string()))
+    }
+
+    /// From an ASFF resource type (`AwsS3Bucket`), as Security Hub names it.
+    pub fn from_asff(t: &str) -> Self {
+        KINDS
+            .iter()
+            .find(|(_, _, asff)| *asff == t)
+            .map(|(k, _, _)| k.clone())
+            .unwrap_or_else(|| ResourceKind::Other(t.to_string()))
+    }
+
+    pub fn cfn_type(&self) -> &str {
+        match self {
+            ResourceKind::Other(t) => t,
+            known => KINDS
+                .iter()
+                .find(|(k, _, _)| k == known)
+                .map(|(_, cfn, _)| *cfn)
+                .unwrap_or("Other"),
+        }
+    }
+
+    pub fn asff_type(&self) -> &str {
+        match self {
+            ResourceKind::Other(_) => "Other",
+            known => KINDS
+                .iter()
+                .find(|(k, _, _)| k == known)
+                .map(|(_, _, asff)| *asff)
+                .unwrap_or("Other"),
+        }
+    }
+}
+
+impl std::fmt::Display for ResourceKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.cfn_type())
+    }
+}
+
+/// A resource a finding is about: its kind, its short identifier (bucket name, instance id,
+/// access key id, user name) and its ARN where the source gave or implies one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Resource {
+    pub kind: ResourceKind,
+    pub id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub arn: Option<String>,
+}
+
+impl Resource {
+    pub fn new(kind: ResourceKind, id: impl Into<String>) -> Self {
+        Resource {
+            kind,
+            id: id.into(),
+            arn: None,
+        }
+    }
+
+    pub fn with_arn(mut self, arn: Option<String>) -> Self {
+        self.arn = arn;
+        self
+    }
+
+    /// From an ARN, with the short id taken from it the way each service writes its ARNs.
+    pub fn from_arn(kind: ResourceKind, arn: &str) -> Self {
+        let id = short_id(&kind, arn);
+        Resource::new(kind, id).with_arn(Some(arn.to_string()))
+    }
+
+    /// A display form: `AWS::S3::Bucket my-bucket`.
+    pub fn label(&self) -> String {
+        format!("{} {}", self.kind, self.id)
+    }
+}
+
+/// The short identifier inside an ARN: `arn:aws:s3:::bucket` → `bucket`,
+/// `arn:aws:ec2:r:a:instance/i-1` → `i-1`, `arn:aws:iam::a:user/path/name` → `name`.
+/// A value that is not an ARN is returned as it is.
+pub fn short_id(kind: &ResourceKind, arn: &str) -> String {
+    if !arn.starts_with("arn:") {
+        return arn.to_string();
+    }
+    let resource = arn.splitn(6, ':').nth(5).unwrap_or(arn);
+    match kind {
+        ResourceKind::S3Bucket => resource.split('/').next().unwrap_or(resource).to_string(),
+        _ => resource
+            .rsplit(['/', ':'])
+            .next()
+            .unwrap_or(resource)
+            .to_string(),
+    }
+}
+
+/// Severity, as Security Hub labels it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Severity {
+    Informational,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    /// GuardDuty's numeric scale: 1–3.9 low, 4–6.9 medium, 7–8.9 high, 9+ critical.
+    pub fn from_guardduty(score: f64) -> Self {
+        match score {
+            s if s >= 9.0 => Severity::Critical,
+            s if s >= 7.0 => Severity::High,
+            s if s >= 4.0 => Severity::Medium,
+            s if s > 0.0 => Severity::Low,
+            _ => Severity::Informational,
+        }
+    }
+
+    /// Security Hub's normalized 0–100 scale.
+    pub fn from_normalized(n: i64) -> Self {
+        match n {
+            n if n >= 90 => Severity::Critical,
+            n if n >= 70 => Severity::High,
+            n if n >= 40 => Severity::Medium,
+            n if n >= 1 => Severity::Low,
+            _ => Severity::Informational,
+        }
+    }
+
+    pub fn from_label(label: &str) -> Option<Self> {
+        Some(match label.to_ascii_uppercase().as_str() {
+            "INFORMATIONAL" => Severity::Informational,
+            "LOW" => Severity::Low,
+            "MEDIUM" => Severity::Medium,
+            "HIGH" => Severity::High,
+            "CRITICAL" => Severity::Critical,
+            _ => return None,
+        })
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Severity::Informational => "INFORMATIONAL",
+            Severity::Low => "LOW",
+            Severity::Medium => "MEDIUM",
+            Severity::High => "HIGH",
+            Severity::Critical => "CRITICAL",
+        }
+    }
+}
+
+/// The Security Hub finding a source finding corresponds to: the pair BatchUpdateFindings takes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HubRef {
+    pub id: String,
+    pub product_arn: String,
+}
+
+/// The principal a credential finding is about (GuardDuty accessKeyDetails).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Principal {
+    pub access_key_id: Option<String>,
+    pub user_type: Option<String>,
+    pub user_name: Option<String>,
+    pub principal_id: Option<String>,
+}
+
+/// One finding, whatever its source.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Finding {
+    pub source: Source,
+    /// The source's own id for the finding (GuardDuty finding id, Security Hub Id, event id…).
+    pub id: String,
+    /// What is wrong: GuardDuty type, Config rule name, Security Hub control id, Access Analyzer
+    /// resource type, alarm metric name, or CloudTrail event name.
+    pub kind: String,
+    pub title: String,
+    /// The member account to act in: always from the detail, never the envelope's where the
+    /// detail names one.
+    pub account: String,
+    pub region: String,
+    pub partition: String,
+    pub severity: Severity,
+    /// The resources, the primary one first.
+    pub resources: Vec<Resource>,
+    pub hub: Option<HubRef>,
+    /// A generated sample (GuardDuty `additionalInfo.sample`): never acted on.
+    pub sample: bool,
+    /// The Security Hub custom action's name, for Custom Action events.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub principal: Option<Principal>,
+    /// Compliance or state the source reported (NON_COMPLIANT, FAILED, ALARM, ACTIVE…).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// Extra names the routing matches on: the Config rule behind a Security Hub control, the
+    /// GeneratorId of a Security Hub finding.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<String>,
+}
+
+impl Finding {
+    /// The first resource of a kind.
+    pub fn resource(&self, kind: &ResourceKind) -> Option<&Resource> {
+        self.resources.iter().find(|r| &r.kind == kind)
+    }
+
+    /// Every name this finding answers to when routing: its kind and its aliases.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.kind.as_str()).chain(self.aliases.iter().map(String::as_str))
+    }
+
+    /// A stable id for quell's own ASFF finding: the same problem on the same resource maps to
+    /// the same Security Hub finding, so a replay updates it instead of adding another.
+    pub fn own_id(&self) -> String {
+        let resource = self
+            .resources
+            .first()
+            .map(|r| r.id.as_str())
+            .unwrap_or("account");
+        format!(
+            "quell/{}/{}/{}/{}/{}",
+            self.source.name(),
+            self.account,
+            self.region,
+            self.kind,
+            resource
+        )
+    }
+}
+
+/// Validation of identifiers that come from events, before they reach an ARN or an API call.
+pub mod validate {
+    pub fn account_id(s: &str) -> bool {
+        s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
+    }
+
+    /// `us-east-1`, `eu-west-2`, `us-gov-west-1`, `cn-north-1`, `ap-southeast-2`…
+    pub fn region(s: &str) -> bool {
+        let parts: Vec<&str> = s.split('-').collect();
+        (3..=5).contains(&parts.len())
+            && s.len() <= 25
+            && parts[0].len() == 2
+            && parts[..parts.len() - 1]
+                .iter()
+                .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
+            && parts[parts.len() - 1].bytes().all(|b| b.is_ascii_digit())
+            && !parts[parts.len() - 1].is_empty()
+    }
+
+    pub fn partition(s: &str) -> bool {
+        matches!(
+            s,
+            "aws" | "aws-cn" | "aws-us-gov" | "aws-iso" | "aws-iso-b" | "aws-iso-e" | "aws-iso-f"
+        )
+    }
+
+    /// S3 bucket naming rules (general purpose buckets).
+    pub fn bucket_name(s: &str) -> bool {
+        (3..=63).contains(&s.len())
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+            && s.as_bytes()[0].is_ascii_alphanumeric()
+            && s.as_bytes()[s.len() - 1].is_ascii_alphanumeric()
+            && !s.contains("..")
+    }
+
+    /// The partition a region belongs to.
+    pub fn partition_of(region: &str) -> &'static str {
+        if region.starts_with("cn-") {
+            "aws-cn"
+        } else if region.starts_with("us-gov-") {
+            "aws-us-gov"
+        } else {
+            "aws"
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_ids_come_out_of_arns() {
+        assert_eq!(
+            short_id(&ResourceKind::S3Bucket, "arn:aws:s3:::example"),
+            "example"
+        );
+        assert_eq!(
+            short_id(
+                &ResourceKind::Ec2Instance,
+                "arn:aws:ec2:ap-southeast-2:123456789012:instance/i-0bf2bf6b175654c6e"
+            ),
+            "i-0bf2bf6b175654c6e"
+        );
+        assert_eq!(
+            short_id(
+                &ResourceKind::IamUser,
+                "arn:aws:iam::123456789012:user/ops/alice"
+            ),
+            "alice"
+        );
+        assert_eq!(
+            short_id(&ResourceKind::S3Bucket, "plain-name"),
+            "plain-name"
+        );
+    }
+
+    #[test]
+    fn kinds_round_trip_between_namings() {
+        for (kind, cfn, asff) in KINDS {
+            assert_eq!(&ResourceKind::from_cfn(cfn), kind);
+            assert_eq!(&ResourceKind::from_asff(asff), kind);
+            assert_eq!(kind.cfn_type(), *cfn);
+            assert_eq!(kind.asff_type(), *asff);
+        }
+        assert_eq!(
+            ResourceKind::from_cfn("AWS::Lambda::Function"),
+            ResourceKind::Other("AWS::Lambda::Function".into())
+        );
+    }
+
+    #[test]
+    fn identifiers_are_validated() {
+        assert!(validate::account_id("111122223333"));
+        assert!(!validate::account_id("11112222333"));
+        assert!(!validate::account_id("11112222333a"));
+        for good in [
+            "us-east-1",
+            "eu-west-2",
+            "us-gov-west-1",
+            "ap-southeast-2",
+            "cn-north-1",
+        ] {
+            assert!(validate::region(good), "{good}");
+        }
+        for bad in [
+            "",
+            "us-east",
+            "US-EAST-1",
+            "us-east-1/../x",
+            "us_east_1",
+            "a-b-1",
+        ] {
+            assert!(!validate::region(bad), "{bad}");
+        }
+        assert!(validate::bucket_name("test-gd-324237984731208478901374"));
+        assert!(!validate::bucket_name("Bad_Bucket"));
+        assert!(!validate::bucket_name("a..b"));
+        assert!(!validate::bucket_name("-ab"));
+    }
+
+    #[test]
+    fn severity_scales() {
+        assert_eq!(Severity::from_guardduty(2.0), Severity::Low);
+        assert_eq!(Severity::from_guardduty(5.0), Severity::Medium);
+        assert_eq!(Severity::from_guardduty(8.0), Severity::High);
+        assert_eq!(Severity::from_guardduty(9.5), Severity::Critical);
+        assert_eq!(Severity::from_normalized(70), Severity::High);
+        assert_eq!(Severity::from_label("high"), Some(Severity::High));
+    }
+}

@@ -1,0 +1,256 @@
+//! What happened to a finding, and what that means for Security Hub and for Lambda.
+
+use serde::Serialize;
+
+/// One step of a remediation: the IAM action it calls and on what, exactly as it is (or would
+/// be, in dry-run) made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Step {
+    pub action: &'static str,
+    pub detail: String,
+}
+
+impl Step {
+    pub fn new(action: &'static str, detail: impl Into<String>) -> Self {
+        Step {
+            action,
+            detail: detail.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for Step {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.action, self.detail)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Outcome {
+    /// Changed, and the re-read state shows the fix.
+    Remediated { steps: Vec<Step> },
+    /// Nothing to change: replayed, or already fixed.
+    AlreadyCompliant { detail: String },
+    /// Left alone on purpose: exemption tag or account rule.
+    Exempt { reason: String },
+    /// Dry-run, or not to be acted on: the exact steps it would take.
+    Planned { steps: Vec<Step>, reason: String },
+    /// Could not be remediated. Retryable failures make the invocation fail, so Lambda retries.
+    Failed {
+        error: String,
+        code: Option<String>,
+        retryable: bool,
+    },
+}
+
+/// Security Hub workflow statuses quell sets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Workflow {
+    Resolved,
+    Suppressed,
+    Notified,
+}
+
+impl Workflow {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Workflow::Resolved => "RESOLVED",
+            Workflow::Suppressed => "SUPPRESSED",
+            Workflow::Notified => "NOTIFIED",
+        }
+    }
+}
+
+impl Outcome {
+    pub fn failed(err: &crate::error::Error) -> Outcome {
+        Outcome::Failed {
+            error: err.to_string(),
+            code: err.code().map(str::to_string),
+            retryable: err.retryable(),
+        }
+    }
+
+    pub fn not_applicable(why: impl Into<String>) -> Outcome {
+        Outcome::Failed {
+            error: format!("not applicable: {}", why.into()),
+            code: Some("NotApplicable".into()),
+            retryable: false,
+        }
+    }
+
+    /// The workflow status DESIGN.md's table gives; `None` leaves the finding unchanged.
+    pub fn workflow(&self) -> Option<Workflow> {
+        match self {
+            Outcome::Remediated { .. } | Outcome::AlreadyCompliant { .. } => {
+                Some(Workflow::Resolved)
+            }
+            Outcome::Exempt { .. } => Some(Workflow::Suppressed),
+            Outcome::Planned { .. } => Some(Workflow::Notified),
+            Outcome::Failed {
+                retryable: false, ..
+            } => Some(Workflow::Notified),
+            Outcome::Failed {
+                retryable: true, ..
+            } => None,
+        }
+    }
+
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            Outcome::Failed {
+                retryable: true,
+                ..
+            }
+        )
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Outcome::Remediated { .. } => "REMEDIATED",
+            Outcome::AlreadyCompliant { .. } => "ALREADY_COMPLIANT",
+            Outcome::Exempt { .. } => "EXEMPT",
+            Outcome::Planned { .. } => "PLANNED",
+            Outcome::Failed {
+                retryable: true, ..
+            } => "FAILED_RETRYABLE",
+            Outcome::Failed { .. } => "FAILED",
+        }
+    }
+
+    /// The Security Hub note: what was done, by which function, and why. Security Hub takes at
+    /// most 512 characters.
+    pub fn note(&self, function: &str, target: &str) -> String {
+        let steps = |s: &[Step]| s.iter().map(Step::to_string).collect::<Vec<_>>().join("; ");
+        let text = match self {
+            Outcome::Remediated { steps: s } => {
+                format!("quell {function} remediated {target}: {}. Verified by re-reading the resource.", steps(s))
+            }
+            Outcome::AlreadyCompliant { detail } => {
+                format!("quell {function} found {target} already compliant: {detail}. Nothing was changed.")
+            }
+            Outcome::Exempt { reason } => {
+                format!("quell {function} left {target} alone: {reason}.")
+            }
+            Outcome::Planned { steps: s, reason } => {
+                format!(
+                    "quell {function} planned for {target} ({reason}), nothing changed: {}.",
+                    steps(s)
+                )
+            }
+            Outcome::Failed { error, .. } => {
+                format!("quell {function} could not remediate {target}: {error}. A person must look at it.")
+            }
+        };
+        truncate(&text, NOTE_LIMIT)
+    }
+}
+
+/// Security Hub's limit on Note.Text.
+pub const NOTE_LIMIT: usize = 512;
+
+/// Cuts `s` to at most `max` bytes on a character boundary, marking the cut.
+pub fn truncate(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max.saturating_sub(3);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", &s[..end])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn workflow_follows_the_design_table() {
+        let cases = [
+            (
+                Outcome::Remediated { steps: vec![] },
+                Some(Workflow::Resolved),
+            ),
+            (
+                Outcome::AlreadyCompliant { detail: "x".into() },
+                Some(Workflow::Resolved),
+            ),
+            (
+                Outcome::Exempt { reason: "x".into() },
+                Some(Workflow::Suppressed),
+            ),
+            (
+                Outcome::Planned {
+                    steps: vec![],
+                    reason: "dry-run".into(),
+                },
+                Some(Workflow::Notified),
+            ),
+            (
+                Outcome::Failed {
+                    error: "x".into(),
+                    code: None,
+                    retryable: false,
+                },
+                Some(Workflow::Notified),
+            ),
+            (
+                Outcome::Failed {
+                    error: "x".into(),
+                    code: None,
+                    retryable: true,
+                },
+                None,
+            ),
+        ];
+        for (outcome, workflow) in cases {
+            assert_eq!(outcome.workflow(), workflow, "{outcome:?}");
+        }
+    }
+
+    #[test]
+    fn notes_fit_security_hub() {
+        let long = Outcome::Failed {
+            error: "é".repeat(600),
+            code: None,
+            retryable: false,
+        };
+        let note = long.note("s3-block-public-access", "AWS::S3::Bucket b");
+        assert!(note.len() <= NOTE_LIMIT);
+        assert!(note.ends_with("..."));
+        let done = Outcome::Remediated {
+            steps: vec![Step::new("s3:PutBucketPublicAccessBlock", "on b")],
+        };
+        let note = done.note("s3-block-public-access", "AWS::S3::Bucket b");
+        assert!(
+            note.contains("s3-block-public-access")
+                && note.contains("s3:PutBucketPublicAccessBlock")
+        );
+    }
+}
+
+/// The record of one finding's handling: logged, returned by the function, published to SNS.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub function: String,
+    pub source: crate::finding::Source,
+    pub finding_id: String,
+    pub kind: String,
+    pub account: String,
+    pub region: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resource: Option<String>,
+    pub mode: crate::config::Mode,
+    #[serde(flatten)]
+    pub outcome: Outcome,
+    pub workflow: Option<Workflow>,
+    pub note: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hub: Option<crate::hub::HubRecord>,
+    /// Failures to record or notify: the outcome is kept, and the invocation is retried.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub record_errors: Vec<String>,
+}

@@ -1,0 +1,236 @@
+//! The remediation trait, its declared [`Spec`], and the one driver every remediation runs
+//! through: exemption, check-then-act, dry-run and verification live here, once.
+
+use std::future::Future;
+
+use crate::config::Mode;
+use crate::error::{AwsError, Error};
+use crate::finding::{Finding, Source};
+use crate::member::Member;
+use crate::outcome::{Outcome, Step};
+
+/// What a remediation reacts to. Names are matched exactly, except where noted.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Triggers {
+    /// GuardDuty finding types; a trailing `*` matches a prefix (`Backdoor:EC2/*`).
+    pub guardduty: &'static [&'static str],
+    /// Config managed-rule identifiers; Security Hub's service-linked forms
+    /// (`securityhub-<rule>-<8 hex>`) match as well.
+    pub config_rules: &'static [&'static str],
+    /// Security Hub control ids (`S3.8`) and CIS rule ids.
+    pub securityhub_controls: &'static [&'static str],
+    /// Security Hub custom action names.
+    pub custom_actions: &'static [&'static str],
+    /// Access Analyzer resource types (`AWS::S3::Bucket`).
+    pub access_analyzer: &'static [&'static str],
+    /// CloudWatch alarm metric names.
+    pub alarm_metrics: &'static [&'static str],
+    /// CloudTrail event names.
+    pub cloudtrail_events: &'static [&'static str],
+}
+
+/// A remediation's declaration, in one place: what it reacts to and the IAM actions it needs in
+/// member accounts. Templates and policies are generated from, or checked against, these.
+#[derive(Debug, Clone, Copy)]
+pub struct Spec {
+    /// kebab-case; the crate, the binary and the `cargo lambda` name.
+    pub id: &'static str,
+    pub summary: &'static str,
+    pub triggers: Triggers,
+    /// IAM actions the member role must allow for this remediation, nothing more.
+    pub permissions: &'static [&'static str],
+    /// The mode when QUELL_MODE is not set.
+    pub default_mode: Mode,
+}
+
+/// `securityhub-restricted-ssh-9412a869` is Security Hub's service-linked form of `restricted-ssh`.
+pub fn config_rule_matches(declared: &str, actual: &str) -> bool {
+    if declared == actual {
+        return true;
+    }
+    let Some(rest) = actual.strip_prefix("securityhub-") else {
+        return false;
+    };
+    let Some((base, hash)) = rest.rsplit_once('-') else {
+        return false;
+    };
+    base == declared && hash.len() == 8 && hash.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+fn type_matches(declared: &str, actual: &str) -> bool {
+    match declared.strip_suffix('*') {
+        Some(prefix) => actual.starts_with(prefix),
+        None => declared == actual,
+    }
+}
+
+impl Spec {
+    /// Whether a finding is one this remediation is meant for.
+    pub fn matches(&self, f: &Finding) -> bool {
+        let t = &self.triggers;
+        match f.source {
+            Source::GuardDuty => t.guardduty.iter().any(|d| type_matches(d, &f.kind)),
+            Source::Config => t
+                .config_rules
+                .iter()
+                .any(|d| config_rule_matches(d, &f.kind)),
+            Source::SecurityHub => {
+                t.securityhub_controls.iter().any(|c| *c == f.kind)
+                    || f.action
+                        .as_deref()
+                        .is_some_and(|a| t.custom_actions.contains(&a))
+            }
+            Source::AccessAnalyzer => t.access_analyzer.contains(&f.kind.as_str()),
+            Source::CloudWatchAlarm => t.alarm_metrics.contains(&f.kind.as_str()),
+            Source::CloudTrail => t.cloudtrail_events.contains(&f.kind.as_str()),
+        }
+    }
+}
+
+/// Why a finding names nothing this remediation can act on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct NotApplicable(pub String);
+
+/// The tags of a resource, for the exemption check.
+pub type Tags = Vec<(String, String)>;
+
+/// One remediation. A unit struct; its clients are the narrow set of SDK clients it needs, built
+/// from a member session (or from mocks, in unit tests).
+pub trait Remediation: Send + Sync + 'static {
+    const SPEC: Spec;
+    type Target: std::fmt::Debug + Send + Sync;
+    type Clients: Send + Sync;
+
+    fn clients(&self, member: &Member) -> Self::Clients;
+
+    /// Which resource to act on, or why there is none. No AWS call.
+    fn target(&self, finding: &Finding) -> Result<Self::Target, NotApplicable>;
+
+    /// A display form of the target for notes and logs.
+    fn describe(&self, target: &Self::Target) -> String;
+
+    /// The target's tags.
+    fn tags(
+        &self,
+        c: &Self::Clients,
+        target: &Self::Target,
+    ) -> impl Future<Output = Result<Tags, AwsError>> + Send;
+
+    /// Reads the current state and returns the steps that would fix it; empty when compliant.
+    /// Also the verification: after `apply`, it must return no step.
+    fn plan(
+        &self,
+        c: &Self::Clients,
+        target: &Self::Target,
+    ) -> impl Future<Output = Result<Vec<Step>, AwsError>> + Send;
+
+    /// Makes the change the steps describe.
+    fn apply(
+        &self,
+        c: &Self::Clients,
+        target: &Self::Target,
+        steps: &[Step],
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
+}
+
+/// Check-then-act on one target: exemption tag, read, (dry-run stops here), write, re-read.
+pub async fn execute<R: Remediation>(
+    r: &R,
+    c: &R::Clients,
+    target: &R::Target,
+    mode: Mode,
+    exempt_tag: &str,
+) -> Outcome {
+    match try_execute(r, c, target, mode, exempt_tag).await {
+        Ok(o) => o,
+        Err(e) => Outcome::failed(&e),
+    }
+}
+
+async fn try_execute<R: Remediation>(
+    r: &R,
+    c: &R::Clients,
+    target: &R::Target,
+    mode: Mode,
+    exempt_tag: &str,
+) -> Result<Outcome, Error> {
+    let tags = r.tags(c, target).await?;
+    if let Some((k, v)) = tags.iter().find(|(k, _)| k == exempt_tag) {
+        if v.eq_ignore_ascii_case("true") {
+            return Ok(Outcome::Exempt {
+                reason: format!("tagged {k}={v}"),
+            });
+        }
+    }
+    let steps = r.plan(c, target).await?;
+    if steps.is_empty() {
+        return Ok(Outcome::AlreadyCompliant {
+            detail: format!("{} already meets the rule", r.describe(target)),
+        });
+    }
+    if mode == Mode::DryRun {
+        return Ok(Outcome::Planned {
+            steps,
+            reason: "dry-run".into(),
+        });
+    }
+    r.apply(c, target, &steps).await?;
+    let left = r.plan(c, target).await?;
+    if !left.is_empty() {
+        let left: Vec<String> = left.iter().map(Step::to_string).collect();
+        return Err(Error::NotVerified(format!(
+            "after the change {} still needs: {}",
+            r.describe(target),
+            left.join("; ")
+        )));
+    }
+    Ok(Outcome::Remediated { steps })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn service_linked_config_rules_match_their_managed_names() {
+        assert!(config_rule_matches("restricted-ssh", "restricted-ssh"));
+        assert!(config_rule_matches(
+            "restricted-ssh",
+            "securityhub-restricted-ssh-9412a869"
+        ));
+        assert!(config_rule_matches(
+            "s3-bucket-level-public-access-prohibited",
+            "securityhub-s3-bucket-level-public-access-prohibited-727dd3b1"
+        ));
+        assert!(!config_rule_matches(
+            "restricted-ssh",
+            "securityhub-restricted-ssh-xyz"
+        ));
+        assert!(!config_rule_matches(
+            "restricted-ssh",
+            "restricted-ssh-9412a869"
+        ));
+        assert!(!config_rule_matches(
+            "restricted-ssh",
+            "securityhub-restricted-common-ports-9412a869"
+        ));
+    }
+
+    #[test]
+    fn guardduty_types_match_exactly_or_by_declared_prefix() {
+        assert!(type_matches("Backdoor:EC2/*", "Backdoor:EC2/C&CActivity.B"));
+        assert!(!type_matches(
+            "Backdoor:EC2/*",
+            "Backdoor:Lambda/C&CActivity.B"
+        ));
+        assert!(type_matches(
+            "Policy:S3/BucketBlockPublicAccessDisabled",
+            "Policy:S3/BucketBlockPublicAccessDisabled"
+        ));
+        assert!(!type_matches(
+            "Policy:S3/BucketBlockPublicAccessDisabled",
+            "Policy:S3/BucketBlockPublicAccessDisabledX"
+        ));
+    }
+}

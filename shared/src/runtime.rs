@@ -1,0 +1,298 @@
+//! The Lambda side: configuration and clients loaded once per cold start, one span and one
+//! outcome line per finding, the Security Hub record and the SNS message, and the mapping of
+//! outcomes to the Lambda result.
+
+use aws_config::{BehaviorVersion, SdkConfig};
+use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
+use serde::Serialize;
+use serde_json::Value;
+use tracing::Instrument;
+
+use crate::config::{Config, ConfigError, Mode};
+use crate::event::{Envelope, EventError};
+use crate::finding::Finding;
+use crate::hub::Hub;
+use crate::member::{Member, Members};
+use crate::notify::Notifier;
+use crate::outcome::{Outcome, Report};
+use crate::remediation::{execute, Remediation};
+
+/// Everything a function holds across warm invocations.
+pub struct Context {
+    pub config: Config,
+    pub function: String,
+    pub members: Members,
+    pub hub: Hub,
+    pub notifier: Notifier,
+}
+
+impl Context {
+    pub fn new(sdk: &SdkConfig, config: Config, function: &str) -> Self {
+        Context {
+            members: Members::new(
+                sdk,
+                &config.member_role,
+                config.external_id.clone(),
+                function,
+            ),
+            hub: Hub::new(sdk, config.hub_region.clone(), function),
+            notifier: Notifier::new(sdk, config.notify_topic_arn.clone()),
+            function: function.to_string(),
+            config,
+        }
+    }
+
+    /// Reads the configuration (failing on the first bad variable) and the SDK configuration.
+    pub async fn from_env(function: &str) -> Result<Self, ConfigError> {
+        let config = Config::from_env()?;
+        let sdk = aws_config::load_defaults(BehaviorVersion::latest()).await;
+        Ok(Self::new(&sdk, config, function))
+    }
+
+    pub fn mode<R: Remediation>(&self) -> Mode {
+        self.config.mode.unwrap_or(R::SPEC.default_mode)
+    }
+}
+
+/// What one invocation returns.
+#[derive(Debug, Clone, Serialize)]
+pub struct Response {
+    pub event_id: String,
+    pub reports: Vec<Report>,
+    /// Findings of the event that could not be read, each with its error.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rejected: Vec<String>,
+}
+
+/// Why an invocation fails. Either way the event is not lost: Lambda retries it, then sends it to
+/// the dead-letter queue.
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
+    /// The event, or a finding in it, could not be read. No AWS call was made for it.
+    #[error("invalid event: {0}")]
+    InvalidEvent(String),
+    /// A remediation, record or notification failed in a way a retry can fix.
+    #[error("{count} finding(s) failed in a way a retry can fix: {first}")]
+    Retryable { count: usize, first: String },
+}
+
+impl From<Failure> for Diagnostic {
+    fn from(f: Failure) -> Self {
+        let error_type = match &f {
+            Failure::InvalidEvent(_) => "quell.InvalidEvent",
+            Failure::Retryable { .. } => "quell.Retryable",
+        };
+        Diagnostic {
+            error_type: error_type.into(),
+            error_message: f.to_string(),
+        }
+    }
+}
+
+/// Handles one EventBridge event: every finding in it, each independently.
+pub async fn handle<R: Remediation>(
+    r: &R,
+    ctx: &Context,
+    event: Value,
+) -> Result<Response, Failure> {
+    let intake = Envelope::parse(event).map_err(|e| {
+        tracing::error!(remediation = R::SPEC.id, error = %e, "event refused");
+        Failure::InvalidEvent(e.to_string())
+    })?;
+    tracing::debug!(event_id = %intake.event_id, detail_type = %intake.detail_type, findings = intake.findings.len(), "event");
+    let mut reports = Vec::new();
+    let mut rejected = Vec::new();
+    for (i, parsed) in intake.findings.into_iter().enumerate() {
+        match parsed {
+            Ok(f) => reports.push(handle_finding(r, ctx, &f).await),
+            Err(e) => {
+                tracing::error!(remediation = R::SPEC.id, event_id = %intake.event_id, index = i, error = %e, "finding refused");
+                rejected.push(e.to_string());
+            }
+        }
+    }
+    let response = Response {
+        event_id: intake.event_id,
+        reports,
+        rejected,
+    };
+    let retry: Vec<&Report> = response
+        .reports
+        .iter()
+        .filter(|rep| rep.outcome.is_retryable() || !rep.record_errors.is_empty())
+        .collect();
+    if let Some(first) = retry.first() {
+        let why = match &first.outcome {
+            Outcome::Failed { error, .. } if first.outcome.is_retryable() => error.clone(),
+            _ => first.record_errors.join("; "),
+        };
+        return Err(Failure::Retryable {
+            count: retry.len(),
+            first: why,
+        });
+    }
+    if !response.rejected.is_empty() {
+        return Err(Failure::InvalidEvent(response.rejected.join("; ")));
+    }
+    Ok(response)
+}
+
+/// One finding, from guards to notification. Always yields a report.
+pub async fn handle_finding<R: Remediation>(r: &R, ctx: &Context, f: &Finding) -> Report {
+    let resource = f.resources.first().map(|res| res.label());
+    let span = tracing::info_span!(
+        "finding",
+        remediation = R::SPEC.id,
+        finding = %f.id,
+        source = %f.source,
+        account = %f.account,
+        region = %f.region,
+        resource = resource.as_deref().unwrap_or("-"),
+    );
+    async {
+        let mode = ctx.mode::<R>();
+        let (outcome, target, member) = decide(r, ctx, f, mode).await;
+        if let Outcome::Failed { code: Some(code), .. } = &outcome {
+            if code.starts_with("ExpiredToken") || code == "RequestExpired" {
+                ctx.members.forget(&f.account, &f.region);
+            }
+        }
+        let note = outcome.note(R::SPEC.id, &target);
+        let mut report = Report {
+            function: R::SPEC.id.to_string(),
+            source: f.source,
+            finding_id: f.id.clone(),
+            kind: f.kind.clone(),
+            account: f.account.clone(),
+            region: f.region.clone(),
+            resource: resource.clone(),
+            mode,
+            workflow: None,
+            note: note.clone(),
+            hub: None,
+            record_errors: Vec::new(),
+            outcome,
+        };
+        match ctx.hub.record(f, &report.outcome, &note, member.as_deref()).await {
+            Ok(h) => {
+                report.workflow = h.workflow();
+                report.hub = Some(h);
+            }
+            Err(e) => {
+                tracing::error!(error = %e, code = e.code.as_deref().unwrap_or("-"), "security hub record failed");
+                report.record_errors.push(e.to_string());
+            }
+        }
+        if let Err(e) = ctx.notifier.publish(&report).await {
+            tracing::error!(error = %e, code = e.code.as_deref().unwrap_or("-"), "notification failed");
+            report.record_errors.push(e.to_string());
+        }
+        let o = &report.outcome;
+        match o {
+            Outcome::Failed { error, code, retryable } => tracing::error!(
+                outcome = o.name(),
+                workflow = report.workflow.map(|w| w.as_str()).unwrap_or("unchanged"),
+                code = code.as_deref().unwrap_or("-"),
+                retryable,
+                error = %error,
+                "outcome"
+            ),
+            _ => tracing::info!(
+                outcome = o.name(),
+                workflow = report.workflow.map(|w| w.as_str()).unwrap_or("unchanged"),
+                mode = mode.as_str(),
+                "outcome"
+            ),
+        }
+        report
+    }
+    .instrument(span)
+    .await
+}
+
+/// The guards, then the remediation. Returns the outcome, the target's description and the member
+/// session if one was opened.
+async fn decide<R: Remediation>(
+    r: &R,
+    ctx: &Context,
+    f: &Finding,
+    mode: Mode,
+) -> (Outcome, String, Option<std::sync::Arc<Member>>) {
+    let fallback = f
+        .resources
+        .first()
+        .map(|res| res.label())
+        .unwrap_or_else(|| format!("account {}", f.account));
+    if !R::SPEC.matches(f) {
+        return (
+            Outcome::not_applicable(format!(
+                "{} finding {} is not a trigger of {}",
+                f.source,
+                f.kind,
+                R::SPEC.id
+            )),
+            fallback,
+            None,
+        );
+    }
+    if let Err(reason) = ctx.config.account_allowed(&f.account) {
+        return (Outcome::Exempt { reason }, fallback, None);
+    }
+    if f.sample {
+        return (
+            Outcome::Planned {
+                steps: Vec::new(),
+                reason: "a generated sample finding names placeholder resources: never acted on"
+                    .into(),
+            },
+            fallback,
+            None,
+        );
+    }
+    let target = match r.target(f) {
+        Ok(t) => t,
+        Err(na) => return (Outcome::not_applicable(na.0), fallback, None),
+    };
+    let desc = r.describe(&target);
+    let member = match ctx
+        .members
+        .session(&f.partition, &f.account, &f.region, &f.id)
+        .await
+    {
+        Ok(m) => m,
+        Err(e) => return (Outcome::failed(&e.into()), desc, None),
+    };
+    let clients = r.clients(&member);
+    let outcome = execute(r, &clients, &target, mode, &ctx.config.exempt_tag).await;
+    (outcome, desc, Some(member))
+}
+
+/// The whole of a function's `main`: `quell::runtime::run(TheRemediation)`.
+pub async fn run<R: Remediation>(r: R) -> Result<(), lambda_runtime::Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let ctx = match Context::from_env(R::SPEC.id).await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(remediation = R::SPEC.id, error = %e, "start-up failed");
+            return Err(Box::new(e));
+        }
+    };
+    tracing::info!(
+        remediation = R::SPEC.id,
+        mode = ctx.mode::<R>().as_str(),
+        "ready"
+    );
+    let (r, ctx) = (&r, &ctx);
+    // Boxed: the handler's future is deep, and a box keeps the runtime's types shallow.
+    lambda_runtime::run(service_fn(move |ev: LambdaEvent<Value>| {
+        Box::pin(handle(r, ctx, ev.payload))
+    }))
+    .await
+}
+
+/// `EventError` is also a refusal when it comes from a caller outside Lambda (the replay tool).
+impl From<EventError> for Failure {
+    fn from(e: EventError) -> Self {
+        Failure::InvalidEvent(e.to_string())
+    }
+}

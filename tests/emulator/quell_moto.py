@@ -1,0 +1,210 @@
+"""moto's server, with the gaps quell's tests meet closed in the open.
+
+Started by the Rust test harness (tests/src/emulator.rs) and by `make demo`:
+
+    .venv/bin/python tests/emulator/quell_moto.py [--port 0]
+
+It binds 127.0.0.1 only, on the given port (0: a free one), and prints one line
+`QUELL_MOTO_READY <port>` when it accepts connections.
+
+What it adds to moto 5.2.5, and why:
+  * Security Hub BatchUpdateFindings (moto answers 404). The emulated organization has the
+    caller as Security Hub administrator: a finding imported in any account of the region can be
+    updated from any account, as the central account updates its members' findings in AWS.
+  * Security Hub GetFindings filters (moto ignores them): Id, ProductArn, AwsAccountId,
+    WorkflowStatus and RecordState with EQUALS, across the region's accounts as above.
+  * A call log: every request is recorded as (account, service, action, target) and served at
+    GET /_quell/calls (DELETE clears it), so tests assert on the calls made, not on "no error".
+Nothing else is changed; everything else is moto as released.
+"""
+
+import argparse
+import datetime
+import io
+import json
+import re
+import sys
+import threading
+from urllib.parse import parse_qs
+
+from moto.securityhub import urls as securityhub_urls
+from moto.securityhub.models import securityhub_backends
+from moto.securityhub.responses import SecurityHubResponse
+from moto.server import DomainDispatcherApplication, create_backend_app
+from moto.moto_server.werkzeug_app import MotoRequestHandler
+from werkzeug.serving import make_server
+
+# ------------------------------------------------------------------ Security Hub
+
+
+def _region_findings(region):
+    """Every finding of the region, in every account that has Security Hub state."""
+    for _account, per_region in list(securityhub_backends.items()):
+        if dict.__contains__(per_region, region):
+            backend = dict.__getitem__(per_region, region)
+            yield from list(backend.findings)
+
+
+def _now():
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def batch_update_findings(self):
+    body = json.loads(self.body or "{}")
+    processed, unprocessed = [], []
+    identifiers = body.get("FindingIdentifiers") or []
+    if not 1 <= len(identifiers) <= 100:
+        return 400, {}, json.dumps(
+            {"__type": "InvalidInputException", "message": "FindingIdentifiers must hold 1 to 100 items"}
+        )
+    for ident in identifiers:
+        found = next(
+            (
+                f
+                for f in _region_findings(self.region)
+                if f.id == ident.get("Id") and f.data.get("ProductArn") == ident.get("ProductArn")
+            ),
+            None,
+        )
+        if found is None:
+            unprocessed.append(
+                {"FindingIdentifier": ident, "ErrorCode": "FindingNotFound", "ErrorMessage": "Finding Not Found"}
+            )
+            continue
+        data = found.data
+        if "Workflow" in body:
+            data["Workflow"] = {**(data.get("Workflow") or {}), **body["Workflow"]}
+        if "Note" in body:
+            note = body["Note"]
+            data["Note"] = {"Text": note.get("Text"), "UpdatedBy": note.get("UpdatedBy"), "UpdatedAt": _now()}
+        if "UserDefinedFields" in body:
+            data["UserDefinedFields"] = {**(data.get("UserDefinedFields") or {}), **body["UserDefinedFields"]}
+        for key in ("Severity", "VerificationState", "Confidence", "Criticality", "Types", "RelatedFindings"):
+            if key in body:
+                data[key] = body[key]
+        data["UpdatedAt"] = _now()
+        processed.append(ident)
+    return 200, {}, json.dumps({"ProcessedFindings": processed, "UnprocessedFindings": unprocessed})
+
+
+_FILTER_FIELDS = {
+    "Id": lambda d: d.get("Id"),
+    "ProductArn": lambda d: d.get("ProductArn"),
+    "AwsAccountId": lambda d: d.get("AwsAccountId"),
+    "WorkflowStatus": lambda d: (d.get("Workflow") or {}).get("Status"),
+    "RecordState": lambda d: d.get("RecordState"),
+}
+
+
+def get_findings(self):
+    body = json.loads(self.body or "{}")
+    filters = body.get("Filters") or {}
+    unknown = [k for k in filters if k not in _FILTER_FIELDS]
+    if unknown:
+        return 400, {}, json.dumps(
+            {"__type": "InvalidInputException", "message": f"quell_moto does not filter on {unknown}"}
+        )
+
+    def keep(data):
+        for key, conditions in filters.items():
+            value = _FILTER_FIELDS[key](data)
+            if not any(c.get("Comparison", "EQUALS") == "EQUALS" and c.get("Value") == value for c in conditions):
+                return False
+        return True
+
+    findings = [f.data for f in _region_findings(self.region) if keep(f.data)]
+    limit = int(body.get("MaxResults") or 100)
+    return 200, {}, json.dumps({"Findings": findings[:limit]})
+
+
+securityhub_urls.url_paths["{0}/findings/batchupdate$"] = SecurityHubResponse.dispatch
+SecurityHubResponse.batch_update_findings = batch_update_findings
+SecurityHubResponse.get_findings = get_findings
+
+# ------------------------------------------------------------------ call log
+
+_CALLS = []
+_CALLS_LOCK = threading.Lock()
+_CREDENTIAL = re.compile(r"Credential=([^/]+)/[^/]+/([^/]+)/([^/]+)/")
+
+
+def _account_of(access_key):
+    from moto.iam.models import get_account_id_from
+
+    return get_account_id_from(access_key)
+
+
+def _describe(environ, body):
+    """(account, service, action, target) of one request."""
+    auth = environ.get("HTTP_AUTHORIZATION", "")
+    m = _CREDENTIAL.search(auth)
+    if not m:
+        return None
+    access_key, region, service = m.group(1), m.group(2), m.group(3)
+    method = environ.get("REQUEST_METHOD", "")
+    path = environ.get("PATH_INFO", "")
+    query = environ.get("QUERY_STRING", "")
+    target = environ.get("HTTP_X_AMZ_TARGET")
+    if target:
+        action = target.split(".")[-1]
+    else:
+        form = parse_qs(body.decode("utf-8", "replace")) if body and method == "POST" else {}
+        action = (form.get("Action") or parse_qs(query).get("Action") or [None])[0]
+        if action is None:
+            sub = query.split("=")[0].split("&")[0]
+            action = f"{method} {sub}" if sub else f"{method} {path}"
+    return {
+        "account": _account_of(access_key),
+        "region": region,
+        "service": service,
+        "action": action,
+        "method": method,
+        "path": path,
+    }
+
+
+class CallLog:
+    def __init__(self, app):
+        self.app = app
+
+    def __call__(self, environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if path == "/_quell/calls":
+            if environ.get("REQUEST_METHOD") == "DELETE":
+                with _CALLS_LOCK:
+                    _CALLS.clear()
+                payload = b"[]"
+            else:
+                with _CALLS_LOCK:
+                    payload = json.dumps(_CALLS).encode()
+            start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))])
+            return [payload]
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        environ["wsgi.input"] = io.BytesIO(body)
+        try:
+            call = _describe(environ, body)
+        except Exception:  # the log must never break a request
+            call = None
+        if call:
+            with _CALLS_LOCK:
+                _CALLS.append(call)
+        return self.app(environ, start_response)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=0)
+    args = parser.parse_args(argv)
+    app = CallLog(DomainDispatcherApplication(create_backend_app))
+    server = make_server("127.0.0.1", args.port, app, threaded=True, request_handler=MotoRequestHandler)
+    print(f"QUELL_MOTO_READY {server.server_port}", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
