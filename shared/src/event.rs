@@ -69,7 +69,19 @@ impl Envelope {
 
     /// Parses an event already decoded as JSON (what the Lambda runtime hands over).
     pub fn parse(value: Value) -> Result<Intake, EventError> {
+        if !value.is_object() {
+            return Err(EventError::Field {
+                path: "(event)".into(),
+                message: "an EventBridge event is a JSON object".into(),
+            });
+        }
         let env: Envelope = typed(value, "")?;
+        if !env.detail.is_object() {
+            return Err(EventError::Field {
+                path: "detail".into(),
+                message: "expected a JSON object".into(),
+            });
+        }
         let source = match (env.source.as_str(), env.detail_type.as_str()) {
             ("aws.guardduty", "GuardDuty Finding") => Source::GuardDuty,
             ("aws.config", "Config Rules Compliance Change") => Source::Config,

@@ -1,0 +1,385 @@
+//! Every sample and reference event parses to the expected finding; malformed input gets an
+//! error that names what is wrong.
+
+use std::path::{Path, PathBuf};
+
+use quell::event::{Envelope, EventError};
+use quell::{ResourceKind, Severity, Source};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// (file, source, account, region, kind, primary resource kind, resource id)
+const EXPECTED: &[(&str, Source, &str, &str, &str, ResourceKind, &str)] = &[
+    (
+        "accessanalyzer-s3-bucket-cross-account.json",
+        Source::AccessAnalyzer,
+        "111122223333",
+        "us-west-2",
+        "AWS::S3::Bucket",
+        ResourceKind::S3Bucket,
+        "my-bucket",
+    ),
+    (
+        "accessanalyzer-s3-bucket-public.json",
+        Source::AccessAnalyzer,
+        "111111111111",
+        "us-east-1",
+        "AWS::S3::Bucket",
+        ResourceKind::S3Bucket,
+        "quell-demo-public-assets",
+    ),
+    (
+        "cloudtrail-stoplogging.json",
+        Source::CloudTrail,
+        "000000000000",
+        "us-east-1",
+        "StopLogging",
+        ResourceKind::CloudTrailTrail,
+        "test-trail",
+    ),
+    (
+        "cloudwatch-alarm-single-metric.json",
+        Source::CloudWatchAlarm,
+        "123456789012",
+        "us-east-1",
+        "CPUUtilization",
+        ResourceKind::CloudWatchAlarm,
+        "ServerCpuTooHigh",
+    ),
+    (
+        "config-compliance-access-keys-rotated.json",
+        Source::Config,
+        "477575873490",
+        "us-east-1",
+        "access-keys-rotated",
+        ResourceKind::IamUser,
+        "AIDAW6MN5QPJPMC7R4QBE",
+    ),
+    (
+        "config-s3-bucket-public-read-prohibited.json",
+        Source::Config,
+        "111111111111",
+        "us-east-1",
+        "s3-bucket-public-read-prohibited",
+        ResourceKind::S3Bucket,
+        "quell-demo-public-assets",
+    ),
+    (
+        "config-securityhub-s3-bucket-level-public-access-prohibited.json",
+        Source::Config,
+        "111111111111",
+        "us-east-1",
+        "securityhub-s3-bucket-level-public-access-prohibited-727dd3b1",
+        ResourceKind::S3Bucket,
+        "quell-demo-public-assets",
+    ),
+    (
+        "guardduty-ec2-backdoor-ccactivity-b.json",
+        Source::GuardDuty,
+        "973743533182",
+        "us-east-2",
+        "Backdoor:EC2/C&CActivity.B",
+        ResourceKind::Ec2Instance,
+        "i-99999999",
+    ),
+    (
+        "guardduty-iam-recon-maliciousipcaller-custom.json",
+        Source::GuardDuty,
+        "123456789012",
+        "us-east-1",
+        "Recon:IAMUser/MaliciousIPCaller.Custom",
+        ResourceKind::IamAccessKey,
+        "GeneratedFindingAccessKeyId",
+    ),
+    (
+        "guardduty-s3-bucketanonymousaccessgranted.json",
+        Source::GuardDuty,
+        "111111111111",
+        "us-east-1",
+        "Policy:S3/BucketAnonymousAccessGranted",
+        ResourceKind::S3Bucket,
+        "quell-demo-public-assets",
+    ),
+    (
+        "guardduty-s3-policy-bucketblockpublicaccessdisabled.json",
+        Source::GuardDuty,
+        "123456789012",
+        "eu-west-2",
+        "Policy:S3/BucketBlockPublicAccessDisabled",
+        ResourceKind::IamAccessKey,
+        "ASIAUN7WV6J25JBV2AW4",
+    ),
+    (
+        "securityhub-custom-action-fsbp-ec2-8.json",
+        Source::SecurityHub,
+        "123456789012",
+        "ap-southeast-2",
+        "EC2.8",
+        ResourceKind::Ec2Instance,
+        "i-0bf2bf6b175654c6e",
+    ),
+    (
+        "securityhub-imported-fsbp-s3-2.json",
+        Source::SecurityHub,
+        "111111111111",
+        "us-east-1",
+        "S3.2",
+        ResourceKind::S3Bucket,
+        "quell-demo-public-assets",
+    ),
+    (
+        "securityhub-imported-fsbp-s3-8-member.json",
+        Source::SecurityHub,
+        "111111111111",
+        "us-east-1",
+        "S3.8",
+        ResourceKind::S3Bucket,
+        "quell-demo-public-assets",
+    ),
+    (
+        "securityhub-imported-fsbp-s3-8.json",
+        Source::SecurityHub,
+        "111111111111",
+        "us-east-1",
+        "S3.8",
+        ResourceKind::S3Bucket,
+        "example",
+    ),
+];
+
+fn parse_file(path: &Path) -> quell::event::Intake {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    Envelope::parse_slice(&bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn check(dir: &Path, name: &str) {
+    let (_, source, account, region, kind, rkind, rid) =
+        EXPECTED.iter().find(|e| e.0 == name).unwrap_or_else(|| {
+            panic!("{name} has no expected finding in this test: add it to EXPECTED")
+        });
+    let intake = parse_file(&dir.join(name));
+    assert_eq!(intake.source, *source, "{name}");
+    assert_eq!(intake.findings.len(), 1, "{name}");
+    let f = intake.findings[0]
+        .as_ref()
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+    assert_eq!(
+        (f.account.as_str(), f.region.as_str(), f.kind.as_str()),
+        (*account, *region, *kind),
+        "{name}"
+    );
+    let r = f
+        .resources
+        .first()
+        .unwrap_or_else(|| panic!("{name}: no resource"));
+    assert_eq!((&r.kind, r.id.as_str()), (rkind, *rid), "{name}");
+}
+
+#[test]
+fn every_sample_event_parses_to_its_finding() {
+    let dir = root().join("events");
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().to_string();
+        if name.ends_with(".json") {
+            check(&dir, &name);
+            n += 1;
+        }
+    }
+    assert!(n >= EXPECTED.len() - 1, "only {n} events in events/");
+}
+
+#[test]
+fn every_reference_event_parses_as_it_is() {
+    let dir = root().join("../shared/reference-events");
+    if !dir.exists() {
+        // The reference set lives beside the project; events/ holds copies that the test above reads.
+        eprintln!("skipping: {} is not here", dir.display());
+        return;
+    }
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().to_string();
+        if name.ends_with(".json") {
+            check(&dir, &name);
+        }
+    }
+}
+
+#[test]
+fn member_account_comes_from_the_detail_never_the_envelope() {
+    let intake = parse_file(&root().join("events/guardduty-s3-bucketanonymousaccessgranted.json"));
+    let f = intake.findings[0].as_ref().unwrap();
+    assert_eq!(f.account, "111111111111");
+    assert_eq!(f.severity, Severity::High);
+    let hub = f.hub.as_ref().unwrap();
+    assert!(hub
+        .id
+        .starts_with("arn:aws:guardduty:us-east-1:111111111111:detector/"));
+    assert_eq!(
+        hub.product_arn,
+        "arn:aws:securityhub:us-east-1::product/aws/guardduty"
+    );
+
+    let raw = std::fs::read_to_string(
+        root().join("events/guardduty-s3-bucketanonymousaccessgranted.json"),
+    )
+    .unwrap();
+    let v: serde_json::Value = serde_json::from_str(&raw).unwrap();
+    assert_eq!(
+        v["account"], "123456789012",
+        "the envelope names the administrator account"
+    );
+}
+
+#[test]
+fn reference_quirks_are_taken_in_stride() {
+    // GuardDuty S3 finding with resourceType AccessKey: the bucket is still found.
+    let f =
+        parse_file(&root().join("events/guardduty-s3-policy-bucketblockpublicaccessdisabled.json"))
+            .findings
+            .remove(0)
+            .unwrap();
+    assert_eq!(
+        f.resource(&ResourceKind::S3Bucket).unwrap().id,
+        "test-gd-324237984731208478901374"
+    );
+    assert_eq!(
+        f.principal.as_ref().unwrap().user_type.as_deref(),
+        Some("AssumedRole")
+    );
+    assert!(!f.sample);
+    // Samples are flagged.
+    let f = parse_file(&root().join("events/guardduty-iam-recon-maliciousipcaller-custom.json"))
+        .findings
+        .remove(0)
+        .unwrap();
+    assert!(f.sample);
+    // Custom action: trailing space trimmed, finding keeps its Security Hub reference.
+    let f = parse_file(&root().join("events/securityhub-custom-action-fsbp-ec2-8.json"))
+        .findings
+        .remove(0)
+        .unwrap();
+    assert_eq!(f.action.as_deref(), Some("Forensic Triage"));
+    assert_eq!(
+        f.hub.as_ref().unwrap().product_arn,
+        "arn:aws:securityhub:ap-southeast-2::product/aws/securityhub"
+    );
+    assert!(f
+        .aliases
+        .iter()
+        .any(|a| a == "securityhub-ec2-imdsv2-check-2e9b12a3"));
+    // Alarm: the window is JSON inside a string, and it parses.
+    let f = parse_file(&root().join("events/cloudwatch-alarm-single-metric.json"))
+        .findings
+        .remove(0)
+        .unwrap();
+    assert_eq!(f.status.as_deref(), Some("ALARM"));
+}
+
+fn reference() -> serde_json::Value {
+    serde_json::from_slice(
+        &std::fs::read(root().join("events/securityhub-imported-fsbp-s3-8.json")).unwrap(),
+    )
+    .unwrap()
+}
+
+fn gd() -> serde_json::Value {
+    serde_json::from_slice(
+        &std::fs::read(root().join("events/guardduty-s3-bucketanonymousaccessgranted.json"))
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+#[test]
+fn malformed_input_gets_an_error_naming_the_field() {
+    use serde_json::json;
+    let mut cases: Vec<(&str, serde_json::Value, &str)> = vec![
+        ("not an object", json!([1, 2]), "(event)"),
+        (
+            "no detail-type",
+            json!({"id": "x", "source": "aws.guardduty", "account": "1", "region": "r", "detail": {}}),
+            "detail-type",
+        ),
+        (
+            "unknown source",
+            json!({"id": "x", "detail-type": "Object Created", "source": "aws.s3", "account": "123456789012", "region": "us-east-1", "detail": {}}),
+            "unsupported event: source `aws.s3` with detail-type `Object Created`",
+        ),
+    ];
+    let mut v = gd();
+    v["detail"]["accountId"] = json!("12345");
+    cases.push(("short account", v, "detail.accountId"));
+    let mut v = gd();
+    v["detail"]["region"] = json!("us-east-1/../../etc");
+    cases.push(("bad region", v, "detail.region"));
+    let mut v = gd();
+    v["detail"].as_object_mut().unwrap().remove("type");
+    cases.push(("no type", v, "missing field `type`"));
+    let mut v = gd();
+    v["detail"]["severity"] = json!("high");
+    cases.push(("severity not a number", v, "detail.severity"));
+    let mut v = gd();
+    v["detail"]["resource"]["s3BucketDetails"][0]["name"] = json!("Not_A_Bucket");
+    cases.push(("bad bucket name", v, "bucket name"));
+    let mut v = reference();
+    v["detail"]["findings"] = json!([]);
+    cases.push(("no findings", v, "detail.findings"));
+    let mut v = reference();
+    v["detail"]["findings"][0]["Resources"] = json!("nope");
+    cases.push(("resources not a list", v, "detail.findings[0].Resources"));
+
+    for (what, value, expect) in cases {
+        let err = match Envelope::parse(value) {
+            Err(e) => e,
+            Ok(intake) => intake
+                .findings
+                .into_iter()
+                .find_map(Result::err)
+                .unwrap_or_else(|| panic!("{what}: accepted")),
+        };
+        assert!(
+            err.to_string().contains(expect),
+            "{what}: `{err}` does not name `{expect}`"
+        );
+    }
+    assert!(matches!(
+        Envelope::parse_slice(b"{not json"),
+        Err(EventError::Json(_))
+    ));
+}
+
+#[test]
+fn one_bad_finding_does_not_hide_the_others() {
+    let mut v = reference();
+    let good = v["detail"]["findings"][0].clone();
+    let mut bad = good.clone();
+    bad["AwsAccountId"] = serde_json::json!("not-an-account");
+    v["detail"]["findings"] = serde_json::json!([bad, good]);
+    let intake = Envelope::parse(v).unwrap();
+    assert_eq!(intake.findings.len(), 2);
+    let err = intake.findings[0].as_ref().unwrap_err();
+    assert!(
+        err.to_string().contains("detail.findings[0].AwsAccountId"),
+        "{err}"
+    );
+    assert_eq!(intake.findings[1].as_ref().unwrap().account, "111111111111");
+}
+
+#[test]
+fn old_asff_without_region_falls_back_to_the_resource_region() {
+    let mut v = reference();
+    v["detail"]["findings"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("Region");
+    v["detail"]["findings"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("Workflow");
+    v["detail"]["findings"][0]["Resources"][0]["Region"] = serde_json::json!("eu-central-1");
+    let f = Envelope::parse(v).unwrap().findings.remove(0).unwrap();
+    assert_eq!(f.region, "eu-central-1");
+}

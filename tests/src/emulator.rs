@@ -1,0 +1,171 @@
+//! The local AWS emulator: moto's server with quell's extension (tests/emulator/quell_moto.py),
+//! started on 127.0.0.1 on a free port and stopped when dropped.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::Credentials;
+
+/// The account the emulator gives plain credentials: quell's central security-tooling account.
+pub const CENTRAL: &str = "123456789012";
+/// The default member account of the tests and the demo.
+pub const MEMBER: &str = "111111111111";
+pub const REGION: &str = "us-east-1";
+
+/// The project's root (where Cargo.toml of the workspace is).
+pub fn project_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+pub struct Emulator {
+    child: Child,
+    pub port: u16,
+    pub endpoint: String,
+}
+
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct Call {
+    pub account: String,
+    pub region: String,
+    pub service: String,
+    pub action: String,
+    pub method: String,
+    pub path: String,
+}
+
+impl Emulator {
+    /// Starts the emulator from the project's virtual environment (`make setup` creates it).
+    pub fn start() -> Result<Emulator, String> {
+        let root = project_root();
+        let python = std::env::var("QUELL_PYTHON")
+            .map(PathBuf::from)
+            .unwrap_or_else(|_| root.join(".venv/bin/python"));
+        if !python.exists() {
+            return Err(format!(
+                "the emulator's Python is missing at {}: run `make setup` (make test and make demo do)",
+                python.display()
+            ));
+        }
+        let mut child = Command::new(&python)
+            .arg(root.join("tests/emulator/quell_moto.py"))
+            .args(["--port", "0"])
+            .env("MOTO_S3_ALLOW_CROSSACCOUNT_ACCESS", "false")
+            .env_remove("MOTO_ACCOUNT_ID")
+            .env_remove("AWS_ENDPOINT_URL")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| {
+                format!(
+                    "could not start the emulator with {}: {e}",
+                    python.display()
+                )
+            })?;
+        let stdout = child.stdout.take().ok_or("the emulator has no stdout")?;
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .map_err(|e| format!("could not read the emulator's ready line: {e}"))?;
+        let port: u16 = line
+            .trim()
+            .strip_prefix("QUELL_MOTO_READY ")
+            .and_then(|p| p.parse().ok())
+            .ok_or_else(|| {
+                let _ = child.kill();
+                format!("the emulator did not start (it said `{}`)", line.trim())
+            })?;
+        Ok(Emulator {
+            child,
+            port,
+            endpoint: format!("http://127.0.0.1:{port}"),
+        })
+    }
+
+    /// An SDK configuration for the central account (the emulator's default account).
+    pub fn central_config(&self) -> SdkConfig {
+        sdk_config(
+            &self.endpoint,
+            Credentials::new("central", "central-secret", None, None, "static"),
+        )
+    }
+
+    /// An SDK configuration acting in `account`, through an AssumeRole of a seeding role there,
+    /// as the emulator maps a role's credentials to the role's account.
+    pub async fn account_config(&self, account: &str) -> SdkConfig {
+        let sts = aws_sdk_sts::Client::new(&self.central_config());
+        let out = sts
+            .assume_role()
+            .role_arn(format!("arn:aws:iam::{account}:role/quell-test-admin"))
+            .role_session_name("quell-test-seed")
+            .send()
+            .await
+            .expect("assume the seeding role");
+        let c = out.credentials.expect("credentials");
+        sdk_config(
+            &self.endpoint,
+            Credentials::new(
+                c.access_key_id,
+                c.secret_access_key,
+                Some(c.session_token),
+                None,
+                "seed",
+            ),
+        )
+    }
+
+    /// Every call the emulator has served since the last [`Emulator::clear_calls`].
+    pub async fn calls(&self) -> Vec<Call> {
+        let body = http(self.port, "GET", "/_quell/calls").await;
+        serde_json::from_str(&body).unwrap_or_default()
+    }
+
+    pub async fn clear_calls(&self) {
+        http(self.port, "DELETE", "/_quell/calls").await;
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn sdk_config(endpoint: &str, creds: Credentials) -> SdkConfig {
+    SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(Region::new(REGION))
+        .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(creds))
+        .timeout_config(
+            aws_config::timeout::TimeoutConfig::builder()
+                .operation_timeout(Duration::from_secs(30))
+                .build(),
+        )
+        .build()
+}
+
+/// A bare HTTP/1.1 request to the emulator's own endpoints.
+async fn http(port: u16, method: &str, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let Ok(mut s) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await else {
+        return String::new();
+    };
+    let req = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+    if s.write_all(req.as_bytes()).await.is_err() {
+        return String::new();
+    }
+    let mut buf = Vec::new();
+    let _ = s.read_to_end(&mut buf).await;
+    let text = String::from_utf8_lossy(&buf);
+    text.split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default()
+}

@@ -1,0 +1,142 @@
+//! Real problems in member accounts, and the state read back from them.
+
+use aws_config::SdkConfig;
+use aws_sdk_s3::types::{BucketCannedAcl, PublicAccessBlockConfiguration, Tag, Tagging};
+use aws_sdk_securityhub::types::{
+    AwsSecurityFinding, AwsSecurityFindingFilters, Resource, Severity, SeverityLabel, StringFilter,
+    StringFilterComparison, Workflow, WorkflowStatus,
+};
+
+/// The member role quell assumes, trusting the central account.
+pub async fn member_role(member: &SdkConfig, central: &str) {
+    let trust = serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{central}:root")}, "Action": "sts:AssumeRole"}]
+    });
+    let _ = aws_sdk_iam::Client::new(member)
+        .create_role()
+        .role_name("quell-remediation")
+        .assume_role_policy_document(trust.to_string())
+        .send()
+        .await;
+}
+
+/// A bucket anyone can read: a public-read ACL and no Block Public Access.
+pub async fn public_bucket(cfg: &SdkConfig, name: &str, tags: &[(&str, &str)]) {
+    let s3 = quell::member::s3_client(cfg);
+    s3.create_bucket()
+        .bucket(name)
+        .acl(BucketCannedAcl::PublicRead)
+        .send()
+        .await
+        .expect("create bucket");
+    if !tags.is_empty() {
+        let set = tags
+            .iter()
+            .map(|(k, v)| Tag::builder().key(*k).value(*v).build().expect("tag"))
+            .collect();
+        s3.put_bucket_tagging()
+            .bucket(name)
+            .tagging(
+                Tagging::builder()
+                    .set_tag_set(Some(set))
+                    .build()
+                    .expect("tagging"),
+            )
+            .send()
+            .await
+            .expect("tag bucket");
+    }
+}
+
+/// The bucket's Block Public Access, as the emulator holds it (`None`: none configured).
+pub async fn public_access_block(
+    cfg: &SdkConfig,
+    name: &str,
+) -> Option<PublicAccessBlockConfiguration> {
+    let s3 = quell::member::s3_client(cfg);
+    match s3.get_public_access_block().bucket(name).send().await {
+        Ok(o) => o.public_access_block_configuration,
+        Err(e) => {
+            let code = aws_sdk_s3::error::ProvideErrorMetadata::code(&e).map(str::to_string);
+            assert_eq!(
+                code.as_deref(),
+                Some("NoSuchPublicAccessBlockConfiguration"),
+                "{e:?}"
+            );
+            None
+        }
+    }
+}
+
+pub fn fully_blocked(c: &Option<PublicAccessBlockConfiguration>) -> bool {
+    c.as_ref().is_some_and(|c| {
+        c.block_public_acls == Some(true)
+            && c.ignore_public_acls == Some(true)
+            && c.block_public_policy == Some(true)
+            && c.restrict_public_buckets == Some(true)
+    })
+}
+
+/// A Security Hub finding in the member account, as GuardDuty's or Security Hub's own
+/// integration would have imported it.
+pub async fn hub_finding(
+    member: &SdkConfig,
+    account: &str,
+    id: &str,
+    product_arn: &str,
+    resource: (&str, &str),
+) {
+    let f = AwsSecurityFinding::builder()
+        .schema_version("2018-10-08")
+        .id(id)
+        .product_arn(product_arn)
+        .generator_id("seed")
+        .aws_account_id(account)
+        .types("Software and Configuration Checks")
+        .created_at("2026-01-01T00:00:00.000Z")
+        .updated_at("2026-01-01T00:00:00.000Z")
+        .severity(Severity::builder().label(SeverityLabel::High).build())
+        .title("seeded finding")
+        .description("seeded by the quell test harness")
+        .resources(
+            Resource::builder()
+                .r#type(resource.0)
+                .id(resource.1)
+                .build(),
+        )
+        .workflow(Workflow::builder().status(WorkflowStatus::New).build())
+        .build();
+    let out = aws_sdk_securityhub::Client::new(member)
+        .batch_import_findings()
+        .findings(f)
+        .send()
+        .await
+        .expect("import finding");
+    assert_eq!(out.failed_count, Some(0));
+}
+
+/// A finding's workflow status and note text, read from the central (administrator) account.
+pub async fn workflow(central: &SdkConfig, id: &str) -> Option<(String, Option<String>)> {
+    let out = aws_sdk_securityhub::Client::new(central)
+        .get_findings()
+        .filters(
+            AwsSecurityFindingFilters::builder()
+                .id(StringFilter::builder()
+                    .value(id)
+                    .comparison(StringFilterComparison::Equals)
+                    .build())
+                .build(),
+        )
+        .send()
+        .await
+        .expect("get findings");
+    let f = out.findings().first()?;
+    Some((
+        f.workflow()
+            .and_then(|w| w.status())
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_default(),
+        f.note().and_then(|n| n.text()).map(str::to_string),
+    ))
+}
