@@ -37,6 +37,14 @@ impl HubRecord {
     }
 }
 
+/// IAM actions the shared core needs in member accounts, whatever the remediation: importing
+/// quell's own finding where the source has none.
+pub const MEMBER_PERMISSIONS: &[&str] = &["securityhub:BatchImportFindings"];
+
+/// IAM actions the shared core needs in the central account (besides sts:AssumeRole on the member
+/// role and sns:Publish on the outcome topic, which name their resources).
+pub const CENTRAL_PERMISSIONS: &[&str] = &["securityhub:BatchUpdateFindings"];
+
 pub struct Hub {
     base: SdkConfig,
     hub_region: Option<String>,

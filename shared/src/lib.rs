@@ -14,6 +14,7 @@ pub mod member;
 pub mod notify;
 pub mod outcome;
 pub mod remediation;
+pub mod routing;
 pub mod runtime;
 
 pub use config::{Config, Mode};

@@ -296,3 +296,28 @@ impl From<EventError> for Failure {
         Failure::InvalidEvent(e.to_string())
     }
 }
+
+/// A remediation behind a trait object, for tools that hold every remediation at once (the
+/// replay CLI, the registry tests).
+pub trait Handler: Send + Sync {
+    fn spec(&self) -> crate::remediation::Spec;
+    fn handle<'a>(
+        &'a self,
+        ctx: &'a Context,
+        f: &'a Finding,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Report> + Send + 'a>>;
+}
+
+impl<R: Remediation> Handler for R {
+    fn spec(&self) -> crate::remediation::Spec {
+        R::SPEC
+    }
+
+    fn handle<'a>(
+        &'a self,
+        ctx: &'a Context,
+        f: &'a Finding,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Report> + Send + 'a>> {
+        Box::pin(handle_finding(self, ctx, f))
+    }
+}

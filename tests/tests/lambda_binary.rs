@@ -54,22 +54,48 @@ async fn the_function_binary_remediates_through_the_runtime_api() {
     let proc = FunctionProcess::spawn(&binary(), &api, FUNCTION, &env(&emu, &[])).expect("spawn");
 
     let event = events::load("config-s3-bucket-public-read-prohibited.json", &[]);
-    let answer = api.invoke(event.clone(), Duration::from_secs(30)).await.expect("answer");
-    let Answer::Response(body) = answer else { panic!("expected a response, got {answer:?}") };
+    let answer = api
+        .invoke(event.clone(), Duration::from_secs(30))
+        .await
+        .expect("answer");
+    let Answer::Response(body) = answer else {
+        panic!("expected a response, got {answer:?}")
+    };
     assert_eq!(body["reports"][0]["outcome"], "REMEDIATED", "{body}");
     assert_eq!(body["reports"][0]["workflow"], "RESOLVED", "{body}");
-    assert!(seed::fully_blocked(&seed::public_access_block(&member, "quell-demo-public-assets").await));
+    assert!(seed::fully_blocked(
+        &seed::public_access_block(&member, "quell-demo-public-assets").await
+    ));
 
     // Warm: the same process takes the next event; a replay changes nothing.
-    let answer = api.invoke(event, Duration::from_secs(30)).await.expect("answer");
-    let Answer::Response(body) = answer else { panic!("{answer:?}") };
+    let answer = api
+        .invoke(event, Duration::from_secs(30))
+        .await
+        .expect("answer");
+    let Answer::Response(body) = answer else {
+        panic!("{answer:?}")
+    };
     assert_eq!(body["reports"][0]["outcome"], "ALREADY_COMPLIANT", "{body}");
 
     // Bad input: an error Lambda records (and retries, then sends to the DLQ), naming the field.
-    let answer = api.invoke(serde_json::json!({"detail-type": "x"}), Duration::from_secs(30)).await.expect("answer");
-    let Answer::Error(err) = answer else { panic!("expected an error, got {answer:?}") };
+    let answer = api
+        .invoke(
+            serde_json::json!({"detail-type": "x"}),
+            Duration::from_secs(30),
+        )
+        .await
+        .expect("answer");
+    let Answer::Error(err) = answer else {
+        panic!("expected an error, got {answer:?}")
+    };
     assert_eq!(err["errorType"], "quell.InvalidEvent", "{err}");
-    assert!(err["errorMessage"].as_str().unwrap().contains("missing field"), "{err}");
+    assert!(
+        err["errorMessage"]
+            .as_str()
+            .unwrap()
+            .contains("missing field"),
+        "{err}"
+    );
 
     let logs = proc.stop().await;
     // Structured logs: one JSON outcome line per finding; never a credential, never a whole event.
@@ -81,21 +107,43 @@ async fn the_function_binary_remediates_through_the_runtime_api() {
     assert_eq!(outcomes.len(), 2, "{logs}");
     assert_eq!(outcomes[0]["fields"]["outcome"], "REMEDIATED");
     assert_eq!(outcomes[0]["span"]["account"], MEMBER, "{}", outcomes[0]);
-    assert!(!logs.contains("central-secret") && !logs.contains("SecretAccessKey"), "{logs}");
-    assert!(!logs.contains("evaluationResultIdentifier"), "a whole event was logged: {logs}");
+    assert!(
+        !logs.contains("central-secret") && !logs.contains("SecretAccessKey"),
+        "{logs}"
+    );
+    assert!(
+        !logs.contains("evaluationResultIdentifier"),
+        "a whole event was logged: {logs}"
+    );
 }
 
 #[tokio::test]
 async fn bad_configuration_fails_at_start_naming_the_variable() {
     let emu = Emulator::start().expect("emulator");
     let api = RuntimeApi::start().await.expect("runtime api");
-    let mut proc = FunctionProcess::spawn(&binary(), &api, FUNCTION, &env(&emu, &[("QUELL_MODE", "yolo")])).expect("spawn");
+    let mut proc = FunctionProcess::spawn(
+        &binary(),
+        &api,
+        FUNCTION,
+        &env(&emu, &[("QUELL_MODE", "yolo")]),
+    )
+    .expect("spawn");
     let status = tokio::time::timeout(Duration::from_secs(20), proc.child.wait())
         .await
         .expect("the function did not stop on bad configuration")
         .expect("wait");
-    assert!(!status.success(), "a function with bad configuration exited 0");
+    assert!(
+        !status.success(),
+        "a function with bad configuration exited 0"
+    );
     let logs = proc.stop().await;
-    assert!(logs.contains("QUELL_MODE") && logs.contains("yolo"), "{logs}");
-    assert_eq!(emu.calls().await.len(), 0, "a function that failed to start called AWS");
+    assert!(
+        logs.contains("QUELL_MODE") && logs.contains("yolo"),
+        "{logs}"
+    );
+    assert_eq!(
+        emu.calls().await.len(),
+        0,
+        "a function that failed to start called AWS"
+    );
 }

@@ -1,0 +1,67 @@
+# quell — the front door. `make demo` and `make test` set up everything they need on first use.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV    := .venv
+PY      := $(VENV)/bin/python
+STAMP   := $(VENV)/.installed
+ARCH    ?= x86_64
+FUNCTIONS := $(notdir $(wildcard functions/*))
+CARGO   ?= cargo
+
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+export SAM_CLI_TELEMETRY := 0
+export AWS_EC2_METADATA_DISABLED := true
+
+ifeq ($(ARCH),arm64)
+LAMBDA_TARGET := --arm64
+else
+LAMBDA_TARGET := --x86-64
+endif
+
+.PHONY: help setup demo test unit e2e lint generate build deploy clean
+
+help: ## this list
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): tests/emulator/requirements.txt
+	@command -v python3 >/dev/null || { echo "python3 is needed for the local AWS emulator"; exit 1; }
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/emulator/requirements.txt
+	touch $@
+
+setup: $(STAMP) ## the emulator's virtual environment (pinned moto, cfn-lint, cargo-lambda)
+
+demo: setup ## start the emulator, seed a member account, replay the sample events, show what was fixed
+	$(CARGO) run --quiet -p quell-tests --bin quell-demo
+
+test: setup ## every test: unit, parsing, routing, templates, end to end on the emulator, the binaries under a Runtime API
+	$(CARGO) build --workspace --bins
+	$(CARGO) test --workspace --no-fail-fast
+	$(VENV)/bin/cfn-lint template.yaml
+	@echo "cfn-lint: template.yaml clean"
+
+lint: setup ## formatting and clippy
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+generate: ## regenerate template.yaml and docs/remediations.md from the Specs
+	$(CARGO) run --quiet -p quell-cli --bin quell -- template central > template.yaml
+	{ echo "# Remediations"; echo; echo "Generated from the code (\`quell template docs\`); \`make generate\` refreshes it."; echo; \
+	  $(CARGO) run --quiet -p quell-cli --bin quell -- template docs; } > docs/remediations.md
+
+build: setup ## one deployable zip per function with cargo lambda (ARCH=x86_64|arm64), sizes printed
+	$(CARGO) lambda build --release $(LAMBDA_TARGET) --compiler cargo $(addprefix --bin ,$(FUNCTIONS)) --output-format zip
+	@for f in $(FUNCTIONS); do \
+	  z=target/lambda/$$f/bootstrap.zip; \
+	  printf "  %-28s %8s bytes  %s\n" $$f $$(stat -c %s $$z) $$z; \
+	done
+
+deploy: build ## sam deploy --guided of the central stack (see README: Deploy)
+	$(CARGO) lambda build --release $(LAMBDA_TARGET) --compiler cargo $(addprefix --bin ,$(FUNCTIONS))
+	sam deploy --guided --template-file template.yaml --capabilities CAPABILITY_IAM
+
+clean:
+	$(CARGO) clean
+	rm -rf $(VENV)

@@ -1,0 +1,175 @@
+//! `quell`: for the people who operate it.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context as _};
+use clap::{Parser, Subcommand, ValueEnum};
+use quell::runtime::Context;
+use quell::{Config, Mode};
+use quell_cli::{registry, route, template};
+
+#[derive(Parser)]
+#[command(
+    name = "quell",
+    version,
+    about = "Closes the loop on AWS security findings."
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// The remediations: their triggers, member permissions and default mode.
+    List,
+    /// The member role's policy: the union of the remediations' permissions, nothing more.
+    Policy,
+    /// Prints a generated template or document.
+    Template {
+        #[arg(value_enum)]
+        which: Which,
+    },
+    /// Routes an event as the deployed rules would and runs the matching remediations in-process,
+    /// with the same code as the Lambda functions.
+    Replay {
+        /// An EventBridge event, as JSON.
+        event: PathBuf,
+        /// Overrides QUELL_MODE for this run.
+        #[arg(long, value_enum)]
+        mode: Option<ModeArg>,
+        /// An AWS endpoint (a local emulator); otherwise AWS_ENDPOINT_URL or AWS itself.
+        #[arg(long)]
+        endpoint: Option<String>,
+        /// Print the full reports as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Which {
+    /// template.yaml, the central account's stack.
+    Central,
+    /// The member role's policy document (JSON).
+    MemberPolicy,
+    /// The Markdown table of remediations.
+    Docs,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ModeArg {
+    Enforce,
+    DryRun,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let specs = registry::specs();
+    match cli.cmd {
+        Cmd::List => {
+            for s in &specs {
+                println!("{}  ({})", s.id, s.default_mode.as_str());
+                println!("    {}", s.summary);
+                for r in quell::routing::rules(s) {
+                    println!("    rule {}: {}", r.name, r.pattern);
+                }
+                println!("    permissions: {}", s.permissions.join(", "));
+            }
+        }
+        Cmd::Policy => println!(
+            "{}",
+            serde_json::to_string_pretty(&template::member_policy(&specs))?
+        ),
+        Cmd::Template { which } => match which {
+            Which::Central => print!("{}", template::central(&specs)),
+            Which::MemberPolicy => println!(
+                "{}",
+                serde_json::to_string_pretty(&template::member_policy(&specs))?
+            ),
+            Which::Docs => print!("{}", template::docs_table(&specs)),
+        },
+        Cmd::Replay {
+            event,
+            mode,
+            endpoint,
+            json,
+        } => {
+            let text = std::fs::read(&event)
+                .with_context(|| format!("could not read {}", event.display()))?;
+            let value: serde_json::Value = serde_json::from_slice(&text)
+                .with_context(|| format!("{} is not JSON", event.display()))?;
+            // Bad input is refused here, before any AWS call.
+            let intake = quell::event::Envelope::parse(value.clone())
+                .with_context(|| format!("{} is refused", event.display()))?;
+            let mut config = Config::from_env()?;
+            if let Some(m) = mode {
+                config.mode = Some(match m {
+                    ModeArg::Enforce => Mode::Enforce,
+                    ModeArg::DryRun => Mode::DryRun,
+                });
+            }
+            let handlers = registry::handlers();
+            let matched = route(&handlers, &value);
+            if matched.is_empty() {
+                bail!(
+                    "no remediation's rules match this {} event",
+                    intake.detail_type
+                );
+            }
+            let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+            if let Some(url) = endpoint {
+                loader = loader.endpoint_url(url);
+            }
+            let sdk = loader.load().await;
+            let mut failed = false;
+            for h in matched {
+                let spec = h.spec();
+                let ctx = Context::new(&sdk, config.clone(), spec.id);
+                for (i, f) in intake.findings.iter().enumerate() {
+                    let f = match f {
+                        Ok(f) => f,
+                        Err(e) => {
+                            println!("{}  finding {i}: REFUSED  {e}", spec.id);
+                            failed = true;
+                            continue;
+                        }
+                    };
+                    let report = h.handle(&ctx, f).await;
+                    failed |= report.outcome.is_retryable() || !report.record_errors.is_empty();
+                    if json {
+                        println!("{}", serde_json::to_string_pretty(&report)?);
+                    } else {
+                        println!(
+                            "{}  {}  {}  workflow={}  {}",
+                            spec.id,
+                            report.resource.as_deref().unwrap_or("-"),
+                            report.outcome.name(),
+                            report.workflow.map(|w| w.as_str()).unwrap_or("unchanged"),
+                            report.note
+                        );
+                        for e in &report.record_errors {
+                            println!("    record error: {e}");
+                        }
+                    }
+                }
+            }
+            if failed {
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,220 @@
+//! The code is the single source of truth: templates, policies and routing are checked against the
+//! remediations' Specs.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use quell_cli::{registry, route, template};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+#[test]
+fn template_yaml_is_what_the_specs_generate() {
+    let committed = std::fs::read_to_string(root().join("template.yaml")).expect("template.yaml");
+    let generated = template::central(&registry::specs());
+    assert!(
+        committed == generated,
+        "template.yaml differs from what the Specs generate: run `make generate` and commit"
+    );
+}
+
+#[test]
+fn docs_table_is_what_the_specs_generate() {
+    let doc =
+        std::fs::read_to_string(root().join("docs/remediations.md")).expect("docs/remediations.md");
+    assert!(
+        doc.contains(&template::docs_table(&registry::specs())),
+        "docs/remediations.md differs from the Specs: run `make generate` and commit"
+    );
+}
+
+fn well_formed_action(a: &str) -> bool {
+    let Some((service, action)) = a.split_once(':') else {
+        return false;
+    };
+    !service.is_empty()
+        && service
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !action.is_empty()
+        && action.as_bytes()[0].is_ascii_uppercase()
+        && action.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+#[test]
+fn every_spec_declares_well_formed_permissions_and_triggers() {
+    let mut ids = BTreeSet::new();
+    for s in registry::specs() {
+        assert!(ids.insert(s.id), "{} is declared twice", s.id);
+        assert!(
+            s.id.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'),
+            "{} is not kebab-case",
+            s.id
+        );
+        assert!(!s.permissions.is_empty(), "{} declares no permission", s.id);
+        for p in s.permissions {
+            assert!(
+                well_formed_action(p),
+                "{}: `{p}` is not an IAM action",
+                s.id
+            );
+            assert!(!p.contains('*'), "{}: `{p}` is a wildcard", s.id);
+        }
+        assert!(
+            !quell::routing::rules(&s).is_empty(),
+            "{} has no trigger",
+            s.id
+        );
+    }
+    assert!(
+        !well_formed_action("s3:*") && !well_formed_action("s3") && !well_formed_action("S3:Get")
+    );
+}
+
+#[test]
+fn member_policy_is_the_union_of_the_specs_and_nothing_else() {
+    let specs = registry::specs();
+    let policy = template::member_policy(&specs);
+    let actions: BTreeSet<String> = policy["Statement"][0]["Action"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap().to_string())
+        .collect();
+    let expected: BTreeSet<String> = specs
+        .iter()
+        .flat_map(|s| s.permissions.iter())
+        .chain(quell::hub::MEMBER_PERMISSIONS.iter())
+        .map(|s| s.to_string())
+        .collect();
+    assert_eq!(actions, expected);
+}
+
+/// Which functions each sample event is meant for. An event no remediation handles yet is
+/// listed with none, so that it is reported, never silently dropped.
+const MEANT_FOR: &[(&str, &[&str])] = &[
+    (
+        "accessanalyzer-s3-bucket-cross-account.json",
+        &["s3-block-public-access"],
+    ),
+    (
+        "accessanalyzer-s3-bucket-public.json",
+        &["s3-block-public-access"],
+    ),
+    ("cloudtrail-stoplogging.json", &[]),
+    ("cloudwatch-alarm-single-metric.json", &[]),
+    ("config-compliance-access-keys-rotated.json", &[]),
+    (
+        "config-s3-bucket-public-read-prohibited.json",
+        &["s3-block-public-access"],
+    ),
+    (
+        "config-securityhub-s3-bucket-level-public-access-prohibited.json",
+        &["s3-block-public-access"],
+    ),
+    ("guardduty-ec2-backdoor-ccactivity-b.json", &[]),
+    ("guardduty-iam-recon-maliciousipcaller-custom.json", &[]),
+    (
+        "guardduty-s3-bucketanonymousaccessgranted.json",
+        &["s3-block-public-access"],
+    ),
+    (
+        "guardduty-s3-policy-bucketblockpublicaccessdisabled.json",
+        &["s3-block-public-access"],
+    ),
+    ("securityhub-custom-action-fsbp-ec2-8.json", &[]),
+    (
+        "securityhub-custom-action-s3-8.json",
+        &["s3-block-public-access"],
+    ),
+    (
+        "securityhub-imported-fsbp-s3-2.json",
+        &["s3-block-public-access"],
+    ),
+    (
+        "securityhub-imported-fsbp-s3-8-member.json",
+        &["s3-block-public-access"],
+    ),
+    (
+        "securityhub-imported-fsbp-s3-8.json",
+        &["s3-block-public-access"],
+    ),
+];
+
+#[test]
+fn every_event_routes_to_exactly_the_functions_meant_for_it_and_every_rule_has_an_event() {
+    let handlers = registry::handlers();
+    let mut fired: BTreeSet<(String, &str)> = BTreeSet::new();
+    let dir = root().join("events");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().to_string();
+        if !name.ends_with(".json") {
+            continue;
+        }
+        seen += 1;
+        let (_, meant) = MEANT_FOR
+            .iter()
+            .find(|(n, _)| *n == name)
+            .unwrap_or_else(|| panic!("{name}: say in MEANT_FOR which functions it is for"));
+        let event: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.join(&name)).unwrap()).unwrap();
+        let got: BTreeSet<&str> = route(&handlers, &event)
+            .iter()
+            .map(|h| h.spec().id)
+            .collect();
+        let want: BTreeSet<&str> = meant.iter().copied().collect();
+        assert_eq!(got, want, "{name}");
+        // The function's own check agrees with its rules.
+        let intake = quell::event::Envelope::parse(event.clone()).unwrap();
+        for h in &handlers {
+            let spec = h.spec();
+            for r in quell::routing::rules(&spec) {
+                if quell::routing::matches(&r.pattern, &event) {
+                    fired.insert((spec.id.to_string(), r.name));
+                }
+            }
+            let by_code = intake.findings.iter().flatten().any(|f| spec.matches(f));
+            assert_eq!(
+                by_code,
+                want.contains(spec.id),
+                "{name}: {} Spec::matches disagrees with its rules",
+                spec.id
+            );
+        }
+    }
+    assert_eq!(
+        seen,
+        MEANT_FOR.len(),
+        "an event in MEANT_FOR is missing from events/"
+    );
+    for h in &handlers {
+        let spec = h.spec();
+        for r in quell::routing::rules(&spec) {
+            assert!(
+                fired.contains(&(spec.id.to_string(), r.name)),
+                "{} rule {} has no sample event in events/",
+                spec.id,
+                r.name
+            );
+        }
+    }
+}
+
+#[test]
+fn replies_do_not_loop_a_resolved_finding_matches_no_rule() {
+    let handlers = registry::handlers();
+    let mut event: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(root().join("events/securityhub-imported-fsbp-s3-8-member.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(route(&handlers, &event).len(), 1);
+    event["detail"]["findings"][0]["Workflow"]["Status"] = serde_json::json!("RESOLVED");
+    assert!(
+        route(&handlers, &event).is_empty(),
+        "quell's own update would re-trigger it"
+    );
+}

@@ -1,0 +1,400 @@
+//! Routing: the EventBridge patterns generated from a remediation's [`Spec`], and an EventBridge
+//! pattern matcher held to AWS's documented semantics, so the rules that deploy and the replay that
+//! runs locally route an event the same way.
+
+use serde_json::{json, Map, Value};
+
+use crate::remediation::Spec;
+
+/// One EventBridge rule of a remediation: a short name and its pattern.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rule {
+    pub name: &'static str,
+    pub pattern: Value,
+}
+
+/// The name of the Security Hub custom action every remediation with control triggers answers:
+/// a person selects findings in the console and sends them to quell.
+pub const CUSTOM_ACTION_ID: &str = "QuellRemediate";
+pub const CUSTOM_ACTION_NAME: &str = "Remediate with quell";
+
+fn control_branches(controls: &[&str]) -> Value {
+    json!([
+        {"Compliance": {"SecurityControlId": controls}},
+        {"ProductFields": {"ControlId": controls}},
+        {"ProductFields": {"RuleId": controls}},
+    ])
+}
+
+/// Every rule a remediation's triggers call for.
+pub fn rules(spec: &Spec) -> Vec<Rule> {
+    let t = &spec.triggers;
+    let mut out = Vec::new();
+    if !t.guardduty.is_empty() {
+        let types: Vec<Value> = t
+            .guardduty
+            .iter()
+            .map(|g| match g.strip_suffix('*') {
+                Some(prefix) => json!({ "prefix": prefix }),
+                None => json!(g),
+            })
+            .collect();
+        out.push(Rule {
+            name: "GuardDuty",
+            pattern: json!({
+                "source": ["aws.guardduty"],
+                "detail-type": ["GuardDuty Finding"],
+                "detail": {"type": types}
+            }),
+        });
+    }
+    if !t.config_rules.is_empty() {
+        let mut names: Vec<Value> = Vec::new();
+        for r in t.config_rules {
+            names.push(json!(r));
+            names.push(json!({ "prefix": format!("securityhub-{r}-") }));
+        }
+        out.push(Rule {
+            name: "Config",
+            pattern: json!({
+                "source": ["aws.config"],
+                "detail-type": ["Config Rules Compliance Change"],
+                "detail": {
+                    "messageType": ["ComplianceChangeNotification"],
+                    "newEvaluationResult": {"complianceType": ["NON_COMPLIANT"]},
+                    "configRuleName": names
+                }
+            }),
+        });
+    }
+    if !t.securityhub_controls.is_empty() {
+        // Only NEW findings: quell's own workflow update re-emits the finding, and must not loop.
+        out.push(Rule {
+            name: "SecurityHub",
+            pattern: json!({
+                "source": ["aws.securityhub"],
+                "detail-type": ["Security Hub Findings - Imported"],
+                "detail": {"findings": {
+                    "RecordState": ["ACTIVE"],
+                    "Workflow": {"Status": ["NEW"]},
+                    "Compliance": {"Status": ["FAILED"]},
+                    "$or": control_branches(t.securityhub_controls)
+                }}
+            }),
+        });
+        out.push(Rule {
+            name: "SecurityHubAction",
+            pattern: json!({
+                "source": ["aws.securityhub"],
+                "detail-type": ["Security Hub Findings - Custom Action"],
+                "detail": {"findings": {"$or": control_branches(t.securityhub_controls)}}
+            }),
+        });
+    }
+    if !t.custom_actions.is_empty() {
+        out.push(Rule {
+            name: "NamedAction",
+            pattern: json!({
+                "source": ["aws.securityhub"],
+                "detail-type": ["Security Hub Findings - Custom Action"],
+                "detail": {"actionName": t.custom_actions.iter().map(|a| json!(a)).chain(t.custom_actions.iter().map(|a| json!(format!("{a} ")))).collect::<Vec<_>>()}
+            }),
+        });
+    }
+    if !t.access_analyzer.is_empty() {
+        out.push(Rule {
+            name: "AccessAnalyzer",
+            pattern: json!({
+                "source": ["aws.access-analyzer"],
+                "detail-type": ["Access Analyzer Finding"],
+                "detail": {"resourceType": t.access_analyzer, "status": ["ACTIVE"]}
+            }),
+        });
+    }
+    if !t.alarm_metrics.is_empty() {
+        out.push(Rule {
+            name: "Alarm",
+            pattern: json!({
+                "source": ["aws.cloudwatch"],
+                "detail-type": ["CloudWatch Alarm State Change"],
+                "detail": {
+                    "state": {"value": ["ALARM"]},
+                    "configuration": {"metrics": {"metricStat": {"metric": {"name": t.alarm_metrics}}}}
+                }
+            }),
+        });
+    }
+    if !t.cloudtrail_events.is_empty() {
+        out.push(Rule {
+            name: "CloudTrail",
+            pattern: json!({
+                "detail-type": ["AWS API Call via CloudTrail"],
+                "detail": {"eventName": t.cloudtrail_events}
+            }),
+        });
+    }
+    out
+}
+
+/// Whether an event matches an EventBridge pattern.
+///
+/// Semantics, as AWS documents them: every field of the pattern must match; a field's array of
+/// matchers matches when any matcher matches any of the event's values there; arrays in the event
+/// are flattened (a value inside an array of objects is a value of the path); `$or` matches when
+/// any branch does. Matchers: literal strings, numbers and null; `prefix`, `suffix`,
+/// `equals-ignore-case`, `wildcard`, `anything-but` (a value, a list, or a prefix/suffix),
+/// `exists`, and `numeric` comparisons.
+pub fn matches(pattern: &Value, event: &Value) -> bool {
+    match pattern.as_object() {
+        Some(p) => match_object(p, &[event]),
+        None => false,
+    }
+}
+
+fn match_object(pattern: &Map<String, Value>, at: &[&Value]) -> bool {
+    pattern.iter().all(|(key, want)| {
+        if key == "$or" {
+            return want.as_array().is_some_and(|branches| {
+                branches
+                    .iter()
+                    .any(|b| b.as_object().is_some_and(|b| match_object(b, at)))
+            });
+        }
+        let values = children(at, key);
+        match want {
+            Value::Object(inner) => match_object(inner, &values),
+            Value::Array(matchers) => {
+                let leaves: Vec<&Value> = values.into_iter().filter(|v| !v.is_object()).collect();
+                matchers.iter().any(|m| matcher(m, &leaves))
+            }
+            _ => false,
+        }
+    })
+}
+
+/// The values under `key` of every object in `at`, arrays flattened.
+fn children<'a>(at: &[&'a Value], key: &str) -> Vec<&'a Value> {
+    let mut out = Vec::new();
+    for v in at {
+        for obj in flatten(v) {
+            if let Some(child) = obj.as_object().and_then(|o| o.get(key)) {
+                out.extend(flatten(child));
+            }
+        }
+    }
+    out
+}
+
+fn flatten(v: &Value) -> Vec<&Value> {
+    match v {
+        Value::Array(items) => items.iter().flat_map(flatten).collect(),
+        other => vec![other],
+    }
+}
+
+fn matcher(m: &Value, leaves: &[&Value]) -> bool {
+    match m {
+        Value::Object(op) => {
+            let Some((name, arg)) = op.iter().next() else {
+                return false;
+            };
+            match name.as_str() {
+                "exists" => arg.as_bool() == Some(!leaves.is_empty()),
+                "prefix" => text_op(arg, leaves, |s, p| s.starts_with(p)),
+                "suffix" => text_op(arg, leaves, |s, p| s.ends_with(p)),
+                "equals-ignore-case" => text_op(arg, leaves, |s, p| s.eq_ignore_ascii_case(p)),
+                "wildcard" => text_op(arg, leaves, wildcard),
+                "anything-but" => {
+                    !leaves.is_empty() && leaves.iter().all(|v| !anything_but_hits(arg, v))
+                }
+                "numeric" => leaves
+                    .iter()
+                    .any(|v| v.as_f64().is_some_and(|n| numeric(arg, n))),
+                _ => false,
+            }
+        }
+        literal => leaves.iter().any(|v| literal_eq(literal, v)),
+    }
+}
+
+fn literal_eq(want: &Value, got: &Value) -> bool {
+    match (want, got) {
+        (Value::Number(a), Value::Number(b)) => a.as_f64() == b.as_f64(),
+        (a, b) => a == b,
+    }
+}
+
+fn text_op(arg: &Value, leaves: &[&Value], f: impl Fn(&str, &str) -> bool) -> bool {
+    let Some(p) = arg.as_str() else { return false };
+    leaves.iter().any(|v| v.as_str().is_some_and(|s| f(s, p)))
+}
+
+/// Whether `v` is one of the values `anything-but` excludes.
+fn anything_but_hits(arg: &Value, v: &Value) -> bool {
+    match arg {
+        Value::Array(list) => list.iter().any(|x| literal_eq(x, v)),
+        Value::Object(op) => match op.iter().next() {
+            Some((k, Value::String(p))) if k == "prefix" => {
+                v.as_str().is_some_and(|s| s.starts_with(p.as_str()))
+            }
+            Some((k, Value::String(p))) if k == "suffix" => {
+                v.as_str().is_some_and(|s| s.ends_with(p.as_str()))
+            }
+            Some((k, Value::String(p))) if k == "equals-ignore-case" => {
+                v.as_str().is_some_and(|s| s.eq_ignore_ascii_case(p))
+            }
+            _ => false,
+        },
+        single => literal_eq(single, v),
+    }
+}
+
+fn numeric(arg: &Value, n: f64) -> bool {
+    let Some(parts) = arg.as_array() else {
+        return false;
+    };
+    parts.chunks(2).all(|c| {
+        match (
+            c.first().and_then(Value::as_str),
+            c.get(1).and_then(Value::as_f64),
+        ) {
+            (Some("="), Some(x)) => n == x,
+            (Some("<"), Some(x)) => n < x,
+            (Some("<="), Some(x)) => n <= x,
+            (Some(">"), Some(x)) => n > x,
+            (Some(">="), Some(x)) => n >= x,
+            _ => false,
+        }
+    })
+}
+
+fn wildcard(s: &str, pattern: &str) -> bool {
+    // `*` matches any run of characters; everything else literally.
+    let parts: Vec<&str> = pattern.split('*').collect();
+    if parts.len() == 1 {
+        return s == pattern;
+    }
+    let (first, last) = (parts[0], parts[parts.len() - 1]);
+    if !s.starts_with(first)
+        || !s[first.len()..].ends_with(last)
+        || s.len() < first.len() + last.len()
+    {
+        return false;
+    }
+    let mut rest = &s[first.len()..s.len() - last.len()];
+    for mid in &parts[1..parts.len() - 1] {
+        match rest.find(mid) {
+            Some(i) => rest = &rest[i + mid.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn literals_and_arrays_follow_eventbridge() {
+        let e = json!({"source": "aws.ec2", "detail": {"state": "running", "tags": ["a", "b"], "n": 5}});
+        assert!(matches(&json!({"source": ["aws.ec2"]}), &e));
+        assert!(matches(&json!({"source": ["aws.s3", "aws.ec2"]}), &e));
+        assert!(!matches(&json!({"source": ["aws.s3"]}), &e));
+        assert!(
+            matches(&json!({"detail": {"tags": ["b"]}}), &e),
+            "event arrays intersect"
+        );
+        assert!(
+            matches(&json!({"detail": {"n": [5.0]}}), &e),
+            "numbers compare as numbers"
+        );
+        assert!(!matches(&json!({"detail": {"missing": ["x"]}}), &e));
+        assert!(
+            !matches(&json!({"detail": ["running"]}), &e),
+            "a leaf matcher does not match an object"
+        );
+    }
+
+    #[test]
+    fn content_filters_follow_eventbridge() {
+        let e = json!({"detail": {"type": "Backdoor:EC2/C&CActivity.B", "sev": 8, "name": "Prod-Bucket"}});
+        assert!(matches(
+            &json!({"detail": {"type": [{"prefix": "Backdoor:EC2/"}]}}),
+            &e
+        ));
+        assert!(!matches(
+            &json!({"detail": {"type": [{"prefix": "Trojan:EC2/"}]}}),
+            &e
+        ));
+        assert!(matches(
+            &json!({"detail": {"type": [{"suffix": ".B"}]}}),
+            &e
+        ));
+        assert!(matches(
+            &json!({"detail": {"name": [{"equals-ignore-case": "prod-bucket"}]}}),
+            &e
+        ));
+        assert!(matches(
+            &json!({"detail": {"type": [{"wildcard": "Backdoor:*/C&C*"}]}}),
+            &e
+        ));
+        assert!(!matches(
+            &json!({"detail": {"type": [{"wildcard": "Backdoor:*/X*"}]}}),
+            &e
+        ));
+        assert!(matches(
+            &json!({"detail": {"type": [{"anything-but": ["x", "y"]}]}}),
+            &e
+        ));
+        assert!(!matches(
+            &json!({"detail": {"type": [{"anything-but": {"prefix": "Backdoor"}}]}}),
+            &e
+        ));
+        assert!(
+            !matches(&json!({"detail": {"absent": [{"anything-but": "x"}]}}), &e),
+            "anything-but needs the field"
+        );
+        assert!(matches(
+            &json!({"detail": {"absent": [{"exists": false}]}}),
+            &e
+        ));
+        assert!(!matches(
+            &json!({"detail": {"type": [{"exists": false}]}}),
+            &e
+        ));
+        assert!(matches(
+            &json!({"detail": {"type": [{"exists": true}]}}),
+            &e
+        ));
+        assert!(matches(
+            &json!({"detail": {"sev": [{"numeric": [">=", 7, "<", 9]}]}}),
+            &e
+        ));
+        assert!(!matches(
+            &json!({"detail": {"sev": [{"numeric": [">", 8]}]}}),
+            &e
+        ));
+    }
+
+    #[test]
+    fn or_and_flattened_arrays_of_objects() {
+        let e = json!({"detail": {"findings": [
+            {"ProductFields": {"ControlId": "S3.8"}, "Compliance": {"Status": "FAILED"}},
+            {"Compliance": {"Status": "PASSED", "SecurityControlId": "EC2.2"}}
+        ]}});
+        let p = json!({"detail": {"findings": {"$or": [
+            {"ProductFields": {"ControlId": ["S3.8"]}},
+            {"Compliance": {"SecurityControlId": ["S3.8"]}}
+        ]}}});
+        assert!(matches(&p, &e));
+        let p = json!({"detail": {"findings": {"$or": [
+            {"ProductFields": {"ControlId": ["IAM.1"]}},
+            {"Compliance": {"SecurityControlId": ["EC2.2"]}}
+        ]}}});
+        assert!(matches(&p, &e));
+        let p =
+            json!({"detail": {"findings": {"$or": [{"ProductFields": {"ControlId": ["IAM.1"]}}]}}});
+        assert!(!matches(&p, &e));
+    }
+}
