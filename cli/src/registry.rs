@@ -6,7 +6,18 @@ use quell::runtime::Handler;
 
 /// Each remediation, as a handler the replay can run in-process with the Lambda's code.
 pub fn handlers() -> Vec<Box<dyn Handler>> {
-    vec![Box::new(s3_block_public_access::S3BlockPublicAccess)]
+    let get = |k: &str| std::env::var(k).ok();
+    let mut disable = iam_disable_access_key::IamDisableAccessKey::default();
+    let mut revoke = iam_revoke_role_sessions::IamRevokeRoleSessions::default();
+    // Settings are read as the functions read them; a bad one keeps the defaults here and fails
+    // the function itself at start-up.
+    let _ = quell::Remediation::configure(&mut disable, &get);
+    let _ = quell::Remediation::configure(&mut revoke, &get);
+    vec![
+        Box::new(s3_block_public_access::S3BlockPublicAccess),
+        Box::new(disable),
+        Box::new(revoke),
+    ]
 }
 
 pub fn specs() -> Vec<Spec> {

@@ -326,7 +326,7 @@ fn function(w: &mut String, s: &Spec) {
                 } else {
                     ""
                 },
-                pattern = rule.pattern,
+                pattern = quell::routing::canonical(&rule.pattern),
             );
         }
     }

@@ -10,13 +10,31 @@ fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
+/// Fails with the first line that differs, so drift is easy to see.
+fn same_or_explain(file: &str, committed: &str, generated: &str) {
+    if committed == generated {
+        return;
+    }
+    let line = committed
+        .lines()
+        .zip(generated.lines())
+        .position(|(a, b)| a != b)
+        .unwrap_or_else(|| committed.lines().count().min(generated.lines().count()));
+    panic!(
+        "{file} differs from what the Specs generate, first at line {}:\n  committed: {:?}\n  generated: {:?}\nrun `make generate` and commit",
+        line + 1,
+        committed.lines().nth(line),
+        generated.lines().nth(line)
+    );
+}
+
 #[test]
 fn template_yaml_is_what_the_specs_generate() {
     let committed = std::fs::read_to_string(root().join("template.yaml")).expect("template.yaml");
-    let generated = template::central(&registry::specs());
-    assert!(
-        committed == generated,
-        "template.yaml differs from what the Specs generate: run `make generate` and commit"
+    same_or_explain(
+        "template.yaml",
+        &committed,
+        &template::central(&registry::specs()),
     );
 }
 
@@ -106,7 +124,34 @@ const MEANT_FOR: &[(&str, &[&str])] = &[
     ),
     ("cloudtrail-stoplogging.json", &[]),
     ("cloudwatch-alarm-single-metric.json", &[]),
-    ("config-compliance-access-keys-rotated.json", &[]),
+    (
+        "config-compliance-access-keys-rotated.json",
+        &["iam-disable-access-key"],
+    ),
+    (
+        "config-iam-user-unused-credentials-check.json",
+        &["iam-disable-access-key"],
+    ),
+    (
+        "guardduty-iam-unauthorizedaccess-maliciousipcaller.json",
+        &["iam-disable-access-key"],
+    ),
+    (
+        "guardduty-iam-rootcredentialusage.json",
+        &["iam-disable-access-key"],
+    ),
+    (
+        "guardduty-iam-instancecredentialexfiltration-outsideaws.json",
+        &["iam-revoke-role-sessions"],
+    ),
+    (
+        "securityhub-imported-fsbp-iam-3.json",
+        &["iam-disable-access-key"],
+    ),
+    (
+        "securityhub-custom-action-iam-3.json",
+        &["iam-disable-access-key"],
+    ),
     (
         "config-s3-bucket-public-read-prohibited.json",
         &["s3-block-public-access"],
@@ -116,7 +161,10 @@ const MEANT_FOR: &[(&str, &[&str])] = &[
         &["s3-block-public-access"],
     ),
     ("guardduty-ec2-backdoor-ccactivity-b.json", &[]),
-    ("guardduty-iam-recon-maliciousipcaller-custom.json", &[]),
+    (
+        "guardduty-iam-recon-maliciousipcaller-custom.json",
+        &["iam-disable-access-key"],
+    ),
     (
         "guardduty-s3-bucketanonymousaccessgranted.json",
         &["s3-block-public-access"],

@@ -186,6 +186,8 @@ struct GuardDutyDetail {
     severity: f64,
     #[serde(default)]
     title: Option<String>,
+    #[serde(default)]
+    updated_at: Option<String>,
     resource: GdResource,
     #[serde(default)]
     service: Option<GdService>,
@@ -320,6 +322,7 @@ fn guardduty(env: &Envelope) -> Result<Finding, EventError> {
         principal,
         status: None,
         aliases: Vec::new(),
+        observed_at: d.updated_at,
     })
 }
 
@@ -378,6 +381,7 @@ fn config(env: &Envelope) -> Result<Finding, EventError> {
         principal: None,
         status,
         aliases: Vec::new(),
+        observed_at: None,
     })
 }
 
@@ -452,6 +456,7 @@ fn access_analyzer(env: &Envelope) -> Result<Finding, EventError> {
         principal: None,
         status,
         aliases: Vec::new(),
+        observed_at: None,
     })
 }
 
@@ -534,6 +539,7 @@ fn alarm(env: &Envelope) -> Result<Finding, EventError> {
         principal: None,
         status: Some(d.state.value),
         aliases: Vec::new(),
+        observed_at: env.time.clone(),
     })
 }
 
@@ -552,6 +558,8 @@ struct CloudTrailDetail {
     recipient_account_id: Option<String>,
     #[serde(default)]
     request_parameters: Option<Value>,
+    #[serde(default)]
+    event_time: Option<String>,
 }
 
 fn cloudtrail(env: &Envelope) -> Result<Finding, EventError> {
@@ -603,6 +611,7 @@ fn cloudtrail(env: &Envelope) -> Result<Finding, EventError> {
         principal: None,
         status: None,
         aliases: Vec::new(),
+        observed_at: d.event_time,
     })
 }
 
@@ -636,6 +645,8 @@ struct Asff {
     product_fields: HashMap<String, Value>,
     #[serde(default)]
     compliance: Option<AsffCompliance>,
+    #[serde(default)]
+    updated_at: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -766,5 +777,6 @@ fn asff(
         principal: None,
         status: f.compliance.and_then(|c| c.status),
         aliases,
+        observed_at: f.updated_at,
     })
 }

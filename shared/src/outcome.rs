@@ -141,7 +141,10 @@ impl Outcome {
                 )
             }
             Outcome::Failed { error, .. } => {
-                format!("quell {function} could not remediate {target}: {error}. A person must look at it.")
+                format!(
+                    "quell {function} could not remediate {target}: {}. A person must look at it.",
+                    error.trim_end_matches('.')
+                )
             }
         };
         truncate(&text, NOTE_LIMIT)

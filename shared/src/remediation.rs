@@ -14,6 +14,9 @@ use crate::outcome::{Outcome, Step};
 pub struct Triggers {
     /// GuardDuty finding types; a trailing `*` matches a prefix (`Backdoor:EC2/*`).
     pub guardduty: &'static [&'static str],
+    /// When not empty, only GuardDuty findings whose `resource.accessKeyDetails.userType` is one
+    /// of these (`IAMUser`, `AssumedRole`, `Root`).
+    pub guardduty_user_types: &'static [&'static str],
     /// Config managed-rule identifiers; Security Hub's service-linked forms
     /// (`securityhub-<rule>-<8 hex>`) match as well.
     pub config_rules: &'static [&'static str],
@@ -27,6 +30,20 @@ pub struct Triggers {
     pub alarm_metrics: &'static [&'static str],
     /// CloudTrail event names.
     pub cloudtrail_events: &'static [&'static str],
+}
+
+impl Triggers {
+    /// No trigger at all: `Triggers { guardduty: &[...], ..Triggers::NONE }`.
+    pub const NONE: Triggers = Triggers {
+        guardduty: &[],
+        guardduty_user_types: &[],
+        config_rules: &[],
+        securityhub_controls: &[],
+        custom_actions: &[],
+        access_analyzer: &[],
+        alarm_metrics: &[],
+        cloudtrail_events: &[],
+    };
 }
 
 /// A remediation's declaration, in one place: what it reacts to and the IAM actions it needs in
@@ -69,7 +86,14 @@ impl Spec {
     pub fn matches(&self, f: &Finding) -> bool {
         let t = &self.triggers;
         match f.source {
-            Source::GuardDuty => t.guardduty.iter().any(|d| type_matches(d, &f.kind)),
+            Source::GuardDuty => {
+                t.guardduty.iter().any(|d| type_matches(d, &f.kind))
+                    && (t.guardduty_user_types.is_empty()
+                        || f.principal
+                            .as_ref()
+                            .and_then(|p| p.user_type.as_deref())
+                            .is_some_and(|u| t.guardduty_user_types.contains(&u)))
+            }
             Source::Config => t
                 .config_rules
                 .iter()
@@ -103,6 +127,15 @@ pub trait Remediation: Send + Sync + 'static {
     type Clients: Send + Sync;
 
     fn clients(&self, member: &Member) -> Self::Clients;
+
+    /// Reads the remediation's own settings (thresholds, lists) once at start-up; a bad value
+    /// fails there, naming the variable.
+    fn configure(
+        &mut self,
+        _get: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<(), crate::config::ConfigError> {
+        Ok(())
+    }
 
     /// Which resource to act on, or why there is none. No AWS call.
     fn target(&self, finding: &Finding) -> Result<Self::Target, NotApplicable>;

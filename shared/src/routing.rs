@@ -39,12 +39,16 @@ pub fn rules(spec: &Spec) -> Vec<Rule> {
                 None => json!(g),
             })
             .collect();
+        let mut detail = json!({ "type": types });
+        if !t.guardduty_user_types.is_empty() {
+            detail["resource"] = json!({"accessKeyDetails": {"userType": t.guardduty_user_types}});
+        }
         out.push(Rule {
             name: "GuardDuty",
             pattern: json!({
                 "source": ["aws.guardduty"],
                 "detail-type": ["GuardDuty Finding"],
-                "detail": {"type": types}
+                "detail": detail
             }),
         });
     }
@@ -134,6 +138,27 @@ pub fn rules(spec: &Spec) -> Vec<Rule> {
         });
     }
     out
+}
+
+/// A pattern as text with its keys sorted, whatever serde_json's map order is in this build, so
+/// generated templates are byte-for-byte stable.
+pub fn canonical(v: &Value) -> String {
+    match v {
+        Value::Object(m) => {
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort();
+            let inner: Vec<String> = keys
+                .into_iter()
+                .map(|k| format!("{}:{}", Value::String(k.clone()), canonical(&m[k])))
+                .collect();
+            format!("{{{}}}", inner.join(","))
+        }
+        Value::Array(a) => format!(
+            "[{}]",
+            a.iter().map(canonical).collect::<Vec<_>>().join(",")
+        ),
+        other => other.to_string(),
+    }
 }
 
 /// Whether an event matches an EventBridge pattern.

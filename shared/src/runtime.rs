@@ -268,8 +268,12 @@ async fn decide<R: Remediation>(
 }
 
 /// The whole of a function's `main`: `quell::runtime::run(TheRemediation)`.
-pub async fn run<R: Remediation>(r: R) -> Result<(), lambda_runtime::Error> {
+pub async fn run<R: Remediation>(mut r: R) -> Result<(), lambda_runtime::Error> {
     lambda_runtime::tracing::init_default_subscriber();
+    if let Err(e) = r.configure(&|k| std::env::var(k).ok()) {
+        tracing::error!(remediation = R::SPEC.id, error = %e, "start-up failed");
+        return Err(Box::new(e));
+    }
     let ctx = match Context::from_env(R::SPEC.id).await {
         Ok(c) => c,
         Err(e) => {

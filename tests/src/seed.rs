@@ -140,3 +140,102 @@ pub async fn workflow(central: &SdkConfig, id: &str) -> Option<(String, Option<S
         f.note().and_then(|n| n.text()).map(str::to_string),
     ))
 }
+
+/// An IAM user with two active access keys: (user id, key ids).
+pub async fn user_with_keys(member: &SdkConfig, name: &str) -> (String, Vec<String>) {
+    let iam = aws_sdk_iam::Client::new(member);
+    let user = iam
+        .create_user()
+        .user_name(name)
+        .send()
+        .await
+        .expect("create user")
+        .user
+        .expect("user");
+    let mut keys = Vec::new();
+    for _ in 0..2 {
+        let k = iam
+            .create_access_key()
+            .user_name(name)
+            .send()
+            .await
+            .expect("create key")
+            .access_key
+            .expect("key");
+        keys.push(k.access_key_id);
+    }
+    (user.user_id, keys)
+}
+
+/// Each access key of a user with its status.
+pub async fn key_statuses(member: &SdkConfig, user: &str) -> Vec<(String, String)> {
+    aws_sdk_iam::Client::new(member)
+        .list_access_keys()
+        .user_name(user)
+        .send()
+        .await
+        .expect("list keys")
+        .access_key_metadata
+        .into_iter()
+        .map(|k| {
+            (
+                k.access_key_id.unwrap_or_default(),
+                k.status.map(|s| s.as_str().to_string()).unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+pub async fn user_tags(member: &SdkConfig, user: &str) -> Vec<(String, String)> {
+    aws_sdk_iam::Client::new(member)
+        .list_user_tags()
+        .user_name(user)
+        .send()
+        .await
+        .expect("list user tags")
+        .tags
+        .into_iter()
+        .map(|t| (t.key, t.value))
+        .collect()
+}
+
+/// A role an application's instances use.
+pub async fn app_role(member: &SdkConfig, name: &str) {
+    let trust = serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]
+    });
+    aws_sdk_iam::Client::new(member)
+        .create_role()
+        .role_name(name)
+        .assume_role_policy_document(trust.to_string())
+        .send()
+        .await
+        .expect("create role");
+}
+
+/// The role's inline policies: name → decoded document.
+pub async fn role_policies(member: &SdkConfig, role: &str) -> Vec<(String, serde_json::Value)> {
+    let iam = aws_sdk_iam::Client::new(member);
+    let names = iam
+        .list_role_policies()
+        .role_name(role)
+        .send()
+        .await
+        .expect("list role policies")
+        .policy_names;
+    let mut out = Vec::new();
+    for n in names {
+        let doc = iam
+            .get_role_policy()
+            .role_name(role)
+            .policy_name(&n)
+            .send()
+            .await
+            .expect("get role policy")
+            .policy_document;
+        let doc = iam_revoke_role_sessions::percent_decode(&doc);
+        out.push((n, serde_json::from_str(&doc).expect("policy JSON")));
+    }
+    out
+}

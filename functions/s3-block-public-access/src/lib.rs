@@ -32,10 +32,8 @@ impl Remediation for S3BlockPublicAccess {
                 "s3-bucket-level-public-access-prohibited",
             ],
             securityhub_controls: &["S3.2", "S3.3", "S3.8"],
-            custom_actions: &[],
             access_analyzer: &["AWS::S3::Bucket"],
-            alarm_metrics: &[],
-            cloudtrail_events: &[],
+            ..Triggers::NONE
         },
         permissions: &["s3:GetBucketTagging", "s3:GetBucketPublicAccessBlock", PUT],
         default_mode: Mode::Enforce,

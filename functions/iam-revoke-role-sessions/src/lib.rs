@@ -1,0 +1,240 @@
+//! `iam-revoke-role-sessions`: a role's temporary credentials were stolen. An inline policy denies
+//! everything to sessions issued before now (`aws:TokenIssueTime`), the console's "revoke active
+//! sessions": the stolen credentials stop working, new legitimate sessions keep working.
+
+use std::time::SystemTime;
+
+use aws_smithy_types::date_time::Format;
+use aws_smithy_types::DateTime;
+use quell::config::ConfigError;
+use quell::{
+    AwsError, AwsResultExt, Finding, Member, Mode, NotApplicable, Remediation, Source, Spec, Step,
+    Tags, Triggers,
+};
+
+/// The one inline policy quell keeps on a role: replaced, never stacked.
+pub const POLICY_NAME: &str = "quell-revoke-older-sessions";
+const PUT: &str = "iam:PutRolePolicy";
+
+#[derive(Debug, Clone)]
+pub struct IamRevokeRoleSessions {
+    /// quell's own member role: revoking its sessions would lock quell out.
+    pub protected_role: String,
+}
+
+impl Default for IamRevokeRoleSessions {
+    fn default() -> Self {
+        IamRevokeRoleSessions {
+            protected_role: "quell-remediation".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub role: String,
+    /// Sessions issued before this instant are the ones that may be stolen.
+    pub compromised_at: DateTime,
+}
+
+impl Remediation for IamRevokeRoleSessions {
+    const SPEC: Spec = Spec {
+        id: "iam-revoke-role-sessions",
+        summary: "Denies everything to a role's sessions issued before now (aws:TokenIssueTime), revoking stolen temporary credentials",
+        triggers: Triggers {
+            guardduty: &[
+                "UnauthorizedAccess:IAMUser/*",
+                "Recon:IAMUser/*",
+                "PenTest:IAMUser/*",
+                "CredentialAccess:IAMUser/*",
+                "Exfiltration:IAMUser/*",
+                "Impact:IAMUser/*",
+                "Persistence:IAMUser/*",
+                "Discovery:IAMUser/*",
+                "Stealth:IAMUser/*",
+                "Policy:IAMUser/*",
+            ],
+            guardduty_user_types: &["AssumedRole"],
+            ..Triggers::NONE
+        },
+        permissions: &["iam:ListRoleTags", "iam:GetRolePolicy", PUT],
+        default_mode: Mode::Enforce,
+    };
+    type Target = Target;
+    type Clients = aws_sdk_iam::Client;
+
+    fn clients(&self, member: &Member) -> aws_sdk_iam::Client {
+        aws_sdk_iam::Client::new(member.config())
+    }
+
+    fn configure(&mut self, get: &dyn Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        if let Some(role) = get("QUELL_MEMBER_ROLE").filter(|r| !r.trim().is_empty()) {
+            self.protected_role = role.rsplit('/').next().unwrap_or(&role).trim().to_string();
+        }
+        Ok(())
+    }
+
+    fn target(&self, f: &Finding) -> Result<Target, NotApplicable> {
+        if f.source != Source::GuardDuty {
+            return Err(NotApplicable(format!(
+                "{} findings name no role session",
+                f.source
+            )));
+        }
+        let p = f
+            .principal
+            .as_ref()
+            .ok_or_else(|| NotApplicable("the finding has no accessKeyDetails".into()))?;
+        if p.user_type.as_deref() != Some("AssumedRole") {
+            return Err(NotApplicable("the credentials are not a role's".into()));
+        }
+        let role = p.user_name.clone().unwrap_or_default();
+        let valid = (1..=64).contains(&role.len())
+            && role
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b));
+        if !valid {
+            return Err(NotApplicable(format!("`{role}` is not a role name")));
+        }
+        if role == self.protected_role || role.starts_with("AWSServiceRole") {
+            return Err(NotApplicable(format!(
+                "escalated: role {role} is quell's own or a service-linked role; a person must rotate it"
+            )));
+        }
+        // Never later than now: a clock ahead of ours must not make the fix unverifiable.
+        let now = DateTime::from(SystemTime::now());
+        let compromised_at = f
+            .observed_at
+            .as_deref()
+            .and_then(|t| DateTime::from_str(t, Format::DateTime).ok())
+            .filter(|t| t.secs() <= now.secs())
+            .unwrap_or(now);
+        Ok(Target {
+            role,
+            compromised_at,
+        })
+    }
+
+    fn describe(&self, t: &Target) -> String {
+        format!("role {}", t.role)
+    }
+
+    async fn tags(&self, iam: &aws_sdk_iam::Client, t: &Target) -> Result<Tags, AwsError> {
+        let out = iam
+            .list_role_tags()
+            .role_name(&t.role)
+            .send()
+            .await
+            .aws(|| format!("could not read the tags of role {}", t.role))?;
+        Ok(out.tags.into_iter().map(|t| (t.key, t.value)).collect())
+    }
+
+    async fn plan(&self, iam: &aws_sdk_iam::Client, t: &Target) -> Result<Vec<Step>, AwsError> {
+        let current = match iam
+            .get_role_policy()
+            .role_name(&t.role)
+            .policy_name(POLICY_NAME)
+            .send()
+            .await
+        {
+            Ok(out) => cutoff(&percent_decode(&out.policy_document)),
+            Err(e)
+                if aws_sdk_iam::error::ProvideErrorMetadata::code(&e) == Some("NoSuchEntity") =>
+            {
+                None
+            }
+            Err(e) => {
+                return Err(e)
+                    .aws(|| format!("could not read policy {POLICY_NAME} of role {}", t.role))
+            }
+        };
+        if current.is_some_and(|c| c.secs() >= t.compromised_at.secs()) {
+            return Ok(Vec::new());
+        }
+        Ok(vec![Step::new(
+            PUT,
+            format!(
+                "role={} policy={POLICY_NAME} deny * when aws:TokenIssueTime < now (sessions issued before {} are revoked{})",
+                t.role,
+                fmt(&t.compromised_at),
+                current.map(|c| format!("; the cut-off moves from {}", fmt(&c))).unwrap_or_default()
+            ),
+        )])
+    }
+
+    async fn apply(
+        &self,
+        iam: &aws_sdk_iam::Client,
+        t: &Target,
+        _steps: &[Step],
+    ) -> Result<(), AwsError> {
+        let now = DateTime::from(SystemTime::now());
+        iam.put_role_policy()
+            .role_name(&t.role)
+            .policy_name(POLICY_NAME)
+            .policy_document(policy(&now).to_string())
+            .send()
+            .await
+            .aws(|| format!("could not put policy {POLICY_NAME} on role {}", t.role))?;
+        Ok(())
+    }
+}
+
+fn fmt(t: &DateTime) -> String {
+    DateTime::from_secs(t.secs())
+        .fmt(Format::DateTime)
+        .unwrap_or_default()
+}
+
+/// The policy the console's "revoke active sessions" writes, with quell's name.
+pub fn policy(cutoff: &DateTime) -> serde_json::Value {
+    serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "QuellRevokeOlderSessions",
+            "Effect": "Deny",
+            "Action": ["*"],
+            "Resource": ["*"],
+            "Condition": {"DateLessThan": {"aws:TokenIssueTime": fmt(cutoff)}}
+        }]
+    })
+}
+
+/// The cut-off in a policy quell wrote, if it is one.
+pub fn cutoff(document: &str) -> Option<DateTime> {
+    let v: serde_json::Value = serde_json::from_str(document).ok()?;
+    let statements = match &v["Statement"] {
+        serde_json::Value::Array(a) => a.clone(),
+        other => vec![other.clone()],
+    };
+    statements.iter().find_map(|s| {
+        let t = s["Condition"]["DateLessThan"]["aws:TokenIssueTime"].as_str()?;
+        DateTime::from_str(t, Format::DateTime).ok()
+    })
+}
+
+/// IAM returns policy documents URL-encoded (RFC 3986).
+pub fn percent_decode(s: &str) -> String {
+    if !s.contains('%') {
+        return s.to_string();
+    }
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests;

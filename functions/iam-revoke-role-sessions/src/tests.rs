@@ -1,0 +1,260 @@
+use super::*;
+use aws_sdk_iam::operation::get_role_policy::{GetRolePolicyError, GetRolePolicyOutput};
+use aws_sdk_iam::operation::list_role_tags::ListRoleTagsOutput;
+use aws_sdk_iam::operation::put_role_policy::{PutRolePolicyError, PutRolePolicyOutput};
+use aws_sdk_iam::Client;
+use aws_smithy_mocks::{mock, mock_client, Rule as MockRule, RuleMode};
+use aws_smithy_types::error::ErrorMetadata;
+use quell::remediation::execute;
+use quell::Outcome;
+
+fn at(s: &str) -> DateTime {
+    DateTime::from_str(s, Format::DateTime).unwrap()
+}
+
+fn target() -> Target {
+    Target {
+        role: "app-server-role".into(),
+        compromised_at: at("2026-11-28T10:05:00Z"),
+    }
+}
+
+fn no_tags() -> MockRule {
+    mock!(Client::list_role_tags).then_output(|| {
+        ListRoleTagsOutput::builder()
+            .set_tags(Some(vec![]))
+            .build()
+            .unwrap()
+    })
+}
+
+fn policy_with(cut: &'static str) -> GetRolePolicyOutput {
+    // As IAM returns it: URL-encoded.
+    let doc = policy(&at(cut))
+        .to_string()
+        .replace(':', "%3A")
+        .replace('"', "%22")
+        .replace('{', "%7B")
+        .replace('}', "%7D");
+    GetRolePolicyOutput::builder()
+        .role_name("app-server-role")
+        .policy_name(POLICY_NAME)
+        .policy_document(doc)
+        .build()
+        .unwrap()
+}
+
+fn none_then(cut: &'static str) -> MockRule {
+    mock!(Client::get_role_policy)
+        .sequence()
+        .error(|| {
+            GetRolePolicyError::generic(ErrorMetadata::builder().code("NoSuchEntity").build())
+        })
+        .output(move || policy_with(cut))
+        .build()
+}
+
+fn put_ok() -> MockRule {
+    mock!(Client::put_role_policy)
+        .match_requests(|r| {
+            r.role_name() == Some("app-server-role")
+                && r.policy_name() == Some(POLICY_NAME)
+                && r.policy_document()
+                    .is_some_and(|d| d.contains("aws:TokenIssueTime") && d.contains("\"Deny\""))
+        })
+        .then_output(|| PutRolePolicyOutput::builder().build())
+}
+
+#[tokio::test]
+async fn puts_the_revocation_policy_and_verifies_it() {
+    let (t, g, p) = (no_tags(), none_then("2099-01-01T00:00:00Z"), put_ok());
+    let iam = mock_client!(aws_sdk_iam, RuleMode::MatchAny, [&t, &g, &p]);
+    let out = execute(
+        &IamRevokeRoleSessions::default(),
+        &iam,
+        &target(),
+        Mode::Enforce,
+        "quell:exempt",
+    )
+    .await;
+    assert!(
+        matches!(&out, Outcome::Remediated { steps } if steps[0].action == PUT),
+        "{out:?}"
+    );
+    assert_eq!(p.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn a_cutoff_after_the_compromise_is_already_compliant() {
+    let t = no_tags();
+    let g = mock!(Client::get_role_policy).then_output(|| policy_with("2026-11-28T11:00:00Z"));
+    let p = put_ok();
+    let iam = mock_client!(aws_sdk_iam, RuleMode::MatchAny, [&t, &g, &p]);
+    let out = execute(
+        &IamRevokeRoleSessions::default(),
+        &iam,
+        &target(),
+        Mode::Enforce,
+        "quell:exempt",
+    )
+    .await;
+    assert!(matches!(out, Outcome::AlreadyCompliant { .. }), "{out:?}");
+    assert_eq!(p.num_calls(), 0);
+}
+
+#[tokio::test]
+async fn an_older_cutoff_is_moved_forward_not_stacked() {
+    let t = no_tags();
+    let g = mock!(Client::get_role_policy)
+        .sequence()
+        .output(|| policy_with("2026-01-01T00:00:00Z"))
+        .output(|| policy_with("2099-01-01T00:00:00Z"))
+        .build();
+    let p = put_ok();
+    let iam = mock_client!(aws_sdk_iam, RuleMode::MatchAny, [&t, &g, &p]);
+    let out = execute(
+        &IamRevokeRoleSessions::default(),
+        &iam,
+        &target(),
+        Mode::Enforce,
+        "quell:exempt",
+    )
+    .await;
+    let Outcome::Remediated { steps } = &out else {
+        panic!("{out:?}")
+    };
+    assert!(
+        steps[0]
+            .detail
+            .contains("the cut-off moves from 2026-01-01T00:00:00Z"),
+        "{}",
+        steps[0].detail
+    );
+    assert_eq!(p.num_calls(), 1, "one policy, replaced");
+}
+
+#[tokio::test]
+async fn failures_dry_run_and_exemption() {
+    let (t, g) = (no_tags(), none_then("2099-01-01T00:00:00Z"));
+    let p = mock!(Client::put_role_policy).then_error(|| {
+        PutRolePolicyError::generic(ErrorMetadata::builder().code("AccessDenied").build())
+    });
+    let iam = mock_client!(aws_sdk_iam, RuleMode::MatchAny, [&t, &g, &p]);
+    let out = execute(
+        &IamRevokeRoleSessions::default(),
+        &iam,
+        &target(),
+        Mode::Enforce,
+        "quell:exempt",
+    )
+    .await;
+    assert!(
+        matches!(
+            &out,
+            Outcome::Failed {
+                retryable: false,
+                ..
+            }
+        ),
+        "{out:?}"
+    );
+
+    let t = no_tags();
+    let g = mock!(Client::get_role_policy).then_error(|| {
+        GetRolePolicyError::generic(ErrorMetadata::builder().code("Throttling").build())
+    });
+    let iam = mock_client!(aws_sdk_iam, RuleMode::MatchAny, [&t, &g]);
+    assert!(execute(
+        &IamRevokeRoleSessions::default(),
+        &iam,
+        &target(),
+        Mode::Enforce,
+        "quell:exempt"
+    )
+    .await
+    .is_retryable());
+
+    let (t, g, p) = (no_tags(), none_then("2099-01-01T00:00:00Z"), put_ok());
+    let iam = mock_client!(aws_sdk_iam, RuleMode::MatchAny, [&t, &g, &p]);
+    let out = execute(
+        &IamRevokeRoleSessions::default(),
+        &iam,
+        &target(),
+        Mode::DryRun,
+        "quell:exempt",
+    )
+    .await;
+    assert!(matches!(out, Outcome::Planned { .. }), "{out:?}");
+    assert_eq!(p.num_calls(), 0);
+
+    let t = mock!(Client::list_role_tags).then_output(|| {
+        ListRoleTagsOutput::builder()
+            .tags(
+                aws_sdk_iam::types::Tag::builder()
+                    .key("quell:exempt")
+                    .value("true")
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+            .unwrap()
+    });
+    let (g, p) = (none_then("2099-01-01T00:00:00Z"), put_ok());
+    let iam = mock_client!(aws_sdk_iam, RuleMode::MatchAny, [&t, &g, &p]);
+    let out = execute(
+        &IamRevokeRoleSessions::default(),
+        &iam,
+        &target(),
+        Mode::Enforce,
+        "quell:exempt",
+    )
+    .await;
+    assert!(matches!(out, Outcome::Exempt { .. }), "{out:?}");
+    assert_eq!((g.num_calls(), p.num_calls()), (0, 0));
+}
+
+#[test]
+fn targets_the_role_of_stolen_session_credentials_only() {
+    let parse = |name: &str| {
+        let text = std::fs::read_to_string(format!(
+            "{}/../../events/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap();
+        quell::event::Envelope::parse_slice(text.as_bytes())
+            .unwrap()
+            .findings
+            .remove(0)
+            .unwrap()
+    };
+    let r = IamRevokeRoleSessions::default();
+    let f = parse("guardduty-iam-instancecredentialexfiltration-outsideaws.json");
+    assert!(IamRevokeRoleSessions::SPEC.matches(&f));
+    assert_eq!(
+        r.target(&f).unwrap(),
+        Target {
+            role: "app-server-role".into(),
+            compromised_at: at("2026-11-28T10:05:00Z")
+        }
+    );
+    let user = parse("guardduty-iam-unauthorizedaccess-maliciousipcaller.json");
+    assert!(
+        !IamRevokeRoleSessions::SPEC.matches(&user),
+        "a user's key is iam-disable-access-key's"
+    );
+    let mut own = f.clone();
+    own.principal.as_mut().unwrap().user_name = Some("quell-remediation".into());
+    assert!(r.target(&own).unwrap_err().0.contains("quell's own"));
+}
+
+#[test]
+fn policies_decode_and_cutoffs_read_back() {
+    let doc = percent_decode("%7B%22a%22%3A1%7D");
+    assert_eq!(doc, "{\"a\":1}");
+    let p = policy(&at("2026-11-28T10:05:00Z")).to_string();
+    assert_eq!(
+        cutoff(&p).unwrap().secs(),
+        at("2026-11-28T10:05:00Z").secs()
+    );
+    assert!(cutoff("{\"Statement\":[]}").is_none());
+}

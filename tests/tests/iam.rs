@@ -1,0 +1,242 @@
+//! iam-disable-access-key and iam-revoke-role-sessions end to end, in a member account.
+
+use iam_disable_access_key::IamDisableAccessKey;
+use iam_revoke_role_sessions::{IamRevokeRoleSessions, POLICY_NAME};
+use quell::{Config, Mode};
+use quell_tests::{context, events, seed, Emulator, CENTRAL, MEMBER};
+
+fn enforce() -> Config {
+    Config {
+        mode: Some(Mode::Enforce),
+        ..Config::default()
+    }
+}
+
+async fn setup() -> (Emulator, aws_config::SdkConfig, aws_config::SdkConfig) {
+    let emu = Emulator::start().expect("emulator");
+    let central = emu.central_config();
+    let member = emu.account_config(MEMBER).await;
+    seed::member_role(&member, CENTRAL).await;
+    (emu, central, member)
+}
+
+fn hub_id(event: &serde_json::Value) -> (String, String) {
+    let f = quell::event::Envelope::parse(event.clone())
+        .unwrap()
+        .findings
+        .remove(0)
+        .unwrap();
+    let h = f.hub.clone().unwrap_or(quell::finding::HubRef {
+        id: f.own_id(),
+        product_arn: String::new(),
+    });
+    (h.id, h.product_arn)
+}
+
+#[tokio::test]
+async fn a_leaked_key_is_deactivated_not_deleted_and_the_user_tagged() {
+    let (emu, central, member) = setup().await;
+    let (_, keys) = seed::user_with_keys(&member, "ci-deployer").await;
+    let event = events::load(
+        "guardduty-iam-unauthorizedaccess-maliciousipcaller.json",
+        &[("AKIAQUELLDEMOLEAKED1", &keys[0])],
+    );
+    let (id, product) = hub_id(&event);
+    seed::hub_finding(
+        &member,
+        MEMBER,
+        &id,
+        &product,
+        ("AwsIamAccessKey", &keys[0]),
+    )
+    .await;
+    let ctx = context(&emu, enforce(), "iam-disable-access-key");
+
+    let resp = quell::runtime::handle(&IamDisableAccessKey::default(), &ctx, event.clone())
+        .await
+        .unwrap();
+    assert_eq!(
+        resp.reports[0].outcome.name(),
+        "REMEDIATED",
+        "{:?}",
+        resp.reports[0]
+    );
+    let statuses = seed::key_statuses(&member, "ci-deployer").await;
+    assert_eq!(statuses.len(), 2, "the key was deleted: {statuses:?}");
+    for (k, s) in &statuses {
+        let want = if *k == keys[0] { "Inactive" } else { "Active" };
+        assert_eq!(s, want, "{k}");
+    }
+    let tags = seed::user_tags(&member, "ci-deployer").await;
+    assert!(
+        tags.contains(&(
+            "quell:finding".to_string(),
+            "e1a2b3c4d5e6f708192a3b4c5d6e7f80".to_string()
+        )),
+        "{tags:?}"
+    );
+    assert_eq!(seed::workflow(&central, &id).await.unwrap().0, "RESOLVED");
+
+    emu.clear_calls().await;
+    let again = quell::runtime::handle(&IamDisableAccessKey::default(), &ctx, event)
+        .await
+        .unwrap();
+    assert_eq!(again.reports[0].outcome.name(), "ALREADY_COMPLIANT");
+    let writes: Vec<_> = emu
+        .calls()
+        .await
+        .into_iter()
+        .filter(|c| c.action == "UpdateAccessKey" || c.action == "TagUser")
+        .collect();
+    assert!(writes.is_empty(), "{writes:?}");
+}
+
+#[tokio::test]
+async fn config_names_the_user_by_id_and_fresh_keys_are_left_active() {
+    let (emu, central, member) = setup().await;
+    let (user_id, _) = seed::user_with_keys(&member, "ci-deployer").await;
+    let event = events::load(
+        "config-iam-user-unused-credentials-check.json",
+        &[("AIDAQUELLDEMOCIDEPL01", &user_id)],
+    );
+    let ctx = context(&emu, enforce(), "iam-disable-access-key");
+    let resp = quell::runtime::handle(&IamDisableAccessKey::default(), &ctx, event.clone())
+        .await
+        .unwrap();
+    // Keys created a moment ago are neither stale nor unused for 90 days: honest, no change.
+    assert_eq!(
+        resp.reports[0].outcome.name(),
+        "ALREADY_COMPLIANT",
+        "{:?}",
+        resp.reports[0]
+    );
+    assert!(
+        resp.reports[0].note.contains(&user_id),
+        "{}",
+        resp.reports[0].note
+    );
+    assert!(seed::key_statuses(&member, "ci-deployer")
+        .await
+        .iter()
+        .all(|(_, s)| s == "Active"));
+    assert_eq!(
+        seed::workflow(&central, &hub_id(&event).0).await.unwrap().0,
+        "RESOLVED"
+    );
+    assert_eq!(
+        emu.calls()
+            .await
+            .iter()
+            .filter(|c| c.action == "ListUsers")
+            .count(),
+        1,
+        "the id is looked up once"
+    );
+}
+
+#[tokio::test]
+async fn root_credential_use_is_escalated_with_no_member_call() {
+    let (emu, central, member) = setup().await;
+    let event = events::load("guardduty-iam-rootcredentialusage.json", &[]);
+    let (id, product) = hub_id(&event);
+    seed::hub_finding(
+        &member,
+        MEMBER,
+        &id,
+        &product,
+        ("AwsIamAccessKey", "ASIAQUELLDEMOROOT001"),
+    )
+    .await;
+    emu.clear_calls().await;
+    let ctx = context(&emu, enforce(), "iam-disable-access-key");
+    let resp = quell::runtime::handle(&IamDisableAccessKey::default(), &ctx, event)
+        .await
+        .unwrap();
+    assert_eq!(resp.reports[0].outcome.name(), "FAILED");
+    let (status, note) = seed::workflow(&central, &id).await.unwrap();
+    assert_eq!(status, "NOTIFIED");
+    assert!(note.unwrap().contains("A person must"));
+    assert!(
+        emu.calls().await.iter().all(|c| c.account == CENTRAL),
+        "no call into the member for root"
+    );
+}
+
+#[tokio::test]
+async fn stolen_role_sessions_are_revoked_and_the_cutoff_moves_forward_without_stacking() {
+    let (emu, central, member) = setup().await;
+    seed::app_role(&member, "app-server-role").await;
+    let event = events::load(
+        "guardduty-iam-instancecredentialexfiltration-outsideaws.json",
+        &[],
+    );
+    let (id, product) = hub_id(&event);
+    seed::hub_finding(
+        &member,
+        MEMBER,
+        &id,
+        &product,
+        (
+            "AwsIamRole",
+            "arn:aws:iam::111111111111:role/app-server-role",
+        ),
+    )
+    .await;
+    let ctx = context(&emu, enforce(), "iam-revoke-role-sessions");
+    let r = IamRevokeRoleSessions::default();
+
+    let resp = quell::runtime::handle(&r, &ctx, event.clone())
+        .await
+        .unwrap();
+    assert_eq!(
+        resp.reports[0].outcome.name(),
+        "REMEDIATED",
+        "{:?}",
+        resp.reports[0]
+    );
+    let policies = seed::role_policies(&member, "app-server-role").await;
+    assert_eq!(policies.len(), 1);
+    let (name, doc) = &policies[0];
+    assert_eq!(name, POLICY_NAME);
+    assert_eq!(doc["Statement"][0]["Effect"], "Deny");
+    let first = doc["Statement"][0]["Condition"]["DateLessThan"]["aws:TokenIssueTime"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(first.as_str() >= "2026-11-28T10:05:00Z", "{first}");
+    assert_eq!(seed::workflow(&central, &id).await.unwrap().0, "RESOLVED");
+
+    let again = quell::runtime::handle(&r, &ctx, event.clone())
+        .await
+        .unwrap();
+    assert_eq!(again.reports[0].outcome.name(), "ALREADY_COMPLIANT");
+
+    // A later compromise of the same role: the cut-off moves forward, still one policy.
+    let mut later = event.clone();
+    let after_first = aws_smithy_types::DateTime::from_secs(
+        aws_smithy_types::DateTime::from_str(&first, aws_smithy_types::date_time::Format::DateTime)
+            .unwrap()
+            .secs()
+            + 1,
+    );
+    later["detail"]["updatedAt"] = serde_json::json!(after_first
+        .fmt(aws_smithy_types::date_time::Format::DateTime)
+        .unwrap());
+    later["detail"]["id"] = serde_json::json!("e1a2b3c4d5e6f708192a3b4c5d6e7f99");
+    later["detail"].as_object_mut().unwrap().remove("arn");
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let moved = quell::runtime::handle(&r, &ctx, later).await.unwrap();
+    assert_eq!(
+        moved.reports[0].outcome.name(),
+        "REMEDIATED",
+        "{:?}",
+        moved.reports[0]
+    );
+    let policies = seed::role_policies(&member, "app-server-role").await;
+    assert_eq!(policies.len(), 1, "policies stacked: {policies:?}");
+    let second = policies[0].1["Statement"][0]["Condition"]["DateLessThan"]["aws:TokenIssueTime"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(second > first, "{second} is not after {first}");
+}
