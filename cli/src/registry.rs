@@ -13,10 +13,13 @@ pub fn handlers() -> Vec<Box<dyn Handler>> {
     // the function itself at start-up.
     let _ = quell::Remediation::configure(&mut disable, &get);
     let _ = quell::Remediation::configure(&mut revoke, &get);
+    let mut isolate = ec2_isolate_instance::Ec2IsolateInstance::default();
+    let _ = quell::Remediation::configure(&mut isolate, &get);
     vec![
         Box::new(s3_block_public_access::S3BlockPublicAccess),
         Box::new(disable),
         Box::new(revoke),
+        Box::new(isolate),
     ]
 }
 

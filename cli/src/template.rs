@@ -247,6 +247,26 @@ Resources:
       GuardrailPolicies: [arn:aws:iam::aws:policy/ReadOnlyAccess]
 "#
     );
+    let mut actions: Vec<&str> = specs
+        .iter()
+        .flat_map(|s| s.triggers.custom_actions.iter().copied())
+        .collect();
+    actions.sort();
+    actions.dedup();
+    for name in actions {
+        let _ = write!(
+            w,
+            r#"
+  {id}Action:
+    Type: AWS::SecurityHub::ActionTarget
+    Properties:
+      Id: {id}
+      Name: {name}
+      Description: "quell: {name} (the selected findings)."
+"#,
+            id = action_id(name),
+        );
+    }
     for s in specs {
         function(w, s);
     }
@@ -264,6 +284,16 @@ Outputs:
 "#
     );
     y
+}
+
+/// A custom action's id: `Quell` and the name's letters and digits, at most 20 characters.
+pub fn action_id(name: &str) -> String {
+    let mut id: String = "Quell"
+        .chars()
+        .chain(name.chars().filter(|c| c.is_ascii_alphanumeric()))
+        .collect();
+    id.truncate(20);
+    id
 }
 
 fn function(w: &mut String, s: &Spec) {

@@ -160,7 +160,19 @@ const MEANT_FOR: &[(&str, &[&str])] = &[
         "config-securityhub-s3-bucket-level-public-access-prohibited.json",
         &["s3-block-public-access"],
     ),
-    ("guardduty-ec2-backdoor-ccactivity-b.json", &[]),
+    (
+        "guardduty-ec2-backdoor-ccactivity-b.json",
+        &["ec2-isolate-instance"],
+    ),
+    (
+        "guardduty-ec2-cryptocurrency-bitcointool.json",
+        &["ec2-isolate-instance"],
+    ),
+    ("guardduty-ec2-sshbruteforce-target.json", &[]),
+    (
+        "securityhub-custom-action-isolate-instance.json",
+        &["ec2-isolate-instance"],
+    ),
     (
         "guardduty-iam-recon-maliciousipcaller-custom.json",
         &["iam-disable-access-key"],

@@ -237,6 +237,8 @@ struct GdInstance {
 struct GdService {
     #[serde(default)]
     additional_info: Option<Value>,
+    #[serde(default)]
+    resource_role: Option<String>,
 }
 
 fn guardduty(env: &Envelope) -> Result<Finding, EventError> {
@@ -322,6 +324,7 @@ fn guardduty(env: &Envelope) -> Result<Finding, EventError> {
         principal,
         status: None,
         aliases: Vec::new(),
+        resource_role: d.service.as_ref().and_then(|s| s.resource_role.clone()),
         observed_at: d.updated_at,
     })
 }
@@ -381,6 +384,7 @@ fn config(env: &Envelope) -> Result<Finding, EventError> {
         principal: None,
         status,
         aliases: Vec::new(),
+        resource_role: None,
         observed_at: None,
     })
 }
@@ -456,6 +460,7 @@ fn access_analyzer(env: &Envelope) -> Result<Finding, EventError> {
         principal: None,
         status,
         aliases: Vec::new(),
+        resource_role: None,
         observed_at: None,
     })
 }
@@ -539,6 +544,7 @@ fn alarm(env: &Envelope) -> Result<Finding, EventError> {
         principal: None,
         status: Some(d.state.value),
         aliases: Vec::new(),
+        resource_role: None,
         observed_at: env.time.clone(),
     })
 }
@@ -611,6 +617,7 @@ fn cloudtrail(env: &Envelope) -> Result<Finding, EventError> {
         principal: None,
         status: None,
         aliases: Vec::new(),
+        resource_role: None,
         observed_at: d.event_time,
     })
 }
@@ -777,6 +784,7 @@ fn asff(
         principal: None,
         status: f.compliance.and_then(|c| c.status),
         aliases,
+        resource_role: None,
         observed_at: f.updated_at,
     })
 }

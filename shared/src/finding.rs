@@ -299,6 +299,9 @@ pub struct Finding {
     /// GeneratorId of a Security Hub finding.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub aliases: Vec<String>,
+    /// GuardDuty's `service.resourceRole`: whether the resource was the TARGET or the ACTOR.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resource_role: Option<String>,
     /// When the source last saw the problem (RFC 3339), where it says.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub observed_at: Option<String>,

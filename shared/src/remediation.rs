@@ -17,6 +17,9 @@ pub struct Triggers {
     /// When not empty, only GuardDuty findings whose `resource.accessKeyDetails.userType` is one
     /// of these (`IAMUser`, `AssumedRole`, `Root`).
     pub guardduty_user_types: &'static [&'static str],
+    /// GuardDuty finding types that trigger only when the resource is the ACTOR (an instance
+    /// brute-forcing others), not the TARGET (an instance being brute-forced).
+    pub guardduty_actor_only: &'static [&'static str],
     /// Config managed-rule identifiers; Security Hub's service-linked forms
     /// (`securityhub-<rule>-<8 hex>`) match as well.
     pub config_rules: &'static [&'static str],
@@ -37,6 +40,7 @@ impl Triggers {
     pub const NONE: Triggers = Triggers {
         guardduty: &[],
         guardduty_user_types: &[],
+        guardduty_actor_only: &[],
         config_rules: &[],
         securityhub_controls: &[],
         custom_actions: &[],
@@ -87,7 +91,9 @@ impl Spec {
         let t = &self.triggers;
         match f.source {
             Source::GuardDuty => {
-                t.guardduty.iter().any(|d| type_matches(d, &f.kind))
+                (t.guardduty.iter().any(|d| type_matches(d, &f.kind))
+                    || (t.guardduty_actor_only.contains(&f.kind.as_str())
+                        && f.resource_role.as_deref() == Some("ACTOR")))
                     && (t.guardduty_user_types.is_empty()
                         || f.principal
                             .as_ref()

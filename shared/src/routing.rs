@@ -30,7 +30,7 @@ fn control_branches(controls: &[&str]) -> Value {
 pub fn rules(spec: &Spec) -> Vec<Rule> {
     let t = &spec.triggers;
     let mut out = Vec::new();
-    if !t.guardduty.is_empty() {
+    if !t.guardduty.is_empty() || !t.guardduty_actor_only.is_empty() {
         let types: Vec<Value> = t
             .guardduty
             .iter()
@@ -39,7 +39,14 @@ pub fn rules(spec: &Spec) -> Vec<Rule> {
                 None => json!(g),
             })
             .collect();
-        let mut detail = json!({ "type": types });
+        let mut detail = if t.guardduty_actor_only.is_empty() {
+            json!({ "type": types })
+        } else {
+            json!({"$or": [
+                {"type": types},
+                {"type": t.guardduty_actor_only, "service": {"resourceRole": ["ACTOR"]}}
+            ]})
+        };
         if !t.guardduty_user_types.is_empty() {
             detail["resource"] = json!({"accessKeyDetails": {"userType": t.guardduty_user_types}});
         }

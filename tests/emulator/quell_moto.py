@@ -13,6 +13,9 @@ What it adds to moto 5.2.5, and why:
     updated from any account, as the central account updates its members' findings in AWS.
   * Security Hub GetFindings filters (moto ignores them): Id, ProductArn, AwsAccountId,
     WorkflowStatus and RecordState with EQUALS, across the region's accounts as above.
+  * EC2 ModifyNetworkInterfaceAttribute on an attached interface: moto keeps reporting the
+    instance's launch groups on the interface (its group_set is a union), so replacing an
+    interface's groups never shows. As in AWS, the instance's groups become its interfaces' groups.
   * A call log: every request is recorded as (account, service, action, target) and served at
     GET /_quell/calls (DELETE clears it), so tests assert on the calls made, not on "no error".
 Nothing else is changed; everything else is moto as released.
@@ -120,6 +123,28 @@ def get_findings(self):
 securityhub_urls.url_paths["{0}/findings/batchupdate$"] = SecurityHubResponse.dispatch
 SecurityHubResponse.batch_update_findings = batch_update_findings
 SecurityHubResponse.get_findings = get_findings
+
+# ------------------------------------------------------------------ EC2
+
+from moto.ec2.models import EC2Backend  # noqa: E402
+
+_original_modify_eni = EC2Backend.modify_network_interface_attribute
+
+
+def _modify_network_interface_attribute(self, eni_id, group_ids, source_dest_check=None, description=None):
+    _original_modify_eni(self, eni_id, group_ids, source_dest_check, description)
+    eni = self.get_network_interface(eni_id)
+    instance = getattr(eni, "instance", None)
+    if group_ids and instance is not None:
+        groups = []
+        for nic in instance.nics.values():
+            for g in nic._group_set:
+                if g not in groups:
+                    groups.append(g)
+        instance.security_groups = groups
+
+
+EC2Backend.modify_network_interface_attribute = _modify_network_interface_attribute
 
 # ------------------------------------------------------------------ call log
 

@@ -239,3 +239,91 @@ pub async fn role_policies(member: &SdkConfig, role: &str) -> Vec<(String, serde
     }
     out
 }
+
+/// A running instance in the default VPC with a web security group open to the world and an
+/// instance profile: (instance id, security group id).
+pub async fn instance(member: &SdkConfig, name: &str) -> (String, String) {
+    use aws_sdk_ec2::types::{
+        IamInstanceProfileSpecification, InstanceType, IpPermission, IpRange, ResourceType, Tag,
+        TagSpecification,
+    };
+    let ec2 = aws_sdk_ec2::Client::new(member);
+    let iam = aws_sdk_iam::Client::new(member);
+    let image = ec2
+        .describe_images()
+        .send()
+        .await
+        .expect("describe images")
+        .images
+        .unwrap_or_default()
+        .into_iter()
+        .find_map(|i| i.image_id)
+        .expect("the emulator has an image");
+    let vpc = ec2
+        .describe_vpcs()
+        .send()
+        .await
+        .expect("describe vpcs")
+        .vpcs
+        .unwrap_or_default()
+        .into_iter()
+        .find(|v| v.is_default == Some(true))
+        .and_then(|v| v.vpc_id)
+        .expect("default vpc");
+    let sg = ec2
+        .create_security_group()
+        .group_name(format!("{name}-web"))
+        .description("web")
+        .vpc_id(&vpc)
+        .send()
+        .await
+        .expect("create sg")
+        .group_id
+        .expect("sg id");
+    ec2.authorize_security_group_ingress()
+        .group_id(&sg)
+        .ip_permissions(
+            IpPermission::builder()
+                .ip_protocol("tcp")
+                .from_port(22)
+                .to_port(22)
+                .ip_ranges(IpRange::builder().cidr_ip("0.0.0.0/0").build())
+                .build(),
+        )
+        .send()
+        .await
+        .expect("open ssh");
+    let _ = iam
+        .create_instance_profile()
+        .instance_profile_name(format!("{name}-profile"))
+        .send()
+        .await;
+    let out = ec2
+        .run_instances()
+        .image_id(image)
+        .instance_type(InstanceType::T3Micro)
+        .min_count(1)
+        .max_count(1)
+        .security_group_ids(&sg)
+        .iam_instance_profile(
+            IamInstanceProfileSpecification::builder()
+                .name(format!("{name}-profile"))
+                .build(),
+        )
+        .tag_specifications(
+            TagSpecification::builder()
+                .resource_type(ResourceType::Instance)
+                .tags(Tag::builder().key("Name").value(name).build())
+                .build(),
+        )
+        .send()
+        .await
+        .expect("run instance");
+    let id = out
+        .instances
+        .unwrap_or_default()
+        .into_iter()
+        .find_map(|i| i.instance_id)
+        .expect("instance id");
+    (id, sg)
+}

@@ -1,0 +1,245 @@
+//! ec2-isolate-instance end to end: a running instance in a member account is contained, its
+//! evidence kept, and a replay changes nothing more.
+
+use ec2_isolate_instance::{
+    Ec2IsolateInstance, FINDING_TAG, ISOLATED_BY_TAG, ISOLATION_TAG, PREVIOUS_GROUPS_TAG,
+};
+use quell::{Config, Mode};
+use quell_tests::{context, events, seed, Emulator, CENTRAL, MEMBER};
+
+#[tokio::test]
+async fn a_compromised_instance_is_isolated_snapshotted_and_kept_running() {
+    let emu = Emulator::start().expect("emulator");
+    let central = emu.central_config();
+    let member = emu.account_config(MEMBER).await;
+    seed::member_role(&member, CENTRAL).await;
+    let (id, web_sg) = seed::instance(&member, "app-server-1").await;
+    let event = events::load(
+        "guardduty-ec2-cryptocurrency-bitcointool.json",
+        &[("i-0a1b2c3d4e5f60718", &id)],
+    );
+    let f = quell::event::Envelope::parse(event.clone())
+        .unwrap()
+        .findings
+        .remove(0)
+        .unwrap();
+    let hub = f.hub.clone().unwrap();
+    seed::hub_finding(
+        &member,
+        MEMBER,
+        &hub.id,
+        &hub.product_arn,
+        ("AwsEc2Instance", &id),
+    )
+    .await;
+    let ctx = context(
+        &emu,
+        Config {
+            mode: Some(Mode::Enforce),
+            ..Config::default()
+        },
+        "ec2-isolate-instance",
+    );
+
+    let resp = quell::runtime::handle(&Ec2IsolateInstance::default(), &ctx, event.clone())
+        .await
+        .unwrap();
+    assert_eq!(
+        resp.reports[0].outcome.name(),
+        "REMEDIATED",
+        "{:?}",
+        resp.reports[0]
+    );
+
+    let ec2 = aws_sdk_ec2::Client::new(&member);
+    let inst = ec2
+        .describe_instances()
+        .instance_ids(&id)
+        .send()
+        .await
+        .unwrap();
+    let inst = inst.reservations()[0].instances()[0].clone();
+    assert_eq!(
+        inst.state().and_then(|s| s.name()).map(|n| n.as_str()),
+        Some("running"),
+        "never stopped"
+    );
+    let iso = ec2
+        .describe_security_groups()
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name(format!("tag:{ISOLATION_TAG}"))
+                .values("true")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let iso = iso.security_groups()[0].clone();
+    assert!(
+        iso.ip_permissions().is_empty() && iso.ip_permissions_egress().is_empty(),
+        "the isolation group has rules: {iso:?}"
+    );
+    let enis = ec2
+        .describe_network_interfaces()
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("attachment.instance-id")
+                .values(&id)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(!enis.network_interfaces().is_empty());
+    for eni in enis.network_interfaces() {
+        let groups: Vec<&str> = eni.groups().iter().filter_map(|g| g.group_id()).collect();
+        assert_eq!(
+            groups,
+            [iso.group_id().unwrap()],
+            "interface {:?}",
+            eni.network_interface_id()
+        );
+    }
+    let tags: Vec<(String, String)> = inst
+        .tags()
+        .iter()
+        .map(|t| (t.key().unwrap().to_string(), t.value().unwrap().to_string()))
+        .collect();
+    assert!(
+        tags.iter().any(|(k, v)| k == ISOLATED_BY_TAG && v == &f.id),
+        "{tags:?}"
+    );
+    assert!(
+        tags.iter()
+            .any(|(k, v)| k == PREVIOUS_GROUPS_TAG && v.contains(&web_sg)),
+        "{tags:?}"
+    );
+    let assoc = ec2
+        .describe_iam_instance_profile_associations()
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("instance-id")
+                .values(&id)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        assoc
+            .iam_instance_profile_associations()
+            .iter()
+            .all(|a| a.state().map(|s| s.as_str()) != Some("associated")),
+        "{assoc:?}"
+    );
+    let prot = ec2
+        .describe_instance_attribute()
+        .instance_id(&id)
+        .attribute(aws_sdk_ec2::types::InstanceAttributeName::DisableApiTermination)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        prot.disable_api_termination().and_then(|v| v.value()),
+        Some(true)
+    );
+    let volumes: Vec<String> = inst
+        .block_device_mappings()
+        .iter()
+        .filter_map(|b| b.ebs()?.volume_id().map(str::to_string))
+        .collect();
+    let snaps = ec2
+        .describe_snapshots()
+        .owner_ids("self")
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name(format!("tag:{FINDING_TAG}"))
+                .values(&f.id)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        snaps.snapshots().len(),
+        volumes.len(),
+        "one snapshot per volume: {volumes:?}"
+    );
+    assert!(!volumes.is_empty());
+    assert_eq!(
+        seed::workflow(&central, &hub.id).await.unwrap().0,
+        "RESOLVED"
+    );
+
+    emu.clear_calls().await;
+    let again = quell::runtime::handle(&Ec2IsolateInstance::default(), &ctx, event)
+        .await
+        .unwrap();
+    assert_eq!(
+        again.reports[0].outcome.name(),
+        "ALREADY_COMPLIANT",
+        "{:?}",
+        again.reports[0]
+    );
+    let writes: Vec<_> = emu
+        .calls()
+        .await
+        .into_iter()
+        .filter(|c| c.service == "ec2" && !c.action.starts_with("Describe"))
+        .collect();
+    assert!(writes.is_empty(), "a replay wrote: {writes:?}");
+}
+
+#[tokio::test]
+async fn the_default_mode_is_dry_run_and_changes_nothing() {
+    let emu = Emulator::start().expect("emulator");
+    let member = emu.account_config(MEMBER).await;
+    seed::member_role(&member, CENTRAL).await;
+    let (id, web_sg) = seed::instance(&member, "app-server-2").await;
+    let event = events::load(
+        "guardduty-ec2-backdoor-ccactivity-b.json",
+        &[
+            ("i-99999999", &id),
+            ("973743533182", MEMBER),
+            ("us-east-2", "us-east-1"),
+        ],
+    );
+    // The reference sample is marked as a sample: make it a real finding for this test.
+    let mut event = event;
+    event["detail"]["service"]["additionalInfo"] = serde_json::json!({});
+    let ctx = context(&emu, Config::default(), "ec2-isolate-instance");
+    let resp = quell::runtime::handle(&Ec2IsolateInstance::default(), &ctx, event)
+        .await
+        .unwrap();
+    assert_eq!(
+        resp.reports[0].outcome.name(),
+        "PLANNED",
+        "{:?}",
+        resp.reports[0]
+    );
+    let quell::Outcome::Planned { steps, .. } = &resp.reports[0].outcome else {
+        panic!()
+    };
+    assert!(
+        steps.iter().any(|s| s.action == "ec2:CreateSnapshot"),
+        "{steps:?}"
+    );
+    let ec2 = aws_sdk_ec2::Client::new(&member);
+    let inst = ec2
+        .describe_instances()
+        .instance_ids(&id)
+        .send()
+        .await
+        .unwrap();
+    let groups: Vec<String> = inst.reservations()[0].instances()[0]
+        .network_interfaces()
+        .iter()
+        .flat_map(|n| {
+            n.groups()
+                .iter()
+                .filter_map(|g| g.group_id().map(str::to_string))
+        })
+        .collect();
+    assert_eq!(groups, [web_sg]);
+}
