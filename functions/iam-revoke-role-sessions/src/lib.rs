@@ -154,7 +154,7 @@ impl Remediation for IamRevokeRoleSessions {
         Ok(vec![Step::new(
             PUT,
             format!(
-                "role={} policy={POLICY_NAME} deny * when aws:TokenIssueTime < now (sessions issued before {} are revoked{})",
+                "role={} policy={POLICY_NAME} deny * to sessions issued before now (aws:TokenIssueTime; the theft was seen at {}{})",
                 t.role,
                 fmt(&t.compromised_at),
                 current.map(|c| format!("; the cut-off moves from {}", fmt(&c))).unwrap_or_default()

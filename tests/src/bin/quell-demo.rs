@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use quell::{Config, Mode};
 use quell_tests::{context, events, seed, Emulator, CENTRAL, MEMBER};
 use s3_block_public_access::S3BlockPublicAccess;
+use serde_json::Value;
 
 const DEMO_BUCKET: &str = "quell-demo-public-assets";
 
@@ -206,6 +207,8 @@ async fn run() -> Result<(), String> {
         println!("    {}", c.why);
         println!("    note: {note}");
     }
+    failed += threats(&emu, &central, &member).await?;
+
     let calls = emu.calls().await;
     let central_untouched = if !calls
         .iter()
@@ -226,4 +229,236 @@ async fn run() -> Result<(), String> {
         return Err(format!("{failed} event(s) failed"));
     }
     Ok(())
+}
+
+/// Prints one replay's line: outcome, workflow and the state before and after.
+fn line(
+    n: usize,
+    event: &str,
+    result: &Result<quell::runtime::Response, quell::runtime::Failure>,
+    resource: &str,
+    before: &str,
+    after: &str,
+) -> usize {
+    let (source, function, outcome, workflow, note) = match result {
+        Ok(r) => {
+            let rep = &r.reports[0];
+            (
+                rep.source.to_string(),
+                rep.function.clone(),
+                rep.outcome.name().to_string(),
+                rep.workflow
+                    .map(|w| w.as_str())
+                    .unwrap_or("unchanged")
+                    .to_string(),
+                rep.note.clone(),
+            )
+        }
+        Err(e) => (
+            "-".into(),
+            "-".into(),
+            "ERROR".into(),
+            "-".into(),
+            e.to_string(),
+        ),
+    };
+    println!(
+        "{:<3} {:<62} {:<16} {:<24} {:<18} {:<11} {:<26} {} -> {}",
+        n,
+        event.trim_end_matches(".json"),
+        source,
+        function,
+        outcome,
+        workflow,
+        resource,
+        before,
+        after
+    );
+    println!("    note: {note}");
+    usize::from(result.is_err())
+}
+
+async fn seed_hub(member: &aws_config::SdkConfig, event: &Value, kind: &str, id: &str) {
+    if let Ok(intake) = quell::event::Envelope::parse(event.clone()) {
+        if let Some(Ok(f)) = intake.findings.first() {
+            if let Some(h) = &f.hub {
+                seed::hub_finding(member, &f.account, &h.id, &h.product_arn, (kind, id)).await;
+            }
+        }
+    }
+}
+
+/// The threat responses: a leaked access key, stolen role credentials, a compromised instance.
+async fn threats(
+    emu: &Emulator,
+    central: &aws_config::SdkConfig,
+    member: &aws_config::SdkConfig,
+) -> Result<usize, String> {
+    let _ = central;
+    println!("\nthreat response (GuardDuty findings on resources seeded in {MEMBER}):");
+    let enforce = Config {
+        mode: Some(Mode::Enforce),
+        ..Config::default()
+    };
+    let mut failed = 0;
+
+    // A leaked key.
+    let (_, keys) = seed::user_with_keys(member, "ci-deployer").await;
+    let event = events::load(
+        "guardduty-iam-unauthorizedaccess-maliciousipcaller.json",
+        &[("AKIAQUELLDEMOLEAKED1", &keys[0])],
+    );
+    seed_hub(member, &event, "AwsIamAccessKey", &keys[0]).await;
+    let status = |v: Vec<(String, String)>, k: &str| {
+        v.into_iter()
+            .find(|(id, _)| id == k)
+            .map(|(_, s)| s)
+            .unwrap_or_default()
+    };
+    let before = status(seed::key_statuses(member, "ci-deployer").await, &keys[0]);
+    let ctx = context(emu, enforce.clone(), "iam-disable-access-key");
+    let r = quell::runtime::handle(
+        &iam_disable_access_key::IamDisableAccessKey::default(),
+        &ctx,
+        event,
+    )
+    .await;
+    let after = status(seed::key_statuses(member, "ci-deployer").await, &keys[0]);
+    failed += line(
+        9,
+        "guardduty-iam-unauthorizedaccess-maliciousipcaller",
+        &r,
+        &format!("key {}", &keys[0]),
+        &before,
+        &after,
+    );
+
+    // Stolen role credentials.
+    seed::app_role(member, "app-server-role").await;
+    let event = events::load(
+        "guardduty-iam-instancecredentialexfiltration-outsideaws.json",
+        &[],
+    );
+    seed_hub(
+        member,
+        &event,
+        "AwsIamRole",
+        "arn:aws:iam::111111111111:role/app-server-role",
+    )
+    .await;
+    let count = |v: Vec<(String, Value)>| format!("{} inline policies", v.len());
+    let before = count(seed::role_policies(member, "app-server-role").await);
+    let ctx = context(emu, enforce.clone(), "iam-revoke-role-sessions");
+    let r = quell::runtime::handle(
+        &iam_revoke_role_sessions::IamRevokeRoleSessions::default(),
+        &ctx,
+        event,
+    )
+    .await;
+    let after = seed::role_policies(member, "app-server-role").await;
+    let cut = after
+        .first()
+        .and_then(|(_, d)| {
+            d["Statement"][0]["Condition"]["DateLessThan"]["aws:TokenIssueTime"]
+                .as_str()
+                .map(|t| format!(", deny sessions issued before {t}"))
+        })
+        .unwrap_or_default();
+    failed += line(
+        10,
+        "guardduty-iam-instancecredentialexfiltration-outsideaws",
+        &r,
+        "role app-server-role",
+        &before,
+        &format!("{}{cut}", count(after.clone())),
+    );
+
+    // A compromised instance: first in the function's default mode (dry-run), then enforced.
+    let (id, _) = seed::instance(member, "app-server-1").await;
+    let event = events::load(
+        "guardduty-ec2-cryptocurrency-bitcointool.json",
+        &[("i-0a1b2c3d4e5f60718", &id)],
+    );
+    seed_hub(member, &event, "AwsEc2Instance", &id).await;
+    let isolate = ec2_isolate_instance::Ec2IsolateInstance::default();
+    let before = instance_state(member, &id).await;
+    let ctx = context(emu, Config::default(), "ec2-isolate-instance");
+    let r = quell::runtime::handle(&isolate, &ctx, event.clone()).await;
+    failed += line(
+        11,
+        "guardduty-ec2-cryptocurrency-bitcointool (default: dry-run)",
+        &r,
+        &format!("instance {id}"),
+        &before,
+        &instance_state(member, &id).await,
+    );
+    let ctx = context(emu, enforce, "ec2-isolate-instance");
+    let r = quell::runtime::handle(&isolate, &ctx, event.clone()).await;
+    failed += line(
+        12,
+        "guardduty-ec2-cryptocurrency-bitcointool (enforce)",
+        &r,
+        &format!("instance {id}"),
+        &before,
+        &instance_state(member, &id).await,
+    );
+    let r = quell::runtime::handle(&isolate, &ctx, event).await;
+    let now = instance_state(member, &id).await;
+    failed += line(
+        13,
+        "guardduty-ec2-cryptocurrency-bitcointool (again)",
+        &r,
+        &format!("instance {id}"),
+        &now,
+        &now,
+    );
+    Ok(failed)
+}
+
+/// `groups sg-…, 1 snapshot, profile, running`.
+async fn instance_state(member: &aws_config::SdkConfig, id: &str) -> String {
+    let ec2 = aws_sdk_ec2::Client::new(member);
+    let f = |n: &str, v: &str| {
+        aws_sdk_ec2::types::Filter::builder()
+            .name(n)
+            .values(v)
+            .build()
+    };
+    let groups: Vec<String> = ec2
+        .describe_network_interfaces()
+        .filters(f("attachment.instance-id", id))
+        .send()
+        .await
+        .map(|o| {
+            o.network_interfaces()
+                .iter()
+                .flat_map(|n| {
+                    n.groups()
+                        .iter()
+                        .filter_map(|g| g.group_name().map(str::to_string))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let snaps = ec2
+        .describe_snapshots()
+        .owner_ids("self")
+        .filters(f("tag:quell:instance", id))
+        .send()
+        .await
+        .map(|o| o.snapshots().len())
+        .unwrap_or(0);
+    let profile = ec2
+        .describe_iam_instance_profile_associations()
+        .filters(f("instance-id", id))
+        .filters(f("state", "associated"))
+        .send()
+        .await
+        .map(|o| !o.iam_instance_profile_associations().is_empty())
+        .unwrap_or(false);
+    format!(
+        "[{}] {snaps} snap, {}",
+        groups.join("+"),
+        if profile { "profile" } else { "no profile" }
+    )
 }
