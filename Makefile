@@ -39,15 +39,17 @@ demo: setup ## start the emulator, seed a member account, replay the sample even
 test: setup ## every test: unit, parsing, routing, templates, end to end on the emulator, the binaries under a Runtime API
 	$(CARGO) build --workspace --bins
 	$(CARGO) test --workspace --no-fail-fast
-	$(VENV)/bin/cfn-lint template.yaml
-	@echo "cfn-lint: template.yaml clean"
+	$(VENV)/bin/cfn-lint template.yaml member/member.yaml
+	@echo "cfn-lint: template.yaml member/member.yaml clean"
+	AWS_DEFAULT_REGION=us-east-1 $(VENV)/bin/sam validate --lint --template-file template.yaml
 
 lint: setup ## formatting and clippy
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
-generate: ## regenerate template.yaml and docs/remediations.md from the Specs
+generate: ## regenerate template.yaml, member/member.yaml and docs/remediations.md from the Specs
 	$(CARGO) run --quiet -p quell-cli --bin quell -- template central > template.yaml
+	$(CARGO) run --quiet -p quell-cli --bin quell -- template member > member/member.yaml
 	{ echo "# Remediations"; echo; echo "Generated from the code (\`quell template docs\`); \`make generate\` refreshes it."; echo; \
 	  $(CARGO) run --quiet -p quell-cli --bin quell -- template docs; } > docs/remediations.md
 

@@ -52,6 +52,8 @@ enum Cmd {
 enum Which {
     /// template.yaml, the central account's stack.
     Central,
+    /// member/member.yaml, every member account's stack.
+    Member,
     /// The member role's policy document (JSON).
     MemberPolicy,
     /// The Markdown table of remediations.
@@ -95,6 +97,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         ),
         Cmd::Template { which } => match which {
             Which::Central => print!("{}", template::central(&specs)),
+            Which::Member => print!("{}", template::member(&specs)),
             Which::MemberPolicy => println!(
                 "{}",
                 serde_json::to_string_pretty(&template::member_policy(&specs))?

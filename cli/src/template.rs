@@ -312,6 +312,7 @@ fn function(w: &mut String, s: &Spec) {
     Properties:
       Description: "quell {sid}: {summary}"
       CodeUri: target/lambda/{sid}/
+      RolePath: /quell/
       Environment:
         Variables:
           QUELL_MODE: !Ref {id}Mode
@@ -427,4 +428,193 @@ pub fn docs_table(specs: &[Spec]) -> String {
         );
     }
     t
+}
+
+/// The CIS benchmark's CloudTrail metric filters and the alarms on them (Security Hub
+/// CloudWatch.1–14): (metric name, what it watches, filter pattern).
+pub const CIS_ALARMS: &[(&str, &str, &str)] = &[
+    ("RootAccountUsage", "root account usage", r#"{ $.userIdentity.type = "Root" && $.userIdentity.invokedBy NOT EXISTS && $.eventType != "AwsServiceEvent" }"#),
+    ("UnauthorizedAPICalls", "unauthorized API calls", r#"{ ($.errorCode = "*UnauthorizedOperation") || ($.errorCode = "AccessDenied*") }"#),
+    ("ConsoleSigninWithoutMFA", "console sign-in without MFA", r#"{ ($.eventName = "ConsoleLogin") && ($.additionalEventData.MFAUsed != "Yes") && ($.userIdentity.type = "IAMUser") && ($.responseElements.ConsoleLogin = "Success") }"#),
+    ("IAMPolicyChanges", "IAM policy changes", "{ ($.eventName = DeleteGroupPolicy) || ($.eventName = DeleteRolePolicy) || ($.eventName = DeleteUserPolicy) || ($.eventName = PutGroupPolicy) || ($.eventName = PutRolePolicy) || ($.eventName = PutUserPolicy) || ($.eventName = CreatePolicy) || ($.eventName = DeletePolicy) || ($.eventName = CreatePolicyVersion) || ($.eventName = DeletePolicyVersion) || ($.eventName = AttachRolePolicy) || ($.eventName = DetachRolePolicy) || ($.eventName = AttachUserPolicy) || ($.eventName = DetachUserPolicy) || ($.eventName = AttachGroupPolicy) || ($.eventName = DetachGroupPolicy) }"),
+    ("CloudTrailConfigChanges", "CloudTrail configuration changes", "{ ($.eventName = CreateTrail) || ($.eventName = UpdateTrail) || ($.eventName = DeleteTrail) || ($.eventName = StartLogging) || ($.eventName = StopLogging) }"),
+    ("ConsoleAuthenticationFailures", "console authentication failures", r#"{ ($.eventName = ConsoleLogin) && ($.errorMessage = "Failed authentication") }"#),
+    ("DisableOrDeleteCMK", "KMS key disabling or scheduled deletion", "{ ($.eventSource = kms.amazonaws.com) && (($.eventName = DisableKey) || ($.eventName = ScheduleKeyDeletion)) }"),
+    ("S3BucketPolicyChanges", "S3 bucket policy changes", "{ ($.eventSource = s3.amazonaws.com) && (($.eventName = PutBucketAcl) || ($.eventName = PutBucketPolicy) || ($.eventName = PutBucketCors) || ($.eventName = PutBucketLifecycle) || ($.eventName = PutBucketReplication) || ($.eventName = DeleteBucketPolicy) || ($.eventName = DeleteBucketCors) || ($.eventName = DeleteBucketLifecycle) || ($.eventName = DeleteBucketReplication)) }"),
+    ("AWSConfigChanges", "AWS Config changes", "{ ($.eventSource = config.amazonaws.com) && (($.eventName = StopConfigurationRecorder) || ($.eventName = DeleteDeliveryChannel) || ($.eventName = PutDeliveryChannel) || ($.eventName = PutConfigurationRecorder)) }"),
+    ("SecurityGroupChanges", "security group changes", "{ ($.eventName = AuthorizeSecurityGroupIngress) || ($.eventName = AuthorizeSecurityGroupEgress) || ($.eventName = RevokeSecurityGroupIngress) || ($.eventName = RevokeSecurityGroupEgress) || ($.eventName = CreateSecurityGroup) || ($.eventName = DeleteSecurityGroup) }"),
+    ("NACLChanges", "network ACL changes", "{ ($.eventName = CreateNetworkAcl) || ($.eventName = CreateNetworkAclEntry) || ($.eventName = DeleteNetworkAcl) || ($.eventName = DeleteNetworkAclEntry) || ($.eventName = ReplaceNetworkAclEntry) || ($.eventName = ReplaceNetworkAclAssociation) }"),
+    ("NetworkGatewayChanges", "network gateway changes", "{ ($.eventName = CreateCustomerGateway) || ($.eventName = DeleteCustomerGateway) || ($.eventName = AttachInternetGateway) || ($.eventName = CreateInternetGateway) || ($.eventName = DeleteInternetGateway) || ($.eventName = DetachInternetGateway) }"),
+    ("RouteTableChanges", "route table changes", "{ ($.eventSource = ec2.amazonaws.com) && (($.eventName = CreateRoute) || ($.eventName = CreateRouteTable) || ($.eventName = ReplaceRoute) || ($.eventName = ReplaceRouteTableAssociation) || ($.eventName = DeleteRouteTable) || ($.eventName = DeleteRoute) || ($.eventName = DisassociateRouteTable)) }"),
+    ("VPCChanges", "VPC changes", "{ ($.eventName = CreateVpc) || ($.eventName = DeleteVpc) || ($.eventName = ModifyVpcAttribute) || ($.eventName = AcceptVpcPeeringConnection) || ($.eventName = CreateVpcPeeringConnection) || ($.eventName = DeleteVpcPeeringConnection) || ($.eventName = RejectVpcPeeringConnection) || ($.eventName = AttachClassicLinkVpc) || ($.eventName = DetachClassicLinkVpc) || ($.eventName = DisableVpcClassicLink) || ($.eventName = EnableVpcClassicLink) }"),
+];
+
+/// member/member.yaml: deployed to every member account (a service-managed StackSet): the member
+/// role with the generated policy, event forwarding to the central bus, the CIS alarms.
+pub fn member(specs: &[Spec]) -> String {
+    let policy = member_policy(specs);
+    let mut y = String::new();
+    let w = &mut y;
+    let _ = write!(
+        w,
+        r#"{HEADER}AWSTemplateFormatVersion: "2010-09-09"
+Description: quell member account - the role quell assumes, event forwarding to the central account, CIS alarms.
+
+Parameters:
+  SecurityAccountId:
+    Type: String
+    AllowedPattern: "^[0-9]{{12}}$"
+    Description: The central security-tooling account where quell runs.
+  OrganizationId:
+    Type: String
+    AllowedPattern: "^o-[a-z0-9]{{10,32}}$"
+  CentralEventBusArn:
+    Type: String
+    Description: The quell bus in the central account (the central stack's EventBusArn output).
+  RoleName:
+    Type: String
+    Default: quell-remediation
+  ExternalId:
+    Type: String
+    Default: ""
+    NoEcho: true
+  CloudTrailLogGroupName:
+    Type: String
+    Default: ""
+    Description: The organization trail's CloudWatch Logs group in this account; empty skips the CIS alarms.
+  AlarmNamespace:
+    Type: String
+    Default: CISBenchmark
+
+Conditions:
+  HasExternalId: !Not [!Equals [!Ref ExternalId, ""]]
+  HasTrailLogs: !Not [!Equals [!Ref CloudTrailLogGroupName, ""]]
+
+Resources:
+  RemediationRole:
+    Type: AWS::IAM::Role
+    Properties:
+      RoleName: !Ref RoleName
+      Description: Assumed by quell's functions (and nothing else) to remediate findings in this account.
+      MaxSessionDuration: 3600
+      AssumeRolePolicyDocument:
+        Version: "2012-10-17"
+        Statement:
+          - Sid: OnlyQuellFunctionsInTheSecurityAccount
+            Effect: Allow
+            Principal:
+              AWS: !Sub "arn:${{AWS::Partition}}:iam::${{SecurityAccountId}}:root"
+            Action: sts:AssumeRole
+            Condition:
+              ArnLike:
+                aws:PrincipalArn: !Sub "arn:${{AWS::Partition}}:iam::${{SecurityAccountId}}:role/quell/*"
+              StringEquals:
+                aws:PrincipalOrgID: !Ref OrganizationId
+                sts:ExternalId: !If [HasExternalId, !Ref ExternalId, !Ref AWS::NoValue]
+      Policies:
+        - PolicyName: quell-remediations
+          PolicyDocument: {policy}
+
+  ForwardRole:
+    Type: AWS::IAM::Role
+    Properties:
+      AssumeRolePolicyDocument:
+        Version: "2012-10-17"
+        Statement:
+          - Effect: Allow
+            Principal:
+              Service: events.amazonaws.com
+            Action: sts:AssumeRole
+      Policies:
+        - PolicyName: put-on-the-quell-bus
+          PolicyDocument:
+            Version: "2012-10-17"
+            Statement:
+              - Effect: Allow
+                Action: events:PutEvents
+                Resource: !Ref CentralEventBusArn
+"#,
+        policy = quell::routing::canonical(&policy),
+    );
+    let trail_events: BTreeSet<&str> = specs
+        .iter()
+        .flat_map(|s| s.triggers.cloudtrail_events.iter().copied())
+        .collect();
+    let mut forwards = vec![
+        (
+            "ForwardConfig",
+            "Config compliance changes",
+            json!({"source": ["aws.config"], "detail-type": ["Config Rules Compliance Change"]}),
+        ),
+        (
+            "ForwardAlarms",
+            "CloudWatch alarm state changes",
+            json!({"source": ["aws.cloudwatch"], "detail-type": ["CloudWatch Alarm State Change"]}),
+        ),
+    ];
+    if !trail_events.is_empty() {
+        forwards.push((
+            "ForwardApiCalls",
+            "the CloudTrail API calls quell reacts to",
+            json!({"detail-type": ["AWS API Call via CloudTrail"], "detail": {"eventName": trail_events.iter().collect::<Vec<_>>()}}),
+        ));
+    }
+    for (id, what, pattern) in forwards {
+        let _ = write!(
+            w,
+            r#"
+  {id}:
+    Type: AWS::Events::Rule
+    Properties:
+      Description: "quell: forwards {what} to the central account"
+      EventPattern: {pattern}
+      Targets:
+        - Id: quell
+          Arn: !Ref CentralEventBusArn
+          RoleArn: !GetAtt ForwardRole.Arn
+"#,
+            pattern = quell::routing::canonical(&pattern),
+        );
+    }
+    for (metric, what, filter) in CIS_ALARMS {
+        let _ = write!(
+            w,
+            r#"
+  {metric}Filter:
+    Type: AWS::Logs::MetricFilter
+    Condition: HasTrailLogs
+    Properties:
+      LogGroupName: !Ref CloudTrailLogGroupName
+      FilterPattern: '{filter}'
+      MetricTransformations:
+        - MetricNamespace: !Ref AlarmNamespace
+          MetricName: {metric}
+          MetricValue: "1"
+
+  {metric}Alarm:
+    Type: AWS::CloudWatch::Alarm
+    Condition: HasTrailLogs
+    Properties:
+      AlarmName: quell-cis-{metric}
+      AlarmDescription: "CIS: {what}"
+      Namespace: !Ref AlarmNamespace
+      MetricName: {metric}
+      Statistic: Sum
+      Period: 300
+      EvaluationPeriods: 1
+      Threshold: 1
+      ComparisonOperator: GreaterThanOrEqualToThreshold
+      TreatMissingData: notBreaching
+"#
+        );
+    }
+    let _ = write!(
+        w,
+        r#"
+Outputs:
+  RemediationRoleArn:
+    Value: !GetAtt RemediationRole.Arn
+"#
+    );
+    y
 }

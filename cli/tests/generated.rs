@@ -39,6 +39,33 @@ fn template_yaml_is_what_the_specs_generate() {
 }
 
 #[test]
+fn member_template_is_what_the_specs_generate() {
+    let committed =
+        std::fs::read_to_string(root().join("member/member.yaml")).expect("member/member.yaml");
+    same_or_explain(
+        "member/member.yaml",
+        &committed,
+        &template::member(&registry::specs()),
+    );
+    // The member role trusts only the central functions' role path, which the central template sets.
+    assert!(committed.contains(":role/quell/*"));
+    let central = template::central(&registry::specs());
+    assert_eq!(
+        central.matches("RolePath: /quell/").count(),
+        registry::specs().len()
+    );
+    assert!(
+        central.contains("Action: sts:AssumeRole") && central.contains(":role/${MemberRoleName}")
+    );
+    // The role's policy in it is exactly the generated one.
+    assert!(
+        committed.contains(&quell::routing::canonical(&template::member_policy(
+            &registry::specs()
+        )))
+    );
+}
+
+#[test]
 fn docs_table_is_what_the_specs_generate() {
     let doc =
         std::fs::read_to_string(root().join("docs/remediations.md")).expect("docs/remediations.md");
