@@ -20,7 +20,7 @@ else
 LAMBDA_TARGET := --x86-64
 endif
 
-.PHONY: help setup demo test unit e2e lint generate build deploy clean
+.PHONY: help setup demo test lint generate build bench deploy clean
 
 help: ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -59,6 +59,11 @@ build: setup ## one deployable zip per function with cargo lambda (ARCH=x86_64|a
 	  z=target/lambda/$$f/bootstrap.zip; \
 	  printf "  %-28s %8s bytes  %s\n" $$f $$(stat -c %s $$z) $$z; \
 	done
+
+HOST_TARGET := x86_64-unknown-linux-gnu
+bench: build ## benchmarks: cold start, peak memory, warm path and AWS calls, artifact sizes, parsing throughput
+	$(CARGO) build --release --target $(HOST_TARGET) -p quell-tests --bin quell-bench
+	target/$(HOST_TARGET)/release/quell-bench --bin-dir target/$(HOST_TARGET)/release
 
 deploy: build ## sam deploy --guided of the central stack (see README: Deploy)
 	$(CARGO) lambda build --release $(LAMBDA_TARGET) --compiler cargo $(addprefix --bin ,$(FUNCTIONS))

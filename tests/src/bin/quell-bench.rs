@@ -1,0 +1,332 @@
+//! `make bench`: figures, not assertions. Cold start and peak memory of each release function
+//! binary under a Lambda Runtime API on 127.0.0.1, the warm path against the local emulator with
+//! its AWS calls counted, artifact sizes, and event parsing throughput.
+//!
+//! Usage: quell-bench [--bin-dir DIR] [--runs N] [--events N]
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use quell::{Config, Mode};
+use quell_tests::runtime_api::{Answer, FunctionProcess, RuntimeApi};
+use quell_tests::{
+    context, emulator::project_root, events, seed, Emulator, CENTRAL, MEMBER, REGION,
+};
+use serde_json::Value;
+
+struct Args {
+    bin_dir: PathBuf,
+    runs: usize,
+    events: usize,
+}
+
+fn args() -> Result<Args, String> {
+    let mut a = Args {
+        bin_dir: project_root().join("target/x86_64-unknown-linux-gnu/release"),
+        runs: 15,
+        events: 200,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(k) = it.next() {
+        let v = it.next().ok_or_else(|| format!("{k} needs a value"))?;
+        match k.as_str() {
+            "--bin-dir" => a.bin_dir = PathBuf::from(v),
+            "--runs" => {
+                a.runs = v
+                    .parse()
+                    .map_err(|_| format!("--runs: `{v}` is not a number"))?
+            }
+            "--events" => {
+                a.events = v
+                    .parse()
+                    .map_err(|_| format!("--events: `{v}` is not a number"))?
+            }
+            _ => return Err(format!("unknown option {k} (--bin-dir, --runs, --events)")),
+        }
+    }
+    Ok(a)
+}
+
+fn stats(mut v: Vec<f64>) -> (f64, f64, f64, f64) {
+    v.sort_by(|a, b| a.total_cmp(b));
+    let pct = |p: f64| v[((v.len() as f64 - 1.0) * p).round() as usize];
+    (pct(0.5), v[0], v[v.len() - 1], pct(0.99))
+}
+
+/// Peak resident memory of a live process, from /proc (kB).
+fn peak_rss_kb(pid: u32) -> Option<u64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    s.lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+}
+
+#[tokio::main]
+async fn main() {
+    if let Err(e) = run().await {
+        eprintln!("quell-bench: {e}");
+        std::process::exit(1);
+    }
+}
+
+async fn run() -> Result<(), String> {
+    let a = args()?;
+    println!(
+        "quell benchmarks — {} cores, {}",
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(0),
+        machine()
+    );
+    parsing();
+    sizes();
+    let emu = Emulator::start()?;
+    let member = emu.account_config(MEMBER).await;
+    seed::member_role(&member, CENTRAL).await;
+    cold_start(&emu, &member, &a).await?;
+    warm_path(&emu, &member, a.events).await?;
+    Ok(())
+}
+
+fn machine() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines().find_map(|l| {
+                l.strip_prefix("model name")
+                    .map(|m| m.trim_start_matches([' ', '\t', ':']).to_string())
+            })
+        })
+        .unwrap_or_else(|| "unknown cpu".into())
+}
+
+/// 4. Event parsing and normalization throughput.
+fn parsing() {
+    let files: Vec<(String, Vec<u8>)> = events::names()
+        .into_iter()
+        .map(|n| {
+            let b = events::text(&n).into_bytes();
+            (n, b)
+        })
+        .collect();
+    // Warm-up, then as many passes as fit in one second.
+    for (_, b) in &files {
+        let _ = quell::event::Envelope::parse_slice(b);
+    }
+    let start = Instant::now();
+    let (mut n, mut bytes) = (0u64, 0u64);
+    while start.elapsed() < Duration::from_secs(1) {
+        for (_, b) in &files {
+            let r = quell::event::Envelope::parse_slice(b);
+            std::hint::black_box(&r);
+            n += 1;
+            bytes += b.len() as u64;
+        }
+    }
+    let s = start.elapsed().as_secs_f64();
+    println!(
+        "\n## event parsing and normalization ({} sample events, this build's profile)",
+        files.len()
+    );
+    println!(
+        "  {:.0} events/s, {:.1} MB/s, {:.1} µs/event",
+        n as f64 / s,
+        bytes as f64 / s / 1e6,
+        s * 1e6 / n as f64
+    );
+}
+
+/// 3. Artifact sizes, as deployed.
+fn sizes() {
+    println!("\n## artifacts (make build)");
+    let dir = project_root().join("target/lambda");
+    let mut found = false;
+    for f in functions() {
+        let zip = dir.join(&f).join("bootstrap.zip");
+        if let Ok(m) = std::fs::metadata(&zip) {
+            found = true;
+            println!("  {:<26} {:>6.2} MB zip", f, m.len() as f64 / 1e6);
+        }
+    }
+    if !found {
+        println!("  no zips under {}: run `make build` first", dir.display());
+    }
+}
+
+fn functions() -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(project_root().join("functions"))
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// An event per function that it handles for real, with what to seed for it.
+async fn event_for(f: &str, member: &aws_config::SdkConfig, tag: &str) -> Option<Value> {
+    match f {
+        "s3-block-public-access" => {
+            let b = format!("bench-cold-{tag}");
+            seed::public_bucket(member, &b, &[]).await;
+            Some(events::load(
+                "config-s3-bucket-public-read-prohibited.json",
+                &[("quell-demo-public-assets", &b)],
+            ))
+        }
+        "iam-disable-access-key" => {
+            let user = format!("bench-{tag}");
+            let (_, keys) = seed::user_with_keys(member, &user).await;
+            Some(events::load(
+                "guardduty-iam-unauthorizedaccess-maliciousipcaller.json",
+                &[("AKIAQUELLDEMOLEAKED1", &keys[0]), ("ci-deployer", &user)],
+            ))
+        }
+        "iam-revoke-role-sessions" => {
+            let role = format!("bench-{tag}");
+            seed::app_role(member, &role).await;
+            Some(events::load(
+                "guardduty-iam-instancecredentialexfiltration-outsideaws.json",
+                &[("app-server-role", &role)],
+            ))
+        }
+        "ec2-isolate-instance" => {
+            let (id, _) = seed::instance(member, &format!("bench-{tag}")).await;
+            Some(events::load(
+                "guardduty-ec2-cryptocurrency-bitcointool.json",
+                &[("i-0a1b2c3d4e5f60718", &id)],
+            ))
+        }
+        _ => None,
+    }
+}
+
+/// 1. Cold start: process start to first response (init + first invocation), and peak RSS.
+async fn cold_start(
+    emu: &Emulator,
+    member: &aws_config::SdkConfig,
+    a: &Args,
+) -> Result<(), String> {
+    println!(
+        "\n## cold start: release binary under a Runtime API on 127.0.0.1, {} runs after 1 warm-up",
+        a.runs
+    );
+    println!("  (process start → first response, includes the function's AWS calls against the local emulator)");
+    println!(
+        "  {:<26} {:>9} {:>9} {:>9} {:>12} {:>10}",
+        "function", "median ms", "min ms", "max ms", "peak RSS MB", "outcome"
+    );
+    let env: Vec<(String, String)> = [
+        ("AWS_ENDPOINT_URL", emu.endpoint.as_str()),
+        ("AWS_ACCESS_KEY_ID", "central"),
+        ("AWS_SECRET_ACCESS_KEY", "central-secret"),
+        ("AWS_REGION", REGION),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+        ("SSL_CERT_FILE", "/etc/ssl/certs/ca-certificates.crt"),
+        ("SSL_CERT_DIR", "/nonexistent"),
+        ("QUELL_MODE", "enforce"),
+        ("AWS_LAMBDA_LOG_LEVEL", "WARN"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    for f in functions() {
+        let bin = a.bin_dir.join(&f);
+        if !bin.exists() {
+            println!("  {f:<26} not built at {} (make build)", bin.display());
+            continue;
+        }
+        let Some(event) = event_for(&f, member, "cold").await else {
+            continue;
+        };
+        let (mut ms, mut rss, mut last) = (Vec::new(), Vec::new(), String::new());
+        for i in 0..=a.runs {
+            let api = RuntimeApi::start().await.map_err(|e| e.to_string())?;
+            let proc = FunctionProcess::spawn(&bin, &api, &f, &env).map_err(|e| e.to_string())?;
+            let pid = proc.child.id().unwrap_or(0);
+            let answer = api.invoke(event.clone(), Duration::from_secs(30)).await?;
+            let took = proc.started.elapsed().as_secs_f64() * 1e3;
+            let peak = peak_rss_kb(pid).unwrap_or(0) as f64 / 1024.0;
+            last = match &answer {
+                Answer::Response(v) => v["reports"][0]["outcome"]
+                    .as_str()
+                    .unwrap_or("?")
+                    .to_string(),
+                other => format!("{other:?}"),
+            };
+            let _ = proc.stop().await;
+            if i > 0 {
+                ms.push(took);
+                rss.push(peak);
+            }
+        }
+        let (med, min, max, _) = stats(ms);
+        let (rss_med, _, _, _) = stats(rss);
+        println!("  {f:<26} {med:>9.1} {min:>9.1} {max:>9.1} {rss_med:>12.1} {last:>10}");
+    }
+    Ok(())
+}
+
+/// 2. Warm path: per-event latency in one warm context, and the AWS calls each remediation makes.
+async fn warm_path(emu: &Emulator, member: &aws_config::SdkConfig, n: usize) -> Result<(), String> {
+    println!("\n## warm path: s3-block-public-access, {n} distinct public buckets, one warm context (in-process, same code as the Lambda)");
+    let ctx = context(
+        emu,
+        Config {
+            mode: Some(Mode::Enforce),
+            ..Config::default()
+        },
+        "s3-block-public-access",
+    );
+    let mut evs = Vec::new();
+    for i in 0..n {
+        let b = format!("bench-warm-{i}");
+        seed::public_bucket(member, &b, &[]).await;
+        evs.push(events::load(
+            "config-s3-bucket-public-read-prohibited.json",
+            &[("quell-demo-public-assets", &b)],
+        ));
+    }
+    // One to warm the session cache, then the measured ones.
+    let warm = events::load(
+        "config-s3-bucket-public-read-prohibited.json",
+        &[("quell-demo-public-assets", "bench-warm-0")],
+    );
+    let _ = quell::runtime::handle(&s3_block_public_access::S3BlockPublicAccess, &ctx, warm).await;
+    emu.clear_calls().await;
+    let mut ms = Vec::new();
+    for e in evs.iter().skip(1) {
+        let t = Instant::now();
+        let r = quell::runtime::handle(
+            &s3_block_public_access::S3BlockPublicAccess,
+            &ctx,
+            e.clone(),
+        )
+        .await;
+        ms.push(t.elapsed().as_secs_f64() * 1e3);
+        if let Err(e) = r {
+            return Err(format!("warm path failed: {e}"));
+        }
+    }
+    let calls = emu.calls().await;
+    let per = calls.len() as f64 / ms.len() as f64;
+    let (p50, min, max, p99) = stats(ms);
+    println!("  latency ms: p50 {p50:.2}  p99 {p99:.2}  min {min:.2}  max {max:.2}");
+    let mut by: std::collections::BTreeMap<String, usize> = Default::default();
+    for c in &calls {
+        *by.entry(format!("{} {}", c.service, c.action)).or_default() += 1;
+    }
+    println!(
+        "  AWS calls per finding: {per:.2} (AssumeRole: {} for {} findings: the session is cached)",
+        by.get("sts AssumeRole").copied().unwrap_or(0),
+        n - 1
+    );
+    for (k, v) in &by {
+        println!("    {:<40} {:.2}/finding", k, *v as f64 / (n - 1) as f64);
+    }
+    println!("  minimum for this source (a Config event has no Security Hub finding): tags read 1, state read 1, write 1, verifying read 1, import 1, workflow update 1 = 6");
+    let _ = Path::new("");
+    Ok(())
+}
