@@ -15,11 +15,26 @@ pub fn handlers() -> Vec<Box<dyn Handler>> {
     let _ = quell::Remediation::configure(&mut revoke, &get);
     let mut isolate = ec2_isolate_instance::Ec2IsolateInstance::default();
     let _ = quell::Remediation::configure(&mut isolate, &get);
+    let mut revoke_ingress = ec2_revoke_open_ingress::Ec2RevokeOpenIngress::default();
+    let _ = quell::Remediation::configure(&mut revoke_ingress, &get);
+    let mut encryption = s3_enable_default_encryption::S3EnableDefaultEncryption::default();
+    let _ = quell::Remediation::configure(&mut encryption, &get);
+    let mut passwords = iam_password_policy::IamPasswordPolicy::default();
+    let _ = quell::Remediation::configure(&mut passwords, &get);
     vec![
         Box::new(s3_block_public_access::S3BlockPublicAccess),
         Box::new(disable),
         Box::new(revoke),
         Box::new(isolate),
+        Box::new(revoke_ingress),
+        Box::new(ec2_close_default_sg::Ec2CloseDefaultSg),
+        Box::new(encryption),
+        Box::new(s3_require_tls::S3RequireTls),
+        Box::new(ebs_encryption_by_default::EbsEncryptionByDefault),
+        Box::new(ec2_require_imdsv2::Ec2RequireImdsv2),
+        Box::new(passwords),
+        Box::new(cloudtrail_restore_logging::CloudtrailRestoreLogging),
+        Box::new(s3_account_public_access_block::S3AccountPublicAccessBlock),
     ]
 }
 

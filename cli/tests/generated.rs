@@ -141,6 +141,107 @@ fn member_policy_is_the_union_of_the_specs_and_nothing_else() {
 /// Which functions each sample event is meant for. An event no remediation handles yet is
 /// listed with none, so that it is reported, never silently dropped.
 const MEANT_FOR: &[(&str, &[&str])] = &[
+    ("config-restricted-ssh.json", &["ec2-revoke-open-ingress"]),
+    (
+        "securityhub-imported-fsbp-ec2-13.json",
+        &["ec2-revoke-open-ingress"],
+    ),
+    (
+        "securityhub-custom-action-ec2-13.json",
+        &["ec2-revoke-open-ingress"],
+    ),
+    (
+        "config-securityhub-vpc-default-security-group-closed-6c5f2e1d.json",
+        &["ec2-close-default-sg"],
+    ),
+    (
+        "securityhub-imported-fsbp-ec2-2.json",
+        &["ec2-close-default-sg"],
+    ),
+    (
+        "securityhub-custom-action-ec2-2.json",
+        &["ec2-close-default-sg"],
+    ),
+    (
+        "config-s3-bucket-server-side-encryption-enabled.json",
+        &["s3-enable-default-encryption"],
+    ),
+    (
+        "securityhub-imported-fsbp-s3-4.json",
+        &["s3-enable-default-encryption"],
+    ),
+    (
+        "securityhub-custom-action-s3-4.json",
+        &["s3-enable-default-encryption"],
+    ),
+    (
+        "config-s3-bucket-ssl-requests-only.json",
+        &["s3-require-tls"],
+    ),
+    ("securityhub-imported-fsbp-s3-5.json", &["s3-require-tls"]),
+    ("securityhub-custom-action-s3-5.json", &["s3-require-tls"]),
+    (
+        "config-ec2-ebs-encryption-by-default.json",
+        &["ebs-encryption-by-default"],
+    ),
+    (
+        "securityhub-imported-fsbp-ec2-7.json",
+        &["ebs-encryption-by-default"],
+    ),
+    (
+        "securityhub-custom-action-ec2-7.json",
+        &["ebs-encryption-by-default"],
+    ),
+    ("config-ec2-imdsv2-check.json", &["ec2-require-imdsv2"]),
+    (
+        "securityhub-imported-fsbp-ec2-8.json",
+        &["ec2-require-imdsv2"],
+    ),
+    (
+        "securityhub-custom-action-ec2-8.json",
+        &["ec2-require-imdsv2"],
+    ),
+    ("config-iam-password-policy.json", &["iam-password-policy"]),
+    (
+        "securityhub-imported-fsbp-iam-15.json",
+        &["iam-password-policy"],
+    ),
+    (
+        "securityhub-custom-action-iam-15.json",
+        &["iam-password-policy"],
+    ),
+    (
+        "config-multi-region-cloudtrail-enabled.json",
+        &["cloudtrail-restore-logging"],
+    ),
+    (
+        "securityhub-imported-fsbp-cloudtrail-1.json",
+        &["cloudtrail-restore-logging"],
+    ),
+    (
+        "securityhub-custom-action-cloudtrail-1.json",
+        &["cloudtrail-restore-logging"],
+    ),
+    (
+        "config-s3-account-level-public-access-blocks.json",
+        &["s3-account-public-access-block"],
+    ),
+    (
+        "securityhub-imported-fsbp-s3-1.json",
+        &["s3-account-public-access-block"],
+    ),
+    (
+        "securityhub-custom-action-s3-1.json",
+        &["s3-account-public-access-block"],
+    ),
+    (
+        "cloudtrail-authorizesecuritygroupingress.json",
+        &["ec2-revoke-open-ingress"],
+    ),
+    (
+        "guardduty-stealth-cloudtrailloggingdisabled.json",
+        &["cloudtrail-restore-logging"],
+    ),
     (
         "accessanalyzer-s3-bucket-cross-account.json",
         &["s3-block-public-access"],
@@ -149,7 +250,10 @@ const MEANT_FOR: &[(&str, &[&str])] = &[
         "accessanalyzer-s3-bucket-public.json",
         &["s3-block-public-access"],
     ),
-    ("cloudtrail-stoplogging.json", &[]),
+    (
+        "cloudtrail-stoplogging.json",
+        &["cloudtrail-restore-logging"],
+    ),
     ("cloudwatch-alarm-single-metric.json", &[]),
     (
         "config-compliance-access-keys-rotated.json",
@@ -212,7 +316,10 @@ const MEANT_FOR: &[(&str, &[&str])] = &[
         "guardduty-s3-policy-bucketblockpublicaccessdisabled.json",
         &["s3-block-public-access"],
     ),
-    ("securityhub-custom-action-fsbp-ec2-8.json", &[]),
+    (
+        "securityhub-custom-action-fsbp-ec2-8.json",
+        &["ec2-require-imdsv2"],
+    ),
     (
         "securityhub-custom-action-s3-8.json",
         &["s3-block-public-access"],

@@ -239,6 +239,8 @@ struct GdService {
     additional_info: Option<Value>,
     #[serde(default)]
     resource_role: Option<String>,
+    #[serde(default)]
+    action: Option<Value>,
 }
 
 fn guardduty(env: &Envelope) -> Result<Finding, EventError> {
@@ -290,6 +292,27 @@ fn guardduty(env: &Envelope) -> Result<Finding, EventError> {
         }
     }
 
+    // Resources an API call touched (a trail whose logging was stopped).
+    if let Some(affected) = d
+        .service
+        .as_ref()
+        .and_then(|s| s.action.as_ref())
+        .and_then(|a| a.get("awsApiCallAction"))
+        .and_then(|a| a.get("affectedResources"))
+        .and_then(Value::as_object)
+    {
+        for (kind, id) in affected {
+            if kind == "AWS::CloudTrail::Trail" {
+                if let Some(id) = id.as_str() {
+                    let kind = ResourceKind::CloudTrailTrail;
+                    resources.push(
+                        Resource::new(kind.clone(), short_id(&kind, id))
+                            .with_arn(Some(id.to_string()).filter(|i| i.starts_with("arn:"))),
+                    );
+                }
+            }
+        }
+    }
     let sample = d
         .service
         .as_ref()

@@ -46,6 +46,10 @@ impl Member {
         s3_client(&self.config)
     }
 
+    pub fn s3control(&self) -> aws_sdk_s3control::Client {
+        s3control_client(&self.config)
+    }
+
     pub fn securityhub(&self) -> aws_sdk_securityhub::Client {
         aws_sdk_securityhub::Client::new(&self.config)
     }
@@ -66,6 +70,33 @@ pub fn s3_client(config: &SdkConfig) -> aws_sdk_s3::Client {
         b = b.force_path_style(true);
     }
     aws_sdk_s3::Client::from_conf(b.build())
+}
+
+/// An S3 Control client. S3 Control puts the account id in the host name
+/// (`111122223333.s3-control…`); against a configured endpoint (a local emulator) that name does
+/// not resolve, so the endpoint is used as it is and the account id travels in its header only.
+pub fn s3control_client(config: &SdkConfig) -> aws_sdk_s3control::Client {
+    let mut b = aws_sdk_s3control::config::Builder::from(config);
+    if let Some(url) = config.endpoint_url() {
+        b = b.endpoint_resolver(FixedEndpoint(url.to_string()));
+    }
+    aws_sdk_s3control::Client::from_conf(b.build())
+}
+
+#[derive(Debug)]
+struct FixedEndpoint(String);
+
+impl aws_sdk_s3control::config::endpoint::ResolveEndpoint for FixedEndpoint {
+    fn resolve_endpoint<'a>(
+        &'a self,
+        _params: &'a aws_sdk_s3control::config::endpoint::Params,
+    ) -> aws_sdk_s3control::config::endpoint::EndpointFuture<'a> {
+        aws_sdk_s3control::config::endpoint::EndpointFuture::ready(Ok(
+            aws_smithy_types::endpoint::Endpoint::builder()
+                .url(self.0.clone())
+                .build(),
+        ))
+    }
 }
 
 type Slot = Arc<tokio::sync::Mutex<Option<Arc<Member>>>>;

@@ -122,6 +122,29 @@ impl Spec {
 #[error("{0}")]
 pub struct NotApplicable(pub String);
 
+/// A read that `tags` and `plan` share within one finding; `apply` clears it so that the
+/// verification reads the resource afresh.
+#[derive(Debug, Default)]
+pub struct Cached<T>(std::sync::Mutex<Option<T>>);
+
+impl<T: Clone> Cached<T> {
+    pub fn get(&self) -> Option<T> {
+        self.0.lock().ok().and_then(|g| g.clone())
+    }
+
+    pub fn set(&self, v: T) {
+        if let Ok(mut g) = self.0.lock() {
+            *g = Some(v);
+        }
+    }
+
+    pub fn clear(&self) {
+        if let Ok(mut g) = self.0.lock() {
+            *g = None;
+        }
+    }
+}
+
 /// The tags of a resource, for the exemption check.
 pub type Tags = Vec<(String, String)>;
 

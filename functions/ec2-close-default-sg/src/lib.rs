@@ -1,0 +1,326 @@
+//! `ec2-close-default-sg`: a VPC's default security group should allow nothing (CIS 5.4, EC2.2):
+//! every ingress and egress rule is revoked. Resources should use groups of their own.
+
+use aws_sdk_ec2::types::IpPermission;
+use quell::remediation::Cached;
+use quell::{
+    AwsError, AwsResultExt, Finding, Member, Mode, NotApplicable, Remediation, ResourceKind, Spec,
+    Step, Tags, Triggers,
+};
+
+#[derive(Debug, Clone, Default)]
+pub struct Ec2CloseDefaultSg;
+
+#[derive(Debug, Clone, Default)]
+pub struct Group {
+    pub name: String,
+    pub tags: Vec<(String, String)>,
+    pub ingress: Vec<IpPermission>,
+    pub egress: Vec<IpPermission>,
+}
+
+#[derive(Debug, Default)]
+pub struct Target {
+    pub group: String,
+    read: Cached<Group>,
+}
+
+impl Target {
+    pub fn new(group: &str) -> Self {
+        Target {
+            group: group.into(),
+            read: Cached::default(),
+        }
+    }
+}
+
+fn valid_group_id(s: &str) -> bool {
+    s.strip_prefix("sg-")
+        .is_some_and(|h| (8..=17).contains(&h.len()) && h.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+async fn read(ec2: &aws_sdk_ec2::Client, t: &Target) -> Result<Group, AwsError> {
+    if let Some(g) = t.read.get() {
+        return Ok(g);
+    }
+    let out = ec2
+        .describe_security_groups()
+        .group_ids(&t.group)
+        .send()
+        .await
+        .aws(|| format!("could not describe security group {}", t.group))?;
+    let sg = out.security_groups().first().ok_or_else(|| {
+        AwsError::other(
+            format!("could not find security group {}", t.group),
+            "InvalidGroup.NotFound",
+            "no such group",
+            false,
+        )
+    })?;
+    let g = Group {
+        name: sg.group_name().unwrap_or_default().to_string(),
+        tags: sg
+            .tags()
+            .iter()
+            .map(|t| {
+                (
+                    t.key().unwrap_or_default().to_string(),
+                    t.value().unwrap_or_default().to_string(),
+                )
+            })
+            .collect(),
+        ingress: sg.ip_permissions().to_vec(),
+        egress: sg.ip_permissions_egress().to_vec(),
+    };
+    t.read.set(g.clone());
+    Ok(g)
+}
+
+impl Remediation for Ec2CloseDefaultSg {
+    const SPEC: Spec = Spec {
+        id: "ec2-close-default-sg",
+        summary: "Removes every ingress and egress rule of a VPC's default security group",
+        triggers: Triggers {
+            config_rules: &["vpc-default-security-group-closed"],
+            securityhub_controls: &["EC2.2", "4.3", "5.4"],
+            ..Triggers::NONE
+        },
+        permissions: &[
+            "ec2:DescribeSecurityGroups",
+            "ec2:RevokeSecurityGroupIngress",
+            "ec2:RevokeSecurityGroupEgress",
+        ],
+        default_mode: Mode::Enforce,
+    };
+    type Target = Target;
+    type Clients = aws_sdk_ec2::Client;
+
+    fn clients(&self, member: &Member) -> aws_sdk_ec2::Client {
+        aws_sdk_ec2::Client::new(member.config())
+    }
+
+    fn target(&self, f: &Finding) -> Result<Target, NotApplicable> {
+        let r = f
+            .resource(&ResourceKind::Ec2SecurityGroup)
+            .ok_or_else(|| NotApplicable("the finding names no security group".into()))?;
+        if !valid_group_id(&r.id) {
+            return Err(NotApplicable(format!(
+                "`{}` is not a security group id",
+                r.id
+            )));
+        }
+        Ok(Target::new(&r.id))
+    }
+
+    fn describe(&self, t: &Target) -> String {
+        format!("default security group {}", t.group)
+    }
+
+    async fn tags(&self, ec2: &aws_sdk_ec2::Client, t: &Target) -> Result<Tags, AwsError> {
+        Ok(read(ec2, t).await?.tags)
+    }
+
+    async fn plan(&self, ec2: &aws_sdk_ec2::Client, t: &Target) -> Result<Vec<Step>, AwsError> {
+        let g = read(ec2, t).await?;
+        if g.name != "default" {
+            return Err(AwsError::other(
+                format!("will not close security group {}", t.group),
+                "NotTheDefaultGroup",
+                format!("it is `{}`, not a VPC's default group", g.name),
+                false,
+            ));
+        }
+        let mut steps = Vec::new();
+        if !g.ingress.is_empty() {
+            steps.push(Step::new(
+                "ec2:RevokeSecurityGroupIngress",
+                format!("group={} all {} ingress rules", t.group, g.ingress.len()),
+            ));
+        }
+        if !g.egress.is_empty() {
+            steps.push(Step::new(
+                "ec2:RevokeSecurityGroupEgress",
+                format!("group={} all {} egress rules", t.group, g.egress.len()),
+            ));
+        }
+        Ok(steps)
+    }
+
+    async fn apply(
+        &self,
+        ec2: &aws_sdk_ec2::Client,
+        t: &Target,
+        _steps: &[Step],
+    ) -> Result<(), AwsError> {
+        let g = read(ec2, t).await?;
+        t.read.clear();
+        if !g.ingress.is_empty() {
+            ec2.revoke_security_group_ingress()
+                .group_id(&t.group)
+                .set_ip_permissions(Some(g.ingress))
+                .send()
+                .await
+                .aws(|| format!("could not revoke the ingress of {}", t.group))?;
+        }
+        if !g.egress.is_empty() {
+            ec2.revoke_security_group_egress()
+                .group_id(&t.group)
+                .set_ip_permissions(Some(g.egress))
+                .send()
+                .await
+                .aws(|| format!("could not revoke the egress of {}", t.group))?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_ec2::operation::describe_security_groups::{
+        DescribeSecurityGroupsError, DescribeSecurityGroupsOutput,
+    };
+    use aws_sdk_ec2::operation::revoke_security_group_egress::RevokeSecurityGroupEgressOutput;
+    use aws_sdk_ec2::operation::revoke_security_group_ingress::{
+        RevokeSecurityGroupIngressError, RevokeSecurityGroupIngressOutput,
+    };
+    use aws_sdk_ec2::types::{IpRange, SecurityGroup, Tag, UserIdGroupPair};
+    use aws_sdk_ec2::Client;
+    use aws_smithy_mocks::{mock, mock_client, RuleMode};
+    use aws_smithy_types::error::ErrorMetadata;
+    use quell::remediation::execute;
+    use quell::Outcome;
+
+    fn group(name: &str, open: bool, tags: &[(&str, &str)]) -> DescribeSecurityGroupsOutput {
+        let mut sg = SecurityGroup::builder()
+            .group_id("sg-0a1b2c3d4e5f60718")
+            .group_name(name);
+        if open {
+            sg = sg
+                .ip_permissions(
+                    IpPermission::builder()
+                        .ip_protocol("-1")
+                        .user_id_group_pairs(
+                            UserIdGroupPair::builder()
+                                .group_id("sg-0a1b2c3d4e5f60718")
+                                .build(),
+                        )
+                        .build(),
+                )
+                .ip_permissions_egress(
+                    IpPermission::builder()
+                        .ip_protocol("-1")
+                        .ip_ranges(IpRange::builder().cidr_ip("0.0.0.0/0").build())
+                        .build(),
+                );
+        }
+        for (k, v) in tags {
+            sg = sg.tags(Tag::builder().key(*k).value(*v).build());
+        }
+        DescribeSecurityGroupsOutput::builder()
+            .security_groups(sg.build())
+            .build()
+    }
+
+    #[tokio::test]
+    async fn closes_the_default_group() {
+        let d = mock!(Client::describe_security_groups)
+            .sequence()
+            .output(|| group("default", true, &[]))
+            .output(|| group("default", false, &[]))
+            .build();
+        let i = mock!(Client::revoke_security_group_ingress)
+            .then_output(|| RevokeSecurityGroupIngressOutput::builder().build());
+        let e = mock!(Client::revoke_security_group_egress)
+            .then_output(|| RevokeSecurityGroupEgressOutput::builder().build());
+        let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&d, &i, &e]);
+        let out = execute(
+            &Ec2CloseDefaultSg,
+            &ec2,
+            &Target::new("sg-0a1b2c3d4e5f60718"),
+            Mode::Enforce,
+            "quell:exempt",
+        )
+        .await;
+        assert!(
+            matches!(&out, Outcome::Remediated { steps } if steps.len() == 2),
+            "{out:?}"
+        );
+        assert_eq!((i.num_calls(), e.num_calls()), (1, 1));
+    }
+
+    #[tokio::test]
+    async fn refuses_other_groups_and_honours_the_usual_guards() {
+        let i = mock!(Client::revoke_security_group_ingress)
+            .then_output(|| RevokeSecurityGroupIngressOutput::builder().build());
+        let cases: Vec<(DescribeSecurityGroupsOutput, Mode, &str)> = vec![
+            (group("web", true, &[]), Mode::Enforce, "FAILED"),
+            (
+                group("default", false, &[]),
+                Mode::Enforce,
+                "ALREADY_COMPLIANT",
+            ),
+            (group("default", true, &[]), Mode::DryRun, "PLANNED"),
+            (
+                group("default", true, &[("quell:exempt", "true")]),
+                Mode::Enforce,
+                "EXEMPT",
+            ),
+        ];
+        for (g, mode, want) in cases {
+            let d = mock!(Client::describe_security_groups).then_output(move || g.clone());
+            let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&d, &i]);
+            let out = execute(
+                &Ec2CloseDefaultSg,
+                &ec2,
+                &Target::new("sg-0a1b2c3d4e5f60718"),
+                mode,
+                "quell:exempt",
+            )
+            .await;
+            assert_eq!(out.name(), want, "{out:?}");
+        }
+        assert_eq!(i.num_calls(), 0);
+        let d = mock!(Client::describe_security_groups).then_output(|| group("default", true, &[]));
+        let deny = mock!(Client::revoke_security_group_ingress).then_error(|| {
+            RevokeSecurityGroupIngressError::generic(
+                ErrorMetadata::builder()
+                    .code("UnauthorizedOperation")
+                    .build(),
+            )
+        });
+        let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&d, &deny]);
+        let out = execute(
+            &Ec2CloseDefaultSg,
+            &ec2,
+            &Target::new("sg-0a1b2c3d4e5f60718"),
+            Mode::Enforce,
+            "quell:exempt",
+        )
+        .await;
+        assert!(matches!(
+            out,
+            Outcome::Failed {
+                retryable: false,
+                ..
+            }
+        ));
+        let d = mock!(Client::describe_security_groups).then_error(|| {
+            DescribeSecurityGroupsError::generic(
+                ErrorMetadata::builder()
+                    .code("RequestLimitExceeded")
+                    .build(),
+            )
+        });
+        let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&d]);
+        assert!(execute(
+            &Ec2CloseDefaultSg,
+            &ec2,
+            &Target::new("sg-0a1b2c3d4e5f60718"),
+            Mode::Enforce,
+            "quell:exempt"
+        )
+        .await
+        .is_retryable());
+    }
+}

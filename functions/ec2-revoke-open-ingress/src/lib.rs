@@ -1,0 +1,246 @@
+//! `ec2-revoke-open-ingress`: revokes exactly the ingress rules that open high-risk ports to the
+//! whole internet (0.0.0.0/0 or ::/0), and keeps every other rule — other addresses, other ports,
+//! group references and prefix lists in the same rule included.
+
+use aws_sdk_ec2::types::{IpPermission, IpRange, Ipv6Range};
+use quell::config::ConfigError;
+use quell::remediation::Cached;
+use quell::{
+    AwsError, AwsResultExt, Finding, Member, Mode, NotApplicable, Remediation, ResourceKind, Spec,
+    Step, Tags, Triggers,
+};
+
+/// Security Hub EC2.19's high-risk ports, with 22 and 3389.
+pub const DEFAULT_PORTS: &[u16] = &[
+    20, 21, 22, 23, 25, 110, 135, 143, 445, 1433, 1434, 3000, 3306, 3389, 4333, 5000, 5432, 5500,
+    5601, 8080, 8088, 8888, 9200, 9300,
+];
+const REVOKE: &str = "ec2:RevokeSecurityGroupIngress";
+
+#[derive(Debug, Clone)]
+pub struct Ec2RevokeOpenIngress {
+    pub ports: Vec<u16>,
+}
+
+impl Default for Ec2RevokeOpenIngress {
+    fn default() -> Self {
+        Ec2RevokeOpenIngress {
+            ports: DEFAULT_PORTS.to_vec(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Group {
+    pub tags: Vec<(String, String)>,
+    pub ingress: Vec<IpPermission>,
+}
+
+#[derive(Debug, Default)]
+pub struct Target {
+    pub group: String,
+    read: Cached<Group>,
+}
+
+impl Target {
+    pub fn new(group: &str) -> Self {
+        Target {
+            group: group.into(),
+            read: Cached::default(),
+        }
+    }
+}
+
+pub fn valid_group_id(s: &str) -> bool {
+    s.strip_prefix("sg-")
+        .is_some_and(|h| (8..=17).contains(&h.len()) && h.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// The part of each rule that opens a high-risk port to the world: the rule's protocol and ports
+/// with only its world-open ranges. Empty when nothing is open.
+pub fn world_open(ingress: &[IpPermission], ports: &[u16]) -> Vec<IpPermission> {
+    let mut out = Vec::new();
+    for p in ingress {
+        let proto = p.ip_protocol().unwrap_or_default();
+        let risky = match proto {
+            "-1" | "all" => true,
+            "tcp" | "udp" | "6" | "17" => {
+                let (from, to) = (p.from_port().unwrap_or(0), p.to_port().unwrap_or(65535));
+                ports
+                    .iter()
+                    .any(|&port| (from..=to).contains(&i32::from(port)))
+            }
+            _ => false,
+        };
+        if !risky {
+            continue;
+        }
+        let v4: Vec<IpRange> = p
+            .ip_ranges()
+            .iter()
+            .filter(|r| r.cidr_ip() == Some("0.0.0.0/0"))
+            .cloned()
+            .collect();
+        let v6: Vec<Ipv6Range> = p
+            .ipv6_ranges()
+            .iter()
+            .filter(|r| r.cidr_ipv6() == Some("::/0"))
+            .cloned()
+            .collect();
+        if v4.is_empty() && v6.is_empty() {
+            continue;
+        }
+        out.push(
+            IpPermission::builder()
+                .ip_protocol(proto)
+                .set_from_port(p.from_port())
+                .set_to_port(p.to_port())
+                .set_ip_ranges(Some(v4).filter(|v| !v.is_empty()))
+                .set_ipv6_ranges(Some(v6).filter(|v| !v.is_empty()))
+                .build(),
+        );
+    }
+    out
+}
+
+fn describe_rule(group: &str, p: &IpPermission) -> String {
+    let ports = match (p.from_port(), p.to_port()) {
+        (Some(f), Some(t)) if f == t => f.to_string(),
+        (Some(f), Some(t)) if f >= 0 => format!("{f}-{t}"),
+        _ => "all".into(),
+    };
+    let cidrs: Vec<&str> = p
+        .ip_ranges()
+        .iter()
+        .filter_map(|r| r.cidr_ip())
+        .chain(p.ipv6_ranges().iter().filter_map(|r| r.cidr_ipv6()))
+        .collect();
+    format!(
+        "group={group} proto={} ports={ports} from={}",
+        p.ip_protocol().unwrap_or("?"),
+        cidrs.join(",")
+    )
+}
+
+impl Ec2RevokeOpenIngress {
+    async fn read(&self, ec2: &aws_sdk_ec2::Client, t: &Target) -> Result<Group, AwsError> {
+        if let Some(g) = t.read.get() {
+            return Ok(g);
+        }
+        let out = ec2
+            .describe_security_groups()
+            .group_ids(&t.group)
+            .send()
+            .await
+            .aws(|| format!("could not describe security group {}", t.group))?;
+        let sg = out.security_groups().first().ok_or_else(|| {
+            AwsError::other(
+                format!("could not find security group {}", t.group),
+                "InvalidGroup.NotFound",
+                "no such group",
+                false,
+            )
+        })?;
+        let g = Group {
+            tags: sg
+                .tags()
+                .iter()
+                .map(|t| {
+                    (
+                        t.key().unwrap_or_default().to_string(),
+                        t.value().unwrap_or_default().to_string(),
+                    )
+                })
+                .collect(),
+            ingress: sg.ip_permissions().to_vec(),
+        };
+        t.read.set(g.clone());
+        Ok(g)
+    }
+}
+
+impl Remediation for Ec2RevokeOpenIngress {
+    const SPEC: Spec = Spec {
+        id: "ec2-revoke-open-ingress",
+        summary: "Revokes only the ingress rules that open high-risk ports to 0.0.0.0/0 or ::/0; keeps every other rule",
+        triggers: Triggers {
+            config_rules: &["restricted-ssh", "restricted-common-ports", "vpc-sg-open-only-to-authorized-ports"],
+            securityhub_controls: &["EC2.13", "EC2.14", "EC2.18", "EC2.19", "4.1", "4.2"],
+            cloudtrail_events: &["AuthorizeSecurityGroupIngress"],
+            ..Triggers::NONE
+        },
+        permissions: &["ec2:DescribeSecurityGroups", REVOKE],
+        default_mode: Mode::Enforce,
+    };
+    type Target = Target;
+    type Clients = aws_sdk_ec2::Client;
+
+    fn clients(&self, member: &Member) -> aws_sdk_ec2::Client {
+        aws_sdk_ec2::Client::new(member.config())
+    }
+
+    fn configure(&mut self, get: &dyn Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        if let Some(v) = get("QUELL_HIGH_RISK_PORTS").filter(|v| !v.trim().is_empty()) {
+            let ports: Result<Vec<u16>, _> =
+                v.split(',').map(|p| p.trim().parse::<u16>()).collect();
+            self.ports = ports.ok().filter(|p| !p.is_empty()).ok_or(ConfigError {
+                var: "QUELL_HIGH_RISK_PORTS",
+                reason: format!("`{v}` is not a comma-separated list of ports"),
+            })?;
+        }
+        Ok(())
+    }
+
+    fn target(&self, f: &Finding) -> Result<Target, NotApplicable> {
+        let r = f
+            .resource(&ResourceKind::Ec2SecurityGroup)
+            .ok_or_else(|| NotApplicable("the finding names no security group (by id)".into()))?;
+        if !valid_group_id(&r.id) {
+            return Err(NotApplicable(format!(
+                "`{}` is not a security group id",
+                r.id
+            )));
+        }
+        Ok(Target::new(&r.id))
+    }
+
+    fn describe(&self, t: &Target) -> String {
+        format!("security group {}", t.group)
+    }
+
+    async fn tags(&self, ec2: &aws_sdk_ec2::Client, t: &Target) -> Result<Tags, AwsError> {
+        Ok(self.read(ec2, t).await?.tags)
+    }
+
+    async fn plan(&self, ec2: &aws_sdk_ec2::Client, t: &Target) -> Result<Vec<Step>, AwsError> {
+        let g = self.read(ec2, t).await?;
+        Ok(world_open(&g.ingress, &self.ports)
+            .iter()
+            .map(|p| Step::new(REVOKE, describe_rule(&t.group, p)))
+            .collect())
+    }
+
+    async fn apply(
+        &self,
+        ec2: &aws_sdk_ec2::Client,
+        t: &Target,
+        _steps: &[Step],
+    ) -> Result<(), AwsError> {
+        let g = self.read(ec2, t).await?;
+        t.read.clear();
+        let open = world_open(&g.ingress, &self.ports);
+        if open.is_empty() {
+            return Ok(());
+        }
+        ec2.revoke_security_group_ingress()
+            .group_id(&t.group)
+            .set_ip_permissions(Some(open))
+            .send()
+            .await
+            .aws(|| format!("could not revoke the world-open ingress of {}", t.group))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;
