@@ -56,14 +56,15 @@ generate: ## regenerate template.yaml, member/member.yaml and docs/remediations.
 build: setup ## one deployable zip per function with cargo lambda (ARCH=x86_64|arm64), sizes printed
 	$(CARGO) lambda build --release $(LAMBDA_TARGET) --compiler cargo $(addprefix --bin ,$(FUNCTIONS)) --output-format zip
 	@for f in $(FUNCTIONS); do \
-	  z=target/lambda/$$f/bootstrap.zip; \
+	  z=$(or $(CARGO_TARGET_DIR),target)/lambda/$$f/bootstrap.zip; \
 	  printf "  %-28s %8s bytes  %s\n" $$f $$(stat -c %s $$z) $$z; \
 	done
 
 HOST_TARGET := x86_64-unknown-linux-gnu
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 bench: build ## benchmarks: cold start, peak memory, warm path and AWS calls, artifact sizes, parsing throughput
 	$(CARGO) build --release --target $(HOST_TARGET) -p quell-tests --bin quell-bench
-	target/$(HOST_TARGET)/release/quell-bench --bin-dir target/$(HOST_TARGET)/release
+	$(TARGET_DIR)/$(HOST_TARGET)/release/quell-bench --bin-dir $(TARGET_DIR)/$(HOST_TARGET)/release --lambda-dir $(TARGET_DIR)/lambda
 
 deploy: build ## sam deploy --guided of the central stack (see README: Deploy)
 	$(CARGO) lambda build --release $(LAMBDA_TARGET) --compiler cargo $(addprefix --bin ,$(FUNCTIONS))

@@ -16,6 +16,7 @@ use serde_json::Value;
 
 struct Args {
     bin_dir: PathBuf,
+    lambda_dir: PathBuf,
     runs: usize,
     events: usize,
 }
@@ -23,6 +24,7 @@ struct Args {
 fn args() -> Result<Args, String> {
     let mut a = Args {
         bin_dir: project_root().join("target/x86_64-unknown-linux-gnu/release"),
+        lambda_dir: project_root().join("target/lambda"),
         runs: 15,
         events: 200,
     };
@@ -31,6 +33,7 @@ fn args() -> Result<Args, String> {
         let v = it.next().ok_or_else(|| format!("{k} needs a value"))?;
         match k.as_str() {
             "--bin-dir" => a.bin_dir = PathBuf::from(v),
+            "--lambda-dir" => a.lambda_dir = PathBuf::from(v),
             "--runs" => {
                 a.runs = v
                     .parse()
@@ -41,7 +44,7 @@ fn args() -> Result<Args, String> {
                     .parse()
                     .map_err(|_| format!("--events: `{v}` is not a number"))?
             }
-            _ => return Err(format!("unknown option {k} (--bin-dir, --runs, --events)")),
+            _ => return Err(format!("unknown option {k} (--bin-dir, --lambda-dir, --runs, --events)")),
         }
     }
     Ok(a)
@@ -79,7 +82,7 @@ async fn run() -> Result<(), String> {
         machine()
     );
     parsing();
-    sizes();
+    sizes(&a.lambda_dir);
     let emu = Emulator::start()?;
     let member = emu.account_config(MEMBER).await;
     seed::member_role(&member, CENTRAL).await;
@@ -137,9 +140,8 @@ fn parsing() {
 }
 
 /// 3. Artifact sizes, as deployed.
-fn sizes() {
+fn sizes(dir: &Path) {
     println!("\n## artifacts (make build)");
-    let dir = project_root().join("target/lambda");
     let mut found = false;
     for f in functions() {
         let zip = dir.join(&f).join("bootstrap.zip");
@@ -327,6 +329,5 @@ async fn warm_path(emu: &Emulator, member: &aws_config::SdkConfig, n: usize) -> 
         println!("    {:<40} {:.2}/finding", k, *v as f64 / (n - 1) as f64);
     }
     println!("  minimum for this source (a Config event has no Security Hub finding): tags read 1, state read 1, write 1, verifying read 1, import 1, workflow update 1 = 6");
-    let _ = Path::new("");
     Ok(())
 }
