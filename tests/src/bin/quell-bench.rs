@@ -44,7 +44,11 @@ fn args() -> Result<Args, String> {
                     .parse()
                     .map_err(|_| format!("--events: `{v}` is not a number"))?
             }
-            _ => return Err(format!("unknown option {k} (--bin-dir, --lambda-dir, --runs, --events)")),
+            _ => {
+                return Err(format!(
+                    "unknown option {k} (--bin-dir, --lambda-dir, --runs, --events)"
+                ))
+            }
         }
     }
     Ok(a)

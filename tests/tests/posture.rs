@@ -1,0 +1,476 @@
+//! Posture drift end to end: each remediation fixes real state seeded in a member account, the
+//! fix is read back, the finding's workflow is recorded, and a replay changes nothing.
+
+use quell::outcome::Report;
+use quell::{Config, Mode, Remediation};
+use quell_tests::{context, events, seed, Emulator, CENTRAL, MEMBER};
+use serde_json::Value;
+
+struct Member {
+    emu: Emulator,
+    central: aws_config::SdkConfig,
+    cfg: aws_config::SdkConfig,
+}
+
+async fn member() -> Member {
+    let emu = Emulator::start().expect("emulator");
+    let central = emu.central_config();
+    let cfg = emu.account_config(MEMBER).await;
+    seed::member_role(&cfg, CENTRAL).await;
+    Member { emu, central, cfg }
+}
+
+fn hub_id(event: &Value) -> String {
+    let f = quell::event::Envelope::parse(event.clone())
+        .unwrap()
+        .findings
+        .remove(0)
+        .unwrap();
+    f.hub.clone().map(|h| h.id).unwrap_or_else(|| f.own_id())
+}
+
+/// Replays `event` through `r` in enforce mode, then again: the first must be REMEDIATED and
+/// RESOLVED, the replay ALREADY_COMPLIANT with no write call.
+async fn remediate_then_replay<R: Remediation>(m: &Member, r: &R, event: Value) -> Report {
+    let ctx = context(
+        &m.emu,
+        Config {
+            mode: Some(Mode::Enforce),
+            ..Config::default()
+        },
+        R::SPEC.id,
+    );
+    let f = quell::event::Envelope::parse(event.clone())
+        .unwrap()
+        .findings
+        .remove(0)
+        .unwrap();
+    if let Some(h) = &f.hub {
+        let res = f
+            .resources
+            .first()
+            .map(|r| {
+                (
+                    r.kind.asff_type().to_string(),
+                    r.arn.clone().unwrap_or(r.id.clone()),
+                )
+            })
+            .unwrap();
+        seed::hub_finding(&m.cfg, MEMBER, &h.id, &h.product_arn, (&res.0, &res.1)).await;
+    }
+    let first = quell::runtime::handle(r, &ctx, event.clone())
+        .await
+        .unwrap()
+        .reports
+        .remove(0);
+    assert_eq!(
+        first.outcome.name(),
+        "REMEDIATED",
+        "{}: {first:?}",
+        R::SPEC.id
+    );
+    let (status, note) = seed::workflow(&m.central, &hub_id(&event))
+        .await
+        .expect("finding recorded");
+    assert_eq!(status, "RESOLVED");
+    assert!(note.unwrap_or_default().contains(R::SPEC.id));
+    m.emu.clear_calls().await;
+    let again = quell::runtime::handle(r, &ctx, event)
+        .await
+        .unwrap()
+        .reports
+        .remove(0);
+    assert_eq!(
+        again.outcome.name(),
+        "ALREADY_COMPLIANT",
+        "{}: {again:?}",
+        R::SPEC.id
+    );
+    let reads = [
+        "Describe",
+        "Get",
+        "List",
+        "GET ",
+        "AssumeRole",
+        "POST /findings",
+        "PATCH /findings",
+    ];
+    let writes: Vec<_> = m
+        .emu
+        .calls()
+        .await
+        .into_iter()
+        .filter(|c| {
+            c.account == MEMBER
+                && c.service != "securityhub"
+                && !reads.iter().any(|r| c.action.starts_with(r))
+        })
+        .collect();
+    assert!(
+        writes.is_empty(),
+        "{}: a replay wrote {writes:?}",
+        R::SPEC.id
+    );
+    first
+}
+
+#[tokio::test]
+async fn world_open_ssh_is_revoked_and_every_other_rule_kept() {
+    use aws_sdk_ec2::types::{IpPermission, IpRange};
+    let m = member().await;
+    let ec2 = aws_sdk_ec2::Client::new(&m.cfg);
+    let (_, web) = seed::instance(&m.cfg, "web-1").await;
+    let rule = |port: i32, cidr: &str| {
+        IpPermission::builder()
+            .ip_protocol("tcp")
+            .from_port(port)
+            .to_port(port)
+            .ip_ranges(IpRange::builder().cidr_ip(cidr).build())
+            .build()
+    };
+    ec2.authorize_security_group_ingress()
+        .group_id(&web)
+        .ip_permissions(rule(443, "0.0.0.0/0"))
+        .ip_permissions(rule(22, "10.0.0.0/8"))
+        .send()
+        .await
+        .unwrap();
+    let event = events::load(
+        "config-restricted-ssh.json",
+        &[("sg-0a1b2c3d4e5f60718", &web)],
+    );
+    remediate_then_replay(
+        &m,
+        &ec2_revoke_open_ingress::Ec2RevokeOpenIngress::default(),
+        event,
+    )
+    .await;
+
+    let g = ec2
+        .describe_security_groups()
+        .group_ids(&web)
+        .send()
+        .await
+        .unwrap();
+    let mut left: Vec<String> = g.security_groups()[0]
+        .ip_permissions()
+        .iter()
+        .flat_map(|p| {
+            p.ip_ranges().iter().map(move |r| {
+                format!(
+                    "{}:{}",
+                    p.from_port().unwrap_or(-1),
+                    r.cidr_ip().unwrap_or("")
+                )
+            })
+        })
+        .collect();
+    left.sort();
+    assert_eq!(left, ["22:10.0.0.0/8", "443:0.0.0.0/0"]);
+
+    // The CloudTrail call that opened it again is a trigger too.
+    ec2.authorize_security_group_ingress()
+        .group_id(&web)
+        .ip_permissions(rule(3389, "0.0.0.0/0"))
+        .send()
+        .await
+        .unwrap();
+    let event = events::load(
+        "cloudtrail-authorizesecuritygroupingress.json",
+        &[("sg-0a1b2c3d4e5f60718", &web)],
+    );
+    let ctx = context(
+        &m.emu,
+        Config {
+            mode: Some(Mode::Enforce),
+            ..Config::default()
+        },
+        "ec2-revoke-open-ingress",
+    );
+    let r = quell::runtime::handle(
+        &ec2_revoke_open_ingress::Ec2RevokeOpenIngress::default(),
+        &ctx,
+        event,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        r.reports[0].outcome.name(),
+        "REMEDIATED",
+        "{:?}",
+        r.reports[0]
+    );
+}
+
+#[tokio::test]
+async fn the_default_security_group_is_closed() {
+    let m = member().await;
+    let ec2 = aws_sdk_ec2::Client::new(&m.cfg);
+    let groups = ec2
+        .describe_security_groups()
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("group-name")
+                .values("default")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let sg = groups.security_groups()[0].clone();
+    assert!(
+        !sg.ip_permissions_egress().is_empty(),
+        "the emulator's default group starts open"
+    );
+    let id = sg.group_id().unwrap().to_string();
+    let event = events::load(
+        "securityhub-imported-fsbp-ec2-2.json",
+        &[("sg-0d0e0f0a0b0c0d0e0", &id)],
+    );
+    remediate_then_replay(&m, &ec2_close_default_sg::Ec2CloseDefaultSg, event).await;
+    let after = ec2
+        .describe_security_groups()
+        .group_ids(&id)
+        .send()
+        .await
+        .unwrap();
+    let g = &after.security_groups()[0];
+    assert!(
+        g.ip_permissions().is_empty() && g.ip_permissions_egress().is_empty(),
+        "{g:?}"
+    );
+}
+
+#[tokio::test]
+async fn buckets_get_default_encryption_and_a_tls_only_policy_merged_into_theirs() {
+    let m = member().await;
+    let s3 = quell::member::s3_client(&m.cfg);
+    seed::public_bucket(&m.cfg, "quell-demo-unencrypted", &[]).await;
+    s3.delete_bucket_encryption()
+        .bucket("quell-demo-unencrypted")
+        .send()
+        .await
+        .ok();
+    let event = events::load("config-s3-bucket-server-side-encryption-enabled.json", &[]);
+    let before = s3
+        .get_bucket_encryption()
+        .bucket("quell-demo-unencrypted")
+        .send()
+        .await;
+    let r = quell::runtime::handle(
+        &s3_enable_default_encryption::S3EnableDefaultEncryption::default(),
+        &context(
+            &m.emu,
+            Config {
+                mode: Some(Mode::Enforce),
+                ..Config::default()
+            },
+            "s3-enable-default-encryption",
+        ),
+        event.clone(),
+    )
+    .await
+    .unwrap();
+    // The emulator may give new buckets SSE-S3 as AWS now does: then there is honestly nothing to do.
+    let expected = if before.is_ok() {
+        "ALREADY_COMPLIANT"
+    } else {
+        "REMEDIATED"
+    };
+    assert_eq!(r.reports[0].outcome.name(), expected, "{:?}", r.reports[0]);
+    let enc = s3
+        .get_bucket_encryption()
+        .bucket("quell-demo-unencrypted")
+        .send()
+        .await
+        .unwrap();
+    let rule = &enc.server_side_encryption_configuration().unwrap().rules()[0];
+    assert!(rule.apply_server_side_encryption_by_default().is_some());
+
+    seed::public_bucket(&m.cfg, "quell-demo-no-tls", &[]).await;
+    let theirs = serde_json::json!({"Version": "2012-10-17", "Statement": [{"Sid": "PartnerRead", "Effect": "Allow",
+        "Principal": {"AWS": "arn:aws:iam::222222222222:root"}, "Action": "s3:GetObject", "Resource": "arn:aws:s3:::quell-demo-no-tls/*"}]});
+    s3.put_bucket_policy()
+        .bucket("quell-demo-no-tls")
+        .policy(theirs.to_string())
+        .send()
+        .await
+        .unwrap();
+    let event = events::load("securityhub-imported-fsbp-s3-5.json", &[]);
+    remediate_then_replay(&m, &s3_require_tls::S3RequireTls, event).await;
+    let policy: Value = serde_json::from_str(
+        &s3.get_bucket_policy()
+            .bucket("quell-demo-no-tls")
+            .send()
+            .await
+            .unwrap()
+            .policy
+            .unwrap(),
+    )
+    .unwrap();
+    let st = policy["Statement"].as_array().unwrap();
+    assert_eq!(st.len(), 2, "{policy}");
+    assert_eq!(
+        st[0]["Sid"], "PartnerRead",
+        "the partner's statement is kept"
+    );
+    assert!(s3_require_tls::denies_insecure_transport(
+        &st[1],
+        "arn:aws:s3:::quell-demo-no-tls"
+    ));
+}
+
+#[tokio::test]
+async fn account_settings_ebs_passwords_and_s3_block_public_access() {
+    let m = member().await;
+    let ec2 = aws_sdk_ec2::Client::new(&m.cfg);
+    assert_eq!(
+        ec2.get_ebs_encryption_by_default()
+            .send()
+            .await
+            .unwrap()
+            .ebs_encryption_by_default,
+        Some(false)
+    );
+    remediate_then_replay(
+        &m,
+        &ebs_encryption_by_default::EbsEncryptionByDefault,
+        events::load("config-ec2-ebs-encryption-by-default.json", &[]),
+    )
+    .await;
+    assert_eq!(
+        ec2.get_ebs_encryption_by_default()
+            .send()
+            .await
+            .unwrap()
+            .ebs_encryption_by_default,
+        Some(true)
+    );
+
+    let iam = aws_sdk_iam::Client::new(&m.cfg);
+    // A stricter length than the baseline is kept.
+    iam.update_account_password_policy()
+        .minimum_password_length(20)
+        .send()
+        .await
+        .unwrap();
+    remediate_then_replay(
+        &m,
+        &iam_password_policy::IamPasswordPolicy::default(),
+        events::load("securityhub-imported-fsbp-iam-15.json", &[]),
+    )
+    .await;
+    let p = iam
+        .get_account_password_policy()
+        .send()
+        .await
+        .unwrap()
+        .password_policy
+        .unwrap();
+    assert_eq!(p.minimum_password_length, Some(20));
+    assert_eq!(p.password_reuse_prevention, Some(24));
+    assert_eq!(p.max_password_age, Some(90));
+    assert!(
+        p.require_symbols
+            && p.require_numbers
+            && p.require_uppercase_characters
+            && p.require_lowercase_characters
+    );
+
+    // S3 Control puts the account id in the host name; the client is pointed at the emulator as it is.
+    let control = quell::member::s3control_client(&m.cfg);
+    assert!(
+        control
+            .get_public_access_block()
+            .account_id(MEMBER)
+            .send()
+            .await
+            .is_err(),
+        "starts with no account block"
+    );
+    remediate_then_replay(
+        &m,
+        &s3_account_public_access_block::S3AccountPublicAccessBlock,
+        events::load("securityhub-imported-fsbp-s3-1.json", &[]),
+    )
+    .await;
+    let c = control
+        .get_public_access_block()
+        .account_id(MEMBER)
+        .send()
+        .await
+        .unwrap()
+        .public_access_block_configuration
+        .unwrap();
+    assert_eq!(
+        (
+            c.block_public_acls,
+            c.ignore_public_acls,
+            c.block_public_policy,
+            c.restrict_public_buckets
+        ),
+        (Some(true), Some(true), Some(true), Some(true))
+    );
+}
+
+#[tokio::test]
+async fn instances_require_imdsv2() {
+    let m = member().await;
+    let (id, _) = seed::instance(&m.cfg, "legacy-1").await;
+    let event = events::load(
+        "config-ec2-imdsv2-check.json",
+        &[("i-0a1b2c3d4e5f60718", &id)],
+    );
+    remediate_then_replay(&m, &ec2_require_imdsv2::Ec2RequireImdsv2, event).await;
+    let ec2 = aws_sdk_ec2::Client::new(&m.cfg);
+    let out = ec2
+        .describe_instances()
+        .instance_ids(&id)
+        .send()
+        .await
+        .unwrap();
+    let md = out.reservations()[0].instances()[0]
+        .metadata_options()
+        .unwrap()
+        .clone();
+    assert_eq!(md.http_tokens().map(|t| t.as_str()), Some("required"));
+}
+
+#[tokio::test]
+async fn a_stopped_trail_logs_again_multi_region_with_validation() {
+    let m = member().await;
+    seed::public_bucket(&m.cfg, "quell-demo-trail-logs", &[]).await;
+    let ct = aws_sdk_cloudtrail::Client::new(&m.cfg);
+    ct.create_trail()
+        .name("org-audit")
+        .s3_bucket_name("quell-demo-trail-logs")
+        .send()
+        .await
+        .unwrap();
+    // Created single-region, without validation, and never started: as if someone stopped it.
+    let event = events::load("guardduty-stealth-cloudtrailloggingdisabled.json", &[]);
+    remediate_then_replay(
+        &m,
+        &cloudtrail_restore_logging::CloudtrailRestoreLogging,
+        event,
+    )
+    .await;
+    let status = ct
+        .get_trail_status()
+        .name("org-audit")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(status.is_logging, Some(true));
+    let t = ct
+        .describe_trails()
+        .trail_name_list("org-audit")
+        .send()
+        .await
+        .unwrap();
+    let t = &t.trail_list()[0];
+    assert_eq!(
+        (t.is_multi_region_trail, t.log_file_validation_enabled),
+        (Some(true), Some(true))
+    );
+}
