@@ -117,6 +117,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             // Bad input is refused here, before any AWS call.
             let intake = quell::event::Envelope::parse(value.clone())
                 .with_context(|| format!("{} is refused", event.display()))?;
+            if intake.findings.iter().all(|f| f.is_err()) {
+                if let Some(Err(first)) = intake.findings.first() {
+                    bail!("{} is refused: {first}", event.display());
+                }
+            }
             let mut config = Config::from_env()?;
             if let Some(m) = mode {
                 config.mode = Some(match m {
