@@ -62,9 +62,15 @@ build: setup ## one deployable zip per function with cargo lambda (ARCH=x86_64|a
 
 HOST_TARGET := x86_64-unknown-linux-gnu
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
-bench: build ## benchmarks: cold start, peak memory, warm path and AWS calls, artifact sizes, parsing throughput
+.venv-c7n/.installed: bench/requirements-c7n.txt
+	python3 -m venv .venv-c7n
+	.venv-c7n/bin/pip install --quiet --disable-pip-version-check -r bench/requirements-c7n.txt
+	touch $@
+
+bench: build .venv-c7n/.installed ## benchmarks: cold start, peak memory, warm path and AWS calls, sizes, parsing, side by side with Cloud Custodian
 	$(CARGO) build --release --target $(HOST_TARGET) -p quell-tests --bin quell-bench
-	$(TARGET_DIR)/$(HOST_TARGET)/release/quell-bench --bin-dir $(TARGET_DIR)/$(HOST_TARGET)/release --lambda-dir $(TARGET_DIR)/lambda
+	$(TARGET_DIR)/$(HOST_TARGET)/release/quell-bench --bin-dir $(TARGET_DIR)/$(HOST_TARGET)/release \
+	  --lambda-dir $(TARGET_DIR)/lambda --custodian .venv-c7n/bin/custodian
 
 deploy: build ## sam deploy --guided of the central stack (see README: Deploy)
 	$(CARGO) lambda build --release $(LAMBDA_TARGET) --compiler cargo $(addprefix --bin ,$(FUNCTIONS))

@@ -15,6 +15,7 @@ use quell_tests::{
 use serde_json::Value;
 
 struct Args {
+    custodian: Option<PathBuf>,
     bin_dir: PathBuf,
     lambda_dir: PathBuf,
     runs: usize,
@@ -23,6 +24,7 @@ struct Args {
 
 fn args() -> Result<Args, String> {
     let mut a = Args {
+        custodian: None,
         bin_dir: project_root().join("target/x86_64-unknown-linux-gnu/release"),
         lambda_dir: project_root().join("target/lambda"),
         runs: 15,
@@ -34,6 +36,7 @@ fn args() -> Result<Args, String> {
         match k.as_str() {
             "--bin-dir" => a.bin_dir = PathBuf::from(v),
             "--lambda-dir" => a.lambda_dir = PathBuf::from(v),
+            "--custodian" => a.custodian = Some(PathBuf::from(v)),
             "--runs" => {
                 a.runs = v
                     .parse()
@@ -46,7 +49,7 @@ fn args() -> Result<Args, String> {
             }
             _ => {
                 return Err(format!(
-                    "unknown option {k} (--bin-dir, --lambda-dir, --runs, --events)"
+                    "unknown option {k} (--bin-dir, --lambda-dir, --custodian, --runs, --events)"
                 ))
             }
         }
@@ -92,6 +95,7 @@ async fn run() -> Result<(), String> {
     seed::member_role(&member, CENTRAL).await;
     cold_start(&emu, &member, &a).await?;
     warm_path(&emu, &member, a.events).await?;
+    side_by_side(&emu, &a).await?;
     Ok(())
 }
 
@@ -209,6 +213,47 @@ async fn event_for(f: &str, member: &aws_config::SdkConfig, tag: &str) -> Option
     }
 }
 
+fn lambda_env(emu: &Emulator) -> Vec<(String, String)> {
+    [
+        ("AWS_ENDPOINT_URL", emu.endpoint.as_str()),
+        ("AWS_ACCESS_KEY_ID", "central"),
+        ("AWS_SECRET_ACCESS_KEY", "central-secret"),
+        ("AWS_REGION", REGION),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+        ("SSL_CERT_FILE", "/etc/ssl/certs/ca-certificates.crt"),
+        ("SSL_CERT_DIR", "/nonexistent"),
+        ("QUELL_MODE", "enforce"),
+        ("AWS_LAMBDA_LOG_LEVEL", "WARN"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+/// One cold run of a release binary on one event: (ms, peak RSS MB, outcome).
+async fn cold_once(
+    bin: &Path,
+    f: &str,
+    env: &[(String, String)],
+    event: &Value,
+) -> Result<(f64, f64, String), String> {
+    let api = RuntimeApi::start().await.map_err(|e| e.to_string())?;
+    let proc = FunctionProcess::spawn(bin, &api, f, env).map_err(|e| e.to_string())?;
+    let pid = proc.child.id().unwrap_or(0);
+    let answer = api.invoke(event.clone(), Duration::from_secs(30)).await?;
+    let took = proc.started.elapsed().as_secs_f64() * 1e3;
+    let peak = peak_rss_kb(pid).unwrap_or(0) as f64 / 1024.0;
+    let outcome = match &answer {
+        Answer::Response(v) => v["reports"][0]["outcome"]
+            .as_str()
+            .unwrap_or("?")
+            .to_string(),
+        other => format!("{other:?}"),
+    };
+    let _ = proc.stop().await;
+    Ok((took, peak, outcome))
+}
+
 /// 1. Cold start: process start to first response (init + first invocation), and peak RSS.
 async fn cold_start(
     emu: &Emulator,
@@ -224,20 +269,7 @@ async fn cold_start(
         "  {:<26} {:>9} {:>9} {:>9} {:>12} {:>10}",
         "function", "median ms", "min ms", "max ms", "peak RSS MB", "outcome"
     );
-    let env: Vec<(String, String)> = [
-        ("AWS_ENDPOINT_URL", emu.endpoint.as_str()),
-        ("AWS_ACCESS_KEY_ID", "central"),
-        ("AWS_SECRET_ACCESS_KEY", "central-secret"),
-        ("AWS_REGION", REGION),
-        ("AWS_EC2_METADATA_DISABLED", "true"),
-        ("SSL_CERT_FILE", "/etc/ssl/certs/ca-certificates.crt"),
-        ("SSL_CERT_DIR", "/nonexistent"),
-        ("QUELL_MODE", "enforce"),
-        ("AWS_LAMBDA_LOG_LEVEL", "WARN"),
-    ]
-    .iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
+    let env = lambda_env(emu);
     for f in functions() {
         let bin = a.bin_dir.join(&f);
         if !bin.exists() {
@@ -249,20 +281,8 @@ async fn cold_start(
         };
         let (mut ms, mut rss, mut last) = (Vec::new(), Vec::new(), String::new());
         for i in 0..=a.runs {
-            let api = RuntimeApi::start().await.map_err(|e| e.to_string())?;
-            let proc = FunctionProcess::spawn(&bin, &api, &f, &env).map_err(|e| e.to_string())?;
-            let pid = proc.child.id().unwrap_or(0);
-            let answer = api.invoke(event.clone(), Duration::from_secs(30)).await?;
-            let took = proc.started.elapsed().as_secs_f64() * 1e3;
-            let peak = peak_rss_kb(pid).unwrap_or(0) as f64 / 1024.0;
-            last = match &answer {
-                Answer::Response(v) => v["reports"][0]["outcome"]
-                    .as_str()
-                    .unwrap_or("?")
-                    .to_string(),
-                other => format!("{other:?}"),
-            };
-            let _ = proc.stop().await;
+            let (took, peak, outcome) = cold_once(&bin, &f, &env, &event).await?;
+            last = outcome;
             if i > 0 {
                 ms.push(took);
                 rss.push(peak);
@@ -334,4 +354,188 @@ async fn warm_path(emu: &Emulator, member: &aws_config::SdkConfig, n: usize) -> 
     }
     println!("  minimum for this source (a Config event has no Security Hub finding): tags read 1, state read 1, write 1, verifying read 1, import 1, workflow update 1 = 6");
     Ok(())
+}
+
+/// 5. Side by side with Cloud Custodian: the same three remediations on the same emulator, each
+/// tool on its own copy of each problem, one process per event as each is meant to run.
+async fn side_by_side(emu: &Emulator, a: &Args) -> Result<(), String> {
+    println!("\n## side by side with Cloud Custodian (c7n 0.9.53, pull mode narrowed to the event's resource)");
+    let Some(custodian) = &a.custodian else {
+        println!("  skipped: no --custodian (make bench installs it in .venv-c7n)");
+        return Ok(());
+    };
+    const OTHER: &str = "222222222222";
+    let member = emu.account_config(OTHER).await;
+    seed::member_role(&member, CENTRAL).await;
+    let env = lambda_env(emu);
+    let python = project_root().join(".venv/bin/python");
+    let role = format!("arn:aws:iam::{OTHER}:role/quell-remediation");
+    println!(
+        "  {:<24} {:>9} {:>9} {:>7} {:>9} {:>9} {:>7} {:>7} {:>7}",
+        "remediation",
+        "quell ms",
+        "c7n ms",
+        "ratio",
+        "quell MB",
+        "c7n MB",
+        "ratio",
+        "quell#",
+        "c7n#"
+    );
+    for case in [
+        "s3-block-public-access",
+        "ec2-revoke-open-ingress",
+        "iam-disable-access-key",
+    ] {
+        // quell's copy of the problem, and its event.
+        let (event, policy) = match case {
+            "s3-block-public-access" => {
+                seed::public_bucket(&member, "side-quell", &[]).await;
+                seed::public_bucket(&member, "side-c7n", &[]).await;
+                (
+                    events::load(
+                        "config-s3-bucket-public-read-prohibited.json",
+                        &[("quell-demo-public-assets", "side-quell"), (MEMBER, OTHER)],
+                    ),
+                    serde_json::json!({"policies": [{"name": "s3-block-public-access", "resource": "aws.s3",
+                        "filters": [{"Name": "side-c7n"}], "actions": [{"type": "set-public-block"}]}]}),
+                )
+            }
+            "ec2-revoke-open-ingress" => {
+                let q = open_ssh_group(&member, "side-quell").await;
+                let c = open_ssh_group(&member, "side-c7n").await;
+                (
+                    events::load(
+                        "config-restricted-ssh.json",
+                        &[("sg-0a1b2c3d4e5f60718", &q), (MEMBER, OTHER)],
+                    ),
+                    serde_json::json!({"policies": [{"name": "ec2-revoke-open-ingress", "resource": "aws.security-group",
+                        "filters": [{"GroupId": c}, {"type": "ingress", "Ports": [22], "Cidr": {"value": "0.0.0.0/0"}}],
+                        "actions": [{"type": "remove-permissions", "ingress": "matched"}]}]}),
+                )
+            }
+            _ => {
+                let (_, qk) = seed::user_with_keys(&member, "side-quell").await;
+                let (_, ck) = seed::user_with_keys(&member, "side-c7n").await;
+                (
+                    events::load(
+                        "guardduty-iam-unauthorizedaccess-maliciousipcaller.json",
+                        &[
+                            ("AKIAQUELLDEMOLEAKED1", &qk[0]),
+                            ("ci-deployer", "side-quell"),
+                            (MEMBER, OTHER),
+                        ],
+                    ),
+                    serde_json::json!({"policies": [{"name": "iam-disable-access-key", "resource": "aws.iam-user",
+                        "filters": [{"UserName": "side-c7n"}, {"type": "access-key", "key": "AccessKeyId", "value": ck[0]}],
+                        "actions": [{"type": "remove-keys", "disable": true, "matched": true}]}]}),
+                )
+            }
+        };
+        let bin = a.bin_dir.join(case);
+        if !bin.exists() {
+            println!("  {case:<24} not built at {}", bin.display());
+            continue;
+        }
+        emu.clear_calls().await;
+        let (q_ms, q_mb, outcome) = cold_once(&bin, case, &env, &event).await?;
+        let q_calls = emu.calls().await.len();
+        if outcome != "REMEDIATED" {
+            println!("  {case:<24} quell said {outcome}");
+        }
+
+        let dir = std::env::temp_dir().join(format!("quell-c7n-{}-{case}", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir);
+        let policy_file = dir.join("policy.json");
+        std::fs::write(&policy_file, policy.to_string()).map_err(|e| e.to_string())?;
+        emu.clear_calls().await;
+        let out = tokio::process::Command::new(&python)
+            .arg(project_root().join("bench/custodian_run.py"))
+            .arg(custodian)
+            .arg(&policy_file)
+            .arg(dir.join("out"))
+            .arg(&role)
+            .arg(REGION)
+            .env("AWS_ENDPOINT_URL", &emu.endpoint)
+            .env("AWS_ACCESS_KEY_ID", "central")
+            .env("AWS_SECRET_ACCESS_KEY", "central-secret")
+            .env("AWS_DEFAULT_REGION", REGION)
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .output()
+            .await
+            .map_err(|e| format!("could not run custodian: {e}"))?;
+        let c_calls = emu.calls().await.len();
+        let r: Value = serde_json::from_slice(&out.stdout).map_err(|e| {
+            format!(
+                "custodian_run.py said: {e}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        })?;
+        let c_ms = r["seconds"].as_f64().unwrap_or(0.0) * 1e3;
+        let c_mb = r["maxrss_kb"].as_f64().unwrap_or(0.0) / 1024.0;
+        if r["rc"] != 0 || r["resources"] != 1 {
+            println!(
+                "  {case:<24} custodian rc={} resources={}: {}",
+                r["rc"],
+                r["resources"],
+                r["stderr"]
+                    .as_str()
+                    .unwrap_or("")
+                    .lines()
+                    .last()
+                    .unwrap_or("")
+            );
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+        println!(
+            "  {case:<24} {q_ms:>9.1} {c_ms:>9.1} {:>7.3} {q_mb:>9.1} {c_mb:>9.1} {:>7.3} {q_calls:>7} {c_calls:>7}",
+            q_ms / c_ms,
+            q_mb / c_mb,
+        );
+    }
+    println!("  (ratio = quell / Custodian; # = AWS calls the emulator served for the run, quell's Security Hub record included)");
+    Ok(())
+}
+
+/// A security group with SSH open to the world, in the member's default VPC.
+async fn open_ssh_group(member: &aws_config::SdkConfig, name: &str) -> String {
+    use aws_sdk_ec2::types::{IpPermission, IpRange};
+    let ec2 = aws_sdk_ec2::Client::new(member);
+    let vpc = ec2
+        .describe_vpcs()
+        .send()
+        .await
+        .ok()
+        .and_then(|o| {
+            o.vpcs
+                .unwrap_or_default()
+                .into_iter()
+                .find(|v| v.is_default == Some(true))
+        })
+        .and_then(|v| v.vpc_id)
+        .unwrap_or_default();
+    let id = ec2
+        .create_security_group()
+        .group_name(name)
+        .description(name)
+        .vpc_id(vpc)
+        .send()
+        .await
+        .ok()
+        .and_then(|o| o.group_id)
+        .unwrap_or_default();
+    let _ = ec2
+        .authorize_security_group_ingress()
+        .group_id(&id)
+        .ip_permissions(
+            IpPermission::builder()
+                .ip_protocol("tcp")
+                .from_port(22)
+                .to_port(22)
+                .ip_ranges(IpRange::builder().cidr_ip("0.0.0.0/0").build())
+                .build(),
+        )
+        .send()
+        .await;
+    id
 }
