@@ -21,6 +21,8 @@ pub fn handlers() -> Vec<Box<dyn Handler>> {
     let _ = quell::Remediation::configure(&mut encryption, &get);
     let mut passwords = iam_password_policy::IamPasswordPolicy::default();
     let _ = quell::Remediation::configure(&mut passwords, &get);
+    let mut alarms = cloudtrail_alarm_response::CloudtrailAlarmResponse::default();
+    let _ = quell::Remediation::configure(&mut alarms, &get);
     vec![
         Box::new(s3_block_public_access::S3BlockPublicAccess),
         Box::new(disable),
@@ -35,6 +37,7 @@ pub fn handlers() -> Vec<Box<dyn Handler>> {
         Box::new(passwords),
         Box::new(cloudtrail_restore_logging::CloudtrailRestoreLogging),
         Box::new(s3_account_public_access_block::S3AccountPublicAccessBlock),
+        Box::new(alarms),
     ]
 }
 

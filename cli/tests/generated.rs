@@ -141,6 +141,26 @@ fn member_policy_is_the_union_of_the_specs_and_nothing_else() {
 /// Which functions each sample event is meant for. An event no remediation handles yet is
 /// listed with none, so that it is reported, never silently dropped.
 const MEANT_FOR: &[(&str, &[&str])] = &[
+    (
+        "cloudwatch-alarm-consolesigninwithoutmfa.json",
+        &["cloudtrail-alarm-response"],
+    ),
+    (
+        "cloudwatch-alarm-rootaccountusage.json",
+        &["cloudtrail-alarm-response"],
+    ),
+    (
+        "cloudwatch-alarm-cloudtrailconfigchanges.json",
+        &["cloudtrail-alarm-response"],
+    ),
+    (
+        "cloudwatch-alarm-securitygroupchanges.json",
+        &["cloudtrail-alarm-response"],
+    ),
+    (
+        "cloudwatch-alarm-s3bucketpolicychanges.json",
+        &["cloudtrail-alarm-response"],
+    ),
     ("config-restricted-ssh.json", &["ec2-revoke-open-ingress"]),
     (
         "securityhub-imported-fsbp-ec2-13.json",

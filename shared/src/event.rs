@@ -349,6 +349,7 @@ fn guardduty(env: &Envelope) -> Result<Finding, EventError> {
         aliases: Vec::new(),
         resource_role: d.service.as_ref().and_then(|s| s.resource_role.clone()),
         observed_at: d.updated_at,
+        window_start: None,
     })
 }
 
@@ -409,6 +410,7 @@ fn config(env: &Envelope) -> Result<Finding, EventError> {
         aliases: Vec::new(),
         resource_role: None,
         observed_at: None,
+        window_start: None,
     })
 }
 
@@ -485,6 +487,7 @@ fn access_analyzer(env: &Envelope) -> Result<Finding, EventError> {
         aliases: Vec::new(),
         resource_role: None,
         observed_at: None,
+        window_start: None,
     })
 }
 
@@ -535,11 +538,21 @@ fn alarm(env: &Envelope) -> Result<Finding, EventError> {
     // Alarms are forwarded from the member's bus: the envelope names the member account.
     let account = checked_account("account", &env.account)?;
     let region = checked_region("region", &env.region)?;
+    // The evaluation window, from the JSON inside reasonData (`+0000` offsets, as CloudWatch
+    // writes them).
+    let mut window = (None, None);
     if let Some(raw) = &d.state.reason_data {
-        serde_json::from_str::<Value>(raw).map_err(|e| EventError::Field {
+        let reason = serde_json::from_str::<Value>(raw).map_err(|e| EventError::Field {
             path: "detail.state.reasonData".into(),
             message: format!("not JSON inside the string: {e}"),
         })?;
+        let t = |k: &str| {
+            reason
+                .get(k)
+                .and_then(Value::as_str)
+                .map(|s| s.replace("+0000", "Z"))
+        };
+        window = (t("startDate"), t("queryDate"));
     }
     let metric = d
         .configuration
@@ -555,11 +568,22 @@ fn alarm(env: &Envelope) -> Result<Finding, EventError> {
         source: Source::CloudWatchAlarm,
         id: format!("{}/{}", d.alarm_name, env.id),
         title: format!("CloudWatch alarm {} is {}", d.alarm_name, d.state.value),
+        // Root account usage is CRITICAL, whatever else the alarm watches.
+        severity: if metric
+            .as_deref()
+            .unwrap_or(&d.alarm_name)
+            .to_ascii_lowercase()
+            .contains("root")
+        {
+            Severity::Critical
+        } else {
+            Severity::Medium
+        },
         kind: metric.unwrap_or_else(|| d.alarm_name.clone()),
         partition: validate::partition_of(&region).to_string(),
         account,
         region,
-        severity: Severity::Medium,
+
         resources: vec![Resource::new(ResourceKind::CloudWatchAlarm, d.alarm_name).with_arn(arn)],
         hub: None,
         sample: false,
@@ -568,7 +592,8 @@ fn alarm(env: &Envelope) -> Result<Finding, EventError> {
         status: Some(d.state.value),
         aliases: Vec::new(),
         resource_role: None,
-        observed_at: env.time.clone(),
+        observed_at: window.1.or_else(|| env.time.clone()),
+        window_start: window.0,
     })
 }
 
@@ -642,6 +667,7 @@ fn cloudtrail(env: &Envelope) -> Result<Finding, EventError> {
         aliases: Vec::new(),
         resource_role: None,
         observed_at: d.event_time,
+        window_start: None,
     })
 }
 
@@ -809,5 +835,6 @@ fn asff(
         aliases,
         resource_role: None,
         observed_at: f.updated_at,
+        window_start: None,
     })
 }

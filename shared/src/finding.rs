@@ -305,6 +305,10 @@ pub struct Finding {
     /// When the source last saw the problem (RFC 3339), where it says.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub observed_at: Option<String>,
+    /// For an alarm: the start of the evaluation window that crossed the threshold (RFC 3339);
+    /// `observed_at` is its end.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub window_start: Option<String>,
 }
 
 impl Finding {

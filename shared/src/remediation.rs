@@ -187,6 +187,11 @@ pub trait Remediation: Send + Sync + 'static {
         target: &Self::Target,
     ) -> impl Future<Output = Result<Vec<Step>, AwsError>> + Send;
 
+    /// Why this target is only to be planned, whatever the mode (a notify-only setting).
+    fn plan_only(&self, _target: &Self::Target) -> Option<String> {
+        None
+    }
+
     /// Makes the change the steps describe.
     fn apply(
         &self,
@@ -236,6 +241,9 @@ async fn try_execute<R: Remediation>(
             steps,
             reason: "dry-run".into(),
         });
+    }
+    if let Some(reason) = r.plan_only(target) {
+        return Ok(Outcome::Planned { steps, reason });
     }
     r.apply(c, target, &steps).await?;
     let left = r.plan(c, target).await?;

@@ -16,6 +16,10 @@ What it adds to moto 5.2.5, and why:
   * EC2 ModifyNetworkInterfaceAttribute on an attached interface: moto keeps reporting the
     instance's launch groups on the interface (its group_set is a union), so replacing an
     interface's groups never shows. As in AWS, the instance's groups become its interfaces' groups.
+  * CloudTrail LookupEvents (moto has none). Tests seed the member account's management events
+    with POST /_quell/cloudtrail-events {"account", "region", "events": [CloudTrail records]};
+    LookupEvents answers from them, filtered by StartTime/EndTime and one LookupAttribute, newest
+    first, as CloudTrail does.
   * A call log: every request is recorded as (account, service, action, target) and served at
     GET /_quell/calls (DELETE clears it), so tests assert on the calls made, not on "no error".
 Nothing else is changed; everything else is moto as released.
@@ -146,6 +150,56 @@ def _modify_network_interface_attribute(self, eni_id, group_ids, source_dest_che
 
 EC2Backend.modify_network_interface_attribute = _modify_network_interface_attribute
 
+# ------------------------------------------------------------------ CloudTrail LookupEvents
+
+from moto.cloudtrail import urls as cloudtrail_urls  # noqa: E402,F401
+from moto.cloudtrail.responses import CloudTrailResponse  # noqa: E402
+
+_TRAIL_EVENTS = {}  # (account, region) -> [record]
+
+
+def _epoch(t):
+    if isinstance(t, (int, float)):
+        return float(t)
+    return datetime.datetime.fromisoformat(str(t).replace("Z", "+00:00")).timestamp()
+
+
+def lookup_events(self):
+    body = json.loads(self.body or "{}")
+    records = _TRAIL_EVENTS.get((self.current_account, self.region), [])
+    start = _epoch(body["StartTime"]) if "StartTime" in body else None
+    end = _epoch(body["EndTime"]) if "EndTime" in body else None
+    attrs = body.get("LookupAttributes") or []
+    keys = {"EventName": "eventName", "EventSource": "eventSource", "Username": None, "EventId": "eventID"}
+    out = []
+    for r in records:
+        t = _epoch(r["eventTime"])
+        if (start is not None and t < start) or (end is not None and t > end):
+            continue
+        ok = True
+        for a in attrs:
+            k, v = a.get("AttributeKey"), a.get("AttributeValue")
+            if k == "Username":
+                ident = r.get("userIdentity") or {}
+                ok = ok and v in (ident.get("userName"), ident.get("type") == "Root" and "root")
+            elif k in keys:
+                ok = ok and r.get(keys[k]) == v
+        if not ok:
+            continue
+        ident = r.get("userIdentity") or {}
+        out.append({
+            "EventId": r.get("eventID"), "EventName": r.get("eventName"), "ReadOnly": str(r.get("readOnly", False)).lower(),
+            "AccessKeyId": ident.get("accessKeyId"), "EventTime": t, "EventSource": r.get("eventSource"),
+            "Username": ident.get("userName") or ("root" if ident.get("type") == "Root" else None),
+            "Resources": [], "CloudTrailEvent": json.dumps(r),
+        })
+    out.sort(key=lambda e: e["EventTime"], reverse=True)
+    limit = int(body.get("MaxResults") or 50)
+    return json.dumps({"Events": out[:limit]})
+
+
+CloudTrailResponse.lookup_events = lookup_events
+
 # ------------------------------------------------------------------ call log
 
 _CALLS = []
@@ -194,6 +248,12 @@ class CallLog:
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
+        if path == "/_quell/cloudtrail-events" and environ.get("REQUEST_METHOD") == "POST":
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            seed = json.loads(environ["wsgi.input"].read(length) or b"{}")
+            _TRAIL_EVENTS.setdefault((seed["account"], seed["region"]), []).extend(seed.get("events", []))
+            start_response("204 No Content", [("Content-Length", "0")])
+            return [b""]
         if path == "/_quell/calls":
             if environ.get("REQUEST_METHOD") == "DELETE":
                 with _CALLS_LOCK:

@@ -126,6 +126,34 @@ impl Emulator {
         serde_json::from_str(&body).unwrap_or_default()
     }
 
+    /// Management events of `account` that the emulator's LookupEvents answers from.
+    pub async fn seed_trail_events(
+        &self,
+        account: &str,
+        region: &str,
+        events: Vec<serde_json::Value>,
+    ) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let body =
+            serde_json::json!({"account": account, "region": region, "events": events}).to_string();
+        let mut s = tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+            .await
+            .expect("connect to the emulator");
+        let req = format!(
+            "POST /_quell/cloudtrail-events HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        s.write_all(req.as_bytes())
+            .await
+            .expect("seed trail events");
+        let mut buf = Vec::new();
+        let _ = s.read_to_end(&mut buf).await;
+        assert!(
+            String::from_utf8_lossy(&buf).starts_with("HTTP/1.1 204"),
+            "the emulator refused the events"
+        );
+    }
+
     pub async fn clear_calls(&self) {
         http(self.port, "DELETE", "/_quell/calls").await;
     }

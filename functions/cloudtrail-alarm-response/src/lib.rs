@@ -1,0 +1,590 @@
+//! `cloudtrail-alarm-response`: a CIS alarm says only that a CloudTrail metric crossed a threshold.
+//! This finds out what happened — the CloudTrail events of the alarm's evaluation window in the
+//! member account: who, from where, which calls — and responds per alarm, reusing the other
+//! remediations where one exists:
+//!
+//! | alarm metric (default) | response |
+//! |---|---|
+//! | ConsoleSigninWithoutMFA | each IAM user who signed in without MFA gets a policy denying all but managing their own MFA (or notify only) |
+//! | RootAccountUsage | escalated: a CRITICAL finding naming the source addresses and calls |
+//! | CloudTrailConfigChanges | the changed trails log again (as cloudtrail-restore-logging) |
+//! | SecurityGroupChanges | the changed groups lose world-open high-risk rules (as ec2-revoke-open-ingress) |
+//! | S3BucketPolicyChanges | the changed buckets get Block Public Access (as s3-block-public-access) |
+
+use std::collections::BTreeSet;
+use std::time::{Duration, SystemTime};
+
+use aws_sdk_cloudtrail::types::{LookupAttribute, LookupAttributeKey};
+use aws_smithy_types::date_time::Format;
+use aws_smithy_types::DateTime;
+use cloudtrail_restore_logging::CloudtrailRestoreLogging;
+use ec2_revoke_open_ingress::Ec2RevokeOpenIngress;
+use quell::config::ConfigError;
+use quell::remediation::Cached;
+use quell::{
+    AwsError, AwsResultExt, Finding, Member, Mode, NotApplicable, Remediation, Source, Spec, Step,
+    Tags, Triggers,
+};
+use s3_block_public_access::S3BlockPublicAccess;
+use serde_json::Value;
+
+pub const MFA_POLICY: &str = "quell-deny-without-mfa";
+const PUT_USER_POLICY: &str = "iam:PutUserPolicy";
+
+/// What an alarm is about, by its metric name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    ConsoleWithoutMfa,
+    RootUsage,
+    TrailChanges,
+    SecurityGroupChanges,
+    BucketPolicyChanges,
+}
+
+#[derive(Debug, Clone)]
+pub struct CloudtrailAlarmResponse {
+    /// Metric name → kind; the CIS benchmark's names unless configured.
+    pub metrics: Vec<(String, Kind)>,
+    /// Console sign-in without MFA: notify only, no policy.
+    pub mfa_notify_only: bool,
+    pub ingress: Ec2RevokeOpenIngress,
+    /// The exemption tag, checked on each resource an alarm leads to.
+    pub exempt_tag: String,
+}
+
+impl Default for CloudtrailAlarmResponse {
+    fn default() -> Self {
+        CloudtrailAlarmResponse {
+            metrics: vec![
+                ("ConsoleSigninWithoutMFA".into(), Kind::ConsoleWithoutMfa),
+                ("RootAccountUsage".into(), Kind::RootUsage),
+                ("CloudTrailConfigChanges".into(), Kind::TrailChanges),
+                ("SecurityGroupChanges".into(), Kind::SecurityGroupChanges),
+                ("S3BucketPolicyChanges".into(), Kind::BucketPolicyChanges),
+            ],
+            mfa_notify_only: false,
+            ingress: Ec2RevokeOpenIngress::default(),
+            exempt_tag: "quell:exempt".into(),
+        }
+    }
+}
+
+/// One CloudTrail record of the window, the parts the responses read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Call {
+    pub name: String,
+    pub source_ip: String,
+    pub who: String,
+    pub user_type: String,
+    pub record: Value,
+}
+
+#[derive(Debug)]
+pub struct Target {
+    pub alarm: String,
+    pub kind: Kind,
+    pub start: DateTime,
+    pub end: DateTime,
+    pub account: String,
+    pub region: String,
+    pub partition: String,
+    calls: Cached<Vec<Call>>,
+}
+
+pub struct Clients {
+    pub cloudtrail: aws_sdk_cloudtrail::Client,
+    pub iam: aws_sdk_iam::Client,
+    pub ec2: aws_sdk_ec2::Client,
+    pub s3: aws_sdk_s3::Client,
+}
+
+fn parse_time(s: &str) -> Option<DateTime> {
+    DateTime::from_str(s, Format::DateTime).ok()
+}
+
+fn fmt(t: &DateTime) -> String {
+    DateTime::from_secs(t.secs())
+        .fmt(Format::DateTime)
+        .unwrap_or_default()
+}
+
+/// The window's events, from LookupEvents (one attribute per lookup, as the API allows).
+async fn calls(c: &Clients, t: &Target) -> Result<Vec<Call>, AwsError> {
+    if let Some(v) = t.calls.get() {
+        return Ok(v);
+    }
+    let (key, value) = match t.kind {
+        Kind::ConsoleWithoutMfa => (LookupAttributeKey::EventName, "ConsoleLogin"),
+        Kind::RootUsage => (LookupAttributeKey::Username, "root"),
+        Kind::TrailChanges => (LookupAttributeKey::EventSource, "cloudtrail.amazonaws.com"),
+        Kind::SecurityGroupChanges => (LookupAttributeKey::EventSource, "ec2.amazonaws.com"),
+        Kind::BucketPolicyChanges => (LookupAttributeKey::EventSource, "s3.amazonaws.com"),
+    };
+    let mut out = Vec::new();
+    let mut pages = c
+        .cloudtrail
+        .lookup_events()
+        .start_time(t.start)
+        .end_time(t.end)
+        .lookup_attributes(
+            LookupAttribute::builder()
+                .attribute_key(key)
+                .attribute_value(value)
+                .build()
+                .map_err(|e| {
+                    AwsError::other(
+                        "could not build the CloudTrail lookup",
+                        "InvalidLookup",
+                        e.to_string(),
+                        false,
+                    )
+                })?,
+        )
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.aws(|| {
+            format!(
+                "could not look up the CloudTrail events of alarm {}",
+                t.alarm
+            )
+        })?;
+        for e in page.events() {
+            let record: Value = e
+                .cloud_trail_event()
+                .and_then(|j| serde_json::from_str(j).ok())
+                .unwrap_or(Value::Null);
+            let ident = &record["userIdentity"];
+            out.push(Call {
+                name: e.event_name().unwrap_or_default().to_string(),
+                source_ip: record["sourceIPAddress"]
+                    .as_str()
+                    .unwrap_or("?")
+                    .to_string(),
+                who: ident["userName"]
+                    .as_str()
+                    .or(ident["arn"].as_str())
+                    .unwrap_or("?")
+                    .to_string(),
+                user_type: ident["type"].as_str().unwrap_or("?").to_string(),
+                record,
+            });
+        }
+        if out.len() >= 500 {
+            break;
+        }
+    }
+    t.calls.set(out.clone());
+    Ok(out)
+}
+
+/// IAM users who signed in to the console without MFA in the window.
+pub fn without_mfa(calls: &[Call]) -> BTreeSet<String> {
+    calls
+        .iter()
+        .filter(|c| {
+            c.name == "ConsoleLogin"
+                && c.user_type == "IAMUser"
+                && c.record["responseElements"]["ConsoleLogin"] == "Success"
+                && c.record["additionalEventData"]["MFAUsed"] != "Yes"
+        })
+        .map(|c| c.who.clone())
+        .collect()
+}
+
+/// Names of what the window's calls changed: `requestParameters.<field>` of the named calls.
+pub fn changed(calls: &[Call], names: &[&str], field: &str) -> BTreeSet<String> {
+    calls
+        .iter()
+        .filter(|c| names.contains(&c.name.as_str()))
+        .filter_map(|c| {
+            c.record["requestParameters"][field]
+                .as_str()
+                .map(str::to_string)
+        })
+        .collect()
+}
+
+const TRAIL_CALLS: &[&str] = &[
+    "StopLogging",
+    "UpdateTrail",
+    "DeleteTrail",
+    "CreateTrail",
+    "PutEventSelectors",
+];
+const SG_CALLS: &[&str] = &[
+    "AuthorizeSecurityGroupIngress",
+    "AuthorizeSecurityGroupEgress",
+    "RevokeSecurityGroupIngress",
+    "ModifySecurityGroupRules",
+    "CreateSecurityGroup",
+];
+const S3_CALLS: &[&str] = &[
+    "PutBucketPolicy",
+    "PutBucketAcl",
+    "DeleteBucketPolicy",
+    "PutBucketPublicAccessBlock",
+    "DeletePublicAccessBlock",
+    "DeleteBucketPublicAccessBlock",
+];
+
+/// The inline policy an IAM user gets after a console sign-in without MFA: everything is denied
+/// until MFA is used, except what it takes to set up MFA (AWS's documented pattern).
+pub fn mfa_policy() -> Value {
+    serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "QuellDenyAllButMfaSetupWithoutMfa",
+            "Effect": "Deny",
+            "NotAction": [
+                "iam:CreateVirtualMFADevice", "iam:EnableMFADevice", "iam:GetUser", "iam:ListMFADevices",
+                "iam:ListVirtualMFADevices", "iam:ResyncMFADevice", "iam:ChangePassword", "sts:GetSessionToken"
+            ],
+            "Resource": "*",
+            "Condition": {"BoolIfExists": {"aws:MultiFactorAuthPresent": "false"}}
+        }]
+    })
+}
+
+fn evidence(calls: &[Call]) -> String {
+    let ips: BTreeSet<&str> = calls.iter().map(|c| c.source_ip.as_str()).collect();
+    let names: BTreeSet<&str> = calls.iter().map(|c| c.name.as_str()).collect();
+    let who: BTreeSet<&str> = calls.iter().map(|c| c.who.as_str()).collect();
+    format!(
+        "{} calls by {} from {}: {}",
+        calls.len(),
+        who.into_iter().collect::<Vec<_>>().join(", "),
+        ips.into_iter().collect::<Vec<_>>().join(", "),
+        names.into_iter().collect::<Vec<_>>().join(", ")
+    )
+}
+
+impl CloudtrailAlarmResponse {
+    async fn has_mfa_policy(&self, c: &Clients, user: &str) -> Result<bool, AwsError> {
+        match c
+            .iam
+            .get_user_policy()
+            .user_name(user)
+            .policy_name(MFA_POLICY)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e)
+                if aws_sdk_iam::error::ProvideErrorMetadata::code(&e) == Some("NoSuchEntity") =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(e).aws(|| format!("could not read policy {MFA_POLICY} of user {user}")),
+        }
+    }
+
+    /// The sub-remediations' targets that are not exempt, with their steps.
+    async fn sub_plans(
+        &self,
+        c: &Clients,
+        t: &Target,
+        exempt_tag: &str,
+    ) -> Result<Vec<Step>, AwsError> {
+        let calls = calls(c, t).await?;
+        let is_exempt = |tags: &Tags| {
+            tags.iter()
+                .any(|(k, v)| k == exempt_tag && v.eq_ignore_ascii_case("true"))
+        };
+        let mut steps = Vec::new();
+        match t.kind {
+            Kind::ConsoleWithoutMfa => {
+                for user in without_mfa(&calls) {
+                    if !self.has_mfa_policy(c, &user).await? {
+                        steps.push(Step::new(
+                            PUT_USER_POLICY,
+                            format!("user={user} policy={MFA_POLICY} (signed in without MFA)"),
+                        ));
+                    }
+                }
+            }
+            Kind::RootUsage => {
+                if !calls.is_empty() {
+                    return Err(AwsError::other(
+                        "escalated",
+                        "ManualActionRequired",
+                        format!("CRITICAL: the root user was used: {}. A person must confirm it was expected, rotate the root password and keys, and check its MFA", evidence(&calls)),
+                        false,
+                    ));
+                }
+            }
+            Kind::TrailChanges => {
+                let r = CloudtrailRestoreLogging;
+                for name in changed(&calls, TRAIL_CALLS, "name") {
+                    let trail =
+                        quell::finding::short_id(&quell::ResourceKind::CloudTrailTrail, &name);
+                    let sub = cloudtrail_restore_logging::Target {
+                        trail: Some(trail),
+                        account: t.account.clone(),
+                        region: t.region.clone(),
+                    };
+                    if !is_exempt(&r.tags(&c.cloudtrail, &sub).await?) {
+                        steps.extend(r.plan(&c.cloudtrail, &sub).await?);
+                    }
+                }
+            }
+            Kind::SecurityGroupChanges => {
+                for group in changed(&calls, SG_CALLS, "groupId") {
+                    if !ec2_revoke_open_ingress::valid_group_id(&group) {
+                        continue;
+                    }
+                    let sub = ec2_revoke_open_ingress::Target::new(&group);
+                    if !is_exempt(&self.ingress.tags(&c.ec2, &sub).await?) {
+                        steps.extend(self.ingress.plan(&c.ec2, &sub).await?);
+                    }
+                }
+            }
+            Kind::BucketPolicyChanges => {
+                for bucket in changed(&calls, S3_CALLS, "bucketName") {
+                    if !quell::finding::validate::bucket_name(&bucket) {
+                        continue;
+                    }
+                    let sub = s3_block_public_access::Bucket(bucket);
+                    if !is_exempt(&S3BlockPublicAccess.tags(&c.s3, &sub).await?) {
+                        steps.extend(S3BlockPublicAccess.plan(&c.s3, &sub).await?);
+                    }
+                }
+            }
+        }
+        // Every step carries what the alarm's window showed: who, from where, which calls.
+        let seen = evidence(&calls);
+        for s in &mut steps {
+            s.detail = format!("{} [alarm window: {seen}]", s.detail);
+        }
+        Ok(steps)
+    }
+}
+
+impl Remediation for CloudtrailAlarmResponse {
+    const SPEC: Spec = Spec {
+        id: "cloudtrail-alarm-response",
+        summary: "Finds what a CIS CloudTrail alarm saw (LookupEvents in its window) and responds per alarm, reusing the other remediations",
+        triggers: Triggers {
+            alarm_metrics: &["ConsoleSigninWithoutMFA", "RootAccountUsage", "CloudTrailConfigChanges", "SecurityGroupChanges", "S3BucketPolicyChanges"],
+            ..Triggers::NONE
+        },
+        permissions: &[
+            "cloudtrail:LookupEvents",
+            "iam:GetUserPolicy",
+            PUT_USER_POLICY,
+            "cloudtrail:DescribeTrails",
+            "cloudtrail:GetTrailStatus",
+            "cloudtrail:ListTags",
+            "cloudtrail:StartLogging",
+            "cloudtrail:UpdateTrail",
+            "ec2:DescribeSecurityGroups",
+            "ec2:RevokeSecurityGroupIngress",
+            "s3:GetBucketTagging",
+            "s3:GetBucketPublicAccessBlock",
+            "s3:PutBucketPublicAccessBlock",
+        ],
+        default_mode: Mode::Enforce,
+    };
+    type Target = Target;
+    type Clients = Clients;
+
+    fn clients(&self, member: &Member) -> Clients {
+        Clients {
+            cloudtrail: aws_sdk_cloudtrail::Client::new(member.config()),
+            iam: aws_sdk_iam::Client::new(member.config()),
+            ec2: aws_sdk_ec2::Client::new(member.config()),
+            s3: member.s3(),
+        }
+    }
+
+    fn configure(&mut self, get: &dyn Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        let names = [
+            ("QUELL_ALARM_CONSOLE_WITHOUT_MFA", Kind::ConsoleWithoutMfa),
+            ("QUELL_ALARM_ROOT_USAGE", Kind::RootUsage),
+            ("QUELL_ALARM_TRAIL_CHANGES", Kind::TrailChanges),
+            (
+                "QUELL_ALARM_SECURITY_GROUP_CHANGES",
+                Kind::SecurityGroupChanges,
+            ),
+            (
+                "QUELL_ALARM_BUCKET_POLICY_CHANGES",
+                Kind::BucketPolicyChanges,
+            ),
+        ];
+        for (var, kind) in names {
+            if let Some(v) = get(var)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+            {
+                if v.len() > 255 || v.contains(char::is_whitespace) {
+                    return Err(ConfigError {
+                        var,
+                        reason: format!("`{v}` is not a metric name"),
+                    });
+                }
+                self.metrics.retain(|(_, k)| *k != kind);
+                self.metrics.push((v, kind));
+            }
+        }
+        if let Some(v) = get("QUELL_MFA_NOTIFY_ONLY").filter(|v| !v.trim().is_empty()) {
+            self.mfa_notify_only = match v.trim() {
+                "true" => true,
+                "false" => false,
+                other => {
+                    return Err(ConfigError {
+                        var: "QUELL_MFA_NOTIFY_ONLY",
+                        reason: format!("`{other}` is neither true nor false"),
+                    })
+                }
+            };
+        }
+        if let Some(tag) = get("QUELL_EXEMPT_TAG")
+            .map(|t| t.trim().to_string())
+            .filter(|t| !t.is_empty())
+        {
+            self.exempt_tag = tag;
+        }
+        self.ingress.configure(get)
+    }
+
+    fn target(&self, f: &Finding) -> Result<Target, NotApplicable> {
+        if f.source != Source::CloudWatchAlarm {
+            return Err(NotApplicable(format!(
+                "{} findings are not alarms",
+                f.source
+            )));
+        }
+        if f.status.as_deref() != Some("ALARM") {
+            return Err(NotApplicable(format!(
+                "recorded, not acted on: the alarm is {}",
+                f.status.as_deref().unwrap_or("in no state")
+            )));
+        }
+        let kind = self
+            .metrics
+            .iter()
+            .find(|(m, _)| *m == f.kind)
+            .map(|(_, k)| *k)
+            .ok_or_else(|| {
+                NotApplicable(format!(
+                    "no response is configured for alarm metric {}",
+                    f.kind
+                ))
+            })?;
+        let end = f
+            .observed_at
+            .as_deref()
+            .and_then(parse_time)
+            .unwrap_or_else(|| DateTime::from(SystemTime::now()));
+        // The window the alarm evaluated, widened a little for CloudTrail's delivery delay.
+        let start = f
+            .window_start
+            .as_deref()
+            .and_then(parse_time)
+            .unwrap_or_else(|| DateTime::from_secs(end.secs() - 300));
+        let start = DateTime::from_secs(start.secs() - 600);
+        let end = DateTime::from(
+            SystemTime::try_from(end).unwrap_or_else(|_| SystemTime::now())
+                + Duration::from_secs(60),
+        );
+        Ok(Target {
+            alarm: f
+                .resources
+                .first()
+                .map(|r| r.id.clone())
+                .unwrap_or_else(|| f.kind.clone()),
+            kind,
+            start,
+            end,
+            account: f.account.clone(),
+            region: f.region.clone(),
+            partition: f.partition.clone(),
+            calls: Cached::default(),
+        })
+    }
+
+    fn describe(&self, t: &Target) -> String {
+        format!("alarm {} ({} to {})", t.alarm, fmt(&t.start), fmt(&t.end))
+    }
+
+    /// An alarm has no tags; the resources it leads to are checked for the exemption tag one by
+    /// one in `plan`.
+    async fn tags(&self, _c: &Clients, _t: &Target) -> Result<Tags, AwsError> {
+        Ok(Vec::new())
+    }
+
+    async fn plan(&self, c: &Clients, t: &Target) -> Result<Vec<Step>, AwsError> {
+        self.sub_plans(c, t, &self.exempt_tag).await
+    }
+
+    fn plan_only(&self, t: &Target) -> Option<String> {
+        (t.kind == Kind::ConsoleWithoutMfa && self.mfa_notify_only)
+            .then(|| "QUELL_MFA_NOTIFY_ONLY: notify only".to_string())
+    }
+
+    async fn apply(&self, c: &Clients, t: &Target, _steps: &[Step]) -> Result<(), AwsError> {
+        let calls = calls(c, t).await?;
+        match t.kind {
+            Kind::ConsoleWithoutMfa => {
+                for user in without_mfa(&calls) {
+                    if !self.has_mfa_policy(c, &user).await? {
+                        c.iam
+                            .put_user_policy()
+                            .user_name(&user)
+                            .policy_name(MFA_POLICY)
+                            .policy_document(mfa_policy().to_string())
+                            .send()
+                            .await
+                            .aws(|| format!("could not put policy {MFA_POLICY} on user {user}"))?;
+                    }
+                }
+            }
+            Kind::RootUsage => {}
+            Kind::TrailChanges => {
+                for name in changed(&calls, TRAIL_CALLS, "name") {
+                    let trail =
+                        quell::finding::short_id(&quell::ResourceKind::CloudTrailTrail, &name);
+                    let sub = cloudtrail_restore_logging::Target {
+                        trail: Some(trail),
+                        account: t.account.clone(),
+                        region: t.region.clone(),
+                    };
+                    let steps = CloudtrailRestoreLogging.plan(&c.cloudtrail, &sub).await?;
+                    if !steps.is_empty() {
+                        CloudtrailRestoreLogging
+                            .apply(&c.cloudtrail, &sub, &steps)
+                            .await?;
+                    }
+                }
+            }
+            Kind::SecurityGroupChanges => {
+                for group in changed(&calls, SG_CALLS, "groupId")
+                    .into_iter()
+                    .filter(|g| ec2_revoke_open_ingress::valid_group_id(g))
+                {
+                    let sub = ec2_revoke_open_ingress::Target::new(&group);
+                    let steps = self.ingress.plan(&c.ec2, &sub).await?;
+                    if !steps.is_empty() {
+                        self.ingress.apply(&c.ec2, &sub, &steps).await?;
+                    }
+                }
+            }
+            Kind::BucketPolicyChanges => {
+                for bucket in changed(&calls, S3_CALLS, "bucketName")
+                    .into_iter()
+                    .filter(|b| quell::finding::validate::bucket_name(b))
+                {
+                    let sub = s3_block_public_access::Bucket(bucket);
+                    let steps = S3BlockPublicAccess.plan(&c.s3, &sub).await?;
+                    if !steps.is_empty() {
+                        S3BlockPublicAccess.apply(&c.s3, &sub, &steps).await?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;
