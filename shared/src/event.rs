@@ -350,6 +350,7 @@ fn guardduty(env: &Envelope) -> Result<Finding, EventError> {
         resource_role: d.service.as_ref().and_then(|s| s.resource_role.clone()),
         observed_at: d.updated_at,
         window_start: None,
+        is_public: None,
     })
 }
 
@@ -411,6 +412,7 @@ fn config(env: &Envelope) -> Result<Finding, EventError> {
         resource_role: None,
         observed_at: None,
         window_start: None,
+        is_public: None,
     })
 }
 
@@ -488,6 +490,7 @@ fn access_analyzer(env: &Envelope) -> Result<Finding, EventError> {
         resource_role: None,
         observed_at: None,
         window_start: None,
+        is_public: d.is_public,
     })
 }
 
@@ -594,6 +597,7 @@ fn alarm(env: &Envelope) -> Result<Finding, EventError> {
         resource_role: None,
         observed_at: window.1.or_else(|| env.time.clone()),
         window_start: window.0,
+        is_public: None,
     })
 }
 
@@ -668,6 +672,7 @@ fn cloudtrail(env: &Envelope) -> Result<Finding, EventError> {
         resource_role: None,
         observed_at: d.event_time,
         window_start: None,
+        is_public: None,
     })
 }
 
@@ -836,5 +841,6 @@ fn asff(
         resource_role: None,
         observed_at: f.updated_at,
         window_start: None,
+        is_public: None,
     })
 }

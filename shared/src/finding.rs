@@ -305,6 +305,9 @@ pub struct Finding {
     /// When the source last saw the problem (RFC 3339), where it says.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub observed_at: Option<String>,
+    /// For an Access Analyzer finding: whether the access is public (not only cross-account).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub is_public: Option<bool>,
     /// For an alarm: the start of the evaluation window that crossed the threshold (RFC 3339);
     /// `observed_at` is its end.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -29,6 +29,8 @@ pub struct Triggers {
     pub custom_actions: &'static [&'static str],
     /// Access Analyzer resource types (`AWS::S3::Bucket`).
     pub access_analyzer: &'static [&'static str],
+    /// Only Access Analyzer findings of public access (`isPublic: true`), not cross-account ones.
+    pub access_analyzer_public_only: bool,
     /// CloudWatch alarm metric names.
     pub alarm_metrics: &'static [&'static str],
     /// CloudTrail event names.
@@ -45,6 +47,7 @@ impl Triggers {
         securityhub_controls: &[],
         custom_actions: &[],
         access_analyzer: &[],
+        access_analyzer_public_only: false,
         alarm_metrics: &[],
         cloudtrail_events: &[],
     };
@@ -110,7 +113,10 @@ impl Spec {
                         .as_deref()
                         .is_some_and(|a| t.custom_actions.contains(&a))
             }
-            Source::AccessAnalyzer => t.access_analyzer.contains(&f.kind.as_str()),
+            Source::AccessAnalyzer => {
+                t.access_analyzer.contains(&f.kind.as_str())
+                    && (!t.access_analyzer_public_only || f.is_public == Some(true))
+            }
             Source::CloudWatchAlarm => t.alarm_metrics.contains(&f.kind.as_str()),
             Source::CloudTrail => t.cloudtrail_events.contains(&f.kind.as_str()),
         }

@@ -118,7 +118,11 @@ pub fn rules(spec: &Spec) -> Vec<Rule> {
             pattern: json!({
                 "source": ["aws.access-analyzer"],
                 "detail-type": ["Access Analyzer Finding"],
-                "detail": {"resourceType": t.access_analyzer, "status": ["ACTIVE"]}
+                "detail": if t.access_analyzer_public_only {
+                    json!({"resourceType": t.access_analyzer, "status": ["ACTIVE"], "isPublic": [true]})
+                } else {
+                    json!({"resourceType": t.access_analyzer, "status": ["ACTIVE"]})
+                }
             }),
         });
     }

@@ -33,6 +33,8 @@ impl Remediation for S3BlockPublicAccess {
             ],
             securityhub_controls: &["S3.2", "S3.3", "S3.8"],
             access_analyzer: &["AWS::S3::Bucket"],
+            // Block Public Access stops public access, not a grant to another account.
+            access_analyzer_public_only: true,
             ..Triggers::NONE
         },
         permissions: &["s3:GetBucketTagging", "s3:GetBucketPublicAccessBlock", PUT],
