@@ -264,7 +264,7 @@ const MEANT_FOR: &[(&str, &[&str])] = &[
     ),
     (
         "accessanalyzer-s3-bucket-cross-account.json",
-        &["s3-block-public-access"],
+        &[],
     ),
     (
         "accessanalyzer-s3-bucket-public.json",
