@@ -380,6 +380,36 @@ pub mod validate {
             && !s.contains("..")
     }
 
+    /// `i-` and 8 or 17 hex digits.
+    pub fn instance_id(s: &str) -> bool {
+        s.strip_prefix("i-").is_some_and(|h| {
+            (8..=17).contains(&h.len()) && h.bytes().all(|b| b.is_ascii_hexdigit())
+        })
+    }
+
+    /// `sg-` and 8 or 17 hex digits.
+    pub fn security_group_id(s: &str) -> bool {
+        s.strip_prefix("sg-").is_some_and(|h| {
+            (8..=17).contains(&h.len()) && h.bytes().all(|b| b.is_ascii_hexdigit())
+        })
+    }
+
+    /// A tag value as AWS takes it: at most 256 of `[A-Za-z0-9 _.:/=+\-@,]`, keeping the end
+    /// (the most specific part of a finding id).
+    pub fn tag_value(s: &str) -> String {
+        let clean: String = s
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || "_.:/=+-@ ".contains(c) {
+                    c
+                } else {
+                    '-'
+                }
+            })
+            .collect();
+        clean[clean.len().saturating_sub(256)..].to_string()
+    }
+
     /// The partition a region belongs to.
     pub fn partition_of(region: &str) -> &'static str {
         if region.starts_with("cn-") {

@@ -99,6 +99,20 @@ impl aws_sdk_s3control::config::endpoint::ResolveEndpoint for FixedEndpoint {
     }
 }
 
+/// A bucket's tags; a bucket with none has none (S3 answers NoSuchTagSet).
+pub async fn bucket_tags(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+) -> Result<crate::remediation::Tags, AwsError> {
+    match s3.get_bucket_tagging().bucket(bucket).send().await {
+        Ok(out) => Ok(out.tag_set.into_iter().map(|t| (t.key, t.value)).collect()),
+        Err(e) if aws_sdk_s3::error::ProvideErrorMetadata::code(&e) == Some("NoSuchTagSet") => {
+            Ok(Vec::new())
+        }
+        Err(e) => Err(e).aws(|| format!("could not read the tags of bucket {bucket}")),
+    }
+}
+
 type Slot = Arc<tokio::sync::Mutex<Option<Arc<Member>>>>;
 
 /// Assumes the member role and caches the sessions.

@@ -34,11 +34,6 @@ impl Target {
     }
 }
 
-fn valid_group_id(s: &str) -> bool {
-    s.strip_prefix("sg-")
-        .is_some_and(|h| (8..=17).contains(&h.len()) && h.bytes().all(|b| b.is_ascii_hexdigit()))
-}
-
 async fn read(ec2: &aws_sdk_ec2::Client, t: &Target) -> Result<Group, AwsError> {
     if let Some(g) = t.read.get() {
         return Ok(g);
@@ -103,7 +98,7 @@ impl Remediation for Ec2CloseDefaultSg {
         let r = f
             .resource(&ResourceKind::Ec2SecurityGroup)
             .ok_or_else(|| NotApplicable("the finding names no security group".into()))?;
-        if !valid_group_id(&r.id) {
+        if !quell::finding::validate::security_group_id(&r.id) {
             return Err(NotApplicable(format!(
                 "`{}` is not a security group id",
                 r.id

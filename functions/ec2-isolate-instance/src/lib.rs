@@ -90,19 +90,7 @@ impl Target {
     }
 }
 
-fn tag_value(s: &str) -> String {
-    let clean: String = s
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "_.:/=+-@ ,".contains(c) {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect();
-    clean[clean.len().saturating_sub(256)..].to_string()
-}
+use quell::finding::validate::tag_value;
 
 fn tag(k: &str, v: &str) -> Tag {
     Tag::builder().key(k).value(tag_value(v)).build()
@@ -110,11 +98,6 @@ fn tag(k: &str, v: &str) -> Tag {
 
 fn filter(name: &str, value: &str) -> Filter {
     Filter::builder().name(name).values(value).build()
-}
-
-fn valid_instance_id(s: &str) -> bool {
-    s.strip_prefix("i-")
-        .is_some_and(|h| (8..=17).contains(&h.len()) && h.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 impl Ec2IsolateInstance {
@@ -349,7 +332,7 @@ fn previous_groups(s: &State) -> String {
         .iter()
         .map(|(eni, g)| format!("{eni}={}", g.join("+")))
         .collect::<Vec<_>>()
-        .join(",")
+        .join(" ")
 }
 
 impl Remediation for Ec2IsolateInstance {
@@ -417,7 +400,7 @@ impl Remediation for Ec2IsolateInstance {
         let r = f
             .resource(&ResourceKind::Ec2Instance)
             .ok_or_else(|| NotApplicable("the finding names no EC2 instance".into()))?;
-        if !valid_instance_id(&r.id) {
+        if !quell::finding::validate::instance_id(&r.id) {
             return Err(NotApplicable(format!("`{}` is not an instance id", r.id)));
         }
         Ok(Target::new(&r.id, &f.id))

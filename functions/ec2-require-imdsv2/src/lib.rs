@@ -35,11 +35,6 @@ impl Target {
     }
 }
 
-fn valid_instance_id(s: &str) -> bool {
-    s.strip_prefix("i-")
-        .is_some_and(|h| (8..=17).contains(&h.len()) && h.bytes().all(|b| b.is_ascii_hexdigit()))
-}
-
 async fn read(ec2: &aws_sdk_ec2::Client, t: &Target) -> Result<State, AwsError> {
     if let Some(s) = t.read.get() {
         return Ok(s);
@@ -108,7 +103,7 @@ impl Remediation for Ec2RequireImdsv2 {
         let r = f
             .resource(&ResourceKind::Ec2Instance)
             .ok_or_else(|| NotApplicable("the finding names no EC2 instance".into()))?;
-        if !valid_instance_id(&r.id) {
+        if !quell::finding::validate::instance_id(&r.id) {
             return Err(NotApplicable(format!("`{}` is not an instance id", r.id)));
         }
         Ok(Target::new(&r.id))

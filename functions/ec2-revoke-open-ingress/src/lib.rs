@@ -51,10 +51,7 @@ impl Target {
     }
 }
 
-pub fn valid_group_id(s: &str) -> bool {
-    s.strip_prefix("sg-")
-        .is_some_and(|h| (8..=17).contains(&h.len()) && h.bytes().all(|b| b.is_ascii_hexdigit()))
-}
+pub use quell::finding::validate::security_group_id as valid_group_id;
 
 /// The part of each rule that opens a high-risk port to the world: the rule's protocol and ports
 /// with only its world-open ranges. Empty when nothing is open.

@@ -358,21 +358,7 @@ impl Remediation for IamDisableAccessKey {
     }
 }
 
-/// IAM tag values: at most 256 characters of `[\p{L}\p{Z}\p{N}_.:/=+\-@]`.
-fn tag_value(finding: &str) -> String {
-    let clean: String = finding
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "_.:/=+-@ ".contains(c) {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect();
-    let start = clean.len().saturating_sub(256);
-    clean[start..].to_string()
-}
+use quell::finding::validate::tag_value;
 
 /// The user's name: as the finding gives it, from the key (GetAccessKeyLastUsed names its
 /// user), or from the `AIDA…` id Config reports (looked up in ListUsers).

@@ -68,11 +68,7 @@ impl Remediation for S3BlockPublicAccess {
     }
 
     async fn tags(&self, s3: &aws_sdk_s3::Client, t: &Bucket) -> Result<Tags, AwsError> {
-        match s3.get_bucket_tagging().bucket(&t.0).send().await {
-            Ok(out) => Ok(out.tag_set.into_iter().map(|t| (t.key, t.value)).collect()),
-            Err(e) if code(&e) == Some("NoSuchTagSet") => Ok(Vec::new()),
-            Err(e) => Err(e).aws(|| format!("could not read the tags of bucket {}", t.0)),
-        }
+        quell::member::bucket_tags(s3, &t.0).await
     }
 
     async fn plan(&self, s3: &aws_sdk_s3::Client, t: &Bucket) -> Result<Vec<Step>, AwsError> {
