@@ -1,6 +1,8 @@
 //! The code is the single source of truth: templates, policies and routing are checked against the
 //! remediations' Specs.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 

@@ -1,6 +1,8 @@
 //! The `quell` binary as an operator runs it: replay routes an event through the generated rules
 //! and runs the matching remediation against an endpoint; errors are one readable line.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::process::Command;
 
 use quell_tests::{seed, Emulator, CENTRAL, MEMBER};

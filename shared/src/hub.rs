@@ -95,16 +95,13 @@ impl Hub {
                 reason: "retryable failure: the workflow is left unchanged for the retry".into(),
             });
         };
+        // Not (yet) in Security Hub: fall through to a finding of quell's own.
         if let Some(hub) = &finding.hub {
-            match self.update(finding, hub, workflow, note).await? {
-                true => {
-                    return Ok(HubRecord::Updated {
-                        id: hub.id.clone(),
-                        workflow,
-                    })
-                }
-                // Not (yet) in Security Hub: fall through to a finding of quell's own.
-                false => {}
+            if self.update(finding, hub, workflow, note).await? {
+                return Ok(HubRecord::Updated {
+                    id: hub.id.clone(),
+                    workflow,
+                });
             }
         }
         let Some(member) = member else {

@@ -1,6 +1,8 @@
 //! Every sample and reference event parses to the expected finding; malformed input gets an
 //! error that names what is wrong.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::{Path, PathBuf};
 
 use quell::event::{Envelope, EventError};

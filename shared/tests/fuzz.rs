@@ -1,6 +1,8 @@
 //! The event parser under arbitrary and mutated real events, bounded in count and time: it never
 //! panics, and every rejection is an error that says what is wrong.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::time::{Duration, Instant};
 
 use quell::event::Envelope;

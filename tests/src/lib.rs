@@ -5,6 +5,9 @@
 //! - [`seed`]: real problems in member accounts, and reading back their state;
 //! - [`events`]: the sample events in events/, retargeted at a test's own resources.
 
+// A test harness: a failed seed or read is a failed test, so it panics with what failed.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 pub mod emulator;
 pub mod events;
 pub mod runtime_api;

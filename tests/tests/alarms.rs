@@ -1,6 +1,8 @@
 //! cloudtrail-alarm-response end to end: the alarm's window is looked up in the member's CloudTrail
 //! (the emulator answers LookupEvents from seeded records) and the response's effect is read back.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use cloudtrail_alarm_response::{CloudtrailAlarmResponse, MFA_POLICY};
 use quell::{Config, Mode};
 use quell_tests::{context, events, seed, Emulator, CENTRAL, MEMBER, REGION};

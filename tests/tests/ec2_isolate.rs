@@ -1,6 +1,8 @@
 //! ec2-isolate-instance end to end: a running instance in a member account is contained, its
 //! evidence kept, and a replay changes nothing more.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use ec2_isolate_instance::{
     Ec2IsolateInstance, FINDING_TAG, ISOLATED_BY_TAG, ISOLATION_TAG, PREVIOUS_GROUPS_TAG,
 };

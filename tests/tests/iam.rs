@@ -1,5 +1,7 @@
 //! iam-disable-access-key and iam-revoke-role-sessions end to end, in a member account.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use iam_disable_access_key::IamDisableAccessKey;
 use iam_revoke_role_sessions::{IamRevokeRoleSessions, POLICY_NAME};
 use quell::{Config, Mode};

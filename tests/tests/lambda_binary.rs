@@ -3,6 +3,8 @@
 //!
 //! `make test` builds the binaries first (`cargo build --workspace --bins`).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::PathBuf;
 use std::time::Duration;
 

@@ -1,6 +1,8 @@
 //! Posture drift end to end: each remediation fixes real state seeded in a member account, the
 //! fix is read back, the finding's workflow is recorded, and a replay changes nothing.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use quell::outcome::Report;
 use quell::{Config, Mode, Remediation};
 use quell_tests::{context, events, seed, Emulator, CENTRAL, MEMBER};

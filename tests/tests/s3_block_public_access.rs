@@ -1,6 +1,8 @@
 //! s3-block-public-access end to end: a central and a member account on the local emulator, a
 //! public bucket in the member, every trigger source replayed, state read back.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use quell::{Config, Mode};
 use quell_tests::{context, events, seed, Emulator, CENTRAL, MEMBER};
 use s3_block_public_access::S3BlockPublicAccess;

@@ -1,4 +1,4 @@
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    quell::runtime::run(cloudtrail_restore_logging::CloudtrailRestoreLogging::default()).await
+    quell::runtime::run(cloudtrail_restore_logging::CloudtrailRestoreLogging).await
 }

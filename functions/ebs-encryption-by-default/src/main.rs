@@ -1,4 +1,4 @@
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    quell::runtime::run(ebs_encryption_by_default::EbsEncryptionByDefault::default()).await
+    quell::runtime::run(ebs_encryption_by_default::EbsEncryptionByDefault).await
 }

@@ -1,4 +1,4 @@
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    quell::runtime::run(ec2_close_default_sg::Ec2CloseDefaultSg::default()).await
+    quell::runtime::run(ec2_close_default_sg::Ec2CloseDefaultSg).await
 }

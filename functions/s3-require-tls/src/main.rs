@@ -1,4 +1,4 @@
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    quell::runtime::run(s3_require_tls::S3RequireTls::default()).await
+    quell::runtime::run(s3_require_tls::S3RequireTls).await
 }

@@ -4,6 +4,8 @@
 //!
 //! Usage: quell-bench [--bin-dir DIR] [--runs N] [--events N]
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -357,7 +359,7 @@ async fn warm_path(emu: &Emulator, member: &aws_config::SdkConfig, n: usize) -> 
 }
 
 /// 5. Side by side with Cloud Custodian: the same three remediations on the same emulator, each
-/// tool on its own copy of each problem, one process per event as each is meant to run.
+///    tool on its own copy of each problem, one process per event as each is meant to run.
 async fn side_by_side(emu: &Emulator, a: &Args) -> Result<(), String> {
     println!("\n## side by side with Cloud Custodian (c7n 0.9.53, pull mode narrowed to the event's resource)");
     let Some(custodian) = &a.custodian else {

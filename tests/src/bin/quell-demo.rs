@@ -2,6 +2,8 @@
 //! account with public buckets, replays the sample events in events/ through the functions (the
 //! same code Lambda runs), and shows what was fixed.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::process::ExitCode;
 
 use quell::{Config, Mode};
@@ -135,16 +137,19 @@ async fn run() -> Result<(), String> {
         },
         "s3-block-public-access",
     );
-    println!(
-        "{:<3} {:<62} {:<16} {:<24} {:<18} {:<11} {:<26} {}",
+    let h = [
         "#",
         "EVENT (why)",
         "SOURCE",
         "FUNCTION",
         "OUTCOME",
         "WORKFLOW",
-        "BUCKET",
-        "BEFORE -> AFTER"
+        "RESOURCE",
+        "BEFORE -> AFTER",
+    ];
+    println!(
+        "{:<3} {:<62} {:<16} {:<24} {:<18} {:<11} {:<26} {}",
+        h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7]
     );
     let mut failed = 0;
     for (i, c) in CASES.iter().enumerate() {
