@@ -20,6 +20,10 @@ What it adds to moto 5.2.5, and why:
     with POST /_quell/cloudtrail-events {"account", "region", "events": [CloudTrail records]};
     LookupEvents answers from them, filtered by StartTime/EndTime and one LookupAttribute, newest
     first, as CloudTrail does.
+  * Fault injection, for tests of what quell does when AWS fails: POST /_quell/faults with a list
+    of {"service", "action" (prefix of the call log's action), "account"?, "skip"?, "count",
+    "status", "code", "message"?, "delay"?}; a matching call is answered with that error in its
+    protocol's shape (or delayed by `delay` seconds, for timeouts). DELETE clears them.
   * A call log: every request is recorded as (account, service, action, target) and served at
     GET /_quell/calls (DELETE clears it), so tests assert on the calls made, not on "no error".
 Nothing else is changed; everything else is moto as released.
@@ -242,6 +246,56 @@ def _describe(environ, body):
     }
 
 
+_FAULTS = []
+_FAULTS_LOCK = threading.Lock()
+_QUERY = {"sts", "sns", "iam", "ec2", "sqs", "autoscaling", "cloudwatch"}
+_JSON = {"dynamodb", "cloudtrail", "logs", "events", "config"}
+
+
+def _fault_for(call):
+    with _FAULTS_LOCK:
+        for f in _FAULTS:
+            if f.get("count", 1) <= 0:
+                continue
+            if f.get("service") not in (None, call["service"]):
+                continue
+            if not str(call["action"]).startswith(f.get("action", "")):
+                continue
+            if f.get("account") not in (None, call["account"]):
+                continue
+            if f.get("skip", 0) > 0:
+                f["skip"] -= 1
+                continue
+            f["count"] = f.get("count", 1) - 1
+            return dict(f)
+    return None
+
+
+def _fault_response(fault, call, start_response):
+    import time as _time
+
+    if fault.get("delay"):
+        _time.sleep(float(fault["delay"]))
+    code, message = fault.get("code", "InternalError"), fault.get("message", "injected by quell_moto")
+    status = int(fault.get("status", 500))
+    service = call["service"]
+    if service == "ec2":
+        body = f"<Response><Errors><Error><Code>{code}</Code><Message>{message}</Message></Error></Errors><RequestID>quell-fault</RequestID></Response>"
+        ctype, extra = "text/xml", []
+    elif service in _QUERY:
+        body = f"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error><RequestId>quell-fault</RequestId></ErrorResponse>"
+        ctype, extra = "text/xml", []
+    elif service == "s3":
+        body = f"<?xml version='1.0' encoding='UTF-8'?><Error><Code>{code}</Code><Message>{message}</Message><RequestId>quell-fault</RequestId></Error>"
+        ctype, extra = "application/xml", []
+    else:
+        body = json.dumps({"__type": code, "message": message})
+        ctype, extra = "application/json", [("x-amzn-errortype", code)]
+    data = body.encode()
+    start_response(f"{status} Fault", [("Content-Type", ctype), ("Content-Length", str(len(data))), ("x-amzn-requestid", "quell-fault")] + extra)
+    return [data]
+
+
 class CallLog:
     def __init__(self, app):
         self.app = app
@@ -252,6 +306,15 @@ class CallLog:
             length = int(environ.get("CONTENT_LENGTH") or 0)
             seed = json.loads(environ["wsgi.input"].read(length) or b"{}")
             _TRAIL_EVENTS.setdefault((seed["account"], seed["region"]), []).extend(seed.get("events", []))
+            start_response("204 No Content", [("Content-Length", "0")])
+            return [b""]
+        if path == "/_quell/faults":
+            with _FAULTS_LOCK:
+                if environ.get("REQUEST_METHOD") == "POST":
+                    length = int(environ.get("CONTENT_LENGTH") or 0)
+                    _FAULTS.extend(json.loads(environ["wsgi.input"].read(length) or b"[]"))
+                else:
+                    _FAULTS.clear()
             start_response("204 No Content", [("Content-Length", "0")])
             return [b""]
         if path == "/_quell/calls":
@@ -272,8 +335,11 @@ class CallLog:
         except Exception:  # the log must never break a request
             call = None
         if call:
+            fault = _fault_for(call)
             with _CALLS_LOCK:
-                _CALLS.append(call)
+                _CALLS.append(dict(call, fault=fault.get("code") if fault else None))
+            if fault:
+                return _fault_response(fault, call, start_response)
         return self.app(environ, start_response)
 
 

@@ -31,6 +31,8 @@ pub struct Emulator {
 
 #[derive(Debug, Clone, serde::Deserialize)]
 pub struct Call {
+    #[serde(default)]
+    pub fault: Option<String>,
     pub account: String,
     pub region: String,
     pub service: String,
@@ -126,6 +128,36 @@ impl Emulator {
         serde_json::from_str(&body).unwrap_or_default()
     }
 
+    /// Makes matching calls fail (see tests/emulator/quell_moto.py): each fault is
+    /// `{"service", "action", "account"?, "skip"?, "count", "status", "code", "delay"?}`.
+    pub async fn inject(&self, faults: serde_json::Value) {
+        self.post("/_quell/faults", &faults.to_string()).await;
+    }
+
+    pub async fn clear_faults(&self) {
+        http(self.port, "DELETE", "/_quell/faults").await;
+    }
+
+    async fn post(&self, path: &str, body: &str) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut s = tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+            .await
+            .expect("connect to the emulator");
+        let req = format!(
+            "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        s.write_all(req.as_bytes())
+            .await
+            .expect("post to the emulator");
+        let mut buf = Vec::new();
+        let _ = s.read_to_end(&mut buf).await;
+        assert!(
+            String::from_utf8_lossy(&buf).starts_with("HTTP/1.1 204"),
+            "the emulator refused {path}"
+        );
+    }
+
     /// Management events of `account` that the emulator's LookupEvents answers from.
     pub async fn seed_trail_events(
         &self,
@@ -133,25 +165,9 @@ impl Emulator {
         region: &str,
         events: Vec<serde_json::Value>,
     ) {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let body =
             serde_json::json!({"account": account, "region": region, "events": events}).to_string();
-        let mut s = tokio::net::TcpStream::connect(("127.0.0.1", self.port))
-            .await
-            .expect("connect to the emulator");
-        let req = format!(
-            "POST /_quell/cloudtrail-events HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        );
-        s.write_all(req.as_bytes())
-            .await
-            .expect("seed trail events");
-        let mut buf = Vec::new();
-        let _ = s.read_to_end(&mut buf).await;
-        assert!(
-            String::from_utf8_lossy(&buf).starts_with("HTTP/1.1 204"),
-            "the emulator refused the events"
-        );
+        self.post("/_quell/cloudtrail-events", &body).await;
     }
 
     pub async fn clear_calls(&self) {
