@@ -245,3 +245,87 @@ async fn the_default_mode_is_dry_run_and_changes_nothing() {
         .collect();
     assert_eq!(groups, [web_sg]);
 }
+
+#[tokio::test]
+async fn an_instance_in_an_auto_scaling_group_is_detached_when_configured() {
+    let emu = Emulator::start().expect("emulator");
+    let member = emu.account_config(MEMBER).await;
+    seed::member_role(&member, CENTRAL).await;
+    let ec2 = aws_sdk_ec2::Client::new(&member);
+    let asg = aws_sdk_autoscaling::Client::new(&member);
+    let image = ec2.describe_images().send().await.unwrap().images.unwrap()[0]
+        .image_id
+        .clone()
+        .unwrap();
+    asg.create_launch_configuration()
+        .launch_configuration_name("web")
+        .image_id(image)
+        .instance_type("t3.micro")
+        .send()
+        .await
+        .unwrap();
+    let zone = ec2
+        .describe_availability_zones()
+        .send()
+        .await
+        .unwrap()
+        .availability_zones
+        .unwrap()[0]
+        .zone_name
+        .clone()
+        .unwrap();
+    asg.create_auto_scaling_group()
+        .auto_scaling_group_name("web-asg")
+        .launch_configuration_name("web")
+        .min_size(1)
+        .max_size(2)
+        .desired_capacity(1)
+        .availability_zones(zone)
+        .send()
+        .await
+        .unwrap();
+    let id = asg
+        .describe_auto_scaling_instances()
+        .send()
+        .await
+        .unwrap()
+        .auto_scaling_instances
+        .unwrap()[0]
+        .instance_id
+        .clone()
+        .unwrap();
+    let event = events::load(
+        "guardduty-ec2-cryptocurrency-bitcointool.json",
+        &[("i-0a1b2c3d4e5f60718", &id)],
+    );
+    let mut isolate = Ec2IsolateInstance::default();
+    quell::Remediation::configure(&mut isolate, &|k| {
+        (k == "QUELL_ISOLATE_DETACH_FROM_ASG").then(|| "true".to_string())
+    })
+    .unwrap();
+    let ctx = context(
+        &emu,
+        Config {
+            mode: Some(Mode::Enforce),
+            ..Config::default()
+        },
+        "ec2-isolate-instance",
+    );
+    let resp = quell::runtime::handle(&isolate, &ctx, event).await.unwrap();
+    assert_eq!(
+        resp.reports[0].outcome.name(),
+        "REMEDIATED",
+        "{:?}",
+        resp.reports[0]
+    );
+    let left = asg
+        .describe_auto_scaling_instances()
+        .instance_ids(&id)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        left.auto_scaling_instances().is_empty(),
+        "still in the group: {left:?}"
+    );
+}

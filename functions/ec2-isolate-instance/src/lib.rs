@@ -31,14 +31,23 @@ pub const PREVIOUS_PROFILE_TAG: &str = "quell:previous-instance-profile";
 pub struct Ec2IsolateInstance {
     /// Findings below this severity are recorded, not acted on.
     pub min_severity: Severity,
+    /// Detach an instance from its Auto Scaling group (which then replaces it) instead of only
+    /// reporting its membership.
+    pub detach_from_asg: bool,
 }
 
 impl Default for Ec2IsolateInstance {
     fn default() -> Self {
         Ec2IsolateInstance {
             min_severity: Severity::Medium,
+            detach_from_asg: false,
         }
     }
+}
+
+pub struct Clients {
+    pub ec2: aws_sdk_ec2::Client,
+    pub autoscaling: aws_sdk_autoscaling::Client,
 }
 
 /// What the instance looks like now, read once per plan.
@@ -55,6 +64,9 @@ pub struct State {
     /// (association id, instance profile ARN)
     pub profile: Option<(String, String)>,
     pub termination_protected: bool,
+    /// The Auto Scaling group the instance is in: from its tag, or (when detaching) as Auto
+    /// Scaling itself says.
+    pub asg: Option<String>,
 }
 
 #[derive(Debug)]
@@ -101,7 +113,8 @@ fn filter(name: &str, value: &str) -> Filter {
 }
 
 impl Ec2IsolateInstance {
-    async fn inspect(&self, ec2: &aws_sdk_ec2::Client, t: &Target) -> Result<State, AwsError> {
+    async fn inspect(&self, c: &Clients, t: &Target) -> Result<State, AwsError> {
+        let ec2 = &c.ec2;
         let id = &t.instance;
         let out = ec2
             .describe_instances()
@@ -149,7 +162,7 @@ impl Ec2IsolateInstance {
             .iter()
             .filter_map(|b| b.ebs().and_then(|e| e.volume_id()).map(str::to_string))
             .collect();
-        let tags = inst
+        let tags: Vec<(String, String)> = inst
             .tags()
             .iter()
             .map(|t| {
@@ -220,6 +233,24 @@ impl Ec2IsolateInstance {
             .and_then(|v| v.value())
             .unwrap_or(false);
 
+        let tagged_asg = tags
+            .iter()
+            .find(|(k, _)| k == "aws:autoscaling:groupName")
+            .map(|(_, v)| v.clone());
+        // When detaching, Auto Scaling itself says whether the instance is in a group.
+        let asg = if self.detach_from_asg {
+            c.autoscaling
+                .describe_auto_scaling_instances()
+                .instance_ids(id)
+                .send()
+                .await
+                .aws(|| format!("could not read the Auto Scaling group of {id}"))?
+                .auto_scaling_instances()
+                .first()
+                .and_then(|i| i.auto_scaling_group_name().map(str::to_string))
+        } else {
+            tagged_asg
+        };
         Ok(State {
             vpc,
             interfaces,
@@ -229,21 +260,22 @@ impl Ec2IsolateInstance {
             snapshotted,
             profile,
             termination_protected,
+            asg,
         })
     }
 
-    async fn state(&self, ec2: &aws_sdk_ec2::Client, t: &Target) -> Result<State, AwsError> {
+    async fn state(&self, c: &Clients, t: &Target) -> Result<State, AwsError> {
         if let Some(s) = t.cached() {
             return Ok(s);
         }
-        let s = self.inspect(ec2, t).await?;
+        let s = self.inspect(c, t).await?;
         t.keep(Some(s.clone()));
         Ok(s)
     }
 }
 
 /// The steps that turn `s` into an isolated instance; empty when it is one.
-pub fn steps(t: &Target, s: &State) -> Vec<Step> {
+pub fn steps(t: &Target, s: &State, detach_from_asg: bool) -> Vec<Step> {
     let mut out = Vec::new();
     let iso = s.isolation_group.as_ref().map(|g| g.0.clone());
     match &s.isolation_group {
@@ -277,11 +309,7 @@ pub fn steps(t: &Target, s: &State) -> Vec<Step> {
         .iter()
         .any(|(k, v)| k == ISOLATED_BY_TAG && *v == tag_value(&t.finding));
     if !isolated_by {
-        let asg = s
-            .tags
-            .iter()
-            .find(|(k, _)| k == "aws:autoscaling:groupName")
-            .map(|(_, v)| v.clone());
+        let asg = s.asg.clone().filter(|_| !detach_from_asg);
         out.push(Step::new(
             "ec2:CreateTags",
             format!(
@@ -322,6 +350,12 @@ pub fn steps(t: &Target, s: &State) -> Vec<Step> {
         out.push(Step::new(
             "ec2:ModifyInstanceAttribute",
             format!("{} DisableApiTermination=true", t.instance),
+        ));
+    }
+    if let Some(g) = s.asg.as_ref().filter(|_| detach_from_asg) {
+        out.push(Step::new(
+            "autoscaling:DetachInstances",
+            format!("{} from {g} (ShouldDecrementDesiredCapacity=false: the group launches a replacement)", t.instance),
         ));
     }
     out
@@ -369,14 +403,19 @@ impl Remediation for Ec2IsolateInstance {
             "ec2:ModifyNetworkInterfaceAttribute",
             "ec2:DisassociateIamInstanceProfile",
             "ec2:ModifyInstanceAttribute",
+            "autoscaling:DescribeAutoScalingInstances",
+            "autoscaling:DetachInstances",
         ],
         default_mode: Mode::DryRun,
     };
     type Target = Target;
-    type Clients = aws_sdk_ec2::Client;
+    type Clients = Clients;
 
-    fn clients(&self, member: &Member) -> aws_sdk_ec2::Client {
-        aws_sdk_ec2::Client::new(member.config())
+    fn clients(&self, member: &Member) -> Clients {
+        Clients {
+            ec2: aws_sdk_ec2::Client::new(member.config()),
+            autoscaling: aws_sdk_autoscaling::Client::new(member.config()),
+        }
     }
 
     fn configure(&mut self, get: &dyn Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
@@ -385,6 +424,18 @@ impl Remediation for Ec2IsolateInstance {
                 var: "QUELL_ISOLATE_MIN_SEVERITY",
                 reason: format!("`{v}` is not LOW, MEDIUM, HIGH or CRITICAL"),
             })?;
+        }
+        if let Some(v) = get("QUELL_ISOLATE_DETACH_FROM_ASG").filter(|v| !v.trim().is_empty()) {
+            self.detach_from_asg = match v.trim() {
+                "true" => true,
+                "false" => false,
+                other => {
+                    return Err(ConfigError {
+                        var: "QUELL_ISOLATE_DETACH_FROM_ASG",
+                        reason: format!("`{other}` is neither true nor false"),
+                    })
+                }
+            };
         }
         Ok(())
     }
@@ -410,22 +461,18 @@ impl Remediation for Ec2IsolateInstance {
         format!("instance {}", t.instance)
     }
 
-    async fn tags(&self, ec2: &aws_sdk_ec2::Client, t: &Target) -> Result<Tags, AwsError> {
-        Ok(self.state(ec2, t).await?.tags)
+    async fn tags(&self, c: &Clients, t: &Target) -> Result<Tags, AwsError> {
+        Ok(self.state(c, t).await?.tags)
     }
 
-    async fn plan(&self, ec2: &aws_sdk_ec2::Client, t: &Target) -> Result<Vec<Step>, AwsError> {
-        let s = self.state(ec2, t).await?;
-        Ok(steps(t, &s))
+    async fn plan(&self, c: &Clients, t: &Target) -> Result<Vec<Step>, AwsError> {
+        let s = self.state(c, t).await?;
+        Ok(steps(t, &s, self.detach_from_asg))
     }
 
-    async fn apply(
-        &self,
-        ec2: &aws_sdk_ec2::Client,
-        t: &Target,
-        _steps: &[Step],
-    ) -> Result<(), AwsError> {
-        let s = self.state(ec2, t).await?;
+    async fn apply(&self, c: &Clients, t: &Target, _steps: &[Step]) -> Result<(), AwsError> {
+        let ec2 = &c.ec2;
+        let s = self.state(c, t).await?;
         // Whatever happens next, verification reads the instance afresh.
         t.keep(None);
         let id = &t.instance;
@@ -553,6 +600,16 @@ impl Remediation for Ec2IsolateInstance {
                 .send()
                 .await
                 .aws(|| format!("could not disassociate the instance profile of {id}"))?;
+        }
+        if let Some(g) = s.asg.as_ref().filter(|_| self.detach_from_asg) {
+            c.autoscaling
+                .detach_instances()
+                .auto_scaling_group_name(g)
+                .instance_ids(id)
+                .should_decrement_desired_capacity(false)
+                .send()
+                .await
+                .aws(|| format!("could not detach {id} from Auto Scaling group {g}"))?;
         }
         if !s.termination_protected {
             ec2.modify_instance_attribute()

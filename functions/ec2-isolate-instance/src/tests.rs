@@ -31,6 +31,7 @@ fn open_state() -> State {
             "arn:aws:iam::111111111111:instance-profile/web".into(),
         )),
         termination_protected: false,
+        asg: None,
     }
 }
 
@@ -52,7 +53,7 @@ fn isolated_state() -> State {
 #[test]
 fn an_open_instance_needs_every_step_in_evidence_first_order() {
     let t = Target::new(ID, "f-1");
-    let s = steps(&t, &open_state());
+    let s = steps(&t, &open_state(), false);
     let actions: Vec<&str> = s.iter().map(|s| s.action).collect();
     assert_eq!(
         actions,
@@ -81,7 +82,7 @@ fn an_open_instance_needs_every_step_in_evidence_first_order() {
 #[test]
 fn an_isolated_instance_needs_nothing_and_a_replay_takes_no_second_snapshot() {
     let t = Target::new(ID, "f-1");
-    assert!(steps(&t, &isolated_state()).is_empty());
+    assert!(steps(&t, &isolated_state(), false).is_empty());
     // A second finding for the same instance: its own snapshots and tag, nothing else.
     let t2 = Target::new(ID, "f-2");
     let s = steps(
@@ -90,6 +91,7 @@ fn an_isolated_instance_needs_nothing_and_a_replay_takes_no_second_snapshot() {
             snapshotted: vec![],
             ..isolated_state()
         },
+        false,
     );
     let actions: Vec<&str> = s.iter().map(|s| s.action).collect();
     assert_eq!(
@@ -108,7 +110,16 @@ fn an_isolation_group_that_gained_rules_is_emptied_and_asg_members_are_reported(
         vec![],
     ));
     s.tags = vec![("aws:autoscaling:groupName".into(), "web-asg".into())];
-    let st = steps(&t, &s);
+    s.asg = Some("web-asg".into());
+    let st = steps(&t, &s, false);
+    assert!(
+        !st.iter().any(|x| x.action == "autoscaling:DetachInstances"),
+        "reported only, unless configured"
+    );
+    let detached = steps(&t, &s, true);
+    assert!(detached
+        .iter()
+        .any(|x| x.action == "autoscaling:DetachInstances" && x.detail.contains("web-asg")));
     assert_eq!(st[0].action, "ec2:RevokeSecurityGroupIngress");
     assert!(
         st[1]
@@ -149,6 +160,16 @@ fn instance_rule() -> MockRule {
             )
             .build()
     })
+}
+
+fn c(ec2: aws_sdk_ec2::Client) -> Clients {
+    let conf = aws_sdk_autoscaling::config::Config::builder()
+        .behavior_version(aws_sdk_autoscaling::config::BehaviorVersion::latest())
+        .build();
+    Clients {
+        ec2,
+        autoscaling: aws_sdk_autoscaling::Client::from_conf(conf),
+    }
 }
 
 fn reads() -> Vec<MockRule> {
@@ -193,7 +214,7 @@ async fn dry_run_reads_once_and_writes_nothing() {
     );
     let out = execute(
         &Ec2IsolateInstance::default(),
-        &ec2,
+        &c(ec2),
         &Target::new(ID, "f-1"),
         Mode::DryRun,
         "quell:exempt",
@@ -219,7 +240,7 @@ async fn access_denied_is_permanent_throttling_retryable() {
         let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&d]);
         let out = execute(
             &Ec2IsolateInstance::default(),
-            &ec2,
+            &c(ec2),
             &Target::new(ID, "f-1"),
             Mode::Enforce,
             "quell:exempt",
@@ -260,7 +281,7 @@ async fn an_exempt_instance_is_left_alone() {
     );
     let out = execute(
         &Ec2IsolateInstance::default(),
-        &ec2,
+        &c(ec2),
         &Target::new(ID, "f-1"),
         Mode::Enforce,
         "quell:exempt",
