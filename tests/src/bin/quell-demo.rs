@@ -213,6 +213,7 @@ async fn run() -> Result<(), String> {
         println!("    note: {note}");
     }
     failed += threats(&emu, &central, &member).await?;
+    failed += posture(&emu, &member).await;
 
     let calls = emu.calls().await;
     let central_untouched = if !calls
@@ -466,4 +467,264 @@ async fn instance_state(member: &aws_config::SdkConfig, id: &str) -> String {
         groups.join("+"),
         if profile { "profile" } else { "no profile" }
     )
+}
+
+async fn replay<R: quell::Remediation>(
+    emu: &Emulator,
+    r: &R,
+    event: Value,
+) -> Result<quell::runtime::Response, quell::runtime::Failure> {
+    let ctx = context(
+        emu,
+        Config {
+            mode: Some(Mode::Enforce),
+            ..Config::default()
+        },
+        R::SPEC.id,
+    );
+    quell::runtime::handle(r, &ctx, event).await
+}
+
+/// Posture drift and a CIS alarm, on state seeded in the member account.
+async fn posture(emu: &Emulator, member: &aws_config::SdkConfig) -> usize {
+    use aws_sdk_ec2::types::{Filter, IpPermission, IpRange};
+    println!("\nposture drift and CIS alarms (Config, Security Hub and CloudWatch alarm events on state seeded in {MEMBER}):");
+    let mut failed = 0;
+    let ec2 = aws_sdk_ec2::Client::new(member);
+    let iam = aws_sdk_iam::Client::new(member);
+
+    // A world-open SSH rule beside a private one.
+    let (_, web) = seed::instance(member, "web-2").await;
+    let rules =
+        |ec2g: &aws_sdk_ec2::operation::describe_security_groups::DescribeSecurityGroupsOutput| {
+            ec2g.security_groups()
+                .first()
+                .map(|g| {
+                    g.ip_permissions()
+                        .iter()
+                        .flat_map(|p| {
+                            p.ip_ranges().iter().map(move |r| {
+                                format!(
+                                    "{}<-{}",
+                                    p.from_port().unwrap_or(-1),
+                                    r.cidr_ip().unwrap_or("")
+                                )
+                            })
+                        })
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                })
+                .unwrap_or_default()
+        };
+    let _ = ec2
+        .authorize_security_group_ingress()
+        .group_id(&web)
+        .ip_permissions(
+            IpPermission::builder()
+                .ip_protocol("tcp")
+                .from_port(443)
+                .to_port(443)
+                .ip_ranges(IpRange::builder().cidr_ip("0.0.0.0/0").build())
+                .build(),
+        )
+        .send()
+        .await;
+    let before = ec2
+        .describe_security_groups()
+        .group_ids(&web)
+        .send()
+        .await
+        .map(|o| rules(&o))
+        .unwrap_or_default();
+    let r = replay(
+        emu,
+        &ec2_revoke_open_ingress::Ec2RevokeOpenIngress::default(),
+        events::load(
+            "config-restricted-ssh.json",
+            &[("sg-0a1b2c3d4e5f60718", &web)],
+        ),
+    )
+    .await;
+    let after = ec2
+        .describe_security_groups()
+        .group_ids(&web)
+        .send()
+        .await
+        .map(|o| rules(&o))
+        .unwrap_or_default();
+    failed += line(14, "config-restricted-ssh", &r, &web, &before, &after);
+
+    // The default security group.
+    let default = ec2
+        .describe_security_groups()
+        .filters(
+            Filter::builder()
+                .name("group-name")
+                .values("default")
+                .build(),
+        )
+        .send()
+        .await
+        .ok()
+        .and_then(|o| {
+            o.security_groups()
+                .first()
+                .and_then(|g| g.group_id().map(str::to_string))
+        })
+        .unwrap_or_default();
+    let count =
+        |o: &aws_sdk_ec2::operation::describe_security_groups::DescribeSecurityGroupsOutput| {
+            o.security_groups()
+                .first()
+                .map(|g| {
+                    format!(
+                        "{} in/{} out rules",
+                        g.ip_permissions().len(),
+                        g.ip_permissions_egress().len()
+                    )
+                })
+                .unwrap_or_default()
+        };
+    let before = ec2
+        .describe_security_groups()
+        .group_ids(&default)
+        .send()
+        .await
+        .map(|o| count(&o))
+        .unwrap_or_default();
+    let r = replay(
+        emu,
+        &ec2_close_default_sg::Ec2CloseDefaultSg,
+        events::load(
+            "securityhub-imported-fsbp-ec2-2.json",
+            &[("sg-0d0e0f0a0b0c0d0e0", &default)],
+        ),
+    )
+    .await;
+    let after = ec2
+        .describe_security_groups()
+        .group_ids(&default)
+        .send()
+        .await
+        .map(|o| count(&o))
+        .unwrap_or_default();
+    failed += line(
+        15,
+        "securityhub-imported-fsbp-ec2-2",
+        &r,
+        &default,
+        &before,
+        &after,
+    );
+
+    // EBS encryption by default, and the password policy.
+    let ebs = |on: Option<bool>| {
+        if on == Some(true) {
+            "on".to_string()
+        } else {
+            "off".to_string()
+        }
+    };
+    let before = ebs(ec2
+        .get_ebs_encryption_by_default()
+        .send()
+        .await
+        .ok()
+        .and_then(|o| o.ebs_encryption_by_default));
+    let r = replay(
+        emu,
+        &ebs_encryption_by_default::EbsEncryptionByDefault,
+        events::load("config-ec2-ebs-encryption-by-default.json", &[]),
+    )
+    .await;
+    let after = ebs(ec2
+        .get_ebs_encryption_by_default()
+        .send()
+        .await
+        .ok()
+        .and_then(|o| o.ebs_encryption_by_default));
+    failed += line(
+        16,
+        "config-ec2-ebs-encryption-by-default",
+        &r,
+        "EBS default encryption",
+        &before,
+        &after,
+    );
+    let pw = |p: Option<aws_sdk_iam::types::PasswordPolicy>| {
+        p.map(|p| {
+            format!(
+                "min {} reuse {}",
+                p.minimum_password_length.unwrap_or(0),
+                p.password_reuse_prevention.unwrap_or(0)
+            )
+        })
+        .unwrap_or_else(|| "none".into())
+    };
+    let before = pw(iam
+        .get_account_password_policy()
+        .send()
+        .await
+        .ok()
+        .and_then(|o| o.password_policy));
+    let r = replay(
+        emu,
+        &iam_password_policy::IamPasswordPolicy::default(),
+        events::load("securityhub-imported-fsbp-iam-15.json", &[]),
+    )
+    .await;
+    let after = pw(iam
+        .get_account_password_policy()
+        .send()
+        .await
+        .ok()
+        .and_then(|o| o.password_policy));
+    failed += line(
+        17,
+        "securityhub-imported-fsbp-iam-15",
+        &r,
+        "password policy",
+        &before,
+        &after,
+    );
+
+    // A CIS alarm: who signed in without MFA, looked up in CloudTrail.
+    let _ = iam.create_user().user_name("alice").send().await;
+    let login = serde_json::json!({"eventTime": "2026-11-28T13:02:10Z", "eventSource": "signin.amazonaws.com", "eventName": "ConsoleLogin",
+        "sourceIPAddress": "203.0.113.8", "eventID": "demo-login", "userIdentity": {"type": "IAMUser", "userName": "alice"},
+        "responseElements": {"ConsoleLogin": "Success"}, "additionalEventData": {"MFAUsed": "No"}});
+    emu.seed_trail_events(MEMBER, quell_tests::REGION, vec![login])
+        .await;
+    let policies = |v: Vec<String>| format!("alice: {} inline policies", v.len());
+    let before = policies(
+        iam.list_user_policies()
+            .user_name("alice")
+            .send()
+            .await
+            .map(|o| o.policy_names)
+            .unwrap_or_default(),
+    );
+    let r = replay(
+        emu,
+        &cloudtrail_alarm_response::CloudtrailAlarmResponse::default(),
+        events::load("cloudwatch-alarm-consolesigninwithoutmfa.json", &[]),
+    )
+    .await;
+    let after = policies(
+        iam.list_user_policies()
+            .user_name("alice")
+            .send()
+            .await
+            .map(|o| o.policy_names)
+            .unwrap_or_default(),
+    );
+    failed += line(
+        18,
+        "cloudwatch-alarm-consolesigninwithoutmfa",
+        &r,
+        "user alice",
+        &before,
+        &after,
+    );
+    failed
 }
