@@ -88,6 +88,21 @@ Parameters:
     Type: Number
     Default: 90
     AllowedValues: [7, 14, 30, 60, 90, 180, 365, 731, 1827, 3653]
+  MaxChangesPerAccountHour:
+    Type: Number
+    Default: 10
+    MinValue: 1
+    Description: Blast radius - enforced changes per remediation per account per hour; past it, findings are planned and escalated once.
+  MaxChangesPerOrgHour:
+    Type: Number
+    Default: 50
+    MinValue: 1
+    Description: Blast radius - enforced changes per remediation across the organization per hour.
+  LoopLimit:
+    Type: Number
+    Default: 3
+    MinValue: 1
+    Description: After this many fixes of one resource in a day, quell stops re-fixing it and escalates.
   SlackWorkspaceId:
     Type: String
     Default: ""
@@ -147,6 +162,10 @@ Globals:
         QUELL_ALLOW_ACCOUNTS: !Ref AllowAccounts
         QUELL_DENY_ACCOUNTS: !Ref DenyAccounts
         QUELL_NOTIFY_TOPIC_ARN: !Ref OutcomeTopic
+        QUELL_STATE_TABLE: !Ref StateTable
+        QUELL_MAX_CHANGES_PER_ACCOUNT_HOUR: !Ref MaxChangesPerAccountHour
+        QUELL_MAX_CHANGES_PER_ORG_HOUR: !Ref MaxChangesPerOrgHour
+        QUELL_LOOP_LIMIT: !Ref LoopLimit
 
 Resources:
   OutcomeTopic:
@@ -154,6 +173,24 @@ Resources:
     Properties:
       TopicName: quell-outcomes
       KmsMasterKeyId: alias/aws/sns
+
+  StateTable:
+    Type: AWS::DynamoDB::Table
+    Properties:
+      BillingMode: PAY_PER_REQUEST
+      AttributeDefinitions:
+        - AttributeName: pk
+          AttributeType: S
+      KeySchema:
+        - AttributeName: pk
+          KeyType: HASH
+      TimeToLiveSpecification:
+        AttributeName: expires
+        Enabled: true
+      PointInTimeRecoverySpecification:
+        PointInTimeRecoveryEnabled: true
+      SSESpecification:
+        SSEEnabled: true
 
   DeadLetterQueue:
     Type: AWS::SQS::Queue
@@ -331,6 +368,10 @@ fn function(w: &mut String, s: &Spec) {
               Effect: Allow
               Action: sns:Publish
               Resource: !Ref OutcomeTopic
+            - Sid: SharedState
+              Effect: Allow
+              Action: [dynamodb:GetItem, dynamodb:PutItem, dynamodb:UpdateItem, dynamodb:DeleteItem]
+              Resource: !GetAtt StateTable.Arn
       Events:
 "#,
         sid = s.id,

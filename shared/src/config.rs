@@ -59,6 +59,10 @@ pub struct Config {
     pub deny_accounts: BTreeSet<String>,
     pub notify_topic_arn: Option<String>,
     pub hub_region: Option<String>,
+    /// The DynamoDB table of shared state; without it there is no duplicate suppression, cap or
+    /// loop breaking (a single invocation still behaves).
+    pub state_table: Option<String>,
+    pub limits: crate::state::Limits,
 }
 
 impl Default for Config {
@@ -72,6 +76,8 @@ impl Default for Config {
             deny_accounts: BTreeSet::new(),
             notify_topic_arn: None,
             hub_region: None,
+            state_table: None,
+            limits: crate::state::Limits::default(),
         }
     }
 }
@@ -158,6 +164,46 @@ impl Config {
             }
             c.hub_region = Some(region);
         }
+        if let Some(t) = get("QUELL_STATE_TABLE") {
+            let ok = (3..=255).contains(&t.len())
+                && t.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
+            if !ok {
+                return Err(bad(
+                    "QUELL_STATE_TABLE",
+                    format!("`{t}` is not a DynamoDB table name"),
+                ));
+            }
+            c.state_table = Some(t);
+        }
+        let count = |var: &'static str, default: u32, max: u32| -> Result<u32, ConfigError> {
+            match get(var) {
+                None => Ok(default),
+                Some(v) => v
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|n| (1..=max).contains(n))
+                    .ok_or_else(|| {
+                        bad(var, format!("`{v}` is not a whole number from 1 to {max}"))
+                    }),
+            }
+        };
+        c.limits.per_account_hour = count(
+            "QUELL_MAX_CHANGES_PER_ACCOUNT_HOUR",
+            c.limits.per_account_hour,
+            100_000,
+        )?;
+        c.limits.per_org_hour = count(
+            "QUELL_MAX_CHANGES_PER_ORG_HOUR",
+            c.limits.per_org_hour,
+            1_000_000,
+        )?;
+        c.limits.loop_limit = count("QUELL_LOOP_LIMIT", c.limits.loop_limit, 1000)?;
+        c.limits.loop_window_secs = u64::from(count(
+            "QUELL_LOOP_WINDOW_HOURS",
+            (c.limits.loop_window_secs / 3600) as u32,
+            24 * 90,
+        )?) * 3600;
         Ok(c)
     }
 
@@ -225,6 +271,9 @@ mod tests {
             ),
             ("QUELL_HUB_REGION", "mars-1"),
             ("QUELL_EXTERNAL_ID", "x"),
+            ("QUELL_STATE_TABLE", "no spaces allowed"),
+            ("QUELL_LOOP_LIMIT", "0"),
+            ("QUELL_MAX_CHANGES_PER_ACCOUNT_HOUR", "many"),
         ] {
             let err = cfg(&[(var, value)]).unwrap_err();
             assert_eq!(err.var, var, "{value}");

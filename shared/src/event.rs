@@ -105,6 +105,15 @@ impl Envelope {
             Source::CloudTrail => vec![cloudtrail(&env)],
             Source::SecurityHub => securityhub(&env)?,
         };
+        let findings = findings
+            .into_iter()
+            .map(|f| {
+                f.map(|mut f| {
+                    f.event_id = env.id.clone();
+                    f
+                })
+            })
+            .collect();
         Ok(Intake {
             event_id: env.id,
             source,
@@ -351,6 +360,7 @@ fn guardduty(env: &Envelope) -> Result<Finding, EventError> {
         observed_at: d.updated_at,
         window_start: None,
         is_public: None,
+        event_id: String::new(),
     })
 }
 
@@ -413,6 +423,7 @@ fn config(env: &Envelope) -> Result<Finding, EventError> {
         observed_at: None,
         window_start: None,
         is_public: None,
+        event_id: String::new(),
     })
 }
 
@@ -491,6 +502,7 @@ fn access_analyzer(env: &Envelope) -> Result<Finding, EventError> {
         observed_at: None,
         window_start: None,
         is_public: d.is_public,
+        event_id: String::new(),
     })
 }
 
@@ -598,6 +610,7 @@ fn alarm(env: &Envelope) -> Result<Finding, EventError> {
         observed_at: window.1.or_else(|| env.time.clone()),
         window_start: window.0,
         is_public: None,
+        event_id: String::new(),
     })
 }
 
@@ -673,6 +686,7 @@ fn cloudtrail(env: &Envelope) -> Result<Finding, EventError> {
         observed_at: d.event_time,
         window_start: None,
         is_public: None,
+        event_id: String::new(),
     })
 }
 
@@ -842,5 +856,6 @@ fn asff(
         observed_at: f.updated_at,
         window_start: None,
         is_public: None,
+        event_id: String::new(),
     })
 }

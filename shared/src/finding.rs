@@ -305,6 +305,9 @@ pub struct Finding {
     /// When the source last saw the problem (RFC 3339), where it says.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub observed_at: Option<String>,
+    /// The EventBridge event that carried the finding.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub event_id: String,
     /// For an Access Analyzer finding: whether the access is public (not only cross-account).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub is_public: Option<bool>,
@@ -323,6 +326,22 @@ impl Finding {
     /// Every name this finding answers to when routing: its kind and its aliases.
     pub fn names(&self) -> impl Iterator<Item = &str> {
         std::iter::once(self.kind.as_str()).chain(self.aliases.iter().map(String::as_str))
+    }
+
+    /// What identifies this occurrence of the finding across deliveries and sources: the Security
+    /// Hub id (a GuardDuty finding and its Security Hub copy share it) and when it was last seen,
+    /// or the event's id.
+    pub fn occurrence(&self) -> String {
+        let id = self
+            .hub
+            .as_ref()
+            .map(|h| h.id.clone())
+            .unwrap_or_else(|| self.own_id());
+        let when = self
+            .observed_at
+            .clone()
+            .unwrap_or_else(|| self.event_id.clone());
+        format!("{id}#{when}")
     }
 
     /// A stable id for quell's own ASFF finding: the same problem on the same resource maps to

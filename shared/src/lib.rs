@@ -16,6 +16,7 @@ pub mod outcome;
 pub mod remediation;
 pub mod routing;
 pub mod runtime;
+pub mod state;
 
 pub use config::{Config, Mode};
 pub use error::{AwsError, AwsResultExt, Error};

@@ -29,6 +29,22 @@ impl Notifier {
         self.client.is_some()
     }
 
+    /// Publishes an escalation that is not one finding's outcome (a cap reached).
+    pub async fn escalate(&self, subject: &str, message: &str) -> Result<(), AwsError> {
+        let Some((client, topic)) = &self.client else {
+            return Ok(());
+        };
+        client
+            .publish()
+            .topic_arn(topic)
+            .subject(truncate(subject, 100))
+            .message(message)
+            .send()
+            .await
+            .aws(|| format!("could not publish an escalation to {topic}"))?;
+        Ok(())
+    }
+
     /// Publishes the report. `Ok(None)` when notifications are off; `Ok(Some(message id))` else.
     pub async fn publish(&self, report: &Report) -> Result<Option<String>, AwsError> {
         let Some((client, topic)) = &self.client else {

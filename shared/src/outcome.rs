@@ -36,6 +36,9 @@ pub enum Outcome {
     Exempt { reason: String },
     /// Dry-run, or not to be acted on: the exact steps it would take.
     Planned { steps: Vec<Step>, reason: String },
+    /// Another delivery, or another source, of the same occurrence was already handled: nothing
+    /// is done, nothing is recorded again.
+    Duplicate { of: String },
     /// Could not be remediated. Retryable failures make the invocation fail, so Lambda retries.
     Failed {
         error: String,
@@ -94,6 +97,7 @@ impl Outcome {
             Outcome::Failed {
                 retryable: true, ..
             } => None,
+            Outcome::Duplicate { .. } => None,
         }
     }
 
@@ -117,6 +121,7 @@ impl Outcome {
                 retryable: true, ..
             } => "FAILED_RETRYABLE",
             Outcome::Failed { .. } => "FAILED",
+            Outcome::Duplicate { .. } => "DUPLICATE",
         }
     }
 
@@ -139,6 +144,9 @@ impl Outcome {
                     "quell {function} planned for {target} ({reason}), nothing changed: {}.",
                     steps(s)
                 )
+            }
+            Outcome::Duplicate { of } => {
+                format!("quell {function} did nothing for {target}: a duplicate of {of}, handled once already.")
             }
             Outcome::Failed { error, .. } => {
                 format!(

@@ -24,6 +24,8 @@ pub struct Context {
     pub members: Members,
     pub hub: Hub,
     pub notifier: Notifier,
+    /// Shared state across invocations, when QUELL_STATE_TABLE names a table.
+    pub state: Option<crate::state::State>,
 }
 
 impl Context {
@@ -37,6 +39,9 @@ impl Context {
             ),
             hub: Hub::new(sdk, config.hub_region.clone(), function),
             notifier: Notifier::new(sdk, config.notify_topic_arn.clone()),
+            state: config.state_table.as_deref().map(|t| {
+                crate::state::State::new(aws_sdk_dynamodb::Client::new(sdk), t, config.limits)
+            }),
             function: function.to_string(),
             config,
         }
@@ -151,6 +156,51 @@ pub async fn handle_finding<R: Remediation>(r: &R, ctx: &Context, f: &Finding) -
     );
     async {
         let mode = ctx.mode::<R>();
+        let occurrence = f.occurrence();
+        if let Some(st) = &ctx.state {
+            match st.claim(R::SPEC.id, &occurrence).await {
+                Ok(crate::state::Claim::Acquired) => {}
+                Ok(crate::state::Claim::Duplicate) => {
+                    let outcome = Outcome::Duplicate { of: occurrence.clone() };
+                    tracing::info!(outcome = outcome.name(), occurrence = %occurrence, "outcome");
+                    return Report {
+                        function: R::SPEC.id.to_string(),
+                        source: f.source,
+                        finding_id: f.id.clone(),
+                        kind: f.kind.clone(),
+                        account: f.account.clone(),
+                        region: f.region.clone(),
+                        resource: resource.clone(),
+                        mode,
+                        workflow: None,
+                        note: outcome.note(R::SPEC.id, resource.as_deref().unwrap_or("the finding")),
+                        hub: None,
+                        record_errors: Vec::new(),
+                        outcome,
+                    };
+                }
+                Err(e) => {
+                    // Without the claim, acting could act twice: the invocation is retried instead.
+                    tracing::error!(error = %e, "could not claim the finding");
+                    let outcome = Outcome::failed(&e.into());
+                    return Report {
+                        function: R::SPEC.id.to_string(),
+                        source: f.source,
+                        finding_id: f.id.clone(),
+                        kind: f.kind.clone(),
+                        account: f.account.clone(),
+                        region: f.region.clone(),
+                        resource: resource.clone(),
+                        mode,
+                        workflow: None,
+                        note: outcome.note(R::SPEC.id, resource.as_deref().unwrap_or("the finding")),
+                        hub: None,
+                        record_errors: Vec::new(),
+                        outcome,
+                    };
+                }
+            }
+        }
         let (outcome, target, member) = decide(r, ctx, f, mode).await;
         if let Outcome::Failed { code: Some(code), .. } = &outcome {
             if code.starts_with("ExpiredToken") || code == "RequestExpired" {
@@ -186,6 +236,14 @@ pub async fn handle_finding<R: Remediation>(r: &R, ctx: &Context, f: &Finding) -
         if let Err(e) = ctx.notifier.publish(&report).await {
             tracing::error!(error = %e, code = e.code.as_deref().unwrap_or("-"), "notification failed");
             report.record_errors.push(e.to_string());
+        }
+        if let Some(st) = &ctx.state {
+            // A retry must not meet its own claim: give it back when the invocation will fail.
+            let retry = report.outcome.is_retryable() || !report.record_errors.is_empty();
+            if let Err(e) = st.settle(R::SPEC.id, &occurrence, report.outcome.name(), retry).await {
+                tracing::error!(error = %e, "could not settle the claim");
+                report.record_errors.push(e.to_string());
+            }
         }
         let o = &report.outcome;
         match o {
@@ -263,7 +321,71 @@ async fn decide<R: Remediation>(
         Err(e) => return (Outcome::failed(&e.into()), desc, None),
     };
     let clients = r.clients(&member);
-    let outcome = execute(r, &clients, &target, mode, &ctx.config.exempt_tag).await;
+    let Some(st) = ctx.state.as_ref().filter(|_| mode == Mode::Enforce) else {
+        let outcome = execute(r, &clients, &target, mode, &ctx.config.exempt_tag).await;
+        return (outcome, desc, Some(member));
+    };
+    // Loop breaking: a resource fixed again and again is being reverted by something.
+    let resource_key = format!("{}#{}#{}", f.account, f.region, desc);
+    match st.fixes(R::SPEC.id, &resource_key).await {
+        Ok(n) if n >= st.limits.loop_limit => {
+            let outcome = Outcome::Failed {
+                error: format!(
+                    "loop: {desc} was fixed {n} times within {} h and broke the rule again; something keeps reverting it. \
+                     quell stops re-fixing it: a person must find what reverts it",
+                    st.limits.loop_window_secs / 3600
+                ),
+                code: Some("RemediationLoop".into()),
+                retryable: false,
+            };
+            return (outcome, desc, Some(member));
+        }
+        Ok(_) => {}
+        Err(e) => return (Outcome::failed(&e.into()), desc, Some(member)),
+    }
+    // Blast radius: past the cap, plan instead of changing, and escalate once.
+    let capped = match st.take_change_slot(R::SPEC.id, &f.account).await {
+        Ok(crate::state::Slot::Granted) => None,
+        Ok(crate::state::Slot::Capped(scope)) => Some(scope),
+        Err(e) => return (Outcome::failed(&e.into()), desc, Some(member)),
+    };
+    let run_mode = if capped.is_some() {
+        Mode::DryRun
+    } else {
+        Mode::Enforce
+    };
+    let mut outcome = execute(r, &clients, &target, run_mode, &ctx.config.exempt_tag).await;
+    match (&mut outcome, &capped) {
+        (Outcome::Planned { reason, .. }, Some(scope)) => {
+            let limit = if scope == "organization" {
+                st.limits.per_org_hour
+            } else {
+                st.limits.per_account_hour
+            };
+            *reason = format!("blast-radius cap of {scope} reached ({limit} changes an hour): planned, not applied");
+            if matches!(st.escalate_once(R::SPEC.id, scope).await, Ok(true)) {
+                let subject = format!("quell {}: blast-radius cap of {scope} reached", R::SPEC.id);
+                let message = format!(
+                    "quell {} reached its cap of {limit} enforced changes an hour for {scope}. Further findings this hour are planned, not applied, until the next hour. If this is expected, raise QUELL_MAX_CHANGES_PER_ACCOUNT_HOUR / QUELL_MAX_CHANGES_PER_ORG_HOUR.",
+                    R::SPEC.id
+                );
+                if let Err(e) = ctx.notifier.escalate(&subject, &message).await {
+                    tracing::error!(error = %e, "could not publish the cap escalation");
+                }
+            }
+        }
+        (Outcome::Remediated { .. }, None) => {
+            if let Err(e) = st.record_fix(R::SPEC.id, &resource_key).await {
+                tracing::error!(error = %e, "could not count the fix");
+            }
+        }
+        (_, None) => {
+            if let Err(e) = st.release_change_slot(R::SPEC.id, &f.account).await {
+                tracing::error!(error = %e, "could not give back the change slot");
+            }
+        }
+        (_, Some(_)) => {}
+    }
     (outcome, desc, Some(member))
 }
 

@@ -1,0 +1,188 @@
+//! Safe at scale, on the emulator's DynamoDB: duplicate deliveries act once, blast-radius caps
+//! plan instead of changing and escalate once, and a resource that keeps being reverted stops
+//! being re-fixed.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+};
+use quell::runtime::Context;
+use quell::state::Limits;
+use quell::{Config, Mode};
+use quell_tests::{context, events, seed, Emulator, CENTRAL, MEMBER};
+use s3_block_public_access::S3BlockPublicAccess;
+use serde_json::Value;
+
+async fn table(central: &aws_config::SdkConfig) -> String {
+    aws_sdk_dynamodb::Client::new(central)
+        .create_table()
+        .table_name("quell-state")
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("pk")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("pk")
+                .key_type(KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    "quell-state".into()
+}
+
+async fn setup(limits: Limits) -> (Emulator, aws_config::SdkConfig, Context, String) {
+    let emu = Emulator::start().expect("emulator");
+    let central = emu.central_config();
+    let member = emu.account_config(MEMBER).await;
+    seed::member_role(&member, CENTRAL).await;
+    let t = table(&central).await;
+    let topic = aws_sdk_sns::Client::new(&central)
+        .create_topic()
+        .name("quell-outcomes")
+        .send()
+        .await
+        .unwrap()
+        .topic_arn
+        .unwrap();
+    let config = Config {
+        mode: Some(Mode::Enforce),
+        state_table: Some(t),
+        limits,
+        notify_topic_arn: Some(topic.clone()),
+        ..Config::default()
+    };
+    let ctx = context(&emu, config, "s3-block-public-access");
+    (emu, member, ctx, topic)
+}
+
+async fn outcome(ctx: &Context, event: Value) -> String {
+    quell::runtime::handle(&S3BlockPublicAccess, ctx, event)
+        .await
+        .unwrap()
+        .reports[0]
+        .outcome
+        .name()
+        .to_string()
+}
+
+#[tokio::test]
+async fn a_duplicate_delivery_and_the_same_finding_from_security_hub_act_once() {
+    let (emu, member, ctx, _) = setup(Limits::default()).await;
+    seed::public_bucket(&member, "quell-demo-public-assets", &[]).await;
+    let gd = events::load("guardduty-s3-bucketanonymousaccessgranted.json", &[]);
+    // The same GuardDuty finding as Security Hub forwards it: same Id, same time.
+    let f = quell::event::Envelope::parse(gd.clone())
+        .unwrap()
+        .findings
+        .remove(0)
+        .unwrap();
+    let mut sh = events::load("securityhub-imported-fsbp-s3-8-member.json", &[]);
+    sh["detail"]["findings"][0]["Id"] = Value::String(f.hub.clone().unwrap().id);
+    sh["detail"]["findings"][0]["ProductArn"] = Value::String(f.hub.clone().unwrap().product_arn);
+    sh["detail"]["findings"][0]["UpdatedAt"] = Value::String(f.observed_at.clone().unwrap());
+    sh["detail"]["findings"][0]["ProductFields"]["ControlId"] = Value::String("S3.8".into());
+
+    // Two deliveries of the same event at once, then the Security Hub copy.
+    let (a, b) = tokio::join!(outcome(&ctx, gd.clone()), outcome(&ctx, gd.clone()));
+    let mut both = [a, b];
+    both.sort();
+    assert_eq!(both, ["DUPLICATE", "REMEDIATED"]);
+    emu.clear_calls().await;
+    assert_eq!(outcome(&ctx, sh).await, "DUPLICATE");
+    let member_calls = emu
+        .calls()
+        .await
+        .into_iter()
+        .filter(|c| c.account == MEMBER)
+        .count();
+    assert_eq!(member_calls, 0, "a duplicate makes no call into the member");
+}
+
+#[tokio::test]
+async fn past_the_cap_findings_are_planned_and_escalated_once() {
+    let (emu, member, ctx, _) = setup(Limits {
+        per_account_hour: 2,
+        ..Limits::default()
+    })
+    .await;
+    let mut results = Vec::new();
+    for i in 0..4 {
+        let b = format!("capped-{i}");
+        seed::public_bucket(&member, &b, &[]).await;
+        let e = events::load(
+            "config-s3-bucket-public-read-prohibited.json",
+            &[("quell-demo-public-assets", &b)],
+        );
+        results.push(outcome(&ctx, e).await);
+    }
+    assert_eq!(results, ["REMEDIATED", "REMEDIATED", "PLANNED", "PLANNED"]);
+    assert!(
+        seed::public_access_block(&member, "capped-3")
+            .await
+            .is_none(),
+        "past the cap nothing changes"
+    );
+    let escalations = emu
+        .calls()
+        .await
+        .into_iter()
+        .filter(|c| c.action == "Publish")
+        .count();
+    // One outcome message per finding, plus exactly one escalation.
+    assert_eq!(escalations, 4 + 1);
+}
+
+#[tokio::test]
+async fn a_resource_that_keeps_being_reverted_stops_being_refixed() {
+    let (_emu, member, ctx, _) = setup(Limits {
+        loop_limit: 2,
+        ..Limits::default()
+    })
+    .await;
+    seed::public_bucket(&member, "flapping", &[]).await;
+    let s3 = quell::member::s3_client(&member);
+    let mut results = Vec::new();
+    for i in 0..3 {
+        // A new occurrence each time (another Config evaluation after someone reverted the fix).
+        let mut e = events::load(
+            "config-s3-bucket-public-read-prohibited.json",
+            &[("quell-demo-public-assets", "flapping")],
+        );
+        e["id"] = Value::String(format!("0a7e4f3c-2d1b-4e8a-9c6f-5b4a3d2c1f0{i}"));
+        results.push(outcome(&ctx, e).await);
+        s3.delete_public_access_block()
+            .bucket("flapping")
+            .send()
+            .await
+            .unwrap();
+    }
+    assert_eq!(results, ["REMEDIATED", "REMEDIATED", "FAILED"]);
+    let mut e = events::load(
+        "config-s3-bucket-public-read-prohibited.json",
+        &[("quell-demo-public-assets", "flapping")],
+    );
+    e["id"] = Value::String("0a7e4f3c-2d1b-4e8a-9c6f-5b4a3d2c1f09".into());
+    let r = quell::runtime::handle(&S3BlockPublicAccess, &ctx, e)
+        .await
+        .unwrap();
+    assert!(
+        r.reports[0].note.contains("keeps reverting"),
+        "{}",
+        r.reports[0].note
+    );
+    assert!(
+        seed::public_access_block(&member, "flapping")
+            .await
+            .is_none(),
+        "not re-fixed a third time"
+    );
+}
