@@ -157,47 +157,33 @@ pub async fn handle_finding<R: Remediation>(r: &R, ctx: &Context, f: &Finding) -
     async {
         let mode = ctx.mode::<R>();
         let occurrence = f.occurrence();
+        // An outcome decided before any remediation: recorded in the report and the log only.
+        let early = |outcome: Outcome| Report {
+            function: R::SPEC.id.to_string(),
+            source: f.source,
+            finding_id: f.id.clone(),
+            kind: f.kind.clone(),
+            account: f.account.clone(),
+            region: f.region.clone(),
+            resource: resource.clone(),
+            mode,
+            workflow: None,
+            note: outcome.note(R::SPEC.id, resource.as_deref().unwrap_or("the finding")),
+            hub: None,
+            record_errors: Vec::new(),
+            outcome,
+        };
         if let Some(st) = &ctx.state {
             match st.claim(R::SPEC.id, &occurrence).await {
                 Ok(crate::state::Claim::Acquired) => {}
                 Ok(crate::state::Claim::Duplicate) => {
-                    let outcome = Outcome::Duplicate { of: occurrence.clone() };
-                    tracing::info!(outcome = outcome.name(), occurrence = %occurrence, "outcome");
-                    return Report {
-                        function: R::SPEC.id.to_string(),
-                        source: f.source,
-                        finding_id: f.id.clone(),
-                        kind: f.kind.clone(),
-                        account: f.account.clone(),
-                        region: f.region.clone(),
-                        resource: resource.clone(),
-                        mode,
-                        workflow: None,
-                        note: outcome.note(R::SPEC.id, resource.as_deref().unwrap_or("the finding")),
-                        hub: None,
-                        record_errors: Vec::new(),
-                        outcome,
-                    };
+                    tracing::info!(outcome = "DUPLICATE", occurrence = %occurrence, "outcome");
+                    return early(Outcome::Duplicate { of: occurrence.clone() });
                 }
                 Err(e) => {
                     // Without the claim, acting could act twice: the invocation is retried instead.
                     tracing::error!(error = %e, "could not claim the finding");
-                    let outcome = Outcome::failed(&e.into());
-                    return Report {
-                        function: R::SPEC.id.to_string(),
-                        source: f.source,
-                        finding_id: f.id.clone(),
-                        kind: f.kind.clone(),
-                        account: f.account.clone(),
-                        region: f.region.clone(),
-                        resource: resource.clone(),
-                        mode,
-                        workflow: None,
-                        note: outcome.note(R::SPEC.id, resource.as_deref().unwrap_or("the finding")),
-                        hub: None,
-                        record_errors: Vec::new(),
-                        outcome,
-                    };
+                    return early(Outcome::failed(&e.into()));
                 }
             }
         }
