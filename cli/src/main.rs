@@ -31,6 +31,15 @@ enum Cmd {
         #[arg(value_enum)]
         which: Which,
     },
+    /// Puts back what quell changed for a finding, from the prior state it recorded before the
+    /// change (QUELL_STATE_TABLE), and records that it did.
+    Undo {
+        /// The finding's id, as the report and the Security Hub note name it.
+        finding_id: String,
+        /// An AWS endpoint (a local emulator); otherwise AWS_ENDPOINT_URL or AWS itself.
+        #[arg(long)]
+        endpoint: Option<String>,
+    },
     /// Routes an event as the deployed rules would and runs the matching remediations in-process,
     /// with the same code as the Lambda functions.
     Replay {
@@ -104,6 +113,51 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             ),
             Which::Docs => print!("{}", template::docs_table(&specs)),
         },
+        Cmd::Undo {
+            finding_id,
+            endpoint,
+        } => {
+            let config = Config::from_env()?;
+            if config.state_table.is_none() {
+                bail!("QUELL_STATE_TABLE is not set: undo reads the prior state recorded there");
+            }
+            let sdk = load_sdk(endpoint).await;
+            let handlers = registry::handlers();
+            let ctx = Context::new(&sdk, config, "quell-undo");
+            let state = ctx.state.as_ref().context("no state table")?;
+            let Some(prior) = state.prior_state(&finding_id).await? else {
+                bail!("no change is recorded for finding {finding_id}");
+            };
+            if let Some(when) = &prior.undone_at {
+                bail!("the change for finding {finding_id} was already undone at {when}");
+            }
+            let h = handlers
+                .iter()
+                .find(|h| h.spec().id == prior.function)
+                .with_context(|| {
+                    format!(
+                        "finding {finding_id} was changed by {}, which this build does not have",
+                        prior.function
+                    )
+                })?;
+            let steps = h.undo(&ctx, &prior).await?;
+            let when = aws_smithy_types::DateTime::from(std::time::SystemTime::now())
+                .fmt(aws_smithy_types::date_time::Format::DateTime)
+                .unwrap_or_default();
+            state.mark_undone(&finding_id, &when).await?;
+            let text: Vec<String> = steps.iter().map(|s| s.to_string()).collect();
+            let message = format!(
+                "quell undo: {} for finding {finding_id} on {} in {}: {}",
+                prior.function,
+                prior.target,
+                prior.account,
+                text.join("; ")
+            );
+            ctx.notifier
+                .escalate(&format!("quell undo: {}", prior.function), &message)
+                .await?;
+            println!("{message}");
+        }
         Cmd::Replay {
             event,
             mode,
@@ -137,11 +191,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     intake.detail_type
                 );
             }
-            let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
-            if let Some(url) = endpoint {
-                loader = loader.endpoint_url(url);
-            }
-            let sdk = loader.load().await;
+            let sdk = load_sdk(endpoint).await;
             let mut failed = false;
             for h in matched {
                 let spec = h.spec();
@@ -180,4 +230,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+async fn load_sdk(endpoint: Option<String>) -> aws_config::SdkConfig {
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    if let Some(url) = endpoint {
+        loader = loader.endpoint_url(url);
+    }
+    loader.load().await
 }

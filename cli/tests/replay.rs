@@ -128,3 +128,94 @@ fn list_and_policy_speak_for_every_remediation() {
     let help = quell().arg("--help").output().unwrap();
     assert!(String::from_utf8_lossy(&help.stdout).contains("replay"));
 }
+
+#[tokio::test]
+async fn undo_puts_back_the_recorded_prior_state_once() {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    };
+    let emu = Emulator::start().expect("emulator");
+    let central = emu.central_config();
+    let member = emu.account_config(MEMBER).await;
+    seed::member_role(&member, CENTRAL).await;
+    seed::public_bucket(&member, "quell-demo-public-assets", &[]).await;
+    aws_sdk_dynamodb::Client::new(&central)
+        .create_table()
+        .table_name("quell-state")
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("pk")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("pk")
+                .key_type(KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let run = |args: &[&str]| {
+        quell()
+            .args(args)
+            .current_dir(root())
+            .env("AWS_ACCESS_KEY_ID", "central")
+            .env("AWS_SECRET_ACCESS_KEY", "central-secret")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("QUELL_STATE_TABLE", "quell-state")
+            .env_remove("QUELL_MODE")
+            .output()
+            .expect("run quell")
+    };
+    let out = run(&[
+        "replay",
+        "events/guardduty-s3-bucketanonymousaccessgranted.json",
+        "--mode",
+        "enforce",
+        "--endpoint",
+        &emu.endpoint,
+    ]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("REMEDIATED"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(seed::fully_blocked(
+        &seed::public_access_block(&member, "quell-demo-public-assets").await
+    ));
+
+    let finding = "d2c5a1b7e9f04c1a8b3e6f70a1b2c3d4";
+    let out = run(&["undo", finding, "--endpoint", &emu.endpoint]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("public access block removed, as it was"),
+        "{text}"
+    );
+    assert!(
+        seed::public_access_block(&member, "quell-demo-public-assets")
+            .await
+            .is_none(),
+        "the bucket is as it was"
+    );
+
+    let again = run(&["undo", finding, "--endpoint", &emu.endpoint]);
+    assert!(!again.status.success());
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("already undone"),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    let unknown = run(&["undo", "no-such-finding", "--endpoint", &emu.endpoint]);
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("no change is recorded"));
+}

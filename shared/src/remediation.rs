@@ -198,6 +198,32 @@ pub trait Remediation: Send + Sync + 'static {
         None
     }
 
+    /// The exact state `apply` is about to replace, for `quell undo`; `None`: this remediation
+    /// cannot be undone by quell.
+    fn prior(
+        &self,
+        _c: &Self::Clients,
+        _target: &Self::Target,
+    ) -> impl Future<Output = Result<Option<serde_json::Value>, AwsError>> + Send {
+        async { Ok(None) }
+    }
+
+    /// Puts back what `prior` recorded; returns the steps taken.
+    fn restore(
+        &self,
+        _c: &Self::Clients,
+        _prior: &serde_json::Value,
+    ) -> impl Future<Output = Result<Vec<Step>, AwsError>> + Send {
+        async {
+            Err(AwsError::other(
+                format!("could not undo {}", Self::SPEC.id),
+                "UndoNotSupported",
+                "this remediation records no prior state",
+                false,
+            ))
+        }
+    }
+
     /// Makes the change the steps describe.
     fn apply(
         &self,
@@ -215,7 +241,26 @@ pub async fn execute<R: Remediation>(
     mode: Mode,
     exempt_tag: &str,
 ) -> Outcome {
-    match try_execute(r, c, target, mode, exempt_tag).await {
+    execute_recording(r, c, target, mode, exempt_tag, None).await
+}
+
+/// Where the prior state of a change is recorded before the change, for `quell undo`.
+pub struct UndoLog<'a> {
+    pub state: &'a crate::state::State,
+    pub function: &'a str,
+    pub finding: &'a crate::finding::Finding,
+}
+
+/// As [`execute`], recording the prior state in `undo` before any change is made.
+pub async fn execute_recording<R: Remediation>(
+    r: &R,
+    c: &R::Clients,
+    target: &R::Target,
+    mode: Mode,
+    exempt_tag: &str,
+    undo: Option<UndoLog<'_>>,
+) -> Outcome {
+    match try_execute(r, c, target, mode, exempt_tag, undo).await {
         Ok(o) => o,
         Err(e) => Outcome::failed(&e),
     }
@@ -227,6 +272,7 @@ async fn try_execute<R: Remediation>(
     target: &R::Target,
     mode: Mode,
     exempt_tag: &str,
+    undo: Option<UndoLog<'_>>,
 ) -> Result<Outcome, Error> {
     let tags = r.tags(c, target).await?;
     if let Some((k, v)) = tags.iter().find(|(k, _)| k == exempt_tag) {
@@ -250,6 +296,13 @@ async fn try_execute<R: Remediation>(
     }
     if let Some(reason) = r.plan_only(target) {
         return Ok(Outcome::Planned { steps, reason });
+    }
+    if let Some(log) = undo {
+        if let Some(prior) = r.prior(c, target).await? {
+            log.state
+                .record_prior(log.function, log.finding, &r.describe(target), &prior)
+                .await?;
+        }
     }
     r.apply(c, target, &steps).await?;
     let left = r.plan(c, target).await?;

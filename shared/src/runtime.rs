@@ -340,7 +340,20 @@ async fn decide<R: Remediation>(
     } else {
         Mode::Enforce
     };
-    let mut outcome = execute(r, &clients, &target, run_mode, &ctx.config.exempt_tag).await;
+    let undo = crate::remediation::UndoLog {
+        state: st,
+        function: R::SPEC.id,
+        finding: f,
+    };
+    let mut outcome = crate::remediation::execute_recording(
+        r,
+        &clients,
+        &target,
+        run_mode,
+        &ctx.config.exempt_tag,
+        Some(undo),
+    )
+    .await;
     match (&mut outcome, &capped) {
         (Outcome::Planned { reason, .. }, Some(scope)) => {
             let limit = if scope == "organization" {
@@ -413,6 +426,19 @@ impl From<EventError> for Failure {
 /// replay CLI, the registry tests).
 pub trait Handler: Send + Sync {
     fn spec(&self) -> crate::remediation::Spec;
+    /// Puts back the prior state recorded for a finding, in its member account.
+    fn undo<'a>(
+        &'a self,
+        ctx: &'a Context,
+        p: &'a crate::state::PriorState,
+    ) -> std::pin::Pin<
+        Box<
+            dyn std::future::Future<
+                    Output = Result<Vec<crate::outcome::Step>, crate::error::AwsError>,
+                > + Send
+                + 'a,
+        >,
+    >;
     fn handle<'a>(
         &'a self,
         ctx: &'a Context,
@@ -423,6 +449,28 @@ pub trait Handler: Send + Sync {
 impl<R: Remediation> Handler for R {
     fn spec(&self) -> crate::remediation::Spec {
         R::SPEC
+    }
+
+    fn undo<'a>(
+        &'a self,
+        ctx: &'a Context,
+        p: &'a crate::state::PriorState,
+    ) -> std::pin::Pin<
+        Box<
+            dyn std::future::Future<
+                    Output = Result<Vec<crate::outcome::Step>, crate::error::AwsError>,
+                > + Send
+                + 'a,
+        >,
+    > {
+        Box::pin(async move {
+            let member = ctx
+                .members
+                .session(&p.partition, &p.account, &p.region, "undo")
+                .await?;
+            let clients = self.clients(&member);
+            self.restore(&clients, &p.prior).await
+        })
     }
 
     fn handle<'a>(

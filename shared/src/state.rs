@@ -269,3 +269,93 @@ impl State {
         Ok(())
     }
 }
+
+/// What `quell undo` needs: the function, where, and the state to put back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PriorState {
+    pub function: String,
+    pub account: String,
+    pub region: String,
+    pub partition: String,
+    pub target: String,
+    pub prior: serde_json::Value,
+    pub undone_at: Option<String>,
+}
+
+impl State {
+    /// Records, before a change, the exact state it replaces, keyed by finding. Kept 90 days.
+    pub async fn record_prior(
+        &self,
+        function: &str,
+        f: &crate::finding::Finding,
+        target: &str,
+        prior: &serde_json::Value,
+    ) -> Result<(), AwsError> {
+        self.ddb
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(format!("undo#{}", f.id)))
+            .item("function", s(function))
+            .item("account", s(&f.account))
+            .item("region", s(&f.region))
+            .item("partition", s(&f.partition))
+            .item("target", s(target))
+            .item("prior", s(prior.to_string()))
+            .item("recorded_at", n(now()))
+            .item("expires", n(now() + 90 * 86_400))
+            .send()
+            .await
+            .aws(|| {
+                format!(
+                    "could not record the prior state of {target} in {}",
+                    self.table
+                )
+            })?;
+        Ok(())
+    }
+
+    /// The prior state recorded for a finding.
+    pub async fn prior_state(&self, finding_id: &str) -> Result<Option<PriorState>, AwsError> {
+        let out = self
+            .ddb
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(format!("undo#{finding_id}")))
+            .consistent_read(true)
+            .send()
+            .await
+            .aws(|| format!("could not read the prior state of finding {finding_id}"))?;
+        let Some(item) = out.item else {
+            return Ok(None);
+        };
+        let text = |k: &str| {
+            item.get(k)
+                .and_then(|v| v.as_s().ok())
+                .cloned()
+                .unwrap_or_default()
+        };
+        Ok(Some(PriorState {
+            function: text("function"),
+            account: text("account"),
+            region: text("region"),
+            partition: text("partition"),
+            target: text("target"),
+            prior: serde_json::from_str(&text("prior")).unwrap_or(serde_json::Value::Null),
+            undone_at: item.get("undone_at").and_then(|v| v.as_s().ok()).cloned(),
+        }))
+    }
+
+    /// Records that a finding's change was undone.
+    pub async fn mark_undone(&self, finding_id: &str, when: &str) -> Result<(), AwsError> {
+        self.ddb
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(format!("undo#{finding_id}")))
+            .update_expression("SET undone_at = :w")
+            .expression_attribute_values(":w", s(when))
+            .send()
+            .await
+            .aws(|| format!("could not record the undo of finding {finding_id}"))?;
+        Ok(())
+    }
+}

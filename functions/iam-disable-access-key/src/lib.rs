@@ -314,6 +314,63 @@ impl Remediation for IamDisableAccessKey {
         Ok(steps)
     }
 
+    async fn prior(
+        &self,
+        iam: &aws_sdk_iam::Client,
+        t: &Target,
+    ) -> Result<Option<serde_json::Value>, AwsError> {
+        let user = user_name(iam, t).await?;
+        let keys: Vec<String> = self
+            .plan(iam, t)
+            .await?
+            .iter()
+            .filter(|s| s.action == UPDATE)
+            .filter_map(|s| {
+                s.detail
+                    .split_whitespace()
+                    .find_map(|w| w.strip_prefix("key="))
+                    .map(str::to_string)
+            })
+            .collect();
+        Ok(Some(serde_json::json!({"user": user, "active_keys": keys})))
+    }
+
+    async fn restore(
+        &self,
+        iam: &aws_sdk_iam::Client,
+        prior: &serde_json::Value,
+    ) -> Result<Vec<Step>, AwsError> {
+        let user = prior["user"].as_str().unwrap_or_default().to_string();
+        if !valid_user_name(&user) {
+            return Err(AwsError::other(
+                "could not undo",
+                "InvalidPriorState",
+                format!("`{user}` is not a user name"),
+                false,
+            ));
+        }
+        let mut steps = Vec::new();
+        for key in prior["active_keys"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|k| k.as_str())
+        {
+            iam.update_access_key()
+                .user_name(&user)
+                .access_key_id(key)
+                .status(StatusType::Active)
+                .send()
+                .await
+                .aws(|| format!("could not reactivate access key {key} of user {user}"))?;
+            steps.push(Step::new(
+                UPDATE,
+                format!("user={user} key={key} status=Active, as it was"),
+            ));
+        }
+        Ok(steps)
+    }
+
     async fn apply(
         &self,
         iam: &aws_sdk_iam::Client,

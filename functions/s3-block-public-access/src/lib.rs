@@ -105,6 +105,77 @@ impl Remediation for S3BlockPublicAccess {
         )])
     }
 
+    async fn prior(
+        &self,
+        s3: &aws_sdk_s3::Client,
+        t: &Bucket,
+    ) -> Result<Option<serde_json::Value>, AwsError> {
+        let current = match s3.get_public_access_block().bucket(&t.0).send().await {
+            Ok(out) => out.public_access_block_configuration.map(|c| {
+                serde_json::json!({
+                    "BlockPublicAcls": c.block_public_acls,
+                    "IgnorePublicAcls": c.ignore_public_acls,
+                    "BlockPublicPolicy": c.block_public_policy,
+                    "RestrictPublicBuckets": c.restrict_public_buckets,
+                })
+            }),
+            Err(e) if code(&e) == Some("NoSuchPublicAccessBlockConfiguration") => None,
+            Err(e) => {
+                return Err(e)
+                    .aws(|| format!("could not read the public access block of bucket {}", t.0))
+            }
+        };
+        Ok(Some(
+            serde_json::json!({"bucket": t.0, "public_access_block": current}),
+        ))
+    }
+
+    async fn restore(
+        &self,
+        s3: &aws_sdk_s3::Client,
+        prior: &serde_json::Value,
+    ) -> Result<Vec<Step>, AwsError> {
+        let bucket = prior["bucket"].as_str().unwrap_or_default().to_string();
+        if !validate::bucket_name(&bucket) {
+            return Err(AwsError::other(
+                "could not undo",
+                "InvalidPriorState",
+                format!("`{bucket}` is not a bucket name"),
+                false,
+            ));
+        }
+        let c = &prior["public_access_block"];
+        if c.is_null() {
+            s3.delete_public_access_block()
+                .bucket(&bucket)
+                .send()
+                .await
+                .aws(|| format!("could not remove the public access block of bucket {bucket}"))?;
+            return Ok(vec![Step::new(
+                PUT,
+                format!("bucket={bucket} public access block removed, as it was"),
+            )]);
+        }
+        let b = |k: &str| c[k].as_bool();
+        s3.put_public_access_block()
+            .bucket(&bucket)
+            .public_access_block_configuration(
+                PublicAccessBlockConfiguration::builder()
+                    .set_block_public_acls(b("BlockPublicAcls"))
+                    .set_ignore_public_acls(b("IgnorePublicAcls"))
+                    .set_block_public_policy(b("BlockPublicPolicy"))
+                    .set_restrict_public_buckets(b("RestrictPublicBuckets"))
+                    .build(),
+            )
+            .send()
+            .await
+            .aws(|| format!("could not put back the public access block of bucket {bucket}"))?;
+        Ok(vec![Step::new(
+            PUT,
+            format!("bucket={bucket} public access block restored to {c}"),
+        )])
+    }
+
     async fn apply(
         &self,
         s3: &aws_sdk_s3::Client,
