@@ -186,3 +186,70 @@ async fn a_resource_that_keeps_being_reverted_stops_being_refixed() {
         "not re-fixed a third time"
     );
 }
+
+#[tokio::test]
+async fn undo_puts_back_the_revoked_ingress_rules() {
+    use quell::runtime::Handler;
+    let (emu, member, _, _) = setup(Limits::default()).await;
+    let (_, sg) = seed::instance(&member, "web-undo").await;
+    let config = Config {
+        mode: Some(Mode::Enforce),
+        state_table: Some("quell-state".into()),
+        ..Config::default()
+    };
+    let ctx = context(&emu, config, "ec2-revoke-open-ingress");
+    let r = ec2_revoke_open_ingress::Ec2RevokeOpenIngress::default();
+    let event = events::load(
+        "config-restricted-ssh.json",
+        &[("sg-0a1b2c3d4e5f60718", &sg)],
+    );
+    let f = quell::event::Envelope::parse(event.clone())
+        .unwrap()
+        .findings
+        .remove(0)
+        .unwrap();
+    let out = quell::runtime::handle(&r, &ctx, event).await.unwrap();
+    assert_eq!(out.reports[0].outcome.name(), "REMEDIATED");
+    let ec2 = aws_sdk_ec2::Client::new(&member);
+    let open =
+        |g: &aws_sdk_ec2::operation::describe_security_groups::DescribeSecurityGroupsOutput| {
+            g.security_groups()[0].ip_permissions().iter().any(|p| {
+                p.from_port() == Some(22)
+                    && p.ip_ranges()
+                        .iter()
+                        .any(|r| r.cidr_ip() == Some("0.0.0.0/0"))
+            })
+        };
+    assert!(!open(
+        &ec2.describe_security_groups()
+            .group_ids(&sg)
+            .send()
+            .await
+            .unwrap()
+    ));
+
+    let prior = ctx
+        .state
+        .as_ref()
+        .unwrap()
+        .prior_state(&f.id)
+        .await
+        .unwrap()
+        .expect("recorded before the change");
+    assert_eq!(prior.function, "ec2-revoke-open-ingress");
+    let steps = r.undo(&ctx, &prior).await.unwrap();
+    assert!(
+        steps[0].detail.contains("ports=22 from=0.0.0.0/0"),
+        "{steps:?}"
+    );
+    assert!(
+        open(
+            &ec2.describe_security_groups()
+                .group_ids(&sg)
+                .send()
+                .await
+                .unwrap()
+        ),
+        "the rule is back"
+    );
+}

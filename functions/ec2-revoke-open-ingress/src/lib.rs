@@ -16,6 +16,8 @@ pub const DEFAULT_PORTS: &[u16] = &[
     5601, 8080, 8088, 8888, 9200, 9300,
 ];
 const REVOKE: &str = "ec2:RevokeSecurityGroupIngress";
+/// Used only by `quell undo`, to put back what was revoked.
+const AUTHORIZE: &str = "ec2:AuthorizeSecurityGroupIngress";
 
 #[derive(Debug, Clone)]
 pub struct Ec2RevokeOpenIngress {
@@ -166,7 +168,7 @@ impl Remediation for Ec2RevokeOpenIngress {
             cloudtrail_events: &["AuthorizeSecurityGroupIngress"],
             ..Triggers::NONE
         },
-        permissions: &["ec2:DescribeSecurityGroups", REVOKE],
+        permissions: &["ec2:DescribeSecurityGroups", REVOKE, AUTHORIZE],
         default_mode: Mode::Enforce,
     };
     type Target = Target;
@@ -215,6 +217,94 @@ impl Remediation for Ec2RevokeOpenIngress {
             .iter()
             .map(|p| Step::new(REVOKE, describe_rule(&t.group, p)))
             .collect())
+    }
+
+    async fn prior(
+        &self,
+        ec2: &aws_sdk_ec2::Client,
+        t: &Target,
+    ) -> Result<Option<serde_json::Value>, AwsError> {
+        let g = self.read(ec2, t).await?;
+        let revoked: Vec<serde_json::Value> = world_open(&g.ingress, &self.ports)
+            .iter()
+            .map(|p| {
+                serde_json::json!({
+                    "proto": p.ip_protocol(),
+                    "from": p.from_port(),
+                    "to": p.to_port(),
+                    "v4": p.ip_ranges().iter().filter_map(|r| r.cidr_ip()).collect::<Vec<_>>(),
+                    "v6": p.ipv6_ranges().iter().filter_map(|r| r.cidr_ipv6()).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        Ok(Some(
+            serde_json::json!({"group": t.group, "revoked": revoked}),
+        ))
+    }
+
+    async fn restore(
+        &self,
+        ec2: &aws_sdk_ec2::Client,
+        prior: &serde_json::Value,
+    ) -> Result<Vec<Step>, AwsError> {
+        let group = prior["group"].as_str().unwrap_or_default().to_string();
+        if !valid_group_id(&group) {
+            return Err(AwsError::other(
+                "could not undo",
+                "InvalidPriorState",
+                format!("`{group}` is not a group id"),
+                false,
+            ));
+        }
+        let text = |v: &serde_json::Value| {
+            v.as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect::<Vec<_>>()
+        };
+        let mut perms = Vec::new();
+        for r in prior["revoked"].as_array().into_iter().flatten() {
+            perms.push(
+                IpPermission::builder()
+                    .ip_protocol(r["proto"].as_str().unwrap_or("tcp"))
+                    .set_from_port(r["from"].as_i64().and_then(|v| i32::try_from(v).ok()))
+                    .set_to_port(r["to"].as_i64().and_then(|v| i32::try_from(v).ok()))
+                    .set_ip_ranges(
+                        Some(
+                            text(&r["v4"])
+                                .into_iter()
+                                .map(|c| IpRange::builder().cidr_ip(c).build())
+                                .collect::<Vec<_>>(),
+                        )
+                        .filter(|v| !v.is_empty()),
+                    )
+                    .set_ipv6_ranges(
+                        Some(
+                            text(&r["v6"])
+                                .into_iter()
+                                .map(|c| Ipv6Range::builder().cidr_ipv6(c).build())
+                                .collect::<Vec<_>>(),
+                        )
+                        .filter(|v| !v.is_empty()),
+                    )
+                    .build(),
+            );
+        }
+        if perms.is_empty() {
+            return Ok(Vec::new());
+        }
+        let steps = perms
+            .iter()
+            .map(|p| Step::new(AUTHORIZE, describe_rule(&group, p)))
+            .collect();
+        ec2.authorize_security_group_ingress()
+            .group_id(&group)
+            .set_ip_permissions(Some(perms))
+            .send()
+            .await
+            .aws(|| format!("could not put back the ingress rules of {group}"))?;
+        Ok(steps)
     }
 
     async fn apply(
