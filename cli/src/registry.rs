@@ -21,6 +21,8 @@ pub fn handlers() -> Vec<Box<dyn Handler>> {
     let _ = quell::Remediation::configure(&mut encryption, &get);
     let mut passwords = iam_password_policy::IamPasswordPolicy::default();
     let _ = quell::Remediation::configure(&mut passwords, &get);
+    let mut restrict = s3_restrict_bucket_policy::S3RestrictBucketPolicy::default();
+    let _ = quell::Remediation::configure(&mut restrict, &get);
     let mut alarms = cloudtrail_alarm_response::CloudtrailAlarmResponse::default();
     let _ = quell::Remediation::configure(&mut alarms, &get);
     vec![
@@ -38,6 +40,7 @@ pub fn handlers() -> Vec<Box<dyn Handler>> {
         Box::new(cloudtrail_restore_logging::CloudtrailRestoreLogging),
         Box::new(s3_account_public_access_block::S3AccountPublicAccessBlock),
         Box::new(alarms),
+        Box::new(restrict),
     ]
 }
 

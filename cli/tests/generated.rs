@@ -267,7 +267,7 @@ const MEANT_FOR: &[(&str, &[&str])] = &[
     ("accessanalyzer-s3-bucket-cross-account.json", &[]),
     (
         "accessanalyzer-s3-bucket-public.json",
-        &["s3-block-public-access"],
+        &["s3-block-public-access", "s3-restrict-bucket-policy"],
     ),
     (
         "cloudtrail-stoplogging.json",

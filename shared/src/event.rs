@@ -361,6 +361,7 @@ fn guardduty(env: &Envelope) -> Result<Finding, EventError> {
         window_start: None,
         is_public: None,
         event_id: String::new(),
+        principals: Vec::new(),
     })
 }
 
@@ -424,6 +425,7 @@ fn config(env: &Envelope) -> Result<Finding, EventError> {
         window_start: None,
         is_public: None,
         event_id: String::new(),
+        principals: Vec::new(),
     })
 }
 
@@ -444,6 +446,8 @@ struct AccessAnalyzerDetail {
     is_public: Option<bool>,
     #[serde(default)]
     error: Option<String>,
+    #[serde(default)]
+    principal: Option<Value>,
 }
 
 fn access_analyzer(env: &Envelope) -> Result<Finding, EventError> {
@@ -503,6 +507,17 @@ fn access_analyzer(env: &Envelope) -> Result<Finding, EventError> {
         window_start: None,
         is_public: d.is_public,
         event_id: String::new(),
+        principals: d
+            .principal
+            .iter()
+            .filter_map(Value::as_object)
+            .flat_map(|m| m.values())
+            .flat_map(|v| match v {
+                Value::Array(a) => a.clone(),
+                other => vec![other.clone()],
+            })
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect(),
     })
 }
 
@@ -611,6 +626,7 @@ fn alarm(env: &Envelope) -> Result<Finding, EventError> {
         window_start: window.0,
         is_public: None,
         event_id: String::new(),
+        principals: Vec::new(),
     })
 }
 
@@ -687,6 +703,7 @@ fn cloudtrail(env: &Envelope) -> Result<Finding, EventError> {
         window_start: None,
         is_public: None,
         event_id: String::new(),
+        principals: Vec::new(),
     })
 }
 
@@ -857,5 +874,6 @@ fn asff(
         window_start: None,
         is_public: None,
         event_id: String::new(),
+        principals: Vec::new(),
     })
 }

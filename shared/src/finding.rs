@@ -305,6 +305,10 @@ pub struct Finding {
     /// When the source last saw the problem (RFC 3339), where it says.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub observed_at: Option<String>,
+    /// For an Access Analyzer finding: the principals the resource is shared with (account ids,
+    /// ARNs, `*`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub principals: Vec<String>,
     /// The EventBridge event that carried the finding.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub event_id: String,

@@ -193,6 +193,12 @@ pub trait Remediation: Send + Sync + 'static {
         target: &Self::Target,
     ) -> impl Future<Output = Result<Vec<Step>, AwsError>> + Send;
 
+    /// Why this target is exempt by the remediation's own configuration (trusted access), before
+    /// anything is read.
+    fn exempt(&self, _target: &Self::Target) -> Option<String> {
+        None
+    }
+
     /// Why this target is only to be planned, whatever the mode (a notify-only setting).
     fn plan_only(&self, _target: &Self::Target) -> Option<String> {
         None
@@ -274,6 +280,9 @@ async fn try_execute<R: Remediation>(
     exempt_tag: &str,
     undo: Option<UndoLog<'_>>,
 ) -> Result<Outcome, Error> {
+    if let Some(reason) = r.exempt(target) {
+        return Ok(Outcome::Exempt { reason });
+    }
     let tags = r.tags(c, target).await?;
     if let Some((k, v)) = tags.iter().find(|(k, _)| k == exempt_tag) {
         if v.eq_ignore_ascii_case("true") {

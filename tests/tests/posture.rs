@@ -476,3 +476,37 @@ async fn a_stopped_trail_logs_again_multi_region_with_validation() {
         (Some(true), Some(true))
     );
 }
+
+#[tokio::test]
+async fn a_cross_account_grant_found_by_access_analyzer_is_removed_and_the_rest_kept() {
+    let m = member().await;
+    let s3 = quell::member::s3_client(&m.cfg);
+    seed::public_bucket(&m.cfg, "my-bucket", &[]).await;
+    let policy = r#"{"Version":"2012-10-17","Statement":[{"Sid":"Partner","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::222222222222:root"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::my-bucket/*"},{"Sid":"Stranger","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::999988887777:root"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::my-bucket/*"}]}"#;
+    s3.put_bucket_policy()
+        .bucket("my-bucket")
+        .policy(policy)
+        .send()
+        .await
+        .unwrap();
+    let event = events::load(
+        "accessanalyzer-s3-bucket-cross-account.json",
+        &[("111122223333", MEMBER), ("us-west-2", "us-east-1")],
+    );
+    remediate_then_replay(
+        &m,
+        &s3_restrict_bucket_policy::S3RestrictBucketPolicy::default(),
+        event,
+    )
+    .await;
+    let after = s3
+        .get_bucket_policy()
+        .bucket("my-bucket")
+        .send()
+        .await
+        .unwrap()
+        .policy
+        .unwrap();
+    assert!(!after.contains("999988887777"), "{after}");
+    assert!(after.contains(r#"{"Sid":"Partner","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::222222222222:root"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::my-bucket/*"}"#), "{after}");
+}
