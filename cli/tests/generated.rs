@@ -264,7 +264,10 @@ const MEANT_FOR: &[(&str, &[&str])] = &[
         "guardduty-stealth-cloudtrailloggingdisabled.json",
         &["cloudtrail-restore-logging"],
     ),
-    ("accessanalyzer-s3-bucket-cross-account.json", &[]),
+    (
+        "accessanalyzer-s3-bucket-cross-account.json",
+        &["s3-restrict-bucket-policy"],
+    ),
     (
         "accessanalyzer-s3-bucket-public.json",
         &["s3-block-public-access", "s3-restrict-bucket-policy"],
