@@ -1,7 +1,7 @@
 //! `ec2-close-default-sg`: a VPC's default security group should allow nothing (CIS 5.4, EC2.2):
 //! every ingress and egress rule is revoked. Resources should use groups of their own.
 
-use aws_sdk_ec2::types::IpPermission;
+pub use ec2_revoke_open_ingress::{describe_group, Group};
 use quell::remediation::Cached;
 use quell::{
     AwsError, AwsResultExt, Finding, Member, Mode, NotApplicable, Remediation, ResourceKind, Spec,
@@ -10,14 +10,6 @@ use quell::{
 
 #[derive(Debug, Clone, Default)]
 pub struct Ec2CloseDefaultSg;
-
-#[derive(Debug, Clone, Default)]
-pub struct Group {
-    pub name: String,
-    pub tags: Vec<(String, String)>,
-    pub ingress: Vec<IpPermission>,
-    pub egress: Vec<IpPermission>,
-}
 
 #[derive(Debug, Default)]
 pub struct Target {
@@ -38,35 +30,7 @@ async fn read(ec2: &aws_sdk_ec2::Client, t: &Target) -> Result<Group, AwsError> 
     if let Some(g) = t.read.get() {
         return Ok(g);
     }
-    let out = ec2
-        .describe_security_groups()
-        .group_ids(&t.group)
-        .send()
-        .await
-        .aws(|| format!("could not describe security group {}", t.group))?;
-    let sg = out.security_groups().first().ok_or_else(|| {
-        AwsError::other(
-            format!("could not find security group {}", t.group),
-            "InvalidGroup.NotFound",
-            "no such group",
-            false,
-        )
-    })?;
-    let g = Group {
-        name: sg.group_name().unwrap_or_default().to_string(),
-        tags: sg
-            .tags()
-            .iter()
-            .map(|t| {
-                (
-                    t.key().unwrap_or_default().to_string(),
-                    t.value().unwrap_or_default().to_string(),
-                )
-            })
-            .collect(),
-        ingress: sg.ip_permissions().to_vec(),
-        egress: sg.ip_permissions_egress().to_vec(),
-    };
+    let g = describe_group(ec2, &t.group).await?;
     t.read.set(g.clone());
     Ok(g)
 }
@@ -179,7 +143,7 @@ mod tests {
     use aws_sdk_ec2::operation::revoke_security_group_ingress::{
         RevokeSecurityGroupIngressError, RevokeSecurityGroupIngressOutput,
     };
-    use aws_sdk_ec2::types::{IpRange, SecurityGroup, Tag, UserIdGroupPair};
+    use aws_sdk_ec2::types::{IpPermission, IpRange, SecurityGroup, Tag, UserIdGroupPair};
     use aws_sdk_ec2::Client;
     use aws_smithy_mocks::{mock, mock_client, RuleMode};
     use aws_smithy_types::error::ErrorMetadata;

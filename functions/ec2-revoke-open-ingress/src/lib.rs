@@ -34,8 +34,43 @@ impl Default for Ec2RevokeOpenIngress {
 
 #[derive(Debug, Clone, Default)]
 pub struct Group {
+    pub name: String,
     pub tags: Vec<(String, String)>,
     pub ingress: Vec<IpPermission>,
+    pub egress: Vec<IpPermission>,
+}
+
+/// A security group as the remediations on groups read it (this one and ec2-close-default-sg).
+pub async fn describe_group(ec2: &aws_sdk_ec2::Client, group: &str) -> Result<Group, AwsError> {
+    let out = ec2
+        .describe_security_groups()
+        .group_ids(group)
+        .send()
+        .await
+        .aws(|| format!("could not describe security group {group}"))?;
+    let sg = out.security_groups().first().ok_or_else(|| {
+        AwsError::other(
+            format!("could not find security group {group}"),
+            "InvalidGroup.NotFound",
+            "no such group",
+            false,
+        )
+    })?;
+    Ok(Group {
+        name: sg.group_name().unwrap_or_default().to_string(),
+        tags: sg
+            .tags()
+            .iter()
+            .map(|t| {
+                (
+                    t.key().unwrap_or_default().to_string(),
+                    t.value().unwrap_or_default().to_string(),
+                )
+            })
+            .collect(),
+        ingress: sg.ip_permissions().to_vec(),
+        egress: sg.ip_permissions_egress().to_vec(),
+    })
 }
 
 #[derive(Debug, Default)]
@@ -126,33 +161,7 @@ impl Ec2RevokeOpenIngress {
         if let Some(g) = t.read.get() {
             return Ok(g);
         }
-        let out = ec2
-            .describe_security_groups()
-            .group_ids(&t.group)
-            .send()
-            .await
-            .aws(|| format!("could not describe security group {}", t.group))?;
-        let sg = out.security_groups().first().ok_or_else(|| {
-            AwsError::other(
-                format!("could not find security group {}", t.group),
-                "InvalidGroup.NotFound",
-                "no such group",
-                false,
-            )
-        })?;
-        let g = Group {
-            tags: sg
-                .tags()
-                .iter()
-                .map(|t| {
-                    (
-                        t.key().unwrap_or_default().to_string(),
-                        t.value().unwrap_or_default().to_string(),
-                    )
-                })
-                .collect(),
-            ingress: sg.ip_permissions().to_vec(),
-        };
+        let g = describe_group(ec2, &t.group).await?;
         t.read.set(g.clone());
         Ok(g)
     }
