@@ -23,6 +23,8 @@ pub fn handlers() -> Vec<Box<dyn Handler>> {
     let _ = quell::Remediation::configure(&mut passwords, &get);
     let mut restrict = s3_restrict_bucket_policy::S3RestrictBucketPolicy::default();
     let _ = quell::Remediation::configure(&mut restrict, &get);
+    let mut trust = iam_restrict_role_trust::IamRestrictRoleTrust::default();
+    let _ = quell::Remediation::configure(&mut trust, &get);
     let mut alarms = cloudtrail_alarm_response::CloudtrailAlarmResponse::default();
     let _ = quell::Remediation::configure(&mut alarms, &get);
     vec![
@@ -41,6 +43,7 @@ pub fn handlers() -> Vec<Box<dyn Handler>> {
         Box::new(s3_account_public_access_block::S3AccountPublicAccessBlock),
         Box::new(alarms),
         Box::new(restrict),
+        Box::new(trust),
     ]
 }
 

@@ -371,9 +371,18 @@ fn function(w: &mut String, s: &Spec) {
             - Sid: SharedState
               Effect: Allow
               Action: [dynamodb:GetItem, dynamodb:PutItem, dynamodb:UpdateItem, dynamodb:DeleteItem]
-              Resource: !GetAtt StateTable.Arn
+              Resource: !GetAtt StateTable.Arn{archive}
       Events:
 "#,
+        archive = if s.triggers.access_analyzer.is_empty() {
+            ""
+        } else {
+            r#"
+            - Sid: ArchiveTrustedFindingsOfTheOrganizationAnalyzer
+              Effect: Allow
+              Action: access-analyzer:UpdateFindings
+              Resource: !Sub "arn:${AWS::Partition}:access-analyzer:*:${AWS::AccountId}:analyzer/*""#
+        },
         sid = s.id,
         summary = s.summary,
         central = json!(central),

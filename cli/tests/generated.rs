@@ -269,6 +269,18 @@ const MEANT_FOR: &[(&str, &[&str])] = &[
         &["s3-restrict-bucket-policy"],
     ),
     (
+        "accessanalyzer-iam-role-cross-account.json",
+        &["iam-restrict-role-trust"],
+    ),
+    (
+        "accessanalyzer-s3-bucket-acl-public.json",
+        &["s3-block-public-access", "s3-restrict-bucket-policy"],
+    ),
+    (
+        "accessanalyzer-s3-bucket-error.json",
+        &["s3-restrict-bucket-policy"],
+    ),
+    (
         "accessanalyzer-s3-bucket-public.json",
         &["s3-block-public-access", "s3-restrict-bucket-policy"],
     ),

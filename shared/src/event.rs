@@ -362,6 +362,8 @@ fn guardduty(env: &Envelope) -> Result<Finding, EventError> {
         is_public: None,
         event_id: String::new(),
         principals: Vec::new(),
+        analyzer: None,
+        sources: Vec::new(),
     })
 }
 
@@ -426,6 +428,8 @@ fn config(env: &Envelope) -> Result<Finding, EventError> {
         is_public: None,
         event_id: String::new(),
         principals: Vec::new(),
+        analyzer: None,
+        sources: Vec::new(),
     })
 }
 
@@ -448,10 +452,26 @@ struct AccessAnalyzerDetail {
     error: Option<String>,
     #[serde(default)]
     principal: Option<Value>,
+    #[serde(default)]
+    sources: Option<Vec<AccessSource>>,
+}
+
+#[derive(Deserialize)]
+struct AccessSource {
+    #[serde(rename = "type")]
+    kind: String,
 }
 
 fn access_analyzer(env: &Envelope) -> Result<Finding, EventError> {
     let d: AccessAnalyzerDetail = typed(env.detail.clone(), "detail")?;
+    let analyzer = env
+        .resources
+        .iter()
+        .find(|r| r.contains(":access-analyzer:"))
+        .cloned();
+    if let Some(a) = analyzer.as_deref().filter(|a| !validate::analyzer_arn(a)) {
+        return Err(invalid("resources", "analyzer ARN", a));
+    }
     let account = checked_account("detail.accountId", &d.account_id)?;
     let region = checked_region("detail.region", &d.region)?;
     let kind = ResourceKind::from_cfn(&d.resource_type);
@@ -517,6 +537,13 @@ fn access_analyzer(env: &Envelope) -> Result<Finding, EventError> {
                 other => vec![other.clone()],
             })
             .filter_map(|v| v.as_str().map(str::to_string))
+            .collect(),
+        analyzer,
+        sources: d
+            .sources
+            .unwrap_or_default()
+            .into_iter()
+            .map(|s| s.kind)
             .collect(),
     })
 }
@@ -627,6 +654,8 @@ fn alarm(env: &Envelope) -> Result<Finding, EventError> {
         is_public: None,
         event_id: String::new(),
         principals: Vec::new(),
+        analyzer: None,
+        sources: Vec::new(),
     })
 }
 
@@ -704,6 +733,8 @@ fn cloudtrail(env: &Envelope) -> Result<Finding, EventError> {
         is_public: None,
         event_id: String::new(),
         principals: Vec::new(),
+        analyzer: None,
+        sources: Vec::new(),
     })
 }
 
@@ -875,5 +906,7 @@ fn asff(
         is_public: None,
         event_id: String::new(),
         principals: Vec::new(),
+        analyzer: None,
+        sources: Vec::new(),
     })
 }

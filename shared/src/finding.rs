@@ -319,6 +319,14 @@ pub struct Finding {
     /// `observed_at` is its end.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub window_start: Option<String>,
+    /// For an Access Analyzer finding: the analyzer that reported it (from the event's
+    /// `resources`), where archiving a trusted finding goes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub analyzer: Option<String>,
+    /// For an Access Analyzer finding: how the access is granted (`POLICY`, `BUCKET_ACL`,
+    /// `S3_ACCESS_POINT`…), where the event says.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<String>,
 }
 
 impl Finding {
@@ -415,6 +423,27 @@ pub mod validate {
         s.strip_prefix("sg-").is_some_and(|h| {
             (8..=17).contains(&h.len()) && h.bytes().all(|b| b.is_ascii_hexdigit())
         })
+    }
+
+    /// `arn:<partition>:access-analyzer:<region>:<account>:analyzer/<name>`.
+    pub fn analyzer_arn(s: &str) -> bool {
+        let p: Vec<&str> = s.splitn(6, ':').collect();
+        let [arn, partition_, service, region_, account, resource] = p[..] else {
+            return false;
+        };
+        let Some(name) = resource.strip_prefix("analyzer/") else {
+            return false;
+        };
+        arn == "arn"
+            && partition(partition_)
+            && service == "access-analyzer"
+            && region(region_)
+            && account_id(account)
+            && !name.is_empty()
+            && name.len() <= 255
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
     }
 
     /// A tag value as AWS takes it: at most 256 of `[A-Za-z0-9 _.:/=+\-@,]`, keeping the end

@@ -13,6 +13,7 @@ pub mod hub;
 pub mod member;
 pub mod notify;
 pub mod outcome;
+pub mod policy;
 pub mod remediation;
 pub mod routing;
 pub mod runtime;

@@ -22,6 +22,9 @@ pub struct Member {
     pub region: String,
     pub partition: String,
     config: SdkConfig,
+    /// The function's own (central account) configuration, in the member's region: for calls
+    /// that belong to the security account, such as an organization analyzer's findings.
+    central: SdkConfig,
     expires: SystemTime,
 }
 
@@ -33,6 +36,7 @@ impl Member {
             account: account.to_string(),
             region: region.to_string(),
             partition: crate::finding::validate::partition_of(region).to_string(),
+            central: config.clone(),
             config,
             expires: SystemTime::now() + Duration::from_secs(3600),
         }
@@ -40,6 +44,17 @@ impl Member {
 
     pub fn config(&self) -> &SdkConfig {
         &self.config
+    }
+
+    /// The central account's configuration in this member's region.
+    pub fn central(&self) -> &SdkConfig {
+        &self.central
+    }
+
+    /// A member session whose central configuration is `central` (tests of cross-account calls).
+    pub fn with_central(mut self, central: SdkConfig) -> Member {
+        self.central = central;
+        self
     }
 
     pub fn s3(&self) -> aws_sdk_s3::Client {
@@ -226,6 +241,11 @@ impl Members {
             account: account.to_string(),
             region: region.to_string(),
             partition: partition.to_string(),
+            central: self
+                .base
+                .to_builder()
+                .region(aws_config::Region::new(region.to_string()))
+                .build(),
             config,
             expires,
         })

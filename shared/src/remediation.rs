@@ -199,6 +199,22 @@ pub trait Remediation: Send + Sync + 'static {
         None
     }
 
+    /// Closes a finding whose target `exempt` trusts, at its source (an Access Analyzer finding is
+    /// archived); returns what it did, for the note. Enforce mode only: a dry run changes nothing.
+    fn on_exempt(
+        &self,
+        _c: &Self::Clients,
+        _target: &Self::Target,
+        _reason: &str,
+    ) -> impl Future<Output = Result<Option<String>, AwsError>> + Send {
+        async { Ok(None) }
+    }
+
+    /// What a dry run's note says: why this remediation plans instead of acting.
+    fn dry_run_reason(&self) -> String {
+        "dry-run".into()
+    }
+
     /// Why this target is only to be planned, whatever the mode (a notify-only setting).
     fn plan_only(&self, _target: &Self::Target) -> Option<String> {
         None
@@ -281,7 +297,16 @@ async fn try_execute<R: Remediation>(
     undo: Option<UndoLog<'_>>,
 ) -> Result<Outcome, Error> {
     if let Some(reason) = r.exempt(target) {
-        return Ok(Outcome::Exempt { reason });
+        let done = match mode {
+            Mode::Enforce => r.on_exempt(c, target, &reason).await?,
+            Mode::DryRun => None,
+        };
+        return Ok(Outcome::Exempt {
+            reason: match done {
+                Some(d) => format!("{reason}; {d}"),
+                None => reason,
+            },
+        });
     }
     let tags = r.tags(c, target).await?;
     if let Some((k, v)) = tags.iter().find(|(k, _)| k == exempt_tag) {
@@ -300,7 +325,7 @@ async fn try_execute<R: Remediation>(
     if mode == Mode::DryRun {
         return Ok(Outcome::Planned {
             steps,
-            reason: "dry-run".into(),
+            reason: r.dry_run_reason(),
         });
     }
     if let Some(reason) = r.plan_only(target) {

@@ -2,19 +2,30 @@
 //! principal outside the zone of trust (another account, or everyone). The grants to exactly those
 //! principals are removed from the bucket policy — a statement that grants only to them goes, a
 //! statement that also grants to others loses only those principals — and every other statement is
-//! kept byte-for-byte. Principals trusted by configuration (QUELL_TRUSTED_ACCOUNTS) are not touched:
-//! the finding is suppressed with the reason.
+//! kept byte-for-byte. Where the access comes from the bucket ACL (public groups, or another
+//! account's canonical user when the finding says BUCKET_ACL), those grants leave the ACL; the
+//! owner's and the log delivery group's stay. Principals trusted by configuration
+//! (QUELL_TRUSTED_ACCOUNTS) are not touched: the finding is archived in Access Analyzer and
+//! suppressed in Security Hub, with the reason.
 
+use aws_sdk_s3::types::{AccessControlPolicy, Grant, Grantee, Owner, Permission, Type};
 use quell::config::ConfigError;
 use quell::finding::validate;
 use quell::{
     AwsError, AwsResultExt, Finding, Member, Mode, NotApplicable, Remediation, ResourceKind,
     Source, Spec, Step, Tags, Triggers,
 };
-use serde_json::Value;
+use serde_json::{json, Value};
+
+pub mod analyzer;
+pub use analyzer::{archive, AnalyzerFinding, Analyzers, UPDATE_FINDINGS};
+pub use quell::policy::{array_elements, restricted};
 
 const PUT: &str = "s3:PutBucketPolicy";
 const DELETE: &str = "s3:DeleteBucketPolicy";
+const PUT_ACL: &str = "s3:PutBucketAcl";
+pub const ALL_USERS: &str = "http://acs.amazonaws.com/groups/global/AllUsers";
+pub const AUTHENTICATED_USERS: &str = "http://acs.amazonaws.com/groups/global/AuthenticatedUsers";
 
 #[derive(Debug, Clone, Default)]
 pub struct S3RestrictBucketPolicy {
@@ -24,207 +35,28 @@ pub struct S3RestrictBucketPolicy {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
     pub bucket: String,
-    /// The principals the finding says have access: account ids, ARNs, or `*`.
+    /// The principals the finding says have access: account ids, ARNs, canonical user ids, or `*`.
     pub principals: Vec<String>,
+    /// The finding says the access comes (also) from the bucket ACL.
+    pub from_acl: bool,
+    /// Where the finding is archived when its access is trusted.
+    pub analyzer: Option<AnalyzerFinding>,
 }
 
-/// The top-level elements of the JSON array that starts at `text[start]` (`[`), as byte ranges
-/// of the original text: what is not changed is written back exactly as it was.
-pub fn array_elements(text: &str, start: usize) -> Option<(Vec<(usize, usize)>, usize)> {
-    let b = text.as_bytes();
-    if b.get(start) != Some(&b'[') {
-        return None;
-    }
-    let (mut depth, mut in_str, mut esc) = (0i32, false, false);
-    let mut elems = Vec::new();
-    let mut elem_start: Option<usize> = None;
-    for (i, &c) in b.iter().enumerate().skip(start) {
-        if in_str {
-            match (esc, c) {
-                (true, _) => esc = false,
-                (false, b'\\') => esc = true,
-                (false, b'"') => in_str = false,
-                _ => {}
-            }
-            continue;
+impl Target {
+    pub fn new(bucket: &str, principals: &[&str]) -> Target {
+        Target {
+            bucket: bucket.to_string(),
+            principals: principals.iter().map(|p| p.to_string()).collect(),
+            from_acl: false,
+            analyzer: None,
         }
-        match c {
-            b'"' => {
-                in_str = true;
-                if depth == 1 && elem_start.is_none() {
-                    elem_start = Some(i);
-                }
-            }
-            b'[' | b'{' => {
-                if depth == 1 && elem_start.is_none() {
-                    elem_start = Some(i);
-                }
-                depth += 1;
-            }
-            b']' | b'}' => {
-                depth -= 1;
-                if depth == 0 {
-                    if let Some(s) = elem_start.take() {
-                        elems.push((s, text[..i].trim_end().len()));
-                    }
-                    return Some((elems, i));
-                }
-            }
-            b',' if depth == 1 => {
-                if let Some(s) = elem_start.take() {
-                    elems.push((s, text[..i].trim_end().len()));
-                }
-            }
-            c if depth == 1 && elem_start.is_none() && !c.is_ascii_whitespace() => {
-                elem_start = Some(i)
-            }
-            _ => {}
-        }
-    }
-    None
-}
-
-/// The index of the `}` or `]` that closes the object or array opening at `text[start]`.
-fn value_end(text: &str, start: usize) -> Option<usize> {
-    let (mut depth, mut in_str, mut esc) = (0i32, false, false);
-    for (i, &c) in text.as_bytes().iter().enumerate().skip(start) {
-        if in_str {
-            match (esc, c) {
-                (true, _) => esc = false,
-                (false, b'\\') => esc = true,
-                (false, b'"') => in_str = false,
-                _ => {}
-            }
-            continue;
-        }
-        match c {
-            b'"' => in_str = true,
-            b'{' | b'[' => depth += 1,
-            b'}' | b']' => {
-                depth -= 1;
-                if depth == 0 {
-                    return Some(i);
-                }
-            }
-            _ => {}
-        }
-    }
-    None
-}
-
-/// Whether a policy principal entry names one of `principals` (an account id matches the
-/// account's root, the id itself and any ARN in that account; `*` matches `*`).
-fn names(entry: &str, principals: &[String]) -> bool {
-    principals.iter().any(|p| {
-        if p == "*" {
-            entry == "*"
-        } else if validate::account_id(p) {
-            entry == p || entry.split(':').nth(4) == Some(p.as_str())
-        } else {
-            entry == p
-        }
-    })
-}
-
-fn as_list(v: &Value) -> Vec<Value> {
-    match v {
-        Value::Array(a) => a.clone(),
-        Value::Null => Vec::new(),
-        other => vec![other.clone()],
     }
 }
 
-/// One statement with the grants to `principals` taken out: `None` when nothing changes,
-/// `Some(None)` when the statement goes, `Some(Some(text))` when it stays with fewer principals.
-fn restrict_statement(raw: &str, principals: &[String]) -> Result<Option<Option<String>>, String> {
-    let mut st: Value =
-        serde_json::from_str(raw).map_err(|e| format!("a statement is not JSON: {e}"))?;
-    if st["Effect"] != "Allow" {
-        return Ok(None);
-    }
-    match st["Principal"].clone() {
-        Value::String(p) if names(&p, principals) => Ok(Some(None)),
-        Value::Object(mut m) => {
-            let mut changed = false;
-            for (_, v) in m.iter_mut() {
-                let before = as_list(v);
-                let kept: Vec<Value> = before
-                    .iter()
-                    .filter(|e| !e.as_str().is_some_and(|e| names(e, principals)))
-                    .cloned()
-                    .collect();
-                if kept.len() != before.len() {
-                    changed = true;
-                    *v = if kept.len() == 1 {
-                        kept[0].clone()
-                    } else {
-                        Value::Array(kept)
-                    };
-                }
-            }
-            if !changed {
-                return Ok(None);
-            }
-            m.retain(|_, v| !as_list(v).is_empty());
-            if m.is_empty() {
-                return Ok(Some(None));
-            }
-            st["Principal"] = Value::Object(m);
-            Ok(Some(Some(st.to_string())))
-        }
-        _ => Ok(None),
-    }
-}
-
-/// The policy without the grants to `principals`: `None` when it grants them nothing,
-/// `Some(None)` when no statement is left, `Some(Some(text))` otherwise; and how many
-/// statements were changed or removed.
-pub fn restricted(
-    policy: &str,
-    principals: &[String],
-) -> Result<(Option<Option<String>>, usize), String> {
-    serde_json::from_str::<Value>(policy)
-        .map_err(|e| format!("the bucket policy is not JSON: {e}"))?;
-    let key = policy
-        .find("\"Statement\"")
-        .ok_or("the bucket policy has no Statement")?;
-    let after = key + "\"Statement\"".len();
-    let open = after
-        + policy[after..]
-            .find(['[', '{'])
-            .ok_or("the Statement has no value")?;
-    // A single statement object is a one-element list.
-    let (spans, end) = if policy.as_bytes()[open] == b'[' {
-        array_elements(policy, open).ok_or("the Statement list is not closed")?
-    } else {
-        let end = value_end(policy, open).ok_or("the Statement is not closed")?;
-        (vec![(open, end + 1)], end)
-    };
-    let mut kept = Vec::new();
-    let mut changed = 0;
-    for (s, e) in spans {
-        match restrict_statement(&policy[s..e], principals)? {
-            None => kept.push(policy[s..e].to_string()),
-            Some(None) => changed += 1,
-            Some(Some(t)) => {
-                changed += 1;
-                kept.push(t);
-            }
-        }
-    }
-    if changed == 0 {
-        return Ok((None, 0));
-    }
-    if kept.is_empty() {
-        return Ok((Some(None), changed));
-    }
-    let text = format!(
-        "{}[{}]{}",
-        &policy[..open],
-        kept.join(","),
-        &policy[end + 1..]
-    );
-    Ok((Some(Some(text)), changed))
+pub struct Clients {
+    pub s3: aws_sdk_s3::Client,
+    pub analyzer: Analyzers,
 }
 
 async fn policy(s3: &aws_sdk_s3::Client, bucket: &str) -> Result<Option<String>, AwsError> {
@@ -239,64 +71,181 @@ async fn policy(s3: &aws_sdk_s3::Client, bucket: &str) -> Result<Option<String>,
     }
 }
 
+/// The bucket's ACL: its owner and grants.
+pub async fn acl(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+) -> Result<(Option<Owner>, Vec<Grant>), AwsError> {
+    let out = s3
+        .get_bucket_acl()
+        .bucket(bucket)
+        .send()
+        .await
+        .aws(|| format!("could not read the ACL of bucket {bucket}"))?;
+    Ok((out.owner, out.grants.unwrap_or_default()))
+}
+
+/// A grantee for notes: the group's name, or the canonical user's id.
+pub fn grantee_label(g: &Grant) -> String {
+    let Some(who) = g.grantee() else {
+        return "nobody".into();
+    };
+    let name = who
+        .uri()
+        .map(|u| u.rsplit('/').next().unwrap_or(u).to_string())
+        .or_else(|| who.id().map(|i| format!("canonical user {i}")))
+        .or_else(|| who.email_address().map(str::to_string))
+        .unwrap_or_else(|| "?".into());
+    let perm = g.permission().map(|p| p.as_str()).unwrap_or("?");
+    format!("{name} {perm}")
+}
+
+/// Whether an ACL grant gives access to an untrusted principal: a public group when the finding
+/// says everyone (`*`), a canonical user the finding names, or any other account's canonical user
+/// when the finding says the access comes from the ACL. The owner's grants and the log delivery
+/// group's are never removed.
+pub fn grant_is_untrusted(
+    g: &Grant,
+    owner: Option<&str>,
+    untrusted: &[String],
+    from_acl: bool,
+) -> bool {
+    let Some(who) = g.grantee() else {
+        return false;
+    };
+    if let Some(uri) = who.uri() {
+        return untrusted.iter().any(|p| p == "*")
+            && (uri == ALL_USERS || uri == AUTHENTICATED_USERS);
+    }
+    if let Some(id) = who.id() {
+        if Some(id) == owner {
+            return false;
+        }
+        return untrusted.iter().any(|p| p == id)
+            || (from_acl && untrusted.iter().any(|p| validate::account_id(p)));
+    }
+    false
+}
+
+fn grant_json(g: &Grant) -> Value {
+    let who = g.grantee();
+    json!({
+        "type": who.map(|w| w.r#type().as_str()),
+        "id": who.and_then(|w| w.id()),
+        "uri": who.and_then(|w| w.uri()),
+        "email": who.and_then(|w| w.email_address()),
+        "display": who.and_then(|w| w.display_name()),
+        "permission": g.permission().map(|p| p.as_str()),
+    })
+}
+
+fn grant_from_json(v: &Value) -> Result<Grant, String> {
+    let kind = v["type"].as_str().ok_or("a grant has no grantee type")?;
+    let grantee = Grantee::builder()
+        .r#type(Type::from(kind))
+        .set_id(v["id"].as_str().map(str::to_string))
+        .set_uri(v["uri"].as_str().map(str::to_string))
+        .set_email_address(v["email"].as_str().map(str::to_string))
+        .set_display_name(v["display"].as_str().map(str::to_string))
+        .build()
+        .map_err(|e| e.to_string())?;
+    Ok(Grant::builder()
+        .grantee(grantee)
+        .set_permission(v["permission"].as_str().map(Permission::from))
+        .build())
+}
+
+async fn put_acl(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    owner: Option<Owner>,
+    grants: Vec<Grant>,
+) -> Result<(), AwsError> {
+    s3.put_bucket_acl()
+        .bucket(bucket)
+        .access_control_policy(
+            AccessControlPolicy::builder()
+                .set_owner(owner)
+                .set_grants(Some(grants))
+                .build(),
+        )
+        .send()
+        .await
+        .aws(|| format!("could not put the ACL of bucket {bucket}"))?;
+    Ok(())
+}
+
+fn malformed(bucket: &str, e: String) -> AwsError {
+    AwsError::other(
+        format!("could not read the policy of bucket {bucket}"),
+        "MalformedPolicy",
+        e,
+        false,
+    )
+}
+
+impl S3RestrictBucketPolicy {
+    fn untrusted(&self, t: &Target) -> Vec<String> {
+        t.principals
+            .iter()
+            .filter(|p| {
+                !(quell::policy::names(p, &self.trusted_accounts)
+                    || self.trusted_accounts.contains(p))
+            })
+            .cloned()
+            .collect()
+    }
+
+    /// The ACL is read only when it can be the source: public access, or the finding says so.
+    fn reads_acl(&self, t: &Target) -> bool {
+        t.from_acl || self.untrusted(t).iter().any(|p| p == "*")
+    }
+}
+
 impl Remediation for S3RestrictBucketPolicy {
     const SPEC: Spec = Spec {
         id: "s3-restrict-bucket-policy",
-        summary: "Removes from a bucket policy exactly the grants to principals outside the zone of trust, keeping every other statement byte-for-byte",
+        summary: "Removes from a bucket policy and ACL exactly the grants to principals outside the zone of trust, keeping every other statement byte-for-byte; archives trusted findings",
         triggers: Triggers {
             access_analyzer: &["AWS::S3::Bucket"],
             ..Triggers::NONE
         },
-        permissions: &["s3:GetBucketTagging", "s3:GetBucketPolicy", PUT, DELETE],
+        permissions: &[
+            "s3:GetBucketTagging",
+            "s3:GetBucketPolicy",
+            PUT,
+            DELETE,
+            "s3:GetBucketAcl",
+            PUT_ACL,
+            UPDATE_FINDINGS,
+        ],
         default_mode: Mode::Enforce,
     };
     type Target = Target;
-    type Clients = aws_sdk_s3::Client;
+    type Clients = Clients;
 
-    fn clients(&self, member: &Member) -> aws_sdk_s3::Client {
-        member.s3()
+    fn clients(&self, member: &Member) -> Clients {
+        Clients {
+            s3: member.s3(),
+            analyzer: Analyzers::new(member),
+        }
     }
 
     fn configure(&mut self, get: &dyn Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
-        if let Some(list) = get("QUELL_TRUSTED_ACCOUNTS").filter(|l| !l.trim().is_empty()) {
-            let accounts: Vec<String> = list
-                .split(',')
-                .map(|a| a.trim().to_string())
-                .filter(|a| !a.is_empty())
-                .collect();
-            if let Some(bad) = accounts.iter().find(|a| !validate::account_id(a)) {
-                return Err(ConfigError {
-                    var: "QUELL_TRUSTED_ACCOUNTS",
-                    reason: format!("`{bad}` is not a 12-digit account id"),
-                });
-            }
-            self.trusted_accounts = accounts;
-        }
+        self.trusted_accounts = trusted_accounts(get)?.unwrap_or_default();
         Ok(())
     }
 
     fn target(&self, f: &Finding) -> Result<Target, NotApplicable> {
-        if f.source != Source::AccessAnalyzer {
-            return Err(NotApplicable(format!(
-                "{} findings name no external principal",
-                f.source
-            )));
-        }
-        if f.status.as_deref().is_some_and(|s| s.starts_with("ERROR")) {
-            return Err(NotApplicable(format!(
-                "recorded, not acted on: Access Analyzer could not analyze the bucket ({})",
-                f.status.as_deref().unwrap_or("")
-            )));
-        }
+        check_analyzer_finding(f)?;
         let r = f
             .resource(&ResourceKind::S3Bucket)
             .ok_or_else(|| NotApplicable("the finding names no bucket".into()))?;
-        if f.principals.is_empty() {
-            return Err(NotApplicable("the finding names no principal".into()));
-        }
         Ok(Target {
             bucket: r.id.clone(),
             principals: f.principals.clone(),
+            from_acl: f.sources.iter().any(|s| s == "BUCKET_ACL"),
+            analyzer: AnalyzerFinding::of(f),
         })
     }
 
@@ -305,90 +254,225 @@ impl Remediation for S3RestrictBucketPolicy {
     }
 
     fn exempt(&self, t: &Target) -> Option<String> {
-        let untrusted: Vec<&String> = t
-            .principals
-            .iter()
-            .filter(|p| !self.trusted_accounts.contains(p))
-            .collect();
-        untrusted.is_empty().then(|| {
-            format!(
-                "access by {} is trusted by QUELL_TRUSTED_ACCOUNTS",
-                t.principals.join(", ")
-            )
-        })
+        trusted_reason(&t.principals, &self.trusted_accounts)
     }
 
-    async fn tags(&self, s3: &aws_sdk_s3::Client, t: &Target) -> Result<Tags, AwsError> {
-        quell::member::bucket_tags(s3, &t.bucket).await
-    }
-
-    async fn plan(&self, s3: &aws_sdk_s3::Client, t: &Target) -> Result<Vec<Step>, AwsError> {
-        let untrusted: Vec<String> = t
-            .principals
-            .iter()
-            .filter(|p| !self.trusted_accounts.contains(p))
-            .cloned()
-            .collect();
-        let Some(current) = policy(s3, &t.bucket).await? else {
-            return Ok(Vec::new());
-        };
-        match restricted(&current, &untrusted) {
-            Ok((None, _)) => Ok(Vec::new()),
-            Ok((Some(None), n)) => Ok(vec![Step::new(
-                DELETE,
-                format!("bucket={} its {n} statements granted only to {}", t.bucket, untrusted.join(", ")),
-            )]),
-            Ok((Some(Some(_)), n)) => Ok(vec![Step::new(
-                PUT,
-                format!("bucket={} {n} statements lose their grants to {}; every other statement kept byte-for-byte", t.bucket, untrusted.join(", ")),
-            )]),
-            Err(e) => Err(AwsError::other(format!("could not read the policy of bucket {}", t.bucket), "MalformedPolicy", e, false)),
+    async fn on_exempt(
+        &self,
+        c: &Clients,
+        t: &Target,
+        _reason: &str,
+    ) -> Result<Option<String>, AwsError> {
+        match &t.analyzer {
+            Some(a) => archive(&c.analyzer, a).await.map(Some),
+            None => Ok(None),
         }
     }
 
-    async fn apply(
-        &self,
-        s3: &aws_sdk_s3::Client,
-        t: &Target,
-        _steps: &[Step],
-    ) -> Result<(), AwsError> {
-        let untrusted: Vec<String> = t
-            .principals
-            .iter()
-            .filter(|p| !self.trusted_accounts.contains(p))
-            .cloned()
-            .collect();
-        let Some(current) = policy(s3, &t.bucket).await? else {
-            return Ok(());
-        };
-        let (new, _) = restricted(&current, &untrusted).map_err(|e| {
-            AwsError::other(
-                format!("could not read the policy of bucket {}", t.bucket),
-                "MalformedPolicy",
-                e,
-                false,
-            )
-        })?;
-        match new {
-            None => Ok(()),
-            Some(None) => {
-                s3.delete_bucket_policy()
-                    .bucket(&t.bucket)
-                    .send()
-                    .await
-                    .aws(|| format!("could not delete the policy of bucket {}", t.bucket))?;
-                Ok(())
+    async fn tags(&self, c: &Clients, t: &Target) -> Result<Tags, AwsError> {
+        quell::member::bucket_tags(&c.s3, &t.bucket).await
+    }
+
+    async fn plan(&self, c: &Clients, t: &Target) -> Result<Vec<Step>, AwsError> {
+        let untrusted = self.untrusted(t);
+        let mut steps = Vec::new();
+        if let Some(current) = policy(&c.s3, &t.bucket).await? {
+            match restricted(&current, &untrusted).map_err(|e| malformed(&t.bucket, e))? {
+                (None, _) => {}
+                (Some(None), n) => steps.push(Step::new(
+                    DELETE,
+                    format!("bucket={} its {n} statements granted only to {}", t.bucket, untrusted.join(", ")),
+                )),
+                (Some(Some(_)), n) => steps.push(Step::new(
+                    PUT,
+                    format!("bucket={} {n} statements lose their grants to {}; every other statement kept byte-for-byte", t.bucket, untrusted.join(", ")),
+                )),
             }
-            Some(Some(text)) => {
-                s3.put_bucket_policy()
-                    .bucket(&t.bucket)
+        }
+        if self.reads_acl(t) {
+            let (owner, grants) = acl(&c.s3, &t.bucket).await?;
+            let owner_id = owner.as_ref().and_then(|o| o.id());
+            let gone: Vec<String> = grants
+                .iter()
+                .filter(|g| grant_is_untrusted(g, owner_id, &untrusted, t.from_acl))
+                .map(grantee_label)
+                .collect();
+            if !gone.is_empty() {
+                steps.push(Step::new(
+                    PUT_ACL,
+                    format!(
+                        "bucket={} ACL grants removed: {}; the owner's grants kept",
+                        t.bucket,
+                        gone.join(", ")
+                    ),
+                ));
+            }
+        }
+        Ok(steps)
+    }
+
+    async fn prior(&self, c: &Clients, t: &Target) -> Result<Option<Value>, AwsError> {
+        let text = policy(&c.s3, &t.bucket).await?;
+        let acl = if self.reads_acl(t) {
+            let (owner, grants) = acl(&c.s3, &t.bucket).await?;
+            json!({
+                "owner": owner.as_ref().map(|o| json!({"id": o.id(), "display": o.display_name()})),
+                "grants": grants.iter().map(grant_json).collect::<Vec<_>>(),
+            })
+        } else {
+            Value::Null
+        };
+        Ok(Some(
+            json!({"bucket": t.bucket, "policy": text, "acl": acl}),
+        ))
+    }
+
+    async fn restore(&self, c: &Clients, prior: &Value) -> Result<Vec<Step>, AwsError> {
+        let bucket = prior["bucket"].as_str().unwrap_or_default().to_string();
+        let bad = |why: String| AwsError::other("could not undo", "InvalidPriorState", why, false);
+        if !validate::bucket_name(&bucket) {
+            return Err(bad(format!("`{bucket}` is not a bucket name")));
+        }
+        let mut steps = Vec::new();
+        match prior["policy"].as_str() {
+            Some(text) => {
+                c.s3.put_bucket_policy()
+                    .bucket(&bucket)
                     .policy(text)
                     .send()
                     .await
-                    .aws(|| format!("could not put the policy of bucket {}", t.bucket))?;
-                Ok(())
+                    .aws(|| format!("could not put back the policy of bucket {bucket}"))?;
+                steps.push(Step::new(
+                    PUT,
+                    format!("bucket={bucket} policy put back as it was"),
+                ));
+            }
+            None => {
+                c.s3.delete_bucket_policy()
+                    .bucket(&bucket)
+                    .send()
+                    .await
+                    .aws(|| format!("could not delete the policy of bucket {bucket}"))?;
+                steps.push(Step::new(DELETE, format!("bucket={bucket} had no policy")));
             }
         }
+        if let Some(acl) = prior["acl"].as_object() {
+            let owner = acl.get("owner").filter(|o| !o.is_null()).map(|o| {
+                Owner::builder()
+                    .set_id(o["id"].as_str().map(str::to_string))
+                    .set_display_name(o["display"].as_str().map(str::to_string))
+                    .build()
+            });
+            let grants = acl
+                .get("grants")
+                .and_then(Value::as_array)
+                .map(|g| g.iter().map(grant_from_json).collect::<Result<Vec<_>, _>>())
+                .transpose()
+                .map_err(bad)?
+                .unwrap_or_default();
+            let n = grants.len();
+            put_acl(&c.s3, &bucket, owner, grants).await?;
+            steps.push(Step::new(
+                PUT_ACL,
+                format!("bucket={bucket} ACL put back ({n} grants)"),
+            ));
+        }
+        Ok(steps)
+    }
+
+    async fn apply(&self, c: &Clients, t: &Target, _steps: &[Step]) -> Result<(), AwsError> {
+        let untrusted = self.untrusted(t);
+        if let Some(current) = policy(&c.s3, &t.bucket).await? {
+            match restricted(&current, &untrusted)
+                .map_err(|e| malformed(&t.bucket, e))?
+                .0
+            {
+                None => {}
+                Some(None) => {
+                    c.s3.delete_bucket_policy()
+                        .bucket(&t.bucket)
+                        .send()
+                        .await
+                        .aws(|| format!("could not delete the policy of bucket {}", t.bucket))?;
+                }
+                Some(Some(text)) => {
+                    c.s3.put_bucket_policy()
+                        .bucket(&t.bucket)
+                        .policy(text)
+                        .send()
+                        .await
+                        .aws(|| format!("could not put the policy of bucket {}", t.bucket))?;
+                }
+            }
+        }
+        if self.reads_acl(t) {
+            let (owner, grants) = acl(&c.s3, &t.bucket).await?;
+            let owner_id = owner.as_ref().and_then(|o| o.id()).map(str::to_string);
+            let (gone, kept): (Vec<Grant>, Vec<Grant>) = grants
+                .into_iter()
+                .partition(|g| grant_is_untrusted(g, owner_id.as_deref(), &untrusted, t.from_acl));
+            if !gone.is_empty() {
+                put_acl(&c.s3, &t.bucket, owner, kept).await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// QUELL_TRUSTED_ACCOUNTS: the accounts outside the analyzer's zone of trust whose access is
+/// intended. `None` when unset.
+pub fn trusted_accounts(
+    get: &dyn Fn(&str) -> Option<String>,
+) -> Result<Option<Vec<String>>, ConfigError> {
+    let Some(list) = get("QUELL_TRUSTED_ACCOUNTS").filter(|l| !l.trim().is_empty()) else {
+        return Ok(None);
+    };
+    let accounts: Vec<String> = list
+        .split(',')
+        .map(|a| a.trim().to_string())
+        .filter(|a| !a.is_empty())
+        .collect();
+    if let Some(bad) = accounts.iter().find(|a| !validate::account_id(a)) {
+        return Err(ConfigError {
+            var: "QUELL_TRUSTED_ACCOUNTS",
+            reason: format!("`{bad}` is not a 12-digit account id"),
+        });
+    }
+    Ok(Some(accounts))
+}
+
+/// Why access by `principals` is trusted, when every one of them is (an account id in the
+/// trusted list, or an ARN in a trusted account).
+pub fn trusted_reason(principals: &[String], trusted: &[String]) -> Option<String> {
+    let all_trusted = principals
+        .iter()
+        .all(|p| quell::policy::names(p, trusted) || trusted.contains(p));
+    (all_trusted && !principals.is_empty()).then(|| {
+        format!(
+            "access by {} is trusted by QUELL_TRUSTED_ACCOUNTS",
+            principals.join(", ")
+        )
+    })
+}
+
+/// What an Access Analyzer finding must be for a remediation to act: active, analyzed, and naming
+/// whom the resource is shared with.
+pub fn check_analyzer_finding(f: &Finding) -> Result<(), NotApplicable> {
+    if f.source != Source::AccessAnalyzer {
+        return Err(NotApplicable(format!(
+            "{} findings name no external principal",
+            f.source
+        )));
+    }
+    match f.status.as_deref() {
+        Some(s) if s.starts_with("ERROR") => Err(NotApplicable(format!(
+            "recorded, not acted on: Access Analyzer could not analyze the resource ({s})"
+        ))),
+        Some(s @ ("ARCHIVED" | "RESOLVED")) => Err(NotApplicable(format!(
+            "recorded, not acted on: the finding is {s}"
+        ))),
+        _ if f.principals.is_empty() => Err(NotApplicable("the finding names no principal".into())),
+        _ => Ok(()),
     }
 }
 

@@ -1,7 +1,11 @@
 use super::*;
+use aws_sdk_accessanalyzer::operation::update_findings::{
+    UpdateFindingsError, UpdateFindingsOutput,
+};
 use aws_sdk_s3::operation::get_bucket_policy::{GetBucketPolicyError, GetBucketPolicyOutput};
 use aws_sdk_s3::operation::get_bucket_tagging::GetBucketTaggingError;
 use aws_sdk_s3::operation::put_bucket_policy::{PutBucketPolicyError, PutBucketPolicyOutput};
+use aws_sdk_s3::types::{Grant, Grantee, Owner, Permission, Type};
 use aws_sdk_s3::Client;
 use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
 use aws_smithy_types::error::ErrorMetadata;
@@ -66,9 +70,21 @@ fn no_tags() -> Rule {
     })
 }
 fn t() -> Target {
-    Target {
-        bucket: "b".into(),
-        principals: vec!["999988887777".into()],
+    Target::new("b", &["999988887777"])
+}
+
+fn with(s3: Client) -> Clients {
+    let none = mock!(aws_sdk_accessanalyzer::Client::update_findings).then_error(|| {
+        UpdateFindingsError::generic(ErrorMetadata::builder().code("NotExpected").build())
+    });
+    let aa = mock_client!(aws_sdk_accessanalyzer, [&none]);
+    Clients {
+        s3,
+        analyzer: Analyzers {
+            member_account: "111111111111".into(),
+            member: aa.clone(),
+            central: aa,
+        },
     }
 }
 
@@ -99,7 +115,7 @@ async fn removes_the_grant_and_verifies() {
     let s3 = mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&tags, &g, &p]);
     let out = execute(
         &S3RestrictBucketPolicy::default(),
-        &s3,
+        &with(s3.clone()),
         &t(),
         Mode::Enforce,
         "quell:exempt",
@@ -120,7 +136,14 @@ async fn trusted_access_is_left_alone_and_failures_follow_the_table() {
     let trusting = S3RestrictBucketPolicy {
         trusted_accounts: vec!["999988887777".into()],
     };
-    let out = execute(&trusting, &s3, &t(), Mode::Enforce, "quell:exempt").await;
+    let out = execute(
+        &trusting,
+        &with(s3.clone()),
+        &t(),
+        Mode::Enforce,
+        "quell:exempt",
+    )
+    .await;
     assert!(
         matches!(&out, Outcome::Exempt { reason } if reason.contains("QUELL_TRUSTED_ACCOUNTS")),
         "{out:?}"
@@ -128,7 +151,7 @@ async fn trusted_access_is_left_alone_and_failures_follow_the_table() {
     assert_eq!(
         execute(
             &S3RestrictBucketPolicy::default(),
-            &s3,
+            &with(s3.clone()),
             &t(),
             Mode::DryRun,
             "x"
@@ -145,7 +168,7 @@ async fn trusted_access_is_left_alone_and_failures_follow_the_table() {
     assert_eq!(
         execute(
             &S3RestrictBucketPolicy::default(),
-            &s3,
+            &with(s3.clone()),
             &t(),
             Mode::Enforce,
             "x"
@@ -160,11 +183,222 @@ async fn trusted_access_is_left_alone_and_failures_follow_the_table() {
     let s3 = mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&tags, &slow]);
     assert!(execute(
         &S3RestrictBucketPolicy::default(),
-        &s3,
+        &with(s3.clone()),
         &t(),
         Mode::Enforce,
         "x"
     )
     .await
     .is_retryable());
+}
+
+fn acl_with(grants: Vec<Grant>) -> aws_sdk_s3::operation::get_bucket_acl::GetBucketAclOutput {
+    aws_sdk_s3::operation::get_bucket_acl::GetBucketAclOutput::builder()
+        .owner(Owner::builder().id("owner-canonical").build())
+        .set_grants(Some(grants))
+        .build()
+}
+
+fn grant(kind: Type, id: Option<&str>, uri: Option<&str>, perm: Permission) -> Grant {
+    Grant::builder()
+        .grantee(
+            Grantee::builder()
+                .r#type(kind)
+                .set_id(id.map(str::to_string))
+                .set_uri(uri.map(str::to_string))
+                .build()
+                .unwrap(),
+        )
+        .permission(perm)
+        .build()
+}
+
+#[tokio::test]
+async fn a_public_acl_grant_goes_and_the_owner_and_log_delivery_stay() {
+    let owner = grant(
+        Type::CanonicalUser,
+        Some("owner-canonical"),
+        None,
+        Permission::FullControl,
+    );
+    let logs = grant(
+        Type::Group,
+        None,
+        Some("http://acs.amazonaws.com/groups/s3/LogDelivery"),
+        Permission::Write,
+    );
+    let public = grant(Type::Group, None, Some(ALL_USERS), Permission::Read);
+    let (o2, l2, o3, l3) = (owner.clone(), logs.clone(), owner.clone(), logs.clone());
+    let get_acl = mock!(Client::get_bucket_acl)
+        .sequence()
+        .output(move || acl_with(vec![owner.clone(), logs.clone(), public.clone()]))
+        .times(2)
+        .output(move || acl_with(vec![o2.clone(), l2.clone()]))
+        .build();
+    let put_acl = mock!(Client::put_bucket_acl)
+        .match_requests(move |r| {
+            let g = r
+                .access_control_policy()
+                .map(|p| p.grants())
+                .unwrap_or_default();
+            g.len() == 2 && g.contains(&o3) && g.contains(&l3)
+        })
+        .then_output(|| {
+            aws_sdk_s3::operation::put_bucket_acl::PutBucketAclOutput::builder().build()
+        });
+    let no_policy = mock!(Client::get_bucket_policy).then_error(|| {
+        GetBucketPolicyError::generic(ErrorMetadata::builder().code("NoSuchBucketPolicy").build())
+    });
+    let tags = no_tags();
+    let s3 = mock_client!(
+        aws_sdk_s3,
+        RuleMode::MatchAny,
+        [&tags, &no_policy, &get_acl, &put_acl]
+    );
+    let out = execute(
+        &S3RestrictBucketPolicy::default(),
+        &with(s3),
+        &Target::new("b", &["*"]),
+        Mode::Enforce,
+        "quell:exempt",
+    )
+    .await;
+    assert_eq!(out.name(), "REMEDIATED", "{out:?}");
+    assert!(
+        out.note("x", "b").contains("AllUsers READ"),
+        "{}",
+        out.note("x", "b")
+    );
+    assert_eq!(put_acl.num_calls(), 1);
+}
+
+#[test]
+fn acl_grants_are_untrusted_only_as_the_finding_says() {
+    let other = grant(
+        Type::CanonicalUser,
+        Some("other-canonical"),
+        None,
+        Permission::Read,
+    );
+    let owner = grant(
+        Type::CanonicalUser,
+        Some("owner-canonical"),
+        None,
+        Permission::FullControl,
+    );
+    let auth = grant(
+        Type::Group,
+        None,
+        Some(AUTHENTICATED_USERS),
+        Permission::Read,
+    );
+    let acct = vec!["999988887777".to_string()];
+    let star = vec!["*".to_string()];
+    let o = Some("owner-canonical");
+    assert!(
+        !grant_is_untrusted(&other, o, &acct, false),
+        "not from the ACL: left alone"
+    );
+    assert!(grant_is_untrusted(&other, o, &acct, true));
+    assert!(
+        !grant_is_untrusted(&owner, o, &acct, true),
+        "the owner's grant stays"
+    );
+    assert!(grant_is_untrusted(&auth, o, &star, false));
+    assert!(
+        !grant_is_untrusted(&auth, o, &acct, true),
+        "a group is not another account"
+    );
+    assert!(grant_is_untrusted(
+        &other,
+        o,
+        &["other-canonical".to_string()],
+        false
+    ));
+}
+
+#[tokio::test]
+async fn trusted_access_is_archived_where_the_analyzer_lives_in_enforce_only() {
+    let tags = no_tags();
+    let untouched =
+        mock!(Client::put_bucket_policy).then_output(|| PutBucketPolicyOutput::builder().build());
+    let s3 = mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&tags, &untouched]);
+    let archive = mock!(aws_sdk_accessanalyzer::Client::update_findings)
+        .match_requests(|r| {
+            r.ids() == ["f-1"]
+                && r.status() == Some(&aws_sdk_accessanalyzer::types::FindingStatusUpdate::Archived)
+                && r.analyzer_arn()
+                    == Some("arn:aws:access-analyzer:us-east-1:123456789012:analyzer/org")
+        })
+        .then_output(|| UpdateFindingsOutput::builder().build());
+    let central = mock_client!(aws_sdk_accessanalyzer, [&archive]);
+    let mut c = with(s3);
+    c.analyzer.central = central;
+    let mut target = t();
+    target.analyzer = Some(AnalyzerFinding {
+        analyzer: "arn:aws:access-analyzer:us-east-1:123456789012:analyzer/org".into(),
+        id: "f-1".into(),
+    });
+    let trusting = S3RestrictBucketPolicy {
+        trusted_accounts: vec!["999988887777".into()],
+    };
+    let dry = execute(&trusting, &c, &target, Mode::DryRun, "quell:exempt").await;
+    assert_eq!(dry.name(), "EXEMPT");
+    assert_eq!(archive.num_calls(), 0, "a dry run archives nothing");
+    let out = execute(&trusting, &c, &target, Mode::Enforce, "quell:exempt").await;
+    assert!(
+        matches!(&out, Outcome::Exempt { reason } if reason.contains("QUELL_TRUSTED_ACCOUNTS") && reason.contains("archived")),
+        "{out:?}"
+    );
+    assert_eq!(archive.num_calls(), 1);
+    assert_eq!(untouched.num_calls(), 0);
+    // An analyzer in the member account is archived by the member session (here: the mock that
+    // refuses), and the failure is the outcome, not lost.
+    target.analyzer = Some(AnalyzerFinding {
+        analyzer: "arn:aws:access-analyzer:us-east-1:111111111111:analyzer/acct".into(),
+        id: "f-1".into(),
+    });
+    let out = execute(&trusting, &c, &target, Mode::Enforce, "quell:exempt").await;
+    assert_eq!(out.name(), "FAILED", "{out:?}");
+}
+
+#[test]
+fn error_and_archived_findings_are_recorded_not_acted_on() {
+    let ev = |detail: serde_json::Value| {
+        serde_json::json!({
+            "version": "0", "id": "e", "detail-type": "Access Analyzer Finding",
+            "source": "aws.access-analyzer", "account": "111111111111", "time": "2026-11-28T09:25:00Z",
+            "region": "us-east-1", "resources": ["arn:aws:access-analyzer:us-east-1:111111111111:analyzer/a"],
+            "detail": detail
+        })
+    };
+    let base = serde_json::json!({"accountId": "111111111111", "region": "us-east-1", "id": "f",
+        "resourceType": "AWS::S3::Bucket", "resource": "arn:aws:s3:::quell-b", "status": "ACTIVE",
+        "principal": {"AWS": "999988887777"}, "isPublic": false, "sources": [{"type": "BUCKET_ACL"}]});
+    let parse = |d: serde_json::Value| {
+        quell::event::Envelope::parse(ev(d))
+            .unwrap()
+            .findings
+            .remove(0)
+            .unwrap()
+    };
+    let r = S3RestrictBucketPolicy::default();
+    let ok = r.target(&parse(base.clone())).unwrap();
+    assert!(ok.from_acl);
+    assert_eq!(ok.analyzer.unwrap().account(), "111111111111");
+    let mut err = base.clone();
+    err["error"] = "ACCESS_DENIED".into();
+    err.as_object_mut().unwrap().remove("principal");
+    assert!(r
+        .target(&parse(err))
+        .unwrap_err()
+        .0
+        .contains("ACCESS_DENIED"));
+    let mut archived = base;
+    archived["status"] = "ARCHIVED".into();
+    assert!(r
+        .target(&parse(archived))
+        .unwrap_err()
+        .0
+        .contains("ARCHIVED"));
 }
