@@ -20,6 +20,11 @@ What it adds to moto 5.2.5, and why:
     with POST /_quell/cloudtrail-events {"account", "region", "events": [CloudTrail records]};
     LookupEvents answers from them, filtered by StartTime/EndTime and one LookupAttribute, newest
     first, as CloudTrail does.
+  * IAM Access Analyzer UpdateFindings and GetFinding (moto has no Access Analyzer). Tests seed
+    an analyzer's findings with POST /_quell/access-analyzer-findings {"analyzerArn", "findings":
+    [{"id", "resource", "resourceType", "principal"?, "isPublic"?}]}; as in AWS, only the
+    analyzer's own account may read or update them (others get AccessDeniedException), an unknown
+    finding is ResourceNotFoundException, and UpdateFindings sets ACTIVE or ARCHIVED.
   * Fault injection, for tests of what quell does when AWS fails: POST /_quell/faults with a list
     of {"service", "action" (prefix of the call log's action), "account"?, "skip"?, "count",
     "status", "code", "message"?, "delay"?}; a matching call is answered with that error in its
@@ -204,6 +209,72 @@ def lookup_events(self):
 
 CloudTrailResponse.lookup_events = lookup_events
 
+# ------------------------------------------------------------------ IAM Access Analyzer
+
+_AA_FINDINGS = {}  # (analyzerArn, id) -> finding
+_AA_LOCK = threading.Lock()
+
+
+def _json_response(start_response, status, payload, error=None):
+    data = json.dumps(payload).encode()
+    headers = [("Content-Type", "application/json"), ("Content-Length", str(len(data))), ("x-amzn-requestid", "quell-aa")]
+    if error:
+        headers.append(("x-amzn-errortype", error))
+    start_response(status, headers)
+    return [data]
+
+
+def _aa_error(start_response, status, code, message):
+    return _json_response(start_response, status, {"__type": code, "message": message}, error=code)
+
+
+def access_analyzer(call, environ, body, start_response):
+    """UpdateFindings (PUT /finding) and GetFinding (GET /finding/{id}?analyzerArn=)."""
+    method, path = environ.get("REQUEST_METHOD", ""), environ.get("PATH_INFO", "")
+    if method == "PUT" and path == "/finding":
+        req = json.loads(body or b"{}")
+        arn, status = req.get("analyzerArn", ""), req.get("status")
+        if status not in ("ACTIVE", "ARCHIVED"):
+            return _aa_error(start_response, "400 Bad Request", "ValidationException", f"status {status!r} is not ACTIVE or ARCHIVED")
+        if arn.split(":")[4:5] != [call["account"]]:
+            return _aa_error(start_response, "403 Forbidden", "AccessDeniedException", f"account {call['account']} cannot update findings of {arn}")
+        with _AA_LOCK:
+            missing = [i for i in req.get("ids", []) if (arn, i) not in _AA_FINDINGS]
+            if missing:
+                return _aa_error(start_response, "404 Not Found", "ResourceNotFoundException", f"no finding {missing[0]} in {arn}")
+            for i in req.get("ids", []):
+                _AA_FINDINGS[(arn, i)]["status"] = status
+                _AA_FINDINGS[(arn, i)]["updatedAt"] = _now()
+        start_response("200 OK", [("Content-Length", "0"), ("x-amzn-requestid", "quell-aa")])
+        return [b""]
+    if method == "GET" and path.startswith("/finding/"):
+        fid = path[len("/finding/"):]
+        arn = (parse_qs(environ.get("QUERY_STRING", "")).get("analyzerArn") or [""])[0]
+        if arn.split(":")[4:5] != [call["account"]]:
+            return _aa_error(start_response, "403 Forbidden", "AccessDeniedException", f"account {call['account']} cannot read findings of {arn}")
+        with _AA_LOCK:
+            f = _AA_FINDINGS.get((arn, fid))
+            f = dict(f) if f else None
+        if f is None:
+            return _aa_error(start_response, "404 Not Found", "ResourceNotFoundException", f"no finding {fid} in {arn}")
+        return _json_response(start_response, "200 OK", {"finding": f})
+    return _aa_error(start_response, "501 Not Implemented", "NotImplemented", f"quell_moto has no Access Analyzer {method} {path}")
+
+
+def seed_access_analyzer(seed):
+    arn = seed["analyzerArn"]
+    with _AA_LOCK:
+        for f in seed.get("findings", []):
+            now = _now()
+            _AA_FINDINGS[(arn, f["id"])] = {
+                "id": f["id"], "resource": f.get("resource"), "resourceType": f.get("resourceType", "AWS::S3::Bucket"),
+                "principal": f.get("principal") or {}, "isPublic": bool(f.get("isPublic", False)),
+                "action": f.get("action") or [], "condition": {}, "status": "ACTIVE",
+                "resourceOwnerAccount": f.get("resourceOwnerAccount") or arn.split(":")[4],
+                "createdAt": now, "analyzedAt": now, "updatedAt": now,
+            }
+
+
 # ------------------------------------------------------------------ call log
 
 _CALLS = []
@@ -308,6 +379,11 @@ class CallLog:
             _TRAIL_EVENTS.setdefault((seed["account"], seed["region"]), []).extend(seed.get("events", []))
             start_response("204 No Content", [("Content-Length", "0")])
             return [b""]
+        if path == "/_quell/access-analyzer-findings" and environ.get("REQUEST_METHOD") == "POST":
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            seed_access_analyzer(json.loads(environ["wsgi.input"].read(length) or b"{}"))
+            start_response("204 No Content", [("Content-Length", "0")])
+            return [b""]
         if path == "/_quell/faults":
             with _FAULTS_LOCK:
                 if environ.get("REQUEST_METHOD") == "POST":
@@ -340,6 +416,8 @@ class CallLog:
                 _CALLS.append(dict(call, fault=fault.get("code") if fault else None))
             if fault:
                 return _fault_response(fault, call, start_response)
+            if call["service"] == "access-analyzer":
+                return access_analyzer(call, environ, body, start_response)
         return self.app(environ, start_response)
 
 

@@ -170,6 +170,14 @@ impl Emulator {
         self.post("/_quell/cloudtrail-events", &body).await;
     }
 
+    /// Findings of an Access Analyzer analyzer, which the emulator's UpdateFindings and GetFinding
+    /// answer from: each `{"id", "resource", "resourceType", "principal"?, "isPublic"?}`.
+    pub async fn seed_analyzer_findings(&self, analyzer_arn: &str, findings: serde_json::Value) {
+        let body =
+            serde_json::json!({"analyzerArn": analyzer_arn, "findings": findings}).to_string();
+        self.post("/_quell/access-analyzer-findings", &body).await;
+    }
+
     pub async fn clear_calls(&self) {
         http(self.port, "DELETE", "/_quell/calls").await;
     }

@@ -327,3 +327,56 @@ pub async fn instance(member: &SdkConfig, name: &str) -> (String, String) {
         .expect("instance id");
     (id, sg)
 }
+
+/// quell's state table (as template.yaml makes it) in the central account: its name.
+pub async fn state_table(central: &SdkConfig) -> String {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    };
+    aws_sdk_dynamodb::Client::new(central)
+        .create_table()
+        .table_name("quell-state")
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("pk")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("pk")
+                .key_type(KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    "quell-state".into()
+}
+
+/// A role in the member account with the given trust policy.
+pub async fn role_with_trust(member: &SdkConfig, name: &str, trust: &str) {
+    aws_sdk_iam::Client::new(member)
+        .create_role()
+        .role_name(name)
+        .assume_role_policy_document(trust)
+        .send()
+        .await
+        .expect("create role");
+}
+
+/// The role's trust policy, decoded.
+pub async fn trust_policy(member: &SdkConfig, name: &str) -> String {
+    let role = aws_sdk_iam::Client::new(member)
+        .get_role()
+        .role_name(name)
+        .send()
+        .await
+        .expect("get role")
+        .role
+        .expect("a role");
+    quell::policy::percent_decode(role.assume_role_policy_document().unwrap_or_default())
+}

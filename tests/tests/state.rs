@@ -4,9 +4,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-};
 use quell::runtime::Context;
 use quell::state::Limits;
 use quell::{Config, Mode};
@@ -15,28 +12,7 @@ use s3_block_public_access::S3BlockPublicAccess;
 use serde_json::Value;
 
 async fn table(central: &aws_config::SdkConfig) -> String {
-    aws_sdk_dynamodb::Client::new(central)
-        .create_table()
-        .table_name("quell-state")
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("pk")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .unwrap(),
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("pk")
-                .key_type(KeyType::Hash)
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
-    "quell-state".into()
+    seed::state_table(central).await
 }
 
 async fn setup(limits: Limits) -> (Emulator, aws_config::SdkConfig, Context, String) {

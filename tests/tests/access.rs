@@ -1,0 +1,248 @@
+//! IAM Access Analyzer findings end to end: a bucket shared through its policy and its ACL, a
+//! role trusting an outside account (dry-run by default, then enforced and undone), trusted access
+//! archived in the analyzer's own account, and error findings recorded without a member call.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use iam_restrict_role_trust::IamRestrictRoleTrust;
+use quell::runtime::{Context, Handler};
+use quell::{Config, Mode, Remediation};
+use quell_tests::{context, events, seed, Emulator, CENTRAL, MEMBER, REGION};
+use s3_restrict_bucket_policy::{S3RestrictBucketPolicy, ALL_USERS};
+use serde_json::Value;
+
+const VENDOR: &str = "999988887777";
+const BUCKET: &str = "quell-demo-public-assets";
+
+async fn setup() -> (Emulator, aws_config::SdkConfig) {
+    let emu = Emulator::start().expect("emulator");
+    let member = emu.account_config(MEMBER).await;
+    seed::member_role(&member, CENTRAL).await;
+    (emu, member)
+}
+
+fn ctx(emu: &Emulator, mode: Option<Mode>, function: &str) -> Context {
+    context(
+        emu,
+        Config {
+            mode,
+            ..Config::default()
+        },
+        function,
+    )
+}
+
+async fn run<R: Remediation>(r: &R, ctx: &Context, event: Value) -> quell::outcome::Report {
+    quell::runtime::handle(r, ctx, event)
+        .await
+        .expect("handled")
+        .reports
+        .remove(0)
+}
+
+const CDN: &str = r#"{"Sid": "Cdn", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::222222222222:root"}, "Action": "s3:GetObject", "Resource": "arn:aws:s3:::quell-demo-public-assets/*"}"#;
+
+#[tokio::test]
+async fn a_bucket_shared_with_everyone_loses_exactly_the_public_grants() {
+    let (emu, member) = setup().await;
+    // Public through the ACL (public-read) and through one policy statement; a partner's
+    // statement must survive byte-for-byte.
+    seed::public_bucket(&member, BUCKET, &[]).await;
+    let policy = format!(
+        r#"{{"Version": "2012-10-17", "Statement": [{CDN}, {{"Sid": "Everyone", "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::quell-demo-public-assets/*"}}]}}"#
+    );
+    let s3 = quell::member::s3_client(&member);
+    s3.put_bucket_policy()
+        .bucket(BUCKET)
+        .policy(&policy)
+        .send()
+        .await
+        .unwrap();
+    let ctx = ctx(&emu, Some(Mode::Enforce), "s3-restrict-bucket-policy");
+    let event = events::load("accessanalyzer-s3-bucket-acl-public.json", &[]);
+    let rep = run(&S3RestrictBucketPolicy::default(), &ctx, event.clone()).await;
+    assert_eq!(rep.outcome.name(), "REMEDIATED", "{rep:?}");
+    assert!(rep.note.contains("AllUsers READ"), "{}", rep.note);
+
+    let now = s3
+        .get_bucket_policy()
+        .bucket(BUCKET)
+        .send()
+        .await
+        .unwrap()
+        .policy
+        .unwrap();
+    assert!(
+        now.contains(CDN),
+        "the partner's statement is the same bytes: {now}"
+    );
+    assert!(!now.contains("Everyone"), "{now}");
+    let acl = s3.get_bucket_acl().bucket(BUCKET).send().await.unwrap();
+    assert!(
+        !acl.grants()
+            .iter()
+            .any(|g| g.grantee().and_then(|w| w.uri()) == Some(ALL_USERS)),
+        "{acl:?}"
+    );
+    assert!(
+        acl.grants()
+            .iter()
+            .any(|g| g.grantee().and_then(|w| w.id()) == acl.owner().and_then(|o| o.id())),
+        "the owner keeps its grant: {acl:?}"
+    );
+    // Replayed: nothing left to remove, and no write.
+    emu.clear_calls().await;
+    let again = run(&S3RestrictBucketPolicy::default(), &ctx, event).await;
+    assert_eq!(again.outcome.name(), "ALREADY_COMPLIANT", "{again:?}");
+    assert!(!emu
+        .calls()
+        .await
+        .iter()
+        .any(|c| c.service == "s3" && c.method == "PUT"));
+}
+
+const TRUST: &str = r#"{"Version": "2012-10-17", "Statement": [{"Sid": "Ci", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::222222222222:role/deployer"}, "Action": "sts:AssumeRole"}, {"Sid": "Vendor", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::999988887777:root"}, "Action": "sts:AssumeRole"}]}"#;
+
+#[tokio::test]
+async fn a_role_trusting_an_outside_account_is_planned_by_default_then_enforced_and_undone() {
+    let (emu, member) = setup().await;
+    seed::role_with_trust(&member, "vendor-access", TRUST).await;
+    let event = events::load("accessanalyzer-iam-role-cross-account.json", &[]);
+
+    // No mode configured: the remediation's own default, dry-run.
+    let dry = ctx(&emu, None, "iam-restrict-role-trust");
+    let rep = run(&IamRestrictRoleTrust::default(), &dry, event.clone()).await;
+    assert_eq!(rep.outcome.name(), "PLANNED", "{rep:?}");
+    assert!(rep.note.contains("QUELL_MODE=enforce"), "{}", rep.note);
+    assert_eq!(seed::trust_policy(&member, "vendor-access").await, TRUST);
+
+    // Enforced, with a state table so the prior trust policy is recorded for undo.
+    let central = emu.central_config();
+    let table = seed::state_table(&central).await;
+    let ctx = context(
+        &emu,
+        Config {
+            mode: Some(Mode::Enforce),
+            state_table: Some(table),
+            ..Config::default()
+        },
+        "iam-restrict-role-trust",
+    );
+    let rep = run(&IamRestrictRoleTrust::default(), &ctx, event.clone()).await;
+    assert_eq!(rep.outcome.name(), "REMEDIATED", "{rep:?}");
+    let now = seed::trust_policy(&member, "vendor-access").await;
+    assert!(!now.contains(VENDOR), "{now}");
+    assert!(
+        now.contains(r#"{"Sid": "Ci", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::222222222222:role/deployer"}, "Action": "sts:AssumeRole"}"#),
+        "the CI statement is the same bytes: {now}"
+    );
+    serde_json::from_str::<Value>(&now).expect("valid JSON");
+
+    let f = quell::event::Envelope::parse(event)
+        .unwrap()
+        .findings
+        .remove(0)
+        .unwrap();
+    let prior = ctx
+        .state
+        .as_ref()
+        .unwrap()
+        .prior_state(&f.id)
+        .await
+        .unwrap()
+        .expect("recorded before the change");
+    let r = IamRestrictRoleTrust::default();
+    let steps = Handler::undo(&r, &ctx, &prior).await.unwrap();
+    assert_eq!(steps.len(), 1, "{steps:?}");
+    assert_eq!(seed::trust_policy(&member, "vendor-access").await, TRUST);
+}
+
+#[tokio::test]
+async fn trusted_access_is_archived_in_the_analyzers_own_account() {
+    let (emu, member) = setup().await;
+    seed::role_with_trust(&member, "vendor-access", TRUST).await;
+    let org = format!("arn:aws:access-analyzer:{REGION}:{CENTRAL}:analyzer/OrganizationAnalyzer");
+    let acct = format!("arn:aws:access-analyzer:{REGION}:{MEMBER}:analyzer/AccountAnalyzer");
+    let id = "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c02";
+    let finding = serde_json::json!([{"id": id, "resource": "arn:aws:iam::111111111111:role/vendor-access",
+        "resourceType": "AWS::IAM::Role", "principal": {"AWS": VENDOR}}]);
+    emu.seed_analyzer_findings(&org, finding.clone()).await;
+    emu.seed_analyzer_findings(&acct, finding).await;
+    let mut r = IamRestrictRoleTrust::default();
+    r.configure(&|k| (k == "QUELL_TRUSTED_ACCOUNTS").then(|| format!("{VENDOR}, 222222222222")))
+        .unwrap();
+    let ctx = ctx(&emu, Some(Mode::Enforce), "iam-restrict-role-trust");
+    let status = |cfg: aws_config::SdkConfig, analyzer: String| async move {
+        aws_sdk_accessanalyzer::Client::new(&cfg)
+            .get_finding()
+            .analyzer_arn(analyzer)
+            .id(id)
+            .send()
+            .await
+            .unwrap()
+            .finding
+            .unwrap()
+            .status
+            .as_str()
+            .to_string()
+    };
+
+    // The organization analyzer lives in the security account: the function's own credentials.
+    let event = events::load(
+        "accessanalyzer-iam-role-cross-account.json",
+        &[(
+            "arn:aws:access-analyzer:us-east-1:111111111111:analyzer/OrganizationAnalyzer",
+            &org,
+        )],
+    );
+    let rep = run(&r, &ctx, event).await;
+    assert_eq!(rep.outcome.name(), "EXEMPT", "{rep:?}");
+    assert!(rep.note.contains("archived"), "{}", rep.note);
+    assert_eq!(status(emu.central_config(), org.clone()).await, "ARCHIVED");
+    assert_eq!(
+        seed::trust_policy(&member, "vendor-access").await,
+        TRUST,
+        "trusted access is not touched"
+    );
+
+    // An account analyzer lives in the member account: the member session archives.
+    let event = events::load(
+        "accessanalyzer-iam-role-cross-account.json",
+        &[(
+            "arn:aws:access-analyzer:us-east-1:111111111111:analyzer/OrganizationAnalyzer",
+            &acct,
+        )],
+    );
+    let rep = run(&r, &ctx, event).await;
+    assert_eq!(rep.outcome.name(), "EXEMPT", "{rep:?}");
+    assert_eq!(status(member.clone(), acct).await, "ARCHIVED");
+    let archives: Vec<String> = emu
+        .calls()
+        .await
+        .into_iter()
+        .filter(|c| c.service == "access-analyzer" && c.method == "PUT")
+        .map(|c| c.account)
+        .collect();
+    assert_eq!(archives, [CENTRAL, MEMBER]);
+}
+
+#[tokio::test]
+async fn an_error_finding_is_recorded_without_a_member_call() {
+    let (emu, _member) = setup().await;
+    let ctx = ctx(&emu, Some(Mode::Enforce), "s3-restrict-bucket-policy");
+    emu.clear_calls().await;
+    let rep = run(
+        &S3RestrictBucketPolicy::default(),
+        &ctx,
+        events::load("accessanalyzer-s3-bucket-error.json", &[]),
+    )
+    .await;
+    assert!(rep.note.contains("ACCESS_DENIED"), "{rep:?}");
+    let calls = emu.calls().await;
+    assert!(
+        !calls
+            .iter()
+            .any(|c| c.service == "s3" || c.service == "sts" || c.service == "access-analyzer"),
+        "{calls:?}"
+    );
+}
