@@ -156,6 +156,42 @@ const MEANT_FOR: &[(&str, &[&str])] = &[
         &["cloudtrail-alarm-response"],
     ),
     (
+        "cloudwatch-alarm-disableordeletecmk.json",
+        &["cloudtrail-alarm-response"],
+    ),
+    (
+        "cloudwatch-alarm-awsconfigchanges.json",
+        &["cloudtrail-alarm-response"],
+    ),
+    (
+        "cloudwatch-alarm-unauthorizedapicalls.json",
+        &["cloudtrail-alarm-response"],
+    ),
+    (
+        "cloudwatch-alarm-iampolicychanges.json",
+        &["cloudtrail-alarm-response"],
+    ),
+    (
+        "cloudwatch-alarm-naclchanges.json",
+        &["cloudtrail-alarm-response"],
+    ),
+    (
+        "cloudwatch-alarm-networkgatewaychanges.json",
+        &["cloudtrail-alarm-response"],
+    ),
+    (
+        "cloudwatch-alarm-routetablechanges.json",
+        &["cloudtrail-alarm-response"],
+    ),
+    (
+        "cloudwatch-alarm-vpcchanges.json",
+        &["cloudtrail-alarm-response"],
+    ),
+    (
+        "cloudwatch-alarm-consoleauthenticationfailures.json",
+        &["cloudtrail-alarm-response"],
+    ),
+    (
         "cloudwatch-alarm-securitygroupchanges.json",
         &["cloudtrail-alarm-response"],
     ),

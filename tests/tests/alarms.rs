@@ -209,3 +209,224 @@ async fn an_alarm_back_to_ok_is_recorded_not_acted_on() {
         "no call into the member for an OK alarm"
     );
 }
+
+fn change(id: &str, source: &str, name: &str, params: Value) -> Value {
+    json!({"eventVersion": "1.08", "eventTime": "2026-11-28T13:02:30Z", "eventSource": source, "eventName": name,
+        "awsRegion": REGION, "sourceIPAddress": "198.51.100.7", "eventID": id, "readOnly": false, "eventType": "AwsApiCall",
+        "userIdentity": {"type": "IAMUser", "userName": "mallory", "accountId": MEMBER, "arn": format!("arn:aws:iam::{MEMBER}:user/mallory")},
+        "requestParameters": params})
+}
+
+fn enforcing(emu: &Emulator) -> quell::runtime::Context {
+    context(
+        emu,
+        Config {
+            mode: Some(Mode::Enforce),
+            ..Config::default()
+        },
+        "cloudtrail-alarm-response",
+    )
+}
+
+#[tokio::test]
+async fn a_kms_key_scheduled_for_deletion_is_saved_and_a_config_recorder_restarted() {
+    let emu = Emulator::start().expect("emulator");
+    let member = emu.account_config(MEMBER).await;
+    seed::member_role(&member, CENTRAL).await;
+    let kms = aws_sdk_kms::Client::new(&member);
+    let doomed = kms
+        .create_key()
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+        .key_id;
+    let disabled = kms
+        .create_key()
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+        .key_id;
+    let kept = kms
+        .create_key()
+        .tags(
+            aws_sdk_kms::types::Tag::builder()
+                .tag_key("quell:exempt")
+                .tag_value("true")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+        .key_id;
+    for k in [&doomed, &kept] {
+        kms.schedule_key_deletion()
+            .key_id(k)
+            .pending_window_in_days(7)
+            .send()
+            .await
+            .unwrap();
+    }
+    kms.disable_key().key_id(&disabled).send().await.unwrap();
+    emu.seed_trail_events(
+        MEMBER,
+        REGION,
+        vec![
+            change(
+                "kms-1",
+                "kms.amazonaws.com",
+                "ScheduleKeyDeletion",
+                json!({"keyId": doomed, "pendingWindowInDays": 7}),
+            ),
+            change(
+                "kms-2",
+                "kms.amazonaws.com",
+                "ScheduleKeyDeletion",
+                json!({"keyId": kept, "pendingWindowInDays": 7}),
+            ),
+            change(
+                "kms-3",
+                "kms.amazonaws.com",
+                "DisableKey",
+                json!({"keyId": format!("arn:aws:kms:{REGION}:{MEMBER}:key/{disabled}")}),
+            ),
+        ],
+    )
+    .await;
+    let ctx = enforcing(&emu);
+    let r = quell::runtime::handle(
+        &CloudtrailAlarmResponse::default(),
+        &ctx,
+        events::load("cloudwatch-alarm-disableordeletecmk.json", &[]),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        r.reports[0].outcome.name(),
+        "REMEDIATED",
+        "{:?}",
+        r.reports[0]
+    );
+    let state = |k: String| {
+        let kms = kms.clone();
+        async move {
+            kms.describe_key()
+                .key_id(k)
+                .send()
+                .await
+                .unwrap()
+                .key_metadata
+                .unwrap()
+                .key_state
+                .unwrap()
+                .as_str()
+                .to_string()
+        }
+    };
+    assert_eq!(state(doomed).await, "Enabled");
+    assert_eq!(state(disabled).await, "Enabled");
+    assert_eq!(
+        state(kept).await,
+        "PendingDeletion",
+        "the exempt key is left as it is"
+    );
+
+    // AWS Config: a stopped recorder records again.
+    let config = aws_sdk_config::Client::new(&member);
+    seed::public_bucket(&member, "quell-config-delivery", &[]).await;
+    config
+        .put_configuration_recorder()
+        .configuration_recorder(
+            aws_sdk_config::types::ConfigurationRecorder::builder()
+                .name("default")
+                .role_arn(format!("arn:aws:iam::{MEMBER}:role/config"))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    config
+        .put_delivery_channel()
+        .delivery_channel(
+            aws_sdk_config::types::DeliveryChannel::builder()
+                .name("default")
+                .s3_bucket_name("quell-config-delivery")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    emu.seed_trail_events(
+        MEMBER,
+        REGION,
+        vec![change(
+            "cfg-1",
+            "config.amazonaws.com",
+            "StopConfigurationRecorder",
+            json!({"configurationRecorderName": "default"}),
+        )],
+    )
+    .await;
+    let r = quell::runtime::handle(
+        &CloudtrailAlarmResponse::default(),
+        &ctx,
+        events::load("cloudwatch-alarm-awsconfigchanges.json", &[]),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        r.reports[0].outcome.name(),
+        "REMEDIATED",
+        "{:?}",
+        r.reports[0]
+    );
+    let status = config
+        .describe_configuration_recorder_status()
+        .send()
+        .await
+        .unwrap();
+    assert!(status.configuration_recorders_status()[0].recording());
+}
+
+#[tokio::test]
+async fn iam_policy_changes_are_escalated_naming_who_what_and_where() {
+    let emu = Emulator::start().expect("emulator");
+    let central = emu.central_config();
+    let member = emu.account_config(MEMBER).await;
+    seed::member_role(&member, CENTRAL).await;
+    emu.seed_trail_events(
+        MEMBER,
+        REGION,
+        vec![change(
+            "iam-1",
+            "iam.amazonaws.com",
+            "AttachRolePolicy",
+            json!({"roleName": "ci-deployer", "policyArn": "arn:aws:iam::aws:policy/AdministratorAccess"}),
+        )],
+    )
+    .await;
+    let event = events::load("cloudwatch-alarm-iampolicychanges.json", &[]);
+    let r = quell::runtime::handle(
+        &CloudtrailAlarmResponse::default(),
+        &enforcing(&emu),
+        event.clone(),
+    )
+    .await
+    .unwrap();
+    let rep = &r.reports[0];
+    assert_eq!(rep.outcome.name(), "FAILED", "{rep:?}");
+    assert!(
+        rep.note.contains("AttachRolePolicy arn:aws:iam::aws:policy/AdministratorAccess,ci-deployer by mallory from 198.51.100.7"),
+        "{}",
+        rep.note
+    );
+    let (status, note) = seed::workflow(&central, &own_id(&event)).await.unwrap();
+    assert_eq!(status, "NOTIFIED");
+    assert!(note.unwrap().contains("mallory"));
+}

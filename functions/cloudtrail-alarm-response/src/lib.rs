@@ -10,6 +10,9 @@
 //! | CloudTrailConfigChanges | the changed trails log again (as cloudtrail-restore-logging) |
 //! | SecurityGroupChanges | the changed groups lose world-open high-risk rules (as ec2-revoke-open-ingress) |
 //! | S3BucketPolicyChanges | the changed buckets get Block Public Access (as s3-block-public-access) |
+//! | DisableOrDeleteCMK | the keys' scheduled deletion is cancelled and the keys are enabled again |
+//! | AWSConfigChanges | stopped configuration recorders are started again |
+//! | UnauthorizedAPICalls, IAMPolicyChanges, NACLChanges, NetworkGatewayChanges, RouteTableChanges, VPCChanges, ConsoleAuthenticationFailures | escalated: a finding that says who changed what, from where |
 
 use std::collections::BTreeSet;
 use std::time::{Duration, SystemTime};
@@ -30,6 +33,9 @@ use serde_json::Value;
 
 pub const MFA_POLICY: &str = "quell-deny-without-mfa";
 const PUT_USER_POLICY: &str = "iam:PutUserPolicy";
+const CANCEL_DELETION: &str = "kms:CancelKeyDeletion";
+const ENABLE_KEY: &str = "kms:EnableKey";
+const START_RECORDER: &str = "config:StartConfigurationRecorder";
 
 /// What an alarm is about, by its metric name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,6 +45,196 @@ pub enum Kind {
     TrailChanges,
     SecurityGroupChanges,
     BucketPolicyChanges,
+    KmsKeyChanges,
+    ConfigChanges,
+    UnauthorizedCalls,
+    IamPolicyChanges,
+    NaclChanges,
+    GatewayChanges,
+    RouteTableChanges,
+    VpcChanges,
+    ConsoleAuthFailures,
+}
+
+/// Every alarm: the CIS benchmark's metric name (the default), the variable that renames it, and
+/// its kind.
+pub const ALARMS: &[(&str, &str, Kind)] = &[
+    (
+        "ConsoleSigninWithoutMFA",
+        "QUELL_ALARM_CONSOLE_WITHOUT_MFA",
+        Kind::ConsoleWithoutMfa,
+    ),
+    (
+        "RootAccountUsage",
+        "QUELL_ALARM_ROOT_USAGE",
+        Kind::RootUsage,
+    ),
+    (
+        "CloudTrailConfigChanges",
+        "QUELL_ALARM_TRAIL_CHANGES",
+        Kind::TrailChanges,
+    ),
+    (
+        "SecurityGroupChanges",
+        "QUELL_ALARM_SECURITY_GROUP_CHANGES",
+        Kind::SecurityGroupChanges,
+    ),
+    (
+        "S3BucketPolicyChanges",
+        "QUELL_ALARM_BUCKET_POLICY_CHANGES",
+        Kind::BucketPolicyChanges,
+    ),
+    (
+        "DisableOrDeleteCMK",
+        "QUELL_ALARM_KMS_CHANGES",
+        Kind::KmsKeyChanges,
+    ),
+    (
+        "AWSConfigChanges",
+        "QUELL_ALARM_CONFIG_CHANGES",
+        Kind::ConfigChanges,
+    ),
+    (
+        "UnauthorizedAPICalls",
+        "QUELL_ALARM_UNAUTHORIZED_CALLS",
+        Kind::UnauthorizedCalls,
+    ),
+    (
+        "IAMPolicyChanges",
+        "QUELL_ALARM_IAM_POLICY_CHANGES",
+        Kind::IamPolicyChanges,
+    ),
+    ("NACLChanges", "QUELL_ALARM_NACL_CHANGES", Kind::NaclChanges),
+    (
+        "NetworkGatewayChanges",
+        "QUELL_ALARM_GATEWAY_CHANGES",
+        Kind::GatewayChanges,
+    ),
+    (
+        "RouteTableChanges",
+        "QUELL_ALARM_ROUTE_TABLE_CHANGES",
+        Kind::RouteTableChanges,
+    ),
+    ("VPCChanges", "QUELL_ALARM_VPC_CHANGES", Kind::VpcChanges),
+    (
+        "ConsoleAuthenticationFailures",
+        "QUELL_ALARM_CONSOLE_AUTH_FAILURES",
+        Kind::ConsoleAuthFailures,
+    ),
+];
+
+/// The calls each CIS metric filter counts (as member/member.yaml's filters do).
+pub const IAM_POLICY_CALLS: &[&str] = &[
+    "DeleteGroupPolicy",
+    "DeleteRolePolicy",
+    "DeleteUserPolicy",
+    "PutGroupPolicy",
+    "PutRolePolicy",
+    "PutUserPolicy",
+    "CreatePolicy",
+    "DeletePolicy",
+    "CreatePolicyVersion",
+    "DeletePolicyVersion",
+    "AttachRolePolicy",
+    "DetachRolePolicy",
+    "AttachUserPolicy",
+    "DetachUserPolicy",
+    "AttachGroupPolicy",
+    "DetachGroupPolicy",
+];
+pub const NACL_CALLS: &[&str] = &[
+    "CreateNetworkAcl",
+    "CreateNetworkAclEntry",
+    "DeleteNetworkAcl",
+    "DeleteNetworkAclEntry",
+    "ReplaceNetworkAclEntry",
+    "ReplaceNetworkAclAssociation",
+];
+pub const GATEWAY_CALLS: &[&str] = &[
+    "CreateCustomerGateway",
+    "DeleteCustomerGateway",
+    "AttachInternetGateway",
+    "CreateInternetGateway",
+    "DeleteInternetGateway",
+    "DetachInternetGateway",
+];
+pub const ROUTE_TABLE_CALLS: &[&str] = &[
+    "CreateRoute",
+    "CreateRouteTable",
+    "ReplaceRoute",
+    "ReplaceRouteTableAssociation",
+    "DeleteRouteTable",
+    "DeleteRoute",
+    "DisassociateRouteTable",
+];
+pub const VPC_CALLS: &[&str] = &[
+    "CreateVpc",
+    "DeleteVpc",
+    "ModifyVpcAttribute",
+    "AcceptVpcPeeringConnection",
+    "CreateVpcPeeringConnection",
+    "DeleteVpcPeeringConnection",
+    "RejectVpcPeeringConnection",
+    "AttachClassicLinkVpc",
+    "DetachClassicLinkVpc",
+    "DisableVpcClassicLink",
+    "EnableVpcClassicLink",
+];
+pub const KMS_CALLS: &[&str] = &["DisableKey", "ScheduleKeyDeletion"];
+pub const CONFIG_CALLS: &[&str] = &[
+    "StopConfigurationRecorder",
+    "DeleteDeliveryChannel",
+    "PutDeliveryChannel",
+    "PutConfigurationRecorder",
+];
+
+/// What an escalated alarm watches, and whether a call is one of those.
+type Watch = (&'static str, fn(&Call) -> bool);
+
+impl Kind {
+    /// The one LookupEvents attribute that narrows the window's events to this alarm's (none: all
+    /// of the window's events, filtered here).
+    fn lookup(self) -> Option<(LookupAttributeKey, &'static str)> {
+        Some(match self {
+            Kind::ConsoleWithoutMfa | Kind::ConsoleAuthFailures => {
+                (LookupAttributeKey::EventName, "ConsoleLogin")
+            }
+            Kind::RootUsage => (LookupAttributeKey::Username, "root"),
+            Kind::TrailChanges => (LookupAttributeKey::EventSource, "cloudtrail.amazonaws.com"),
+            Kind::SecurityGroupChanges
+            | Kind::NaclChanges
+            | Kind::GatewayChanges
+            | Kind::RouteTableChanges
+            | Kind::VpcChanges => (LookupAttributeKey::EventSource, "ec2.amazonaws.com"),
+            Kind::BucketPolicyChanges => (LookupAttributeKey::EventSource, "s3.amazonaws.com"),
+            Kind::KmsKeyChanges => (LookupAttributeKey::EventSource, "kms.amazonaws.com"),
+            Kind::ConfigChanges => (LookupAttributeKey::EventSource, "config.amazonaws.com"),
+            Kind::IamPolicyChanges => (LookupAttributeKey::EventSource, "iam.amazonaws.com"),
+            Kind::UnauthorizedCalls => return None,
+        })
+    }
+
+    /// For the alarms that are escalated: what they watch, and whether a call is one of them.
+    fn escalation(self) -> Option<Watch> {
+        fn named(c: &Call, names: &[&str]) -> bool {
+            names.contains(&c.name.as_str())
+        }
+        Some(match self {
+            Kind::UnauthorizedCalls => ("unauthorized API calls", |c| {
+                let code = c.record["errorCode"].as_str().unwrap_or_default();
+                code.ends_with("UnauthorizedOperation") || code.starts_with("AccessDenied")
+            }),
+            Kind::IamPolicyChanges => ("IAM policy changes", |c| named(c, IAM_POLICY_CALLS)),
+            Kind::NaclChanges => ("network ACL changes", |c| named(c, NACL_CALLS)),
+            Kind::GatewayChanges => ("network gateway changes", |c| named(c, GATEWAY_CALLS)),
+            Kind::RouteTableChanges => ("route table changes", |c| named(c, ROUTE_TABLE_CALLS)),
+            Kind::VpcChanges => ("VPC changes", |c| named(c, VPC_CALLS)),
+            Kind::ConsoleAuthFailures => ("console authentication failures", |c| {
+                c.name == "ConsoleLogin" && c.record["errorMessage"] == "Failed authentication"
+            }),
+            _ => return None,
+        })
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -55,13 +251,7 @@ pub struct CloudtrailAlarmResponse {
 impl Default for CloudtrailAlarmResponse {
     fn default() -> Self {
         CloudtrailAlarmResponse {
-            metrics: vec![
-                ("ConsoleSigninWithoutMFA".into(), Kind::ConsoleWithoutMfa),
-                ("RootAccountUsage".into(), Kind::RootUsage),
-                ("CloudTrailConfigChanges".into(), Kind::TrailChanges),
-                ("SecurityGroupChanges".into(), Kind::SecurityGroupChanges),
-                ("S3BucketPolicyChanges".into(), Kind::BucketPolicyChanges),
-            ],
+            metrics: ALARMS.iter().map(|(m, _, k)| (m.to_string(), *k)).collect(),
             mfa_notify_only: false,
             ingress: Ec2RevokeOpenIngress::default(),
             exempt_tag: "quell:exempt".into(),
@@ -96,6 +286,8 @@ pub struct Clients {
     pub iam: aws_sdk_iam::Client,
     pub ec2: aws_sdk_ec2::Client,
     pub s3: aws_sdk_s3::Client,
+    pub kms: aws_sdk_kms::Client,
+    pub config: aws_sdk_config::Client,
 }
 
 fn parse_time(s: &str) -> Option<DateTime> {
@@ -113,20 +305,14 @@ async fn calls(c: &Clients, t: &Target) -> Result<Vec<Call>, AwsError> {
     if let Some(v) = t.calls.get() {
         return Ok(v);
     }
-    let (key, value) = match t.kind {
-        Kind::ConsoleWithoutMfa => (LookupAttributeKey::EventName, "ConsoleLogin"),
-        Kind::RootUsage => (LookupAttributeKey::Username, "root"),
-        Kind::TrailChanges => (LookupAttributeKey::EventSource, "cloudtrail.amazonaws.com"),
-        Kind::SecurityGroupChanges => (LookupAttributeKey::EventSource, "ec2.amazonaws.com"),
-        Kind::BucketPolicyChanges => (LookupAttributeKey::EventSource, "s3.amazonaws.com"),
-    };
     let mut out = Vec::new();
-    let mut pages = c
+    let mut req = c
         .cloudtrail
         .lookup_events()
         .start_time(t.start)
-        .end_time(t.end)
-        .lookup_attributes(
+        .end_time(t.end);
+    if let Some((key, value)) = t.kind.lookup() {
+        req = req.lookup_attributes(
             LookupAttribute::builder()
                 .attribute_key(key)
                 .attribute_value(value)
@@ -139,9 +325,9 @@ async fn calls(c: &Clients, t: &Target) -> Result<Vec<Call>, AwsError> {
                         false,
                     )
                 })?,
-        )
-        .into_paginator()
-        .send();
+        );
+    }
+    let mut pages = req.into_paginator().send();
     while let Some(page) = pages.next().await {
         let page = page.aws(|| {
             format!(
@@ -259,6 +445,112 @@ fn evidence(calls: &[Call]) -> String {
     )
 }
 
+/// A KMS key reference as DisableKey and ScheduleKeyDeletion take it: a key id or a key ARN.
+pub fn valid_key_ref(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 2048
+        && (s.starts_with("arn:") || s.len() <= 64)
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || ":/-_".contains(c))
+}
+
+/// A key's id and state; `None` for a key that is gone or that AWS manages (quell changes only
+/// customer managed keys).
+async fn key_state(
+    c: &Clients,
+    key: &str,
+) -> Result<Option<(String, aws_sdk_kms::types::KeyState)>, AwsError> {
+    let out = match c.kms.describe_key().key_id(key).send().await {
+        Ok(o) => o,
+        Err(e)
+            if aws_sdk_kms::error::ProvideErrorMetadata::code(&e) == Some("NotFoundException") =>
+        {
+            return Ok(None)
+        }
+        Err(e) => return Err(e).aws(|| format!("could not describe KMS key {key}")),
+    };
+    let Some(m) = out.key_metadata else {
+        return Ok(None);
+    };
+    if m.key_manager() == Some(&aws_sdk_kms::types::KeyManagerType::Aws) {
+        return Ok(None);
+    }
+    Ok(m.key_state().cloned().map(|s| (m.key_id().to_string(), s)))
+}
+
+async fn key_tags(c: &Clients, key_id: &str) -> Result<Tags, AwsError> {
+    let out = c
+        .kms
+        .list_resource_tags()
+        .key_id(key_id)
+        .send()
+        .await
+        .aws(|| format!("could not read the tags of KMS key {key_id}"))?;
+    Ok(out
+        .tags()
+        .iter()
+        .map(|t| (t.tag_key().to_string(), t.tag_value().to_string()))
+        .collect())
+}
+
+/// Configuration recorders that are not recording.
+async fn stopped_recorders(c: &Clients) -> Result<Vec<String>, AwsError> {
+    let out = c
+        .config
+        .describe_configuration_recorder_status()
+        .send()
+        .await
+        .aws(|| "could not read the configuration recorders' status".to_string())?;
+    Ok(out
+        .configuration_recorders_status()
+        .iter()
+        .filter(|r| !r.recording())
+        .filter_map(|r| r.name().map(str::to_string))
+        .collect())
+}
+
+/// What a call changed: the ids, names and ARNs among its request parameters.
+fn call_target(c: &Call) -> String {
+    let Some(params) = c.record["requestParameters"].as_object() else {
+        return String::new();
+    };
+    let mut keys: Vec<&String> = params
+        .keys()
+        .filter(|k| k.ends_with("Id") || k.ends_with("Name") || k.ends_with("Arn"))
+        .collect();
+    keys.sort();
+    keys.iter()
+        .filter_map(|k| params[k.as_str()].as_str())
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Who changed what, from where: one entry per call, the first few.
+pub fn changes(calls: &[Call]) -> String {
+    const SHOWN: usize = 6;
+    let mut parts: Vec<String> = calls
+        .iter()
+        .take(SHOWN)
+        .map(|c| {
+            let what = call_target(c);
+            let code = c.record["errorCode"]
+                .as_str()
+                .map(|e| format!(" ({e})"))
+                .unwrap_or_default();
+            if what.is_empty() {
+                format!("{}{code} by {} from {}", c.name, c.who, c.source_ip)
+            } else {
+                format!("{} {what}{code} by {} from {}", c.name, c.who, c.source_ip)
+            }
+        })
+        .collect();
+    if calls.len() > SHOWN {
+        parts.push(format!("and {} more", calls.len() - SHOWN));
+    }
+    parts.join("; ")
+}
+
 impl CloudtrailAlarmResponse {
     async fn has_mfa_policy(&self, c: &Clients, user: &str) -> Result<bool, AwsError> {
         match c
@@ -291,6 +583,23 @@ impl CloudtrailAlarmResponse {
             tags.iter()
                 .any(|(k, v)| k == exempt_tag && v.eq_ignore_ascii_case("true"))
         };
+        if let Some((what, hit)) = t.kind.escalation() {
+            let seen: Vec<Call> = calls.iter().filter(|c| hit(c)).cloned().collect();
+            let text = if seen.is_empty() {
+                "CloudTrail shows none of them in the window yet (it can lag by 15 minutes): look them up".to_string()
+            } else {
+                format!("{} calls: {}", seen.len(), changes(&seen))
+            };
+            return Err(AwsError::other(
+                "escalated",
+                "ManualActionRequired",
+                format!(
+                    "{what} in account {}: {text}. A person must confirm they were intended",
+                    t.account
+                ),
+                false,
+            ));
+        }
         let mut steps = Vec::new();
         match t.kind {
             Kind::ConsoleWithoutMfa => {
@@ -303,15 +612,13 @@ impl CloudtrailAlarmResponse {
                     }
                 }
             }
-            Kind::RootUsage => {
-                if !calls.is_empty() {
-                    return Err(AwsError::other(
+            Kind::RootUsage if !calls.is_empty() => {
+                return Err(AwsError::other(
                         "escalated",
                         "ManualActionRequired",
                         format!("CRITICAL: the root user was used: {}. A person must confirm it was expected, rotate the root password and keys, and check its MFA", evidence(&calls)),
                         false,
                     ));
-                }
             }
             Kind::TrailChanges => {
                 let r = CloudtrailRestoreLogging;
@@ -350,6 +657,39 @@ impl CloudtrailAlarmResponse {
                     }
                 }
             }
+            Kind::KmsKeyChanges => {
+                for key in changed(&calls, KMS_CALLS, "keyId") {
+                    if !valid_key_ref(&key) {
+                        continue;
+                    }
+                    let Some((id, state)) = key_state(c, &key).await? else {
+                        continue;
+                    };
+                    if is_exempt(&key_tags(c, &id).await?) {
+                        continue;
+                    }
+                    use aws_sdk_kms::types::KeyState;
+                    if state == KeyState::PendingDeletion {
+                        steps.push(Step::new(
+                            CANCEL_DELETION,
+                            format!("key={id} was scheduled for deletion"),
+                        ));
+                    }
+                    if matches!(state, KeyState::PendingDeletion | KeyState::Disabled) {
+                        steps.push(Step::new(ENABLE_KEY, format!("key={id} enabled again")));
+                    }
+                }
+            }
+            Kind::ConfigChanges => {
+                for name in stopped_recorders(c).await? {
+                    steps.push(Step::new(
+                        START_RECORDER,
+                        format!("recorder={name} was not recording"),
+                    ));
+                }
+            }
+            // Escalated above.
+            _ => {}
         }
         // Every step carries what the alarm's window showed: who, from where, which calls.
         let seen = evidence(&calls);
@@ -365,7 +705,22 @@ impl Remediation for CloudtrailAlarmResponse {
         id: "cloudtrail-alarm-response",
         summary: "Finds what a CIS CloudTrail alarm saw (LookupEvents in its window) and responds per alarm, reusing the other remediations",
         triggers: Triggers {
-            alarm_metrics: &["ConsoleSigninWithoutMFA", "RootAccountUsage", "CloudTrailConfigChanges", "SecurityGroupChanges", "S3BucketPolicyChanges"],
+            alarm_metrics: &[
+                "ConsoleSigninWithoutMFA",
+                "RootAccountUsage",
+                "CloudTrailConfigChanges",
+                "SecurityGroupChanges",
+                "S3BucketPolicyChanges",
+                "DisableOrDeleteCMK",
+                "AWSConfigChanges",
+                "UnauthorizedAPICalls",
+                "IAMPolicyChanges",
+                "NACLChanges",
+                "NetworkGatewayChanges",
+                "RouteTableChanges",
+                "VPCChanges",
+                "ConsoleAuthenticationFailures",
+            ],
             ..Triggers::NONE
         },
         permissions: &[
@@ -382,6 +737,12 @@ impl Remediation for CloudtrailAlarmResponse {
             "s3:GetBucketTagging",
             "s3:GetBucketPublicAccessBlock",
             "s3:PutBucketPublicAccessBlock",
+            "kms:DescribeKey",
+            "kms:ListResourceTags",
+            CANCEL_DELETION,
+            ENABLE_KEY,
+            "config:DescribeConfigurationRecorderStatus",
+            START_RECORDER,
         ],
         default_mode: Mode::Enforce,
     };
@@ -394,24 +755,13 @@ impl Remediation for CloudtrailAlarmResponse {
             iam: aws_sdk_iam::Client::new(member.config()),
             ec2: aws_sdk_ec2::Client::new(member.config()),
             s3: member.s3(),
+            kms: aws_sdk_kms::Client::new(member.config()),
+            config: aws_sdk_config::Client::new(member.config()),
         }
     }
 
     fn configure(&mut self, get: &dyn Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
-        let names = [
-            ("QUELL_ALARM_CONSOLE_WITHOUT_MFA", Kind::ConsoleWithoutMfa),
-            ("QUELL_ALARM_ROOT_USAGE", Kind::RootUsage),
-            ("QUELL_ALARM_TRAIL_CHANGES", Kind::TrailChanges),
-            (
-                "QUELL_ALARM_SECURITY_GROUP_CHANGES",
-                Kind::SecurityGroupChanges,
-            ),
-            (
-                "QUELL_ALARM_BUCKET_POLICY_CHANGES",
-                Kind::BucketPolicyChanges,
-            ),
-        ];
-        for (var, kind) in names {
+        for &(_, var, kind) in ALARMS {
             if let Some(v) = get(var)
                 .map(|v| v.trim().to_string())
                 .filter(|v| !v.is_empty())
@@ -581,6 +931,51 @@ impl Remediation for CloudtrailAlarmResponse {
                     }
                 }
             }
+            Kind::KmsKeyChanges => {
+                use aws_sdk_kms::types::KeyState;
+                for key in changed(&calls, KMS_CALLS, "keyId")
+                    .into_iter()
+                    .filter(|k| valid_key_ref(k))
+                {
+                    let Some((id, state)) = key_state(c, &key).await? else {
+                        continue;
+                    };
+                    if key_tags(c, &id)
+                        .await?
+                        .iter()
+                        .any(|(k, v)| *k == self.exempt_tag && v.eq_ignore_ascii_case("true"))
+                    {
+                        continue;
+                    }
+                    if state == KeyState::PendingDeletion {
+                        c.kms
+                            .cancel_key_deletion()
+                            .key_id(&id)
+                            .send()
+                            .await
+                            .aws(|| format!("could not cancel the deletion of KMS key {id}"))?;
+                    }
+                    if matches!(state, KeyState::PendingDeletion | KeyState::Disabled) {
+                        c.kms
+                            .enable_key()
+                            .key_id(&id)
+                            .send()
+                            .await
+                            .aws(|| format!("could not enable KMS key {id}"))?;
+                    }
+                }
+            }
+            Kind::ConfigChanges => {
+                for name in stopped_recorders(c).await? {
+                    c.config
+                        .start_configuration_recorder()
+                        .configuration_recorder_name(&name)
+                        .send()
+                        .await
+                        .aws(|| format!("could not start configuration recorder {name}"))?;
+                }
+            }
+            _ => {}
         }
         Ok(())
     }

@@ -53,7 +53,29 @@ fn clients(ct: aws_sdk_cloudtrail::Client, iam: aws_sdk_iam::Client) -> Clients 
         iam,
         ec2: aws_sdk_ec2::Client::from_conf(cfg),
         s3: aws_sdk_s3::Client::from_conf(s3cfg),
+        kms: aws_sdk_kms::Client::from_conf(
+            aws_sdk_kms::config::Config::builder()
+                .behavior_version(aws_sdk_kms::config::BehaviorVersion::latest())
+                .build(),
+        ),
+        config: aws_sdk_config::Client::from_conf(
+            aws_sdk_config::config::Config::builder()
+                .behavior_version(aws_sdk_config::config::BehaviorVersion::latest())
+                .build(),
+        ),
     }
+}
+
+fn no_iam() -> aws_sdk_iam::Client {
+    let never = mock!(aws_sdk_iam::Client::get_user_policy).then_error(|| {
+        GetUserPolicyError::generic(ErrorMetadata::builder().code("NotExpected").build())
+    });
+    mock_client!(aws_sdk_iam, [&never])
+}
+
+fn call(name: &str, source: &str, params: Value) -> Value {
+    json!({"eventName": name, "eventSource": source, "sourceIPAddress": "198.51.100.7",
+        "userIdentity": {"type": "IAMUser", "userName": "mallory"}, "requestParameters": params})
 }
 
 #[test]
@@ -246,4 +268,195 @@ fn ok_alarms_are_recorded_not_acted_on_and_names_are_configurable() {
             .var,
         "QUELL_MFA_NOTIFY_ONLY"
     );
+}
+
+#[tokio::test]
+async fn a_key_scheduled_for_deletion_is_cancelled_and_enabled_again() {
+    use aws_sdk_kms::operation::describe_key::DescribeKeyOutput;
+    use aws_sdk_kms::types::{KeyManagerType, KeyMetadata, KeyState};
+    const KEY: &str = "1234abcd-12ab-34cd-56ef-1234567890ab";
+    let meta = |state: KeyState| {
+        DescribeKeyOutput::builder()
+            .key_metadata(
+                KeyMetadata::builder()
+                    .key_id(KEY)
+                    .key_manager(KeyManagerType::Customer)
+                    .key_state(state)
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+    };
+    let l = mock!(aws_sdk_cloudtrail::Client::lookup_events).then_output(|| {
+        lookup(vec![call(
+            "ScheduleKeyDeletion",
+            "kms.amazonaws.com",
+            json!({"keyId": KEY, "pendingWindowInDays": 7}),
+        )])
+    });
+    let d = mock!(aws_sdk_kms::Client::describe_key)
+        .sequence()
+        .output(move || meta(KeyState::PendingDeletion))
+        .times(2)
+        .output(move || meta(KeyState::Enabled))
+        .build();
+    let tags = mock!(aws_sdk_kms::Client::list_resource_tags).then_output(|| {
+        aws_sdk_kms::operation::list_resource_tags::ListResourceTagsOutput::builder().build()
+    });
+    let cancel = mock!(aws_sdk_kms::Client::cancel_key_deletion)
+        .match_requests(|r| r.key_id() == Some(KEY))
+        .then_output(|| {
+            aws_sdk_kms::operation::cancel_key_deletion::CancelKeyDeletionOutput::builder().build()
+        });
+    let enable = mock!(aws_sdk_kms::Client::enable_key)
+        .match_requests(|r| r.key_id() == Some(KEY))
+        .then_output(|| aws_sdk_kms::operation::enable_key::EnableKeyOutput::builder().build());
+    let mut c = clients(mock_client!(aws_sdk_cloudtrail, [&l]), no_iam());
+    c.kms = mock_client!(
+        aws_sdk_kms,
+        RuleMode::MatchAny,
+        [&d, &tags, &cancel, &enable]
+    );
+    let out = execute(
+        &CloudtrailAlarmResponse::default(),
+        &c,
+        &target(Kind::KmsKeyChanges),
+        Mode::Enforce,
+        "quell:exempt",
+    )
+    .await;
+    assert_eq!(out.name(), "REMEDIATED", "{out:?}");
+    let note = out.note("x", "y");
+    assert!(
+        note.contains("kms:CancelKeyDeletion") && note.contains("mallory"),
+        "{note}"
+    );
+    assert_eq!((cancel.num_calls(), enable.num_calls()), (1, 1));
+    assert!(valid_key_ref(KEY));
+    assert!(valid_key_ref(
+        "arn:aws:kms:us-east-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    ));
+    assert!(!valid_key_ref("../x y"));
+}
+
+#[tokio::test]
+async fn a_stopped_configuration_recorder_is_started_again() {
+    use aws_sdk_config::operation::describe_configuration_recorder_status::DescribeConfigurationRecorderStatusOutput;
+    use aws_sdk_config::types::ConfigurationRecorderStatus;
+    let status = |recording: bool| {
+        DescribeConfigurationRecorderStatusOutput::builder()
+            .configuration_recorders_status(
+                ConfigurationRecorderStatus::builder()
+                    .name("default")
+                    .recording(recording)
+                    .build(),
+            )
+            .build()
+    };
+    let l = mock!(aws_sdk_cloudtrail::Client::lookup_events).then_output(|| {
+        lookup(vec![call(
+            "StopConfigurationRecorder",
+            "config.amazonaws.com",
+            json!({"configurationRecorderName": "default"}),
+        )])
+    });
+    let st = mock!(aws_sdk_config::Client::describe_configuration_recorder_status)
+        .sequence()
+        .output(move || status(false))
+        .times(2)
+        .output(move || status(true))
+        .build();
+    let start = mock!(aws_sdk_config::Client::start_configuration_recorder)
+        .match_requests(|r| r.configuration_recorder_name() == Some("default"))
+        .then_output(|| aws_sdk_config::operation::start_configuration_recorder::StartConfigurationRecorderOutput::builder().build());
+    let mut c = clients(mock_client!(aws_sdk_cloudtrail, [&l]), no_iam());
+    c.config = mock_client!(aws_sdk_config, RuleMode::MatchAny, [&st, &start]);
+    let out = execute(
+        &CloudtrailAlarmResponse::default(),
+        &c,
+        &target(Kind::ConfigChanges),
+        Mode::Enforce,
+        "quell:exempt",
+    )
+    .await;
+    assert_eq!(out.name(), "REMEDIATED", "{out:?}");
+    assert_eq!(start.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn watched_changes_are_escalated_with_who_what_and_where() {
+    let l = mock!(aws_sdk_cloudtrail::Client::lookup_events).then_output(|| {
+        lookup(vec![
+            call(
+                "CreateRoute",
+                "ec2.amazonaws.com",
+                json!({"routeTableId": "rtb-0a1b2c3d", "destinationCidrBlock": "0.0.0.0/0"}),
+            ),
+            call("DescribeRouteTables", "ec2.amazonaws.com", json!({})),
+        ])
+    });
+    let c = clients(mock_client!(aws_sdk_cloudtrail, [&l]), no_iam());
+    let out = execute(
+        &CloudtrailAlarmResponse::default(),
+        &c,
+        &target(Kind::RouteTableChanges),
+        Mode::Enforce,
+        "quell:exempt",
+    )
+    .await;
+    let note = out.note("x", "y");
+    assert_eq!(out.name(), "FAILED", "{note}");
+    assert!(
+        note.contains("route table changes")
+            && note.contains("CreateRoute rtb-0a1b2c3d by mallory from 198.51.100.7")
+            && !note.contains("DescribeRouteTables"),
+        "{note}"
+    );
+    // Unauthorized calls are found by their error code, in the whole window.
+    let l = mock!(aws_sdk_cloudtrail::Client::lookup_events)
+        .match_requests(|r| r.lookup_attributes().is_empty())
+        .then_output(|| {
+            let mut denied = call(
+                "GetSecretValue",
+                "secretsmanager.amazonaws.com",
+                json!({"secretId": "prod/db"}),
+            );
+            denied["errorCode"] = json!("AccessDenied");
+            lookup(vec![
+                denied,
+                call("ListBuckets", "s3.amazonaws.com", json!({})),
+            ])
+        });
+    let c = clients(mock_client!(aws_sdk_cloudtrail, [&l]), no_iam());
+    let out = execute(
+        &CloudtrailAlarmResponse::default(),
+        &c,
+        &target(Kind::UnauthorizedCalls),
+        Mode::Enforce,
+        "quell:exempt",
+    )
+    .await;
+    let note = out.note("x", "y");
+    assert!(
+        note.contains("GetSecretValue prod/db (AccessDenied) by mallory"),
+        "{note}"
+    );
+    assert!(!note.contains("ListBuckets"), "{note}");
+    assert_eq!(l.num_calls(), 1);
+}
+
+#[test]
+fn every_cis_alarm_has_a_response_and_a_variable() {
+    let r = CloudtrailAlarmResponse::default();
+    assert_eq!(r.metrics.len(), 14);
+    for (metric, var, _) in ALARMS {
+        assert!(
+            CloudtrailAlarmResponse::SPEC
+                .triggers
+                .alarm_metrics
+                .contains(metric),
+            "{metric}"
+        );
+        assert!(var.starts_with("QUELL_ALARM_"));
+    }
 }
