@@ -204,6 +204,11 @@ impl Config {
             (c.limits.loop_window_secs / 3600) as u32,
             24 * 90,
         )?) * 3600;
+        c.limits.undo_hold_secs = u64::from(count(
+            "QUELL_UNDO_HOLD_HOURS",
+            (c.limits.undo_hold_secs / 3600) as u32,
+            24 * 90,
+        )?) * 3600;
         Ok(c)
     }
 
@@ -274,6 +279,7 @@ mod tests {
             ("QUELL_STATE_TABLE", "no spaces allowed"),
             ("QUELL_LOOP_LIMIT", "0"),
             ("QUELL_MAX_CHANGES_PER_ACCOUNT_HOUR", "many"),
+            ("QUELL_UNDO_HOLD_HOURS", "forever"),
         ] {
             let err = cfg(&[(var, value)]).unwrap_err();
             assert_eq!(err.var, var, "{value}");

@@ -128,6 +128,56 @@ pub async fn bucket_tags(
     }
 }
 
+/// The bucket's policy text; `None` when it has none.
+pub async fn bucket_policy(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+) -> Result<Option<String>, AwsError> {
+    match s3.get_bucket_policy().bucket(bucket).send().await {
+        Ok(out) => Ok(out.policy),
+        Err(e)
+            if aws_sdk_s3::error::ProvideErrorMetadata::code(&e) == Some("NoSuchBucketPolicy") =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(e).aws(|| format!("could not read the policy of bucket {bucket}")),
+    }
+}
+
+/// Undo of a bucket policy change: the recorded text put back, or the policy deleted when the
+/// bucket had none. Returns the step taken.
+pub async fn put_back_bucket_policy(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    text: Option<&str>,
+) -> Result<crate::outcome::Step, AwsError> {
+    match text {
+        Some(text) => {
+            s3.put_bucket_policy()
+                .bucket(bucket)
+                .policy(text)
+                .send()
+                .await
+                .aws(|| format!("could not put back the policy of bucket {bucket}"))?;
+            Ok(crate::outcome::Step::new(
+                "s3:PutBucketPolicy",
+                format!("bucket={bucket} policy put back as it was"),
+            ))
+        }
+        None => {
+            s3.delete_bucket_policy()
+                .bucket(bucket)
+                .send()
+                .await
+                .aws(|| format!("could not delete the policy of bucket {bucket}"))?;
+            Ok(crate::outcome::Step::new(
+                "s3:DeleteBucketPolicy",
+                format!("bucket={bucket} had no policy: deleted"),
+            ))
+        }
+    }
+}
+
 type Slot = Arc<tokio::sync::Mutex<Option<Arc<Member>>>>;
 
 /// Assumes the member role and caches the sessions.

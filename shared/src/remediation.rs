@@ -255,6 +255,26 @@ pub trait Remediation: Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), AwsError>> + Send;
 }
 
+/// A recorded prior state that cannot be put back as it is: named, and nothing is called.
+pub fn invalid_prior(why: impl Into<String>) -> AwsError {
+    AwsError::other("could not undo", "InvalidPriorState", why.into(), false)
+}
+
+/// A recorded prior state's string field, checked with `valid` before it reaches an API call.
+pub fn prior_field(
+    prior: &serde_json::Value,
+    field: &str,
+    valid: fn(&str) -> bool,
+) -> Result<String, AwsError> {
+    match prior[field].as_str() {
+        Some(v) if valid(v) => Ok(v.to_string()),
+        other => Err(invalid_prior(format!(
+            "the recorded `{field}` is not valid: {}",
+            other.unwrap_or("(missing)")
+        ))),
+    }
+}
+
 /// Check-then-act on one target: exemption tag, read, (dry-run stops here), write, re-read.
 pub async fn execute<R: Remediation>(
     r: &R,

@@ -313,6 +313,19 @@ async fn decide<R: Remediation>(
     };
     // Loop breaking: a resource fixed again and again is being reverted by something.
     let resource_key = format!("{}#{}#{}", f.account, f.region, desc);
+    // A person undid quell's change here: their decision holds, whatever the findings say.
+    match st.held(R::SPEC.id, &resource_key).await {
+        Ok(Some(when)) => {
+            let reason = format!(
+                "a person undid quell's change to {desc} at {when}: left as they put it for {} h; tag it {}=true to keep it so",
+                st.limits.undo_hold_secs / 3600,
+                ctx.config.exempt_tag
+            );
+            return (Outcome::Exempt { reason }, desc, Some(member));
+        }
+        Ok(None) => {}
+        Err(e) => return (Outcome::failed(&e.into()), desc, Some(member)),
+    }
     match st.fixes(R::SPEC.id, &resource_key).await {
         Ok(n) if n >= st.limits.loop_limit => {
             let outcome = Outcome::Failed {

@@ -23,6 +23,8 @@ pub struct Limits {
     pub loop_limit: u32,
     pub loop_window_secs: u64,
     pub claim_secs: u64,
+    /// After `quell undo`, how long the resource is left as the person put it back.
+    pub undo_hold_secs: u64,
 }
 
 impl Default for Limits {
@@ -33,6 +35,7 @@ impl Default for Limits {
             loop_limit: 3,
             loop_window_secs: 24 * 3600,
             claim_secs: 3600,
+            undo_hold_secs: 7 * 24 * 3600,
         }
     }
 }
@@ -346,6 +349,47 @@ impl State {
     }
 
     /// Records that a finding's change was undone.
+    fn hold_key(function: &str, resource: &str) -> String {
+        format!("hold#{function}#{resource}")
+    }
+
+    /// After an undo: quell leaves `resource` as the person put it back until the hold expires.
+    pub async fn hold(&self, function: &str, resource: &str, when: &str) -> Result<(), AwsError> {
+        self.ddb
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(Self::hold_key(function, resource)))
+            .item("undone_at", s(when))
+            .item("expires", n(now() + self.limits.undo_hold_secs))
+            .send()
+            .await
+            .aws(|| format!("could not record the hold of {resource} in {}", self.table))?;
+        Ok(())
+    }
+
+    /// When a person undid quell's change to `resource`, if the hold has not expired (the table's
+    /// TTL deletes late: the expiry is checked here too).
+    pub async fn held(&self, function: &str, resource: &str) -> Result<Option<String>, AwsError> {
+        let out = self
+            .ddb
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(Self::hold_key(function, resource)))
+            .consistent_read(true)
+            .send()
+            .await
+            .aws(|| format!("could not read the hold of {resource} in {}", self.table))?;
+        Ok(out.item.and_then(|i| {
+            let expires: u64 = i.get("expires")?.as_n().ok()?.parse().ok()?;
+            (expires > now()).then(|| {
+                i.get("undone_at")
+                    .and_then(|v| v.as_s().ok())
+                    .cloned()
+                    .unwrap_or_default()
+            })
+        }))
+    }
+
     pub async fn mark_undone(&self, finding_id: &str, when: &str) -> Result<(), AwsError> {
         self.ddb
             .update_item()

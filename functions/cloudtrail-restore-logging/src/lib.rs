@@ -9,6 +9,7 @@ use quell::{
 
 const START: &str = "cloudtrail:StartLogging";
 const UPDATE: &str = "cloudtrail:UpdateTrail";
+const STOP: &str = "cloudtrail:StopLogging";
 
 #[derive(Debug, Clone, Default)]
 pub struct CloudtrailRestoreLogging;
@@ -83,7 +84,8 @@ impl Remediation for CloudtrailRestoreLogging {
             cloudtrail_events: &["StopLogging"],
             ..Triggers::NONE
         },
-        permissions: &["cloudtrail:DescribeTrails", "cloudtrail:GetTrailStatus", "cloudtrail:ListTags", START, UPDATE],
+        // StopLogging only for undo, when the trail was not logging before.
+        permissions: &["cloudtrail:DescribeTrails", "cloudtrail:GetTrailStatus", "cloudtrail:ListTags", START, UPDATE, STOP],
         default_mode: Mode::Enforce,
     };
     type Target = Target;
@@ -170,6 +172,77 @@ impl Remediation for CloudtrailRestoreLogging {
                 steps.push(Step::new(
                     UPDATE,
                     format!("trail={} {}", tr.name, changes.join(" ")),
+                ));
+            }
+        }
+        Ok(steps)
+    }
+
+    async fn prior(
+        &self,
+        ct: &aws_sdk_cloudtrail::Client,
+        t: &Target,
+    ) -> Result<Option<serde_json::Value>, AwsError> {
+        let all: Vec<serde_json::Value> = trails(ct, t)
+            .await?
+            .into_iter()
+            .map(|tr| {
+                serde_json::json!({"arn": tr.arn, "name": tr.name, "multi_region": tr.multi_region,
+                    "validation": tr.validation, "logging": tr.logging})
+            })
+            .collect();
+        Ok(Some(
+            serde_json::json!({"account": t.account, "region": t.region, "trails": all}),
+        ))
+    }
+
+    /// Each trail's recorded settings put back; a trail that was not logging is stopped again
+    /// (cloudtrail:StopLogging is in the member role for this only).
+    async fn restore(
+        &self,
+        ct: &aws_sdk_cloudtrail::Client,
+        prior: &serde_json::Value,
+    ) -> Result<Vec<Step>, AwsError> {
+        let trails = prior["trails"]
+            .as_array()
+            .ok_or_else(|| quell::remediation::invalid_prior("no recorded trails"))?;
+        let mut steps = Vec::new();
+        for tr in trails {
+            let arn = quell::remediation::prior_field(tr, "arn", |a| {
+                a.starts_with("arn:")
+                    && a.split(':').nth(2) == Some("cloudtrail")
+                    && a.rsplit_once(":trail/")
+                        .is_some_and(|(_, n)| valid_trail_name(n))
+            })?;
+            let (Some(multi), Some(validation), Some(logging)) = (
+                tr["multi_region"].as_bool(),
+                tr["validation"].as_bool(),
+                tr["logging"].as_bool(),
+            ) else {
+                return Err(quell::remediation::invalid_prior(format!(
+                    "trail {arn}: settings missing"
+                )));
+            };
+            ct.update_trail()
+                .name(&arn)
+                .is_multi_region_trail(multi)
+                .enable_log_file_validation(validation)
+                .send()
+                .await
+                .aws(|| format!("could not put back trail {arn}"))?;
+            steps.push(Step::new(
+                UPDATE,
+                format!("trail={arn} IsMultiRegionTrail={multi} EnableLogFileValidation={validation}, as it was"),
+            ));
+            if !logging {
+                ct.stop_logging()
+                    .name(&arn)
+                    .send()
+                    .await
+                    .aws(|| format!("could not stop logging on trail {arn}"))?;
+                steps.push(Step::new(
+                    STOP,
+                    format!("trail={arn} not logging, as it was"),
                 ));
             }
         }

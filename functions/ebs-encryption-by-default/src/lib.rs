@@ -7,6 +7,7 @@ use quell::{
 };
 
 const ENABLE: &str = "ec2:EnableEbsEncryptionByDefault";
+const DISABLE: &str = "ec2:DisableEbsEncryptionByDefault";
 
 #[derive(Debug, Clone, Default)]
 pub struct EbsEncryptionByDefault;
@@ -26,7 +27,8 @@ impl Remediation for EbsEncryptionByDefault {
             securityhub_controls: &["EC2.7", "2.2.1"],
             ..Triggers::NONE
         },
-        permissions: &["ec2:GetEbsEncryptionByDefault", ENABLE],
+        // DisableEbsEncryptionByDefault only for undo.
+        permissions: &["ec2:GetEbsEncryptionByDefault", ENABLE, DISABLE],
         default_mode: Mode::Enforce,
     };
     type Target = Account;
@@ -75,6 +77,39 @@ impl Remediation for EbsEncryptionByDefault {
                 format!("account={} region={}", t.account, t.region),
             )]
         })
+    }
+
+    /// It acts only when encryption by default is off: that is the prior state.
+    async fn prior(
+        &self,
+        _ec2: &aws_sdk_ec2::Client,
+        t: &Account,
+    ) -> Result<Option<serde_json::Value>, AwsError> {
+        Ok(Some(
+            serde_json::json!({"account": t.account, "region": t.region, "ebs_encryption_by_default": false}),
+        ))
+    }
+
+    async fn restore(
+        &self,
+        ec2: &aws_sdk_ec2::Client,
+        prior: &serde_json::Value,
+    ) -> Result<Vec<Step>, AwsError> {
+        let region =
+            quell::remediation::prior_field(prior, "region", quell::finding::validate::region)?;
+        if prior["ebs_encryption_by_default"] != false {
+            return Err(quell::remediation::invalid_prior(
+                "quell records only regions where encryption by default was off",
+            ));
+        }
+        ec2.disable_ebs_encryption_by_default()
+            .send()
+            .await
+            .aws(|| format!("could not disable EBS encryption by default in {region}"))?;
+        Ok(vec![Step::new(
+            DISABLE,
+            format!("region={region} off again, as it was"),
+        )])
     }
 
     async fn apply(

@@ -133,6 +133,43 @@ impl Remediation for Ec2RequireImdsv2 {
         )])
     }
 
+    async fn prior(
+        &self,
+        ec2: &aws_sdk_ec2::Client,
+        t: &Target,
+    ) -> Result<Option<serde_json::Value>, AwsError> {
+        let s = read(ec2, t).await?;
+        Ok(Some(serde_json::json!({
+            "instance": t.instance,
+            "http_tokens": s.http_tokens.as_deref().unwrap_or("optional"),
+        })))
+    }
+
+    async fn restore(
+        &self,
+        ec2: &aws_sdk_ec2::Client,
+        prior: &serde_json::Value,
+    ) -> Result<Vec<Step>, AwsError> {
+        let instance = quell::remediation::prior_field(
+            prior,
+            "instance",
+            quell::finding::validate::instance_id,
+        )?;
+        let tokens = quell::remediation::prior_field(prior, "http_tokens", |v| {
+            v == "optional" || v == "required"
+        })?;
+        ec2.modify_instance_metadata_options()
+            .instance_id(&instance)
+            .http_tokens(HttpTokensState::from(tokens.as_str()))
+            .send()
+            .await
+            .aws(|| format!("could not put back the metadata options of {instance}"))?;
+        Ok(vec![Step::new(
+            MODIFY,
+            format!("{instance} HttpTokens={tokens}, as it was"),
+        )])
+    }
+
     async fn apply(
         &self,
         ec2: &aws_sdk_ec2::Client,

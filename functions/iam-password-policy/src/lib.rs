@@ -9,6 +9,7 @@ use quell::{
 };
 
 const UPDATE: &str = "iam:UpdateAccountPasswordPolicy";
+const DELETE: &str = "iam:DeleteAccountPasswordPolicy";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Policy {
@@ -129,26 +130,82 @@ impl Default for IamPasswordPolicy {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Account(pub String);
 
-async fn current(iam: &aws_sdk_iam::Client) -> Result<Policy, AwsError> {
+/// The account's password policy; `None` when it has none.
+async fn existing(iam: &aws_sdk_iam::Client) -> Result<Option<Policy>, AwsError> {
     match iam.get_account_password_policy().send().await {
-        Ok(out) => Ok(out
-            .password_policy
-            .map(|p| Policy {
-                min_length: p.minimum_password_length.unwrap_or(8),
-                require_symbols: p.require_symbols,
-                require_numbers: p.require_numbers,
-                require_uppercase: p.require_uppercase_characters,
-                require_lowercase: p.require_lowercase_characters,
-                allow_users_to_change: p.allow_users_to_change_password,
-                max_age: p.max_password_age.unwrap_or(0),
-                reuse_prevention: p.password_reuse_prevention.unwrap_or(0),
-                hard_expiry: p.hard_expiry.unwrap_or(false),
-            })
-            .unwrap_or(NONE)),
+        Ok(out) => Ok(out.password_policy.map(|p| Policy {
+            min_length: p.minimum_password_length.unwrap_or(8),
+            require_symbols: p.require_symbols,
+            require_numbers: p.require_numbers,
+            require_uppercase: p.require_uppercase_characters,
+            require_lowercase: p.require_lowercase_characters,
+            allow_users_to_change: p.allow_users_to_change_password,
+            max_age: p.max_password_age.unwrap_or(0),
+            reuse_prevention: p.password_reuse_prevention.unwrap_or(0),
+            hard_expiry: p.hard_expiry.unwrap_or(false),
+        })),
         Err(e) if aws_sdk_iam::error::ProvideErrorMetadata::code(&e) == Some("NoSuchEntity") => {
-            Ok(NONE)
+            Ok(None)
         }
         Err(e) => Err(e).aws(|| "could not read the account password policy".to_string()),
+    }
+}
+
+async fn current(iam: &aws_sdk_iam::Client) -> Result<Policy, AwsError> {
+    Ok(existing(iam).await?.unwrap_or(NONE))
+}
+
+/// UpdateAccountPasswordPolicy replaces the whole policy: every field is given.
+async fn put(iam: &aws_sdk_iam::Client, want: &Policy) -> Result<(), AwsError> {
+    iam.update_account_password_policy()
+        .minimum_password_length(want.min_length)
+        .require_symbols(want.require_symbols)
+        .require_numbers(want.require_numbers)
+        .require_uppercase_characters(want.require_uppercase)
+        .require_lowercase_characters(want.require_lowercase)
+        .allow_users_to_change_password(want.allow_users_to_change)
+        .set_max_password_age(Some(want.max_age).filter(|a| *a > 0))
+        .set_password_reuse_prevention(Some(want.reuse_prevention).filter(|r| *r > 0))
+        .hard_expiry(want.hard_expiry)
+        .send()
+        .await
+        .aws(|| "could not update the account password policy".to_string())?;
+    Ok(())
+}
+
+impl Policy {
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "min_length": self.min_length, "require_symbols": self.require_symbols,
+            "require_numbers": self.require_numbers, "require_uppercase": self.require_uppercase,
+            "require_lowercase": self.require_lowercase, "allow_users_to_change": self.allow_users_to_change,
+            "max_age": self.max_age, "reuse_prevention": self.reuse_prevention, "hard_expiry": self.hard_expiry,
+        })
+    }
+
+    /// A recorded policy, every field checked against IAM's ranges.
+    pub fn from_json(v: &serde_json::Value) -> Result<Policy, String> {
+        let int = |k: &str, r: std::ops::RangeInclusive<i64>| {
+            v[k].as_i64()
+                .filter(|n| r.contains(n))
+                .map(|n| n as i32)
+                .ok_or_else(|| format!("`{k}` is not a number in {r:?}"))
+        };
+        let flag = |k: &str| {
+            v[k].as_bool()
+                .ok_or_else(|| format!("`{k}` is not true or false"))
+        };
+        Ok(Policy {
+            min_length: int("min_length", 6..=128)?,
+            require_symbols: flag("require_symbols")?,
+            require_numbers: flag("require_numbers")?,
+            require_uppercase: flag("require_uppercase")?,
+            require_lowercase: flag("require_lowercase")?,
+            allow_users_to_change: flag("allow_users_to_change")?,
+            max_age: int("max_age", 0..=1095)?,
+            reuse_prevention: int("reuse_prevention", 0..=24)?,
+            hard_expiry: flag("hard_expiry")?,
+        })
     }
 }
 
@@ -185,7 +242,8 @@ impl Remediation for IamPasswordPolicy {
             securityhub_controls: &["IAM.7", "IAM.11", "IAM.12", "IAM.13", "IAM.14", "IAM.15", "IAM.16", "IAM.17"],
             ..Triggers::NONE
         },
-        permissions: &["iam:GetAccountPasswordPolicy", UPDATE],
+        // DeleteAccountPasswordPolicy only for undo, when the account had none before.
+        permissions: &["iam:GetAccountPasswordPolicy", UPDATE, DELETE],
         default_mode: Mode::Enforce,
     };
     type Target = Account;
@@ -243,28 +301,55 @@ impl Remediation for IamPasswordPolicy {
         })
     }
 
+    async fn prior(
+        &self,
+        iam: &aws_sdk_iam::Client,
+        t: &Account,
+    ) -> Result<Option<serde_json::Value>, AwsError> {
+        let was = existing(iam).await?;
+        Ok(Some(
+            serde_json::json!({"account": t.0, "password_policy": was.map(|p| p.to_json())}),
+        ))
+    }
+
+    /// The recorded policy put back, or deleted when the account had none.
+    async fn restore(
+        &self,
+        iam: &aws_sdk_iam::Client,
+        prior: &serde_json::Value,
+    ) -> Result<Vec<Step>, AwsError> {
+        let account = quell::remediation::prior_field(
+            prior,
+            "account",
+            quell::finding::validate::account_id,
+        )?;
+        let was = &prior["password_policy"];
+        if was.is_null() {
+            iam.delete_account_password_policy()
+                .send()
+                .await
+                .aws(|| "could not delete the account password policy".to_string())?;
+            return Ok(vec![Step::new(
+                DELETE,
+                format!("account={account} had no password policy: deleted"),
+            )]);
+        }
+        let p = Policy::from_json(was).map_err(quell::remediation::invalid_prior)?;
+        put(iam, &p).await?;
+        Ok(vec![Step::new(
+            UPDATE,
+            format!("account={account} password policy put back as it was"),
+        )])
+    }
+
     async fn apply(
         &self,
         iam: &aws_sdk_iam::Client,
         _t: &Account,
         _steps: &[Step],
     ) -> Result<(), AwsError> {
-        // The call replaces the whole policy: every field is given, from the current one.
-        let want = stricter(&current(iam).await?, &self.baseline);
-        iam.update_account_password_policy()
-            .minimum_password_length(want.min_length)
-            .require_symbols(want.require_symbols)
-            .require_numbers(want.require_numbers)
-            .require_uppercase_characters(want.require_uppercase)
-            .require_lowercase_characters(want.require_lowercase)
-            .allow_users_to_change_password(want.allow_users_to_change)
-            .set_max_password_age(Some(want.max_age).filter(|a| *a > 0))
-            .set_password_reuse_prevention(Some(want.reuse_prevention).filter(|r| *r > 0))
-            .hard_expiry(want.hard_expiry)
-            .send()
-            .await
-            .aws(|| "could not update the account password policy".to_string())?;
-        Ok(())
+        // Every field from the current policy, each made at least as strict as the baseline.
+        put(iam, &stricter(&current(iam).await?, &self.baseline)).await
     }
 }
 

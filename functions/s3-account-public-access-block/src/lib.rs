@@ -15,6 +15,25 @@ pub struct S3AccountPublicAccessBlock;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Account(pub String);
 
+/// The account's Block Public Access; `None` when none is configured.
+async fn read(
+    c: &aws_sdk_s3control::Client,
+    account: &str,
+) -> Result<Option<PublicAccessBlockConfiguration>, AwsError> {
+    match c.get_public_access_block().account_id(account).send().await {
+        Ok(out) => Ok(out.public_access_block_configuration),
+        Err(e)
+            if aws_sdk_s3control::error::ProvideErrorMetadata::code(&e)
+                == Some("NoSuchPublicAccessBlockConfiguration") =>
+        {
+            Ok(None)
+        }
+        Err(e) => {
+            Err(e).aws(|| format!("could not read the account public access block of {account}"))
+        }
+    }
+}
+
 impl Remediation for S3AccountPublicAccessBlock {
     const SPEC: Spec = Spec {
         id: "s3-account-public-access-block",
@@ -54,19 +73,7 @@ impl Remediation for S3AccountPublicAccessBlock {
         c: &aws_sdk_s3control::Client,
         t: &Account,
     ) -> Result<Vec<Step>, AwsError> {
-        let conf = match c.get_public_access_block().account_id(&t.0).send().await {
-            Ok(out) => out.public_access_block_configuration,
-            Err(e)
-                if aws_sdk_s3control::error::ProvideErrorMetadata::code(&e)
-                    == Some("NoSuchPublicAccessBlockConfiguration") =>
-            {
-                None
-            }
-            Err(e) => {
-                return Err(e)
-                    .aws(|| format!("could not read the account public access block of {}", t.0))
-            }
-        };
+        let conf = read(c, &t.0).await?;
         let c = conf.unwrap_or_else(|| PublicAccessBlockConfiguration::builder().build());
         let off: Vec<&str> = [
             ("BlockPublicAcls", c.block_public_acls),
@@ -90,6 +97,68 @@ impl Remediation for S3AccountPublicAccessBlock {
                 ),
             )]
         })
+    }
+
+    async fn prior(
+        &self,
+        c: &aws_sdk_s3control::Client,
+        t: &Account,
+    ) -> Result<Option<serde_json::Value>, AwsError> {
+        let conf = read(c, &t.0).await?.map(|c| {
+            serde_json::json!({
+                "BlockPublicAcls": c.block_public_acls,
+                "IgnorePublicAcls": c.ignore_public_acls,
+                "BlockPublicPolicy": c.block_public_policy,
+                "RestrictPublicBuckets": c.restrict_public_buckets,
+            })
+        });
+        Ok(Some(
+            serde_json::json!({"account": t.0, "public_access_block": conf}),
+        ))
+    }
+
+    /// The recorded settings put back, or the configuration deleted when there was none (both
+    /// authorized by s3:PutAccountPublicAccessBlock).
+    async fn restore(
+        &self,
+        c: &aws_sdk_s3control::Client,
+        prior: &serde_json::Value,
+    ) -> Result<Vec<Step>, AwsError> {
+        let account = quell::remediation::prior_field(
+            prior,
+            "account",
+            quell::finding::validate::account_id,
+        )?;
+        let p = &prior["public_access_block"];
+        if p.is_null() {
+            c.delete_public_access_block()
+                .account_id(&account)
+                .send()
+                .await
+                .aws(|| format!("could not delete the account public access block of {account}"))?;
+            return Ok(vec![Step::new(
+                PUT,
+                format!("account={account} had no Block Public Access: deleted"),
+            )]);
+        }
+        let flag = |k: &str| p[k].as_bool();
+        c.put_public_access_block()
+            .account_id(&account)
+            .public_access_block_configuration(
+                PublicAccessBlockConfiguration::builder()
+                    .set_block_public_acls(flag("BlockPublicAcls"))
+                    .set_ignore_public_acls(flag("IgnorePublicAcls"))
+                    .set_block_public_policy(flag("BlockPublicPolicy"))
+                    .set_restrict_public_buckets(flag("RestrictPublicBuckets"))
+                    .build(),
+            )
+            .send()
+            .await
+            .aws(|| format!("could not put back the account public access block of {account}"))?;
+        Ok(vec![Step::new(
+            PUT,
+            format!("account={account} Block Public Access put back as it was"),
+        )])
     }
 
     async fn apply(

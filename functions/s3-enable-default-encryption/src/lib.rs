@@ -109,6 +109,40 @@ impl Remediation for S3EnableDefaultEncryption {
         )])
     }
 
+    /// It acts only on a bucket without default encryption: that is the prior state.
+    async fn prior(
+        &self,
+        _s3: &aws_sdk_s3::Client,
+        t: &Bucket,
+    ) -> Result<Option<serde_json::Value>, AwsError> {
+        Ok(Some(
+            serde_json::json!({"bucket": t.0, "default_encryption": null}),
+        ))
+    }
+
+    /// DeleteBucketEncryption (authorized by s3:PutEncryptionConfiguration).
+    async fn restore(
+        &self,
+        s3: &aws_sdk_s3::Client,
+        prior: &serde_json::Value,
+    ) -> Result<Vec<Step>, AwsError> {
+        let bucket = quell::remediation::prior_field(prior, "bucket", validate::bucket_name)?;
+        if !prior["default_encryption"].is_null() {
+            return Err(quell::remediation::invalid_prior(
+                "quell records only buckets that had no default encryption",
+            ));
+        }
+        s3.delete_bucket_encryption()
+            .bucket(&bucket)
+            .send()
+            .await
+            .aws(|| format!("could not remove the default encryption of bucket {bucket}"))?;
+        Ok(vec![Step::new(
+            PUT,
+            format!("bucket={bucket} default encryption removed, as it was"),
+        )])
+    }
+
     async fn apply(
         &self,
         s3: &aws_sdk_s3::Client,

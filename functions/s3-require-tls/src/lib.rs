@@ -107,7 +107,8 @@ impl Remediation for S3RequireTls {
             securityhub_controls: &["S3.5"],
             ..Triggers::NONE
         },
-        permissions: &["s3:GetBucketTagging", "s3:GetBucketPolicy", PUT],
+        // DeleteBucketPolicy only for undo, when the bucket had no policy before.
+        permissions: &["s3:GetBucketTagging", "s3:GetBucketPolicy", PUT, "s3:DeleteBucketPolicy"],
         default_mode: Mode::Enforce,
     };
     type Target = Bucket;
@@ -156,6 +157,26 @@ impl Remediation for S3RequireTls {
             )]),
             Err(e) => Err(AwsError::other(format!("could not merge the policy of bucket {}", t.name), "MalformedPolicy", e, false)),
         }
+    }
+
+    async fn prior(
+        &self,
+        s3: &aws_sdk_s3::Client,
+        t: &Bucket,
+    ) -> Result<Option<serde_json::Value>, AwsError> {
+        let text = quell::member::bucket_policy(s3, &t.name).await?;
+        Ok(Some(serde_json::json!({"bucket": t.name, "policy": text})))
+    }
+
+    async fn restore(
+        &self,
+        s3: &aws_sdk_s3::Client,
+        prior: &serde_json::Value,
+    ) -> Result<Vec<Step>, AwsError> {
+        let bucket = quell::remediation::prior_field(prior, "bucket", validate::bucket_name)?;
+        Ok(vec![
+            quell::member::put_back_bucket_policy(s3, &bucket, prior["policy"].as_str()).await?,
+        ])
     }
 
     async fn apply(

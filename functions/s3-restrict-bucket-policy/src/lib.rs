@@ -59,17 +59,7 @@ pub struct Clients {
     pub analyzer: Analyzers,
 }
 
-async fn policy(s3: &aws_sdk_s3::Client, bucket: &str) -> Result<Option<String>, AwsError> {
-    match s3.get_bucket_policy().bucket(bucket).send().await {
-        Ok(out) => Ok(out.policy),
-        Err(e)
-            if aws_sdk_s3::error::ProvideErrorMetadata::code(&e) == Some("NoSuchBucketPolicy") =>
-        {
-            Ok(None)
-        }
-        Err(e) => Err(e).aws(|| format!("could not read the policy of bucket {bucket}")),
-    }
-}
+use quell::member::bucket_policy as policy;
 
 /// The bucket's ACL: its owner and grants.
 pub async fn acl(
@@ -333,29 +323,9 @@ impl Remediation for S3RestrictBucketPolicy {
         if !validate::bucket_name(&bucket) {
             return Err(bad(format!("`{bucket}` is not a bucket name")));
         }
-        let mut steps = Vec::new();
-        match prior["policy"].as_str() {
-            Some(text) => {
-                c.s3.put_bucket_policy()
-                    .bucket(&bucket)
-                    .policy(text)
-                    .send()
-                    .await
-                    .aws(|| format!("could not put back the policy of bucket {bucket}"))?;
-                steps.push(Step::new(
-                    PUT,
-                    format!("bucket={bucket} policy put back as it was"),
-                ));
-            }
-            None => {
-                c.s3.delete_bucket_policy()
-                    .bucket(&bucket)
-                    .send()
-                    .await
-                    .aws(|| format!("could not delete the policy of bucket {bucket}"))?;
-                steps.push(Step::new(DELETE, format!("bucket={bucket} had no policy")));
-            }
-        }
+        let mut steps = vec![
+            quell::member::put_back_bucket_policy(&c.s3, &bucket, prior["policy"].as_str()).await?,
+        ];
         if let Some(acl) = prior["acl"].as_object() {
             let owner = acl.get("owner").filter(|o| !o.is_null()).map(|o| {
                 Owner::builder()
