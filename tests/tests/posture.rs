@@ -60,6 +60,18 @@ async fn remediate_then_replay<R: Remediation>(m: &Member, r: &R, event: Value) 
             .unwrap();
         seed::hub_finding(&m.cfg, MEMBER, &h.id, &h.product_arn, (&res.0, &res.1)).await;
     }
+    // The state the change replaces, read as `quell undo` would have it recorded.
+    let member = ctx
+        .members
+        .session(&f.partition, &f.account, &f.region, &f.id)
+        .await
+        .unwrap();
+    let clients = r.clients(&member);
+    let prior = r
+        .prior(&clients, &r.target(&f).unwrap())
+        .await
+        .unwrap()
+        .unwrap_or_else(|| panic!("{} records no prior state", R::SPEC.id));
     let first = quell::runtime::handle(r, &ctx, event.clone())
         .await
         .unwrap()
@@ -77,7 +89,7 @@ async fn remediate_then_replay<R: Remediation>(m: &Member, r: &R, event: Value) 
     assert_eq!(status, "RESOLVED");
     assert!(note.unwrap_or_default().contains(R::SPEC.id));
     m.emu.clear_calls().await;
-    let again = quell::runtime::handle(r, &ctx, event)
+    let again = quell::runtime::handle(r, &ctx, event.clone())
         .await
         .unwrap()
         .reports
@@ -113,6 +125,24 @@ async fn remediate_then_replay<R: Remediation>(m: &Member, r: &R, event: Value) 
         "{}: a replay wrote {writes:?}",
         R::SPEC.id
     );
+    // Undo puts the problem back exactly (the remediation's own read sees it again), and the
+    // remediation then fixes it once more.
+    let steps = r.restore(&clients, &prior).await.unwrap();
+    assert!(!steps.is_empty(), "{}: undo did nothing", R::SPEC.id);
+    assert!(
+        !r.plan(&clients, &r.target(&f).unwrap())
+            .await
+            .unwrap()
+            .is_empty(),
+        "{}: after undo ({steps:?}) the problem is not back",
+        R::SPEC.id
+    );
+    let again = quell::runtime::handle(r, &ctx, event)
+        .await
+        .unwrap()
+        .reports
+        .remove(0);
+    assert_eq!(again.outcome.name(), "REMEDIATED", "{}: {again:?}", R::SPEC.id);
     first
 }
 

@@ -36,6 +36,10 @@ const PUT_USER_POLICY: &str = "iam:PutUserPolicy";
 const CANCEL_DELETION: &str = "kms:CancelKeyDeletion";
 const ENABLE_KEY: &str = "kms:EnableKey";
 const START_RECORDER: &str = "config:StartConfigurationRecorder";
+// For undo only.
+const DELETE_USER_POLICY: &str = "iam:DeleteUserPolicy";
+const DISABLE_KEY: &str = "kms:DisableKey";
+const STOP_RECORDER: &str = "config:StopConfigurationRecorder";
 
 /// What an alarm is about, by its metric name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -743,6 +747,12 @@ impl Remediation for CloudtrailAlarmResponse {
             ENABLE_KEY,
             "config:DescribeConfigurationRecorderStatus",
             START_RECORDER,
+            // Only for undo.
+            DELETE_USER_POLICY,
+            DISABLE_KEY,
+            STOP_RECORDER,
+            "cloudtrail:StopLogging",
+            "ec2:AuthorizeSecurityGroupIngress",
         ],
         default_mode: Mode::Enforce,
     };
@@ -865,6 +875,155 @@ impl Remediation for CloudtrailAlarmResponse {
 
     async fn plan(&self, c: &Clients, t: &Target) -> Result<Vec<Step>, AwsError> {
         self.sub_plans(c, t, &self.exempt_tag).await
+    }
+
+    /// What each response is about to replace: the sub-remediations' own prior states, the users
+    /// about to get the MFA policy, the keys' and recorders' states.
+    async fn prior(&self, c: &Clients, t: &Target) -> Result<Option<Value>, AwsError> {
+        let calls = calls(c, t).await?;
+        let mut subs = Vec::new();
+        match t.kind {
+            Kind::ConsoleWithoutMfa => {
+                let mut users = Vec::new();
+                for user in without_mfa(&calls) {
+                    if !self.has_mfa_policy(c, &user).await? {
+                        users.push(user);
+                    }
+                }
+                subs.push(serde_json::json!({"mfa_policy_added_to": users}));
+            }
+            Kind::TrailChanges => {
+                for name in changed(&calls, TRAIL_CALLS, "name") {
+                    let sub = cloudtrail_restore_logging::Target {
+                        trail: Some(quell::finding::short_id(
+                            &quell::ResourceKind::CloudTrailTrail,
+                            &name,
+                        )),
+                        account: t.account.clone(),
+                        region: t.region.clone(),
+                    };
+                    if let Some(p) = CloudtrailRestoreLogging.prior(&c.cloudtrail, &sub).await? {
+                        subs.push(serde_json::json!({"trail": p}));
+                    }
+                }
+            }
+            Kind::SecurityGroupChanges => {
+                for group in changed(&calls, SG_CALLS, "groupId")
+                    .into_iter()
+                    .filter(|g| ec2_revoke_open_ingress::valid_group_id(g))
+                {
+                    let sub = ec2_revoke_open_ingress::Target::new(&group);
+                    if let Some(p) = self.ingress.prior(&c.ec2, &sub).await? {
+                        subs.push(serde_json::json!({"security_group": p}));
+                    }
+                }
+            }
+            Kind::BucketPolicyChanges => {
+                for bucket in changed(&calls, S3_CALLS, "bucketName")
+                    .into_iter()
+                    .filter(|b| quell::finding::validate::bucket_name(b))
+                {
+                    let sub = s3_block_public_access::Bucket(bucket);
+                    if let Some(p) = S3BlockPublicAccess.prior(&c.s3, &sub).await? {
+                        subs.push(serde_json::json!({"bucket": p}));
+                    }
+                }
+            }
+            Kind::KmsKeyChanges => {
+                for key in changed(&calls, KMS_CALLS, "keyId")
+                    .into_iter()
+                    .filter(|k| valid_key_ref(k))
+                {
+                    if let Some((id, state)) = key_state(c, &key).await? {
+                        subs.push(
+                            serde_json::json!({"kms_key": {"key": id, "state": state.as_str()}}),
+                        );
+                    }
+                }
+            }
+            Kind::ConfigChanges => {
+                subs.push(serde_json::json!({"recorders_started": stopped_recorders(c).await?}));
+            }
+            _ => {}
+        }
+        Ok(Some(
+            serde_json::json!({"alarm": t.alarm, "account": t.account, "region": t.region, "responses": subs}),
+        ))
+    }
+
+    /// Each response's prior state put back by the remediation that made it. A key that was
+    /// scheduled for deletion is left enabled: scheduling a deletion is a person's decision.
+    async fn restore(&self, c: &Clients, prior: &Value) -> Result<Vec<Step>, AwsError> {
+        use quell::remediation::invalid_prior;
+        let subs = prior["responses"]
+            .as_array()
+            .ok_or_else(|| invalid_prior("no recorded responses"))?;
+        let mut steps = Vec::new();
+        for sub in subs {
+            if let Some(users) = sub["mfa_policy_added_to"].as_array() {
+                for user in users.iter().filter_map(Value::as_str) {
+                    if user.is_empty()
+                        || user.len() > 64
+                        || !user
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c))
+                    {
+                        return Err(invalid_prior(format!("`{user}` is not a user name")));
+                    }
+                    c.iam
+                        .delete_user_policy()
+                        .user_name(user)
+                        .policy_name(MFA_POLICY)
+                        .send()
+                        .await
+                        .aws(|| format!("could not delete policy {MFA_POLICY} of user {user}"))?;
+                    steps.push(Step::new(
+                        DELETE_USER_POLICY,
+                        format!("user={user} policy={MFA_POLICY} removed"),
+                    ));
+                }
+            } else if let Some(p) = sub.get("trail") {
+                steps.extend(CloudtrailRestoreLogging.restore(&c.cloudtrail, p).await?);
+            } else if let Some(p) = sub.get("security_group") {
+                steps.extend(self.ingress.restore(&c.ec2, p).await?);
+            } else if let Some(p) = sub.get("bucket") {
+                steps.extend(S3BlockPublicAccess.restore(&c.s3, p).await?);
+            } else if let Some(k) = sub.get("kms_key") {
+                let key = quell::remediation::prior_field(k, "key", valid_key_ref)?;
+                match k["state"].as_str() {
+                    Some("Disabled") => {
+                        c.kms.disable_key().key_id(&key).send().await.aws(|| format!("could not disable KMS key {key}"))?;
+                        steps.push(Step::new(DISABLE_KEY, format!("key={key} disabled, as it was")));
+                    }
+                    Some("PendingDeletion") => steps.push(Step::new(
+                        "manual",
+                        format!("key={key} was scheduled for deletion: left enabled; a person schedules the deletion again if it is wanted"),
+                    )),
+                    _ => {}
+                }
+            } else if let Some(names) = sub["recorders_started"].as_array() {
+                for name in names.iter().filter_map(Value::as_str) {
+                    if name.is_empty() || name.len() > 256 {
+                        return Err(invalid_prior(format!("`{name}` is not a recorder name")));
+                    }
+                    c.config
+                        .stop_configuration_recorder()
+                        .configuration_recorder_name(name)
+                        .send()
+                        .await
+                        .aws(|| format!("could not stop configuration recorder {name}"))?;
+                    steps.push(Step::new(
+                        STOP_RECORDER,
+                        format!("recorder={name} stopped, as it was"),
+                    ));
+                }
+            } else {
+                return Err(invalid_prior(format!(
+                    "an unknown recorded response: {sub}"
+                )));
+            }
+        }
+        Ok(steps)
     }
 
     fn plan_only(&self, t: &Target) -> Option<String> {

@@ -1,7 +1,9 @@
 //! `ec2-close-default-sg`: a VPC's default security group should allow nothing (CIS 5.4, EC2.2):
 //! every ingress and egress rule is revoked. Resources should use groups of their own.
 
-pub use ec2_revoke_open_ingress::{describe_group, Group};
+pub use ec2_revoke_open_ingress::{
+    describe_group, rules_from_json, rules_json, valid_group_id, Group,
+};
 use quell::remediation::Cached;
 use quell::{
     AwsError, AwsResultExt, Finding, Member, Mode, NotApplicable, Remediation, ResourceKind, Spec,
@@ -48,6 +50,9 @@ impl Remediation for Ec2CloseDefaultSg {
             "ec2:DescribeSecurityGroups",
             "ec2:RevokeSecurityGroupIngress",
             "ec2:RevokeSecurityGroupEgress",
+            // Only for undo: the revoked rules put back.
+            "ec2:AuthorizeSecurityGroupIngress",
+            "ec2:AuthorizeSecurityGroupEgress",
         ],
         default_mode: Mode::Enforce,
     };
@@ -100,6 +105,57 @@ impl Remediation for Ec2CloseDefaultSg {
             steps.push(Step::new(
                 "ec2:RevokeSecurityGroupEgress",
                 format!("group={} all {} egress rules", t.group, g.egress.len()),
+            ));
+        }
+        Ok(steps)
+    }
+
+    async fn prior(
+        &self,
+        ec2: &aws_sdk_ec2::Client,
+        t: &Target,
+    ) -> Result<Option<serde_json::Value>, AwsError> {
+        let g = read(ec2, t).await?;
+        Ok(Some(serde_json::json!({
+            "group": t.group,
+            "ingress": rules_json(&g.ingress),
+            "egress": rules_json(&g.egress),
+        })))
+    }
+
+    async fn restore(
+        &self,
+        ec2: &aws_sdk_ec2::Client,
+        prior: &serde_json::Value,
+    ) -> Result<Vec<Step>, AwsError> {
+        let group = quell::remediation::prior_field(prior, "group", valid_group_id)?;
+        let ingress = rules_from_json(&prior["ingress"])?;
+        let egress = rules_from_json(&prior["egress"])?;
+        let mut steps = Vec::new();
+        if !ingress.is_empty() {
+            let n = ingress.len();
+            ec2.authorize_security_group_ingress()
+                .group_id(&group)
+                .set_ip_permissions(Some(ingress))
+                .send()
+                .await
+                .aws(|| format!("could not put back the ingress of {group}"))?;
+            steps.push(Step::new(
+                "ec2:AuthorizeSecurityGroupIngress",
+                format!("{group} {n} ingress rules put back"),
+            ));
+        }
+        if !egress.is_empty() {
+            let n = egress.len();
+            ec2.authorize_security_group_egress()
+                .group_id(&group)
+                .set_ip_permissions(Some(egress))
+                .send()
+                .await
+                .aws(|| format!("could not put back the egress of {group}"))?;
+            steps.push(Step::new(
+                "ec2:AuthorizeSecurityGroupEgress",
+                format!("{group} {n} egress rules put back"),
             ));
         }
         Ok(steps)

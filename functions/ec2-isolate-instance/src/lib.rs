@@ -405,6 +405,8 @@ impl Remediation for Ec2IsolateInstance {
             "ec2:ModifyInstanceAttribute",
             "autoscaling:DescribeAutoScalingInstances",
             "autoscaling:DetachInstances",
+            // Only for undo: the instance goes back into its Auto Scaling group.
+            "autoscaling:AttachInstances",
         ],
         default_mode: Mode::DryRun,
     };
@@ -468,6 +470,105 @@ impl Remediation for Ec2IsolateInstance {
     async fn plan(&self, c: &Clients, t: &Target) -> Result<Vec<Step>, AwsError> {
         let s = self.state(c, t).await?;
         Ok(steps(t, &s, self.detach_from_asg))
+    }
+
+    async fn prior(&self, c: &Clients, t: &Target) -> Result<Option<serde_json::Value>, AwsError> {
+        let s = self.state(c, t).await?;
+        Ok(Some(serde_json::json!({
+            "instance": t.instance,
+            "interfaces": s.interfaces.iter().map(|(eni, g)| serde_json::json!({"eni": eni, "groups": g})).collect::<Vec<_>>(),
+            "instance_profile": s.profile.as_ref().map(|p| &p.1),
+            "termination_protected": s.termination_protected,
+            "auto_scaling_group": s.asg.as_ref().filter(|_| self.detach_from_asg),
+        })))
+    }
+
+    /// The interfaces' groups, termination protection and the Auto Scaling group put back. The
+    /// snapshots stay (evidence). The instance profile is not re-associated: that needs
+    /// iam:PassRole, which quell's role does not have; the step says which profile to attach.
+    async fn restore(&self, c: &Clients, prior: &serde_json::Value) -> Result<Vec<Step>, AwsError> {
+        use quell::remediation::{invalid_prior, prior_field};
+        let id = prior_field(prior, "instance", quell::finding::validate::instance_id)?;
+        let eni_ok = |e: &str| {
+            e.strip_prefix("eni-").is_some_and(|h| {
+                (8..=17).contains(&h.len()) && h.chars().all(|c| c.is_ascii_hexdigit())
+            })
+        };
+        let mut interfaces = Vec::new();
+        for i in prior["interfaces"]
+            .as_array()
+            .ok_or_else(|| invalid_prior("no recorded interfaces"))?
+        {
+            let eni = prior_field(i, "eni", eni_ok)?;
+            let groups: Vec<String> = i["groups"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|g| g.as_str().map(str::to_string))
+                .collect();
+            if groups.is_empty()
+                || !groups
+                    .iter()
+                    .all(|g| quell::finding::validate::security_group_id(g))
+            {
+                return Err(invalid_prior(format!(
+                    "{eni}: the recorded groups are not group ids"
+                )));
+            }
+            interfaces.push((eni, groups));
+        }
+        let mut steps = Vec::new();
+        for (eni, groups) in interfaces {
+            c.ec2
+                .modify_network_interface_attribute()
+                .network_interface_id(&eni)
+                .set_groups(Some(groups.clone()))
+                .send()
+                .await
+                .aws(|| format!("could not put back the groups of {eni}"))?;
+            steps.push(Step::new(
+                "ec2:ModifyNetworkInterfaceAttribute",
+                format!("{eni} of {id} groups={}", groups.join("+")),
+            ));
+        }
+        if prior["termination_protected"] == false {
+            c.ec2
+                .modify_instance_attribute()
+                .instance_id(&id)
+                .disable_api_termination(AttributeBooleanValue::builder().value(false).build())
+                .send()
+                .await
+                .aws(|| format!("could not turn off termination protection of {id}"))?;
+            steps.push(Step::new(
+                "ec2:ModifyInstanceAttribute",
+                format!("{id} termination protection off, as it was"),
+            ));
+        }
+        if let Some(g) = prior["auto_scaling_group"].as_str() {
+            if g.is_empty() || g.len() > 255 || g.contains(char::is_control) {
+                return Err(invalid_prior(format!(
+                    "`{g}` is not an Auto Scaling group name"
+                )));
+            }
+            c.autoscaling
+                .attach_instances()
+                .auto_scaling_group_name(g)
+                .instance_ids(&id)
+                .send()
+                .await
+                .aws(|| format!("could not put {id} back into Auto Scaling group {g}"))?;
+            steps.push(Step::new(
+                "autoscaling:AttachInstances",
+                format!("{id} back in {g}"),
+            ));
+        }
+        if let Some(p) = prior["instance_profile"].as_str() {
+            steps.push(Step::new(
+                "manual",
+                format!("a person must associate instance profile {p} with {id} again (iam:PassRole is not quell's to have)"),
+            ));
+        }
+        Ok(steps)
     }
 
     async fn apply(&self, c: &Clients, t: &Target, _steps: &[Step]) -> Result<(), AwsError> {

@@ -137,6 +137,89 @@ pub fn world_open(ingress: &[IpPermission], ports: &[u16]) -> Vec<IpPermission> 
     out
 }
 
+/// Security group rules as recorded for undo: every part of each rule (protocol, ports, IPv4 and
+/// IPv6 ranges, referenced groups, prefix lists, descriptions).
+pub fn rules_json(rules: &[IpPermission]) -> serde_json::Value {
+    serde_json::Value::Array(
+        rules
+            .iter()
+            .map(|p| {
+                serde_json::json!({
+                    "proto": p.ip_protocol(),
+                    "from": p.from_port(),
+                    "to": p.to_port(),
+                    "v4": p.ip_ranges().iter().map(|r| serde_json::json!({"cidr": r.cidr_ip(), "description": r.description()})).collect::<Vec<_>>(),
+                    "v6": p.ipv6_ranges().iter().map(|r| serde_json::json!({"cidr": r.cidr_ipv6(), "description": r.description()})).collect::<Vec<_>>(),
+                    "groups": p.user_id_group_pairs().iter().map(|g| serde_json::json!({"group": g.group_id(), "user": g.user_id(), "description": g.description()})).collect::<Vec<_>>(),
+                    "prefix_lists": p.prefix_list_ids().iter().map(|l| serde_json::json!({"id": l.prefix_list_id(), "description": l.description()})).collect::<Vec<_>>(),
+                })
+            })
+            .collect(),
+    )
+}
+
+/// The rules [`rules_json`] recorded; a malformed record is refused before any call.
+pub fn rules_from_json(v: &serde_json::Value) -> Result<Vec<IpPermission>, AwsError> {
+    use aws_sdk_ec2::types::{PrefixListId, UserIdGroupPair};
+    let bad = |why: String| quell::remediation::invalid_prior(why);
+    let list = |r: &serde_json::Value, k: &str| r[k].as_array().cloned().unwrap_or_default();
+    let text = |x: &serde_json::Value, k: &str| x[k].as_str().map(str::to_string);
+    let mut out = Vec::new();
+    for r in v
+        .as_array()
+        .ok_or_else(|| bad("the recorded rules are not a list".into()))?
+    {
+        let proto = r["proto"]
+            .as_str()
+            .filter(|p| p.len() <= 8 && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+            .ok_or_else(|| bad(format!("a recorded rule has no protocol: {r}")))?;
+        let port = |k: &str| r[k].as_i64().and_then(|v| i32::try_from(v).ok());
+        let mut b = IpPermission::builder()
+            .ip_protocol(proto)
+            .set_from_port(port("from"))
+            .set_to_port(port("to"));
+        for x in list(r, "v4") {
+            b = b.ip_ranges(
+                IpRange::builder()
+                    .set_cidr_ip(text(&x, "cidr"))
+                    .set_description(text(&x, "description"))
+                    .build(),
+            );
+        }
+        for x in list(r, "v6") {
+            b = b.ipv6_ranges(
+                Ipv6Range::builder()
+                    .set_cidr_ipv6(text(&x, "cidr"))
+                    .set_description(text(&x, "description"))
+                    .build(),
+            );
+        }
+        for x in list(r, "groups") {
+            let g = text(&x, "group").filter(|g| valid_group_id(g));
+            if g.is_none() {
+                return Err(bad(format!("a recorded rule names no valid group: {x}")));
+            }
+            b = b.user_id_group_pairs(
+                UserIdGroupPair::builder()
+                    .set_group_id(g)
+                    .set_user_id(text(&x, "user"))
+                    .set_description(text(&x, "description"))
+                    .build(),
+            );
+        }
+        for x in list(r, "prefix_lists") {
+            b = b.prefix_list_ids(
+                PrefixListId::builder()
+                    .set_prefix_list_id(text(&x, "id"))
+                    .set_description(text(&x, "description"))
+                    .build(),
+            );
+        }
+        out.push(b.build());
+    }
+    Ok(out)
+}
+
 fn describe_rule(group: &str, p: &IpPermission) -> String {
     let ports = match (p.from_port(), p.to_port()) {
         (Some(f), Some(t)) if f == t => f.to_string(),
@@ -234,18 +317,7 @@ impl Remediation for Ec2RevokeOpenIngress {
         t: &Target,
     ) -> Result<Option<serde_json::Value>, AwsError> {
         let g = self.read(ec2, t).await?;
-        let revoked: Vec<serde_json::Value> = world_open(&g.ingress, &self.ports)
-            .iter()
-            .map(|p| {
-                serde_json::json!({
-                    "proto": p.ip_protocol(),
-                    "from": p.from_port(),
-                    "to": p.to_port(),
-                    "v4": p.ip_ranges().iter().filter_map(|r| r.cidr_ip()).collect::<Vec<_>>(),
-                    "v6": p.ipv6_ranges().iter().filter_map(|r| r.cidr_ipv6()).collect::<Vec<_>>(),
-                })
-            })
-            .collect();
+        let revoked = rules_json(&world_open(&g.ingress, &self.ports));
         Ok(Some(
             serde_json::json!({"group": t.group, "revoked": revoked}),
         ))
@@ -265,41 +337,7 @@ impl Remediation for Ec2RevokeOpenIngress {
                 false,
             ));
         }
-        let text = |v: &serde_json::Value| {
-            v.as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|x| x.as_str().map(str::to_string))
-                .collect::<Vec<_>>()
-        };
-        let mut perms = Vec::new();
-        for r in prior["revoked"].as_array().into_iter().flatten() {
-            perms.push(
-                IpPermission::builder()
-                    .ip_protocol(r["proto"].as_str().unwrap_or("tcp"))
-                    .set_from_port(r["from"].as_i64().and_then(|v| i32::try_from(v).ok()))
-                    .set_to_port(r["to"].as_i64().and_then(|v| i32::try_from(v).ok()))
-                    .set_ip_ranges(
-                        Some(
-                            text(&r["v4"])
-                                .into_iter()
-                                .map(|c| IpRange::builder().cidr_ip(c).build())
-                                .collect::<Vec<_>>(),
-                        )
-                        .filter(|v| !v.is_empty()),
-                    )
-                    .set_ipv6_ranges(
-                        Some(
-                            text(&r["v6"])
-                                .into_iter()
-                                .map(|c| Ipv6Range::builder().cidr_ipv6(c).build())
-                                .collect::<Vec<_>>(),
-                        )
-                        .filter(|v| !v.is_empty()),
-                    )
-                    .build(),
-            );
-        }
+        let perms = rules_from_json(&prior["revoked"])?;
         if perms.is_empty() {
             return Ok(Vec::new());
         }

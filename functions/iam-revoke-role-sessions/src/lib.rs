@@ -15,6 +15,7 @@ use quell::{
 /// The one inline policy quell keeps on a role: replaced, never stacked.
 pub const POLICY_NAME: &str = "quell-revoke-older-sessions";
 const PUT: &str = "iam:PutRolePolicy";
+const DELETE: &str = "iam:DeleteRolePolicy";
 
 #[derive(Debug, Clone)]
 pub struct IamRevokeRoleSessions {
@@ -57,7 +58,8 @@ impl Remediation for IamRevokeRoleSessions {
             guardduty_user_types: &["AssumedRole"],
             ..Triggers::NONE
         },
-        permissions: &["iam:ListRoleTags", "iam:GetRolePolicy", PUT],
+        // DeleteRolePolicy only for undo, when the role had no revocation policy before.
+        permissions: &["iam:ListRoleTags", "iam:GetRolePolicy", PUT, DELETE],
         default_mode: Mode::Enforce,
     };
     type Target = Target;
@@ -130,24 +132,7 @@ impl Remediation for IamRevokeRoleSessions {
     }
 
     async fn plan(&self, iam: &aws_sdk_iam::Client, t: &Target) -> Result<Vec<Step>, AwsError> {
-        let current = match iam
-            .get_role_policy()
-            .role_name(&t.role)
-            .policy_name(POLICY_NAME)
-            .send()
-            .await
-        {
-            Ok(out) => cutoff(&percent_decode(&out.policy_document)),
-            Err(e)
-                if aws_sdk_iam::error::ProvideErrorMetadata::code(&e) == Some("NoSuchEntity") =>
-            {
-                None
-            }
-            Err(e) => {
-                return Err(e)
-                    .aws(|| format!("could not read policy {POLICY_NAME} of role {}", t.role))
-            }
-        };
+        let current = existing(iam, &t.role).await?.as_deref().and_then(cutoff);
         if current.is_some_and(|c| c.secs() >= t.compromised_at.secs()) {
             return Ok(Vec::new());
         }
@@ -160,6 +145,52 @@ impl Remediation for IamRevokeRoleSessions {
                 current.map(|c| format!("; the cut-off moves from {}", fmt(&c))).unwrap_or_default()
             ),
         )])
+    }
+
+    async fn prior(
+        &self,
+        iam: &aws_sdk_iam::Client,
+        t: &Target,
+    ) -> Result<Option<serde_json::Value>, AwsError> {
+        let doc = existing(iam, &t.role).await?;
+        Ok(Some(serde_json::json!({"role": t.role, "policy": doc})))
+    }
+
+    /// quell's policy as it was before, or removed when the role had none (iam:DeleteRolePolicy
+    /// is in the member role for this only). Stolen sessions work again: a person decided so.
+    async fn restore(
+        &self,
+        iam: &aws_sdk_iam::Client,
+        prior: &serde_json::Value,
+    ) -> Result<Vec<Step>, AwsError> {
+        let role = quell::remediation::prior_field(prior, "role", valid_role_name)?;
+        match prior["policy"].as_str() {
+            Some(doc) => {
+                iam.put_role_policy()
+                    .role_name(&role)
+                    .policy_name(POLICY_NAME)
+                    .policy_document(doc)
+                    .send()
+                    .await
+                    .aws(|| format!("could not put back policy {POLICY_NAME} on role {role}"))?;
+                Ok(vec![Step::new(
+                    PUT,
+                    format!("role={role} policy={POLICY_NAME} put back as it was"),
+                )])
+            }
+            None => {
+                iam.delete_role_policy()
+                    .role_name(&role)
+                    .policy_name(POLICY_NAME)
+                    .send()
+                    .await
+                    .aws(|| format!("could not delete policy {POLICY_NAME} of role {role}"))?;
+                Ok(vec![Step::new(
+                    DELETE,
+                    format!("role={role} policy={POLICY_NAME} removed: the role had none"),
+                )])
+            }
+        }
     }
 
     async fn apply(
@@ -178,6 +209,31 @@ impl Remediation for IamRevokeRoleSessions {
             .aws(|| format!("could not put policy {POLICY_NAME} on role {}", t.role))?;
         Ok(())
     }
+}
+
+/// quell's revocation policy on the role, decoded; `None` when there is none.
+async fn existing(iam: &aws_sdk_iam::Client, role: &str) -> Result<Option<String>, AwsError> {
+    match iam
+        .get_role_policy()
+        .role_name(role)
+        .policy_name(POLICY_NAME)
+        .send()
+        .await
+    {
+        Ok(out) => Ok(Some(percent_decode(&out.policy_document))),
+        Err(e) if aws_sdk_iam::error::ProvideErrorMetadata::code(&e) == Some("NoSuchEntity") => {
+            Ok(None)
+        }
+        Err(e) => Err(e).aws(|| format!("could not read policy {POLICY_NAME} of role {role}")),
+    }
+}
+
+/// A role name as IAM takes it: 1–64 of `[\w+=,.@-]`.
+fn valid_role_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c))
 }
 
 fn fmt(t: &DateTime) -> String {
