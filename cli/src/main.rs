@@ -140,15 +140,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         prior.function
                     )
                 })?;
-            let steps = h.undo(&ctx, &prior).await?;
-            let when = aws_smithy_types::DateTime::from(std::time::SystemTime::now())
-                .fmt(aws_smithy_types::date_time::Format::DateTime)
-                .unwrap_or_default();
-            state.mark_undone(&finding_id, &when).await?;
-            // Findings about the resource would otherwise re-fix it at once (the undo's own
-            // CloudTrail call is one): the person's decision holds for QUELL_UNDO_HOLD_HOURS.
-            let resource = format!("{}#{}#{}", prior.account, prior.region, prior.target);
-            state.hold(&prior.function, &resource, &when).await?;
+            let steps = quell::runtime::undo_finding(h.as_ref(), &ctx, &prior, &finding_id).await?;
             let text: Vec<String> = steps.iter().map(|s| s.to_string()).collect();
             let message = format!(
                 "quell undo: {} for finding {finding_id} on {} in {}: {}",

@@ -401,6 +401,33 @@ async fn decide<R: Remediation>(
     (outcome, desc, Some(member))
 }
 
+/// `quell undo`: puts back the state recorded before quell's change for a finding, records that
+/// it was undone, and holds the resource as the person put it back for QUELL_UNDO_HOLD_HOURS
+/// (findings about it would otherwise re-fix it at once; the undo's own CloudTrail call is one).
+pub async fn undo_finding(
+    h: &dyn Handler,
+    ctx: &Context,
+    prior: &crate::state::PriorState,
+    finding_id: &str,
+) -> Result<Vec<crate::outcome::Step>, crate::error::AwsError> {
+    let state = ctx.state.as_ref().ok_or_else(|| {
+        crate::error::AwsError::other(
+            "could not undo",
+            "NoStateTable",
+            "QUELL_STATE_TABLE is not set",
+            false,
+        )
+    })?;
+    let steps = h.undo(ctx, prior).await?;
+    let when = aws_smithy_types::DateTime::from(std::time::SystemTime::now())
+        .fmt(aws_smithy_types::date_time::Format::DateTime)
+        .unwrap_or_default();
+    state.mark_undone(finding_id, &when).await?;
+    let resource = format!("{}#{}#{}", prior.account, prior.region, prior.target);
+    state.hold(&prior.function, &resource, &when).await?;
+    Ok(steps)
+}
+
 /// The whole of a function's `main`: `quell::runtime::run(TheRemediation)`.
 pub async fn run<R: Remediation>(mut r: R) -> Result<(), lambda_runtime::Error> {
     lambda_runtime::tracing::init_default_subscriber();

@@ -329,3 +329,114 @@ async fn an_instance_in_an_auto_scaling_group_is_detached_when_configured() {
         "still in the group: {left:?}"
     );
 }
+
+#[tokio::test]
+async fn an_isolation_is_undone_from_its_record_and_then_held() {
+    let emu = Emulator::start().expect("emulator");
+    let central = emu.central_config();
+    let member = emu.account_config(MEMBER).await;
+    seed::member_role(&member, CENTRAL).await;
+    let (id, web_sg) = seed::instance(&member, "app-server-2").await;
+    let event = events::load(
+        "guardduty-ec2-cryptocurrency-bitcointool.json",
+        &[("i-0a1b2c3d4e5f60718", &id)],
+    );
+    let table = seed::state_table(&central).await;
+    let ctx = context(
+        &emu,
+        Config {
+            mode: Some(Mode::Enforce),
+            state_table: Some(table),
+            ..Config::default()
+        },
+        "ec2-isolate-instance",
+    );
+    let r = Ec2IsolateInstance::default();
+    let resp = quell::runtime::handle(&r, &ctx, event.clone())
+        .await
+        .unwrap();
+    assert_eq!(
+        resp.reports[0].outcome.name(),
+        "REMEDIATED",
+        "{:?}",
+        resp.reports[0]
+    );
+
+    let f = quell::event::Envelope::parse(event.clone())
+        .unwrap()
+        .findings
+        .remove(0)
+        .unwrap();
+    let prior = ctx
+        .state
+        .as_ref()
+        .unwrap()
+        .prior_state(&f.id)
+        .await
+        .unwrap()
+        .expect("recorded before the change");
+    let steps = quell::runtime::undo_finding(&r, &ctx, &prior, &f.id)
+        .await
+        .unwrap();
+    let text: Vec<String> = steps.iter().map(|s| s.to_string()).collect();
+    assert!(
+        text.iter().any(|s| s.contains("instance profile")),
+        "the profile is a person's step: {text:?}"
+    );
+
+    let ec2 = aws_sdk_ec2::Client::new(&member);
+    let inst = ec2
+        .describe_instances()
+        .instance_ids(&id)
+        .send()
+        .await
+        .unwrap();
+    let inst = inst.reservations()[0].instances()[0].clone();
+    for eni in inst.network_interfaces() {
+        let groups: Vec<&str> = eni.groups().iter().filter_map(|g| g.group_id()).collect();
+        assert_eq!(groups, [web_sg.as_str()], "back in its own group");
+    }
+    let prot = ec2
+        .describe_instance_attribute()
+        .instance_id(&id)
+        .attribute(aws_sdk_ec2::types::InstanceAttributeName::DisableApiTermination)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        prot.disable_api_termination().and_then(|v| v.value()),
+        Some(false)
+    );
+
+    // Another finding about the same instance: the person's undo holds.
+    let mut later = event.clone();
+    later["id"] = serde_json::json!("a-later-delivery");
+    later["detail"]["id"] = serde_json::json!("feedfacefeedfacefeedfacefeedface");
+    later["detail"]["updatedAt"] = serde_json::json!("2026-11-29T01:00:00.000Z");
+    let held = quell::runtime::handle(&r, &ctx, later).await.unwrap();
+    let rep = &held.reports[0];
+    assert_eq!(rep.outcome.name(), "EXEMPT", "{rep:?}");
+    assert!(rep.note.contains("undid"), "{}", rep.note);
+    let inst = ec2
+        .describe_instances()
+        .instance_ids(&id)
+        .send()
+        .await
+        .unwrap();
+    let groups: Vec<String> = inst.reservations()[0].instances()[0]
+        .security_groups()
+        .iter()
+        .filter_map(|g| g.group_id().map(str::to_string))
+        .collect();
+    assert_eq!(groups, [web_sg], "not isolated again");
+    // Undoing twice is refused by the CLI (the record says when it was undone).
+    let again = ctx
+        .state
+        .as_ref()
+        .unwrap()
+        .prior_state(&f.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(again.undone_at.is_some());
+}

@@ -241,4 +241,31 @@ async fn stolen_role_sessions_are_revoked_and_the_cutoff_moves_forward_without_s
         .unwrap()
         .to_string();
     assert!(second > first, "{second} is not after {first}");
+
+    // Undo, from what quell records before the first revocation (no policy): the policy goes.
+    let m = ctx
+        .members
+        .session("aws", MEMBER, "us-east-1", "undo")
+        .await
+        .unwrap();
+    let steps = quell::Remediation::restore(
+        &r,
+        &quell::Remediation::clients(&r, &m),
+        &serde_json::json!({"role": "app-server-role", "policy": null}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(steps.len(), 1, "{steps:?}");
+    assert!(seed::role_policies(&member, "app-server-role")
+        .await
+        .is_empty());
+    // A record that is not a role is refused before any call.
+    let bad = quell::Remediation::restore(
+        &r,
+        &quell::Remediation::clients(&r, &m),
+        &serde_json::json!({"role": "../etc", "policy": null}),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(bad.code.as_deref(), Some("InvalidPriorState"));
 }

@@ -142,7 +142,12 @@ async fn remediate_then_replay<R: Remediation>(m: &Member, r: &R, event: Value) 
         .unwrap()
         .reports
         .remove(0);
-    assert_eq!(again.outcome.name(), "REMEDIATED", "{}: {again:?}", R::SPEC.id);
+    assert_eq!(
+        again.outcome.name(),
+        "REMEDIATED",
+        "{}: {again:?}",
+        R::SPEC.id
+    );
     first
 }
 
