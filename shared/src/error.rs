@@ -52,6 +52,18 @@ const RETRYABLE_CODES: &[&str] = &[
 ];
 
 impl AwsError {
+    /// The same failure reported for another action (one batch call that failed for many
+    /// findings): code, message, status and retryability kept; the source stays with the first.
+    pub fn copy_for(&self, action: String) -> AwsError {
+        AwsError {
+            action,
+            code: self.code.clone(),
+            message: self.message.clone(),
+            status: self.status,
+            retryable: self.retryable,
+            source: None,
+        }
+    }
     pub fn from_sdk<E, R>(action: impl Into<String>, err: SdkError<E, R>) -> Self
     where
         E: ProvideErrorMetadata + StdError + Send + Sync + 'static,

@@ -45,6 +45,17 @@ pub const MEMBER_PERMISSIONS: &[&str] = &["securityhub:BatchImportFindings"];
 /// role and sns:Publish on the outcome topic, which name their resources).
 pub const CENTRAL_PERMISSIONS: &[&str] = &["securityhub:BatchUpdateFindings"];
 
+/// Up to 100 findings a call, for both batch APIs.
+pub const BATCH: usize = 100;
+
+/// One outcome to record.
+pub struct Pending<'a> {
+    pub finding: &'a Finding,
+    pub outcome: &'a Outcome,
+    pub note: String,
+    pub member: Option<&'a Member>,
+}
+
 pub struct Hub {
     base: SdkConfig,
     hub_region: Option<String>,
@@ -90,105 +101,310 @@ impl Hub {
         note: &str,
         member: Option<&Member>,
     ) -> Result<HubRecord, AwsError> {
-        let Some(workflow) = outcome.workflow() else {
-            return Ok(HubRecord::NotRecorded {
-                reason: "retryable failure: the workflow is left unchanged for the retry".into(),
-            });
+        let one = Pending {
+            finding,
+            outcome,
+            note: note.to_string(),
+            member,
         };
-        // Not (yet) in Security Hub: fall through to a finding of quell's own.
-        if let Some(hub) = &finding.hub {
-            if self.update(finding, hub, workflow, note).await? {
-                return Ok(HubRecord::Updated {
-                    id: hub.id.clone(),
-                    workflow,
-                });
-            }
-        }
-        let Some(member) = member else {
-            return Ok(HubRecord::NotRecorded {
-                reason: format!(
-                    "no Security Hub finding to update and no session in {} to import one",
-                    finding.account
-                ),
-            });
-        };
-        let own = self.import(finding, outcome, member).await?;
-        if !self.update(finding, &own, workflow, note).await? {
-            return Err(AwsError::other(
-                format!(
-                    "could not update quell's finding {} in Security Hub",
-                    own.id
-                ),
-                "FindingNotFound",
-                "the imported finding is not visible to the administrator account yet",
-                true,
-            ));
-        }
-        Ok(HubRecord::Imported {
-            id: own.id,
-            workflow,
+        self.record_all(&[one]).await.pop().unwrap_or_else(|| {
+            Ok(HubRecord::NotRecorded {
+                reason: "nothing to record".into(),
+            })
         })
     }
 
-    /// BatchUpdateFindings from the central account. `Ok(false)`: Security Hub has no such finding.
-    async fn update(
+    /// Records many outcomes with as few calls as the API allows: BatchUpdateFindings takes up to
+    /// 100 findings that get the same update (workflow and note), BatchImportFindings up to 100
+    /// findings of one account. One result per item, in order.
+    pub async fn record_all(&self, items: &[Pending<'_>]) -> Vec<Result<HubRecord, AwsError>> {
+        let mut out: Vec<Option<Result<HubRecord, AwsError>>> =
+            (0..items.len()).map(|_| None).collect();
+        // 1. The source's own Security Hub findings.
+        let mut direct = Vec::new();
+        let mut own = Vec::new();
+        for (i, it) in items.iter().enumerate() {
+            match (it.outcome.workflow(), &it.finding.hub) {
+                (None, _) => {
+                    out[i] = Some(Ok(HubRecord::NotRecorded {
+                        reason: "retryable failure: the workflow is left unchanged for the retry"
+                            .into(),
+                    }))
+                }
+                (Some(w), Some(h)) => direct.push((i, h.clone(), w)),
+                (Some(w), None) => own.push((i, w)),
+            }
+        }
+        for (i, res) in self.update_all(items, &direct).await {
+            match res {
+                Ok(true) => {
+                    out[i] = Some(Ok(HubRecord::Updated {
+                        id: direct
+                            .iter()
+                            .find(|d| d.0 == i)
+                            .map(|d| d.1.id.clone())
+                            .unwrap_or_default(),
+                        workflow: direct
+                            .iter()
+                            .find(|d| d.0 == i)
+                            .map(|d| d.2)
+                            .unwrap_or(Workflow::Notified),
+                    }))
+                }
+                // Not (yet) in Security Hub: fall through to a finding of quell's own.
+                Ok(false) => {
+                    if let Some(d) = direct.iter().find(|d| d.0 == i) {
+                        own.push((i, d.2));
+                    }
+                }
+                Err(e) => out[i] = Some(Err(e)),
+            }
+        }
+        // 2. quell's own findings: imported in the member account, then updated centrally.
+        let mut imported = Vec::new();
+        let mut by_account: Vec<(String, Vec<(usize, Workflow)>)> = Vec::new();
+        for (i, w) in own {
+            let it = &items[i];
+            if it.member.is_none() {
+                out[i] = Some(Ok(HubRecord::NotRecorded {
+                    reason: format!(
+                        "no Security Hub finding to update and no session in {} to import one",
+                        it.finding.account
+                    ),
+                }));
+                continue;
+            }
+            let key = format!("{}#{}", it.finding.account, it.finding.region);
+            match by_account.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, v)) => v.push((i, w)),
+                None => by_account.push((key, vec![(i, w)])),
+            }
+        }
+        for (_, group) in by_account {
+            for chunk in group.chunks(BATCH) {
+                for (i, res) in self.import_all(items, chunk).await {
+                    match res {
+                        Ok(h) => imported.push((
+                            i,
+                            h,
+                            chunk
+                                .iter()
+                                .find(|c| c.0 == i)
+                                .map(|c| c.1)
+                                .unwrap_or(Workflow::Notified),
+                        )),
+                        Err(e) => out[i] = Some(Err(e)),
+                    }
+                }
+            }
+        }
+        for (i, res) in self.update_all(items, &imported).await {
+            let (_, h, w) = imported.iter().find(|d| d.0 == i).cloned().unwrap_or((
+                i,
+                HubRef {
+                    id: String::new(),
+                    product_arn: String::new(),
+                },
+                Workflow::Notified,
+            ));
+            out[i] = Some(match res {
+                Ok(true) => Ok(HubRecord::Imported {
+                    id: h.id,
+                    workflow: w,
+                }),
+                Ok(false) => Err(AwsError::other(
+                    format!("could not update quell's finding {} in Security Hub", h.id),
+                    "FindingNotFound",
+                    "the imported finding is not visible to the administrator account yet",
+                    true,
+                )),
+                Err(e) => Err(e),
+            });
+        }
+        out.into_iter()
+            .map(|o| {
+                o.unwrap_or_else(|| {
+                    Ok(HubRecord::NotRecorded {
+                        reason: "not recorded".into(),
+                    })
+                })
+            })
+            .collect()
+    }
+
+    /// BatchUpdateFindings from the central account for `which` (item index, finding, workflow):
+    /// findings that get the same update in the same region share calls of up to 100. Per item:
+    /// `Ok(false)` when Security Hub has no such finding.
+    async fn update_all(
         &self,
-        finding: &Finding,
-        hub: &HubRef,
+        items: &[Pending<'_>],
+        which: &[(usize, HubRef, Workflow)],
+    ) -> Vec<(usize, Result<bool, AwsError>)> {
+        let mut groups: Vec<((String, Workflow, &str), Vec<(usize, &HubRef)>)> = Vec::new();
+        for (i, h, w) in which {
+            let region = self
+                .hub_region
+                .clone()
+                .unwrap_or_else(|| items[*i].finding.region.clone());
+            let key = (region, *w, items[*i].note.as_str());
+            match groups.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, v)) => v.push((*i, h)),
+                None => groups.push((key, vec![(*i, h)])),
+            }
+        }
+        let mut out = Vec::new();
+        for ((region, workflow, note), members) in groups {
+            for chunk in members.chunks(BATCH) {
+                out.extend(self.update_chunk(&region, workflow, note, chunk).await);
+            }
+        }
+        out
+    }
+
+    async fn update_chunk(
+        &self,
+        region: &str,
         workflow: Workflow,
         note: &str,
-    ) -> Result<bool, AwsError> {
-        let action = || format!("could not update Security Hub finding {}", hub.id);
-        let out = self
-            .central(&finding.region)
+        chunk: &[(usize, &HubRef)],
+    ) -> Vec<(usize, Result<bool, AwsError>)> {
+        let action = |id: &str| format!("could not update Security Hub finding {id}");
+        let mut req = self
+            .central(region)
             .batch_update_findings()
-            .finding_identifiers(
-                AwsSecurityFindingIdentifier::builder()
-                    .id(&hub.id)
-                    .product_arn(&hub.product_arn)
-                    .build(),
-            )
             .workflow(WorkflowUpdate::builder().status(status(workflow)).build())
             .note(
                 NoteUpdate::builder()
                     .text(truncate(note, crate::outcome::NOTE_LIMIT))
                     .updated_by(format!("quell/{}", self.function))
                     .build(),
-            )
-            .send()
-            .await
-            .aws(action)?;
-        if let Some(u) = out.unprocessed_findings().first() {
-            let code = u.error_code().unwrap_or("Unprocessed");
-            if code == "FindingNotFound" {
-                return Ok(false);
+            );
+        for (_, h) in chunk {
+            req = req.finding_identifiers(
+                AwsSecurityFindingIdentifier::builder()
+                    .id(&h.id)
+                    .product_arn(&h.product_arn)
+                    .build(),
+            );
+        }
+        let out = match req.send().await {
+            Ok(o) => o,
+            Err(e) => {
+                let Err(first) = Err::<(), _>(e).aws(|| action(&chunk[0].1.id)) else {
+                    return Vec::new();
+                };
+                let n = chunk.len();
+                return chunk
+                    .iter()
+                    .map(|(i, h)| {
+                        let what = if n > 1 {
+                            format!("{} (one call for {n} findings)", action(&h.id))
+                        } else {
+                            action(&h.id)
+                        };
+                        (*i, Err(first.copy_for(what)))
+                    })
+                    .collect();
             }
-            return Err(AwsError::other(
-                action(),
-                code,
-                u.error_message().unwrap_or("the finding was not processed"),
-                true,
-            ));
-        }
-        if out.processed_findings().is_empty() {
-            // An emulator that does not implement the call answers with an empty body.
-            return Err(AwsError::other(
-                action(),
-                "NotProcessed",
-                "Security Hub processed no finding",
-                true,
-            ));
-        }
-        Ok(true)
+        };
+        let processed = |h: &HubRef| {
+            out.processed_findings().iter().any(|p| {
+                p.id() == Some(h.id.as_str()) && p.product_arn() == Some(h.product_arn.as_str())
+            })
+        };
+        chunk
+            .iter()
+            .map(|(i, h)| {
+                if let Some(u) = out.unprocessed_findings().iter().find(|u| {
+                    u.finding_identifier()
+                        .is_some_and(|f| f.id() == Some(h.id.as_str()))
+                }) {
+                    let code = u.error_code().unwrap_or("Unprocessed");
+                    if code == "FindingNotFound" {
+                        return (*i, Ok(false));
+                    }
+                    return (
+                        *i,
+                        Err(AwsError::other(
+                            action(&h.id),
+                            code,
+                            u.error_message().unwrap_or("the finding was not processed"),
+                            true,
+                        )),
+                    );
+                }
+                if processed(h) {
+                    (*i, Ok(true))
+                } else {
+                    // An emulator that does not implement the call answers with an empty body.
+                    (
+                        *i,
+                        Err(AwsError::other(
+                            action(&h.id),
+                            "NotProcessed",
+                            "Security Hub processed no finding",
+                            true,
+                        )),
+                    )
+                }
+            })
+            .collect()
     }
 
-    /// BatchImportFindings in the member account: quell's own finding for this problem.
-    async fn import(
+    /// BatchImportFindings in one member account for up to 100 items: quell's own findings.
+    async fn import_all(
         &self,
-        finding: &Finding,
-        outcome: &Outcome,
-        member: &Member,
-    ) -> Result<HubRef, AwsError> {
+        items: &[Pending<'_>],
+        chunk: &[(usize, Workflow)],
+    ) -> Vec<(usize, Result<HubRef, AwsError>)> {
+        let Some(member) = chunk.first().and_then(|(i, _)| items[*i].member) else {
+            return Vec::new();
+        };
+        let account = items[chunk[0].0].finding.account.clone();
+        let action = || format!("could not import quell's finding in Security Hub of {account}");
+        let mut req = member.securityhub().batch_import_findings();
+        let mut refs = Vec::new();
+        for (i, _) in chunk {
+            let (asff, h) = self.asff(items[*i].finding, items[*i].outcome);
+            req = req.findings(asff);
+            refs.push((*i, h));
+        }
+        let out = match req.send().await {
+            Ok(o) => o,
+            Err(e) => {
+                let Err(first) = Err::<(), _>(e).aws(action) else {
+                    return Vec::new();
+                };
+                return refs
+                    .into_iter()
+                    .map(|(i, _)| (i, Err(first.copy_for(action()))))
+                    .collect();
+            }
+        };
+        refs.into_iter()
+            .map(|(i, h)| {
+                match out
+                    .failed_findings()
+                    .iter()
+                    .find(|f| f.id() == Some(h.id.as_str()))
+                {
+                    Some(f) => (
+                        i,
+                        Err(AwsError::other(
+                            action(),
+                            f.error_code().unwrap_or("ImportFailed"),
+                            f.error_message().unwrap_or("the finding was not imported"),
+                            false,
+                        )),
+                    ),
+                    None => (i, Ok(h)),
+                }
+            })
+            .collect()
+    }
+
+    /// quell's own ASFF finding for a problem whose source has none in Security Hub.
+    fn asff(&self, finding: &Finding, outcome: &Outcome) -> (AwsSecurityFinding, HubRef) {
         let product_arn =
             Self::own_product_arn(&finding.partition, &finding.region, &finding.account);
         let id = finding.own_id();
@@ -254,27 +470,6 @@ impl Hub {
             .product_fields("quell/Source", finding.source.name())
             .product_fields("quell/SourceFindingId", truncate(&finding.id, 512))
             .build();
-        let action = || {
-            format!(
-                "could not import quell's finding in Security Hub of {}",
-                finding.account
-            )
-        };
-        let out = member
-            .securityhub()
-            .batch_import_findings()
-            .findings(asff)
-            .send()
-            .await
-            .aws(action)?;
-        if let Some(f) = out.failed_findings().first() {
-            return Err(AwsError::other(
-                action(),
-                f.error_code().unwrap_or("ImportFailed"),
-                f.error_message().unwrap_or("the finding was not imported"),
-                false,
-            ));
-        }
-        Ok(HubRef { id, product_arn })
+        (asff, HubRef { id, product_arn })
     }
 }

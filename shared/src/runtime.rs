@@ -11,7 +11,7 @@ use tracing::Instrument;
 use crate::config::{Config, ConfigError, Mode};
 use crate::event::{Envelope, EventError};
 use crate::finding::Finding;
-use crate::hub::Hub;
+use crate::hub::{Hub, HubRecord};
 use crate::member::{Member, Members};
 use crate::notify::Notifier;
 use crate::outcome::{Outcome, Report};
@@ -105,17 +105,18 @@ pub async fn handle<R: Remediation>(
         Failure::InvalidEvent(e.to_string())
     })?;
     tracing::debug!(event_id = %intake.event_id, detail_type = %intake.detail_type, findings = intake.findings.len(), "event");
-    let mut reports = Vec::new();
+    let mut findings = Vec::new();
     let mut rejected = Vec::new();
     for (i, parsed) in intake.findings.into_iter().enumerate() {
         match parsed {
-            Ok(f) => reports.push(handle_finding(r, ctx, &f).await),
+            Ok(f) => findings.push(f),
             Err(e) => {
                 tracing::error!(remediation = R::SPEC.id, event_id = %intake.event_id, index = i, error = %e, "finding refused");
                 rejected.push(e.to_string());
             }
         }
     }
+    let reports = handle_findings(r, ctx, &findings).await;
     let response = Response {
         event_id: intake.event_id,
         reports,
@@ -144,6 +145,82 @@ pub async fn handle<R: Remediation>(
 
 /// One finding, from guards to notification. Always yields a report.
 pub async fn handle_finding<R: Remediation>(r: &R, ctx: &Context, f: &Finding) -> Report {
+    let mut reports = handle_findings(r, ctx, std::slice::from_ref(f)).await;
+    reports.pop().unwrap_or_else(|| unreachable_report::<R>(f))
+}
+
+fn unreachable_report<R: Remediation>(f: &Finding) -> Report {
+    Report {
+        function: R::SPEC.id.to_string(),
+        source: f.source,
+        finding_id: f.id.clone(),
+        kind: f.kind.clone(),
+        account: f.account.clone(),
+        region: f.region.clone(),
+        resource: None,
+        mode: Mode::DryRun,
+        workflow: None,
+        note: String::new(),
+        hub: None,
+        record_errors: vec!["no report was produced".into()],
+        outcome: Outcome::not_applicable("no report was produced"),
+    }
+}
+
+/// How many findings of one event are remediated at once.
+const CONCURRENCY: usize = 8;
+
+/// A finding between its remediation and its records.
+struct Pending {
+    report: Report,
+    /// Decided before any remediation (a duplicate, or no claim): no record, no notification.
+    early: bool,
+    member: Option<std::sync::Arc<Member>>,
+    occurrence: String,
+    span: tracing::Span,
+}
+
+/// The findings of one event: remediated concurrently (at most [`CONCURRENCY`] at once), their
+/// Security Hub records batched (identical updates share a call; imports share a call per
+/// account), then each notified and settled. One report per finding, in order.
+pub async fn handle_findings<R: Remediation>(
+    r: &R,
+    ctx: &Context,
+    findings: &[Finding],
+) -> Vec<Report> {
+    let gate = tokio::sync::Semaphore::new(CONCURRENCY);
+    let pending: Vec<Pending> = futures_util::future::join_all(findings.iter().map(|f| async {
+        let _permit = gate.acquire().await.ok();
+        begin(r, ctx, f).await
+    }))
+    .await;
+    let index: Vec<usize> = (0..pending.len()).filter(|i| !pending[*i].early).collect();
+    let records = {
+        let batch: Vec<crate::hub::Pending<'_>> = index
+            .iter()
+            .map(|&i| crate::hub::Pending {
+                finding: &findings[i],
+                outcome: &pending[i].report.outcome,
+                note: pending[i].report.note.clone(),
+                member: pending[i].member.as_deref(),
+            })
+            .collect();
+        ctx.hub.record_all(&batch).await
+    };
+    let mut recs: Vec<Option<Result<HubRecord, crate::error::AwsError>>> =
+        (0..pending.len()).map(|_| None).collect();
+    for (i, rec) in index.into_iter().zip(records) {
+        recs[i] = Some(rec);
+    }
+    futures_util::future::join_all(pending.into_iter().zip(recs).map(|(p, rec)| async {
+        let _permit = gate.acquire().await.ok();
+        finish::<R>(ctx, p, rec).await
+    }))
+    .await
+}
+
+/// Claim and remediate one finding; the report without its records.
+async fn begin<R: Remediation>(r: &R, ctx: &Context, f: &Finding) -> Pending {
     let resource = f.resources.first().map(|res| res.label());
     let span = tracing::info_span!(
         "finding",
@@ -154,11 +231,11 @@ pub async fn handle_finding<R: Remediation>(r: &R, ctx: &Context, f: &Finding) -
         region = %f.region,
         resource = resource.as_deref().unwrap_or("-"),
     );
-    async {
+    let inner = span.clone();
+    async move {
         let mode = ctx.mode::<R>();
         let occurrence = f.occurrence();
-        // An outcome decided before any remediation: recorded in the report and the log only.
-        let early = |outcome: Outcome| Report {
+        let report = |outcome: Outcome, target: &str| Report {
             function: R::SPEC.id.to_string(),
             source: f.source,
             finding_id: f.id.clone(),
@@ -168,17 +245,27 @@ pub async fn handle_finding<R: Remediation>(r: &R, ctx: &Context, f: &Finding) -
             resource: resource.clone(),
             mode,
             workflow: None,
-            note: outcome.note(R::SPEC.id, resource.as_deref().unwrap_or("the finding")),
+            note: outcome.note(R::SPEC.id, target),
             hub: None,
             record_errors: Vec::new(),
             outcome,
+        };
+        // An outcome decided before any remediation: recorded in the report and the log only.
+        let early = |outcome: Outcome| Pending {
+            report: report(outcome, resource.as_deref().unwrap_or("the finding")),
+            early: true,
+            member: None,
+            occurrence: occurrence.clone(),
+            span: inner.clone(),
         };
         if let Some(st) = &ctx.state {
             match st.claim(R::SPEC.id, &occurrence).await {
                 Ok(crate::state::Claim::Acquired) => {}
                 Ok(crate::state::Claim::Duplicate) => {
                     tracing::info!(outcome = "DUPLICATE", occurrence = %occurrence, "outcome");
-                    return early(Outcome::Duplicate { of: occurrence.clone() });
+                    return early(Outcome::Duplicate {
+                        of: occurrence.clone(),
+                    });
                 }
                 Err(e) => {
                     // Without the claim, acting could act twice: the invocation is retried instead.
@@ -188,36 +275,53 @@ pub async fn handle_finding<R: Remediation>(r: &R, ctx: &Context, f: &Finding) -
             }
         }
         let (outcome, target, member) = decide(r, ctx, f, mode).await;
-        if let Outcome::Failed { code: Some(code), .. } = &outcome {
+        if let Outcome::Failed {
+            code: Some(code), ..
+        } = &outcome
+        {
             if code.starts_with("ExpiredToken") || code == "RequestExpired" {
                 ctx.members.forget(&f.account, &f.region);
             }
         }
-        let note = outcome.note(R::SPEC.id, &target);
-        let mut report = Report {
-            function: R::SPEC.id.to_string(),
-            source: f.source,
-            finding_id: f.id.clone(),
-            kind: f.kind.clone(),
-            account: f.account.clone(),
-            region: f.region.clone(),
-            resource: resource.clone(),
-            mode,
-            workflow: None,
-            note: note.clone(),
-            hub: None,
-            record_errors: Vec::new(),
-            outcome,
-        };
-        match ctx.hub.record(f, &report.outcome, &note, member.as_deref()).await {
-            Ok(h) => {
+        Pending {
+            report: report(outcome, &target),
+            early: false,
+            member,
+            occurrence: occurrence.clone(),
+            span: inner.clone(),
+        }
+    }
+    .instrument(span)
+    .await
+}
+
+/// The Security Hub record's result, the SNS message, the claim settled, the outcome logged.
+async fn finish<R: Remediation>(
+    ctx: &Context,
+    p: Pending,
+    record: Option<Result<HubRecord, crate::error::AwsError>>,
+) -> Report {
+    let Pending {
+        mut report,
+        early,
+        occurrence,
+        span,
+        ..
+    } = p;
+    if early {
+        return report;
+    }
+    async move {
+        match record {
+            Some(Ok(h)) => {
                 report.workflow = h.workflow();
                 report.hub = Some(h);
             }
-            Err(e) => {
+            Some(Err(e)) => {
                 tracing::error!(error = %e, code = e.code.as_deref().unwrap_or("-"), "security hub record failed");
                 report.record_errors.push(e.to_string());
             }
+            None => {}
         }
         if let Err(e) = ctx.notifier.publish(&report).await {
             tracing::error!(error = %e, code = e.code.as_deref().unwrap_or("-"), "notification failed");
@@ -226,14 +330,21 @@ pub async fn handle_finding<R: Remediation>(r: &R, ctx: &Context, f: &Finding) -
         if let Some(st) = &ctx.state {
             // A retry must not meet its own claim: give it back when the invocation will fail.
             let retry = report.outcome.is_retryable() || !report.record_errors.is_empty();
-            if let Err(e) = st.settle(R::SPEC.id, &occurrence, report.outcome.name(), retry).await {
+            if let Err(e) = st
+                .settle(R::SPEC.id, &occurrence, report.outcome.name(), retry)
+                .await
+            {
                 tracing::error!(error = %e, "could not settle the claim");
                 report.record_errors.push(e.to_string());
             }
         }
         let o = &report.outcome;
         match o {
-            Outcome::Failed { error, code, retryable } => tracing::error!(
+            Outcome::Failed {
+                error,
+                code,
+                retryable,
+            } => tracing::error!(
                 outcome = o.name(),
                 workflow = report.workflow.map(|w| w.as_str()).unwrap_or("unchanged"),
                 code = code.as_deref().unwrap_or("-"),
@@ -244,7 +355,7 @@ pub async fn handle_finding<R: Remediation>(r: &R, ctx: &Context, f: &Finding) -
             _ => tracing::info!(
                 outcome = o.name(),
                 workflow = report.workflow.map(|w| w.as_str()).unwrap_or("unchanged"),
-                mode = mode.as_str(),
+                mode = report.mode.as_str(),
                 "outcome"
             ),
         }
