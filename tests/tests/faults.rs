@@ -262,3 +262,66 @@ async fn a_timeout_is_retryable() {
     s.emu.clear_faults().await;
     assert!(!blocked(&s).await);
 }
+
+/// As [`ctx`], with quell's state table.
+async fn ctx_with_state(s: &Setup) -> Context {
+    let table = seed::state_table(&s.central).await;
+    let c = ctx(s);
+    let config = Config {
+        state_table: Some(table),
+        ..c.config.clone()
+    };
+    let sdk = s.emu.central_config();
+    Context::new(&sdk, config, "s3-block-public-access")
+}
+
+#[tokio::test]
+async fn no_claim_no_change_a_failed_dynamodb_claim_is_retried() {
+    let s = setup().await;
+    let c = ctx_with_state(&s).await;
+    s.emu.inject(json!([{"service": "dynamodb", "action": "PutItem", "count": 20, "status": 400, "code": "ProvisionedThroughputExceededException"}])).await;
+    let (outcome, retry, errs) = run(&s, &c).await;
+    assert!(retry, "{outcome} {errs:?}");
+    assert!(
+        errs[0].contains("ProvisionedThroughputExceeded"),
+        "{errs:?}"
+    );
+    assert!(!blocked(&s).await, "nothing changed without the claim");
+    assert_eq!(workflow(&s).await, "NEW");
+    s.emu.clear_faults().await;
+    assert_eq!(run(&s, &c).await.0, "REMEDIATED");
+    assert!(blocked(&s).await);
+}
+
+#[tokio::test]
+async fn no_record_of_the_prior_state_no_change() {
+    let s = setup().await;
+    let c = ctx_with_state(&s).await;
+    // The claim is the first PutItem; the prior state the second.
+    s.emu.inject(json!([{"service": "dynamodb", "action": "PutItem", "skip": 1, "count": 20, "status": 500, "code": "InternalServerError"}])).await;
+    let (_, retry, errs) = run(&s, &c).await;
+    assert!(retry, "{errs:?}");
+    assert!(!blocked(&s).await, "no change without its undo record");
+    s.emu.clear_faults().await;
+    // The claim was given back: the retry acts.
+    assert_eq!(run(&s, &c).await.0, "REMEDIATED");
+    assert!(blocked(&s).await);
+}
+
+#[tokio::test]
+async fn a_failed_settle_keeps_the_outcome_and_the_retry_is_a_duplicate() {
+    let s = setup().await;
+    let c = ctx_with_state(&s).await;
+    // UpdateItem: the account slot, the organization slot, the fix count, then the settle.
+    s.emu.inject(json!([{"service": "dynamodb", "action": "UpdateItem", "skip": 3, "count": 20, "status": 500, "code": "InternalServerError"}])).await;
+    let (_, retry, errs) = run(&s, &c).await;
+    assert!(
+        retry,
+        "the invocation fails so that the record is retried: {errs:?}"
+    );
+    assert!(blocked(&s).await, "the fix was made");
+    assert_eq!(workflow(&s).await, "RESOLVED", "and recorded");
+    s.emu.clear_faults().await;
+    // The retry meets the claim of the finished run: nothing is done twice.
+    assert_eq!(run(&s, &c).await.0, "DUPLICATE");
+}
