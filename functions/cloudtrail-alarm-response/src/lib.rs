@@ -629,11 +629,8 @@ impl CloudtrailAlarmResponse {
                 for name in changed(&calls, TRAIL_CALLS, "name") {
                     let trail =
                         quell::finding::short_id(&quell::ResourceKind::CloudTrailTrail, &name);
-                    let sub = cloudtrail_restore_logging::Target {
-                        trail: Some(trail),
-                        account: t.account.clone(),
-                        region: t.region.clone(),
-                    };
+                    let sub =
+                        cloudtrail_restore_logging::Target::new(Some(trail), &t.account, &t.region);
                     if !is_exempt(&r.tags(&c.cloudtrail, &sub).await?) {
                         steps.extend(r.plan(&c.cloudtrail, &sub).await?);
                     }
@@ -894,14 +891,14 @@ impl Remediation for CloudtrailAlarmResponse {
             }
             Kind::TrailChanges => {
                 for name in changed(&calls, TRAIL_CALLS, "name") {
-                    let sub = cloudtrail_restore_logging::Target {
-                        trail: Some(quell::finding::short_id(
+                    let sub = cloudtrail_restore_logging::Target::new(
+                        Some(quell::finding::short_id(
                             &quell::ResourceKind::CloudTrailTrail,
                             &name,
                         )),
-                        account: t.account.clone(),
-                        region: t.region.clone(),
-                    };
+                        &t.account,
+                        &t.region,
+                    );
                     if let Some(p) = CloudtrailRestoreLogging.prior(&c.cloudtrail, &sub).await? {
                         subs.push(serde_json::json!({"trail": p}));
                     }
@@ -1053,11 +1050,8 @@ impl Remediation for CloudtrailAlarmResponse {
                 for name in changed(&calls, TRAIL_CALLS, "name") {
                     let trail =
                         quell::finding::short_id(&quell::ResourceKind::CloudTrailTrail, &name);
-                    let sub = cloudtrail_restore_logging::Target {
-                        trail: Some(trail),
-                        account: t.account.clone(),
-                        region: t.region.clone(),
-                    };
+                    let sub =
+                        cloudtrail_restore_logging::Target::new(Some(trail), &t.account, &t.region);
                     let steps = CloudtrailRestoreLogging.plan(&c.cloudtrail, &sub).await?;
                     if !steps.is_empty() {
                         CloudtrailRestoreLogging

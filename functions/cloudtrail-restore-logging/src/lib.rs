@@ -2,6 +2,7 @@
 //! validation are turned back on where they were turned off. For an account-level finding, every
 //! trail the account owns in the region is checked.
 
+use quell::remediation::Cached;
 use quell::{
     AwsError, AwsResultExt, Finding, Member, Mode, NotApplicable, Remediation, ResourceKind, Spec,
     Step, Tags, Triggers,
@@ -14,12 +15,26 @@ const STOP: &str = "cloudtrail:StopLogging";
 #[derive(Debug, Clone, Default)]
 pub struct CloudtrailRestoreLogging;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Default)]
 pub struct Target {
     /// The trail a finding names; `None`: every trail of the account in the region.
     pub trail: Option<String>,
     pub account: String,
     pub region: String,
+    /// The trails `tags` read, for `plan` and `apply` of the same run; `apply` clears it so that
+    /// the verification reads afresh.
+    read: Cached<Vec<Trail>>,
+}
+
+impl Target {
+    pub fn new(trail: Option<String>, account: &str, region: &str) -> Target {
+        Target {
+            trail,
+            account: account.to_string(),
+            region: region.to_string(),
+            read: Cached::default(),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -37,7 +52,17 @@ fn valid_trail_name(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
 }
 
+/// The trails, from the run's cache when `tags` or `plan` read them already.
 async fn trails(ct: &aws_sdk_cloudtrail::Client, t: &Target) -> Result<Vec<Trail>, AwsError> {
+    if let Some(v) = t.read.get() {
+        return Ok(v);
+    }
+    let v = read_trails(ct, t).await?;
+    t.read.set(v.clone());
+    Ok(v)
+}
+
+async fn read_trails(ct: &aws_sdk_cloudtrail::Client, t: &Target) -> Result<Vec<Trail>, AwsError> {
     let mut req = ct.describe_trails().include_shadow_trails(false);
     if let Some(name) = &t.trail {
         req = req.trail_name_list(name);
@@ -101,11 +126,7 @@ impl Remediation for CloudtrailRestoreLogging {
             Some(r) => return Err(NotApplicable(format!("`{}` is not a trail name", r.id))),
             None => None,
         };
-        Ok(Target {
-            trail,
-            account: f.account.clone(),
-            region: f.region.clone(),
-        })
+        Ok(Target::new(trail, &f.account, &f.region))
     }
 
     fn describe(&self, t: &Target) -> String {
@@ -255,7 +276,10 @@ impl Remediation for CloudtrailRestoreLogging {
         t: &Target,
         _steps: &[Step],
     ) -> Result<(), AwsError> {
-        for tr in trails(ct, t).await? {
+        let all = trails(ct, t).await?;
+        // Whatever happens next, verification reads the trails afresh.
+        t.read.clear();
+        for tr in all {
             if !tr.multi_region || !tr.validation {
                 ct.update_trail()
                     .name(&tr.arn)
@@ -319,11 +343,7 @@ mod tests {
         })
     }
     fn t() -> Target {
-        Target {
-            trail: Some("org-audit".into()),
-            account: "111111111111".into(),
-            region: "us-east-1".into(),
-        }
+        Target::new(Some("org-audit".into()), "111111111111", "us-east-1")
     }
 
     #[tokio::test]
@@ -331,13 +351,11 @@ mod tests {
         let d = mock!(Client::describe_trails)
             .sequence()
             .output(|| described(false, false))
-            .times(3)
             .output(|| described(true, true))
             .build();
         let s = mock!(Client::get_trail_status)
             .sequence()
             .output(|| status(false))
-            .times(3)
             .output(|| status(true))
             .build();
         let start =
@@ -364,6 +382,8 @@ mod tests {
         .await;
         assert_eq!(out.name(), "REMEDIATED", "{out:?}");
         assert_eq!((start.num_calls(), upd.num_calls()), (1, 1));
+        // Read once (shared by the tag check, the plan and the change), once to verify.
+        assert_eq!((d.num_calls(), s.num_calls()), (2, 2));
     }
 
     #[tokio::test]

@@ -97,6 +97,7 @@ async fn run() -> Result<(), String> {
     seed::member_role(&member, CENTRAL).await;
     cold_start(&emu, &member, &a).await?;
     warm_path(&emu, &member, a.events).await?;
+    calls_per_remediation(&emu, &member).await?;
     side_by_side(&emu, &a).await?;
     Ok(())
 }
@@ -211,7 +212,108 @@ async fn event_for(f: &str, member: &aws_config::SdkConfig, tag: &str) -> Option
                 &[("i-0a1b2c3d4e5f60718", &id)],
             ))
         }
-        _ => None,
+        "ec2-revoke-open-ingress" => {
+            let (_, sg) = seed::instance(member, &format!("bench-sg-{tag}")).await;
+            Some(events::load(
+                "config-restricted-ssh.json",
+                &[("sg-0a1b2c3d4e5f60718", &sg)],
+            ))
+        }
+        "ec2-require-imdsv2" => {
+            let (id, _) = seed::instance(member, &format!("bench-imds-{tag}")).await;
+            Some(events::load(
+                "config-ec2-imdsv2-check.json",
+                &[("i-0a1b2c3d4e5f60718", &id)],
+            ))
+        }
+        "iam-restrict-role-trust" => {
+            let role = format!("bench-trust-{tag}");
+            seed::role_with_trust(
+                member,
+                &role,
+                r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::999988887777:root"},"Action":"sts:AssumeRole"},{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#,
+            )
+            .await;
+            Some(events::load(
+                "accessanalyzer-iam-role-cross-account.json",
+                &[("vendor-access", &role)],
+            ))
+        }
+        "ec2-close-default-sg" => {
+            let ec2 = aws_sdk_ec2::Client::new(member);
+            let out = ec2
+                .describe_security_groups()
+                .filters(
+                    aws_sdk_ec2::types::Filter::builder()
+                        .name("group-name")
+                        .values("default")
+                        .build(),
+                )
+                .send()
+                .await
+                .ok()?;
+            let sg = out.security_groups().first()?.group_id()?.to_string();
+            Some(events::load(
+                "config-securityhub-vpc-default-security-group-closed-6c5f2e1d.json",
+                &[("sg-0d0e0f0a0b0c0d0e0", &sg)],
+            ))
+        }
+        "cloudtrail-restore-logging" => {
+            let b = format!("bench-trail-{tag}");
+            seed::public_bucket(member, &b, &[]).await;
+            let trail = format!("bench-{tag}");
+            let _ = aws_sdk_cloudtrail::Client::new(member)
+                .create_trail()
+                .name(&trail)
+                .s3_bucket_name(&b)
+                .send()
+                .await;
+            Some(events::load(
+                "guardduty-stealth-cloudtrailloggingdisabled.json",
+                &[("trail/org-audit", &format!("trail/{trail}"))],
+            ))
+        }
+        // The others on their sample event as it is: the resource it names is seeded where one
+        // bucket does, otherwise the outcome column says what the first invocation met.
+        other => {
+            let file = match other {
+                "ec2-revoke-open-ingress" => "config-restricted-ssh.json",
+                "ec2-close-default-sg" => {
+                    "config-securityhub-vpc-default-security-group-closed-6c5f2e1d.json"
+                }
+                "s3-enable-default-encryption" => {
+                    "config-s3-bucket-server-side-encryption-enabled.json"
+                }
+                "s3-require-tls" => "config-s3-bucket-ssl-requests-only.json",
+                "ebs-encryption-by-default" => "config-ec2-ebs-encryption-by-default.json",
+                "ec2-require-imdsv2" => "config-ec2-imdsv2-check.json",
+                "iam-password-policy" => "config-iam-password-policy.json",
+                "cloudtrail-restore-logging" => "guardduty-stealth-cloudtrailloggingdisabled.json",
+                "s3-account-public-access-block" => {
+                    "config-s3-account-level-public-access-blocks.json"
+                }
+                "cloudtrail-alarm-response" => "cloudwatch-alarm-securitygroupchanges.json",
+                "s3-restrict-bucket-policy" => "accessanalyzer-s3-bucket-public.json",
+                "iam-restrict-role-trust" => "accessanalyzer-iam-role-cross-account.json",
+                _ => return None,
+            };
+            let event = events::load(file, &[]);
+            // A bucket the event names is created (public), once.
+            let bucket = quell::event::Envelope::parse(event.clone())
+                .ok()
+                .and_then(|mut e| e.findings.pop()?.ok())
+                .and_then(|f| {
+                    f.resource(&quell::ResourceKind::S3Bucket)
+                        .map(|r| r.id.clone())
+                });
+            if let Some(b) = bucket {
+                let s3 = quell::member::s3_client(member);
+                if s3.head_bucket().bucket(&b).send().await.is_err() {
+                    seed::public_bucket(member, &b, &[]).await;
+                }
+            }
+            Some(event)
+        }
     }
 }
 
@@ -355,6 +457,128 @@ async fn warm_path(emu: &Emulator, member: &aws_config::SdkConfig, n: usize) -> 
         println!("    {:<40} {:.2}/finding", k, *v as f64 / (n - 1) as f64);
     }
     println!("  minimum for this source (a Config event has no Security Hub finding): tags read 1, state read 1, write 1, verifying read 1, import 1, workflow update 1 = 6");
+    Ok(())
+}
+
+fn handler(name: &str) -> Option<Box<dyn quell::runtime::Handler>> {
+    Some(match name {
+        "s3-block-public-access" => Box::new(s3_block_public_access::S3BlockPublicAccess),
+        "iam-disable-access-key" => {
+            Box::new(iam_disable_access_key::IamDisableAccessKey::default())
+        }
+        "iam-revoke-role-sessions" => {
+            Box::new(iam_revoke_role_sessions::IamRevokeRoleSessions::default())
+        }
+        "ec2-isolate-instance" => Box::new(ec2_isolate_instance::Ec2IsolateInstance::default()),
+        "ec2-revoke-open-ingress" => {
+            Box::new(ec2_revoke_open_ingress::Ec2RevokeOpenIngress::default())
+        }
+        "ec2-close-default-sg" => Box::new(ec2_close_default_sg::Ec2CloseDefaultSg),
+        "s3-enable-default-encryption" => {
+            Box::new(s3_enable_default_encryption::S3EnableDefaultEncryption::default())
+        }
+        "s3-require-tls" => Box::new(s3_require_tls::S3RequireTls),
+        "ebs-encryption-by-default" => Box::new(ebs_encryption_by_default::EbsEncryptionByDefault),
+        "ec2-require-imdsv2" => Box::new(ec2_require_imdsv2::Ec2RequireImdsv2),
+        "iam-password-policy" => Box::new(iam_password_policy::IamPasswordPolicy::default()),
+        "cloudtrail-restore-logging" => {
+            Box::new(cloudtrail_restore_logging::CloudtrailRestoreLogging)
+        }
+        "s3-account-public-access-block" => {
+            Box::new(s3_account_public_access_block::S3AccountPublicAccessBlock)
+        }
+        "cloudtrail-alarm-response" => {
+            Box::new(cloudtrail_alarm_response::CloudtrailAlarmResponse::default())
+        }
+        "s3-restrict-bucket-policy" => {
+            Box::new(s3_restrict_bucket_policy::S3RestrictBucketPolicy::default())
+        }
+        "iam-restrict-role-trust" => {
+            Box::new(iam_restrict_role_trust::IamRestrictRoleTrust::default())
+        }
+        _ => return None,
+    })
+}
+
+/// 2b. The AWS calls of one finding per remediation, warm (the member session already cached),
+///     beside the minimum its outcome needs: one read to decide, each write, one verifying read,
+///     the Security Hub record (an import first where the source has no Security Hub finding).
+async fn calls_per_remediation(
+    emu: &Emulator,
+    member: &aws_config::SdkConfig,
+) -> Result<(), String> {
+    println!("\n## AWS calls per remediation: one finding each, warm session, enforce (in-process, same code as the Lambda)");
+    println!(
+        "  {:<31} {:>17} {:>5} {:>5} {:>6} {:>4} {:>5} {:>5}",
+        "function", "outcome", "reads", "writes", "hub", "sts", "total", "min"
+    );
+    for f in functions() {
+        let Some(h) = handler(&f) else { continue };
+        let ctx = context(
+            emu,
+            Config {
+                mode: Some(Mode::Enforce),
+                ..Config::default()
+            },
+            &f,
+        );
+        // Warm the session cache on the account, then count one fresh finding.
+        ctx.members
+            .session("aws", MEMBER, REGION, "warm")
+            .await
+            .map_err(|e| e.to_string())?;
+        let Some(event) = event_for(&f, member, "calls").await else {
+            continue;
+        };
+        let Ok(intake) = quell::event::Envelope::parse(event) else {
+            continue;
+        };
+        let Some(Ok(finding)) = intake.findings.into_iter().next() else {
+            continue;
+        };
+        emu.clear_calls().await;
+        let report = h.handle(&ctx, &finding).await;
+        let calls = emu.calls().await;
+        let is_read = |a: &str| {
+            [
+                "Describe",
+                "Get",
+                "List",
+                "Head",
+                "GET ",
+                "HEAD ",
+                "LookupEvents",
+            ]
+            .iter()
+            .any(|p| a.starts_with(p))
+        };
+        let hub = calls.iter().filter(|c| c.service == "securityhub").count();
+        let sts = calls.iter().filter(|c| c.service == "sts").count();
+        let reads = calls
+            .iter()
+            .filter(|c| {
+                !["securityhub", "sts", "sns"].contains(&c.service.as_str()) && is_read(&c.action)
+            })
+            .count();
+        let writes = calls
+            .iter()
+            .filter(|c| {
+                !["securityhub", "sts", "sns"].contains(&c.service.as_str()) && !is_read(&c.action)
+            })
+            .count();
+        let name = report.outcome.name();
+        let hub_min = if finding.hub.is_some() { 1 } else { 2 };
+        let min = match name {
+            "REMEDIATED" => 1 + writes + 1 + hub_min,
+            "ALREADY_COMPLIANT" | "PLANNED" => 1 + hub_min,
+            _ => hub,
+        };
+        println!(
+            "  {f:<31} {name:>17} {reads:>5} {writes:>5} {hub:>6} {sts:>4} {:>5} {min:>5}",
+            calls.len()
+        );
+    }
+    println!("  (min: one read to decide, each write made, one verifying read, the Security Hub record; reads above it are the exemption-tag read and per-resource reads of composite remediations)");
     Ok(())
 }
 
