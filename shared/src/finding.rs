@@ -425,6 +425,13 @@ pub mod validate {
         })
     }
 
+    /// An IAM user or role name: 1–64 of `[A-Za-z0-9+=,.@_-]`.
+    pub fn iam_name(s: &str) -> bool {
+        (1..=64).contains(&s.len())
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b))
+    }
+
     /// `arn:<partition>:access-analyzer:<region>:<account>:analyzer/<name>`.
     pub fn analyzer_arn(s: &str) -> bool {
         let p: Vec<&str> = s.splitn(6, ':').collect();

@@ -240,7 +240,9 @@ impl Hub {
         items: &[Pending<'_>],
         which: &[(usize, HubRef, Workflow)],
     ) -> Vec<(usize, Result<bool, AwsError>)> {
-        let mut groups: Vec<((String, Workflow, &str), Vec<(usize, &HubRef)>)> = Vec::new();
+        // (region, workflow, note) → the findings that get exactly that update.
+        type Update<'n> = (String, Workflow, &'n str);
+        let mut groups: Vec<(Update<'_>, Vec<(usize, &HubRef)>)> = Vec::new();
         for (i, h, w) in which {
             let region = self
                 .hub_region

@@ -460,3 +460,53 @@ fn every_cis_alarm_has_a_response_and_a_variable() {
         assert!(var.starts_with("QUELL_ALARM_"));
     }
 }
+
+#[tokio::test]
+async fn undo_puts_back_each_response_from_its_record() {
+    let del = mock!(aws_sdk_iam::Client::delete_user_policy)
+        .match_requests(|r| r.user_name() == Some("alice") && r.policy_name() == Some(MFA_POLICY))
+        .then_output(|| {
+            aws_sdk_iam::operation::delete_user_policy::DeleteUserPolicyOutput::builder().build()
+        });
+    let disable = mock!(aws_sdk_kms::Client::disable_key)
+        .match_requests(|r| r.key_id() == Some("1234abcd-12ab-34cd-56ef-1234567890ab"))
+        .then_output(|| aws_sdk_kms::operation::disable_key::DisableKeyOutput::builder().build());
+    let stop = mock!(aws_sdk_config::Client::stop_configuration_recorder)
+        .match_requests(|r| r.configuration_recorder_name() == Some("default"))
+        .then_output(|| aws_sdk_config::operation::stop_configuration_recorder::StopConfigurationRecorderOutput::builder().build());
+    let never = mock!(aws_sdk_cloudtrail::Client::lookup_events).then_error(|| {
+        LookupEventsError::generic(ErrorMetadata::builder().code("NotExpected").build())
+    });
+    let mut c = clients(
+        mock_client!(aws_sdk_cloudtrail, [&never]),
+        mock_client!(aws_sdk_iam, [&del]),
+    );
+    c.kms = mock_client!(aws_sdk_kms, [&disable]);
+    c.config = mock_client!(aws_sdk_config, [&stop]);
+    let prior = json!({"alarm": "a", "account": "111111111111", "region": "us-east-1", "responses": [
+        {"mfa_policy_added_to": ["alice"]},
+        {"kms_key": {"key": "1234abcd-12ab-34cd-56ef-1234567890ab", "state": "Disabled"}},
+        {"kms_key": {"key": "5678abcd-12ab-34cd-56ef-1234567890ab", "state": "PendingDeletion"}},
+        {"recorders_started": ["default"]}
+    ]});
+    let r = CloudtrailAlarmResponse::default();
+    let steps = r.restore(&c, &prior).await.unwrap();
+    let text: Vec<String> = steps.iter().map(|s| s.to_string()).collect();
+    assert_eq!(steps.len(), 4, "{text:?}");
+    assert!(text[2].contains("left enabled"), "{text:?}");
+    assert_eq!(
+        (del.num_calls(), disable.num_calls(), stop.num_calls()),
+        (1, 1, 1)
+    );
+    assert_eq!(never.num_calls(), 0);
+    // A record naming something that is not a user is refused before any call.
+    let bad = r
+        .restore(
+            &c,
+            &json!({"responses": [{"mfa_policy_added_to": ["../../x"]}]}),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(bad.code.as_deref(), Some("InvalidPriorState"));
+    assert_eq!(del.num_calls(), 1);
+}

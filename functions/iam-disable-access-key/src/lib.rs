@@ -82,11 +82,7 @@ fn age_days(t: &aws_smithy_types::DateTime) -> u64 {
         / 86_400
 }
 
-fn valid_user_name(s: &str) -> bool {
-    (1..=64).contains(&s.len())
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b))
-}
+use quell::finding::validate::iam_name as valid_user_name;
 
 fn valid_key_id(s: &str) -> bool {
     (16..=128).contains(&s.len())

@@ -60,13 +60,7 @@ pub struct Clients {
     pub analyzer: Analyzers,
 }
 
-/// A role name as IAM takes it: 1–64 of `[\w+=,.@-]`.
-pub fn valid_role_name(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 64
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c))
-}
+pub use quell::finding::validate::iam_name as valid_role_name;
 
 /// The role's tags and its trust policy, decoded.
 async fn read_role(iam: &aws_sdk_iam::Client, role: &str) -> Result<(Tags, String), AwsError> {

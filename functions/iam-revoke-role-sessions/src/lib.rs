@@ -228,13 +228,7 @@ async fn existing(iam: &aws_sdk_iam::Client, role: &str) -> Result<Option<String
     }
 }
 
-/// A role name as IAM takes it: 1–64 of `[\w+=,.@-]`.
-fn valid_role_name(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 64
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c))
-}
+use quell::finding::validate::iam_name as valid_role_name;
 
 fn fmt(t: &DateTime) -> String {
     DateTime::from_secs(t.secs())
