@@ -131,35 +131,12 @@ fn list_and_policy_speak_for_every_remediation() {
 
 #[tokio::test]
 async fn undo_puts_back_the_recorded_prior_state_once() {
-    use aws_sdk_dynamodb::types::{
-        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-    };
     let emu = Emulator::start().expect("emulator");
     let central = emu.central_config();
     let member = emu.account_config(MEMBER).await;
     seed::member_role(&member, CENTRAL).await;
     seed::public_bucket(&member, "quell-demo-public-assets", &[]).await;
-    aws_sdk_dynamodb::Client::new(&central)
-        .create_table()
-        .table_name("quell-state")
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("pk")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .unwrap(),
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("pk")
-                .key_type(KeyType::Hash)
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
+    seed::state_table(&central).await;
     let run = |args: &[&str]| {
         quell()
             .args(args)
