@@ -67,8 +67,13 @@ TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 	.venv-c7n/bin/pip install --quiet --disable-pip-version-check -r bench/requirements-c7n.txt
 	touch $@
 
-bench: build .venv-c7n/.installed ## benchmarks: cold start, peak memory, warm path and AWS calls, sizes, parsing, side by side with Cloud Custodian
-	$(CARGO) build --release --target $(HOST_TARGET) -p quell-tests --bin quell-bench
+# The flags `cargo lambda build` gives cargo (x86_64): the same here, so that the bench harness and
+# the criterion bench reuse the release dependencies it built instead of compiling them again.
+LAMBDA_RUSTFLAGS := --config 'build.rustflags=["-C", "target-cpu=haswell"]'
+
+bench: build .venv-c7n/.installed ## benchmarks: cold start, peak memory, warm path and AWS calls, sizes, parsing (criterion), side by side with Cloud Custodian
+	$(CARGO) build --release --target $(HOST_TARGET) $(LAMBDA_RUSTFLAGS) -p quell-tests --bin quell-bench
+	$(CARGO) bench --target $(HOST_TARGET) $(LAMBDA_RUSTFLAGS) -p quell --bench parse -- --warm-up-time 1 --measurement-time 3 --noplot
 	$(TARGET_DIR)/$(HOST_TARGET)/release/quell-bench --bin-dir $(TARGET_DIR)/$(HOST_TARGET)/release \
 	  --lambda-dir $(TARGET_DIR)/lambda --custodian .venv-c7n/bin/custodian
 

@@ -214,6 +214,7 @@ async fn run() -> Result<(), String> {
     }
     failed += threats(&emu, &central, &member).await?;
     failed += posture(&emu, &member).await;
+    failed += external_access(&emu, &member).await;
 
     let calls = emu.calls().await;
     let central_untouched = if !calls
@@ -723,6 +724,162 @@ async fn posture(emu: &Emulator, member: &aws_config::SdkConfig) -> usize {
         "cloudwatch-alarm-consolesigninwithoutmfa",
         &r,
         "user alice",
+        &before,
+        &after,
+    );
+    failed
+}
+
+/// IAM Access Analyzer: a role trusted by an outside account (dry-run by default, then enforced
+/// with its prior state recorded, then undone), and a bucket shared with everyone through its ACL.
+async fn external_access(emu: &Emulator, member: &aws_config::SdkConfig) -> usize {
+    println!("\nexternal access (IAM Access Analyzer findings on state seeded in {MEMBER}):");
+    let mut failed = 0;
+    let trust = r#"{"Version": "2012-10-17", "Statement": [{"Sid": "Ci", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::222222222222:role/deployer"}, "Action": "sts:AssumeRole"}, {"Sid": "Vendor", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::999988887777:root"}, "Action": "sts:AssumeRole"}]}"#;
+    seed::role_with_trust(member, "vendor-access", trust).await;
+    let principals = |doc: String| {
+        serde_json::from_str::<Value>(&doc)
+            .ok()
+            .and_then(|d| {
+                d["Statement"].as_array().map(|a| {
+                    a.iter()
+                        .filter_map(|st| {
+                            st["Principal"]["AWS"]
+                                .as_str()
+                                .map(|p| p.split(':').nth(4).unwrap_or(p).to_string())
+                        })
+                        .collect::<Vec<_>>()
+                        .join("+")
+                })
+            })
+            .unwrap_or_default()
+    };
+    let event = events::load("accessanalyzer-iam-role-cross-account.json", &[]);
+    let r = iam_restrict_role_trust::IamRestrictRoleTrust::default();
+    let before = principals(seed::trust_policy(member, "vendor-access").await);
+    let dry = context(emu, Config::default(), "iam-restrict-role-trust");
+    let res = quell::runtime::handle(&r, &dry, event.clone()).await;
+    let after = principals(seed::trust_policy(member, "vendor-access").await);
+    failed += line(
+        19,
+        "accessanalyzer-iam-role-cross-account (default: dry-run)",
+        &res,
+        "role vendor-access",
+        &before,
+        &after,
+    );
+
+    let central = emu.central_config();
+    let table = seed::state_table(&central).await;
+    let ctx = context(
+        emu,
+        Config {
+            mode: Some(Mode::Enforce),
+            state_table: Some(table),
+            ..Config::default()
+        },
+        "iam-restrict-role-trust",
+    );
+    let res = quell::runtime::handle(&r, &ctx, event.clone()).await;
+    let fixed = principals(seed::trust_policy(member, "vendor-access").await);
+    failed += line(
+        20,
+        "accessanalyzer-iam-role-cross-account (enforce)",
+        &res,
+        "role vendor-access",
+        &after,
+        &fixed,
+    );
+
+    // quell undo FINDING_ID: the recorded trust policy goes back, and the role is held as it is.
+    let id = quell::event::Envelope::parse(event)
+        .ok()
+        .and_then(|mut i| i.findings.pop()?.ok())
+        .map(|f| f.id)
+        .unwrap_or_default();
+    let undone = match ctx.state.as_ref() {
+        Some(st) => match st.prior_state(&id).await {
+            Ok(Some(prior)) => quell::runtime::undo_finding(&r, &ctx, &prior, &id)
+                .await
+                .map(|steps| {
+                    steps
+                        .iter()
+                        .map(|s| s.to_string())
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                })
+                .map_err(|e| e.to_string()),
+            Ok(None) => Err("no prior state recorded".into()),
+            Err(e) => Err(e.to_string()),
+        },
+        None => Err("no state table".into()),
+    };
+    let back = principals(seed::trust_policy(member, "vendor-access").await);
+    println!(
+        "{:<3} {:<62} {:<16} {:<24} {:<18} {:<11} {:<26} {} -> {}",
+        21,
+        format!("quell undo {id}"),
+        "-",
+        "iam-restrict-role-trust",
+        if undone.is_ok() { "UNDONE" } else { "ERROR" },
+        "-",
+        "role vendor-access",
+        fixed,
+        back
+    );
+    println!(
+        "    steps: {}",
+        undone
+            .as_ref()
+            .map(String::as_str)
+            .unwrap_or_else(|e| e.as_str())
+    );
+    failed += usize::from(undone.is_err() || back != before);
+
+    // A bucket shared with everyone through its ACL and its policy.
+    let bucket = "quell-demo-shared-reports";
+    seed::public_bucket(member, bucket, &[]).await;
+    let s3 = quell::member::s3_client(member);
+    let _ = s3
+        .put_bucket_policy()
+        .bucket(bucket)
+        .policy(format!(r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"Everyone","Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::{bucket}/*"}}]}}"#))
+        .send()
+        .await;
+    let grants = |s3: aws_sdk_s3::Client| async move {
+        let acl = s3.get_bucket_acl().bucket(bucket).send().await.ok();
+        let public = acl
+            .map(|a| {
+                a.grants().iter().any(|g| {
+                    g.grantee()
+                        .and_then(|w| w.uri())
+                        .is_some_and(|u| u.ends_with("AllUsers"))
+                })
+            })
+            .unwrap_or(false);
+        let policy = s3.get_bucket_policy().bucket(bucket).send().await.is_ok();
+        format!(
+            "ACL {} policy {}",
+            if public { "public" } else { "private" },
+            if policy { "yes" } else { "none" }
+        )
+    };
+    let before = grants(s3.clone()).await;
+    let res = replay(
+        emu,
+        &s3_restrict_bucket_policy::S3RestrictBucketPolicy::default(),
+        events::load(
+            "accessanalyzer-s3-bucket-acl-public.json",
+            &[("quell-demo-public-assets", bucket)],
+        ),
+    )
+    .await;
+    let after = grants(s3).await;
+    failed += line(
+        22,
+        "accessanalyzer-s3-bucket-acl-public",
+        &res,
+        bucket,
         &before,
         &after,
     );
