@@ -95,9 +95,10 @@ async fn run() -> Result<(), String> {
     let emu = Emulator::start()?;
     let member = emu.account_config(MEMBER).await;
     seed::member_role(&member, CENTRAL).await;
+    // First, while every seeded problem is still there: one fix per remediation, its calls counted.
+    calls_per_remediation(&emu, &member).await?;
     cold_start(&emu, &member, &a).await?;
     warm_path(&emu, &member, a.events).await?;
-    calls_per_remediation(&emu, &member).await?;
     side_by_side(&emu, &a).await?;
     Ok(())
 }
