@@ -36,8 +36,10 @@ setup: $(STAMP) ## the emulator's virtual environment (pinned moto, cfn-lint, ca
 demo: setup ## start the emulator, seed a member account, replay the sample events, show what was fixed
 	$(CARGO) run --quiet -p quell-tests --bin quell-demo
 
+# `build --bins --tests`: one feature set (dev-dependencies included) for the function binaries the
+# end-to-end tests run and for the tests themselves, so the SDK crates are compiled once, not twice.
 test: setup ## every test: unit, parsing, routing, templates, end to end on the emulator, the binaries under a Runtime API
-	$(CARGO) build --workspace --bins
+	$(CARGO) build --workspace --bins --tests
 	$(CARGO) test --workspace --no-fail-fast
 	$(VENV)/bin/cfn-lint template.yaml member/member.yaml
 	@echo "cfn-lint: template.yaml member/member.yaml clean"
