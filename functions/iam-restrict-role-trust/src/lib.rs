@@ -19,8 +19,8 @@ use quell::{
     Step, Tags, Triggers,
 };
 use s3_restrict_bucket_policy::{
-    archive, check_analyzer_finding, trusted_accounts, trusted_reason, AnalyzerFinding, Analyzers,
-    UPDATE_FINDINGS,
+    archive_if_known, check_analyzer_finding, trusted_accounts, trusted_reason, untrusted,
+    AnalyzerFinding, Analyzers, UPDATE_FINDINGS,
 };
 use serde_json::{json, Value};
 
@@ -89,14 +89,7 @@ async fn read_role(iam: &aws_sdk_iam::Client, role: &str) -> Result<(Tags, Strin
 
 impl IamRestrictRoleTrust {
     fn untrusted(&self, t: &Target) -> Vec<String> {
-        t.principals
-            .iter()
-            .filter(|p| {
-                !(quell::policy::names(p, &self.trusted_accounts)
-                    || self.trusted_accounts.contains(p))
-            })
-            .cloned()
-            .collect()
+        untrusted(&t.principals, &self.trusted_accounts)
     }
 
     /// The trust policy the role should have, or `None` when it trusts none of the untrusted
@@ -182,10 +175,7 @@ impl Remediation for IamRestrictRoleTrust {
         t: &Target,
         _reason: &str,
     ) -> Result<Option<String>, AwsError> {
-        match &t.analyzer {
-            Some(a) => archive(&c.analyzer, a).await.map(Some),
-            None => Ok(None),
-        }
+        archive_if_known(&c.analyzer, t.analyzer.as_ref()).await
     }
 
     fn dry_run_reason(&self) -> String {

@@ -81,3 +81,14 @@ pub async fn archive(a: &Analyzers, f: &AnalyzerFinding) -> Result<String, AwsEr
         f.analyzer
     ))
 }
+
+/// Archives the finding when the event named its analyzer; `None` when it did not.
+pub async fn archive_if_known(
+    a: &Analyzers,
+    f: Option<&AnalyzerFinding>,
+) -> Result<Option<String>, AwsError> {
+    match f {
+        Some(f) => archive(a, f).await.map(Some),
+        None => Ok(None),
+    }
+}

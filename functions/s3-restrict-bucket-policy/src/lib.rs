@@ -18,7 +18,7 @@ use quell::{
 use serde_json::{json, Value};
 
 pub mod analyzer;
-pub use analyzer::{archive, AnalyzerFinding, Analyzers, UPDATE_FINDINGS};
+pub use analyzer::{archive, archive_if_known, AnalyzerFinding, Analyzers, UPDATE_FINDINGS};
 pub use quell::policy::{array_elements, restricted};
 
 const PUT: &str = "s3:PutBucketPolicy";
@@ -176,14 +176,7 @@ fn malformed(bucket: &str, e: String) -> AwsError {
 
 impl S3RestrictBucketPolicy {
     fn untrusted(&self, t: &Target) -> Vec<String> {
-        t.principals
-            .iter()
-            .filter(|p| {
-                !(quell::policy::names(p, &self.trusted_accounts)
-                    || self.trusted_accounts.contains(p))
-            })
-            .cloned()
-            .collect()
+        untrusted(&t.principals, &self.trusted_accounts)
     }
 
     /// The ACL is read only when it can be the source: public access, or the finding says so.
@@ -253,10 +246,7 @@ impl Remediation for S3RestrictBucketPolicy {
         t: &Target,
         _reason: &str,
     ) -> Result<Option<String>, AwsError> {
-        match &t.analyzer {
-            Some(a) => archive(&c.analyzer, a).await.map(Some),
-            None => Ok(None),
-        }
+        archive_if_known(&c.analyzer, t.analyzer.as_ref()).await
     }
 
     async fn tags(&self, c: &Clients, t: &Target) -> Result<Tags, AwsError> {
@@ -411,13 +401,23 @@ pub fn trusted_accounts(
     Ok(Some(accounts))
 }
 
-/// Why access by `principals` is trusted, when every one of them is (an account id in the
-/// trusted list, or an ARN in a trusted account).
-pub fn trusted_reason(principals: &[String], trusted: &[String]) -> Option<String> {
-    let all_trusted = principals
+/// Whether a principal is trusted: a listed account id, its root, or any ARN in it.
+pub fn is_trusted(principal: &str, trusted: &[String]) -> bool {
+    quell::policy::names(principal, trusted) || trusted.iter().any(|t| t == principal)
+}
+
+/// The principals that are not trusted.
+pub fn untrusted(principals: &[String], trusted: &[String]) -> Vec<String> {
+    principals
         .iter()
-        .all(|p| quell::policy::names(p, trusted) || trusted.contains(p));
-    (all_trusted && !principals.is_empty()).then(|| {
+        .filter(|p| !is_trusted(p, trusted))
+        .cloned()
+        .collect()
+}
+
+/// Why access by `principals` is trusted, when every one of them is.
+pub fn trusted_reason(principals: &[String], trusted: &[String]) -> Option<String> {
+    (!principals.is_empty() && untrusted(principals, trusted).is_empty()).then(|| {
         format!(
             "access by {} is trusted by QUELL_TRUSTED_ACCOUNTS",
             principals.join(", ")
