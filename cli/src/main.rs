@@ -24,18 +24,25 @@ struct Cli {
 enum Cmd {
     /// The remediations: their triggers, member permissions and default mode.
     List,
-    /// The member role's policy: the union of the remediations' permissions, nothing more.
-    Policy,
+    /// The member roles' policies (`quell-<function>` and `quell-undo`), or one function's.
+    Policy {
+        /// One function's id, or `quell-undo`.
+        function: Option<String>,
+    },
     /// Prints a generated template or document.
     Template {
         #[arg(value_enum)]
         which: Which,
     },
     /// Puts back what quell changed for a finding, from the prior state it recorded before the
-    /// change (QUELL_STATE_TABLE), and records that it did.
+    /// change (QUELL_STATE_TABLE), and records that it did. Assumes the member's `quell-undo`
+    /// role (QUELL_MEMBER_ROLE overrides); the account lists apply.
     Undo {
         /// The finding's id, as the report and the Security Hub note name it.
         finding_id: String,
+        /// The function whose change to undo, when several changed the finding.
+        #[arg(long)]
+        function: Option<String>,
         /// An AWS endpoint (a local emulator); otherwise AWS_ENDPOINT_URL or AWS itself.
         #[arg(long)]
         endpoint: Option<String>,
@@ -94,53 +101,84 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             for s in &specs {
                 println!("{}  ({})", s.id, s.default_mode.as_str());
                 println!("    {}", s.summary);
-                for r in quell::routing::rules(s) {
+                for r in quell::routing::rules(s, &template::TemplateActionTargets) {
                     println!("    rule {}: {}", r.name, r.pattern);
                 }
                 println!("    permissions: {}", s.permissions.join(", "));
             }
         }
-        Cmd::Policy => println!(
-            "{}",
-            serde_json::to_string_pretty(&template::member_policy(&specs))?
-        ),
+        Cmd::Policy { function } => {
+            let all = template::member_policies(&specs);
+            let out = match function {
+                None => all,
+                Some(f) => {
+                    let role = if f == template::UNDO_ROLE {
+                        f
+                    } else {
+                        format!("quell-{f}")
+                    };
+                    all.get(&role)
+                        .cloned()
+                        .with_context(|| format!("no member role {role}: `quell list` names the functions"))?
+                }
+            };
+            println!("{}", serde_json::to_string_pretty(&out)?);
+        }
         Cmd::Template { which } => match which {
             Which::Central => print!("{}", template::central(&specs)),
             Which::Member => print!("{}", template::member(&specs)),
             Which::MemberPolicy => println!(
                 "{}",
-                serde_json::to_string_pretty(&template::member_policy(&specs))?
+                serde_json::to_string_pretty(&template::member_policies(&specs))?
             ),
             Which::Docs => print!("{}", template::docs_table(&specs)),
         },
         Cmd::Undo {
             finding_id,
+            function,
             endpoint,
         } => {
-            let config = Config::from_env()?;
+            let mut config = Config::from_env()?;
             if config.state_table.is_none() {
                 bail!("QUELL_STATE_TABLE is not set: undo reads the prior state recorded there");
             }
+            if config.member_role.is_none() {
+                config.member_role = Some(template::UNDO_ROLE.to_string());
+            }
             let sdk = load_sdk(endpoint).await;
             let handlers = registry::handlers();
-            let ctx = Context::new(&sdk, config, "quell-undo");
+            let ctx = Context::new(&sdk, config, template::UNDO_ROLE);
             let state = ctx.state.as_ref().context("no state table")?;
-            let Some(prior) = state.prior_state(&finding_id).await? else {
-                bail!("no change is recorded for finding {finding_id}");
+            let keys: Vec<_> = state
+                .priors_of_finding(&finding_id)
+                .await?
+                .into_iter()
+                .filter(|k| function.as_deref().is_none_or(|f| k.function == f))
+                .collect();
+            let key = match keys.as_slice() {
+                [] => bail!("no change is recorded for finding {finding_id}"),
+                [one] => one.clone(),
+                many => bail!(
+                    "several functions changed finding {finding_id}: {}; name one with --function",
+                    many.iter().map(|k| k.function.as_str()).collect::<Vec<_>>().join(", ")
+                ),
+            };
+            let Some(prior) = state.prior_state(&key).await? else {
+                bail!("no change is recorded for {key}");
             };
             if let Some(when) = &prior.undone_at {
-                bail!("the change for finding {finding_id} was already undone at {when}");
+                bail!("the change of {key} was already undone at {when}");
             }
             let h = handlers
                 .iter()
-                .find(|h| h.spec().id == prior.function)
+                .find(|h| h.spec().id == key.function)
                 .with_context(|| {
                     format!(
                         "finding {finding_id} was changed by {}, which this build does not have",
-                        prior.function
+                        key.function
                     )
                 })?;
-            let steps = quell::runtime::undo_finding(h.as_ref(), &ctx, &prior, &finding_id).await?;
+            let steps = quell::runtime::undo_finding(h.as_ref(), &ctx, &prior, &key).await?;
             let text: Vec<String> = steps.iter().map(|s| s.to_string()).collect();
             let message = format!(
                 "quell undo: {} for finding {finding_id} on {} in {}: {}",
@@ -164,15 +202,15 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .with_context(|| format!("could not read {}", event.display()))?;
             let value: serde_json::Value = serde_json::from_slice(&text)
                 .with_context(|| format!("{} is not JSON", event.display()))?;
+            let mut config = Config::from_env()?;
             // Bad input is refused here, before any AWS call.
-            let intake = quell::event::Envelope::parse(value.clone())
+            let intake = quell::event::Envelope::parse_trusted(value.clone(), &config.trust())
                 .with_context(|| format!("{} is refused", event.display()))?;
             if intake.findings.iter().all(|f| f.is_err()) {
                 if let Some(Err(first)) = intake.findings.first() {
                     bail!("{} is refused: {first}", event.display());
                 }
             }
-            let mut config = Config::from_env()?;
             if let Some(m) = mode {
                 config.mode = Some(match m {
                     ModeArg::Enforce => Mode::Enforce,

@@ -123,8 +123,14 @@ fn list_and_policy_speak_for_every_remediation() {
     let policy: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
         policy,
-        quell_cli::template::member_policy(&quell_cli::registry::specs())
+        quell_cli::template::member_policies(&quell_cli::registry::specs())
     );
+    let out = quell()
+        .args(["policy", "s3-block-public-access"])
+        .output()
+        .unwrap();
+    let one: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(one, policy["quell-s3-block-public-access"]);
     let help = quell().arg("--help").output().unwrap();
     assert!(String::from_utf8_lossy(&help.stdout).contains("replay"));
 }

@@ -48,8 +48,9 @@ fn bad(var: &'static str, reason: impl Into<String>) -> ConfigError {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
-    /// Role name, with its path, assumed in member accounts.
-    pub member_role: String,
+    /// Role name, with its path, assumed in member accounts; `None`: the function's own,
+    /// `quell-<function id>`.
+    pub member_role: Option<String>,
     pub external_id: Option<String>,
     /// `None` when QUELL_MODE is unset: the remediation's default mode applies.
     pub mode: Option<Mode>,
@@ -63,12 +64,15 @@ pub struct Config {
     /// loop breaking (a single invocation still behaves).
     pub state_table: Option<String>,
     pub limits: crate::state::Limits,
+    /// quell's own Security Hub action targets (their ARNs); `None`: any `Quell…` action target of
+    /// the account the event was delivered in.
+    pub action_targets: Option<BTreeSet<String>>,
 }
 
 impl Default for Config {
     fn default() -> Self {
         Config {
-            member_role: "quell-remediation".into(),
+            member_role: None,
             external_id: None,
             mode: None,
             exempt_tag: "quell:exempt".into(),
@@ -78,6 +82,7 @@ impl Default for Config {
             hub_region: None,
             state_table: None,
             limits: crate::state::Limits::default(),
+            action_targets: None,
         }
     }
 }
@@ -110,7 +115,7 @@ impl Config {
                     format!("`{role}` is not a role name (with optional path), e.g. quell-remediation or security/quell-remediation"),
                 ));
             }
-            c.member_role = role.trim_start_matches('/').to_string();
+            c.member_role = Some(role.trim_start_matches('/').to_string());
         }
         if let Some(id) = get("QUELL_EXTERNAL_ID") {
             if !(2..=1224).contains(&id.len()) {
@@ -209,7 +214,47 @@ impl Config {
             (c.limits.undo_hold_secs / 3600) as u32,
             24 * 90,
         )?) * 3600;
+        c.limits.claim_takeover_secs = u64::from(count(
+            "QUELL_FUNCTION_TIMEOUT_SECS",
+            c.limits.claim_takeover_secs as u32,
+            900,
+        )?);
+        if let Some(list) = get("QUELL_ACTION_TARGETS") {
+            let arns: BTreeSet<String> = list
+                .split(',')
+                .map(str::trim)
+                .filter(|a| !a.is_empty())
+                .map(str::to_string)
+                .collect();
+            for arn in &arns {
+                let parts: Vec<&str> = arn.splitn(6, ':').collect();
+                let ok = matches!(parts.as_slice(), ["arn", _, "securityhub", region, account, resource]
+                    if validate::region(region) && validate::account_id(account)
+                        && resource.strip_prefix("action/custom/").is_some_and(|id| !id.is_empty()));
+                if !ok {
+                    return Err(bad(
+                        "QUELL_ACTION_TARGETS",
+                        format!("`{arn}` is not a Security Hub action target ARN (arn:aws:securityhub:REGION:ACCOUNT:action/custom/ID)"),
+                    ));
+                }
+            }
+            c.action_targets = Some(arns);
+        }
         Ok(c)
+    }
+
+    /// The role assumed in member accounts by `function`.
+    pub fn member_role_of(&self, function: &str) -> String {
+        self.member_role
+            .clone()
+            .unwrap_or_else(|| format!("quell-{function}"))
+    }
+
+    /// What the event parser believes beyond AWS's own stamps.
+    pub fn trust(&self) -> crate::event::Trust {
+        crate::event::Trust {
+            action_targets: self.action_targets.clone(),
+        }
     }
 
     /// Whether quell may act in this account: the deny list wins over the allow list.
@@ -256,7 +301,7 @@ mod tests {
     #[test]
     fn defaults_follow_the_design() {
         let c = cfg(&[]).unwrap();
-        assert_eq!(c.member_role, "quell-remediation");
+        assert_eq!(c.member_role_of("s3-block-public-access"), "quell-s3-block-public-access");
         assert_eq!(c.exempt_tag, "quell:exempt");
         assert_eq!(c.mode, None);
         assert!(c.account_allowed("111122223333").is_ok());
@@ -280,6 +325,12 @@ mod tests {
             ("QUELL_LOOP_LIMIT", "0"),
             ("QUELL_MAX_CHANGES_PER_ACCOUNT_HOUR", "many"),
             ("QUELL_UNDO_HOLD_HOURS", "forever"),
+            ("QUELL_FUNCTION_TIMEOUT_SECS", "0"),
+            ("QUELL_ACTION_TARGETS", "QuellRemediate"),
+            (
+                "QUELL_ACTION_TARGETS",
+                "arn:aws:securityhub:us-east-1:123456789012:product/aws/securityhub",
+            ),
         ] {
             let err = cfg(&[(var, value)]).unwrap_err();
             assert_eq!(err.var, var, "{value}");

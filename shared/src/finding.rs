@@ -327,9 +327,50 @@ pub struct Finding {
     /// `S3_ACCESS_POINT`…), where the event says.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub sources: Vec<String>,
+    /// For an alarm: the namespace of the metric it watches (`CISBenchmark`), as the alarm's
+    /// configuration in the event says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alarm_namespace: Option<String>,
 }
 
 impl Finding {
+    /// A finding with what every source gives; the source-specific fields empty.
+    pub fn new(
+        source: Source,
+        id: String,
+        kind: String,
+        title: String,
+        account: String,
+        region: String,
+    ) -> Finding {
+        Finding {
+            source,
+            id,
+            kind,
+            title,
+            partition: validate::partition_of(&region).to_string(),
+            account,
+            region,
+            severity: Severity::Medium,
+            resources: Vec::new(),
+            hub: None,
+            sample: false,
+            action: None,
+            principal: None,
+            status: None,
+            aliases: Vec::new(),
+            resource_role: None,
+            observed_at: None,
+            principals: Vec::new(),
+            event_id: String::new(),
+            is_public: None,
+            window_start: None,
+            analyzer: None,
+            sources: Vec::new(),
+            alarm_namespace: None,
+        }
+    }
+
     /// The first resource of a kind.
     pub fn resource(&self, kind: &ResourceKind) -> Option<&Resource> {
         self.resources.iter().find(|r| &r.kind == kind)

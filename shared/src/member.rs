@@ -12,6 +12,39 @@ use aws_credential_types::Credentials;
 
 use crate::error::{AwsError, AwsResultExt};
 
+/// The member role `quell undo` assumes: it may put back any remediation's change, and trusts an
+/// operator's role, never a function.
+pub const UNDO_ROLE: &str = "quell-undo";
+
+/// Every quell function, by id: their member roles (`quell-<id>`) are the ones member/member.yaml
+/// creates. A test holds this list equal to the registry.
+pub const FUNCTION_IDS: &[&str] = &[
+    "cloudtrail-alarm-response",
+    "cloudtrail-restore-logging",
+    "ebs-encryption-by-default",
+    "ec2-close-default-sg",
+    "ec2-isolate-instance",
+    "ec2-require-imdsv2",
+    "ec2-revoke-open-ingress",
+    "iam-disable-access-key",
+    "iam-password-policy",
+    "iam-restrict-role-trust",
+    "iam-revoke-role-sessions",
+    "s3-account-public-access-block",
+    "s3-block-public-access",
+    "s3-enable-default-encryption",
+    "s3-require-tls",
+    "s3-restrict-bucket-policy",
+];
+
+/// Whether a role name is one of quell's member roles (a function's, or the undo role).
+pub fn is_quell_role_name(name: &str) -> bool {
+    name == UNDO_ROLE
+        || name
+            .strip_prefix("quell-")
+            .is_some_and(|id| FUNCTION_IDS.contains(&id))
+}
+
 /// Credentials closer than this to expiry are not used for a new finding.
 const REFRESH_BEFORE: Duration = Duration::from_secs(5 * 60);
 
@@ -114,12 +147,20 @@ impl aws_sdk_s3control::config::endpoint::ResolveEndpoint for FixedEndpoint {
     }
 }
 
-/// A bucket's tags; a bucket with none has none (S3 answers NoSuchTagSet).
+/// A bucket's tags; a bucket with none has none (S3 answers NoSuchTagSet). `owner` is the account
+/// expected to own the bucket.
 pub async fn bucket_tags(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
+    owner: &str,
 ) -> Result<crate::remediation::Tags, AwsError> {
-    match s3.get_bucket_tagging().bucket(bucket).send().await {
+    match s3
+        .get_bucket_tagging()
+        .bucket(bucket)
+        .expected_bucket_owner(owner)
+        .send()
+        .await
+    {
         Ok(out) => Ok(out.tag_set.into_iter().map(|t| (t.key, t.value)).collect()),
         Err(e) if aws_sdk_s3::error::ProvideErrorMetadata::code(&e) == Some("NoSuchTagSet") => {
             Ok(Vec::new())
@@ -128,12 +169,20 @@ pub async fn bucket_tags(
     }
 }
 
-/// The bucket's policy text; `None` when it has none.
+/// The bucket's policy text; `None` when it has none. `owner` is the account expected to own the
+/// bucket.
 pub async fn bucket_policy(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
+    owner: &str,
 ) -> Result<Option<String>, AwsError> {
-    match s3.get_bucket_policy().bucket(bucket).send().await {
+    match s3
+        .get_bucket_policy()
+        .bucket(bucket)
+        .expected_bucket_owner(owner)
+        .send()
+        .await
+    {
         Ok(out) => Ok(out.policy),
         Err(e)
             if aws_sdk_s3::error::ProvideErrorMetadata::code(&e) == Some("NoSuchBucketPolicy") =>
@@ -145,16 +194,18 @@ pub async fn bucket_policy(
 }
 
 /// Undo of a bucket policy change: the recorded text put back, or the policy deleted when the
-/// bucket had none. Returns the step taken.
+/// bucket had none. `owner` is the account expected to own the bucket. Returns the step taken.
 pub async fn put_back_bucket_policy(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
+    owner: &str,
     text: Option<&str>,
 ) -> Result<crate::outcome::Step, AwsError> {
     match text {
         Some(text) => {
             s3.put_bucket_policy()
                 .bucket(bucket)
+                .expected_bucket_owner(owner)
                 .policy(text)
                 .send()
                 .await
@@ -167,6 +218,7 @@ pub async fn put_back_bucket_policy(
         None => {
             s3.delete_bucket_policy()
                 .bucket(bucket)
+                .expected_bucket_owner(owner)
                 .send()
                 .await
                 .aws(|| format!("could not delete the policy of bucket {bucket}"))?;
@@ -221,7 +273,6 @@ impl Members {
         partition: &str,
         account: &str,
         region: &str,
-        finding_id: &str,
     ) -> Result<Arc<Member>, AwsError> {
         let slot = {
             let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
@@ -234,7 +285,7 @@ impl Members {
         if let Some(m) = held.as_ref().filter(|m| m.fresh()) {
             return Ok(m.clone());
         }
-        let member = Arc::new(self.assume(partition, account, region, finding_id).await?);
+        let member = Arc::new(self.assume(partition, account, region).await?);
         *held = Some(member.clone());
         Ok(member)
     }
@@ -250,7 +301,6 @@ impl Members {
         partition: &str,
         account: &str,
         region: &str,
-        finding_id: &str,
     ) -> Result<Member, AwsError> {
         let arn = self.role_arn(partition, account);
         let action = || format!("could not assume role {} in {account}", self.role);
@@ -259,7 +309,7 @@ impl Members {
             .sts
             .assume_role()
             .role_arn(&arn)
-            .role_session_name(session_name(&self.function, finding_id))
+            .role_session_name(session_name(&self.function))
             .set_external_id(self.external_id.clone())
             .duration_seconds(3600)
             .send()
@@ -302,30 +352,20 @@ impl Members {
     }
 }
 
-/// `quell-<function>-<finding>`: CloudTrail in the member account ties every call to the function
-/// and the finding that caused it. At most 64 characters of `[\w+=,.@-]`.
-pub fn session_name(function: &str, finding_id: &str) -> String {
-    let clean = |s: &str| -> String {
-        s.chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || "+=,.@_-".contains(c) {
-                    c
-                } else {
-                    '-'
-                }
-            })
-            .collect()
-    };
-    // The end of a finding id is its most specific part (GuardDuty ids, ARNs' last segment).
-    let finding = clean(finding_id);
-    let head = format!("quell-{}-", clean(function));
-    let room = 64usize.saturating_sub(head.len());
-    let tail = if finding.len() > room {
-        &finding[finding.len() - room..]
-    } else {
-        finding.as_str()
-    };
-    let mut name = format!("{head}{tail}");
+/// `quell-<function>`: a cached session serves many findings, so the session names the function
+/// (CloudTrail in the member account ties every call to it) and the finding is named in the log
+/// line and the note. At most 64 characters of `[\w+=,.@-]`.
+pub fn session_name(function: &str) -> String {
+    let mut name: String = format!("quell-{function}")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "+=,.@_-".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
     name.truncate(64);
     name
 }
@@ -335,19 +375,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn session_names_are_valid_and_tie_function_to_finding() {
-        let n = session_name("s3-block-public-access", "a6bfa2f07893be4f3c3174d5af7e2f80");
+    fn session_names_name_the_function_only() {
         assert_eq!(
-            n,
-            "quell-s3-block-public-access-a6bfa2f07893be4f3c3174d5af7e2f80"
+            session_name("s3-block-public-access"),
+            "quell-s3-block-public-access"
         );
-        let long = session_name(
-            "s3-block-public-access",
-            "arn:aws:securityhub:us-east-1:111111111111:subscription/aws-foundational-security-best-practices/v/1.0.0/S3.8/finding/e0182181-9218-420f-bef2-ed09ed230c59",
-        );
-        assert!(long.len() <= 64, "{long}");
-        assert!(long.starts_with("quell-s3-block-public-access-"));
-        assert!(long.ends_with("ed230c59"));
+        let long = session_name(&"x/y".repeat(40));
+        assert_eq!(long.len(), 64);
         assert!(long
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c)));

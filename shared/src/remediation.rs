@@ -25,7 +25,7 @@ pub struct Triggers {
     pub config_rules: &'static [&'static str],
     /// Security Hub control ids (`S3.8`) and CIS rule ids.
     pub securityhub_controls: &'static [&'static str],
-    /// Security Hub custom action names.
+    /// Security Hub custom action names (each gets its own action target, [`crate::routing::action_id`]).
     pub custom_actions: &'static [&'static str],
     /// Access Analyzer resource types (`AWS::S3::Bucket`).
     pub access_analyzer: &'static [&'static str],
@@ -33,7 +33,8 @@ pub struct Triggers {
     pub access_analyzer_public_only: bool,
     /// CloudWatch alarm metric names.
     pub alarm_metrics: &'static [&'static str],
-    /// CloudTrail event names.
+    /// CloudTrail calls as `service:EventName` (`ec2:AuthorizeSecurityGroupIngress`), the service
+    /// as IAM names it: the event's `source` must be `aws.<service>`.
     pub cloudtrail_events: &'static [&'static str],
 }
 
@@ -61,8 +62,12 @@ pub struct Spec {
     pub id: &'static str,
     pub summary: &'static str,
     pub triggers: Triggers,
-    /// IAM actions the member role must allow for this remediation, nothing more.
+    /// IAM actions the function's member role (`quell-<id>`) must allow, nothing more.
     pub permissions: &'static [&'static str],
+    /// IAM actions only `quell undo` needs to put back what this remediation changed (stop a trail
+    /// that was not logging, delete a policy it added). They live in the member's `quell-undo`
+    /// role, which trusts an operator's role and never a function.
+    pub undo_permissions: &'static [&'static str],
     /// The mode when QUELL_MODE is not set.
     pub default_mode: Mode,
 }
@@ -107,12 +112,20 @@ impl Spec {
                 .config_rules
                 .iter()
                 .any(|d| config_rule_matches(d, &f.kind)),
-            Source::SecurityHub => {
-                t.securityhub_controls.iter().any(|c| *c == f.kind)
-                    || f.action
-                        .as_deref()
-                        .is_some_and(|a| t.custom_actions.contains(&a))
-            }
+            Source::SecurityHub => match f.action.as_deref() {
+                // Imported, or sent with quell's "Remediate with quell": the control decides.
+                // Only Security Hub's own product reports controls.
+                None | Some(crate::routing::CUSTOM_ACTION_ID) => {
+                    f.hub.as_ref().is_some_and(|h| {
+                        crate::event::is_security_hub_product(&h.product_arn)
+                    }) && t.securityhub_controls.iter().any(|c| *c == f.kind)
+                }
+                // A named action of quell's: the remediation that declares it.
+                Some(id) => t
+                    .custom_actions
+                    .iter()
+                    .any(|a| crate::routing::action_id(a) == id),
+            },
             Source::AccessAnalyzer => {
                 t.access_analyzer.contains(&f.kind.as_str())
                     && (!t.access_analyzer_public_only || f.is_public == Some(true))

@@ -18,6 +18,48 @@ pub struct Rule {
 pub const CUSTOM_ACTION_ID: &str = "QuellRemediate";
 pub const CUSTOM_ACTION_NAME: &str = "Remediate with quell";
 
+/// A custom action's id: `Quell` and the name's letters and digits, at most 20 characters.
+pub fn action_id(name: &str) -> String {
+    let mut id: String = "Quell"
+        .chars()
+        .chain(name.chars().filter(|c| c.is_ascii_alphanumeric()))
+        .collect();
+    id.truncate(20);
+    id
+}
+
+/// Whether an action target id is of quell's making ([`action_id`], [`CUSTOM_ACTION_ID`]).
+pub fn is_action_id(id: &str) -> bool {
+    id.len() <= 20 && id.starts_with("Quell") && id.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+/// Where quell's action targets are: the template puts `!GetAtt <Id>Action.ActionTargetArn` in
+/// the patterns; a local replay or a test gives the ARNs of one account and region.
+pub trait ActionTargets {
+    /// The pattern value that stands for the ARN of the action target `id`.
+    fn arn(&self, id: &str) -> Value;
+}
+
+/// The action targets of one central account and region (local runs, tests).
+#[derive(Debug, Clone)]
+pub struct LocalActionTargets {
+    pub partition: String,
+    pub region: String,
+    pub account: String,
+}
+
+impl ActionTargets for LocalActionTargets {
+    fn arn(&self, id: &str) -> Value {
+        json!(format!(
+            "arn:{}:securityhub:{}:{}:action/custom/{id}",
+            self.partition, self.region, self.account
+        ))
+    }
+}
+
+/// The Security Hub product of control findings, in any partition and region.
+const SECURITY_HUB_PRODUCT: &str = "arn:*:securityhub:*::product/aws/securityhub";
+
 fn control_branches(controls: &[&str]) -> Value {
     json!([
         {"Compliance": {"SecurityControlId": controls}},
@@ -26,8 +68,9 @@ fn control_branches(controls: &[&str]) -> Value {
     ])
 }
 
-/// Every rule a remediation's triggers call for.
-pub fn rules(spec: &Spec) -> Vec<Rule> {
+/// Every rule a remediation's triggers call for. Every pattern names its `source`, so an event a
+/// principal put on a bus under another source matches none.
+pub fn rules(spec: &Spec, actions: &dyn ActionTargets) -> Vec<Rule> {
     let t = &spec.triggers;
     let mut out = Vec::new();
     if !t.guardduty.is_empty() || !t.guardduty_actor_only.is_empty() {
@@ -86,6 +129,7 @@ pub fn rules(spec: &Spec) -> Vec<Rule> {
                 "source": ["aws.securityhub"],
                 "detail-type": ["Security Hub Findings - Imported"],
                 "detail": {"findings": {
+                    "ProductArn": [{"wildcard": SECURITY_HUB_PRODUCT}],
                     "RecordState": ["ACTIVE"],
                     "Workflow": {"Status": ["NEW"]},
                     "Compliance": {"Status": ["FAILED"]},
@@ -98,7 +142,11 @@ pub fn rules(spec: &Spec) -> Vec<Rule> {
             pattern: json!({
                 "source": ["aws.securityhub"],
                 "detail-type": ["Security Hub Findings - Custom Action"],
-                "detail": {"findings": {"$or": control_branches(t.securityhub_controls)}}
+                "resources": [actions.arn(CUSTOM_ACTION_ID)],
+                "detail": {"findings": {
+                    "ProductArn": [{"wildcard": SECURITY_HUB_PRODUCT}],
+                    "$or": control_branches(t.securityhub_controls)
+                }}
             }),
         });
     }
@@ -108,7 +156,7 @@ pub fn rules(spec: &Spec) -> Vec<Rule> {
             pattern: json!({
                 "source": ["aws.securityhub"],
                 "detail-type": ["Security Hub Findings - Custom Action"],
-                "detail": {"actionName": t.custom_actions.iter().map(|a| json!(a)).chain(t.custom_actions.iter().map(|a| json!(format!("{a} ")))).collect::<Vec<_>>()}
+                "resources": t.custom_actions.iter().map(|a| actions.arn(&action_id(a))).collect::<Vec<_>>()
             }),
         });
     }
@@ -142,13 +190,34 @@ pub fn rules(spec: &Spec) -> Vec<Rule> {
     if !t.cloudtrail_events.is_empty() {
         out.push(Rule {
             name: "CloudTrail",
-            pattern: json!({
-                "detail-type": ["AWS API Call via CloudTrail"],
-                "detail": {"eventName": t.cloudtrail_events}
-            }),
+            pattern: cloudtrail_pattern(t.cloudtrail_events),
         });
     }
     out
+}
+
+/// The pattern of CloudTrail calls (`service:EventName`): each service's own `source` and
+/// `eventSource` with its event names, one `$or` branch per service.
+pub fn cloudtrail_pattern(events: &[&str]) -> Value {
+    let mut by_service: std::collections::BTreeMap<(String, String), Vec<&str>> =
+        std::collections::BTreeMap::new();
+    for e in events {
+        let (source, endpoint, name) = crate::event::event_source_of(e);
+        by_service.entry((source, endpoint)).or_default().push(name);
+    }
+    let branches: Vec<Value> = by_service
+        .iter()
+        .map(|((source, endpoint), names)| {
+            json!({"source": [source], "detail": {"eventSource": [endpoint], "eventName": names}})
+        })
+        .collect();
+    if branches.len() == 1 {
+        let mut p = branches[0].clone();
+        p["detail-type"] = json!(["AWS API Call via CloudTrail"]);
+        p
+    } else {
+        json!({"detail-type": ["AWS API Call via CloudTrail"], "$or": branches})
+    }
 }
 
 /// A pattern as text with its keys sorted, whatever serde_json's map order is in this build, so

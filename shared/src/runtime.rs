@@ -33,7 +33,7 @@ impl Context {
         Context {
             members: Members::new(
                 sdk,
-                &config.member_role,
+                &config.member_role_of(function),
                 config.external_id.clone(),
                 function,
             ),
@@ -100,7 +100,7 @@ pub async fn handle<R: Remediation>(
     ctx: &Context,
     event: Value,
 ) -> Result<Response, Failure> {
-    let intake = Envelope::parse(event).map_err(|e| {
+    let intake = Envelope::parse_trusted(event, &ctx.config.trust()).map_err(|e| {
         tracing::error!(remediation = R::SPEC.id, error = %e, "event refused");
         Failure::InvalidEvent(e.to_string())
     })?;
@@ -411,7 +411,7 @@ async fn decide<R: Remediation>(
     let desc = r.describe(&target);
     let member = match ctx
         .members
-        .session(&f.partition, &f.account, &f.region, &f.id)
+        .session(&f.partition, &f.account, &f.region)
         .await
     {
         Ok(m) => m,
@@ -515,11 +515,15 @@ async fn decide<R: Remediation>(
 /// `quell undo`: puts back the state recorded before quell's change for a finding, records that
 /// it was undone, and holds the resource as the person put it back for QUELL_UNDO_HOLD_HOURS
 /// (findings about it would otherwise re-fix it at once; the undo's own CloudTrail call is one).
+///
+/// The record must have been read under its key ([`crate::state::State::prior_state`] refuses one
+/// whose fields do not match it), and its account must be one quell may act in now: the account
+/// lists apply to an undo as to a fix.
 pub async fn undo_finding(
     h: &dyn Handler,
     ctx: &Context,
     prior: &crate::state::PriorState,
-    finding_id: &str,
+    key: &crate::state::UndoKey,
 ) -> Result<Vec<crate::outcome::Step>, crate::error::AwsError> {
     let state = ctx.state.as_ref().ok_or_else(|| {
         crate::error::AwsError::other(
@@ -529,11 +533,36 @@ pub async fn undo_finding(
             false,
         )
     })?;
-    let steps = h.undo(ctx, prior).await?;
+    if let Err(why) = ctx.config.account_allowed(&prior.account) {
+        return Err(crate::error::AwsError::other(
+            format!("could not undo {key}"),
+            "OutOfScope",
+            why,
+            false,
+        ));
+    }
+    if h.spec().id != key.function || prior.function != key.function {
+        return Err(crate::error::AwsError::other(
+            format!("could not undo {key}"),
+            "InvalidPriorState",
+            format!("the record is {}'s, not {}'s", key.function, h.spec().id),
+            false,
+        ));
+    }
+    // The mark first (conditional): of two operators undoing at once, one puts the state back.
     let when = aws_smithy_types::DateTime::from(std::time::SystemTime::now())
         .fmt(aws_smithy_types::date_time::Format::DateTime)
         .unwrap_or_default();
-    state.mark_undone(finding_id, &when).await?;
+    state.mark_undone(key, &when).await?;
+    let steps = match h.undo(ctx, prior).await {
+        Ok(steps) => steps,
+        Err(e) => {
+            if let Err(back) = state.unmark_undone(key).await {
+                tracing::error!(error = %back, "could not give back the undo mark");
+            }
+            return Err(e);
+        }
+    };
     let resource = format!("{}#{}#{}", prior.account, prior.region, prior.target);
     state.hold(&prior.function, &resource, &when).await?;
     Ok(steps)
@@ -617,7 +646,7 @@ impl<R: Remediation> Handler for R {
         Box::pin(async move {
             let member = ctx
                 .members
-                .session(&p.partition, &p.account, &p.region, "undo")
+                .session(&p.partition, &p.account, &p.region)
                 .await?;
             let clients = self.clients(&member);
             self.restore(&clients, &p.prior).await

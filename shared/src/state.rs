@@ -2,11 +2,17 @@
 //! suppression, blast-radius caps and loop breaking. Every write is conditional — no
 //! read-then-write — so two invocations racing on the same key cannot both win.
 //!
-//! One table, one string key `pk`, a TTL attribute `expires`:
-//! - `dedupe#<function>#<occurrence>`: a finding occurrence claimed by one invocation;
-//! - `cap#<function>#<account|org>#<hour>`: enforced changes counted per hour;
-//! - `escalated#<function>#<scope>#<hour>`: the cap's escalation, sent once;
-//! - `loop#<function>#<resource>#<window>`: re-fixes of one resource in a window.
+//! One table, one string key `pk`, a TTL attribute `expires`. Every key starts with the function
+//! that owns it, so each function's role may write only its own keys (`dynamodb:LeadingKeys`
+//! `<function>#*` in the template):
+//! - `<function>#dedupe#<occurrence>`: a finding occurrence claimed by one invocation, with the
+//!   time the claim was taken (a claim older than the function's timeout is taken over);
+//! - `<function>#cap#<account|org>#<hour>`: enforced changes counted per hour;
+//! - `<function>#escalated#<scope>#<hour>`: the cap's escalation, sent once;
+//! - `<function>#loop#<resource>#<window>`: re-fixes of one resource in a window;
+//! - `<function>#undo#<account>#<region>#<finding>`: the state a change replaced, written only if
+//!   absent (the first record is the state before quell);
+//! - `<function>#hold#<resource>`: a resource a person put back with `quell undo`.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -23,6 +29,9 @@ pub struct Limits {
     pub loop_limit: u32,
     pub loop_window_secs: u64,
     pub claim_secs: u64,
+    /// A claim still "started" after this long belongs to an invocation that timed out: a retry
+    /// takes it over (the function's timeout).
+    pub claim_takeover_secs: u64,
     /// After `quell undo`, how long the resource is left as the person put it back.
     pub undo_hold_secs: u64,
 }
@@ -35,6 +44,7 @@ impl Default for Limits {
             loop_limit: 3,
             loop_window_secs: 24 * 3600,
             claim_secs: 3600,
+            claim_takeover_secs: 60,
             undo_hold_secs: 7 * 24 * 3600,
         }
     }
@@ -77,6 +87,11 @@ fn n(v: u64) -> AttributeValue {
     AttributeValue::N(v.to_string())
 }
 
+/// A key of `function`'s own: `<function>#<kind>#<rest>`.
+fn key(function: &str, kind: &str, rest: &str) -> String {
+    format!("{function}#{kind}#{rest}")
+}
+
 fn conditional_failed<E: ProvideErrorMetadata>(e: &E) -> bool {
     e.code() == Some("ConditionalCheckFailedException")
 }
@@ -91,16 +106,28 @@ impl State {
     }
 
     /// Claims an occurrence for this invocation: the first delivery wins, every later one (a
-    /// duplicate delivery, the same finding from another source) is a duplicate.
+    /// duplicate delivery, the same finding from another source) is a duplicate — unless the
+    /// claim is still "started" after the function's timeout: its invocation died (a timeout
+    /// settles nothing), and this retry takes it over rather than lose the event.
     pub async fn claim(&self, function: &str, occurrence: &str) -> Result<Claim, AwsError> {
+        let now = now();
         let r = self
             .ddb
             .put_item()
             .table_name(&self.table)
-            .item("pk", s(format!("dedupe#{function}#{occurrence}")))
+            .item("pk", s(key(function, "dedupe", occurrence)))
             .item("status", s("started"))
-            .item("expires", n(now() + self.limits.claim_secs))
-            .condition_expression("attribute_not_exists(pk)")
+            .item("started_at", n(now))
+            .item("expires", n(now + self.limits.claim_secs))
+            .condition_expression(
+                "attribute_not_exists(pk) OR (#s = :started AND started_at < :stale)",
+            )
+            .expression_attribute_names("#s", "status")
+            .expression_attribute_values(":started", s("started"))
+            .expression_attribute_values(
+                ":stale",
+                n(now.saturating_sub(self.limits.claim_takeover_secs)),
+            )
             .send()
             .await;
         match r {
@@ -119,7 +146,7 @@ impl State {
         outcome: &str,
         retryable: bool,
     ) -> Result<(), AwsError> {
-        let key = s(format!("dedupe#{function}#{occurrence}"));
+        let key = s(key(function, "dedupe", occurrence));
         let action = || format!("could not settle {occurrence} in {}", self.table);
         if retryable {
             self.ddb
@@ -185,14 +212,14 @@ impl State {
     pub async fn take_change_slot(&self, function: &str, account: &str) -> Result<Slot, AwsError> {
         let hour = Self::hour();
         let ttl = (hour + 2) * 3600;
-        let acct = format!("cap#{function}#{account}#{hour}");
+        let acct = key(function, "cap", &format!("{account}#{hour}"));
         if !self
             .increment_below(acct.clone(), self.limits.per_account_hour, ttl)
             .await?
         {
             return Ok(Slot::Capped(format!("account {account}")));
         }
-        let org = format!("cap#{function}#org#{hour}");
+        let org = key(function, "cap", &format!("org#{hour}"));
         if !self
             .increment_below(org, self.limits.per_org_hour, ttl)
             .await?
@@ -206,9 +233,9 @@ impl State {
     /// Gives a slot back when no change was made after all.
     pub async fn release_change_slot(&self, function: &str, account: &str) -> Result<(), AwsError> {
         let hour = Self::hour();
-        self.decrement(format!("cap#{function}#{account}#{hour}"))
+        self.decrement(key(function, "cap", &format!("{account}#{hour}")))
             .await?;
-        self.decrement(format!("cap#{function}#org#{hour}")).await
+        self.decrement(key(function, "cap", &format!("org#{hour}"))).await
     }
 
     /// True the first time a cap is escalated this hour, false after: one escalation, not one per
@@ -219,7 +246,7 @@ impl State {
             .ddb
             .put_item()
             .table_name(&self.table)
-            .item("pk", s(format!("escalated#{function}#{scope}#{hour}")))
+            .item("pk", s(key(function, "escalated", &format!("{scope}#{hour}"))))
             .item("expires", n((hour + 2) * 3600))
             .condition_expression("attribute_not_exists(pk)")
             .send()
@@ -233,7 +260,7 @@ impl State {
 
     fn loop_key(&self, function: &str, resource: &str) -> String {
         let window = now() / self.limits.loop_window_secs.max(1);
-        format!("loop#{function}#{resource}#{window}")
+        key(function, "loop", &format!("{resource}#{window}"))
     }
 
     /// How many times this resource was fixed in the current window.
@@ -285,8 +312,63 @@ pub struct PriorState {
     pub undone_at: Option<String>,
 }
 
+/// Where an undo record is: the function that made the change, the account and region, the finding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UndoKey {
+    pub function: String,
+    pub account: String,
+    pub region: String,
+    pub finding: String,
+}
+
+impl UndoKey {
+    /// The key `function`'s change for this finding is recorded under.
+    pub fn of(function: &str, f: &crate::finding::Finding) -> UndoKey {
+        UndoKey {
+            function: function.to_string(),
+            account: f.account.clone(),
+            region: f.region.clone(),
+            finding: f.id.clone(),
+        }
+    }
+
+    pub fn pk(&self) -> String {
+        key(
+            &self.function,
+            "undo",
+            &format!("{}#{}#{}", self.account, self.region, self.finding),
+        )
+    }
+
+    /// From a `pk`; `None` when it is not an undo record's.
+    pub fn parse(pk: &str) -> Option<UndoKey> {
+        let mut parts = pk.splitn(5, '#');
+        let function = parts.next()?;
+        (parts.next()? == "undo").then_some(())?;
+        let (account, region, finding) = (parts.next()?, parts.next()?, parts.next()?);
+        Some(UndoKey {
+            function: function.to_string(),
+            account: account.to_string(),
+            region: region.to_string(),
+            finding: finding.to_string(),
+        })
+    }
+}
+
+impl std::fmt::Display for UndoKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} in {}/{} (finding {})",
+            self.function, self.account, self.region, self.finding
+        )
+    }
+}
+
 impl State {
-    /// Records, before a change, the exact state it replaces, keyed by finding. Kept 90 days.
+    /// Records, before a change, the exact state it replaces, keyed by function, account, region
+    /// and finding. Written only if absent (or undone): a second change for the same finding (a
+    /// re-fix) keeps the first record, the state before quell. Kept 90 days.
     pub async fn record_prior(
         &self,
         function: &str,
@@ -294,50 +376,65 @@ impl State {
         target: &str,
         prior: &serde_json::Value,
     ) -> Result<(), AwsError> {
-        self.ddb
+        let k = UndoKey::of(function, f);
+        let r = self
+            .ddb
             .put_item()
             .table_name(&self.table)
-            .item("pk", s(format!("undo#{}", f.id)))
+            .item("pk", s(k.pk()))
             .item("function", s(function))
             .item("account", s(&f.account))
             .item("region", s(&f.region))
             .item("partition", s(&f.partition))
+            .item("finding", s(&f.id))
             .item("target", s(target))
             .item("prior", s(prior.to_string()))
             .item("recorded_at", n(now()))
             .item("expires", n(now() + 90 * 86_400))
+            .condition_expression("attribute_not_exists(pk) OR attribute_exists(undone_at)")
             .send()
-            .await
-            .aws(|| {
+            .await;
+        match r {
+            Ok(_) => Ok(()),
+            Err(e) if conditional_failed(&e) => Ok(()),
+            Err(e) => Err(e).aws(|| {
                 format!(
                     "could not record the prior state of {target} in {}",
                     self.table
                 )
-            })?;
-        Ok(())
+            }),
+        }
     }
 
-    /// The prior state recorded for a finding.
-    pub async fn prior_state(&self, finding_id: &str) -> Result<Option<PriorState>, AwsError> {
+    /// The prior state recorded under one key. A record whose own fields do not match its key
+    /// (account, region, function) is refused: it was not written by quell's `record_prior`.
+    pub async fn prior_state(&self, k: &UndoKey) -> Result<Option<PriorState>, AwsError> {
         let out = self
             .ddb
             .get_item()
             .table_name(&self.table)
-            .key("pk", s(format!("undo#{finding_id}")))
+            .key("pk", s(k.pk()))
             .consistent_read(true)
             .send()
             .await
-            .aws(|| format!("could not read the prior state of finding {finding_id}"))?;
+            .aws(|| format!("could not read the prior state of {k}"))?;
         let Some(item) = out.item else {
             return Ok(None);
         };
+        Self::prior_of(k, &item).map(Some)
+    }
+
+    fn prior_of(
+        k: &UndoKey,
+        item: &std::collections::HashMap<String, AttributeValue>,
+    ) -> Result<PriorState, AwsError> {
         let text = |k: &str| {
             item.get(k)
                 .and_then(|v| v.as_s().ok())
                 .cloned()
                 .unwrap_or_default()
         };
-        Ok(Some(PriorState {
+        let p = PriorState {
             function: text("function"),
             account: text("account"),
             region: text("region"),
@@ -345,12 +442,68 @@ impl State {
             target: text("target"),
             prior: serde_json::from_str(&text("prior")).unwrap_or(serde_json::Value::Null),
             undone_at: item.get("undone_at").and_then(|v| v.as_s().ok()).cloned(),
-        }))
+        };
+        let recorded_account = p.prior.get("account").and_then(serde_json::Value::as_str);
+        let mismatch = if p.function != k.function {
+            Some(format!("function {}", p.function))
+        } else if p.account != k.account || recorded_account.is_some_and(|a| a != k.account) {
+            Some(format!("account {}", p.account))
+        } else if p.region != k.region {
+            Some(format!("region {}", p.region))
+        } else if p.target.is_empty() || p.prior.is_null() {
+            Some("no resource or prior state".to_string())
+        } else {
+            None
+        };
+        match mismatch {
+            Some(what) => Err(AwsError::other(
+                format!("could not undo {k}"),
+                "InvalidPriorState",
+                format!("the record names {what}, which does not match its key"),
+                false,
+            )),
+            None => Ok(p),
+        }
+    }
+
+    /// Every undo record of a finding, whichever function made the change (a finding two
+    /// functions acted on has two). A scan: an operator's command, on a table TTL keeps small.
+    pub async fn priors_of_finding(&self, finding: &str) -> Result<Vec<UndoKey>, AwsError> {
+        let mut keys = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .ddb
+                .scan()
+                .table_name(&self.table)
+                .filter_expression("contains(pk, :f) AND attribute_exists(prior)")
+                .expression_attribute_values(":f", s("#undo#"))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .aws(|| format!("could not list the undo records in {}", self.table))?;
+            for item in out.items() {
+                if let Some(k) = item
+                    .get("pk")
+                    .and_then(|v| v.as_s().ok())
+                    .and_then(|pk| UndoKey::parse(pk))
+                    .filter(|k| k.finding == finding)
+                {
+                    keys.push(k);
+                }
+            }
+            match out.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => break,
+            }
+        }
+        keys.sort_by(|a, b| a.pk().cmp(&b.pk()));
+        Ok(keys)
     }
 
     /// Records that a finding's change was undone.
     fn hold_key(function: &str, resource: &str) -> String {
-        format!("hold#{function}#{resource}")
+        key(function, "hold", resource)
     }
 
     /// After an undo: quell leaves `resource` as the person put it back until the hold expires.
@@ -390,16 +543,31 @@ impl State {
         }))
     }
 
-    pub async fn mark_undone(&self, finding_id: &str, when: &str) -> Result<(), AwsError> {
+    /// Gives back an undo mark when putting the state back failed, so that it can be tried again.
+    pub async fn unmark_undone(&self, k: &UndoKey) -> Result<(), AwsError> {
         self.ddb
             .update_item()
             .table_name(&self.table)
-            .key("pk", s(format!("undo#{finding_id}")))
+            .key("pk", s(k.pk()))
+            .update_expression("REMOVE undone_at")
+            .send()
+            .await
+            .aws(|| format!("could not give back the undo mark of {k}"))?;
+        Ok(())
+    }
+
+    /// Records that a change was undone; a second undo of the same record is refused.
+    pub async fn mark_undone(&self, k: &UndoKey, when: &str) -> Result<(), AwsError> {
+        self.ddb
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(k.pk()))
             .update_expression("SET undone_at = :w")
+            .condition_expression("attribute_exists(pk) AND attribute_not_exists(undone_at)")
             .expression_attribute_values(":w", s(when))
             .send()
             .await
-            .aws(|| format!("could not record the undo of finding {finding_id}"))?;
+            .aws(|| format!("could not record the undo of {k}"))?;
         Ok(())
     }
 }

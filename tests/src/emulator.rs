@@ -122,10 +122,12 @@ impl Emulator {
         )
     }
 
-    /// Every call the emulator has served since the last [`Emulator::clear_calls`].
+    /// Every call the emulator has served since the last [`Emulator::clear_calls`]. An
+    /// unreachable or unreadable log fails the test: it must never pass for "no call".
     pub async fn calls(&self) -> Vec<Call> {
         let body = http(self.port, "GET", "/_quell/calls").await;
-        serde_json::from_str(&body).unwrap_or_default()
+        serde_json::from_str(&body)
+            .unwrap_or_else(|e| panic!("the emulator's call log is unreadable ({e}): `{body}`"))
     }
 
     /// Makes matching calls fail (see tests/emulator/quell_moto.py): each fault is

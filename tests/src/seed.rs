@@ -7,18 +7,40 @@ use aws_sdk_securityhub::types::{
     StringFilterComparison, Workflow, WorkflowStatus,
 };
 
-/// The member role quell assumes, trusting the central account.
+/// The ids of the functions under `functions/`.
+pub fn function_ids() -> Vec<String> {
+    let mut ids: Vec<String> = std::fs::read_dir(crate::emulator::project_root().join("functions"))
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .filter(|e| e.path().join("Cargo.toml").exists())
+                .filter_map(|e| e.file_name().into_string().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    ids.sort();
+    ids
+}
+
+/// The member roles quell assumes (`quell-<function>` for each function, and `quell-undo`),
+/// trusting the central account.
 pub async fn member_role(member: &SdkConfig, central: &str) {
     let trust = serde_json::json!({
         "Version": "2012-10-17",
         "Statement": [{"Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{central}:root")}, "Action": "sts:AssumeRole"}]
     });
-    let _ = aws_sdk_iam::Client::new(member)
-        .create_role()
-        .role_name("quell-remediation")
-        .assume_role_policy_document(trust.to_string())
-        .send()
-        .await;
+    let iam = aws_sdk_iam::Client::new(member);
+    let names = function_ids()
+        .into_iter()
+        .map(|id| format!("quell-{id}"))
+        .chain(std::iter::once(quell::member::UNDO_ROLE.to_string()));
+    for name in names {
+        let _ = iam
+            .create_role()
+            .role_name(name)
+            .assume_role_policy_document(trust.to_string())
+            .send()
+            .await;
+    }
 }
 
 /// A bucket anyone can read: a public-read ACL and no Block Public Access.

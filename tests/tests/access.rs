@@ -147,7 +147,7 @@ async fn a_role_trusting_an_outside_account_is_planned_by_default_then_enforced_
         .state
         .as_ref()
         .unwrap()
-        .prior_state(&f.id)
+        .prior_state(&quell::state::UndoKey::of("iam-restrict-role-trust", &f))
         .await
         .unwrap()
         .expect("recorded before the change");

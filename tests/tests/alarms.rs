@@ -430,3 +430,118 @@ async fn iam_policy_changes_are_escalated_naming_who_what_and_where() {
     assert_eq!(status, "NOTIFIED");
     assert!(note.unwrap().contains("mallory"));
 }
+
+#[tokio::test]
+async fn a_forged_alarm_a_long_window_a_failed_call_and_quells_own_change_are_not_acted_on() {
+    let emu = Emulator::start().expect("emulator");
+    let member = emu.account_config(MEMBER).await;
+    seed::member_role(&member, CENTRAL).await;
+    let kms = aws_sdk_kms::Client::new(&member);
+    // Three keys a responder disabled on purpose.
+    let mut keys = Vec::new();
+    for _ in 0..3 {
+        let k = kms
+            .create_key()
+            .send()
+            .await
+            .unwrap()
+            .key_metadata
+            .unwrap()
+            .key_id;
+        kms.disable_key().key_id(&k).send().await.unwrap();
+        keys.push(k);
+    }
+    // Weeks before the alarm: outside any window quell looks at, whatever the alarm claims.
+    let mut old = change(
+        "kms-old",
+        "kms.amazonaws.com",
+        "DisableKey",
+        json!({"keyId": keys[0]}),
+    );
+    old["eventTime"] = json!("2026-10-01T10:00:00Z");
+    // In the window, but a call that failed: it changed nothing.
+    let mut denied = change(
+        "kms-denied",
+        "kms.amazonaws.com",
+        "DisableKey",
+        json!({"keyId": keys[1]}),
+    );
+    denied["errorCode"] = json!("AccessDeniedException");
+    denied["errorMessage"] = json!("not authorized to perform kms:DisableKey");
+    // In the window, made by quell's own role.
+    let mut own = change(
+        "kms-own",
+        "kms.amazonaws.com",
+        "DisableKey",
+        json!({"keyId": keys[2]}),
+    );
+    own["userIdentity"] = json!({"type": "AssumedRole",
+        "arn": format!("arn:aws:sts::{MEMBER}:assumed-role/quell-cloudtrail-alarm-response/quell-cloudtrail-alarm-response"),
+        "sessionContext": {"sessionIssuer": {"type": "Role", "arn": format!("arn:aws:iam::{MEMBER}:role/quell-cloudtrail-alarm-response")}}});
+    emu.seed_trail_events(MEMBER, REGION, vec![old, denied, own])
+        .await;
+    let ctx = enforcing(&emu);
+    let ninety_days = (
+        "2026-11-28T13:00:00.000+0000",
+        "2026-08-30T13:00:00.000+0000",
+    );
+
+    // An alarm the member made on the same metric name: not one of quell's, no call into the member.
+    emu.clear_calls().await;
+    let forged = events::load(
+        "cloudwatch-alarm-disableordeletecmk.json",
+        &[
+            ("quell-cis-DisableOrDeleteCMK", "ops-DisableOrDeleteCMK"),
+            (
+                "c4c1c1c9-6542-e61b-6ef0-8c4d36933b10",
+                "0f0f0f0f-6542-e61b-6ef0-8c4d36933b10",
+            ),
+            ninety_days,
+        ],
+    );
+    let r = quell::runtime::handle(&CloudtrailAlarmResponse::default(), &ctx, forged)
+        .await
+        .unwrap();
+    assert!(
+        r.reports[0].note.contains("not one of quell's"),
+        "{}",
+        r.reports[0].note
+    );
+    assert!(
+        !emu.calls().await.iter().any(|c| c.account == MEMBER),
+        "no call into the member for an alarm that is not quell's"
+    );
+
+    // Quell's own alarm, claiming a 90-day window: the hour it may look at holds only a failed
+    // call and quell's own change, so no key is enabled again.
+    let r = quell::runtime::handle(
+        &CloudtrailAlarmResponse::default(),
+        &ctx,
+        events::load("cloudwatch-alarm-disableordeletecmk.json", &[ninety_days]),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        r.reports[0].outcome.name(),
+        "ALREADY_COMPLIANT",
+        "{:?}",
+        r.reports[0]
+    );
+    for k in keys {
+        let state = kms
+            .describe_key()
+            .key_id(&k)
+            .send()
+            .await
+            .unwrap()
+            .key_metadata
+            .unwrap()
+            .key_state
+            .unwrap();
+        assert_eq!(
+            state.as_str(),
+            "Disabled",
+            "key {k} was disabled on purpose"
+        );
+    }
+}

@@ -371,11 +371,11 @@ async fn an_isolation_is_undone_from_its_record_and_then_held() {
         .state
         .as_ref()
         .unwrap()
-        .prior_state(&f.id)
+        .prior_state(&quell::state::UndoKey::of("ec2-isolate-instance", &f))
         .await
         .unwrap()
         .expect("recorded before the change");
-    let steps = quell::runtime::undo_finding(&r, &ctx, &prior, &f.id)
+    let steps = quell::runtime::undo_finding(&r, &ctx, &prior, &quell::state::UndoKey::of("ec2-isolate-instance", &f))
         .await
         .unwrap();
     let text: Vec<String> = steps.iter().map(|s| s.to_string()).collect();
@@ -434,7 +434,7 @@ async fn an_isolation_is_undone_from_its_record_and_then_held() {
         .state
         .as_ref()
         .unwrap()
-        .prior_state(&f.id)
+        .prior_state(&quell::state::UndoKey::of("ec2-isolate-instance", &f))
         .await
         .unwrap()
         .unwrap();

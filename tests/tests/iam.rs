@@ -245,7 +245,7 @@ async fn stolen_role_sessions_are_revoked_and_the_cutoff_moves_forward_without_s
     // Undo, from what quell records before the first revocation (no policy): the policy goes.
     let m = ctx
         .members
-        .session("aws", MEMBER, "us-east-1", "undo")
+        .session("aws", MEMBER, "us-east-1")
         .await
         .unwrap();
     let steps = quell::Remediation::restore(

@@ -63,7 +63,7 @@ async fn remediate_then_replay<R: Remediation>(m: &Member, r: &R, event: Value) 
     // The state the change replaces, read as `quell undo` would have it recorded.
     let member = ctx
         .members
-        .session(&f.partition, &f.account, &f.region, &f.id)
+        .session(&f.partition, &f.account, &f.region)
         .await
         .unwrap();
     let clients = r.clients(&member);

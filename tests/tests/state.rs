@@ -63,7 +63,6 @@ async fn a_duplicate_delivery_and_the_same_finding_from_security_hub_act_once() 
         .unwrap();
     let mut sh = events::load("securityhub-imported-fsbp-s3-8-member.json", &[]);
     sh["detail"]["findings"][0]["Id"] = Value::String(f.hub.clone().unwrap().id);
-    sh["detail"]["findings"][0]["ProductArn"] = Value::String(f.hub.clone().unwrap().product_arn);
     sh["detail"]["findings"][0]["UpdatedAt"] = Value::String(f.observed_at.clone().unwrap());
     sh["detail"]["findings"][0]["ProductFields"]["ControlId"] = Value::String("S3.8".into());
 
@@ -208,7 +207,7 @@ async fn undo_puts_back_the_revoked_ingress_rules() {
         .state
         .as_ref()
         .unwrap()
-        .prior_state(&f.id)
+        .prior_state(&quell::state::UndoKey::of("ec2-revoke-open-ingress", &f))
         .await
         .unwrap()
         .expect("recorded before the change");
@@ -228,4 +227,99 @@ async fn undo_puts_back_the_revoked_ingress_rules() {
         ),
         "the rule is back"
     );
+}
+
+fn finding(id: &str) -> quell::Finding {
+    quell::Finding::new(
+        quell::Source::AccessAnalyzer,
+        id.into(),
+        "AWS::S3::Bucket".into(),
+        "shared".into(),
+        MEMBER.into(),
+        "us-east-1".into(),
+    )
+}
+
+#[tokio::test]
+async fn two_functions_on_one_finding_keep_both_undo_records_and_a_forged_record_is_refused() {
+    let (_emu, _member, ctx, _) = setup(Limits::default()).await;
+    let st = ctx.state.as_ref().unwrap();
+    let f = finding("a1b2c3d4-shared-finding");
+    let prior_a = serde_json::json!({"bucket": "b", "account": MEMBER, "block": null});
+    let prior_b = serde_json::json!({"bucket": "b", "policy": "{\"Statement\":[]}"});
+    st.record_prior("s3-block-public-access", &f, "bucket b", &prior_a)
+        .await
+        .unwrap();
+    st.record_prior("s3-restrict-bucket-policy", &f, "bucket b", &prior_b)
+        .await
+        .unwrap();
+    // A second change by the same function keeps the first record: the state before quell.
+    st.record_prior(
+        "s3-block-public-access",
+        &f,
+        "bucket b",
+        &serde_json::json!({"bucket": "b", "account": MEMBER, "block": "all"}),
+    )
+    .await
+    .unwrap();
+    let keys = st.priors_of_finding(&f.id).await.unwrap();
+    let functions: Vec<&str> = keys.iter().map(|k| k.function.as_str()).collect();
+    assert_eq!(
+        functions,
+        ["s3-block-public-access", "s3-restrict-bucket-policy"]
+    );
+    let a = quell::state::UndoKey::of("s3-block-public-access", &f);
+    let b = quell::state::UndoKey::of("s3-restrict-bucket-policy", &f);
+    assert_eq!(st.prior_state(&a).await.unwrap().unwrap().prior, prior_a);
+    assert_eq!(st.prior_state(&b).await.unwrap().unwrap().prior, prior_b);
+    // Each is undone alone.
+    st.mark_undone(&a, "2026-12-01T00:00:00Z").await.unwrap();
+    assert!(st.prior_state(&a).await.unwrap().unwrap().undone_at.is_some());
+    assert!(st.prior_state(&b).await.unwrap().unwrap().undone_at.is_none());
+    assert!(
+        st.mark_undone(&a, "2026-12-01T00:00:01Z").await.is_err(),
+        "an undo is recorded once"
+    );
+
+    // A record whose fields name another account than its key is not quell's: refused.
+    let forged = quell::state::UndoKey::of("s3-block-public-access", &finding("forged"));
+    aws_sdk_dynamodb::Client::new(&_emu.central_config())
+        .put_item()
+        .table_name(ctx.config.state_table.clone().unwrap())
+        .item("pk", aws_sdk_dynamodb::types::AttributeValue::S(forged.pk()))
+        .item("function", aws_sdk_dynamodb::types::AttributeValue::S("s3-block-public-access".into()))
+        .item("account", aws_sdk_dynamodb::types::AttributeValue::S("222222222222".into()))
+        .item("region", aws_sdk_dynamodb::types::AttributeValue::S("us-east-1".into()))
+        .item("target", aws_sdk_dynamodb::types::AttributeValue::S("bucket b".into()))
+        .item("prior", aws_sdk_dynamodb::types::AttributeValue::S("{}".into()))
+        .send()
+        .await
+        .unwrap();
+    let err = st.prior_state(&forged).await.unwrap_err();
+    assert!(err.to_string().contains("account 222222222222"), "{err}");
+}
+
+#[tokio::test]
+async fn a_claim_left_by_a_timed_out_invocation_is_taken_over() {
+    let limits = Limits {
+        claim_takeover_secs: 1,
+        ..Limits::default()
+    };
+    let (_emu, _member, ctx, _) = setup(limits).await;
+    let st = ctx.state.as_ref().unwrap();
+    use quell::state::Claim;
+    assert_eq!(st.claim("f", "occ-1").await.unwrap(), Claim::Acquired);
+    assert_eq!(
+        st.claim("f", "occ-1").await.unwrap(),
+        Claim::Duplicate,
+        "a running invocation holds it"
+    );
+    // The first invocation timed out: it never settled. After the function's timeout, a retry
+    // takes the claim over instead of being turned away as a duplicate.
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    assert_eq!(st.claim("f", "occ-1").await.unwrap(), Claim::Acquired);
+    // A settled claim is never taken over: the occurrence was handled.
+    st.settle("f", "occ-1", "REMEDIATED", false).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    assert_eq!(st.claim("f", "occ-1").await.unwrap(), Claim::Duplicate);
 }

@@ -11,11 +11,29 @@
 //! | SecurityGroupChanges | the changed groups lose world-open high-risk rules (as ec2-revoke-open-ingress) |
 //! | S3BucketPolicyChanges | the changed buckets get Block Public Access (as s3-block-public-access) |
 //! | DisableOrDeleteCMK | the keys' scheduled deletion is cancelled and the keys are enabled again |
-//! | AWSConfigChanges | stopped configuration recorders are started again |
+//! | AWSConfigChanges | the configuration recorders the window's calls stopped are started again |
 //! | UnauthorizedAPICalls, IAMPolicyChanges, NACLChanges, NetworkGatewayChanges, RouteTableChanges, VPCChanges, ConsoleAuthenticationFailures | escalated: a finding that says who changed what, from where |
+//!
+//! What it believes (a member account can create, rename and set the state of its own alarms):
+//! - Only quell's own alarms are acted on: the alarm's name starts with `QUELL_ALARM_NAME_PREFIX`
+//!   (default `quell-cis-`, the names member/member.yaml gives its alarms) and the metric it
+//!   watches is in `QUELL_ALARM_NAMESPACE` (default `CISBenchmark`). Any other alarm is not
+//!   applicable, whatever its metric is called, and no call is made for it.
+//! - The window is at most one hour. The parser already bounds it by the envelope's `time`
+//!   (AWS's timestamp, not the alarm's own reasonData); here, defensively, a window longer than
+//!   3600 s, one whose end is missing, or one whose start is after its end becomes at most the
+//!   last 3600 s ending at its end (or now). The lookup widens it a little for CloudTrail's
+//!   delivery delay, and the LookupEvents request never spans more than 3600 s.
+//! - A CloudTrail record with an `errorCode` is a call that failed: evidence, never a change.
+//!   Every response that acts on what the window's calls changed (users, trails, groups, buckets,
+//!   keys, recorders) ignores such records; they are still shown in the evidence and the
+//!   escalations (UnauthorizedAPICalls is about failed calls only).
+//! - A record made by one of quell's own roles (`userIdentity.arn` or its session issuer's ARN is
+//!   a role named `quell-…`, or a role under path `/quell/`) is not acted on again, so quell's
+//!   own writes cannot cascade; it is shown in the evidence as "quell's own change".
 
 use std::collections::BTreeSet;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use aws_sdk_cloudtrail::types::{LookupAttribute, LookupAttributeKey};
 use aws_smithy_types::date_time::Format;
@@ -32,6 +50,18 @@ use s3_block_public_access::S3BlockPublicAccess;
 use serde_json::Value;
 
 pub const MFA_POLICY: &str = "quell-deny-without-mfa";
+/// The prefix of quell's own alarm names (member/member.yaml: `quell-cis-{metric}`).
+pub const DEFAULT_ALARM_NAME_PREFIX: &str = "quell-cis-";
+/// The namespace of the metrics quell's alarms watch (member/member.yaml's `AlarmNamespace`).
+pub const DEFAULT_ALARM_NAMESPACE: &str = "CISBenchmark";
+/// The longest window looked up in CloudTrail, whatever the finding says: one hour.
+pub const MAX_WINDOW_SECS: i64 = 3600;
+/// The window when the finding gives no start: one CIS alarm period.
+const DEFAULT_PERIOD_SECS: i64 = 300;
+/// How much earlier the lookup starts and later it ends than the alarm's window, for CloudTrail's
+/// delivery delay.
+const WIDEN_BEFORE_SECS: i64 = 600;
+const WIDEN_AFTER_SECS: i64 = 60;
 const PUT_USER_POLICY: &str = "iam:PutUserPolicy";
 const CANCEL_DELETION: &str = "kms:CancelKeyDeletion";
 const ENABLE_KEY: &str = "kms:EnableKey";
@@ -250,6 +280,10 @@ pub struct CloudtrailAlarmResponse {
     pub ingress: Ec2RevokeOpenIngress,
     /// The exemption tag, checked on each resource an alarm leads to.
     pub exempt_tag: String,
+    /// Only alarms whose name starts with this are quell's (QUELL_ALARM_NAME_PREFIX).
+    pub alarm_name_prefix: String,
+    /// Only alarms on metrics of this namespace are quell's (QUELL_ALARM_NAMESPACE).
+    pub alarm_namespace: String,
 }
 
 impl Default for CloudtrailAlarmResponse {
@@ -259,6 +293,8 @@ impl Default for CloudtrailAlarmResponse {
             mfa_notify_only: false,
             ingress: Ec2RevokeOpenIngress::default(),
             exempt_tag: "quell:exempt".into(),
+            alarm_name_prefix: DEFAULT_ALARM_NAME_PREFIX.into(),
+            alarm_namespace: DEFAULT_ALARM_NAMESPACE.into(),
         }
     }
 }
@@ -271,6 +307,63 @@ pub struct Call {
     pub who: String,
     pub user_type: String,
     pub record: Value,
+}
+
+impl Call {
+    /// The call failed (its record has an `errorCode`): evidence, not a change.
+    pub fn failed(&self) -> bool {
+        self.record
+            .get("errorCode")
+            .is_some_and(|code| !code.is_null())
+    }
+
+    /// The call was made by one of quell's own roles.
+    pub fn by_quell(&self) -> bool {
+        let ident = &self.record["userIdentity"];
+        [
+            &ident["arn"],
+            &ident["sessionContext"]["sessionIssuer"]["arn"],
+        ]
+        .into_iter()
+        .filter_map(Value::as_str)
+        .any(quell_role_arn)
+    }
+
+    /// A change quell may act on: it succeeded, and quell did not make it.
+    pub fn acted_on(&self) -> bool {
+        !self.failed() && !self.by_quell()
+    }
+}
+
+/// Whether an ARN is one of quell's own roles or a session of one: a role named `quell-…`
+/// (quell's member roles are `quell-<function id>`), or any role under path `/quell/` (its
+/// central roles). `arn:aws:sts::111111111111:assumed-role/quell-x/session`,
+/// `arn:aws:iam::111111111111:role/quell-x`, `arn:aws:iam::111111111111:role/quell/x/name`.
+pub fn quell_role_arn(arn: &str) -> bool {
+    let mut parts = arn.splitn(6, ':');
+    let (Some("arn"), Some(_partition), Some(service), Some(_region), Some(_account), Some(res)) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
+        return false;
+    };
+    // Exactly quell's member roles by name (member/member.yaml creates them, so no one else can
+    // hold those names in the account): a member's own `quell-ops` role is not quell.
+    match service {
+        // An assumed-role ARN names the role without its path.
+        "sts" => res
+            .strip_prefix("assumed-role/")
+            .and_then(|r| r.split('/').next())
+            .is_some_and(quell::member::is_quell_role_name),
+        "iam" => res
+            .strip_prefix("role/")
+            .is_some_and(|name| quell::member::is_quell_role_name(name)),
+        _ => false,
+    }
 }
 
 #[derive(Debug)]
@@ -302,6 +395,26 @@ fn fmt(t: &DateTime) -> String {
     DateTime::from_secs(t.secs())
         .fmt(Format::DateTime)
         .unwrap_or_default()
+}
+
+/// The span looked up in CloudTrail: the alarm's window (`start`, `end`), at most
+/// [`MAX_WINDOW_SECS`] long, widened for CloudTrail's delivery delay, and never more than
+/// [`MAX_WINDOW_SECS`] in all. A window that is longer, has no end, or starts after its end
+/// becomes at most the last hour ending at its end (or `now`).
+pub fn window(
+    start: Option<DateTime>,
+    end: Option<DateTime>,
+    now: DateTime,
+) -> (DateTime, DateTime) {
+    let end = end.unwrap_or(now).secs();
+    let start = match start.map(|s| s.secs()) {
+        Some(s) if s <= end => s.max(end - MAX_WINDOW_SECS),
+        Some(_) => end - MAX_WINDOW_SECS,
+        None => end - DEFAULT_PERIOD_SECS,
+    };
+    let end = end + WIDEN_AFTER_SECS;
+    let start = (start - WIDEN_BEFORE_SECS).max(end - MAX_WINDOW_SECS);
+    (DateTime::from_secs(start), DateTime::from_secs(end))
 }
 
 /// The window's events, from LookupEvents (one attribute per lookup, as the API allows).
@@ -368,10 +481,12 @@ async fn calls(c: &Clients, t: &Target) -> Result<Vec<Call>, AwsError> {
     Ok(out)
 }
 
-/// IAM users who signed in to the console without MFA in the window.
+/// IAM users who signed in to the console without MFA in the window (failed sign-ins and quell's
+/// own records are not counted).
 pub fn without_mfa(calls: &[Call]) -> BTreeSet<String> {
     calls
         .iter()
+        .filter(|c| c.acted_on())
         .filter(|c| {
             c.name == "ConsoleLogin"
                 && c.user_type == "IAMUser"
@@ -383,9 +498,12 @@ pub fn without_mfa(calls: &[Call]) -> BTreeSet<String> {
 }
 
 /// Names of what the window's calls changed: `requestParameters.<field>` of the named calls.
+/// A call that failed (`errorCode`) changed nothing, and quell's own changes are not acted on
+/// again: neither is counted.
 pub fn changed(calls: &[Call], names: &[&str], field: &str) -> BTreeSet<String> {
     calls
         .iter()
+        .filter(|c| c.acted_on())
         .filter(|c| names.contains(&c.name.as_str()))
         .filter_map(|c| {
             c.record["requestParameters"][field]
@@ -436,17 +554,47 @@ pub fn mfa_policy() -> Value {
     })
 }
 
+/// Configuration recorders the window's calls stopped or replaced (StopConfigurationRecorder,
+/// PutConfigurationRecorder), failed calls and quell's own not counted.
+pub fn recorders_changed(calls: &[Call]) -> BTreeSet<String> {
+    calls
+        .iter()
+        .filter(|c| c.acted_on())
+        .filter_map(|c| {
+            let params = &c.record["requestParameters"];
+            match c.name.as_str() {
+                "StopConfigurationRecorder" => params["configurationRecorderName"].as_str(),
+                "PutConfigurationRecorder" => params["configurationRecorder"]["name"].as_str(),
+                _ => None,
+            }
+        })
+        .map(str::to_string)
+        .collect()
+}
+
+/// The window's records quell does not act on: calls that failed (evidence only), quell's own
+/// changes.
+fn not_acted_on(calls: &[Call]) -> Option<String> {
+    let ignored: Vec<Call> = calls.iter().filter(|c| !c.acted_on()).cloned().collect();
+    // Each entry says why: its error code, or "quell's own change".
+    (!ignored.is_empty()).then(|| format!("not acted on: {}", changes(&ignored)))
+}
+
 fn evidence(calls: &[Call]) -> String {
     let ips: BTreeSet<&str> = calls.iter().map(|c| c.source_ip.as_str()).collect();
     let names: BTreeSet<&str> = calls.iter().map(|c| c.name.as_str()).collect();
     let who: BTreeSet<&str> = calls.iter().map(|c| c.who.as_str()).collect();
-    format!(
+    let mut text = format!(
         "{} calls by {} from {}: {}",
         calls.len(),
         who.into_iter().collect::<Vec<_>>().join(", "),
         ips.into_iter().collect::<Vec<_>>().join(", "),
         names.into_iter().collect::<Vec<_>>().join(", ")
-    )
+    );
+    if let Some(ignored) = not_acted_on(calls) {
+        text = format!("{text}; {ignored}");
+    }
+    text
 }
 
 /// A KMS key reference as DisableKey and ScheduleKeyDeletion take it: a key id or a key ARN.
@@ -497,6 +645,21 @@ async fn key_tags(c: &Clients, key_id: &str) -> Result<Tags, AwsError> {
         .collect())
 }
 
+/// The recorders to start again: those the window's calls stopped or replaced and that are not
+/// recording now. A recorder no call of the window touched is left as it is (it may be off on
+/// purpose), and so is one only a failed call or quell itself touched.
+async fn recorders_to_start(c: &Clients, calls: &[Call]) -> Result<Vec<String>, AwsError> {
+    let named = recorders_changed(calls);
+    if named.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(stopped_recorders(c)
+        .await?
+        .into_iter()
+        .filter(|r| named.contains(r))
+        .collect())
+}
+
 /// Configuration recorders that are not recording.
 async fn stopped_recorders(c: &Clients) -> Result<Vec<String>, AwsError> {
     let out = c
@@ -538,10 +701,13 @@ pub fn changes(calls: &[Call]) -> String {
         .take(SHOWN)
         .map(|c| {
             let what = call_target(c);
-            let code = c.record["errorCode"]
+            let mut code = c.record["errorCode"]
                 .as_str()
                 .map(|e| format!(" ({e})"))
                 .unwrap_or_default();
+            if c.by_quell() {
+                code.push_str(" (quell's own change)");
+            }
             if what.is_empty() {
                 format!("{}{code} by {} from {}", c.name, c.who, c.source_ip)
             } else {
@@ -652,7 +818,7 @@ impl CloudtrailAlarmResponse {
                     if !quell::finding::validate::bucket_name(&bucket) {
                         continue;
                     }
-                    let sub = s3_block_public_access::Bucket(bucket);
+                    let sub = s3_block_public_access::Bucket::new(bucket, &t.account);
                     if !is_exempt(&S3BlockPublicAccess.tags(&c.s3, &sub).await?) {
                         steps.extend(S3BlockPublicAccess.plan(&c.s3, &sub).await?);
                     }
@@ -682,7 +848,7 @@ impl CloudtrailAlarmResponse {
                 }
             }
             Kind::ConfigChanges => {
-                for name in stopped_recorders(c).await? {
+                for name in recorders_to_start(c, &calls).await? {
                     steps.push(Step::new(
                         START_RECORDER,
                         format!("recorder={name} was not recording"),
@@ -744,7 +910,8 @@ impl Remediation for CloudtrailAlarmResponse {
             ENABLE_KEY,
             "config:DescribeConfigurationRecorderStatus",
             START_RECORDER,
-            // Only for undo.
+        ],
+        undo_permissions: &[
             DELETE_USER_POLICY,
             DISABLE_KEY,
             STOP_RECORDER,
@@ -801,6 +968,35 @@ impl Remediation for CloudtrailAlarmResponse {
         {
             self.exempt_tag = tag;
         }
+        if let Some(prefix) = get("QUELL_ALARM_NAME_PREFIX")
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+        {
+            if prefix.len() > 255 || !prefix.chars().all(|c| c.is_ascii_graphic()) {
+                return Err(ConfigError {
+                    var: "QUELL_ALARM_NAME_PREFIX",
+                    reason: format!("`{prefix}` is not an alarm name prefix"),
+                });
+            }
+            self.alarm_name_prefix = prefix;
+        }
+        if let Some(namespace) = get("QUELL_ALARM_NAMESPACE")
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+        {
+            // CloudWatch's namespace characters.
+            if namespace.len() > 255
+                || !namespace
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "._-/#: ".contains(c))
+            {
+                return Err(ConfigError {
+                    var: "QUELL_ALARM_NAMESPACE",
+                    reason: format!("`{namespace}` is not a metric namespace"),
+                });
+            }
+            self.alarm_namespace = namespace;
+        }
         self.ingress.configure(get)
     }
 
@@ -810,6 +1006,34 @@ impl Remediation for CloudtrailAlarmResponse {
                 "{} findings are not alarms",
                 f.source
             )));
+        }
+        // Only quell's own alarms: a member can create or set the state of any alarm it likes.
+        let alarm = f
+            .resources
+            .iter()
+            .find(|r| r.kind == quell::ResourceKind::CloudWatchAlarm)
+            .map(|r| r.id.clone())
+            .ok_or_else(|| NotApplicable("the finding names no alarm".to_string()))?;
+        if !alarm.starts_with(&self.alarm_name_prefix) {
+            return Err(NotApplicable(format!(
+                "alarm `{alarm}` is not one of quell's (name prefix `{}`)",
+                self.alarm_name_prefix
+            )));
+        }
+        match f.alarm_namespace.as_deref() {
+            Some(ns) if ns == self.alarm_namespace => {}
+            Some(ns) => {
+                return Err(NotApplicable(format!(
+                    "alarm `{alarm}` is not one of quell's: namespace `{ns}` is not `{}`",
+                    self.alarm_namespace
+                )))
+            }
+            None => {
+                return Err(NotApplicable(format!(
+                    "alarm `{alarm}` is not one of quell's: it names no metric namespace, not `{}`",
+                    self.alarm_namespace
+                )))
+            }
         }
         if f.status.as_deref() != Some("ALARM") {
             return Err(NotApplicable(format!(
@@ -828,28 +1052,13 @@ impl Remediation for CloudtrailAlarmResponse {
                     f.kind
                 ))
             })?;
-        let end = f
-            .observed_at
-            .as_deref()
-            .and_then(parse_time)
-            .unwrap_or_else(|| DateTime::from(SystemTime::now()));
-        // The window the alarm evaluated, widened a little for CloudTrail's delivery delay.
-        let start = f
-            .window_start
-            .as_deref()
-            .and_then(parse_time)
-            .unwrap_or_else(|| DateTime::from_secs(end.secs() - 300));
-        let start = DateTime::from_secs(start.secs() - 600);
-        let end = DateTime::from(
-            SystemTime::try_from(end).unwrap_or_else(|_| SystemTime::now())
-                + Duration::from_secs(60),
+        let (start, end) = window(
+            f.window_start.as_deref().and_then(parse_time),
+            f.observed_at.as_deref().and_then(parse_time),
+            DateTime::from(SystemTime::now()),
         );
         Ok(Target {
-            alarm: f
-                .resources
-                .first()
-                .map(|r| r.id.clone())
-                .unwrap_or_else(|| f.kind.clone()),
+            alarm,
             kind,
             start,
             end,
@@ -860,6 +1069,8 @@ impl Remediation for CloudtrailAlarmResponse {
         })
     }
 
+    /// The alarm and its window. Only what `target` decided: the runtime keys its loop breaking
+    /// and undo hold on this text, so it must not change once the window is looked up.
     fn describe(&self, t: &Target) -> String {
         format!("alarm {} ({} to {})", t.alarm, fmt(&t.start), fmt(&t.end))
     }
@@ -920,7 +1131,7 @@ impl Remediation for CloudtrailAlarmResponse {
                     .into_iter()
                     .filter(|b| quell::finding::validate::bucket_name(b))
                 {
-                    let sub = s3_block_public_access::Bucket(bucket);
+                    let sub = s3_block_public_access::Bucket::new(bucket, &t.account);
                     if let Some(p) = S3BlockPublicAccess.prior(&c.s3, &sub).await? {
                         subs.push(serde_json::json!({"bucket": p}));
                     }
@@ -939,7 +1150,9 @@ impl Remediation for CloudtrailAlarmResponse {
                 }
             }
             Kind::ConfigChanges => {
-                subs.push(serde_json::json!({"recorders_started": stopped_recorders(c).await?}));
+                subs.push(
+                    serde_json::json!({"recorders_started": recorders_to_start(c, &calls).await?}),
+                );
             }
             _ => {}
         }
@@ -1077,7 +1290,7 @@ impl Remediation for CloudtrailAlarmResponse {
                     .into_iter()
                     .filter(|b| quell::finding::validate::bucket_name(b))
                 {
-                    let sub = s3_block_public_access::Bucket(bucket);
+                    let sub = s3_block_public_access::Bucket::new(bucket, &t.account);
                     let steps = S3BlockPublicAccess.plan(&c.s3, &sub).await?;
                     if !steps.is_empty() {
                         S3BlockPublicAccess.apply(&c.s3, &sub, &steps).await?;
@@ -1119,7 +1332,7 @@ impl Remediation for CloudtrailAlarmResponse {
                 }
             }
             Kind::ConfigChanges => {
-                for name in stopped_recorders(c).await? {
+                for name in recorders_to_start(c, &calls).await? {
                     c.config
                         .start_configuration_recorder()
                         .configuration_recorder_name(&name)

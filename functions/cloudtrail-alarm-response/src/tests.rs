@@ -78,6 +78,44 @@ fn call(name: &str, source: &str, params: Value) -> Value {
         "userIdentity": {"type": "IAMUser", "userName": "mallory"}, "requestParameters": params})
 }
 
+/// The session of quell's own member role for this function.
+const QUELL_SESSION: &str = "arn:aws:sts::111111111111:assumed-role/quell-cloudtrail-alarm-response/quell-cloudtrail-alarm-response";
+
+/// A call made by quell's own member role.
+fn quells(name: &str, source: &str, params: Value) -> Value {
+    json!({"eventName": name, "eventSource": source, "sourceIPAddress": "203.0.113.200",
+        "userIdentity": {"type": "AssumedRole", "arn": QUELL_SESSION}, "requestParameters": params})
+}
+
+/// A sample event of events/.
+fn sample(name: &str) -> Value {
+    let text = std::fs::read_to_string(format!(
+        "{}/../../events/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+fn finding_of(event: Value) -> Finding {
+    quell::event::Envelope::parse(event)
+        .unwrap()
+        .findings
+        .remove(0)
+        .unwrap()
+}
+
+/// KMS rules that must not be reached: DescribeKey and EnableKey.
+fn kms_untouched() -> (aws_smithy_mocks::Rule, aws_smithy_mocks::Rule) {
+    use aws_sdk_kms::operation::describe_key::DescribeKeyError;
+    let describe = mock!(aws_sdk_kms::Client::describe_key).then_error(|| {
+        DescribeKeyError::generic(ErrorMetadata::builder().code("NotExpected").build())
+    });
+    let enable = mock!(aws_sdk_kms::Client::enable_key)
+        .then_output(|| aws_sdk_kms::operation::enable_key::EnableKeyOutput::builder().build());
+    (describe, enable)
+}
+
 #[test]
 fn the_window_names_who_signed_in_without_mfa_and_what_changed() {
     let calls: Vec<Call> = [
@@ -509,4 +547,311 @@ async fn undo_puts_back_each_response_from_its_record() {
         .unwrap_err();
     assert_eq!(bad.code.as_deref(), Some("InvalidPriorState"));
     assert_eq!(del.num_calls(), 1);
+}
+
+#[test]
+fn only_quells_own_alarms_are_acted_on() {
+    let r = CloudtrailAlarmResponse::default();
+    let event = sample("cloudwatch-alarm-disableordeletecmk.json");
+    let f = finding_of(event.clone());
+    assert_eq!(f.alarm_namespace.as_deref(), Some(DEFAULT_ALARM_NAMESPACE));
+    assert_eq!(r.target(&f).unwrap().kind, Kind::KmsKeyChanges);
+
+    // A look-alike the member made: the same metric name, another alarm name. target() is where
+    // it stops, before any member session or AWS call.
+    let forged = finding_of(
+        serde_json::from_str(
+            &event
+                .to_string()
+                .replace("quell-cis-DisableOrDeleteCMK", "ops-DisableOrDeleteCMK"),
+        )
+        .unwrap(),
+    );
+    assert_eq!(forged.kind, "DisableOrDeleteCMK");
+    let why = r.target(&forged).unwrap_err().0;
+    assert!(
+        why.contains(
+            "alarm `ops-DisableOrDeleteCMK` is not one of quell's (name prefix `quell-cis-`)"
+        ),
+        "{why}"
+    );
+
+    // Quell's name, another namespace (or none).
+    let mut other = event.clone();
+    other["detail"]["configuration"]["metrics"][0]["metricStat"]["metric"]["namespace"] =
+        json!("AWS/EC2");
+    let other = finding_of(other);
+    assert_eq!(other.alarm_namespace.as_deref(), Some("AWS/EC2"));
+    let why = r.target(&other).unwrap_err().0;
+    assert!(
+        why.contains("namespace `AWS/EC2` is not `CISBenchmark`"),
+        "{why}"
+    );
+    let mut none = f.clone();
+    none.alarm_namespace = None;
+    assert!(r
+        .target(&none)
+        .unwrap_err()
+        .0
+        .contains("names no metric namespace"));
+    let mut nameless = f.clone();
+    nameless.resources.clear();
+    assert!(r.target(&nameless).is_err());
+
+    // Both are settings; a bad value names its variable.
+    let mut org = CloudtrailAlarmResponse::default();
+    org.configure(&|k| match k {
+        "QUELL_ALARM_NAME_PREFIX" => Some("org-cis-".into()),
+        "QUELL_ALARM_NAMESPACE" => Some("Org/CIS".into()),
+        _ => None,
+    })
+    .unwrap();
+    assert_eq!(
+        (org.alarm_name_prefix.as_str(), org.alarm_namespace.as_str()),
+        ("org-cis-", "Org/CIS")
+    );
+    assert!(org
+        .target(&f)
+        .unwrap_err()
+        .0
+        .contains("name prefix `org-cis-`"));
+    let mut renamed = f.clone();
+    renamed.resources[0].id = "org-cis-DisableOrDeleteCMK".into();
+    renamed.alarm_namespace = Some("Org/CIS".into());
+    assert!(org.target(&renamed).is_ok());
+    for (var, value) in [
+        ("QUELL_ALARM_NAME_PREFIX", "quell cis-"),
+        ("QUELL_ALARM_NAMESPACE", "CIS*Benchmark"),
+    ] {
+        let err = CloudtrailAlarmResponse::default()
+            .configure(&|k| (k == var).then(|| value.to_string()))
+            .unwrap_err();
+        assert_eq!(err.var, var);
+    }
+}
+
+#[tokio::test]
+async fn a_window_claiming_90_days_is_looked_up_as_one_hour_at_most() {
+    let mut f = finding_of(sample("cloudwatch-alarm-disableordeletecmk.json"));
+    f.observed_at = Some("2026-11-28T13:05:00Z".into());
+    f.window_start = Some("2026-08-30T13:05:00Z".into());
+    let t = CloudtrailAlarmResponse::default().target(&f).unwrap();
+    let end = parse_time("2026-11-28T13:05:00Z").unwrap().secs();
+    assert!(
+        t.end.secs() - t.start.secs() <= MAX_WINDOW_SECS && t.end.secs() >= end,
+        "{} to {}",
+        fmt(&t.start),
+        fmt(&t.end)
+    );
+    let l = mock!(aws_sdk_cloudtrail::Client::lookup_events)
+        .match_requests(|r| match (r.start_time(), r.end_time()) {
+            (Some(s), Some(e)) => s.secs() < e.secs() && e.secs() - s.secs() <= 3600,
+            _ => false,
+        })
+        .then_output(|| lookup(Vec::new()));
+    let c = clients(
+        mock_client!(aws_sdk_cloudtrail, RuleMode::MatchAny, [&l]),
+        no_iam(),
+    );
+    let out = execute(
+        &CloudtrailAlarmResponse::default(),
+        &c,
+        &t,
+        Mode::Enforce,
+        "quell:exempt",
+    )
+    .await;
+    assert_eq!(
+        l.num_calls(),
+        1,
+        "the lookup spans at most an hour: {out:?}"
+    );
+
+    // No end, or a start after the end: at most the last hour, ending at the end (or now).
+    let now = 1_800_000_000;
+    for (start, end) in [
+        (Some(1_000), None),
+        (Some(now - 100), None),
+        (Some(now + 100), Some(now)),
+        (Some(0), Some(now)),
+        (None, None),
+    ] {
+        let (s, e) = window(
+            start.map(DateTime::from_secs),
+            end.map(DateTime::from_secs),
+            DateTime::from_secs(now),
+        );
+        assert!(
+            s.secs() < e.secs() && e.secs() - s.secs() <= MAX_WINDOW_SECS && e.secs() <= now + 60,
+            "{start:?} {end:?}: {} to {}",
+            s.secs(),
+            e.secs()
+        );
+    }
+    // An alarm's own five minutes, widened for CloudTrail's delivery delay.
+    let (s, e) = window(
+        Some(DateTime::from_secs(now - 300)),
+        Some(DateTime::from_secs(now)),
+        DateTime::from_secs(now),
+    );
+    assert_eq!((s.secs(), e.secs()), (now - 900, now + 60));
+}
+
+#[tokio::test]
+async fn a_failed_call_is_evidence_not_a_change() {
+    const KEY: &str = "1234abcd-12ab-34cd-56ef-1234567890ab";
+    let mut failed = call("DisableKey", "kms.amazonaws.com", json!({"keyId": KEY}));
+    failed["errorCode"] = json!("AccessDeniedException");
+    let l = mock!(aws_sdk_cloudtrail::Client::lookup_events)
+        .then_output(move || lookup(vec![failed.clone()]));
+    let (describe, enable) = kms_untouched();
+    let mut c = clients(mock_client!(aws_sdk_cloudtrail, [&l]), no_iam());
+    c.kms = mock_client!(aws_sdk_kms, RuleMode::MatchAny, [&describe, &enable]);
+    let out = execute(
+        &CloudtrailAlarmResponse::default(),
+        &c,
+        &target(Kind::KmsKeyChanges),
+        Mode::Enforce,
+        "quell:exempt",
+    )
+    .await;
+    assert_eq!(
+        (describe.num_calls(), enable.num_calls()),
+        (0, 0),
+        "no EnableKey for a DisableKey that failed: {out:?}"
+    );
+    assert_eq!(out.name(), "ALREADY_COMPLIANT", "{out:?}");
+    // It is still evidence: the window's summary names it, and why it was not acted on.
+    let mut failed = call("DisableKey", "kms.amazonaws.com", json!({"keyId": KEY}));
+    failed["errorCode"] = json!("AccessDeniedException");
+    let calls = [Call {
+        name: "DisableKey".into(),
+        source_ip: "198.51.100.7".into(),
+        who: "mallory".into(),
+        user_type: "IAMUser".into(),
+        record: failed,
+    }];
+    assert!(calls[0].failed() && !calls[0].acted_on());
+    assert!(changed(&calls, KMS_CALLS, "keyId").is_empty());
+    let seen = evidence(&calls);
+    assert!(
+        seen.contains(&format!(
+            "not acted on: DisableKey {KEY} (AccessDeniedException) by mallory"
+        )),
+        "{seen}"
+    );
+
+    // The same for a configuration recorder: a failed stop starts nothing, and is not even read.
+    let mut failed = call(
+        "StopConfigurationRecorder",
+        "config.amazonaws.com",
+        json!({"configurationRecorderName": "default"}),
+    );
+    failed["errorCode"] = json!("AccessDeniedException");
+    let l = mock!(aws_sdk_cloudtrail::Client::lookup_events)
+        .then_output(move || lookup(vec![failed.clone()]));
+    let st = mock!(aws_sdk_config::Client::describe_configuration_recorder_status).then_output(|| {
+        aws_sdk_config::operation::describe_configuration_recorder_status::DescribeConfigurationRecorderStatusOutput::builder().build()
+    });
+    let mut c = clients(mock_client!(aws_sdk_cloudtrail, [&l]), no_iam());
+    c.config = mock_client!(aws_sdk_config, RuleMode::MatchAny, [&st]);
+    let out = execute(
+        &CloudtrailAlarmResponse::default(),
+        &c,
+        &target(Kind::ConfigChanges),
+        Mode::Enforce,
+        "quell:exempt",
+    )
+    .await;
+    assert_eq!(out.name(), "ALREADY_COMPLIANT", "{out:?}");
+    assert_eq!(st.num_calls(), 0);
+}
+
+#[tokio::test]
+async fn quells_own_changes_are_not_acted_on_again() {
+    const KEY: &str = "1234abcd-12ab-34cd-56ef-1234567890ab";
+    let l = mock!(aws_sdk_cloudtrail::Client::lookup_events).then_output(|| {
+        lookup(vec![quells(
+            "DisableKey",
+            "kms.amazonaws.com",
+            json!({"keyId": KEY}),
+        )])
+    });
+    let (describe, enable) = kms_untouched();
+    let mut c = clients(mock_client!(aws_sdk_cloudtrail, [&l]), no_iam());
+    c.kms = mock_client!(aws_sdk_kms, RuleMode::MatchAny, [&describe, &enable]);
+    let out = execute(
+        &CloudtrailAlarmResponse::default(),
+        &c,
+        &target(Kind::KmsKeyChanges),
+        Mode::Enforce,
+        "quell:exempt",
+    )
+    .await;
+    assert_eq!(
+        (describe.num_calls(), enable.num_calls()),
+        (0, 0),
+        "{out:?}"
+    );
+    assert_eq!(out.name(), "ALREADY_COMPLIANT", "{out:?}");
+
+    // Escalations still show quell's own changes, marked as such.
+    let l = mock!(aws_sdk_cloudtrail::Client::lookup_events).then_output(|| {
+        lookup(vec![quells(
+            "CreateRoute",
+            "ec2.amazonaws.com",
+            json!({"routeTableId": "rtb-0a1b2c3d"}),
+        )])
+    });
+    let c = clients(mock_client!(aws_sdk_cloudtrail, [&l]), no_iam());
+    let out = execute(
+        &CloudtrailAlarmResponse::default(),
+        &c,
+        &target(Kind::RouteTableChanges),
+        Mode::Enforce,
+        "quell:exempt",
+    )
+    .await;
+    let note = out.note("x", "y");
+    assert!(note.contains("(quell's own change)"), "{note}");
+
+    // Which principals are quell's.
+    for arn in [
+        QUELL_SESSION,
+        "arn:aws:iam::111111111111:role/quell-s3-block-public-access",
+        "arn:aws:iam::111111111111:role/quell-undo",
+        "arn:aws-us-gov:sts::111111111111:assumed-role/quell-ec2-revoke-open-ingress/s",
+    ] {
+        assert!(quell_role_arn(arn), "{arn}");
+    }
+    // A member's own look-alike roles are not quell's.
+    for arn in [
+        "arn:aws:iam::111111111111:role/quell-ops",
+        "arn:aws:sts::111111111111:assumed-role/quell-x/s",
+        "arn:aws:iam::111111111111:role/ops/quell-s3-block-public-access",
+        "arn:aws:iam::222222222222:role/quell/cloudtrail-alarm-response/central",
+        "arn:aws:sts::111111111111:assumed-role/dev/quell-session",
+        "arn:aws:iam::111111111111:role/quellish",
+        "arn:aws:iam::111111111111:role/dev/quell",
+        "arn:aws:iam::111111111111:user/quell-x",
+        "quell-x",
+        "",
+    ] {
+        assert!(!quell_role_arn(arn), "{arn}");
+    }
+    // The session issuer counts too.
+    let by_issuer = Call {
+        name: "DisableKey".into(),
+        source_ip: "x".into(),
+        who: "x".into(),
+        user_type: "AssumedRole".into(),
+        record: json!({"userIdentity": {"type": "AssumedRole",
+            "arn": "arn:aws:sts::111111111111:assumed-role/central/s",
+            "sessionContext": {"sessionIssuer": {"type": "Role", "arn": "arn:aws:iam::111111111111:role/quell-cloudtrail-alarm-response"}}},
+            "requestParameters": {"keyId": KEY}}),
+    };
+    assert!(by_issuer.by_quell() && !by_issuer.acted_on());
+    let seen = evidence(std::slice::from_ref(&by_issuer));
+    assert!(seen.contains("(quell's own change)"), "{seen}");
+    assert!(changed(&[by_issuer], KMS_CALLS, "keyId").is_empty());
 }

@@ -106,11 +106,12 @@ impl Remediation for CloudtrailRestoreLogging {
             guardduty: &["Stealth:IAMUser/CloudTrailLoggingDisabled"],
             config_rules: &["cloudtrail-enabled", "multi-region-cloudtrail-enabled"],
             securityhub_controls: &["CloudTrail.1", "CloudTrail.4", "3.1", "3.2"],
-            cloudtrail_events: &["StopLogging"],
+            cloudtrail_events: &["cloudtrail:StopLogging"],
             ..Triggers::NONE
         },
         // StopLogging only for undo, when the trail was not logging before.
-        permissions: &["cloudtrail:DescribeTrails", "cloudtrail:GetTrailStatus", "cloudtrail:ListTags", START, UPDATE, STOP],
+        permissions: &["cloudtrail:DescribeTrails", "cloudtrail:GetTrailStatus", "cloudtrail:ListTags", START, UPDATE],
+        undo_permissions: &[STOP],
         default_mode: Mode::Enforce,
     };
     type Target = Target;

@@ -28,7 +28,8 @@ impl Remediation for EbsEncryptionByDefault {
             ..Triggers::NONE
         },
         // DisableEbsEncryptionByDefault only for undo.
-        permissions: &["ec2:GetEbsEncryptionByDefault", ENABLE, DISABLE],
+        permissions: &["ec2:GetEbsEncryptionByDefault", ENABLE],
+        undo_permissions: &[DISABLE],
         default_mode: Mode::Enforce,
     };
     type Target = Account;

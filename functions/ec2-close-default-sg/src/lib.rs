@@ -50,10 +50,8 @@ impl Remediation for Ec2CloseDefaultSg {
             "ec2:DescribeSecurityGroups",
             "ec2:RevokeSecurityGroupIngress",
             "ec2:RevokeSecurityGroupEgress",
-            // Only for undo: the revoked rules put back.
-            "ec2:AuthorizeSecurityGroupIngress",
-            "ec2:AuthorizeSecurityGroupEgress",
         ],
+        undo_permissions: &["ec2:AuthorizeSecurityGroupIngress", "ec2:AuthorizeSecurityGroupEgress"],
         default_mode: Mode::Enforce,
     };
     type Target = Target;

@@ -405,9 +405,8 @@ impl Remediation for Ec2IsolateInstance {
             "ec2:ModifyInstanceAttribute",
             "autoscaling:DescribeAutoScalingInstances",
             "autoscaling:DetachInstances",
-            // Only for undo: the instance goes back into its Auto Scaling group.
-            "autoscaling:AttachInstances",
         ],
+        undo_permissions: &["autoscaling:AttachInstances"],
         default_mode: Mode::DryRun,
     };
     type Target = Target;

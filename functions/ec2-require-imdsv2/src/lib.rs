@@ -90,6 +90,7 @@ impl Remediation for Ec2RequireImdsv2 {
             ..Triggers::NONE
         },
         permissions: &["ec2:DescribeInstances", MODIFY],
+        undo_permissions: &[],
         default_mode: Mode::Enforce,
     };
     type Target = Target;

@@ -257,10 +257,11 @@ impl Remediation for Ec2RevokeOpenIngress {
         triggers: Triggers {
             config_rules: &["restricted-ssh", "restricted-common-ports", "vpc-sg-open-only-to-authorized-ports"],
             securityhub_controls: &["EC2.13", "EC2.14", "EC2.18", "EC2.19", "4.1", "4.2"],
-            cloudtrail_events: &["AuthorizeSecurityGroupIngress"],
+            cloudtrail_events: &["ec2:AuthorizeSecurityGroupIngress"],
             ..Triggers::NONE
         },
-        permissions: &["ec2:DescribeSecurityGroups", REVOKE, AUTHORIZE],
+        permissions: &["ec2:DescribeSecurityGroups", REVOKE],
+        undo_permissions: &[AUTHORIZE],
         default_mode: Mode::Enforce,
     };
     type Target = Target;

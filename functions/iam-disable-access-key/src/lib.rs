@@ -137,6 +137,7 @@ impl Remediation for IamDisableAccessKey {
             UPDATE,
             TAG,
         ],
+        undo_permissions: &[],
         default_mode: Mode::Enforce,
     };
     type Target = Target;

@@ -243,7 +243,8 @@ impl Remediation for IamPasswordPolicy {
             ..Triggers::NONE
         },
         // DeleteAccountPasswordPolicy only for undo, when the account had none before.
-        permissions: &["iam:GetAccountPasswordPolicy", UPDATE, DELETE],
+        permissions: &["iam:GetAccountPasswordPolicy", UPDATE],
+        undo_permissions: &[DELETE],
         default_mode: Mode::Enforce,
     };
     type Target = Account;

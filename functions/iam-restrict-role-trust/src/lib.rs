@@ -125,6 +125,7 @@ impl Remediation for IamRestrictRoleTrust {
             ..Triggers::NONE
         },
         permissions: &["iam:GetRole", UPDATE, UPDATE_FINDINGS],
+        undo_permissions: &[],
         default_mode: Mode::DryRun,
     };
     type Target = Target;

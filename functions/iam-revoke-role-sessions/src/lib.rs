@@ -59,7 +59,8 @@ impl Remediation for IamRevokeRoleSessions {
             ..Triggers::NONE
         },
         // DeleteRolePolicy only for undo, when the role had no revocation policy before.
-        permissions: &["iam:ListRoleTags", "iam:GetRolePolicy", PUT, DELETE],
+        permissions: &["iam:ListRoleTags", "iam:GetRolePolicy", PUT],
+        undo_permissions: &[DELETE],
         default_mode: Mode::Enforce,
     };
     type Target = Target;

@@ -47,6 +47,7 @@ impl Remediation for S3AccountPublicAccessBlock {
             ..Triggers::NONE
         },
         permissions: &["s3:GetAccountPublicAccessBlock", PUT],
+        undo_permissions: &[],
         default_mode: Mode::Enforce,
     };
     type Target = Account;

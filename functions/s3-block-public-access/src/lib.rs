@@ -12,7 +12,20 @@ pub struct S3BlockPublicAccess;
 
 /// The bucket to block.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Bucket(pub String);
+pub struct Bucket {
+    pub name: String,
+    /// The finding's account: the expected owner of the bucket.
+    pub account: String,
+}
+
+impl Bucket {
+    pub fn new(name: impl Into<String>, account: impl Into<String>) -> Bucket {
+        Bucket {
+            name: name.into(),
+            account: account.into(),
+        }
+    }
+}
 
 const PUT: &str = "s3:PutBucketPublicAccessBlock";
 
@@ -38,6 +51,7 @@ impl Remediation for S3BlockPublicAccess {
             ..Triggers::NONE
         },
         permissions: &["s3:GetBucketTagging", "s3:GetBucketPublicAccessBlock", PUT],
+        undo_permissions: &[],
         default_mode: Mode::Enforce,
     };
     type Target = Bucket;
@@ -60,24 +74,34 @@ impl Remediation for S3BlockPublicAccess {
                 r.id
             )));
         }
-        Ok(Bucket(r.id.clone()))
+        Ok(Bucket::new(r.id.clone(), f.account.clone()))
     }
 
     fn describe(&self, t: &Bucket) -> String {
-        format!("bucket {}", t.0)
+        format!("bucket {}", t.name)
     }
 
     async fn tags(&self, s3: &aws_sdk_s3::Client, t: &Bucket) -> Result<Tags, AwsError> {
-        quell::member::bucket_tags(s3, &t.0).await
+        quell::member::bucket_tags(s3, &t.name, &t.account).await
     }
 
     async fn plan(&self, s3: &aws_sdk_s3::Client, t: &Bucket) -> Result<Vec<Step>, AwsError> {
-        let current = match s3.get_public_access_block().bucket(&t.0).send().await {
+        let current = match s3
+            .get_public_access_block()
+            .bucket(&t.name)
+            .expected_bucket_owner(&t.account)
+            .send()
+            .await
+        {
             Ok(out) => out.public_access_block_configuration,
             Err(e) if code(&e) == Some("NoSuchPublicAccessBlockConfiguration") => None,
             Err(e) => {
-                return Err(e)
-                    .aws(|| format!("could not read the public access block of bucket {}", t.0))
+                return Err(e).aws(|| {
+                    format!(
+                        "could not read the public access block of bucket {}",
+                        t.name
+                    )
+                })
             }
         };
         let c = current.unwrap_or_else(|| PublicAccessBlockConfiguration::builder().build());
@@ -99,7 +123,7 @@ impl Remediation for S3BlockPublicAccess {
             PUT,
             format!(
                 "bucket={} all four settings true (were off: {})",
-                t.0,
+                t.name,
                 off.join(", ")
             ),
         )])
@@ -110,7 +134,13 @@ impl Remediation for S3BlockPublicAccess {
         s3: &aws_sdk_s3::Client,
         t: &Bucket,
     ) -> Result<Option<serde_json::Value>, AwsError> {
-        let current = match s3.get_public_access_block().bucket(&t.0).send().await {
+        let current = match s3
+            .get_public_access_block()
+            .bucket(&t.name)
+            .expected_bucket_owner(&t.account)
+            .send()
+            .await
+        {
             Ok(out) => out.public_access_block_configuration.map(|c| {
                 serde_json::json!({
                     "BlockPublicAcls": c.block_public_acls,
@@ -121,12 +151,16 @@ impl Remediation for S3BlockPublicAccess {
             }),
             Err(e) if code(&e) == Some("NoSuchPublicAccessBlockConfiguration") => None,
             Err(e) => {
-                return Err(e)
-                    .aws(|| format!("could not read the public access block of bucket {}", t.0))
+                return Err(e).aws(|| {
+                    format!(
+                        "could not read the public access block of bucket {}",
+                        t.name
+                    )
+                })
             }
         };
         Ok(Some(
-            serde_json::json!({"bucket": t.0, "public_access_block": current}),
+            serde_json::json!({"bucket": t.name, "account": t.account, "public_access_block": current}),
         ))
     }
 
@@ -144,10 +178,12 @@ impl Remediation for S3BlockPublicAccess {
                 false,
             ));
         }
+        let account = quell::remediation::prior_field(prior, "account", validate::account_id)?;
         let c = &prior["public_access_block"];
         if c.is_null() {
             s3.delete_public_access_block()
                 .bucket(&bucket)
+                .expected_bucket_owner(&account)
                 .send()
                 .await
                 .aws(|| format!("could not remove the public access block of bucket {bucket}"))?;
@@ -159,6 +195,7 @@ impl Remediation for S3BlockPublicAccess {
         let b = |k: &str| c[k].as_bool();
         s3.put_public_access_block()
             .bucket(&bucket)
+            .expected_bucket_owner(&account)
             .public_access_block_configuration(
                 PublicAccessBlockConfiguration::builder()
                     .set_block_public_acls(b("BlockPublicAcls"))
@@ -183,7 +220,8 @@ impl Remediation for S3BlockPublicAccess {
         _steps: &[Step],
     ) -> Result<(), AwsError> {
         s3.put_public_access_block()
-            .bucket(&t.0)
+            .bucket(&t.name)
+            .expected_bucket_owner(&t.account)
             .public_access_block_configuration(
                 PublicAccessBlockConfiguration::builder()
                     .block_public_acls(true)
@@ -194,7 +232,7 @@ impl Remediation for S3BlockPublicAccess {
             )
             .send()
             .await
-            .aws(|| format!("could not put the public access block on bucket {}", t.0))?;
+            .aws(|| format!("could not put the public access block on bucket {}", t.name))?;
         Ok(())
     }
 }
@@ -240,7 +278,7 @@ mod tests {
 
     const TAG: &str = "quell:exempt";
     fn bucket() -> Bucket {
-        Bucket("member-public".into())
+        Bucket::new("member-public", "111111111111")
     }
 
     fn no_tags() -> Rule {
@@ -291,6 +329,7 @@ mod tests {
             .match_requests(|r| {
                 let c = r.public_access_block_configuration().unwrap();
                 r.bucket() == Some("member-public")
+                    && r.expected_bucket_owner() == Some("111111111111")
                     && c.block_public_acls == Some(true)
                     && c.ignore_public_acls == Some(true)
                     && c.block_public_policy == Some(true)
@@ -483,7 +522,7 @@ mod tests {
         assert!(S3BlockPublicAccess::SPEC.matches(f));
         assert_eq!(
             S3BlockPublicAccess.target(f).unwrap(),
-            Bucket("test-gd-324237984731208478901374".into())
+            Bucket::new("test-gd-324237984731208478901374", "123456789012")
         );
 
         let mut no_bucket = f.clone();

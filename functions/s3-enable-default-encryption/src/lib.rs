@@ -21,7 +21,20 @@ pub struct S3EnableDefaultEncryption {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Bucket(pub String);
+pub struct Bucket {
+    pub name: String,
+    /// The finding's account: the expected owner of the bucket.
+    pub account: String,
+}
+
+impl Bucket {
+    pub fn new(name: impl Into<String>, account: impl Into<String>) -> Bucket {
+        Bucket {
+            name: name.into(),
+            account: account.into(),
+        }
+    }
+}
 
 fn code<E: aws_sdk_s3::error::ProvideErrorMetadata>(e: &E) -> Option<&str> {
     e.code()
@@ -37,6 +50,7 @@ impl Remediation for S3EnableDefaultEncryption {
             ..Triggers::NONE
         },
         permissions: &["s3:GetBucketTagging", "s3:GetEncryptionConfiguration", PUT],
+        undo_permissions: &[],
         default_mode: Mode::Enforce,
     };
     type Target = Bucket;
@@ -72,19 +86,25 @@ impl Remediation for S3EnableDefaultEncryption {
                 r.id
             )));
         }
-        Ok(Bucket(r.id.clone()))
+        Ok(Bucket::new(r.id.clone(), f.account.clone()))
     }
 
     fn describe(&self, t: &Bucket) -> String {
-        format!("bucket {}", t.0)
+        format!("bucket {}", t.name)
     }
 
     async fn tags(&self, s3: &aws_sdk_s3::Client, t: &Bucket) -> Result<Tags, AwsError> {
-        quell::member::bucket_tags(s3, &t.0).await
+        quell::member::bucket_tags(s3, &t.name, &t.account).await
     }
 
     async fn plan(&self, s3: &aws_sdk_s3::Client, t: &Bucket) -> Result<Vec<Step>, AwsError> {
-        let has = match s3.get_bucket_encryption().bucket(&t.0).send().await {
+        let has = match s3
+            .get_bucket_encryption()
+            .bucket(&t.name)
+            .expected_bucket_owner(&t.account)
+            .send()
+            .await
+        {
             Ok(out) => out.server_side_encryption_configuration().is_some_and(|c| {
                 c.rules()
                     .iter()
@@ -93,7 +113,7 @@ impl Remediation for S3EnableDefaultEncryption {
             Err(e) if code(&e) == Some("ServerSideEncryptionConfigurationNotFoundError") => false,
             Err(e) => {
                 return Err(e)
-                    .aws(|| format!("could not read the default encryption of bucket {}", t.0))
+                    .aws(|| format!("could not read the default encryption of bucket {}", t.name))
             }
         };
         if has {
@@ -105,7 +125,7 @@ impl Remediation for S3EnableDefaultEncryption {
         };
         Ok(vec![Step::new(
             PUT,
-            format!("bucket={} default encryption {how}", t.0),
+            format!("bucket={} default encryption {how}", t.name),
         )])
     }
 
@@ -116,7 +136,7 @@ impl Remediation for S3EnableDefaultEncryption {
         t: &Bucket,
     ) -> Result<Option<serde_json::Value>, AwsError> {
         Ok(Some(
-            serde_json::json!({"bucket": t.0, "default_encryption": null}),
+            serde_json::json!({"bucket": t.name, "account": t.account, "default_encryption": null}),
         ))
     }
 
@@ -127,6 +147,7 @@ impl Remediation for S3EnableDefaultEncryption {
         prior: &serde_json::Value,
     ) -> Result<Vec<Step>, AwsError> {
         let bucket = quell::remediation::prior_field(prior, "bucket", validate::bucket_name)?;
+        let account = quell::remediation::prior_field(prior, "account", validate::account_id)?;
         if !prior["default_encryption"].is_null() {
             return Err(quell::remediation::invalid_prior(
                 "quell records only buckets that had no default encryption",
@@ -134,6 +155,7 @@ impl Remediation for S3EnableDefaultEncryption {
         }
         s3.delete_bucket_encryption()
             .bucket(&bucket)
+            .expected_bucket_owner(&account)
             .send()
             .await
             .aws(|| format!("could not remove the default encryption of bucket {bucket}"))?;
@@ -182,11 +204,12 @@ impl Remediation for S3EnableDefaultEncryption {
                 )
             })?;
         s3.put_bucket_encryption()
-            .bucket(&t.0)
+            .bucket(&t.name)
+            .expected_bucket_owner(&t.account)
             .server_side_encryption_configuration(conf)
             .send()
             .await
-            .aws(|| format!("could not set the default encryption of bucket {}", t.0))?;
+            .aws(|| format!("could not set the default encryption of bucket {}", t.name))?;
         Ok(())
     }
 }
@@ -241,7 +264,7 @@ mod tests {
             .build()
     }
     fn b() -> Bucket {
-        Bucket("member-data".into())
+        Bucket::new("member-data", "111111111111")
     }
 
     #[tokio::test]
@@ -257,7 +280,8 @@ mod tests {
                 let d = r.server_side_encryption_configuration().unwrap().rules()[0]
                     .apply_server_side_encryption_by_default()
                     .unwrap();
-                d.sse_algorithm() == &ServerSideEncryption::AwsKms
+                r.expected_bucket_owner() == Some("111111111111")
+                    && d.sse_algorithm() == &ServerSideEncryption::AwsKms
                     && d.kms_master_key_id() == Some("alias/data")
             })
             .then_output(|| PutBucketEncryptionOutput::builder().build());

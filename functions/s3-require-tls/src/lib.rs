@@ -19,6 +19,8 @@ pub struct S3RequireTls;
 pub struct Bucket {
     pub name: String,
     pub partition: String,
+    /// The finding's account: the expected owner of the bucket.
+    pub account: String,
 }
 
 fn as_list(v: &Value) -> Vec<Value> {
@@ -81,7 +83,13 @@ pub fn merged(policy: Option<&str>, bucket_arn: &str) -> Result<Option<Value>, S
 }
 
 async fn policy(s3: &aws_sdk_s3::Client, b: &Bucket) -> Result<Option<String>, AwsError> {
-    match s3.get_bucket_policy().bucket(&b.name).send().await {
+    match s3
+        .get_bucket_policy()
+        .bucket(&b.name)
+        .expected_bucket_owner(&b.account)
+        .send()
+        .await
+    {
         Ok(out) => Ok(out.policy),
         Err(e)
             if aws_sdk_s3::error::ProvideErrorMetadata::code(&e) == Some("NoSuchBucketPolicy") =>
@@ -108,7 +116,8 @@ impl Remediation for S3RequireTls {
             ..Triggers::NONE
         },
         // DeleteBucketPolicy only for undo, when the bucket had no policy before.
-        permissions: &["s3:GetBucketTagging", "s3:GetBucketPolicy", PUT, "s3:DeleteBucketPolicy"],
+        permissions: &["s3:GetBucketTagging", "s3:GetBucketPolicy", PUT],
+        undo_permissions: &["s3:DeleteBucketPolicy"],
         default_mode: Mode::Enforce,
     };
     type Target = Bucket;
@@ -131,6 +140,7 @@ impl Remediation for S3RequireTls {
         Ok(Bucket {
             name: r.id.clone(),
             partition: f.partition.clone(),
+            account: f.account.clone(),
         })
     }
 
@@ -139,7 +149,7 @@ impl Remediation for S3RequireTls {
     }
 
     async fn tags(&self, s3: &aws_sdk_s3::Client, t: &Bucket) -> Result<Tags, AwsError> {
-        quell::member::bucket_tags(s3, &t.name).await
+        quell::member::bucket_tags(s3, &t.name, &t.account).await
     }
 
     async fn plan(&self, s3: &aws_sdk_s3::Client, t: &Bucket) -> Result<Vec<Step>, AwsError> {
@@ -164,8 +174,10 @@ impl Remediation for S3RequireTls {
         s3: &aws_sdk_s3::Client,
         t: &Bucket,
     ) -> Result<Option<serde_json::Value>, AwsError> {
-        let text = quell::member::bucket_policy(s3, &t.name).await?;
-        Ok(Some(serde_json::json!({"bucket": t.name, "policy": text})))
+        let text = quell::member::bucket_policy(s3, &t.name, &t.account).await?;
+        Ok(Some(
+            serde_json::json!({"bucket": t.name, "account": t.account, "policy": text}),
+        ))
     }
 
     async fn restore(
@@ -174,8 +186,10 @@ impl Remediation for S3RequireTls {
         prior: &serde_json::Value,
     ) -> Result<Vec<Step>, AwsError> {
         let bucket = quell::remediation::prior_field(prior, "bucket", validate::bucket_name)?;
+        let account = quell::remediation::prior_field(prior, "account", validate::account_id)?;
         Ok(vec![
-            quell::member::put_back_bucket_policy(s3, &bucket, prior["policy"].as_str()).await?,
+            quell::member::put_back_bucket_policy(s3, &bucket, &account, prior["policy"].as_str())
+                .await?,
         ])
     }
 
@@ -200,6 +214,7 @@ impl Remediation for S3RequireTls {
         };
         s3.put_bucket_policy()
             .bucket(&t.name)
+            .expected_bucket_owner(&t.account)
             .policy(doc.to_string())
             .send()
             .await
@@ -258,6 +273,7 @@ mod tests {
         Bucket {
             name: "member-data".into(),
             partition: "aws".into(),
+            account: "111111111111".into(),
         }
     }
 
@@ -277,8 +293,9 @@ mod tests {
             .build();
         let p = mock!(Client::put_bucket_policy)
             .match_requests(|r| {
-                r.policy()
-                    .is_some_and(|p| p.contains("ReadForCdn") && p.contains(SID))
+                r.expected_bucket_owner() == Some("111111111111")
+                    && r.policy()
+                        .is_some_and(|p| p.contains("ReadForCdn") && p.contains(SID))
             })
             .then_output(|| PutBucketPolicyOutput::builder().build());
         let s3 = mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&t, &g, &p]);

@@ -57,18 +57,22 @@ impl Target {
 pub struct Clients {
     pub s3: aws_sdk_s3::Client,
     pub analyzer: Analyzers,
+    /// The member account: every S3 call names it as the expected bucket owner.
+    pub account: String,
 }
 
 use quell::member::bucket_policy as policy;
 
-/// The bucket's ACL: its owner and grants.
+/// The bucket's ACL: its owner and grants. `owner` is the account expected to own the bucket.
 pub async fn acl(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
+    owner: &str,
 ) -> Result<(Option<Owner>, Vec<Grant>), AwsError> {
     let out = s3
         .get_bucket_acl()
         .bucket(bucket)
+        .expected_bucket_owner(owner)
         .send()
         .await
         .aws(|| format!("could not read the ACL of bucket {bucket}"))?;
@@ -148,11 +152,13 @@ fn grant_from_json(v: &Value) -> Result<Grant, String> {
 async fn put_acl(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
+    account: &str,
     owner: Option<Owner>,
     grants: Vec<Grant>,
 ) -> Result<(), AwsError> {
     s3.put_bucket_acl()
         .bucket(bucket)
+        .expected_bucket_owner(account)
         .access_control_policy(
             AccessControlPolicy::builder()
                 .set_owner(owner)
@@ -202,6 +208,7 @@ impl Remediation for S3RestrictBucketPolicy {
             PUT_ACL,
             UPDATE_FINDINGS,
         ],
+        undo_permissions: &[],
         default_mode: Mode::Enforce,
     };
     type Target = Target;
@@ -211,6 +218,7 @@ impl Remediation for S3RestrictBucketPolicy {
         Clients {
             s3: member.s3(),
             analyzer: Analyzers::new(member),
+            account: member.account.clone(),
         }
     }
 
@@ -250,13 +258,13 @@ impl Remediation for S3RestrictBucketPolicy {
     }
 
     async fn tags(&self, c: &Clients, t: &Target) -> Result<Tags, AwsError> {
-        quell::member::bucket_tags(&c.s3, &t.bucket).await
+        quell::member::bucket_tags(&c.s3, &t.bucket, &c.account).await
     }
 
     async fn plan(&self, c: &Clients, t: &Target) -> Result<Vec<Step>, AwsError> {
         let untrusted = self.untrusted(t);
         let mut steps = Vec::new();
-        if let Some(current) = policy(&c.s3, &t.bucket).await? {
+        if let Some(current) = policy(&c.s3, &t.bucket, &c.account).await? {
             match restricted(&current, &untrusted).map_err(|e| malformed(&t.bucket, e))? {
                 (None, _) => {}
                 (Some(None), n) => steps.push(Step::new(
@@ -270,7 +278,7 @@ impl Remediation for S3RestrictBucketPolicy {
             }
         }
         if self.reads_acl(t) {
-            let (owner, grants) = acl(&c.s3, &t.bucket).await?;
+            let (owner, grants) = acl(&c.s3, &t.bucket, &c.account).await?;
             let owner_id = owner.as_ref().and_then(|o| o.id());
             let gone: Vec<String> = grants
                 .iter()
@@ -292,9 +300,9 @@ impl Remediation for S3RestrictBucketPolicy {
     }
 
     async fn prior(&self, c: &Clients, t: &Target) -> Result<Option<Value>, AwsError> {
-        let text = policy(&c.s3, &t.bucket).await?;
+        let text = policy(&c.s3, &t.bucket, &c.account).await?;
         let acl = if self.reads_acl(t) {
-            let (owner, grants) = acl(&c.s3, &t.bucket).await?;
+            let (owner, grants) = acl(&c.s3, &t.bucket, &c.account).await?;
             json!({
                 "owner": owner.as_ref().map(|o| json!({"id": o.id(), "display": o.display_name()})),
                 "grants": grants.iter().map(grant_json).collect::<Vec<_>>(),
@@ -314,7 +322,13 @@ impl Remediation for S3RestrictBucketPolicy {
             return Err(bad(format!("`{bucket}` is not a bucket name")));
         }
         let mut steps = vec![
-            quell::member::put_back_bucket_policy(&c.s3, &bucket, prior["policy"].as_str()).await?,
+            quell::member::put_back_bucket_policy(
+                &c.s3,
+                &bucket,
+                &c.account,
+                prior["policy"].as_str(),
+            )
+            .await?,
         ];
         if let Some(acl) = prior["acl"].as_object() {
             let owner = acl.get("owner").filter(|o| !o.is_null()).map(|o| {
@@ -331,7 +345,7 @@ impl Remediation for S3RestrictBucketPolicy {
                 .map_err(bad)?
                 .unwrap_or_default();
             let n = grants.len();
-            put_acl(&c.s3, &bucket, owner, grants).await?;
+            put_acl(&c.s3, &bucket, &c.account, owner, grants).await?;
             steps.push(Step::new(
                 PUT_ACL,
                 format!("bucket={bucket} ACL put back ({n} grants)"),
@@ -342,7 +356,7 @@ impl Remediation for S3RestrictBucketPolicy {
 
     async fn apply(&self, c: &Clients, t: &Target, _steps: &[Step]) -> Result<(), AwsError> {
         let untrusted = self.untrusted(t);
-        if let Some(current) = policy(&c.s3, &t.bucket).await? {
+        if let Some(current) = policy(&c.s3, &t.bucket, &c.account).await? {
             match restricted(&current, &untrusted)
                 .map_err(|e| malformed(&t.bucket, e))?
                 .0
@@ -351,6 +365,7 @@ impl Remediation for S3RestrictBucketPolicy {
                 Some(None) => {
                     c.s3.delete_bucket_policy()
                         .bucket(&t.bucket)
+                        .expected_bucket_owner(&c.account)
                         .send()
                         .await
                         .aws(|| format!("could not delete the policy of bucket {}", t.bucket))?;
@@ -358,6 +373,7 @@ impl Remediation for S3RestrictBucketPolicy {
                 Some(Some(text)) => {
                     c.s3.put_bucket_policy()
                         .bucket(&t.bucket)
+                        .expected_bucket_owner(&c.account)
                         .policy(text)
                         .send()
                         .await
@@ -366,13 +382,13 @@ impl Remediation for S3RestrictBucketPolicy {
             }
         }
         if self.reads_acl(t) {
-            let (owner, grants) = acl(&c.s3, &t.bucket).await?;
+            let (owner, grants) = acl(&c.s3, &t.bucket, &c.account).await?;
             let owner_id = owner.as_ref().and_then(|o| o.id()).map(str::to_string);
             let (gone, kept): (Vec<Grant>, Vec<Grant>) = grants
                 .into_iter()
                 .partition(|g| grant_is_untrusted(g, owner_id.as_deref(), &untrusted, t.from_acl));
             if !gone.is_empty() {
-                put_acl(&c.s3, &t.bucket, owner, kept).await?;
+                put_acl(&c.s3, &t.bucket, &c.account, owner, kept).await?;
             }
         }
         Ok(())

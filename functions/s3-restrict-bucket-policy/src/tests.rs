@@ -85,6 +85,7 @@ fn with(s3: Client) -> Clients {
             member: aa.clone(),
             central: aa,
         },
+        account: "111111111111".into(),
     }
 }
 
@@ -107,8 +108,9 @@ async fn removes_the_grant_and_verifies() {
         .build();
     let p = mock!(Client::put_bucket_policy)
         .match_requests(|r| {
-            r.policy()
-                .is_some_and(|p| !p.contains("999988887777") && p.contains("222222222222"))
+            r.expected_bucket_owner() == Some("111111111111")
+                && r.policy()
+                    .is_some_and(|p| !p.contains("999988887777") && p.contains("222222222222"))
         })
         .then_output(|| PutBucketPolicyOutput::builder().build());
     let tags = no_tags();
@@ -241,7 +243,10 @@ async fn a_public_acl_grant_goes_and_the_owner_and_log_delivery_stay() {
                 .access_control_policy()
                 .map(|p| p.grants())
                 .unwrap_or_default();
-            g.len() == 2 && g.contains(&o3) && g.contains(&l3)
+            r.expected_bucket_owner() == Some("111111111111")
+                && g.len() == 2
+                && g.contains(&o3)
+                && g.contains(&l3)
         })
         .then_output(|| {
             aws_sdk_s3::operation::put_bucket_acl::PutBucketAclOutput::builder().build()

@@ -525,7 +525,7 @@ async fn calls_per_remediation(
         );
         // Warm the session cache on the account, then count one fresh finding.
         ctx.members
-            .session("aws", MEMBER, REGION, "warm")
+            .session("aws", MEMBER, REGION)
             .await
             .map_err(|e| e.to_string())?;
         let Some(event) = event_for(&f, member, "calls").await else {
@@ -596,7 +596,7 @@ async fn side_by_side(emu: &Emulator, a: &Args) -> Result<(), String> {
     seed::member_role(&member, CENTRAL).await;
     let env = lambda_env(emu);
     let python = project_root().join(".venv/bin/python");
-    let role = format!("arn:aws:iam::{OTHER}:role/quell-remediation");
+    let role = format!("arn:aws:iam::{OTHER}:role/quell-s3-block-public-access");
     println!(
         "  {:<24} {:>9} {:>9} {:>7} {:>9} {:>9} {:>7} {:>7} {:>7}",
         "remediation",

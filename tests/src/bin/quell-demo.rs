@@ -792,14 +792,14 @@ async fn external_access(emu: &Emulator, member: &aws_config::SdkConfig) -> usiz
     );
 
     // quell undo FINDING_ID: the recorded trust policy goes back, and the role is held as it is.
-    let id = quell::event::Envelope::parse(event)
+    let key = quell::event::Envelope::parse(event)
         .ok()
         .and_then(|mut i| i.findings.pop()?.ok())
-        .map(|f| f.id)
-        .unwrap_or_default();
-    let undone = match ctx.state.as_ref() {
-        Some(st) => match st.prior_state(&id).await {
-            Ok(Some(prior)) => quell::runtime::undo_finding(&r, &ctx, &prior, &id)
+        .map(|f| quell::state::UndoKey::of("iam-restrict-role-trust", &f));
+    let id = key.as_ref().map(|k| k.finding.clone()).unwrap_or_default();
+    let undone = match (ctx.state.as_ref(), key) {
+        (Some(st), Some(key)) => match st.prior_state(&key).await {
+            Ok(Some(prior)) => quell::runtime::undo_finding(&r, &ctx, &prior, &key)
                 .await
                 .map(|steps| {
                     steps
@@ -812,7 +812,7 @@ async fn external_access(emu: &Emulator, member: &aws_config::SdkConfig) -> usiz
             Ok(None) => Err("no prior state recorded".into()),
             Err(e) => Err(e.to_string()),
         },
-        None => Err("no state table".into()),
+        _ => Err("no state table".into()),
     };
     let back = principals(seed::trust_policy(member, "vendor-access").await);
     println!(
