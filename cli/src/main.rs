@@ -117,9 +117,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     } else {
                         format!("quell-{f}")
                     };
-                    all.get(&role)
-                        .cloned()
-                        .with_context(|| format!("no member role {role}: `quell list` names the functions"))?
+                    all.get(&role).cloned().with_context(|| {
+                        format!("no member role {role}: `quell list` names the functions")
+                    })?
                 }
             };
             println!("{}", serde_json::to_string_pretty(&out)?);
@@ -155,14 +155,15 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .into_iter()
                 .filter(|k| function.as_deref().is_none_or(|f| k.function == f))
                 .collect();
-            let key = match keys.as_slice() {
-                [] => bail!("no change is recorded for finding {finding_id}"),
-                [one] => one.clone(),
-                many => bail!(
+            let key =
+                match keys.as_slice() {
+                    [] => bail!("no change is recorded for finding {finding_id}"),
+                    [one] => one.clone(),
+                    many => bail!(
                     "several functions changed finding {finding_id}: {}; name one with --function",
                     many.iter().map(|k| k.function.as_str()).collect::<Vec<_>>().join(", ")
                 ),
-            };
+                };
             let Some(prior) = state.prior_state(&key).await? else {
                 bail!("no change is recorded for {key}");
             };

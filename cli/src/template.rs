@@ -82,7 +82,12 @@ pub fn member_policy(s: &Spec) -> Value {
 pub fn undo_policy(specs: &[Spec]) -> Value {
     let actions: BTreeSet<&str> = specs
         .iter()
-        .flat_map(|s| s.permissions.iter().chain(s.undo_permissions.iter()).copied())
+        .flat_map(|s| {
+            s.permissions
+                .iter()
+                .chain(s.undo_permissions.iter())
+                .copied()
+        })
         .collect();
     json!({
         "Version": "2012-10-17",
@@ -223,7 +228,10 @@ Parameters:
         "!Join [\",\", [!GetAtt RemediateAction.ActionTargetArn{}]]",
         action_names
             .iter()
-            .map(|n| format!(", !GetAtt {}.ActionTargetArn", action_resource(&action_id(n))))
+            .map(|n| format!(
+                ", !GetAtt {}.ActionTargetArn",
+                action_resource(&action_id(n))
+            ))
             .collect::<String>()
     );
     // A claim older than the timeout (and a margin) belongs to an invocation that died.

@@ -301,7 +301,10 @@ mod tests {
     #[test]
     fn defaults_follow_the_design() {
         let c = cfg(&[]).unwrap();
-        assert_eq!(c.member_role_of("s3-block-public-access"), "quell-s3-block-public-access");
+        assert_eq!(
+            c.member_role_of("s3-block-public-access"),
+            "quell-s3-block-public-access"
+        );
         assert_eq!(c.exempt_tag, "quell:exempt");
         assert_eq!(c.mode, None);
         assert!(c.account_allowed("111122223333").is_ok());

@@ -116,9 +116,10 @@ impl Spec {
                 // Imported, or sent with quell's "Remediate with quell": the control decides.
                 // Only Security Hub's own product reports controls.
                 None | Some(crate::routing::CUSTOM_ACTION_ID) => {
-                    f.hub.as_ref().is_some_and(|h| {
-                        crate::event::is_security_hub_product(&h.product_arn)
-                    }) && t.securityhub_controls.iter().any(|c| *c == f.kind)
+                    f.hub
+                        .as_ref()
+                        .is_some_and(|h| crate::event::is_security_hub_product(&h.product_arn))
+                        && t.securityhub_controls.iter().any(|c| *c == f.kind)
                 }
                 // A named action of quell's: the remediation that declares it.
                 Some(id) => t

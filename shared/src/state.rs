@@ -235,7 +235,8 @@ impl State {
         let hour = Self::hour();
         self.decrement(key(function, "cap", &format!("{account}#{hour}")))
             .await?;
-        self.decrement(key(function, "cap", &format!("org#{hour}"))).await
+        self.decrement(key(function, "cap", &format!("org#{hour}")))
+            .await
     }
 
     /// True the first time a cap is escalated this hour, false after: one escalation, not one per
@@ -246,7 +247,10 @@ impl State {
             .ddb
             .put_item()
             .table_name(&self.table)
-            .item("pk", s(key(function, "escalated", &format!("{scope}#{hour}"))))
+            .item(
+                "pk",
+                s(key(function, "escalated", &format!("{scope}#{hour}"))),
+            )
             .item("expires", n((hour + 2) * 3600))
             .condition_expression("attribute_not_exists(pk)")
             .send()
@@ -476,7 +480,8 @@ impl State {
                 .ddb
                 .scan()
                 .table_name(&self.table)
-                .filter_expression("contains(pk, :f) AND attribute_exists(prior)")
+                .filter_expression("contains(pk, :f) AND attribute_exists(#p)")
+                .expression_attribute_names("#p", "prior")
                 .expression_attribute_values(":f", s("#undo#"))
                 .set_exclusive_start_key(start)
                 .send()

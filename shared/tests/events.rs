@@ -657,14 +657,29 @@ fn parse_file(path: &Path) -> quell::event::Intake {
 const REFUSED: &[(&str, &str)] = &[
     ("securityhub-custom-action-fsbp-ec2-8.json", "resources"),
     ("cloudtrail-cloudtrail-deletetrail.json", "detail.awsRegion"),
-    ("cloudtrail-cloudtrail-puteventselectors.json", "detail.awsRegion"),
-    ("cloudtrail-config-stopconfigurationrecorder.json", "account"),
+    (
+        "cloudtrail-cloudtrail-puteventselectors.json",
+        "detail.awsRegion",
+    ),
+    (
+        "cloudtrail-config-stopconfigurationrecorder.json",
+        "account",
+    ),
     ("cloudtrail-ec2-deleteflowlogs.json", "account"),
     ("cloudtrail-guardduty-deletedetector.json", "account"),
     ("cloudtrail-logs-deleteloggroup.json", "account"),
-    ("securityhub-v2-imported-fsbp-ssm-1-ec2-instance.json", "Findings Imported V2"),
-    ("securityhub-v2-imported-guardduty-stealth-cloudtrailloggingdisabled.json", "Findings Imported V2"),
-    ("securityhub-v2-imported-inspector-lambda-cve-2025-47906.json", "Findings Imported V2"),
+    (
+        "securityhub-v2-imported-fsbp-ssm-1-ec2-instance.json",
+        "Findings Imported V2",
+    ),
+    (
+        "securityhub-v2-imported-guardduty-stealth-cloudtrailloggingdisabled.json",
+        "Findings Imported V2",
+    ),
+    (
+        "securityhub-v2-imported-inspector-lambda-cve-2025-47906.json",
+        "Findings Imported V2",
+    ),
 ];
 
 fn check(dir: &Path, name: &str) {

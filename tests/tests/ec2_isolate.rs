@@ -375,9 +375,14 @@ async fn an_isolation_is_undone_from_its_record_and_then_held() {
         .await
         .unwrap()
         .expect("recorded before the change");
-    let steps = quell::runtime::undo_finding(&r, &ctx, &prior, &quell::state::UndoKey::of("ec2-isolate-instance", &f))
-        .await
-        .unwrap();
+    let steps = quell::runtime::undo_finding(
+        &r,
+        &ctx,
+        &prior,
+        &quell::state::UndoKey::of("ec2-isolate-instance", &f),
+    )
+    .await
+    .unwrap();
     let text: Vec<String> = steps.iter().map(|s| s.to_string()).collect();
     assert!(
         text.iter().any(|s| s.contains("instance profile")),

@@ -274,8 +274,20 @@ async fn two_functions_on_one_finding_keep_both_undo_records_and_a_forged_record
     assert_eq!(st.prior_state(&b).await.unwrap().unwrap().prior, prior_b);
     // Each is undone alone.
     st.mark_undone(&a, "2026-12-01T00:00:00Z").await.unwrap();
-    assert!(st.prior_state(&a).await.unwrap().unwrap().undone_at.is_some());
-    assert!(st.prior_state(&b).await.unwrap().unwrap().undone_at.is_none());
+    assert!(st
+        .prior_state(&a)
+        .await
+        .unwrap()
+        .unwrap()
+        .undone_at
+        .is_some());
+    assert!(st
+        .prior_state(&b)
+        .await
+        .unwrap()
+        .unwrap()
+        .undone_at
+        .is_none());
     assert!(
         st.mark_undone(&a, "2026-12-01T00:00:01Z").await.is_err(),
         "an undo is recorded once"
@@ -286,12 +298,30 @@ async fn two_functions_on_one_finding_keep_both_undo_records_and_a_forged_record
     aws_sdk_dynamodb::Client::new(&_emu.central_config())
         .put_item()
         .table_name(ctx.config.state_table.clone().unwrap())
-        .item("pk", aws_sdk_dynamodb::types::AttributeValue::S(forged.pk()))
-        .item("function", aws_sdk_dynamodb::types::AttributeValue::S("s3-block-public-access".into()))
-        .item("account", aws_sdk_dynamodb::types::AttributeValue::S("222222222222".into()))
-        .item("region", aws_sdk_dynamodb::types::AttributeValue::S("us-east-1".into()))
-        .item("target", aws_sdk_dynamodb::types::AttributeValue::S("bucket b".into()))
-        .item("prior", aws_sdk_dynamodb::types::AttributeValue::S("{}".into()))
+        .item(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S(forged.pk()),
+        )
+        .item(
+            "function",
+            aws_sdk_dynamodb::types::AttributeValue::S("s3-block-public-access".into()),
+        )
+        .item(
+            "account",
+            aws_sdk_dynamodb::types::AttributeValue::S("222222222222".into()),
+        )
+        .item(
+            "region",
+            aws_sdk_dynamodb::types::AttributeValue::S("us-east-1".into()),
+        )
+        .item(
+            "target",
+            aws_sdk_dynamodb::types::AttributeValue::S("bucket b".into()),
+        )
+        .item(
+            "prior",
+            aws_sdk_dynamodb::types::AttributeValue::S("{}".into()),
+        )
         .send()
         .await
         .unwrap();

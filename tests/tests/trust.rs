@@ -42,7 +42,9 @@ async fn forged_events_are_refused_before_any_aws_call() {
             .send()
             .await
             .unwrap();
-        let err = quell::runtime::handle(&revoke, &ctx, forged).await.unwrap_err();
+        let err = quell::runtime::handle(&revoke, &ctx, forged)
+            .await
+            .unwrap_err();
         assert!(err.to_string().contains("untrusted event"), "{what}: {err}");
         let calls = emu.calls().await;
         let actions: Vec<&str> = calls.iter().map(|c| c.action.as_str()).collect();

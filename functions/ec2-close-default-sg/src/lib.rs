@@ -51,7 +51,10 @@ impl Remediation for Ec2CloseDefaultSg {
             "ec2:RevokeSecurityGroupIngress",
             "ec2:RevokeSecurityGroupEgress",
         ],
-        undo_permissions: &["ec2:AuthorizeSecurityGroupIngress", "ec2:AuthorizeSecurityGroupEgress"],
+        undo_permissions: &[
+            "ec2:AuthorizeSecurityGroupIngress",
+            "ec2:AuthorizeSecurityGroupEgress",
+        ],
         default_mode: Mode::Enforce,
     };
     type Target = Target;

@@ -62,8 +62,13 @@ struct ApiCall {
 
 pub(super) fn finding(env: &Envelope) -> Result<Finding, EventError> {
     let d: ApiCall = typed(env.detail.clone(), "detail")?;
-    let service = service_of(&d.event_source)
-        .ok_or_else(|| invalid("detail.eventSource", "AWS service endpoint", &d.event_source))?;
+    let service = service_of(&d.event_source).ok_or_else(|| {
+        invalid(
+            "detail.eventSource",
+            "AWS service endpoint",
+            &d.event_source,
+        )
+    })?;
     let expected = format!("aws.{service}");
     if env.source != expected {
         return Err(untrusted(

@@ -5,8 +5,12 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{checked_account, checked_partition, checked_region, invalid, typed, Envelope, EventError};
-use crate::finding::{short_id, validate, Finding, HubRef, Principal, Resource, ResourceKind, Severity, Source};
+use super::{
+    checked_account, checked_partition, checked_region, invalid, typed, Envelope, EventError,
+};
+use crate::finding::{
+    short_id, validate, Finding, HubRef, Principal, Resource, ResourceKind, Severity, Source,
+};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
