@@ -28,77 +28,7 @@ pub const UNDO_ROLE: &str = quell::member::UNDO_ROLE;
 /// The role member accounts forward their events with; the central bus admits only it.
 pub const FORWARD_ROLE: &str = "quell-forward";
 
-/// What no quell role may do: change quell's own roles or its forwarding rules, or the roles
-/// through which the organization administers the account (a function that edits trust or role
-/// policies could otherwise backdoor them). An explicit deny
-/// wins over any allow, so a remediation that edits role policies (iam-revoke-role-sessions)
-/// cannot reach quell's.
-pub fn guard_statement() -> Value {
-    json!({
-        "Sid": "NeverChangeQuellItself",
-        "Effect": "Deny",
-        "Action": [
-            "iam:AttachRolePolicy", "iam:DeleteRole", "iam:DeleteRolePermissionsBoundary",
-            "iam:DeleteRolePolicy", "iam:DetachRolePolicy", "iam:PutRolePermissionsBoundary",
-            "iam:PutRolePolicy", "iam:TagRole", "iam:UntagRole", "iam:UpdateAssumeRolePolicy",
-            "iam:UpdateRole", "iam:UpdateRoleDescription",
-            "events:DeleteRule", "events:DisableRule", "events:PutRule", "events:PutTargets",
-            "events:RemoveTargets"
-        ],
-        "Resource": [
-            "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/quell-*",
-            "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/quell/*",
-            "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/OrganizationAccountAccessRole",
-            "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/AWSCloudFormationStackSetExecutionRole",
-            "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/stacksets-exec-*",
-            "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/aws-reserved/*",
-            "arn:${AWS::Partition}:events:*:${AWS::AccountId}:rule/quell-*"
-        ]
-    })
-}
-
-/// A function's member role policy: exactly its Spec's actions and the shared core's, and the
-/// guard.
-pub fn member_policy(s: &Spec) -> Value {
-    let actions: BTreeSet<&str> = s
-        .permissions
-        .iter()
-        .copied()
-        .chain(quell::hub::MEMBER_PERMISSIONS.iter().copied())
-        .collect();
-    json!({
-        "Version": "2012-10-17",
-        "Statement": [{
-            "Sid": "QuellRemediation",
-            "Effect": "Allow",
-            "Action": actions.into_iter().collect::<Vec<_>>(),
-            "Resource": "*"
-        }, guard_statement()]
-    })
-}
-
-/// The undo role's policy: what putting back any remediation's change needs (its actions and its
-/// undo-only actions), and the guard.
-pub fn undo_policy(specs: &[Spec]) -> Value {
-    let actions: BTreeSet<&str> = specs
-        .iter()
-        .flat_map(|s| {
-            s.permissions
-                .iter()
-                .chain(s.undo_permissions.iter())
-                .copied()
-        })
-        .collect();
-    json!({
-        "Version": "2012-10-17",
-        "Statement": [{
-            "Sid": "QuellUndo",
-            "Effect": "Allow",
-            "Action": actions.into_iter().collect::<Vec<_>>(),
-            "Resource": "*"
-        }, guard_statement()]
-    })
-}
+pub use quell::privilege::{guard_statement, member_policy, undo_policy};
 
 /// Every member role's policy, by role name (`quell template member-policy`, `quell policy`).
 pub fn member_policies(specs: &[Spec]) -> Value {

@@ -583,4 +583,11 @@ fn the_shared_list_of_functions_is_the_registry() {
         .collect();
     dirs.sort();
     assert_eq!(dirs, quell::member::FUNCTION_IDS);
+    let mut harness: Vec<&str> = quell_tests::specs().iter().map(|s| s.id).collect();
+    harness.sort();
+    assert_eq!(
+        harness,
+        quell::member::FUNCTION_IDS,
+        "tests/src/lib.rs specs()"
+    );
 }

@@ -17,7 +17,8 @@ fn root() -> std::path::PathBuf {
 
 #[tokio::test]
 async fn replay_routes_and_remediates_against_the_endpoint() {
-    let emu = Emulator::start().expect("emulator");
+    let emu = Emulator::start_enforced().await.expect("emulator");
+    let (key, secret) = emu.central_keys();
     let member = emu.account_config(MEMBER).await;
     seed::member_role(&member, CENTRAL).await;
     seed::public_bucket(&member, "quell-demo-public-assets", &[]).await;
@@ -32,8 +33,8 @@ async fn replay_routes_and_remediates_against_the_endpoint() {
                 &emu.endpoint,
             ])
             .current_dir(root())
-            .env("AWS_ACCESS_KEY_ID", "central")
-            .env("AWS_SECRET_ACCESS_KEY", "central-secret")
+            .env("AWS_ACCESS_KEY_ID", &key)
+            .env("AWS_SECRET_ACCESS_KEY", &secret)
             .env("AWS_REGION", "us-east-1")
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .env_remove("QUELL_MODE")
@@ -137,7 +138,8 @@ fn list_and_policy_speak_for_every_remediation() {
 
 #[tokio::test]
 async fn undo_puts_back_the_recorded_prior_state_once() {
-    let emu = Emulator::start().expect("emulator");
+    let emu = Emulator::start_enforced().await.expect("emulator");
+    let (key, secret) = emu.central_keys();
     let central = emu.central_config();
     let member = emu.account_config(MEMBER).await;
     seed::member_role(&member, CENTRAL).await;
@@ -147,8 +149,8 @@ async fn undo_puts_back_the_recorded_prior_state_once() {
         quell()
             .args(args)
             .current_dir(root())
-            .env("AWS_ACCESS_KEY_ID", "central")
-            .env("AWS_SECRET_ACCESS_KEY", "central-secret")
+            .env("AWS_ACCESS_KEY_ID", &key)
+            .env("AWS_SECRET_ACCESS_KEY", &secret)
             .env("AWS_REGION", "us-east-1")
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .env("QUELL_STATE_TABLE", "quell-state")

@@ -27,7 +27,16 @@ pub struct Emulator {
     child: Child,
     pub port: u16,
     pub endpoint: String,
+    /// With IAM in force: the central account's test operator (an IAM user with an access key and
+    /// an allow-all policy), whose credentials the central configuration uses.
+    operator: Option<Credentials>,
+    /// Accounts whose `quell-test-admin` role exists (IAM in force needs it to exist).
+    admins: std::sync::Mutex<std::collections::BTreeSet<String>>,
 }
+
+/// The policy of the test's own identities (the seeding admin, the central operator): everything.
+const ALLOW_ALL: &str =
+    r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
 
 #[derive(Debug, Clone, serde::Deserialize)]
 pub struct Call {
@@ -62,7 +71,11 @@ impl Emulator {
             .env_remove("AWS_ENDPOINT_URL")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(if std::env::var_os("QUELL_MOTO_DEBUG").is_some() {
+                Stdio::inherit()
+            } else {
+                Stdio::null()
+            })
             .spawn()
             .map_err(|e| {
                 format!(
@@ -87,20 +100,137 @@ impl Emulator {
             child,
             port,
             endpoint: format!("http://127.0.0.1:{port}"),
+            operator: None,
+            admins: Default::default(),
         })
+    }
+
+    /// The emulator with IAM in force (moto's evaluation of identity policies): every call must
+    /// be signed by a known identity and allowed by its policies. The central configuration is a
+    /// test operator's (allow-all); member roles are judged by the policies attached to them
+    /// (`seed::member_role` attaches the generated ones). What moto does not evaluate is listed in
+    /// tests/README.md.
+    pub async fn start_enforced() -> Result<Emulator, String> {
+        let mut emu = Emulator::start()?;
+        let iam = aws_sdk_iam::Client::new(&emu.central_config());
+        let user = "quell-test-operator";
+        iam.create_user()
+            .user_name(user)
+            .send()
+            .await
+            .map_err(|e| format!("{e:?}"))?;
+        iam.put_user_policy()
+            .user_name(user)
+            .policy_name("allow-all")
+            .policy_document(ALLOW_ALL)
+            .send()
+            .await
+            .map_err(|e| format!("{e:?}"))?;
+        let key = iam
+            .create_access_key()
+            .user_name(user)
+            .send()
+            .await
+            .map_err(|e| format!("{e:?}"))?
+            .access_key
+            .ok_or("no access key")?;
+        emu.operator = Some(Credentials::new(
+            key.access_key_id,
+            key.secret_access_key,
+            None,
+            None,
+            "operator",
+        ));
+        emu.enforce(true).await;
+        Ok(emu)
+    }
+
+    /// Whether IAM is in force from the next call on (moto's reset-auth).
+    async fn enforce(&self, on: bool) {
+        let body = if on { "0" } else { "1000000000" };
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut s = tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+            .await
+            .expect("connect to the emulator");
+        let req = format!(
+            "POST /moto-api/reset-auth HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        s.write_all(req.as_bytes()).await.expect("reset-auth");
+        let mut buf = Vec::new();
+        let _ = s.read_to_end(&mut buf).await;
+        assert!(
+            String::from_utf8_lossy(&buf).starts_with("HTTP/1.1 200"),
+            "the emulator refused reset-auth: {}",
+            String::from_utf8_lossy(&buf)
+        );
+    }
+
+    /// The central credentials (access key id, secret), for a process started by a test.
+    pub fn central_keys(&self) -> (String, String) {
+        match &self.operator {
+            Some(c) => (
+                c.access_key_id().to_string(),
+                c.secret_access_key().to_string(),
+            ),
+            None => ("central".into(), "central-secret".into()),
+        }
+    }
+
+    /// Whether IAM is in force.
+    pub fn enforced(&self) -> bool {
+        self.operator.is_some()
     }
 
     /// An SDK configuration for the central account (the emulator's default account).
     pub fn central_config(&self) -> SdkConfig {
         sdk_config(
             &self.endpoint,
-            Credentials::new("central", "central-secret", None, None, "static"),
+            self.operator.clone().unwrap_or_else(|| {
+                Credentials::new("central", "central-secret", None, None, "static")
+            }),
         )
     }
 
     /// An SDK configuration acting in `account`, through an AssumeRole of a seeding role there,
-    /// as the emulator maps a role's credentials to the role's account.
+    /// as the emulator maps a role's credentials to the role's account. With IAM in force, the
+    /// role is created first (allow-all), with IAM briefly off as an account's bootstrap is.
     pub async fn account_config(&self, account: &str) -> SdkConfig {
+        if self.enforced()
+            && self
+                .admins
+                .lock()
+                .map(|a| !a.contains(account))
+                .unwrap_or(true)
+        {
+            self.enforce(false).await;
+            let boot = self.assume_admin(account).await;
+            let trust = format!(
+                r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{CENTRAL}:root"}},"Action":"sts:AssumeRole"}}]}}"#
+            );
+            let iam = aws_sdk_iam::Client::new(&boot);
+            let _ = iam
+                .create_role()
+                .role_name("quell-test-admin")
+                .assume_role_policy_document(trust)
+                .send()
+                .await;
+            iam.put_role_policy()
+                .role_name("quell-test-admin")
+                .policy_name("allow-all")
+                .policy_document(ALLOW_ALL)
+                .send()
+                .await
+                .expect("the seeding role's policy");
+            if let Ok(mut a) = self.admins.lock() {
+                a.insert(account.to_string());
+            }
+            self.enforce(true).await;
+        }
+        self.assume_admin(account).await
+    }
+
+    async fn assume_admin(&self, account: &str) -> SdkConfig {
         let sts = aws_sdk_sts::Client::new(&self.central_config());
         let out = sts
             .assume_role()

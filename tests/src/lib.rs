@@ -19,3 +19,42 @@ pub use emulator::{Emulator, CENTRAL, MEMBER, REGION};
 pub fn context(emu: &Emulator, config: quell::Config, function: &str) -> quell::runtime::Context {
     quell::runtime::Context::new(&emu.central_config(), config, function)
 }
+
+/// The context `quell undo` runs in: the member's `quell-undo` role, as an operator assumes it.
+pub fn undo_context(emu: &Emulator, mut config: quell::Config) -> quell::runtime::Context {
+    config.member_role = Some(quell::member::UNDO_ROLE.to_string());
+    quell::runtime::Context::new(&emu.central_config(), config, quell::member::UNDO_ROLE)
+}
+
+/// A session in `account` through the `quell-undo` role.
+pub async fn undo_session(emu: &Emulator, account: &str) -> std::sync::Arc<quell::Member> {
+    undo_context(emu, quell::Config::default())
+        .members
+        .session("aws", account, REGION)
+        .await
+        .expect("assume quell-undo")
+}
+
+/// Every function's Spec (the registry's list, which `the_harness_knows_every_function` holds
+/// equal to `quell::member::FUNCTION_IDS`).
+pub fn specs() -> Vec<quell::Spec> {
+    use quell::Remediation;
+    vec![
+        cloudtrail_alarm_response::CloudtrailAlarmResponse::SPEC,
+        cloudtrail_restore_logging::CloudtrailRestoreLogging::SPEC,
+        ebs_encryption_by_default::EbsEncryptionByDefault::SPEC,
+        ec2_close_default_sg::Ec2CloseDefaultSg::SPEC,
+        ec2_isolate_instance::Ec2IsolateInstance::SPEC,
+        ec2_require_imdsv2::Ec2RequireImdsv2::SPEC,
+        ec2_revoke_open_ingress::Ec2RevokeOpenIngress::SPEC,
+        iam_disable_access_key::IamDisableAccessKey::SPEC,
+        iam_password_policy::IamPasswordPolicy::SPEC,
+        iam_restrict_role_trust::IamRestrictRoleTrust::SPEC,
+        iam_revoke_role_sessions::IamRevokeRoleSessions::SPEC,
+        s3_account_public_access_block::S3AccountPublicAccessBlock::SPEC,
+        s3_block_public_access::S3BlockPublicAccess::SPEC,
+        s3_enable_default_encryption::S3EnableDefaultEncryption::SPEC,
+        s3_require_tls::S3RequireTls::SPEC,
+        s3_restrict_bucket_policy::S3RestrictBucketPolicy::SPEC,
+    ]
+}

@@ -7,39 +7,50 @@ use aws_sdk_securityhub::types::{
     StringFilterComparison, Workflow, WorkflowStatus,
 };
 
-/// The ids of the functions under `functions/`.
-pub fn function_ids() -> Vec<String> {
-    let mut ids: Vec<String> = std::fs::read_dir(crate::emulator::project_root().join("functions"))
-        .map(|d| {
-            d.filter_map(|e| e.ok())
-                .filter(|e| e.path().join("Cargo.toml").exists())
-                .filter_map(|e| e.file_name().into_string().ok())
-                .collect()
-        })
-        .unwrap_or_default();
-    ids.sort();
-    ids
-}
-
-/// The member roles quell assumes (`quell-<function>` for each function, and `quell-undo`),
-/// trusting the central account.
+/// The member roles quell assumes, as member/member.yaml creates them: `quell-<function>` for
+/// each function with exactly its generated policy, and `quell-undo` with the undo policy; each
+/// trusting the central account. With IAM in force (`Emulator::start_enforced`) these policies
+/// are what allows or denies each call quell makes in the member.
 pub async fn member_role(member: &SdkConfig, central: &str) {
     let trust = serde_json::json!({
         "Version": "2012-10-17",
         "Statement": [{"Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{central}:root")}, "Action": "sts:AssumeRole"}]
     });
     let iam = aws_sdk_iam::Client::new(member);
-    let names = function_ids()
-        .into_iter()
-        .map(|id| format!("quell-{id}"))
-        .chain(std::iter::once(quell::member::UNDO_ROLE.to_string()));
-    for name in names {
+    let account = aws_sdk_sts::Client::new(member)
+        .get_caller_identity()
+        .send()
+        .await
+        .expect("who the member is")
+        .account
+        .expect("an account");
+    let specs = crate::specs();
+    let roles = specs
+        .iter()
+        .map(|s| {
+            (
+                format!("quell-{}", s.id),
+                quell::privilege::member_policy(s),
+            )
+        })
+        .chain(std::iter::once((
+            quell::member::UNDO_ROLE.to_string(),
+            quell::privilege::undo_policy(&specs),
+        )));
+    for (name, policy) in roles {
         let _ = iam
             .create_role()
-            .role_name(name)
+            .role_name(&name)
             .assume_role_policy_document(trust.to_string())
             .send()
             .await;
+        iam.put_role_policy()
+            .role_name(&name)
+            .policy_name(&name)
+            .policy_document(quell::privilege::rendered(&policy, "aws", &account))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("the policy of {name}: {e:?}"));
     }
 }
 

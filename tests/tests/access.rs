@@ -15,7 +15,7 @@ const VENDOR: &str = "999988887777";
 const BUCKET: &str = "quell-demo-public-assets";
 
 async fn setup() -> (Emulator, aws_config::SdkConfig) {
-    let emu = Emulator::start().expect("emulator");
+    let emu = Emulator::start_enforced().await.expect("emulator");
     let member = emu.account_config(MEMBER).await;
     seed::member_role(&member, CENTRAL).await;
     (emu, member)

@@ -26,7 +26,7 @@ fn own_id(event: &Value) -> String {
 
 #[tokio::test]
 async fn console_sign_in_without_mfa_denies_that_user_until_mfa() {
-    let emu = Emulator::start().expect("emulator");
+    let emu = Emulator::start_enforced().await.expect("emulator");
     let central = emu.central_config();
     let member = emu.account_config(MEMBER).await;
     seed::member_role(&member, CENTRAL).await;
@@ -98,7 +98,7 @@ async fn console_sign_in_without_mfa_denies_that_user_until_mfa() {
 #[tokio::test]
 async fn security_group_changes_are_rechecked_and_root_use_escalated() {
     use aws_sdk_ec2::types::{IpPermission, IpRange};
-    let emu = Emulator::start().expect("emulator");
+    let emu = Emulator::start_enforced().await.expect("emulator");
     let central = emu.central_config();
     let member = emu.account_config(MEMBER).await;
     seed::member_role(&member, CENTRAL).await;
@@ -184,7 +184,7 @@ async fn security_group_changes_are_rechecked_and_root_use_escalated() {
 
 #[tokio::test]
 async fn an_alarm_back_to_ok_is_recorded_not_acted_on() {
-    let emu = Emulator::start().expect("emulator");
+    let emu = Emulator::start_enforced().await.expect("emulator");
     let mut event = events::load("cloudwatch-alarm-securitygroupchanges.json", &[]);
     event["detail"]["state"]["value"] = json!("OK");
     let ctx = context(
@@ -230,7 +230,7 @@ fn enforcing(emu: &Emulator) -> quell::runtime::Context {
 
 #[tokio::test]
 async fn a_kms_key_scheduled_for_deletion_is_saved_and_a_config_recorder_restarted() {
-    let emu = Emulator::start().expect("emulator");
+    let emu = Emulator::start_enforced().await.expect("emulator");
     let member = emu.account_config(MEMBER).await;
     seed::member_role(&member, CENTRAL).await;
     let kms = aws_sdk_kms::Client::new(&member);
@@ -396,7 +396,7 @@ async fn a_kms_key_scheduled_for_deletion_is_saved_and_a_config_recorder_restart
 
 #[tokio::test]
 async fn iam_policy_changes_are_escalated_naming_who_what_and_where() {
-    let emu = Emulator::start().expect("emulator");
+    let emu = Emulator::start_enforced().await.expect("emulator");
     let central = emu.central_config();
     let member = emu.account_config(MEMBER).await;
     seed::member_role(&member, CENTRAL).await;
@@ -433,7 +433,7 @@ async fn iam_policy_changes_are_escalated_naming_who_what_and_where() {
 
 #[tokio::test]
 async fn a_forged_alarm_a_long_window_a_failed_call_and_quells_own_change_are_not_acted_on() {
-    let emu = Emulator::start().expect("emulator");
+    let emu = Emulator::start_enforced().await.expect("emulator");
     let member = emu.account_config(MEMBER).await;
     seed::member_role(&member, CENTRAL).await;
     let kms = aws_sdk_kms::Client::new(&member);

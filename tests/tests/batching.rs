@@ -18,7 +18,7 @@ async fn update_calls(emu: &Emulator) -> usize {
 
 #[tokio::test]
 async fn identical_updates_share_calls_of_at_most_a_hundred() {
-    let emu = Emulator::start().expect("emulator");
+    let emu = Emulator::start_enforced().await.expect("emulator");
     let central = emu.central_config();
     let member = emu.account_config(MEMBER).await;
     let base =
@@ -94,7 +94,7 @@ async fn identical_updates_share_calls_of_at_most_a_hundred() {
 
 #[tokio::test]
 async fn one_event_with_a_control_from_two_standards_is_one_update() {
-    let emu = Emulator::start().expect("emulator");
+    let emu = Emulator::start_enforced().await.expect("emulator");
     let central = emu.central_config();
     let member = emu.account_config(MEMBER).await;
     seed::member_role(&member, CENTRAL).await;

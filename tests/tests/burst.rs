@@ -18,7 +18,7 @@ const PER_ACCOUNT: usize = 50;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_thousand_findings_across_twenty_accounts() {
-    let emu = Emulator::start().expect("emulator");
+    let emu = Emulator::start_enforced().await.expect("emulator");
     let accounts: Vec<String> = (0..ACCOUNTS).map(|i| format!("3000000000{i:02}")).collect();
     let mut seeded = Vec::new();
     for a in &accounts {

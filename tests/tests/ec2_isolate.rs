@@ -11,7 +11,7 @@ use quell_tests::{context, events, seed, Emulator, CENTRAL, MEMBER};
 
 #[tokio::test]
 async fn a_compromised_instance_is_isolated_snapshotted_and_kept_running() {
-    let emu = Emulator::start().expect("emulator");
+    let emu = Emulator::start_enforced().await.expect("emulator");
     let central = emu.central_config();
     let member = emu.account_config(MEMBER).await;
     seed::member_role(&member, CENTRAL).await;
@@ -195,7 +195,7 @@ async fn a_compromised_instance_is_isolated_snapshotted_and_kept_running() {
 
 #[tokio::test]
 async fn the_default_mode_is_dry_run_and_changes_nothing() {
-    let emu = Emulator::start().expect("emulator");
+    let emu = Emulator::start_enforced().await.expect("emulator");
     let member = emu.account_config(MEMBER).await;
     seed::member_role(&member, CENTRAL).await;
     let (id, web_sg) = seed::instance(&member, "app-server-2").await;
@@ -248,7 +248,7 @@ async fn the_default_mode_is_dry_run_and_changes_nothing() {
 
 #[tokio::test]
 async fn an_instance_in_an_auto_scaling_group_is_detached_when_configured() {
-    let emu = Emulator::start().expect("emulator");
+    let emu = Emulator::start_enforced().await.expect("emulator");
     let member = emu.account_config(MEMBER).await;
     seed::member_role(&member, CENTRAL).await;
     let ec2 = aws_sdk_ec2::Client::new(&member);
@@ -332,7 +332,7 @@ async fn an_instance_in_an_auto_scaling_group_is_detached_when_configured() {
 
 #[tokio::test]
 async fn an_isolation_is_undone_from_its_record_and_then_held() {
-    let emu = Emulator::start().expect("emulator");
+    let emu = Emulator::start_enforced().await.expect("emulator");
     let central = emu.central_config();
     let member = emu.account_config(MEMBER).await;
     seed::member_role(&member, CENTRAL).await;
@@ -375,9 +375,11 @@ async fn an_isolation_is_undone_from_its_record_and_then_held() {
         .await
         .unwrap()
         .expect("recorded before the change");
+    // As `quell undo` does it: through the member's undo role, not the function's.
+    let undo = quell_tests::undo_context(&emu, ctx.config.clone());
     let steps = quell::runtime::undo_finding(
         &r,
-        &ctx,
+        &undo,
         &prior,
         &quell::state::UndoKey::of("ec2-isolate-instance", &f),
     )

@@ -15,7 +15,7 @@ fn enforce() -> Config {
 }
 
 async fn setup() -> (Emulator, aws_config::SdkConfig, aws_config::SdkConfig) {
-    let emu = Emulator::start().expect("emulator");
+    let emu = Emulator::start_enforced().await.expect("emulator");
     let central = emu.central_config();
     let member = emu.account_config(MEMBER).await;
     seed::member_role(&member, CENTRAL).await;
@@ -243,11 +243,8 @@ async fn stolen_role_sessions_are_revoked_and_the_cutoff_moves_forward_without_s
     assert!(second > first, "{second} is not after {first}");
 
     // Undo, from what quell records before the first revocation (no policy): the policy goes.
-    let m = ctx
-        .members
-        .session("aws", MEMBER, "us-east-1")
-        .await
-        .unwrap();
+    // As `quell undo` does it: through the member's undo role, not the function's.
+    let m = quell_tests::undo_session(&emu, MEMBER).await;
     let steps = quell::Remediation::restore(
         &r,
         &quell::Remediation::clients(&r, &m),

@@ -27,10 +27,11 @@ fn binary() -> PathBuf {
 }
 
 fn env(emu: &Emulator, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+    let (key, secret) = emu.central_keys();
     let mut v: Vec<(String, String)> = [
         ("AWS_ENDPOINT_URL", emu.endpoint.as_str()),
-        ("AWS_ACCESS_KEY_ID", "central"),
-        ("AWS_SECRET_ACCESS_KEY", "central-secret"),
+        ("AWS_ACCESS_KEY_ID", key.as_str()),
+        ("AWS_SECRET_ACCESS_KEY", secret.as_str()),
         ("AWS_REGION", REGION),
         ("AWS_EC2_METADATA_DISABLED", "true"),
         ("QUELL_MODE", "enforce"),
@@ -47,7 +48,7 @@ fn env(emu: &Emulator, extra: &[(&str, &str)]) -> Vec<(String, String)> {
 
 #[tokio::test]
 async fn the_function_binary_remediates_through_the_runtime_api() {
-    let emu = Emulator::start().expect("emulator");
+    let emu = Emulator::start_enforced().await.expect("emulator");
     let member = emu.account_config(MEMBER).await;
     seed::member_role(&member, CENTRAL).await;
     seed::public_bucket(&member, "quell-demo-public-assets", &[]).await;
@@ -110,7 +111,7 @@ async fn the_function_binary_remediates_through_the_runtime_api() {
     assert_eq!(outcomes[0]["fields"]["outcome"], "REMEDIATED");
     assert_eq!(outcomes[0]["span"]["account"], MEMBER, "{}", outcomes[0]);
     assert!(
-        !logs.contains("central-secret") && !logs.contains("SecretAccessKey"),
+        !logs.contains(&emu.central_keys().1) && !logs.contains("SecretAccessKey"),
         "{logs}"
     );
     assert!(
@@ -121,8 +122,15 @@ async fn the_function_binary_remediates_through_the_runtime_api() {
 
 #[tokio::test]
 async fn bad_configuration_fails_at_start_naming_the_variable() {
-    let emu = Emulator::start().expect("emulator");
+    let emu = Emulator::start_enforced().await.expect("emulator");
     let api = RuntimeApi::start().await.expect("runtime api");
+    // The call log is seen to work: it records this call, and nothing after it.
+    emu.clear_calls().await;
+    aws_sdk_sts::Client::new(&emu.central_config())
+        .get_caller_identity()
+        .send()
+        .await
+        .unwrap();
     let mut proc = FunctionProcess::spawn(
         &binary(),
         &api,
@@ -143,9 +151,10 @@ async fn bad_configuration_fails_at_start_naming_the_variable() {
         logs.contains("QUELL_MODE") && logs.contains("yolo"),
         "{logs}"
     );
+    let calls: Vec<String> = emu.calls().await.into_iter().map(|c| c.action).collect();
     assert_eq!(
-        emu.calls().await.len(),
-        0,
+        calls,
+        ["GetCallerIdentity"],
         "a function that failed to start called AWS"
     );
 }

@@ -15,7 +15,7 @@ struct Member {
 }
 
 async fn member() -> Member {
-    let emu = Emulator::start().expect("emulator");
+    let emu = Emulator::start_enforced().await.expect("emulator");
     let central = emu.central_config();
     let cfg = emu.account_config(MEMBER).await;
     seed::member_role(&cfg, CENTRAL).await;
@@ -127,7 +127,9 @@ async fn remediate_then_replay<R: Remediation>(m: &Member, r: &R, event: Value) 
     );
     // Undo puts the problem back exactly (the remediation's own read sees it again), and the
     // remediation then fixes it once more.
-    let steps = r.restore(&clients, &prior).await.unwrap();
+    // As `quell undo` does it: through the member's undo role, not the function's.
+    let undo = quell_tests::undo_session(&m.emu, MEMBER).await;
+    let steps = r.restore(&r.clients(&undo), &prior).await.unwrap();
     assert!(!steps.is_empty(), "{}: undo did nothing", R::SPEC.id);
     assert!(
         !r.plan(&clients, &r.target(&f).unwrap())

@@ -16,7 +16,7 @@ async fn table(central: &aws_config::SdkConfig) -> String {
 }
 
 async fn setup(limits: Limits) -> (Emulator, aws_config::SdkConfig, Context, String) {
-    let emu = Emulator::start().expect("emulator");
+    let emu = Emulator::start_enforced().await.expect("emulator");
     let central = emu.central_config();
     let member = emu.account_config(MEMBER).await;
     seed::member_role(&member, CENTRAL).await;
@@ -212,7 +212,9 @@ async fn undo_puts_back_the_revoked_ingress_rules() {
         .unwrap()
         .expect("recorded before the change");
     assert_eq!(prior.function, "ec2-revoke-open-ingress");
-    let steps = r.undo(&ctx, &prior).await.unwrap();
+    // As `quell undo` does it: through the member's undo role, not the function's.
+    let undo = quell_tests::undo_context(&emu, ctx.config.clone());
+    let steps = r.undo(&undo, &prior).await.unwrap();
     assert!(
         steps[0].detail.contains("ports=22 from=0.0.0.0/0"),
         "{steps:?}"

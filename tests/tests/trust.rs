@@ -9,7 +9,7 @@ use serde_json::json;
 
 #[tokio::test]
 async fn forged_events_are_refused_before_any_aws_call() {
-    let emu = Emulator::start().expect("emulator");
+    let emu = Emulator::start_enforced().await.expect("emulator");
     let member = emu.account_config(MEMBER).await;
     seed::member_role(&member, CENTRAL).await;
     let config = Config {
@@ -50,4 +50,70 @@ async fn forged_events_are_refused_before_any_aws_call() {
         let actions: Vec<&str> = calls.iter().map(|c| c.action.as_str()).collect();
         assert_eq!(actions, ["GetCallerIdentity"], "{what}: {actions:?}");
     }
+}
+
+/// IAM in force: the member role holds exactly its Spec's actions, so a Spec missing one fails
+/// with AccessDenied, as in AWS — and the bucket, read back, is as public as it was.
+#[tokio::test]
+async fn a_spec_missing_an_action_is_denied_by_the_emulator() {
+    use quell::Remediation;
+    use s3_block_public_access::S3BlockPublicAccess;
+    let emu = Emulator::start_enforced().await.expect("emulator");
+    let member = emu.account_config(MEMBER).await;
+    seed::member_role(&member, CENTRAL).await;
+    let bucket = "quell-demo-public-assets";
+    seed::public_bucket(&member, bucket, &[]).await;
+    let event = events::load("accessanalyzer-s3-bucket-public.json", &[]);
+    let config = Config {
+        mode: Some(Mode::Enforce),
+        ..Config::default()
+    };
+
+    // The Spec without its write: the role quell assumes gets the policy generated from it.
+    let mut spec = S3BlockPublicAccess::SPEC;
+    let kept: Vec<&'static str> = spec
+        .permissions
+        .iter()
+        .copied()
+        .filter(|p| *p != "s3:PutBucketPublicAccessBlock")
+        .collect();
+    spec.permissions = Box::leak(kept.into_boxed_slice());
+    aws_sdk_iam::Client::new(&member)
+        .put_role_policy()
+        .role_name("quell-s3-block-public-access")
+        .policy_name("quell-s3-block-public-access")
+        .policy_document(quell::privilege::rendered(
+            &quell::privilege::member_policy(&spec),
+            "aws",
+            MEMBER,
+        ))
+        .send()
+        .await
+        .unwrap();
+    let ctx = context(&emu, config.clone(), "s3-block-public-access");
+    let report = quell::runtime::handle(&S3BlockPublicAccess, &ctx, event.clone())
+        .await
+        .map(|r| r.reports)
+        .unwrap_or_default();
+    assert!(
+        matches!(&report[0].outcome, quell::Outcome::Failed { code: Some(c), .. } if c.contains("AccessDenied")),
+        "{:?}",
+        report[0].outcome
+    );
+    assert!(
+        seed::public_access_block(&member, bucket).await.is_none(),
+        "nothing changed"
+    );
+
+    // The generated policy put back: the same event fixes the bucket.
+    seed::member_role(&member, CENTRAL).await;
+    let ctx = context(&emu, config, "s3-block-public-access");
+    let report = quell::runtime::handle(&S3BlockPublicAccess, &ctx, event)
+        .await
+        .unwrap()
+        .reports;
+    assert_eq!(report[0].outcome.name(), "REMEDIATED");
+    assert!(seed::fully_blocked(
+        &seed::public_access_block(&member, bucket).await
+    ));
 }

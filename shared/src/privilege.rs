@@ -1,0 +1,91 @@
+//! Privilege, generated from the Specs: each function's member role holds exactly its Spec's
+//! actions; the undo role what putting any change back needs; every quell role an explicit deny on
+//! changing quell itself. The templates (`quell template member`) and the tests' emulator roles
+//! use these same documents.
+
+use std::collections::BTreeSet;
+
+use serde_json::{json, Value};
+
+use crate::remediation::Spec;
+
+/// What no quell role may do: change quell's own roles or its forwarding rules, or the roles
+/// through which the organization administers the account (a function that edits trust or role
+/// policies could otherwise backdoor them). An explicit deny
+/// wins over any allow, so a remediation that edits role policies (iam-revoke-role-sessions)
+/// cannot reach quell's.
+pub fn guard_statement() -> Value {
+    json!({
+        "Sid": "NeverChangeQuellItself",
+        "Effect": "Deny",
+        "Action": [
+            "iam:AttachRolePolicy", "iam:DeleteRole", "iam:DeleteRolePermissionsBoundary",
+            "iam:DeleteRolePolicy", "iam:DetachRolePolicy", "iam:PutRolePermissionsBoundary",
+            "iam:PutRolePolicy", "iam:TagRole", "iam:UntagRole", "iam:UpdateAssumeRolePolicy",
+            "iam:UpdateRole", "iam:UpdateRoleDescription",
+            "events:DeleteRule", "events:DisableRule", "events:PutRule", "events:PutTargets",
+            "events:RemoveTargets"
+        ],
+        "Resource": [
+            "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/quell-*",
+            "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/quell/*",
+            "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/OrganizationAccountAccessRole",
+            "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/AWSCloudFormationStackSetExecutionRole",
+            "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/stacksets-exec-*",
+            "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/aws-reserved/*",
+            "arn:${AWS::Partition}:events:*:${AWS::AccountId}:rule/quell-*"
+        ]
+    })
+}
+
+/// A function's member role policy: exactly its Spec's actions and the shared core's, and the
+/// guard.
+pub fn member_policy(s: &Spec) -> Value {
+    let actions: BTreeSet<&str> = s
+        .permissions
+        .iter()
+        .copied()
+        .chain(crate::hub::MEMBER_PERMISSIONS.iter().copied())
+        .collect();
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "QuellRemediation",
+            "Effect": "Allow",
+            "Action": actions.into_iter().collect::<Vec<_>>(),
+            "Resource": "*"
+        }, guard_statement()]
+    })
+}
+
+/// The undo role's policy: what putting back any remediation's change needs (its actions and its
+/// undo-only actions), and the guard.
+pub fn undo_policy(specs: &[Spec]) -> Value {
+    let actions: BTreeSet<&str> = specs
+        .iter()
+        .flat_map(|s| {
+            s.permissions
+                .iter()
+                .chain(s.undo_permissions.iter())
+                .copied()
+        })
+        .collect();
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "QuellUndo",
+            "Effect": "Allow",
+            "Action": actions.into_iter().collect::<Vec<_>>(),
+            "Resource": "*"
+        }, guard_statement()]
+    })
+}
+
+/// A policy as it is in force in `account`: the template's `${AWS::Partition}` and
+/// `${AWS::AccountId}` filled in.
+pub fn rendered(policy: &Value, partition: &str, account: &str) -> String {
+    policy
+        .to_string()
+        .replace("${AWS::Partition}", partition)
+        .replace("${AWS::AccountId}", account)
+}
