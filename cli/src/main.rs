@@ -43,6 +43,10 @@ enum Cmd {
         /// The function whose change to undo, when several changed the finding.
         #[arg(long)]
         function: Option<String>,
+        /// Print the record (function, account, region, resource, the state it would put back)
+        /// and change nothing.
+        #[arg(long)]
+        dry_run: bool,
         /// An AWS endpoint (a local emulator); otherwise AWS_ENDPOINT_URL or AWS itself.
         #[arg(long)]
         endpoint: Option<String>,
@@ -136,6 +140,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Cmd::Undo {
             finding_id,
             function,
+            dry_run,
             endpoint,
         } => {
             let mut config = Config::from_env()?;
@@ -169,6 +174,16 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             if let Some(when) = &prior.undone_at {
                 bail!("the change of {key} was already undone at {when}");
+            }
+            if dry_run {
+                println!(
+                    "quell undo --dry-run: {} would put back {} in {}/{} as recorded: {}",
+                    key.function, prior.target, prior.account, prior.region, prior.prior
+                );
+                if let Err(why) = ctx.config.account_allowed(&prior.account) {
+                    println!("  (and would refuse: {why})");
+                }
+                return Ok(ExitCode::SUCCESS);
             }
             let h = handlers
                 .iter()

@@ -176,6 +176,17 @@ async fn undo_puts_back_the_recorded_prior_state_once() {
     ));
 
     let finding = "d2c5a1b7e9f04c1a8b3e6f70a1b2c3d4";
+    // --dry-run shows the record and changes nothing.
+    let shown = run(&["undo", finding, "--dry-run", "--endpoint", &emu.endpoint]);
+    let text = String::from_utf8_lossy(&shown.stdout);
+    assert!(
+        shown.status.success() && text.contains("s3-block-public-access would put back"),
+        "{text}{}",
+        String::from_utf8_lossy(&shown.stderr)
+    );
+    assert!(seed::fully_blocked(
+        &seed::public_access_block(&member, "quell-demo-public-assets").await
+    ));
     let out = run(&["undo", finding, "--endpoint", &emu.endpoint]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(

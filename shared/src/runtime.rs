@@ -582,6 +582,18 @@ pub async fn run<R: Remediation>(mut r: R) -> Result<(), lambda_runtime::Error> 
             return Err(Box::new(e));
         }
     };
+    // A deployed function that takes Security Hub findings believes a custom action only by
+    // quell's own action target ARNs: without them it would believe an action by its id alone.
+    let t = &R::SPEC.triggers;
+    let takes_actions = !t.securityhub_controls.is_empty() || !t.custom_actions.is_empty();
+    if takes_actions && ctx.config.action_targets.is_none() {
+        let e = ConfigError {
+            var: "QUELL_ACTION_TARGETS",
+            reason: "not set: a function that takes Security Hub custom actions needs quell's action target ARNs (the template sets them)".into(),
+        };
+        tracing::error!(remediation = R::SPEC.id, error = %e, "start-up failed");
+        return Err(Box::new(e));
+    }
     tracing::info!(
         remediation = R::SPEC.id,
         mode = ctx.mode::<R>().as_str(),

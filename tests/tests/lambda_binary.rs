@@ -35,6 +35,10 @@ fn env(emu: &Emulator, extra: &[(&str, &str)]) -> Vec<(String, String)> {
         ("AWS_REGION", REGION),
         ("AWS_EC2_METADATA_DISABLED", "true"),
         ("QUELL_MODE", "enforce"),
+        (
+            "QUELL_ACTION_TARGETS",
+            "arn:aws:securityhub:us-east-1:123456789012:action/custom/QuellRemediate",
+        ),
     ]
     .iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -123,38 +127,32 @@ async fn the_function_binary_remediates_through_the_runtime_api() {
 #[tokio::test]
 async fn bad_configuration_fails_at_start_naming_the_variable() {
     let emu = Emulator::start_enforced().await.expect("emulator");
-    let api = RuntimeApi::start().await.expect("runtime api");
-    // The call log is seen to work: it records this call, and nothing after it.
-    emu.clear_calls().await;
-    aws_sdk_sts::Client::new(&emu.central_config())
-        .get_caller_identity()
-        .send()
-        .await
-        .unwrap();
-    let mut proc = FunctionProcess::spawn(
-        &binary(),
-        &api,
-        FUNCTION,
-        &env(&emu, &[("QUELL_MODE", "yolo")]),
-    )
-    .expect("spawn");
-    let status = tokio::time::timeout(Duration::from_secs(20), proc.child.wait())
-        .await
-        .expect("the function did not stop on bad configuration")
-        .expect("wait");
-    assert!(
-        !status.success(),
-        "a function with bad configuration exited 0"
-    );
-    let logs = proc.stop().await;
-    assert!(
-        logs.contains("QUELL_MODE") && logs.contains("yolo"),
-        "{logs}"
-    );
-    let calls: Vec<String> = emu.calls().await.into_iter().map(|c| c.action).collect();
-    assert_eq!(
-        calls,
-        ["GetCallerIdentity"],
-        "a function that failed to start called AWS"
-    );
+    // A bad mode; and no action targets, without which a deployed function would believe a
+    // Security Hub custom action by its id alone.
+    for (var, value) in [("QUELL_MODE", "yolo"), ("QUELL_ACTION_TARGETS", "")] {
+        let api = RuntimeApi::start().await.expect("runtime api");
+        // The call log is seen to work: it records this call, and nothing after it.
+        emu.clear_calls().await;
+        aws_sdk_sts::Client::new(&emu.central_config())
+            .get_caller_identity()
+            .send()
+            .await
+            .unwrap();
+        let mut proc =
+            FunctionProcess::spawn(&binary(), &api, FUNCTION, &env(&emu, &[(var, value)]))
+                .expect("spawn");
+        let status = tokio::time::timeout(Duration::from_secs(20), proc.child.wait())
+            .await
+            .expect("the function did not stop on bad configuration")
+            .expect("wait");
+        assert!(!status.success(), "a function with bad {var} exited 0");
+        let logs = proc.stop().await;
+        assert!(logs.contains(var) && logs.contains(value), "{logs}");
+        let calls: Vec<String> = emu.calls().await.into_iter().map(|c| c.action).collect();
+        assert_eq!(
+            calls,
+            ["GetCallerIdentity"],
+            "a function that failed to start called AWS"
+        );
+    }
 }

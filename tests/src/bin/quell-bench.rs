@@ -329,6 +329,10 @@ fn lambda_env(emu: &Emulator) -> Vec<(String, String)> {
         ("SSL_CERT_DIR", "/nonexistent"),
         ("QUELL_MODE", "enforce"),
         ("AWS_LAMBDA_LOG_LEVEL", "WARN"),
+        (
+            "QUELL_ACTION_TARGETS",
+            "arn:aws:securityhub:us-east-1:123456789012:action/custom/QuellRemediate",
+        ),
     ]
     .iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
