@@ -100,8 +100,11 @@ async fn main() -> ExitCode {
 }
 
 async fn run() -> Result<(), String> {
-    let emu = Emulator::start()?;
-    println!("quell demo: local AWS emulator (moto) at {}", emu.endpoint);
+    let emu = Emulator::start_enforced().await?;
+    println!(
+        "quell demo: local AWS emulator (moto) at {}, IAM in force: each function acts through its own member role (quell-<function>) with exactly its declared permissions",
+        emu.endpoint
+    );
     println!(
         "  central security-tooling account {CENTRAL}, member account {MEMBER}, region {}",
         quell_tests::REGION
@@ -227,7 +230,7 @@ async fn run() -> Result<(), String> {
     };
     let assumes = calls.iter().filter(|c| c.action == "AssumeRole").count();
     println!(
-        "\n{} AWS calls served by the emulator; {} AssumeRole (one for seeding, then one per function context and member: sessions are cached per account and region); S3 writes in the central account: {}",
+        "\n{} AWS calls served by the emulator; {} AssumeRole (the seeding admin's, then one per function context and member: sessions are cached per account and region); S3 writes in the central account: {}",
         calls.len(),
         assumes,
         central_untouched
@@ -799,16 +802,21 @@ async fn external_access(emu: &Emulator, member: &aws_config::SdkConfig) -> usiz
     let id = key.as_ref().map(|k| k.finding.clone()).unwrap_or_default();
     let undone = match (ctx.state.as_ref(), key) {
         (Some(st), Some(key)) => match st.prior_state(&key).await {
-            Ok(Some(prior)) => quell::runtime::undo_finding(&r, &ctx, &prior, &key)
-                .await
-                .map(|steps| {
-                    steps
-                        .iter()
-                        .map(|s| s.to_string())
-                        .collect::<Vec<_>>()
-                        .join("; ")
-                })
-                .map_err(|e| e.to_string()),
+            Ok(Some(prior)) => quell::runtime::undo_finding(
+                &r,
+                &quell_tests::undo_context(emu, ctx.config.clone()),
+                &prior,
+                &key,
+            )
+            .await
+            .map(|steps| {
+                steps
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            })
+            .map_err(|e| e.to_string()),
             Ok(None) => Err("no prior state recorded".into()),
             Err(e) => Err(e.to_string()),
         },
