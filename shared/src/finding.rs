@@ -371,6 +371,20 @@ impl Finding {
         }
     }
 
+    /// Whether the finding reports a threat (an actor, an event) rather than posture (a setting):
+    /// GuardDuty, alarms and CloudTrail calls, and Security Hub findings of products other than
+    /// Security Hub's own controls. quell never suppresses a threat.
+    pub fn is_threat(&self) -> bool {
+        match self.source {
+            Source::GuardDuty | Source::CloudWatchAlarm | Source::CloudTrail => true,
+            Source::Config | Source::AccessAnalyzer => false,
+            Source::SecurityHub => !self
+                .hub
+                .as_ref()
+                .is_some_and(|h| crate::event::is_security_hub_product(&h.product_arn)),
+        }
+    }
+
     /// The first resource of a kind.
     pub fn resource(&self, kind: &ResourceKind) -> Option<&Resource> {
         self.resources.iter().find(|r| &r.kind == kind)
@@ -381,20 +395,23 @@ impl Finding {
         std::iter::once(self.kind.as_str()).chain(self.aliases.iter().map(String::as_str))
     }
 
-    /// What identifies this occurrence of the finding across deliveries and sources: the Security
-    /// Hub id (a GuardDuty finding and its Security Hub copy share it) and when it was last seen,
-    /// or the event's id.
+    /// What identifies this delivery of the finding: the EventBridge event that carried it, the
+    /// trigger and the finding. A second delivery of the same event (EventBridge's or Lambda's
+    /// retry) is a duplicate; a person's custom action or a sweep is a new event, so a finding
+    /// quell planned or left NOTIFIED can always be asked again. (The same problem reported by a
+    /// second source is not a duplicate: the fix is idempotent and answers ALREADY_COMPLIANT.)
     pub fn occurrence(&self) -> String {
         let id = self
             .hub
             .as_ref()
             .map(|h| h.id.clone())
             .unwrap_or_else(|| self.own_id());
-        let when = self
-            .observed_at
-            .clone()
-            .unwrap_or_else(|| self.event_id.clone());
-        format!("{id}#{when}")
+        let event = if self.event_id.is_empty() {
+            self.observed_at.clone().unwrap_or_default()
+        } else {
+            self.event_id.clone()
+        };
+        format!("{event}#{}#{id}", self.kind)
     }
 
     /// A stable id for quell's own ASFF finding: the same problem on the same resource maps to

@@ -124,7 +124,10 @@ impl Hub {
         let mut direct = Vec::new();
         let mut own = Vec::new();
         for (i, it) in items.iter().enumerate() {
-            match (it.outcome.workflow(), &it.finding.hub) {
+            match (
+                it.outcome.workflow_for(it.finding.is_threat()),
+                &it.finding.hub,
+            ) {
                 (None, _) => {
                     out[i] = Some(Ok(HubRecord::NotRecorded {
                         reason: "retryable failure: the workflow is left unchanged for the retry"

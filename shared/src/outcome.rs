@@ -32,8 +32,13 @@ pub enum Outcome {
     Remediated { steps: Vec<Step> },
     /// Nothing to change: replayed, or already fixed.
     AlreadyCompliant { detail: String },
-    /// Left alone on purpose: exemption tag or account rule.
+    /// Left alone on purpose: an exemption tag, a trusted account, an undo hold.
     Exempt { reason: String },
+    /// Not this function's business: an account outside QUELL_ALLOW_ACCOUNTS / inside
+    /// QUELL_DENY_ACCOUNTS (another team owns it), or a finding that is not this function's
+    /// trigger (another function answers it). The workflow is left as it is and no message is
+    /// sent: one log line.
+    OutOfScope { reason: String },
     /// Dry-run, or not to be acted on: the exact steps it would take.
     Planned { steps: Vec<Step>, reason: String },
     /// Another delivery, or another source, of the same occurrence was already handled: nothing
@@ -83,13 +88,22 @@ impl Outcome {
         }
     }
 
-    /// The workflow status DESIGN.md's table gives; `None` leaves the finding unchanged.
+    /// The workflow status DESIGN.md's table gives for a posture finding; `None` leaves the
+    /// finding unchanged. [`Outcome::workflow_for`] is the one for a finding of either kind.
     pub fn workflow(&self) -> Option<Workflow> {
+        self.workflow_for(false)
+    }
+
+    /// The workflow status for a threat finding (`threat`) or a posture finding: quell never
+    /// suppresses a threat, so an exempt threat is NOTIFIED with the reason.
+    pub fn workflow_for(&self, threat: bool) -> Option<Workflow> {
         match self {
             Outcome::Remediated { .. } | Outcome::AlreadyCompliant { .. } => {
                 Some(Workflow::Resolved)
             }
+            Outcome::Exempt { .. } if threat => Some(Workflow::Notified),
             Outcome::Exempt { .. } => Some(Workflow::Suppressed),
+            Outcome::OutOfScope { .. } => None,
             Outcome::Planned { .. } => Some(Workflow::Notified),
             Outcome::Failed {
                 retryable: false, ..
@@ -116,6 +130,7 @@ impl Outcome {
             Outcome::Remediated { .. } => "REMEDIATED",
             Outcome::AlreadyCompliant { .. } => "ALREADY_COMPLIANT",
             Outcome::Exempt { .. } => "EXEMPT",
+            Outcome::OutOfScope { .. } => "OUT_OF_SCOPE",
             Outcome::Planned { .. } => "PLANNED",
             Outcome::Failed {
                 retryable: true, ..
@@ -138,6 +153,9 @@ impl Outcome {
             }
             Outcome::Exempt { reason } => {
                 format!("quell {function} left {target} alone: {reason}.")
+            }
+            Outcome::OutOfScope { reason } => {
+                format!("quell {function} did nothing for {target}: {reason}.")
             }
             Outcome::Planned { steps: s, reason } => {
                 format!(
@@ -193,6 +211,7 @@ mod tests {
                 Outcome::Exempt { reason: "x".into() },
                 Some(Workflow::Suppressed),
             ),
+            (Outcome::OutOfScope { reason: "x".into() }, None),
             (
                 Outcome::Planned {
                     steps: vec![],
@@ -219,6 +238,12 @@ mod tests {
         ];
         for (outcome, workflow) in cases {
             assert_eq!(outcome.workflow(), workflow, "{outcome:?}");
+            // A threat is never suppressed: an exempt threat is NOTIFIED.
+            let threat = outcome.workflow_for(true);
+            match &outcome {
+                Outcome::Exempt { .. } => assert_eq!(threat, Some(Workflow::Notified)),
+                _ => assert_eq!(threat, workflow, "{outcome:?}"),
+            }
         }
     }
 

@@ -258,6 +258,10 @@ async fn begin<R: Remediation>(r: &R, ctx: &Context, f: &Finding) -> Pending {
             occurrence: occurrence.clone(),
             span: inner.clone(),
         };
+        if let Some(reason) = out_of_scope::<R>(ctx, f) {
+            tracing::info!(outcome = "OUT_OF_SCOPE", reason = %reason, "outcome");
+            return early(Outcome::OutOfScope { reason });
+        }
         if let Some(st) = &ctx.state {
             match st.claim(R::SPEC.id, &occurrence).await {
                 Ok(crate::state::Claim::Acquired) => {}
@@ -365,6 +369,21 @@ async fn finish<R: Remediation>(
     .await
 }
 
+/// Why a finding is not this function's business, if it is not: not its trigger (another
+/// function answers it), or an account another team owns. Decided before anything is claimed,
+/// recorded or sent.
+fn out_of_scope<R: Remediation>(ctx: &Context, f: &Finding) -> Option<String> {
+    if !R::SPEC.matches(f) {
+        return Some(format!(
+            "{} finding {} is not a trigger of {}",
+            f.source,
+            f.kind,
+            R::SPEC.id
+        ));
+    }
+    ctx.config.account_allowed(&f.account).err()
+}
+
 /// The guards, then the remediation. Returns the outcome, the target's description and the member
 /// session if one was opened.
 async fn decide<R: Remediation>(
@@ -378,21 +397,6 @@ async fn decide<R: Remediation>(
         .first()
         .map(|res| res.label())
         .unwrap_or_else(|| format!("account {}", f.account));
-    if !R::SPEC.matches(f) {
-        return (
-            Outcome::not_applicable(format!(
-                "{} finding {} is not a trigger of {}",
-                f.source,
-                f.kind,
-                R::SPEC.id
-            )),
-            fallback,
-            None,
-        );
-    }
-    if let Err(reason) = ctx.config.account_allowed(&f.account) {
-        return (Outcome::Exempt { reason }, fallback, None);
-    }
     if f.sample {
         return (
             Outcome::Planned {

@@ -251,8 +251,18 @@ async fn a_denied_account_gets_no_call_at_all() {
     let resp = quell::runtime::handle(&S3BlockPublicAccess, &ctx, event.clone())
         .await
         .unwrap();
-    assert_eq!(resp.reports[0].outcome.name(), "EXEMPT");
+    // Another team owns the account: OUT_OF_SCOPE, the finding's workflow left as it is (a
+    // threat in production is not hidden from whoever owns it), no message.
+    assert_eq!(resp.reports[0].outcome.name(), "OUT_OF_SCOPE");
     let calls = s.emu.calls().await;
+    assert!(
+        !calls
+            .iter()
+            .any(|c| c.service == "securityhub" || c.service == "sns"),
+        "a record or a message was sent: {calls:?}"
+    );
+    let (status, _) = seed::workflow(&s.central, &hub_id(&event)).await.unwrap();
+    assert_eq!(status, "NEW", "the workflow is left as it was");
     assert!(
         calls.iter().all(|c| c.account == CENTRAL),
         "a call reached the member: {calls:?}"
@@ -261,9 +271,27 @@ async fn a_denied_account_gets_no_call_at_all() {
     assert!(seed::public_access_block(&s.member, DEMO_BUCKET)
         .await
         .is_none());
+}
+
+#[tokio::test]
+async fn an_exempt_threat_is_notified_never_suppressed() {
+    let s = setup().await;
+    let ctx = context(&s.emu, enforce(), FUNCTION);
+    seed::public_bucket(&s.member, DEMO_BUCKET, &[("quell:exempt", "true")]).await;
+    // A GuardDuty finding: someone reached the bucket anonymously. The tag exempts the bucket
+    // from the fix, not the threat from a person's eyes.
+    let event = events::load("guardduty-s3-bucketanonymousaccessgranted.json", &[]);
+    seed_hub_finding(&s, &event, DEMO_BUCKET).await;
+    let resp = quell::runtime::handle(&S3BlockPublicAccess, &ctx, event.clone())
+        .await
+        .unwrap();
+    assert_eq!(resp.reports[0].outcome.name(), "EXEMPT");
+    assert!(seed::public_access_block(&s.member, DEMO_BUCKET)
+        .await
+        .is_none());
     let (status, note) = seed::workflow(&s.central, &hub_id(&event)).await.unwrap();
-    assert_eq!(status, "SUPPRESSED");
-    assert!(note.unwrap().contains("QUELL_DENY_ACCOUNTS"));
+    assert_eq!(status, "NOTIFIED");
+    assert!(note.unwrap().contains("quell:exempt=true"));
 }
 
 #[tokio::test]
@@ -365,7 +393,8 @@ async fn a_finding_for_another_remediation_is_not_applicable_and_makes_no_member
     let resp = quell::runtime::handle(&S3BlockPublicAccess, &ctx, event)
         .await
         .unwrap();
-    assert_eq!(resp.reports[0].outcome.name(), "FAILED");
+    // Not this function's business: no record, no message, no call at all.
+    assert_eq!(resp.reports[0].outcome.name(), "OUT_OF_SCOPE");
     assert!(
         resp.reports[0]
             .note
@@ -373,7 +402,8 @@ async fn a_finding_for_another_remediation_is_not_applicable_and_makes_no_member
         "{}",
         resp.reports[0].note
     );
-    assert!(!s.emu.calls().await.iter().any(|c| c.action == "AssumeRole"));
+    let calls = s.emu.calls().await;
+    assert!(calls.is_empty(), "{calls:?}");
 }
 
 #[tokio::test]
@@ -388,4 +418,64 @@ async fn invalid_events_are_refused_before_any_aws_call() {
         .unwrap_err();
     assert!(err.to_string().contains("detail.accountId"), "{err}");
     assert!(s.emu.calls().await.is_empty());
+}
+
+#[tokio::test]
+async fn one_function_never_overwrites_another_functions_result_on_a_shared_event() {
+    let s = setup().await;
+    // A person sends two findings to quell in one custom action: S3.8 (this function's) and S3.5
+    // (s3-require-tls's). Both functions receive the event.
+    let mut event = events::load("securityhub-custom-action-s3-8.json", &[]);
+    let tls = events::load("securityhub-custom-action-s3-5.json", &[]);
+    let other = tls["detail"]["findings"][0].clone();
+    event["detail"]["findings"]
+        .as_array_mut()
+        .unwrap()
+        .push(other.clone());
+    seed::public_bucket(&s.member, DEMO_BUCKET, &[]).await;
+    for f in event["detail"]["findings"].as_array().unwrap() {
+        let bucket = f["Resources"][0]["Id"].as_str().unwrap();
+        seed::hub_finding(
+            &s.member,
+            MEMBER,
+            f["Id"].as_str().unwrap(),
+            f["ProductArn"].as_str().unwrap(),
+            ("AwsS3Bucket", bucket),
+        )
+        .await;
+    }
+    let ours = event["detail"]["findings"][0]["Id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let theirs = other["Id"].as_str().unwrap().to_string();
+
+    let ctx = context(&s.emu, enforce(), FUNCTION);
+    let resp = quell::runtime::handle(&S3BlockPublicAccess, &ctx, event.clone())
+        .await
+        .unwrap();
+    let names: Vec<&str> = resp.reports.iter().map(|r| r.outcome.name()).collect();
+    assert_eq!(names, ["REMEDIATED", "OUT_OF_SCOPE"]);
+    assert_eq!(
+        seed::workflow(&s.central, &ours).await.unwrap().0,
+        "RESOLVED"
+    );
+    assert_eq!(
+        seed::workflow(&s.central, &theirs).await.unwrap().0,
+        "NEW",
+        "the other function's finding is left to it"
+    );
+
+    // The other function then runs on the same event: it does not touch this one's finding.
+    let ctx = context(&s.emu, enforce(), "s3-require-tls");
+    let resp = quell::runtime::handle(&s3_require_tls::S3RequireTls, &ctx, event)
+        .await
+        .map(|r| r.reports)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(resp[0].outcome.name(), "OUT_OF_SCOPE");
+    assert_eq!(
+        seed::workflow(&s.central, &ours).await.unwrap().0,
+        "RESOLVED",
+        "the first function's RESOLVED stands"
+    );
 }

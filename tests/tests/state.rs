@@ -66,20 +66,55 @@ async fn a_duplicate_delivery_and_the_same_finding_from_security_hub_act_once() 
     sh["detail"]["findings"][0]["UpdatedAt"] = Value::String(f.observed_at.clone().unwrap());
     sh["detail"]["findings"][0]["ProductFields"]["ControlId"] = Value::String("S3.8".into());
 
-    // Two deliveries of the same event at once, then the Security Hub copy.
+    // Two deliveries of the same event at once: one acts, the other is a duplicate that makes no
+    // call into the member.
+    emu.clear_calls().await;
     let (a, b) = tokio::join!(outcome(&ctx, gd.clone()), outcome(&ctx, gd.clone()));
     let mut both = [a, b];
     both.sort();
     assert_eq!(both, ["DUPLICATE", "REMEDIATED"]);
+    let writes = |calls: Vec<quell_tests::emulator::Call>| {
+        calls
+            .into_iter()
+            .filter(|c| c.account == MEMBER && c.method == "PUT")
+            .count()
+    };
+    assert_eq!(writes(emu.calls().await), 1, "one delivery wrote");
+    // The same problem from another source is a new delivery: quell looks again, finds it fixed,
+    // and writes nothing (a person's custom action or a sweep is never turned away).
     emu.clear_calls().await;
-    assert_eq!(outcome(&ctx, sh).await, "DUPLICATE");
-    let member_calls = emu
-        .calls()
-        .await
-        .into_iter()
-        .filter(|c| c.account == MEMBER)
-        .count();
-    assert_eq!(member_calls, 0, "a duplicate makes no call into the member");
+    assert_eq!(outcome(&ctx, sh).await, "ALREADY_COMPLIANT");
+    assert_eq!(writes(emu.calls().await), 0, "the fix holds: no write");
+    // A retry of the first event is still a duplicate.
+    assert_eq!(outcome(&ctx, gd).await, "DUPLICATE");
+}
+
+#[tokio::test]
+async fn a_finding_planned_in_dry_run_can_be_asked_again_by_a_custom_action() {
+    let (emu, member, _ctx, _) = setup(Limits::default()).await;
+    let _ = &emu;
+    seed::public_bucket(&member, "quell-demo-public-assets", &[]).await;
+    let dry = Config {
+        mode: Some(Mode::DryRun),
+        state_table: Some("quell-state".into()),
+        ..Config::default()
+    };
+    let imported = events::load("securityhub-imported-fsbp-s3-8-member.json", &[]);
+    let ctx = context(&emu, dry, "s3-block-public-access");
+    assert_eq!(outcome(&ctx, imported.clone()).await, "PLANNED");
+    // A person selects the finding and sends it to quell: a new event of the same finding.
+    let mut action = events::load("securityhub-custom-action-s3-8.json", &[]);
+    action["detail"]["findings"] = imported["detail"]["findings"].clone();
+    let enforce = Config {
+        mode: Some(Mode::Enforce),
+        state_table: Some("quell-state".into()),
+        ..Config::default()
+    };
+    let ctx = context(&emu, enforce, "s3-block-public-access");
+    assert_eq!(outcome(&ctx, action).await, "REMEDIATED");
+    assert!(seed::fully_blocked(
+        &seed::public_access_block(&member, "quell-demo-public-assets").await
+    ));
 }
 
 #[tokio::test]
