@@ -47,16 +47,33 @@ impl Context {
         }
     }
 
-    /// Reads the configuration (failing on the first bad variable) and the SDK configuration.
+    /// Reads the configuration (failing on the first bad variable) and the SDK configuration,
+    /// with [`timeouts`]: a hung call fails the finding in time for a retry, instead of holding
+    /// the invocation to the Lambda timeout.
     pub async fn from_env(function: &str) -> Result<Self, ConfigError> {
         let config = Config::from_env()?;
-        let sdk = aws_config::load_defaults(BehaviorVersion::latest()).await;
+        let sdk = aws_config::defaults(BehaviorVersion::latest())
+            .timeout_config(timeouts(config.limits.claim_takeover_secs))
+            .load()
+            .await;
         Ok(Self::new(&sdk, config, function))
     }
 
     pub fn mode<R: Remediation>(&self) -> Mode {
         self.config.mode.unwrap_or(R::SPEC.default_mode)
     }
+}
+
+/// The SDK's timeouts, from one place: an attempt at most 10 s (connect 3 s), an operation with
+/// its retries at most a third of the function's timeout, so that a hung call fails its finding
+/// with room left for the others and for Lambda's retry.
+pub fn timeouts(function_timeout_secs: u64) -> aws_config::timeout::TimeoutConfig {
+    let operation = (function_timeout_secs / 3).clamp(5, 60);
+    aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(std::time::Duration::from_secs(3))
+        .operation_attempt_timeout(std::time::Duration::from_secs(operation.min(10)))
+        .operation_timeout(std::time::Duration::from_secs(operation))
+        .build()
 }
 
 /// What one invocation returns.
@@ -675,5 +692,20 @@ impl<R: Remediation> Handler for R {
         f: &'a Finding,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Report> + Send + 'a>> {
         Box::pin(handle_finding(self, ctx, f))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::timeouts;
+    use std::time::Duration;
+
+    #[test]
+    fn a_hung_call_fails_well_inside_the_function_timeout() {
+        let t = timeouts(70);
+        assert_eq!(t.operation_timeout(), Some(Duration::from_secs(23)));
+        assert_eq!(t.operation_attempt_timeout(), Some(Duration::from_secs(10)));
+        assert!(t.connect_timeout() <= Some(Duration::from_secs(3)));
+        assert!(timeouts(1).operation_timeout() >= Some(Duration::from_secs(5)));
     }
 }
