@@ -591,3 +591,68 @@ fn the_shared_list_of_functions_is_the_registry() {
         "tests/src/lib.rs specs()"
     );
 }
+
+/// A CIS finding of a standard's own (not consolidated) form, its requirement number and version.
+fn cis_finding(version: &str, id: &str) -> serde_json::Value {
+    let mut e: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(root().join("events/securityhub-imported-fsbp-ec2-13.json")).unwrap(),
+    )
+    .unwrap();
+    let f = &mut e["detail"]["findings"][0];
+    f["Compliance"] = serde_json::json!({"Status": "FAILED"});
+    f["GeneratorId"] = serde_json::json!(format!(
+        "arn:aws:securityhub:::ruleset/cis-aws-foundations-benchmark/v/{version}/rule/{id}"
+    ));
+    f["ProductFields"] = if version == "1.2.0" {
+        serde_json::json!({"RuleId": id, "StandardsGuideArn": format!("arn:aws:securityhub:::ruleset/cis-aws-foundations-benchmark/v/{version}")})
+    } else {
+        serde_json::json!({"ControlId": id, "StandardsArn": format!("arn:aws:securityhub:::standards/cis-aws-foundations-benchmark/v/{version}")})
+    };
+    e
+}
+
+#[test]
+fn cis_numbers_route_only_with_their_standard_and_version() {
+    let handlers = registry::handlers();
+    let routed = |e: &serde_json::Value| -> Vec<&str> {
+        route(&handlers, e).iter().map(|h| h.spec().id).collect()
+    };
+    // CIS 1.2.0 4.1: no SSH from anywhere.
+    let e = cis_finding("1.2.0", "4.1");
+    assert_eq!(routed(&e), ["ec2-revoke-open-ingress"]);
+    let f = quell::event::Envelope::parse(e)
+        .unwrap()
+        .findings
+        .remove(0)
+        .unwrap();
+    assert_eq!(f.kind, "cis-1.2.0/4.1");
+    // CIS 1.4.0 4.1 is the unauthorized-API-calls metric filter: not a security group fix.
+    let e = cis_finding("1.4.0", "4.1");
+    assert!(routed(&e).is_empty(), "{:?}", routed(&e));
+    let f = quell::event::Envelope::parse(e)
+        .unwrap()
+        .findings
+        .remove(0)
+        .unwrap();
+    assert_eq!(f.kind, "cis-1.4.0/4.1");
+    assert!(!handlers.iter().any(|h| h.spec().matches(&f)));
+    // The same default-security-group requirement under each version's number.
+    for (version, id) in [("1.2.0", "4.3"), ("1.4.0", "5.3"), ("3.0.0", "5.4")] {
+        assert_eq!(
+            routed(&cis_finding(version, id)),
+            ["ec2-close-default-sg"],
+            "CIS {version} {id}"
+        );
+    }
+    // Every CIS trigger is qualified: a bare number is refused by this test.
+    for s in registry::specs() {
+        for c in s.triggers.securityhub_controls {
+            assert!(
+                c.starts_with("cis-")
+                    || c.contains('.') && c.chars().next().unwrap().is_ascii_uppercase(),
+                "{}: `{c}` is a bare CIS number; write cis-<version>/<number>",
+                s.id
+            );
+        }
+    }
+}

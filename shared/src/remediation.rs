@@ -23,7 +23,8 @@ pub struct Triggers {
     /// Config managed-rule identifiers; Security Hub's service-linked forms
     /// (`securityhub-<rule>-<8 hex>`) match as well.
     pub config_rules: &'static [&'static str],
-    /// Security Hub control ids (`S3.8`) and CIS rule ids.
+    /// Security Hub control ids (`S3.8`), and CIS requirements with their version
+    /// (`cis-1.2.0/4.1`): a bare CIS number means different controls in different versions.
     pub securityhub_controls: &'static [&'static str],
     /// Security Hub custom action names (each gets its own action target, [`crate::routing::action_id`]).
     pub custom_actions: &'static [&'static str],

@@ -60,12 +60,30 @@ impl ActionTargets for LocalActionTargets {
 /// The Security Hub product of control findings, in any partition and region.
 const SECURITY_HUB_PRODUCT: &str = "arn:*:securityhub:*::product/aws/securityhub";
 
+/// The `$or` branches that match a finding of any of `controls`: consolidated control ids, a
+/// standard's own ControlId/RuleId, and CIS requirements only with their standard and version
+/// (`cis-1.2.0/4.1`: CIS numbers mean different controls in different versions).
 fn control_branches(controls: &[&str]) -> Value {
-    json!([
-        {"Compliance": {"SecurityControlId": controls}},
-        {"ProductFields": {"ControlId": controls}},
-        {"ProductFields": {"RuleId": controls}},
-    ])
+    let (cis, plain): (Vec<&str>, Vec<&str>) = controls.iter().partition(|c| c.starts_with("cis-"));
+    let mut branches = Vec::new();
+    if !plain.is_empty() {
+        branches.push(json!({"Compliance": {"SecurityControlId": plain}}));
+        branches.push(json!({"ProductFields": {"ControlId": plain}}));
+        branches.push(json!({"ProductFields": {"RuleId": plain}}));
+    }
+    for c in cis {
+        let Some((version, id)) = c.trim_start_matches("cis-").split_once('/') else {
+            continue;
+        };
+        let standard = format!("cis-aws-foundations-benchmark/v/{version}");
+        branches.push(
+            json!({"ProductFields": {"RuleId": [id], "StandardsGuideArn": [{"suffix": standard}]}}),
+        );
+        branches.push(
+            json!({"ProductFields": {"ControlId": [id], "StandardsArn": [{"suffix": standard}]}}),
+        );
+    }
+    Value::Array(branches)
 }
 
 /// Every rule a remediation's triggers call for. Every pattern names its `source`, so an event a

@@ -105,7 +105,18 @@ impl Remediation for CloudtrailRestoreLogging {
         triggers: Triggers {
             guardduty: &["Stealth:IAMUser/CloudTrailLoggingDisabled"],
             config_rules: &["cloudtrail-enabled", "multi-region-cloudtrail-enabled"],
-            securityhub_controls: &["CloudTrail.1", "CloudTrail.4", "3.1", "3.2"],
+            securityhub_controls: &[
+                "CloudTrail.1",
+                "CloudTrail.4",
+                "cis-1.2.0/2.1",
+                "cis-1.2.0/2.2",
+                "cis-1.4.0/3.1",
+                "cis-1.4.0/3.2",
+                "cis-3.0.0/3.1",
+                "cis-3.0.0/3.2",
+                "cis-5.0.0/3.1",
+                "cis-5.0.0/3.2",
+            ],
             cloudtrail_events: &["cloudtrail:StopLogging"],
             ..Triggers::NONE
         },

@@ -24,7 +24,12 @@ impl Remediation for EbsEncryptionByDefault {
         summary: "Enables EBS encryption by default in the account and region",
         triggers: Triggers {
             config_rules: &["ec2-ebs-encryption-by-default"],
-            securityhub_controls: &["EC2.7", "2.2.1"],
+            securityhub_controls: &[
+                "EC2.7",
+                "cis-1.4.0/2.2.1",
+                "cis-3.0.0/2.2.1",
+                "cis-5.0.0/5.1.1",
+            ],
             ..Triggers::NONE
         },
         // DisableEbsEncryptionByDefault only for undo.

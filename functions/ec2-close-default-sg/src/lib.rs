@@ -43,7 +43,13 @@ impl Remediation for Ec2CloseDefaultSg {
         summary: "Removes every ingress and egress rule of a VPC's default security group",
         triggers: Triggers {
             config_rules: &["vpc-default-security-group-closed"],
-            securityhub_controls: &["EC2.2", "4.3", "5.4"],
+            securityhub_controls: &[
+                "EC2.2",
+                "cis-1.2.0/4.3",
+                "cis-1.4.0/5.3",
+                "cis-3.0.0/5.4",
+                "cis-5.0.0/5.5",
+            ],
             ..Triggers::NONE
         },
         permissions: &[

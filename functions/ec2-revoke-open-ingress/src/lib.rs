@@ -256,7 +256,14 @@ impl Remediation for Ec2RevokeOpenIngress {
         summary: "Revokes only the ingress rules that open high-risk ports to 0.0.0.0/0 or ::/0; keeps every other rule",
         triggers: Triggers {
             config_rules: &["restricted-ssh", "restricted-common-ports", "vpc-sg-open-only-to-authorized-ports"],
-            securityhub_controls: &["EC2.13", "EC2.14", "EC2.18", "EC2.19", "4.1", "4.2"],
+            securityhub_controls: &[
+                "EC2.13",
+                "EC2.14",
+                "EC2.18",
+                "EC2.19",
+                "cis-1.2.0/4.1",
+                "cis-1.2.0/4.2",
+            ],
             cloudtrail_events: &["ec2:AuthorizeSecurityGroupIngress"],
             ..Triggers::NONE
         },

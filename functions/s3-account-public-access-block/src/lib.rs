@@ -43,7 +43,7 @@ impl Remediation for S3AccountPublicAccessBlock {
                 "s3-account-level-public-access-blocks",
                 "s3-account-level-public-access-blocks-periodic",
             ],
-            securityhub_controls: &["S3.1", "2.1.4", "2.1.5"],
+            securityhub_controls: &["S3.1", "cis-1.4.0/2.1.5.1"],
             ..Triggers::NONE
         },
         permissions: &["s3:GetAccountPublicAccessBlock", PUT],

@@ -44,7 +44,7 @@ impl Remediation for S3BlockPublicAccess {
                 "s3-bucket-public-write-prohibited",
                 "s3-bucket-level-public-access-prohibited",
             ],
-            securityhub_controls: &["S3.2", "S3.3", "S3.8"],
+            securityhub_controls: &["S3.2", "S3.3", "S3.8", "cis-1.4.0/2.1.5.2"],
             access_analyzer: &["AWS::S3::Bucket"],
             // Block Public Access stops public access, not a grant to another account.
             access_analyzer_public_only: true,

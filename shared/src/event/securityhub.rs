@@ -123,6 +123,14 @@ fn action_target(env: &Envelope, trust: &Trust) -> Result<String, EventError> {
     })
 }
 
+/// The CIS AWS Foundations Benchmark version a standard's ARN (or a generator id) names:
+/// `…/cis-aws-foundations-benchmark/v/1.4.0…` → `1.4.0`.
+pub fn cis_version(standard: &str) -> Option<&str> {
+    let rest = standard.split("cis-aws-foundations-benchmark/v/").nth(1)?;
+    let v = rest.split('/').next()?;
+    (!v.is_empty() && v.bytes().all(|b| b.is_ascii_digit() || b == b'.')).then_some(v)
+}
+
 /// Whether a product ARN is Security Hub's own (`arn:aws:securityhub:us-east-1::product/aws/securityhub`).
 pub fn is_security_hub_product(product_arn: &str) -> bool {
     let parts: Vec<&str> = product_arn.splitn(6, ':').collect();
@@ -166,13 +174,25 @@ fn asff(
             .and_then(Value::as_str)
             .map(str::to_string)
     };
-    // The control id: the consolidated SecurityControlId, the FSBP ControlId, the CIS RuleId.
-    let claimed = f
+    // The control id: the consolidated SecurityControlId (unique across standards), else the
+    // standard's own ControlId / RuleId — which for CIS means different controls in different
+    // versions (4.1 is "no SSH from anywhere" in CIS 1.2.0, "unauthorized API calls" in 1.4.0), so
+    // it is qualified with the standard and version: `cis-1.2.0/4.1`.
+    let consolidated = f
         .compliance
         .as_ref()
-        .and_then(|c| c.security_control_id.clone())
-        .or_else(|| field("ControlId"))
-        .or_else(|| field("RuleId"));
+        .and_then(|c| c.security_control_id.clone());
+    let claimed = consolidated.or_else(|| {
+        let id = field("ControlId").or_else(|| field("RuleId"))?;
+        let standard = field("StandardsArn")
+            .or_else(|| field("StandardsGuideArn"))
+            .or_else(|| f.generator_id.clone())
+            .unwrap_or_default();
+        Some(match cis_version(&standard) {
+            Some(v) => format!("cis-{v}/{id}"),
+            None => id,
+        })
+    });
     let control = match claimed {
         Some(c) if !is_security_hub_product(&f.product_arn) => {
             return Err(untrusted(
