@@ -656,3 +656,80 @@ fn cis_numbers_route_only_with_their_standard_and_version() {
         }
     }
 }
+
+/// Routing checked against a second, independent implementation: moto's EventBridge matcher
+/// (tests/emulator/match_patterns.py), on the subset it supports. Every generated pattern and
+/// every sample event, genuine and forged, must be judged the same by both.
+#[test]
+fn quells_matcher_agrees_with_moto_on_every_pattern_and_event() {
+    use std::io::Write;
+    let mut events: Vec<serde_json::Value> = Vec::new();
+    for entry in std::fs::read_dir(root().join("events")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "json") {
+            let e: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+            // The same event under a source of the sender's choosing.
+            let mut forged = e.clone();
+            forged["source"] = serde_json::json!("acme.forged");
+            events.push(e);
+            events.push(forged);
+        }
+    }
+    let actions = quell::routing::LocalActionTargets {
+        partition: "aws".into(),
+        region: "us-east-1".into(),
+        account: "123456789012".into(),
+    };
+    let patterns: Vec<serde_json::Value> = registry::specs()
+        .iter()
+        .flat_map(|s| quell::routing::rules(s, &actions))
+        .map(|r| r.pattern)
+        .collect();
+    let python = root().join(".venv/bin/python");
+    assert!(
+        python.exists(),
+        "{} is missing: run `make setup`",
+        python.display()
+    );
+    let mut child = std::process::Command::new(python)
+        .arg(root().join("tests/emulator/match_patterns.py"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let input = serde_json::json!({"patterns": patterns, "events": events}).to_string();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let moto: Vec<Vec<Option<bool>>> = serde_json::from_slice(&out.stdout).unwrap();
+    let (mut judged, mut matched) = (0, 0);
+    for (p, row) in patterns.iter().zip(&moto) {
+        for (e, theirs) in events.iter().zip(row) {
+            let ours = quell::routing::matches(p, e);
+            if let Some(theirs) = theirs {
+                judged += 1;
+                matched += usize::from(ours);
+                assert_eq!(
+                    ours, *theirs,
+                    "quell and moto disagree on pattern {p} for event {}",
+                    e["id"]
+                );
+            }
+        }
+    }
+    println!("{judged} pattern/event pairs judged by both, {matched} matches");
+    assert!(
+        judged > 500 && matched > 20,
+        "too few pairs judged: {judged}, {matched}"
+    );
+}
