@@ -8,11 +8,15 @@ It binds 127.0.0.1 only, on the given port (0: a free one), and prints one line
 `QUELL_MOTO_READY <port>` when it accepts connections.
 
 What it adds to moto 5.2.5, and why:
-  * Security Hub BatchUpdateFindings (moto answers 404). The emulated organization has the
-    caller as Security Hub administrator: a finding imported in any account of the region can be
-    updated from any account, as the central account updates its members' findings in AWS.
+  * Security Hub BatchUpdateFindings (moto answers 404), scoped as in AWS: the administrator
+    (QUELL_MOTO_HUB_ADMIN, the central account) updates any member's finding in the region, a
+    member only its own (AccessDeniedException in UnprocessedFindings).
   * Security Hub GetFindings filters (moto ignores them): Id, ProductArn, AwsAccountId,
-    WorkflowStatus and RecordState with EQUALS, across the region's accounts as above.
+    WorkflowStatus and RecordState with EQUALS; the administrator sees the region's accounts, a
+    member only its own; any other filter is refused.
+  * Security Hub BatchImportFindings scoped as in AWS (moto takes anything): an account imports
+    only into itself under its own product; AWS's own products' findings are seeded by the
+    harness with `X-Quell-Seed: aws`, standing for AWS's integration.
   * EC2 ModifyNetworkInterfaceAttribute on an attached interface: moto keeps reporting the
     instance's launch groups on the interface (its group_set is a union), so replacing an
     interface's groups never shows. As in AWS, the instance's groups become its interfaces' groups.
@@ -93,6 +97,15 @@ def batch_update_findings(self):
                 {"FindingIdentifier": ident, "ErrorCode": "FindingNotFound", "ErrorMessage": "Finding Not Found"}
             )
             continue
+        if not _may_see(self, found.data):
+            unprocessed.append(
+                {
+                    "FindingIdentifier": ident,
+                    "ErrorCode": "AccessDeniedException",
+                    "ErrorMessage": f"account {self.current_account} may update only its own findings",
+                }
+            )
+            continue
         data = found.data
         if "Workflow" in body:
             data["Workflow"] = {**(data.get("Workflow") or {}), **body["Workflow"]}
@@ -134,12 +147,53 @@ def get_findings(self):
                 return False
         return True
 
-    findings = [f.data for f in _region_findings(self.region) if keep(f.data)]
+    findings = [f.data for f in _region_findings(self.region) if keep(f.data) and _may_see(self, f.data)]
     limit = int(body.get("MaxResults") or 100)
     return 200, {}, json.dumps({"Findings": findings[:limit]})
 
 
+# The Security Hub administrator of the emulated organization (the central account): it may read
+# and update every member's findings in the region; a member only its own.
+_HUB_ADMIN = os.environ.get("QUELL_MOTO_HUB_ADMIN", "123456789012")
+
+
+def _may_see(self, data):
+    return self.current_account == _HUB_ADMIN or data.get("AwsAccountId") == self.current_account
+
+
+def batch_import_findings(self):
+    """As AWS: an account imports only into itself, under its own product
+    (`arn:…:securityhub:REGION:ACCOUNT:product/ACCOUNT/default`). Findings of AWS's own products
+    (`::product/aws/…`) are made by AWS's integrations: the test harness seeds them with the header
+    `X-Quell-Seed: aws`, which stands for that integration and which quell never sends."""
+    body = json.loads(self.body or "{}")
+    account = self.current_account
+    seeding_as_aws = self.headers.get("X-Quell-Seed") == "aws"
+    kept, refused = [], []
+    for f in body.get("Findings", []):
+        parts = (f.get("ProductArn") or "").split(":", 5)
+        product_account = parts[4] if len(parts) == 6 else None
+        own = product_account == account and parts[5] == f"product/{account}/default"
+        by_aws = seeding_as_aws and product_account == "" and parts[5].startswith("product/aws/")
+        if f.get("AwsAccountId") == account and (own or by_aws):
+            kept.append(f)
+        else:
+            refused.append(
+                {
+                    "Id": f.get("Id", ""),
+                    "ErrorCode": "AccessDeniedException",
+                    "ErrorMessage": f"account {account} may import findings only into itself, under its own product",
+                }
+            )
+    failed, succeeded, failures = self.securityhub_backend.batch_import_findings(findings=kept)
+    failures = [{"Id": x.get("Id"), "ErrorCode": x.get("ErrorCode"), "ErrorMessage": x.get("ErrorMessage")} for x in failures]
+    return 200, {}, json.dumps(
+        {"FailedCount": failed + len(refused), "SuccessCount": succeeded, "FailedFindings": failures + refused}
+    )
+
+
 securityhub_urls.url_paths["{0}/findings/batchupdate$"] = SecurityHubResponse.dispatch
+SecurityHubResponse.batch_import_findings = batch_import_findings
 SecurityHubResponse.batch_update_findings = batch_update_findings
 SecurityHubResponse.get_findings = get_findings
 

@@ -140,9 +140,15 @@ pub async fn hub_finding(
         )
         .workflow(Workflow::builder().status(WorkflowStatus::New).build())
         .build();
+    // AWS's own integrations make these findings: the emulator takes them with this marker
+    // (tests/emulator/quell_moto.py), which quell never sends.
     let out = aws_sdk_securityhub::Client::new(member)
         .batch_import_findings()
         .findings(f)
+        .customize()
+        .mutate_request(|r| {
+            r.headers_mut().insert("X-Quell-Seed", "aws");
+        })
         .send()
         .await
         .expect("import finding");

@@ -105,7 +105,11 @@ async fn one_event_with_a_control_from_two_standards_is_one_update() {
     cis["Id"] = serde_json::json!(
         "arn:aws:securityhub:us-east-1:111111111111:subscription/cis-aws-foundations-benchmark/v/1.4.0/2.2.1/finding/0f3c"
     );
-    cis["Compliance"]["SecurityControlId"] = serde_json::json!("2.2.1");
+    // As the CIS v1.4.0 standard reports it: its own ControlId and StandardsArn.
+    cis["Compliance"] = serde_json::json!({"Status": "FAILED"});
+    cis["ProductFields"]["ControlId"] = serde_json::json!("2.2.1");
+    cis["ProductFields"]["StandardsArn"] =
+        serde_json::json!("arn:aws:securityhub:::standards/cis-aws-foundations-benchmark/v/1.4.0");
     event["detail"]["findings"]
         .as_array_mut()
         .unwrap()

@@ -117,3 +117,115 @@ async fn a_spec_missing_an_action_is_denied_by_the_emulator() {
         &seed::public_access_block(&member, bucket).await
     ));
 }
+
+/// Security Hub scoping, as AWS has it: a member imports only into itself under its own product
+/// and updates only its own findings; the administrator updates any member's.
+#[tokio::test]
+async fn security_hub_is_scoped_by_account_as_in_aws() {
+    use aws_sdk_securityhub::types::{
+        AwsSecurityFinding, AwsSecurityFindingIdentifier, Resource, Severity, SeverityLabel,
+        WorkflowStatus, WorkflowUpdate,
+    };
+    let emu = Emulator::start_enforced().await.expect("emulator");
+    let member = emu.account_config(MEMBER).await;
+    let other = emu.account_config("222222222222").await;
+    let id = "arn:aws:securityhub:us-east-1:111111111111:security-control/S3.8/finding/scoped";
+    let product = "arn:aws:securityhub:us-east-1::product/aws/securityhub";
+    seed::hub_finding(
+        &member,
+        MEMBER,
+        id,
+        product,
+        ("AwsS3Bucket", "arn:aws:s3:::b"),
+    )
+    .await;
+
+    let finding = |account: &str, product: &str| {
+        AwsSecurityFinding::builder()
+            .schema_version("2018-10-08")
+            .id(format!("quell-test-{account}"))
+            .product_arn(product)
+            .generator_id("quell")
+            .aws_account_id(account)
+            .types("Software and Configuration Checks")
+            .created_at("2026-01-01T00:00:00.000Z")
+            .updated_at("2026-01-01T00:00:00.000Z")
+            .severity(Severity::builder().label(SeverityLabel::High).build())
+            .title("t")
+            .description("d")
+            .resources(Resource::builder().r#type("Other").id("x").build())
+            .build()
+    };
+    let import = |cfg: aws_config::SdkConfig, f: AwsSecurityFinding| async move {
+        aws_sdk_securityhub::Client::new(&cfg)
+            .batch_import_findings()
+            .findings(f)
+            .send()
+            .await
+            .unwrap()
+            .failed_count
+    };
+    // Into its own account under its own product: taken.
+    let own = "arn:aws:securityhub:us-east-1:222222222222:product/222222222222/default";
+    assert_eq!(
+        import(other.clone(), finding("222222222222", own)).await,
+        Some(0)
+    );
+    // Into another account, or under AWS's product, or another's product: refused.
+    assert_eq!(import(other.clone(), finding(MEMBER, own)).await, Some(1));
+    assert_eq!(
+        import(other.clone(), finding("222222222222", product)).await,
+        Some(1)
+    );
+    let theirs = "arn:aws:securityhub:us-east-1:111111111111:product/111111111111/default";
+    assert_eq!(
+        import(other.clone(), finding("222222222222", theirs)).await,
+        Some(1)
+    );
+
+    // Another member cannot update the finding, nor see it; the administrator can.
+    let update = |cfg: aws_config::SdkConfig| async move {
+        aws_sdk_securityhub::Client::new(&cfg)
+            .batch_update_findings()
+            .finding_identifiers(
+                AwsSecurityFindingIdentifier::builder()
+                    .id(id)
+                    .product_arn(product)
+                    .build(),
+            )
+            .workflow(
+                WorkflowUpdate::builder()
+                    .status(WorkflowStatus::Suppressed)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap()
+    };
+    let denied = update(other.clone()).await;
+    assert_eq!(denied.processed_findings().len(), 0);
+    assert_eq!(
+        denied.unprocessed_findings()[0].error_code(),
+        Some("AccessDeniedException")
+    );
+    assert_eq!(
+        seed::workflow(&other, id).await,
+        None,
+        "a member sees only its own"
+    );
+    assert_eq!(
+        seed::workflow(&emu.central_config(), id).await.unwrap().0,
+        "NEW"
+    );
+    assert_eq!(
+        update(emu.central_config())
+            .await
+            .processed_findings()
+            .len(),
+        1
+    );
+    assert_eq!(
+        seed::workflow(&emu.central_config(), id).await.unwrap().0,
+        "SUPPRESSED"
+    );
+}
