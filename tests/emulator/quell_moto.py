@@ -23,7 +23,8 @@ What it adds to moto 5.2.5, and why:
   * CloudTrail LookupEvents (moto has none). Tests seed the member account's management events
     with POST /_quell/cloudtrail-events {"account", "region", "events": [CloudTrail records]};
     LookupEvents answers from them, filtered by StartTime/EndTime and one LookupAttribute, newest
-    first, as CloudTrail does.
+    first, 50 a page with NextToken, as CloudTrail does; two attributes, an unknown key or a
+    MaxResults over 50 are refused as CloudTrail refuses them.
   * IAM Access Analyzer UpdateFindings and GetFinding (moto has no Access Analyzer). Tests seed
     an analyzer's findings with POST /_quell/access-analyzer-findings {"analyzerArn", "findings":
     [{"id", "resource", "resourceType", "principal"?, "isPublic"?}]}; as in AWS, only the
@@ -240,6 +241,18 @@ def lookup_events(self):
     end = _epoch(body["EndTime"]) if "EndTime" in body else None
     attrs = body.get("LookupAttributes") or []
     keys = {"EventName": "eventName", "EventSource": "eventSource", "Username": None, "EventId": "eventID"}
+    # As CloudTrail: one lookup attribute at most, of a known key; at most 50 events a page.
+    if len(attrs) > 1:
+        return 400, {}, json.dumps(
+            {"__type": "InvalidLookupAttributesException", "message": "You cannot specify more than one lookup attribute."}
+        )
+    if any(a.get("AttributeKey") not in keys for a in attrs):
+        return 400, {}, json.dumps(
+            {"__type": "InvalidLookupAttributesException", "message": f"quell_moto does not look up {attrs}"}
+        )
+    limit = int(body.get("MaxResults") or 50)
+    if not 1 <= limit <= 50:
+        return 400, {}, json.dumps({"__type": "InvalidMaxResultsException", "message": "MaxResults is 1 to 50"})
     out = []
     for r in records:
         t = _epoch(r["eventTime"])
@@ -263,8 +276,12 @@ def lookup_events(self):
             "Resources": [], "CloudTrailEvent": json.dumps(r),
         })
     out.sort(key=lambda e: e["EventTime"], reverse=True)
-    limit = int(body.get("MaxResults") or 50)
-    return json.dumps({"Events": out[:limit]})
+    offset = int(body.get("NextToken") or 0)
+    page = out[offset : offset + limit]
+    reply = {"Events": page}
+    if offset + limit < len(out):
+        reply["NextToken"] = str(offset + limit)
+    return json.dumps(reply)
 
 
 CloudTrailResponse.lookup_events = lookup_events

@@ -122,8 +122,15 @@ async fn security_group_changes_are_rechecked_and_root_use_escalated() {
         "requestParameters": {"groupId": sg}});
     let root = json!({"eventTime": "2026-11-28T13:03:00Z", "eventSource": "s3.amazonaws.com", "eventName": "GetBucketAcl",
         "sourceIPAddress": "192.0.2.99", "eventID": "root-1", "userIdentity": {"type": "Root", "arn": format!("arn:aws:iam::{MEMBER}:root")}});
-    emu.seed_trail_events(MEMBER, REGION, vec![change, root])
-        .await;
+    // 120 newer read-only calls: the change is on LookupEvents' third page of 50.
+    let mut seeded = vec![change, root];
+    for i in 0..120 {
+        seeded.push(json!({"eventTime": format!("2026-11-28T13:02:{:02}Z", i % 60), "eventSource": "ec2.amazonaws.com",
+            "eventName": "DescribeSecurityGroups", "readOnly": true, "sourceIPAddress": "198.51.100.31",
+            "eventID": format!("noise-{i}"), "userIdentity": {"type": "IAMUser", "userName": "monitor"}}));
+    }
+    emu.seed_trail_events(MEMBER, REGION, seeded).await;
+    emu.clear_calls().await;
     let ctx = context(
         &emu,
         Config {
@@ -162,6 +169,16 @@ async fn security_group_changes_are_rechecked_and_root_use_escalated() {
         })
         .collect();
     assert!(open.is_empty(), "{open:?}");
+    let lookups = emu
+        .calls()
+        .await
+        .into_iter()
+        .filter(|c| c.action == "LookupEvents")
+        .count();
+    assert!(
+        lookups >= 3,
+        "the change was on the third page: {lookups} lookups"
+    );
 
     let event = events::load("cloudwatch-alarm-rootaccountusage.json", &[]);
     let r = quell::runtime::handle(&CloudtrailAlarmResponse::default(), &ctx, event.clone())
