@@ -39,6 +39,8 @@ What it adds to moto 5.2.5, and why:
     policy grants (s3:GetBucketPublicAccessBlock); the IAM action is put back here, so a policy is
     judged by the names AWS judges it by, no looser. The SigV4 signature is not recomputed (moto
     disagrees with the Rust SDK on some bodies); the key must still be a known identity's.
+  * What SNS delivered (moto keeps it, serves it nowhere): GET /_quell/sns-messages lists each
+    topic's published messages, so tests read the message a person would get.
   * A call log: every request is recorded as (account, service, action, target) and served at
     GET /_quell/calls (DELETE clears it), so tests assert on the calls made, not on "no error".
 Nothing else is changed; everything else is moto as released.
@@ -470,6 +472,18 @@ class CallLog:
                     _FAULTS.clear()
             start_response("204 No Content", [("Content-Length", "0")])
             return [b""]
+        if path == "/_quell/sns-messages":
+            from moto.sns.models import sns_backends
+
+            messages = []
+            for account, per_region in list(sns_backends.items()):
+                for region in list(per_region.keys()):
+                    for arn, topic in list(dict.__getitem__(per_region, region).topics.items()):
+                        for sent in list(getattr(topic, "sent_notifications", [])):
+                            messages.append({"topic": arn, "message": sent[1], "subject": sent[2]})
+            payload = json.dumps(messages).encode()
+            start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))])
+            return [payload]
         if path == "/_quell/calls":
             if environ.get("REQUEST_METHOD") == "DELETE":
                 with _CALLS_LOCK:

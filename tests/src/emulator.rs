@@ -260,6 +260,14 @@ impl Emulator {
             .unwrap_or_else(|e| panic!("the emulator's call log is unreadable ({e}): `{body}`"))
     }
 
+    /// Every message published to SNS topics, as `{"topic", "message", "subject"}`.
+    pub async fn sns_messages(&self) -> Vec<serde_json::Value> {
+        let body = http(self.port, "GET", "/_quell/sns-messages").await;
+        serde_json::from_str(&body).unwrap_or_else(|e| {
+            panic!("the emulator's SNS messages are unreadable ({e}): `{body}`")
+        })
+    }
+
     /// Makes matching calls fail (see tests/emulator/quell_moto.py): each fault is
     /// `{"service", "action", "account"?, "skip"?, "count", "status", "code", "delay"?}`.
     pub async fn inject(&self, faults: serde_json::Value) {

@@ -6,7 +6,7 @@
 use quell::{Config, Mode};
 use quell_tests::{context, events, seed, Emulator, CENTRAL, MEMBER};
 use s3_block_public_access::S3BlockPublicAccess;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 const FUNCTION: &str = "s3-block-public-access";
 const DEMO_BUCKET: &str = "quell-demo-public-assets";
@@ -375,6 +375,24 @@ async fn outcomes_are_published_to_sns_once_per_finding() {
         .filter(|c| c.service == "sns" && c.action == "Publish")
         .collect();
     assert_eq!(publishes.len(), 1, "{publishes:?}");
+    // What the team's Slack channel gets: AWS Chatbot's custom-notification schema, one thread per
+    // finding, read back from what SNS delivered.
+    let sent = s.emu.sns_messages().await;
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    let m: Value = serde_json::from_str(sent[0]["message"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        (m["version"].as_str(), m["source"].as_str()),
+        (Some("1.0"), Some("custom"))
+    );
+    assert!(m["content"]["title"]
+        .as_str()
+        .unwrap()
+        .starts_with("REMEDIATED"));
+    assert!(m["content"]["description"]
+        .as_str()
+        .unwrap()
+        .contains("Open the finding in Security Hub"));
+    assert_eq!(m["metadata"]["threadId"], json!(resp.reports[0].finding_id));
     assert_eq!(
         publishes[0].account, CENTRAL,
         "outcomes are published from the central account"
