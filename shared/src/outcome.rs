@@ -30,8 +30,12 @@ impl std::fmt::Display for Step {
 pub enum Outcome {
     /// Changed, and the re-read state shows the fix.
     Remediated { steps: Vec<Step> },
-    /// Nothing to change: replayed, or already fixed.
+    /// Nothing to change: replayed, or already fixed — and quell's check covers everything the
+    /// finding asserts.
     AlreadyCompliant { detail: String },
+    /// quell found nothing it can change, but its check is narrower than the finding: what it
+    /// could not check is said, and a person must look (NOTIFIED, never RESOLVED).
+    Unconfirmed { checked: String, unchecked: String },
     /// Left alone on purpose: an exemption tag, a trusted account, an undo hold.
     Exempt { reason: String },
     /// Not this function's business: an account outside QUELL_ALLOW_ACCOUNTS / inside
@@ -101,6 +105,7 @@ impl Outcome {
             Outcome::Remediated { .. } | Outcome::AlreadyCompliant { .. } => {
                 Some(Workflow::Resolved)
             }
+            Outcome::Unconfirmed { .. } => Some(Workflow::Notified),
             Outcome::Exempt { .. } if threat => Some(Workflow::Notified),
             Outcome::Exempt { .. } => Some(Workflow::Suppressed),
             Outcome::OutOfScope { .. } => None,
@@ -129,6 +134,7 @@ impl Outcome {
         match self {
             Outcome::Remediated { .. } => "REMEDIATED",
             Outcome::AlreadyCompliant { .. } => "ALREADY_COMPLIANT",
+            Outcome::Unconfirmed { .. } => "UNCONFIRMED",
             Outcome::Exempt { .. } => "EXEMPT",
             Outcome::OutOfScope { .. } => "OUT_OF_SCOPE",
             Outcome::Planned { .. } => "PLANNED",
@@ -150,6 +156,9 @@ impl Outcome {
             }
             Outcome::AlreadyCompliant { detail } => {
                 format!("quell {function} found {target} already compliant: {detail}. Nothing was changed.")
+            }
+            Outcome::Unconfirmed { checked, unchecked } => {
+                format!("quell {function} found nothing to change on {target} ({checked}) but cannot confirm the finding is gone: {unchecked}. A person must look at it.")
             }
             Outcome::Exempt { reason } => {
                 format!("quell {function} left {target} alone: {reason}.")
@@ -212,6 +221,13 @@ mod tests {
                 Some(Workflow::Suppressed),
             ),
             (Outcome::OutOfScope { reason: "x".into() }, None),
+            (
+                Outcome::Unconfirmed {
+                    checked: "x".into(),
+                    unchecked: "y".into(),
+                },
+                Some(Workflow::Notified),
+            ),
             (
                 Outcome::Planned {
                     steps: vec![],

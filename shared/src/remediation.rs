@@ -225,6 +225,15 @@ pub trait Remediation: Send + Sync + 'static {
         async { Ok(None) }
     }
 
+    /// What this remediation's check does not cover of what the finding asserts, if anything (a
+    /// port outside its list, events CloudTrail has not shown yet). When it is `Some` and there is
+    /// nothing to change, the outcome is UNCONFIRMED (NOTIFIED), never ALREADY_COMPLIANT
+    /// (RESOLVED): RESOLVED is said only where the re-read state proves the problem is gone.
+    /// Called after `plan`, so it may use what `plan` read.
+    fn unchecked(&self, _target: &Self::Target) -> Option<String> {
+        None
+    }
+
     /// What a dry run's note says: why this remediation plans instead of acting.
     fn dry_run_reason(&self) -> String {
         "dry-run".into()
@@ -353,6 +362,12 @@ async fn try_execute<R: Remediation>(
     }
     let steps = r.plan(c, target).await?;
     if steps.is_empty() {
+        if let Some(unchecked) = r.unchecked(target) {
+            return Ok(Outcome::Unconfirmed {
+                checked: format!("{} meets what quell checks", r.describe(target)),
+                unchecked,
+            });
+        }
         return Ok(Outcome::AlreadyCompliant {
             detail: format!("{} already meets the rule", r.describe(target)),
         });

@@ -562,3 +562,32 @@ async fn a_forged_alarm_a_long_window_a_failed_call_and_quells_own_change_are_no
         );
     }
 }
+
+#[tokio::test]
+async fn an_alarm_whose_window_cloudtrail_has_not_shown_yet_is_unconfirmed_never_resolved() {
+    let emu = Emulator::start_enforced().await.expect("emulator");
+    let central = emu.central_config();
+    let member = emu.account_config(MEMBER).await;
+    seed::member_role(&member, CENTRAL).await;
+    // No event in the window: CloudTrail's event history lags the alarm, or the call happened in
+    // another region. Nothing to change is not "resolved".
+    let ctx = context(
+        &emu,
+        Config {
+            mode: Some(Mode::Enforce),
+            ..Config::default()
+        },
+        "cloudtrail-alarm-response",
+    );
+    let event = events::load("cloudwatch-alarm-securitygroupchanges.json", &[]);
+    let r = quell::runtime::handle(&CloudtrailAlarmResponse::default(), &ctx, event.clone())
+        .await
+        .unwrap();
+    let rep = &r.reports[0];
+    assert_eq!(rep.outcome.name(), "UNCONFIRMED", "{rep:?}");
+    assert!(rep.note.contains("lag"), "{}", rep.note);
+    assert_eq!(
+        seed::workflow(&central, &own_id(&event)).await.unwrap().0,
+        "NOTIFIED"
+    );
+}

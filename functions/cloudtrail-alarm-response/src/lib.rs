@@ -1236,6 +1236,20 @@ impl Remediation for CloudtrailAlarmResponse {
         Ok(steps)
     }
 
+    /// The alarm says something happened; an empty or capped window says only what CloudTrail's
+    /// event history showed so far, in this account and region. Nothing to change is then never
+    /// "resolved".
+    fn unchecked(&self, t: &Target) -> Option<String> {
+        let calls = t.calls.get()?;
+        if calls.is_empty() {
+            Some("CloudTrail showed no call of the alarm's window: event history can lag the alarm by 15 minutes, and LookupEvents searches only this account and region (an organization trail's log group sees every account and region)".into())
+        } else if calls.len() >= 500 {
+            Some("only the window's first 500 calls were read".into())
+        } else {
+            None
+        }
+    }
+
     fn plan_only(&self, t: &Target) -> Option<String> {
         (t.kind == Kind::ConsoleWithoutMfa && self.mfa_notify_only)
             .then(|| "QUELL_MFA_NOTIFY_ONLY: notify only".to_string())

@@ -77,11 +77,15 @@ pub async fn describe_group(ec2: &aws_sdk_ec2::Client, group: &str) -> Result<Gr
 pub struct Target {
     pub group: String,
     read: Cached<Group>,
+    /// The finding asks about more ports than quell's list (EC2.18: every port but the
+    /// authorized ones).
+    pub every_port: bool,
 }
 
 impl Target {
     pub fn new(group: &str) -> Self {
         Target {
+            every_port: false,
             group: group.into(),
             read: Cached::default(),
         }
@@ -300,7 +304,26 @@ impl Remediation for Ec2RevokeOpenIngress {
                 r.id
             )));
         }
-        Ok(Target::new(&r.id))
+        let mut t = Target::new(&r.id);
+        t.every_port = f.kind == "EC2.18"
+            || quell::remediation::config_rule_matches(
+                "vpc-sg-open-only-to-authorized-ports",
+                &f.kind,
+            );
+        Ok(t)
+    }
+
+    fn unchecked(&self, t: &Target) -> Option<String> {
+        t.every_port.then(|| {
+            format!(
+                "the finding flags any port open to the world but the authorized ones (80 and 443 by default); quell checks only its high-risk ports ({})",
+                self.ports
+                    .iter()
+                    .map(u16::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        })
     }
 
     fn describe(&self, t: &Target) -> String {

@@ -233,3 +233,42 @@ fn ports_are_configurable() {
         "QUELL_HIGH_RISK_PORTS"
     );
 }
+
+#[tokio::test]
+async fn ec2_18_with_no_high_risk_port_open_is_unconfirmed_not_resolved() {
+    // Port 8443 open to the world: EC2.18 flags it (not 80 or 443); quell's list does not hold it.
+    let d = mock!(Client::describe_security_groups)
+        .then_output(|| group(vec![rule("tcp", 8443, 8443, &["0.0.0.0/0"])], &[]));
+    let r = mock!(Client::revoke_security_group_ingress).then_output(|| {
+        RevokeSecurityGroupIngressOutput::builder()
+            .r#return(true)
+            .build()
+    });
+    let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&d, &r]);
+    let mut t = target();
+    t.every_port = true;
+    let out = execute(
+        &Ec2RevokeOpenIngress::default(),
+        &ec2,
+        &t,
+        Mode::Enforce,
+        "quell:exempt",
+    )
+    .await;
+    let Outcome::Unconfirmed { unchecked, .. } = &out else {
+        panic!("{out:?}")
+    };
+    assert!(unchecked.contains("authorized"), "{unchecked}");
+    assert_eq!(out.workflow(), Some(quell::outcome::Workflow::Notified));
+    assert_eq!(r.num_calls(), 0, "nothing is changed");
+    // The same group for EC2.13 (port 22 only): quell's check is whole, so it is resolved.
+    let out = execute(
+        &Ec2RevokeOpenIngress::default(),
+        &ec2,
+        &target(),
+        Mode::Enforce,
+        "quell:exempt",
+    )
+    .await;
+    assert_eq!(out.name(), "ALREADY_COMPLIANT");
+}
