@@ -92,6 +92,10 @@ Parameters:
     Type: String
     Default: ""
     Description: Region where Security Hub findings are aggregated; empty means each finding's own region.
+  OrganizationAccounts:
+    Type: String
+    Default: ""
+    Description: Comma-separated ids of the organization's accounts; a finding naming any other account is refused. Empty relies on the bus policy and the roles' aws:ResourceOrgID alone.
   AllowAccounts:
     Type: String
     Default: ""
@@ -202,6 +206,7 @@ Globals:
         QUELL_FUNCTION_TIMEOUT_SECS: "{claim_takeover}"
         QUELL_EXTERNAL_ID: !If [HasExternalId, !Ref ExternalId, !Ref AWS::NoValue]
         QUELL_HUB_REGION: !If [HasHubRegion, !Ref HubRegion, !Ref AWS::NoValue]
+        QUELL_ORGANIZATION_ACCOUNTS: !Ref OrganizationAccounts
         QUELL_ALLOW_ACCOUNTS: !Ref AllowAccounts
         QUELL_DENY_ACCOUNTS: !Ref DenyAccounts
         QUELL_NOTIFY_TOPIC_ARN: !Ref OutcomeTopic

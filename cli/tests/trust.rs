@@ -173,11 +173,62 @@ fn forged_events_are_refused_naming_the_field_and_match_no_rule() {
 }
 
 #[test]
+fn an_account_outside_the_organization_is_refused_naming_the_field() {
+    let org = Trust {
+        organization: Some(
+            ["111111111111", "123456789012"]
+                .iter()
+                .map(|a| a.to_string())
+                .collect(),
+        ),
+        ..Trust::default()
+    };
+    for (name, forge, field) in [
+        (
+            "guardduty-ec2-backdoor-ccactivity-b.json",
+            &(|e: &mut Value| e["detail"]["accountId"] = json!("999999999999"))
+                as &dyn Fn(&mut Value),
+            "detail.accountId",
+        ),
+        (
+            "securityhub-imported-fsbp-s3-8.json",
+            &|e: &mut Value| e["detail"]["findings"][0]["AwsAccountId"] = json!("999999999999"),
+            "detail.findings[0].AwsAccountId",
+        ),
+        (
+            "config-restricted-ssh.json",
+            &|e: &mut Value| {
+                e["account"] = json!("999999999999");
+                e["detail"]["awsAccountId"] = json!("999999999999");
+            },
+            "detail.awsAccountId",
+        ),
+    ] {
+        let mut e = event(name);
+        let mut inside = e.clone();
+        if name.starts_with("guardduty") {
+            inside["detail"]["accountId"] = json!("111111111111");
+        }
+        assert!(
+            Envelope::parse_trusted(inside, &org)
+                .map(|i| i.findings.iter().all(Result::is_ok))
+                .unwrap_or(false),
+            "{name}: inside the organization it is taken"
+        );
+        forge(&mut e);
+        let err = refusal(&e, &org);
+        assert_eq!(field_of(&err), field, "{name}: {err}");
+        assert!(err.to_string().contains("organization"), "{err}");
+    }
+}
+
+#[test]
 fn configured_action_targets_are_the_only_ones_believed() {
     let genuine = event("securityhub-custom-action-s3-8.json");
     let arn = genuine["resources"][0].as_str().unwrap().to_string();
     let trust = Trust {
         action_targets: Some([arn.clone()].into_iter().collect()),
+        ..Trust::default()
     };
     let intake = Envelope::parse_trusted(genuine.clone(), &trust).unwrap();
     assert!(intake.findings.iter().all(Result::is_ok));
@@ -187,6 +238,7 @@ fn configured_action_targets_are_the_only_ones_believed() {
                 .into_iter()
                 .collect(),
         ),
+        ..Trust::default()
     };
     assert_eq!(field_of(&refusal(&genuine, &other)), "resources");
 }

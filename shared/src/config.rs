@@ -67,6 +67,9 @@ pub struct Config {
     /// quell's own Security Hub action targets (their ARNs); `None`: any `Quell…` action target of
     /// the account the event was delivered in.
     pub action_targets: Option<BTreeSet<String>>,
+    /// The organization's accounts; `None`: not listed (the bus and role conditions keep quell
+    /// inside the organization).
+    pub organization_accounts: Option<BTreeSet<String>>,
 }
 
 impl Default for Config {
@@ -83,6 +86,7 @@ impl Default for Config {
             state_table: None,
             limits: crate::state::Limits::default(),
             action_targets: None,
+            organization_accounts: None,
         }
     }
 }
@@ -219,6 +223,9 @@ impl Config {
             c.limits.claim_takeover_secs as u32,
             900,
         )?);
+        if let Some(list) = get("QUELL_ORGANIZATION_ACCOUNTS") {
+            c.organization_accounts = Some(accounts("QUELL_ORGANIZATION_ACCOUNTS", &list)?);
+        }
         if let Some(list) = get("QUELL_ACTION_TARGETS") {
             let arns: BTreeSet<String> = list
                 .split(',')
@@ -254,6 +261,7 @@ impl Config {
     pub fn trust(&self) -> crate::event::Trust {
         crate::event::Trust {
             action_targets: self.action_targets.clone(),
+            organization: self.organization_accounts.clone(),
         }
     }
 
@@ -329,6 +337,7 @@ mod tests {
             ("QUELL_MAX_CHANGES_PER_ACCOUNT_HOUR", "many"),
             ("QUELL_UNDO_HOLD_HOURS", "forever"),
             ("QUELL_FUNCTION_TIMEOUT_SECS", "0"),
+            ("QUELL_ORGANIZATION_ACCOUNTS", "111111111111,nope"),
             ("QUELL_ACTION_TARGETS", "QuellRemediate"),
             (
                 "QUELL_ACTION_TARGETS",

@@ -65,6 +65,10 @@ pub struct Trust {
     /// The ARNs of quell's custom action targets (the template's, QUELL_ACTION_TARGETS). `None`:
     /// an action target of quell's (`action/custom/Quell…`) in the envelope's own account.
     pub action_targets: Option<BTreeSet<String>>,
+    /// The organization's accounts (QUELL_ORGANIZATION_ACCOUNTS): a finding naming any other
+    /// account is refused. `None`: the bus policy and the central roles' `aws:ResourceOrgID` are
+    /// what keep quell inside the organization.
+    pub organization: Option<BTreeSet<String>>,
 }
 
 /// The EventBridge envelope, common to every source.
@@ -156,11 +160,20 @@ impl Envelope {
         };
         let findings = findings
             .into_iter()
-            .map(|f| {
-                f.map(|mut f| {
-                    f.event_id = env.id.clone();
-                    f
-                })
+            .enumerate()
+            .map(|(i, f)| {
+                let mut f = f?;
+                if let Some(org) = &trust.organization {
+                    if !org.contains(&f.account) {
+                        return Err(untrusted(
+                            &account_field(source, i),
+                            &f.account,
+                            "not an account of the organization (QUELL_ORGANIZATION_ACCOUNTS): quell acts only inside it",
+                        ));
+                    }
+                }
+                f.event_id = env.id.clone();
+                Ok(f)
             })
             .collect();
         Ok(Intake {
@@ -275,6 +288,16 @@ pub(crate) fn epoch_of(text: &str) -> Option<i64> {
     aws_smithy_types::DateTime::from_str(&text, aws_smithy_types::date_time::Format::DateTime)
         .ok()
         .map(|t| t.secs())
+}
+
+/// Where a source's event names the account quell acts in.
+fn account_field(source: Source, i: usize) -> String {
+    match source {
+        Source::GuardDuty | Source::AccessAnalyzer => "detail.accountId".into(),
+        Source::Config => "detail.awsAccountId".into(),
+        Source::CloudWatchAlarm | Source::CloudTrail => "account".into(),
+        Source::SecurityHub => format!("detail.findings[{i}].AwsAccountId"),
+    }
 }
 
 /// Deserializes `value` into `T`, naming the failing field by its path under `prefix`.
