@@ -502,7 +502,7 @@ impl State {
                 _ => break,
             }
         }
-        keys.sort_by(|a, b| a.pk().cmp(&b.pk()));
+        keys.sort_by_key(|k| k.pk());
         Ok(keys)
     }
 

@@ -361,7 +361,7 @@ pub fn quell_role_arn(arn: &str) -> bool {
             .is_some_and(quell::member::is_quell_role_name),
         "iam" => res
             .strip_prefix("role/")
-            .is_some_and(|name| quell::member::is_quell_role_name(name)),
+            .is_some_and(quell::member::is_quell_role_name),
         _ => false,
     }
 }
