@@ -36,11 +36,17 @@ setup: $(STAMP) ## the emulator's virtual environment (pinned moto, cfn-lint, ca
 demo: setup ## start the emulator, seed a member account, replay the sample events, show what was fixed
 	$(CARGO) run --quiet -p quell-tests --bin quell-demo
 
+# Every call the emulators served during the suites, which quell-audit then holds against each
+# function's Spec (permissions used and declared, both ways).
+CALL_LOG = $(abspath $(or $(CARGO_TARGET_DIR),target))/quell-calls
+
 # `build --bins --tests`: one feature set (dev-dependencies included) for the function binaries the
 # end-to-end tests run and for the tests themselves, so the SDK crates are compiled once, not twice.
 test: setup ## every test: unit, parsing, routing, templates, end to end on the emulator, the binaries under a Runtime API
 	$(CARGO) build --workspace --bins --tests
-	$(CARGO) test --workspace --no-fail-fast
+	rm -rf $(CALL_LOG)
+	QUELL_CALL_LOG_DIR=$(CALL_LOG) $(CARGO) test --workspace --no-fail-fast
+	$(CARGO) run --quiet -p quell-tests --bin quell-audit -- $(CALL_LOG)
 	$(VENV)/bin/cfn-lint template.yaml member/member.yaml
 	@echo "cfn-lint: template.yaml member/member.yaml clean"
 	AWS_DEFAULT_REGION=us-east-1 $(VENV)/bin/sam validate --lint --template-file template.yaml

@@ -30,6 +30,11 @@ What it adds to moto 5.2.5, and why:
     [{"id", "resource", "resourceType", "principal"?, "isPublic"?}]}; as in AWS, only the
     analyzer's own account may read or update them (others get AccessDeniedException), an unknown
     finding is ResourceNotFoundException, and UpdateFindings sets ACTIVE or ARCHIVED.
+  * Time passing for an IAM access key (moto dates a key at its creation, and marks it used only
+    when it signs a request): POST /_quell/iam-key-age {"account", "accessKeyId", "createDate":
+    ISO 8601, "lastUsed": ISO 8601 or null (never used)} sets what ListAccessKeys and
+    GetAccessKeyLastUsed read. Only what time does: a key only gets older, no date is in the
+    future, no use precedes the key, and its user is made at least as old as the key.
   * Fault injection, for tests of what quell does when AWS fails: POST /_quell/faults with a list
     of {"service", "action" (prefix of the call log's action), "account"?, "skip"?, "count",
     "status", "code", "message"?, "delay"?}; a matching call is answered with that error in its
@@ -354,6 +359,41 @@ def seed_access_analyzer(seed):
             }
 
 
+# ------------------------------------------------------------------ IAM access key age
+
+
+def _utc_naive(text):
+    """An ISO 8601 time as moto keeps IAM dates: naive, in UTC (a time without zone is UTC)."""
+    t = datetime.datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    return t.astimezone(datetime.timezone.utc).replace(tzinfo=None) if t.tzinfo else t
+
+
+def age_access_key(seed):
+    """Time passing for one user's access key: its CreateDate moves back to `createDate`, and its
+    last use is `lastUsed` (null: never used). Only what time (and use) does: a key only gets older,
+    nothing is dated in the future, a key is not used before it exists, and its user is made at
+    least as old as the key. Returns why it refused, or None."""
+    from moto.iam.models import AccessKeyLastUsed, iam_backends
+
+    backend = iam_backends[seed["account"]]["aws"]
+    key = backend.access_keys.get(seed.get("accessKeyId"))
+    if key is None or key.user_name is None:
+        return f"no access key {seed.get('accessKeyId')} of a user in account {seed['account']}"
+    now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+    created = _utc_naive(seed["createDate"])
+    used = _utc_naive(seed["lastUsed"]) if seed.get("lastUsed") else None
+    if created > key.create_date:
+        return f"access key {key.access_key_id} was created at {key.create_date}: it can only get older"
+    if used is not None and not created <= used <= now:
+        return f"access key {key.access_key_id} cannot be used before {created} or after now"
+    key.create_date = created
+    key.last_used = AccessKeyLastUsed(timestamp=used, service="s3", region="us-east-1") if used else None
+    user = backend.users.get(key.user_name)
+    if user is not None and user.create_date > created:
+        user.create_date = created
+    return None
+
+
 # ------------------------------------------------------------------ call log
 
 _CALLS = []
@@ -365,6 +405,34 @@ def _account_of(access_key):
     from moto.iam.models import get_account_id_from
 
     return get_account_id_from(access_key)
+
+
+def _principal_of(account, access_key):
+    """The role ARN behind an assumed-role key (the call log's attribution to a function), or None."""
+    from moto.sts.models import sts_backends
+
+    try:
+        assumed = sts_backends[account]["aws"].get_assumed_role_from_access_key(access_key)
+    except Exception:
+        return None
+    return assumed.role_arn if assumed else None
+
+
+_CALL_LOG_FILE = None
+
+
+def _persist(call):
+    """With QUELL_CALL_LOG_DIR set, every call is also appended to <dir>/<pid>.jsonl, so that the
+    permission audit (`quell-audit`, run by `make test` after the suites) sees every call of every
+    test, including those a test cleared from the in-memory log."""
+    global _CALL_LOG_FILE
+    directory = os.environ.get("QUELL_CALL_LOG_DIR")
+    if not directory:
+        return
+    if _CALL_LOG_FILE is None:
+        os.makedirs(directory, exist_ok=True)
+        _CALL_LOG_FILE = open(os.path.join(directory, f"{os.getpid()}.jsonl"), "a", buffering=1)
+    _CALL_LOG_FILE.write(json.dumps(call) + "\n")
 
 
 def _describe(environ, body):
@@ -386,8 +454,10 @@ def _describe(environ, body):
         if action is None:
             sub = query.split("=")[0].split("&")[0]
             action = f"{method} {sub}" if sub else f"{method} {path}"
+    account = _account_of(access_key)
     return {
-        "account": _account_of(access_key),
+        "account": account,
+        "principal": _principal_of(account, access_key),
         "region": region,
         "service": service,
         "action": action,
@@ -463,6 +533,15 @@ class CallLog:
             seed_access_analyzer(json.loads(environ["wsgi.input"].read(length) or b"{}"))
             start_response("204 No Content", [("Content-Length", "0")])
             return [b""]
+        if path == "/_quell/iam-key-age" and environ.get("REQUEST_METHOD") == "POST":
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            refused = age_access_key(json.loads(environ["wsgi.input"].read(length) or b"{}"))
+            if refused:
+                payload = json.dumps({"message": refused}).encode()
+                start_response("400 Bad Request", [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))])
+                return [payload]
+            start_response("204 No Content", [("Content-Length", "0")])
+            return [b""]
         if path == "/_quell/faults":
             with _FAULTS_LOCK:
                 if environ.get("REQUEST_METHOD") == "POST":
@@ -505,6 +584,7 @@ class CallLog:
             fault = _fault_for(call)
             with _CALLS_LOCK:
                 _CALLS.append(dict(call, fault=fault.get("code") if fault else None))
+                _persist(dict(call, fault=fault.get("code") if fault else None))
             if fault:
                 return _fault_response(fault, call, start_response)
             if call["service"] == "access-analyzer":

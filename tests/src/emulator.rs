@@ -318,6 +318,34 @@ impl Emulator {
         self.post("/_quell/access-analyzer-findings", &body).await;
     }
 
+    /// Time passing for a user's access key in `account`: it was created `created_days_ago`
+    /// days ago and last used `last_used_days_ago` days ago (`None`: never used), as
+    /// ListAccessKeys and GetAccessKeyLastUsed then read. The emulator refuses what time could
+    /// not do (a key made younger, a use before the key existed or in the future).
+    pub async fn age_access_key(
+        &self,
+        account: &str,
+        access_key_id: &str,
+        created_days_ago: i64,
+        last_used_days_ago: Option<i64>,
+    ) {
+        use aws_smithy_types::{date_time::Format, DateTime};
+        let now = DateTime::from(std::time::SystemTime::now()).secs();
+        let ago = |days: i64| {
+            DateTime::from_secs(now - days * 86_400)
+                .fmt(Format::DateTime)
+                .expect("an ISO 8601 date")
+        };
+        let body = serde_json::json!({
+            "account": account,
+            "accessKeyId": access_key_id,
+            "createDate": ago(created_days_ago),
+            "lastUsed": last_used_days_ago.map(ago),
+        })
+        .to_string();
+        self.post("/_quell/iam-key-age", &body).await;
+    }
+
     pub async fn clear_calls(&self) {
         http(self.port, "DELETE", "/_quell/calls").await;
     }

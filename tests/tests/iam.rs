@@ -137,6 +137,82 @@ async fn config_names_the_user_by_id_and_fresh_keys_are_left_active() {
 }
 
 #[tokio::test]
+async fn an_unused_key_is_deactivated_and_a_used_one_kept() {
+    let (emu, central, member) = setup().await;
+    let (user_id, keys) = seed::user_with_keys(&member, "ci-deployer").await;
+    // Both keys are 120 days old: the first never used, the second used yesterday.
+    emu.age_access_key(MEMBER, &keys[0], 120, None).await;
+    emu.age_access_key(MEMBER, &keys[1], 120, Some(1)).await;
+    let event = events::load(
+        "config-iam-user-unused-credentials-check.json",
+        &[("AIDAQUELLDEMOCIDEPL01", &user_id)],
+    );
+    let ctx = context(&emu, enforce(), "iam-disable-access-key");
+
+    let resp = quell::runtime::handle(&IamDisableAccessKey::default(), &ctx, event.clone())
+        .await
+        .unwrap();
+    assert_eq!(
+        resp.reports[0].outcome.name(),
+        "REMEDIATED",
+        "{:?}",
+        resp.reports[0]
+    );
+    // Read back in the member account: exactly the unused key is Inactive, none deleted.
+    let statuses = seed::key_statuses(&member, "ci-deployer").await;
+    assert_eq!(statuses.len(), 2, "a key was deleted: {statuses:?}");
+    for (k, s) in &statuses {
+        let want = if *k == keys[0] { "Inactive" } else { "Active" };
+        assert_eq!(s, want, "{k}: {statuses:?}");
+    }
+    let tags = seed::user_tags(&member, "ci-deployer").await;
+    assert!(tags.iter().any(|(k, _)| k == "quell:finding"), "{tags:?}");
+    // The outcome as Security Hub holds it: resolved, naming the deactivated key only.
+    let (status, note) = seed::workflow(&central, &hub_id(&event).0).await.unwrap();
+    assert_eq!(status, "RESOLVED");
+    let note = note.unwrap_or_default();
+    assert!(
+        note.contains(&keys[0]) && !note.contains(&keys[1]),
+        "{note}"
+    );
+
+    // A replay re-reads and changes nothing: no IAM write in the member account.
+    emu.clear_calls().await;
+    let again = quell::runtime::handle(&IamDisableAccessKey::default(), &ctx, event.clone())
+        .await
+        .unwrap();
+    assert_eq!(
+        again.reports[0].outcome.name(),
+        "ALREADY_COMPLIANT",
+        "{:?}",
+        again.reports[0]
+    );
+    let calls = emu.calls().await;
+    assert!(
+        calls
+            .iter()
+            .any(|c| c.account == MEMBER && c.action == "GetAccessKeyLastUsed"),
+        "the replay did not re-read the key's last use: {calls:?}"
+    );
+    let writes: Vec<_> = calls
+        .iter()
+        .filter(|c| {
+            c.service == "iam" && !c.action.starts_with("List") && !c.action.starts_with("Get")
+        })
+        .collect();
+    assert!(writes.is_empty(), "{writes:?}");
+    assert_eq!(
+        seed::key_statuses(&member, "ci-deployer").await,
+        statuses,
+        "the replay changed a key"
+    );
+    assert_eq!(
+        seed::workflow(&central, &hub_id(&event).0).await.unwrap().0,
+        "RESOLVED"
+    );
+}
+
+#[tokio::test]
 async fn root_credential_use_is_escalated_with_no_member_call() {
     let (emu, central, member) = setup().await;
     let event = events::load("guardduty-iam-rootcredentialusage.json", &[]);

@@ -213,28 +213,32 @@ mod tests {
     use quell::remediation::execute;
     use quell::Outcome;
 
+    /// The default group's own ingress rule: all traffic from members of the group.
+    fn ingress() -> IpPermission {
+        IpPermission::builder()
+            .ip_protocol("-1")
+            .user_id_group_pairs(
+                UserIdGroupPair::builder()
+                    .group_id("sg-0a1b2c3d4e5f60718")
+                    .build(),
+            )
+            .build()
+    }
+
+    /// The default group's own egress rule: all traffic to anywhere.
+    fn egress() -> IpPermission {
+        IpPermission::builder()
+            .ip_protocol("-1")
+            .ip_ranges(IpRange::builder().cidr_ip("0.0.0.0/0").build())
+            .build()
+    }
+
     fn group(name: &str, open: bool, tags: &[(&str, &str)]) -> DescribeSecurityGroupsOutput {
         let mut sg = SecurityGroup::builder()
             .group_id("sg-0a1b2c3d4e5f60718")
             .group_name(name);
         if open {
-            sg = sg
-                .ip_permissions(
-                    IpPermission::builder()
-                        .ip_protocol("-1")
-                        .user_id_group_pairs(
-                            UserIdGroupPair::builder()
-                                .group_id("sg-0a1b2c3d4e5f60718")
-                                .build(),
-                        )
-                        .build(),
-                )
-                .ip_permissions_egress(
-                    IpPermission::builder()
-                        .ip_protocol("-1")
-                        .ip_ranges(IpRange::builder().cidr_ip("0.0.0.0/0").build())
-                        .build(),
-                );
+            sg = sg.ip_permissions(ingress()).ip_permissions_egress(egress());
         }
         for (k, v) in tags {
             sg = sg.tags(Tag::builder().key(*k).value(*v).build());
@@ -252,8 +256,14 @@ mod tests {
             .output(|| group("default", false, &[]))
             .build();
         let i = mock!(Client::revoke_security_group_ingress)
+            .match_requests(|r| {
+                r.group_id() == Some("sg-0a1b2c3d4e5f60718") && r.ip_permissions() == [ingress()]
+            })
             .then_output(|| RevokeSecurityGroupIngressOutput::builder().build());
         let e = mock!(Client::revoke_security_group_egress)
+            .match_requests(|r| {
+                r.group_id() == Some("sg-0a1b2c3d4e5f60718") && r.ip_permissions() == [egress()]
+            })
             .then_output(|| RevokeSecurityGroupEgressOutput::builder().build());
         let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&d, &i, &e]);
         let out = execute(

@@ -230,7 +230,14 @@ mod tests {
             .output(on)
             .build();
         let p = mock!(Client::put_public_access_block)
-            .match_requests(|r| r.account_id() == Some("111111111111"))
+            .match_requests(|r| {
+                let c = r.public_access_block_configuration().unwrap();
+                r.account_id() == Some("111111111111")
+                    && c.block_public_acls == Some(true)
+                    && c.ignore_public_acls == Some(true)
+                    && c.block_public_policy == Some(true)
+                    && c.restrict_public_buckets == Some(true)
+            })
             .then_output(|| PutPublicAccessBlockOutput::builder().build());
         let c = mock_client!(aws_sdk_s3control, RuleMode::MatchAny, [&g, &p]);
         assert_eq!(
