@@ -227,6 +227,28 @@ def _modify_network_interface_attribute(self, eni_id, group_ids, source_dest_che
 
 EC2Backend.modify_network_interface_attribute = _modify_network_interface_attribute
 
+_original_modify_metadata = EC2Backend.modify_instance_metadata_options
+
+
+def _modify_instance_metadata_options(
+    self, instance_id, http_tokens=None, hop_limit=None, http_endpoint=None, dry_run=False, http_protocol=None, metadata_tags=None
+):
+    """As AWS does it: an option the call leaves out keeps its value (moto resets it to nothing)."""
+    cur = self.get_instance(instance_id).metadata_options
+    return _original_modify_metadata(
+        self,
+        instance_id,
+        http_tokens=http_tokens if http_tokens is not None else cur.http_tokens,
+        hop_limit=hop_limit if hop_limit is not None else cur.http_put_response_hop_limit,
+        http_endpoint=http_endpoint if http_endpoint is not None else cur.http_endpoint,
+        dry_run=dry_run,
+        http_protocol=http_protocol if http_protocol is not None else cur.http_protocol_ipv6,
+        metadata_tags=metadata_tags if metadata_tags is not None else cur.instance_metadata_tags,
+    )
+
+
+EC2Backend.modify_instance_metadata_options = _modify_instance_metadata_options
+
 # ------------------------------------------------------------------ CloudTrail LookupEvents
 
 from moto.cloudtrail import urls as cloudtrail_urls  # noqa: E402,F401

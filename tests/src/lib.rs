@@ -58,3 +58,60 @@ pub fn specs() -> Vec<quell::Spec> {
         s3_restrict_bucket_policy::S3RestrictBucketPolicy::SPEC,
     ]
 }
+
+/// `quell undo FINDING --function F`, as the CLI does it: the change recorded for the finding is
+/// read back from the state table (never from the test's own reading), and put back through the
+/// member's `quell-undo` role with [`quell::runtime::undo_finding`]. `ctx` must have a state table
+/// (`seed::state_table`). Returns the steps taken.
+pub async fn undo_recorded(
+    emu: &Emulator,
+    ctx: &quell::runtime::Context,
+    handler: &dyn quell::runtime::Handler,
+    finding_id: &str,
+) -> Vec<quell::outcome::Step> {
+    let function = handler.spec().id;
+    let state = ctx.state.as_ref().expect("the context has a state table");
+    let keys: Vec<_> = state
+        .priors_of_finding(finding_id)
+        .await
+        .expect("list the changes recorded for the finding")
+        .into_iter()
+        .filter(|k| k.function == function)
+        .collect();
+    let [key] = keys.as_slice() else {
+        panic!("{function}: expected one change recorded for {finding_id}, found {keys:?}")
+    };
+    let prior = state
+        .prior_state(key)
+        .await
+        .expect("read the recorded prior state")
+        .unwrap_or_else(|| panic!("{function}: no prior state recorded under {key}"));
+    let undo = undo_context(emu, ctx.config.clone());
+    quell::runtime::undo_finding(handler, &undo, &prior, key)
+        .await
+        .unwrap_or_else(|e| panic!("{function}: undo failed: {e}"))
+}
+
+/// An enforcing context for `function` with a state table, so that its changes are recorded for
+/// undo (`seed::state_table` creates the table once per emulator).
+pub async fn recording_context(emu: &Emulator, function: &str) -> quell::runtime::Context {
+    let central = emu.central_config();
+    let table = match aws_sdk_dynamodb::Client::new(&central)
+        .describe_table()
+        .table_name("quell-state")
+        .send()
+        .await
+    {
+        Ok(_) => "quell-state".to_string(),
+        Err(_) => seed::state_table(&central).await,
+    };
+    context(
+        emu,
+        quell::Config {
+            mode: Some(quell::Mode::Enforce),
+            state_table: Some(table),
+            ..quell::Config::default()
+        },
+        function,
+    )
+}

@@ -1,6 +1,8 @@
 //! IAM Access Analyzer findings end to end: a bucket shared through its policy and its ACL, a
-//! role trusting an outside account (dry-run by default, then enforced and undone), trusted access
-//! archived in the analyzer's own account, and error findings recorded without a member call.
+//! bucket whose whole policy is the outside grant (deleted, then undone from the record), a role
+//! trusting an outside account (dry-run by default, then enforced and undone), trusted access
+//! archived in the analyzer's own account (the organization's and the member's), and error
+//! findings recorded without a member call.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -99,6 +101,99 @@ async fn a_bucket_shared_with_everyone_loses_exactly_the_public_grants() {
         .await
         .iter()
         .any(|c| c.service == "s3" && c.method == "PUT"));
+}
+
+const VENDOR_DROP: &str = r#"{"Version": "2012-10-17", "Statement": [{"Sid": "VendorReads", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::999988887777:root"}, "Action": ["s3:GetObject", "s3:ListBucket"], "Resource": ["arn:aws:s3:::quell-demo-vendor-drop", "arn:aws:s3:::quell-demo-vendor-drop/*"]}]}"#;
+
+/// A bucket of the member's whose policy is `policy`.
+async fn bucket_with_policy(member: &aws_config::SdkConfig, bucket: &str, policy: &str) {
+    let s3 = quell::member::s3_client(member);
+    s3.create_bucket().bucket(bucket).send().await.unwrap();
+    s3.put_bucket_policy()
+        .bucket(bucket)
+        .policy(policy)
+        .send()
+        .await
+        .unwrap();
+}
+
+/// The bucket's policy, parsed (`None`: the bucket has none).
+async fn bucket_policy(member: &aws_config::SdkConfig, bucket: &str) -> Option<Value> {
+    let s3 = quell::member::s3_client(member);
+    match s3.get_bucket_policy().bucket(bucket).send().await {
+        Ok(out) => Some(serde_json::from_str(&out.policy.expect("a policy text")).unwrap()),
+        Err(e) => {
+            assert_eq!(
+                aws_sdk_s3::error::ProvideErrorMetadata::code(&e),
+                Some("NoSuchBucketPolicy"),
+                "{e:?}"
+            );
+            None
+        }
+    }
+}
+
+/// The sample finding of a bucket shared with another account (999988887777), retargeted at the
+/// member's `bucket`; its analyzer is an account analyzer in the member account.
+fn cross_account_bucket_event(bucket: &str) -> Value {
+    let resource = format!("arn:aws:s3:::{bucket}");
+    events::load(
+        "accessanalyzer-s3-bucket-cross-account.json",
+        &[
+            ("111122223333", MEMBER),
+            ("us-west-2", REGION),
+            ("arn:aws:s3:::my-bucket", resource.as_str()),
+            ("analyzer/MyAnalyzer", "analyzer/AccountAnalyzer"),
+        ],
+    )
+}
+
+fn parsed(event: &Value) -> quell::Finding {
+    quell::event::Envelope::parse(event.clone())
+        .unwrap()
+        .findings
+        .remove(0)
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_policy_that_only_shares_with_an_outside_account_is_deleted_then_undone() {
+    let (emu, member) = setup().await;
+    let bucket = "quell-demo-vendor-drop";
+    bucket_with_policy(&member, bucket, VENDOR_DROP).await;
+    let event = cross_account_bucket_event(bucket);
+    let f = parsed(&event);
+    assert_eq!(f.principals, [VENDOR]);
+    let r = S3RestrictBucketPolicy::default();
+    let ctx = quell_tests::recording_context(&emu, "s3-restrict-bucket-policy").await;
+
+    // Every statement of the policy is the outside grant: no policy is left, it is deleted.
+    let rep = run(&r, &ctx, event).await;
+    assert_eq!(rep.outcome.name(), "REMEDIATED", "{rep:?}");
+    let quell::Outcome::Remediated { steps } = &rep.outcome else {
+        panic!("{rep:?}")
+    };
+    assert!(
+        steps.iter().any(|s| s.action == "s3:DeleteBucketPolicy"),
+        "{steps:?}"
+    );
+    assert_eq!(
+        bucket_policy(&member, bucket).await,
+        None,
+        "GetBucketPolicy says NoSuchBucketPolicy"
+    );
+
+    // `quell undo`: the recorded policy put back through the member's quell-undo role.
+    let steps = quell_tests::undo_recorded(&emu, &ctx, &r, &f.id).await;
+    assert!(
+        steps.iter().any(|s| s.action == "s3:PutBucketPolicy"),
+        "{steps:?}"
+    );
+    assert_eq!(
+        bucket_policy(&member, bucket).await,
+        Some(serde_json::from_str::<Value>(VENDOR_DROP).unwrap()),
+        "the seeded policy is back"
+    );
 }
 
 const TRUST: &str = r#"{"Version": "2012-10-17", "Statement": [{"Sid": "Ci", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::222222222222:role/deployer"}, "Action": "sts:AssumeRole"}, {"Sid": "Vendor", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::999988887777:root"}, "Action": "sts:AssumeRole"}]}"#;
@@ -224,6 +319,60 @@ async fn trusted_access_is_archived_in_the_analyzers_own_account() {
         .map(|c| c.account)
         .collect();
     assert_eq!(archives, [CENTRAL, MEMBER]);
+}
+
+#[tokio::test]
+async fn a_trusted_bucket_grant_found_by_the_members_own_analyzer_is_archived_there() {
+    let (emu, member) = setup().await;
+    let bucket = "quell-demo-vendor-drop";
+    bucket_with_policy(&member, bucket, VENDOR_DROP).await;
+    let event = cross_account_bucket_event(bucket);
+    let f = parsed(&event);
+    let analyzer = f.analyzer.clone().expect("the event names its analyzer");
+    assert_eq!(
+        analyzer,
+        format!("arn:aws:access-analyzer:{REGION}:{MEMBER}:analyzer/AccountAnalyzer")
+    );
+    emu.seed_analyzer_findings(
+        &analyzer,
+        serde_json::json!([{"id": f.id, "resource": format!("arn:aws:s3:::{bucket}"),
+            "resourceType": "AWS::S3::Bucket", "principal": {"AWS": VENDOR}}]),
+    )
+    .await;
+    let mut r = S3RestrictBucketPolicy::default();
+    r.configure(&|k| (k == "QUELL_TRUSTED_ACCOUNTS").then(|| VENDOR.to_string()))
+        .unwrap();
+    let ctx = ctx(&emu, Some(Mode::Enforce), "s3-restrict-bucket-policy");
+    emu.clear_calls().await;
+
+    let rep = run(&r, &ctx, event).await;
+    assert_eq!(rep.outcome.name(), "EXEMPT", "{rep:?}");
+    assert!(rep.note.contains("archived"), "{}", rep.note);
+    let status = aws_sdk_accessanalyzer::Client::new(&member)
+        .get_finding()
+        .analyzer_arn(&analyzer)
+        .id(&f.id)
+        .send()
+        .await
+        .unwrap()
+        .finding
+        .unwrap()
+        .status;
+    assert_eq!(status.as_str(), "ARCHIVED");
+    // Archived by the member session (the analyzer is the member's), and only there.
+    let archives: Vec<String> = emu
+        .calls()
+        .await
+        .into_iter()
+        .filter(|c| c.service == "access-analyzer" && c.method == "PUT")
+        .map(|c| c.account)
+        .collect();
+    assert_eq!(archives, [MEMBER]);
+    assert_eq!(
+        bucket_policy(&member, bucket).await,
+        Some(serde_json::from_str::<Value>(VENDOR_DROP).unwrap()),
+        "trusted access is not touched"
+    );
 }
 
 #[tokio::test]

@@ -1,5 +1,7 @@
 //! cloudtrail-alarm-response end to end: the alarm's window is looked up in the member's CloudTrail
-//! (the emulator answers LookupEvents from seeded records) and the response's effect is read back.
+//! (the emulator answers LookupEvents from seeded records) and the response's effect is read back;
+//! then `quell undo` puts back, from the prior recorded in DynamoDB and through the member's
+//! quell-undo role, what the test seeded.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -13,6 +15,16 @@ fn login(user: &str, mfa: &str, ip: &str) -> Value {
         "awsRegion": REGION, "sourceIPAddress": ip, "eventID": format!("login-{user}"), "readOnly": false, "eventType": "AwsConsoleSignIn",
         "userIdentity": {"type": "IAMUser", "userName": user, "accountId": MEMBER, "arn": format!("arn:aws:iam::{MEMBER}:user/{user}")},
         "responseElements": {"ConsoleLogin": "Success"}, "additionalEventData": {"MFAUsed": mfa, "LoginTo": "https://console.aws.amazon.com/"}})
+}
+
+/// The finding quell parses from an event: the id its change is recorded under for undo.
+fn finding_id(event: &Value) -> String {
+    quell::event::Envelope::parse(event.clone())
+        .unwrap()
+        .findings
+        .remove(0)
+        .unwrap()
+        .id
 }
 
 fn own_id(event: &Value) -> String {
@@ -44,14 +56,20 @@ async fn console_sign_in_without_mfa_denies_that_user_until_mfa() {
     )
     .await;
     let event = events::load("cloudwatch-alarm-consolesigninwithoutmfa.json", &[]);
-    let ctx = context(
-        &emu,
-        Config {
-            mode: Some(Mode::Enforce),
-            ..Config::default()
-        },
-        "cloudtrail-alarm-response",
-    );
+    let policies = |user: &'static str| {
+        let iam = iam.clone();
+        async move {
+            iam.list_user_policies()
+                .user_name(user)
+                .send()
+                .await
+                .unwrap()
+                .policy_names
+        }
+    };
+    let seeded = (policies("alice").await, policies("bob").await);
+    // Enforcing, with quell's state table: the change is recorded for `quell undo`.
+    let ctx = quell_tests::recording_context(&emu, "cloudtrail-alarm-response").await;
 
     let r = quell::runtime::handle(&CloudtrailAlarmResponse::default(), &ctx, event.clone())
         .await
@@ -89,10 +107,27 @@ async fn console_sign_in_without_mfa_denies_that_user_until_mfa() {
         "the evidence is on the finding"
     );
 
-    let again = quell::runtime::handle(&CloudtrailAlarmResponse::default(), &ctx, event)
+    // Another delivery of the same alarm (a new event id: the same one is a DUPLICATE).
+    let mut replay = event.clone();
+    replay["id"] = json!(format!("{}-again", event["id"].as_str().unwrap()));
+    let again = quell::runtime::handle(&CloudtrailAlarmResponse::default(), &ctx, replay)
         .await
         .unwrap();
     assert_eq!(again.reports[0].outcome.name(), "ALREADY_COMPLIANT");
+
+    // `quell undo`: the policy quell put on alice is deleted through the quell-undo role; bob,
+    // whom quell never changed, is as he was.
+    let steps = quell_tests::undo_recorded(
+        &emu,
+        &ctx,
+        &CloudtrailAlarmResponse::default(),
+        &finding_id(&event),
+    )
+    .await;
+    assert_eq!(steps.len(), 1, "{steps:?}");
+    assert_eq!(steps[0].action, "iam:DeleteUserPolicy");
+    assert!(steps[0].detail.contains("user=alice"), "{steps:?}");
+    assert_eq!((policies("alice").await, policies("bob").await), seeded);
 }
 
 #[tokio::test]
@@ -316,20 +351,6 @@ async fn a_kms_key_scheduled_for_deletion_is_saved_and_a_config_recorder_restart
         ],
     )
     .await;
-    let ctx = enforcing(&emu);
-    let r = quell::runtime::handle(
-        &CloudtrailAlarmResponse::default(),
-        &ctx,
-        events::load("cloudwatch-alarm-disableordeletecmk.json", &[]),
-    )
-    .await
-    .unwrap();
-    assert_eq!(
-        r.reports[0].outcome.name(),
-        "REMEDIATED",
-        "{:?}",
-        r.reports[0]
-    );
     let state = |k: String| {
         let kms = kms.clone();
         async move {
@@ -346,12 +367,70 @@ async fn a_kms_key_scheduled_for_deletion_is_saved_and_a_config_recorder_restart
                 .to_string()
         }
     };
-    assert_eq!(state(doomed).await, "Enabled");
-    assert_eq!(state(disabled).await, "Enabled");
+    let seeded = [
+        state(doomed.clone()).await,
+        state(disabled.clone()).await,
+        state(kept.clone()).await,
+    ];
+    assert_eq!(seeded, ["PendingDeletion", "Disabled", "PendingDeletion"]);
+    // Enforcing, with quell's state table: each alarm's response is recorded for `quell undo`.
+    let ctx = quell_tests::recording_context(&emu, "cloudtrail-alarm-response").await;
+    let kms_alarm = events::load("cloudwatch-alarm-disableordeletecmk.json", &[]);
+    let r = quell::runtime::handle(&CloudtrailAlarmResponse::default(), &ctx, kms_alarm.clone())
+        .await
+        .unwrap();
     assert_eq!(
-        state(kept).await,
+        r.reports[0].outcome.name(),
+        "REMEDIATED",
+        "{:?}",
+        r.reports[0]
+    );
+    assert_eq!(state(doomed.clone()).await, "Enabled");
+    assert_eq!(state(disabled.clone()).await, "Enabled");
+    assert_eq!(
+        state(kept.clone()).await,
         "PendingDeletion",
         "the exempt key is left as it is"
+    );
+
+    // `quell undo`: the key that was disabled is disabled again. The key whose deletion quell
+    // cancelled stays enabled: a cancelled deletion cannot be scheduled again as it was (its date
+    // is gone), and scheduling a deletion is a person's decision; undo says so in a manual step.
+    let steps = quell_tests::undo_recorded(
+        &emu,
+        &ctx,
+        &CloudtrailAlarmResponse::default(),
+        &finding_id(&kms_alarm),
+    )
+    .await;
+    assert!(
+        steps
+            .iter()
+            .any(|s| s.action == "kms:DisableKey" && s.detail.contains(disabled.as_str())),
+        "{steps:?}"
+    );
+    assert!(
+        steps
+            .iter()
+            .any(|s| s.action == "manual" && s.detail.contains(doomed.as_str())),
+        "{steps:?}"
+    );
+    assert!(
+        !steps
+            .iter()
+            .any(|s| s.action == "kms:DisableKey" && s.detail.contains(doomed.as_str())),
+        "{steps:?}"
+    );
+    assert_eq!(
+        state(disabled.clone()).await,
+        seeded[1],
+        "disabled, as it was"
+    );
+    assert_eq!(state(kept.clone()).await, seeded[2], "never changed");
+    assert_eq!(
+        state(doomed.clone()).await,
+        "Enabled",
+        "a cancelled deletion is left cancelled"
     );
 
     // AWS Config: a stopped recorder records again.
@@ -390,10 +469,13 @@ async fn a_kms_key_scheduled_for_deletion_is_saved_and_a_config_recorder_restart
         )],
     )
     .await;
+    let seeded = recorders(&config).await;
+    assert_eq!(seeded, [(Some("default".to_string()), false)]);
+    let config_alarm = events::load("cloudwatch-alarm-awsconfigchanges.json", &[]);
     let r = quell::runtime::handle(
         &CloudtrailAlarmResponse::default(),
         &ctx,
-        events::load("cloudwatch-alarm-awsconfigchanges.json", &[]),
+        config_alarm.clone(),
     )
     .await
     .unwrap();
@@ -409,6 +491,31 @@ async fn a_kms_key_scheduled_for_deletion_is_saved_and_a_config_recorder_restart
         .await
         .unwrap();
     assert!(status.configuration_recorders_status()[0].recording());
+
+    // `quell undo`: the recorder quell started is stopped again, as it was.
+    let steps = quell_tests::undo_recorded(
+        &emu,
+        &ctx,
+        &CloudtrailAlarmResponse::default(),
+        &finding_id(&config_alarm),
+    )
+    .await;
+    assert_eq!(steps.len(), 1, "{steps:?}");
+    assert_eq!(steps[0].action, "config:StopConfigurationRecorder");
+    assert_eq!(recorders(&config).await, seeded);
+}
+
+/// Each configuration recorder's name and whether it records.
+async fn recorders(config: &aws_sdk_config::Client) -> Vec<(Option<String>, bool)> {
+    config
+        .describe_configuration_recorder_status()
+        .send()
+        .await
+        .unwrap()
+        .configuration_recorders_status()
+        .iter()
+        .map(|r| (r.name().map(str::to_string), r.recording()))
+        .collect()
 }
 
 #[tokio::test]
@@ -589,5 +696,226 @@ async fn an_alarm_whose_window_cloudtrail_has_not_shown_yet_is_unconfirmed_never
     assert_eq!(
         seed::workflow(&central, &own_id(&event)).await.unwrap().0,
         "NOTIFIED"
+    );
+}
+
+/// A trail as the tests compare it: (logging, multi-region, log file validation).
+async fn trail_state(
+    ct: &aws_sdk_cloudtrail::Client,
+    name: &str,
+) -> (Option<bool>, Option<bool>, Option<bool>) {
+    let status = ct.get_trail_status().name(name).send().await.unwrap();
+    let trails = ct
+        .describe_trails()
+        .trail_name_list(name)
+        .send()
+        .await
+        .unwrap();
+    let t = trails
+        .trail_list()
+        .iter()
+        .find(|t| t.name() == Some(name))
+        .expect("the trail");
+    (
+        status.is_logging,
+        t.is_multi_region_trail,
+        t.log_file_validation_enabled,
+    )
+}
+
+#[tokio::test]
+async fn a_trail_stopped_in_the_alarm_window_logs_again_until_undone() {
+    let emu = Emulator::start_enforced().await.expect("emulator");
+    let central = emu.central_config();
+    let member = emu.account_config(MEMBER).await;
+    seed::member_role(&member, CENTRAL).await;
+    seed::public_bucket(&member, "quell-alarm-trail-logs", &[]).await;
+    let ct = aws_sdk_cloudtrail::Client::new(&member);
+    // A single-region trail without log file validation, which logged until mallory stopped it.
+    ct.create_trail()
+        .name("audit-trail")
+        .s3_bucket_name("quell-alarm-trail-logs")
+        .send()
+        .await
+        .unwrap();
+    ct.start_logging().name("audit-trail").send().await.unwrap();
+    ct.stop_logging().name("audit-trail").send().await.unwrap();
+    let seeded = trail_state(&ct, "audit-trail").await;
+    assert_eq!(seeded, (Some(false), Some(false), Some(false)));
+    emu.seed_trail_events(
+        MEMBER,
+        REGION,
+        vec![change(
+            "ct-1",
+            "cloudtrail.amazonaws.com",
+            "StopLogging",
+            json!({"name": format!("arn:aws:cloudtrail:{REGION}:{MEMBER}:trail/audit-trail")}),
+        )],
+    )
+    .await;
+    let event = events::load("cloudwatch-alarm-cloudtrailconfigchanges.json", &[]);
+    let ctx = quell_tests::recording_context(&emu, "cloudtrail-alarm-response").await;
+
+    let r = quell::runtime::handle(&CloudtrailAlarmResponse::default(), &ctx, event.clone())
+        .await
+        .unwrap();
+    let rep = &r.reports[0];
+    assert_eq!(rep.outcome.name(), "REMEDIATED", "{rep:?}");
+    assert_eq!(
+        trail_state(&ct, "audit-trail").await,
+        (Some(true), Some(true), Some(true)),
+        "logging again, multi-region, with validation"
+    );
+    let (status, note) = seed::workflow(&central, &own_id(&event))
+        .await
+        .expect("quell's own finding");
+    assert_eq!(status, "RESOLVED");
+    assert!(
+        note.unwrap().contains("mallory"),
+        "the evidence is on the finding"
+    );
+
+    // `quell undo`: the trail's settings put back and logging stopped, as it was.
+    let steps = quell_tests::undo_recorded(
+        &emu,
+        &ctx,
+        &CloudtrailAlarmResponse::default(),
+        &finding_id(&event),
+    )
+    .await;
+    let actions: Vec<&str> = steps.iter().map(|s| s.action).collect();
+    assert_eq!(
+        actions,
+        ["cloudtrail:UpdateTrail", "cloudtrail:StopLogging"],
+        "{steps:?}"
+    );
+    assert_eq!(trail_state(&ct, "audit-trail").await, seeded);
+}
+
+/// A bucket's Block Public Access, setting by setting (`None`: no block configured).
+async fn bucket_block(member: &aws_config::SdkConfig, bucket: &str) -> Option<[Option<bool>; 4]> {
+    seed::public_access_block(member, bucket).await.map(|c| {
+        [
+            c.block_public_acls,
+            c.ignore_public_acls,
+            c.block_public_policy,
+            c.restrict_public_buckets,
+        ]
+    })
+}
+
+#[tokio::test]
+async fn buckets_whose_public_access_block_was_removed_are_blocked_until_undone() {
+    use aws_sdk_s3::types::PublicAccessBlockConfiguration;
+    let emu = Emulator::start_enforced().await.expect("emulator");
+    let member = emu.account_config(MEMBER).await;
+    seed::member_role(&member, CENTRAL).await;
+    let s3 = quell::member::s3_client(&member);
+    let (deleted, weakened, untouched) = (
+        "quell-alarm-deleted",
+        "quell-alarm-weakened",
+        "quell-alarm-untouched",
+    );
+    for b in [deleted, weakened, untouched] {
+        seed::public_bucket(&member, b, &[]).await;
+    }
+    let block = |policy: bool| {
+        PublicAccessBlockConfiguration::builder()
+            .block_public_acls(true)
+            .ignore_public_acls(true)
+            .block_public_policy(policy)
+            .restrict_public_buckets(policy)
+            .build()
+    };
+    // mallory deletes one bucket's block, and turns the policy half of another's off; the third
+    // bucket has no block either, but no call of the alarm's window touched it.
+    for (b, c) in [(deleted, block(true)), (weakened, block(true))] {
+        s3.put_public_access_block()
+            .bucket(b)
+            .public_access_block_configuration(c)
+            .send()
+            .await
+            .unwrap();
+    }
+    s3.delete_public_access_block()
+        .bucket(deleted)
+        .send()
+        .await
+        .unwrap();
+    s3.put_public_access_block()
+        .bucket(weakened)
+        .public_access_block_configuration(block(false))
+        .send()
+        .await
+        .unwrap();
+    let seeded = [
+        bucket_block(&member, deleted).await,
+        bucket_block(&member, weakened).await,
+        bucket_block(&member, untouched).await,
+    ];
+    assert_eq!(
+        seeded,
+        [
+            None,
+            Some([Some(true), Some(true), Some(false), Some(false)]),
+            None
+        ]
+    );
+    emu.seed_trail_events(
+        MEMBER,
+        REGION,
+        vec![
+            change(
+                "s3-1",
+                "s3.amazonaws.com",
+                "DeleteBucketPublicAccessBlock",
+                json!({"bucketName": deleted, "publicAccessBlock": "", "Host": format!("{deleted}.s3.amazonaws.com")}),
+            ),
+            change(
+                "s3-2",
+                "s3.amazonaws.com",
+                "PutBucketPublicAccessBlock",
+                json!({"bucketName": weakened, "publicAccessBlock": "", "PublicAccessBlockConfiguration": {
+                    "BlockPublicAcls": true, "IgnorePublicAcls": true, "BlockPublicPolicy": false, "RestrictPublicBuckets": false}}),
+            ),
+        ],
+    )
+    .await;
+    let event = events::load("cloudwatch-alarm-s3bucketpolicychanges.json", &[]);
+    let ctx = quell_tests::recording_context(&emu, "cloudtrail-alarm-response").await;
+
+    let r = quell::runtime::handle(&CloudtrailAlarmResponse::default(), &ctx, event.clone())
+        .await
+        .unwrap();
+    let rep = &r.reports[0];
+    assert_eq!(rep.outcome.name(), "REMEDIATED", "{rep:?}");
+    for b in [deleted, weakened] {
+        assert!(
+            seed::fully_blocked(&seed::public_access_block(&member, b).await),
+            "{b}"
+        );
+    }
+    assert_eq!(
+        bucket_block(&member, untouched).await,
+        None,
+        "no call of the window changed it"
+    );
+
+    // `quell undo`: each bucket's block put back as it was, the deleted one deleted again.
+    let steps = quell_tests::undo_recorded(
+        &emu,
+        &ctx,
+        &CloudtrailAlarmResponse::default(),
+        &finding_id(&event),
+    )
+    .await;
+    assert_eq!(steps.len(), 2, "{steps:?}");
+    assert_eq!(
+        [
+            bucket_block(&member, deleted).await,
+            bucket_block(&member, weakened).await,
+            bucket_block(&member, untouched).await,
+        ],
+        seeded
     );
 }

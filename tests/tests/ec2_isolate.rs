@@ -1,5 +1,6 @@
 //! ec2-isolate-instance end to end: a running instance in a member account is contained, its
-//! evidence kept, and a replay changes nothing more.
+//! evidence kept, and a replay changes nothing more; an isolation group someone opened is emptied
+//! before use; an instance detached from its Auto Scaling group is attached back by undo.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -8,6 +9,27 @@ use ec2_isolate_instance::{
 };
 use quell::{Config, Mode};
 use quell_tests::{context, events, seed, Emulator, CENTRAL, MEMBER};
+
+/// quell's isolation groups in `vpc` (tagged quell:isolation=true), as EC2 describes them.
+async fn isolation_groups(
+    ec2: &aws_sdk_ec2::Client,
+    vpc: &str,
+) -> Vec<aws_sdk_ec2::types::SecurityGroup> {
+    use aws_sdk_ec2::types::Filter;
+    ec2.describe_security_groups()
+        .filters(Filter::builder().name("vpc-id").values(vpc).build())
+        .filters(
+            Filter::builder()
+                .name(format!("tag:{ISOLATION_TAG}"))
+                .values("true")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .security_groups
+        .unwrap_or_default()
+}
 
 #[tokio::test]
 async fn a_compromised_instance_is_isolated_snapshotted_and_kept_running() {
@@ -247,7 +269,7 @@ async fn the_default_mode_is_dry_run_and_changes_nothing() {
 }
 
 #[tokio::test]
-async fn an_instance_in_an_auto_scaling_group_is_detached_when_configured() {
+async fn an_auto_scaling_instance_is_detached_when_configured_and_undo_attaches_it() {
     let emu = Emulator::start_enforced().await.expect("emulator");
     let member = emu.account_config(MEMBER).await;
     seed::member_role(&member, CENTRAL).await;
@@ -298,19 +320,18 @@ async fn an_instance_in_an_auto_scaling_group_is_detached_when_configured() {
         "guardduty-ec2-cryptocurrency-bitcointool.json",
         &[("i-0a1b2c3d4e5f60718", &id)],
     );
+    let f = quell::event::Envelope::parse(event.clone())
+        .unwrap()
+        .findings
+        .remove(0)
+        .unwrap();
     let mut isolate = Ec2IsolateInstance::default();
     quell::Remediation::configure(&mut isolate, &|k| {
         (k == "QUELL_ISOLATE_DETACH_FROM_ASG").then(|| "true".to_string())
     })
     .unwrap();
-    let ctx = context(
-        &emu,
-        Config {
-            mode: Some(Mode::Enforce),
-            ..Config::default()
-        },
-        "ec2-isolate-instance",
-    );
+    // Enforced, with the prior state recorded for undo.
+    let ctx = quell_tests::recording_context(&emu, "ec2-isolate-instance").await;
     let resp = quell::runtime::handle(&isolate, &ctx, event).await.unwrap();
     assert_eq!(
         resp.reports[0].outcome.name(),
@@ -328,6 +349,141 @@ async fn an_instance_in_an_auto_scaling_group_is_detached_when_configured() {
         left.auto_scaling_instances().is_empty(),
         "still in the group: {left:?}"
     );
+
+    // `quell undo`: from the record, through the member's quell-undo role, back in its group.
+    let steps = quell_tests::undo_recorded(&emu, &ctx, &isolate, &f.id).await;
+    assert!(
+        steps
+            .iter()
+            .any(|s| s.action == "autoscaling:AttachInstances"),
+        "{steps:?}"
+    );
+    let back = asg
+        .describe_auto_scaling_instances()
+        .instance_ids(&id)
+        .send()
+        .await
+        .unwrap();
+    let groups: Vec<&str> = back
+        .auto_scaling_instances()
+        .iter()
+        .filter_map(|i| i.auto_scaling_group_name())
+        .collect();
+    assert_eq!(groups, ["web-asg"], "back in its group: {back:?}");
+}
+
+#[tokio::test]
+async fn an_isolation_group_someone_opened_is_emptied_before_it_is_used() {
+    use aws_sdk_ec2::types::{Filter, IpPermission, IpRange, ResourceType, Tag, TagSpecification};
+    let emu = Emulator::start_enforced().await.expect("emulator");
+    let member = emu.account_config(MEMBER).await;
+    seed::member_role(&member, CENTRAL).await;
+    let (id, _web_sg) = seed::instance(&member, "app-server-3").await;
+    let ec2 = aws_sdk_ec2::Client::new(&member);
+    let vpc = ec2
+        .describe_instances()
+        .instance_ids(&id)
+        .send()
+        .await
+        .unwrap()
+        .reservations()[0]
+        .instances()[0]
+        .vpc_id()
+        .unwrap()
+        .to_string();
+    // quell's isolation group of the VPC, as an earlier isolation left it (tagged, its default
+    // egress rule), and then opened by someone: RDP from anywhere.
+    let iso = ec2
+        .create_security_group()
+        .group_name(format!("quell-isolation-{vpc}"))
+        .description("quell: isolates compromised instances; no rule on purpose")
+        .vpc_id(&vpc)
+        .tag_specifications(
+            TagSpecification::builder()
+                .resource_type(ResourceType::SecurityGroup)
+                .tags(Tag::builder().key(ISOLATION_TAG).value("true").build())
+                .tags(Tag::builder().key("Name").value("quell-isolation").build())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .group_id
+        .unwrap();
+    ec2.authorize_security_group_ingress()
+        .group_id(&iso)
+        .ip_permissions(
+            IpPermission::builder()
+                .ip_protocol("tcp")
+                .from_port(3389)
+                .to_port(3389)
+                .ip_ranges(IpRange::builder().cidr_ip("0.0.0.0/0").build())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let seeded = isolation_groups(&ec2, &vpc).await;
+    assert_eq!(seeded.len(), 1, "{seeded:?}");
+    assert!(!seeded[0].ip_permissions().is_empty(), "{seeded:?}");
+
+    let event = events::load(
+        "guardduty-ec2-cryptocurrency-bitcointool.json",
+        &[("i-0a1b2c3d4e5f60718", &id)],
+    );
+    let ctx = context(
+        &emu,
+        Config {
+            mode: Some(Mode::Enforce),
+            ..Config::default()
+        },
+        "ec2-isolate-instance",
+    );
+    let resp = quell::runtime::handle(&Ec2IsolateInstance::default(), &ctx, event)
+        .await
+        .unwrap();
+    let rep = &resp.reports[0];
+    assert_eq!(rep.outcome.name(), "REMEDIATED", "{rep:?}");
+    let quell::Outcome::Remediated { steps } = &rep.outcome else {
+        panic!("{rep:?}")
+    };
+    assert!(
+        steps
+            .iter()
+            .any(|s| s.action == "ec2:RevokeSecurityGroupIngress"),
+        "{steps:?}"
+    );
+
+    // The same group, with no rule at all, and the instance in it alone.
+    let now = isolation_groups(&ec2, &vpc).await;
+    let ids: Vec<&str> = now.iter().filter_map(|g| g.group_id()).collect();
+    assert_eq!(ids, [iso.as_str()], "no second isolation group");
+    assert!(
+        now[0].ip_permissions().is_empty() && now[0].ip_permissions_egress().is_empty(),
+        "the isolation group has rules: {:?}",
+        now[0]
+    );
+    let enis = ec2
+        .describe_network_interfaces()
+        .filters(
+            Filter::builder()
+                .name("attachment.instance-id")
+                .values(&id)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(!enis.network_interfaces().is_empty());
+    for eni in enis.network_interfaces() {
+        let groups: Vec<&str> = eni.groups().iter().filter_map(|g| g.group_id()).collect();
+        assert_eq!(
+            groups,
+            [iso.as_str()],
+            "interface {:?}",
+            eni.network_interface_id()
+        );
+    }
 }
 
 #[tokio::test]

@@ -22,31 +22,241 @@ async fn member() -> Member {
     Member { emu, central, cfg }
 }
 
-fn hub_id(event: &Value) -> String {
-    let f = quell::event::Envelope::parse(event.clone())
+fn parsed(event: &Value) -> quell::Finding {
+    quell::event::Envelope::parse(event.clone())
         .unwrap()
         .findings
         .remove(0)
-        .unwrap();
+        .unwrap()
+}
+
+fn hub_id(event: &Value) -> String {
+    let f = parsed(event);
     f.hub.clone().map(|h| h.id).unwrap_or_else(|| f.own_id())
 }
 
-/// Replays `event` through `r` in enforce mode, then again: the first must be REMEDIATED and
-/// RESOLVED, the replay ALREADY_COMPLIANT with no write call.
-async fn remediate_then_replay<R: Remediation>(m: &Member, r: &R, event: Value) -> Report {
-    let ctx = context(
-        &m.emu,
-        Config {
-            mode: Some(Mode::Enforce),
-            ..Config::default()
-        },
-        R::SPEC.id,
-    );
-    let f = quell::event::Envelope::parse(event.clone())
-        .unwrap()
-        .findings
-        .remove(0)
-        .unwrap();
+/// What a test reads of the resource a remediation changes, through the SDK in the member
+/// account, field by field: the seeded state, the fixed state and the state after undo are
+/// compared as these readings, never through quell's own `plan`.
+enum Probe {
+    /// A security group's rules, ingress and egress.
+    Rules(String),
+    Encryption(&'static str),
+    Policy(&'static str),
+    Ebs,
+    PasswordPolicy,
+    AccountBlock,
+    Metadata(String),
+    Trail(&'static str),
+}
+
+impl Probe {
+    async fn read(&self, cfg: &aws_config::SdkConfig) -> String {
+        match self {
+            Probe::Rules(group) => {
+                let out = aws_sdk_ec2::Client::new(cfg)
+                    .describe_security_groups()
+                    .group_ids(group)
+                    .send()
+                    .await
+                    .unwrap();
+                let g = &out.security_groups()[0];
+                let rules = |perms: &[aws_sdk_ec2::types::IpPermission]| {
+                    let mut v: Vec<String> = perms
+                        .iter()
+                        .flat_map(|p| {
+                            let head = format!(
+                                "{}:{}-{}",
+                                p.ip_protocol().unwrap_or(""),
+                                p.from_port().unwrap_or(-1),
+                                p.to_port().unwrap_or(-1)
+                            );
+                            p.ip_ranges()
+                                .iter()
+                                .map(|r| r.cidr_ip().unwrap_or("").to_string())
+                                .chain(
+                                    p.ipv6_ranges()
+                                        .iter()
+                                        .map(|r| r.cidr_ipv6().unwrap_or("").to_string()),
+                                )
+                                .chain(
+                                    p.user_id_group_pairs()
+                                        .iter()
+                                        .map(|u| u.group_id().unwrap_or("").to_string()),
+                                )
+                                .map(move |to| format!("{head}:{to}"))
+                                .collect::<Vec<_>>()
+                        })
+                        .collect();
+                    v.sort();
+                    v.join(",")
+                };
+                format!(
+                    "in[{}] out[{}]",
+                    rules(g.ip_permissions()),
+                    rules(g.ip_permissions_egress())
+                )
+            }
+            Probe::Encryption(bucket) => {
+                match quell::member::s3_client(cfg)
+                    .get_bucket_encryption()
+                    .bucket(*bucket)
+                    .send()
+                    .await
+                {
+                    Ok(out) => {
+                        let rules: Vec<String> = out
+                            .server_side_encryption_configuration()
+                            .map(|c| c.rules())
+                            .unwrap_or_default()
+                            .iter()
+                            .map(|r| {
+                                let d = r.apply_server_side_encryption_by_default();
+                                format!(
+                                    "{}/{}/{:?}",
+                                    d.map(|d| d.sse_algorithm().as_str()).unwrap_or(""),
+                                    d.and_then(|d| d.kms_master_key_id()).unwrap_or(""),
+                                    r.bucket_key_enabled()
+                                )
+                            })
+                            .collect();
+                        rules.join(",")
+                    }
+                    Err(e) => format!(
+                        "none ({})",
+                        e.into_service_error().meta().code().unwrap_or("?")
+                    ),
+                }
+            }
+            Probe::Policy(bucket) => {
+                match quell::member::s3_client(cfg)
+                    .get_bucket_policy()
+                    .bucket(*bucket)
+                    .send()
+                    .await
+                {
+                    Ok(out) => serde_json::from_str::<Value>(out.policy().unwrap())
+                        .unwrap()
+                        .to_string(),
+                    Err(e) => format!(
+                        "none ({})",
+                        e.into_service_error().meta().code().unwrap_or("?")
+                    ),
+                }
+            }
+            Probe::Ebs => format!(
+                "{:?}",
+                aws_sdk_ec2::Client::new(cfg)
+                    .get_ebs_encryption_by_default()
+                    .send()
+                    .await
+                    .unwrap()
+                    .ebs_encryption_by_default
+            ),
+            Probe::PasswordPolicy => {
+                match aws_sdk_iam::Client::new(cfg)
+                    .get_account_password_policy()
+                    .send()
+                    .await
+                {
+                    Ok(out) => {
+                        let p = out.password_policy.unwrap();
+                        format!(
+                            "len={:?} symbols={} numbers={} upper={} lower={} change={} age={:?} reuse={:?} hard={:?}",
+                            p.minimum_password_length,
+                            p.require_symbols,
+                            p.require_numbers,
+                            p.require_uppercase_characters,
+                            p.require_lowercase_characters,
+                            p.allow_users_to_change_password,
+                            p.max_password_age,
+                            p.password_reuse_prevention,
+                            p.hard_expiry
+                        )
+                    }
+                    Err(e) => format!(
+                        "none ({})",
+                        e.into_service_error().meta().code().unwrap_or("?")
+                    ),
+                }
+            }
+            Probe::AccountBlock => {
+                match quell::member::s3control_client(cfg)
+                    .get_public_access_block()
+                    .account_id(MEMBER)
+                    .send()
+                    .await
+                {
+                    Ok(out) => {
+                        let c = out.public_access_block_configuration.unwrap();
+                        format!(
+                            "{:?}/{:?}/{:?}/{:?}",
+                            c.block_public_acls,
+                            c.ignore_public_acls,
+                            c.block_public_policy,
+                            c.restrict_public_buckets
+                        )
+                    }
+                    Err(e) => format!(
+                        "none ({})",
+                        e.into_service_error().meta().code().unwrap_or("?")
+                    ),
+                }
+            }
+            Probe::Metadata(id) => {
+                let out = aws_sdk_ec2::Client::new(cfg)
+                    .describe_instances()
+                    .instance_ids(id)
+                    .send()
+                    .await
+                    .unwrap();
+                let md = out.reservations()[0].instances()[0]
+                    .metadata_options()
+                    .unwrap()
+                    .clone();
+                format!(
+                    "tokens={:?} hops={:?} endpoint={:?}",
+                    md.http_tokens(),
+                    md.http_put_response_hop_limit(),
+                    md.http_endpoint()
+                )
+            }
+            Probe::Trail(name) => {
+                let ct = aws_sdk_cloudtrail::Client::new(cfg);
+                let status = ct.get_trail_status().name(*name).send().await.unwrap();
+                let t = ct
+                    .describe_trails()
+                    .trail_name_list(*name)
+                    .send()
+                    .await
+                    .unwrap();
+                let t = &t.trail_list()[0];
+                format!(
+                    "logging={:?} multi_region={:?} validation={:?} global={:?}",
+                    status.is_logging,
+                    t.is_multi_region_trail,
+                    t.log_file_validation_enabled,
+                    t.include_global_service_events
+                )
+            }
+        }
+    }
+}
+
+/// Replays `event` through `r` in enforce mode, with its changes recorded as a deployed function
+/// records them: the first must be REMEDIATED and RESOLVED (read from the emulator) and change what
+/// `probe` reads; a replay (another delivery of the same finding) ALREADY_COMPLIANT with no write
+/// call; then `quell undo` puts back, from the prior state recorded in DynamoDB and through the
+/// member's quell-undo role, exactly what the test seeded, as `probe` reads it.
+async fn remediate_then_replay<R: Remediation>(
+    m: &Member,
+    r: &R,
+    event: Value,
+    probe: Probe,
+) -> Fixed {
+    let seeded = probe.read(&m.cfg).await;
+    let ctx = quell_tests::recording_context(&m.emu, R::SPEC.id).await;
+    let f = parsed(&event);
     if let Some(h) = &f.hub {
         let res = f
             .resources
@@ -60,18 +270,6 @@ async fn remediate_then_replay<R: Remediation>(m: &Member, r: &R, event: Value) 
             .unwrap();
         seed::hub_finding(&m.cfg, MEMBER, &h.id, &h.product_arn, (&res.0, &res.1)).await;
     }
-    // The state the change replaces, read as `quell undo` would have it recorded.
-    let member = ctx
-        .members
-        .session(&f.partition, &f.account, &f.region)
-        .await
-        .unwrap();
-    let clients = r.clients(&member);
-    let prior = r
-        .prior(&clients, &r.target(&f).unwrap())
-        .await
-        .unwrap()
-        .unwrap_or_else(|| panic!("{} records no prior state", R::SPEC.id));
     let first = quell::runtime::handle(r, &ctx, event.clone())
         .await
         .unwrap()
@@ -88,8 +286,22 @@ async fn remediate_then_replay<R: Remediation>(m: &Member, r: &R, event: Value) 
         .expect("finding recorded");
     assert_eq!(status, "RESOLVED");
     assert!(note.unwrap_or_default().contains(R::SPEC.id));
+    let fixed = probe.read(&m.cfg).await;
+    assert_ne!(
+        fixed,
+        seeded,
+        "{}: REMEDIATED, yet nothing changed",
+        R::SPEC.id
+    );
+
+    // Another delivery of the same finding (a new event id: the same one is a DUPLICATE).
+    let mut replay = event.clone();
+    replay["id"] = Value::String(format!(
+        "{}-again",
+        replay["id"].as_str().unwrap_or("event")
+    ));
     m.emu.clear_calls().await;
-    let again = quell::runtime::handle(r, &ctx, event.clone())
+    let again = quell::runtime::handle(r, &ctx, replay)
         .await
         .unwrap()
         .reports
@@ -109,10 +321,15 @@ async fn remediate_then_replay<R: Remediation>(m: &Member, r: &R, event: Value) 
         "POST /findings",
         "PATCH /findings",
     ];
-    let writes: Vec<_> = m
-        .emu
-        .calls()
-        .await
+    let calls = m.emu.calls().await;
+    assert!(
+        calls
+            .iter()
+            .any(|c| c.account == MEMBER && c.service != "sts"),
+        "{}: the replay read nothing in the member account: {calls:?}",
+        R::SPEC.id
+    );
+    let writes: Vec<_> = calls
         .into_iter()
         .filter(|c| {
             c.account == MEMBER
@@ -125,32 +342,40 @@ async fn remediate_then_replay<R: Remediation>(m: &Member, r: &R, event: Value) 
         "{}: a replay wrote {writes:?}",
         R::SPEC.id
     );
-    // Undo puts the problem back exactly (the remediation's own read sees it again), and the
-    // remediation then fixes it once more.
-    // As `quell undo` does it: through the member's undo role, not the function's.
-    let undo = quell_tests::undo_session(&m.emu, MEMBER).await;
-    let steps = r.restore(&r.clients(&undo), &prior).await.unwrap();
-    assert!(!steps.is_empty(), "{}: undo did nothing", R::SPEC.id);
-    assert!(
-        !r.plan(&clients, &r.target(&f).unwrap())
-            .await
-            .unwrap()
-            .is_empty(),
-        "{}: after undo ({steps:?}) the problem is not back",
-        R::SPEC.id
-    );
-    let again = quell::runtime::handle(r, &ctx, event)
-        .await
-        .unwrap()
-        .reports
-        .remove(0);
-    assert_eq!(
-        again.outcome.name(),
-        "REMEDIATED",
-        "{}: {again:?}",
-        R::SPEC.id
-    );
-    first
+    assert_eq!(probe.read(&m.cfg).await, fixed);
+    Fixed {
+        ctx,
+        finding: f.id,
+        seeded,
+        probe,
+        report: first,
+    }
+}
+
+/// A fix made by [`remediate_then_replay`], which the test checks and then undoes.
+#[must_use = "a fix is undone and compared with what was seeded: call undo_exactly"]
+struct Fixed {
+    ctx: quell::runtime::Context,
+    finding: String,
+    seeded: String,
+    probe: Probe,
+    #[allow(dead_code)]
+    report: Report,
+}
+
+impl Fixed {
+    /// `quell undo`: the prior recorded in DynamoDB, put back through the member's quell-undo
+    /// role; the resource read back through the SDK must be what the test seeded.
+    async fn undo_exactly<R: Remediation>(self, m: &Member, r: &R) {
+        let steps = quell_tests::undo_recorded(&m.emu, &self.ctx, r, &self.finding).await;
+        assert!(!steps.is_empty(), "{}: undo did nothing", R::SPEC.id);
+        assert_eq!(
+            self.probe.read(&m.cfg).await,
+            self.seeded,
+            "{}: undo ({steps:?}) did not put back what was seeded",
+            R::SPEC.id
+        );
+    }
 }
 
 #[tokio::test]
@@ -178,12 +403,8 @@ async fn world_open_ssh_is_revoked_and_every_other_rule_kept() {
         "config-restricted-ssh.json",
         &[("sg-0a1b2c3d4e5f60718", &web)],
     );
-    remediate_then_replay(
-        &m,
-        &ec2_revoke_open_ingress::Ec2RevokeOpenIngress::default(),
-        event,
-    )
-    .await;
+    let r = ec2_revoke_open_ingress::Ec2RevokeOpenIngress::default();
+    let fixed = remediate_then_replay(&m, &r, event, Probe::Rules(web.clone())).await;
 
     let g = ec2
         .describe_security_groups()
@@ -206,6 +427,7 @@ async fn world_open_ssh_is_revoked_and_every_other_rule_kept() {
         .collect();
     left.sort();
     assert_eq!(left, ["22:10.0.0.0/8", "443:0.0.0.0/0"]);
+    fixed.undo_exactly(&m, &r).await;
 
     // The CloudTrail call that opened it again is a trigger too.
     ec2.authorize_security_group_ingress()
@@ -262,11 +484,35 @@ async fn the_default_security_group_is_closed() {
         "the emulator's default group starts open"
     );
     let id = sg.group_id().unwrap().to_string();
+    // As AWS creates it: all traffic from the group's own members, besides the open egress.
+    if sg.ip_permissions().is_empty() {
+        ec2.authorize_security_group_ingress()
+            .group_id(&id)
+            .ip_permissions(
+                aws_sdk_ec2::types::IpPermission::builder()
+                    .ip_protocol("-1")
+                    .user_id_group_pairs(
+                        aws_sdk_ec2::types::UserIdGroupPair::builder()
+                            .group_id(&id)
+                            .build(),
+                    )
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+    }
     let event = events::load(
         "securityhub-imported-fsbp-ec2-2.json",
         &[("sg-0d0e0f0a0b0c0d0e0", &id)],
     );
-    remediate_then_replay(&m, &ec2_close_default_sg::Ec2CloseDefaultSg, event).await;
+    let fixed = remediate_then_replay(
+        &m,
+        &ec2_close_default_sg::Ec2CloseDefaultSg,
+        event,
+        Probe::Rules(id.clone()),
+    )
+    .await;
     let after = ec2
         .describe_security_groups()
         .group_ids(&id)
@@ -278,6 +524,33 @@ async fn the_default_security_group_is_closed() {
         g.ip_permissions().is_empty() && g.ip_permissions_egress().is_empty(),
         "{g:?}"
     );
+    fixed
+        .undo_exactly(&m, &ec2_close_default_sg::Ec2CloseDefaultSg)
+        .await;
+}
+
+/// An independent reading of "denies every request not over TLS" (not the function's own
+/// predicate): a Deny to every principal, of every S3 action, on the bucket and its objects alike,
+/// when aws:SecureTransport is false.
+fn denies_plain_http_everywhere(st: &Value, bucket: &str) -> bool {
+    let list = |v: &Value| -> Vec<String> {
+        match v {
+            Value::String(s) => vec![s.clone()],
+            Value::Array(a) => a
+                .iter()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect(),
+            _ => vec![],
+        }
+    };
+    let resources = list(&st["Resource"]);
+    let actions = list(&st["Action"]);
+    st["Effect"] == "Deny"
+        && (st["Principal"] == "*" || st["Principal"]["AWS"] == "*")
+        && actions.iter().any(|a| a == "s3:*" || a == "*")
+        && resources.contains(&format!("arn:aws:s3:::{bucket}"))
+        && resources.contains(&format!("arn:aws:s3:::{bucket}/*"))
+        && list(&st["Condition"]["Bool"]["aws:SecureTransport"]) == ["false"]
 }
 
 #[tokio::test]
@@ -289,42 +562,23 @@ async fn buckets_get_default_encryption_and_a_tls_only_policy_merged_into_theirs
         .bucket("quell-demo-unencrypted")
         .send()
         .await
-        .ok();
-    let event = events::load("config-s3-bucket-server-side-encryption-enabled.json", &[]);
-    let before = s3
-        .get_bucket_encryption()
-        .bucket("quell-demo-unencrypted")
-        .send()
-        .await;
-    let r = quell::runtime::handle(
-        &s3_enable_default_encryption::S3EnableDefaultEncryption::default(),
-        &context(
-            &m.emu,
-            Config {
-                mode: Some(Mode::Enforce),
-                ..Config::default()
-            },
-            "s3-enable-default-encryption",
-        ),
-        event.clone(),
-    )
-    .await
-    .unwrap();
-    // The emulator may give new buckets SSE-S3 as AWS now does: then there is honestly nothing to do.
-    let expected = if before.is_ok() {
-        "ALREADY_COMPLIANT"
-    } else {
-        "REMEDIATED"
-    };
-    assert_eq!(r.reports[0].outcome.name(), expected, "{:?}", r.reports[0]);
-    let enc = s3
-        .get_bucket_encryption()
-        .bucket("quell-demo-unencrypted")
-        .send()
-        .await
         .unwrap();
-    let rule = &enc.server_side_encryption_configuration().unwrap().rules()[0];
-    assert!(rule.apply_server_side_encryption_by_default().is_some());
+    let r = s3_enable_default_encryption::S3EnableDefaultEncryption::default();
+    let fixed = remediate_then_replay(
+        &m,
+        &r,
+        events::load("config-s3-bucket-server-side-encryption-enabled.json", &[]),
+        Probe::Encryption("quell-demo-unencrypted"),
+    )
+    .await;
+    assert_eq!(
+        Probe::Encryption("quell-demo-unencrypted")
+            .read(&m.cfg)
+            .await,
+        "AES256//Some(false)",
+        "the default configuration is SSE-S3"
+    );
+    fixed.undo_exactly(&m, &r).await;
 
     seed::public_bucket(&m.cfg, "quell-demo-no-tls", &[]).await;
     let theirs = serde_json::json!({"Version": "2012-10-17", "Statement": [{"Sid": "PartnerRead", "Effect": "Allow",
@@ -336,7 +590,13 @@ async fn buckets_get_default_encryption_and_a_tls_only_policy_merged_into_theirs
         .await
         .unwrap();
     let event = events::load("securityhub-imported-fsbp-s3-5.json", &[]);
-    remediate_then_replay(&m, &s3_require_tls::S3RequireTls, event).await;
+    let fixed = remediate_then_replay(
+        &m,
+        &s3_require_tls::S3RequireTls,
+        event,
+        Probe::Policy("quell-demo-no-tls"),
+    )
+    .await;
     let policy: Value = serde_json::from_str(
         &s3.get_bucket_policy()
             .bucket("quell-demo-no-tls")
@@ -350,13 +610,48 @@ async fn buckets_get_default_encryption_and_a_tls_only_policy_merged_into_theirs
     let st = policy["Statement"].as_array().unwrap();
     assert_eq!(st.len(), 2, "{policy}");
     assert_eq!(
-        st[0]["Sid"], "PartnerRead",
+        st[0], theirs["Statement"][0],
         "the partner's statement is kept"
     );
-    assert!(s3_require_tls::denies_insecure_transport(
-        &st[1],
-        "arn:aws:s3:::quell-demo-no-tls"
-    ));
+    assert!(
+        denies_plain_http_everywhere(&st[1], "quell-demo-no-tls"),
+        "{policy}"
+    );
+    // Undo gives back the partner's policy as it was (PutBucketPolicy).
+    fixed.undo_exactly(&m, &s3_require_tls::S3RequireTls).await;
+}
+
+#[tokio::test]
+async fn a_bucket_with_no_policy_gets_one_and_undo_deletes_it() {
+    let m = member().await;
+    seed::public_bucket(&m.cfg, "quell-demo-no-tls", &[]).await;
+    let event = events::load("securityhub-imported-fsbp-s3-5.json", &[]);
+    let fixed = remediate_then_replay(
+        &m,
+        &s3_require_tls::S3RequireTls,
+        event,
+        Probe::Policy("quell-demo-no-tls"),
+    )
+    .await;
+    let policy: Value = serde_json::from_str(
+        &quell::member::s3_client(&m.cfg)
+            .get_bucket_policy()
+            .bucket("quell-demo-no-tls")
+            .send()
+            .await
+            .unwrap()
+            .policy
+            .unwrap(),
+    )
+    .unwrap();
+    let st = policy["Statement"].as_array().unwrap();
+    assert_eq!(st.len(), 1, "{policy}");
+    assert!(
+        denies_plain_http_everywhere(&st[0], "quell-demo-no-tls"),
+        "{policy}"
+    );
+    // There was no policy: undo deletes quell's (s3:DeleteBucketPolicy).
+    fixed.undo_exactly(&m, &s3_require_tls::S3RequireTls).await;
 }
 
 #[tokio::test]
@@ -371,10 +666,11 @@ async fn account_settings_ebs_passwords_and_s3_block_public_access() {
             .ebs_encryption_by_default,
         Some(false)
     );
-    remediate_then_replay(
+    let fixed = remediate_then_replay(
         &m,
         &ebs_encryption_by_default::EbsEncryptionByDefault,
         events::load("config-ec2-ebs-encryption-by-default.json", &[]),
+        Probe::Ebs,
     )
     .await;
     assert_eq!(
@@ -385,6 +681,9 @@ async fn account_settings_ebs_passwords_and_s3_block_public_access() {
             .ebs_encryption_by_default,
         Some(true)
     );
+    fixed
+        .undo_exactly(&m, &ebs_encryption_by_default::EbsEncryptionByDefault)
+        .await;
 
     let iam = aws_sdk_iam::Client::new(&m.cfg);
     // A stricter length than the baseline is kept.
@@ -393,10 +692,11 @@ async fn account_settings_ebs_passwords_and_s3_block_public_access() {
         .send()
         .await
         .unwrap();
-    remediate_then_replay(
+    let fixed = remediate_then_replay(
         &m,
         &iam_password_policy::IamPasswordPolicy::default(),
         events::load("securityhub-imported-fsbp-iam-15.json", &[]),
+        Probe::PasswordPolicy,
     )
     .await;
     let p = iam
@@ -415,6 +715,10 @@ async fn account_settings_ebs_passwords_and_s3_block_public_access() {
             && p.require_uppercase_characters
             && p.require_lowercase_characters
     );
+    // Undo gives back the policy of length 20 and nothing else, as seeded.
+    fixed
+        .undo_exactly(&m, &iam_password_policy::IamPasswordPolicy::default())
+        .await;
 
     // S3 Control puts the account id in the host name; the client is pointed at the emulator as it is.
     let control = quell::member::s3control_client(&m.cfg);
@@ -427,10 +731,11 @@ async fn account_settings_ebs_passwords_and_s3_block_public_access() {
             .is_err(),
         "starts with no account block"
     );
-    remediate_then_replay(
+    let fixed = remediate_then_replay(
         &m,
         &s3_account_public_access_block::S3AccountPublicAccessBlock,
         events::load("securityhub-imported-fsbp-s3-1.json", &[]),
+        Probe::AccountBlock,
     )
     .await;
     let c = control
@@ -450,6 +755,35 @@ async fn account_settings_ebs_passwords_and_s3_block_public_access() {
         ),
         (Some(true), Some(true), Some(true), Some(true))
     );
+    fixed
+        .undo_exactly(
+            &m,
+            &s3_account_public_access_block::S3AccountPublicAccessBlock,
+        )
+        .await;
+}
+
+#[tokio::test]
+async fn an_account_with_no_password_policy_gets_one_and_undo_deletes_it() {
+    let m = member().await;
+    let fixed = remediate_then_replay(
+        &m,
+        &iam_password_policy::IamPasswordPolicy::default(),
+        events::load("securityhub-imported-fsbp-iam-15.json", &[]),
+        Probe::PasswordPolicy,
+    )
+    .await;
+    assert!(
+        Probe::PasswordPolicy
+            .read(&m.cfg)
+            .await
+            .starts_with("len=Some(14)"),
+        "the baseline's length"
+    );
+    // There was none: undo deletes it (iam:DeleteAccountPasswordPolicy).
+    fixed
+        .undo_exactly(&m, &iam_password_policy::IamPasswordPolicy::default())
+        .await;
 }
 
 #[tokio::test]
@@ -460,7 +794,13 @@ async fn instances_require_imdsv2() {
         "config-ec2-imdsv2-check.json",
         &[("i-0a1b2c3d4e5f60718", &id)],
     );
-    remediate_then_replay(&m, &ec2_require_imdsv2::Ec2RequireImdsv2, event).await;
+    let fixed = remediate_then_replay(
+        &m,
+        &ec2_require_imdsv2::Ec2RequireImdsv2,
+        event,
+        Probe::Metadata(id.clone()),
+    )
+    .await;
     let ec2 = aws_sdk_ec2::Client::new(&m.cfg);
     let out = ec2
         .describe_instances()
@@ -473,6 +813,9 @@ async fn instances_require_imdsv2() {
         .unwrap()
         .clone();
     assert_eq!(md.http_tokens().map(|t| t.as_str()), Some("required"));
+    fixed
+        .undo_exactly(&m, &ec2_require_imdsv2::Ec2RequireImdsv2)
+        .await;
 }
 
 #[tokio::test]
@@ -488,10 +831,11 @@ async fn a_stopped_trail_logs_again_multi_region_with_validation() {
         .unwrap();
     // Created single-region, without validation, and never started: as if someone stopped it.
     let event = events::load("guardduty-stealth-cloudtrailloggingdisabled.json", &[]);
-    remediate_then_replay(
+    let fixed = remediate_then_replay(
         &m,
         &cloudtrail_restore_logging::CloudtrailRestoreLogging,
         event,
+        Probe::Trail("org-audit"),
     )
     .await;
     let status = ct
@@ -512,6 +856,9 @@ async fn a_stopped_trail_logs_again_multi_region_with_validation() {
         (t.is_multi_region_trail, t.log_file_validation_enabled),
         (Some(true), Some(true))
     );
+    fixed
+        .undo_exactly(&m, &cloudtrail_restore_logging::CloudtrailRestoreLogging)
+        .await;
 }
 
 #[tokio::test]
@@ -530,10 +877,11 @@ async fn a_cross_account_grant_found_by_access_analyzer_is_removed_and_the_rest_
         "accessanalyzer-s3-bucket-cross-account.json",
         &[("111122223333", MEMBER), ("us-west-2", "us-east-1")],
     );
-    remediate_then_replay(
+    let fixed = remediate_then_replay(
         &m,
         &s3_restrict_bucket_policy::S3RestrictBucketPolicy::default(),
         event,
+        Probe::Policy("my-bucket"),
     )
     .await;
     let after = s3
@@ -546,4 +894,11 @@ async fn a_cross_account_grant_found_by_access_analyzer_is_removed_and_the_rest_
         .unwrap();
     assert!(!after.contains("999988887777"), "{after}");
     assert!(after.contains(r#"{"Sid":"Partner","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::222222222222:root"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::my-bucket/*"}"#), "{after}");
+    // Undo gives back both statements, the stranger's included, exactly as they were.
+    fixed
+        .undo_exactly(
+            &m,
+            &s3_restrict_bucket_policy::S3RestrictBucketPolicy::default(),
+        )
+        .await;
 }

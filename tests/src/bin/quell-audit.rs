@@ -69,7 +69,9 @@ fn iam_action(c: &Call) -> Option<String> {
 
 /// S3 and S3 Control (both signed as `s3`), by method and sub-resource.
 fn s3_action(c: &Call) -> Option<&'static str> {
-    if c.path.starts_with("/v20180820/configuration/publicAccessBlock") {
+    if c.path
+        .starts_with("/v20180820/configuration/publicAccessBlock")
+    {
         return match c.method.as_str() {
             "GET" => Some("GetAccountPublicAccessBlock"),
             "PUT" | "DELETE" => Some("PutAccountPublicAccessBlock"),
@@ -111,16 +113,20 @@ fn role_name(arn: &str) -> Option<&str> {
 }
 
 fn read_calls(dir: &Path) -> Result<Vec<Call>, String> {
-    let entries = std::fs::read_dir(dir)
-        .map_err(|e| format!("no call log at {} ({e}): run the suites with QUELL_CALL_LOG_DIR set (make test does)", dir.display()))?;
+    let entries = std::fs::read_dir(dir).map_err(|e| {
+        format!(
+            "no call log at {} ({e}): run the suites with QUELL_CALL_LOG_DIR set (make test does)",
+            dir.display()
+        )
+    })?;
     let mut calls = Vec::new();
     for entry in entries {
         let path = entry.map_err(|e| e.to_string())?.path();
         if path.extension().and_then(|e| e.to_str()) != Some("jsonl") {
             continue;
         }
-        let text = std::fs::read_to_string(&path)
-            .map_err(|e| format!("{}: {e}", path.display()))?;
+        let text =
+            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
         for (n, line) in text.lines().enumerate() {
             let call: Call = serde_json::from_str(line)
                 .map_err(|e| format!("{}:{}: {e}", path.display(), n + 1))?;
@@ -267,7 +273,9 @@ fn audit(dir: &Path) -> Result<(), Vec<String>> {
     }
     for a in quell::hub::MEMBER_PERMISSIONS {
         if !used_shared.contains(a) {
-            problems.push(format!("the shared core's member action {a} was never used"));
+            problems.push(format!(
+                "the shared core's member action {a} was never used"
+            ));
         }
     }
     println!(
