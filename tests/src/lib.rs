@@ -10,6 +10,7 @@
 
 pub mod emulator;
 pub mod events;
+pub mod probe;
 pub mod runtime_api;
 pub mod seed;
 

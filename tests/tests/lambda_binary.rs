@@ -1,5 +1,6 @@
-//! The built function binary, run the way Lambda runs it: a Runtime API server on 127.0.0.1 hands
-//! it events; it talks to the emulator over HTTP with the real SDK.
+//! The built function binaries, run the way Lambda runs them: a Runtime API server on 127.0.0.1
+//! hands each its events; it talks to the emulator over HTTP with the real SDK. Every function's
+//! binary fixes one real finding in a member account, read back through the SDK.
 //!
 //! `make test` builds the binaries first (`cargo build --workspace --bins`).
 
@@ -8,16 +9,22 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use cloudtrail_alarm_response::MFA_POLICY;
+use ec2_isolate_instance::ISOLATION_TAG;
+use iam_revoke_role_sessions::POLICY_NAME;
+use quell_tests::probe::Probe;
 use quell_tests::runtime_api::{Answer, FunctionProcess, RuntimeApi};
 use quell_tests::{events, seed, Emulator, CENTRAL, MEMBER, REGION};
+use serde_json::{json, Value};
 
 const FUNCTION: &str = "s3-block-public-access";
 
-fn binary() -> PathBuf {
+/// The built binary of `function`.
+fn binary_of(function: &str) -> PathBuf {
     // tests run from target/<profile>/deps/; the binaries sit in target/<profile>/.
     let exe = std::env::current_exe().expect("current exe");
     let dir = exe.parent().and_then(|d| d.parent()).expect("target dir");
-    let bin = dir.join(FUNCTION);
+    let bin = dir.join(function);
     assert!(
         bin.exists(),
         "{} is not built: run `cargo build --workspace --bins` (make test does)",
@@ -58,7 +65,8 @@ async fn the_function_binary_remediates_through_the_runtime_api() {
     seed::public_bucket(&member, "quell-demo-public-assets", &[]).await;
 
     let api = RuntimeApi::start().await.expect("runtime api");
-    let proc = FunctionProcess::spawn(&binary(), &api, FUNCTION, &env(&emu, &[])).expect("spawn");
+    let proc = FunctionProcess::spawn(&binary_of(FUNCTION), &api, FUNCTION, &env(&emu, &[]))
+        .expect("spawn");
 
     let event = events::load("config-s3-bucket-public-read-prohibited.json", &[]);
     let answer = api
@@ -138,9 +146,13 @@ async fn bad_configuration_fails_at_start_naming_the_variable() {
             .send()
             .await
             .unwrap();
-        let mut proc =
-            FunctionProcess::spawn(&binary(), &api, FUNCTION, &env(&emu, &[(var, value)]))
-                .expect("spawn");
+        let mut proc = FunctionProcess::spawn(
+            &binary_of(FUNCTION),
+            &api,
+            FUNCTION,
+            &env(&emu, &[(var, value)]),
+        )
+        .expect("spawn");
         let status = tokio::time::timeout(Duration::from_secs(20), proc.child.wait())
             .await
             .expect("the function did not stop on bad configuration")
@@ -155,4 +167,434 @@ async fn bad_configuration_fails_at_start_naming_the_variable() {
             "a function that failed to start called AWS"
         );
     }
+}
+
+/// An account outside the member's zone of trust, shared with by a seeded policy.
+const VENDOR: &str = "999988887777";
+/// A partner account the restrict functions are told to trust (QUELL_TRUSTED_ACCOUNTS).
+const PARTNER: &str = "222222222222";
+/// A role trusted by the partner's CI and by the vendor.
+const TRUST: &str = r#"{"Version": "2012-10-17", "Statement": [{"Sid": "Ci", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::222222222222:role/deployer"}, "Action": "sts:AssumeRole"}, {"Sid": "Vendor", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::999988887777:root"}, "Action": "sts:AssumeRole"}]}"#;
+const CI: &str = r#"{"Sid": "Ci", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::222222222222:role/deployer"}, "Action": "sts:AssumeRole"}"#;
+/// A bucket policy granting the partner and a stranger.
+const SHARED: &str = r#"{"Version":"2012-10-17","Statement":[{"Sid":"Partner","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::222222222222:root"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::my-bucket/*"},{"Sid":"Stranger","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::999988887777:root"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::my-bucket/*"}]}"#;
+/// Block Public Access, all four settings on, as `Probe::BucketBlock` and `Probe::AccountBlock`
+/// read it.
+const ALL_BLOCKED: &str = "Some(true)/Some(true)/Some(true)/Some(true)";
+
+/// A console sign-in of a member's IAM user, as CloudTrail records it.
+fn login(user: &str, mfa: &str) -> Value {
+    json!({"eventVersion": "1.08", "eventTime": "2026-11-28T13:02:10Z", "eventSource": "signin.amazonaws.com", "eventName": "ConsoleLogin",
+        "awsRegion": REGION, "sourceIPAddress": "203.0.113.8", "eventID": format!("login-{user}"), "readOnly": false, "eventType": "AwsConsoleSignIn",
+        "userIdentity": {"type": "IAMUser", "userName": user, "accountId": MEMBER, "arn": format!("arn:aws:iam::{MEMBER}:user/{user}")},
+        "responseElements": {"ConsoleLogin": "Success"}, "additionalEventData": {"MFAUsed": mfa, "LoginTo": "https://console.aws.amazon.com/"}})
+}
+
+/// The id of the Security Hub finding quell records `event`'s outcome on: the source's own,
+/// imported here in the member as AWS's integration would have; or, for a source with none
+/// (Config, Access Analyzer, an alarm), the finding quell imports itself.
+async fn hub_finding(member: &aws_config::SdkConfig, event: &Value) -> String {
+    let f = quell::event::Envelope::parse(event.clone())
+        .unwrap()
+        .findings
+        .remove(0)
+        .unwrap();
+    let Some(h) = f.hub.clone() else {
+        return f.own_id();
+    };
+    let (kind, resource) = f
+        .resources
+        .first()
+        .map(|r| {
+            (
+                r.kind.asff_type().to_string(),
+                r.arn.clone().unwrap_or_else(|| r.id.clone()),
+            )
+        })
+        .unwrap_or_else(|| ("AwsAccount".into(), format!("AWS::::Account:{MEMBER}")));
+    seed::hub_finding(member, MEMBER, &h.id, &h.product_arn, (&kind, &resource)).await;
+    h.id
+}
+
+/// One enforced emulator with every function's member role, in which each function's binary
+/// fixes one finding.
+struct Fleet<'a> {
+    emu: &'a Emulator,
+    central: &'a aws_config::SdkConfig,
+    member: &'a aws_config::SdkConfig,
+    /// The functions whose binary fixed its finding.
+    done: Vec<&'static str>,
+}
+
+impl Fleet<'_> {
+    /// Runs `function`'s binary under a fresh Runtime API on `event` (its Security Hub finding
+    /// seeded first), stops it, and checks what holds for every function: `probe` reads something
+    /// else in the member account than before, the finding is RESOLVED in Security Hub with a note
+    /// naming the function, and the process logged one REMEDIATED outcome line of its own.
+    /// Returns `probe`'s readings before and after, for the function's own assertions.
+    async fn fix(
+        &mut self,
+        function: &'static str,
+        extra: &[(&str, &str)],
+        event: Value,
+        probe: &Probe,
+    ) -> (String, String) {
+        let seeded = probe.read(self.member).await;
+        let hub_id = hub_finding(self.member, &event).await;
+        let api = RuntimeApi::start().await.expect("runtime api");
+        let proc =
+            FunctionProcess::spawn(&binary_of(function), &api, function, &env(self.emu, extra))
+                .unwrap_or_else(|e| panic!("{function}: could not start its binary: {e}"));
+        let answer = api.invoke(event, Duration::from_secs(60)).await;
+        let logs = proc.stop().await;
+        let Ok(Answer::Response(body)) = answer else {
+            panic!("{function}: expected a response, got {answer:?}\n{logs}")
+        };
+
+        let fixed = probe.read(self.member).await;
+        assert_ne!(
+            fixed, seeded,
+            "{function}: nothing changed in the member account ({body})"
+        );
+        let (status, note) = seed::workflow(self.central, &hub_id)
+            .await
+            .unwrap_or_else(|| panic!("{function}: no Security Hub finding {hub_id}"));
+        assert_eq!(status, "RESOLVED", "{function}: {hub_id}: {note:?}");
+        assert!(
+            note.as_deref().unwrap_or_default().contains(function),
+            "{function}: the note does not name the function: {note:?}"
+        );
+
+        let outcomes: Vec<Value> = logs
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|v| v["fields"]["message"] == "outcome")
+            .collect();
+        assert_eq!(outcomes.len(), 1, "{function}: one outcome line:\n{logs}");
+        let o = &outcomes[0];
+        assert_eq!(o["fields"]["outcome"], "REMEDIATED", "{function}: {o}");
+        assert_eq!(o["span"]["remediation"], function, "{function}: {o}");
+        assert_eq!(o["span"]["account"], MEMBER, "{function}: {o}");
+        self.done.push(function);
+        (seeded, fixed)
+    }
+}
+
+#[tokio::test]
+async fn every_function_binary_fixes_one_finding_through_the_runtime_api() {
+    use aws_sdk_ec2::types::{Filter, IpPermission, UserIdGroupPair};
+    let emu = Emulator::start_enforced().await.expect("emulator");
+    let central = emu.central_config();
+    let member = emu.account_config(MEMBER).await;
+    seed::member_role(&member, CENTRAL).await;
+    let ec2 = aws_sdk_ec2::Client::new(&member);
+    let s3 = quell::member::s3_client(&member);
+    let mut fleet = Fleet {
+        emu: &emu,
+        central: &central,
+        member: &member,
+        done: Vec::new(),
+    };
+
+    {
+        const ID: &str = "cloudtrail-alarm-response";
+        let iam = aws_sdk_iam::Client::new(&member);
+        for user in ["alice", "bob"] {
+            iam.create_user().user_name(user).send().await.unwrap();
+        }
+        let logins = vec![login("alice", "No"), login("bob", "Yes")];
+        emu.seed_trail_events(MEMBER, REGION, logins).await;
+        let event = events::load("cloudwatch-alarm-consolesigninwithoutmfa.json", &[]);
+        let alice = Probe::UserPolicies("alice".into());
+        let (_, fixed) = fleet.fix(ID, &[], event, &alice).await;
+        assert!(
+            fixed.starts_with(&format!("{MFA_POLICY}=")) && !fixed.contains('\n'),
+            "{ID}: alice: {fixed}"
+        );
+        let bob = Probe::UserPolicies("bob".into()).read(&member).await;
+        assert!(bob.is_empty(), "{ID}: bob used MFA: {bob}");
+    }
+
+    {
+        const ID: &str = "cloudtrail-restore-logging";
+        seed::public_bucket(&member, "quell-demo-trail-logs", &[]).await;
+        aws_sdk_cloudtrail::Client::new(&member)
+            .create_trail()
+            .name("org-audit")
+            .s3_bucket_name("quell-demo-trail-logs")
+            .send()
+            .await
+            .unwrap();
+        let event = events::load("guardduty-stealth-cloudtrailloggingdisabled.json", &[]);
+        let (_, fixed) = fleet.fix(ID, &[], event, &Probe::Trail("org-audit")).await;
+        assert!(
+            fixed.starts_with("logging=Some(true) multi_region=Some(true) validation=Some(true)"),
+            "{ID}: {fixed}"
+        );
+    }
+
+    {
+        const ID: &str = "ebs-encryption-by-default";
+        let event = events::load("config-ec2-ebs-encryption-by-default.json", &[]);
+        let (seeded, fixed) = fleet.fix(ID, &[], event, &Probe::Ebs).await;
+        assert_eq!(
+            (seeded.as_str(), fixed.as_str()),
+            ("Some(false)", "Some(true)"),
+            "{ID}"
+        );
+    }
+
+    {
+        const ID: &str = "ec2-close-default-sg";
+        let groups = ec2
+            .describe_security_groups()
+            .filters(
+                Filter::builder()
+                    .name("group-name")
+                    .values("default")
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let sg = groups.security_groups()[0].clone();
+        let id = sg.group_id().unwrap().to_string();
+        // As AWS creates it: all traffic from the group's own members, besides the open egress.
+        if sg.ip_permissions().is_empty() {
+            ec2.authorize_security_group_ingress()
+                .group_id(&id)
+                .ip_permissions(
+                    IpPermission::builder()
+                        .ip_protocol("-1")
+                        .user_id_group_pairs(UserIdGroupPair::builder().group_id(&id).build())
+                        .build(),
+                )
+                .send()
+                .await
+                .unwrap();
+        }
+        let event = events::load(
+            "securityhub-imported-fsbp-ec2-2.json",
+            &[("sg-0d0e0f0a0b0c0d0e0", &id)],
+        );
+        let (_, fixed) = fleet.fix(ID, &[], event, &Probe::Rules(id)).await;
+        assert_eq!(
+            fixed, "in[] out[]",
+            "{ID}: the default group allows traffic"
+        );
+    }
+
+    {
+        const ID: &str = "ec2-isolate-instance";
+        let (instance, web) = seed::instance(&member, "quell-bin-compromised").await;
+        let event = events::load(
+            "guardduty-ec2-cryptocurrency-bitcointool.json",
+            &[("i-0a1b2c3d4e5f60718", &instance)],
+        );
+        let extra = [("QUELL_ISOLATE_MIN_SEVERITY", "HIGH")];
+        let probe = Probe::InstanceGroups(instance);
+        let (seeded, fixed) = fleet.fix(ID, &extra, event, &probe).await;
+        assert!(seeded.contains(web.as_str()), "{ID}: seeded {seeded}");
+        let iso = ec2
+            .describe_security_groups()
+            .filters(
+                Filter::builder()
+                    .name(format!("tag:{ISOLATION_TAG}"))
+                    .values("true")
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let iso: Vec<String> = iso
+            .security_groups()
+            .iter()
+            .filter_map(|g| g.group_id())
+            .map(str::to_string)
+            .collect();
+        assert_eq!(
+            iso,
+            [fixed.clone()],
+            "{ID}: not in the isolation group alone"
+        );
+        let rules = Probe::Rules(fixed).read(&member).await;
+        assert_eq!(rules, "in[] out[]", "{ID}: the isolation group has rules");
+    }
+
+    {
+        const ID: &str = "ec2-require-imdsv2";
+        let (instance, _) = seed::instance(&member, "quell-bin-legacy").await;
+        let event = events::load(
+            "config-ec2-imdsv2-check.json",
+            &[("i-0a1b2c3d4e5f60718", &instance)],
+        );
+        let (_, fixed) = fleet.fix(ID, &[], event, &Probe::Metadata(instance)).await;
+        assert!(fixed.starts_with("tokens=Some(Required)"), "{ID}: {fixed}");
+    }
+
+    {
+        const ID: &str = "ec2-revoke-open-ingress";
+        let (_, web) = seed::instance(&member, "quell-bin-web").await;
+        let event = events::load(
+            "config-restricted-ssh.json",
+            &[("sg-0a1b2c3d4e5f60718", &web)],
+        );
+        let (seeded, fixed) = fleet.fix(ID, &[], event, &Probe::Rules(web)).await;
+        let open = "tcp:22-22:0.0.0.0/0";
+        assert!(
+            seeded.contains(open) && !fixed.contains(open),
+            "{ID}: {seeded} -> {fixed}"
+        );
+        assert_eq!(
+            fixed.split_once(" out[").map(|p| p.1),
+            seeded.split_once(" out[").map(|p| p.1),
+            "{ID}: the egress changed"
+        );
+    }
+
+    {
+        const ID: &str = "iam-disable-access-key";
+        let (_, keys) = seed::user_with_keys(&member, "ci-deployer").await;
+        let event = events::load(
+            "guardduty-iam-unauthorizedaccess-maliciousipcaller.json",
+            &[("AKIAQUELLDEMOLEAKED1", &keys[0])],
+        );
+        let probe = Probe::AccessKeys("ci-deployer".into());
+        let (_, fixed) = fleet.fix(ID, &[], event, &probe).await;
+        let mut want = [
+            format!("{}=Inactive", keys[0]),
+            format!("{}=Active", keys[1]),
+        ];
+        want.sort();
+        assert_eq!(fixed, want.join(","), "{ID}: exactly the leaked key is off");
+    }
+
+    {
+        const ID: &str = "iam-password-policy";
+        let event = events::load("securityhub-imported-fsbp-iam-15.json", &[]);
+        let (seeded, fixed) = fleet.fix(ID, &[], event, &Probe::PasswordPolicy).await;
+        assert!(seeded.starts_with("none ("), "{ID}: seeded {seeded}");
+        assert!(
+            fixed.starts_with("len=Some(14) symbols=true numbers=true upper=true lower=true")
+                && fixed.contains("age=Some(90) reuse=Some(24)"),
+            "{ID}: {fixed}"
+        );
+    }
+
+    {
+        const ID: &str = "iam-restrict-role-trust";
+        seed::role_with_trust(&member, "vendor-access", TRUST).await;
+        let event = events::load("accessanalyzer-iam-role-cross-account.json", &[]);
+        let extra = [("QUELL_TRUSTED_ACCOUNTS", PARTNER)];
+        let probe = Probe::Trust("vendor-access".into());
+        let (_, fixed) = fleet.fix(ID, &extra, event, &probe).await;
+        assert!(
+            !fixed.contains(VENDOR) && fixed.contains(CI),
+            "{ID}: {fixed}"
+        );
+        serde_json::from_str::<Value>(&fixed).unwrap_or_else(|e| panic!("{ID}: {e}: {fixed}"));
+    }
+
+    {
+        const ID: &str = "iam-revoke-role-sessions";
+        seed::app_role(&member, "app-server-role").await;
+        let event = events::load(
+            "guardduty-iam-instancecredentialexfiltration-outsideaws.json",
+            &[],
+        );
+        let probe = Probe::RolePolicies("app-server-role".into());
+        let (_, fixed) = fleet.fix(ID, &[], event, &probe).await;
+        assert!(
+            fixed.starts_with(&format!("{POLICY_NAME}="))
+                && !fixed.contains('\n')
+                && fixed.contains(r#""Effect":"Deny""#)
+                && fixed.contains("aws:TokenIssueTime"),
+            "{ID}: {fixed}"
+        );
+    }
+
+    {
+        const ID: &str = "s3-block-public-access";
+        seed::public_bucket(&member, "quell-demo-public-assets", &[]).await;
+        let event = events::load("config-s3-bucket-public-read-prohibited.json", &[]);
+        let probe = Probe::BucketBlock("quell-demo-public-assets".into());
+        let (_, fixed) = fleet.fix(ID, &[], event, &probe).await;
+        assert_eq!(fixed, ALL_BLOCKED, "{ID}");
+    }
+
+    {
+        const ID: &str = "s3-enable-default-encryption";
+        seed::public_bucket(&member, "quell-demo-unencrypted", &[]).await;
+        s3.delete_bucket_encryption()
+            .bucket("quell-demo-unencrypted")
+            .send()
+            .await
+            .unwrap();
+        let event = events::load("config-s3-bucket-server-side-encryption-enabled.json", &[]);
+        let probe = Probe::Encryption("quell-demo-unencrypted");
+        let (_, fixed) = fleet.fix(ID, &[], event, &probe).await;
+        assert_eq!(fixed, "AES256//Some(false)", "{ID}: SSE-S3 by default");
+    }
+
+    {
+        const ID: &str = "s3-require-tls";
+        seed::public_bucket(&member, "quell-demo-no-tls", &[]).await;
+        let event = events::load("securityhub-imported-fsbp-s3-5.json", &[]);
+        let (_, fixed) = fleet
+            .fix(ID, &[], event, &Probe::Policy("quell-demo-no-tls"))
+            .await;
+        let policy: Value =
+            serde_json::from_str(&fixed).unwrap_or_else(|e| panic!("{ID}: {e}: {fixed}"));
+        let denies_http = |s: &Value| {
+            s["Effect"] == "Deny"
+                && s["Condition"]["Bool"]["aws:SecureTransport"]
+                    .to_string()
+                    .contains("false")
+        };
+        assert!(
+            policy["Statement"]
+                .as_array()
+                .is_some_and(|st| st.iter().any(denies_http)),
+            "{ID}: no deny of plain HTTP: {fixed}"
+        );
+    }
+
+    {
+        const ID: &str = "s3-restrict-bucket-policy";
+        seed::public_bucket(&member, "my-bucket", &[]).await;
+        s3.put_bucket_policy()
+            .bucket("my-bucket")
+            .policy(SHARED)
+            .send()
+            .await
+            .unwrap();
+        let event = events::load(
+            "accessanalyzer-s3-bucket-cross-account.json",
+            &[("111122223333", MEMBER), ("us-west-2", REGION)],
+        );
+        let extra = [("QUELL_TRUSTED_ACCOUNTS", PARTNER)];
+        let (_, fixed) = fleet
+            .fix(ID, &extra, event, &Probe::Policy("my-bucket"))
+            .await;
+        assert!(
+            !fixed.contains(VENDOR) && fixed.contains(PARTNER),
+            "{ID}: {fixed}"
+        );
+    }
+
+    // Last: the account's Block Public Access would stand in the way of the public buckets seeded
+    // above.
+    {
+        const ID: &str = "s3-account-public-access-block";
+        let event = events::load("securityhub-imported-fsbp-s3-1.json", &[]);
+        let (seeded, fixed) = fleet.fix(ID, &[], event, &Probe::AccountBlock).await;
+        assert!(seeded.starts_with("none ("), "{ID}: seeded {seeded}");
+        assert_eq!(fixed, ALL_BLOCKED, "{ID}");
+    }
+
+    let mut done = fleet.done;
+    done.sort_unstable();
+    let mut all = quell::member::FUNCTION_IDS.to_vec();
+    all.sort_unstable();
+    assert_eq!(done, all, "every function's binary, once each");
 }
