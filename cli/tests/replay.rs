@@ -215,3 +215,222 @@ async fn undo_puts_back_the_recorded_prior_state_once() {
     let unknown = run(&["undo", "no-such-finding", "--endpoint", &emu.endpoint]);
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("no change is recorded"));
 }
+
+/// `events/<name>` retargeted at the test's resources, written where `quell replay` can read it.
+fn retargeted(name: &str, replace: &[(&str, &str)]) -> std::path::PathBuf {
+    let event = quell_tests::events::load(name, replace);
+    let path = std::env::temp_dir().join(format!("quell-replay-{}-{name}", std::process::id()));
+    std::fs::write(&path, event.to_string()).unwrap();
+    path
+}
+
+fn finding_of(path: &std::path::Path) -> quell::Finding {
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    quell::event::Envelope::parse(v)
+        .unwrap()
+        .findings
+        .remove(0)
+        .unwrap()
+}
+
+/// One event of each source quell takes (Security Hub imported and custom action, Access Analyzer,
+/// a CloudWatch alarm, a CloudTrail call; Config and GuardDuty are above), replayed by the CLI in
+/// enforce mode: the resource is read back through the SDK and the finding's workflow from the
+/// emulator's Security Hub, not from what the CLI printed.
+#[tokio::test]
+async fn replay_takes_every_event_source() {
+    use aws_sdk_ec2::types::{IpPermission, IpRange};
+    let emu = Emulator::start_enforced().await.expect("emulator");
+    let (key, secret) = emu.central_keys();
+    let central = emu.central_config();
+    let member = emu.account_config(MEMBER).await;
+    seed::member_role(&member, CENTRAL).await;
+    let replay = |path: &std::path::Path| {
+        let out = quell()
+            .args(["replay"])
+            .arg(path)
+            .args(["--mode", "enforce", "--endpoint", &emu.endpoint])
+            .current_dir(root())
+            .env("AWS_ACCESS_KEY_ID", &key)
+            .env("AWS_SECRET_ACCESS_KEY", &secret)
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env(
+                "QUELL_ACTION_TARGETS",
+                "arn:aws:securityhub:us-east-1:123456789012:action/custom/QuellRemediate",
+            )
+            .env_remove("QUELL_MODE")
+            .output()
+            .expect("run quell");
+        assert!(
+            out.status.success(),
+            "{} {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let resolved = |id: String| {
+        let central = central.clone();
+        async move {
+            let (status, _) = seed::workflow(&central, &id)
+                .await
+                .unwrap_or_else(|| panic!("no finding {id} in the emulator's Security Hub"));
+            assert_eq!(status, "RESOLVED", "{id}");
+        }
+    };
+    let ec2 = aws_sdk_ec2::Client::new(&member);
+
+    // Security Hub, imported: the default security group closed.
+    let groups = ec2
+        .describe_security_groups()
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("group-name")
+                .values("default")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let default = groups.security_groups()[0].group_id().unwrap().to_string();
+    let path = retargeted(
+        "securityhub-imported-fsbp-ec2-2.json",
+        &[("sg-0d0e0f0a0b0c0d0e0", &default)],
+    );
+    let f = finding_of(&path);
+    let h = f.hub.clone().unwrap();
+    let arn = f.resources[0]
+        .arn
+        .clone()
+        .unwrap_or(f.resources[0].id.clone());
+    seed::hub_finding(
+        &member,
+        MEMBER,
+        &h.id,
+        &h.product_arn,
+        ("AwsEc2SecurityGroup", &arn),
+    )
+    .await;
+    replay(&path);
+    let g = ec2
+        .describe_security_groups()
+        .group_ids(&default)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        g.security_groups()[0].ip_permissions_egress().is_empty(),
+        "the default group still has egress: {g:?}"
+    );
+    resolved(h.id).await;
+
+    // Security Hub, custom action: the bucket's public access blocked.
+    seed::public_bucket(&member, "quell-demo-public-assets", &[]).await;
+    let path = retargeted("securityhub-custom-action-s3-8.json", &[]);
+    let h = finding_of(&path).hub.unwrap();
+    seed::hub_finding(
+        &member,
+        MEMBER,
+        &h.id,
+        &h.product_arn,
+        ("AwsS3Bucket", "arn:aws:s3:::quell-demo-public-assets"),
+    )
+    .await;
+    replay(&path);
+    assert!(seed::fully_blocked(
+        &seed::public_access_block(&member, "quell-demo-public-assets").await
+    ));
+    resolved(h.id).await;
+
+    // Access Analyzer: the stranger's grant removed, the partner's kept.
+    let s3 = quell::member::s3_client(&member);
+    seed::public_bucket(&member, "my-bucket", &[]).await;
+    s3.put_bucket_policy()
+        .bucket("my-bucket")
+        .policy(r#"{"Version":"2012-10-17","Statement":[{"Sid":"Partner","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::222222222222:root"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::my-bucket/*"},{"Sid":"Stranger","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::999988887777:root"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::my-bucket/*"}]}"#)
+        .send()
+        .await
+        .unwrap();
+    let path = retargeted(
+        "accessanalyzer-s3-bucket-cross-account.json",
+        &[("111122223333", MEMBER), ("us-west-2", "us-east-1")],
+    );
+    replay(&path);
+    let policy = s3
+        .get_bucket_policy()
+        .bucket("my-bucket")
+        .send()
+        .await
+        .unwrap()
+        .policy
+        .unwrap();
+    assert!(
+        !policy.contains("999988887777") && policy.contains("222222222222"),
+        "{policy}"
+    );
+    resolved(finding_of(&path).own_id()).await;
+
+    // A CloudWatch alarm: the user who signed in without MFA is denied until MFA.
+    let iam = aws_sdk_iam::Client::new(&member);
+    iam.create_user().user_name("alice").send().await.unwrap();
+    emu.seed_trail_events(
+        MEMBER,
+        quell_tests::REGION,
+        vec![serde_json::json!({"eventVersion": "1.08", "eventTime": "2026-11-28T13:02:10Z", "eventSource": "signin.amazonaws.com",
+            "eventName": "ConsoleLogin", "awsRegion": "us-east-1", "sourceIPAddress": "203.0.113.8", "eventID": "login-alice",
+            "readOnly": false, "eventType": "AwsConsoleSignIn",
+            "userIdentity": {"type": "IAMUser", "userName": "alice", "accountId": MEMBER, "arn": format!("arn:aws:iam::{MEMBER}:user/alice")},
+            "responseElements": {"ConsoleLogin": "Success"}, "additionalEventData": {"MFAUsed": "No"}})],
+    )
+    .await;
+    let path = retargeted("cloudwatch-alarm-consolesigninwithoutmfa.json", &[]);
+    replay(&path);
+    let policies = iam
+        .list_user_policies()
+        .user_name("alice")
+        .send()
+        .await
+        .unwrap()
+        .policy_names;
+    assert_eq!(policies, [cloudtrail_alarm_response::MFA_POLICY]);
+    resolved(finding_of(&path).own_id()).await;
+
+    // A CloudTrail call: the world-open rule it added revoked, the group's other rule kept.
+    let (_, web) = seed::instance(&member, "web-1").await;
+    ec2.authorize_security_group_ingress()
+        .group_id(&web)
+        .ip_permissions(
+            IpPermission::builder()
+                .ip_protocol("tcp")
+                .from_port(3389)
+                .to_port(3389)
+                .ip_ranges(IpRange::builder().cidr_ip("0.0.0.0/0").build())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let path = retargeted(
+        "cloudtrail-authorizesecuritygroupingress.json",
+        &[("sg-0a1b2c3d4e5f60718", &web)],
+    );
+    replay(&path);
+    let g = ec2
+        .describe_security_groups()
+        .group_ids(&web)
+        .send()
+        .await
+        .unwrap();
+    let open: Vec<_> = g.security_groups()[0]
+        .ip_permissions()
+        .iter()
+        .filter(|p| {
+            p.ip_ranges()
+                .iter()
+                .any(|r| r.cidr_ip() == Some("0.0.0.0/0"))
+        })
+        .collect();
+    assert!(open.is_empty(), "still open to the world: {open:?}");
+    resolved(finding_of(&path).own_id()).await;
+}
