@@ -38,7 +38,8 @@ What it adds to moto 5.2.5, and why:
   * Fault injection, for tests of what quell does when AWS fails: POST /_quell/faults with a list
     of {"service", "action" (prefix of the call log's action), "account"?, "skip"?, "count",
     "status", "code", "message"?, "delay"?}; a matching call is answered with that error in its
-    protocol's shape (or delayed by `delay` seconds, for timeouts). DELETE clears them.
+    protocol's shape (or delayed by `delay` seconds); with `"pass": true` the call is answered as
+    usual, `delay` seconds late (a slow service, for timeout tests). DELETE clears them.
   * IAM in force, when a test asks (POST /moto-api/reset-auth "0", moto's own switch): moto
     authorizes S3 calls under its operation names (GetPublicAccessBlock), not the IAM actions a
     policy grants (s3:GetBucketPublicAccessBlock); the IAM action is put back here, so a policy is
@@ -607,7 +608,12 @@ class CallLog:
             with _CALLS_LOCK:
                 _CALLS.append(dict(call, fault=fault.get("code") if fault else None))
                 _persist(dict(call, fault=fault.get("code") if fault else None))
-            if fault:
+            if fault and fault.get("pass"):
+                # A slow answer, not an error: the real response, after the delay.
+                import time as _time
+
+                _time.sleep(float(fault.get("delay", 0)))
+            elif fault:
                 return _fault_response(fault, call, start_response)
             if call["service"] == "access-analyzer":
                 return access_analyzer(call, environ, body, start_response)

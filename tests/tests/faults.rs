@@ -256,11 +256,18 @@ async fn expired_credentials_are_retried_with_a_fresh_session() {
 async fn a_timeout_is_retryable() {
     let s = setup().await;
     let c = ctx(&s);
-    s.emu.inject(json!([{"service": "s3", "action": "GET tagging", "count": 10, "status": 500, "code": "Slow", "delay": 3}])).await;
-    let (_, retry, errs) = run(&s, &c).await;
-    assert!(retry, "{errs:?}");
+    // A slow answer that is not an error: the emulator's real response, three seconds late.
+    // Were the client's attempt timeout (2 s) not in force, the fix would go through.
+    s.emu.inject(json!([{"service": "s3", "action": "GET tagging", "count": 10, "pass": true, "delay": 3}])).await;
+    let (outcome, retry, errs) = run(&s, &c).await;
+    assert!(retry, "{outcome} {errs:?}");
+    assert!(
+        errs.iter().any(|e| e.to_lowercase().contains("timeout") || e.to_lowercase().contains("timed out")),
+        "the error does not say timeout: {errs:?}"
+    );
     s.emu.clear_faults().await;
     assert!(!blocked(&s).await);
+    assert_eq!(workflow(&s).await, "NEW", "a timed-out run records nothing");
 }
 
 /// As [`ctx`], with quell's state table.
