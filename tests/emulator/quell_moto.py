@@ -35,6 +35,9 @@ What it adds to moto 5.2.5, and why:
     ISO 8601, "lastUsed": ISO 8601 or null (never used)} sets what ListAccessKeys and
     GetAccessKeyLastUsed read. Only what time does: a key only gets older, no date is in the
     future, no use precedes the key, and its user is made at least as old as the key.
+  * Security Hub imports visible late, as in AWS: POST /_quell/hub-import-delay {"seconds": n}; a
+    finding imported after that (not a seeded AWS one) is absent from GetFindings and
+    BatchUpdateFindings (FindingNotFound) for n seconds.
   * Fault injection, for tests of what quell does when AWS fails: POST /_quell/faults with a list
     of {"service", "action" (prefix of the call log's action), "account"?, "skip"?, "count",
     "status", "code", "message"?, "delay"?}; a matching call is answered with that error in its
@@ -72,12 +75,25 @@ from werkzeug.serving import make_server
 # ------------------------------------------------------------------ Security Hub
 
 
+# Imports become visible to reads and updates only after a delay, as in AWS (an imported finding
+# reaches the administrator's aggregated view some time later): POST /_quell/hub-import-delay
+# {"seconds": n} sets it for later imports. (product ARN, id) -> time the finding is visible from.
+_IMPORT_DELAY = {"seconds": 0.0}
+_VISIBLE_AT = {}
+
+
+def _visible(f):
+    import time as _time
+
+    return _time.time() >= _VISIBLE_AT.get((f.data.get("ProductArn"), f.id), 0)
+
+
 def _region_findings(region):
-    """Every finding of the region, in every account that has Security Hub state."""
+    """Every finding of the region, in every account that has Security Hub state, once visible."""
     for _account, per_region in list(securityhub_backends.items()):
         if dict.__contains__(per_region, region):
             backend = dict.__getitem__(per_region, region)
-            yield from list(backend.findings)
+            yield from [f for f in list(backend.findings) if _visible(f)]
 
 
 def _now():
@@ -194,6 +210,14 @@ def batch_import_findings(self):
                     "ErrorMessage": f"account {account} may import findings only into itself, under its own product",
                 }
             )
+    if _IMPORT_DELAY["seconds"] > 0 and not seeding_as_aws:
+        import time as _time
+
+        known = {(f.data.get("ProductArn"), f.id) for f in self.securityhub_backend.findings}
+        for f in kept:
+            key = (f.get("ProductArn"), f.get("Id"))
+            if key not in known:
+                _VISIBLE_AT[key] = _time.time() + _IMPORT_DELAY["seconds"]
     failed, succeeded, failures = self.securityhub_backend.batch_import_findings(findings=kept)
     failures = [{"Id": x.get("Id"), "ErrorCode": x.get("ErrorCode"), "ErrorMessage": x.get("ErrorMessage")} for x in failures]
     return 200, {}, json.dumps(
@@ -563,6 +587,11 @@ class CallLog:
                 payload = json.dumps({"message": refused}).encode()
                 start_response("400 Bad Request", [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))])
                 return [payload]
+            start_response("204 No Content", [("Content-Length", "0")])
+            return [b""]
+        if path == "/_quell/hub-import-delay" and environ.get("REQUEST_METHOD") == "POST":
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            _IMPORT_DELAY["seconds"] = float(json.loads(environ["wsgi.input"].read(length) or b"{}").get("seconds", 0))
             start_response("204 No Content", [("Content-Length", "0")])
             return [b""]
         if path == "/_quell/faults":

@@ -274,6 +274,16 @@ impl Emulator {
         self.post("/_quell/faults", &faults.to_string()).await;
     }
 
+    /// Security Hub imports made from now on stay invisible to reads and updates for `seconds`,
+    /// as AWS's are for a while.
+    pub async fn delay_hub_imports(&self, seconds: f64) {
+        self.post(
+            "/_quell/hub-import-delay",
+            &serde_json::json!({ "seconds": seconds }).to_string(),
+        )
+        .await;
+    }
+
     pub async fn clear_faults(&self) {
         http(self.port, "DELETE", "/_quell/faults").await;
     }

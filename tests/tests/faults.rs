@@ -332,3 +332,52 @@ async fn a_failed_settle_keeps_the_outcome_and_the_retry_is_a_duplicate() {
     // The retry meets the claim of the finished run: nothing is done twice.
     assert_eq!(run(&s, &c).await.0, "DUPLICATE");
 }
+
+/// quell's own finding (a Config event has no Security Hub finding) is imported, but Security Hub
+/// shows it only a little later: the workflow cannot be recorded yet, so the invocation fails for
+/// Lambda's retry, which finds the fix in place and records it.
+#[tokio::test]
+async fn an_import_not_visible_yet_is_recorded_by_the_retry() {
+    let emu = Emulator::start_enforced().await.expect("emulator");
+    let central = emu.central_config();
+    let member = emu.account_config(MEMBER).await;
+    seed::member_role(&member, CENTRAL).await;
+    seed::public_bucket(&member, BUCKET, &[]).await;
+    let event = events::load("config-s3-bucket-public-read-prohibited.json", &[]);
+    let own = quell::event::Envelope::parse(event.clone())
+        .unwrap()
+        .findings
+        .remove(0)
+        .unwrap()
+        .own_id();
+    emu.delay_hub_imports(3.0).await;
+    let c = Context::new(
+        &central,
+        Config {
+            mode: Some(Mode::Enforce),
+            ..Config::default()
+        },
+        "s3-block-public-access",
+    );
+    match quell::runtime::handle(&S3BlockPublicAccess, &c, event.clone()).await {
+        Err(Failure::Retryable { first, .. }) => {
+            assert!(first.contains("not visible"), "{first}")
+        }
+        other => panic!("expected a retryable failure, got {other:?}"),
+    }
+    assert!(
+        seed::fully_blocked(&seed::public_access_block(&member, BUCKET).await),
+        "the fix itself held"
+    );
+    assert!(
+        seed::workflow(&central, &own).await.is_none(),
+        "the import is not visible yet"
+    );
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let r = quell::runtime::handle(&S3BlockPublicAccess, &c, event)
+        .await
+        .unwrap();
+    assert_eq!(r.reports[0].outcome.name(), "ALREADY_COMPLIANT");
+    let (status, _) = seed::workflow(&central, &own).await.expect("visible now");
+    assert_eq!(status, "RESOLVED");
+}
