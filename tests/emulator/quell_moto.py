@@ -360,8 +360,18 @@ def _aa_error(start_response, status, code, message):
 
 
 def access_analyzer(call, environ, body, start_response):
-    """UpdateFindings (PUT /finding) and GetFinding (GET /finding/{id}?analyzerArn=)."""
+    """UpdateFindings (PUT /finding) and GetFinding (GET /finding/{id}?analyzerArn=). As in AWS, an
+    analyzer answers only in its own account and at its own region's endpoint: a call signed for
+    another region does not find it."""
     method, path = environ.get("REQUEST_METHOD", ""), environ.get("PATH_INFO", "")
+
+    def elsewhere(arn):
+        parts = arn.split(":")
+        if len(parts) < 6:
+            return f"{arn!r} is not an analyzer ARN"
+        if parts[3] != call["region"]:
+            return f"no analyzer {arn} in {call['region']}"
+        return None
     if method == "PUT" and path == "/finding":
         req = json.loads(body or b"{}")
         arn, status = req.get("analyzerArn", ""), req.get("status")
@@ -369,6 +379,8 @@ def access_analyzer(call, environ, body, start_response):
             return _aa_error(start_response, "400 Bad Request", "ValidationException", f"status {status!r} is not ACTIVE or ARCHIVED")
         if arn.split(":")[4:5] != [call["account"]]:
             return _aa_error(start_response, "403 Forbidden", "AccessDeniedException", f"account {call['account']} cannot update findings of {arn}")
+        if elsewhere(arn):
+            return _aa_error(start_response, "404 Not Found", "ResourceNotFoundException", elsewhere(arn))
         with _AA_LOCK:
             missing = [i for i in req.get("ids", []) if (arn, i) not in _AA_FINDINGS]
             if missing:
@@ -383,6 +395,8 @@ def access_analyzer(call, environ, body, start_response):
         arn = (parse_qs(environ.get("QUERY_STRING", "")).get("analyzerArn") or [""])[0]
         if arn.split(":")[4:5] != [call["account"]]:
             return _aa_error(start_response, "403 Forbidden", "AccessDeniedException", f"account {call['account']} cannot read findings of {arn}")
+        if elsewhere(arn):
+            return _aa_error(start_response, "404 Not Found", "ResourceNotFoundException", elsewhere(arn))
         with _AA_LOCK:
             f = _AA_FINDINGS.get((arn, fid))
             f = dict(f) if f else None

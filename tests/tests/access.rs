@@ -319,6 +319,53 @@ async fn trusted_access_is_archived_in_the_analyzers_own_account() {
         .map(|c| c.account)
         .collect();
     assert_eq!(archives, [CENTRAL, MEMBER]);
+
+    // An analyzer in another region answers only at that region's endpoint (the emulator refuses
+    // a call signed for another): the archive goes to the finding's region.
+    let west = "arn:aws:access-analyzer:us-west-2:123456789012:analyzer/OrganizationAnalyzer";
+    let west_id = "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c03";
+    emu.seed_analyzer_findings(
+        west,
+        serde_json::json!([{"id": west_id, "resource": "arn:aws:iam::111111111111:role/vendor-access",
+            "resourceType": "AWS::IAM::Role", "principal": {"AWS": VENDOR}}]),
+    )
+    .await;
+    let event = events::load(
+        "accessanalyzer-iam-role-cross-account.json",
+        &[
+            (
+                "arn:aws:access-analyzer:us-east-1:111111111111:analyzer/OrganizationAnalyzer",
+                west,
+            ),
+            ("us-east-1", "us-west-2"),
+            (id, west_id),
+        ],
+    );
+    let rep = run(&r, &ctx, event).await;
+    assert_eq!(rep.outcome.name(), "EXEMPT", "{rep:?}");
+    let in_west = emu
+        .central_config()
+        .to_builder()
+        .region(aws_config::Region::new("us-west-2"))
+        .build();
+    let read = aws_sdk_accessanalyzer::Client::new(&in_west)
+        .get_finding()
+        .analyzer_arn(west)
+        .id(west_id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read.finding.unwrap().status.as_str(), "ARCHIVED");
+    let wrong_region = aws_sdk_accessanalyzer::Client::new(&emu.central_config())
+        .get_finding()
+        .analyzer_arn(west)
+        .id(west_id)
+        .send()
+        .await;
+    assert!(
+        wrong_region.is_err(),
+        "the emulator found a us-west-2 analyzer through us-east-1"
+    );
 }
 
 #[tokio::test]
