@@ -490,6 +490,45 @@ pub mod validate {
                 .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b))
     }
 
+    /// An access key id: 16 to 128 letters and digits (`AKIA…`, `ASIA…`; GuardDuty's samples
+    /// name theirs in words).
+    pub fn access_key_id(s: &str) -> bool {
+        (16..=128).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric())
+    }
+
+    /// A CloudTrail trail name (3–128 of `[A-Za-z0-9._-]`, starting and ending with a letter or
+    /// digit) or a trail ARN.
+    pub fn trail_name(s: &str) -> bool {
+        if s.starts_with("arn:") {
+            return arn(s) && s.contains(":trail/");
+        }
+        (3..=128).contains(&s.len())
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+            && s.as_bytes()[0].is_ascii_alphanumeric()
+            && s.as_bytes()[s.len() - 1].is_ascii_alphanumeric()
+    }
+
+    /// `arn:<partition>:<service>:<region or empty>:<account, empty or aws>:<resource>`: the parts
+    /// quell reads from an ARN are well formed, and nothing in it is a control character.
+    pub fn arn(s: &str) -> bool {
+        let p: Vec<&str> = s.splitn(6, ':').collect();
+        let [a, partition_, service, region_, account, resource] = p[..] else {
+            return false;
+        };
+        a == "arn"
+            && s.len() <= 2048
+            && partition(partition_)
+            && !service.is_empty()
+            && service
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && (region_.is_empty() || region(region_))
+            && (account.is_empty() || account == "aws" || account_id(account))
+            && !resource.is_empty()
+            && !s.chars().any(char::is_control)
+    }
+
     /// `arn:<partition>:access-analyzer:<region>:<account>:analyzer/<name>`.
     pub fn analyzer_arn(s: &str) -> bool {
         let p: Vec<&str> = s.splitn(6, ':').collect();

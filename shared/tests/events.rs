@@ -862,6 +862,23 @@ fn malformed_input_gets_an_error_naming_the_field() {
     v["detail"]["resource"]["s3BucketDetails"][0]["name"] = json!("Not_A_Bucket");
     cases.push(("bad bucket name", v, "bucket name"));
     let mut v = reference();
+    v["detail"]["findings"][0]["Resources"][0]["Id"] = json!("arn:aws:s3:::../../etc");
+    cases.push((
+        "a resource id no remediation may call with",
+        v,
+        "detail.findings[0].Resources[0]` is not a valid S3 bucket name",
+    ));
+    let mut v = reference();
+    v["detail"]["findings"][0]["Resources"][0]["Type"] = json!("AwsEc2Instance");
+    v["detail"]["findings"][0]["Resources"][0]["Id"] =
+        json!("arn:aws:ec2:us-east-1:111111111111:instance/i-0abc;reboot");
+    cases.push(("a forged instance id", v, "not a valid EC2 instance id"));
+    let mut v = reference();
+    v["detail"]["findings"][0]["Resources"][0]["Type"] = json!("AwsEc2Instance");
+    v["detail"]["findings"][0]["Resources"][0]["Id"] =
+        json!("arn:aws:ec2:us-east-1:11111111111x:instance/i-0abc1234");
+    cases.push(("an ARN with a bad account", v, "not a valid ARN"));
+    let mut v = reference();
     v["detail"]["findings"] = json!([]);
     cases.push(("no findings", v, "detail.findings"));
     let mut v = reference();

@@ -120,6 +120,28 @@ fn mutate(rng: &mut Rng, base: &Value) -> Value {
     v
 }
 
+/// The validators the remediations use before a resource reaches an ARN or an API call.
+fn resource_is_valid(r: &quell::finding::Resource) -> bool {
+    use quell::finding::validate as v;
+    use quell::finding::ResourceKind as K;
+    let id = match &r.kind {
+        K::S3Bucket => v::bucket_name(&r.id),
+        K::Ec2Instance => v::instance_id(&r.id),
+        K::Ec2SecurityGroup => v::security_group_id(&r.id),
+        K::IamUser | K::IamRole => v::iam_name(&r.id),
+        K::IamAccessKey => v::access_key_id(&r.id),
+        K::CloudTrailTrail => v::trail_name(&r.id),
+        K::Account => v::account_id(r.id.strip_prefix("AWS::::Account:").unwrap_or(&r.id)),
+        K::CloudWatchAlarm | K::Other(_) => !r.id.is_empty() && !r.id.chars().any(char::is_control),
+    };
+    id && r.arn.as_deref().is_none_or(|a| {
+        v::arn(a)
+                || (r.kind == K::Account && a.ends_with(&r.id))
+                // Not an ARN, only the id again (Security Hub's Id of some types): held to the id's rule.
+                || (!a.starts_with("arn:") && a == r.id)
+    })
+}
+
 #[test]
 fn mutated_real_events_never_panic_and_rejections_name_the_problem() {
     let bases = events();
@@ -143,6 +165,9 @@ fn mutated_real_events_never_panic_and_rejections_name_the_problem() {
                                 f.account
                             );
                             assert!(quell::finding::validate::region(&f.region), "{}", f.region);
+                            for r in &f.resources {
+                                assert!(resource_is_valid(r), "accepted {r:?}");
+                            }
                         }
                         Err(e) => {
                             refused += 1;

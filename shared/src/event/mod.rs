@@ -172,6 +172,7 @@ impl Envelope {
                         ));
                     }
                 }
+                check_resources(&f, source, i)?;
                 f.event_id = env.id.clone();
                 Ok(f)
             })
@@ -291,6 +292,61 @@ pub(crate) fn epoch_of(text: &str) -> Option<i64> {
 }
 
 /// Where a source's event names the account quell acts in.
+/// Where a finding's resources come from in each source's event, for error messages.
+fn resource_field(source: Source, i: usize, j: usize) -> String {
+    match source {
+        Source::GuardDuty => "detail.resource".into(),
+        Source::Config => "detail.resourceId".into(),
+        Source::AccessAnalyzer => "detail.resource".into(),
+        Source::CloudWatchAlarm => "detail.alarmName".into(),
+        Source::CloudTrail => "detail.requestParameters".into(),
+        Source::SecurityHub => format!("detail.findings[{i}].Resources[{j}]"),
+    }
+}
+
+/// Every resource of an accepted finding passes the validators the remediations use before
+/// quell puts it in an ARN or an API call: the id of each kind quell acts on, and any ARN's
+/// partition, region and account. A malformed id is no finding AWS wrote: the finding is refused,
+/// naming the field.
+fn check_resources(f: &Finding, source: Source, i: usize) -> Result<(), EventError> {
+    use crate::finding::ResourceKind as K;
+    for (j, r) in f.resources.iter().enumerate() {
+        let field = || resource_field(source, i, j);
+        let (ok, what) = match &r.kind {
+            K::S3Bucket => (validate::bucket_name(&r.id), "S3 bucket name"),
+            K::Ec2Instance => (validate::instance_id(&r.id), "EC2 instance id"),
+            K::Ec2SecurityGroup => (validate::security_group_id(&r.id), "security group id"),
+            K::IamUser | K::IamRole => (validate::iam_name(&r.id), "IAM user or role name"),
+            K::IamAccessKey => (validate::access_key_id(&r.id), "access key id"),
+            K::CloudTrailTrail => (validate::trail_name(&r.id), "trail name"),
+            // Security Hub names an account `AWS::::Account:<id>`.
+            K::Account => (
+                validate::account_id(r.id.strip_prefix("AWS::::Account:").unwrap_or(&r.id)),
+                "account id",
+            ),
+            K::CloudWatchAlarm | K::Other(_) => (
+                !r.id.is_empty() && r.id.len() <= 2048 && !r.id.chars().any(char::is_control),
+                "resource id",
+            ),
+        };
+        if !ok {
+            return Err(invalid(&field(), what, &r.id));
+        }
+        // Security Hub's resource Id is an ARN, or for some types another name (an account's
+        // `AWS::::Account:<id>`), which is held to the id's rules above.
+        if let Some(arn) = r
+            .arn
+            .as_ref()
+            .filter(|a| a.starts_with("arn:") || **a != r.id)
+        {
+            if !(validate::arn(arn) || (r.kind == K::Account && arn.ends_with(&r.id))) {
+                return Err(invalid(&field(), "ARN", arn));
+            }
+        }
+    }
+    Ok(())
+}
+
 fn account_field(source: Source, i: usize) -> String {
     match source {
         Source::GuardDuty | Source::AccessAnalyzer => "detail.accountId".into(),
