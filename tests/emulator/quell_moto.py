@@ -294,7 +294,10 @@ def lookup_events(self):
     start = _epoch(body["StartTime"]) if "StartTime" in body else None
     end = _epoch(body["EndTime"]) if "EndTime" in body else None
     attrs = body.get("LookupAttributes") or []
-    keys = {"EventName": "eventName", "EventSource": "eventSource", "Username": None, "EventId": "eventID"}
+    keys = {
+        "EventName": "eventName", "EventSource": "eventSource", "Username": None, "EventId": "eventID",
+        "ResourceName": None, "ResourceType": None,
+    }
     # As CloudTrail: one lookup attribute at most, of a known key; at most 50 events a page.
     if len(attrs) > 1:
         return 400, {}, json.dumps(
@@ -318,6 +321,9 @@ def lookup_events(self):
             if k == "Username":
                 ident = r.get("userIdentity") or {}
                 ok = ok and v in (ident.get("userName"), ident.get("type") == "Root" and "root")
+            elif k in ("ResourceName", "ResourceType"):
+                field = "ARN" if k == "ResourceName" else "type"
+                ok = ok and any(isinstance(x, dict) and x.get(field) == v for x in (r.get("resources") or []))
             elif k in keys:
                 ok = ok and r.get(keys[k]) == v
         if not ok:
@@ -327,7 +333,12 @@ def lookup_events(self):
             "EventId": r.get("eventID"), "EventName": r.get("eventName"), "ReadOnly": str(r.get("readOnly", False)).lower(),
             "AccessKeyId": ident.get("accessKeyId"), "EventTime": t, "EventSource": r.get("eventSource"),
             "Username": ident.get("userName") or ("root" if ident.get("type") == "Root" else None),
-            "Resources": [], "CloudTrailEvent": json.dumps(r),
+            "Resources": [
+                {"ResourceType": x.get("type"), "ResourceName": x.get("ARN") or x.get("arn")}
+                for x in (r.get("resources") or [])
+                if isinstance(x, dict)
+            ],
+            "CloudTrailEvent": json.dumps(r),
         })
     out.sort(key=lambda e: e["EventTime"], reverse=True)
     offset = int(body.get("NextToken") or 0)

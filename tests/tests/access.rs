@@ -7,7 +7,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use iam_restrict_role_trust::IamRestrictRoleTrust;
-use quell::runtime::{Context, Handler};
+use quell::runtime::Context;
 use quell::{Config, Mode, Remediation};
 use quell_tests::{context, events, seed, Emulator, CENTRAL, MEMBER, REGION};
 use s3_restrict_bucket_policy::{S3RestrictBucketPolicy, ALL_USERS};
@@ -238,16 +238,9 @@ async fn a_role_trusting_an_outside_account_is_planned_by_default_then_enforced_
         .findings
         .remove(0)
         .unwrap();
-    let prior = ctx
-        .state
-        .as_ref()
-        .unwrap()
-        .prior_state(&quell::state::UndoKey::of("iam-restrict-role-trust", &f))
-        .await
-        .unwrap()
-        .expect("recorded before the change");
+    // `quell undo`: the trust policy recorded in DynamoDB, put back through quell-undo, exactly.
     let r = IamRestrictRoleTrust::default();
-    let steps = Handler::undo(&r, &ctx, &prior).await.unwrap();
+    let steps = quell_tests::undo_recorded(&emu, &ctx, &r, &f.id).await;
     assert_eq!(steps.len(), 1, "{steps:?}");
     assert_eq!(seed::trust_policy(&member, "vendor-access").await, TRUST);
 }

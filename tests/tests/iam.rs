@@ -52,7 +52,8 @@ async fn a_leaked_key_is_deactivated_not_deleted_and_the_user_tagged() {
         ("AwsIamAccessKey", &keys[0]),
     )
     .await;
-    let ctx = context(&emu, enforce(), "iam-disable-access-key");
+    let seeded = seed::key_statuses(&member, "ci-deployer").await;
+    let ctx = quell_tests::recording_context(&emu, "iam-disable-access-key").await;
 
     let resp = quell::runtime::handle(&IamDisableAccessKey::default(), &ctx, event.clone())
         .await
@@ -80,17 +81,37 @@ async fn a_leaked_key_is_deactivated_not_deleted_and_the_user_tagged() {
     assert_eq!(seed::workflow(&central, &id).await.unwrap().0, "RESOLVED");
 
     emu.clear_calls().await;
-    let again = quell::runtime::handle(&IamDisableAccessKey::default(), &ctx, event)
+    // Another delivery of the finding (the same event id would be a DUPLICATE).
+    let mut replay = event.clone();
+    replay["id"] = serde_json::json!("guardduty-redelivered");
+    let again = quell::runtime::handle(&IamDisableAccessKey::default(), &ctx, replay)
         .await
         .unwrap();
     assert_eq!(again.reports[0].outcome.name(), "ALREADY_COMPLIANT");
-    let writes: Vec<_> = emu
-        .calls()
-        .await
+    let calls = emu.calls().await;
+    assert!(
+        calls
+            .iter()
+            .any(|c| c.account == MEMBER && c.action == "ListAccessKeys"),
+        "the replay read the keys: {calls:?}"
+    );
+    let writes: Vec<_> = calls
         .into_iter()
         .filter(|c| c.action == "UpdateAccessKey" || c.action == "TagUser")
         .collect();
     assert!(writes.is_empty(), "{writes:?}");
+
+    // `quell undo`: from the record, the key is active again, exactly as seeded; the tag stays,
+    // the user's record of what happened.
+    let f = quell::event::Envelope::parse(event)
+        .unwrap()
+        .findings
+        .remove(0)
+        .unwrap();
+    let steps =
+        quell_tests::undo_recorded(&emu, &ctx, &IamDisableAccessKey::default(), &f.id).await;
+    assert_eq!(steps.len(), 1, "{steps:?}");
+    assert_eq!(seed::key_statuses(&member, "ci-deployer").await, seeded);
 }
 
 #[tokio::test]
@@ -260,8 +281,9 @@ async fn stolen_role_sessions_are_revoked_and_the_cutoff_moves_forward_without_s
         ),
     )
     .await;
-    let ctx = context(&emu, enforce(), "iam-revoke-role-sessions");
+    let ctx = quell_tests::recording_context(&emu, "iam-revoke-role-sessions").await;
     let r = IamRevokeRoleSessions::default();
+    let seeded = seed::role_policies(&member, "app-server-role").await;
 
     let resp = quell::runtime::handle(&r, &ctx, event.clone())
         .await
@@ -284,9 +306,9 @@ async fn stolen_role_sessions_are_revoked_and_the_cutoff_moves_forward_without_s
     assert!(first.as_str() >= "2026-11-28T10:05:00Z", "{first}");
     assert_eq!(seed::workflow(&central, &id).await.unwrap().0, "RESOLVED");
 
-    let again = quell::runtime::handle(&r, &ctx, event.clone())
-        .await
-        .unwrap();
+    let mut redelivered = event.clone();
+    redelivered["id"] = serde_json::json!("guardduty-redelivered");
+    let again = quell::runtime::handle(&r, &ctx, redelivered).await.unwrap();
     assert_eq!(again.reports[0].outcome.name(), "ALREADY_COMPLIANT");
 
     // A later compromise of the same role: the cut-off moves forward, still one policy.
@@ -318,21 +340,21 @@ async fn stolen_role_sessions_are_revoked_and_the_cutoff_moves_forward_without_s
         .to_string();
     assert!(second > first, "{second} is not after {first}");
 
-    // Undo, from what quell records before the first revocation (no policy): the policy goes.
-    // As `quell undo` does it: through the member's undo role, not the function's.
-    let m = quell_tests::undo_session(&emu, MEMBER).await;
-    let steps = quell::Remediation::restore(
-        &r,
-        &quell::Remediation::clients(&r, &m),
-        &serde_json::json!({"role": "app-server-role", "policy": null}),
-    )
-    .await
-    .unwrap();
+    // `quell undo` of the first finding, from what quell recorded before it (no policy): the
+    // role's inline policies are as seeded.
+    let first_finding = quell::event::Envelope::parse(event)
+        .unwrap()
+        .findings
+        .remove(0)
+        .unwrap();
+    let steps = quell_tests::undo_recorded(&emu, &ctx, &r, &first_finding.id).await;
     assert_eq!(steps.len(), 1, "{steps:?}");
-    assert!(seed::role_policies(&member, "app-server-role")
-        .await
-        .is_empty());
+    assert_eq!(
+        seed::role_policies(&member, "app-server-role").await,
+        seeded
+    );
     // A record that is not a role is refused before any call.
+    let m = quell_tests::undo_session(&emu, MEMBER).await;
     let bad = quell::Remediation::restore(
         &r,
         &quell::Remediation::clients(&r, &m),
