@@ -32,6 +32,8 @@ pub struct Emulator {
     operator: Option<Credentials>,
     /// Accounts whose `quell-test-admin` role exists (IAM in force needs it to exist).
     admins: std::sync::Mutex<std::collections::BTreeSet<String>>,
+    /// Whether the log starts with the known call [`Emulator::clear_calls`] makes.
+    marked: std::sync::atomic::AtomicBool,
 }
 
 /// The policy of the test's own identities (the seeding admin, the central operator): everything.
@@ -102,6 +104,7 @@ impl Emulator {
             endpoint: format!("http://127.0.0.1:{port}"),
             operator: None,
             admins: Default::default(),
+            marked: Default::default(),
         })
     }
 
@@ -253,11 +256,24 @@ impl Emulator {
     }
 
     /// Every call the emulator has served since the last [`Emulator::clear_calls`]. An
-    /// unreachable or unreadable log fails the test: it must never pass for "no call".
+    /// unreachable or unreadable log fails the test: it must never pass for "no call". After
+    /// `clear_calls`, the log must first show the known call `clear_calls` made (then left out of
+    /// the answer), so that an empty answer means no call, not a log that stopped recording.
     pub async fn calls(&self) -> Vec<Call> {
         let body = http(self.port, "GET", "/_quell/calls").await;
-        serde_json::from_str(&body)
-            .unwrap_or_else(|e| panic!("the emulator's call log is unreadable ({e}): `{body}`"))
+        let mut calls: Vec<Call> = serde_json::from_str(&body)
+            .unwrap_or_else(|e| panic!("the emulator's call log is unreadable ({e}): `{body}`"));
+        if self.marked.load(std::sync::atomic::Ordering::SeqCst) {
+            let first = calls.first();
+            assert!(
+                first.is_some_and(|c| c.service == "sts"
+                    && c.action == "GetCallerIdentity"
+                    && c.account == CENTRAL),
+                "the call log did not record the known call made when it was cleared: {calls:?}"
+            );
+            calls.remove(0);
+        }
+        calls
     }
 
     /// Every message published to SNS topics, as `{"topic", "message", "subject"}`.
@@ -356,8 +372,16 @@ impl Emulator {
         self.post("/_quell/iam-key-age", &body).await;
     }
 
+    /// Clears the call log, then makes one known call (the central account's
+    /// GetCallerIdentity), which [`Emulator::calls`] requires to see first and leaves out.
     pub async fn clear_calls(&self) {
         http(self.port, "DELETE", "/_quell/calls").await;
+        aws_sdk_sts::Client::new(&self.central_config())
+            .get_caller_identity()
+            .send()
+            .await
+            .expect("the known call after clearing the log");
+        self.marked.store(true, std::sync::atomic::Ordering::SeqCst);
     }
 }
 
