@@ -6,7 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use cloudtrail_alarm_response::{CloudtrailAlarmResponse, MFA_POLICY};
-use quell::{Config, Mode};
+use quell::{Config, Mode, Remediation};
 use quell_tests::{context, events, seed, Emulator, CENTRAL, MEMBER, REGION};
 use serde_json::{json, Value};
 
@@ -376,7 +376,31 @@ async fn a_kms_key_scheduled_for_deletion_is_saved_and_a_config_recorder_restart
     // Enforcing, with quell's state table: each alarm's response is recorded for `quell undo`.
     let ctx = quell_tests::recording_context(&emu, "cloudtrail-alarm-response").await;
     let kms_alarm = events::load("cloudwatch-alarm-disableordeletecmk.json", &[]);
-    let r = quell::runtime::handle(&CloudtrailAlarmResponse::default(), &ctx, kms_alarm.clone())
+    // By default a key change is only planned: a responder may have disabled the key on purpose.
+    let mut planned = kms_alarm.clone();
+    planned["id"] = json!("kms-alarm-by-default");
+    let r = quell::runtime::handle(&CloudtrailAlarmResponse::default(), &ctx, planned)
+        .await
+        .unwrap();
+    assert_eq!(r.reports[0].outcome.name(), "PLANNED", "{:?}", r.reports[0]);
+    assert_eq!(
+        [
+            state(doomed.clone()).await,
+            state(disabled.clone()).await,
+            state(kept.clone()).await
+        ],
+        seeded
+    );
+    let (status, _) = seed::workflow(&emu.central_config(), &own_id(&kms_alarm))
+        .await
+        .expect("quell's own finding");
+    assert_eq!(status, "NOTIFIED");
+    // With QUELL_ALARM_KMS_RESTORE=true, quell saves the keys.
+    let mut restoring = CloudtrailAlarmResponse::default();
+    restoring
+        .configure(&|k| (k == "QUELL_ALARM_KMS_RESTORE").then(|| "true".to_string()))
+        .unwrap();
+    let r = quell::runtime::handle(&restoring, &ctx, kms_alarm.clone())
         .await
         .unwrap();
     assert_eq!(

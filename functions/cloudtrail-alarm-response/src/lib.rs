@@ -277,6 +277,11 @@ pub struct CloudtrailAlarmResponse {
     pub metrics: Vec<(String, Kind)>,
     /// Console sign-in without MFA: notify only, no policy.
     pub mfa_notify_only: bool,
+    /// KMS keys disabled or scheduled for deletion in the window: enabled again and their deletion
+    /// cancelled only when this is set (QUELL_ALARM_KMS_RESTORE=true). By default they are planned
+    /// and notified: a responder may have disabled a key on purpose, and quell must not undo a
+    /// containment.
+    pub kms_restore: bool,
     pub ingress: Ec2RevokeOpenIngress,
     /// The exemption tag, checked on each resource an alarm leads to.
     pub exempt_tag: String,
@@ -291,6 +296,7 @@ impl Default for CloudtrailAlarmResponse {
         CloudtrailAlarmResponse {
             metrics: ALARMS.iter().map(|(m, _, k)| (m.to_string(), *k)).collect(),
             mfa_notify_only: false,
+            kms_restore: false,
             ingress: Ec2RevokeOpenIngress::default(),
             exempt_tag: "quell:exempt".into(),
             alarm_name_prefix: DEFAULT_ALARM_NAME_PREFIX.into(),
@@ -549,7 +555,10 @@ pub fn mfa_policy() -> Value {
                 "iam:ListVirtualMFADevices", "iam:ResyncMFADevice", "iam:ChangePassword", "sts:GetSessionToken"
             ],
             "Resource": "*",
-            "Condition": {"BoolIfExists": {"aws:MultiFactorAuthPresent": "false"}}
+            // `Bool`, not `BoolIfExists`: a request signed with a long-term access key carries no
+            // aws:MultiFactorAuthPresent, and `BoolIfExists` would deny it too (breaking the user's
+            // automation); the console session that signed in without MFA carries `false`.
+            "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "false"}}
         }]
     })
 }
@@ -950,17 +959,22 @@ impl Remediation for CloudtrailAlarmResponse {
                 self.metrics.push((v, kind));
             }
         }
-        if let Some(v) = get("QUELL_MFA_NOTIFY_ONLY").filter(|v| !v.trim().is_empty()) {
-            self.mfa_notify_only = match v.trim() {
-                "true" => true,
-                "false" => false,
-                other => {
-                    return Err(ConfigError {
-                        var: "QUELL_MFA_NOTIFY_ONLY",
-                        reason: format!("`{other}` is neither true nor false"),
-                    })
-                }
-            };
+        for (var, slot) in [
+            ("QUELL_MFA_NOTIFY_ONLY", &mut self.mfa_notify_only),
+            ("QUELL_ALARM_KMS_RESTORE", &mut self.kms_restore),
+        ] {
+            if let Some(v) = get(var).filter(|v| !v.trim().is_empty()) {
+                *slot = match v.trim() {
+                    "true" => true,
+                    "false" => false,
+                    other => {
+                        return Err(ConfigError {
+                            var,
+                            reason: format!("`{other}` is neither true nor false"),
+                        })
+                    }
+                };
+            }
         }
         if let Some(tag) = get("QUELL_EXEMPT_TAG")
             .map(|t| t.trim().to_string())
@@ -1251,8 +1265,18 @@ impl Remediation for CloudtrailAlarmResponse {
     }
 
     fn plan_only(&self, t: &Target) -> Option<String> {
-        (t.kind == Kind::ConsoleWithoutMfa && self.mfa_notify_only)
-            .then(|| "QUELL_MFA_NOTIFY_ONLY: notify only".to_string())
+        match t.kind {
+            Kind::ConsoleWithoutMfa if self.mfa_notify_only => {
+                Some("QUELL_MFA_NOTIFY_ONLY: notify only".to_string())
+            }
+            Kind::KmsKeyChanges if !self.kms_restore => Some(
+                "a key disabled or scheduled for deletion may be a responder's containment: quell \
+                 re-enables keys only with QUELL_ALARM_KMS_RESTORE=true; a person must confirm the \
+                 change was not intended before cancelling the deletion"
+                    .to_string(),
+            ),
+            _ => None,
+        }
     }
 
     async fn apply(&self, c: &Clients, t: &Target, _steps: &[Step]) -> Result<(), AwsError> {

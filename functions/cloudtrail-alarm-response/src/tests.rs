@@ -355,8 +355,41 @@ async fn a_key_scheduled_for_deletion_is_cancelled_and_enabled_again() {
         RuleMode::MatchAny,
         [&d, &tags, &cancel, &enable]
     );
+    // By default a key change is planned, never undone by quell: it may be a responder's.
+    let pending = mock!(aws_sdk_kms::Client::describe_key)
+        .then_output(move || meta(KeyState::PendingDeletion));
+    let l0 = mock!(aws_sdk_cloudtrail::Client::lookup_events).then_output(|| {
+        lookup(vec![call(
+            "ScheduleKeyDeletion",
+            "kms.amazonaws.com",
+            json!({"keyId": KEY, "pendingWindowInDays": 7}),
+        )])
+    });
+    let mut planned = clients(mock_client!(aws_sdk_cloudtrail, [&l0]), no_iam());
+    planned.kms = mock_client!(
+        aws_sdk_kms,
+        RuleMode::MatchAny,
+        [&pending, &tags, &cancel, &enable]
+    );
     let out = execute(
         &CloudtrailAlarmResponse::default(),
+        &planned,
+        &target(Kind::KmsKeyChanges),
+        Mode::Enforce,
+        "quell:exempt",
+    )
+    .await;
+    assert_eq!(out.name(), "PLANNED", "{out:?}");
+    assert!(
+        out.note("x", "y").contains("QUELL_ALARM_KMS_RESTORE"),
+        "{out:?}"
+    );
+    assert_eq!((cancel.num_calls(), enable.num_calls()), (0, 0));
+    let mut r = CloudtrailAlarmResponse::default();
+    r.configure(&|k| (k == "QUELL_ALARM_KMS_RESTORE").then(|| "true".into()))
+        .unwrap();
+    let out = execute(
+        &r,
         &c,
         &target(Kind::KmsKeyChanges),
         Mode::Enforce,
