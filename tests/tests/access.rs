@@ -1,8 +1,10 @@
 //! IAM Access Analyzer findings end to end: a bucket shared through its policy and its ACL, a
-//! bucket whose whole policy is the outside grant (deleted, then undone from the record), a role
-//! trusting an outside account (dry-run by default, then enforced and undone), trusted access
-//! archived in the analyzer's own account (the organization's and the member's), and error
-//! findings recorded without a member call.
+//! bucket whose whole policy is the outside grant (deleted, then undone from the record), grants
+//! to everyone read with their conditions (an org-scoped one kept beside a world one that goes, an
+//! `Allow` with `NotPrincipal` removed, a VPC endpoint's kept), a role trusting an outside account
+//! (dry-run by default, then enforced and undone), trusted access archived in the analyzer's own
+//! account (the organization's and the member's), and error findings recorded without a member
+//! call.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -433,5 +435,203 @@ async fn an_error_finding_is_recorded_without_a_member_call() {
             .iter()
             .any(|c| c.service == "s3" || c.service == "sts" || c.service == "access-analyzer"),
         "{calls:?}"
+    );
+}
+
+/// The sample public-bucket finding (principal `*`, `isPublic: true`), retargeted at `bucket`.
+fn public_bucket_event(bucket: &str) -> Value {
+    events::load(
+        "accessanalyzer-s3-bucket-public.json",
+        &[("quell-demo-public-assets", bucket)],
+    )
+}
+
+/// The bucket's policy text exactly as S3 returns it.
+async fn policy_text(member: &aws_config::SdkConfig, bucket: &str) -> String {
+    quell::member::s3_client(member)
+        .get_bucket_policy()
+        .bucket(bucket)
+        .send()
+        .await
+        .unwrap()
+        .policy
+        .expect("a policy text")
+}
+
+/// The same finding delivered again: a new event, so that it is not a duplicate of the first.
+fn redelivered(event: &Value, id: &str) -> Value {
+    let mut again = event.clone();
+    again["id"] = serde_json::json!(id);
+    again
+}
+
+const ORG_READS: &str = r#"{"Sid": "OrgReads", "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::quell-demo-org-share/*", "Condition": {"StringEquals": {"aws:PrincipalOrgID": "o-a1b2c3d4e5"}}}"#;
+const WORLD_READS: &str = r#"{"Sid": "WorldReads", "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::quell-demo-org-share/*"}"#;
+
+#[tokio::test]
+async fn an_org_scoped_grant_to_everyone_is_kept_byte_for_byte_and_the_world_one_goes() {
+    let (emu, member) = setup().await;
+    let bucket = "quell-demo-org-share";
+    let seeded =
+        format!(r#"{{"Version": "2012-10-17", "Statement": [{ORG_READS}, {WORLD_READS}]}}"#);
+    bucket_with_policy(&member, bucket, &seeded).await;
+    let event = public_bucket_event(bucket);
+    let f = parsed(&event);
+    assert_eq!(f.principals, ["*"]);
+    let r = S3RestrictBucketPolicy::default();
+    let ctx = quell_tests::recording_context(&emu, "s3-restrict-bucket-policy").await;
+
+    let rep = run(&r, &ctx, event.clone()).await;
+    assert_eq!(rep.outcome.name(), "REMEDIATED", "{rep:?}");
+    let quell::Outcome::Remediated { steps } = &rep.outcome else {
+        panic!("{rep:?}")
+    };
+    assert!(
+        steps.iter().any(|s| s.action == "s3:PutBucketPolicy"
+            && s.detail.contains(r#"statement "WorldReads" removed"#)),
+        "{steps:?}"
+    );
+    // Read back from S3, not from the report: the org statement is the same bytes, alone.
+    let now = policy_text(&member, bucket).await;
+    assert!(
+        now.contains(ORG_READS),
+        "the org statement is the same bytes: {now}"
+    );
+    assert!(!now.contains("WorldReads"), "{now}");
+    let doc: Value = serde_json::from_str(&now).expect("valid JSON");
+    assert_eq!(doc["Statement"].as_array().map(Vec::len), Some(1), "{now}");
+    let central = emu.central_config();
+    assert_eq!(
+        seed::workflow(&central, &f.own_id())
+            .await
+            .expect("quell's own finding")
+            .0,
+        "RESOLVED"
+    );
+
+    // `quell undo`: both statements back, exactly as seeded.
+    let steps = quell_tests::undo_recorded(&emu, &ctx, &r, &f.id).await;
+    assert!(
+        steps.iter().any(|s| s.action == "s3:PutBucketPolicy"),
+        "{steps:?}"
+    );
+    assert_eq!(
+        bucket_policy(&member, bucket).await,
+        Some(serde_json::from_str::<Value>(&seeded).unwrap()),
+        "the seeded policy is back"
+    );
+}
+
+const TLS_ONLY: &str = r#"{"Sid": "TlsOnly", "Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": "arn:aws:s3:::quell-demo-all-but-audit/*", "Condition": {"Bool": {"aws:SecureTransport": "false"}}}"#;
+const ALL_BUT_AUDIT: &str = r#"{"Sid": "AllButAudit", "Effect": "Allow", "NotPrincipal": {"AWS": "arn:aws:iam::111111111111:role/auditor"}, "Action": "s3:GetObject", "Resource": "arn:aws:s3:::quell-demo-all-but-audit/*"}"#;
+
+#[tokio::test]
+async fn an_allow_with_not_principal_is_public_and_is_resolved_only_once_it_is_gone() {
+    let (emu, member) = setup().await;
+    let bucket = "quell-demo-all-but-audit";
+    let seeded =
+        format!(r#"{{"Version": "2012-10-17", "Statement": [{TLS_ONLY}, {ALL_BUT_AUDIT}]}}"#);
+    bucket_with_policy(&member, bucket, &seeded).await;
+    let event = public_bucket_event(bucket);
+    let f = parsed(&event);
+    let central = emu.central_config();
+    let r = S3RestrictBucketPolicy::default();
+
+    // Planned only: the statement is seen (it is not "already compliant"), nothing changes, and
+    // the finding is NOTIFIED, not RESOLVED, while the statement is there.
+    let dry = ctx(&emu, Some(Mode::DryRun), "s3-restrict-bucket-policy");
+    let rep = run(&r, &dry, event.clone()).await;
+    assert_eq!(rep.outcome.name(), "PLANNED", "{rep:?}");
+    assert!(rep.note.contains("NotPrincipal"), "{}", rep.note);
+    assert_eq!(policy_text(&member, bucket).await, seeded);
+    assert_eq!(
+        seed::workflow(&central, &f.own_id())
+            .await
+            .expect("quell's own finding")
+            .0,
+        "NOTIFIED"
+    );
+
+    // Enforced: the statement goes as a whole, and the step says so.
+    let ctx = quell_tests::recording_context(&emu, "s3-restrict-bucket-policy").await;
+    let rep = run(&r, &ctx, redelivered(&event, "enforced")).await;
+    assert_eq!(rep.outcome.name(), "REMEDIATED", "{rep:?}");
+    let quell::Outcome::Remediated { steps } = &rep.outcome else {
+        panic!("{rep:?}")
+    };
+    assert!(
+        steps.iter().any(|s| s.action == "s3:PutBucketPolicy"
+            && s.detail.contains(r#"statement "AllButAudit" removed"#)
+            && s.detail.contains("NotPrincipal")),
+        "{steps:?}"
+    );
+    let now = policy_text(&member, bucket).await;
+    assert!(!now.contains("NotPrincipal"), "{now}");
+    assert!(now.contains(TLS_ONLY), "the Deny is the same bytes: {now}");
+    assert_eq!(
+        seed::workflow(&central, &f.own_id()).await.unwrap().0,
+        "RESOLVED"
+    );
+
+    // Delivered again: nothing left to remove, and no write.
+    emu.clear_calls().await;
+    let again = run(&r, &ctx, redelivered(&event, "replayed")).await;
+    assert_eq!(again.outcome.name(), "ALREADY_COMPLIANT", "{again:?}");
+    assert!(!emu
+        .calls()
+        .await
+        .iter()
+        .any(|c| c.service == "s3" && c.method == "PUT"));
+    assert_eq!(policy_text(&member, bucket).await, now);
+}
+
+const VPCE_READS: &str = r#"{"Sid": "VpceReads", "Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "s3:GetObject", "Resource": "arn:aws:s3:::quell-demo-vpce-share/*", "Condition": {"StringEquals": {"aws:SourceVpce": "vpce-1a2b3c4d"}}}"#;
+const MAYBE_VPCE_READS: &str = r#"{"Sid": "MaybeVpceReads", "Effect": "Allow", "Principal": "*", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::quell-demo-vpce-share", "Condition": {"StringEqualsIfExists": {"aws:SourceVpce": "vpce-1a2b3c4d"}}}"#;
+
+#[tokio::test]
+async fn a_statement_limited_to_a_vpc_endpoint_is_kept_and_never_called_resolved_alone() {
+    let (emu, member) = setup().await;
+    let bucket = "quell-demo-vpce-share";
+    let seeded =
+        format!(r#"{{"Version": "2012-10-17", "Statement": [{VPCE_READS}, {MAYBE_VPCE_READS}]}}"#);
+    bucket_with_policy(&member, bucket, &seeded).await;
+    let event = public_bucket_event(bucket);
+    let f = parsed(&event);
+    let central = emu.central_config();
+    let r = S3RestrictBucketPolicy::default();
+    let ctx = ctx(&emu, Some(Mode::Enforce), "s3-restrict-bucket-policy");
+
+    // `…IfExists` lets a request from outside any VPC endpoint through: public, removed. The
+    // exact VPC endpoint condition limits its statement: kept, the same bytes.
+    let rep = run(&r, &ctx, event.clone()).await;
+    assert_eq!(rep.outcome.name(), "REMEDIATED", "{rep:?}");
+    let now = policy_text(&member, bucket).await;
+    assert!(
+        now.contains(VPCE_READS),
+        "the VPC endpoint's statement is the same bytes: {now}"
+    );
+    assert!(!now.contains("MaybeVpceReads"), "{now}");
+    assert_eq!(
+        seed::workflow(&central, &f.own_id()).await.unwrap().0,
+        "RESOLVED"
+    );
+
+    // Delivered again with only the VPC endpoint's statement left: quell changes nothing, and
+    // since the event's condition is not read, it cannot tell the finding is not about that
+    // statement: UNCONFIRMED (NOTIFIED), naming what it kept, never RESOLVED.
+    emu.clear_calls().await;
+    let again = run(&r, &ctx, redelivered(&event, "replayed")).await;
+    assert_eq!(again.outcome.name(), "UNCONFIRMED", "{again:?}");
+    assert!(again.note.contains("vpce-1a2b3c4d"), "{}", again.note);
+    assert!(again.note.contains("VpceReads"), "{}", again.note);
+    assert!(!emu
+        .calls()
+        .await
+        .iter()
+        .any(|c| c.service == "s3" && c.method == "PUT"));
+    assert_eq!(policy_text(&member, bucket).await, now);
+    assert_eq!(
+        seed::workflow(&central, &f.own_id()).await.unwrap().0,
+        "NOTIFIED"
     );
 }

@@ -1,11 +1,14 @@
 //! ec2-isolate-instance end to end: a running instance in a member account is contained, its
-//! evidence kept, and a replay changes nothing more; an isolation group someone opened is emptied
-//! before use; an instance detached from its Auto Scaling group is attached back by undo.
+//! evidence kept, and a replay changes nothing more; each interface passes through the untracking
+//! group to the isolation group, and one interface failing to move stops nothing else; an
+//! isolation group someone opened is emptied before use; an instance in an Auto Scaling group is
+//! detached by default, kept running, and attached back by undo.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use ec2_isolate_instance::{
     Ec2IsolateInstance, FINDING_TAG, ISOLATED_BY_TAG, ISOLATION_TAG, PREVIOUS_GROUPS_TAG,
+    UNTRACK_VALUE,
 };
 use quell::{Config, Mode};
 use quell_tests::{context, events, seed, Emulator, CENTRAL, MEMBER};
@@ -29,6 +32,117 @@ async fn isolation_groups(
         .unwrap()
         .security_groups
         .unwrap_or_default()
+}
+
+/// quell's untracking group in `vpc` (tagged quell:isolation=untrack), as EC2 describes it.
+async fn untrack_groups(
+    ec2: &aws_sdk_ec2::Client,
+    vpc: &str,
+) -> Vec<aws_sdk_ec2::types::SecurityGroup> {
+    use aws_sdk_ec2::types::Filter;
+    ec2.describe_security_groups()
+        .filters(Filter::builder().name("vpc-id").values(vpc).build())
+        .filters(
+            Filter::builder()
+                .name(format!("tag:{ISOLATION_TAG}"))
+                .values(UNTRACK_VALUE)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .security_groups
+        .unwrap_or_default()
+}
+
+/// The instance's interfaces with their groups, as DescribeNetworkInterfaces gives them (the
+/// order the function reads them in).
+async fn interfaces(ec2: &aws_sdk_ec2::Client, id: &str) -> Vec<(String, Vec<String>)> {
+    use aws_sdk_ec2::types::Filter;
+    ec2.describe_network_interfaces()
+        .filters(
+            Filter::builder()
+                .name("attachment.instance-id")
+                .values(id)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .network_interfaces()
+        .iter()
+        .map(|n| {
+            (
+                n.network_interface_id().unwrap().to_string(),
+                n.groups()
+                    .iter()
+                    .filter_map(|g| g.group_id().map(str::to_string))
+                    .collect(),
+            )
+        })
+        .collect()
+}
+
+/// The instance's VPC, subnet and EBS volumes.
+async fn placement(ec2: &aws_sdk_ec2::Client, id: &str) -> (String, String, Vec<String>) {
+    let out = ec2
+        .describe_instances()
+        .instance_ids(id)
+        .send()
+        .await
+        .unwrap();
+    let inst = &out.reservations()[0].instances()[0];
+    let volumes = inst
+        .block_device_mappings()
+        .iter()
+        .filter_map(|b| b.ebs()?.volume_id().map(str::to_string))
+        .collect();
+    (
+        inst.vpc_id().unwrap().to_string(),
+        inst.subnet_id().unwrap().to_string(),
+        volumes,
+    )
+}
+
+/// A compromised instance with two interfaces, both in its own group: (instance, its group).
+async fn two_interface_instance(member: &aws_config::SdkConfig, name: &str) -> (String, String) {
+    let (id, web_sg) = seed::instance(member, name).await;
+    let ec2 = aws_sdk_ec2::Client::new(member);
+    let (_, subnet, _) = placement(&ec2, &id).await;
+    let eni = ec2
+        .create_network_interface()
+        .subnet_id(subnet)
+        .groups(&web_sg)
+        .send()
+        .await
+        .unwrap()
+        .network_interface
+        .unwrap()
+        .network_interface_id
+        .unwrap();
+    ec2.attach_network_interface()
+        .network_interface_id(&eni)
+        .instance_id(&id)
+        .device_index(1)
+        .send()
+        .await
+        .unwrap();
+    let enis = interfaces(&ec2, &id).await;
+    assert_eq!(enis.len(), 2, "{enis:?}");
+    assert!(enis.iter().all(|(_, g)| g == &[web_sg.clone()]), "{enis:?}");
+    (id, web_sg)
+}
+
+fn finding(id: &str) -> quell::Finding {
+    let event = events::load(
+        "guardduty-ec2-cryptocurrency-bitcointool.json",
+        &[("i-0a1b2c3d4e5f60718", id)],
+    );
+    quell::event::Envelope::parse(event)
+        .unwrap()
+        .findings
+        .remove(0)
+        .unwrap()
 }
 
 #[tokio::test]
@@ -269,7 +383,7 @@ async fn the_default_mode_is_dry_run_and_changes_nothing() {
 }
 
 #[tokio::test]
-async fn an_auto_scaling_instance_is_detached_when_configured_and_undo_attaches_it() {
+async fn an_auto_scaling_instance_is_detached_by_default_kept_running_and_undo_attaches_it() {
     let emu = Emulator::start_enforced().await.expect("emulator");
     let member = emu.account_config(MEMBER).await;
     seed::member_role(&member, CENTRAL).await;
@@ -325,11 +439,8 @@ async fn an_auto_scaling_instance_is_detached_when_configured_and_undo_attaches_
         .findings
         .remove(0)
         .unwrap();
-    let mut isolate = Ec2IsolateInstance::default();
-    quell::Remediation::configure(&mut isolate, &|k| {
-        (k == "QUELL_ISOLATE_DETACH_FROM_ASG").then(|| "true".to_string())
-    })
-    .unwrap();
+    // The default: detached (the group would otherwise terminate the unhealthy evidence).
+    let isolate = Ec2IsolateInstance::default();
     // Enforced, with the prior state recorded for undo.
     let ctx = quell_tests::recording_context(&emu, "ec2-isolate-instance").await;
     let resp = quell::runtime::handle(&isolate, &ctx, event).await.unwrap();
@@ -348,6 +459,20 @@ async fn an_auto_scaling_instance_is_detached_when_configured_and_undo_attaches_
     assert!(
         left.auto_scaling_instances().is_empty(),
         "still in the group: {left:?}"
+    );
+    let kept = ec2
+        .describe_instances()
+        .instance_ids(&id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        kept.reservations()[0].instances()[0]
+            .state()
+            .and_then(|s| s.name())
+            .map(|n| n.as_str()),
+        Some("running"),
+        "the evidence is kept"
     );
 
     // `quell undo`: from the record, through the member's quell-undo role, back in its group.
@@ -602,4 +727,238 @@ async fn an_isolation_is_undone_from_its_record_and_then_held() {
         .unwrap()
         .unwrap();
     assert!(again.undone_at.is_some());
+}
+
+#[tokio::test]
+async fn every_interface_passes_through_the_untracking_group_to_the_isolation_group() {
+    let emu = Emulator::start_enforced().await.expect("emulator");
+    let member = emu.account_config(MEMBER).await;
+    seed::member_role(&member, CENTRAL).await;
+    let (id, web_sg) = two_interface_instance(&member, "app-server-5").await;
+    let ec2 = aws_sdk_ec2::Client::new(&member);
+    let (vpc, _, volumes) = placement(&ec2, &id).await;
+    let ctx = context(
+        &emu,
+        Config {
+            mode: Some(Mode::Enforce),
+            ..Config::default()
+        },
+        "ec2-isolate-instance",
+    );
+
+    emu.clear_calls().await;
+    let rep =
+        quell::runtime::handle_finding(&Ec2IsolateInstance::default(), &ctx, &finding(&id)).await;
+    assert_eq!(rep.outcome.name(), "REMEDIATED", "{rep:?}");
+    let writes: Vec<String> = emu
+        .calls()
+        .await
+        .into_iter()
+        .filter(|c| c.account == MEMBER && c.service == "ec2" && !c.action.starts_with("Describe"))
+        .map(|c| c.action)
+        .collect();
+
+    // Both groups ready first (the untracking group made with all traffic allowed: in, and out to
+    // IPv6 beside the default IPv4 egress), the evidence, then each interface moved twice in a
+    // row, nothing between: to the untracking group, then to the isolation group. Which group
+    // each move names is held call by call in the next test.
+    let mut want = vec![
+        "CreateSecurityGroup",
+        "RevokeSecurityGroupEgress",
+        "CreateSecurityGroup",
+        "AuthorizeSecurityGroupIngress",
+        "AuthorizeSecurityGroupEgress",
+        "CreateTags",
+    ];
+    want.extend(volumes.iter().map(|_| "CreateSnapshot"));
+    want.extend(["ModifyNetworkInterfaceAttribute"; 4]);
+    want.extend(["DisassociateIamInstanceProfile", "ModifyInstanceAttribute"]);
+    assert_eq!(writes, want);
+
+    // Every interface ends in the isolation group alone, read back from the interfaces.
+    let iso = isolation_groups(&ec2, &vpc).await;
+    assert_eq!(iso.len(), 1, "{iso:?}");
+    let iso = iso[0].group_id().unwrap().to_string();
+    let enis = interfaces(&ec2, &id).await;
+    assert_eq!(enis.len(), 2);
+    for (eni, groups) in &enis {
+        assert_eq!(groups, &[iso.clone()], "interface {eni}");
+    }
+    // The untracking group: all traffic, any IPv4 and IPv6 address, both ways; nobody left in it.
+    let untrack = untrack_groups(&ec2, &vpc).await;
+    assert_eq!(untrack.len(), 1, "{untrack:?}");
+    let u = &untrack[0];
+    for (way, rules) in [
+        ("ingress", u.ip_permissions()),
+        ("egress", u.ip_permissions_egress()),
+    ] {
+        let all = rules.iter().find(|p| p.ip_protocol() == Some("-1"));
+        let v4: Vec<&str> = all
+            .map(|p| p.ip_ranges().iter().filter_map(|r| r.cidr_ip()).collect())
+            .unwrap_or_default();
+        let v6: Vec<&str> = all
+            .map(|p| {
+                p.ipv6_ranges()
+                    .iter()
+                    .filter_map(|r| r.cidr_ipv6())
+                    .collect()
+            })
+            .unwrap_or_default();
+        assert_eq!(
+            (v4, v6),
+            (vec!["0.0.0.0/0"], vec!["::/0"]),
+            "{way}: {rules:?}"
+        );
+    }
+    let in_untrack = ec2
+        .describe_network_interfaces()
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("group-id")
+                .values(u.group_id().unwrap())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        in_untrack.network_interfaces().is_empty(),
+        "left in the untracking group: {in_untrack:?}"
+    );
+    let tags = ec2
+        .describe_instances()
+        .instance_ids(&id)
+        .send()
+        .await
+        .unwrap()
+        .reservations()[0]
+        .instances()[0]
+        .tags()
+        .to_vec();
+    assert!(
+        tags.iter().any(|t| t.key() == Some(PREVIOUS_GROUPS_TAG)
+            && t.value().is_some_and(|v| v.contains(&web_sg))),
+        "{tags:?}"
+    );
+
+    // Isolated: a replay neither moves an interface nor touches the untracking group.
+    emu.clear_calls().await;
+    let again =
+        quell::runtime::handle_finding(&Ec2IsolateInstance::default(), &ctx, &finding(&id)).await;
+    assert_eq!(again.outcome.name(), "ALREADY_COMPLIANT", "{again:?}");
+    let writes: Vec<_> = emu
+        .calls()
+        .await
+        .into_iter()
+        .filter(|c| c.service == "ec2" && !c.action.starts_with("Describe"))
+        .collect();
+    assert!(writes.is_empty(), "a replay wrote: {writes:?}");
+}
+
+/// Call k of ModifyNetworkInterfaceAttribute refused, for k = 0..3 (a new instance each time):
+/// call 2i moves interface i to the untracking group, call 2i+1 moves it on to the isolation
+/// group. A refused move stops nothing else: the other interface, the snapshot and termination
+/// protection are still done, and the outcome (FAILED, a person told) names the failure and what
+/// was done. An interface that cannot reach the isolation group goes back to its own groups, never
+/// left in the open one; the retry then finishes the isolation.
+#[tokio::test]
+async fn one_interface_failing_to_move_stops_nothing_else_and_is_reported() {
+    let emu = Emulator::start_enforced().await.expect("emulator");
+    let member = emu.account_config(MEMBER).await;
+    seed::member_role(&member, CENTRAL).await;
+    let ec2 = aws_sdk_ec2::Client::new(&member);
+    let ctx = context(
+        &emu,
+        Config {
+            mode: Some(Mode::Enforce),
+            ..Config::default()
+        },
+        "ec2-isolate-instance",
+    );
+    let r = Ec2IsolateInstance::default();
+    for k in 0..4usize {
+        let (id, web_sg) = two_interface_instance(&member, &format!("app-server-k{k}")).await;
+        let (vpc, _, _) = placement(&ec2, &id).await;
+        let order: Vec<String> = interfaces(&ec2, &id)
+            .await
+            .into_iter()
+            .map(|(eni, _)| eni)
+            .collect();
+        let (eni, other) = (&order[k / 2], &order[1 - k / 2]);
+        emu.inject(serde_json::json!([{
+            "service": "ec2",
+            "action": "ModifyNetworkInterfaceAttribute",
+            "account": MEMBER,
+            "skip": k,
+            "count": 1,
+            "status": 403,
+            "code": "UnauthorizedOperation"
+        }]))
+        .await;
+        emu.clear_calls().await;
+        let rep = quell::runtime::handle_finding(&r, &ctx, &finding(&id)).await;
+        let moves = emu
+            .calls()
+            .await
+            .iter()
+            .filter(|c| c.account == MEMBER && c.action == "ModifyNetworkInterfaceAttribute")
+            .count();
+        emu.clear_faults().await;
+
+        let quell::Outcome::Failed {
+            error, retryable, ..
+        } = &rep.outcome
+        else {
+            panic!("call {k}: {rep:?}")
+        };
+        // FAILED, not retried quietly: the finding is NOTIFIED with what was done and what not.
+        assert!(!retryable, "call {k}: {rep:?}");
+        assert_eq!(rep.outcome.name(), "FAILED", "call {k}");
+        let group = if k % 2 == 0 {
+            "untracking"
+        } else {
+            "isolation"
+        };
+        let refused = format!("could not move {eni} of {id} to the {group} group");
+        assert!(
+            error.contains(&refused),
+            "call {k}: `{refused}` not in {error}"
+        );
+        for done in [
+            format!("{other} untracked, then isolated"),
+            "snapshot snap-".to_string(),
+            "termination protection on".to_string(),
+        ] {
+            assert!(error.contains(&done), "call {k}: `{done}` not in {error}");
+        }
+        let iso = isolation_groups(&ec2, &vpc).await[0]
+            .group_id()
+            .unwrap()
+            .to_string();
+        if k % 2 == 0 {
+            // Not untracked, but isolated all the same; a person hears that connections open
+            // before may survive.
+            assert_eq!(moves, 4, "call {k}");
+            assert!(
+                error.contains("connections tracked before may survive"),
+                "call {k}: {error}"
+            );
+            for (e, groups) in interfaces(&ec2, &id).await {
+                assert_eq!(groups, [iso.clone()], "call {k}: interface {e}");
+            }
+        } else {
+            // Back in its own groups: one more move.
+            assert_eq!(moves, 5, "call {k}");
+            let back = format!("{eni} put back in its own groups {web_sg}");
+            assert!(error.contains(&back), "call {k}: `{back}` not in {error}");
+        }
+        if k == 1 {
+            // The retry (a person's, or the next delivery) finishes it.
+            let rep = quell::runtime::handle_finding(&r, &ctx, &finding(&id)).await;
+            assert_eq!(rep.outcome.name(), "REMEDIATED", "{rep:?}");
+            for (e, groups) in interfaces(&ec2, &id).await {
+                assert_eq!(groups, [iso.clone()], "after the retry: interface {e}");
+            }
+        }
+    }
 }

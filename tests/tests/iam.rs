@@ -2,7 +2,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use iam_disable_access_key::IamDisableAccessKey;
+use iam_disable_access_key::{IamDisableAccessKey, SESSIONS_POLICY};
 use iam_revoke_role_sessions::{IamRevokeRoleSessions, POLICY_NAME};
 use quell::{Config, Mode};
 use quell_tests::{context, events, seed, Emulator, CENTRAL, MEMBER};
@@ -20,6 +20,57 @@ async fn setup() -> (Emulator, aws_config::SdkConfig, aws_config::SdkConfig) {
     let member = emu.account_config(MEMBER).await;
     seed::member_role(&member, CENTRAL).await;
     (emu, central, member)
+}
+
+fn parsed(event: &serde_json::Value) -> quell::Finding {
+    quell::event::Envelope::parse(event.clone())
+        .unwrap()
+        .findings
+        .remove(0)
+        .unwrap()
+}
+
+/// The user's inline policies: name → decoded document.
+async fn user_policies(
+    member: &aws_config::SdkConfig,
+    user: &str,
+) -> Vec<(String, serde_json::Value)> {
+    let iam = aws_sdk_iam::Client::new(member);
+    let names = iam
+        .list_user_policies()
+        .user_name(user)
+        .send()
+        .await
+        .unwrap()
+        .policy_names;
+    let mut out = Vec::new();
+    for n in names {
+        let doc = iam
+            .get_user_policy()
+            .user_name(user)
+            .policy_name(&n)
+            .send()
+            .await
+            .unwrap()
+            .policy_document;
+        let doc = quell::policy::percent_decode(&doc);
+        out.push((n, serde_json::from_str(&doc).unwrap()));
+    }
+    out
+}
+
+/// The calls quell's member roles made in the member account that change something.
+async fn member_writes(emu: &Emulator) -> Vec<quell_tests::emulator::Call> {
+    emu.calls()
+        .await
+        .into_iter()
+        .filter(|c| {
+            c.account == MEMBER
+                && c.service == "iam"
+                && !c.action.starts_with("List")
+                && !c.action.starts_with("Get")
+        })
+        .collect()
 }
 
 fn hub_id(event: &serde_json::Value) -> (String, String) {
@@ -363,4 +414,286 @@ async fn stolen_role_sessions_are_revoked_and_the_cutoff_moves_forward_without_s
     .await
     .unwrap_err();
     assert_eq!(bad.code.as_deref(), Some("InvalidPriorState"));
+}
+
+/// A temporary key of the user's own (GetSessionToken): not in ListAccessKeys.
+const TEMP_KEY: &str = "ASIAQUELLDEMOALICE01";
+
+#[tokio::test]
+async fn a_users_stolen_temporary_key_denies_the_users_older_sessions_and_undo_removes_it() {
+    let (emu, central, member) = setup().await;
+    seed::user_with_keys(&member, "alice").await;
+    let seeded_keys = seed::key_statuses(&member, "alice").await;
+    let event = events::load(
+        "guardduty-iam-unauthorizedaccess-maliciousipcaller.json",
+        &[("AKIAQUELLDEMOLEAKED1", TEMP_KEY), ("ci-deployer", "alice")],
+    );
+    let (id, product) = hub_id(&event);
+    seed::hub_finding(
+        &member,
+        MEMBER,
+        &id,
+        &product,
+        ("AwsIamAccessKey", TEMP_KEY),
+    )
+    .await;
+    let ctx = quell_tests::recording_context(&emu, "iam-disable-access-key").await;
+    let r = IamDisableAccessKey::default();
+    assert!(user_policies(&member, "alice").await.is_empty());
+
+    let resp = quell::runtime::handle(&r, &ctx, event.clone())
+        .await
+        .unwrap();
+    assert_eq!(
+        resp.reports[0].outcome.name(),
+        "REMEDIATED",
+        "{:?}",
+        resp.reports[0]
+    );
+    // Read back in the member account: one deny of every action to alice's sessions issued
+    // before the cut-off, at or after the theft.
+    let policies = user_policies(&member, "alice").await;
+    assert_eq!(policies.len(), 1, "{policies:?}");
+    let (name, doc) = &policies[0];
+    assert_eq!(name, SESSIONS_POLICY);
+    let st = &doc["Statement"][0];
+    assert_eq!(st["Effect"], "Deny");
+    assert_eq!(st["Action"], serde_json::json!(["*"]));
+    assert_eq!(st["Resource"], serde_json::json!(["*"]));
+    let cut = st["Condition"]["DateLessThan"]["aws:TokenIssueTime"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(cut.as_str() >= "2026-11-28T10:05:00Z", "{cut}");
+    // Her long-term keys are not the stolen credential: untouched.
+    assert_eq!(seed::key_statuses(&member, "alice").await, seeded_keys);
+    let (status, note) = seed::workflow(&central, &id).await.unwrap();
+    assert_eq!(status, "RESOLVED");
+    let note = note.unwrap_or_default();
+    assert!(
+        note.contains(TEMP_KEY) && note.contains(SESSIONS_POLICY),
+        "{note}"
+    );
+
+    // Another delivery: the cut-off already covers the theft; nothing is written.
+    emu.clear_calls().await;
+    let mut replay = event.clone();
+    replay["id"] = serde_json::json!("guardduty-redelivered");
+    let again = quell::runtime::handle(&r, &ctx, replay).await.unwrap();
+    assert_eq!(
+        again.reports[0].outcome.name(),
+        "ALREADY_COMPLIANT",
+        "{:?}",
+        again.reports[0]
+    );
+    let writes = member_writes(&emu).await;
+    assert!(writes.is_empty(), "{writes:?}");
+
+    // `quell undo`: alice had no such policy before, so it is removed.
+    let f = parsed(&event);
+    let steps = quell_tests::undo_recorded(&emu, &ctx, &r, &f.id).await;
+    assert_eq!(steps.len(), 1, "{steps:?}");
+    assert!(
+        user_policies(&member, "alice").await.is_empty(),
+        "the undo left a policy"
+    );
+    assert_eq!(seed::key_statuses(&member, "alice").await, seeded_keys);
+}
+
+#[tokio::test]
+async fn an_old_key_in_daily_use_is_planned_not_deactivated() {
+    let (emu, central, member) = setup().await;
+    let (_, keys) = seed::user_with_keys(&member, "ci-deployer").await;
+    // 120 days old (over IAM.3's 90) and used yesterday: something in production signs with it.
+    emu.age_access_key(MEMBER, &keys[0], 120, Some(1)).await;
+    let event = events::load("securityhub-imported-fsbp-iam-3.json", &[]);
+    let (id, product) = hub_id(&event);
+    seed::hub_finding(
+        &member,
+        MEMBER,
+        &id,
+        &product,
+        ("AwsIamUser", "arn:aws:iam::111111111111:user/ci-deployer"),
+    )
+    .await;
+    let ctx = context(&emu, enforce(), "iam-disable-access-key");
+    emu.clear_calls().await;
+
+    let resp = quell::runtime::handle(&IamDisableAccessKey::default(), &ctx, event)
+        .await
+        .unwrap();
+    let report = &resp.reports[0];
+    assert_eq!(report.outcome.name(), "PLANNED", "{report:?}");
+    assert!(
+        report.note.contains("daily use") && report.note.contains(&keys[0]),
+        "{}",
+        report.note
+    );
+    assert!(
+        emu.calls()
+            .await
+            .iter()
+            .any(|c| c.account == MEMBER && c.action == "GetAccessKeyLastUsed"),
+        "the key's last use was not read"
+    );
+    let writes = member_writes(&emu).await;
+    assert!(writes.is_empty(), "{writes:?}");
+    assert!(
+        seed::key_statuses(&member, "ci-deployer")
+            .await
+            .iter()
+            .all(|(_, s)| s == "Active"),
+        "a key in use was deactivated"
+    );
+    let (status, note) = seed::workflow(&central, &id).await.unwrap();
+    assert_eq!(status, "NOTIFIED");
+    assert!(note.unwrap_or_default().contains("daily use"));
+}
+
+#[tokio::test]
+async fn a_low_severity_finding_is_planned_and_the_key_left_active() {
+    let (emu, central, member) = setup().await;
+    let (_, keys) = seed::user_with_keys(&member, "ci-deployer").await;
+    let event = events::load(
+        "guardduty-iam-unauthorizedaccess-maliciousipcaller.json",
+        &[
+            ("AKIAQUELLDEMOLEAKED1", &keys[0]),
+            ("\"severity\": 5,", "\"severity\": 2,"),
+        ],
+    );
+    assert_eq!(parsed(&event).severity, quell::Severity::Low);
+    let (id, product) = hub_id(&event);
+    seed::hub_finding(
+        &member,
+        MEMBER,
+        &id,
+        &product,
+        ("AwsIamAccessKey", &keys[0]),
+    )
+    .await;
+    let ctx = context(&emu, enforce(), "iam-disable-access-key");
+    emu.clear_calls().await;
+
+    let resp = quell::runtime::handle(&IamDisableAccessKey::default(), &ctx, event)
+        .await
+        .unwrap();
+    let report = &resp.reports[0];
+    assert_eq!(report.outcome.name(), "PLANNED", "{report:?}");
+    assert!(
+        report.note.contains("QUELL_KEY_MIN_SEVERITY") && report.note.contains(&keys[0]),
+        "{}",
+        report.note
+    );
+    let writes = member_writes(&emu).await;
+    assert!(writes.is_empty(), "{writes:?}");
+    assert!(seed::key_statuses(&member, "ci-deployer")
+        .await
+        .iter()
+        .all(|(_, s)| s == "Active"));
+    assert_eq!(seed::workflow(&central, &id).await.unwrap().0, "NOTIFIED");
+}
+
+#[tokio::test]
+async fn a_low_severity_role_theft_is_planned_and_no_policy_written() {
+    let (emu, central, member) = setup().await;
+    seed::app_role(&member, "app-server-role").await;
+    let event = events::load(
+        "guardduty-iam-instancecredentialexfiltration-outsideaws.json",
+        &[("\"severity\": 8,", "\"severity\": 3,")],
+    );
+    assert_eq!(parsed(&event).severity, quell::Severity::Low);
+    let (id, product) = hub_id(&event);
+    seed::hub_finding(
+        &member,
+        MEMBER,
+        &id,
+        &product,
+        (
+            "AwsIamRole",
+            "arn:aws:iam::111111111111:role/app-server-role",
+        ),
+    )
+    .await;
+    let ctx = context(&emu, enforce(), "iam-revoke-role-sessions");
+    let resp = quell::runtime::handle(&IamRevokeRoleSessions::default(), &ctx, event)
+        .await
+        .unwrap();
+    let report = &resp.reports[0];
+    assert_eq!(report.outcome.name(), "PLANNED", "{report:?}");
+    assert!(
+        report.note.contains("QUELL_SESSION_MIN_SEVERITY"),
+        "{}",
+        report.note
+    );
+    assert!(seed::role_policies(&member, "app-server-role")
+        .await
+        .is_empty());
+    assert_eq!(seed::workflow(&central, &id).await.unwrap().0, "NOTIFIED");
+}
+
+#[tokio::test]
+async fn an_identity_center_role_is_escalated_with_no_write() {
+    const SSO_ROLE: &str = "AWSReservedSSO_AdministratorAccess_0123456789abcdef";
+    let (emu, central, member) = setup().await;
+    // As IAM Identity Center makes it: under /aws-reserved/sso.amazonaws.com/.
+    let trust = serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Federated": "arn:aws:iam::111111111111:saml-provider/AWSSSO_0123456789abcdef_DO_NOT_DELETE"}, "Action": ["sts:AssumeRoleWithSAML", "sts:TagSession"]}]
+    });
+    aws_sdk_iam::Client::new(&member)
+        .create_role()
+        .role_name(SSO_ROLE)
+        .path("/aws-reserved/sso.amazonaws.com/")
+        .assume_role_policy_document(trust.to_string())
+        .send()
+        .await
+        .unwrap();
+    let event = events::load(
+        "guardduty-iam-instancecredentialexfiltration-outsideaws.json",
+        &[
+            ("app-server-role", SSO_ROLE),
+            (
+                "AROAQUELLDEMOAPPROLE1:i-0a1b2c3d4e5f60718",
+                "AROAQUELLDEMOSSOROLE1:alice@example.com",
+            ),
+        ],
+    );
+    let (id, product) = hub_id(&event);
+    seed::hub_finding(
+        &member,
+        MEMBER,
+        &id,
+        &product,
+        (
+            "AwsIamRole",
+            &format!("arn:aws:iam::111111111111:role/aws-reserved/sso.amazonaws.com/{SSO_ROLE}"),
+        ),
+    )
+    .await;
+    let ctx = context(&emu, enforce(), "iam-revoke-role-sessions");
+    emu.clear_calls().await;
+
+    let resp = quell::runtime::handle(&IamRevokeRoleSessions::default(), &ctx, event)
+        .await
+        .unwrap();
+    let report = &resp.reports[0];
+    // Escalated: NOTIFIED with what a person must do in Identity Center.
+    assert_eq!(report.outcome.name(), "FAILED", "{report:?}");
+    let (status, note) = seed::workflow(&central, &id).await.unwrap();
+    assert_eq!(status, "NOTIFIED");
+    let note = note.unwrap_or_default();
+    assert!(
+        note.contains("IAM Identity Center")
+            && note.contains("delete their active sessions")
+            && note.contains("alice@example.com"),
+        "{note}"
+    );
+    assert!(
+        emu.calls().await.iter().all(|c| c.account == CENTRAL),
+        "no call into the member for an Identity Center role"
+    );
+    assert!(
+        seed::role_policies(&member, SSO_ROLE).await.is_empty(),
+        "an inline policy was put on an Identity Center role"
+    );
 }

@@ -1,6 +1,12 @@
 //! `ec2-close-default-sg`: a VPC's default security group should allow nothing (CIS 5.4, EC2.2):
 //! every ingress and egress rule is revoked. Resources should use groups of their own.
+//!
+//! Before it acts, it looks for network interfaces that still use the group
+//! (DescribeNetworkInterfaces, `group-id`): closing the group would cut their traffic, so then it
+//! only plans (NOTIFIED), naming the interfaces and what a person should do — move them to a
+//! group of their own — and closes the group once none is left.
 
+use aws_sdk_ec2::types::Filter;
 pub use ec2_revoke_open_ingress::{
     describe_group, rules_from_json, rules_json, valid_group_id, Group,
 };
@@ -13,10 +19,15 @@ use quell::{
 #[derive(Debug, Clone, Default)]
 pub struct Ec2CloseDefaultSg;
 
+/// How many interface ids a note names; the rest are counted.
+const NAMED_INTERFACES: usize = 3;
+
 #[derive(Debug, Default)]
 pub struct Target {
     pub group: String,
     read: Cached<Group>,
+    /// The network interfaces that use the group, as `plan` read them (read once per finding).
+    interfaces: Cached<Vec<String>>,
 }
 
 impl Target {
@@ -24,8 +35,52 @@ impl Target {
         Target {
             group: group.into(),
             read: Cached::default(),
+            interfaces: Cached::default(),
         }
     }
+}
+
+/// The ids of the network interfaces (of instances, load balancers, Lambda functions, endpoints)
+/// that use `group`, every page.
+pub async fn interfaces_using(
+    ec2: &aws_sdk_ec2::Client,
+    group: &str,
+) -> Result<Vec<String>, AwsError> {
+    let mut ids = Vec::new();
+    let mut pages = ec2
+        .describe_network_interfaces()
+        .filters(Filter::builder().name("group-id").values(group).build())
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page =
+            page.aws(|| format!("could not list the network interfaces that use {group}"))?;
+        ids.extend(
+            page.network_interfaces()
+                .iter()
+                .map(|n| n.network_interface_id().unwrap_or("?").to_string()),
+        );
+    }
+    Ok(ids)
+}
+
+/// Why a group in use is planned, not closed: the interfaces (a few by id, and the count) and
+/// what a person should do.
+pub fn in_use_reason(group: &str, ids: &[String]) -> String {
+    let named: Vec<&str> = ids
+        .iter()
+        .take(NAMED_INTERFACES)
+        .map(String::as_str)
+        .collect();
+    let more = match ids.len().saturating_sub(NAMED_INTERFACES) {
+        0 => String::new(),
+        n => format!(" and {n} more"),
+    };
+    format!(
+        "{group} is still used by {} network interface(s) ({}{more}); removing its rules would cut their traffic. Move them to a dedicated security group first; quell closes the group once none uses it",
+        ids.len(),
+        named.join(", ")
+    )
 }
 
 async fn read(ec2: &aws_sdk_ec2::Client, t: &Target) -> Result<Group, AwsError> {
@@ -40,7 +95,7 @@ async fn read(ec2: &aws_sdk_ec2::Client, t: &Target) -> Result<Group, AwsError> 
 impl Remediation for Ec2CloseDefaultSg {
     const SPEC: Spec = Spec {
         id: "ec2-close-default-sg",
-        summary: "Removes every ingress and egress rule of a VPC's default security group",
+        summary: "Removes every ingress and egress rule of a VPC's default security group; only plans while network interfaces use it",
         triggers: Triggers {
             config_rules: &["vpc-default-security-group-closed"],
             securityhub_controls: &[
@@ -54,6 +109,7 @@ impl Remediation for Ec2CloseDefaultSg {
         },
         permissions: &[
             "ec2:DescribeSecurityGroups",
+            "ec2:DescribeNetworkInterfaces",
             "ec2:RevokeSecurityGroupIngress",
             "ec2:RevokeSecurityGroupEgress",
         ],
@@ -114,7 +170,18 @@ impl Remediation for Ec2CloseDefaultSg {
                 format!("group={} all {} egress rules", t.group, g.egress.len()),
             ));
         }
+        // Only when there is something to close: who would lose their traffic.
+        if !steps.is_empty() && t.interfaces.get().is_none() {
+            t.interfaces.set(interfaces_using(ec2, &t.group).await?);
+        }
         Ok(steps)
+    }
+
+    fn plan_only(&self, t: &Target) -> Option<String> {
+        t.interfaces
+            .get()
+            .filter(|ids| !ids.is_empty())
+            .map(|ids| in_use_reason(&t.group, &ids))
     }
 
     async fn prior(
@@ -199,6 +266,7 @@ impl Remediation for Ec2CloseDefaultSg {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aws_sdk_ec2::operation::describe_network_interfaces::DescribeNetworkInterfacesOutput;
     use aws_sdk_ec2::operation::describe_security_groups::{
         DescribeSecurityGroupsError, DescribeSecurityGroupsOutput,
     };
@@ -206,7 +274,9 @@ mod tests {
     use aws_sdk_ec2::operation::revoke_security_group_ingress::{
         RevokeSecurityGroupIngressError, RevokeSecurityGroupIngressOutput,
     };
-    use aws_sdk_ec2::types::{IpPermission, IpRange, SecurityGroup, Tag, UserIdGroupPair};
+    use aws_sdk_ec2::types::{
+        IpPermission, IpRange, NetworkInterface, SecurityGroup, Tag, UserIdGroupPair,
+    };
     use aws_sdk_ec2::Client;
     use aws_smithy_mocks::{mock, mock_client, RuleMode};
     use aws_smithy_types::error::ErrorMetadata;
@@ -248,6 +318,30 @@ mod tests {
             .build()
     }
 
+    /// `n` network interfaces that use the group.
+    fn interfaces(n: usize) -> DescribeNetworkInterfacesOutput {
+        let mut out = DescribeNetworkInterfacesOutput::builder();
+        for i in 0..n {
+            out = out.network_interfaces(
+                NetworkInterface::builder()
+                    .network_interface_id(format!("eni-0000000000000000{i}"))
+                    .build(),
+            );
+        }
+        out.build()
+    }
+
+    /// DescribeNetworkInterfaces, only with the filter `group-id` = the group.
+    fn enis(n: usize) -> aws_smithy_mocks::Rule {
+        mock!(Client::describe_network_interfaces)
+            .match_requests(|r| {
+                r.filters().len() == 1
+                    && r.filters()[0].name() == Some("group-id")
+                    && r.filters()[0].values() == ["sg-0a1b2c3d4e5f60718"]
+            })
+            .then_output(move || interfaces(n))
+    }
+
     #[tokio::test]
     async fn closes_the_default_group() {
         let d = mock!(Client::describe_security_groups)
@@ -265,7 +359,8 @@ mod tests {
                 r.group_id() == Some("sg-0a1b2c3d4e5f60718") && r.ip_permissions() == [egress()]
             })
             .then_output(|| RevokeSecurityGroupEgressOutput::builder().build());
-        let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&d, &i, &e]);
+        let n = enis(0);
+        let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&d, &i, &e, &n]);
         let out = execute(
             &Ec2CloseDefaultSg,
             &ec2,
@@ -279,6 +374,47 @@ mod tests {
             "{out:?}"
         );
         assert_eq!((i.num_calls(), e.num_calls()), (1, 1));
+        assert_eq!(n.num_calls(), 1, "read once, before the change");
+    }
+
+    #[tokio::test]
+    async fn a_default_group_in_use_is_planned_not_closed() {
+        let d = mock!(Client::describe_security_groups).then_output(|| group("default", true, &[]));
+        let i = mock!(Client::revoke_security_group_ingress)
+            .then_output(|| RevokeSecurityGroupIngressOutput::builder().build());
+        let e = mock!(Client::revoke_security_group_egress)
+            .then_output(|| RevokeSecurityGroupEgressOutput::builder().build());
+        let n = enis(5);
+        let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&d, &i, &e, &n]);
+        let out = execute(
+            &Ec2CloseDefaultSg,
+            &ec2,
+            &Target::new("sg-0a1b2c3d4e5f60718"),
+            Mode::Enforce,
+            "quell:exempt",
+        )
+        .await;
+        let Outcome::Planned { steps, reason } = &out else {
+            panic!("{out:?}")
+        };
+        assert_eq!(steps.len(), 2, "the calls it would make: {steps:?}");
+        assert!(
+            reason.contains("5 network interface(s)")
+                && reason.contains("eni-00000000000000000, eni-00000000000000001")
+                && reason.contains("and 2 more")
+                && reason.contains("dedicated security group"),
+            "{reason}"
+        );
+        assert_eq!(out.workflow(), Some(quell::outcome::Workflow::Notified));
+        assert_eq!((i.num_calls(), e.num_calls()), (0, 0), "nothing is revoked");
+        assert!(
+            out.note(
+                "ec2-close-default-sg",
+                "default security group sg-0a1b2c3d4e5f60718"
+            )
+            .contains("eni-00000000000000000"),
+            "the note names the interfaces"
+        );
     }
 
     #[tokio::test]
@@ -299,9 +435,10 @@ mod tests {
                 "EXEMPT",
             ),
         ];
+        let n = enis(0);
         for (g, mode, want) in cases {
             let d = mock!(Client::describe_security_groups).then_output(move || g.clone());
-            let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&d, &i]);
+            let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&d, &i, &n]);
             let out = execute(
                 &Ec2CloseDefaultSg,
                 &ec2,
@@ -321,7 +458,7 @@ mod tests {
                     .build(),
             )
         });
-        let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&d, &deny]);
+        let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&d, &deny, &n]);
         let out = execute(
             &Ec2CloseDefaultSg,
             &ec2,

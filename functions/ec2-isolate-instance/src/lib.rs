@@ -1,19 +1,25 @@
 //! `ec2-isolate-instance`: a compromised instance is contained for investigation without
 //! destroying evidence. It is never stopped or terminated (memory is evidence).
 //!
-//! - an isolation security group of quell's in the instance's VPC, with no rule at all;
-//! - every network interface of the instance moved to it;
-//! - every attached EBS volume snapshotted once per finding, tagged with it;
-//! - the instance profile disassociated (its credentials are the likeliest loot);
-//! - termination protection on;
 //! - the instance tagged with the finding, its previous groups and instance profile, so a person
-//!   can restore it. An instance in an Auto Scaling group is reported and left in the group.
+//!   can restore it;
+//! - every attached EBS volume snapshotted once per finding, tagged with it;
+//! - every network interface moved first to quell's untracking group (all traffic allowed, so its
+//!   tracked connections become untracked), then at once to quell's isolation group (no rule at
+//!   all), which cuts them: AWS's own containment runbook, since a tracked connection survives a
+//!   move straight to a group with no rule;
+//! - the instance profile disassociated (its credentials are the likeliest loot);
+//! - detached from its Auto Scaling group, kept running (the group launches a replacement and can
+//!   no longer terminate the evidence as unhealthy);
+//! - termination protection on.
+//!
+//! Each step is attempted and reported on its own: one failing (an interface, a snapshot) does not
+//! skip the others, and the outcome names what was done and what failed.
 
 use std::sync::Mutex;
 
 use aws_sdk_ec2::types::{
-    AttributeBooleanValue, Filter, InstanceAttributeName, IpPermission, ResourceType, Tag,
-    TagSpecification,
+    AttributeBooleanValue, Filter, InstanceAttributeName, ResourceType, Tag, TagSpecification,
 };
 use quell::config::ConfigError;
 use quell::{
@@ -21,18 +27,29 @@ use quell::{
     Severity, Source, Spec, Step, Tags, Triggers,
 };
 
+pub mod groups;
+mod progress;
+
+pub use groups::{ISOLATION_VALUE, UNTRACK_VALUE};
+use progress::Progress;
+
+/// Tags quell's two groups: `true` on the isolation group, `untrack` on the untracking group.
 pub const ISOLATION_TAG: &str = "quell:isolation";
 pub const FINDING_TAG: &str = "quell:finding";
 pub const ISOLATED_BY_TAG: &str = "quell:isolated-by";
 pub const PREVIOUS_GROUPS_TAG: &str = "quell:previous-groups";
 pub const PREVIOUS_PROFILE_TAG: &str = "quell:previous-instance-profile";
 
+const MODIFY_ENI: &str = "ec2:ModifyNetworkInterfaceAttribute";
+
 #[derive(Debug, Clone)]
 pub struct Ec2IsolateInstance {
     /// Findings below this severity are recorded, not acted on.
     pub min_severity: Severity,
-    /// Detach an instance from its Auto Scaling group (which then replaces it) instead of only
-    /// reporting its membership.
+    /// Detach an instance from its Auto Scaling group (ShouldDecrementDesiredCapacity=false: the
+    /// group launches a replacement, and the instance is kept, running). On by default: left in
+    /// the group, an isolated instance fails its health checks and the group terminates it, and
+    /// the evidence with it. `QUELL_ISOLATE_DETACH_FROM_ASG=false` only reports the membership.
     pub detach_from_asg: bool,
 }
 
@@ -40,7 +57,7 @@ impl Default for Ec2IsolateInstance {
     fn default() -> Self {
         Ec2IsolateInstance {
             min_severity: Severity::Medium,
-            detach_from_asg: false,
+            detach_from_asg: true,
         }
     }
 }
@@ -58,14 +75,16 @@ pub struct State {
     pub interfaces: Vec<(String, Vec<String>)>,
     pub volumes: Vec<String>,
     pub tags: Vec<(String, String)>,
-    /// The isolation group of the VPC, and whether it still has any rule.
-    pub isolation_group: Option<(String, Vec<IpPermission>, Vec<IpPermission>)>,
+    /// The isolation group of the VPC (`quell:isolation=true`), with its rules.
+    pub isolation_group: Option<groups::Rules>,
+    /// The untracking group of the VPC (`quell:isolation=untrack`), with its rules.
+    pub untrack_group: Option<groups::Rules>,
     pub snapshotted: Vec<String>,
     /// (association id, instance profile ARN)
     pub profile: Option<(String, String)>,
     pub termination_protected: bool,
-    /// The Auto Scaling group the instance is in: from its tag, or (when detaching) as Auto
-    /// Scaling itself says.
+    /// The Auto Scaling group the instance is in: as Auto Scaling itself says when detaching (the
+    /// default), from the instance's tag otherwise.
     pub asg: Option<String>,
 }
 
@@ -173,20 +192,8 @@ impl Ec2IsolateInstance {
             })
             .collect();
 
-        let groups = ec2
-            .describe_security_groups()
-            .filters(filter("vpc-id", &vpc))
-            .filters(filter(&format!("tag:{ISOLATION_TAG}"), "true"))
-            .send()
-            .await
-            .aws(|| format!("could not look for quell's isolation group in {vpc}"))?;
-        let isolation_group = groups.security_groups().first().map(|g| {
-            (
-                g.group_id().unwrap_or_default().to_string(),
-                g.ip_permissions().to_vec(),
-                g.ip_permissions_egress().to_vec(),
-            )
-        });
+        let isolation_group = groups::find(ec2, &vpc, ISOLATION_VALUE).await?;
+        let untrack_group = groups::find(ec2, &vpc, UNTRACK_VALUE).await?;
 
         let snaps = ec2
             .describe_snapshots()
@@ -257,6 +264,7 @@ impl Ec2IsolateInstance {
             volumes,
             tags,
             isolation_group,
+            untrack_group,
             snapshotted,
             profile,
             termination_protected,
@@ -274,35 +282,25 @@ impl Ec2IsolateInstance {
     }
 }
 
-/// The steps that turn `s` into an isolated instance; empty when it is one.
+/// Whether an interface's groups are exactly `group`.
+fn only_in(groups: &[String], group: Option<&str>) -> bool {
+    group.is_some_and(|g| groups.len() == 1 && groups[0] == g)
+}
+
+/// The steps that turn `s` into an isolated instance, in the order `apply` takes them; empty
+/// when it is one.
 pub fn steps(t: &Target, s: &State, detach_from_asg: bool) -> Vec<Step> {
-    let mut out = Vec::new();
-    let iso = s.isolation_group.as_ref().map(|g| g.0.clone());
-    match &s.isolation_group {
-        None => {
-            out.push(Step::new(
-                "ec2:CreateSecurityGroup",
-                format!("quell-isolation in {} tagged {ISOLATION_TAG}=true", s.vpc),
-            ));
-            out.push(Step::new(
-                "ec2:RevokeSecurityGroupEgress",
-                "the new group's default allow-all egress rule",
-            ));
-        }
-        Some((id, ingress, egress)) => {
-            if !ingress.is_empty() {
-                out.push(Step::new(
-                    "ec2:RevokeSecurityGroupIngress",
-                    format!("every ingress rule of {id}"),
-                ));
-            }
-            if !egress.is_empty() {
-                out.push(Step::new(
-                    "ec2:RevokeSecurityGroupEgress",
-                    format!("every egress rule of {id}"),
-                ));
-            }
-        }
+    let iso = s.isolation_group.as_ref().map(|g| g.0.as_str());
+    let untrack = s.untrack_group.as_ref().map(|g| g.0.as_str());
+    let moving: Vec<&(String, Vec<String>)> = s
+        .interfaces
+        .iter()
+        .filter(|(_, groups)| !only_in(groups, iso))
+        .collect();
+    let mut out = groups::isolation_steps(&s.vpc, s.isolation_group.as_ref());
+    // The untracking group matters only on the way: an isolated instance does not need it.
+    if !moving.is_empty() {
+        out.extend(groups::untrack_steps(&s.vpc, s.untrack_group.as_ref()));
     }
     let isolated_by = s
         .tags
@@ -329,16 +327,21 @@ pub fn steps(t: &Target, s: &State, detach_from_asg: bool) -> Vec<Step> {
             format!("{v} tagged {FINDING_TAG}={}", t.finding),
         ));
     }
-    for (eni, groups) in &s.interfaces {
-        let isolated = iso
-            .as_ref()
-            .is_some_and(|g| groups.len() == 1 && groups[0] == *g);
-        if !isolated {
+    for (eni, groups) in moving {
+        if !only_in(groups, untrack) {
             out.push(Step::new(
-                "ec2:ModifyNetworkInterfaceAttribute",
-                format!("{eni} groups=isolation (was {})", groups.join(",")),
+                MODIFY_ENI,
+                format!(
+                    "{eni} groups=untracking (all traffic, so its tracked connections become \
+                     untracked; was {})",
+                    groups.join(",")
+                ),
             ));
         }
+        out.push(Step::new(
+            MODIFY_ENI,
+            format!("{eni} groups=isolation, at once (cuts every connection)"),
+        ));
     }
     if let Some((assoc, arn)) = &s.profile {
         out.push(Step::new(
@@ -346,16 +349,20 @@ pub fn steps(t: &Target, s: &State, detach_from_asg: bool) -> Vec<Step> {
             format!("{assoc} ({arn})"),
         ));
     }
+    if let Some(g) = s.asg.as_ref().filter(|_| detach_from_asg) {
+        out.push(Step::new(
+            "autoscaling:DetachInstances",
+            format!(
+                "{} from {g} (ShouldDecrementDesiredCapacity=false: the group launches a \
+                 replacement; the instance is kept, running, for investigation)",
+                t.instance
+            ),
+        ));
+    }
     if !s.termination_protected {
         out.push(Step::new(
             "ec2:ModifyInstanceAttribute",
             format!("{} DisableApiTermination=true", t.instance),
-        ));
-    }
-    if let Some(g) = s.asg.as_ref().filter(|_| detach_from_asg) {
-        out.push(Step::new(
-            "autoscaling:DetachInstances",
-            format!("{} from {g} (ShouldDecrementDesiredCapacity=false: the group launches a replacement)", t.instance),
         ));
     }
     out
@@ -372,7 +379,7 @@ fn previous_groups(s: &State) -> String {
 impl Remediation for Ec2IsolateInstance {
     const SPEC: Spec = Spec {
         id: "ec2-isolate-instance",
-        summary: "Contains a compromised instance: isolation security group, EBS snapshots, instance profile removed, termination protection; never stops it",
+        summary: "Contains a compromised instance: interfaces through an untracking group to an isolation group (tracked connections cut), EBS snapshots, instance profile removed, detached from Auto Scaling, termination protection; never stops it",
         triggers: Triggers {
             guardduty: &[
                 "Backdoor:EC2/*",
@@ -398,6 +405,9 @@ impl Remediation for Ec2IsolateInstance {
             "ec2:CreateSecurityGroup",
             "ec2:RevokeSecurityGroupIngress",
             "ec2:RevokeSecurityGroupEgress",
+            // The untracking group's all-traffic rules.
+            "ec2:AuthorizeSecurityGroupIngress",
+            "ec2:AuthorizeSecurityGroupEgress",
             "ec2:CreateTags",
             "ec2:CreateSnapshot",
             "ec2:ModifyNetworkInterfaceAttribute",
@@ -570,76 +580,61 @@ impl Remediation for Ec2IsolateInstance {
         Ok(steps)
     }
 
+    /// Each step is attempted on its own and every failure is reported with what was done
+    /// ([`Progress`]): an interface, a snapshot or the tag failing skips nothing else. Two
+    /// dependencies only: no interface moves without the isolation group ready, and none enters
+    /// the untracking group without the isolation group ready to follow it.
     async fn apply(&self, c: &Clients, t: &Target, _steps: &[Step]) -> Result<(), AwsError> {
         let ec2 = &c.ec2;
         let s = self.state(c, t).await?;
         // Whatever happens next, verification reads the instance afresh.
         t.keep(None);
         let id = &t.instance;
+        let mut p = Progress::default();
+        let known_iso = s.isolation_group.as_ref().map(|g| g.0.as_str());
+        let moving: Vec<&(String, Vec<String>)> = s
+            .interfaces
+            .iter()
+            .filter(|(_, groups)| !only_in(groups, known_iso))
+            .collect();
 
         // 1. The isolation group, with no rule at all.
-        let iso = match &s.isolation_group {
-            Some((g, ingress, egress)) => {
-                if !ingress.is_empty() {
-                    ec2.revoke_security_group_ingress()
-                        .group_id(g)
-                        .set_ip_permissions(Some(ingress.clone()))
-                        .send()
-                        .await
-                        .aws(|| format!("could not empty the ingress of {g}"))?;
-                }
-                if !egress.is_empty() {
-                    ec2.revoke_security_group_egress()
-                        .group_id(g)
-                        .set_ip_permissions(Some(egress.clone()))
-                        .send()
-                        .await
-                        .aws(|| format!("could not empty the egress of {g}"))?;
-                }
-                g.clone()
+        let iso = match groups::ensure_isolation(ec2, &s.vpc, s.isolation_group.as_ref()).await {
+            Ok(g) => {
+                p.done(format!("isolation group {g} without rules"));
+                Some(g)
             }
-            None => {
-                let g = ec2
-                    .create_security_group()
-                    .group_name(format!("quell-isolation-{}", s.vpc))
-                    .description("quell: isolates compromised instances; no rule on purpose")
-                    .vpc_id(&s.vpc)
-                    .tag_specifications(
-                        TagSpecification::builder()
-                            .resource_type(ResourceType::SecurityGroup)
-                            .tags(tag(ISOLATION_TAG, "true"))
-                            .tags(tag("Name", "quell-isolation"))
-                            .build(),
-                    )
-                    .send()
-                    .await
-                    .aws(|| format!("could not create the isolation group in {}", s.vpc))?
-                    .group_id
-                    .unwrap_or_default();
-                let rules = ec2
-                    .describe_security_groups()
-                    .group_ids(&g)
-                    .send()
-                    .await
-                    .aws(|| format!("could not read the new group {g}"))?;
-                let egress: Vec<IpPermission> = rules
-                    .security_groups()
-                    .iter()
-                    .flat_map(|x| x.ip_permissions_egress().to_vec())
-                    .collect();
-                if !egress.is_empty() {
-                    ec2.revoke_security_group_egress()
-                        .group_id(&g)
-                        .set_ip_permissions(Some(egress))
-                        .send()
-                        .await
-                        .aws(|| format!("could not remove the default egress rule of {g}"))?;
-                }
-                g
+            Err(e) if moving.is_empty() => {
+                p.failed(&e, true);
+                None
+            }
+            Err(e) => {
+                let enis: Vec<&str> = moving.iter().map(|(eni, _)| eni.as_str()).collect();
+                let so = format!("{} not moved, still in their own groups", enis.join(", "));
+                p.failed_so(&e, true, &so);
+                None
             }
         };
 
-        // 2. What a person needs to restore it, recorded before anything about it changes.
+        // 2. The untracking group, only on the way to a ready isolation group.
+        let mut untrack_error = None;
+        let untrack = match &iso {
+            Some(_) if !moving.is_empty() => {
+                match groups::ensure_untrack(ec2, &s.vpc, s.untrack_group.as_ref()).await {
+                    Ok(g) => {
+                        p.done(format!("untracking group {g} allowing all traffic"));
+                        Some(g)
+                    }
+                    Err(e) => {
+                        untrack_error = Some(e);
+                        None
+                    }
+                }
+            }
+            _ => None,
+        };
+
+        // 3. What a person needs to restore it, recorded before anything about it changes.
         if !s
             .tags
             .iter()
@@ -654,17 +649,25 @@ impl Remediation for Ec2IsolateInstance {
                     .tags(tag(PREVIOUS_GROUPS_TAG, &previous_groups(&s)))
                     .tags(tag(
                         PREVIOUS_PROFILE_TAG,
-                        s.profile.as_ref().map(|p| p.1.as_str()).unwrap_or("none"),
+                        s.profile.as_ref().map(|x| x.1.as_str()).unwrap_or("none"),
                     ));
             }
-            req.send()
+            match req
+                .send()
                 .await
-                .aws(|| format!("could not tag instance {id}"))?;
+                .aws(|| format!("could not tag instance {id}"))
+            {
+                Ok(_) => p.done(format!(
+                    "{id} tagged {ISOLATED_BY_TAG} and its previous groups"
+                )),
+                Err(e) => p.failed(&e, true),
+            }
         }
 
-        // 3. Evidence first: snapshots, once per finding.
+        // 4. Evidence first: snapshots, once per finding.
         for v in s.volumes.iter().filter(|v| !s.snapshotted.contains(v)) {
-            ec2.create_snapshot()
+            let made = ec2
+                .create_snapshot()
                 .volume_id(v)
                 .description(format!(
                     "quell: evidence of {id} for finding {}",
@@ -679,48 +682,170 @@ impl Remediation for Ec2IsolateInstance {
                 )
                 .send()
                 .await
-                .aws(|| format!("could not snapshot {v} of {id}"))?;
+                .aws(|| format!("could not snapshot {v} of {id}"));
+            match made {
+                Ok(out) => p.done(format!(
+                    "snapshot {} of {v}",
+                    out.snapshot_id().unwrap_or("(no id)")
+                )),
+                Err(e) => p.failed(&e, true),
+            }
         }
 
-        // 4. Cut it off.
-        for (eni, groups) in &s.interfaces {
-            if groups.len() == 1 && groups[0] == iso {
-                continue;
+        // 5. Cut it off, interface by interface.
+        let mut all_contained = iso.is_some() || moving.is_empty();
+        if let Some(iso) = iso.as_deref() {
+            let found_untrack = s.untrack_group.as_ref().map(|g| g.0.as_str());
+            for nic in &moving {
+                let way = (untrack.as_deref(), found_untrack, iso);
+                all_contained &= contain(ec2, id, nic, way, &mut p).await;
             }
-            ec2.modify_network_interface_attribute()
-                .network_interface_id(eni)
-                .groups(&iso)
-                .send()
-                .await
-                .aws(|| format!("could not move {eni} of {id} to the isolation group"))?;
         }
-        if let Some((assoc, _)) = &s.profile {
-            ec2.disassociate_iam_instance_profile()
+        if let Some(e) = untrack_error {
+            // A retry takes the untracking step again only for an interface not isolated yet.
+            let so = "interfaces moved straight to the isolation group: connections tracked \
+                      before may survive it";
+            p.failed_so(&e, !all_contained, so);
+        }
+        if let Some((assoc, arn)) = &s.profile {
+            let out = ec2
+                .disassociate_iam_instance_profile()
                 .association_id(assoc)
                 .send()
                 .await
-                .aws(|| format!("could not disassociate the instance profile of {id}"))?;
+                .aws(|| format!("could not disassociate the instance profile of {id}"));
+            match out {
+                Ok(_) => p.done(format!("instance profile {arn} disassociated")),
+                Err(e) => p.failed(&e, true),
+            }
         }
         if let Some(g) = s.asg.as_ref().filter(|_| self.detach_from_asg) {
-            c.autoscaling
+            let out = c
+                .autoscaling
                 .detach_instances()
                 .auto_scaling_group_name(g)
                 .instance_ids(id)
                 .should_decrement_desired_capacity(false)
                 .send()
                 .await
-                .aws(|| format!("could not detach {id} from Auto Scaling group {g}"))?;
+                .aws(|| format!("could not detach {id} from Auto Scaling group {g}"));
+            match out {
+                Ok(_) => p.done(format!(
+                    "detached from Auto Scaling group {g}, kept running"
+                )),
+                Err(e) => p.failed(&e, true),
+            }
         }
         if !s.termination_protected {
-            ec2.modify_instance_attribute()
+            let out = ec2
+                .modify_instance_attribute()
                 .instance_id(id)
                 .disable_api_termination(AttributeBooleanValue::builder().value(true).build())
                 .send()
                 .await
-                .aws(|| format!("could not turn on termination protection of {id}"))?;
+                .aws(|| format!("could not turn on termination protection of {id}"));
+            match out {
+                Ok(_) => p.done("termination protection on"),
+                Err(e) => p.failed(&e, true),
+            }
         }
-        Ok(())
+        p.into_result(&format!("instance {id}"))
     }
+}
+
+async fn set_groups(
+    ec2: &aws_sdk_ec2::Client,
+    eni: &str,
+    groups: &[String],
+    what: impl FnOnce() -> String,
+) -> Result<(), AwsError> {
+    ec2.modify_network_interface_attribute()
+        .network_interface_id(eni)
+        .set_groups(Some(groups.to_vec()))
+        .send()
+        .await
+        .aws(what)?;
+    Ok(())
+}
+
+/// Moves one interface to the untracking group, then at once to the isolation group. The
+/// untracking group allows all traffic, in and out: it opens the instance for as long as the
+/// interface is in it, which AWS's runbook accepts only because the interface moves on at once.
+/// So nothing comes between the two moves (not even the report of the first), and should the
+/// second fail, the interface goes back to its own groups rather than stay in the open one.
+/// Without an untracking group (it could not be made ready, or this interface's move to it
+/// failed) the interface moves straight to the isolation group: contained, though connections
+/// tracked before may survive.
+///
+/// `way`: the untracking group when it is ready to pass through, the untracking group as it was
+/// found (an interface alone in it is open already), the isolation group. Returns whether the
+/// interface ended in the isolation group.
+async fn contain(
+    ec2: &aws_sdk_ec2::Client,
+    id: &str,
+    (eni, groups): &(String, Vec<String>),
+    (untrack, found_untrack, iso): (Option<&str>, Option<&str>, &str),
+    p: &mut Progress,
+) -> bool {
+    let u = untrack.or(found_untrack).unwrap_or_default();
+    // Alone in the untracking group already: a run that stopped between the two moves.
+    let was_open = only_in(groups, untrack.or(found_untrack));
+    let mut opened = false;
+    let mut untrack_failed = None;
+    if let Some(u) = untrack.filter(|_| !was_open) {
+        let moved = set_groups(ec2, eni, &[u.to_string()], || {
+            format!("could not move {eni} of {id} to the untracking group {u}")
+        })
+        .await;
+        match moved {
+            Ok(()) => opened = true,
+            Err(e) => untrack_failed = Some(e),
+        }
+    }
+    let isolated = set_groups(ec2, eni, &[iso.to_string()], || {
+        format!("could not move {eni} of {id} to the isolation group {iso}")
+    })
+    .await;
+    let contained = isolated.is_ok();
+    if let Some(e) = untrack_failed {
+        // A retry moves it again only if it is not isolated yet.
+        let so = "moved straight to the isolation group: connections tracked before may \
+                  survive it";
+        p.failed_so(&e, !contained, so);
+    }
+    match isolated {
+        Ok(()) if opened || was_open => p.done(format!("{eni} untracked, then isolated")),
+        Ok(()) => p.done(format!("{eni} isolated")),
+        Err(e) => {
+            p.failed(&e, true);
+            if opened && !groups.is_empty() {
+                let back = set_groups(ec2, eni, groups, || {
+                    format!(
+                        "could not put {eni} back in its groups {}",
+                        groups.join("+")
+                    )
+                })
+                .await;
+                match back {
+                    Ok(()) => p.done(format!(
+                        "{eni} put back in its own groups {}, not left in the allow-all \
+                         untracking group",
+                        groups.join("+")
+                    )),
+                    Err(e) => p.open(format!(
+                        "{eni} of {id} is left in the untracking group {u}, which allows all \
+                         traffic: a person must move it to {iso} now ({e})"
+                    )),
+                }
+            } else if opened || was_open {
+                p.open(format!(
+                    "{eni} of {id} is in the untracking group {u}, which allows all traffic: a \
+                     person must move it to {iso} now"
+                ));
+            }
+        }
+    }
+    contained
 }
 
 #[cfg(test)]

@@ -1,4 +1,5 @@
 use super::*;
+use aws_sdk_autoscaling::operation::describe_auto_scaling_instances::DescribeAutoScalingInstancesOutput;
 use aws_sdk_ec2::operation::create_security_group::CreateSecurityGroupOutput;
 use aws_sdk_ec2::operation::describe_iam_instance_profile_associations::DescribeIamInstanceProfileAssociationsOutput;
 use aws_sdk_ec2::operation::describe_instance_attribute::DescribeInstanceAttributeOutput;
@@ -8,13 +9,17 @@ use aws_sdk_ec2::operation::describe_security_groups::DescribeSecurityGroupsOutp
 use aws_sdk_ec2::operation::describe_snapshots::DescribeSnapshotsOutput;
 use aws_sdk_ec2::types::{
     EbsInstanceBlockDevice, GroupIdentifier, Instance, InstanceBlockDeviceMapping,
-    InstanceNetworkInterface, NetworkInterface, Reservation,
+    InstanceNetworkInterface, IpPermission, IpRange, Ipv6Range, NetworkInterface, Reservation,
+    SecurityGroup,
 };
 use aws_sdk_ec2::Client;
 use aws_smithy_mocks::{mock, mock_client, Rule as MockRule, RuleMode};
 use aws_smithy_types::error::ErrorMetadata;
 use quell::remediation::execute;
 use quell::Outcome;
+
+use crate::groups::Drift;
+use crate::progress::{Progress, LEFT_OPEN};
 
 const ID: &str = "i-0a1b2c3d4e5f60718";
 
@@ -25,6 +30,7 @@ fn open_state() -> State {
         volumes: vec!["vol-1".into(), "vol-2".into()],
         tags: vec![("Name".into(), "web-1".into())],
         isolation_group: None,
+        untrack_group: None,
         snapshotted: vec![],
         profile: Some((
             "iip-assoc-1".into(),
@@ -53,26 +59,47 @@ fn isolated_state() -> State {
 #[test]
 fn an_open_instance_needs_every_step_in_evidence_first_order() {
     let t = Target::new(ID, "f-1");
-    let s = steps(&t, &open_state(), false);
+    let s = steps(&t, &open_state(), true);
     let actions: Vec<&str> = s.iter().map(|s| s.action).collect();
     assert_eq!(
         actions,
         [
             "ec2:CreateSecurityGroup",
             "ec2:RevokeSecurityGroupEgress",
+            "ec2:CreateSecurityGroup",
+            "ec2:AuthorizeSecurityGroupIngress",
+            "ec2:AuthorizeSecurityGroupEgress",
             "ec2:CreateTags",
             "ec2:CreateSnapshot",
             "ec2:CreateSnapshot",
+            "ec2:ModifyNetworkInterfaceAttribute",
             "ec2:ModifyNetworkInterfaceAttribute",
             "ec2:DisassociateIamInstanceProfile",
             "ec2:ModifyInstanceAttribute",
         ]
     );
+    assert!(s[0].detail.contains("quell-isolation"), "{}", s[0].detail);
     assert!(
-        s[2].detail
-            .contains("quell:previous-groups=eni-1=sg-web+sg-ssh"),
+        s[2].detail.contains("quell-untrack") && s[2].detail.contains("quell:isolation=untrack"),
         "{}",
         s[2].detail
+    );
+    assert!(
+        s[5].detail
+            .contains("quell:previous-groups=eni-1=sg-web+sg-ssh"),
+        "{}",
+        s[5].detail
+    );
+    // Through the untracking group first, then to the isolation group.
+    assert!(
+        s[8].detail.contains("eni-1 groups=untracking"),
+        "{}",
+        s[8].detail
+    );
+    assert!(
+        s[9].detail.contains("eni-1 groups=isolation"),
+        "{}",
+        s[9].detail
     );
     assert!(!actions
         .iter()
@@ -82,7 +109,18 @@ fn an_open_instance_needs_every_step_in_evidence_first_order() {
 #[test]
 fn an_isolated_instance_needs_nothing_and_a_replay_takes_no_second_snapshot() {
     let t = Target::new(ID, "f-1");
-    assert!(steps(&t, &isolated_state(), false).is_empty());
+    assert!(steps(&t, &isolated_state(), true).is_empty());
+    // The untracking group is only on the way: one someone changed is no reason to act on an
+    // isolated instance.
+    let drifted = State {
+        untrack_group: Some((
+            "sg-untrack".into(),
+            vec![],
+            vec![IpPermission::builder().ip_protocol("tcp").build()],
+        )),
+        ..isolated_state()
+    };
+    assert!(steps(&t, &drifted, true).is_empty());
     // A second finding for the same instance: its own snapshots and tag, nothing else.
     let t2 = Target::new(ID, "f-2");
     let s = steps(
@@ -91,7 +129,7 @@ fn an_isolated_instance_needs_nothing_and_a_replay_takes_no_second_snapshot() {
             snapshotted: vec![],
             ..isolated_state()
         },
-        false,
+        true,
     );
     let actions: Vec<&str> = s.iter().map(|s| s.action).collect();
     assert_eq!(
@@ -101,7 +139,7 @@ fn an_isolated_instance_needs_nothing_and_a_replay_takes_no_second_snapshot() {
 }
 
 #[test]
-fn an_isolation_group_that_gained_rules_is_emptied_and_asg_members_are_reported() {
+fn an_isolation_group_that_gained_rules_is_emptied_and_asg_members_are_detached_by_default() {
     let t = Target::new(ID, "f-1");
     let mut s = isolated_state();
     s.isolation_group = Some((
@@ -111,16 +149,30 @@ fn an_isolation_group_that_gained_rules_is_emptied_and_asg_members_are_reported(
     ));
     s.tags = vec![("aws:autoscaling:groupName".into(), "web-asg".into())];
     s.asg = Some("web-asg".into());
-    let st = steps(&t, &s, false);
-    assert!(
-        !st.iter().any(|x| x.action == "autoscaling:DetachInstances"),
-        "reported only, unless configured"
-    );
-    let detached = steps(&t, &s, true);
-    assert!(detached
-        .iter()
-        .any(|x| x.action == "autoscaling:DetachInstances" && x.detail.contains("web-asg")));
+    let isolate = Ec2IsolateInstance::default();
+    assert!(isolate.detach_from_asg, "the evidence is kept by default");
+    let st = steps(&t, &s, isolate.detach_from_asg);
     assert_eq!(st[0].action, "ec2:RevokeSecurityGroupIngress");
+    let detach = st
+        .iter()
+        .find(|x| x.action == "autoscaling:DetachInstances")
+        .expect("detached by default");
+    assert!(
+        detach.detail.contains("web-asg")
+            && detach
+                .detail
+                .contains("ShouldDecrementDesiredCapacity=false")
+            && detach.detail.contains("kept"),
+        "{}",
+        detach.detail
+    );
+    // Configured off: reported only.
+    let mut reported = Ec2IsolateInstance::default();
+    reported
+        .configure(&|k| (k == "QUELL_ISOLATE_DETACH_FROM_ASG").then(|| "false".to_string()))
+        .unwrap();
+    let st = steps(&t, &s, reported.detach_from_asg);
+    assert!(!st.iter().any(|x| x.action == "autoscaling:DetachInstances"));
     assert!(
         st[1]
             .detail
@@ -128,6 +180,151 @@ fn an_isolation_group_that_gained_rules_is_emptied_and_asg_members_are_reported(
         "{}",
         st[1].detail
     );
+    assert_eq!(
+        reported
+            .configure(&|k| (k == "QUELL_ISOLATE_DETACH_FROM_ASG").then(|| "yes".to_string()))
+            .unwrap_err()
+            .var,
+        "QUELL_ISOLATE_DETACH_FROM_ASG"
+    );
+}
+
+/// A rule of all traffic, as EC2 describes it (an empty list of addresses is no list).
+fn all_traffic(v4: &[&str], v6: &[&str]) -> IpPermission {
+    let v4: Vec<IpRange> = v4
+        .iter()
+        .map(|c| IpRange::builder().cidr_ip(*c).build())
+        .collect();
+    let v6: Vec<Ipv6Range> = v6
+        .iter()
+        .map(|c| Ipv6Range::builder().cidr_ipv6(*c).build())
+        .collect();
+    IpPermission::builder()
+        .ip_protocol("-1")
+        .set_ip_ranges((!v4.is_empty()).then_some(v4))
+        .set_ipv6_ranges((!v6.is_empty()).then_some(v6))
+        .build()
+}
+
+#[test]
+fn the_untracking_group_allows_all_traffic_and_nothing_else() {
+    // Complete: nothing to do.
+    let full = Drift::of(&[all_traffic(&["0.0.0.0/0"], &["::/0"])]);
+    assert!(!full.missing_v4 && !full.missing_v6 && full.extra.is_empty());
+    assert!(full.missing().is_none());
+    // A new group's default egress: IPv6 missing, nothing extra.
+    let new = Drift::of(&[all_traffic(&["0.0.0.0/0"], &[])]);
+    assert!(!new.missing_v4 && new.missing_v6 && new.extra.is_empty());
+    let add = new.missing().unwrap();
+    assert_eq!(add.ip_protocol(), Some("-1"));
+    assert!(add.ip_ranges().is_empty());
+    assert_eq!(add.ipv6_ranges()[0].cidr_ipv6(), Some("::/0"));
+    // Someone added rules: a narrower address in the all-traffic rule, and SSH. Both revoked,
+    // the all-traffic addresses kept.
+    let ssh = IpPermission::builder()
+        .ip_protocol("tcp")
+        .from_port(22)
+        .to_port(22)
+        .ip_ranges(IpRange::builder().cidr_ip("10.0.0.0/8").build())
+        .build();
+    let d = Drift::of(&[all_traffic(&["0.0.0.0/0", "10.0.0.0/8"], &[]), ssh.clone()]);
+    assert!(!d.missing_v4 && d.missing_v6);
+    assert_eq!(d.extra.len(), 2, "{:?}", d.extra);
+    let narrower: Vec<&str> = d.extra[0]
+        .ip_ranges()
+        .iter()
+        .filter_map(|r| r.cidr_ip())
+        .collect();
+    assert_eq!(narrower, ["10.0.0.0/8"]);
+    assert_eq!(d.extra[1], ssh);
+    // Empty: both addresses missing.
+    let empty = Drift::of(&[]);
+    assert!(empty.missing_v4 && empty.missing_v6);
+    let add = empty.missing().unwrap();
+    assert_eq!(add.ip_ranges()[0].cidr_ip(), Some("0.0.0.0/0"));
+    assert_eq!(add.ipv6_ranges()[0].cidr_ipv6(), Some("::/0"));
+}
+
+#[test]
+fn a_found_untracking_group_is_put_right_before_an_interface_passes_through() {
+    let t = Target::new(ID, "f-1");
+    let s = State {
+        isolation_group: Some(("sg-iso".into(), vec![], vec![])),
+        untrack_group: Some((
+            "sg-untrack".into(),
+            vec![all_traffic(&["0.0.0.0/0", "10.0.0.0/8"], &[])],
+            vec![all_traffic(&["0.0.0.0/0"], &["::/0"])],
+        )),
+        ..open_state()
+    };
+    let st = steps(&t, &s, true);
+    let actions: Vec<&str> = st.iter().map(|s| s.action).collect();
+    assert_eq!(
+        &actions[..2],
+        [
+            "ec2:RevokeSecurityGroupIngress",
+            "ec2:AuthorizeSecurityGroupIngress"
+        ],
+        "{st:?}"
+    );
+    assert!(st[1].detail.contains("::/0") && !st[1].detail.contains("0.0.0.0/0"));
+    // An interface a stopped run left in the untracking group goes on to isolation at once.
+    let left = State {
+        interfaces: vec![("eni-1".into(), vec!["sg-untrack".into()])],
+        ..s
+    };
+    let moves: Vec<String> = steps(&t, &left, true)
+        .into_iter()
+        .filter(|s| s.action == "ec2:ModifyNetworkInterfaceAttribute")
+        .map(|s| s.detail)
+        .collect();
+    assert_eq!(moves.len(), 1, "{moves:?}");
+    assert!(moves[0].contains("groups=isolation"), "{moves:?}");
+}
+
+#[test]
+fn failures_are_reported_together_and_retried_only_when_a_retry_redoes_them() {
+    let throttled = AwsError::other(
+        "could not snapshot vol-1",
+        "RequestLimitExceeded",
+        "slow down",
+        true,
+    );
+    let denied = AwsError::other(
+        "could not move eni-1 to the untracking group sg-u",
+        "UnauthorizedOperation",
+        "no",
+        false,
+    );
+    let mut p = Progress::default();
+    p.done("tagged");
+    assert!(Progress::default().into_result("instance i-1").is_ok());
+    p.failed(&throttled, true);
+    let e = p.into_result("instance i-1").unwrap_err();
+    assert!(e.retryable, "{e}");
+    assert_eq!(e.code.as_deref(), Some("RequestLimitExceeded"));
+
+    // A retryable failure a retry would not see again (the interface is isolated by now).
+    let mut p = Progress::default();
+    p.failed(&throttled, true);
+    p.failed_so(&throttled, false, "moved straight to the isolation group");
+    let e = p.into_result("instance i-1").unwrap_err();
+    assert!(!e.retryable, "a person must hear of it: {e}");
+
+    // Every failure named, the open interface first, then what was done.
+    let mut p = Progress::default();
+    p.done("snapshot snap-1 of vol-1");
+    p.failed(&denied, true);
+    p.open("eni-2 of i-1 is left in the untracking group sg-u".into());
+    let e = p.into_result("instance i-1").unwrap_err();
+    assert!(!e.retryable);
+    assert_eq!(e.code.as_deref(), Some(LEFT_OPEN));
+    let text = e.to_string();
+    let open = text.find("eni-2 of i-1 is left").unwrap();
+    let denied_at = text.find("could not move eni-1").unwrap();
+    let done = text.find("Done: snapshot snap-1 of vol-1").unwrap();
+    assert!(open < denied_at && denied_at < done, "{text}");
+    assert!(text.contains("2 steps failed"), "{text}");
 }
 
 fn instance_rule() -> MockRule {
@@ -162,13 +359,14 @@ fn instance_rule() -> MockRule {
     })
 }
 
+/// The clients, with an Auto Scaling that knows no group (detaching is the default, so the
+/// membership is always read).
 fn c(ec2: aws_sdk_ec2::Client) -> Clients {
-    let conf = aws_sdk_autoscaling::config::Config::builder()
-        .behavior_version(aws_sdk_autoscaling::config::BehaviorVersion::latest())
-        .build();
+    let none = mock!(aws_sdk_autoscaling::Client::describe_auto_scaling_instances)
+        .then_output(|| DescribeAutoScalingInstancesOutput::builder().build());
     Clients {
         ec2,
-        autoscaling: aws_sdk_autoscaling::Client::from_conf(conf),
+        autoscaling: mock_client!(aws_sdk_autoscaling, RuleMode::MatchAny, [&none]),
     }
 }
 
@@ -337,4 +535,394 @@ fn minimum_severity_is_configurable() {
         r.configure(&|_| Some("urgent".into())).unwrap_err().var,
         "QUELL_ISOLATE_MIN_SEVERITY"
     );
+}
+
+/// An EC2 of one instance, two interfaces and one volume, in a VPC where the isolation group
+/// exists (no rule) and the untracking group does not: the rules below answer from it and change
+/// it, so that the verification after `apply` reads what `apply` did.
+#[derive(Debug, Default)]
+struct Fake {
+    enis: Vec<(String, Vec<String>)>,
+    /// Every interface move, in order: (interface, its new groups).
+    moves: Vec<(String, Vec<String>)>,
+    /// Moves that fail with UnauthorizedOperation: (interface, group).
+    refuse: Vec<(String, String)>,
+    untrack: bool,
+    /// The all-traffic rules authorized: (ingress?, the rule).
+    authorized: Vec<(bool, IpPermission)>,
+    snapshotted: Vec<String>,
+    tagged: bool,
+    protected: bool,
+}
+
+type Shared = std::sync::Arc<std::sync::Mutex<Fake>>;
+
+fn fake(refuse: &[(&str, &str)]) -> Shared {
+    std::sync::Arc::new(std::sync::Mutex::new(Fake {
+        enis: vec![
+            ("eni-1".into(), vec!["sg-web".into()]),
+            ("eni-2".into(), vec!["sg-web".into(), "sg-db".into()]),
+        ],
+        refuse: refuse
+            .iter()
+            .map(|(e, g)| (e.to_string(), g.to_string()))
+            .collect(),
+        ..Fake::default()
+    }))
+}
+
+fn group(id: &str, ingress: Vec<IpPermission>, egress: Vec<IpPermission>) -> SecurityGroup {
+    SecurityGroup::builder()
+        .group_id(id)
+        .set_ip_permissions(Some(ingress))
+        .set_ip_permissions_egress(Some(egress))
+        .build()
+}
+
+fn fake_ec2(f: &Shared) -> (aws_sdk_ec2::Client, Vec<MockRule>) {
+    use aws_sdk_ec2::operation::authorize_security_group_egress::AuthorizeSecurityGroupEgressOutput;
+    use aws_sdk_ec2::operation::authorize_security_group_ingress::AuthorizeSecurityGroupIngressOutput;
+    use aws_sdk_ec2::operation::create_snapshot::CreateSnapshotOutput;
+    use aws_sdk_ec2::operation::create_tags::CreateTagsOutput;
+    use aws_sdk_ec2::operation::modify_instance_attribute::ModifyInstanceAttributeOutput;
+    use aws_sdk_ec2::operation::modify_network_interface_attribute::{
+        ModifyNetworkInterfaceAttributeError, ModifyNetworkInterfaceAttributeOutput,
+    };
+    use aws_sdk_ec2::types::Snapshot;
+    use aws_smithy_mocks::MockResponse;
+
+    let mut rules = Vec::new();
+    let st = f.clone();
+    rules.push(
+        mock!(Client::describe_instances).then_compute_output(move |_| {
+            let f = st.lock().unwrap();
+            let mut inst = Instance::builder()
+                .instance_id(ID)
+                .vpc_id("vpc-1")
+                .block_device_mappings(
+                    InstanceBlockDeviceMapping::builder()
+                        .ebs(EbsInstanceBlockDevice::builder().volume_id("vol-1").build())
+                        .build(),
+                );
+            if f.tagged {
+                inst = inst.tags(Tag::builder().key(ISOLATED_BY_TAG).value("f-1").build());
+            }
+            DescribeInstancesOutput::builder()
+                .reservations(Reservation::builder().instances(inst.build()).build())
+                .build()
+        }),
+    );
+    let st = f.clone();
+    rules.push(
+        mock!(Client::describe_network_interfaces).then_compute_output(move |_| {
+            let f = st.lock().unwrap();
+            let enis = f.enis.iter().map(|(eni, groups)| {
+                NetworkInterface::builder()
+                    .network_interface_id(eni)
+                    .set_groups(Some(
+                        groups
+                            .iter()
+                            .map(|g| GroupIdentifier::builder().group_id(g).build())
+                            .collect(),
+                    ))
+                    .build()
+            });
+            DescribeNetworkInterfacesOutput::builder()
+                .set_network_interfaces(Some(enis.collect()))
+                .build()
+        }),
+    );
+    let st = f.clone();
+    rules.push(
+        mock!(Client::describe_security_groups).then_compute_output(move |req| {
+            let f = st.lock().unwrap();
+            let wants = |v: &str| {
+                req.filters()
+                    .iter()
+                    .any(|x| x.values().iter().any(|w| w == v))
+            };
+            let out = DescribeSecurityGroupsOutput::builder();
+            if req.group_ids().iter().any(|g| g == "sg-untrack") {
+                // A new group: EC2's default egress, all traffic to any IPv4 address.
+                let egress = vec![all_traffic(&["0.0.0.0/0"], &[])];
+                return out
+                    .security_groups(group("sg-untrack", vec![], egress))
+                    .build();
+            }
+            if wants(ISOLATION_VALUE) {
+                return out.security_groups(group("sg-iso", vec![], vec![])).build();
+            }
+            if wants(UNTRACK_VALUE) && f.untrack {
+                let all = || vec![all_traffic(&["0.0.0.0/0"], &["::/0"])];
+                return out
+                    .security_groups(group("sg-untrack", all(), all()))
+                    .build();
+            }
+            out.build()
+        }),
+    );
+    let st = f.clone();
+    rules.push(
+        mock!(Client::create_security_group).then_compute_output(move |req| {
+            assert_eq!(req.group_name(), Some("quell-untrack-vpc-1"));
+            st.lock().unwrap().untrack = true;
+            CreateSecurityGroupOutput::builder()
+                .group_id("sg-untrack")
+                .build()
+        }),
+    );
+    let st = f.clone();
+    rules.push(
+        mock!(Client::authorize_security_group_ingress).then_compute_output(move |req| {
+            assert_eq!(req.group_id(), Some("sg-untrack"));
+            let mut f = st.lock().unwrap();
+            for p in req.ip_permissions() {
+                f.authorized.push((true, p.clone()));
+            }
+            AuthorizeSecurityGroupIngressOutput::builder().build()
+        }),
+    );
+    let st = f.clone();
+    rules.push(
+        mock!(Client::authorize_security_group_egress).then_compute_output(move |req| {
+            assert_eq!(req.group_id(), Some("sg-untrack"));
+            let mut f = st.lock().unwrap();
+            for p in req.ip_permissions() {
+                f.authorized.push((false, p.clone()));
+            }
+            AuthorizeSecurityGroupEgressOutput::builder().build()
+        }),
+    );
+    let st = f.clone();
+    rules.push(
+        mock!(Client::describe_snapshots).then_compute_output(move |_| {
+            let f = st.lock().unwrap();
+            let snaps = f
+                .snapshotted
+                .iter()
+                .map(|v| Snapshot::builder().volume_id(v).build());
+            DescribeSnapshotsOutput::builder()
+                .set_snapshots(Some(snaps.collect()))
+                .build()
+        }),
+    );
+    let st = f.clone();
+    rules.push(
+        mock!(Client::create_snapshot).then_compute_output(move |req| {
+            let v = req.volume_id().unwrap_or_default().to_string();
+            st.lock().unwrap().snapshotted.push(v);
+            CreateSnapshotOutput::builder()
+                .snapshot_id("snap-1")
+                .build()
+        }),
+    );
+    let st = f.clone();
+    rules.push(mock!(Client::create_tags).then_compute_output(move |_| {
+        st.lock().unwrap().tagged = true;
+        CreateTagsOutput::builder().build()
+    }));
+    rules.push(
+        mock!(Client::describe_iam_instance_profile_associations)
+            .then_output(|| DescribeIamInstanceProfileAssociationsOutput::builder().build()),
+    );
+    let st = f.clone();
+    rules.push(
+        mock!(Client::describe_instance_attribute).then_compute_output(move |_| {
+            let on = st.lock().unwrap().protected;
+            DescribeInstanceAttributeOutput::builder()
+                .disable_api_termination(AttributeBooleanValue::builder().value(on).build())
+                .build()
+        }),
+    );
+    let st = f.clone();
+    rules.push(
+        mock!(Client::modify_instance_attribute).then_compute_output(move |_| {
+            st.lock().unwrap().protected = true;
+            ModifyInstanceAttributeOutput::builder().build()
+        }),
+    );
+    let st = f.clone();
+    rules.push(
+        mock!(Client::modify_network_interface_attribute).then_compute_response(move |req| {
+            let mut f = st.lock().unwrap();
+            let eni = req.network_interface_id().unwrap_or_default().to_string();
+            let groups = req.groups().to_vec();
+            f.moves.push((eni.clone(), groups.clone()));
+            let refused = f
+                .refuse
+                .iter()
+                .any(|(e, g)| *e == eni && groups.len() == 1 && groups[0] == *g);
+            if refused {
+                return MockResponse::Error(ModifyNetworkInterfaceAttributeError::generic(
+                    ErrorMetadata::builder()
+                        .code("UnauthorizedOperation")
+                        .message("refused by the test")
+                        .build(),
+                ));
+            }
+            if let Some(x) = f.enis.iter_mut().find(|(e, _)| *e == eni) {
+                x.1 = groups;
+            }
+            MockResponse::Output(ModifyNetworkInterfaceAttributeOutput::builder().build())
+        }),
+    );
+    let client = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &rules);
+    (client, rules)
+}
+
+fn moves(f: &Shared) -> Vec<(String, String)> {
+    f.lock()
+        .unwrap()
+        .moves
+        .iter()
+        .map(|(e, g)| (e.clone(), g.join("+")))
+        .collect()
+}
+
+fn mv(eni: &str, groups: &str) -> (String, String) {
+    (eni.to_string(), groups.to_string())
+}
+
+async fn isolate(f: &Shared) -> Outcome {
+    let (ec2, _rules) = fake_ec2(f);
+    execute(
+        &Ec2IsolateInstance::default(),
+        &c(ec2),
+        &Target::new(ID, "f-1"),
+        Mode::Enforce,
+        "quell:exempt",
+    )
+    .await
+}
+
+#[tokio::test]
+async fn each_interface_passes_through_the_untracking_group_to_isolation_at_once() {
+    let f = fake(&[]);
+    let out = isolate(&f).await;
+    assert!(matches!(out, Outcome::Remediated { .. }), "{out:?}");
+    // Per interface, the untracking group and then at once the isolation group: nothing between.
+    assert_eq!(
+        moves(&f),
+        [
+            mv("eni-1", "sg-untrack"),
+            mv("eni-1", "sg-iso"),
+            mv("eni-2", "sg-untrack"),
+            mv("eni-2", "sg-iso"),
+        ]
+    );
+    let g = f.lock().unwrap();
+    assert!(g.enis.iter().all(|(_, groups)| groups == &["sg-iso"]));
+    // The new untracking group: all traffic in from any address, out to IPv6 too (its default
+    // egress has IPv4 already).
+    let ingress: Vec<&IpPermission> = g.authorized.iter().filter(|a| a.0).map(|a| &a.1).collect();
+    let egress: Vec<&IpPermission> = g.authorized.iter().filter(|a| !a.0).map(|a| &a.1).collect();
+    assert_eq!(ingress, [&all_traffic(&["0.0.0.0/0"], &["::/0"])]);
+    assert_eq!(egress, [&all_traffic(&[], &["::/0"])]);
+    assert_eq!(g.snapshotted, ["vol-1"]);
+    assert!(g.tagged && g.protected);
+}
+
+#[tokio::test]
+async fn an_interface_that_cannot_be_isolated_goes_back_to_its_groups_and_stops_nothing_else() {
+    let f = fake(&[("eni-1", "sg-iso")]);
+    let out = isolate(&f).await;
+    let Outcome::Failed {
+        error, retryable, ..
+    } = &out
+    else {
+        panic!("{out:?}")
+    };
+    assert!(!retryable, "UnauthorizedOperation: {out:?}");
+    assert_eq!(
+        moves(&f),
+        [
+            mv("eni-1", "sg-untrack"),
+            mv("eni-1", "sg-iso"),
+            // Never left in the group that allows everything.
+            mv("eni-1", "sg-web"),
+            mv("eni-2", "sg-untrack"),
+            mv("eni-2", "sg-iso"),
+        ]
+    );
+    let g = f.lock().unwrap();
+    assert_eq!(
+        g.enis,
+        [
+            ("eni-1".to_string(), vec!["sg-web".to_string()]),
+            ("eni-2".to_string(), vec!["sg-iso".to_string()]),
+        ]
+    );
+    // The evidence and the rest were still taken care of.
+    assert_eq!(g.snapshotted, ["vol-1"]);
+    assert!(g.tagged && g.protected);
+    for said in [
+        "could not move eni-1 of i-0a1b2c3d4e5f60718 to the isolation group sg-iso",
+        "UnauthorizedOperation",
+        "eni-1 put back in its own groups sg-web",
+        "eni-2 untracked, then isolated",
+        "snapshot snap-1 of vol-1",
+        "termination protection on",
+    ] {
+        assert!(error.contains(said), "`{said}` not in: {error}");
+    }
+}
+
+#[tokio::test]
+async fn an_interface_that_cannot_be_untracked_is_still_isolated_and_a_person_is_told() {
+    let f = fake(&[("eni-1", "sg-untrack")]);
+    let out = isolate(&f).await;
+    let Outcome::Failed {
+        error, retryable, ..
+    } = &out
+    else {
+        panic!("{out:?}")
+    };
+    // Contained, but connections tracked before may survive: a retry would not see it.
+    assert!(!retryable, "{out:?}");
+    assert_eq!(
+        moves(&f),
+        [
+            mv("eni-1", "sg-untrack"),
+            mv("eni-1", "sg-iso"),
+            mv("eni-2", "sg-untrack"),
+            mv("eni-2", "sg-iso"),
+        ]
+    );
+    assert!(f
+        .lock()
+        .unwrap()
+        .enis
+        .iter()
+        .all(|(_, groups)| groups == &["sg-iso"]));
+    assert!(
+        error.contains("could not move eni-1 of i-0a1b2c3d4e5f60718 to the untracking group")
+            && error.contains("connections tracked before may survive"),
+        "{error}"
+    );
+    assert!(error.contains("eni-1 isolated") && error.contains("eni-2 untracked, then isolated"));
+}
+
+#[tokio::test]
+async fn an_interface_left_in_the_untracking_group_is_said_first() {
+    let f = fake(&[("eni-1", "sg-iso"), ("eni-1", "sg-web")]);
+    let out = isolate(&f).await;
+    let Outcome::Failed {
+        error,
+        code,
+        retryable,
+    } = &out
+    else {
+        panic!("{out:?}")
+    };
+    assert!(!retryable);
+    assert_eq!(code.as_deref(), Some(LEFT_OPEN));
+    let first = error
+        .find("failed: ")
+        .map(|i| &error[i + 8..])
+        .unwrap_or("");
+    let open = "eni-1 of i-0a1b2c3d4e5f60718 is left in the untracking group sg-untrack";
+    assert!(first.starts_with(open), "{error}");
+    // The other interface was still isolated.
+    assert_eq!(moves(&f).len(), 5);
+    assert!(error.contains("eni-2 untracked, then isolated"), "{error}");
 }

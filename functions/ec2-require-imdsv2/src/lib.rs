@@ -1,7 +1,20 @@
 //! `ec2-require-imdsv2`: requires session tokens for the instance metadata service
 //! (HttpTokens=required), which closes the SSRF path to the instance's credentials.
+//!
+//! An IMDSv2 token's response travels as many network hops as the hop limit allows. With the
+//! limit at 1 (the default of many AMIs), containers on the instance (Docker's bridge, ECS on EC2,
+//! EKS pods) are one hop too far: IMDSv1 reached them, an IMDSv2 token does not, and requiring
+//! tokens would cut them off the instance's credentials. So when the limit is 1 and
+//! `QUELL_IMDS_HOP_LIMIT` (default 2) is higher, the same call raises it to that; the verification
+//! reads both back, and `quell undo` puts both back as they were.
+//!
+//! Known limit: software on the instance that still calls the metadata service without a token
+//! (IMDSv1) fails once tokens are required. CloudWatch's `MetadataNoToken` metric would show it,
+//! but quell holds no CloudWatch client here, so it does not look: the note's step names the
+//! change, and `quell undo` takes it back.
 
 use aws_sdk_ec2::types::{HttpTokensState, InstanceMetadataEndpointState};
+use quell::config::ConfigError;
 use quell::remediation::Cached;
 use quell::{
     AwsError, AwsResultExt, Finding, Member, Mode, NotApplicable, Remediation, ResourceKind, Spec,
@@ -9,21 +22,49 @@ use quell::{
 };
 
 const MODIFY: &str = "ec2:ModifyInstanceMetadataOptions";
+/// The hop limit set with IMDSv2 when the instance's is 1: containers on the instance reach the
+/// metadata service through one more hop.
+pub const DEFAULT_HOP_LIMIT: i32 = 2;
+/// The largest hop limit EC2 accepts.
+const MAX_HOP_LIMIT: i32 = 64;
+/// The hop limit of an instance whose metadata options do not say (EC2's default).
+const EC2_DEFAULT_HOP_LIMIT: i32 = 1;
 
-#[derive(Debug, Clone, Default)]
-pub struct Ec2RequireImdsv2;
+#[derive(Debug, Clone)]
+pub struct Ec2RequireImdsv2 {
+    /// `QUELL_IMDS_HOP_LIMIT`: set with IMDSv2 when the instance's limit is 1; 1 leaves it alone.
+    pub hop_limit: i32,
+}
+
+/// The remediation with its default settings, so that `Ec2RequireImdsv2` still reads as a value
+/// where the crate was used as a unit struct.
+#[allow(non_upper_case_globals)]
+pub const Ec2RequireImdsv2: Ec2RequireImdsv2 = Ec2RequireImdsv2 {
+    hop_limit: DEFAULT_HOP_LIMIT,
+};
+
+impl Default for Ec2RequireImdsv2 {
+    fn default() -> Self {
+        Ec2RequireImdsv2
+    }
+}
 
 #[derive(Debug, Clone, Default)]
 pub struct State {
     pub tags: Vec<(String, String)>,
     pub http_tokens: Option<String>,
     pub endpoint_disabled: bool,
+    /// HttpPutResponseHopLimit, as read (EC2's default, 1, when the response has none).
+    pub hop_limit: i32,
 }
 
 #[derive(Debug, Default)]
 pub struct Target {
     pub instance: String,
     read: Cached<State>,
+    /// The hop limit this change raises the instance's to, as the first `plan` decided: the
+    /// verification checks it too.
+    raise_hops: Cached<i32>,
 }
 
 impl Target {
@@ -31,7 +72,15 @@ impl Target {
         Target {
             instance: instance.into(),
             read: Cached::default(),
+            raise_hops: Cached::default(),
         }
+    }
+}
+
+impl Ec2RequireImdsv2 {
+    /// The hop limit to set with IMDSv2 for an instance whose limit is `current`, if any.
+    pub fn hops_for(&self, current: i32) -> Option<i32> {
+        (current == 1 && self.hop_limit > current).then_some(self.hop_limit)
     }
 }
 
@@ -75,6 +124,9 @@ async fn read(ec2: &aws_sdk_ec2::Client, t: &Target) -> Result<State, AwsError> 
             .map(|h| h.as_str().to_string()),
         endpoint_disabled: md.and_then(|m| m.http_endpoint())
             == Some(&InstanceMetadataEndpointState::Disabled),
+        hop_limit: md
+            .and_then(|m| m.http_put_response_hop_limit())
+            .unwrap_or(EC2_DEFAULT_HOP_LIMIT),
     };
     t.read.set(s.clone());
     Ok(s)
@@ -83,7 +135,7 @@ async fn read(ec2: &aws_sdk_ec2::Client, t: &Target) -> Result<State, AwsError> 
 impl Remediation for Ec2RequireImdsv2 {
     const SPEC: Spec = Spec {
         id: "ec2-require-imdsv2",
-        summary: "Sets HttpTokens=required (IMDSv2) on the instance",
+        summary: "Sets HttpTokens=required (IMDSv2) on the instance, and a hop limit of 2 where it was 1 so that containers keep the metadata service",
         triggers: Triggers {
             config_rules: &["ec2-imdsv2-check"],
             securityhub_controls: &["EC2.8"],
@@ -98,6 +150,21 @@ impl Remediation for Ec2RequireImdsv2 {
 
     fn clients(&self, member: &Member) -> aws_sdk_ec2::Client {
         aws_sdk_ec2::Client::new(member.config())
+    }
+
+    fn configure(&mut self, get: &dyn Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        if let Some(v) = get("QUELL_IMDS_HOP_LIMIT").filter(|v| !v.trim().is_empty()) {
+            self.hop_limit = v
+                .trim()
+                .parse::<i32>()
+                .ok()
+                .filter(|h| (1..=MAX_HOP_LIMIT).contains(h))
+                .ok_or(ConfigError {
+                    var: "QUELL_IMDS_HOP_LIMIT",
+                    reason: format!("`{v}` is not a hop limit from 1 to {MAX_HOP_LIMIT}"),
+                })?;
+        }
+        Ok(())
     }
 
     fn target(&self, f: &Finding) -> Result<Target, NotApplicable> {
@@ -121,17 +188,34 @@ impl Remediation for Ec2RequireImdsv2 {
     async fn plan(&self, ec2: &aws_sdk_ec2::Client, t: &Target) -> Result<Vec<Step>, AwsError> {
         let s = read(ec2, t).await?;
         // A disabled metadata endpoint cannot be reached at all: nothing to require.
-        if s.endpoint_disabled || s.http_tokens.as_deref() == Some("required") {
+        if s.endpoint_disabled {
             return Ok(Vec::new());
         }
-        Ok(vec![Step::new(
-            MODIFY,
-            format!(
-                "{} HttpTokens=required (was {})",
-                t.instance,
-                s.http_tokens.as_deref().unwrap_or("unset")
-            ),
-        )])
+        if s.http_tokens.as_deref() == Some("required") {
+            // Tokens were already required before this change: the hop limit is the owner's.
+            // After it (the verification), the raised limit must read back too.
+            let (id, is) = (&t.instance, s.hop_limit);
+            return Ok(match t.raise_hops.get() {
+                Some(h) if is < h => vec![Step::new(
+                    MODIFY,
+                    format!("{id} HttpPutResponseHopLimit={h} (is {is})"),
+                )],
+                _ => Vec::new(),
+            });
+        }
+        let mut detail = format!(
+            "{} HttpTokens=required (was {})",
+            t.instance,
+            s.http_tokens.as_deref().unwrap_or("unset")
+        );
+        if let Some(h) = self.hops_for(s.hop_limit) {
+            t.raise_hops.set(h);
+            detail.push_str(&format!(
+                ", HttpPutResponseHopLimit={h} (was {}, so that containers on the instance still reach the metadata service)",
+                s.hop_limit
+            ));
+        }
+        Ok(vec![Step::new(MODIFY, detail)])
     }
 
     async fn prior(
@@ -143,6 +227,7 @@ impl Remediation for Ec2RequireImdsv2 {
         Ok(Some(serde_json::json!({
             "instance": t.instance,
             "http_tokens": s.http_tokens.as_deref().unwrap_or("optional"),
+            "hop_limit": s.hop_limit,
         })))
     }
 
@@ -159,15 +244,33 @@ impl Remediation for Ec2RequireImdsv2 {
         let tokens = quell::remediation::prior_field(prior, "http_tokens", |v| {
             v == "optional" || v == "required"
         })?;
+        // Recorded before quell set hop limits (none then): the tokens alone.
+        let hops = match &prior["hop_limit"] {
+            serde_json::Value::Null => None,
+            v => Some(
+                v.as_i64()
+                    .and_then(|h| i32::try_from(h).ok())
+                    .filter(|h| (1..=MAX_HOP_LIMIT).contains(h))
+                    .ok_or_else(|| {
+                        quell::remediation::invalid_prior(format!(
+                            "the recorded `hop_limit` is not valid: {v}"
+                        ))
+                    })?,
+            ),
+        };
         ec2.modify_instance_metadata_options()
             .instance_id(&instance)
             .http_tokens(HttpTokensState::from(tokens.as_str()))
+            .set_http_put_response_hop_limit(hops)
             .send()
             .await
             .aws(|| format!("could not put back the metadata options of {instance}"))?;
+        let hops = hops
+            .map(|h| format!(", HttpPutResponseHopLimit={h}"))
+            .unwrap_or_default();
         Ok(vec![Step::new(
             MODIFY,
-            format!("{instance} HttpTokens={tokens}, as it was"),
+            format!("{instance} HttpTokens={tokens}{hops}, as it was"),
         )])
     }
 
@@ -178,9 +281,11 @@ impl Remediation for Ec2RequireImdsv2 {
         _steps: &[Step],
     ) -> Result<(), AwsError> {
         t.read.clear();
+        // One call: tokens are never required with a hop limit that leaves containers out.
         ec2.modify_instance_metadata_options()
             .instance_id(&t.instance)
             .http_tokens(HttpTokensState::Required)
+            .set_http_put_response_hop_limit(t.raise_hops.get())
             .send()
             .await
             .aws(|| format!("could not require IMDSv2 on {}", t.instance))?;
@@ -202,13 +307,24 @@ mod tests {
     use aws_smithy_mocks::{mock, mock_client, RuleMode};
     use aws_smithy_types::error::ErrorMetadata;
     use quell::remediation::execute;
+    use quell::Outcome;
 
+    /// An instance with a hop limit of 1, EC2's default.
     fn inst(tokens: HttpTokensState, tags: &[(&str, &str)]) -> DescribeInstancesOutput {
+        inst_hops(tokens, 1, tags)
+    }
+
+    fn inst_hops(
+        tokens: HttpTokensState,
+        hops: i32,
+        tags: &[(&str, &str)],
+    ) -> DescribeInstancesOutput {
         let mut i = Instance::builder()
             .instance_id("i-0a1b2c3d4e5f60718")
             .metadata_options(
                 InstanceMetadataOptionsResponse::builder()
                     .http_tokens(tokens)
+                    .http_put_response_hop_limit(hops)
                     .http_endpoint(InstanceMetadataEndpointState::Enabled)
                     .build(),
             );
@@ -223,24 +339,142 @@ mod tests {
         Target::new("i-0a1b2c3d4e5f60718")
     }
 
+    async fn enforce(r: &Ec2RequireImdsv2, ec2: &Client) -> Outcome {
+        execute(r, ec2, &t(), Mode::Enforce, "quell:exempt").await
+    }
+
     #[tokio::test]
-    async fn requires_tokens_and_verifies() {
+    async fn requires_tokens_raises_a_hop_limit_of_1_and_verifies_both() {
+        let d = mock!(Client::describe_instances)
+            .sequence()
+            .output(|| inst(HttpTokensState::Optional, &[]))
+            .output(|| inst_hops(HttpTokensState::Required, 2, &[]))
+            .build();
+        let m = mock!(Client::modify_instance_metadata_options)
+            .match_requests(|r| {
+                r.http_tokens() == Some(&HttpTokensState::Required)
+                    && r.http_put_response_hop_limit() == Some(2)
+            })
+            .then_output(|| ModifyInstanceMetadataOptionsOutput::builder().build());
+        let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&d, &m]);
+        let out = enforce(&Ec2RequireImdsv2, &ec2).await;
+        let Outcome::Remediated { steps } = &out else {
+            panic!("{out:?}")
+        };
+        assert!(
+            steps[0]
+                .detail
+                .contains("HttpTokens=required (was optional)")
+                && steps[0].detail.contains("HttpPutResponseHopLimit=2 (was 1"),
+            "{steps:?}"
+        );
+        assert_eq!((d.num_calls(), m.num_calls()), (2, 1));
+
+        // The hop limit does not read back raised: not verified, never RESOLVED.
         let d = mock!(Client::describe_instances)
             .sequence()
             .output(|| inst(HttpTokensState::Optional, &[]))
             .output(|| inst(HttpTokensState::Required, &[]))
             .build();
-        let m = mock!(Client::modify_instance_metadata_options)
-            .match_requests(|r| r.http_tokens() == Some(&HttpTokensState::Required))
-            .then_output(|| ModifyInstanceMetadataOptionsOutput::builder().build());
         let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&d, &m]);
-        assert_eq!(
-            execute(&Ec2RequireImdsv2, &ec2, &t(), Mode::Enforce, "quell:exempt")
-                .await
-                .name(),
-            "REMEDIATED"
+        let out = enforce(&Ec2RequireImdsv2, &ec2).await;
+        assert!(out.name().starts_with("FAILED"), "{out:?}");
+    }
+
+    #[tokio::test]
+    async fn a_hop_limit_above_1_is_kept_and_the_setting_can_leave_1_alone() {
+        let m = mock!(Client::modify_instance_metadata_options)
+            .match_requests(|r| {
+                r.http_tokens() == Some(&HttpTokensState::Required)
+                    && r.http_put_response_hop_limit().is_none()
+            })
+            .then_output(|| ModifyInstanceMetadataOptionsOutput::builder().build());
+        let d = mock!(Client::describe_instances)
+            .sequence()
+            .output(|| inst_hops(HttpTokensState::Optional, 3, &[]))
+            .output(|| inst_hops(HttpTokensState::Required, 3, &[]))
+            .build();
+        let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&d, &m]);
+        let out = enforce(&Ec2RequireImdsv2, &ec2).await;
+        assert_eq!(out.name(), "REMEDIATED", "{out:?}");
+
+        let mut r = Ec2RequireImdsv2::default();
+        r.configure(&|k| (k == "QUELL_IMDS_HOP_LIMIT").then(|| "1".to_string()))
+            .unwrap();
+        let d = mock!(Client::describe_instances)
+            .sequence()
+            .output(|| inst(HttpTokensState::Optional, &[]))
+            .output(|| inst(HttpTokensState::Required, &[]))
+            .build();
+        let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&d, &m]);
+        let out = enforce(&r, &ec2).await;
+        assert_eq!(out.name(), "REMEDIATED", "{out:?}");
+        assert_eq!(m.num_calls(), 2);
+
+        // Tokens already required: the owner's hop limit of 1 is not touched.
+        let d =
+            mock!(Client::describe_instances).then_output(|| inst(HttpTokensState::Required, &[]));
+        let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&d, &m]);
+        let out = enforce(&Ec2RequireImdsv2, &ec2).await;
+        assert_eq!(out.name(), "ALREADY_COMPLIANT", "{out:?}");
+        assert_eq!(m.num_calls(), 2);
+    }
+
+    #[test]
+    fn the_hop_limit_setting_is_checked_at_start_up() {
+        let mut r = Ec2RequireImdsv2::default();
+        assert_eq!(r.hop_limit, DEFAULT_HOP_LIMIT);
+        r.configure(&|_| Some(" 3 ".into())).unwrap();
+        assert_eq!(r.hop_limit, 3);
+        for bad in ["0", "65", "two"] {
+            let e = r.configure(&|_| Some(bad.into())).unwrap_err();
+            assert_eq!(e.var, "QUELL_IMDS_HOP_LIMIT", "{bad}");
+        }
+        assert_eq!(r.hops_for(1), Some(3));
+        assert_eq!(r.hops_for(2), None);
+    }
+
+    #[tokio::test]
+    async fn prior_records_the_hop_limit_and_restore_puts_it_back() {
+        let d =
+            mock!(Client::describe_instances).then_output(|| inst(HttpTokensState::Optional, &[]));
+        let m = mock!(Client::modify_instance_metadata_options)
+            .match_requests(|r| {
+                r.instance_id() == Some("i-0a1b2c3d4e5f60718")
+                    && r.http_tokens() == Some(&HttpTokensState::Optional)
+                    && r.http_put_response_hop_limit() == Some(1)
+            })
+            .then_output(|| ModifyInstanceMetadataOptionsOutput::builder().build());
+        let old = mock!(Client::modify_instance_metadata_options)
+            .match_requests(|r| r.http_put_response_hop_limit().is_none())
+            .then_output(|| ModifyInstanceMetadataOptionsOutput::builder().build());
+        let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&d, &m, &old]);
+        let prior = Ec2RequireImdsv2.prior(&ec2, &t()).await.unwrap().unwrap();
+        assert_eq!(prior["hop_limit"], 1);
+        assert_eq!(prior["http_tokens"], "optional");
+        let steps = Ec2RequireImdsv2.restore(&ec2, &prior).await.unwrap();
+        assert!(
+            steps[0]
+                .detail
+                .contains("HttpTokens=optional, HttpPutResponseHopLimit=1"),
+            "{steps:?}"
         );
-        assert_eq!((d.num_calls(), m.num_calls()), (2, 1));
+        assert_eq!((m.num_calls(), old.num_calls()), (1, 0));
+
+        // A prior recorded before hop limits: the tokens alone.
+        let before =
+            serde_json::json!({"instance": "i-0a1b2c3d4e5f60718", "http_tokens": "optional"});
+        Ec2RequireImdsv2.restore(&ec2, &before).await.unwrap();
+        assert_eq!((m.num_calls(), old.num_calls()), (1, 1));
+
+        // A malformed one is refused before any call.
+        let bad = serde_json::json!({
+            "instance": "i-0a1b2c3d4e5f60718",
+            "http_tokens": "optional",
+            "hop_limit": 0,
+        });
+        assert!(Ec2RequireImdsv2.restore(&ec2, &bad).await.is_err());
+        assert_eq!((m.num_calls(), old.num_calls()), (1, 1));
     }
 
     #[tokio::test]

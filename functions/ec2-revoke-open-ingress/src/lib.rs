@@ -1,6 +1,13 @@
-//! `ec2-revoke-open-ingress`: revokes exactly the ingress rules that open high-risk ports to the
+//! `ec2-revoke-open-ingress`: closes exactly the high-risk ports that ingress rules open to the
 //! whole internet (0.0.0.0/0 or ::/0), and keeps every other rule — other addresses, other ports,
 //! group references and prefix lists in the same rule included.
+//!
+//! A world-open port range that holds high-risk ports (tcp 0-65535, tcp 20-25) is cut, not
+//! dropped: the sub-ranges around the high-risk ports are authorized first (same protocol, same
+//! addresses, descriptions kept), then the range is revoked, so only the high-risk ports close and
+//! the service behind the other ports never loses its traffic. A rule of every protocol (`-1`) has
+//! no port range to cut and is revoked whole. `quell undo` puts the original rule back and revokes
+//! the sub-ranges quell added.
 
 use aws_sdk_ec2::types::{IpPermission, IpRange, Ipv6Range};
 use quell::config::ConfigError;
@@ -16,18 +23,23 @@ pub const DEFAULT_PORTS: &[u16] = &[
     5601, 8080, 8088, 8888, 9200, 9300,
 ];
 const REVOKE: &str = "ec2:RevokeSecurityGroupIngress";
-/// Used only by `quell undo`, to put back what was revoked.
+/// Keeps a cut range's other ports open; `quell undo` puts back what was revoked with it.
 const AUTHORIZE: &str = "ec2:AuthorizeSecurityGroupIngress";
 
 #[derive(Debug, Clone)]
 pub struct Ec2RevokeOpenIngress {
     pub ports: Vec<u16>,
+    /// A world-open range that holds high-risk ports is cut around them (its other ports are
+    /// authorized again) rather than revoked whole. Needs `ec2:AuthorizeSecurityGroupIngress`; a
+    /// composing remediation without it sets this to `false` and revokes such ranges whole.
+    pub keep_other_ports: bool,
 }
 
 impl Default for Ec2RevokeOpenIngress {
     fn default() -> Self {
         Ec2RevokeOpenIngress {
             ports: DEFAULT_PORTS.to_vec(),
+            keep_other_ports: true,
         }
     }
 }
@@ -141,6 +153,134 @@ pub fn world_open(ingress: &[IpPermission], ports: &[u16]) -> Vec<IpPermission> 
     out
 }
 
+/// The port ranges of `from..=to` left when `ports` are taken out, in order.
+pub fn ranges_around(from: i32, to: i32, ports: &[u16]) -> Vec<(i32, i32)> {
+    let mut risky: Vec<i32> = ports
+        .iter()
+        .map(|&p| i32::from(p))
+        .filter(|p| (from..=to).contains(p))
+        .collect();
+    risky.sort_unstable();
+    risky.dedup();
+    let mut out = Vec::new();
+    let mut start = from;
+    for p in risky {
+        if p > start {
+            out.push((start, p - 1));
+        }
+        start = p + 1;
+    }
+    if start <= to {
+        out.push((start, to));
+    }
+    out
+}
+
+/// What quell changes in a group: the world-open parts it revokes ([`world_open`]), and the
+/// sub-ranges it authorizes first so that only the high-risk ports close.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Cut {
+    pub revoke: Vec<IpPermission>,
+    /// The other ports of each revoked tcp or udp range, with the same world-open addresses and
+    /// descriptions; none already in the group, none twice.
+    pub keep: Vec<IpPermission>,
+}
+
+fn same_ports(a: &IpPermission, b: &IpPermission) -> bool {
+    a.ip_protocol() == b.ip_protocol()
+        && a.from_port() == b.from_port()
+        && a.to_port() == b.to_port()
+}
+
+/// Adds `p` to `keep`, leaving out every address `existing` or `keep` already holds for the same
+/// protocol and ports (authorizing one twice is an error, InvalidPermission.Duplicate).
+fn add_kept(keep: &mut Vec<IpPermission>, existing: &[IpPermission], p: IpPermission) {
+    let held = |rules: &[IpPermission], v4: Option<&str>, v6: Option<&str>| {
+        rules.iter().filter(|r| same_ports(r, &p)).any(|r| {
+            (v4.is_some() && r.ip_ranges().iter().any(|x| x.cidr_ip() == v4))
+                || (v6.is_some() && r.ipv6_ranges().iter().any(|x| x.cidr_ipv6() == v6))
+        })
+    };
+    let v4: Vec<IpRange> = p
+        .ip_ranges()
+        .iter()
+        .filter(|r| !held(existing, r.cidr_ip(), None) && !held(keep.as_slice(), r.cidr_ip(), None))
+        .cloned()
+        .collect();
+    let v6: Vec<Ipv6Range> = p
+        .ipv6_ranges()
+        .iter()
+        .filter(|r| {
+            !held(existing, None, r.cidr_ipv6()) && !held(keep.as_slice(), None, r.cidr_ipv6())
+        })
+        .cloned()
+        .collect();
+    if v4.is_empty() && v6.is_empty() {
+        return;
+    }
+    if let Some(i) = keep.iter().position(|k| same_ports(k, &p)) {
+        let k = &keep[i];
+        let merged = IpPermission::builder()
+            .set_ip_protocol(k.ip_protocol().map(str::to_string))
+            .set_from_port(k.from_port())
+            .set_to_port(k.to_port())
+            .set_ip_ranges(
+                Some(k.ip_ranges().iter().cloned().chain(v4).collect::<Vec<_>>())
+                    .filter(|v| !v.is_empty()),
+            )
+            .set_ipv6_ranges(
+                Some(
+                    k.ipv6_ranges()
+                        .iter()
+                        .cloned()
+                        .chain(v6)
+                        .collect::<Vec<_>>(),
+                )
+                .filter(|v| !v.is_empty()),
+            )
+            .build();
+        keep[i] = merged;
+        return;
+    }
+    keep.push(
+        IpPermission::builder()
+            .set_ip_protocol(p.ip_protocol().map(str::to_string))
+            .set_from_port(p.from_port())
+            .set_to_port(p.to_port())
+            .set_ip_ranges(Some(v4).filter(|v| !v.is_empty()))
+            .set_ipv6_ranges(Some(v6).filter(|v| !v.is_empty()))
+            .build(),
+    );
+}
+
+/// The change that closes the high-risk ports `ingress` opens to the world. With
+/// `keep_other_ports`, each revoked tcp or udp range has its other ports authorized again; a rule
+/// of every protocol (`-1`) is revoked whole (it has no range to cut).
+pub fn cut(ingress: &[IpPermission], ports: &[u16], keep_other_ports: bool) -> Cut {
+    let revoke = world_open(ingress, ports);
+    let mut keep = Vec::new();
+    if keep_other_ports {
+        for p in &revoke {
+            let proto = p.ip_protocol().unwrap_or_default();
+            if !matches!(proto, "tcp" | "udp" | "6" | "17") {
+                continue;
+            }
+            let (from, to) = (p.from_port().unwrap_or(0), p.to_port().unwrap_or(65535));
+            for (f, t) in ranges_around(from, to, ports) {
+                let part = IpPermission::builder()
+                    .ip_protocol(proto)
+                    .from_port(f)
+                    .to_port(t)
+                    .set_ip_ranges(Some(p.ip_ranges().to_vec()).filter(|v| !v.is_empty()))
+                    .set_ipv6_ranges(Some(p.ipv6_ranges().to_vec()).filter(|v| !v.is_empty()))
+                    .build();
+                add_kept(&mut keep, ingress, part);
+            }
+        }
+    }
+    Cut { revoke, keep }
+}
+
 /// Security group rules as recorded for undo: every part of each rule (protocol, ports, IPv4 and
 /// IPv6 ranges, referenced groups, prefix lists, descriptions).
 pub fn rules_json(rules: &[IpPermission]) -> serde_json::Value {
@@ -243,6 +383,41 @@ fn describe_rule(group: &str, p: &IpPermission) -> String {
     )
 }
 
+/// The sub-ranges kept open, one step per protocol and addresses: `ports=0-19,24,26-109`.
+fn describe_kept(group: &str, keep: &[IpPermission]) -> Vec<Step> {
+    let mut kept: Vec<(String, String, Vec<String>)> = Vec::new();
+    for p in keep {
+        let proto = p.ip_protocol().unwrap_or("?").to_string();
+        let cidrs = p
+            .ip_ranges()
+            .iter()
+            .filter_map(|r| r.cidr_ip())
+            .chain(p.ipv6_ranges().iter().filter_map(|r| r.cidr_ipv6()))
+            .collect::<Vec<_>>()
+            .join(",");
+        let ports = match (p.from_port(), p.to_port()) {
+            (Some(f), Some(t)) if f == t => f.to_string(),
+            (Some(f), Some(t)) => format!("{f}-{t}"),
+            _ => "?".into(),
+        };
+        match kept.iter().position(|k| k.0 == proto && k.1 == cidrs) {
+            Some(i) => kept[i].2.push(ports),
+            None => kept.push((proto, cidrs, vec![ports])),
+        }
+    }
+    kept.into_iter()
+        .map(|(proto, cidrs, ports)| {
+            Step::new(
+                AUTHORIZE,
+                format!(
+                    "group={group} proto={proto} ports={} from={cidrs} (the range's other ports, kept open)",
+                    ports.join(",")
+                ),
+            )
+        })
+        .collect()
+}
+
 impl Ec2RevokeOpenIngress {
     async fn read(&self, ec2: &aws_sdk_ec2::Client, t: &Target) -> Result<Group, AwsError> {
         if let Some(g) = t.read.get() {
@@ -257,7 +432,7 @@ impl Ec2RevokeOpenIngress {
 impl Remediation for Ec2RevokeOpenIngress {
     const SPEC: Spec = Spec {
         id: "ec2-revoke-open-ingress",
-        summary: "Revokes only the ingress rules that open high-risk ports to 0.0.0.0/0 or ::/0; keeps every other rule",
+        summary: "Closes only the high-risk ports that ingress rules open to 0.0.0.0/0 or ::/0 (a wider range keeps its other ports); keeps every other rule",
         triggers: Triggers {
             config_rules: &["restricted-ssh", "restricted-common-ports", "vpc-sg-open-only-to-authorized-ports"],
             securityhub_controls: &[
@@ -271,8 +446,8 @@ impl Remediation for Ec2RevokeOpenIngress {
             cloudtrail_events: &["ec2:AuthorizeSecurityGroupIngress"],
             ..Triggers::NONE
         },
-        permissions: &["ec2:DescribeSecurityGroups", REVOKE],
-        undo_permissions: &[AUTHORIZE],
+        permissions: &["ec2:DescribeSecurityGroups", REVOKE, AUTHORIZE],
+        undo_permissions: &[],
         default_mode: Mode::Enforce,
     };
     type Target = Target;
@@ -336,10 +511,14 @@ impl Remediation for Ec2RevokeOpenIngress {
 
     async fn plan(&self, ec2: &aws_sdk_ec2::Client, t: &Target) -> Result<Vec<Step>, AwsError> {
         let g = self.read(ec2, t).await?;
-        Ok(world_open(&g.ingress, &self.ports)
+        let change = cut(&g.ingress, &self.ports, self.keep_other_ports);
+        let mut steps: Vec<Step> = change
+            .revoke
             .iter()
             .map(|p| Step::new(REVOKE, describe_rule(&t.group, p)))
-            .collect())
+            .collect();
+        steps.extend(describe_kept(&t.group, &change.keep));
+        Ok(steps)
     }
 
     async fn prior(
@@ -348,10 +527,12 @@ impl Remediation for Ec2RevokeOpenIngress {
         t: &Target,
     ) -> Result<Option<serde_json::Value>, AwsError> {
         let g = self.read(ec2, t).await?;
-        let revoked = rules_json(&world_open(&g.ingress, &self.ports));
-        Ok(Some(
-            serde_json::json!({"group": t.group, "revoked": revoked}),
-        ))
+        let change = cut(&g.ingress, &self.ports, self.keep_other_ports);
+        Ok(Some(serde_json::json!({
+            "group": t.group,
+            "revoked": rules_json(&change.revoke),
+            "added": rules_json(&change.keep),
+        })))
     }
 
     async fn restore(
@@ -369,19 +550,41 @@ impl Remediation for Ec2RevokeOpenIngress {
             ));
         }
         let perms = rules_from_json(&prior["revoked"])?;
-        if perms.is_empty() {
-            return Ok(Vec::new());
-        }
-        let steps = perms
+        // Recorded before quell cut ranges (none added then): nothing of quell's to take away.
+        let added = match prior.get("added") {
+            Some(a) => rules_from_json(a)?,
+            None => Vec::new(),
+        };
+        let mut steps: Vec<Step> = perms
             .iter()
             .map(|p| Step::new(AUTHORIZE, describe_rule(&group, p)))
             .collect();
-        ec2.authorize_security_group_ingress()
-            .group_id(&group)
-            .set_ip_permissions(Some(perms))
-            .send()
-            .await
-            .aws(|| format!("could not put back the ingress rules of {group}"))?;
+        // The original rules first, then quell's sub-ranges: no port is closed in between.
+        if !perms.is_empty() {
+            ec2.authorize_security_group_ingress()
+                .group_id(&group)
+                .set_ip_permissions(Some(perms))
+                .send()
+                .await
+                .aws(|| format!("could not put back the ingress rules of {group}"))?;
+        }
+        if !added.is_empty() {
+            steps.extend(added.iter().map(|p| {
+                Step::new(
+                    REVOKE,
+                    format!(
+                        "{} (a sub-range quell added, inside the rule put back)",
+                        describe_rule(&group, p)
+                    ),
+                )
+            }));
+            ec2.revoke_security_group_ingress()
+                .group_id(&group)
+                .set_ip_permissions(Some(added))
+                .send()
+                .await
+                .aws(|| format!("could not revoke the sub-ranges quell added to {group}"))?;
+        }
         Ok(steps)
     }
 
@@ -393,13 +596,28 @@ impl Remediation for Ec2RevokeOpenIngress {
     ) -> Result<(), AwsError> {
         let g = self.read(ec2, t).await?;
         t.read.clear();
-        let open = world_open(&g.ingress, &self.ports);
-        if open.is_empty() {
+        let Cut { revoke, keep } = cut(&g.ingress, &self.ports, self.keep_other_ports);
+        if revoke.is_empty() {
             return Ok(());
+        }
+        // The other ports first: if this fails (a rule quota, a missing permission), nothing has
+        // changed yet, and the group still serves what it served.
+        if !keep.is_empty() {
+            ec2.authorize_security_group_ingress()
+                .group_id(&t.group)
+                .set_ip_permissions(Some(keep))
+                .send()
+                .await
+                .aws(|| {
+                    format!(
+                        "could not keep the other ports of the world-open ranges of {} open (nothing was revoked)",
+                        t.group
+                    )
+                })?;
         }
         ec2.revoke_security_group_ingress()
             .group_id(&t.group)
-            .set_ip_permissions(Some(open))
+            .set_ip_permissions(Some(revoke))
             .send()
             .await
             .aws(|| format!("could not revoke the world-open ingress of {}", t.group))?;

@@ -1,19 +1,38 @@
 //! `iam-disable-access-key`: a leaked or misused long-term access key is set Inactive — never
 //! deleted, so it can be examined and restored — and its user tagged with the finding.
+//!
+//! A user's temporary key (`ASIA…`, from GetSessionToken) is not in ListAccessKeys and cannot be
+//! deactivated: the user's sessions issued before now are denied instead (an inline policy on
+//! `aws:TokenIssueTime`, as iam-revoke-role-sessions does for roles). The user's long-term keys
+//! and the sessions started after it keep working. A role session's key is
+//! iam-revoke-role-sessions' business, and said so (UNCONFIRMED), never RESOLVED.
+//!
+//! Safe defaults: a key the rotation rule (IAM.3, access-keys-rotated) flags but that was used
+//! within QUELL_KEY_IN_USE_DAYS is something's production credential, so it is planned, not
+//! deactivated; a GuardDuty finding below QUELL_KEY_MIN_SEVERITY is planned, not acted on.
 
+use std::sync::OnceLock;
 use std::time::{Duration, SystemTime};
 
 use aws_sdk_iam::types::{StatusType, Tag};
+use aws_smithy_types::date_time::Format;
+use aws_smithy_types::DateTime;
 use quell::config::ConfigError;
+use quell::remediation::Cached;
 use quell::{
     AwsError, AwsResultExt, Finding, Member, Mode, NotApplicable, Remediation, ResourceKind,
-    Source, Spec, Step, Tags, Triggers,
+    Severity, Source, Spec, Step, Tags, Triggers,
 };
 
 const UPDATE: &str = "iam:UpdateAccessKey";
 const TAG: &str = "iam:TagUser";
+const PUT_POLICY: &str = "iam:PutUserPolicy";
+const DELETE_POLICY: &str = "iam:DeleteUserPolicy";
 /// The tag that ties a deactivated key's user to the finding.
 pub const FINDING_TAG: &str = "quell:finding";
+/// The one inline policy quell keeps on a user whose temporary credentials were stolen: replaced,
+/// never stacked. (iam-revoke-role-sessions keeps `quell-revoke-older-sessions` on roles.)
+pub const SESSIONS_POLICY: &str = "quell-revoke-older-user-sessions";
 
 #[derive(Debug, Clone)]
 pub struct IamDisableAccessKey {
@@ -23,6 +42,11 @@ pub struct IamDisableAccessKey {
     pub unused_days: u64,
     /// IAM.22: keys unused this long are deactivated.
     pub unused_days_iam22: u64,
+    /// Rotation findings: a key used within this many days is in production use, and is planned
+    /// instead of deactivated.
+    pub in_use_days: u64,
+    /// GuardDuty findings below this severity are planned, not acted on.
+    pub min_severity: Severity,
 }
 
 impl Default for IamDisableAccessKey {
@@ -31,6 +55,11 @@ impl Default for IamDisableAccessKey {
             max_key_age_days: 90,
             unused_days: 90,
             unused_days_iam22: 45,
+            in_use_days: 7,
+            // GuardDuty's credential findings are mostly MEDIUM (MaliciousIPCaller, anomalous
+            // behavior): HIGH would leave most stolen keys working. LOW ones (blocked attempts,
+            // policy changes) are planned for a person.
+            min_severity: Severity::Medium,
         }
     }
 }
@@ -51,25 +80,63 @@ pub enum Rule {
     OlderThan(u64),
     /// Every active key not used (or, never used, created) within this many days.
     UnusedFor(u64),
+    /// A temporary key (`ASIA…`) of the user's, seen misused at `since`: the user's sessions
+    /// issued before then are denied.
+    Sessions { key: String, since: DateTime },
+    /// A temporary key of a role's session: not a user's key; iam-revoke-role-sessions' business.
+    RoleSession { role: String, key: String },
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What `plan` read, for `plan_only` and `unchecked`; every plan replaces it.
+#[derive(Debug, Clone, Default)]
+struct Read {
+    /// Keys the rule flags that were used within `in_use_days` (rotation findings only).
+    in_use: Vec<String>,
+    /// Whether the key the finding names is among its user's keys, active or not.
+    named_listed: bool,
+}
+
+#[derive(Debug)]
 pub struct Target {
     pub user: Option<User>,
     pub rule: Rule,
     pub finding: String,
+    /// A GuardDuty finding's severity, held against `min_severity`.
+    pub severity: Option<Severity>,
+    /// A rotation finding (IAM.3, access-keys-rotated): keys in daily use are planned only.
+    pub rotation: bool,
     /// The user's name once looked up, so one finding lists users at most once.
-    pub resolved: std::sync::OnceLock<String>,
+    pub resolved: OnceLock<String>,
+    read: Cached<Read>,
 }
+
+impl PartialEq for Target {
+    fn eq(&self, o: &Self) -> bool {
+        self.user == o.user
+            && self.rule == o.rule
+            && self.finding == o.finding
+            && self.severity == o.severity
+            && self.rotation == o.rotation
+    }
+}
+
+impl Eq for Target {}
 
 impl Target {
     pub fn new(user: Option<User>, rule: Rule, finding: String) -> Self {
         Target {
             user,
+            rotation: matches!(rule, Rule::OlderThan(_)),
             rule,
             finding,
-            resolved: std::sync::OnceLock::new(),
+            severity: None,
+            resolved: OnceLock::new(),
+            read: Cached::default(),
         }
+    }
+
+    fn last_read(&self) -> Read {
+        self.read.get().unwrap_or_default()
     }
 }
 
@@ -109,10 +176,21 @@ fn days(
     }
 }
 
+/// When the finding saw the key misused, never later than now: a clock ahead of ours must not
+/// make the fix unverifiable.
+fn seen_at(f: &Finding) -> DateTime {
+    let now = DateTime::from(SystemTime::now());
+    f.observed_at
+        .as_deref()
+        .and_then(|t| DateTime::from_str(t, Format::DateTime).ok())
+        .filter(|t| t.secs() <= now.secs())
+        .unwrap_or(now)
+}
+
 impl Remediation for IamDisableAccessKey {
     const SPEC: Spec = Spec {
         id: "iam-disable-access-key",
-        summary: "Deactivates (never deletes) a leaked, misused, stale or unused IAM user access key and tags the user with the finding",
+        summary: "Deactivates (never deletes) a leaked, misused, stale or unused IAM user access key and tags the user with the finding; for a user's stolen temporary key, denies the user's sessions issued before now (aws:TokenIssueTime)",
         triggers: Triggers {
             guardduty: &[
                 "UnauthorizedAccess:IAMUser/*",
@@ -136,8 +214,11 @@ impl Remediation for IamDisableAccessKey {
             "iam:GetAccessKeyLastUsed",
             UPDATE,
             TAG,
+            "iam:GetUserPolicy",
+            PUT_POLICY,
         ],
-        undo_permissions: &[],
+        // DeleteUserPolicy only for undo, when the user had no session policy of quell's before.
+        undo_permissions: &[DELETE_POLICY],
         default_mode: Mode::Enforce,
     };
     type Target = Target;
@@ -151,6 +232,13 @@ impl Remediation for IamDisableAccessKey {
         self.max_key_age_days = days(get, "QUELL_KEY_MAX_AGE_DAYS", self.max_key_age_days)?;
         self.unused_days = days(get, "QUELL_KEY_UNUSED_DAYS", self.unused_days)?;
         self.unused_days_iam22 = days(get, "QUELL_KEY_UNUSED_DAYS_IAM22", self.unused_days_iam22)?;
+        self.in_use_days = days(get, "QUELL_KEY_IN_USE_DAYS", self.in_use_days)?;
+        if let Some(v) = get("QUELL_KEY_MIN_SEVERITY").filter(|v| !v.trim().is_empty()) {
+            self.min_severity = Severity::from_label(v.trim()).ok_or(ConfigError {
+                var: "QUELL_KEY_MIN_SEVERITY",
+                reason: format!("`{v}` is not LOW, MEDIUM, HIGH or CRITICAL"),
+            })?;
+        }
         Ok(())
     }
 
@@ -180,12 +268,33 @@ impl Remediation for IamDisableAccessKey {
                             p.access_key_id.as_deref().unwrap_or("")
                         ))
                     })?;
-                let user = p
-                    .user_name
-                    .clone()
-                    .filter(|u| valid_user_name(u))
-                    .map(User::Name);
-                Ok(Target::new(user, Rule::Key(key), finding))
+                let name = p.user_name.clone().filter(|u| valid_user_name(u));
+                let rule = if p.user_type.as_deref() == Some("AssumedRole") {
+                    let role = name.clone().ok_or_else(|| {
+                        NotApplicable(format!("temporary key {key} names no valid role"))
+                    })?;
+                    Rule::RoleSession { role, key }
+                } else if key.starts_with("ASIA") {
+                    // A session of the user's (GetSessionToken): ListAccessKeys never shows it.
+                    if name.is_none() {
+                        return Err(NotApplicable(format!(
+                            "temporary key {key} names no IAM user: quell cannot tell whose sessions to revoke"
+                        )));
+                    }
+                    Rule::Sessions {
+                        key,
+                        since: seen_at(f),
+                    }
+                } else {
+                    Rule::Key(key)
+                };
+                let user = match rule {
+                    Rule::RoleSession { .. } => None,
+                    _ => name.map(User::Name),
+                };
+                let mut t = Target::new(user, rule, finding);
+                t.severity = Some(f.severity);
+                Ok(t)
             }
             Source::Config | Source::SecurityHub => {
                 let rule = match f.kind.as_str() {
@@ -197,6 +306,7 @@ impl Remediation for IamDisableAccessKey {
                     }
                     _ => Rule::UnusedFor(self.unused_days),
                 };
+                let rotation = matches!(rule, Rule::OlderThan(_));
                 if let Some(key) = f
                     .resource(&ResourceKind::IamAccessKey)
                     .filter(|r| valid_key_id(&r.id))
@@ -204,7 +314,10 @@ impl Remediation for IamDisableAccessKey {
                     let user = f
                         .resource(&ResourceKind::IamUser)
                         .map(|u| User::Name(u.id.clone()));
-                    return Ok(Target::new(user, Rule::Key(key.id.clone()), finding));
+                    let mut t = Target::new(user, Rule::Key(key.id.clone()), finding);
+                    // A rotation finding that names the key: a key in use is planned all the same.
+                    t.rotation = rotation;
+                    return Ok(t);
                 }
                 let r = f
                     .resource(&ResourceKind::IamUser)
@@ -242,10 +355,17 @@ impl Remediation for IamDisableAccessKey {
             Rule::Key(k) => format!("access key {k} of {who}"),
             Rule::OlderThan(d) => format!("access keys older than {d} days of {who}"),
             Rule::UnusedFor(d) => format!("access keys unused for {d} days of {who}"),
+            // The user, not the key: an undo's hold covers the user's next stolen session too.
+            Rule::Sessions { .. } => format!("sessions of {who}"),
+            Rule::RoleSession { role, key } => format!("temporary key {key} of role {role}"),
         }
     }
 
     async fn tags(&self, iam: &aws_sdk_iam::Client, t: &Target) -> Result<Tags, AwsError> {
+        if matches!(t.rule, Rule::RoleSession { .. }) {
+            // No user, and nothing is done to the role here.
+            return Ok(Vec::new());
+        }
         let user = user_name(iam, t).await?;
         let out = iam
             .list_user_tags()
@@ -257,6 +377,11 @@ impl Remediation for IamDisableAccessKey {
     }
 
     async fn plan(&self, iam: &aws_sdk_iam::Client, t: &Target) -> Result<Vec<Step>, AwsError> {
+        match &t.rule {
+            Rule::RoleSession { .. } => return Ok(Vec::new()),
+            Rule::Sessions { key, since } => return plan_sessions(iam, t, key, since).await,
+            _ => {}
+        }
         let user = user_name(iam, t).await?;
         let keys = iam
             .list_access_keys()
@@ -265,28 +390,27 @@ impl Remediation for IamDisableAccessKey {
             .await
             .aws(|| format!("could not list the access keys of user {user}"))?
             .access_key_metadata;
+        let mut read = Read::default();
         let mut steps = Vec::new();
         for k in keys {
-            let (Some(id), Some(StatusType::Active)) = (k.access_key_id.clone(), k.status.clone())
-            else {
+            let Some(id) = k.access_key_id.clone() else {
                 continue;
             };
+            if matches!(&t.rule, Rule::Key(want) if *want == id) {
+                read.named_listed = true;
+            }
+            if k.status != Some(StatusType::Active) {
+                continue;
+            }
             let why = match &t.rule {
                 Rule::Key(want) if *want == id => Some("named by the finding".to_string()),
-                Rule::Key(_) => None,
+                Rule::Key(_) | Rule::Sessions { .. } | Rule::RoleSession { .. } => None,
                 Rule::OlderThan(max) => {
                     let age = k.create_date.as_ref().map(age_days).unwrap_or(0);
                     (age > *max).then(|| format!("{age} days old, over {max}"))
                 }
                 Rule::UnusedFor(max) => {
-                    let last = iam
-                        .get_access_key_last_used()
-                        .access_key_id(&id)
-                        .send()
-                        .await
-                        .aws(|| format!("could not read when access key {id} was last used"))?
-                        .access_key_last_used
-                        .and_then(|u| u.last_used_date);
+                    let last = last_used(iam, &id).await?;
                     let idle = last
                         .as_ref()
                         .or(k.create_date.as_ref())
@@ -295,13 +419,23 @@ impl Remediation for IamDisableAccessKey {
                     (idle > *max).then(|| format!("unused for {idle} days, over {max}"))
                 }
             };
-            if let Some(why) = why {
-                steps.push(Step::new(
-                    UPDATE,
-                    format!("user={user} key={id} status=Inactive ({why})"),
-                ));
+            let Some(mut why) = why else {
+                continue;
+            };
+            if t.rotation {
+                let ago = last_used(iam, &id).await?.as_ref().map(age_days);
+                if let Some(ago) = ago.filter(|d| *d < self.in_use_days) {
+                    why = format!("{why}; last used {ago} days ago");
+                    read.in_use
+                        .push(format!("key {id} (last used {ago} days ago)"));
+                }
             }
+            steps.push(Step::new(
+                UPDATE,
+                format!("user={user} key={id} status=Inactive ({why})"),
+            ));
         }
+        t.read.set(read);
         if !steps.is_empty() {
             steps.push(Step::new(
                 TAG,
@@ -311,12 +445,50 @@ impl Remediation for IamDisableAccessKey {
         Ok(steps)
     }
 
+    /// What quell's check does not cover: a key it could not see, or a role's session.
+    fn unchecked(&self, t: &Target) -> Option<String> {
+        match &t.rule {
+            Rule::RoleSession { role, key } => Some(format!(
+                "{key} is the temporary key of a session of role {role}, not a user's access key, so there is none to deactivate. \
+                 Revoking the role's sessions is iam-revoke-role-sessions' job (it answers AssumedRole findings): check that it did"
+            )),
+            Rule::Key(key) if !t.last_read().named_listed => Some(format!(
+                "access key {key} is not among the keys of {}: deleted, or another user's; quell could not see its status",
+                t.resolved.get().map(String::as_str).unwrap_or("its user")
+            )),
+            _ => None,
+        }
+    }
+
+    fn plan_only(&self, t: &Target) -> Option<String> {
+        if let Some(s) = t.severity.filter(|s| *s < self.min_severity) {
+            return Some(format!(
+                "severity {} is below QUELL_KEY_MIN_SEVERITY {}: planned, not applied",
+                s.label(),
+                self.min_severity.label()
+            ));
+        }
+        let in_use = t.last_read().in_use;
+        (!in_use.is_empty()).then(|| {
+            format!(
+                "in daily use, used within QUELL_KEY_IN_USE_DAYS={}: {}; deactivating breaks production. \
+                 Rotate it: create a new key, deploy it, then deactivate the old one",
+                self.in_use_days,
+                in_use.join(", ")
+            )
+        })
+    }
+
     async fn prior(
         &self,
         iam: &aws_sdk_iam::Client,
         t: &Target,
     ) -> Result<Option<serde_json::Value>, AwsError> {
         let user = user_name(iam, t).await?;
+        if matches!(t.rule, Rule::Sessions { .. }) {
+            let doc = sessions_policy_of(iam, &user).await?;
+            return Ok(Some(serde_json::json!({"user": user, "policy": doc})));
+        }
         let keys: Vec<String> = self
             .plan(iam, t)
             .await?
@@ -332,11 +504,16 @@ impl Remediation for IamDisableAccessKey {
         Ok(Some(serde_json::json!({"user": user, "active_keys": keys})))
     }
 
+    /// Keys deactivated are made active again; a session policy is put back as it was, or removed
+    /// when the user had none (iam:DeleteUserPolicy is in the undo role for this only).
     async fn restore(
         &self,
         iam: &aws_sdk_iam::Client,
         prior: &serde_json::Value,
     ) -> Result<Vec<Step>, AwsError> {
+        if prior.get("policy").is_some() {
+            return restore_sessions(iam, prior).await;
+        }
         let user = prior["user"].as_str().unwrap_or_default().to_string();
         if !valid_user_name(&user) {
             return Err(AwsError::other(
@@ -375,6 +552,17 @@ impl Remediation for IamDisableAccessKey {
         steps: &[Step],
     ) -> Result<(), AwsError> {
         let user = user_name(iam, t).await?;
+        if matches!(t.rule, Rule::Sessions { .. }) {
+            let now = DateTime::from(SystemTime::now());
+            iam.put_user_policy()
+                .user_name(&user)
+                .policy_name(SESSIONS_POLICY)
+                .policy_document(sessions_policy(&now).to_string())
+                .send()
+                .await
+                .aws(|| format!("could not put policy {SESSIONS_POLICY} on user {user}"))?;
+            return Ok(());
+        }
         for s in steps.iter().filter(|s| s.action == UPDATE) {
             let key = s
                 .detail
@@ -413,6 +601,137 @@ impl Remediation for IamDisableAccessKey {
 }
 
 use quell::finding::validate::tag_value;
+
+/// When a key was last used, as IAM says (`None`: never).
+async fn last_used(iam: &aws_sdk_iam::Client, id: &str) -> Result<Option<DateTime>, AwsError> {
+    Ok(iam
+        .get_access_key_last_used()
+        .access_key_id(id)
+        .send()
+        .await
+        .aws(|| format!("could not read when access key {id} was last used"))?
+        .access_key_last_used
+        .and_then(|u| u.last_used_date))
+}
+
+/// The user's sessions issued before `since` are to be denied: nothing to do when quell's policy
+/// already cuts them off at or after it; otherwise one policy, put or moved forward.
+async fn plan_sessions(
+    iam: &aws_sdk_iam::Client,
+    t: &Target,
+    key: &str,
+    since: &DateTime,
+) -> Result<Vec<Step>, AwsError> {
+    let user = user_name(iam, t).await?;
+    let current = sessions_policy_of(iam, &user)
+        .await?
+        .as_deref()
+        .and_then(cutoff);
+    if current.is_some_and(|c| c.secs() >= since.secs()) {
+        return Ok(Vec::new());
+    }
+    Ok(vec![Step::new(
+        PUT_POLICY,
+        format!(
+            "user={user} policy={SESSIONS_POLICY} deny * to the user's sessions issued before now (aws:TokenIssueTime; temporary key {key} seen at {}{}); long-term keys untouched",
+            fmt(since),
+            current
+                .map(|c| format!("; the cut-off moves from {}", fmt(&c)))
+                .unwrap_or_default()
+        ),
+    )])
+}
+
+async fn restore_sessions(
+    iam: &aws_sdk_iam::Client,
+    prior: &serde_json::Value,
+) -> Result<Vec<Step>, AwsError> {
+    let user = quell::remediation::prior_field(prior, "user", valid_user_name)?;
+    match &prior["policy"] {
+        serde_json::Value::String(doc) => {
+            iam.put_user_policy()
+                .user_name(&user)
+                .policy_name(SESSIONS_POLICY)
+                .policy_document(doc)
+                .send()
+                .await
+                .aws(|| format!("could not put back policy {SESSIONS_POLICY} on user {user}"))?;
+            Ok(vec![Step::new(
+                PUT_POLICY,
+                format!("user={user} policy={SESSIONS_POLICY} put back as it was"),
+            )])
+        }
+        serde_json::Value::Null => {
+            iam.delete_user_policy()
+                .user_name(&user)
+                .policy_name(SESSIONS_POLICY)
+                .send()
+                .await
+                .aws(|| format!("could not delete policy {SESSIONS_POLICY} of user {user}"))?;
+            Ok(vec![Step::new(
+                DELETE_POLICY,
+                format!("user={user} policy={SESSIONS_POLICY} removed: the user had none"),
+            )])
+        }
+        other => Err(quell::remediation::invalid_prior(format!(
+            "the recorded `policy` is not a document: {other}"
+        ))),
+    }
+}
+
+/// quell's session policy on the user, decoded; `None` when there is none.
+async fn sessions_policy_of(
+    iam: &aws_sdk_iam::Client,
+    user: &str,
+) -> Result<Option<String>, AwsError> {
+    match iam
+        .get_user_policy()
+        .user_name(user)
+        .policy_name(SESSIONS_POLICY)
+        .send()
+        .await
+    {
+        Ok(out) => Ok(Some(quell::policy::percent_decode(&out.policy_document))),
+        Err(e) if aws_sdk_iam::error::ProvideErrorMetadata::code(&e) == Some("NoSuchEntity") => {
+            Ok(None)
+        }
+        Err(e) => Err(e).aws(|| format!("could not read policy {SESSIONS_POLICY} of user {user}")),
+    }
+}
+
+fn fmt(t: &DateTime) -> String {
+    DateTime::from_secs(t.secs())
+        .fmt(Format::DateTime)
+        .unwrap_or_default()
+}
+
+/// The policy that denies everything to the user's sessions issued before `cutoff`. Requests
+/// signed with a long-term key carry no aws:TokenIssueTime, so the user's keys keep working.
+pub fn sessions_policy(cutoff: &DateTime) -> serde_json::Value {
+    serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "QuellRevokeOlderUserSessions",
+            "Effect": "Deny",
+            "Action": ["*"],
+            "Resource": ["*"],
+            "Condition": {"DateLessThan": {"aws:TokenIssueTime": fmt(cutoff)}}
+        }]
+    })
+}
+
+/// The cut-off in a policy quell wrote, if it is one.
+pub fn cutoff(document: &str) -> Option<DateTime> {
+    let v: serde_json::Value = serde_json::from_str(document).ok()?;
+    let statements = match &v["Statement"] {
+        serde_json::Value::Array(a) => a.clone(),
+        other => vec![other.clone()],
+    };
+    statements.iter().find_map(|s| {
+        let t = s["Condition"]["DateLessThan"]["aws:TokenIssueTime"].as_str()?;
+        DateTime::from_str(t, Format::DateTime).ok()
+    })
+}
 
 /// The user's name: as the finding gives it, from the key (GetAccessKeyLastUsed names its
 /// user), or from the `AIDA…` id Config reports (looked up in ListUsers).

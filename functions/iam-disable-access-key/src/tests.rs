@@ -1,9 +1,12 @@
 use super::*;
+use aws_sdk_iam::operation::delete_user_policy::DeleteUserPolicyOutput;
 use aws_sdk_iam::operation::get_access_key_last_used::GetAccessKeyLastUsedOutput;
+use aws_sdk_iam::operation::get_user_policy::{GetUserPolicyError, GetUserPolicyOutput};
 use aws_sdk_iam::operation::list_access_keys::ListAccessKeysError;
 use aws_sdk_iam::operation::list_access_keys::ListAccessKeysOutput;
 use aws_sdk_iam::operation::list_user_tags::ListUserTagsOutput;
 use aws_sdk_iam::operation::list_users::ListUsersOutput;
+use aws_sdk_iam::operation::put_user_policy::PutUserPolicyOutput;
 use aws_sdk_iam::operation::tag_user::TagUserOutput;
 use aws_sdk_iam::operation::update_access_key::{UpdateAccessKeyError, UpdateAccessKeyOutput};
 use aws_sdk_iam::types::{AccessKeyLastUsed, AccessKeyMetadata};
@@ -267,7 +270,13 @@ async fn config_resolves_the_user_id_once_and_deactivates_only_stale_keys() {
         .build();
     let u = update_ok();
     let g = mock!(Client::tag_user).then_output(|| TagUserOutput::builder().build());
-    let iam = mock_client!(aws_sdk_iam, RuleMode::MatchAny, [&users, &t, &l, &u, &g]);
+    // Never used: not in production use, so the rotation rule deactivates it.
+    let never = never_used();
+    let iam = mock_client!(
+        aws_sdk_iam,
+        RuleMode::MatchAny,
+        [&users, &t, &l, &u, &g, &never]
+    );
     let target = Target::new(
         Some(User::Id("AIDAW6MN5QPJPMC7R4QBE".into())),
         Rule::OlderThan(90),
@@ -372,11 +381,49 @@ fn targets_from_each_source() {
     assert!(IamDisableAccessKey::SPEC.matches(&stolen));
     let t = r.target(&stolen).unwrap();
     assert_eq!(t.rule, Rule::Key("AKIAQUELLDEMOLEAKED1".into()));
+    assert_eq!(t.severity, Some(Severity::Medium));
+
+    // A temporary key of the user's: the user's older sessions, not a key in ListAccessKeys.
+    let mut session = stolen.clone();
+    session.principal.as_mut().unwrap().access_key_id = Some("ASIAQUELLDEMOTEMP001".into());
+    let t = r.target(&session).unwrap();
+    assert_eq!(
+        t.rule,
+        Rule::Sessions {
+            key: "ASIAQUELLDEMOTEMP001".into(),
+            since: at("2026-11-28T10:05:00Z")
+        }
+    );
+    assert_eq!(t.user, Some(User::Name("ci-deployer".into())));
+    assert_eq!(r.describe(&t), "sessions of user ci-deployer");
+    session.principal.as_mut().unwrap().user_name = None;
+    assert!(r
+        .target(&session)
+        .unwrap_err()
+        .0
+        .contains("names no IAM user"));
 
     let role = parse("guardduty-iam-instancecredentialexfiltration-outsideaws.json");
     assert!(
         !IamDisableAccessKey::SPEC.matches(&role),
         "assumed-role credentials are iam-revoke-role-sessions'"
+    );
+    // Should one reach it all the same, it is a role's session, not a user's key.
+    assert_eq!(
+        r.target(&role).unwrap().rule,
+        Rule::RoleSession {
+            role: "app-server-role".into(),
+            key: "ASIAQUELLDEMOSTOLEN1".into()
+        }
+    );
+
+    let rotated = parse("securityhub-imported-fsbp-iam-3.json");
+    assert!(IamDisableAccessKey::SPEC.matches(&rotated));
+    let t = r.target(&rotated).unwrap();
+    assert_eq!(
+        (t.rule.clone(), t.rotation, t.severity),
+        (Rule::OlderThan(90), true, None),
+        "a posture finding is not held to the GuardDuty severity"
     );
 }
 
@@ -390,4 +437,414 @@ fn thresholds_are_configurable_and_checked() {
         .configure(&|k| (k == "QUELL_KEY_UNUSED_DAYS").then(|| "soon".to_string()))
         .unwrap_err();
     assert_eq!(err.var, "QUELL_KEY_UNUSED_DAYS");
+
+    let mut r = IamDisableAccessKey::default();
+    assert_eq!((r.in_use_days, r.min_severity), (7, Severity::Medium));
+    r.configure(&|k| match k {
+        "QUELL_KEY_IN_USE_DAYS" => Some("14".to_string()),
+        "QUELL_KEY_MIN_SEVERITY" => Some("high".to_string()),
+        _ => None,
+    })
+    .unwrap();
+    assert_eq!((r.in_use_days, r.min_severity), (14, Severity::High));
+    let err = r
+        .configure(&|k| (k == "QUELL_KEY_MIN_SEVERITY").then(|| "urgent".to_string()))
+        .unwrap_err();
+    assert_eq!(err.var, "QUELL_KEY_MIN_SEVERITY");
+}
+
+fn at(s: &str) -> DateTime {
+    DateTime::from_str(s, Format::DateTime).unwrap()
+}
+
+fn never_used() -> MockRule {
+    mock!(Client::get_access_key_last_used)
+        .then_output(|| GetAccessKeyLastUsedOutput::builder().build())
+}
+
+fn used_days_ago(d: u64) -> MockRule {
+    mock!(Client::get_access_key_last_used).then_output(move || {
+        GetAccessKeyLastUsedOutput::builder()
+            .access_key_last_used(
+                AccessKeyLastUsed::builder()
+                    .last_used_date(days_ago(d))
+                    .service_name("s3")
+                    .region("us-east-1")
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+    })
+}
+
+#[tokio::test]
+async fn an_old_key_in_daily_use_is_planned_not_deactivated() {
+    let t = no_tags();
+    let l = mock!(Client::list_access_keys).then_output(|| {
+        ListAccessKeysOutput::builder()
+            .access_key_metadata(key(KEY, true, 200))
+            .access_key_metadata(key(OTHER, true, 5))
+            .build()
+            .unwrap()
+    });
+    let last = used_days_ago(1);
+    let (u, g) = (update_ok(), tag_ok());
+    let iam = mock_client!(aws_sdk_iam, RuleMode::MatchAny, [&t, &l, &last, &u, &g]);
+    let target = Target::new(
+        Some(User::Name("alice".into())),
+        Rule::OlderThan(90),
+        "finding-1".into(),
+    );
+    let out = execute(
+        &IamDisableAccessKey::default(),
+        &iam,
+        &target,
+        Mode::Enforce,
+        "quell:exempt",
+    )
+    .await;
+    let Outcome::Planned { steps, reason } = &out else {
+        panic!("{out:?}")
+    };
+    assert!(
+        reason.contains("daily use")
+            && reason.contains(KEY)
+            && reason.contains("breaks production"),
+        "{reason}"
+    );
+    assert!(
+        steps[0].detail.contains(KEY) && steps[0].detail.contains("last used 1 days ago"),
+        "{steps:?}"
+    );
+    assert_eq!(last.num_calls(), 1, "only the old key's use is read");
+    assert_eq!((u.num_calls(), g.num_calls()), (0, 0));
+}
+
+#[tokio::test]
+async fn an_old_key_used_before_the_in_use_window_is_deactivated() {
+    let t = no_tags();
+    let l = mock!(Client::list_access_keys)
+        .sequence()
+        .output(|| {
+            ListAccessKeysOutput::builder()
+                .access_key_metadata(key(KEY, true, 200))
+                .build()
+                .unwrap()
+        })
+        .output(|| {
+            ListAccessKeysOutput::builder()
+                .access_key_metadata(key(KEY, false, 200))
+                .build()
+                .unwrap()
+        })
+        .build();
+    let last = used_days_ago(30);
+    let u = update_ok();
+    let g = mock!(Client::tag_user).then_output(|| TagUserOutput::builder().build());
+    let iam = mock_client!(aws_sdk_iam, RuleMode::MatchAny, [&t, &l, &last, &u, &g]);
+    let target = Target::new(
+        Some(User::Name("alice".into())),
+        Rule::OlderThan(90),
+        "f".into(),
+    );
+    let out = execute(
+        &IamDisableAccessKey::default(),
+        &iam,
+        &target,
+        Mode::Enforce,
+        "quell:exempt",
+    )
+    .await;
+    assert!(matches!(out, Outcome::Remediated { .. }), "{out:?}");
+    assert_eq!(u.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn a_guardduty_finding_below_the_minimum_severity_is_planned() {
+    let (t, l, u, g) = (no_tags(), keys_then_inactive(), update_ok(), tag_ok());
+    let iam = mock_client!(aws_sdk_iam, RuleMode::MatchAny, [&t, &l, &u, &g]);
+    let mut low = target();
+    low.severity = Some(Severity::Low);
+    let out = execute(
+        &IamDisableAccessKey::default(),
+        &iam,
+        &low,
+        Mode::Enforce,
+        "quell:exempt",
+    )
+    .await;
+    let Outcome::Planned { steps, reason } = &out else {
+        panic!("{out:?}")
+    };
+    assert!(
+        reason.contains("LOW is below QUELL_KEY_MIN_SEVERITY MEDIUM"),
+        "{reason}"
+    );
+    assert_eq!(steps[0].action, UPDATE);
+    assert_eq!((u.num_calls(), g.num_calls()), (0, 0));
+
+    // At the minimum, it acts.
+    let (t, l, u, g) = (no_tags(), keys_then_inactive(), update_ok(), tag_ok());
+    let iam = mock_client!(aws_sdk_iam, RuleMode::MatchAny, [&t, &l, &u, &g]);
+    let mut medium = target();
+    medium.severity = Some(Severity::Medium);
+    let out = execute(
+        &IamDisableAccessKey::default(),
+        &iam,
+        &medium,
+        Mode::Enforce,
+        "quell:exempt",
+    )
+    .await;
+    assert!(matches!(out, Outcome::Remediated { .. }), "{out:?}");
+}
+
+#[tokio::test]
+async fn a_named_key_the_user_does_not_have_is_unconfirmed_not_resolved() {
+    let t = no_tags();
+    let l = mock!(Client::list_access_keys).then_output(|| {
+        ListAccessKeysOutput::builder()
+            .access_key_metadata(key(OTHER, true, 10))
+            .build()
+            .unwrap()
+    });
+    let u = update_ok();
+    let iam = mock_client!(aws_sdk_iam, RuleMode::MatchAny, [&t, &l, &u]);
+    let out = execute(
+        &IamDisableAccessKey::default(),
+        &iam,
+        &target(),
+        Mode::Enforce,
+        "quell:exempt",
+    )
+    .await;
+    let Outcome::Unconfirmed { unchecked, .. } = &out else {
+        panic!("{out:?}")
+    };
+    assert!(
+        unchecked.contains(KEY) && unchecked.contains("not among the keys of alice"),
+        "{unchecked}"
+    );
+    assert_eq!(u.num_calls(), 0);
+}
+
+fn session_target() -> Target {
+    Target::new(
+        Some(User::Name("alice".into())),
+        Rule::Sessions {
+            key: "ASIAQUELLDEMOTEMP001".into(),
+            since: at("2026-11-28T10:05:00Z"),
+        },
+        "finding-1".into(),
+    )
+}
+
+fn user_policy_with(cut: &'static str) -> GetUserPolicyOutput {
+    // As IAM returns it: URL-encoded.
+    let doc = sessions_policy(&at(cut))
+        .to_string()
+        .replace(':', "%3A")
+        .replace('"', "%22")
+        .replace('{', "%7B")
+        .replace('}', "%7D");
+    GetUserPolicyOutput::builder()
+        .user_name("alice")
+        .policy_name(SESSIONS_POLICY)
+        .policy_document(doc)
+        .build()
+        .unwrap()
+}
+
+fn put_user_policy_ok() -> MockRule {
+    mock!(Client::put_user_policy)
+        .match_requests(|r| {
+            r.user_name() == Some("alice")
+                && r.policy_name() == Some(SESSIONS_POLICY)
+                && r.policy_document()
+                    .is_some_and(|d| d.contains("aws:TokenIssueTime") && d.contains("\"Deny\""))
+        })
+        .then_output(|| PutUserPolicyOutput::builder().build())
+}
+
+#[tokio::test]
+async fn a_users_temporary_key_denies_the_users_older_sessions() {
+    let t = no_tags();
+    let g = mock!(Client::get_user_policy)
+        .sequence()
+        .error(|| {
+            GetUserPolicyError::generic(ErrorMetadata::builder().code("NoSuchEntity").build())
+        })
+        .output(|| user_policy_with("2099-01-01T00:00:00Z"))
+        .build();
+    let p = put_user_policy_ok();
+    // ListAccessKeys never shows a temporary key: it is not read, and no key is touched.
+    let (l, u) = (keys_then_inactive(), update_ok());
+    let iam = mock_client!(aws_sdk_iam, RuleMode::MatchAny, [&t, &g, &p, &l, &u]);
+    let out = execute(
+        &IamDisableAccessKey::default(),
+        &iam,
+        &session_target(),
+        Mode::Enforce,
+        "quell:exempt",
+    )
+    .await;
+    let Outcome::Remediated { steps } = &out else {
+        panic!("{out:?}")
+    };
+    assert_eq!(steps.len(), 1, "{steps:?}");
+    assert_eq!(steps[0].action, PUT_POLICY);
+    assert!(
+        steps[0].detail.contains("ASIAQUELLDEMOTEMP001"),
+        "{}",
+        steps[0].detail
+    );
+    assert_eq!(p.num_calls(), 1);
+    assert_eq!((l.num_calls(), u.num_calls()), (0, 0));
+}
+
+#[tokio::test]
+async fn a_session_cutoff_after_the_theft_holds_and_an_older_one_moves_forward() {
+    let t = no_tags();
+    let g = mock!(Client::get_user_policy).then_output(|| user_policy_with("2026-11-28T11:00:00Z"));
+    let p = put_user_policy_ok();
+    let iam = mock_client!(aws_sdk_iam, RuleMode::MatchAny, [&t, &g, &p]);
+    let out = execute(
+        &IamDisableAccessKey::default(),
+        &iam,
+        &session_target(),
+        Mode::Enforce,
+        "quell:exempt",
+    )
+    .await;
+    assert!(matches!(out, Outcome::AlreadyCompliant { .. }), "{out:?}");
+    assert_eq!(p.num_calls(), 0);
+
+    let t = no_tags();
+    let g = mock!(Client::get_user_policy)
+        .sequence()
+        .output(|| user_policy_with("2026-01-01T00:00:00Z"))
+        .output(|| user_policy_with("2099-01-01T00:00:00Z"))
+        .build();
+    let p = put_user_policy_ok();
+    let iam = mock_client!(aws_sdk_iam, RuleMode::MatchAny, [&t, &g, &p]);
+    let out = execute(
+        &IamDisableAccessKey::default(),
+        &iam,
+        &session_target(),
+        Mode::Enforce,
+        "quell:exempt",
+    )
+    .await;
+    let Outcome::Remediated { steps } = &out else {
+        panic!("{out:?}")
+    };
+    assert!(
+        steps[0]
+            .detail
+            .contains("the cut-off moves from 2026-01-01T00:00:00Z"),
+        "{}",
+        steps[0].detail
+    );
+    assert_eq!(p.num_calls(), 1, "one policy, replaced");
+}
+
+#[tokio::test]
+async fn a_low_severity_session_theft_is_planned() {
+    let t = no_tags();
+    let g = mock!(Client::get_user_policy).then_error(|| {
+        GetUserPolicyError::generic(ErrorMetadata::builder().code("NoSuchEntity").build())
+    });
+    let p = put_user_policy_ok();
+    let iam = mock_client!(aws_sdk_iam, RuleMode::MatchAny, [&t, &g, &p]);
+    let mut low = session_target();
+    low.severity = Some(Severity::Low);
+    let out = execute(
+        &IamDisableAccessKey::default(),
+        &iam,
+        &low,
+        Mode::Enforce,
+        "quell:exempt",
+    )
+    .await;
+    assert!(
+        matches!(&out, Outcome::Planned { steps, .. } if steps[0].action == PUT_POLICY),
+        "{out:?}"
+    );
+    assert_eq!(p.num_calls(), 0);
+}
+
+#[tokio::test]
+async fn a_role_sessions_key_is_unconfirmed_with_no_call() {
+    let (t, l) = (no_tags(), keys_then_inactive());
+    let iam = mock_client!(aws_sdk_iam, RuleMode::MatchAny, [&t, &l]);
+    let target = Target::new(
+        None,
+        Rule::RoleSession {
+            role: "app-server-role".into(),
+            key: "ASIAQUELLDEMOSTOLEN1".into(),
+        },
+        "finding-1".into(),
+    );
+    let out = execute(
+        &IamDisableAccessKey::default(),
+        &iam,
+        &target,
+        Mode::Enforce,
+        "quell:exempt",
+    )
+    .await;
+    let Outcome::Unconfirmed { unchecked, .. } = &out else {
+        panic!("{out:?}")
+    };
+    assert!(
+        unchecked.contains("iam-revoke-role-sessions") && unchecked.contains("app-server-role"),
+        "{unchecked}"
+    );
+    assert_eq!((t.num_calls(), l.num_calls()), (0, 0));
+}
+
+#[tokio::test]
+async fn undo_puts_back_the_session_policy_or_removes_it() {
+    let r = IamDisableAccessKey::default();
+    let d = mock!(Client::delete_user_policy)
+        .match_requests(|r| {
+            r.user_name() == Some("alice") && r.policy_name() == Some(SESSIONS_POLICY)
+        })
+        .then_output(|| DeleteUserPolicyOutput::builder().build());
+    let p = mock!(Client::put_user_policy)
+        .match_requests(|r| r.policy_document() == Some("{\"old\":1}"))
+        .then_output(|| PutUserPolicyOutput::builder().build());
+    let iam = mock_client!(aws_sdk_iam, RuleMode::MatchAny, [&d, &p]);
+
+    let steps = r
+        .restore(&iam, &serde_json::json!({"user": "alice", "policy": null}))
+        .await
+        .unwrap();
+    assert_eq!(steps[0].action, DELETE_POLICY);
+    let steps = r
+        .restore(
+            &iam,
+            &serde_json::json!({"user": "alice", "policy": "{\"old\":1}"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(steps[0].action, PUT_POLICY);
+    assert_eq!((d.num_calls(), p.num_calls()), (1, 1));
+
+    let bad = r
+        .restore(&iam, &serde_json::json!({"user": "../x", "policy": null}))
+        .await
+        .unwrap_err();
+    assert_eq!(bad.code.as_deref(), Some("InvalidPriorState"));
+    assert_eq!(d.num_calls(), 1, "nothing is called for a bad record");
+}
+
+#[test]
+fn session_policies_read_back_their_cutoff() {
+    let p = sessions_policy(&at("2026-11-28T10:05:00Z")).to_string();
+    assert_eq!(
+        cutoff(&p).unwrap().secs(),
+        at("2026-11-28T10:05:00Z").secs()
+    );
+    assert!(cutoff("{\"Statement\":[]}").is_none());
 }

@@ -1,6 +1,10 @@
 //! `iam-revoke-role-sessions`: a role's temporary credentials were stolen. An inline policy denies
 //! everything to sessions issued before now (`aws:TokenIssueTime`), the console's "revoke active
 //! sessions": the stolen credentials stop working, new legitimate sessions keep working.
+//!
+//! A finding below QUELL_SESSION_MIN_SEVERITY is planned, not acted on. An IAM Identity Center
+//! role (`AWSReservedSSO_…`) is Identity Center's: IAM refuses an inline policy on it, and the
+//! sessions are revoked in Identity Center, so a person is told how, and nothing is written.
 
 use std::time::SystemTime;
 
@@ -8,8 +12,8 @@ use aws_smithy_types::date_time::Format;
 use aws_smithy_types::DateTime;
 use quell::config::ConfigError;
 use quell::{
-    AwsError, AwsResultExt, Finding, Member, Mode, NotApplicable, Remediation, Source, Spec, Step,
-    Tags, Triggers,
+    AwsError, AwsResultExt, Finding, Member, Mode, NotApplicable, Remediation, Severity, Source,
+    Spec, Step, Tags, Triggers,
 };
 
 /// The one inline policy quell keeps on a role: replaced, never stacked.
@@ -21,21 +25,31 @@ const DELETE: &str = "iam:DeleteRolePolicy";
 pub struct IamRevokeRoleSessions {
     /// quell's own member role: revoking its sessions would lock quell out.
     pub protected_role: String,
+    /// Findings below this severity are planned, not acted on.
+    pub min_severity: Severity,
 }
 
 impl Default for IamRevokeRoleSessions {
     fn default() -> Self {
         IamRevokeRoleSessions {
             protected_role: "quell-remediation".into(),
+            // As iam-disable-access-key: most credential findings are MEDIUM, and a revocation
+            // only cuts off sessions issued before now (new ones keep working).
+            min_severity: Severity::Medium,
         }
     }
 }
+
+/// IAM Identity Center's permission-set roles.
+const SSO_ROLE_PREFIX: &str = "AWSReservedSSO_";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
     pub role: String,
     /// Sessions issued before this instant are the ones that may be stolen.
     pub compromised_at: DateTime,
+    /// The finding's severity, held against `min_severity`.
+    pub severity: Severity,
 }
 
 impl Remediation for IamRevokeRoleSessions {
@@ -74,6 +88,12 @@ impl Remediation for IamRevokeRoleSessions {
         if let Some(role) = get("QUELL_MEMBER_ROLE").filter(|r| !r.trim().is_empty()) {
             self.protected_role = role.rsplit('/').next().unwrap_or(&role).trim().to_string();
         }
+        if let Some(v) = get("QUELL_SESSION_MIN_SEVERITY").filter(|v| !v.trim().is_empty()) {
+            self.min_severity = Severity::from_label(v.trim()).ok_or(ConfigError {
+                var: "QUELL_SESSION_MIN_SEVERITY",
+                reason: format!("`{v}` is not LOW, MEDIUM, HIGH or CRITICAL"),
+            })?;
+        }
         Ok(())
     }
 
@@ -104,6 +124,27 @@ impl Remediation for IamRevokeRoleSessions {
                 "escalated: role {role} is quell's own or a service-linked role; a person must rotate it"
             )));
         }
+        if role.starts_with(SSO_ROLE_PREFIX) {
+            // Identity Center owns the role (path /aws-reserved/sso.amazonaws.com/): IAM refuses
+            // changes to it, and Identity Center would put it back at the next provisioning.
+            let who = p
+                .principal_id
+                .as_deref()
+                .and_then(|id| id.split_once(':'))
+                .map(|(_, session)| session)
+                .filter(|s| {
+                    (1..=128).contains(&s.len())
+                        && s.bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b))
+                })
+                .map(|s| format!("user {s}"))
+                .unwrap_or_else(|| "the user".into());
+            return Err(NotApplicable(format!(
+                "escalated: role {role} is an IAM Identity Center permission-set role, which quell cannot change. \
+                 A person must, in IAM Identity Center, disable {who} or remove their assignment, delete their active sessions, \
+                 and deny their aws:userid in the permission set until the role credentials expire"
+            )));
+        }
         // Never later than now: a clock ahead of ours must not make the fix unverifiable.
         let now = DateTime::from(SystemTime::now());
         let compromised_at = f
@@ -115,6 +156,7 @@ impl Remediation for IamRevokeRoleSessions {
         Ok(Target {
             role,
             compromised_at,
+            severity: f.severity,
         })
     }
 
@@ -146,6 +188,16 @@ impl Remediation for IamRevokeRoleSessions {
                 current.map(|c| format!("; the cut-off moves from {}", fmt(&c))).unwrap_or_default()
             ),
         )])
+    }
+
+    fn plan_only(&self, t: &Target) -> Option<String> {
+        (t.severity < self.min_severity).then(|| {
+            format!(
+                "severity {} is below QUELL_SESSION_MIN_SEVERITY {}: planned, not applied",
+                t.severity.label(),
+                self.min_severity.label()
+            )
+        })
     }
 
     async fn prior(

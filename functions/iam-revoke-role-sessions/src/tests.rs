@@ -16,6 +16,7 @@ fn target() -> Target {
     Target {
         role: "app-server-role".into(),
         compromised_at: at("2026-11-28T10:05:00Z"),
+        severity: Severity::High,
     }
 }
 
@@ -234,7 +235,8 @@ fn targets_the_role_of_stolen_session_credentials_only() {
         r.target(&f).unwrap(),
         Target {
             role: "app-server-role".into(),
-            compromised_at: at("2026-11-28T10:05:00Z")
+            compromised_at: at("2026-11-28T10:05:00Z"),
+            severity: Severity::High,
         }
     );
     let user = parse("guardduty-iam-unauthorizedaccess-maliciousipcaller.json");
@@ -245,6 +247,60 @@ fn targets_the_role_of_stolen_session_credentials_only() {
     let mut own = f.clone();
     own.principal.as_mut().unwrap().user_name = Some("quell-remediation".into());
     assert!(r.target(&own).unwrap_err().0.contains("quell's own"));
+
+    // An IAM Identity Center role: escalated with what a person must do in Identity Center.
+    let mut sso = f.clone();
+    let p = sso.principal.as_mut().unwrap();
+    p.user_name = Some("AWSReservedSSO_AdministratorAccess_0123456789abcdef".into());
+    p.principal_id = Some("AROAQUELLDEMOSSOROLE1:alice@example.com".into());
+    let why = r.target(&sso).unwrap_err().0;
+    assert!(
+        why.starts_with("escalated")
+            && why.contains("IAM Identity Center")
+            && why.contains("delete their active sessions")
+            && why.contains("user alice@example.com"),
+        "{why}"
+    );
+}
+
+#[tokio::test]
+async fn a_finding_below_the_minimum_severity_is_planned() {
+    let (t, g, p) = (no_tags(), none_then("2099-01-01T00:00:00Z"), put_ok());
+    let iam = mock_client!(aws_sdk_iam, RuleMode::MatchAny, [&t, &g, &p]);
+    let low = Target {
+        severity: Severity::Low,
+        ..target()
+    };
+    let out = execute(
+        &IamRevokeRoleSessions::default(),
+        &iam,
+        &low,
+        Mode::Enforce,
+        "quell:exempt",
+    )
+    .await;
+    let Outcome::Planned { steps, reason } = &out else {
+        panic!("{out:?}")
+    };
+    assert_eq!(steps[0].action, PUT);
+    assert!(
+        reason.contains("LOW is below QUELL_SESSION_MIN_SEVERITY MEDIUM"),
+        "{reason}"
+    );
+    assert_eq!(p.num_calls(), 0);
+}
+
+#[test]
+fn minimum_severity_is_configurable() {
+    let mut r = IamRevokeRoleSessions::default();
+    assert_eq!(r.min_severity, Severity::Medium);
+    r.configure(&|k| (k == "QUELL_SESSION_MIN_SEVERITY").then(|| "CRITICAL".to_string()))
+        .unwrap();
+    assert_eq!(r.min_severity, Severity::Critical);
+    let err = r
+        .configure(&|k| (k == "QUELL_SESSION_MIN_SEVERITY").then(|| "loud".to_string()))
+        .unwrap_err();
+    assert_eq!(err.var, "QUELL_SESSION_MIN_SEVERITY");
 }
 
 #[test]

@@ -1,8 +1,13 @@
 //! `s3-require-tls`: adds to a bucket's policy a statement that denies every request not made over
 //! TLS (`aws:SecureTransport` = false). Every existing statement is kept: the policy is merged,
 //! never replaced.
+//!
+//! A bucket that hosts a static website is only planned, never changed: S3 website endpoints serve
+//! HTTP only, so a TLS-only policy would take the website down. CloudFront (HTTPS) in front of it
+//! first, then the policy, is a person's change.
 
 use quell::finding::validate;
+use quell::remediation::Cached;
 use quell::{
     AwsError, AwsResultExt, Finding, Member, Mode, NotApplicable, Remediation, ResourceKind, Spec,
     Step, Tags, Triggers,
@@ -10,17 +15,40 @@ use quell::{
 use serde_json::{json, Value};
 
 const PUT: &str = "s3:PutBucketPolicy";
+const GET_WEBSITE: &str = "s3:GetBucketWebsite";
 pub const SID: &str = "QuellDenyInsecureTransport";
 
 #[derive(Debug, Clone, Default)]
 pub struct S3RequireTls;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Default)]
 pub struct Bucket {
     pub name: String,
     pub partition: String,
     /// The finding's account: the expected owner of the bucket.
     pub account: String,
+    /// What `plan` read of the bucket's website configuration, when it found one (its index
+    /// document or redirect), for `plan_only` of the same run.
+    website: Cached<String>,
+}
+
+impl Bucket {
+    pub fn new(
+        name: impl Into<String>,
+        partition: impl Into<String>,
+        account: impl Into<String>,
+    ) -> Bucket {
+        Bucket {
+            name: name.into(),
+            partition: partition.into(),
+            account: account.into(),
+            website: Cached::default(),
+        }
+    }
+
+    fn arn(&self) -> String {
+        format!("arn:{}:s3:::{}", self.partition, self.name)
+    }
 }
 
 fn as_list(v: &Value) -> Vec<Value> {
@@ -100,9 +128,35 @@ async fn policy(s3: &aws_sdk_s3::Client, b: &Bucket) -> Result<Option<String>, A
     }
 }
 
-impl Bucket {
-    fn arn(&self) -> String {
-        format!("arn:{}:s3:::{}", self.partition, self.name)
+/// The bucket's static website, described (`index document index.html`), or `None` when it has
+/// no website configuration.
+async fn website(s3: &aws_sdk_s3::Client, b: &Bucket) -> Result<Option<String>, AwsError> {
+    match s3
+        .get_bucket_website()
+        .bucket(&b.name)
+        .expected_bucket_owner(&b.account)
+        .send()
+        .await
+    {
+        Ok(out) => Ok(Some(
+            match (out.index_document(), out.redirect_all_requests_to()) {
+                (Some(i), _) => format!("index document {}", i.suffix()),
+                (None, Some(r)) => format!("redirecting every request to {}", r.host_name()),
+                (None, None) => "a website configuration".to_string(),
+            },
+        )),
+        Err(e)
+            if aws_sdk_s3::error::ProvideErrorMetadata::code(&e)
+                == Some("NoSuchWebsiteConfiguration") =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(e).aws(|| {
+            format!(
+                "could not read the website configuration of bucket {}",
+                b.name
+            )
+        }),
     }
 }
 
@@ -116,7 +170,7 @@ impl Remediation for S3RequireTls {
             ..Triggers::NONE
         },
         // DeleteBucketPolicy only for undo, when the bucket had no policy before.
-        permissions: &["s3:GetBucketTagging", "s3:GetBucketPolicy", PUT],
+        permissions: &["s3:GetBucketTagging", "s3:GetBucketPolicy", GET_WEBSITE, PUT],
         undo_permissions: &["s3:DeleteBucketPolicy"],
         default_mode: Mode::Enforce,
     };
@@ -137,11 +191,11 @@ impl Remediation for S3RequireTls {
                 r.id
             )));
         }
-        Ok(Bucket {
-            name: r.id.clone(),
-            partition: f.partition.clone(),
-            account: f.account.clone(),
-        })
+        Ok(Bucket::new(
+            r.id.clone(),
+            f.partition.clone(),
+            f.account.clone(),
+        ))
     }
 
     fn describe(&self, t: &Bucket) -> String {
@@ -161,12 +215,34 @@ impl Remediation for S3RequireTls {
             .unwrap_or(0);
         match merged(current.as_deref(), &t.arn()) {
             Ok(None) => Ok(Vec::new()),
-            Ok(Some(_)) => Ok(vec![Step::new(
-                PUT,
-                format!("bucket={} add statement {SID} (Deny s3:* when aws:SecureTransport=false), keeping the {kept} existing statements", t.name),
-            )]),
-            Err(e) => Err(AwsError::other(format!("could not merge the policy of bucket {}", t.name), "MalformedPolicy", e, false)),
+            Ok(Some(_)) => {
+                // Only a bucket that needs the statement is asked about its website.
+                match website(s3, t).await? {
+                    Some(w) => t.website.set(w),
+                    None => t.website.clear(),
+                }
+                Ok(vec![Step::new(
+                    PUT,
+                    format!("bucket={} add statement {SID} (Deny s3:* when aws:SecureTransport=false), keeping the {kept} existing statements", t.name),
+                )])
+            }
+            Err(e) => Err(AwsError::other(
+                format!("could not merge the policy of bucket {}", t.name),
+                "MalformedPolicy",
+                e,
+                false,
+            )),
         }
+    }
+
+    /// A bucket that hosts a static website is not changed: its website endpoint serves HTTP only.
+    fn plan_only(&self, t: &Bucket) -> Option<String> {
+        t.website.get().map(|w| {
+            format!(
+                "bucket {} hosts a static website ({w}) and S3 website endpoints serve HTTP only: a TLS-only policy would break the website. Put CloudFront (HTTPS) in front of it first",
+                t.name
+            )
+        })
     }
 
     async fn prior(
@@ -228,6 +304,9 @@ mod tests {
     use super::*;
     use aws_sdk_s3::operation::get_bucket_policy::{GetBucketPolicyError, GetBucketPolicyOutput};
     use aws_sdk_s3::operation::get_bucket_tagging::GetBucketTaggingError;
+    use aws_sdk_s3::operation::get_bucket_website::{
+        GetBucketWebsiteError, GetBucketWebsiteOutput,
+    };
     use aws_sdk_s3::operation::put_bucket_policy::{PutBucketPolicyError, PutBucketPolicyOutput};
     use aws_sdk_s3::Client;
     use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
@@ -269,12 +348,17 @@ mod tests {
             GetBucketTaggingError::generic(ErrorMetadata::builder().code("NoSuchTagSet").build())
         })
     }
+    fn no_website() -> Rule {
+        mock!(Client::get_bucket_website).then_error(|| {
+            GetBucketWebsiteError::generic(
+                ErrorMetadata::builder()
+                    .code("NoSuchWebsiteConfiguration")
+                    .build(),
+            )
+        })
+    }
     fn b() -> Bucket {
-        Bucket {
-            name: "member-data".into(),
-            partition: "aws".into(),
-            account: "111111111111".into(),
-        }
+        Bucket::new("member-data", "aws", "111111111111")
     }
 
     #[tokio::test]
@@ -298,10 +382,72 @@ mod tests {
                         .is_some_and(|p| p.contains("ReadForCdn") && p.contains(SID))
             })
             .then_output(|| PutBucketPolicyOutput::builder().build());
-        let s3 = mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&t, &g, &p]);
+        let w = no_website();
+        let s3 = mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&t, &g, &w, &p]);
         let out = execute(&S3RequireTls, &s3, &b(), Mode::Enforce, "quell:exempt").await;
         assert!(matches!(out, Outcome::Remediated { .. }), "{out:?}");
         assert_eq!(p.num_calls(), 1);
+        // Asked once, when the plan had a statement to add; the verification has none.
+        assert_eq!(w.num_calls(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_bucket_hosting_a_website_is_planned_not_changed() {
+        let p = mock!(Client::put_bucket_policy)
+            .then_output(|| PutBucketPolicyOutput::builder().build());
+        let (t, g) = (
+            no_tags(),
+            mock!(Client::get_bucket_policy).then_error(|| {
+                GetBucketPolicyError::generic(
+                    ErrorMetadata::builder().code("NoSuchBucketPolicy").build(),
+                )
+            }),
+        );
+        let w = mock!(Client::get_bucket_website).then_output(|| {
+            GetBucketWebsiteOutput::builder()
+                .index_document(
+                    aws_sdk_s3::types::IndexDocument::builder()
+                        .suffix("index.html")
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+        });
+        let s3 = mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&t, &g, &w, &p]);
+        let out = execute(&S3RequireTls, &s3, &b(), Mode::Enforce, "quell:exempt").await;
+        match &out {
+            Outcome::Planned { steps, reason } => {
+                assert_eq!(steps.len(), 1);
+                assert!(
+                    reason.contains("website")
+                        && reason.contains("index.html")
+                        && reason.contains("CloudFront"),
+                    "{reason}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(p.num_calls(), 0, "the website's bucket is not changed");
+        // The website cannot be read: the policy is not put blind.
+        let (t, g) = (
+            no_tags(),
+            mock!(Client::get_bucket_policy).then_error(|| {
+                GetBucketPolicyError::generic(
+                    ErrorMetadata::builder().code("NoSuchBucketPolicy").build(),
+                )
+            }),
+        );
+        let w = mock!(Client::get_bucket_website).then_error(|| {
+            GetBucketWebsiteError::generic(ErrorMetadata::builder().code("AccessDenied").build())
+        });
+        let s3 = mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&t, &g, &w, &p]);
+        assert_eq!(
+            execute(&S3RequireTls, &s3, &b(), Mode::Enforce, "quell:exempt")
+                .await
+                .name(),
+            "FAILED"
+        );
+        assert_eq!(p.num_calls(), 0);
     }
 
     #[tokio::test]
@@ -313,8 +459,12 @@ mod tests {
                 ErrorMetadata::builder().code("NoSuchBucketPolicy").build(),
             )
         };
-        let (t, g) = (no_tags(), mock!(Client::get_bucket_policy).then_error(none));
-        let s3 = mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&t, &g, &p]);
+        let (t, g, w) = (
+            no_tags(),
+            mock!(Client::get_bucket_policy).then_error(none),
+            no_website(),
+        );
+        let s3 = mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&t, &g, &w, &p]);
         assert_eq!(
             execute(&S3RequireTls, &s3, &b(), Mode::DryRun, "quell:exempt")
                 .await
@@ -342,7 +492,8 @@ mod tests {
         let deny = mock!(Client::put_bucket_policy).then_error(|| {
             PutBucketPolicyError::generic(ErrorMetadata::builder().code("AccessDenied").build())
         });
-        let s3 = mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&t, &g, &deny]);
+        let w = no_website();
+        let s3 = mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&t, &g, &w, &deny]);
         assert_eq!(
             execute(&S3RequireTls, &s3, &b(), Mode::Enforce, "quell:exempt")
                 .await

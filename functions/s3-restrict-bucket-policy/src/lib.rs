@@ -2,15 +2,24 @@
 //! principal outside the zone of trust (another account, or everyone). The grants to exactly those
 //! principals are removed from the bucket policy — a statement that grants only to them goes, a
 //! statement that also grants to others loses only those principals — and every other statement is
-//! kept byte-for-byte. Where the access comes from the bucket ACL (public groups, or another
-//! account's canonical user when the finding says BUCKET_ACL), those grants leave the ACL; the
-//! owner's and the log delivery group's stay. Principals trusted by configuration
-//! (QUELL_TRUSTED_ACCOUNTS) are not touched: the finding is archived in Access Analyzer and
-//! suppressed in Security Hub, with the reason.
+//! kept byte-for-byte ([`statements`]). A grant to everyone is public only when its conditions do
+//! not limit it to the organization, trusted accounts, a VPC endpoint or access points
+//! ([`conditions`]); an `Allow` with `NotPrincipal` grants everyone but those it names, and goes as
+//! a whole when it is public. Where the access comes from the bucket ACL (public groups, or
+//! another account's canonical user when the finding says BUCKET_ACL), those grants leave the ACL;
+//! the owner's and AWS log delivery's (the S3 log delivery group, CloudFront's awslogsdelivery)
+//! stay. Principals trusted by configuration (QUELL_TRUSTED_ACCOUNTS) are not touched: the finding
+//! is archived in Access Analyzer and suppressed in Security Hub, with the reason.
+//!
+//! The event's `condition` (which statement's condition the finding is about) is not among what
+//! quell reads of it: when nothing is left to change but a statement granting what the finding
+//! names was kept for its conditions (or a log delivery grant was kept), the outcome is
+//! UNCONFIRMED, naming what was kept, never "resolved".
 
 use aws_sdk_s3::types::{AccessControlPolicy, Grant, Grantee, Owner, Permission, Type};
 use quell::config::ConfigError;
 use quell::finding::validate;
+use quell::remediation::Cached;
 use quell::{
     AwsError, AwsResultExt, Finding, Member, Mode, NotApplicable, Remediation, ResourceKind,
     Source, Spec, Step, Tags, Triggers,
@@ -18,7 +27,10 @@ use quell::{
 use serde_json::{json, Value};
 
 pub mod analyzer;
+pub mod conditions;
+pub mod statements;
 pub use analyzer::{archive, archive_if_known, AnalyzerFinding, Analyzers, UPDATE_FINDINGS};
+pub use conditions::Trust;
 pub use quell::policy::{array_elements, restricted};
 
 const PUT: &str = "s3:PutBucketPolicy";
@@ -26,13 +38,18 @@ const DELETE: &str = "s3:DeleteBucketPolicy";
 const PUT_ACL: &str = "s3:PutBucketAcl";
 pub const ALL_USERS: &str = "http://acs.amazonaws.com/groups/global/AllUsers";
 pub const AUTHENTICATED_USERS: &str = "http://acs.amazonaws.com/groups/global/AuthenticatedUsers";
+/// The S3 server access log delivery group.
+pub const LOG_DELIVERY: &str = "http://acs.amazonaws.com/groups/s3/LogDelivery";
+/// CloudFront's standard-log delivery account (awslogsdelivery), by canonical user id.
+pub const CLOUDFRONT_LOG_DELIVERY: &str =
+    "c4c1ede66af53448b93c283ce9448c4ba468c9432aa01d700d3878632f77d2d0";
 
 #[derive(Debug, Clone, Default)]
 pub struct S3RestrictBucketPolicy {
     pub trusted_accounts: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub struct Target {
     pub bucket: String,
     /// The principals the finding says have access: account ids, ARNs, canonical user ids, or `*`.
@@ -41,6 +58,9 @@ pub struct Target {
     pub from_acl: bool,
     /// Where the finding is archived when its access is trusted.
     pub analyzer: Option<AnalyzerFinding>,
+    /// What the last `plan` kept although it grants what the finding names (a statement limited
+    /// by its conditions, a log delivery grant), for [`Remediation::unchecked`].
+    kept: Cached<Vec<String>>,
 }
 
 impl Target {
@@ -50,7 +70,13 @@ impl Target {
             principals: principals.iter().map(|p| p.to_string()).collect(),
             from_acl: false,
             analyzer: None,
+            kept: Cached::default(),
         }
+    }
+
+    /// What the last `plan` kept although it grants what the finding names.
+    pub fn kept(&self) -> Vec<String> {
+        self.kept.get().unwrap_or_default()
     }
 }
 
@@ -87,23 +113,51 @@ pub fn grantee_label(g: &Grant) -> String {
     let name = who
         .uri()
         .map(|u| u.rsplit('/').next().unwrap_or(u).to_string())
-        .or_else(|| who.id().map(|i| format!("canonical user {i}")))
+        .or_else(|| {
+            who.id().map(|i| match i {
+                CLOUDFRONT_LOG_DELIVERY => "CloudFront log delivery (awslogsdelivery)".to_string(),
+                _ => format!("canonical user {i}"),
+            })
+        })
         .or_else(|| who.email_address().map(str::to_string))
         .unwrap_or_else(|| "?".into());
     let perm = g.permission().map(|p| p.as_str()).unwrap_or("?");
     format!("{name} {perm}")
 }
 
+/// Whether a grant is an AWS service's log delivery: the S3 log delivery group, or CloudFront's
+/// awslogsdelivery account.
+pub fn is_log_delivery(g: &Grant) -> bool {
+    g.grantee()
+        .is_some_and(|w| w.uri() == Some(LOG_DELIVERY) || w.id() == Some(CLOUDFRONT_LOG_DELIVERY))
+}
+
 /// Whether an ACL grant gives access to an untrusted principal: a public group when the finding
 /// says everyone (`*`), a canonical user the finding names, or any other account's canonical user
-/// when the finding says the access comes from the ACL. The owner's grants and the log delivery
-/// group's are never removed.
+/// when the finding says the access comes from the ACL. The owner's grants and AWS log delivery's
+/// ([`is_log_delivery`]) are never removed.
 pub fn grant_is_untrusted(
     g: &Grant,
     owner: Option<&str>,
     untrusted: &[String],
     from_acl: bool,
 ) -> bool {
+    !is_log_delivery(g) && grant_matches(g, owner, untrusted, from_acl)
+}
+
+/// A log delivery grant the finding may be about, kept: what [`grant_is_untrusted`] would have
+/// removed were it not AWS log delivery.
+pub fn log_delivery_kept(
+    g: &Grant,
+    owner: Option<&str>,
+    untrusted: &[String],
+    from_acl: bool,
+) -> bool {
+    is_log_delivery(g) && grant_matches(g, owner, untrusted, from_acl)
+}
+
+/// [`grant_is_untrusted`] before the log delivery exception.
+fn grant_matches(g: &Grant, owner: Option<&str>, untrusted: &[String], from_acl: bool) -> bool {
     let Some(who) = g.grantee() else {
         return false;
     };
@@ -189,6 +243,21 @@ impl S3RestrictBucketPolicy {
     fn reads_acl(&self, t: &Target) -> bool {
         t.from_acl || self.untrusted(t).iter().any(|p| p == "*")
     }
+
+    /// The bucket policy without the grants to the finding's untrusted principals (conditions
+    /// read against the bucket owner and QUELL_TRUSTED_ACCOUNTS); `None` when it has no policy.
+    async fn cut(&self, c: &Clients, t: &Target) -> Result<Option<statements::Cut>, AwsError> {
+        let Some(current) = policy(&c.s3, &t.bucket, &c.account).await? else {
+            return Ok(None);
+        };
+        let trust = Trust {
+            owner: &c.account,
+            accounts: &self.trusted_accounts,
+        };
+        statements::cut(&current, &self.untrusted(t), &trust)
+            .map(Some)
+            .map_err(|e| malformed(&t.bucket, e))
+    }
 }
 
 impl Remediation for S3RestrictBucketPolicy {
@@ -237,6 +306,7 @@ impl Remediation for S3RestrictBucketPolicy {
             principals: f.principals.clone(),
             from_acl: f.sources.iter().any(|s| s == "BUCKET_ACL"),
             analyzer: AnalyzerFinding::of(f),
+            kept: Cached::default(),
         })
     }
 
@@ -264,18 +334,28 @@ impl Remediation for S3RestrictBucketPolicy {
     async fn plan(&self, c: &Clients, t: &Target) -> Result<Vec<Step>, AwsError> {
         let untrusted = self.untrusted(t);
         let mut steps = Vec::new();
-        if let Some(current) = policy(&c.s3, &t.bucket, &c.account).await? {
-            match restricted(&current, &untrusted).map_err(|e| malformed(&t.bucket, e))? {
-                (None, _) => {}
-                (Some(None), n) => steps.push(Step::new(
+        let mut kept = Vec::new();
+        if let Some(cut) = self.cut(c, t).await? {
+            let gone = format!(
+                "the grants to {} go: {}",
+                untrusted.join(", "),
+                cut.changed.join("; ")
+            );
+            match cut.policy {
+                None => {}
+                Some(None) => steps.push(Step::new(
                     DELETE,
-                    format!("bucket={} its {n} statements granted only to {}", t.bucket, untrusted.join(", ")),
+                    format!("bucket={} {gone}; no statement is left", t.bucket),
                 )),
-                (Some(Some(_)), n) => steps.push(Step::new(
+                Some(Some(_)) => steps.push(Step::new(
                     PUT,
-                    format!("bucket={} {n} statements lose their grants to {}; every other statement kept byte-for-byte", t.bucket, untrusted.join(", ")),
+                    format!(
+                        "bucket={} {gone}; every other statement kept byte-for-byte",
+                        t.bucket
+                    ),
                 )),
             }
+            kept.extend(cut.kept);
         }
         if self.reads_acl(t) {
             let (owner, grants) = acl(&c.s3, &t.bucket, &c.account).await?;
@@ -285,6 +365,12 @@ impl Remediation for S3RestrictBucketPolicy {
                 .filter(|g| grant_is_untrusted(g, owner_id, &untrusted, t.from_acl))
                 .map(grantee_label)
                 .collect();
+            kept.extend(
+                grants
+                    .iter()
+                    .filter(|g| log_delivery_kept(g, owner_id, &untrusted, t.from_acl))
+                    .map(|g| format!("ACL grant {} (log delivery)", grantee_label(g))),
+            );
             if !gone.is_empty() {
                 steps.push(Step::new(
                     PUT_ACL,
@@ -296,7 +382,21 @@ impl Remediation for S3RestrictBucketPolicy {
                 ));
             }
         }
+        t.kept.set(kept);
         Ok(steps)
+    }
+
+    /// Access Analyzer names one condition per finding, and quell does not read it: a statement
+    /// that grants what the finding names but was kept as limited by its conditions may be what
+    /// the finding is about. Nothing to change is then not "resolved".
+    fn unchecked(&self, t: &Target) -> Option<String> {
+        let kept = t.kept();
+        (!kept.is_empty()).then(|| {
+            format!(
+                "quell does not read the finding's condition, and kept as not public: {}",
+                kept.join("; ")
+            )
+        })
     }
 
     async fn prior(&self, c: &Clients, t: &Target) -> Result<Option<Value>, AwsError> {
@@ -356,11 +456,8 @@ impl Remediation for S3RestrictBucketPolicy {
 
     async fn apply(&self, c: &Clients, t: &Target, _steps: &[Step]) -> Result<(), AwsError> {
         let untrusted = self.untrusted(t);
-        if let Some(current) = policy(&c.s3, &t.bucket, &c.account).await? {
-            match restricted(&current, &untrusted)
-                .map_err(|e| malformed(&t.bucket, e))?
-                .0
-            {
+        if let Some(cut) = self.cut(c, t).await? {
+            match cut.policy {
                 None => {}
                 Some(None) => {
                     c.s3.delete_bucket_policy()

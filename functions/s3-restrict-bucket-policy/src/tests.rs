@@ -2,6 +2,7 @@ use super::*;
 use aws_sdk_accessanalyzer::operation::update_findings::{
     UpdateFindingsError, UpdateFindingsOutput,
 };
+use aws_sdk_s3::operation::delete_bucket_policy::DeleteBucketPolicyOutput;
 use aws_sdk_s3::operation::get_bucket_policy::{GetBucketPolicyError, GetBucketPolicyOutput};
 use aws_sdk_s3::operation::get_bucket_tagging::GetBucketTaggingError;
 use aws_sdk_s3::operation::put_bucket_policy::{PutBucketPolicyError, PutBucketPolicyOutput};
@@ -406,4 +407,249 @@ fn error_and_archived_findings_are_recorded_not_acted_on() {
         .unwrap_err()
         .0
         .contains("ARCHIVED"));
+}
+
+const ORG_READS: &str = r#"{"Sid": "OrgReads", "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*", "Condition": {"StringEquals": {"aws:PrincipalOrgID": "o-a1b2c3d4e5"}}}"#;
+const WORLD: &str = r#"{"Sid": "World", "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"}"#;
+const VPCE: &str = r#"{"Sid": "Vpce", "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*", "Condition": {"StringEquals": {"aws:SourceVpce": "vpce-1a2b3c4d"}}}"#;
+const ALL_BUT: &str = r#"{"Sid": "AllBut", "Effect": "Allow", "NotPrincipal": {"AWS": "arn:aws:iam::111111111111:role/auditor"}, "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"}"#;
+
+fn doc(statements: &[&str]) -> String {
+    format!(
+        r#"{{"Version": "2012-10-17", "Statement": [{}]}}"#,
+        statements.join(", ")
+    )
+}
+
+/// The owner's grant only: nothing public in the ACL.
+fn private_acl() -> Rule {
+    mock!(Client::get_bucket_acl).then_output(|| {
+        acl_with(vec![grant(
+            Type::CanonicalUser,
+            Some("owner-canonical"),
+            None,
+            Permission::FullControl,
+        )])
+    })
+}
+
+const NO_ACCOUNTS: &[String] = &[];
+
+fn trust() -> Trust<'static> {
+    Trust {
+        owner: "111111111111",
+        accounts: NO_ACCOUNTS,
+    }
+}
+
+#[tokio::test]
+async fn an_org_scoped_grant_to_everyone_stays_and_the_world_one_goes() {
+    let before = doc(&[ORG_READS, WORLD]);
+    let cut = statements::cut(&before, &["*".into()], &trust()).unwrap();
+    let after = cut.policy.unwrap().unwrap();
+    assert_eq!(after, doc(&[ORG_READS]), "the org statement, byte-for-byte");
+    let g = mock!(Client::get_bucket_policy)
+        .sequence()
+        .output(move || {
+            GetBucketPolicyOutput::builder()
+                .policy(before.clone())
+                .build()
+        })
+        .times(2)
+        .output(move || {
+            GetBucketPolicyOutput::builder()
+                .policy(after.clone())
+                .build()
+        })
+        .build();
+    let p = mock!(Client::put_bucket_policy)
+        .match_requests(|r| r.policy() == Some(doc(&[ORG_READS]).as_str()))
+        .then_output(|| PutBucketPolicyOutput::builder().build());
+    let (tags, acl) = (no_tags(), private_acl());
+    let s3 = mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&tags, &g, &acl, &p]);
+    let out = execute(
+        &S3RestrictBucketPolicy::default(),
+        &with(s3),
+        &Target::new("b", &["*"]),
+        Mode::Enforce,
+        "quell:exempt",
+    )
+    .await;
+    assert_eq!(out.name(), "REMEDIATED", "{out:?}");
+    assert_eq!(p.num_calls(), 1);
+    let note = out.note("s3-restrict-bucket-policy", "bucket b");
+    assert!(note.contains(r#"statement "World" removed"#), "{note}");
+}
+
+#[tokio::test]
+async fn a_grant_kept_for_its_conditions_is_never_called_resolved() {
+    let policy = doc(&[VPCE]);
+    let g = mock!(Client::get_bucket_policy).then_output(move || {
+        GetBucketPolicyOutput::builder()
+            .policy(policy.clone())
+            .build()
+    });
+    let p =
+        mock!(Client::put_bucket_policy).then_output(|| PutBucketPolicyOutput::builder().build());
+    let (tags, acl) = (no_tags(), private_acl());
+    let s3 = mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&tags, &g, &acl, &p]);
+    let target = Target::new("b", &["*"]);
+    let out = execute(
+        &S3RestrictBucketPolicy::default(),
+        &with(s3),
+        &target,
+        Mode::Enforce,
+        "quell:exempt",
+    )
+    .await;
+    assert_eq!(out.name(), "UNCONFIRMED", "{out:?}");
+    assert_eq!(p.num_calls(), 0, "nothing to change");
+    let note = out.note("s3-restrict-bucket-policy", "bucket b");
+    assert!(note.contains("vpce-1a2b3c4d"), "{note}");
+    assert!(note.contains(r#"statement "Vpce""#), "{note}");
+    assert_eq!(target.kept().len(), 1);
+}
+
+#[tokio::test]
+async fn an_allow_with_not_principal_is_public_and_goes() {
+    let policy = doc(&[ALL_BUT]);
+    let g = mock!(Client::get_bucket_policy)
+        .sequence()
+        .output(move || {
+            GetBucketPolicyOutput::builder()
+                .policy(policy.clone())
+                .build()
+        })
+        .times(2)
+        .error(|| {
+            GetBucketPolicyError::generic(
+                ErrorMetadata::builder().code("NoSuchBucketPolicy").build(),
+            )
+        })
+        .build();
+    let d = mock!(Client::delete_bucket_policy)
+        .match_requests(|r| r.expected_bucket_owner() == Some("111111111111"))
+        .then_output(|| DeleteBucketPolicyOutput::builder().build());
+    let (tags, acl) = (no_tags(), private_acl());
+    let s3 = mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&tags, &g, &acl, &d]);
+    let out = execute(
+        &S3RestrictBucketPolicy::default(),
+        &with(s3),
+        &Target::new("b", &["*"]),
+        Mode::Enforce,
+        "quell:exempt",
+    )
+    .await;
+    assert_eq!(out.name(), "REMEDIATED", "{out:?}");
+    assert_eq!(d.num_calls(), 1);
+    let Outcome::Remediated { steps } = &out else {
+        panic!("{out:?}")
+    };
+    assert_eq!(steps[0].action, "s3:DeleteBucketPolicy");
+    assert!(steps[0].detail.contains("NotPrincipal"), "{steps:?}");
+    assert!(
+        steps[0].detail.contains(r#"statement "AllBut" removed"#),
+        "{steps:?}"
+    );
+}
+
+#[test]
+fn aws_log_delivery_grants_stay_and_public_groups_go() {
+    let cloudfront = grant(
+        Type::CanonicalUser,
+        Some(CLOUDFRONT_LOG_DELIVERY),
+        None,
+        Permission::FullControl,
+    );
+    let logs = grant(Type::Group, None, Some(LOG_DELIVERY), Permission::Write);
+    let public = grant(Type::Group, None, Some(ALL_USERS), Permission::Read);
+    let auth = grant(
+        Type::Group,
+        None,
+        Some(AUTHENTICATED_USERS),
+        Permission::Read,
+    );
+    let other = grant(
+        Type::CanonicalUser,
+        Some("other-canonical"),
+        None,
+        Permission::Read,
+    );
+    let o = Some("owner-canonical");
+    let acct = vec!["999988887777".to_string()];
+    let star = vec!["*".to_string()];
+    let named = vec![CLOUDFRONT_LOG_DELIVERY.to_string()];
+    // (grant, the finding's principals, from the ACL, removed, kept as log delivery)
+    let table = [
+        (&cloudfront, &acct, true, false, true),
+        (&cloudfront, &named, false, false, true),
+        (&cloudfront, &star, false, false, false),
+        (&logs, &star, true, false, false),
+        (&logs, &acct, true, false, false),
+        (&public, &star, false, true, false),
+        (&auth, &star, true, true, false),
+        (&other, &acct, true, true, false),
+    ];
+    for (i, (g, untrusted, from_acl, removed, kept)) in table.into_iter().enumerate() {
+        assert_eq!(
+            grant_is_untrusted(g, o, untrusted, from_acl),
+            removed,
+            "row {i}: {}",
+            grantee_label(g)
+        );
+        assert_eq!(
+            log_delivery_kept(g, o, untrusted, from_acl),
+            kept,
+            "row {i}: {}",
+            grantee_label(g)
+        );
+    }
+    assert_eq!(
+        grantee_label(&cloudfront),
+        "CloudFront log delivery (awslogsdelivery) FULL_CONTROL"
+    );
+}
+
+#[tokio::test]
+async fn a_kept_log_delivery_grant_the_finding_may_be_about_is_not_resolved() {
+    let cloudfront = grant(
+        Type::CanonicalUser,
+        Some(CLOUDFRONT_LOG_DELIVERY),
+        None,
+        Permission::FullControl,
+    );
+    let owner = grant(
+        Type::CanonicalUser,
+        Some("owner-canonical"),
+        None,
+        Permission::FullControl,
+    );
+    let get_acl = mock!(Client::get_bucket_acl)
+        .then_output(move || acl_with(vec![owner.clone(), cloudfront.clone()]));
+    let put_acl = mock!(Client::put_bucket_acl).then_output(|| {
+        aws_sdk_s3::operation::put_bucket_acl::PutBucketAclOutput::builder().build()
+    });
+    let no_policy = mock!(Client::get_bucket_policy).then_error(|| {
+        GetBucketPolicyError::generic(ErrorMetadata::builder().code("NoSuchBucketPolicy").build())
+    });
+    let tags = no_tags();
+    let s3 = mock_client!(
+        aws_sdk_s3,
+        RuleMode::MatchAny,
+        [&tags, &no_policy, &get_acl, &put_acl]
+    );
+    let mut target = t();
+    target.from_acl = true;
+    let out = execute(
+        &S3RestrictBucketPolicy::default(),
+        &with(s3),
+        &target,
+        Mode::Enforce,
+        "quell:exempt",
+    )
+    .await;
+    assert_eq!(out.name(), "UNCONFIRMED", "{out:?}");
+    assert_eq!(put_acl.num_calls(), 0, "CloudFront's log delivery stays");
+    let note = out.note("s3-restrict-bucket-policy", "bucket b");
+    assert!(note.contains("awslogsdelivery"), "{note}");
 }
