@@ -274,6 +274,27 @@ def _modify_instance_metadata_options(
 
 EC2Backend.modify_instance_metadata_options = _modify_instance_metadata_options
 
+_original_revoke_egress = EC2Backend.revoke_security_group_egress
+
+
+def _revoke_security_group_egress(self, **args):
+    """As AWS: an IPv6 egress rule (::/0) is revoked as it was authorized, whether or not the VPC
+    has an IPv6 block. moto accepts the rule, then drops IPv6 ranges from a revoke in such a VPC,
+    so the rule could never go."""
+    group = self.get_security_group_by_name_or_id(args.get("group_name_or_id"), args.get("vpc_id"))
+    vpc = self.vpcs.get(group.vpc_id) if group is not None and group.vpc_id else None
+    if vpc is None or vpc.get_cidr_block_association_set(ipv6=True):
+        return _original_revoke_egress(self, **args)
+    real = vpc.get_cidr_block_association_set
+    vpc.get_cidr_block_association_set = lambda ipv6=False: [{"ipv6": "as AWS"}] if ipv6 else real(ipv6)
+    try:
+        return _original_revoke_egress(self, **args)
+    finally:
+        del vpc.get_cidr_block_association_set
+
+
+EC2Backend.revoke_security_group_egress = _revoke_security_group_egress
+
 # ------------------------------------------------------------------ CloudTrail LookupEvents
 
 from moto.cloudtrail import urls as cloudtrail_urls  # noqa: E402,F401

@@ -186,6 +186,24 @@ pub async fn ensure_untrack(
     Ok(id)
 }
 
+/// Takes the untracking group's all-traffic rules away once the interfaces have passed through:
+/// between isolations it holds no interface and allows nothing, so it is no standing allow-all
+/// group for someone to attach or for Security Hub to flag. The next isolation puts the rules back.
+/// The rules are read first and revoked as read: EC2 stores a rule authorized in parts (the
+/// default IPv4 egress, the IPv6 one added) as separate rules, and a revoke must name each.
+pub async fn close_untrack(ec2: &aws_sdk_ec2::Client, id: &str) -> Result<(), AwsError> {
+    let out = ec2
+        .describe_security_groups()
+        .group_ids(id)
+        .send()
+        .await
+        .aws(|| format!("could not read the untracking group {id}"))?;
+    let Some((_, ingress, egress)) = out.security_groups().first().map(rules) else {
+        return Ok(());
+    };
+    revoke(ec2, id, ingress, egress).await
+}
+
 /// How one direction of the untracking group differs from "all traffic, any IPv4 and any IPv6
 /// address": which of the two all-traffic rules is missing, and every rule beyond them.
 #[derive(Debug, Default, PartialEq)]

@@ -327,6 +327,7 @@ pub fn steps(t: &Target, s: &State, detach_from_asg: bool) -> Vec<Step> {
             format!("{v} tagged {FINDING_TAG}={}", t.finding),
         ));
     }
+    let passing = !moving.is_empty();
     for (eni, groups) in moving {
         if !only_in(groups, untrack) {
             out.push(Step::new(
@@ -341,6 +342,12 @@ pub fn steps(t: &Target, s: &State, detach_from_asg: bool) -> Vec<Step> {
         out.push(Step::new(
             MODIFY_ENI,
             format!("{eni} groups=isolation, at once (cuts every connection)"),
+        ));
+    }
+    if passing {
+        out.push(Step::new(
+            "ec2:RevokeSecurityGroupIngress",
+            "the untracking group's all-traffic rules, in and out, once the interfaces are through",
         ));
     }
     if let Some((assoc, arn)) = &s.profile {
@@ -699,6 +706,19 @@ impl Remediation for Ec2IsolateInstance {
             for nic in &moving {
                 let way = (untrack.as_deref(), found_untrack, iso);
                 all_contained &= contain(ec2, id, nic, way, &mut p).await;
+            }
+        }
+        if let Some(g) = untrack.as_deref().filter(|_| !moving.is_empty()) {
+            match groups::close_untrack(ec2, g).await {
+                Ok(()) => p.done(format!(
+                    "untracking group {g} closed again (open only while interfaces pass through)"
+                )),
+                // A retry sees the instance isolated and would not come back to the group.
+                Err(e) => p.failed_so(
+                    &e,
+                    false,
+                    "the untracking group, which holds no interface, still allows all traffic",
+                ),
             }
         }
         if let Some(e) = untrack_error {

@@ -74,6 +74,7 @@ fn an_open_instance_needs_every_step_in_evidence_first_order() {
             "ec2:CreateSnapshot",
             "ec2:ModifyNetworkInterfaceAttribute",
             "ec2:ModifyNetworkInterfaceAttribute",
+            "ec2:RevokeSecurityGroupIngress",
             "ec2:DisassociateIamInstanceProfile",
             "ec2:ModifyInstanceAttribute",
         ]
@@ -550,6 +551,9 @@ struct Fake {
     untrack: bool,
     /// The all-traffic rules authorized: (ingress?, the rule).
     authorized: Vec<(bool, IpPermission)>,
+    /// The untracking group's rules revoked once the interfaces are through: (ingress?, the
+    /// rule), and how many moves had been made by then.
+    closed: Vec<(bool, IpPermission, usize)>,
     snapshotted: Vec<String>,
     tagged: bool,
     protected: bool,
@@ -643,10 +647,19 @@ fn fake_ec2(f: &Shared) -> (aws_sdk_ec2::Client, Vec<MockRule>) {
             };
             let out = DescribeSecurityGroupsOutput::builder();
             if req.group_ids().iter().any(|g| g == "sg-untrack") {
-                // A new group: EC2's default egress, all traffic to any IPv4 address.
-                let egress = vec![all_traffic(&["0.0.0.0/0"], &[])];
+                // A new group: EC2's default egress, all traffic to any IPv4 address; then what
+                // was authorized, each as its own rule.
+                let mut egress = vec![all_traffic(&["0.0.0.0/0"], &[])];
+                let mut ingress = Vec::new();
+                for (inbound, p) in &f.authorized {
+                    if *inbound {
+                        ingress.push(p.clone())
+                    } else {
+                        egress.push(p.clone())
+                    }
+                }
                 return out
-                    .security_groups(group("sg-untrack", vec![], egress))
+                    .security_groups(group("sg-untrack", ingress, egress))
                     .build();
             }
             if wants(ISOLATION_VALUE) {
@@ -691,6 +704,30 @@ fn fake_ec2(f: &Shared) -> (aws_sdk_ec2::Client, Vec<MockRule>) {
                 f.authorized.push((false, p.clone()));
             }
             AuthorizeSecurityGroupEgressOutput::builder().build()
+        }),
+    );
+    let st = f.clone();
+    rules.push(
+        mock!(Client::revoke_security_group_ingress).then_compute_output(move |req| {
+            assert_eq!(req.group_id(), Some("sg-untrack"));
+            let mut f = st.lock().unwrap();
+            let n = f.moves.len();
+            for p in req.ip_permissions() {
+                f.closed.push((true, p.clone(), n));
+            }
+            aws_sdk_ec2::operation::revoke_security_group_ingress::RevokeSecurityGroupIngressOutput::builder().build()
+        }),
+    );
+    let st = f.clone();
+    rules.push(
+        mock!(Client::revoke_security_group_egress).then_compute_output(move |req| {
+            assert_eq!(req.group_id(), Some("sg-untrack"));
+            let mut f = st.lock().unwrap();
+            let n = f.moves.len();
+            for p in req.ip_permissions() {
+                f.closed.push((false, p.clone(), n));
+            }
+            aws_sdk_ec2::operation::revoke_security_group_egress::RevokeSecurityGroupEgressOutput::builder().build()
         }),
     );
     let st = f.clone();
@@ -820,6 +857,16 @@ async fn each_interface_passes_through_the_untracking_group_to_isolation_at_once
     assert_eq!(egress, [&all_traffic(&[], &["::/0"])]);
     assert_eq!(g.snapshotted, ["vol-1"]);
     assert!(g.tagged && g.protected);
+    // Once both interfaces are through, the untracking group allows nothing again: every rule
+    // read back is revoked, as it was stored.
+    assert_eq!(
+        g.closed,
+        [
+            (true, all_traffic(&["0.0.0.0/0"], &["::/0"]), 4),
+            (false, all_traffic(&["0.0.0.0/0"], &[]), 4),
+            (false, all_traffic(&[], &["::/0"]), 4),
+        ]
+    );
 }
 
 #[tokio::test]
