@@ -149,6 +149,15 @@ async fn security_group_changes_are_rechecked_and_root_use_escalated() {
                 .ip_ranges(IpRange::builder().cidr_ip("0.0.0.0/0").build())
                 .build(),
         )
+        // A wide range with high-risk ports inside (3000, 3306): only those close.
+        .ip_permissions(
+            IpPermission::builder()
+                .ip_protocol("tcp")
+                .from_port(2990)
+                .to_port(3310)
+                .ip_ranges(IpRange::builder().cidr_ip("0.0.0.0/0").build())
+                .build(),
+        )
         .send()
         .await
         .unwrap();
@@ -202,8 +211,21 @@ async fn security_group_changes_are_rechecked_and_root_use_escalated() {
                 .iter()
                 .any(|r| r.cidr_ip() == Some("0.0.0.0/0"))
         })
+        .map(|p| (p.from_port().unwrap_or(-1), p.to_port().unwrap_or(-1)))
         .collect();
-    assert!(open.is_empty(), "{open:?}");
+    let open_port = |port: i32| open.iter().any(|(a, b)| *a <= port && port <= *b);
+    for risky in [3000, 3306, 3389] {
+        assert!(
+            !open_port(risky),
+            "{risky} still open to the world: {open:?}"
+        );
+    }
+    for kept in [2990, 2999, 3001, 3305, 3307, 3310] {
+        assert!(
+            open_port(kept),
+            "{kept} was closed with the range: {open:?}"
+        );
+    }
     let lookups = emu
         .calls()
         .await

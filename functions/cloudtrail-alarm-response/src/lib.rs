@@ -910,6 +910,8 @@ impl Remediation for CloudtrailAlarmResponse {
             "cloudtrail:UpdateTrail",
             "ec2:DescribeSecurityGroups",
             "ec2:RevokeSecurityGroupIngress",
+            // The other ports of a world-open range with high-risk ports inside stay open.
+            "ec2:AuthorizeSecurityGroupIngress",
             "s3:GetBucketTagging",
             "s3:GetBucketPublicAccessBlock",
             "s3:PutBucketPublicAccessBlock",
@@ -925,7 +927,6 @@ impl Remediation for CloudtrailAlarmResponse {
             DISABLE_KEY,
             STOP_RECORDER,
             "cloudtrail:StopLogging",
-            "ec2:AuthorizeSecurityGroupIngress",
         ],
         default_mode: Mode::Enforce,
     };
