@@ -633,6 +633,18 @@ pub fn docs_table(specs: &[Spec]) -> String {
             }
         );
     }
+    t.push_str(
+        "\n## What RESOLVED means, and what quell will not touch\n\nRESOLVED is said only when \
+         the state quell reads back proves the problem gone; where quell's check is narrower than \
+         the finding it says UNCONFIRMED (workflow NOTIFIED), naming what it did not check.\n",
+    );
+    for s in specs {
+        let _ = write!(
+            t,
+            "\n### `{}`\n\n- **RESOLVED means:** {}\n- **Never touched, planned or notified instead:** {}\n",
+            s.id, s.resolved, s.untouched
+        );
+    }
     t
 }
 

@@ -62,6 +62,11 @@ pub struct Spec {
     /// kebab-case; the crate, the binary and the `cargo lambda` name.
     pub id: &'static str,
     pub summary: &'static str,
+    /// Per trigger, what quell re-reads that lets it say RESOLVED, and when the same trigger ends
+    /// UNCONFIRMED instead (docs/remediations.md prints it).
+    pub resolved: &'static str,
+    /// What quell will not touch, and when it plans or notifies instead of acting.
+    pub untouched: &'static str,
     pub triggers: Triggers,
     /// IAM actions the function's member role (`quell-<id>`) must allow, nothing more.
     pub permissions: &'static [&'static str],

@@ -35,6 +35,13 @@ What it adds to moto 5.2.5, and why:
     ISO 8601, "lastUsed": ISO 8601 or null (never used)} sets what ListAccessKeys and
     GetAccessKeyLastUsed read. Only what time does: a key only gets older, no date is in the
     future, no use precedes the key, and its user is made at least as old as the key.
+  * Time passing for an IAM user's console password (moto dates a login profile at its user's
+    creation and never marks a password used): POST /_quell/iam-password-age {"account",
+    "userName", "loginProfileCreate": ISO 8601 (optional), "passwordLastUsed": ISO 8601 or null
+    (never used)} sets what GetLoginProfile's CreateDate and GetUser's PasswordLastUsed read. Only
+    what time does: the profile only gets older (its user with it, as moto keeps one date for
+    both), nothing is dated in the future, the password is not used before the profile exists,
+    and a recorded use is not taken back. A user without a login profile is refused.
   * Security Hub imports visible late, as in AWS: POST /_quell/hub-import-delay {"seconds": n}; a
     finding imported after that (not a seeded AWS one) is absent from GetFindings and
     BatchUpdateFindings (FindingNotFound) for n seconds.
@@ -487,6 +494,35 @@ def age_access_key(seed):
     return None
 
 
+def age_password(seed):
+    """Time passing for one user's console password: its login profile's CreateDate moves back to
+    `loginProfileCreate` (moto keeps no date of its own for a login profile: it answers the user's
+    CreateDate, so the user gets as old), and its last use is `passwordLastUsed` (null: never
+    used). Only what time (and use) does: the profile only gets older, nothing is dated in the
+    future, the password is not used before the profile exists, and a recorded use is neither
+    taken back nor moved earlier. Returns why it refused, or None."""
+    from moto.iam.models import iam_backends
+
+    backend = iam_backends[seed["account"]]["aws"]
+    user = backend.users.get(seed.get("userName"))
+    if user is None:
+        return f"no user {seed.get('userName')} in account {seed['account']}"
+    if not user.password:
+        return f"user {user.name} has no login profile"
+    now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+    created = _utc_naive(seed["loginProfileCreate"]) if seed.get("loginProfileCreate") else user.create_date
+    used = _utc_naive(seed["passwordLastUsed"]) if seed.get("passwordLastUsed") else None
+    if created > user.create_date:
+        return f"the login profile of {user.name} was created at {user.create_date}: it can only get older"
+    if used is not None and not created <= used <= now:
+        return f"the password of {user.name} cannot be used before {created} or after now"
+    if user.password_last_used is not None and (used is None or used < user.password_last_used):
+        return f"the password of {user.name} was used at {user.password_last_used}: a use is not taken back"
+    user.create_date = created
+    user.password_last_used = used
+    return None
+
+
 # ------------------------------------------------------------------ call log
 
 _CALLS = []
@@ -629,6 +665,15 @@ class CallLog:
         if path == "/_quell/iam-key-age" and environ.get("REQUEST_METHOD") == "POST":
             length = int(environ.get("CONTENT_LENGTH") or 0)
             refused = age_access_key(json.loads(environ["wsgi.input"].read(length) or b"{}"))
+            if refused:
+                payload = json.dumps({"message": refused}).encode()
+                start_response("400 Bad Request", [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))])
+                return [payload]
+            start_response("204 No Content", [("Content-Length", "0")])
+            return [b""]
+        if path == "/_quell/iam-password-age" and environ.get("REQUEST_METHOD") == "POST":
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            refused = age_password(json.loads(environ["wsgi.input"].read(length) or b"{}"))
             if refused:
                 payload = json.dumps({"message": refused}).encode()
                 start_response("400 Bad Request", [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))])

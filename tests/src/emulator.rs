@@ -372,6 +372,36 @@ impl Emulator {
         self.post("/_quell/iam-key-age", &body).await;
     }
 
+    /// Time passing for a user's console password in `account`: its login profile was created
+    /// `created_days_ago` days ago (`None`: left as it is; moto dates a profile at its user's
+    /// creation, so the user gets as old) and the password last used `last_used_days_ago` days
+    /// ago (`None`: never used), as GetLoginProfile and GetUser's PasswordLastUsed then read. The
+    /// emulator refuses what time could not do (a profile made younger, a use before it existed
+    /// or in the future, a recorded use taken back) and a user without a login profile.
+    pub async fn age_password(
+        &self,
+        account: &str,
+        user_name: &str,
+        created_days_ago: Option<i64>,
+        last_used_days_ago: Option<i64>,
+    ) {
+        use aws_smithy_types::{date_time::Format, DateTime};
+        let now = DateTime::from(std::time::SystemTime::now()).secs();
+        let ago = |days: i64| {
+            DateTime::from_secs(now - days * 86_400)
+                .fmt(Format::DateTime)
+                .expect("an ISO 8601 date")
+        };
+        let body = serde_json::json!({
+            "account": account,
+            "userName": user_name,
+            "loginProfileCreate": created_days_ago.map(ago),
+            "passwordLastUsed": last_used_days_ago.map(ago),
+        })
+        .to_string();
+        self.post("/_quell/iam-password-age", &body).await;
+    }
+
     /// Clears the call log, then makes one known call (the central account's
     /// GetCallerIdentity), which [`Emulator::calls`] requires to see first and leaves out.
     pub async fn clear_calls(&self) {

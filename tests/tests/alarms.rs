@@ -865,6 +865,9 @@ async fn buckets_whose_public_access_block_was_removed_are_blocked_until_undone(
     for b in [deleted, weakened, untouched] {
         seed::public_bucket(&member, b, &[]).await;
     }
+    // A bucket tagged exempt whose block mallory deleted too: the response leaves it as it is.
+    let exempt = "quell-alarm-exempt";
+    seed::public_bucket(&member, exempt, &[("quell:exempt", "true")]).await;
     let block = |policy: bool| {
         PublicAccessBlockConfiguration::builder()
             .block_public_acls(true)
@@ -918,6 +921,12 @@ async fn buckets_whose_public_access_block_was_removed_are_blocked_until_undone(
                 json!({"bucketName": deleted, "publicAccessBlock": "", "Host": format!("{deleted}.s3.amazonaws.com")}),
             ),
             change(
+                "s3-3",
+                "s3.amazonaws.com",
+                "DeleteBucketPublicAccessBlock",
+                json!({"bucketName": exempt, "publicAccessBlock": "", "Host": format!("{exempt}.s3.amazonaws.com")}),
+            ),
+            change(
                 "s3-2",
                 "s3.amazonaws.com",
                 "PutBucketPublicAccessBlock",
@@ -945,6 +954,11 @@ async fn buckets_whose_public_access_block_was_removed_are_blocked_until_undone(
         bucket_block(&member, untouched).await,
         None,
         "no call of the window changed it"
+    );
+    assert_eq!(
+        bucket_block(&member, exempt).await,
+        None,
+        "the exempt bucket was changed"
     );
 
     // `quell undo`: each bucket's block put back as it was, the deleted one deleted again.

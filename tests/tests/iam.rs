@@ -284,6 +284,187 @@ async fn an_unused_key_is_deactivated_and_a_used_one_kept() {
     );
 }
 
+/// A console password for the user, as a person would set one.
+async fn login_profile(member: &aws_config::SdkConfig, user: &str) {
+    aws_sdk_iam::Client::new(member)
+        .create_login_profile()
+        .user_name(user)
+        .password("Quell-demo-Passw0rd!")
+        .send()
+        .await
+        .expect("create login profile");
+}
+
+/// Whether the user still has a console password, read in the member account.
+async fn has_login_profile(member: &aws_config::SdkConfig, user: &str) -> bool {
+    match aws_sdk_iam::Client::new(member)
+        .get_login_profile()
+        .user_name(user)
+        .send()
+        .await
+    {
+        Ok(out) => out.login_profile.is_some(),
+        Err(e) if aws_sdk_iam::error::ProvideErrorMetadata::code(&e) == Some("NoSuchEntity") => {
+            false
+        }
+        Err(e) => panic!("get login profile: {e:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_console_password_unused_too_long_is_unconfirmed_and_never_deleted() {
+    let (emu, central, member) = setup().await;
+    let (user_id, _) = seed::user_with_keys(&member, "ci-deployer").await;
+    // Fresh keys, and a console password made 300 days ago, last used 200 days ago: IAM.8
+    // (iam-user-unused-credentials-check) fails for the password alone.
+    login_profile(&member, "ci-deployer").await;
+    emu.age_password(MEMBER, "ci-deployer", Some(300), Some(200))
+        .await;
+    let event = events::load(
+        "config-iam-user-unused-credentials-check.json",
+        &[("AIDAQUELLDEMOCIDEPL01", &user_id)],
+    );
+    let ctx = context(&emu, enforce(), "iam-disable-access-key");
+    emu.clear_calls().await;
+
+    let resp = quell::runtime::handle(&IamDisableAccessKey::default(), &ctx, event.clone())
+        .await
+        .unwrap();
+    let report = &resp.reports[0];
+    assert_eq!(report.outcome.name(), "UNCONFIRMED", "{report:?}");
+    assert!(
+        report
+            .note
+            .contains("the console password of ci-deployer is unused for 200 days (over 90)")
+            && report
+                .note
+                .contains("a person must delete the login profile"),
+        "{}",
+        report.note
+    );
+    let calls = emu.calls().await;
+    for action in ["GetLoginProfile", "GetUser"] {
+        assert!(
+            calls
+                .iter()
+                .any(|c| c.account == MEMBER && c.service == "iam" && c.action == action),
+            "{action} was not called: {calls:?}"
+        );
+    }
+    // Nothing written in the member account: the password is there, the keys are active.
+    let writes = member_writes(&emu).await;
+    assert!(writes.is_empty(), "{writes:?}");
+    assert!(
+        has_login_profile(&member, "ci-deployer").await,
+        "the login profile was deleted"
+    );
+    assert!(seed::key_statuses(&member, "ci-deployer")
+        .await
+        .iter()
+        .all(|(_, s)| s == "Active"));
+    // As Security Hub holds it: NOTIFIED, never RESOLVED, with what a person must do.
+    let (status, note) = seed::workflow(&central, &hub_id(&event).0).await.unwrap();
+    assert_eq!(status, "NOTIFIED");
+    assert!(
+        note.unwrap_or_default()
+            .contains("never deletes a password"),
+        "the note does not say why"
+    );
+
+    // Another delivery: read again, still not resolved.
+    let again = quell::runtime::handle(&IamDisableAccessKey::default(), &ctx, event.clone())
+        .await
+        .unwrap();
+    assert_eq!(
+        again.reports[0].outcome.name(),
+        "UNCONFIRMED",
+        "{:?}",
+        again.reports[0]
+    );
+    assert!(has_login_profile(&member, "ci-deployer").await);
+    assert_eq!(
+        seed::workflow(&central, &hub_id(&event).0).await.unwrap().0,
+        "NOTIFIED"
+    );
+}
+
+#[tokio::test]
+async fn a_console_password_used_yesterday_is_resolved_as_before() {
+    let (emu, central, member) = setup().await;
+    let (user_id, _) = seed::user_with_keys(&member, "ci-deployer").await;
+    login_profile(&member, "ci-deployer").await;
+    emu.age_password(MEMBER, "ci-deployer", Some(300), Some(1))
+        .await;
+    let event = events::load(
+        "config-iam-user-unused-credentials-check.json",
+        &[("AIDAQUELLDEMOCIDEPL01", &user_id)],
+    );
+    let ctx = context(&emu, enforce(), "iam-disable-access-key");
+    emu.clear_calls().await;
+
+    let resp = quell::runtime::handle(&IamDisableAccessKey::default(), &ctx, event.clone())
+        .await
+        .unwrap();
+    assert_eq!(
+        resp.reports[0].outcome.name(),
+        "ALREADY_COMPLIANT",
+        "{:?}",
+        resp.reports[0]
+    );
+    assert!(
+        emu.calls()
+            .await
+            .iter()
+            .any(|c| c.account == MEMBER && c.action == "GetUser"),
+        "the password's last use was not read"
+    );
+    let writes = member_writes(&emu).await;
+    assert!(writes.is_empty(), "{writes:?}");
+    assert!(has_login_profile(&member, "ci-deployer").await);
+    assert_eq!(
+        seed::workflow(&central, &hub_id(&event).0).await.unwrap().0,
+        "RESOLVED"
+    );
+}
+
+#[tokio::test]
+async fn unused_keys_are_deactivated_and_the_note_names_the_password_left() {
+    let (emu, central, member) = setup().await;
+    let (user_id, keys) = seed::user_with_keys(&member, "ci-deployer").await;
+    emu.age_access_key(MEMBER, &keys[0], 120, None).await;
+    emu.age_access_key(MEMBER, &keys[1], 120, Some(1)).await;
+    login_profile(&member, "ci-deployer").await;
+    emu.age_password(MEMBER, "ci-deployer", Some(300), Some(200))
+        .await;
+    let event = events::load(
+        "config-iam-user-unused-credentials-check.json",
+        &[("AIDAQUELLDEMOCIDEPL01", &user_id)],
+    );
+    let ctx = context(&emu, enforce(), "iam-disable-access-key");
+
+    let resp = quell::runtime::handle(&IamDisableAccessKey::default(), &ctx, event.clone())
+        .await
+        .unwrap();
+    // A key was deactivated, so the shared runtime says REMEDIATED; the note says the password
+    // was left for a person, and it is still there.
+    let report = &resp.reports[0];
+    assert_eq!(report.outcome.name(), "REMEDIATED", "{report:?}");
+    let (status, note) = seed::workflow(&central, &hub_id(&event).0).await.unwrap();
+    assert_eq!(status, "RESOLVED");
+    let note = note.unwrap_or_default();
+    assert!(
+        note.contains(&keys[0])
+            && note.contains("console password unused 200 days (over 90) left as it is"),
+        "{note}"
+    );
+    assert!(has_login_profile(&member, "ci-deployer").await);
+    let statuses = seed::key_statuses(&member, "ci-deployer").await;
+    for (k, s) in &statuses {
+        let want = if *k == keys[0] { "Inactive" } else { "Active" };
+        assert_eq!(s, want, "{k}: {statuses:?}");
+    }
+}
+
 #[tokio::test]
 async fn root_credential_use_is_escalated_with_no_member_call() {
     let (emu, central, member) = setup().await;

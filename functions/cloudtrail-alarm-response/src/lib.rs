@@ -291,6 +291,14 @@ pub struct CloudtrailAlarmResponse {
     pub alarm_namespace: String,
 }
 
+impl CloudtrailAlarmResponse {
+    /// Whether a resource an alarm leads to carries the exemption tag (`<tag>=true`).
+    fn tagged_exempt(&self, tags: &Tags) -> bool {
+        tags.iter()
+            .any(|(k, v)| *k == self.exempt_tag && v.eq_ignore_ascii_case("true"))
+    }
+}
+
 impl Default for CloudtrailAlarmResponse {
     fn default() -> Self {
         CloudtrailAlarmResponse {
@@ -880,6 +888,8 @@ impl Remediation for CloudtrailAlarmResponse {
     const SPEC: Spec = Spec {
         id: "cloudtrail-alarm-response",
         summary: "Finds what a CIS CloudTrail alarm saw (LookupEvents in its window) and responds per alarm, reusing the other remediations",
+        resolved: "LookupEvents in the alarm window, succeeded non-quell calls: ConsoleSigninWithoutMFA: each user signed in without MFA has inline policy quell-deny-without-mfa; CloudTrailConfigChanges: each named trail logging, multi-region, log file validation on; SecurityGroupChanges: each changed group has no world-open high-risk port; S3BucketPolicyChanges: each bucket's Block Public Access all four true; DisableOrDeleteCMK: each key neither Disabled nor PendingDeletion; AWSConfigChanges: each stopped or replaced recorder recording. UNCONFIRMED when the window shows no call (RootAccountUsage too) or 500+.",
+        untouched: "Only alarms named with QUELL_ALARM_NAME_PREFIX (quell-cis-) on a QUELL_ALARM_NAMESPACE (CISBenchmark) metric, in state ALARM. Escalated, never changed (ManualActionRequired, NOTIFIED): RootAccountUsage with calls, UnauthorizedAPICalls, IAMPolicyChanges, NACLChanges, NetworkGatewayChanges, RouteTableChanges, VPCChanges, ConsoleAuthenticationFailures. Plans only: MFA policies with QUELL_MFA_NOTIFY_ONLY=true, keys unless QUELL_ALARM_KMS_RESTORE=true. Exempt-tagged trails, groups, buckets and keys are left as they are (checked again before each change); users' tags are not read.",
         triggers: Triggers {
             alarm_metrics: &[
                 "ConsoleSigninWithoutMFA",
@@ -1125,6 +1135,17 @@ impl Remediation for CloudtrailAlarmResponse {
                         &t.account,
                         &t.region,
                     );
+                    // Only what apply will change: a trail that needs it and is not exempt.
+                    if CloudtrailRestoreLogging
+                        .plan(&c.cloudtrail, &sub)
+                        .await?
+                        .is_empty()
+                        || self.tagged_exempt(
+                            &CloudtrailRestoreLogging.tags(&c.cloudtrail, &sub).await?,
+                        )
+                    {
+                        continue;
+                    }
                     if let Some(p) = CloudtrailRestoreLogging.prior(&c.cloudtrail, &sub).await? {
                         subs.push(serde_json::json!({"trail": p}));
                     }
@@ -1136,6 +1157,11 @@ impl Remediation for CloudtrailAlarmResponse {
                     .filter(|g| ec2_revoke_open_ingress::valid_group_id(g))
                 {
                     let sub = ec2_revoke_open_ingress::Target::new(&group);
+                    if self.ingress.plan(&c.ec2, &sub).await?.is_empty()
+                        || self.tagged_exempt(&self.ingress.tags(&c.ec2, &sub).await?)
+                    {
+                        continue;
+                    }
                     if let Some(p) = self.ingress.prior(&c.ec2, &sub).await? {
                         subs.push(serde_json::json!({"security_group": p}));
                     }
@@ -1147,6 +1173,11 @@ impl Remediation for CloudtrailAlarmResponse {
                     .filter(|b| quell::finding::validate::bucket_name(b))
                 {
                     let sub = s3_block_public_access::Bucket::new(bucket, &t.account);
+                    if S3BlockPublicAccess.plan(&c.s3, &sub).await?.is_empty()
+                        || self.tagged_exempt(&S3BlockPublicAccess.tags(&c.s3, &sub).await?)
+                    {
+                        continue;
+                    }
                     if let Some(p) = S3BlockPublicAccess.prior(&c.s3, &sub).await? {
                         subs.push(serde_json::json!({"bucket": p}));
                     }
@@ -1158,6 +1189,10 @@ impl Remediation for CloudtrailAlarmResponse {
                     .filter(|k| valid_key_ref(k))
                 {
                     if let Some((id, state)) = key_state(c, &key).await? {
+                        // An exempt key is never changed, so nothing of it is to put back.
+                        if self.tagged_exempt(&key_tags(c, &id).await?) {
+                            continue;
+                        }
                         subs.push(
                             serde_json::json!({"kms_key": {"key": id, "state": state.as_str()}}),
                         );
@@ -1305,7 +1340,12 @@ impl Remediation for CloudtrailAlarmResponse {
                     let sub =
                         cloudtrail_restore_logging::Target::new(Some(trail), &t.account, &t.region);
                     let steps = CloudtrailRestoreLogging.plan(&c.cloudtrail, &sub).await?;
-                    if !steps.is_empty() {
+                    // As in plan: an exempt resource is left as it is, here too.
+                    if !steps.is_empty()
+                        && !self.tagged_exempt(
+                            &CloudtrailRestoreLogging.tags(&c.cloudtrail, &sub).await?,
+                        )
+                    {
                         CloudtrailRestoreLogging
                             .apply(&c.cloudtrail, &sub, &steps)
                             .await?;
@@ -1319,7 +1359,9 @@ impl Remediation for CloudtrailAlarmResponse {
                 {
                     let sub = ec2_revoke_open_ingress::Target::new(&group);
                     let steps = self.ingress.plan(&c.ec2, &sub).await?;
-                    if !steps.is_empty() {
+                    if !steps.is_empty()
+                        && !self.tagged_exempt(&self.ingress.tags(&c.ec2, &sub).await?)
+                    {
                         self.ingress.apply(&c.ec2, &sub, &steps).await?;
                     }
                 }
@@ -1331,7 +1373,9 @@ impl Remediation for CloudtrailAlarmResponse {
                 {
                     let sub = s3_block_public_access::Bucket::new(bucket, &t.account);
                     let steps = S3BlockPublicAccess.plan(&c.s3, &sub).await?;
-                    if !steps.is_empty() {
+                    if !steps.is_empty()
+                        && !self.tagged_exempt(&S3BlockPublicAccess.tags(&c.s3, &sub).await?)
+                    {
                         S3BlockPublicAccess.apply(&c.s3, &sub, &steps).await?;
                     }
                 }

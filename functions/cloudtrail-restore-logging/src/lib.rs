@@ -512,6 +512,8 @@ impl Remediation for CloudtrailRestoreLogging {
     const SPEC: Spec = Spec {
         id: "cloudtrail-restore-logging",
         summary: "Starts logging on a stopped trail, re-enables multi-region and log file validation where turned off, and logs every management event where its event selectors leave some out",
+        resolved: "Stealth:IAMUser/CloudTrailLoggingDisabled, cloudtrail:StopLogging, cloudtrail-enabled, multi-region-cloudtrail-enabled, CloudTrail.1, CloudTrail.4, cis-1.2.0/2.1, cis-1.2.0/2.2, cis-1.4.0/3.1, cis-1.4.0/3.2, cis-3.0.0/3.1, cis-3.0.0/3.2, cis-5.0.0/3.1, cis-5.0.0/3.2 alike: for the named trail (else every trail the account owns whose home region is the finding's) DescribeTrails reads IsMultiRegionTrail and LogFileValidationEnabled true, GetTrailStatus IsLogging true, and GetEventSelectors log every management event, read and write, from every source. Never UNCONFIRMED: this check is the finding's whole check.",
+        untouched: "Skips trails owned by another account (organization trails) or homed in another region; never creates a trail (none found: TrailNotFound failure, NOTIFIED); keeps data-event selectors and fails TooManyEventSelectors rather than exceed 5 basic selectors. A named trail tagged QUELL_EXEMPT_TAG (quell:exempt)=true is EXEMPT (NOTIFIED for GuardDuty and CloudTrail triggers); account-level findings read no tags. No plan_only; default enforce.",
         triggers: Triggers {
             guardduty: &["Stealth:IAMUser/CloudTrailLoggingDisabled"],
             config_rules: &["cloudtrail-enabled", "multi-region-cloudtrail-enabled"],

@@ -22,6 +22,8 @@ impl Remediation for EbsEncryptionByDefault {
     const SPEC: Spec = Spec {
         id: "ebs-encryption-by-default",
         summary: "Enables EBS encryption by default in the account and region",
+        resolved: "ec2-ebs-encryption-by-default, EC2.7, cis-1.4.0/2.2.1, cis-3.0.0/2.2.1, cis-5.0.0/5.1.1: GetEbsEncryptionByDefault in the finding's account and region reads true. Never UNCONFIRMED: this check is the finding's whole check.",
+        untouched: "Refuses (NotApplicable) a finding whose first resource is neither an account resource nor the account id (or ending with it); only calls EnableEbsEncryptionByDefault, so existing volumes, snapshots and the default KMS key are not touched. An account has no tags: it is kept out only by QUELL_DENY_ACCOUNTS / QUELL_ALLOW_ACCOUNTS (OUT_OF_SCOPE). No plan_only; default enforce.",
         triggers: Triggers {
             config_rules: &["ec2-ebs-encryption-by-default"],
             securityhub_controls: &[

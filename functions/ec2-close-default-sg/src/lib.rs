@@ -96,6 +96,8 @@ impl Remediation for Ec2CloseDefaultSg {
     const SPEC: Spec = Spec {
         id: "ec2-close-default-sg",
         summary: "Removes every ingress and egress rule of a VPC's default security group; only plans while network interfaces use it",
+        resolved: "vpc-default-security-group-closed, EC2.2, cis-1.2.0/4.3, cis-1.4.0/5.3, cis-3.0.0/5.4, cis-5.0.0/5.5: DescribeSecurityGroups on the group reads name default with no ingress and no egress rule. Never UNCONFIRMED: this check is the finding's whole check.",
+        untouched: "Refuses a group not named default (NotTheDefaultGroup failure, NOTIFIED) and a finding with no valid security group id. While DescribeNetworkInterfaces (filter group-id) finds interfaces using the group it only plans (PLANNED/NOTIFIED, naming them) and revokes nothing. A group tagged QUELL_EXEMPT_TAG (quell:exempt)=true is EXEMPT (SUPPRESSED). Default enforce.",
         triggers: Triggers {
             config_rules: &["vpc-default-security-group-closed"],
             securityhub_controls: &[

@@ -387,6 +387,8 @@ impl Remediation for Ec2IsolateInstance {
     const SPEC: Spec = Spec {
         id: "ec2-isolate-instance",
         summary: "Contains a compromised instance: interfaces through an untracking group to an isolation group (tracked connections cut), EBS snapshots, instance profile removed, detached from Auto Scaling, termination protection; never stops it",
+        resolved: "GuardDuty Backdoor:EC2/*, CryptoCurrency:EC2/*, Trojan:EC2/*, Impact:EC2/*, UnauthorizedAccess:EC2/MaliciousIPCaller.Custom, /MetadataDNSRebind, /TorClient, /TorRelay, /SSHBruteForce and /RDPBruteForce as ACTOR, custom action Isolate instance: re-read shows the VPC's quell:isolation=true group with no rule, every interface in only that group, the instance tagged quell:isolated-by=<finding>, each EBS volume with a snapshot tagged quell:finding=<finding>, no associated instance profile, no Auto Scaling group (when detaching), DisableApiTermination true. Never UNCONFIRMED.",
+        untouched: "Never stops or terminates the instance. Dry-run by default: PLANNED/NOTIFIED until QUELL_MODE=enforce. GuardDuty findings below QUELL_ISOLATE_MIN_SEVERITY (MEDIUM) are NotApplicable (recorded, not acted on); with QUELL_ISOLATE_DETACH_FROM_ASG=false the Auto Scaling group is only reported. An instance tagged QUELL_EXEMPT_TAG (quell:exempt)=true is EXEMPT (NOTIFIED). Undo keeps the snapshots and does not re-associate the profile.",
         triggers: Triggers {
             guardduty: &[
                 "Backdoor:EC2/*",

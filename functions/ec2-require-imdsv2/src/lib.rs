@@ -136,6 +136,8 @@ impl Remediation for Ec2RequireImdsv2 {
     const SPEC: Spec = Spec {
         id: "ec2-require-imdsv2",
         summary: "Sets HttpTokens=required (IMDSv2) on the instance, and a hop limit of 2 where it was 1 so that containers keep the metadata service",
+        resolved: "ec2-imdsv2-check, EC2.8: DescribeInstances reads MetadataOptions HttpTokens=required, or HttpEndpoint disabled; after a change that raised the hop limit, HttpPutResponseHopLimit also reads at least the raised value. Never UNCONFIRMED: this check is the finding's whole check.",
+        untouched: "Raises HttpPutResponseHopLimit only when it is 1 and tokens are not yet required, to QUELL_IMDS_HOP_LIMIT (default 2; 1 leaves it); an instance already requiring tokens keeps its hop limit, one with the endpoint disabled is left. It does not look for IMDSv1 callers (MetadataNoToken). An instance tagged QUELL_EXEMPT_TAG (quell:exempt)=true is EXEMPT. No plan_only; default enforce.",
         triggers: Triggers {
             config_rules: &["ec2-imdsv2-check"],
             securityhub_controls: &["EC2.8"],

@@ -433,6 +433,8 @@ impl Remediation for Ec2RevokeOpenIngress {
     const SPEC: Spec = Spec {
         id: "ec2-revoke-open-ingress",
         summary: "Closes only the high-risk ports that ingress rules open to 0.0.0.0/0 or ::/0 (a wider range keeps its other ports); keeps every other rule",
+        resolved: "restricted-ssh, restricted-common-ports, EC2.13, EC2.14, EC2.19, cis-1.2.0/4.1, cis-1.2.0/4.2, ec2:AuthorizeSecurityGroupIngress: DescribeSecurityGroups shows no ingress rule of protocol -1/all, or tcp/udp with a range holding a QUELL_HIGH_RISK_PORTS port (default EC2.19's list plus 22, 3389), open to 0.0.0.0/0 or ::/0. vpc-sg-open-only-to-authorized-ports and EC2.18: same check, but UNCONFIRMED, since only the high-risk ports are checked.",
+        untouched: "Keeps every other rule: other CIDRs, other ports, group references, prefix lists, egress, ICMP. A world-open tcp/udp range is cut around the high-risk ports (the rest authorized again first); only an all-protocol rule goes whole. Refuses a finding naming no security group id (e.g. a call by group name). A group tagged QUELL_EXEMPT_TAG (quell:exempt)=true is EXEMPT (NOTIFIED for the CloudTrail trigger). No plan_only; default enforce.",
         triggers: Triggers {
             config_rules: &["restricted-ssh", "restricted-common-ports", "vpc-sg-open-only-to-authorized-ports"],
             securityhub_controls: &[

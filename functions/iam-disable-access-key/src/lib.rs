@@ -7,6 +7,11 @@
 //! and the sessions started after it keep working. A role session's key is
 //! iam-revoke-role-sessions' business, and said so (UNCONFIRMED), never RESOLVED.
 //!
+//! A console password unused as long (IAM.8, IAM.22, iam-user-unused-credentials-check fail for
+//! it too) is read and reported, never deleted: undo could not give a password back. A person
+//! deletes the login profile; with no key to deactivate, the outcome is UNCONFIRMED, never
+//! ALREADY_COMPLIANT (when keys are deactivated too, see `unchecked`).
+//!
 //! Safe defaults: a key the rotation rule (IAM.3, access-keys-rotated) flags but that was used
 //! within QUELL_KEY_IN_USE_DAYS is something's production credential, so it is planned, not
 //! deactivated; a GuardDuty finding below QUELL_KEY_MIN_SEVERITY is planned, not acted on.
@@ -94,6 +99,9 @@ struct Read {
     in_use: Vec<String>,
     /// Whether the key the finding names is among its user's keys, active or not.
     named_listed: bool,
+    /// `UnusedFor` only: days the user's console password has gone unused, when over the rule's
+    /// days (`None`: no password, or one in use). quell never deletes a login profile.
+    unused_password: Option<u64>,
 }
 
 #[derive(Debug)]
@@ -191,6 +199,8 @@ impl Remediation for IamDisableAccessKey {
     const SPEC: Spec = Spec {
         id: "iam-disable-access-key",
         summary: "Deactivates (never deletes) a leaked, misused, stale or unused IAM user access key and tags the user with the finding; for a user's stolen temporary key, denies the user's sessions issued before now (aws:TokenIssueTime)",
+        resolved: "GuardDuty IAMUser types: ListAccessKeys lists the named key, not Active; an ASIA key: GetUserPolicy quell-revoke-older-user-sessions cut-off (aws:TokenIssueTime) at or after the finding's time. IAM.3, access-keys-rotated: no Active key older than QUELL_KEY_MAX_AGE_DAYS (90); IAM.8, iam-user-unused-credentials-check: no Active key unused (last used, else created) over QUELL_KEY_UNUSED_DAYS (90), and no console password (GetLoginProfile) unused (GetUser PasswordLastUsed, else the profile's creation) over it; IAM.22: over QUELL_KEY_UNUSED_DAYS_IAM22 (45); a finding naming a key: that key not Active. UNCONFIRMED: named key not among the user's keys, an AssumedRole key, or a console password unused over the days (with no key to deactivate; when keys are deactivated too, REMEDIATED and the note says the password was left).",
+        untouched: "Never deletes a key (Inactive only) and leaves long-term keys alone for a stolen ASIA key. Never deletes or changes a console password (login profile): one unused over the days is reported for a person to delete, as undo could not give it back. Root credentials (userType Root) are escalated, not acted on (NotApplicable). Plans only (PLANNED/NOTIFIED) when a GuardDuty finding is below QUELL_KEY_MIN_SEVERITY (MEDIUM) or a rotation finding's key was used within QUELL_KEY_IN_USE_DAYS (7). A user tagged QUELL_EXEMPT_TAG (quell:exempt)=true is EXEMPT. Default enforce.",
         triggers: Triggers {
             guardduty: &[
                 "UnauthorizedAccess:IAMUser/*",
@@ -212,6 +222,10 @@ impl Remediation for IamDisableAccessKey {
             "iam:ListUserTags",
             "iam:ListAccessKeys",
             "iam:GetAccessKeyLastUsed",
+            // IAM.8, IAM.22, iam-user-unused-credentials-check: the console password's last use,
+            // read and reported, never deleted.
+            "iam:GetLoginProfile",
+            "iam:GetUser",
             UPDATE,
             TAG,
             "iam:GetUserPolicy",
@@ -435,17 +449,44 @@ impl Remediation for IamDisableAccessKey {
                 format!("user={user} key={id} status=Inactive ({why})"),
             ));
         }
+        // IAM.8, IAM.22 and iam-user-unused-credentials-check fail for a console password unused
+        // as long as a key. quell never deletes a login profile (undo could not give the password
+        // back): it reads the password's last use and says so, adding no step.
+        let password = match t.rule {
+            Rule::UnusedFor(max) => unused_password(iam, &user, max)
+                .await?
+                .map(|idle| (idle, max)),
+            _ => None,
+        };
+        read.unused_password = password.map(|(idle, _)| idle);
         t.read.set(read);
         if !steps.is_empty() {
+            // The runtime consults `unchecked` only when there is nothing to change: with keys
+            // deactivated the outcome is REMEDIATED, so the tag step's detail, which the note
+            // prints, says the password was left.
+            let left = password
+                .map(|(idle, max)| {
+                    format!(
+                        "; console password unused {idle} days (over {max}) left as it is: a person must delete the login profile"
+                    )
+                })
+                .unwrap_or_default();
             steps.push(Step::new(
                 TAG,
-                format!("user={user} {FINDING_TAG}={}", tag_value(&t.finding)),
+                format!("user={user} {FINDING_TAG}={}{left}", tag_value(&t.finding)),
             ));
         }
         Ok(steps)
     }
 
-    /// What quell's check does not cover: a key it could not see, or a role's session.
+    /// What quell's check does not cover: a key it could not see, a role's session, or a console
+    /// password unused too long (IAM.8, IAM.22, iam-user-unused-credentials-check), which quell
+    /// never deletes.
+    ///
+    /// Limitation: the runtime asks this only when `plan` has no step. When the same run
+    /// deactivates keys, the outcome is REMEDIATED and the workflow RESOLVED though the password
+    /// still fails the control: only the note says the password was left (in the TagUser step's
+    /// detail), and neither Config nor Security Hub raises a finding that stays failed again.
     fn unchecked(&self, t: &Target) -> Option<String> {
         match &t.rule {
             Rule::RoleSession { role, key } => Some(format!(
@@ -456,6 +497,12 @@ impl Remediation for IamDisableAccessKey {
                 "access key {key} is not among the keys of {}: deleted, or another user's; quell could not see its status",
                 t.resolved.get().map(String::as_str).unwrap_or("its user")
             )),
+            Rule::UnusedFor(max) => t.last_read().unused_password.map(|idle| {
+                format!(
+                    "the console password of {} is unused for {idle} days (over {max}): quell never deletes a password (undo could not give it back); a person must delete the login profile",
+                    t.resolved.get().map(String::as_str).unwrap_or("its user")
+                )
+            }),
             _ => None,
         }
     }
@@ -612,6 +659,38 @@ async fn last_used(iam: &aws_sdk_iam::Client, id: &str) -> Result<Option<DateTim
         .aws(|| format!("could not read when access key {id} was last used"))?
         .access_key_last_used
         .and_then(|u| u.last_used_date))
+}
+
+/// Days the user's console password has gone unused, when over `max`: since its last use
+/// (GetUser's PasswordLastUsed) or, never used, since its login profile was made. `None`: no
+/// login profile (NoSuchEntity), or a password used within `max` days.
+async fn unused_password(
+    iam: &aws_sdk_iam::Client,
+    user: &str,
+    max: u64,
+) -> Result<Option<u64>, AwsError> {
+    let profile = match iam.get_login_profile().user_name(user).send().await {
+        Ok(out) => out.login_profile,
+        Err(e) if aws_sdk_iam::error::ProvideErrorMetadata::code(&e) == Some("NoSuchEntity") => {
+            None
+        }
+        Err(e) => {
+            return Err(e).aws(|| format!("could not read the login profile of user {user}"));
+        }
+    };
+    let Some(profile) = profile else {
+        return Ok(None);
+    };
+    let last = iam
+        .get_user()
+        .user_name(user)
+        .send()
+        .await
+        .aws(|| format!("could not read when user {user} last used the console password"))?
+        .user
+        .and_then(|u| u.password_last_used);
+    let idle = age_days(last.as_ref().unwrap_or(&profile.create_date));
+    Ok((idle > max).then_some(idle))
 }
 
 /// The user's sessions issued before `since` are to be denied: nothing to do when quell's policy

@@ -1,6 +1,8 @@
 use super::*;
 use aws_sdk_iam::operation::delete_user_policy::DeleteUserPolicyOutput;
 use aws_sdk_iam::operation::get_access_key_last_used::GetAccessKeyLastUsedOutput;
+use aws_sdk_iam::operation::get_login_profile::{GetLoginProfileError, GetLoginProfileOutput};
+use aws_sdk_iam::operation::get_user::GetUserOutput;
 use aws_sdk_iam::operation::get_user_policy::{GetUserPolicyError, GetUserPolicyOutput};
 use aws_sdk_iam::operation::list_access_keys::ListAccessKeysError;
 use aws_sdk_iam::operation::list_access_keys::ListAccessKeysOutput;
@@ -9,7 +11,7 @@ use aws_sdk_iam::operation::list_users::ListUsersOutput;
 use aws_sdk_iam::operation::put_user_policy::PutUserPolicyOutput;
 use aws_sdk_iam::operation::tag_user::TagUserOutput;
 use aws_sdk_iam::operation::update_access_key::{UpdateAccessKeyError, UpdateAccessKeyOutput};
-use aws_sdk_iam::types::{AccessKeyLastUsed, AccessKeyMetadata};
+use aws_sdk_iam::types::{AccessKeyLastUsed, AccessKeyMetadata, LoginProfile};
 use aws_sdk_iam::Client;
 use aws_smithy_mocks::{mock, mock_client, Rule as MockRule, RuleMode};
 use aws_smithy_types::error::ErrorMetadata;
@@ -322,7 +324,8 @@ async fn unused_keys_are_judged_by_last_use() {
             )
             .build()
     });
-    let iam = mock_client!(aws_sdk_iam, RuleMode::MatchAny, [&t, &l, &last]);
+    let p = no_password();
+    let iam = mock_client!(aws_sdk_iam, RuleMode::MatchAny, [&t, &l, &last, &p]);
     let target = Target::new(
         Some(User::Name("alice".into())),
         Rule::UnusedFor(90),
@@ -339,6 +342,264 @@ async fn unused_keys_are_judged_by_last_use() {
     assert!(
         matches!(out, Outcome::AlreadyCompliant { .. }),
         "an old key used 3 days ago is in use: {out:?}"
+    );
+    assert_eq!(p.num_calls(), 1, "the console password was looked for");
+}
+
+/// The user has no console password: GetLoginProfile says NoSuchEntity.
+fn no_password() -> MockRule {
+    mock!(Client::get_login_profile).then_error(|| {
+        GetLoginProfileError::generic(ErrorMetadata::builder().code("NoSuchEntity").build())
+    })
+}
+
+/// A console password (login profile) made `created` days ago.
+fn password_made(created: u64) -> MockRule {
+    mock!(Client::get_login_profile)
+        .match_requests(|r| r.user_name() == Some("alice"))
+        .then_output(move || {
+            GetLoginProfileOutput::builder()
+                .login_profile(
+                    LoginProfile::builder()
+                        .user_name("alice")
+                        .create_date(days_ago(created))
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+        })
+}
+
+/// GetUser of alice: her password last used `used` days ago (`None`: never).
+fn password_used(used: Option<u64>) -> MockRule {
+    mock!(Client::get_user)
+        .match_requests(|r| r.user_name() == Some("alice"))
+        .then_output(move || {
+            GetUserOutput::builder()
+                .user(
+                    aws_sdk_iam::types::User::builder()
+                        .user_name("alice")
+                        .user_id("AIDAW6MN5QPJPMC7R4QBE")
+                        .arn("arn:aws:iam::1:user/alice")
+                        .path("/")
+                        .create_date(days_ago(400))
+                        .set_password_last_used(used.map(days_ago))
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+        })
+}
+
+/// Alice's one key, 400 days old and used 3 days ago: in use, nothing to deactivate.
+fn a_used_key() -> (MockRule, MockRule) {
+    let l = mock!(Client::list_access_keys).then_output(|| {
+        ListAccessKeysOutput::builder()
+            .access_key_metadata(key(KEY, true, 400))
+            .build()
+            .unwrap()
+    });
+    (l, used_days_ago(3))
+}
+
+fn unused_target() -> Target {
+    Target::new(
+        Some(User::Name("alice".into())),
+        Rule::UnusedFor(90),
+        "finding-1".into(),
+    )
+}
+
+#[tokio::test]
+async fn a_password_unused_too_long_is_unconfirmed_and_never_deleted() {
+    let t = no_tags();
+    let (l, last) = a_used_key();
+    let (p, g) = (password_made(300), password_used(Some(200)));
+    let (u, tag) = (update_ok(), tag_ok());
+    let iam = mock_client!(
+        aws_sdk_iam,
+        RuleMode::MatchAny,
+        [&t, &l, &last, &p, &g, &u, &tag]
+    );
+    let out = execute(
+        &IamDisableAccessKey::default(),
+        &iam,
+        &unused_target(),
+        Mode::Enforce,
+        "quell:exempt",
+    )
+    .await;
+    let Outcome::Unconfirmed { unchecked, .. } = &out else {
+        panic!("the keys are fine but the password is not: {out:?}")
+    };
+    assert!(
+        unchecked.contains("console password of alice is unused for 200 days (over 90)")
+            && unchecked.contains("never deletes a password")
+            && unchecked.contains("a person must delete the login profile"),
+        "{unchecked}"
+    );
+    assert_eq!(out.workflow(), Some(quell::outcome::Workflow::Notified));
+    assert_eq!((p.num_calls(), g.num_calls()), (1, 1));
+    // Nothing is written: no key, no tag (and no login profile call beyond the read).
+    assert_eq!((u.num_calls(), tag.num_calls()), (0, 0));
+}
+
+#[tokio::test]
+async fn a_never_used_password_is_judged_from_its_login_profile() {
+    let t = no_tags();
+    let (l, last) = a_used_key();
+    let (p, g) = (password_made(150), password_used(None));
+    let iam = mock_client!(aws_sdk_iam, RuleMode::MatchAny, [&t, &l, &last, &p, &g]);
+    let out = execute(
+        &IamDisableAccessKey::default(),
+        &iam,
+        &unused_target(),
+        Mode::Enforce,
+        "quell:exempt",
+    )
+    .await;
+    let Outcome::Unconfirmed { unchecked, .. } = &out else {
+        panic!("{out:?}")
+    };
+    assert!(
+        unchecked.contains("unused for 150 days (over 90)"),
+        "{unchecked}"
+    );
+
+    // Made 10 days ago and never used: not yet over the days.
+    let t = no_tags();
+    let (l, last) = a_used_key();
+    let (p, g) = (password_made(10), password_used(None));
+    let iam = mock_client!(aws_sdk_iam, RuleMode::MatchAny, [&t, &l, &last, &p, &g]);
+    let out = execute(
+        &IamDisableAccessKey::default(),
+        &iam,
+        &unused_target(),
+        Mode::Enforce,
+        "quell:exempt",
+    )
+    .await;
+    assert!(matches!(out, Outcome::AlreadyCompliant { .. }), "{out:?}");
+}
+
+#[tokio::test]
+async fn a_password_used_recently_is_already_compliant() {
+    let t = no_tags();
+    let (l, last) = a_used_key();
+    let (p, g) = (password_made(300), password_used(Some(1)));
+    let iam = mock_client!(aws_sdk_iam, RuleMode::MatchAny, [&t, &l, &last, &p, &g]);
+    let out = execute(
+        &IamDisableAccessKey::default(),
+        &iam,
+        &unused_target(),
+        Mode::Enforce,
+        "quell:exempt",
+    )
+    .await;
+    assert!(matches!(out, Outcome::AlreadyCompliant { .. }), "{out:?}");
+    assert_eq!(g.num_calls(), 1, "the password's last use was read");
+}
+
+#[tokio::test]
+async fn a_login_profile_that_cannot_be_read_fails_and_is_not_resolved() {
+    let t = no_tags();
+    let (l, last) = a_used_key();
+    let p = mock!(Client::get_login_profile).then_error(|| {
+        GetLoginProfileError::generic(ErrorMetadata::builder().code("AccessDenied").build())
+    });
+    let iam = mock_client!(aws_sdk_iam, RuleMode::MatchAny, [&t, &l, &last, &p]);
+    let out = execute(
+        &IamDisableAccessKey::default(),
+        &iam,
+        &unused_target(),
+        Mode::Enforce,
+        "quell:exempt",
+    )
+    .await;
+    assert!(
+        matches!(&out, Outcome::Failed { retryable: false, code: Some(c), .. } if c == "AccessDenied"),
+        "{out:?}"
+    );
+}
+
+#[tokio::test]
+async fn unused_keys_are_deactivated_and_the_note_says_the_password_was_left() {
+    let t = no_tags();
+    let l = mock!(Client::list_access_keys)
+        .sequence()
+        .output(|| {
+            ListAccessKeysOutput::builder()
+                .access_key_metadata(key(KEY, true, 200))
+                .build()
+                .unwrap()
+        })
+        .output(|| {
+            ListAccessKeysOutput::builder()
+                .access_key_metadata(key(KEY, false, 200))
+                .build()
+                .unwrap()
+        })
+        .repeatedly()
+        .build();
+    let last = never_used();
+    let (p, g) = (password_made(300), password_used(Some(200)));
+    let (u, tag) = (update_ok(), tag_ok());
+    let iam = mock_client!(
+        aws_sdk_iam,
+        RuleMode::MatchAny,
+        [&t, &l, &last, &p, &g, &u, &tag]
+    );
+    let out = execute(
+        &IamDisableAccessKey::default(),
+        &iam,
+        &unused_target(),
+        Mode::Enforce,
+        "quell:exempt",
+    )
+    .await;
+    // The runtime says REMEDIATED when a key was deactivated; the note says the password is left.
+    let Outcome::Remediated { steps } = &out else {
+        panic!("{out:?}")
+    };
+    let tagged = steps.iter().find(|s| s.action == TAG).unwrap();
+    assert!(
+        tagged
+            .detail
+            .contains("console password unused 200 days (over 90) left as it is"),
+        "{steps:?}"
+    );
+    let note = out.note("iam-disable-access-key", "access keys of alice");
+    assert!(
+        note.contains("a person must delete the login profile"),
+        "{note}"
+    );
+    assert_eq!((u.num_calls(), tag.num_calls()), (1, 1));
+}
+
+#[tokio::test]
+async fn only_the_unused_rules_read_the_password() {
+    let (t, l, u, g) = (no_tags(), keys_then_inactive(), update_ok(), tag_ok());
+    let (p, user) = (password_made(300), password_used(Some(200)));
+    let iam = mock_client!(aws_sdk_iam, RuleMode::MatchAny, [&t, &l, &u, &g, &p, &user]);
+    let out = execute(
+        &IamDisableAccessKey::default(),
+        &iam,
+        &target(),
+        Mode::Enforce,
+        "quell:exempt",
+    )
+    .await;
+    let Outcome::Remediated { steps } = &out else {
+        panic!("{out:?}")
+    };
+    assert!(
+        steps.iter().all(|s| !s.detail.contains("password")),
+        "{steps:?}"
+    );
+    assert_eq!(
+        (p.num_calls(), user.num_calls()),
+        (0, 0),
+        "a leaked key's finding is not about the password"
     );
 }
 

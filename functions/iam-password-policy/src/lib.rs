@@ -237,6 +237,8 @@ impl Remediation for IamPasswordPolicy {
     const SPEC: Spec = Spec {
         id: "iam-password-policy",
         summary: "Sets the account password policy to the CIS baseline (configurable), never weakening a stricter setting",
+        resolved: "iam-password-policy, IAM.7, IAM.11, IAM.12, IAM.13, IAM.14, IAM.15, IAM.16, IAM.17 alike: GetAccountPasswordPolicy reads MinimumPasswordLength at least QUELL_PASSWORD_MIN_LENGTH (14), RequireSymbols, RequireNumbers, RequireUppercaseCharacters, RequireLowercaseCharacters true, PasswordReusePrevention at least QUELL_PASSWORD_REUSE_PREVENTION (24), MaxPasswordAge set and at most QUELL_PASSWORD_MAX_AGE_DAYS (90; 0 drops that check). The configured baseline, not the control's own threshold. Never UNCONFIRMED.",
+        untouched: "Never weakens a stricter setting: each field becomes the stricter of the current value and the baseline; AllowUsersToChangePassword and HardExpiry are kept as they are and not checked. An account has no tags: it is kept out only by QUELL_DENY_ACCOUNTS / QUELL_ALLOW_ACCOUNTS (OUT_OF_SCOPE). No plan_only; default enforce.",
         triggers: Triggers {
             config_rules: &["iam-password-policy"],
             securityhub_controls: &["IAM.7", "IAM.11", "IAM.12", "IAM.13", "IAM.14", "IAM.15", "IAM.16", "IAM.17"],

@@ -120,6 +120,8 @@ impl Remediation for IamRestrictRoleTrust {
     const SPEC: Spec = Spec {
         id: "iam-restrict-role-trust",
         summary: "Removes from a role's trust policy the principals outside the zone of trust, keeping the rest byte-for-byte (dry-run unless enforced); archives trusted findings",
+        resolved: "Access Analyzer AWS::IAM::Role: GetRole's URL-decoded trust policy has no Allow statement whose Principal (any key) names a finding principal not in QUELL_TRUSTED_ACCOUNTS (an account id matches its root and any ARN in it; conditions are not read). Never UNCONFIRMED: this check is the finding's whole check.",
+        untouched: "Dry-run by default: PLANNED/NOTIFIED until QUELL_MODE=enforce. When every finding principal is in QUELL_TRUSTED_ACCOUNTS it is EXEMPT (SUPPRESSED) and, in enforce, the Access Analyzer finding archived; ARCHIVED, RESOLVED or ERROR findings, or ones naming no principal, are NotApplicable. Other statements kept byte-for-byte, Deny ones untouched; if none would be left it writes a deny-all trust policy. A role tagged QUELL_EXEMPT_TAG (quell:exempt)=true is EXEMPT.",
         triggers: Triggers {
             access_analyzer: &["AWS::IAM::Role"],
             ..Triggers::NONE

@@ -56,6 +56,8 @@ impl Remediation for IamRevokeRoleSessions {
     const SPEC: Spec = Spec {
         id: "iam-revoke-role-sessions",
         summary: "Denies everything to a role's sessions issued before now (aws:TokenIssueTime), revoking stolen temporary credentials",
+        resolved: "GuardDuty UnauthorizedAccess, Recon, PenTest, CredentialAccess, Exfiltration, Impact, Persistence, Discovery, Stealth and Policy :IAMUser/* with userType AssumedRole: GetRolePolicy quell-revoke-older-sessions on the role holds a DateLessThan aws:TokenIssueTime cut-off at or after the finding's updatedAt (capped at now). Never UNCONFIRMED: this check is the finding's whole check.",
+        untouched: "Escalates without writing (NotApplicable, NOTIFIED) for quell's own roles (every quell-<function> role, quell-undo, and the last segment of QUELL_MEMBER_ROLE), AWSServiceRole* roles and IAM Identity Center AWSReservedSSO_* roles. Below QUELL_SESSION_MIN_SEVERITY (MEDIUM) it only plans (PLANNED/NOTIFIED). Sessions issued after the cut-off and the role's other policies and trust are untouched. A role tagged QUELL_EXEMPT_TAG (quell:exempt)=true is EXEMPT (NOTIFIED). Default enforce.",
         triggers: Triggers {
             guardduty: &[
                 "UnauthorizedAccess:IAMUser/*",
@@ -119,7 +121,12 @@ impl Remediation for IamRevokeRoleSessions {
         if !valid {
             return Err(NotApplicable(format!("`{role}` is not a role name")));
         }
-        if role == self.protected_role || role.starts_with("AWSServiceRole") {
+        // quell's own roles (every function's `quell-<id>` and `quell-undo`, whatever
+        // QUELL_MEMBER_ROLE says) and service-linked roles are a person's to rotate.
+        if role == self.protected_role
+            || quell::member::is_quell_role_name(&role)
+            || role.starts_with("AWSServiceRole")
+        {
             return Err(NotApplicable(format!(
                 "escalated: role {role} is quell's own or a service-linked role; a person must rotate it"
             )));

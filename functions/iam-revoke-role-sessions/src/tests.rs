@@ -247,6 +247,19 @@ fn targets_the_role_of_stolen_session_credentials_only() {
     let mut own = f.clone();
     own.principal.as_mut().unwrap().user_name = Some("quell-remediation".into());
     assert!(r.target(&own).unwrap_err().0.contains("quell's own"));
+    // Every function's member role and the undo role, whatever QUELL_MEMBER_ROLE says.
+    for role in [
+        "quell-iam-revoke-role-sessions",
+        "quell-ec2-isolate-instance",
+        "quell-undo",
+    ] {
+        let mut own = f.clone();
+        own.principal.as_mut().unwrap().user_name = Some(role.into());
+        assert!(
+            r.target(&own).unwrap_err().0.contains("quell's own"),
+            "{role}"
+        );
+    }
 
     // An IAM Identity Center role: escalated with what a person must do in Identity Center.
     let mut sso = f.clone();

@@ -38,6 +38,8 @@ impl Remediation for S3AccountPublicAccessBlock {
     const SPEC: Spec = Spec {
         id: "s3-account-public-access-block",
         summary: "Turns on the account-level S3 Block Public Access (all four settings)",
+        resolved: "s3-account-level-public-access-blocks, s3-account-level-public-access-blocks-periodic, S3.1, cis-1.4.0/2.1.5.1: s3control GetPublicAccessBlock for the finding's account reads BlockPublicAcls, IgnorePublicAcls, BlockPublicPolicy and RestrictPublicBuckets all true. Never UNCONFIRMED: this check is the finding's whole check.",
+        untouched: "Changes only the account-level Block Public Access of the finding's account (the target is always that account), never a bucket's settings. No tags and no exempt(): an account is kept out only by QUELL_DENY_ACCOUNTS / QUELL_ALLOW_ACCOUNTS (OUT_OF_SCOPE). No plan_only; default enforce.",
         triggers: Triggers {
             config_rules: &[
                 "s3-account-level-public-access-blocks",

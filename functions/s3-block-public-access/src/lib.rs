@@ -33,6 +33,8 @@ impl Remediation for S3BlockPublicAccess {
     const SPEC: Spec = Spec {
         id: "s3-block-public-access",
         summary: "Turns on all four S3 Block Public Access settings on the bucket",
+        resolved: "Policy:S3/BucketBlockPublicAccessDisabled, Policy:S3/BucketAnonymousAccessGranted, Policy:S3/BucketPublicAccessGranted, s3-bucket-public-read-prohibited, s3-bucket-public-write-prohibited, s3-bucket-level-public-access-prohibited, S3.2, S3.3, S3.8, cis-1.4.0/2.1.5.2, Access Analyzer AWS::S3::Bucket (isPublic only): GetPublicAccessBlock on the bucket (expected owner the finding's account) reads all four settings true. Never UNCONFIRMED: this check is the finding's whole check; policy and ACL are not read.",
+        untouched: "Never edits the bucket policy or ACL, only the bucket's Block Public Access; cross-account (non-public) Access Analyzer findings are not its trigger. Refuses a finding naming no valid bucket. A bucket tagged QUELL_EXEMPT_TAG (quell:exempt)=true is EXEMPT (SUPPRESSED for posture, NOTIFIED for GuardDuty). No plan_only; default enforce.",
         triggers: Triggers {
             guardduty: &[
                 "Policy:S3/BucketBlockPublicAccessDisabled",

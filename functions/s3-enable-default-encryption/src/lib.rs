@@ -264,6 +264,8 @@ impl Remediation for S3EnableDefaultEncryption {
     const SPEC: Spec = Spec {
         id: "s3-enable-default-encryption",
         summary: "Sets a bucket's default encryption: SSE-KMS with a configured key (Bucket Key on) where it is SSE-S3 or missing, else SSE-S3 where missing",
+        resolved: "s3-bucket-server-side-encryption-enabled, S3.4: GetBucketEncryption shows an aws:kms or aws:kms:dsse rule (any key) or, with QUELL_S3_KMS_KEY_ID unset, any default encryption. s3-default-encryption-kms, S3.17: an aws:kms or aws:kms:dsse rule with any key, not necessarily the configured one. With QUELL_S3_KMS_KEY_ID set, SSE-S3 (AES256) counts for neither. Never UNCONFIRMED: this check is the finding's whole check.",
+        untouched: "A bucket already on SSE-KMS or DSSE-KMS with any key is left as it is. S3.17 or s3-default-encryption-kms with QUELL_S3_KMS_KEY_ID unset is only planned (PLANNED/NOTIFIED, naming the variable), never closed with SSE-S3. Blocked encryption types (SSE-C) of the replaced rule are kept. A bucket tagged QUELL_EXEMPT_TAG (quell:exempt)=true is EXEMPT. Default enforce.",
         triggers: Triggers {
             config_rules: &["s3-bucket-server-side-encryption-enabled", KMS_RULE],
             securityhub_controls: &["S3.4", KMS_CONTROL],

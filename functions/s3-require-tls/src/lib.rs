@@ -74,10 +74,16 @@ pub fn denies_insecure_transport(s: &Value, bucket_arn: &str) -> bool {
     let all_actions = as_list(&s["Action"])
         .iter()
         .any(|a| a == "s3:*" || a == "*");
+    // Requests on the bucket itself (ListBucket, GetBucketPolicy…) as well as on its objects: an
+    // objects-only deny lets plain HTTP reach the bucket, and AWS's rule does not count it.
     let objects = format!("{bucket_arn}/*");
-    let covers = as_list(&s["Resource"])
-        .iter()
-        .any(|r| r == "*" || r.as_str() == Some(objects.as_str()));
+    let resources = as_list(&s["Resource"]);
+    let names = |arn: &str| {
+        resources
+            .iter()
+            .any(|r| r == "*" || r.as_str() == Some(arn))
+    };
+    let covers = names(&objects) && names(bucket_arn);
     let insecure = as_list(&s["Condition"]["Bool"]["aws:SecureTransport"])
         .iter()
         .any(|v| v == "false" || v == &Value::Bool(false));
@@ -164,6 +170,8 @@ impl Remediation for S3RequireTls {
     const SPEC: Spec = Spec {
         id: "s3-require-tls",
         summary: "Adds a statement denying aws:SecureTransport=false to the bucket policy, keeping every existing statement",
+        resolved: "s3-bucket-ssl-requests-only, S3.5: GetBucketPolicy holds a statement with Effect Deny, Principal * (or AWS *), Action s3:* or *, Resource * or both <bucket ARN> and <bucket ARN>/*, and Condition Bool aws:SecureTransport false. Never UNCONFIRMED: this check is the finding's whole check.",
+        untouched: "Merges, never replaces: every existing statement is kept and QuellDenyInsecureTransport added. A bucket with a website configuration (GetBucketWebsite) is only planned (PLANNED/NOTIFIED), since website endpoints serve HTTP only. A policy that is not JSON fails (MalformedPolicy). A bucket tagged QUELL_EXEMPT_TAG (quell:exempt)=true is EXEMPT. Default enforce.",
         triggers: Triggers {
             config_rules: &["s3-bucket-ssl-requests-only"],
             securityhub_controls: &["S3.5"],
@@ -320,6 +328,27 @@ mod tests {
     }
 
     #[test]
+    fn an_objects_only_deny_leaves_the_bucket_itself_open_to_plain_http() {
+        let deny = |resource: Value| {
+            json!({"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": resource,
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}}})
+        };
+        assert!(!denies_insecure_transport(
+            &deny(json!("arn:aws:s3:::member-data/*")),
+            ARN
+        ));
+        assert!(!denies_insecure_transport(&deny(json!(ARN)), ARN));
+        assert!(denies_insecure_transport(
+            &deny(json!([ARN, "arn:aws:s3:::member-data/*"])),
+            ARN
+        ));
+        assert!(denies_insecure_transport(&deny(json!("*")), ARN));
+        // So an objects-only deny gets quell's statement beside it.
+        let doc = json!({"Version": "2012-10-17", "Statement": [deny(json!("arn:aws:s3:::member-data/*"))]});
+        assert!(merged(Some(&doc.to_string()), ARN).unwrap().is_some());
+    }
+
+    #[test]
     fn merging_keeps_every_statement_and_adds_one() {
         let doc = merged(Some(&existing()), ARN).unwrap().unwrap();
         let st = doc["Statement"].as_array().unwrap();
@@ -339,7 +368,7 @@ mod tests {
         );
         assert!(merged(Some("{not json"), ARN).is_err());
         // An equivalent statement someone else wrote counts.
-        let theirs = json!({"Statement": [{"Effect": "Deny", "Principal": {"AWS": "*"}, "Action": ["s3:*"], "Resource": ["arn:aws:s3:::member-data/*"], "Condition": {"Bool": {"aws:SecureTransport": false}}}]});
+        let theirs = json!({"Statement": [{"Effect": "Deny", "Principal": {"AWS": "*"}, "Action": ["s3:*"], "Resource": ["arn:aws:s3:::member-data", "arn:aws:s3:::member-data/*"], "Condition": {"Bool": {"aws:SecureTransport": false}}}]});
         assert!(merged(Some(&theirs.to_string()), ARN).unwrap().is_none());
     }
 

@@ -264,6 +264,8 @@ impl Remediation for S3RestrictBucketPolicy {
     const SPEC: Spec = Spec {
         id: "s3-restrict-bucket-policy",
         summary: "Removes from a bucket policy and ACL exactly the grants to principals outside the zone of trust, keeping every other statement byte-for-byte; archives trusted findings",
+        resolved: "Access Analyzer AWS::S3::Bucket: GetBucketPolicy has no Allow statement whose Principal names a finding principal not in QUELL_TRUSTED_ACCOUNTS (if it names *: Principal * or an Allow with NotPrincipal, unless a condition limits it) and, if it names * or its sources include BUCKET_ACL, GetBucketAcl has no AllUsers or AuthenticatedUsers grant (public), no named canonical user, and with BUCKET_ACL and an account principal no non-owner canonical user. UNCONFIRMED when a condition-limited statement, a grant to everyone under a condition naming the finding's account, or a log-delivery ACL grant was kept.",
+        untouched: "Keeps every other statement byte-for-byte, Deny statements, the owner's ACL grants and log delivery grants (LogDelivery group, CloudFront awslogsdelivery). All principals in QUELL_TRUSTED_ACCOUNTS: EXEMPT (SUPPRESSED), and in enforce the Access Analyzer finding archived. ARCHIVED, RESOLVED, ERROR or principal-less findings are NotApplicable; a non-JSON policy fails (MalformedPolicy). A bucket tagged QUELL_EXEMPT_TAG (quell:exempt)=true is EXEMPT. Default enforce.",
         triggers: Triggers {
             access_analyzer: &["AWS::S3::Bucket"],
             ..Triggers::NONE

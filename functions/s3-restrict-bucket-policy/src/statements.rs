@@ -137,10 +137,40 @@ fn decide(raw: &str, n: usize, cut: &[String], trust: &Trust) -> Result<Decision
             },
         });
     }
-    let public = everyone
-        && st
-            .get("Principal")
-            .is_some_and(|p| entries(p).iter().any(|e| e == "*"));
+    let wildcard = st
+        .get("Principal")
+        .is_some_and(|p| entries(p).iter().any(|e| e == "*"));
+    if !everyone && wildcard {
+        // A cross-account finding about a grant to everyone that a condition narrows to the
+        // finding's account (`aws:PrincipalAccount`, `aws:SourceAccount`…): quell does not
+        // rewrite conditions, so the grant is kept and said, never called gone.
+        let condition = st
+            .get("Condition")
+            .map(Value::to_string)
+            .unwrap_or_default();
+        let named: Vec<&String> = cut
+            .iter()
+            .filter(|p| {
+                let account = p.split(':').nth(4).filter(|a| !a.is_empty()).unwrap_or(p);
+                condition.contains(account)
+            })
+            .collect();
+        if !named.is_empty() {
+            return Ok(Decision {
+                kept: Some(format!(
+                    "{label} grants everyone under a condition that names {}: quell does not \
+                     rewrite conditions; a person must narrow it",
+                    named
+                        .iter()
+                        .map(|s| s.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
+                ..Decision::default()
+            });
+        }
+    }
+    let public = everyone && wildcard;
     let limited = if public { limits(&st, trust) } else { None };
     // A limited statement is not public: only the named principals, not `*`, leave it.
     let cut: Vec<String> = match limited {
@@ -290,6 +320,8 @@ mod tests {
             ("NotPrincipal, a cross-account finding: a public finding's concern", r#"{"Sid": "AllBut", "Effect": "Allow", "NotPrincipal": {"AWS": "arn:aws:iam::111111111111:role/auditor"}, "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"}"#, "999988887777", Want::Untouched),
             ("a Deny with NotPrincipal", r#"{"Sid": "DenyAllBut", "Effect": "Deny", "NotPrincipal": {"AWS": "arn:aws:iam::111111111111:root"}, "Action": "s3:*", "Resource": "arn:aws:s3:::b/*"}"#, "*", Want::Untouched),
             ("a world read, a cross-account finding", r#"{"Sid": "World", "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"}"#, "999988887777", Want::Untouched),
+            ("everyone narrowed by a condition to the finding's account", r#"{"Sid": "ByCondition", "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*", "Condition": {"StringEquals": {"aws:PrincipalAccount": "999988887777"}}}"#, "999988887777", Want::Kept),
+            ("everyone narrowed by a condition to the finding's account, by ARN", r#"{"Sid": "ByCondition", "Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*", "Condition": {"StringEquals": {"aws:PrincipalAccount": "999988887777"}}}"#, "arn:aws:iam::999988887777:root", Want::Kept),
             ("the stranger alone", r#"{"Sid": "Stranger", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::999988887777:root"}, "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"}"#, "999988887777", Want::Removed),
             ("the stranger and a partner", r#"{"Sid": "Two", "Effect": "Allow", "Principal": {"AWS": ["arn:aws:iam::999988887777:root", "arn:aws:iam::222222222222:root"]}, "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"}"#, "999988887777", Want::Rewritten),
             ("a partner, a public finding", r#"{"Sid": "Partner", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::222222222222:root"}, "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"}"#, "*", Want::Untouched),
