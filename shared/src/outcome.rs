@@ -158,7 +158,7 @@ impl Outcome {
                 format!("quell {function} found {target} already compliant: {detail}. Nothing was changed.")
             }
             Outcome::Unconfirmed { checked, unchecked } => {
-                format!("quell {function} found nothing to change on {target} ({checked}) but cannot confirm the finding is gone: {unchecked}. A person must look at it.")
+                format!("quell {function} on {target}: {checked}; it cannot confirm the finding is gone: {unchecked}. A person must look at it.")
             }
             Outcome::Exempt { reason } => {
                 format!("quell {function} left {target} alone: {reason}.")

@@ -369,7 +369,10 @@ async fn try_execute<R: Remediation>(
     if steps.is_empty() {
         if let Some(unchecked) = r.unchecked(target) {
             return Ok(Outcome::Unconfirmed {
-                checked: format!("{} meets what quell checks", r.describe(target)),
+                checked: format!(
+                    "nothing to change, {} meets what quell checks",
+                    r.describe(target)
+                ),
                 unchecked,
             });
         }
@@ -402,6 +405,19 @@ async fn try_execute<R: Remediation>(
             r.describe(target),
             left.join("; ")
         )));
+    }
+    // Changed and verified, but quell's check is narrower than the finding (a port outside its
+    // list, a password it never deletes, a statement kept for its conditions): the change stands
+    // and is recorded for undo, yet the finding is not said to be gone.
+    if let Some(unchecked) = r.unchecked(target) {
+        let done: Vec<String> = steps.iter().map(Step::to_string).collect();
+        return Ok(Outcome::Unconfirmed {
+            checked: format!(
+                "changed ({}), and it now meets what quell checks",
+                done.join("; ")
+            ),
+            unchecked,
+        });
     }
     Ok(Outcome::Remediated { steps })
 }

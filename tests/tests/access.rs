@@ -481,15 +481,17 @@ async fn an_org_scoped_grant_to_everyone_is_kept_byte_for_byte_and_the_world_one
     let r = S3RestrictBucketPolicy::default();
     let ctx = quell_tests::recording_context(&emu, "s3-restrict-bucket-policy").await;
 
+    // The world statement goes and the change stands; the org statement is kept, and since the
+    // finding's condition is not read, quell cannot say the finding was not about it: UNCONFIRMED.
     let rep = run(&r, &ctx, event.clone()).await;
-    assert_eq!(rep.outcome.name(), "REMEDIATED", "{rep:?}");
-    let quell::Outcome::Remediated { steps } = &rep.outcome else {
+    assert_eq!(rep.outcome.name(), "UNCONFIRMED", "{rep:?}");
+    let quell::Outcome::Unconfirmed { checked, .. } = &rep.outcome else {
         panic!("{rep:?}")
     };
     assert!(
-        steps.iter().any(|s| s.action == "s3:PutBucketPolicy"
-            && s.detail.contains(r#"statement "WorldReads" removed"#)),
-        "{steps:?}"
+        checked.contains("s3:PutBucketPolicy")
+            && checked.contains(r#"statement "WorldReads" removed"#),
+        "{checked}"
     );
     // Read back from S3, not from the report: the org statement is the same bytes, alone.
     let now = policy_text(&member, bucket).await;
@@ -506,7 +508,7 @@ async fn an_org_scoped_grant_to_everyone_is_kept_byte_for_byte_and_the_world_one
             .await
             .expect("quell's own finding")
             .0,
-        "RESOLVED"
+        "NOTIFIED"
     );
 
     // `quell undo`: both statements back, exactly as seeded.
@@ -604,7 +606,7 @@ async fn a_statement_limited_to_a_vpc_endpoint_is_kept_and_never_called_resolved
     // `…IfExists` lets a request from outside any VPC endpoint through: public, removed. The
     // exact VPC endpoint condition limits its statement: kept, the same bytes.
     let rep = run(&r, &ctx, event.clone()).await;
-    assert_eq!(rep.outcome.name(), "REMEDIATED", "{rep:?}");
+    assert_eq!(rep.outcome.name(), "UNCONFIRMED", "{rep:?}");
     let now = policy_text(&member, bucket).await;
     assert!(
         now.contains(VPCE_READS),
@@ -613,7 +615,7 @@ async fn a_statement_limited_to_a_vpc_endpoint_is_kept_and_never_called_resolved
     assert!(!now.contains("MaybeVpceReads"), "{now}");
     assert_eq!(
         seed::workflow(&central, &f.own_id()).await.unwrap().0,
-        "RESOLVED"
+        "NOTIFIED"
     );
 
     // Delivered again with only the VPC endpoint's statement left: quell changes nothing, and

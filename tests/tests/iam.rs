@@ -445,12 +445,12 @@ async fn unused_keys_are_deactivated_and_the_note_names_the_password_left() {
     let resp = quell::runtime::handle(&IamDisableAccessKey::default(), &ctx, event.clone())
         .await
         .unwrap();
-    // A key was deactivated, so the shared runtime says REMEDIATED; the note says the password
-    // was left for a person, and it is still there.
+    // A key was deactivated (the change stands), but the password still fails the control:
+    // UNCONFIRMED, workflow NOTIFIED; the note names both, and the password is still there.
     let report = &resp.reports[0];
-    assert_eq!(report.outcome.name(), "REMEDIATED", "{report:?}");
+    assert_eq!(report.outcome.name(), "UNCONFIRMED", "{report:?}");
     let (status, note) = seed::workflow(&central, &hub_id(&event).0).await.unwrap();
-    assert_eq!(status, "RESOLVED");
+    assert_eq!(status, "NOTIFIED");
     let note = note.unwrap_or_default();
     assert!(
         note.contains(&keys[0])

@@ -9,8 +9,8 @@
 //!
 //! A console password unused as long (IAM.8, IAM.22, iam-user-unused-credentials-check fail for
 //! it too) is read and reported, never deleted: undo could not give a password back. A person
-//! deletes the login profile; with no key to deactivate, the outcome is UNCONFIRMED, never
-//! ALREADY_COMPLIANT (when keys are deactivated too, see `unchecked`).
+//! deletes the login profile; the outcome is UNCONFIRMED (NOTIFIED), never ALREADY_COMPLIANT or
+//! RESOLVED, also when keys were deactivated in the same run.
 //!
 //! Safe defaults: a key the rotation rule (IAM.3, access-keys-rotated) flags but that was used
 //! within QUELL_KEY_IN_USE_DAYS is something's production credential, so it is planned, not
@@ -199,7 +199,7 @@ impl Remediation for IamDisableAccessKey {
     const SPEC: Spec = Spec {
         id: "iam-disable-access-key",
         summary: "Deactivates (never deletes) a leaked, misused, stale or unused IAM user access key and tags the user with the finding; for a user's stolen temporary key, denies the user's sessions issued before now (aws:TokenIssueTime)",
-        resolved: "GuardDuty IAMUser types: ListAccessKeys lists the named key, not Active; an ASIA key: GetUserPolicy quell-revoke-older-user-sessions cut-off (aws:TokenIssueTime) at or after the finding's time. IAM.3, access-keys-rotated: no Active key older than QUELL_KEY_MAX_AGE_DAYS (90); IAM.8, iam-user-unused-credentials-check: no Active key unused (last used, else created) over QUELL_KEY_UNUSED_DAYS (90), and no console password (GetLoginProfile) unused (GetUser PasswordLastUsed, else the profile's creation) over it; IAM.22: over QUELL_KEY_UNUSED_DAYS_IAM22 (45); a finding naming a key: that key not Active. UNCONFIRMED: named key not among the user's keys, an AssumedRole key, or a console password unused over the days (with no key to deactivate; when keys are deactivated too, REMEDIATED and the note says the password was left).",
+        resolved: "GuardDuty IAMUser types: ListAccessKeys lists the named key, not Active; an ASIA key: GetUserPolicy quell-revoke-older-user-sessions cut-off (aws:TokenIssueTime) at or after the finding's time. IAM.3, access-keys-rotated: no Active key older than QUELL_KEY_MAX_AGE_DAYS (90); IAM.8, iam-user-unused-credentials-check: no Active key unused (last used, else created) over QUELL_KEY_UNUSED_DAYS (90), and no console password (GetLoginProfile) unused (GetUser PasswordLastUsed, else the profile's creation) over it; IAM.22: over QUELL_KEY_UNUSED_DAYS_IAM22 (45); a finding naming a key: that key not Active. UNCONFIRMED: named key not among the user's keys, an AssumedRole key, or a console password unused over the days (also when keys were deactivated in the same run: the change stands, the finding is not said to be gone).",
         untouched: "Never deletes a key (Inactive only) and leaves long-term keys alone for a stolen ASIA key. Never deletes or changes a console password (login profile): one unused over the days is reported for a person to delete, as undo could not give it back. Root credentials (userType Root) are escalated, not acted on (NotApplicable). Plans only (PLANNED/NOTIFIED) when a GuardDuty finding is below QUELL_KEY_MIN_SEVERITY (MEDIUM) or a rotation finding's key was used within QUELL_KEY_IN_USE_DAYS (7). A user tagged QUELL_EXEMPT_TAG (quell:exempt)=true is EXEMPT. Default enforce.",
         triggers: Triggers {
             guardduty: &[
@@ -461,9 +461,7 @@ impl Remediation for IamDisableAccessKey {
         read.unused_password = password.map(|(idle, _)| idle);
         t.read.set(read);
         if !steps.is_empty() {
-            // The runtime consults `unchecked` only when there is nothing to change: with keys
-            // deactivated the outcome is REMEDIATED, so the tag step's detail, which the note
-            // prints, says the password was left.
+            // The tag step's detail, which the note prints, also says the password was left.
             let left = password
                 .map(|(idle, max)| {
                     format!(
@@ -483,10 +481,8 @@ impl Remediation for IamDisableAccessKey {
     /// password unused too long (IAM.8, IAM.22, iam-user-unused-credentials-check), which quell
     /// never deletes.
     ///
-    /// Limitation: the runtime asks this only when `plan` has no step. When the same run
-    /// deactivates keys, the outcome is REMEDIATED and the workflow RESOLVED though the password
-    /// still fails the control: only the note says the password was left (in the TagUser step's
-    /// detail), and neither Config nor Security Hub raises a finding that stays failed again.
+    /// The runtime asks this after a verified change too: when the same run deactivates keys,
+    /// the outcome is UNCONFIRMED (NOTIFIED), the keys' change recorded, the password named.
     fn unchecked(&self, t: &Target) -> Option<String> {
         match &t.rule {
             Rule::RoleSession { role, key } => Some(format!(

@@ -557,16 +557,18 @@ async fn unused_keys_are_deactivated_and_the_note_says_the_password_was_left() {
         "quell:exempt",
     )
     .await;
-    // The runtime says REMEDIATED when a key was deactivated; the note says the password is left.
-    let Outcome::Remediated { steps } = &out else {
+    // The key is deactivated (the change stands), but the password still fails the control:
+    // UNCONFIRMED, never RESOLVED; the note says what was done and what was left.
+    let Outcome::Unconfirmed { checked, unchecked } = &out else {
         panic!("{out:?}")
     };
-    let tagged = steps.iter().find(|s| s.action == TAG).unwrap();
     assert!(
-        tagged
-            .detail
-            .contains("console password unused 200 days (over 90) left as it is"),
-        "{steps:?}"
+        checked.contains("iam:UpdateAccessKey") && checked.contains("status=Inactive"),
+        "{checked}"
+    );
+    assert!(
+        unchecked.contains("unused for 200 days (over 90)"),
+        "{unchecked}"
     );
     let note = out.note("iam-disable-access-key", "access keys of alice");
     assert!(
