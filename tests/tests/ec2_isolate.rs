@@ -129,7 +129,11 @@ async fn two_interface_instance(member: &aws_config::SdkConfig, name: &str) -> (
         .unwrap();
     let enis = interfaces(&ec2, &id).await;
     assert_eq!(enis.len(), 2, "{enis:?}");
-    assert!(enis.iter().all(|(_, g)| g == &[web_sg.clone()]), "{enis:?}");
+    assert!(
+        enis.iter()
+            .all(|(_, g)| g.as_slice() == std::slice::from_ref(&web_sg)),
+        "{enis:?}"
+    );
     (id, web_sg)
 }
 
@@ -784,7 +788,11 @@ async fn every_interface_passes_through_the_untracking_group_to_the_isolation_gr
     let enis = interfaces(&ec2, &id).await;
     assert_eq!(enis.len(), 2);
     for (eni, groups) in &enis {
-        assert_eq!(groups, &[iso.clone()], "interface {eni}");
+        assert_eq!(
+            groups.as_slice(),
+            std::slice::from_ref(&iso),
+            "interface {eni}"
+        );
     }
     // The untracking group, once the interfaces are through: no rule either way (no standing
     // allow-all group between isolations), and nobody left in it.
@@ -929,7 +937,11 @@ async fn one_interface_failing_to_move_stops_nothing_else_and_is_reported() {
                 "call {k}: {error}"
             );
             for (e, groups) in interfaces(&ec2, &id).await {
-                assert_eq!(groups, [iso.clone()], "call {k}: interface {e}");
+                assert_eq!(
+                    groups.as_slice(),
+                    std::slice::from_ref(&iso),
+                    "call {k}: interface {e}"
+                );
             }
         } else {
             // Back in its own groups: one more move.
@@ -942,7 +954,11 @@ async fn one_interface_failing_to_move_stops_nothing_else_and_is_reported() {
             let rep = quell::runtime::handle_finding(&r, &ctx, &finding(&id)).await;
             assert_eq!(rep.outcome.name(), "REMEDIATED", "{rep:?}");
             for (e, groups) in interfaces(&ec2, &id).await {
-                assert_eq!(groups, [iso.clone()], "after the retry: interface {e}");
+                assert_eq!(
+                    groups.as_slice(),
+                    std::slice::from_ref(&iso),
+                    "after the retry: interface {e}"
+                );
             }
         }
     }

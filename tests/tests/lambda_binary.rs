@@ -407,8 +407,8 @@ async fn every_function_binary_fixes_one_finding_through_the_runtime_api() {
             .map(str::to_string)
             .collect();
         assert_eq!(
-            iso,
-            [fixed.clone()],
+            iso.as_slice(),
+            std::slice::from_ref(&fixed),
             "{ID}: not in the isolation group alone"
         );
         let rules = Probe::Rules(fixed).read(&member).await;
