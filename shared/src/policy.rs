@@ -227,6 +227,44 @@ pub fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// `2026-11-28T10:05:00Z`: a time to the second, as IAM conditions and quell's notes write it.
+pub fn whole_seconds(t: &aws_smithy_types::DateTime) -> String {
+    aws_smithy_types::DateTime::from_secs(t.secs())
+        .fmt(aws_smithy_types::date_time::Format::DateTime)
+        .unwrap_or_default()
+}
+
+/// The policy AWS's "revoke active sessions" writes: everything denied to sessions issued before
+/// `cutoff` (`aws:TokenIssueTime`). Requests signed with a long-term key carry no token issue
+/// time, so they are not denied. One statement, named `sid`.
+pub fn deny_sessions_before(sid: &str, cutoff: &aws_smithy_types::DateTime) -> Value {
+    let at = whole_seconds(cutoff);
+    serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": sid,
+            "Effect": "Deny",
+            "Action": ["*"],
+            "Resource": ["*"],
+            "Condition": {"DateLessThan": {"aws:TokenIssueTime": at}}
+        }]
+    })
+}
+
+/// The cut-off of a [`deny_sessions_before`] policy document, if it is one.
+pub fn sessions_cutoff(document: &str) -> Option<aws_smithy_types::DateTime> {
+    use aws_smithy_types::date_time::Format;
+    let v: Value = serde_json::from_str(document).ok()?;
+    let statements = match &v["Statement"] {
+        Value::Array(a) => a.clone(),
+        other => vec![other.clone()],
+    };
+    statements.iter().find_map(|s| {
+        let t = s["Condition"]["DateLessThan"]["aws:TokenIssueTime"].as_str()?;
+        aws_smithy_types::DateTime::from_str(t, Format::DateTime).ok()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -774,39 +774,15 @@ async fn sessions_policy_of(
     }
 }
 
-fn fmt(t: &DateTime) -> String {
-    DateTime::from_secs(t.secs())
-        .fmt(Format::DateTime)
-        .unwrap_or_default()
-}
-
 /// The policy that denies everything to the user's sessions issued before `cutoff`. Requests
 /// signed with a long-term key carry no aws:TokenIssueTime, so the user's keys keep working.
 pub fn sessions_policy(cutoff: &DateTime) -> serde_json::Value {
-    serde_json::json!({
-        "Version": "2012-10-17",
-        "Statement": [{
-            "Sid": "QuellRevokeOlderUserSessions",
-            "Effect": "Deny",
-            "Action": ["*"],
-            "Resource": ["*"],
-            "Condition": {"DateLessThan": {"aws:TokenIssueTime": fmt(cutoff)}}
-        }]
-    })
+    quell::policy::deny_sessions_before("QuellRevokeOlderUserSessions", cutoff)
 }
 
 /// The cut-off in a policy quell wrote, if it is one.
-pub fn cutoff(document: &str) -> Option<DateTime> {
-    let v: serde_json::Value = serde_json::from_str(document).ok()?;
-    let statements = match &v["Statement"] {
-        serde_json::Value::Array(a) => a.clone(),
-        other => vec![other.clone()],
-    };
-    statements.iter().find_map(|s| {
-        let t = s["Condition"]["DateLessThan"]["aws:TokenIssueTime"].as_str()?;
-        DateTime::from_str(t, Format::DateTime).ok()
-    })
-}
+pub use quell::policy::sessions_cutoff as cutoff;
+use quell::policy::whole_seconds as fmt;
 
 /// The user's name: as the finding gives it, from the key (GetAccessKeyLastUsed names its
 /// user), or from the `AIDA…` id Config reports (looked up in ListUsers).

@@ -290,38 +290,14 @@ async fn existing(iam: &aws_sdk_iam::Client, role: &str) -> Result<Option<String
 
 use quell::finding::validate::iam_name as valid_role_name;
 
-fn fmt(t: &DateTime) -> String {
-    DateTime::from_secs(t.secs())
-        .fmt(Format::DateTime)
-        .unwrap_or_default()
-}
-
 /// The policy the console's "revoke active sessions" writes, with quell's name.
 pub fn policy(cutoff: &DateTime) -> serde_json::Value {
-    serde_json::json!({
-        "Version": "2012-10-17",
-        "Statement": [{
-            "Sid": "QuellRevokeOlderSessions",
-            "Effect": "Deny",
-            "Action": ["*"],
-            "Resource": ["*"],
-            "Condition": {"DateLessThan": {"aws:TokenIssueTime": fmt(cutoff)}}
-        }]
-    })
+    quell::policy::deny_sessions_before("QuellRevokeOlderSessions", cutoff)
 }
 
 /// The cut-off in a policy quell wrote, if it is one.
-pub fn cutoff(document: &str) -> Option<DateTime> {
-    let v: serde_json::Value = serde_json::from_str(document).ok()?;
-    let statements = match &v["Statement"] {
-        serde_json::Value::Array(a) => a.clone(),
-        other => vec![other.clone()],
-    };
-    statements.iter().find_map(|s| {
-        let t = s["Condition"]["DateLessThan"]["aws:TokenIssueTime"].as_str()?;
-        DateTime::from_str(t, Format::DateTime).ok()
-    })
-}
+pub use quell::policy::sessions_cutoff as cutoff;
+use quell::policy::whole_seconds as fmt;
 
 /// IAM returns policy documents URL-encoded (RFC 3986).
 pub use quell::policy::percent_decode;
