@@ -362,3 +362,93 @@ async fn imdsv2_raises_a_hop_limit_of_1_for_containers_and_undo_puts_it_back() {
         "{fixed}"
     );
 }
+
+/// `MetadataNoToken` calls on an instance, as EC2 reports them to CloudWatch in `account`.
+async fn token_less_calls(cfg: &aws_config::SdkConfig, instance: &str, calls: f64) {
+    use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
+    let an_hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    aws_sdk_cloudwatch::Client::new(cfg)
+        .put_metric_data()
+        .namespace("AWS/EC2")
+        .metric_data(
+            MetricDatum::builder()
+                .metric_name("MetadataNoToken")
+                .dimensions(
+                    Dimension::builder()
+                        .name("InstanceId")
+                        .value(instance)
+                        .build(),
+                )
+                .timestamp(aws_sdk_cloudwatch::primitives::DateTime::from(an_hour_ago))
+                .value(calls)
+                .unit(StandardUnit::Count)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("PutMetricData");
+}
+
+#[tokio::test]
+async fn imdsv2_is_planned_while_cloudwatch_counts_metadata_calls_without_a_token() {
+    use ec2_require_imdsv2::Ec2RequireImdsv2;
+    let m = member().await;
+    let (id, _) = seed::instance(&m.cfg, "imdsv1-caller").await;
+    let probe = Probe::Metadata(id.clone());
+    let seeded = probe.read(&m.cfg).await;
+    // The same instance id's calls counted in another account are not this instance's: quell
+    // reads the metric in the member account only, as CloudWatch scopes it.
+    token_less_calls(&m.central, &id, 5.0).await;
+    let event = events::load(
+        "config-ec2-imdsv2-check.json",
+        &[("i-0a1b2c3d4e5f60718", &id)],
+    );
+    let ctx = quell_tests::recording_context(&m.emu, Ec2RequireImdsv2::SPEC.id).await;
+    let r = Ec2RequireImdsv2::default();
+
+    // Software on the instance still calls IMDSv1: requiring tokens would break it. Planned,
+    // with the count, and the instance is as it was (read back from EC2).
+    token_less_calls(&m.cfg, &id, 3.0).await;
+    m.emu.clear_calls().await;
+    let rep = quell::runtime::handle(&r, &ctx, event.clone())
+        .await
+        .unwrap()
+        .reports
+        .remove(0);
+    assert_eq!(rep.outcome.name(), "PLANNED", "{rep:?}");
+    assert!(
+        rep.note.contains("MetadataNoToken counts 3"),
+        "{}",
+        rep.note
+    );
+    assert_eq!(probe.read(&m.cfg).await, seeded);
+    assert!(
+        m.emu
+            .calls()
+            .await
+            .iter()
+            .any(|c| c.service == "monitoring" && c.action == "GetMetricStatistics"),
+        "the metric was read through the member session"
+    );
+    assert_eq!(
+        seed::workflow(&m.central, &hub_id(&event)).await.unwrap().0,
+        "NOTIFIED"
+    );
+
+    // A second instance with no token-less call (only the other account's figure for the first
+    // one exists): tokens are required.
+    let (quiet, _) = seed::instance(&m.cfg, "imdsv2-only").await;
+    token_less_calls(&m.central, &quiet, 7.0).await;
+    let event = events::load(
+        "config-ec2-imdsv2-check.json",
+        &[("i-0a1b2c3d4e5f60718", &quiet)],
+    );
+    let rep = quell::runtime::handle(&r, &ctx, event)
+        .await
+        .unwrap()
+        .reports
+        .remove(0);
+    assert_eq!(rep.outcome.name(), "REMEDIATED", "{rep:?}");
+    let fixed = Probe::Metadata(quiet).read(&m.cfg).await;
+    assert!(fixed.starts_with("tokens=Some(Required)"), "{fixed}");
+}

@@ -8,10 +8,12 @@
 //! `QUELL_IMDS_HOP_LIMIT` (default 2) is higher, the same call raises it to that; the verification
 //! reads both back, and `quell undo` puts both back as they were.
 //!
-//! Known limit: software on the instance that still calls the metadata service without a token
-//! (IMDSv1) fails once tokens are required. CloudWatch's `MetadataNoToken` metric would show it,
-//! but quell holds no CloudWatch client here, so it does not look: the note's step names the
-//! change, and `quell undo` takes it back.
+//! Software on the instance that still calls the metadata service without a token (IMDSv1) fails
+//! once tokens are required. EC2 counts those calls in CloudWatch (`AWS/EC2` `MetadataNoToken`,
+//! per instance), so before requiring tokens quell reads the metric's sum over the last
+//! `QUELL_IMDS_NO_TOKEN_DAYS` (default 14): any token-less call, or a metric quell cannot read,
+//! makes the change PLANNED with what it saw, for a person to update that software first. It is
+//! read once per finding, only when there is something to change.
 
 use aws_sdk_ec2::types::{HttpTokensState, InstanceMetadataEndpointState};
 use quell::config::ConfigError;
@@ -22,6 +24,11 @@ use quell::{
 };
 
 const MODIFY: &str = "ec2:ModifyInstanceMetadataOptions";
+const METRIC_READ: &str = "cloudwatch:GetMetricStatistics";
+/// How far back token-less metadata calls are looked for, by default.
+pub const DEFAULT_NO_TOKEN_DAYS: u32 = 14;
+/// CloudWatch keeps one-day statistics for 455 days.
+const MAX_NO_TOKEN_DAYS: u32 = 455;
 /// The hop limit set with IMDSv2 when the instance's is 1: containers on the instance reach the
 /// metadata service through one more hop.
 pub const DEFAULT_HOP_LIMIT: i32 = 2;
@@ -34,6 +41,9 @@ const EC2_DEFAULT_HOP_LIMIT: i32 = 1;
 pub struct Ec2RequireImdsv2 {
     /// `QUELL_IMDS_HOP_LIMIT`: set with IMDSv2 when the instance's limit is 1; 1 leaves it alone.
     pub hop_limit: i32,
+    /// `QUELL_IMDS_NO_TOKEN_DAYS`: the days of `MetadataNoToken` read before requiring tokens;
+    /// 0 does not look.
+    pub no_token_days: u32,
 }
 
 /// The remediation with its default settings, so that `Ec2RequireImdsv2` still reads as a value
@@ -41,7 +51,15 @@ pub struct Ec2RequireImdsv2 {
 #[allow(non_upper_case_globals)]
 pub const Ec2RequireImdsv2: Ec2RequireImdsv2 = Ec2RequireImdsv2 {
     hop_limit: DEFAULT_HOP_LIMIT,
+    no_token_days: DEFAULT_NO_TOKEN_DAYS,
 };
+
+/// EC2 to read and change the instance, CloudWatch to read its token-less metadata calls.
+#[derive(Debug, Clone)]
+pub struct Clients {
+    pub ec2: aws_sdk_ec2::Client,
+    pub cloudwatch: aws_sdk_cloudwatch::Client,
+}
 
 impl Default for Ec2RequireImdsv2 {
     fn default() -> Self {
@@ -65,6 +83,8 @@ pub struct Target {
     /// The hop limit this change raises the instance's to, as the first `plan` decided: the
     /// verification checks it too.
     raise_hops: Cached<i32>,
+    /// Why the change is only planned, from `MetadataNoToken`, once read (`None` inside: clear).
+    no_token: Cached<Option<String>>,
 }
 
 impl Target {
@@ -73,6 +93,7 @@ impl Target {
             instance: instance.into(),
             read: Cached::default(),
             raise_hops: Cached::default(),
+            no_token: Cached::default(),
         }
     }
 }
@@ -81,6 +102,52 @@ impl Ec2RequireImdsv2 {
     /// The hop limit to set with IMDSv2 for an instance whose limit is `current`, if any.
     pub fn hops_for(&self, current: i32) -> Option<i32> {
         (current == 1 && self.hop_limit > current).then_some(self.hop_limit)
+    }
+}
+
+/// Why requiring tokens on `instance` would break something, from its `MetadataNoToken` sum over
+/// the last `days`, or why quell could not tell; `None`: no token-less call in that time.
+pub async fn token_less_calls(
+    cw: &aws_sdk_cloudwatch::Client,
+    instance: &str,
+    days: u32,
+) -> Option<String> {
+    use aws_sdk_cloudwatch::primitives::DateTime;
+    use aws_sdk_cloudwatch::types::{Dimension, Statistic};
+    if days == 0 {
+        return None;
+    }
+    let now = std::time::SystemTime::now();
+    let start = now - std::time::Duration::from_secs(u64::from(days) * 86_400);
+    let read = cw
+        .get_metric_statistics()
+        .namespace("AWS/EC2")
+        .metric_name("MetadataNoToken")
+        .dimensions(
+            Dimension::builder()
+                .name("InstanceId")
+                .value(instance)
+                .build(),
+        )
+        .start_time(DateTime::from(start))
+        .end_time(DateTime::from(now))
+        .period(86_400)
+        .statistics(Statistic::Sum)
+        .send()
+        .await
+        .aws(|| format!("could not read MetadataNoToken of {instance}"));
+    match read {
+        Err(e) => Some(format!(
+            "{e}: without it quell cannot tell whether software on the instance still calls the metadata service without a token, so it does not require tokens"
+        )),
+        Ok(out) => {
+            let calls: f64 = out.datapoints().iter().filter_map(|d| d.sum()).sum();
+            (calls > 0.0).then(|| {
+                format!(
+                    "CloudWatch MetadataNoToken counts {calls} metadata call(s) without a token on {instance} in the last {days} day(s): requiring IMDSv2 would break that software; move it to IMDSv2 (SDKs since 2019 do it), then run quell again"
+                )
+            })
+        }
     }
 }
 
@@ -137,21 +204,24 @@ impl Remediation for Ec2RequireImdsv2 {
         id: "ec2-require-imdsv2",
         summary: "Sets HttpTokens=required (IMDSv2) on the instance, and a hop limit of 2 where it was 1 so that containers keep the metadata service",
         resolved: "ec2-imdsv2-check, EC2.8: DescribeInstances reads MetadataOptions HttpTokens=required, or HttpEndpoint disabled; after a change that raised the hop limit, HttpPutResponseHopLimit also reads at least the raised value. Never UNCONFIRMED: this check is the finding's whole check.",
-        untouched: "Raises HttpPutResponseHopLimit only when it is 1 and tokens are not yet required, to QUELL_IMDS_HOP_LIMIT (default 2; 1 leaves it); an instance already requiring tokens keeps its hop limit, one with the endpoint disabled is left. It does not look for IMDSv1 callers (MetadataNoToken). An instance tagged QUELL_EXEMPT_TAG (quell:exempt)=true is EXEMPT. No plan_only; default enforce.",
+        untouched: "Raises HttpPutResponseHopLimit only when it is 1 and tokens are not yet required, to QUELL_IMDS_HOP_LIMIT (default 2; 1 leaves it); an instance already requiring tokens keeps its hop limit, one with the endpoint disabled is left. Before requiring tokens it reads CloudWatch MetadataNoToken over QUELL_IMDS_NO_TOKEN_DAYS (14; 0 does not look): token-less calls, or a metric it cannot read, make it PLANNED (NOTIFIED) with what it saw. An instance tagged QUELL_EXEMPT_TAG (quell:exempt)=true is EXEMPT. No plan_only; default enforce.",
         triggers: Triggers {
             config_rules: &["ec2-imdsv2-check"],
             securityhub_controls: &["EC2.8"],
             ..Triggers::NONE
         },
-        permissions: &["ec2:DescribeInstances", MODIFY],
+        permissions: &["ec2:DescribeInstances", MODIFY, METRIC_READ],
         undo_permissions: &[],
         default_mode: Mode::Enforce,
     };
     type Target = Target;
-    type Clients = aws_sdk_ec2::Client;
+    type Clients = Clients;
 
-    fn clients(&self, member: &Member) -> aws_sdk_ec2::Client {
-        aws_sdk_ec2::Client::new(member.config())
+    fn clients(&self, member: &Member) -> Clients {
+        Clients {
+            ec2: aws_sdk_ec2::Client::new(member.config()),
+            cloudwatch: aws_sdk_cloudwatch::Client::new(member.config()),
+        }
     }
 
     fn configure(&mut self, get: &dyn Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
@@ -166,7 +236,22 @@ impl Remediation for Ec2RequireImdsv2 {
                     reason: format!("`{v}` is not a hop limit from 1 to {MAX_HOP_LIMIT}"),
                 })?;
         }
+        if let Some(v) = get("QUELL_IMDS_NO_TOKEN_DAYS").filter(|v| !v.trim().is_empty()) {
+            self.no_token_days = v
+                .trim()
+                .parse::<u32>()
+                .ok()
+                .filter(|d| *d <= MAX_NO_TOKEN_DAYS)
+                .ok_or(ConfigError {
+                    var: "QUELL_IMDS_NO_TOKEN_DAYS",
+                    reason: format!("`{v}` is not a number of days from 0 to {MAX_NO_TOKEN_DAYS}"),
+                })?;
+        }
         Ok(())
+    }
+
+    fn plan_only(&self, t: &Target) -> Option<String> {
+        t.no_token.get().flatten()
     }
 
     fn target(&self, f: &Finding) -> Result<Target, NotApplicable> {
@@ -183,12 +268,12 @@ impl Remediation for Ec2RequireImdsv2 {
         format!("instance {}", t.instance)
     }
 
-    async fn tags(&self, ec2: &aws_sdk_ec2::Client, t: &Target) -> Result<Tags, AwsError> {
-        Ok(read(ec2, t).await?.tags)
+    async fn tags(&self, c: &Clients, t: &Target) -> Result<Tags, AwsError> {
+        Ok(read(&c.ec2, t).await?.tags)
     }
 
-    async fn plan(&self, ec2: &aws_sdk_ec2::Client, t: &Target) -> Result<Vec<Step>, AwsError> {
-        let s = read(ec2, t).await?;
+    async fn plan(&self, c: &Clients, t: &Target) -> Result<Vec<Step>, AwsError> {
+        let s = read(&c.ec2, t).await?;
         // A disabled metadata endpoint cannot be reached at all: nothing to require.
         if s.endpoint_disabled {
             return Ok(Vec::new());
@@ -217,15 +302,15 @@ impl Remediation for Ec2RequireImdsv2 {
                 s.hop_limit
             ));
         }
+        if t.no_token.get().is_none() {
+            t.no_token
+                .set(token_less_calls(&c.cloudwatch, &t.instance, self.no_token_days).await);
+        }
         Ok(vec![Step::new(MODIFY, detail)])
     }
 
-    async fn prior(
-        &self,
-        ec2: &aws_sdk_ec2::Client,
-        t: &Target,
-    ) -> Result<Option<serde_json::Value>, AwsError> {
-        let s = read(ec2, t).await?;
+    async fn prior(&self, c: &Clients, t: &Target) -> Result<Option<serde_json::Value>, AwsError> {
+        let s = read(&c.ec2, t).await?;
         Ok(Some(serde_json::json!({
             "instance": t.instance,
             "http_tokens": s.http_tokens.as_deref().unwrap_or("optional"),
@@ -233,11 +318,8 @@ impl Remediation for Ec2RequireImdsv2 {
         })))
     }
 
-    async fn restore(
-        &self,
-        ec2: &aws_sdk_ec2::Client,
-        prior: &serde_json::Value,
-    ) -> Result<Vec<Step>, AwsError> {
+    async fn restore(&self, c: &Clients, prior: &serde_json::Value) -> Result<Vec<Step>, AwsError> {
+        let ec2 = &c.ec2;
         let instance = quell::remediation::prior_field(
             prior,
             "instance",
@@ -276,15 +358,11 @@ impl Remediation for Ec2RequireImdsv2 {
         )])
     }
 
-    async fn apply(
-        &self,
-        ec2: &aws_sdk_ec2::Client,
-        t: &Target,
-        _steps: &[Step],
-    ) -> Result<(), AwsError> {
+    async fn apply(&self, c: &Clients, t: &Target, _steps: &[Step]) -> Result<(), AwsError> {
         t.read.clear();
         // One call: tokens are never required with a hop limit that leaves containers out.
-        ec2.modify_instance_metadata_options()
+        c.ec2
+            .modify_instance_metadata_options()
             .instance_id(&t.instance)
             .http_tokens(HttpTokensState::Required)
             .set_http_put_response_hop_limit(t.raise_hops.get())
@@ -341,8 +419,58 @@ mod tests {
         Target::new("i-0a1b2c3d4e5f60718")
     }
 
+    /// A CloudWatch client whose `MetadataNoToken` reads answer with these daily sums. Built by
+    /// hand: this pinned CloudWatch crate is not compiled with `test-util`.
+    fn cloudwatch(sums: &[f64]) -> aws_sdk_cloudwatch::Client {
+        use aws_sdk_cloudwatch::operation::get_metric_statistics::GetMetricStatisticsOutput;
+        use aws_sdk_cloudwatch::types::Datapoint;
+        let sums = sums.to_vec();
+        let rule = mock!(aws_sdk_cloudwatch::Client::get_metric_statistics)
+            .match_requests(|r| {
+                r.namespace() == Some("AWS/EC2")
+                    && r.metric_name() == Some("MetadataNoToken")
+                    && r.dimensions().iter().any(|d| {
+                        d.name() == Some("InstanceId") && d.value() == Some("i-0a1b2c3d4e5f60718")
+                    })
+            })
+            .then_output(move || {
+                GetMetricStatisticsOutput::builder()
+                    .set_datapoints(Some(
+                        sums.iter()
+                            .map(|s| Datapoint::builder().sum(*s).build())
+                            .collect(),
+                    ))
+                    .build()
+            });
+        cloudwatch_with(&rule)
+    }
+
+    fn cloudwatch_with(rule: &aws_smithy_mocks::Rule) -> aws_sdk_cloudwatch::Client {
+        use aws_sdk_cloudwatch::config::{BehaviorVersion, Credentials, Region};
+        let conf = aws_sdk_cloudwatch::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("AKIDTEST", "test", None, None, "test"))
+            .http_client(aws_smithy_mocks::create_mock_http_client())
+            .interceptor(
+                aws_smithy_mocks::MockResponseInterceptor::new()
+                    .rule_mode(RuleMode::MatchAny)
+                    .with_rule(rule),
+            )
+            .build();
+        aws_sdk_cloudwatch::Client::from_conf(conf)
+    }
+
+    /// EC2 as given, and no token-less metadata call in CloudWatch.
+    fn clients(ec2: &Client) -> Clients {
+        Clients {
+            ec2: ec2.clone(),
+            cloudwatch: cloudwatch(&[]),
+        }
+    }
+
     async fn enforce(r: &Ec2RequireImdsv2, ec2: &Client) -> Outcome {
-        execute(r, ec2, &t(), Mode::Enforce, "quell:exempt").await
+        execute(r, &clients(ec2), &t(), Mode::Enforce, "quell:exempt").await
     }
 
     #[tokio::test]
@@ -451,10 +579,17 @@ mod tests {
             .match_requests(|r| r.http_put_response_hop_limit().is_none())
             .then_output(|| ModifyInstanceMetadataOptionsOutput::builder().build());
         let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&d, &m, &old]);
-        let prior = Ec2RequireImdsv2.prior(&ec2, &t()).await.unwrap().unwrap();
+        let prior = Ec2RequireImdsv2
+            .prior(&clients(&ec2), &t())
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(prior["hop_limit"], 1);
         assert_eq!(prior["http_tokens"], "optional");
-        let steps = Ec2RequireImdsv2.restore(&ec2, &prior).await.unwrap();
+        let steps = Ec2RequireImdsv2
+            .restore(&clients(&ec2), &prior)
+            .await
+            .unwrap();
         assert!(
             steps[0]
                 .detail
@@ -466,7 +601,10 @@ mod tests {
         // A prior recorded before hop limits: the tokens alone.
         let before =
             serde_json::json!({"instance": "i-0a1b2c3d4e5f60718", "http_tokens": "optional"});
-        Ec2RequireImdsv2.restore(&ec2, &before).await.unwrap();
+        Ec2RequireImdsv2
+            .restore(&clients(&ec2), &before)
+            .await
+            .unwrap();
         assert_eq!((m.num_calls(), old.num_calls()), (1, 1));
 
         // A malformed one is refused before any call.
@@ -475,7 +613,10 @@ mod tests {
             "http_tokens": "optional",
             "hop_limit": 0,
         });
-        assert!(Ec2RequireImdsv2.restore(&ec2, &bad).await.is_err());
+        assert!(Ec2RequireImdsv2
+            .restore(&clients(&ec2), &bad)
+            .await
+            .is_err());
         assert_eq!((m.num_calls(), old.num_calls()), (1, 1));
     }
 
@@ -503,9 +644,15 @@ mod tests {
                 mock!(Client::describe_instances).then_output(move || inst(state.clone(), &tags));
             let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&d, &m]);
             assert_eq!(
-                execute(&Ec2RequireImdsv2, &ec2, &t(), mode, "quell:exempt")
-                    .await
-                    .name(),
+                execute(
+                    &Ec2RequireImdsv2,
+                    &clients(&ec2),
+                    &t(),
+                    mode,
+                    "quell:exempt"
+                )
+                .await
+                .name(),
                 want
             );
         }
@@ -521,9 +668,15 @@ mod tests {
         });
         let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&d, &deny]);
         assert_eq!(
-            execute(&Ec2RequireImdsv2, &ec2, &t(), Mode::Enforce, "quell:exempt")
-                .await
-                .name(),
+            execute(
+                &Ec2RequireImdsv2,
+                &clients(&ec2),
+                &t(),
+                Mode::Enforce,
+                "quell:exempt"
+            )
+            .await
+            .name(),
             "FAILED"
         );
         let d = mock!(Client::describe_instances).then_error(|| {
@@ -534,10 +687,89 @@ mod tests {
             )
         });
         let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&d]);
+        assert!(execute(
+            &Ec2RequireImdsv2,
+            &clients(&ec2),
+            &t(),
+            Mode::Enforce,
+            "quell:exempt"
+        )
+        .await
+        .is_retryable());
+    }
+
+    #[tokio::test]
+    async fn token_less_metadata_calls_plan_instead_of_breaking_their_software() {
+        use aws_sdk_cloudwatch::operation::get_metric_statistics::GetMetricStatisticsError;
+        let m = mock!(Client::modify_instance_metadata_options)
+            .then_output(|| ModifyInstanceMetadataOptionsOutput::builder().build());
+        let d =
+            mock!(Client::describe_instances).then_output(|| inst(HttpTokensState::Optional, &[]));
+        let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&d, &m]);
+
+        // Calls without a token in the window: planned, with the count, and nothing changed.
+        let c = Clients {
+            ec2: ec2.clone(),
+            cloudwatch: cloudwatch(&[0.0, 3.0, 1.0]),
+        };
+        let out = execute(&Ec2RequireImdsv2, &c, &t(), Mode::Enforce, "quell:exempt").await;
+        let Outcome::Planned { reason, steps } = &out else {
+            panic!("{out:?}")
+        };
+        assert!(reason.contains("MetadataNoToken counts 4"), "{reason}");
+        assert!(steps[0].detail.contains("HttpTokens=required"), "{steps:?}");
+        assert_eq!(m.num_calls(), 0);
+
+        // The metric cannot be read: quell cannot tell, so it does not act either.
+        let denied = mock!(aws_sdk_cloudwatch::Client::get_metric_statistics).then_error(|| {
+            GetMetricStatisticsError::generic(
+                ErrorMetadata::builder()
+                    .code("AccessDenied")
+                    .message("not authorized to perform: cloudwatch:GetMetricStatistics")
+                    .build(),
+            )
+        });
+        let c = Clients {
+            ec2: ec2.clone(),
+            cloudwatch: cloudwatch_with(&denied),
+        };
+        let out = execute(&Ec2RequireImdsv2, &c, &t(), Mode::Enforce, "quell:exempt").await;
+        let Outcome::Planned { reason, .. } = &out else {
+            panic!("{out:?}")
+        };
         assert!(
-            execute(&Ec2RequireImdsv2, &ec2, &t(), Mode::Enforce, "quell:exempt")
-                .await
-                .is_retryable()
+            reason.contains("AccessDenied") && reason.contains("cannot tell"),
+            "{reason}"
         );
+        assert_eq!(m.num_calls(), 0);
+
+        // QUELL_IMDS_NO_TOKEN_DAYS=0 does not look (no CloudWatch call: the mock would deny).
+        let mut r = Ec2RequireImdsv2::default();
+        r.configure(&|k| (k == "QUELL_IMDS_NO_TOKEN_DAYS").then(|| "0".to_string()))
+            .unwrap();
+        let d = mock!(Client::describe_instances)
+            .sequence()
+            .output(|| inst(HttpTokensState::Optional, &[]))
+            .output(|| inst_hops(HttpTokensState::Required, 2, &[]))
+            .build();
+        let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&d, &m]);
+        let c = Clients {
+            ec2,
+            cloudwatch: cloudwatch_with(&denied),
+        };
+        let out = execute(&r, &c, &t(), Mode::Enforce, "quell:exempt").await;
+        assert_eq!(out.name(), "REMEDIATED", "{out:?}");
+        assert_eq!((m.num_calls(), denied.num_calls()), (1, 1));
+    }
+
+    #[test]
+    fn the_no_token_window_is_checked_at_start_up() {
+        for bad in ["-1", "456", "two weeks"] {
+            let mut r = Ec2RequireImdsv2::default();
+            let e = r
+                .configure(&|k| (k == "QUELL_IMDS_NO_TOKEN_DAYS").then(|| bad.to_string()))
+                .unwrap_err();
+            assert_eq!(e.var, "QUELL_IMDS_NO_TOKEN_DAYS");
+        }
     }
 }

@@ -37,8 +37,12 @@ const UNEXERCISED: &[(&str, &str, &str)] = &[];
 /// protocols, and a table for the REST APIs whose operations have no name on the wire (S3,
 /// S3 Control, Security Hub) or whose IAM name differs from the operation's.
 fn iam_action(c: &Call) -> Option<String> {
-    // The signing name is the IAM prefix for every service quell calls (access-analyzer too).
-    let prefix = c.service.as_str();
+    // The signing name is the IAM prefix for every service quell calls (access-analyzer too),
+    // but CloudWatch's: it signs as `monitoring` and authorizes as `cloudwatch:`.
+    let prefix = match c.service.as_str() {
+        "monitoring" => "cloudwatch",
+        s => s,
+    };
     match c.service.as_str() {
         "s3" => s3_action(c).map(|a| format!("s3:{a}")),
         "securityhub" => {
