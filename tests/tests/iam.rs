@@ -295,28 +295,160 @@ async fn login_profile(member: &aws_config::SdkConfig, user: &str) {
         .expect("create login profile");
 }
 
-/// Whether the user still has a console password, read in the member account.
-async fn has_login_profile(member: &aws_config::SdkConfig, user: &str) -> bool {
+/// The user's login profile, as IAM answers the test's own identity in the member account
+/// (`None`: NoSuchEntity).
+async fn login_profile_of(
+    member: &aws_config::SdkConfig,
+    user: &str,
+) -> Option<aws_sdk_iam::types::LoginProfile> {
     match aws_sdk_iam::Client::new(member)
         .get_login_profile()
         .user_name(user)
         .send()
         .await
     {
-        Ok(out) => out.login_profile.is_some(),
+        Ok(out) => out.login_profile,
         Err(e) if aws_sdk_iam::error::ProvideErrorMetadata::code(&e) == Some("NoSuchEntity") => {
-            false
+            None
         }
         Err(e) => panic!("get login profile: {e:?}"),
     }
 }
 
+/// Whether the user still has a console password, read in the member account.
+async fn has_login_profile(member: &aws_config::SdkConfig, user: &str) -> bool {
+    login_profile_of(member, user).await.is_some()
+}
+
+/// iam-disable-access-key with QUELL_DELETE_UNUSED_PASSWORDS=false, read as the function reads
+/// its settings at start-up.
+fn keeping_passwords() -> IamDisableAccessKey {
+    let mut r = IamDisableAccessKey::default();
+    quell::Remediation::configure(&mut r, &|k: &str| {
+        (k == "QUELL_DELETE_UNUSED_PASSWORDS").then(|| "false".to_string())
+    })
+    .unwrap();
+    assert!(!r.delete_unused_passwords);
+    r
+}
+
 #[tokio::test]
-async fn a_console_password_unused_too_long_is_unconfirmed_and_never_deleted() {
+async fn a_console_password_unused_too_long_is_deleted_and_undo_makes_a_login_profile_again() {
     let (emu, central, member) = setup().await;
     let (user_id, _) = seed::user_with_keys(&member, "ci-deployer").await;
     // Fresh keys, and a console password made 300 days ago, last used 200 days ago: IAM.8
     // (iam-user-unused-credentials-check) fails for the password alone.
+    login_profile(&member, "ci-deployer").await;
+    emu.age_password(MEMBER, "ci-deployer", Some(300), Some(200))
+        .await;
+    let seeded_keys = seed::key_statuses(&member, "ci-deployer").await;
+    let event = events::load(
+        "config-iam-user-unused-credentials-check.json",
+        &[("AIDAQUELLDEMOCIDEPL01", &user_id)],
+    );
+    let ctx = quell_tests::recording_context(&emu, "iam-disable-access-key").await;
+    emu.clear_calls().await;
+
+    let resp = quell::runtime::handle(&IamDisableAccessKey::default(), &ctx, event.clone())
+        .await
+        .unwrap();
+    let report = &resp.reports[0];
+    assert_eq!(report.outcome.name(), "REMEDIATED", "{report:?}");
+    // quell's member role deleted the login profile, then read it again to verify.
+    let calls: Vec<_> = emu
+        .calls()
+        .await
+        .into_iter()
+        .filter(|c| c.account == MEMBER && c.service == "iam")
+        .collect();
+    let deleted = calls
+        .iter()
+        .position(|c| c.action == "DeleteLoginProfile")
+        .unwrap_or_else(|| panic!("no DeleteLoginProfile: {calls:?}"));
+    assert!(
+        calls[deleted + 1..]
+            .iter()
+            .any(|c| c.action == "GetLoginProfile"),
+        "the deletion was not verified: {calls:?}"
+    );
+    let writes: Vec<String> = member_writes(&emu)
+        .await
+        .into_iter()
+        .map(|c| c.action)
+        .collect();
+    assert_eq!(
+        writes,
+        ["DeleteLoginProfile", "TagUser"],
+        "only the password"
+    );
+    // Read back with the test's own identity: no login profile, the fresh keys as they were.
+    assert!(
+        login_profile_of(&member, "ci-deployer").await.is_none(),
+        "the login profile is still there"
+    );
+    assert_eq!(
+        seed::key_statuses(&member, "ci-deployer").await,
+        seeded_keys
+    );
+    // As Security Hub holds it: RESOLVED, naming what was deleted and why.
+    let (status, note) = seed::workflow(&central, &hub_id(&event).0).await.unwrap();
+    assert_eq!(status, "RESOLVED");
+    let note = note.unwrap_or_default();
+    assert!(
+        note.contains("iam:DeleteLoginProfile user=ci-deployer")
+            && note.contains("console password unused 200 days, over 90"),
+        "{note}"
+    );
+
+    // Another delivery: nothing is left to delete, and nothing is written.
+    emu.clear_calls().await;
+    let mut replay = event.clone();
+    replay["id"] = serde_json::json!("config-redelivered");
+    let again = quell::runtime::handle(&IamDisableAccessKey::default(), &ctx, replay)
+        .await
+        .unwrap();
+    assert_eq!(
+        again.reports[0].outcome.name(),
+        "ALREADY_COMPLIANT",
+        "{:?}",
+        again.reports[0]
+    );
+    let writes = member_writes(&emu).await;
+    assert!(writes.is_empty(), "{writes:?}");
+
+    // `quell undo`: the old password cannot come back (IAM never returns one); the login profile
+    // is made again with a new one, to be reset, and the step says a person must set it.
+    let f = parsed(&event);
+    let steps =
+        quell_tests::undo_recorded(&emu, &ctx, &IamDisableAccessKey::default(), &f.id).await;
+    assert_eq!(steps.len(), 1, "{steps:?}");
+    assert_eq!(steps[0].action, "iam:CreateLoginProfile");
+    assert!(
+        steps[0].detail.contains("console access is back")
+            && steps[0].detail.contains("old password cannot be restored")
+            && steps[0]
+                .detail
+                .contains("aws iam update-login-profile --user-name ci-deployer --password"),
+        "{}",
+        steps[0].detail
+    );
+    let profile = login_profile_of(&member, "ci-deployer")
+        .await
+        .expect("undo made no login profile");
+    assert!(
+        profile.password_reset_required,
+        "the new password is not to be reset at sign-in: {profile:?}"
+    );
+    assert_eq!(
+        seed::key_statuses(&member, "ci-deployer").await,
+        seeded_keys
+    );
+}
+
+#[tokio::test]
+async fn with_deletion_off_a_console_password_unused_too_long_is_unconfirmed_and_kept() {
+    let (emu, central, member) = setup().await;
+    let (user_id, _) = seed::user_with_keys(&member, "ci-deployer").await;
     login_profile(&member, "ci-deployer").await;
     emu.age_password(MEMBER, "ci-deployer", Some(300), Some(200))
         .await;
@@ -325,9 +457,10 @@ async fn a_console_password_unused_too_long_is_unconfirmed_and_never_deleted() {
         &[("AIDAQUELLDEMOCIDEPL01", &user_id)],
     );
     let ctx = context(&emu, enforce(), "iam-disable-access-key");
+    let r = keeping_passwords();
     emu.clear_calls().await;
 
-    let resp = quell::runtime::handle(&IamDisableAccessKey::default(), &ctx, event.clone())
+    let resp = quell::runtime::handle(&r, &ctx, event.clone())
         .await
         .unwrap();
     let report = &resp.reports[0];
@@ -367,12 +500,12 @@ async fn a_console_password_unused_too_long_is_unconfirmed_and_never_deleted() {
     assert_eq!(status, "NOTIFIED");
     assert!(
         note.unwrap_or_default()
-            .contains("never deletes a password"),
+            .contains("QUELL_DELETE_UNUSED_PASSWORDS=false"),
         "the note does not say why"
     );
 
     // Another delivery: read again, still not resolved.
-    let again = quell::runtime::handle(&IamDisableAccessKey::default(), &ctx, event.clone())
+    let again = quell::runtime::handle(&r, &ctx, event.clone())
         .await
         .unwrap();
     assert_eq!(
@@ -428,7 +561,66 @@ async fn a_console_password_used_yesterday_is_resolved_as_before() {
 }
 
 #[tokio::test]
-async fn unused_keys_are_deactivated_and_the_note_names_the_password_left() {
+async fn unused_keys_and_an_unused_password_are_removed_together_and_undone_together() {
+    let (emu, central, member) = setup().await;
+    let (user_id, keys) = seed::user_with_keys(&member, "ci-deployer").await;
+    emu.age_access_key(MEMBER, &keys[0], 120, None).await;
+    emu.age_access_key(MEMBER, &keys[1], 120, Some(1)).await;
+    login_profile(&member, "ci-deployer").await;
+    emu.age_password(MEMBER, "ci-deployer", Some(300), Some(200))
+        .await;
+    let seeded = seed::key_statuses(&member, "ci-deployer").await;
+    let event = events::load(
+        "config-iam-user-unused-credentials-check.json",
+        &[("AIDAQUELLDEMOCIDEPL01", &user_id)],
+    );
+    let ctx = quell_tests::recording_context(&emu, "iam-disable-access-key").await;
+
+    let resp = quell::runtime::handle(&IamDisableAccessKey::default(), &ctx, event.clone())
+        .await
+        .unwrap();
+    // Keys and password both checked, both fixed: RESOLVED.
+    let report = &resp.reports[0];
+    assert_eq!(report.outcome.name(), "REMEDIATED", "{report:?}");
+    let statuses = seed::key_statuses(&member, "ci-deployer").await;
+    assert_eq!(statuses.len(), 2, "a key was deleted: {statuses:?}");
+    for (k, s) in &statuses {
+        let want = if *k == keys[0] { "Inactive" } else { "Active" };
+        assert_eq!(s, want, "{k}: {statuses:?}");
+    }
+    assert!(
+        !has_login_profile(&member, "ci-deployer").await,
+        "the login profile is still there"
+    );
+    let (status, note) = seed::workflow(&central, &hub_id(&event).0).await.unwrap();
+    assert_eq!(status, "RESOLVED");
+    let note = note.unwrap_or_default();
+    assert!(
+        note.contains(&keys[0])
+            && !note.contains(&keys[1])
+            && note.contains("iam:DeleteLoginProfile"),
+        "{note}"
+    );
+
+    // `quell undo`, from the one record: the key active again and a login profile again.
+    let f = parsed(&event);
+    let steps =
+        quell_tests::undo_recorded(&emu, &ctx, &IamDisableAccessKey::default(), &f.id).await;
+    let actions: Vec<&str> = steps.iter().map(|s| s.action).collect();
+    assert_eq!(
+        actions,
+        ["iam:UpdateAccessKey", "iam:CreateLoginProfile"],
+        "{steps:?}"
+    );
+    assert_eq!(seed::key_statuses(&member, "ci-deployer").await, seeded);
+    let profile = login_profile_of(&member, "ci-deployer")
+        .await
+        .expect("undo made no login profile");
+    assert!(profile.password_reset_required, "{profile:?}");
+}
+
+#[tokio::test]
+async fn with_deletion_off_unused_keys_are_deactivated_and_the_note_names_the_password_left() {
     let (emu, central, member) = setup().await;
     let (user_id, keys) = seed::user_with_keys(&member, "ci-deployer").await;
     emu.age_access_key(MEMBER, &keys[0], 120, None).await;
@@ -442,7 +634,7 @@ async fn unused_keys_are_deactivated_and_the_note_names_the_password_left() {
     );
     let ctx = context(&emu, enforce(), "iam-disable-access-key");
 
-    let resp = quell::runtime::handle(&IamDisableAccessKey::default(), &ctx, event.clone())
+    let resp = quell::runtime::handle(&keeping_passwords(), &ctx, event.clone())
         .await
         .unwrap();
     // A key was deactivated (the change stands), but the password still fails the control:

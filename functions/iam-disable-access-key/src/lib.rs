@@ -8,8 +8,13 @@
 //! iam-revoke-role-sessions' business, and said so (UNCONFIRMED), never RESOLVED.
 //!
 //! A console password unused as long (IAM.8, IAM.22, iam-user-unused-credentials-check fail for
-//! it too) is read and reported, never deleted: undo could not give a password back. A person
-//! deletes the login profile; the outcome is UNCONFIRMED (NOTIFIED), never ALREADY_COMPLIANT or
+//! it too; counted from its last use, else from its login profile's creation) is deleted with its
+//! login profile (iam:DeleteLoginProfile), a step of the same plan as the keys, and RESOLVED only
+//! once GetLoginProfile says NoSuchEntity. Undo cannot give that password back: IAM never returns
+//! one. It makes the login profile again with a fresh random password that is never logged,
+//! returned or recorded, to be reset at sign-in: console access is back, and a person must set
+//! the password (`aws iam update-login-profile`). With QUELL_DELETE_UNUSED_PASSWORDS=false the
+//! password is only read and reported: UNCONFIRMED (NOTIFIED), never ALREADY_COMPLIANT or
 //! RESOLVED, also when keys were deactivated in the same run.
 //!
 //! Safe defaults: a key the rotation rule (IAM.3, access-keys-rotated) flags but that was used
@@ -33,6 +38,9 @@ const UPDATE: &str = "iam:UpdateAccessKey";
 const TAG: &str = "iam:TagUser";
 const PUT_POLICY: &str = "iam:PutUserPolicy";
 const DELETE_POLICY: &str = "iam:DeleteUserPolicy";
+const GET_LOGIN_PROFILE: &str = "iam:GetLoginProfile";
+const DELETE_LOGIN_PROFILE: &str = "iam:DeleteLoginProfile";
+const CREATE_LOGIN_PROFILE: &str = "iam:CreateLoginProfile";
 /// The tag that ties a deactivated key's user to the finding.
 pub const FINDING_TAG: &str = "quell:finding";
 /// The one inline policy quell keeps on a user whose temporary credentials were stolen: replaced,
@@ -52,6 +60,9 @@ pub struct IamDisableAccessKey {
     pub in_use_days: u64,
     /// GuardDuty findings below this severity are planned, not acted on.
     pub min_severity: Severity,
+    /// IAM.8, IAM.22, iam-user-unused-credentials-check: a console password unused over the
+    /// rule's days is deleted (its login profile); `false`: read and reported (UNCONFIRMED).
+    pub delete_unused_passwords: bool,
 }
 
 impl Default for IamDisableAccessKey {
@@ -65,6 +76,7 @@ impl Default for IamDisableAccessKey {
             // behavior): HIGH would leave most stolen keys working. LOW ones (blocked attempts,
             // policy changes) are planned for a person.
             min_severity: Severity::Medium,
+            delete_unused_passwords: true,
         }
     }
 }
@@ -99,9 +111,18 @@ struct Read {
     in_use: Vec<String>,
     /// Whether the key the finding names is among its user's keys, active or not.
     named_listed: bool,
-    /// `UnusedFor` only: days the user's console password has gone unused, when over the rule's
-    /// days (`None`: no password, or one in use). quell never deletes a login profile.
-    unused_password: Option<u64>,
+    /// `UnusedFor` only: the user's console password, when unused over the rule's days (`None`:
+    /// no password, or one in use). Deleted with `delete_unused_passwords`, reported without.
+    unused_password: Option<IdlePassword>,
+}
+
+/// A console password unused over a rule's days, and what `prior` records of its login profile
+/// (IAM never returns the password itself).
+#[derive(Debug, Clone)]
+struct IdlePassword {
+    idle: u64,
+    created: DateTime,
+    reset_required: bool,
 }
 
 #[derive(Debug)]
@@ -198,9 +219,9 @@ fn seen_at(f: &Finding) -> DateTime {
 impl Remediation for IamDisableAccessKey {
     const SPEC: Spec = Spec {
         id: "iam-disable-access-key",
-        summary: "Deactivates (never deletes) a leaked, misused, stale or unused IAM user access key and tags the user with the finding; for a user's stolen temporary key, denies the user's sessions issued before now (aws:TokenIssueTime)",
-        resolved: "GuardDuty IAMUser types: ListAccessKeys lists the named key, not Active; an ASIA key: GetUserPolicy quell-revoke-older-user-sessions cut-off (aws:TokenIssueTime) at or after the finding's time. IAM.3, access-keys-rotated: no Active key older than QUELL_KEY_MAX_AGE_DAYS (90); IAM.8, iam-user-unused-credentials-check: no Active key unused (last used, else created) over QUELL_KEY_UNUSED_DAYS (90), and no console password (GetLoginProfile) unused (GetUser PasswordLastUsed, else the profile's creation) over it; IAM.22: over QUELL_KEY_UNUSED_DAYS_IAM22 (45); a finding naming a key: that key not Active. UNCONFIRMED: named key not among the user's keys, an AssumedRole key, or a console password unused over the days (also when keys were deactivated in the same run: the change stands, the finding is not said to be gone).",
-        untouched: "Never deletes a key (Inactive only) and leaves long-term keys alone for a stolen ASIA key. Never deletes or changes a console password (login profile): one unused over the days is reported for a person to delete, as undo could not give it back. Root credentials (userType Root) are escalated, not acted on (NotApplicable). Plans only (PLANNED/NOTIFIED) when a GuardDuty finding is below QUELL_KEY_MIN_SEVERITY (MEDIUM) or a rotation finding's key was used within QUELL_KEY_IN_USE_DAYS (7). A user tagged QUELL_EXEMPT_TAG (quell:exempt)=true is EXEMPT. Default enforce.",
+        summary: "Deactivates (never deletes) a leaked, misused, stale or unused IAM user access key, deletes an unused console password, tags the user; for a user's stolen temporary key, denies its sessions issued before now",
+        resolved: "GuardDuty IAMUser types: ListAccessKeys lists the named key, not Active; an ASIA key: GetUserPolicy quell-revoke-older-user-sessions cut-off (aws:TokenIssueTime) at or after the finding's time. IAM.3, access-keys-rotated: no Active key older than QUELL_KEY_MAX_AGE_DAYS (90); IAM.8, iam-user-unused-credentials-check: no Active key unused (last used, else created) over QUELL_KEY_UNUSED_DAYS (90), and no console password unused (GetUser PasswordLastUsed, else the login profile's creation) over it: one that was is deleted, and GetLoginProfile re-read says NoSuchEntity; IAM.22: over QUELL_KEY_UNUSED_DAYS_IAM22 (45); a finding naming a key: that key not Active. UNCONFIRMED: named key not among the user's keys, an AssumedRole key, or, with QUELL_DELETE_UNUSED_PASSWORDS=false, a console password unused over the days (also when keys were deactivated in the same run: the change stands, the finding is not said to be gone).",
+        untouched: "Never deletes a key (Inactive only) and leaves long-term keys alone for a stolen ASIA key. A console password is deleted (its login profile) only when unused over the days, never changed or reset; undo makes the login profile again but cannot give the old password back (IAM never returns it): it sets a new random one, never logged or recorded, to be reset at sign-in, and a person must set the password. QUELL_DELETE_UNUSED_PASSWORDS=false reports an unused password for a person instead. Root credentials (userType Root) are escalated, not acted on (NotApplicable). Plans only (PLANNED/NOTIFIED) when a GuardDuty finding is below QUELL_KEY_MIN_SEVERITY (MEDIUM) or a rotation finding's key was used within QUELL_KEY_IN_USE_DAYS (7). A user tagged QUELL_EXEMPT_TAG (quell:exempt)=true is EXEMPT. Default enforce.",
         triggers: Triggers {
             guardduty: &[
                 "UnauthorizedAccess:IAMUser/*",
@@ -222,17 +243,19 @@ impl Remediation for IamDisableAccessKey {
             "iam:ListUserTags",
             "iam:ListAccessKeys",
             "iam:GetAccessKeyLastUsed",
-            // IAM.8, IAM.22, iam-user-unused-credentials-check: the console password's last use,
-            // read and reported, never deleted.
-            "iam:GetLoginProfile",
+            // IAM.8, IAM.22, iam-user-unused-credentials-check: the console password's last use;
+            // one unused over the days is deleted (QUELL_DELETE_UNUSED_PASSWORDS).
+            GET_LOGIN_PROFILE,
             "iam:GetUser",
+            DELETE_LOGIN_PROFILE,
             UPDATE,
             TAG,
             "iam:GetUserPolicy",
             PUT_POLICY,
         ],
-        // DeleteUserPolicy only for undo, when the user had no session policy of quell's before.
-        undo_permissions: &[DELETE_POLICY],
+        // Only for undo: DeleteUserPolicy when the user had no session policy of quell's before;
+        // CreateLoginProfile to give console access back after a password was deleted.
+        undo_permissions: &[DELETE_POLICY, CREATE_LOGIN_PROFILE],
         default_mode: Mode::Enforce,
     };
     type Target = Target;
@@ -252,6 +275,18 @@ impl Remediation for IamDisableAccessKey {
                 var: "QUELL_KEY_MIN_SEVERITY",
                 reason: format!("`{v}` is not LOW, MEDIUM, HIGH or CRITICAL"),
             })?;
+        }
+        if let Some(v) = get("QUELL_DELETE_UNUSED_PASSWORDS").filter(|v| !v.trim().is_empty()) {
+            self.delete_unused_passwords = match v.trim() {
+                "true" => true,
+                "false" => false,
+                other => {
+                    return Err(ConfigError {
+                        var: "QUELL_DELETE_UNUSED_PASSWORDS",
+                        reason: format!("`{other}` is neither true nor false"),
+                    })
+                }
+            };
         }
         Ok(())
     }
@@ -450,22 +485,31 @@ impl Remediation for IamDisableAccessKey {
             ));
         }
         // IAM.8, IAM.22 and iam-user-unused-credentials-check fail for a console password unused
-        // as long as a key. quell never deletes a login profile (undo could not give the password
-        // back): it reads the password's last use and says so, adding no step.
+        // as long as a key: its login profile is deleted with the keys, or, with
+        // QUELL_DELETE_UNUSED_PASSWORDS=false, read and reported with no step of its own.
         let password = match t.rule {
-            Rule::UnusedFor(max) => unused_password(iam, &user, max)
-                .await?
-                .map(|idle| (idle, max)),
+            Rule::UnusedFor(max) => unused_password(iam, &user, max).await?.map(|p| (p, max)),
             _ => None,
         };
-        read.unused_password = password.map(|(idle, _)| idle);
+        if let Some((p, max)) = password.as_ref().filter(|_| self.delete_unused_passwords) {
+            steps.push(Step::new(
+                DELETE_LOGIN_PROFILE,
+                format!(
+                    "user={user} login profile: console password unused {} days, over {max}",
+                    p.idle
+                ),
+            ));
+        }
+        read.unused_password = password.as_ref().map(|(p, _)| p.clone());
         t.read.set(read);
         if !steps.is_empty() {
-            // The tag step's detail, which the note prints, also says the password was left.
+            // The tag step's detail, which the note prints, also says a password was left.
             let left = password
-                .map(|(idle, max)| {
+                .filter(|_| !self.delete_unused_passwords)
+                .map(|(p, max)| {
                     format!(
-                        "; console password unused {idle} days (over {max}) left as it is: a person must delete the login profile"
+                        "; console password unused {} days (over {max}) left as it is: a person must delete the login profile",
+                        p.idle
                     )
                 })
                 .unwrap_or_default();
@@ -477,9 +521,10 @@ impl Remediation for IamDisableAccessKey {
         Ok(steps)
     }
 
-    /// What quell's check does not cover: a key it could not see, a role's session, or a console
-    /// password unused too long (IAM.8, IAM.22, iam-user-unused-credentials-check), which quell
-    /// never deletes.
+    /// What quell's check does not cover: a key it could not see, a role's session, or, with
+    /// QUELL_DELETE_UNUSED_PASSWORDS=false, a console password unused too long (IAM.8, IAM.22,
+    /// iam-user-unused-credentials-check) that quell leaves. A password quell deletes is in its
+    /// check: the re-read must find no login profile, and the outcome may then be RESOLVED.
     ///
     /// The runtime asks this after a verified change too: when the same run deactivates keys,
     /// the outcome is UNCONFIRMED (NOTIFIED), the keys' change recorded, the password named.
@@ -493,12 +538,15 @@ impl Remediation for IamDisableAccessKey {
                 "access key {key} is not among the keys of {}: deleted, or another user's; quell could not see its status",
                 t.resolved.get().map(String::as_str).unwrap_or("its user")
             )),
-            Rule::UnusedFor(max) => t.last_read().unused_password.map(|idle| {
-                format!(
-                    "the console password of {} is unused for {idle} days (over {max}): quell never deletes a password (undo could not give it back); a person must delete the login profile",
-                    t.resolved.get().map(String::as_str).unwrap_or("its user")
-                )
-            }),
+            Rule::UnusedFor(max) if !self.delete_unused_passwords => {
+                t.last_read().unused_password.map(|p| {
+                    format!(
+                        "the console password of {} is unused for {} days (over {max}): left as it is, as QUELL_DELETE_UNUSED_PASSWORDS=false (undo could not give it back); a person must delete the login profile",
+                        t.resolved.get().map(String::as_str).unwrap_or("its user"),
+                        p.idle
+                    )
+                })
+            }
             _ => None,
         }
     }
@@ -532,9 +580,8 @@ impl Remediation for IamDisableAccessKey {
             let doc = sessions_policy_of(iam, &user).await?;
             return Ok(Some(serde_json::json!({"user": user, "policy": doc})));
         }
-        let keys: Vec<String> = self
-            .plan(iam, t)
-            .await?
+        let steps = self.plan(iam, t).await?;
+        let keys: Vec<String> = steps
             .iter()
             .filter(|s| s.action == UPDATE)
             .filter_map(|s| {
@@ -544,11 +591,31 @@ impl Remediation for IamDisableAccessKey {
                     .map(str::to_string)
             })
             .collect();
-        Ok(Some(serde_json::json!({"user": user, "active_keys": keys})))
+        let mut prior = serde_json::json!({"user": &user, "active_keys": keys});
+        // The login profile about to be deleted: that it was there, and what IAM says of it. The
+        // password itself is never returned by IAM, so it cannot be recorded or put back.
+        let deleted = t
+            .last_read()
+            .unused_password
+            .filter(|_| steps.iter().any(|s| s.action == DELETE_LOGIN_PROFILE));
+        if let (Some(p), Some(o)) = (deleted, prior.as_object_mut()) {
+            o.insert(
+                "login_profile".into(),
+                serde_json::json!({
+                    "user_name": &user,
+                    "create_date": fmt(&p.created),
+                    "password_reset_required": p.reset_required,
+                }),
+            );
+        }
+        Ok(Some(prior))
     }
 
     /// Keys deactivated are made active again; a session policy is put back as it was, or removed
-    /// when the user had none (iam:DeleteUserPolicy is in the undo role for this only).
+    /// when the user had none (iam:DeleteUserPolicy is in the undo role for this only). A deleted
+    /// login profile is made again (iam:CreateLoginProfile, undo only) with a new random password
+    /// to be reset at sign-in: the old one cannot be given back, so a person must set it. A record
+    /// made before quell deleted passwords has no `login_profile`, and restores the keys alone.
     async fn restore(
         &self,
         iam: &aws_sdk_iam::Client,
@@ -566,6 +633,8 @@ impl Remediation for IamDisableAccessKey {
                 false,
             ));
         }
+        // Read before any call: a bad record changes nothing.
+        let login_profile = recorded_login_profile(prior, &user)?;
         let mut steps = Vec::new();
         for key in prior["active_keys"]
             .as_array()
@@ -584,6 +653,9 @@ impl Remediation for IamDisableAccessKey {
                 UPDATE,
                 format!("user={user} key={key} status=Active, as it was"),
             ));
+        }
+        if let Some(was) = login_profile {
+            steps.push(restore_login_profile(iam, &user, &was).await?);
         }
         Ok(steps)
     }
@@ -621,6 +693,20 @@ impl Remediation for IamDisableAccessKey {
                 .await
                 .aws(|| format!("could not deactivate access key {key} of user {user}"))?;
         }
+        if steps.iter().any(|s| s.action == DELETE_LOGIN_PROFILE) {
+            match iam.delete_login_profile().user_name(&user).send().await {
+                Ok(_) => {}
+                // Gone already (a person was quicker): what the step wants, and the re-read
+                // checks it.
+                Err(e)
+                    if aws_sdk_iam::error::ProvideErrorMetadata::code(&e)
+                        == Some("NoSuchEntity") => {}
+                Err(e) => {
+                    return Err(e)
+                        .aws(|| format!("could not delete the login profile of user {user}"));
+                }
+            }
+        }
         let tag = Tag::builder()
             .key(FINDING_TAG)
             .value(tag_value(&t.finding))
@@ -657,14 +743,14 @@ async fn last_used(iam: &aws_sdk_iam::Client, id: &str) -> Result<Option<DateTim
         .and_then(|u| u.last_used_date))
 }
 
-/// Days the user's console password has gone unused, when over `max`: since its last use
-/// (GetUser's PasswordLastUsed) or, never used, since its login profile was made. `None`: no
-/// login profile (NoSuchEntity), or a password used within `max` days.
+/// The user's console password when unused over `max` days: since its last use (GetUser's
+/// PasswordLastUsed) or, never used, since its login profile was made. `None`: no login profile
+/// (NoSuchEntity), or a password used within `max` days.
 async fn unused_password(
     iam: &aws_sdk_iam::Client,
     user: &str,
     max: u64,
-) -> Result<Option<u64>, AwsError> {
+) -> Result<Option<IdlePassword>, AwsError> {
     let profile = match iam.get_login_profile().user_name(user).send().await {
         Ok(out) => out.login_profile,
         Err(e) if aws_sdk_iam::error::ProvideErrorMetadata::code(&e) == Some("NoSuchEntity") => {
@@ -685,8 +771,171 @@ async fn unused_password(
         .aws(|| format!("could not read when user {user} last used the console password"))?
         .user
         .and_then(|u| u.password_last_used);
-    let idle = age_days(last.as_ref().unwrap_or(&profile.create_date));
-    Ok((idle > max).then_some(idle))
+    // A login profile made after the password's last use (made again, by undo or a person) holds
+    // a password unused only since it was made.
+    let since = last
+        .filter(|l| l.secs() > profile.create_date.secs())
+        .unwrap_or(profile.create_date);
+    let idle = age_days(&since);
+    Ok((idle > max).then_some(IdlePassword {
+        idle,
+        created: profile.create_date,
+        reset_required: profile.password_reset_required,
+    }))
+}
+
+/// What `prior` recorded of a login profile quell deleted; `None` when it deleted none (or the
+/// record is older than password deletion). A record naming another user is refused.
+struct DeletedProfile {
+    /// When the deleted login profile was made, if the record says so as a date.
+    created: Option<String>,
+}
+
+fn recorded_login_profile(
+    prior: &serde_json::Value,
+    user: &str,
+) -> Result<Option<DeletedProfile>, AwsError> {
+    match &prior["login_profile"] {
+        serde_json::Value::Null => Ok(None),
+        serde_json::Value::Object(p) => {
+            match p.get("user_name").and_then(serde_json::Value::as_str) {
+                Some(u) if u == user => {}
+                other => {
+                    return Err(quell::remediation::invalid_prior(format!(
+                        "the recorded login profile is of `{}`, not of {user}",
+                        other.unwrap_or("(missing)")
+                    )))
+                }
+            }
+            Ok(Some(DeletedProfile {
+                created: p
+                    .get("create_date")
+                    .and_then(serde_json::Value::as_str)
+                    .filter(|d| DateTime::from_str(d, Format::DateTime).is_ok())
+                    .map(str::to_string),
+            }))
+        }
+        other => Err(quell::remediation::invalid_prior(format!(
+            "the recorded `login_profile` is not one: {other}"
+        ))),
+    }
+}
+
+/// Makes the user's login profile again, with a fresh random password that must be reset at
+/// sign-in; one the user has again (made since) is left as it is.
+async fn restore_login_profile(
+    iam: &aws_sdk_iam::Client,
+    user: &str,
+    was: &DeletedProfile,
+) -> Result<Step, AwsError> {
+    let kept = || {
+        Step::new(
+            GET_LOGIN_PROFILE,
+            format!(
+                "user={user} has a login profile again, made since quell deleted the old one: left as it is, no password set"
+            ),
+        )
+    };
+    match iam.get_login_profile().user_name(user).send().await {
+        Ok(_) => return Ok(kept()),
+        Err(e) if aws_sdk_iam::error::ProvideErrorMetadata::code(&e) == Some("NoSuchEntity") => {}
+        Err(e) => {
+            return Err(e).aws(|| format!("could not read the login profile of user {user}"));
+        }
+    }
+    // Nobody is told this password: it is not logged, returned or recorded, and only lets the
+    // login profile exist until a person sets one.
+    let password = random_password().map_err(|e| {
+        AwsError::other(
+            format!("could not make a password for the login profile of user {user}"),
+            "RandomUnavailable",
+            e.to_string(),
+            false,
+        )
+    })?;
+    match iam
+        .create_login_profile()
+        .user_name(user)
+        .password(password)
+        .password_reset_required(true)
+        .send()
+        .await
+    {
+        Ok(_) => {}
+        // Made between the read and now, by a person: theirs, left as it is.
+        Err(e)
+            if aws_sdk_iam::error::ProvideErrorMetadata::code(&e)
+                == Some("EntityAlreadyExists") =>
+        {
+            return Ok(kept());
+        }
+        Err(e) => {
+            return Err(e).aws(|| format!("could not make the login profile of user {user} again"));
+        }
+    }
+    Ok(Step::new(
+        CREATE_LOGIN_PROFILE,
+        format!(
+            "user={user} login profile made again{}: console access is back, but the old password cannot be restored (IAM never returns one), so it has a new random password nobody knows, to be reset at sign-in. \
+             A person must set the password: aws iam update-login-profile --user-name {user} --password ... --password-reset-required",
+            was.created
+                .as_deref()
+                .map(|d| format!(" (the deleted one was made {d})"))
+                .unwrap_or_default()
+        ),
+    ))
+}
+
+/// The symbols IAM accepts in a password.
+const PASSWORD_SYMBOLS: &str = "!@#$%^&*()_+-=[]{}|'";
+/// IAM's longest password, so that any account policy's MinimumPasswordLength (at most 128) is
+/// met.
+const PASSWORD_LENGTH: usize = 128;
+
+/// A fresh password for a login profile quell makes again: PASSWORD_LENGTH characters read from
+/// /dev/urandom, each as likely as any other, with at least one upper-case letter, lower-case
+/// letter, digit and symbol, so that any account password policy is met.
+fn random_password() -> std::io::Result<String> {
+    use std::io::Read;
+    let alphabet: Vec<u8> = (b'A'..=b'Z')
+        .chain(b'a'..=b'z')
+        .chain(b'0'..=b'9')
+        .chain(PASSWORD_SYMBOLS.bytes())
+        .collect();
+    // Bytes from the last, partial round of the alphabet are skipped: no character is likelier.
+    let usable = 256 - 256 % alphabet.len();
+    let mut urandom = std::fs::File::open("/dev/urandom")?;
+    let mut bytes = [0u8; 256];
+    // A draw lacks a class less than once in ten million (no digit: (72/82)^128).
+    for _ in 0..8 {
+        let mut password = String::with_capacity(PASSWORD_LENGTH);
+        while password.len() < PASSWORD_LENGTH {
+            urandom.read_exact(&mut bytes)?;
+            let wanted = PASSWORD_LENGTH - password.len();
+            for b in bytes
+                .iter()
+                .map(|b| usize::from(*b))
+                .filter(|b| *b < usable)
+                .take(wanted)
+            {
+                password.push(char::from(alphabet[b % alphabet.len()]));
+            }
+        }
+        if every_class(&password) {
+            return Ok(password);
+        }
+    }
+    Err(std::io::Error::other(
+        "/dev/urandom gave no password with every character class",
+    ))
+}
+
+/// Whether a password holds an upper-case and a lower-case letter, a digit and a symbol.
+fn every_class(p: &str) -> bool {
+    p.bytes().any(|b| b.is_ascii_uppercase())
+        && p.bytes().any(|b| b.is_ascii_lowercase())
+        && p.bytes().any(|b| b.is_ascii_digit())
+        && p.bytes().any(|b| PASSWORD_SYMBOLS.as_bytes().contains(&b))
 }
 
 /// The user's sessions issued before `since` are to be denied: nothing to do when quell's policy

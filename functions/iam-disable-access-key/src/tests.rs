@@ -1,4 +1,8 @@
 use super::*;
+use aws_sdk_iam::operation::create_login_profile::CreateLoginProfileOutput;
+use aws_sdk_iam::operation::delete_login_profile::{
+    DeleteLoginProfileError, DeleteLoginProfileOutput,
+};
 use aws_sdk_iam::operation::delete_user_policy::DeleteUserPolicyOutput;
 use aws_sdk_iam::operation::get_access_key_last_used::GetAccessKeyLastUsedOutput;
 use aws_sdk_iam::operation::get_login_profile::{GetLoginProfileError, GetLoginProfileOutput};
@@ -353,21 +357,76 @@ fn no_password() -> MockRule {
     })
 }
 
+/// Alice's login profile, made `created` days ago.
+fn profile_made(created: u64) -> GetLoginProfileOutput {
+    GetLoginProfileOutput::builder()
+        .login_profile(
+            LoginProfile::builder()
+                .user_name("alice")
+                .create_date(days_ago(created))
+                .build()
+                .unwrap(),
+        )
+        .build()
+}
+
 /// A console password (login profile) made `created` days ago.
 fn password_made(created: u64) -> MockRule {
     mock!(Client::get_login_profile)
         .match_requests(|r| r.user_name() == Some("alice"))
-        .then_output(move || {
-            GetLoginProfileOutput::builder()
+        .then_output(move || profile_made(created))
+}
+
+/// A login profile made `created` days ago, gone at every read after the first.
+fn password_made_then_gone(created: u64) -> MockRule {
+    mock!(Client::get_login_profile)
+        .sequence()
+        .output(move || profile_made(created))
+        .error(|| {
+            GetLoginProfileError::generic(ErrorMetadata::builder().code("NoSuchEntity").build())
+        })
+        .repeatedly()
+        .build()
+}
+
+fn delete_password_ok() -> MockRule {
+    mock!(Client::delete_login_profile)
+        .match_requests(|r| r.user_name() == Some("alice"))
+        .then_output(|| DeleteLoginProfileOutput::builder().build())
+}
+
+/// CreateLoginProfile of alice, reset required; the password sent is kept for the test to check.
+fn create_password_ok() -> (MockRule, std::sync::Arc<std::sync::Mutex<Option<String>>>) {
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let stash = seen.clone();
+    let rule = mock!(Client::create_login_profile)
+        .match_requests(move |r| {
+            if let Some(p) = r.password() {
+                *stash.lock().unwrap() = Some(p.to_string());
+            }
+            r.user_name() == Some("alice") && r.password_reset_required() == Some(true)
+        })
+        .then_output(|| {
+            CreateLoginProfileOutput::builder()
                 .login_profile(
                     LoginProfile::builder()
                         .user_name("alice")
-                        .create_date(days_ago(created))
+                        .create_date(days_ago(0))
+                        .password_reset_required(true)
                         .build()
                         .unwrap(),
                 )
                 .build()
-        })
+        });
+    (rule, seen)
+}
+
+/// QUELL_DELETE_UNUSED_PASSWORDS=false: passwords are reported, never deleted.
+fn keeping_passwords() -> IamDisableAccessKey {
+    IamDisableAccessKey {
+        delete_unused_passwords: false,
+        ..IamDisableAccessKey::default()
+    }
 }
 
 /// GetUser of alice: her password last used `used` days ago (`None`: never).
@@ -411,18 +470,89 @@ fn unused_target() -> Target {
 }
 
 #[tokio::test]
-async fn a_password_unused_too_long_is_unconfirmed_and_never_deleted() {
+async fn an_unused_password_is_deleted_verified_and_resolved() {
     let t = no_tags();
     let (l, last) = a_used_key();
-    let (p, g) = (password_made(300), password_used(Some(200)));
-    let (u, tag) = (update_ok(), tag_ok());
+    let (p, g) = (password_made_then_gone(300), password_used(Some(200)));
+    let (d, u, tag) = (delete_password_ok(), update_ok(), tag_ok());
     let iam = mock_client!(
         aws_sdk_iam,
         RuleMode::MatchAny,
-        [&t, &l, &last, &p, &g, &u, &tag]
+        [&t, &l, &last, &p, &g, &d, &u, &tag]
     );
     let out = execute(
         &IamDisableAccessKey::default(),
+        &iam,
+        &unused_target(),
+        Mode::Enforce,
+        "quell:exempt",
+    )
+    .await;
+    let Outcome::Remediated { steps } = &out else {
+        panic!("the password is deleted and the re-read finds no login profile: {out:?}")
+    };
+    assert_eq!(steps[0].action, DELETE_LOGIN_PROFILE, "{steps:?}");
+    assert!(
+        steps[0].detail.contains("user=alice")
+            && steps[0]
+                .detail
+                .contains("console password unused 200 days, over 90"),
+        "{}",
+        steps[0].detail
+    );
+    assert_eq!(steps[1].action, TAG);
+    assert_eq!(out.workflow(), Some(quell::outcome::Workflow::Resolved));
+    assert_eq!(d.num_calls(), 1);
+    assert_eq!(
+        p.num_calls(),
+        2,
+        "read, then re-read after the change: NoSuchEntity"
+    );
+    assert_eq!((u.num_calls(), tag.num_calls()), (0, 1));
+}
+
+#[tokio::test]
+async fn a_login_profile_that_cannot_be_deleted_fails_and_is_not_resolved() {
+    let t = no_tags();
+    let (l, last) = a_used_key();
+    let (p, g) = (password_made(300), password_used(Some(200)));
+    let d = mock!(Client::delete_login_profile).then_error(|| {
+        DeleteLoginProfileError::generic(ErrorMetadata::builder().code("AccessDenied").build())
+    });
+    let tag = tag_ok();
+    let iam = mock_client!(
+        aws_sdk_iam,
+        RuleMode::MatchAny,
+        [&t, &l, &last, &p, &g, &d, &tag]
+    );
+    let out = execute(
+        &IamDisableAccessKey::default(),
+        &iam,
+        &unused_target(),
+        Mode::Enforce,
+        "quell:exempt",
+    )
+    .await;
+    assert!(
+        matches!(&out, Outcome::Failed { retryable: false, code: Some(c), .. } if c == "AccessDenied"),
+        "{out:?}"
+    );
+    assert_eq!(tag.num_calls(), 0);
+}
+
+#[tokio::test]
+async fn with_deletion_off_a_password_unused_too_long_is_unconfirmed_and_kept() {
+    let t = no_tags();
+    let (l, last) = a_used_key();
+    let (p, g) = (password_made(300), password_used(Some(200)));
+    let (d, u, tag) = (delete_password_ok(), update_ok(), tag_ok());
+    let iam = mock_client!(
+        aws_sdk_iam,
+        RuleMode::MatchAny,
+        [&t, &l, &last, &p, &g, &d, &u, &tag]
+    );
+    let out = execute(
+        &keeping_passwords(),
         &iam,
         &unused_target(),
         Mode::Enforce,
@@ -434,22 +564,54 @@ async fn a_password_unused_too_long_is_unconfirmed_and_never_deleted() {
     };
     assert!(
         unchecked.contains("console password of alice is unused for 200 days (over 90)")
-            && unchecked.contains("never deletes a password")
+            && unchecked.contains("QUELL_DELETE_UNUSED_PASSWORDS=false")
             && unchecked.contains("a person must delete the login profile"),
         "{unchecked}"
     );
     assert_eq!(out.workflow(), Some(quell::outcome::Workflow::Notified));
     assert_eq!((p.num_calls(), g.num_calls()), (1, 1));
-    // Nothing is written: no key, no tag (and no login profile call beyond the read).
-    assert_eq!((u.num_calls(), tag.num_calls()), (0, 0));
+    // Nothing is written: no key, no tag, no login profile deleted.
+    assert_eq!((u.num_calls(), tag.num_calls(), d.num_calls()), (0, 0, 0));
 }
 
 #[tokio::test]
 async fn a_never_used_password_is_judged_from_its_login_profile() {
+    // Dry run: the plan shows the deletion, and nothing is deleted.
     let t = no_tags();
     let (l, last) = a_used_key();
     let (p, g) = (password_made(150), password_used(None));
-    let iam = mock_client!(aws_sdk_iam, RuleMode::MatchAny, [&t, &l, &last, &p, &g]);
+    let (d, tag) = (delete_password_ok(), tag_ok());
+    let iam = mock_client!(
+        aws_sdk_iam,
+        RuleMode::MatchAny,
+        [&t, &l, &last, &p, &g, &d, &tag]
+    );
+    let out = execute(
+        &IamDisableAccessKey::default(),
+        &iam,
+        &unused_target(),
+        Mode::DryRun,
+        "quell:exempt",
+    )
+    .await;
+    let Outcome::Planned { steps, .. } = &out else {
+        panic!("{out:?}")
+    };
+    assert_eq!(steps[0].action, DELETE_LOGIN_PROFILE, "{steps:?}");
+    assert!(
+        steps[0].detail.contains("unused 150 days, over 90"),
+        "{}",
+        steps[0].detail
+    );
+    assert_eq!((d.num_calls(), tag.num_calls()), (0, 0));
+
+    // Made 10 days ago, after a last use 200 days ago (a login profile made again): unused for
+    // 10 days only.
+    let t = no_tags();
+    let (l, last) = a_used_key();
+    let (p, g) = (password_made(10), password_used(Some(200)));
+    let d = delete_password_ok();
+    let iam = mock_client!(aws_sdk_iam, RuleMode::MatchAny, [&t, &l, &last, &p, &g, &d]);
     let out = execute(
         &IamDisableAccessKey::default(),
         &iam,
@@ -458,13 +620,8 @@ async fn a_never_used_password_is_judged_from_its_login_profile() {
         "quell:exempt",
     )
     .await;
-    let Outcome::Unconfirmed { unchecked, .. } = &out else {
-        panic!("{out:?}")
-    };
-    assert!(
-        unchecked.contains("unused for 150 days (over 90)"),
-        "{unchecked}"
-    );
+    assert!(matches!(out, Outcome::AlreadyCompliant { .. }), "{out:?}");
+    assert_eq!(d.num_calls(), 0);
 
     // Made 10 days ago and never used: not yet over the days.
     let t = no_tags();
@@ -487,7 +644,8 @@ async fn a_password_used_recently_is_already_compliant() {
     let t = no_tags();
     let (l, last) = a_used_key();
     let (p, g) = (password_made(300), password_used(Some(1)));
-    let iam = mock_client!(aws_sdk_iam, RuleMode::MatchAny, [&t, &l, &last, &p, &g]);
+    let d = delete_password_ok();
+    let iam = mock_client!(aws_sdk_iam, RuleMode::MatchAny, [&t, &l, &last, &p, &g, &d]);
     let out = execute(
         &IamDisableAccessKey::default(),
         &iam,
@@ -498,6 +656,7 @@ async fn a_password_used_recently_is_already_compliant() {
     .await;
     assert!(matches!(out, Outcome::AlreadyCompliant { .. }), "{out:?}");
     assert_eq!(g.num_calls(), 1, "the password's last use was read");
+    assert_eq!(d.num_calls(), 0, "a password in use is left");
 }
 
 #[tokio::test]
@@ -523,7 +682,7 @@ async fn a_login_profile_that_cannot_be_read_fails_and_is_not_resolved() {
 }
 
 #[tokio::test]
-async fn unused_keys_are_deactivated_and_the_note_says_the_password_was_left() {
+async fn with_deletion_off_unused_keys_are_deactivated_and_the_note_says_the_password_was_left() {
     let t = no_tags();
     let l = mock!(Client::list_access_keys)
         .sequence()
@@ -543,14 +702,14 @@ async fn unused_keys_are_deactivated_and_the_note_says_the_password_was_left() {
         .build();
     let last = never_used();
     let (p, g) = (password_made(300), password_used(Some(200)));
-    let (u, tag) = (update_ok(), tag_ok());
+    let (u, tag, d) = (update_ok(), tag_ok(), delete_password_ok());
     let iam = mock_client!(
         aws_sdk_iam,
         RuleMode::MatchAny,
-        [&t, &l, &last, &p, &g, &u, &tag]
+        [&t, &l, &last, &p, &g, &u, &tag, &d]
     );
     let out = execute(
-        &IamDisableAccessKey::default(),
+        &keeping_passwords(),
         &iam,
         &unused_target(),
         Mode::Enforce,
@@ -575,7 +734,170 @@ async fn unused_keys_are_deactivated_and_the_note_says_the_password_was_left() {
         note.contains("a person must delete the login profile"),
         "{note}"
     );
-    assert_eq!((u.num_calls(), tag.num_calls()), (1, 1));
+    assert_eq!((u.num_calls(), tag.num_calls(), d.num_calls()), (1, 1, 0));
+}
+
+#[tokio::test]
+async fn prior_records_the_keys_and_the_login_profile_and_undo_puts_both_back() {
+    let r = IamDisableAccessKey::default();
+    let l = mock!(Client::list_access_keys).then_output(|| {
+        ListAccessKeysOutput::builder()
+            .access_key_metadata(key(KEY, true, 200))
+            .build()
+            .unwrap()
+    });
+    let last = never_used();
+    let (p, g) = (password_made(300), password_used(Some(200)));
+    let iam = mock_client!(aws_sdk_iam, RuleMode::MatchAny, [&l, &last, &p, &g]);
+    let target = unused_target();
+    let prior = r.prior(&iam, &target).await.unwrap().unwrap();
+    assert_eq!(prior["user"], "alice");
+    assert_eq!(prior["active_keys"], serde_json::json!([KEY]));
+    let profile = &prior["login_profile"];
+    assert_eq!(profile["user_name"], "alice", "{prior}");
+    assert_eq!(profile["password_reset_required"], false, "{prior}");
+    assert!(
+        profile["create_date"]
+            .as_str()
+            .is_some_and(|d| DateTime::from_str(d, Format::DateTime).is_ok()),
+        "{prior}"
+    );
+
+    let up = mock!(Client::update_access_key)
+        .match_requests(|r| {
+            r.user_name() == Some("alice")
+                && r.access_key_id() == Some(KEY)
+                && r.status() == Some(&StatusType::Active)
+        })
+        .then_output(|| UpdateAccessKeyOutput::builder().build());
+    let none = no_password();
+    let (c, sent) = create_password_ok();
+    let iam = mock_client!(aws_sdk_iam, RuleMode::MatchAny, [&up, &none, &c]);
+    let steps = r.restore(&iam, &prior).await.unwrap();
+    assert_eq!(steps.len(), 2, "{steps:?}");
+    assert_eq!(
+        (steps[0].action, steps[1].action),
+        (UPDATE, CREATE_LOGIN_PROFILE)
+    );
+    let text = &steps[1].detail;
+    assert!(
+        text.contains("console access is back")
+            && text.contains("the old password cannot be restored")
+            && text.contains(
+                "aws iam update-login-profile --user-name alice --password ... --password-reset-required"
+            ),
+        "{text}"
+    );
+    assert_eq!((up.num_calls(), none.num_calls(), c.num_calls()), (1, 1, 1));
+    // A fresh password, strong enough for any policy, that nothing quell returns repeats.
+    let password = sent.lock().unwrap().clone().expect("a password was sent");
+    assert!(password.len() >= 32 && every_class(&password));
+    assert!(
+        steps.iter().all(|s| !s.detail.contains(&password))
+            && !prior.to_string().contains(&password)
+    );
+}
+
+#[tokio::test]
+async fn undo_of_an_older_record_restores_keys_alone_and_a_login_profile_made_since_is_kept() {
+    let r = IamDisableAccessKey::default();
+    let up = mock!(Client::update_access_key)
+        .match_requests(|r| r.status() == Some(&StatusType::Active))
+        .then_output(|| UpdateAccessKeyOutput::builder().build());
+    let p = password_made(1);
+    let (c, sent) = create_password_ok();
+    let iam = mock_client!(aws_sdk_iam, RuleMode::MatchAny, [&up, &p, &c]);
+
+    // Recorded before quell deleted passwords: no `login_profile`, and none is looked at.
+    let steps = r
+        .restore(
+            &iam,
+            &serde_json::json!({"user": "alice", "active_keys": [KEY]}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(steps.len(), 1, "{steps:?}");
+    assert_eq!(steps[0].action, UPDATE);
+    assert_eq!((up.num_calls(), p.num_calls(), c.num_calls()), (1, 0, 0));
+
+    // Alice has a login profile again (made since): left as it is, no password set.
+    let deleted = serde_json::json!({
+        "user": "alice",
+        "active_keys": [],
+        "login_profile": {"user_name": "alice", "create_date": "2026-01-01T00:00:00Z", "password_reset_required": false}
+    });
+    let steps = r.restore(&iam, &deleted).await.unwrap();
+    assert_eq!(steps.len(), 1, "{steps:?}");
+    assert_eq!(steps[0].action, GET_LOGIN_PROFILE);
+    assert!(
+        steps[0].detail.contains("left as it is"),
+        "{}",
+        steps[0].detail
+    );
+    assert_eq!((p.num_calls(), c.num_calls()), (1, 0));
+    assert!(sent.lock().unwrap().is_none());
+
+    // A login profile of another user, or no login profile at all, is refused before any call.
+    for bad in [
+        serde_json::json!({"user": "alice", "active_keys": [KEY], "login_profile": {"user_name": "bob"}}),
+        serde_json::json!({"user": "alice", "active_keys": [KEY], "login_profile": "yes"}),
+    ] {
+        let err = r.restore(&iam, &bad).await.unwrap_err();
+        assert_eq!(err.code.as_deref(), Some("InvalidPriorState"), "{bad}");
+    }
+    assert_eq!(
+        (up.num_calls(), p.num_calls()),
+        (1, 1),
+        "nothing is called for a bad record"
+    );
+}
+
+#[test]
+fn generated_passwords_are_long_random_and_of_every_class() {
+    let passwords: Vec<String> = (0..20).map(|_| random_password().unwrap()).collect();
+    for p in &passwords {
+        assert!(p.len() >= 32 && p.len() == PASSWORD_LENGTH, "{}", p.len());
+        assert!(p.bytes().any(|b| b.is_ascii_uppercase()));
+        assert!(p.bytes().any(|b| b.is_ascii_lowercase()));
+        assert!(p.bytes().any(|b| b.is_ascii_digit()));
+        assert!(p.bytes().any(|b| b"!@#$%^&*()_+-=[]{}|'".contains(&b)));
+        assert!(
+            p.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!@#$%^&*()_+-=[]{}|'".contains(&b)),
+            "only what IAM accepts"
+        );
+    }
+    let distinct: std::collections::BTreeSet<&String> = passwords.iter().collect();
+    assert_eq!(distinct.len(), passwords.len(), "a password came twice");
+    // Every character of the alphabet turns up (each about 31 times in 2,560).
+    let seen: std::collections::BTreeSet<u8> = passwords.iter().flat_map(|p| p.bytes()).collect();
+    assert_eq!(seen.len(), 26 + 26 + 10 + PASSWORD_SYMBOLS.len());
+    assert!(!every_class("abcABC123"), "no symbol");
+    assert!(every_class("aA1!"));
+}
+
+#[test]
+fn password_deletion_is_on_by_default_and_configurable() {
+    let mut r = IamDisableAccessKey::default();
+    assert!(r.delete_unused_passwords);
+    r.configure(&|k| (k == "QUELL_DELETE_UNUSED_PASSWORDS").then(|| "false".to_string()))
+        .unwrap();
+    assert!(!r.delete_unused_passwords);
+    r.configure(&|k| (k == "QUELL_DELETE_UNUSED_PASSWORDS").then(|| " true ".to_string()))
+        .unwrap();
+    assert!(r.delete_unused_passwords);
+    let err = r
+        .configure(&|k| (k == "QUELL_DELETE_UNUSED_PASSWORDS").then(|| "no".to_string()))
+        .unwrap_err();
+    assert_eq!(err.var, "QUELL_DELETE_UNUSED_PASSWORDS");
+    assert!(err.reason.contains("`no`"), "{}", err.reason);
+    let spec = IamDisableAccessKey::SPEC;
+    assert!(spec.permissions.contains(&DELETE_LOGIN_PROFILE));
+    assert!(
+        spec.undo_permissions.contains(&CREATE_LOGIN_PROFILE)
+            && !spec.permissions.contains(&CREATE_LOGIN_PROFILE),
+        "only an undo makes a login profile"
+    );
 }
 
 #[tokio::test]
