@@ -234,6 +234,16 @@ pub fn whole_seconds(t: &aws_smithy_types::DateTime) -> String {
         .unwrap_or_default()
 }
 
+/// The inline policy quell revokes a role's older sessions with, whichever function writes it
+/// (iam-revoke-role-sessions, ec2-isolate-instance): one per role, so a later revocation moves
+/// the cut-off of the same policy instead of stacking another.
+pub const ROLE_SESSIONS_POLICY: &str = "quell-revoke-older-sessions";
+
+/// quell's role-session revocation policy with the cut-off `cutoff`.
+pub fn revoke_role_sessions(cutoff: &aws_smithy_types::DateTime) -> Value {
+    deny_sessions_before("QuellRevokeOlderSessions", cutoff)
+}
+
 /// The policy AWS's "revoke active sessions" writes: everything denied to sessions issued before
 /// `cutoff` (`aws:TokenIssueTime`). Requests signed with a long-term key carry no token issue
 /// time, so they are not denied. One statement, named `sid`.

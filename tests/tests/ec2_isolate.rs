@@ -2,13 +2,16 @@
 //! evidence kept, and a replay changes nothing more; each interface passes through the untracking
 //! group to the isolation group, and one interface failing to move stops nothing else; an
 //! isolation group someone opened is emptied before use; an instance in an Auto Scaling group is
-//! detached by default, kept running, and attached back by undo.
+//! detached by default, kept running, and attached back by undo; with
+//! QUELL_ISOLATE_REVOKE_ROLE_SESSIONS the role of the instance's profile denies its older sessions,
+//! and undo takes that off again (or puts back the revocation the role had), while without it the
+//! role is neither read nor changed.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use ec2_isolate_instance::{
     Ec2IsolateInstance, FINDING_TAG, ISOLATED_BY_TAG, ISOLATION_TAG, PREVIOUS_GROUPS_TAG,
-    UNTRACK_VALUE,
+    SESSIONS_POLICY, UNTRACK_VALUE,
 };
 use quell::{Config, Mode};
 use quell_tests::{context, events, seed, Emulator, CENTRAL, MEMBER};
@@ -962,4 +965,228 @@ async fn one_interface_failing_to_move_stops_nothing_else_and_is_reported() {
             }
         }
     }
+}
+
+/// The role `role`, made in the member and put in the instance profile `seed::instance` gave the
+/// instance `name` (`<name>-profile`).
+async fn profile_role(member: &aws_config::SdkConfig, name: &str, role: &str) {
+    seed::app_role(member, role).await;
+    aws_sdk_iam::Client::new(member)
+        .add_role_to_instance_profile()
+        .instance_profile_name(format!("{name}-profile"))
+        .role_name(role)
+        .send()
+        .await
+        .unwrap();
+}
+
+/// The revocation policy on `role`, as IAM gives it to the test's own admin, decoded; `None` when
+/// the role has none.
+async fn revocation(member: &aws_config::SdkConfig, role: &str) -> Option<String> {
+    match aws_sdk_iam::Client::new(member)
+        .get_role_policy()
+        .role_name(role)
+        .policy_name(SESSIONS_POLICY)
+        .send()
+        .await
+    {
+        Ok(out) => Some(quell::policy::percent_decode(&out.policy_document)),
+        Err(e) => {
+            assert_eq!(
+                aws_sdk_iam::error::ProvideErrorMetadata::code(&e),
+                Some("NoSuchEntity"),
+                "{e:?}"
+            );
+            None
+        }
+    }
+}
+
+/// The function with QUELL_ISOLATE_REVOKE_ROLE_SESSIONS=true, read as the deployed one reads it.
+fn revoking() -> Ec2IsolateInstance {
+    let mut r = Ec2IsolateInstance::default();
+    quell::Remediation::configure(&mut r, &|k| {
+        (k == "QUELL_ISOLATE_REVOKE_ROLE_SESSIONS").then(|| "true".to_string())
+    })
+    .unwrap();
+    assert!(r.revoke_role_sessions);
+    r
+}
+
+/// Another finding of the same kind about instance `id` (another GuardDuty id, another event).
+fn another_finding(id: &str) -> quell::Finding {
+    let event = events::load(
+        "guardduty-ec2-cryptocurrency-bitcointool.json",
+        &[
+            ("i-0a1b2c3d4e5f60718", id),
+            (
+                "f1a2b3c4d5e6f708192a3b4c5d6e7f90",
+                "f1a2b3c4d5e6f708192a3b4c5d6e7f91",
+            ),
+            (
+                "9c2d3e4f-5061-4b7c-8d9e-0f1a2b3c4d01",
+                "9c2d3e4f-5061-4b7c-8d9e-0f1a2b3c4d02",
+            ),
+        ],
+    );
+    quell::event::Envelope::parse(event)
+        .unwrap()
+        .findings
+        .remove(0)
+        .unwrap()
+}
+
+/// With QUELL_ISOLATE_REVOKE_ROLE_SESSIONS=true the role of the instance's profile denies every
+/// action to its sessions issued before the cut-off, which covers the finding's time: read back
+/// from IAM by the test's own admin, not from quell's report. `quell undo` (from the record,
+/// through quell-undo) removes the policy when the role had none, and puts back byte for byte the
+/// revocation it had (iam-revoke-role-sessions', say) when it had one.
+#[tokio::test]
+async fn the_instance_roles_older_sessions_are_revoked_when_asked_and_undo_lifts_it() {
+    use aws_smithy_types::date_time::Format;
+    use aws_smithy_types::DateTime;
+    let emu = Emulator::start_enforced().await.expect("emulator");
+    let member = emu.account_config(MEMBER).await;
+    seed::member_role(&member, CENTRAL).await;
+    // One revocation policy on a role for both functions that revoke sessions: replaced, never
+    // stacked.
+    assert_eq!(SESSIONS_POLICY, iam_revoke_role_sessions::POLICY_NAME);
+    let role = "app-server-7-role";
+    let (id, _) = seed::instance(&member, "app-server-7").await;
+    profile_role(&member, "app-server-7", role).await;
+    assert_eq!(revocation(&member, role).await, None);
+    let r = revoking();
+    let ctx = quell_tests::recording_context(&emu, "ec2-isolate-instance").await;
+    let f = finding(&id);
+
+    let before = DateTime::from(std::time::SystemTime::now());
+    let rep = quell::runtime::handle_finding(&r, &ctx, &f).await;
+    assert_eq!(rep.outcome.name(), "REMEDIATED", "{rep:?}");
+    let quell::Outcome::Remediated { steps } = &rep.outcome else {
+        panic!("{rep:?}")
+    };
+    assert!(
+        steps
+            .iter()
+            .any(|s| s.action == "iam:PutRolePolicy" && s.detail.contains(role)),
+        "{steps:?}"
+    );
+
+    // Read back from IAM: one policy on the role, denying everything to the sessions issued
+    // before a cut-off taken during this isolation, so after the finding saw the compromise.
+    let policies = seed::role_policies(&member, role).await;
+    assert_eq!(policies.len(), 1, "{policies:?}");
+    assert_eq!(policies[0].0, SESSIONS_POLICY);
+    let doc = revocation(&member, role)
+        .await
+        .expect("the revocation policy");
+    let v: serde_json::Value = serde_json::from_str(&doc).unwrap();
+    assert_eq!(v["Statement"][0]["Effect"], "Deny", "{doc}");
+    assert_eq!(
+        v["Statement"][0]["Action"],
+        serde_json::json!(["*"]),
+        "{doc}"
+    );
+    let cutoff = quell::policy::sessions_cutoff(&doc).expect("a cut-off");
+    let seen = DateTime::from_str(f.observed_at.as_deref().unwrap(), Format::DateTime).unwrap();
+    assert!(cutoff.secs() >= before.secs(), "{doc}");
+    assert!(cutoff.secs() >= seen.secs().min(before.secs()), "{doc}");
+    assert!(cutoff.secs() <= DateTime::from(std::time::SystemTime::now()).secs());
+
+    // `quell undo`: the role had no revocation, so the policy is gone again.
+    let undone = quell_tests::undo_recorded(&emu, &ctx, &r, &f.id).await;
+    assert!(
+        undone
+            .iter()
+            .any(|s| s.action == "iam:DeleteRolePolicy" && s.detail.contains(role)),
+        "{undone:?}"
+    );
+    assert_eq!(
+        revocation(&member, role).await,
+        None,
+        "the deny policy is gone"
+    );
+    assert!(seed::role_policies(&member, role).await.is_empty());
+
+    // A role that already had a revocation, with an older cut-off and its own spacing: the
+    // cut-off moves forward (one policy still), and undo puts back exactly the one it had.
+    let role = "app-server-8-role";
+    let (id, _) = seed::instance(&member, "app-server-8").await;
+    profile_role(&member, "app-server-8", role).await;
+    let old = r#"{"Version": "2012-10-17", "Statement": [{"Sid": "Earlier", "Effect": "Deny", "Action": "*", "Resource": "*", "Condition": {"DateLessThan": {"aws:TokenIssueTime": "2026-01-01T00:00:00Z"}}}]}"#;
+    aws_sdk_iam::Client::new(&member)
+        .put_role_policy()
+        .role_name(role)
+        .policy_name(SESSIONS_POLICY)
+        .policy_document(old)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revocation(&member, role).await.as_deref(), Some(old));
+    let f = another_finding(&id);
+    let rep = quell::runtime::handle_finding(&r, &ctx, &f).await;
+    assert_eq!(rep.outcome.name(), "REMEDIATED", "{rep:?}");
+    let moved = revocation(&member, role)
+        .await
+        .expect("the revocation policy");
+    assert_ne!(moved, old);
+    let cutoff = quell::policy::sessions_cutoff(&moved).expect("a cut-off");
+    assert!(cutoff.secs() >= before.secs(), "{moved}");
+    assert_eq!(
+        seed::role_policies(&member, role).await.len(),
+        1,
+        "replaced, not stacked"
+    );
+    let undone = quell_tests::undo_recorded(&emu, &ctx, &r, &f.id).await;
+    assert!(
+        undone
+            .iter()
+            .any(|s| s.action == "iam:PutRolePolicy" && s.detail.contains("put back as it was")),
+        "{undone:?}"
+    );
+    assert_eq!(
+        revocation(&member, role).await.as_deref(),
+        Some(old),
+        "the earlier revocation, byte for byte"
+    );
+}
+
+/// Without the setting (the default) the role of the instance's profile is neither read nor
+/// changed: the profile is removed, and IAM sees no call from quell in the member.
+#[tokio::test]
+async fn without_the_setting_the_instance_role_is_not_read_or_changed() {
+    let emu = Emulator::start_enforced().await.expect("emulator");
+    let member = emu.account_config(MEMBER).await;
+    seed::member_role(&member, CENTRAL).await;
+    let role = "app-server-9-role";
+    let (id, _) = seed::instance(&member, "app-server-9").await;
+    profile_role(&member, "app-server-9", role).await;
+    let ctx = context(
+        &emu,
+        Config {
+            mode: Some(Mode::Enforce),
+            ..Config::default()
+        },
+        "ec2-isolate-instance",
+    );
+    let r = Ec2IsolateInstance::default();
+    assert!(!r.revoke_role_sessions, "off unless the operator opts in");
+
+    emu.clear_calls().await;
+    let rep = quell::runtime::handle_finding(&r, &ctx, &finding(&id)).await;
+    assert_eq!(rep.outcome.name(), "REMEDIATED", "{rep:?}");
+    let calls = emu.calls().await;
+    assert!(
+        calls
+            .iter()
+            .any(|c| c.account == MEMBER && c.action == "DisassociateIamInstanceProfile"),
+        "the profile is removed: {calls:?}"
+    );
+    let iam: Vec<_> = calls
+        .iter()
+        .filter(|c| c.account == MEMBER && c.service == "iam")
+        .collect();
+    assert!(iam.is_empty(), "IAM called without the setting: {iam:?}");
+    assert!(seed::role_policies(&member, role).await.is_empty());
+    assert_eq!(revocation(&member, role).await, None);
 }

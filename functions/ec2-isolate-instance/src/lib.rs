@@ -9,18 +9,29 @@
 //!   all), which cuts them: AWS's own containment runbook, since a tracked connection survives a
 //!   move straight to a group with no rule;
 //! - the instance profile disassociated (its credentials are the likeliest loot);
+//! - with QUELL_ISOLATE_REVOKE_ROLE_SESSIONS=true (off by default), the older sessions of the
+//!   profile's role revoked once the profile is gone: an inline policy denies everything to the
+//!   role's sessions issued before then (`aws:TokenIssueTime`), so credentials already taken from
+//!   the instance stop working. Every other older session of the role is cut too (other instances
+//!   that share it, until their credentials are renewed), hence the opt-in. Never quell's own
+//!   roles, nor an IAM Identity Center role (Identity Center must revoke those: the outcome says
+//!   so and is NOTIFIED, not RESOLVED);
 //! - detached from its Auto Scaling group, kept running (the group launches a replacement and can
 //!   no longer terminate the evidence as unhealthy);
 //! - termination protection on.
 //!
-//! Each step is attempted and reported on its own: one failing (an interface, a snapshot) does not
-//! skip the others, and the outcome names what was done and what failed.
+//! Each step is attempted and reported on its own: one failing (an interface, a snapshot, the
+//! role's revocation) does not skip the others, and the outcome names what was done and what
+//! failed.
 
 use std::sync::Mutex;
+use std::time::SystemTime;
 
 use aws_sdk_ec2::types::{
     AttributeBooleanValue, Filter, InstanceAttributeName, ResourceType, Tag, TagSpecification,
 };
+use aws_smithy_types::date_time::Format;
+use aws_smithy_types::DateTime;
 use quell::config::ConfigError;
 use quell::{
     AwsError, AwsResultExt, Finding, Member, Mode, NotApplicable, Remediation, ResourceKind,
@@ -29,9 +40,11 @@ use quell::{
 
 pub mod groups;
 mod progress;
+pub mod sessions;
 
 pub use groups::{ISOLATION_VALUE, UNTRACK_VALUE};
 use progress::Progress;
+pub use sessions::{InstanceRole, Unread, SESSIONS_POLICY};
 
 /// Tags quell's two groups: `true` on the isolation group, `untrack` on the untracking group.
 pub const ISOLATION_TAG: &str = "quell:isolation";
@@ -51,6 +64,11 @@ pub struct Ec2IsolateInstance {
     /// the group, an isolated instance fails its health checks and the group terminates it, and
     /// the evidence with it. `QUELL_ISOLATE_DETACH_FROM_ASG=false` only reports the membership.
     pub detach_from_asg: bool,
+    /// Revoke the older sessions of the instance profile's role once the profile is removed
+    /// (credentials already taken from the instance keep working until then). Off by default: it
+    /// writes a policy on a role that is not quell's, and cuts every older session of the role,
+    /// other instances' too. `QUELL_ISOLATE_REVOKE_ROLE_SESSIONS=true` turns it on.
+    pub revoke_role_sessions: bool,
 }
 
 impl Default for Ec2IsolateInstance {
@@ -58,6 +76,7 @@ impl Default for Ec2IsolateInstance {
         Ec2IsolateInstance {
             min_severity: Severity::Medium,
             detach_from_asg: true,
+            revoke_role_sessions: false,
         }
     }
 }
@@ -65,6 +84,8 @@ impl Default for Ec2IsolateInstance {
 pub struct Clients {
     pub ec2: aws_sdk_ec2::Client,
     pub autoscaling: aws_sdk_autoscaling::Client,
+    /// Called only when revoking the role's sessions.
+    pub iam: aws_sdk_iam::Client,
 }
 
 /// What the instance looks like now, read once per plan.
@@ -86,12 +107,21 @@ pub struct State {
     /// The Auto Scaling group the instance is in: as Auto Scaling itself says when detaching (the
     /// default), from the instance's tag otherwise.
     pub asg: Option<String>,
+    /// The roles of the instance's profile (the associated one, or the one quell removed, from
+    /// its tag): read only when revoking their sessions.
+    pub roles: Vec<InstanceRole>,
+    /// Why the roles could not be read, when they could not: the isolation goes on, and the
+    /// revocation is reported failed.
+    pub roles_unread: Option<Unread>,
 }
 
 #[derive(Debug)]
 pub struct Target {
     pub instance: String,
     pub finding: String,
+    /// When the finding saw the compromise (never later than now): a revocation of the role's
+    /// sessions must cover it.
+    pub observed_at: DateTime,
     state: Mutex<Option<State>>,
 }
 
@@ -106,6 +136,7 @@ impl Target {
         Target {
             instance: instance.into(),
             finding: finding.into(),
+            observed_at: DateTime::from(SystemTime::now()),
             state: Mutex::new(None),
         }
     }
@@ -258,6 +289,28 @@ impl Ec2IsolateInstance {
         } else {
             tagged_asg
         };
+
+        // The role whose sessions the instance held: of the profile it has, or of the one quell
+        // removed (its tag), so that the verification after the removal still finds it.
+        let mut roles = Vec::new();
+        let mut roles_unread = None;
+        if self.revoke_role_sessions {
+            let arn = profile
+                .as_ref()
+                .map(|p| p.1.clone())
+                .or_else(|| {
+                    tags.iter()
+                        .find(|(k, _)| k == PREVIOUS_PROFILE_TAG)
+                        .map(|(_, v)| v.clone())
+                })
+                .filter(|a| !a.is_empty() && a != "none");
+            if let Some(arn) = arn {
+                match sessions::read(&c.iam, &arn).await {
+                    Ok(r) => roles = r,
+                    Err(e) => roles_unread = Some(Unread(e)),
+                }
+            }
+        }
         Ok(State {
             vpc,
             interfaces,
@@ -269,6 +322,8 @@ impl Ec2IsolateInstance {
             profile,
             termination_protected,
             asg,
+            roles,
+            roles_unread,
         })
     }
 
@@ -353,7 +408,19 @@ pub fn steps(t: &Target, s: &State, detach_from_asg: bool) -> Vec<Step> {
     if let Some((assoc, arn)) = &s.profile {
         out.push(Step::new(
             "ec2:DisassociateIamInstanceProfile",
-            format!("{assoc} ({arn})"),
+            format!("{assoc} ({arn}){}", left_alone_text(s)),
+        ));
+    }
+    for r in to_revoke(t, s) {
+        out.push(sessions::step(&t.instance, r, &t.observed_at));
+    }
+    if let Some(u) = &s.roles_unread {
+        out.push(Step::new(
+            sessions::PUT,
+            format!(
+                "the older sessions of {}'s role denied, once the role is read ({})",
+                t.instance, u.0
+            ),
         ));
     }
     if let Some(g) = s.asg.as_ref().filter(|_| detach_from_asg) {
@@ -375,6 +442,52 @@ pub fn steps(t: &Target, s: &State, detach_from_asg: bool) -> Vec<Step> {
     out
 }
 
+/// The roles whose older sessions are to be revoked: those quell may change whose revocation does
+/// not cover the finding's time, and all of them while the profile is still associated (it hands
+/// out new credentials until it is removed, so the cut-off must come after).
+fn to_revoke<'a>(t: &Target, s: &'a State) -> Vec<&'a InstanceRole> {
+    s.roles
+        .iter()
+        .filter(|r| r.left_alone.is_none())
+        .filter(|r| s.profile.is_some() || !sessions::covers(r.policy.as_deref(), &t.observed_at))
+        .collect()
+}
+
+/// The roles quell leaves alone, and why; empty when there are none.
+fn roles_left_alone(s: &State) -> Vec<String> {
+    s.roles
+        .iter()
+        .filter_map(|r| {
+            r.left_alone
+                .as_ref()
+                .map(|why| format!("role {} is {why}", r.name))
+        })
+        .collect()
+}
+
+fn left_alone_text(s: &State) -> String {
+    roles_left_alone(s)
+        .iter()
+        .map(|l| format!("; its older sessions are not revoked: {l}"))
+        .collect()
+}
+
+/// A true/false setting; `None` when it is not set.
+fn flag(
+    get: &dyn Fn(&str) -> Option<String>,
+    var: &'static str,
+) -> Result<Option<bool>, ConfigError> {
+    match get(var).as_deref().map(str::trim) {
+        None | Some("") => Ok(None),
+        Some("true") => Ok(Some(true)),
+        Some("false") => Ok(Some(false)),
+        Some(other) => Err(ConfigError {
+            var,
+            reason: format!("`{other}` is neither true nor false"),
+        }),
+    }
+}
+
 fn previous_groups(s: &State) -> String {
     s.interfaces
         .iter()
@@ -386,9 +499,9 @@ fn previous_groups(s: &State) -> String {
 impl Remediation for Ec2IsolateInstance {
     const SPEC: Spec = Spec {
         id: "ec2-isolate-instance",
-        summary: "Contains a compromised instance: interfaces through an untracking group to an isolation group (tracked connections cut), EBS snapshots, instance profile removed, detached from Auto Scaling, termination protection; never stops it",
-        resolved: "GuardDuty Backdoor:EC2/*, CryptoCurrency:EC2/*, Trojan:EC2/*, Impact:EC2/*, UnauthorizedAccess:EC2/MaliciousIPCaller.Custom, /MetadataDNSRebind, /TorClient, /TorRelay, /SSHBruteForce and /RDPBruteForce as ACTOR, custom action Isolate instance: re-read shows the VPC's quell:isolation=true group with no rule, every interface in only that group, the instance tagged quell:isolated-by=<finding>, each EBS volume with a snapshot tagged quell:finding=<finding>, no associated instance profile, no Auto Scaling group (when detaching), DisableApiTermination true. Never UNCONFIRMED.",
-        untouched: "Never stops or terminates the instance. Dry-run by default: PLANNED/NOTIFIED until QUELL_MODE=enforce. GuardDuty findings below QUELL_ISOLATE_MIN_SEVERITY (MEDIUM) are NotApplicable (recorded, not acted on); with QUELL_ISOLATE_DETACH_FROM_ASG=false the Auto Scaling group is only reported. An instance tagged QUELL_EXEMPT_TAG (quell:exempt)=true is EXEMPT (NOTIFIED). Undo keeps the snapshots and does not re-associate the profile.",
+        summary: "Contains a compromised instance: interfaces via an untracking group to an isolation group, EBS snapshots, profile removed (opt-in: its role's older sessions revoked), Auto Scaling detach, termination protection; never stops it",
+        resolved: "GuardDuty Backdoor:EC2/*, CryptoCurrency:EC2/*, Trojan:EC2/*, Impact:EC2/*, UnauthorizedAccess:EC2/MaliciousIPCaller.Custom, /MetadataDNSRebind, /TorClient, /TorRelay, /SSHBruteForce and /RDPBruteForce as ACTOR, custom action Isolate instance: re-read shows the VPC's quell:isolation=true group with no rule, every interface in only that group, the instance tagged quell:isolated-by=<finding>, each EBS volume with a snapshot tagged quell:finding=<finding>, no associated instance profile, no Auto Scaling group (when detaching), DisableApiTermination true; with QUELL_ISOLATE_REVOKE_ROLE_SESSIONS=true, GetRolePolicy quell-revoke-older-sessions on each role of the instance profile (the associated one, or the one named by quell:previous-instance-profile) holds a DateLessThan aws:TokenIssueTime cut-off at or after the finding's updatedAt (capped at now), written after the profile was removed. UNCONFIRMED only when that role is quell's own or an IAM Identity Center AWSReservedSSO_* role, which quell leaves alone: the note says Identity Center (or a person) must revoke its sessions.",
+        untouched: "Never stops or terminates the instance. Dry-run by default: PLANNED/NOTIFIED until QUELL_MODE=enforce. GuardDuty findings below QUELL_ISOLATE_MIN_SEVERITY (MEDIUM) are NotApplicable (recorded, not acted on); with QUELL_ISOLATE_DETACH_FROM_ASG=false the Auto Scaling group is only reported. QUELL_ISOLATE_REVOKE_ROLE_SESSIONS is false by default: the role of the instance profile is not read or changed; when true, an inline policy quell-revoke-older-sessions on that role denies everything to its sessions issued before the profile's removal, other instances' sessions of the role too until they are renewed (sessions issued after, the role's other policies and its trust are untouched), and never on quell's own roles nor on IAM Identity Center AWSReservedSSO_* roles (UNCONFIRMED, NOTIFIED). An instance tagged QUELL_EXEMPT_TAG (quell:exempt)=true is EXEMPT (NOTIFIED). Undo keeps the snapshots, does not re-associate the profile, and removes the revocation policy (or puts back the one the role had).",
         triggers: Triggers {
             guardduty: &[
                 "Backdoor:EC2/*",
@@ -424,8 +537,14 @@ impl Remediation for Ec2IsolateInstance {
             "ec2:ModifyInstanceAttribute",
             "autoscaling:DescribeAutoScalingInstances",
             "autoscaling:DetachInstances",
+            // The instance role's older sessions, with QUELL_ISOLATE_REVOKE_ROLE_SESSIONS.
+            "iam:GetInstanceProfile",
+            "iam:GetRolePolicy",
+            sessions::PUT,
         ],
-        undo_permissions: &["autoscaling:AttachInstances"],
+        // DeleteRolePolicy only for undo, when the role had no revocation policy before (a
+        // previous one is put back with PutRolePolicy, which the undo role has from above).
+        undo_permissions: &["autoscaling:AttachInstances", "iam:DeleteRolePolicy"],
         default_mode: Mode::DryRun,
     };
     type Target = Target;
@@ -435,6 +554,7 @@ impl Remediation for Ec2IsolateInstance {
         Clients {
             ec2: aws_sdk_ec2::Client::new(member.config()),
             autoscaling: aws_sdk_autoscaling::Client::new(member.config()),
+            iam: aws_sdk_iam::Client::new(member.config()),
         }
     }
 
@@ -445,17 +565,11 @@ impl Remediation for Ec2IsolateInstance {
                 reason: format!("`{v}` is not LOW, MEDIUM, HIGH or CRITICAL"),
             })?;
         }
-        if let Some(v) = get("QUELL_ISOLATE_DETACH_FROM_ASG").filter(|v| !v.trim().is_empty()) {
-            self.detach_from_asg = match v.trim() {
-                "true" => true,
-                "false" => false,
-                other => {
-                    return Err(ConfigError {
-                        var: "QUELL_ISOLATE_DETACH_FROM_ASG",
-                        reason: format!("`{other}` is neither true nor false"),
-                    })
-                }
-            };
+        if let Some(on) = flag(get, "QUELL_ISOLATE_DETACH_FROM_ASG")? {
+            self.detach_from_asg = on;
+        }
+        if let Some(on) = flag(get, "QUELL_ISOLATE_REVOKE_ROLE_SESSIONS")? {
+            self.revoke_role_sessions = on;
         }
         Ok(())
     }
@@ -474,11 +588,34 @@ impl Remediation for Ec2IsolateInstance {
         if !quell::finding::validate::instance_id(&r.id) {
             return Err(NotApplicable(format!("`{}` is not an instance id", r.id)));
         }
-        Ok(Target::new(&r.id, &f.id))
+        let mut t = Target::new(&r.id, &f.id);
+        // Never later than now: a clock ahead of ours must not make the revocation unverifiable.
+        if let Some(seen) = f
+            .observed_at
+            .as_deref()
+            .and_then(|at| DateTime::from_str(at, Format::DateTime).ok())
+            .filter(|at| at.secs() <= t.observed_at.secs())
+        {
+            t.observed_at = seen;
+        }
+        Ok(t)
     }
 
     fn describe(&self, t: &Target) -> String {
         format!("instance {}", t.instance)
+    }
+
+    /// A role of the instance quell leaves alone keeps its older sessions: a person must revoke
+    /// them, so the finding is not said to be gone.
+    fn unchecked(&self, t: &Target) -> Option<String> {
+        let left = roles_left_alone(&t.cached()?);
+        (!left.is_empty()).then(|| {
+            format!(
+                "the older sessions of {}'s role are not revoked: {}",
+                t.instance,
+                left.join("; ")
+            )
+        })
     }
 
     async fn tags(&self, c: &Clients, t: &Target) -> Result<Tags, AwsError> {
@@ -498,12 +635,20 @@ impl Remediation for Ec2IsolateInstance {
             "instance_profile": s.profile.as_ref().map(|p| &p.1),
             "termination_protected": s.termination_protected,
             "auto_scaling_group": s.asg.as_ref().filter(|_| self.detach_from_asg),
+            // The roles whose revocation policy apply writes, each with the one it had.
+            "role_sessions": self.revoke_role_sessions.then(|| {
+                to_revoke(t, &s)
+                    .iter()
+                    .map(|r| serde_json::json!({"role": r.name, "policy": r.policy}))
+                    .collect::<Vec<_>>()
+            }),
         })))
     }
 
-    /// The interfaces' groups, termination protection and the Auto Scaling group put back. The
-    /// snapshots stay (evidence). The instance profile is not re-associated: that needs
-    /// iam:PassRole, which quell's role does not have; the step says which profile to attach.
+    /// The interfaces' groups, termination protection, the Auto Scaling group and the role's
+    /// revocation policy (removed, or the previous one put back) put back. The snapshots stay
+    /// (evidence). The instance profile is not re-associated: that needs iam:PassRole, which
+    /// quell's role does not have; the step says which profile to attach.
     async fn restore(&self, c: &Clients, prior: &serde_json::Value) -> Result<Vec<Step>, AwsError> {
         use quell::remediation::{invalid_prior, prior_field};
         let id = prior_field(prior, "instance", quell::finding::validate::instance_id)?;
@@ -535,6 +680,7 @@ impl Remediation for Ec2IsolateInstance {
             }
             interfaces.push((eni, groups));
         }
+        let role_sessions = sessions::recorded(prior)?;
         let mut steps = Vec::new();
         for (eni, groups) in interfaces {
             c.ec2
@@ -579,6 +725,9 @@ impl Remediation for Ec2IsolateInstance {
                 "autoscaling:AttachInstances",
                 format!("{id} back in {g}"),
             ));
+        }
+        for (role, before) in &role_sessions {
+            steps.push(sessions::put_back(&c.iam, role, before.as_deref()).await?);
         }
         if let Some(p) = prior["instance_profile"].as_str() {
             steps.push(Step::new(
@@ -738,6 +887,21 @@ impl Remediation for Ec2IsolateInstance {
                 .aws(|| format!("could not disassociate the instance profile of {id}"));
             match out {
                 Ok(_) => p.done(format!("instance profile {arn} disassociated")),
+                Err(e) => p.failed(&e, true),
+            }
+        }
+        // 6. The role's older sessions, once the profile is gone (or failed to go): the cut-off
+        // then comes after every credential the instance was given.
+        if let Some(u) = &s.roles_unread {
+            p.failed(&u.0, true);
+        }
+        for r in to_revoke(t, &s) {
+            match sessions::revoke(&c.iam, &r.name).await {
+                Ok(cutoff) => p.done(format!(
+                    "role {} denies its sessions issued before {}",
+                    r.name,
+                    quell::policy::whole_seconds(&cutoff)
+                )),
                 Err(e) => p.failed(&e, true),
             }
         }

@@ -13,6 +13,7 @@ use aws_sdk_ec2::types::{
     SecurityGroup,
 };
 use aws_sdk_ec2::Client;
+use aws_sdk_iam::operation::get_instance_profile::GetInstanceProfileError;
 use aws_smithy_mocks::{mock, mock_client, Rule as MockRule, RuleMode};
 use aws_smithy_types::error::ErrorMetadata;
 use quell::remediation::execute;
@@ -38,6 +39,8 @@ fn open_state() -> State {
         )),
         termination_protected: false,
         asg: None,
+        roles: vec![],
+        roles_unread: None,
     }
 }
 
@@ -361,13 +364,25 @@ fn instance_rule() -> MockRule {
 }
 
 /// The clients, with an Auto Scaling that knows no group (detaching is the default, so the
-/// membership is always read).
+/// membership is always read), and an IAM that knows no instance profile (the role's sessions are
+/// not revoked by default, so it is never called).
 fn c(ec2: aws_sdk_ec2::Client) -> Clients {
+    let no_profile = mock!(aws_sdk_iam::Client::get_instance_profile).then_error(|| {
+        GetInstanceProfileError::generic(ErrorMetadata::builder().code("NoSuchEntity").build())
+    });
+    c_with(
+        ec2,
+        mock_client!(aws_sdk_iam, RuleMode::MatchAny, [&no_profile]),
+    )
+}
+
+fn c_with(ec2: aws_sdk_ec2::Client, iam: aws_sdk_iam::Client) -> Clients {
     let none = mock!(aws_sdk_autoscaling::Client::describe_auto_scaling_instances)
         .then_output(|| DescribeAutoScalingInstancesOutput::builder().build());
     Clients {
         ec2,
         autoscaling: mock_client!(aws_sdk_autoscaling, RuleMode::MatchAny, [&none]),
+        iam,
     }
 }
 
@@ -557,6 +572,10 @@ struct Fake {
     snapshotted: Vec<String>,
     tagged: bool,
     protected: bool,
+    /// The instance profile associated with the instance (its ARN), until it is disassociated.
+    profile: Option<String>,
+    /// The instance's quell:previous-instance-profile tag, once quell wrote it.
+    previous_profile: Option<String>,
 }
 
 type Shared = std::sync::Arc<std::sync::Mutex<Fake>>;
@@ -610,6 +629,9 @@ fn fake_ec2(f: &Shared) -> (aws_sdk_ec2::Client, Vec<MockRule>) {
                 );
             if f.tagged {
                 inst = inst.tags(Tag::builder().key(ISOLATED_BY_TAG).value("f-1").build());
+            }
+            if let Some(p) = &f.previous_profile {
+                inst = inst.tags(Tag::builder().key(PREVIOUS_PROFILE_TAG).value(p).build());
             }
             DescribeInstancesOutput::builder()
                 .reservations(Reservation::builder().instances(inst.build()).build())
@@ -754,13 +776,49 @@ fn fake_ec2(f: &Shared) -> (aws_sdk_ec2::Client, Vec<MockRule>) {
         }),
     );
     let st = f.clone();
-    rules.push(mock!(Client::create_tags).then_compute_output(move |_| {
-        st.lock().unwrap().tagged = true;
+    rules.push(mock!(Client::create_tags).then_compute_output(move |req| {
+        let mut f = st.lock().unwrap();
+        f.tagged = true;
+        if let Some(p) = req
+            .tags()
+            .iter()
+            .find(|t| t.key() == Some(PREVIOUS_PROFILE_TAG))
+        {
+            f.previous_profile = p.value().map(str::to_string);
+        }
         CreateTagsOutput::builder().build()
     }));
+    let st = f.clone();
     rules.push(
-        mock!(Client::describe_iam_instance_profile_associations)
-            .then_output(|| DescribeIamInstanceProfileAssociationsOutput::builder().build()),
+        mock!(Client::describe_iam_instance_profile_associations).then_compute_output(move |_| {
+            use aws_sdk_ec2::types::{
+                IamInstanceProfile, IamInstanceProfileAssociation,
+                IamInstanceProfileAssociationState,
+            };
+            let f = st.lock().unwrap();
+            let out = DescribeIamInstanceProfileAssociationsOutput::builder();
+            match &f.profile {
+                Some(arn) => out
+                    .iam_instance_profile_associations(
+                        IamInstanceProfileAssociation::builder()
+                            .association_id("iip-assoc-1")
+                            .instance_id(ID)
+                            .iam_instance_profile(IamInstanceProfile::builder().arn(arn).build())
+                            .state(IamInstanceProfileAssociationState::Associated)
+                            .build(),
+                    )
+                    .build(),
+                None => out.build(),
+            }
+        }),
+    );
+    let st = f.clone();
+    rules.push(
+        mock!(Client::disassociate_iam_instance_profile).then_compute_output(move |req| {
+            assert_eq!(req.association_id(), Some("iip-assoc-1"));
+            st.lock().unwrap().profile = None;
+            aws_sdk_ec2::operation::disassociate_iam_instance_profile::DisassociateIamInstanceProfileOutput::builder().build()
+        }),
     );
     let st = f.clone();
     rules.push(
@@ -972,4 +1030,528 @@ async fn an_interface_left_in_the_untracking_group_is_said_first() {
     // The other interface was still isolated.
     assert_eq!(moves(&f).len(), 5);
     assert!(error.contains("eni-2 untracked, then isolated"), "{error}");
+}
+
+const PROFILE_ARN: &str = "arn:aws:iam::111111111111:instance-profile/web";
+
+fn at(s: &str) -> DateTime {
+    DateTime::from_str(s, Format::DateTime).unwrap()
+}
+
+/// IAM with one instance profile, `web`, holding `role`: quell's revocation policy on the role
+/// as the rules below read and change it, so that the verification reads what `apply` did.
+#[derive(Debug, Default)]
+struct FakeIam {
+    role: String,
+    policy: Option<String>,
+    /// Every document put on the role, in order.
+    puts: Vec<String>,
+    deletes: usize,
+    /// PutRolePolicy fails with AccessDenied.
+    refuse_put: bool,
+    /// GetInstanceProfile fails with AccessDenied.
+    refuse_read: bool,
+}
+
+type SharedIam = std::sync::Arc<std::sync::Mutex<FakeIam>>;
+
+fn fake_iam(role: &str, policy: Option<String>) -> SharedIam {
+    std::sync::Arc::new(std::sync::Mutex::new(FakeIam {
+        role: role.into(),
+        policy,
+        ..FakeIam::default()
+    }))
+}
+
+/// The IAM client over `iam`; a put is held to come after the instance in `ec2` lost its profile.
+fn fake_iam_client(iam: &SharedIam, ec2: &Shared) -> (aws_sdk_iam::Client, Vec<MockRule>) {
+    use aws_sdk_iam::operation::delete_role_policy::DeleteRolePolicyOutput;
+    use aws_sdk_iam::operation::get_instance_profile::GetInstanceProfileOutput;
+    use aws_sdk_iam::operation::get_role_policy::{GetRolePolicyError, GetRolePolicyOutput};
+    use aws_sdk_iam::operation::put_role_policy::{PutRolePolicyError, PutRolePolicyOutput};
+    use aws_sdk_iam::types::{InstanceProfile, Role};
+    use aws_smithy_mocks::MockResponse;
+    type Iam = aws_sdk_iam::Client;
+
+    let mut rules = Vec::new();
+    let st = iam.clone();
+    rules.push(
+        mock!(Iam::get_instance_profile).then_compute_response(move |req| {
+            assert_eq!(req.instance_profile_name(), Some("web"));
+            let f = st.lock().unwrap();
+            if f.refuse_read {
+                return MockResponse::Error(GetInstanceProfileError::generic(
+                    ErrorMetadata::builder()
+                        .code("AccessDenied")
+                        .message("refused by the test")
+                        .build(),
+                ));
+            }
+            let role = Role::builder()
+                .path("/")
+                .role_name(&f.role)
+                .role_id("AROAEXAMPLE")
+                .arn(format!("arn:aws:iam::111111111111:role/{}", f.role))
+                .create_date(DateTime::from_secs(0))
+                .build()
+                .unwrap();
+            MockResponse::Output(
+                GetInstanceProfileOutput::builder()
+                    .instance_profile(
+                        InstanceProfile::builder()
+                            .path("/")
+                            .instance_profile_name("web")
+                            .instance_profile_id("AIPAEXAMPLE")
+                            .arn(PROFILE_ARN)
+                            .create_date(DateTime::from_secs(0))
+                            .roles(role)
+                            .build()
+                            .unwrap(),
+                    )
+                    .build(),
+            )
+        }),
+    );
+    let st = iam.clone();
+    rules.push(
+        mock!(Iam::get_role_policy).then_compute_response(move |req| {
+            let f = st.lock().unwrap();
+            assert_eq!(req.role_name(), Some(f.role.as_str()));
+            assert_eq!(req.policy_name(), Some(SESSIONS_POLICY));
+            match &f.policy {
+                // As IAM returns it: URL-encoded.
+                Some(doc) => MockResponse::Output(
+                    GetRolePolicyOutput::builder()
+                        .role_name(&f.role)
+                        .policy_name(SESSIONS_POLICY)
+                        .policy_document(
+                            doc.replace(':', "%3A")
+                                .replace('"', "%22")
+                                .replace('{', "%7B")
+                                .replace('}', "%7D"),
+                        )
+                        .build()
+                        .unwrap(),
+                ),
+                None => MockResponse::Error(GetRolePolicyError::generic(
+                    ErrorMetadata::builder().code("NoSuchEntity").build(),
+                )),
+            }
+        }),
+    );
+    let (st, instance) = (iam.clone(), ec2.clone());
+    rules.push(
+        mock!(Iam::put_role_policy).then_compute_response(move |req| {
+            assert!(
+                instance.lock().unwrap().profile.is_none(),
+                "the role's sessions are revoked once the profile is removed"
+            );
+            let mut f = st.lock().unwrap();
+            assert_eq!(req.role_name(), Some(f.role.as_str()));
+            assert_eq!(req.policy_name(), Some(SESSIONS_POLICY));
+            if f.refuse_put {
+                return MockResponse::Error(PutRolePolicyError::generic(
+                    ErrorMetadata::builder()
+                        .code("AccessDenied")
+                        .message("refused by the test")
+                        .build(),
+                ));
+            }
+            let doc = req.policy_document().unwrap_or_default().to_string();
+            f.puts.push(doc.clone());
+            f.policy = Some(doc);
+            MockResponse::Output(PutRolePolicyOutput::builder().build())
+        }),
+    );
+    let st = iam.clone();
+    rules.push(
+        mock!(Iam::delete_role_policy).then_compute_output(move |req| {
+            let mut f = st.lock().unwrap();
+            assert_eq!(req.role_name(), Some(f.role.as_str()));
+            assert_eq!(req.policy_name(), Some(SESSIONS_POLICY));
+            f.deletes += 1;
+            f.policy = None;
+            DeleteRolePolicyOutput::builder().build()
+        }),
+    );
+    let client = mock_client!(aws_sdk_iam, RuleMode::MatchAny, &rules);
+    (client, rules)
+}
+
+/// A recorded prior state cut to the instance and its role (the fakes' interface and group ids
+/// are not real ones, which undo refuses).
+fn role_record(prior: &serde_json::Value) -> serde_json::Value {
+    serde_json::json!({
+        "instance": ID,
+        "interfaces": [],
+        "role_sessions": prior["role_sessions"].clone(),
+    })
+}
+
+/// An instance with the `web` profile associated, as [`fake`] makes it.
+fn fake_with_profile(refuse: &[(&str, &str)]) -> Shared {
+    let f = fake(refuse);
+    f.lock().unwrap().profile = Some(PROFILE_ARN.into());
+    f
+}
+
+fn revoking() -> Ec2IsolateInstance {
+    let mut r = Ec2IsolateInstance::default();
+    r.configure(&|k| (k == "QUELL_ISOLATE_REVOKE_ROLE_SESSIONS").then(|| "true".to_string()))
+        .unwrap();
+    r
+}
+
+/// The finding saw the compromise at 10:05.
+fn seen_target() -> Target {
+    let mut t = Target::new(ID, "f-1");
+    t.observed_at = at("2026-11-28T10:05:00Z");
+    t
+}
+
+#[test]
+fn revoking_role_sessions_is_off_by_default_and_a_bad_value_names_the_variable() {
+    assert!(!Ec2IsolateInstance::default().revoke_role_sessions);
+    assert!(revoking().revoke_role_sessions);
+    let mut r = revoking();
+    r.configure(&|k| (k == "QUELL_ISOLATE_REVOKE_ROLE_SESSIONS").then(|| "false".to_string()))
+        .unwrap();
+    assert!(!r.revoke_role_sessions);
+    assert_eq!(
+        r.configure(&|k| (k == "QUELL_ISOLATE_REVOKE_ROLE_SESSIONS").then(|| "yes".to_string()))
+            .unwrap_err()
+            .var,
+        "QUELL_ISOLATE_REVOKE_ROLE_SESSIONS"
+    );
+    // The finding's time (its updatedAt), never later than now.
+    let f = parse("guardduty-ec2-cryptocurrency-bitcointool.json");
+    let seen = at("2026-11-28T11:00:00Z");
+    let before = DateTime::from(SystemTime::now());
+    let t = r.target(&f).unwrap();
+    if seen.secs() <= before.secs() {
+        assert_eq!(t.observed_at.secs(), seen.secs());
+    } else {
+        assert!(t.observed_at.secs() >= before.secs());
+        assert!(t.observed_at.secs() <= DateTime::from(SystemTime::now()).secs());
+    }
+}
+
+#[test]
+fn the_role_is_revoked_while_the_profile_is_on_and_until_the_cutoff_covers_the_finding() {
+    let t = seen_target();
+    let role = |policy: Option<&str>| InstanceRole {
+        name: "web-role".into(),
+        left_alone: None,
+        policy: policy.map(|c| sessions::policy(&at(c)).to_string()),
+    };
+    // Isolated already, the role without a revocation: one step, the revocation.
+    let s = State {
+        roles: vec![role(None)],
+        ..isolated_state()
+    };
+    let st = steps(&t, &s, true);
+    assert_eq!(st.len(), 1, "{st:?}");
+    assert_eq!(st[0].action, "iam:PutRolePolicy");
+    assert!(
+        st[0]
+            .detail
+            .contains("role=web-role policy=quell-revoke-older-sessions")
+            && st[0].detail.contains("2026-11-28T10:05:00Z"),
+        "{}",
+        st[0].detail
+    );
+    // A cut-off before the finding moves forward; one at or after it is enough.
+    let st = steps(
+        &t,
+        &State {
+            roles: vec![role(Some("2026-01-01T00:00:00Z"))],
+            ..isolated_state()
+        },
+        true,
+    );
+    assert!(
+        st[0]
+            .detail
+            .contains("the cut-off moves from 2026-01-01T00:00:00Z"),
+        "{st:?}"
+    );
+    let covered = State {
+        roles: vec![role(Some("2026-11-28T10:05:00Z"))],
+        ..isolated_state()
+    };
+    assert!(steps(&t, &covered, true).is_empty());
+    // While the profile is on, it hands out new credentials: revoked after it is removed,
+    // whatever the cut-off says now.
+    let st = steps(
+        &t,
+        &State {
+            roles: vec![role(Some("2026-11-28T11:00:00Z"))],
+            ..open_state()
+        },
+        true,
+    );
+    let actions: Vec<&str> = st.iter().map(|s| s.action).collect();
+    let off = actions
+        .iter()
+        .position(|a| *a == "ec2:DisassociateIamInstanceProfile")
+        .unwrap();
+    assert_eq!(actions[off + 1], "iam:PutRolePolicy", "{actions:?}");
+}
+
+#[tokio::test]
+async fn without_the_setting_no_iam_call_is_made() {
+    let f = fake_with_profile(&[]);
+    let iam = fake_iam("web-role", None);
+    let (ec2, _rules) = fake_ec2(&f);
+    let (iam_client, iam_rules) = fake_iam_client(&iam, &f);
+    let out = execute(
+        &Ec2IsolateInstance::default(),
+        &c_with(ec2, iam_client),
+        &seen_target(),
+        Mode::Enforce,
+        "quell:exempt",
+    )
+    .await;
+    let Outcome::Remediated { steps } = &out else {
+        panic!("{out:?}")
+    };
+    assert!(
+        steps.iter().all(|s| !s.action.starts_with("iam:")),
+        "{steps:?}"
+    );
+    assert!(
+        f.lock().unwrap().profile.is_none(),
+        "the profile is removed"
+    );
+    for r in &iam_rules {
+        assert_eq!(r.num_calls(), 0, "an IAM call without the setting");
+    }
+}
+
+#[tokio::test]
+async fn with_the_setting_the_role_denies_its_sessions_before_the_profile_was_removed() {
+    let f = fake_with_profile(&[]);
+    let iam = fake_iam("web-role", None);
+    let (ec2, _rules) = fake_ec2(&f);
+    let (iam_client, _iam_rules) = fake_iam_client(&iam, &f);
+    let c = c_with(ec2, iam_client);
+    let r = revoking();
+    let t = seen_target();
+    // What undo will need: the role, which had no revocation policy.
+    let prior = r.prior(&c, &t).await.unwrap().unwrap();
+    assert_eq!(
+        prior["role_sessions"],
+        serde_json::json!([{"role": "web-role", "policy": null}])
+    );
+    let before = DateTime::from(SystemTime::now());
+    let out = execute(&r, &c, &t, Mode::Enforce, "quell:exempt").await;
+    let Outcome::Remediated { steps } = &out else {
+        panic!("{out:?}")
+    };
+    let actions: Vec<&str> = steps.iter().map(|s| s.action).collect();
+    let off = actions
+        .iter()
+        .position(|a| *a == "ec2:DisassociateIamInstanceProfile")
+        .unwrap();
+    assert_eq!(actions[off + 1], "iam:PutRolePolicy", "{actions:?}");
+    {
+        let g = iam.lock().unwrap();
+        assert_eq!(g.puts.len(), 1, "{:?}", g.puts);
+        let doc: serde_json::Value = serde_json::from_str(&g.puts[0]).unwrap();
+        let st = &doc["Statement"][0];
+        assert_eq!(st["Effect"], "Deny");
+        assert_eq!(st["Action"], serde_json::json!(["*"]));
+        // The cut-off: now, after the profile is removed; it covers the finding's time.
+        let cutoff = quell::policy::sessions_cutoff(&g.puts[0]).unwrap();
+        assert!(cutoff.secs() >= before.secs(), "{doc}");
+        assert!(cutoff.secs() >= t.observed_at.secs());
+        assert!(cutoff.secs() <= DateTime::from(SystemTime::now()).secs());
+    }
+    // `quell undo`: the policy is removed (the role had none). The fake's interface ids are not
+    // real ones, so the record is cut to the instance and its role.
+    let undone = r.restore(&c, &role_record(&prior)).await.unwrap();
+    assert!(
+        undone
+            .iter()
+            .any(|s| s.action == "iam:DeleteRolePolicy" && s.detail.contains("role=web-role")),
+        "{undone:?}"
+    );
+    let g = iam.lock().unwrap();
+    assert_eq!((g.deletes, g.policy.clone()), (1, None));
+}
+
+#[tokio::test]
+async fn undo_puts_back_the_revocation_the_role_had_exactly() {
+    let f = fake_with_profile(&[]);
+    let old = sessions::policy(&at("2026-01-01T00:00:00Z")).to_string();
+    let iam = fake_iam("web-role", Some(old.clone()));
+    let (ec2, _rules) = fake_ec2(&f);
+    let (iam_client, _iam_rules) = fake_iam_client(&iam, &f);
+    let c = c_with(ec2, iam_client);
+    let r = revoking();
+    let t = seen_target();
+    let prior = r.prior(&c, &t).await.unwrap().unwrap();
+    assert_eq!(prior["role_sessions"][0]["policy"], old.as_str());
+    let out = execute(&r, &c, &t, Mode::Enforce, "quell:exempt").await;
+    assert!(matches!(out, Outcome::Remediated { .. }), "{out:?}");
+    assert_ne!(iam.lock().unwrap().policy.as_deref(), Some(old.as_str()));
+    let undone = r.restore(&c, &role_record(&prior)).await.unwrap();
+    assert!(
+        undone
+            .iter()
+            .any(|s| s.action == "iam:PutRolePolicy" && s.detail.contains("put back as it was")),
+        "{undone:?}"
+    );
+    {
+        let g = iam.lock().unwrap();
+        assert_eq!(g.policy.as_deref(), Some(old.as_str()));
+        assert_eq!(g.deletes, 0);
+    }
+    // A record naming a role quell must not change is refused before any call.
+    let bad = r
+        .restore(
+            &c,
+            &serde_json::json!({
+                "instance": ID,
+                "interfaces": [],
+                "role_sessions": [{"role": "quell-undo", "policy": null}],
+            }),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(bad.code.as_deref(), Some("InvalidPriorState"));
+}
+
+#[tokio::test]
+async fn a_quell_role_or_an_identity_center_role_is_left_alone_and_said() {
+    for (role, said) in [
+        ("quell-ec2-isolate-instance", "quell's own role"),
+        (
+            "AWSReservedSSO_Admin_0123456789abcdef",
+            "IAM Identity Center must revoke its sessions",
+        ),
+    ] {
+        // Planned: the removal of the profile says the role is left alone, and why.
+        let f = fake_with_profile(&[]);
+        let iam = fake_iam(role, None);
+        let (ec2, _rules) = fake_ec2(&f);
+        let (iam_client, iam_rules) = fake_iam_client(&iam, &f);
+        let c = c_with(ec2, iam_client);
+        let out = execute(
+            &revoking(),
+            &c,
+            &seen_target(),
+            Mode::DryRun,
+            "quell:exempt",
+        )
+        .await;
+        let Outcome::Planned { steps, .. } = &out else {
+            panic!("{role}: {out:?}")
+        };
+        assert!(
+            !steps.iter().any(|s| s.action == "iam:PutRolePolicy"),
+            "{steps:?}"
+        );
+        let off = steps
+            .iter()
+            .find(|s| s.action == "ec2:DisassociateIamInstanceProfile")
+            .unwrap();
+        assert!(
+            off.detail.contains(role) && off.detail.contains(said),
+            "{role}: {}",
+            off.detail
+        );
+
+        // Enforced: isolated, the role untouched, and NOTIFIED with what a person must do.
+        let out = execute(
+            &revoking(),
+            &c,
+            &seen_target(),
+            Mode::Enforce,
+            "quell:exempt",
+        )
+        .await;
+        let Outcome::Unconfirmed { unchecked, .. } = &out else {
+            panic!("{role}: {out:?}")
+        };
+        assert!(
+            unchecked.contains(role) && unchecked.contains(said),
+            "{role}: {unchecked}"
+        );
+        assert!(f.lock().unwrap().profile.is_none());
+        let g = iam.lock().unwrap();
+        assert!(g.puts.is_empty() && g.policy.is_none(), "{role}: {g:?}");
+        // Not even its policy is read.
+        assert_eq!(iam_rules[1].num_calls(), 0, "{role}");
+    }
+}
+
+#[tokio::test]
+async fn a_refused_revocation_is_reported_and_every_other_step_still_happens() {
+    let f = fake_with_profile(&[]);
+    let iam = fake_iam("web-role", None);
+    iam.lock().unwrap().refuse_put = true;
+    let (ec2, _rules) = fake_ec2(&f);
+    let (iam_client, _iam_rules) = fake_iam_client(&iam, &f);
+    let out = execute(
+        &revoking(),
+        &c_with(ec2, iam_client),
+        &seen_target(),
+        Mode::Enforce,
+        "quell:exempt",
+    )
+    .await;
+    let Outcome::Failed {
+        error,
+        code,
+        retryable,
+    } = &out
+    else {
+        panic!("{out:?}")
+    };
+    assert!(!retryable, "AccessDenied: {out:?}");
+    assert_eq!(code.as_deref(), Some("AccessDenied"));
+    for said in [
+        "could not put policy quell-revoke-older-sessions on role web-role",
+        "1 step failed",
+        "eni-1 untracked, then isolated",
+        "eni-2 untracked, then isolated",
+        "snapshot snap-1 of vol-1",
+        "instance profile arn:aws:iam::111111111111:instance-profile/web disassociated",
+        "termination protection on",
+    ] {
+        assert!(error.contains(said), "`{said}` not in: {error}");
+    }
+    let g = f.lock().unwrap();
+    assert!(g.enis.iter().all(|(_, groups)| groups == &["sg-iso"]));
+    assert!(g.tagged && g.protected && g.profile.is_none());
+    assert_eq!(g.snapshotted, ["vol-1"]);
+}
+
+#[tokio::test]
+async fn an_unreadable_role_is_reported_and_the_isolation_goes_on() {
+    let f = fake_with_profile(&[]);
+    let iam = fake_iam("web-role", None);
+    iam.lock().unwrap().refuse_read = true;
+    let (ec2, _rules) = fake_ec2(&f);
+    let (iam_client, _iam_rules) = fake_iam_client(&iam, &f);
+    let out = execute(
+        &revoking(),
+        &c_with(ec2, iam_client),
+        &seen_target(),
+        Mode::Enforce,
+        "quell:exempt",
+    )
+    .await;
+    let Outcome::Failed { error, code, .. } = &out else {
+        panic!("{out:?}")
+    };
+    assert_eq!(code.as_deref(), Some("AccessDenied"));
+    assert!(
+        error.contains("could not read the role of instance profile web"),
+        "{error}"
+    );
+    let g = f.lock().unwrap();
+    assert!(g.tagged && g.protected && g.profile.is_none(), "{error}");
+    assert!(iam.lock().unwrap().puts.is_empty());
 }

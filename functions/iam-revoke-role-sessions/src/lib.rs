@@ -17,7 +17,7 @@ use quell::{
 };
 
 /// The one inline policy quell keeps on a role: replaced, never stacked.
-pub const POLICY_NAME: &str = "quell-revoke-older-sessions";
+pub use quell::policy::ROLE_SESSIONS_POLICY as POLICY_NAME;
 const PUT: &str = "iam:PutRolePolicy";
 const DELETE: &str = "iam:DeleteRolePolicy";
 
@@ -292,7 +292,7 @@ use quell::finding::validate::iam_name as valid_role_name;
 
 /// The policy the console's "revoke active sessions" writes, with quell's name.
 pub fn policy(cutoff: &DateTime) -> serde_json::Value {
-    quell::policy::deny_sessions_before("QuellRevokeOlderSessions", cutoff)
+    quell::policy::revoke_role_sessions(cutoff)
 }
 
 /// The cut-off in a policy quell wrote, if it is one.
