@@ -657,6 +657,61 @@ fn cis_numbers_route_only_with_their_standard_and_version() {
     }
 }
 
+/// CIS v3.0.0 and v5.0.0 number both S3.1 (account-level block public access) and, in their
+/// own numbering, other S3 controls near it: those standards report only consolidated findings,
+/// whose SecurityControlId names the control. A consolidated CIS finding routes by that id alone,
+/// whatever its requirement number; the number without it is never guessed from.
+#[test]
+fn consolidated_cis_findings_route_by_their_control_id_not_their_number() {
+    let handlers = registry::handlers();
+    let routed = |e: &serde_json::Value| -> Vec<&str> {
+        route(&handlers, e).iter().map(|h| h.spec().id).collect()
+    };
+    for version in ["3.0.0", "5.0.0"] {
+        for (file, control, want) in [
+            (
+                "securityhub-imported-fsbp-s3-1.json",
+                "S3.1",
+                "s3-account-public-access-block",
+            ),
+            (
+                "securityhub-imported-fsbp-s3-8.json",
+                "S3.8",
+                "s3-block-public-access",
+            ),
+        ] {
+            let mut e: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(root().join("events").join(file)).unwrap())
+                    .unwrap();
+            let f = &mut e["detail"]["findings"][0];
+            f["Compliance"] = serde_json::json!({
+                "Status": "FAILED",
+                "SecurityControlId": control,
+                "AssociatedStandards": [{"StandardsId": format!("standards/cis-aws-foundations-benchmark/v/{version}")}]
+            });
+            f["ProductFields"]["ControlId"] = serde_json::json!("2.1.4");
+            f["ProductFields"]["StandardsArn"] = serde_json::json!(format!(
+                "arn:aws:securityhub:::standards/cis-aws-foundations-benchmark/v/{version}"
+            ));
+            assert_eq!(routed(&e), [want], "CIS {version} 2.1.4 as {control}");
+            let parsed = quell::event::Envelope::parse(e)
+                .unwrap()
+                .findings
+                .remove(0)
+                .unwrap();
+            assert_eq!(parsed.kind, control, "the consolidated id, not the number");
+        }
+        // The number alone (no consolidated id, which these standards never send) reaches no
+        // function: 2.1.4 is not taken to mean either control.
+        let e = cis_finding(version, "2.1.4");
+        assert!(
+            routed(&e).is_empty(),
+            "CIS {version} 2.1.4: {:?}",
+            routed(&e)
+        );
+    }
+}
+
 /// Routing checked against a second, independent implementation: moto's EventBridge matcher
 /// (tests/emulator/match_patterns.py), on the subset it supports. Every generated pattern and
 /// every sample event, genuine and forged, must be judged the same by both.

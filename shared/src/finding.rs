@@ -327,6 +327,11 @@ pub struct Finding {
     /// `S3_ACCESS_POINT`…), where the event says.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub sources: Vec<String>,
+    /// For an Access Analyzer finding: the condition of the policy statement the access comes
+    /// from (`aws:SourceVpce` → `vpce-…`), as key/value pairs; empty: access under no condition;
+    /// `None`: the event did not say.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub condition: Option<Vec<(String, String)>>,
     /// For an alarm: the namespace of the metric it watches (`CISBenchmark`), as the alarm's
     /// configuration in the event says.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -367,6 +372,7 @@ impl Finding {
             window_start: None,
             analyzer: None,
             sources: Vec::new(),
+            condition: None,
             alarm_namespace: None,
         }
     }

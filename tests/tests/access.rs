@@ -481,17 +481,19 @@ async fn an_org_scoped_grant_to_everyone_is_kept_byte_for_byte_and_the_world_one
     let r = S3RestrictBucketPolicy::default();
     let ctx = quell_tests::recording_context(&emu, "s3-restrict-bucket-policy").await;
 
-    // The world statement goes and the change stands; the org statement is kept, and since the
-    // finding's condition is not read, quell cannot say the finding was not about it: UNCONFIRMED.
+    // The world statement goes; the org statement is kept. The finding reports access under no
+    // condition (`condition: {}`), so the limited statement kept is not what it is about: once
+    // no unconditioned grant is left, the finding is gone.
+    assert_eq!(f.condition, Some(Vec::new()));
     let rep = run(&r, &ctx, event.clone()).await;
-    assert_eq!(rep.outcome.name(), "UNCONFIRMED", "{rep:?}");
-    let quell::Outcome::Unconfirmed { checked, .. } = &rep.outcome else {
+    assert_eq!(rep.outcome.name(), "REMEDIATED", "{rep:?}");
+    let quell::Outcome::Remediated { steps } = &rep.outcome else {
         panic!("{rep:?}")
     };
     assert!(
-        checked.contains("s3:PutBucketPolicy")
-            && checked.contains(r#"statement "WorldReads" removed"#),
-        "{checked}"
+        steps.iter().any(|s| s.action == "s3:PutBucketPolicy"
+            && s.detail.contains(r#"statement "WorldReads" removed"#)),
+        "{steps:?}"
     );
     // Read back from S3, not from the report: the org statement is the same bytes, alone.
     let now = policy_text(&member, bucket).await;
@@ -508,7 +510,7 @@ async fn an_org_scoped_grant_to_everyone_is_kept_byte_for_byte_and_the_world_one
             .await
             .expect("quell's own finding")
             .0,
-        "NOTIFIED"
+        "RESOLVED"
     );
 
     // `quell undo`: both statements back, exactly as seeded.
@@ -591,7 +593,8 @@ const VPCE_READS: &str = r#"{"Sid": "VpceReads", "Effect": "Allow", "Principal":
 const MAYBE_VPCE_READS: &str = r#"{"Sid": "MaybeVpceReads", "Effect": "Allow", "Principal": "*", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::quell-demo-vpce-share", "Condition": {"StringEqualsIfExists": {"aws:SourceVpce": "vpce-1a2b3c4d"}}}"#;
 
 #[tokio::test]
-async fn a_statement_limited_to_a_vpc_endpoint_is_kept_and_never_called_resolved_alone() {
+async fn a_statement_limited_to_a_vpc_endpoint_is_kept_and_unconfirmed_only_when_the_finding_is_about_it(
+) {
     let (emu, member) = setup().await;
     let bucket = "quell-demo-vpce-share";
     let seeded =
@@ -604,9 +607,10 @@ async fn a_statement_limited_to_a_vpc_endpoint_is_kept_and_never_called_resolved
     let ctx = ctx(&emu, Some(Mode::Enforce), "s3-restrict-bucket-policy");
 
     // `…IfExists` lets a request from outside any VPC endpoint through: public, removed. The
-    // exact VPC endpoint condition limits its statement: kept, the same bytes.
+    // exact VPC endpoint condition limits its statement: kept, the same bytes. The finding is
+    // about access under no condition, which is gone: RESOLVED.
     let rep = run(&r, &ctx, event.clone()).await;
-    assert_eq!(rep.outcome.name(), "UNCONFIRMED", "{rep:?}");
+    assert_eq!(rep.outcome.name(), "REMEDIATED", "{rep:?}");
     let now = policy_text(&member, bucket).await;
     assert!(
         now.contains(VPCE_READS),
@@ -615,17 +619,26 @@ async fn a_statement_limited_to_a_vpc_endpoint_is_kept_and_never_called_resolved
     assert!(!now.contains("MaybeVpceReads"), "{now}");
     assert_eq!(
         seed::workflow(&central, &f.own_id()).await.unwrap().0,
-        "NOTIFIED"
+        "RESOLVED"
     );
 
-    // Delivered again with only the VPC endpoint's statement left: quell changes nothing, and
-    // since the event's condition is not read, it cannot tell the finding is not about that
-    // statement: UNCONFIRMED (NOTIFIED), naming what it kept, never RESOLVED.
+    // Access Analyzer reports the access through that VPC endpoint (its `condition`): the kept
+    // statement is what this finding is about. quell keeps it (not public) and says so:
+    // UNCONFIRMED (NOTIFIED), naming it, never RESOLVED, and nothing is written.
+    let mut through = redelivered(&event, "through-the-endpoint");
+    through["detail"]["id"] = serde_json::json!("9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c02");
+    through["detail"]["isPublic"] = serde_json::json!(false);
+    through["detail"]["condition"] = serde_json::json!({"aws:SourceVpce": "vpce-1a2b3c4d"});
+    let g = parsed(&through);
     emu.clear_calls().await;
-    let again = run(&r, &ctx, redelivered(&event, "replayed")).await;
-    assert_eq!(again.outcome.name(), "UNCONFIRMED", "{again:?}");
-    assert!(again.note.contains("vpce-1a2b3c4d"), "{}", again.note);
-    assert!(again.note.contains("VpceReads"), "{}", again.note);
+    let rep = run(&r, &ctx, through.clone()).await;
+    assert_eq!(rep.outcome.name(), "UNCONFIRMED", "{rep:?}");
+    assert!(
+        rep.note.contains("aws:SourceVpce=vpce-1a2b3c4d"),
+        "{}",
+        rep.note
+    );
+    assert!(rep.note.contains("VpceReads"), "{}", rep.note);
     assert!(!emu
         .calls()
         .await
@@ -633,7 +646,26 @@ async fn a_statement_limited_to_a_vpc_endpoint_is_kept_and_never_called_resolved
         .any(|c| c.service == "s3" && c.method == "PUT"));
     assert_eq!(policy_text(&member, bucket).await, now);
     assert_eq!(
-        seed::workflow(&central, &f.own_id()).await.unwrap().0,
+        seed::workflow(&central, &g.own_id()).await.unwrap().0,
         "NOTIFIED"
     );
+
+    // Access under another endpoint's condition: not this statement, and no other grant is
+    // left, so it is gone.
+    let mut other = through.clone();
+    other["id"] = serde_json::json!("another-endpoint");
+    other["detail"]["id"] = serde_json::json!("9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c03");
+    other["detail"]["condition"] = serde_json::json!({"aws:SourceVpce": "vpce-0f0f0f0f"});
+    let rep = run(&r, &ctx, other).await;
+    assert_eq!(rep.outcome.name(), "ALREADY_COMPLIANT", "{rep:?}");
+
+    // An event that names no condition: quell cannot tell, UNCONFIRMED.
+    let mut unsaid = redelivered(&event, "no-condition");
+    unsaid["detail"]
+        .as_object_mut()
+        .expect("detail")
+        .remove("condition");
+    let rep = run(&r, &ctx, unsaid).await;
+    assert_eq!(rep.outcome.name(), "UNCONFIRMED", "{rep:?}");
+    assert!(rep.note.contains("names no condition"), "{}", rep.note);
 }

@@ -11,10 +11,12 @@
 //! stay. Principals trusted by configuration (QUELL_TRUSTED_ACCOUNTS) are not touched: the finding
 //! is archived in Access Analyzer and suppressed in Security Hub, with the reason.
 //!
-//! The event's `condition` (which statement's condition the finding is about) is not among what
-//! quell reads of it: when nothing is left to change but a statement granting what the finding
-//! names was kept for its conditions (or a log delivery grant was kept), the outcome is
-//! UNCONFIRMED, naming what was kept, never "resolved".
+//! Access Analyzer says under which condition the access it reports is granted (the event's
+//! `condition`: `{}` for none). A statement kept for its conditions is what the finding is about
+//! only when it holds that condition; then (and for a kept log delivery grant, or an event that
+//! names no condition) the outcome is UNCONFIRMED, naming what was kept, never "resolved". A
+//! finding about access under no condition is resolved when no unconditioned grant is left, the
+//! limited statements kept beside it are not what it reports.
 
 use aws_sdk_s3::types::{AccessControlPolicy, Grant, Grantee, Owner, Permission, Type};
 use quell::config::ConfigError;
@@ -58,6 +60,8 @@ pub struct Target {
     pub from_acl: bool,
     /// Where the finding is archived when its access is trusted.
     pub analyzer: Option<AnalyzerFinding>,
+    /// The condition the finding reports the access under (`None`: the event did not say).
+    pub condition: Option<Vec<(String, String)>>,
     /// What the last `plan` kept although it grants what the finding names (a statement limited
     /// by its conditions, a log delivery grant), for [`Remediation::unchecked`].
     kept: Cached<Vec<String>>,
@@ -70,6 +74,7 @@ impl Target {
             principals: principals.iter().map(|p| p.to_string()).collect(),
             from_acl: false,
             analyzer: None,
+            condition: None,
             kept: Cached::default(),
         }
     }
@@ -264,7 +269,7 @@ impl Remediation for S3RestrictBucketPolicy {
     const SPEC: Spec = Spec {
         id: "s3-restrict-bucket-policy",
         summary: "Removes from a bucket policy and ACL exactly the grants to principals outside the zone of trust, keeping every other statement byte-for-byte; archives trusted findings",
-        resolved: "Access Analyzer AWS::S3::Bucket: GetBucketPolicy has no Allow statement whose Principal names a finding principal not in QUELL_TRUSTED_ACCOUNTS (if it names *: Principal * or an Allow with NotPrincipal, unless a condition limits it) and, if it names * or its sources include BUCKET_ACL, GetBucketAcl has no AllUsers or AuthenticatedUsers grant (public), no named canonical user, and with BUCKET_ACL and an account principal no non-owner canonical user. UNCONFIRMED when a condition-limited statement, a grant to everyone under a condition naming the finding's account, or a log-delivery ACL grant was kept.",
+        resolved: "Access Analyzer AWS::S3::Bucket: GetBucketPolicy has no Allow statement whose Principal names a finding principal not in QUELL_TRUSTED_ACCOUNTS (if it names *: Principal * or an Allow with NotPrincipal, unless a condition limits it) and, if it names * or its sources include BUCKET_ACL, GetBucketAcl has no AllUsers or AuthenticatedUsers grant (public), no named canonical user, and with BUCKET_ACL and an account principal no non-owner canonical user. UNCONFIRMED when a statement kept as limited by its conditions holds the finding's condition (any such statement when the event names no condition), or a grant to everyone under a condition naming the finding's account, or a log-delivery ACL grant was kept; a finding under no condition (`condition: {}`) is not about the limited statements kept beside it.",
         untouched: "Keeps every other statement byte-for-byte, Deny statements, the owner's ACL grants and log delivery grants (LogDelivery group, CloudFront awslogsdelivery). All principals in QUELL_TRUSTED_ACCOUNTS: EXEMPT (SUPPRESSED), and in enforce the Access Analyzer finding archived. ARCHIVED, RESOLVED, ERROR or principal-less findings are NotApplicable; a non-JSON policy fails (MalformedPolicy). A bucket tagged QUELL_EXEMPT_TAG (quell:exempt)=true is EXEMPT. Default enforce.",
         triggers: Triggers {
             access_analyzer: &["AWS::S3::Bucket"],
@@ -308,6 +313,7 @@ impl Remediation for S3RestrictBucketPolicy {
             principals: f.principals.clone(),
             from_acl: f.sources.iter().any(|s| s == "BUCKET_ACL"),
             analyzer: AnalyzerFinding::of(f),
+            condition: f.condition.clone(),
             kept: Cached::default(),
         })
     }
@@ -357,7 +363,18 @@ impl Remediation for S3RestrictBucketPolicy {
                     ),
                 )),
             }
-            kept.extend(cut.kept);
+            // A statement kept for its conditions leaves the finding open only when it is what
+            // the finding reports (or the event did not say which condition that is).
+            kept.extend(
+                cut.kept
+                    .into_iter()
+                    .zip(cut.kept_conditions)
+                    .filter(|(_, block)| match (&t.condition, block) {
+                        (Some(c), Some(block)) => statements::is_about(c, block),
+                        _ => true,
+                    })
+                    .map(|(k, _)| k),
+            );
         }
         if self.reads_acl(t) {
             let (owner, grants) = acl(&c.s3, &t.bucket, &c.account).await?;
@@ -388,14 +405,25 @@ impl Remediation for S3RestrictBucketPolicy {
         Ok(steps)
     }
 
-    /// Access Analyzer names one condition per finding, and quell does not read it: a statement
-    /// that grants what the finding names but was kept as limited by its conditions may be what
-    /// the finding is about. Nothing to change is then not "resolved".
+    /// A statement kept as limited by its conditions that holds the finding's condition (or any,
+    /// when the event named none), or a log delivery grant kept: nothing to change is then not
+    /// "resolved".
     fn unchecked(&self, t: &Target) -> Option<String> {
         let kept = t.kept();
+        let under = match &t.condition {
+            None => "the event names no condition, so the finding may be about".to_string(),
+            Some(c) if c.is_empty() => "the finding may be about".to_string(),
+            Some(c) => format!(
+                "the finding reports access under {}, and quell keeps",
+                c.iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        };
         (!kept.is_empty()).then(|| {
             format!(
-                "quell does not read the finding's condition, and kept as not public: {}",
+                "{under} what it kept as not public (a person decides): {}",
                 kept.join("; ")
             )
         })

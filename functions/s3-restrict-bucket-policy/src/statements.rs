@@ -26,6 +26,10 @@ pub struct Cut {
     /// Each statement that grants what the finding names but is kept because its conditions
     /// limit it, and to what.
     pub kept: Vec<String>,
+    /// For each statement in `kept`, in the same order: its `Condition` block when it was kept
+    /// as limited by it (`Null`: none); `None` when it was kept because its condition names a
+    /// principal of the finding (always what the finding is about).
+    pub kept_conditions: Vec<Option<Value>>,
 }
 
 /// What becomes of one statement.
@@ -35,6 +39,16 @@ struct Decision {
     edit: Option<Option<String>>,
     done: Option<String>,
     kept: Option<String>,
+    /// Kept because the condition names the finding's principal, not because it limits.
+    names_principal: bool,
+}
+
+/// The statement's `Condition` block, `Null` when it has none.
+fn condition_of(raw: &str) -> Value {
+    serde_json::from_str::<Value>(raw)
+        .ok()
+        .and_then(|st| st.get("Condition").cloned())
+        .unwrap_or(Value::Null)
 }
 
 fn as_list(v: &Value) -> Vec<Value> {
@@ -134,6 +148,7 @@ fn decide(raw: &str, n: usize, cut: &[String], trust: &Trust) -> Result<Decision
                     except.join(", ")
                 )),
                 kept: None,
+                names_principal: false,
             },
         });
     }
@@ -157,6 +172,7 @@ fn decide(raw: &str, n: usize, cut: &[String], trust: &Trust) -> Result<Decision
             .collect();
         if !named.is_empty() {
             return Ok(Decision {
+                names_principal: true,
                 kept: Some(format!(
                     "{label} grants everyone under a condition that names {}: quell does not \
                      rewrite conditions; a person must narrow it",
@@ -187,12 +203,42 @@ fn decide(raw: &str, n: usize, cut: &[String], trust: &Trust) -> Result<Decision
             edit: Some(None),
             done: Some(format!("{label} removed")),
             kept,
+            names_principal: false,
         },
         Some(Some(new)) => Decision {
             edit: Some(Some(new.to_string())),
             done: Some(format!("{label} no longer grants {}", cut.join(", "))),
             kept,
+            names_principal: false,
         },
+    })
+}
+
+/// Whether a statement with this `Condition` block is what a finding reporting access under
+/// `condition` is about: every key/value the finding names appears in the block, under any
+/// operator (keys compared as IAM does, without case). A finding under no condition is about no
+/// conditioned statement.
+pub fn is_about(condition: &[(String, String)], block: &Value) -> bool {
+    if condition.is_empty() {
+        return false;
+    }
+    let pairs: Vec<(String, &Value)> = block
+        .as_object()
+        .into_iter()
+        .flat_map(|ops| ops.values())
+        .filter_map(Value::as_object)
+        .flat_map(|m| m.iter().map(|(k, v)| (k.to_ascii_lowercase(), v)))
+        .collect();
+    condition.iter().all(|(k, v)| {
+        let k = k.to_ascii_lowercase();
+        pairs.iter().any(|(pk, pv)| {
+            *pk == k
+                && match pv {
+                    Value::String(s) => s == v,
+                    Value::Array(a) => a.iter().any(|x| x.as_str() == Some(v.as_str())),
+                    _ => false,
+                }
+        })
     })
 }
 
@@ -261,7 +307,11 @@ pub fn cut(policy: &str, principals: &[String], trust: &Trust) -> Result<Cut, St
         let raw = &policy[s..e];
         let d = decide(raw, n + 1, principals, trust)?;
         out.changed.extend(d.done);
-        out.kept.extend(d.kept);
+        if let Some(k) = d.kept {
+            out.kept.push(k);
+            out.kept_conditions
+                .push((!d.names_principal).then(|| condition_of(raw)));
+        }
         match d.edit {
             None => kept.push(raw.to_string()),
             Some(None) => {}
@@ -439,5 +489,27 @@ mod tests {
             cut(sid_named_statement, &star, &trust).unwrap(),
             Cut::default()
         );
+    }
+
+    #[test]
+    fn a_statement_is_what_the_finding_is_about_when_it_holds_the_finding_condition() {
+        let block: Value = serde_json::from_str(
+            r#"{"StringEquals": {"AWS:SourceVpce": ["vpce-1a2b3c4d", "vpce-9"]}, "Bool": {"aws:SecureTransport": "true"}}"#,
+        )
+        .unwrap();
+        let pair = |k: &str, v: &str| vec![(k.to_string(), v.to_string())];
+        assert!(is_about(&pair("aws:SourceVpce", "vpce-1a2b3c4d"), &block));
+        assert!(!is_about(&pair("aws:SourceVpce", "vpce-0"), &block));
+        assert!(!is_about(&pair("aws:PrincipalOrgID", "o-1"), &block));
+        assert!(!is_about(&[], &block), "a finding under no condition");
+        assert!(!is_about(
+            &pair("aws:SourceVpce", "vpce-1a2b3c4d"),
+            &Value::Null
+        ));
+        let both = vec![
+            ("aws:SourceVpce".to_string(), "vpce-9".to_string()),
+            ("aws:SecureTransport".to_string(), "true".to_string()),
+        ];
+        assert!(is_about(&both, &block));
     }
 }

@@ -26,6 +26,10 @@ struct AccessAnalyzerDetail {
     principal: Option<Value>,
     #[serde(default)]
     sources: Option<Vec<AccessSource>>,
+    /// The statement's condition the access comes from: condition key → value, as Access
+    /// Analyzer reports it (`{}`: none).
+    #[serde(default)]
+    condition: Option<serde_json::Map<String, Value>>,
 }
 
 #[derive(Deserialize)]
@@ -45,6 +49,21 @@ pub(super) fn finding(env: &Envelope) -> Result<Finding, EventError> {
         return Err(invalid("resources", "analyzer ARN", a));
     }
     let account = checked_account("detail.accountId", &d.account_id)?;
+    let condition = match &d.condition {
+        None => None,
+        Some(m) => Some(
+            m.iter()
+                .map(|(k, v)| match v.as_str() {
+                    Some(s) if !k.trim().is_empty() => Ok((k.clone(), s.to_string())),
+                    _ => Err(invalid(
+                        &format!("detail.condition.{k}"),
+                        "condition key with a string value",
+                        &v.to_string(),
+                    )),
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+        ),
+    };
     let region = checked_region("detail.region", &d.region)?;
     let kind = ResourceKind::from_cfn(&d.resource_type);
     let resources = match d.resource.as_deref() {
@@ -103,6 +122,7 @@ pub(super) fn finding(env: &Envelope) -> Result<Finding, EventError> {
         .filter_map(|v| v.as_str().map(str::to_string))
         .collect();
     f.analyzer = analyzer;
+    f.condition = condition;
     f.sources = d
         .sources
         .unwrap_or_default()
