@@ -510,17 +510,56 @@ def age_password(seed):
     if not user.password:
         return f"user {user.name} has no login profile"
     now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
-    created = _utc_naive(seed["loginProfileCreate"]) if seed.get("loginProfileCreate") else user.create_date
+    current = _profile_created(user)
+    created = _utc_naive(seed["loginProfileCreate"]) if seed.get("loginProfileCreate") else current
     used = _utc_naive(seed["passwordLastUsed"]) if seed.get("passwordLastUsed") else None
-    if created > user.create_date:
-        return f"the login profile of {user.name} was created at {user.create_date}: it can only get older"
+    if created > current:
+        return f"the login profile of {user.name} was created at {current}: it can only get older"
     if used is not None and not created <= used <= now:
         return f"the password of {user.name} cannot be used before {created} or after now"
     if user.password_last_used is not None and (used is None or used < user.password_last_used):
         return f"the password of {user.name} was used at {user.password_last_used}: a use is not taken back"
-    user.create_date = created
+    user.create_date = min(user.create_date, created)
+    user.quell_profile_created = created
     user.password_last_used = used
     return None
+
+
+def _profile_created(user):
+    """When the user's login profile was made: moto keeps no date of its own for it (it answers the
+    user's CreateDate), so one made later, as `quell undo` does, would look as old as the user."""
+    return getattr(user, "quell_profile_created", None) or user.create_date
+
+
+from moto.core.responses import ActionResult  # noqa: E402
+from moto.iam.responses import IamResponse  # noqa: E402
+
+
+def _login_profile(user):
+    return ActionResult({
+        "LoginProfile": {
+            "UserName": user.name,
+            "CreateDate": _profile_created(user),
+            "PasswordResetRequired": user.password_reset_required,
+        }
+    })
+
+
+def create_login_profile(self):
+    """As AWS: a new login profile carries the PasswordResetRequired it was made with (moto drops
+    it, and keeps a deleted profile's flag) and its own CreateDate, now."""
+    user = self.backend.create_login_profile(self._get_param("UserName"), self._get_param("Password"))
+    user.password_reset_required = str(self._get_param("PasswordResetRequired")).lower() == "true"
+    user.quell_profile_created = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+    return _login_profile(user)
+
+
+def get_login_profile(self):
+    return _login_profile(self.backend.get_login_profile(self._get_param("UserName")))
+
+
+IamResponse.create_login_profile = create_login_profile
+IamResponse.get_login_profile = get_login_profile
 
 
 # ------------------------------------------------------------------ call log
@@ -809,6 +848,10 @@ def _iam_request_with_iam_action(self, account_id, method, path, data, body, hea
     _iam_request_init(self, account_id, method, path, data, body, headers, action)
     if "/configuration/publicAccessBlock" in path and self._action in _S3_CONTROL_IAM_ACTIONS:
         self._action = _S3_CONTROL_IAM_ACTIONS[self._action]
+    # CloudWatch signs as `monitoring` and AWS authorizes it as `cloudwatch:` (moto asks the
+    # policy for monitoring:GetMetricStatistics, which no policy names, so it denies everything).
+    if self._action.startswith("monitoring:"):
+        self._action = "cloudwatch:" + self._action.split(":", 1)[1]
 
 
 _access_control.IAMRequest.__init__ = _iam_request_with_iam_action
