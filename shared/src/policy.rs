@@ -244,6 +244,33 @@ pub fn revoke_role_sessions(cutoff: &aws_smithy_types::DateTime) -> Value {
     deny_sessions_before("QuellRevokeOlderSessions", cutoff)
 }
 
+/// How long after its prior state was recorded a change writes its cut-off, at most: a cut-off
+/// later than that was written by a later revocation.
+const REVOCATION_SLACK_SECS: i64 = 600;
+
+/// The cut-off of a later revocation standing in `current` (the role's policy now), when there
+/// is one: a change recorded at `recorded_at` (epoch seconds) wrote its cut-off within minutes
+/// of it, so a later one is another isolation's or iam-revoke-role-sessions'. Undoing the older
+/// change must leave it: the sessions it cuts may be stolen too. `None` for records that did not
+/// say when they were made.
+pub fn later_revocation(
+    current: Option<&str>,
+    recorded_at: Option<i64>,
+) -> Option<aws_smithy_types::DateTime> {
+    let at = recorded_at?;
+    current
+        .and_then(sessions_cutoff)
+        .filter(|c| c.secs() > at + REVOCATION_SLACK_SECS)
+}
+
+/// Seconds since the epoch, now: when a revocation's prior state is recorded.
+pub fn epoch_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default()
+}
+
 /// The policy AWS's "revoke active sessions" writes: everything denied to sessions issued before
 /// `cutoff` (`aws:TokenIssueTime`). Requests signed with a long-term key carry no token issue
 /// time, so they are not denied. One statement, named `sid`.
@@ -317,5 +344,25 @@ mod tests {
     fn malformed_policies_are_named() {
         assert!(restricted("{", &[]).unwrap_err().contains("not JSON"));
         assert!(restricted("{}", &[]).unwrap_err().contains("no Statement"));
+    }
+
+    #[test]
+    fn a_later_revocation_is_told_from_the_one_a_change_wrote() {
+        let at = 1_764_000_000;
+        let doc = |secs: i64| {
+            revoke_role_sessions(&aws_smithy_types::DateTime::from_secs(secs)).to_string()
+        };
+        assert_eq!(later_revocation(Some(&doc(at + 5)), Some(at)), None);
+        assert_eq!(
+            later_revocation(Some(&doc(at + 3600)), Some(at)).map(|c| c.secs()),
+            Some(at + 3600)
+        );
+        assert_eq!(
+            later_revocation(Some(&doc(at + 3600)), None),
+            None,
+            "an old record"
+        );
+        assert_eq!(later_revocation(None, Some(at)), None);
+        assert_eq!(later_revocation(Some("{}"), Some(at)), None);
     }
 }

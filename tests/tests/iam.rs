@@ -424,7 +424,9 @@ async fn a_console_password_unused_too_long_is_deleted_and_undo_makes_a_login_pr
     assert_eq!(steps.len(), 1, "{steps:?}");
     assert_eq!(steps[0].action, "iam:CreateLoginProfile");
     assert!(
-        steps[0].detail.contains("console access is back")
+        steps[0]
+            .detail
+            .contains("no one can sign in until a person sets one")
             && steps[0].detail.contains("old password cannot be restored")
             && steps[0]
                 .detail

@@ -107,8 +107,8 @@ pub struct State {
     /// The Auto Scaling group the instance is in: as Auto Scaling itself says when detaching (the
     /// default), from the instance's tag otherwise.
     pub asg: Option<String>,
-    /// The roles of the instance's profile (the associated one, or the one quell removed, from
-    /// its tag): read only when revoking their sessions.
+    /// The roles of the instance's profile (the associated one, or the one this run removed):
+    /// read only when revoking their sessions.
     pub roles: Vec<InstanceRole>,
     /// Why the roles could not be read, when they could not: the isolation goes on, and the
     /// revocation is reported failed.
@@ -123,6 +123,10 @@ pub struct Target {
     /// sessions must cover it.
     pub observed_at: DateTime,
     state: Mutex<Option<State>>,
+    /// The instance profile found associated in this run, so that the verification after its
+    /// removal still knows the role. Never read back from the instance's tags: anyone who may
+    /// tag an instance could then choose the role whose sessions quell cuts.
+    profile_seen: quell::remediation::Cached<String>,
 }
 
 impl PartialEq for Target {
@@ -138,6 +142,7 @@ impl Target {
             finding: finding.into(),
             observed_at: DateTime::from(SystemTime::now()),
             state: Mutex::new(None),
+            profile_seen: quell::remediation::Cached::default(),
         }
     }
 
@@ -290,19 +295,20 @@ impl Ec2IsolateInstance {
             tagged_asg
         };
 
-        // The role whose sessions the instance held: of the profile it has, or of the one quell
-        // removed (its tag), so that the verification after the removal still finds it.
+        // The role whose sessions the instance held: of the profile it has, or of the one this
+        // run removed, so that the verification after the removal still finds it. A later
+        // delivery, the profile long gone, revokes nothing again: the cut-off is not moved at
+        // every update of the finding, cutting the role's other instances each time.
         let mut roles = Vec::new();
         let mut roles_unread = None;
         if self.revoke_role_sessions {
+            if let Some(p) = &profile {
+                t.profile_seen.set(p.1.clone());
+            }
             let arn = profile
                 .as_ref()
                 .map(|p| p.1.clone())
-                .or_else(|| {
-                    tags.iter()
-                        .find(|(k, _)| k == PREVIOUS_PROFILE_TAG)
-                        .map(|(_, v)| v.clone())
-                })
+                .or_else(|| t.profile_seen.get())
                 .filter(|a| !a.is_empty() && a != "none");
             if let Some(arn) = arn {
                 match sessions::read(&c.iam, &arn).await {
@@ -639,7 +645,7 @@ impl Remediation for Ec2IsolateInstance {
             "role_sessions": self.revoke_role_sessions.then(|| {
                 to_revoke(t, &s)
                     .iter()
-                    .map(|r| serde_json::json!({"role": r.name, "policy": r.policy}))
+                    .map(|r| serde_json::json!({"role": r.name, "policy": r.policy, "recorded_at": quell::policy::epoch_now()}))
                     .collect::<Vec<_>>()
             }),
         })))
@@ -726,8 +732,8 @@ impl Remediation for Ec2IsolateInstance {
                 format!("{id} back in {g}"),
             ));
         }
-        for (role, before) in &role_sessions {
-            steps.push(sessions::put_back(&c.iam, role, before.as_deref()).await?);
+        for (role, before, recorded_at) in &role_sessions {
+            steps.push(sessions::put_back(&c.iam, role, before.as_deref(), *recorded_at).await?);
         }
         if let Some(p) = prior["instance_profile"].as_str() {
             steps.push(Step::new(

@@ -178,9 +178,13 @@ pub async fn revoke(iam: &aws_sdk_iam::Client, role: &str) -> Result<DateTime, A
     Ok(now)
 }
 
+/// One role's recorded revocation: its name, its policy as it was (`None`: it had none), and when
+/// the record was made (`None` in records from before that was kept).
+pub type Recorded = (String, Option<String>, Option<i64>);
+
 /// The roles a recorded prior state names, each with its policy as it was (`None`: it had none);
 /// checked before any call. A record without them (the setting off) names none.
-pub fn recorded(prior: &serde_json::Value) -> Result<Vec<(String, Option<String>)>, AwsError> {
+pub fn recorded(prior: &serde_json::Value) -> Result<Vec<Recorded>, AwsError> {
     let list = match prior.get("role_sessions") {
         None | Some(serde_json::Value::Null) => return Ok(Vec::new()),
         Some(serde_json::Value::Array(list)) => list,
@@ -201,7 +205,7 @@ pub fn recorded(prior: &serde_json::Value) -> Result<Vec<(String, Option<String>
                 )))
             }
         };
-        out.push((role, policy));
+        out.push((role, policy, r["recorded_at"].as_i64()));
     }
     Ok(out)
 }
@@ -213,7 +217,20 @@ pub async fn put_back(
     iam: &aws_sdk_iam::Client,
     role: &str,
     before: Option<&str>,
+    recorded_at: Option<i64>,
 ) -> Result<Step, AwsError> {
+    if recorded_at.is_some() {
+        let now = current(iam, role).await?;
+        if let Some(later) = quell::policy::later_revocation(now.as_deref(), recorded_at) {
+            return Ok(Step::new(
+                    "manual",
+                format!(
+                    "role={role} policy={SESSIONS_POLICY} left as it is: a later revocation (sessions before {}) stands, and undoing this isolation does not take it back",
+                    whole_seconds(&later)
+                ),
+            ));
+        }
+    }
     match before {
         Some(doc) => {
             iam.put_role_policy()

@@ -1338,11 +1338,22 @@ async fn with_the_setting_the_role_denies_its_sessions_before_the_profile_was_re
     let r = revoking();
     let t = seen_target();
     // What undo will need: the role, which had no revocation policy.
-    let prior = r.prior(&c, &t).await.unwrap().unwrap();
+    let mut prior = r.prior(&c, &t).await.unwrap().unwrap();
+    // When it was recorded, so that undo can tell a later revocation from its own.
+    let recorded_at = prior["role_sessions"][0]["recorded_at"].take();
+    assert!(
+        recorded_at.as_i64().unwrap() >= quell::policy::epoch_now() - 60,
+        "{recorded_at}"
+    );
+    prior["role_sessions"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("recorded_at");
     assert_eq!(
         prior["role_sessions"],
         serde_json::json!([{"role": "web-role", "policy": null}])
     );
+    prior["role_sessions"][0]["recorded_at"] = recorded_at;
     let before = DateTime::from(SystemTime::now());
     let out = execute(&r, &c, &t, Mode::Enforce, "quell:exempt").await;
     let Outcome::Remediated { steps } = &out else {

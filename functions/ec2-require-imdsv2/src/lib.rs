@@ -111,11 +111,11 @@ pub async fn token_less_calls(
     cw: &aws_sdk_cloudwatch::Client,
     instance: &str,
     days: u32,
-) -> Option<String> {
+) -> Result<Option<String>, AwsError> {
     use aws_sdk_cloudwatch::primitives::DateTime;
     use aws_sdk_cloudwatch::types::{Dimension, Statistic};
     if days == 0 {
-        return None;
+        return Ok(None);
     }
     let now = std::time::SystemTime::now();
     let start = now - std::time::Duration::from_secs(u64::from(days) * 86_400);
@@ -137,16 +137,18 @@ pub async fn token_less_calls(
         .await
         .aws(|| format!("could not read MetadataNoToken of {instance}"));
     match read {
-        Err(e) => Some(format!(
+        // Throttled, timed out, a 5xx: worth trying again, as any other call.
+        Err(e) if e.retryable => Err(e),
+        Err(e) => Ok(Some(format!(
             "{e}: without it quell cannot tell whether software on the instance still calls the metadata service without a token, so it does not require tokens"
-        )),
+        ))),
         Ok(out) => {
             let calls: f64 = out.datapoints().iter().filter_map(|d| d.sum()).sum();
-            (calls > 0.0).then(|| {
+            Ok((calls > 0.0).then(|| {
                 format!(
                     "CloudWatch MetadataNoToken counts {calls} metadata call(s) without a token on {instance} in the last {days} day(s): requiring IMDSv2 would break that software; move it to IMDSv2 (SDKs since 2019 do it), then run quell again"
                 )
-            })
+            }))
         }
     }
 }
@@ -204,7 +206,7 @@ impl Remediation for Ec2RequireImdsv2 {
         id: "ec2-require-imdsv2",
         summary: "Sets HttpTokens=required (IMDSv2) on the instance, and a hop limit of 2 where it was 1 so that containers keep the metadata service",
         resolved: "ec2-imdsv2-check, EC2.8: DescribeInstances reads MetadataOptions HttpTokens=required, or HttpEndpoint disabled; after a change that raised the hop limit, HttpPutResponseHopLimit also reads at least the raised value. Never UNCONFIRMED: this check is the finding's whole check.",
-        untouched: "Raises HttpPutResponseHopLimit only when it is 1 and tokens are not yet required, to QUELL_IMDS_HOP_LIMIT (default 2; 1 leaves it); an instance already requiring tokens keeps its hop limit, one with the endpoint disabled is left. Before requiring tokens it reads CloudWatch MetadataNoToken over QUELL_IMDS_NO_TOKEN_DAYS (14; 0 does not look): token-less calls, or a metric it cannot read, make it PLANNED (NOTIFIED) with what it saw. An instance tagged QUELL_EXEMPT_TAG (quell:exempt)=true is EXEMPT. No plan_only; default enforce.",
+        untouched: "Raises HttpPutResponseHopLimit only when it is 1 and tokens are not yet required, to QUELL_IMDS_HOP_LIMIT (default 2; 1 leaves it); an instance already requiring tokens keeps its hop limit, one with the endpoint disabled is left. Before requiring tokens it reads CloudWatch MetadataNoToken over QUELL_IMDS_NO_TOKEN_DAYS (14; 0 does not look): token-less calls, or a metric it cannot read, make it PLANNED (NOTIFIED) with what it saw. An instance tagged QUELL_EXEMPT_TAG (quell:exempt)=true is EXEMPT. Default enforce.",
         triggers: Triggers {
             config_rules: &["ec2-imdsv2-check"],
             securityhub_controls: &["EC2.8"],
@@ -304,7 +306,7 @@ impl Remediation for Ec2RequireImdsv2 {
         }
         if t.no_token.get().is_none() {
             t.no_token
-                .set(token_less_calls(&c.cloudwatch, &t.instance, self.no_token_days).await);
+                .set(token_less_calls(&c.cloudwatch, &t.instance, self.no_token_days).await?);
         }
         Ok(vec![Step::new(MODIFY, detail)])
     }

@@ -12,7 +12,7 @@
 //! login profile (iam:DeleteLoginProfile), a step of the same plan as the keys, and RESOLVED only
 //! once GetLoginProfile says NoSuchEntity. Undo cannot give that password back: IAM never returns
 //! one. It makes the login profile again with a fresh random password that is never logged,
-//! returned or recorded, to be reset at sign-in: console access is back, and a person must set
+//! returned or recorded, to be reset at sign-in: the login profile is back, and a person must set
 //! the password (`aws iam update-login-profile`). With QUELL_DELETE_UNUSED_PASSWORDS=false the
 //! password is only read and reported: UNCONFIRMED (NOTIFIED), never ALREADY_COMPLIANT or
 //! RESOLVED, also when keys were deactivated in the same run.
@@ -876,7 +876,7 @@ async fn restore_login_profile(
     Ok(Step::new(
         CREATE_LOGIN_PROFILE,
         format!(
-            "user={user} login profile made again{}: console access is back, but the old password cannot be restored (IAM never returns one), so it has a new random password nobody knows, to be reset at sign-in. \
+            "user={user} login profile made again{}: the login profile is back, but the old password cannot be restored (IAM never returns one): it has a new random password nobody knows, so no one can sign in until a person sets one. \
              A person must set the password: aws iam update-login-profile --user-name {user} --password ... --password-reset-required",
             was.created
                 .as_deref()

@@ -781,7 +781,7 @@ async fn prior_records_the_keys_and_the_login_profile_and_undo_puts_both_back() 
     );
     let text = &steps[1].detail;
     assert!(
-        text.contains("console access is back")
+        text.contains("no one can sign in until a person sets one")
             && text.contains("the old password cannot be restored")
             && text.contains(
                 "aws iam update-login-profile --user-name alice --password ... --password-reset-required"

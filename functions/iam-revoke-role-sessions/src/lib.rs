@@ -213,7 +213,11 @@ impl Remediation for IamRevokeRoleSessions {
         t: &Target,
     ) -> Result<Option<serde_json::Value>, AwsError> {
         let doc = existing(iam, &t.role).await?;
-        Ok(Some(serde_json::json!({"role": t.role, "policy": doc})))
+        Ok(Some(serde_json::json!({
+            "role": t.role,
+            "policy": doc,
+            "recorded_at": quell::policy::epoch_now(),
+        })))
     }
 
     /// quell's policy as it was before, or removed when the role had none (iam:DeleteRolePolicy
@@ -224,6 +228,20 @@ impl Remediation for IamRevokeRoleSessions {
         prior: &serde_json::Value,
     ) -> Result<Vec<Step>, AwsError> {
         let role = quell::remediation::prior_field(prior, "role", valid_role_name)?;
+        // A later revocation (another finding's, an isolation's) stands: its sessions may be
+        // stolen too. Records from before this check have no time and are put back as they are.
+        if let Some(at) = prior["recorded_at"].as_i64() {
+            let now = existing(iam, &role).await?;
+            if let Some(later) = quell::policy::later_revocation(now.as_deref(), Some(at)) {
+                return Ok(vec![Step::new(
+                    "manual",
+                    format!(
+                        "role={role} policy={POLICY_NAME} left as it is: a later revocation (sessions before {}) stands, and undoing this one does not take it back",
+                        fmt(&later)
+                    ),
+                )]);
+            }
+        }
         match prior["policy"].as_str() {
             Some(doc) => {
                 iam.put_role_policy()

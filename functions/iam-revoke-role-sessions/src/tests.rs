@@ -327,3 +327,39 @@ fn policies_decode_and_cutoffs_read_back() {
     );
     assert!(cutoff("{\"Statement\":[]}").is_none());
 }
+
+#[tokio::test]
+async fn undo_leaves_a_later_revocation_standing() {
+    use aws_sdk_iam::operation::delete_role_policy::DeleteRolePolicyOutput;
+    let del =
+        mock!(Client::delete_role_policy).then_output(|| DeleteRolePolicyOutput::builder().build());
+    let put = put_ok();
+    // Recorded at 10:00 (the role had no policy); since then another finding moved the cut-off
+    // to 11:00: its sessions may be stolen too, so undoing the 10:00 change leaves it.
+    let recorded = at("2026-11-28T10:00:00Z").secs();
+    let prior =
+        serde_json::json!({"role": "app-server-role", "policy": null, "recorded_at": recorded});
+    let later = mock!(Client::get_role_policy).then_output(|| policy_with("2026-11-28T11:00:00Z"));
+    let iam = mock_client!(aws_sdk_iam, RuleMode::MatchAny, [&later, &del, &put]);
+    let steps = IamRevokeRoleSessions::default()
+        .restore(&iam, &prior)
+        .await
+        .unwrap();
+    assert!(
+        steps[0]
+            .detail
+            .contains("a later revocation (sessions before 2026-11-28T11:00:00Z) stands"),
+        "{steps:?}"
+    );
+    assert_eq!((del.num_calls(), put.num_calls()), (0, 0));
+
+    // The cut-off this change wrote (a minute after recording): undone, the policy removed.
+    let own = mock!(Client::get_role_policy).then_output(|| policy_with("2026-11-28T10:01:00Z"));
+    let iam = mock_client!(aws_sdk_iam, RuleMode::MatchAny, [&own, &del, &put]);
+    let steps = IamRevokeRoleSessions::default()
+        .restore(&iam, &prior)
+        .await
+        .unwrap();
+    assert_eq!(steps[0].action, "iam:DeleteRolePolicy", "{steps:?}");
+    assert_eq!(del.num_calls(), 1);
+}

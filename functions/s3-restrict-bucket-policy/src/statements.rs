@@ -234,12 +234,20 @@ pub fn is_about(condition: &[(String, String)], block: &Value) -> bool {
         pairs.iter().any(|(pk, pv)| {
             *pk == k
                 && match pv {
-                    Value::String(s) => s == v,
-                    Value::Array(a) => a.iter().any(|x| x.as_str() == Some(v.as_str())),
+                    Value::String(s) => same_value(s, v),
+                    Value::Array(a) => a.iter().filter_map(Value::as_str).any(|s| same_value(s, v)),
                     _ => false,
                 }
         })
     })
+}
+
+/// Whether a statement's condition value may be the one a finding names: equal without case
+/// (`…IgnoreCase` operators, and ARNs whose case Access Analyzer may write otherwise), or a
+/// `…Like` pattern with wildcards. When in doubt the statement is taken to be the finding's, which
+/// only ever makes the outcome UNCONFIRMED, never RESOLVED.
+fn same_value(statement: &str, finding: &str) -> bool {
+    statement.eq_ignore_ascii_case(finding) || statement.contains(['*', '?'])
 }
 
 /// The index of the `}` that closes the object opening at `text[start]`.
@@ -511,5 +519,10 @@ mod tests {
             ("aws:SecureTransport".to_string(), "true".to_string()),
         ];
         assert!(is_about(&both, &block));
+        // Case and wildcards: when in doubt, it is the finding's statement.
+        assert!(is_about(&pair("aws:sourcevpce", "VPCE-1A2B3C4D"), &block));
+        let like: Value =
+            serde_json::from_str(r#"{"StringLike": {"aws:SourceVpce": "vpce-1*"}}"#).unwrap();
+        assert!(is_about(&pair("aws:SourceVpce", "vpce-1a2b3c4d"), &like));
     }
 }

@@ -29,7 +29,7 @@ struct AccessAnalyzerDetail {
     /// The statement's condition the access comes from: condition key → value, as Access
     /// Analyzer reports it (`{}`: none).
     #[serde(default)]
-    condition: Option<serde_json::Map<String, Value>>,
+    condition: Option<Value>,
 }
 
 #[derive(Deserialize)]
@@ -49,21 +49,20 @@ pub(super) fn finding(env: &Envelope) -> Result<Finding, EventError> {
         return Err(invalid("resources", "analyzer ARN", a));
     }
     let account = checked_account("detail.accountId", &d.account_id)?;
-    let condition = match &d.condition {
-        None => None,
-        Some(m) => Some(
+    // Access Analyzer writes the condition as key → string. Any other shape is taken as "not
+    // said" (`None`), which only ever makes s3-restrict-bucket-policy's outcome UNCONFIRMED: the
+    // finding itself is still acted on.
+    let condition = d
+        .condition
+        .as_ref()
+        .and_then(Value::as_object)
+        .and_then(|m| {
             m.iter()
-                .map(|(k, v)| match v.as_str() {
-                    Some(s) if !k.trim().is_empty() => Ok((k.clone(), s.to_string())),
-                    _ => Err(invalid(
-                        &format!("detail.condition.{k}"),
-                        "condition key with a string value",
-                        &v.to_string(),
-                    )),
+                .map(|(k, v)| {
+                    Some((k.clone(), v.as_str()?.to_string())).filter(|_| !k.trim().is_empty())
                 })
-                .collect::<Result<Vec<_>, _>>()?,
-        ),
-    };
+                .collect::<Option<Vec<_>>>()
+        });
     let region = checked_region("detail.region", &d.region)?;
     let kind = ResourceKind::from_cfn(&d.resource_type);
     let resources = match d.resource.as_deref() {
