@@ -9,22 +9,56 @@ use quell::runtime::Context;
 use quell::{Config, Mode};
 use quell_cli::{registry, route, template};
 
+/// What `quell` exits with, so that scripts can tell the cases apart (README: Exit codes).
+mod exit {
+    /// Something was refused or could not start: an unreadable or refused event, a bad setting,
+    /// no record to undo. Nothing was changed on its behalf.
+    pub const ERROR: u8 = 1;
+    /// Usage: clap's own code for a bad command line.
+    #[allow(dead_code)]
+    pub const USAGE: u8 = 2;
+    /// No remediation's rules match the event: nothing ran.
+    pub const NO_RULE: u8 = 3;
+    /// A remediation FAILED for good (AccessDenied, not verified), a finding in the event was
+    /// refused, or an outcome could not be recorded: a person must look.
+    pub const FAILED: u8 = 4;
+    /// A remediation failed with an error worth retrying (throttling, a timeout, a 5xx): run it
+    /// again.
+    pub const RETRYABLE: u8 = 5;
+}
+
+const EXIT_CODES: &str = "Exit codes: 0 done; 1 refused or could not start (nothing changed); \
+2 usage; 3 no remediation's rules match the event; 4 a remediation failed, a finding was refused \
+or an outcome not recorded (a person must look); 5 a failure worth retrying (run it again).";
+
 #[derive(Parser)]
 #[command(
     name = "quell",
     version,
-    about = "Closes the loop on AWS security findings."
+    about = "Closes the loop on AWS security findings.",
+    after_help = EXIT_CODES
 )]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
+    /// The AWS region to call (replay, undo); otherwise AWS_REGION or the profile's.
+    #[arg(long, global = true)]
+    region: Option<String>,
+    /// The AWS profile to call with (replay, undo); otherwise AWS_PROFILE or the default chain.
+    #[arg(long, global = true)]
+    profile: Option<String>,
 }
 
 #[derive(Subcommand)]
 enum Cmd {
     /// The remediations: their triggers, member permissions and default mode.
-    List,
-    /// The member roles' policies (`quell-<function>` and `quell-undo`), or one function's.
+    List {
+        /// `table` (a line each) or `json` (everything, the rules' patterns included).
+        #[arg(long, value_enum, default_value = "table")]
+        output: Output,
+    },
+    /// The member roles' policies (`quell-<function>` and `quell-undo`), or one function's: what
+    /// member/member.yaml grants, as JSON.
     Policy {
         /// One function's id, or `quell-undo`.
         function: Option<String>,
@@ -39,7 +73,14 @@ enum Cmd {
     /// role (QUELL_MEMBER_ROLE overrides); the account lists apply.
     Undo {
         /// The finding's id, as the report and the Security Hub note name it.
-        finding_id: String,
+        #[arg(required_unless_present = "list")]
+        finding_id: Option<String>,
+        /// List the recorded changes that can be undone (not yet undone), and change nothing.
+        #[arg(long, conflicts_with = "finding_id")]
+        list: bool,
+        /// With --list: only this account's.
+        #[arg(long, requires = "list")]
+        account: Option<String>,
         /// The function whose change to undo, when several changed the finding.
         #[arg(long)]
         function: Option<String>,
@@ -52,13 +93,14 @@ enum Cmd {
         endpoint: Option<String>,
     },
     /// Routes an event as the deployed rules would and runs the matching remediations in-process,
-    /// with the same code as the Lambda functions.
+    /// with the same code as the Lambda functions. Dry-run unless `--mode enforce`, whatever
+    /// QUELL_MODE and the remediations' defaults say.
     Replay {
         /// An EventBridge event, as JSON.
         event: PathBuf,
-        /// Overrides QUELL_MODE for this run.
-        #[arg(long, value_enum)]
-        mode: Option<ModeArg>,
+        /// `dry-run` (the default: plans, changes nothing) or `enforce` (acts).
+        #[arg(long, value_enum, default_value = "dry-run")]
+        mode: ModeArg,
         /// An AWS endpoint (a local emulator); otherwise AWS_ENDPOINT_URL or AWS itself.
         #[arg(long)]
         endpoint: Option<String>,
@@ -74,10 +116,14 @@ enum Which {
     Central,
     /// member/member.yaml, every member account's stack.
     Member,
-    /// The member role's policy document (JSON).
-    MemberPolicy,
     /// The Markdown table of remediations.
     Docs,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Output {
+    Table,
+    Json,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -93,7 +139,7 @@ async fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::FAILURE
+            ExitCode::from(exit::ERROR)
         }
     }
 }
@@ -101,16 +147,23 @@ async fn main() -> ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let specs = registry::specs();
     match cli.cmd {
-        Cmd::List => {
-            for s in &specs {
-                println!("{}  ({})", s.id, s.default_mode.as_str());
-                println!("    {}", s.summary);
-                for r in quell::routing::rules(s, &template::TemplateActionTargets) {
-                    println!("    rule {}: {}", r.name, r.pattern);
-                }
-                println!("    permissions: {}", s.permissions.join(", "));
+        Cmd::List { output } => match output {
+            Output::Json => {
+                let all: Vec<serde_json::Value> = specs.iter().map(spec_json).collect();
+                println!("{}", serde_json::to_string_pretty(&all)?);
             }
-        }
+            Output::Table => {
+                println!("{:<32} {:<8} TRIGGERS", "REMEDIATION", "DEFAULT");
+                for s in &specs {
+                    println!(
+                        "{:<32} {:<8} {}",
+                        s.id,
+                        s.default_mode.as_str(),
+                        triggers_line(&s.triggers)
+                    );
+                }
+            }
+        },
         Cmd::Policy { function } => {
             let all = template::member_policies(&specs);
             let out = match function {
@@ -131,14 +184,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Cmd::Template { which } => match which {
             Which::Central => print!("{}", template::central(&specs)),
             Which::Member => print!("{}", template::member(&specs)),
-            Which::MemberPolicy => println!(
-                "{}",
-                serde_json::to_string_pretty(&template::member_policies(&specs))?
-            ),
             Which::Docs => print!("{}", template::docs_table(&specs)),
         },
         Cmd::Undo {
             finding_id,
+            list,
+            account,
             function,
             dry_run,
             endpoint,
@@ -150,10 +201,40 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if config.member_role.is_none() {
                 config.member_role = Some(template::UNDO_ROLE.to_string());
             }
-            let sdk = load_sdk(endpoint).await;
+            let sdk = load_sdk(endpoint, cli.region, cli.profile).await;
             let handlers = registry::handlers();
             let ctx = Context::new(&sdk, config, template::UNDO_ROLE);
             let state = ctx.state.as_ref().context("no state table")?;
+            if list {
+                let records = state
+                    .undo_records(|k| {
+                        account.as_deref().is_none_or(|a| k.account == a)
+                            && function.as_deref().is_none_or(|f| k.function == f)
+                    })
+                    .await?;
+                let mut shown = 0;
+                for (k, prior) in records {
+                    match prior {
+                        Ok(p) if p.undone_at.is_some() => {}
+                        Ok(p) => {
+                            shown += 1;
+                            println!(
+                                "{}  {}  {}/{}  {}",
+                                k.finding, k.function, k.account, k.region, p.target
+                            );
+                        }
+                        Err(e) => {
+                            shown += 1;
+                            println!("{}  {}  cannot be undone: {e}", k.finding, k.function);
+                        }
+                    }
+                }
+                if shown == 0 {
+                    println!("no recorded change is left to undo");
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
+            let finding_id = finding_id.context("name a finding, or --list")?;
             let keys: Vec<_> = state
                 .priors_of_finding(&finding_id)
                 .await?
@@ -227,22 +308,24 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     bail!("{} is refused: {first}", event.display());
                 }
             }
-            if let Some(m) = mode {
-                config.mode = Some(match m {
-                    ModeArg::Enforce => Mode::Enforce,
-                    ModeArg::DryRun => Mode::DryRun,
-                });
-            }
+            config.mode = Some(match mode {
+                ModeArg::Enforce => Mode::Enforce,
+                ModeArg::DryRun => Mode::DryRun,
+            });
             let handlers = registry::handlers();
             let matched = route(&handlers, &value);
             if matched.is_empty() {
-                bail!(
-                    "no remediation's rules match this {} event",
+                eprintln!(
+                    "error: no remediation's rules match this {} event",
                     intake.detail_type
                 );
+                return Ok(ExitCode::from(exit::NO_RULE));
             }
-            let sdk = load_sdk(endpoint).await;
-            let mut failed = false;
+            if matches!(mode, ModeArg::DryRun) {
+                eprintln!("quell replay: dry-run, nothing is changed (--mode enforce acts)");
+            }
+            let sdk = load_sdk(endpoint, cli.region, cli.profile).await;
+            let (mut failed, mut retryable) = (false, false);
             for h in matched {
                 let spec = h.spec();
                 let ctx = Context::new(&sdk, config.clone(), spec.id);
@@ -256,7 +339,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         }
                     };
                     let report = h.handle(&ctx, f).await;
-                    failed |= report.outcome.is_retryable() || !report.record_errors.is_empty();
+                    retryable |= report.outcome.is_retryable();
+                    failed |= matches!(
+                        report.outcome,
+                        quell::Outcome::Failed {
+                            retryable: false,
+                            ..
+                        }
+                    ) || !report.record_errors.is_empty();
                     if json {
                         println!("{}", serde_json::to_string_pretty(&report)?);
                     } else {
@@ -275,17 +365,78 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
             if failed {
-                return Ok(ExitCode::FAILURE);
+                return Ok(ExitCode::from(exit::FAILED));
+            }
+            if retryable {
+                return Ok(ExitCode::from(exit::RETRYABLE));
             }
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-async fn load_sdk(endpoint: Option<String>) -> aws_config::SdkConfig {
+async fn load_sdk(
+    endpoint: Option<String>,
+    region: Option<String>,
+    profile: Option<String>,
+) -> aws_config::SdkConfig {
     let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
     if let Some(url) = endpoint {
         loader = loader.endpoint_url(url);
     }
+    if let Some(r) = region {
+        loader = loader.region(aws_config::Region::new(r));
+    }
+    if let Some(p) = profile {
+        loader = loader.profile_name(p);
+    }
     loader.load().await
+}
+
+/// One remediation for `quell list --output json`: its declaration and the rules generated from it.
+fn spec_json(s: &quell::Spec) -> serde_json::Value {
+    let t = &s.triggers;
+    serde_json::json!({
+        "id": s.id,
+        "summary": s.summary,
+        "default_mode": s.default_mode.as_str(),
+        "triggers": {
+            "guardduty": t.guardduty,
+            "guardduty_actor_only": t.guardduty_actor_only,
+            "guardduty_user_types": t.guardduty_user_types,
+            "config_rules": t.config_rules,
+            "securityhub_controls": t.securityhub_controls,
+            "custom_actions": t.custom_actions,
+            "access_analyzer": t.access_analyzer,
+            "alarm_metrics": t.alarm_metrics,
+            "cloudtrail_events": t.cloudtrail_events,
+        },
+        "rules": quell::routing::rules(s, &template::TemplateActionTargets)
+            .into_iter()
+            .map(|r| serde_json::json!({"name": r.name, "pattern": r.pattern}))
+            .collect::<Vec<_>>(),
+        "resolved": s.resolved,
+        "untouched": s.untouched,
+        "permissions": s.permissions,
+        "undo_permissions": s.undo_permissions,
+    })
+}
+
+/// A remediation's triggers in one line for `quell list`.
+fn triggers_line(t: &quell::Triggers) -> String {
+    let mut parts = Vec::new();
+    let mut add = |label: &str, names: &[&str]| {
+        if !names.is_empty() {
+            parts.push(format!("{label} {}", names.join(", ")));
+        }
+    };
+    add("GuardDuty", t.guardduty);
+    add("GuardDuty (actor)", t.guardduty_actor_only);
+    add("Config", t.config_rules);
+    add("Security Hub", t.securityhub_controls);
+    add("action", t.custom_actions);
+    add("Access Analyzer", t.access_analyzer);
+    add("alarm", t.alarm_metrics);
+    add("CloudTrail", t.cloudtrail_events);
+    parts.join("; ")
 }

@@ -25,6 +25,8 @@ pub fn handlers() -> Vec<Box<dyn Handler>> {
     let _ = quell::Remediation::configure(&mut restrict, &get);
     let mut trust = iam_restrict_role_trust::IamRestrictRoleTrust::default();
     let _ = quell::Remediation::configure(&mut trust, &get);
+    let mut imds = ec2_require_imdsv2::Ec2RequireImdsv2::default();
+    let _ = quell::Remediation::configure(&mut imds, &get);
     let mut alarms = cloudtrail_alarm_response::CloudtrailAlarmResponse::default();
     let _ = quell::Remediation::configure(&mut alarms, &get);
     vec![
@@ -37,7 +39,7 @@ pub fn handlers() -> Vec<Box<dyn Handler>> {
         Box::new(encryption),
         Box::new(s3_require_tls::S3RequireTls),
         Box::new(ebs_encryption_by_default::EbsEncryptionByDefault),
-        Box::new(ec2_require_imdsv2::Ec2RequireImdsv2),
+        Box::new(imds),
         Box::new(passwords),
         Box::new(cloudtrail_restore_logging::CloudtrailRestoreLogging),
         Box::new(s3_account_public_access_block::S3AccountPublicAccessBlock),

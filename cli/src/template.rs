@@ -30,7 +30,7 @@ pub const FORWARD_ROLE: &str = "quell-forward";
 
 pub use quell::privilege::{guard_statement, member_policy, undo_policy};
 
-/// Every member role's policy, by role name (`quell template member-policy`, `quell policy`).
+/// Every member role's policy, by role name (`quell policy`).
 pub fn member_policies(specs: &[Spec]) -> Value {
     let mut m = serde_json::Map::new();
     for s in specs {

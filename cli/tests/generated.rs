@@ -572,6 +572,45 @@ fn replies_do_not_loop_a_resolved_finding_matches_no_rule() {
     );
 }
 
+/// docs/adding-a-remediation.md names the tests that fail when a place is missed: each is a test
+/// of this workspace, so the page cannot send a reader to a test that is gone.
+#[test]
+fn the_adding_a_remediation_page_names_tests_that_exist() {
+    let page = std::fs::read_to_string(root().join("docs/adding-a-remediation.md")).unwrap();
+    let mut sources = String::new();
+    for dir in ["cli/tests", "tests/tests", "shared/src", "cli/src"] {
+        for e in std::fs::read_dir(root().join(dir)).unwrap() {
+            let p = e.unwrap().path();
+            if p.extension().is_some_and(|x| x == "rs") {
+                sources.push_str(&std::fs::read_to_string(p).unwrap());
+            }
+        }
+    }
+    let cited: Vec<&str> = page
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .filter(|w| w.len() > 20 && w.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
+        .collect();
+    assert!(cited.len() >= 3, "{cited:?}");
+    for t in cited {
+        assert!(
+            sources.contains(&format!("fn {t}(")),
+            "docs/adding-a-remediation.md cites `{t}`, no such test"
+        );
+    }
+    for id in quell::member::FUNCTION_IDS {
+        assert!(
+            root()
+                .join("functions")
+                .join(id)
+                .join("src/main.rs")
+                .exists(),
+            "{id}"
+        );
+    }
+}
+
 #[test]
 fn the_shared_list_of_functions_is_the_registry() {
     let mut registry: Vec<&str> = registry::specs().iter().map(|s| s.id).collect();

@@ -23,25 +23,32 @@ async fn replay_routes_and_remediates_against_the_endpoint() {
     seed::member_role(&member, CENTRAL).await;
     seed::public_bucket(&member, "quell-demo-public-assets", &[]).await;
     let run = |mode: &str| {
+        // No --mode at all is a dry run, whatever QUELL_MODE and the default say.
+        let mode: &[&str] = if mode == "default" {
+            &[]
+        } else {
+            &["--mode", mode]
+        };
         quell()
             .args([
                 "replay",
                 "events/config-s3-bucket-public-read-prohibited.json",
-                "--mode",
-                mode,
                 "--endpoint",
                 &emu.endpoint,
+                "--region",
+                "us-east-1",
             ])
+            .args(mode)
             .current_dir(root())
             .env("AWS_ACCESS_KEY_ID", &key)
             .env("AWS_SECRET_ACCESS_KEY", &secret)
-            .env("AWS_REGION", "us-east-1")
             .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env_remove("QUELL_MODE")
+            .env("QUELL_MODE", "enforce")
+            .env_remove("AWS_REGION")
             .output()
             .expect("run quell")
     };
-    let out = run("dry-run");
+    let out = run("default");
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -53,6 +60,11 @@ async fn replay_routes_and_remediates_against_the_endpoint() {
             && text.contains("PLANNED")
             && text.contains("workflow=NOTIFIED"),
         "{text}"
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("dry-run, nothing is changed"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
     );
     assert!(
         seed::public_access_block(&member, "quell-demo-public-assets")
@@ -79,7 +91,7 @@ fn errors_are_one_readable_line_and_unrouted_events_are_reported() {
         .current_dir(root())
         .output()
         .unwrap();
-    assert!(!out.status.success());
+    assert_eq!(out.status.code(), Some(1), "refused: 1");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.starts_with("error: could not read no/such/event.json"),
@@ -92,7 +104,7 @@ fn errors_are_one_readable_line_and_unrouted_events_are_reported() {
         .current_dir(root())
         .output()
         .unwrap();
-    assert!(!out.status.success());
+    assert_eq!(out.status.code(), Some(3), "no rule matched: 3");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains("no remediation's rules match this CloudWatch Alarm State Change event"),
@@ -107,19 +119,51 @@ fn errors_are_one_readable_line_and_unrouted_events_are_reported() {
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        !out.status.success() && err.contains("is refused") && err.contains("detail"),
+        out.status.code() == Some(1) && err.contains("is refused") && err.contains("detail"),
         "{err}"
     );
     let _ = std::fs::remove_file(dir);
+    // A bad command line is clap's usage error, 2; the help names the exit codes.
+    let out = quell()
+        .args(["replay", "--mode", "sometimes", "x.json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let help = quell().arg("--help").output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&help.stdout).contains("5 a failure worth retrying"),
+        "{}",
+        String::from_utf8_lossy(&help.stdout)
+    );
 }
 
 #[test]
 fn list_and_policy_speak_for_every_remediation() {
     let out = quell().arg("list").output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("REMEDIATION"), "{text}");
     for s in quell_cli::registry::specs() {
-        assert!(text.contains(s.id), "{} missing from quell list", s.id);
+        let line = text
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(s.id))
+            .unwrap_or_else(|| panic!("{} missing from quell list: {text}", s.id));
+        assert!(line.contains(s.default_mode.as_str()), "{line}");
     }
+    let out = quell().args(["list", "--output", "json"]).output().unwrap();
+    let all: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let specs = quell_cli::registry::specs();
+    assert_eq!(all.len(), specs.len());
+    for (j, s) in all.iter().zip(&specs) {
+        assert_eq!(j["id"], s.id);
+        assert_eq!(j["permissions"], serde_json::json!(s.permissions));
+        assert!(!j["rules"].as_array().unwrap().is_empty(), "{j}");
+    }
+    // One command for the member policies: `template member-policy` is gone.
+    let out = quell()
+        .args(["template", "member-policy"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
     let out = quell().arg("policy").output().unwrap();
     let policy: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
@@ -176,6 +220,37 @@ async fn undo_puts_back_the_recorded_prior_state_once() {
     ));
 
     let finding = "d2c5a1b7e9f04c1a8b3e6f70a1b2c3d4";
+    // --list shows what can be undone, for the member account, and nothing for another one.
+    let listed = run(&[
+        "undo",
+        "--list",
+        "--account",
+        MEMBER,
+        "--endpoint",
+        &emu.endpoint,
+    ]);
+    let text = String::from_utf8_lossy(&listed.stdout);
+    assert!(
+        listed.status.success()
+            && text.contains(finding)
+            && text.contains("s3-block-public-access")
+            && text.contains(MEMBER),
+        "{text}{}",
+        String::from_utf8_lossy(&listed.stderr)
+    );
+    let other = run(&[
+        "undo",
+        "--list",
+        "--account",
+        CENTRAL,
+        "--endpoint",
+        &emu.endpoint,
+    ]);
+    assert!(
+        String::from_utf8_lossy(&other.stdout).contains("no recorded change is left to undo"),
+        "{}",
+        String::from_utf8_lossy(&other.stdout)
+    );
     // --dry-run shows the record and changes nothing.
     let shown = run(&["undo", finding, "--dry-run", "--endpoint", &emu.endpoint]);
     let text = String::from_utf8_lossy(&shown.stdout);
@@ -205,8 +280,14 @@ async fn undo_puts_back_the_recorded_prior_state_once() {
         "the bucket is as it was"
     );
 
+    let listed = run(&["undo", "--list", "--endpoint", &emu.endpoint]);
+    assert!(
+        !String::from_utf8_lossy(&listed.stdout).contains(finding),
+        "an undone change is not listed: {}",
+        String::from_utf8_lossy(&listed.stdout)
+    );
     let again = run(&["undo", finding, "--endpoint", &emu.endpoint]);
-    assert!(!again.status.success());
+    assert_eq!(again.status.code(), Some(1));
     assert!(
         String::from_utf8_lossy(&again.stderr).contains("already undone"),
         "{}",

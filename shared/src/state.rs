@@ -473,7 +473,21 @@ impl State {
     /// Every undo record of a finding, whichever function made the change (a finding two
     /// functions acted on has two). A scan: an operator's command, on a table TTL keeps small.
     pub async fn priors_of_finding(&self, finding: &str) -> Result<Vec<UndoKey>, AwsError> {
-        let mut keys = Vec::new();
+        Ok(self
+            .undo_records(|k| k.finding == finding)
+            .await?
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect())
+    }
+
+    /// Every undo record whose key `keep` accepts, with its state, or why the record cannot be
+    /// undone (its fields do not match its key), sorted by key. A scan, as above.
+    pub async fn undo_records(
+        &self,
+        keep: impl Fn(&UndoKey) -> bool,
+    ) -> Result<Vec<(UndoKey, Result<PriorState, AwsError>)>, AwsError> {
+        let mut records = Vec::new();
         let mut start = None;
         loop {
             let out = self
@@ -492,9 +506,10 @@ impl State {
                     .get("pk")
                     .and_then(|v| v.as_s().ok())
                     .and_then(|pk| UndoKey::parse(pk))
-                    .filter(|k| k.finding == finding)
+                    .filter(|k| keep(k))
                 {
-                    keys.push(k);
+                    let prior = Self::prior_of(&k, item);
+                    records.push((k, prior));
                 }
             }
             match out.last_evaluated_key {
@@ -502,8 +517,8 @@ impl State {
                 _ => break,
             }
         }
-        keys.sort_by_key(|k| k.pk());
-        Ok(keys)
+        records.sort_by_key(|(k, _)| k.pk());
+        Ok(records)
     }
 
     /// Records that a finding's change was undone.
