@@ -104,6 +104,11 @@ Parameters:
     Type: String
     Default: ""
     Description: Comma-separated account ids quell never acts in.
+  Tracing:
+    Type: String
+    Default: PassThrough
+    AllowedValues: [Active, PassThrough]
+    Description: X-Ray tracing of every quell function (Active traces each invocation and its AWS calls).
   ReservedConcurrency:
     Type: Number
     Default: 10
@@ -190,6 +195,7 @@ Globals:
     MemorySize: 128
     Timeout: {FUNCTION_TIMEOUT_SECS}
     ReservedConcurrentExecutions: !Ref ReservedConcurrency
+    Tracing: !Ref Tracing
     LoggingConfig:
       LogFormat: JSON
       ApplicationLogLevel: INFO
@@ -404,6 +410,7 @@ Resources:
     for s in specs {
         function(w, s);
     }
+    observability(w, specs);
     let _ = write!(
         w,
         r#"
@@ -592,8 +599,92 @@ fn function(w: &mut String, s: &Spec) {
       ComparisonOperator: GreaterThanThreshold
       TreatMissingData: notBreaching
       AlarmActions: [!Ref OutcomeTopic]
+
+  {id}ThrottlesAlarm:
+    Type: AWS::CloudWatch::Alarm
+    Properties:
+      AlarmDescription: "quell {sid} was throttled at its reserved concurrency: findings wait, and are dead-lettered if it lasts."
+      Namespace: AWS/Lambda
+      MetricName: Throttles
+      Dimensions:
+        - Name: FunctionName
+          Value: !Ref {id}Function
+      Statistic: Sum
+      Period: 300
+      EvaluationPeriods: 1
+      Threshold: 0
+      ComparisonOperator: GreaterThanThreshold
+      TreatMissingData: notBreaching
+      AlarmActions: [!Ref OutcomeTopic]
 "#,
         sid = s.id
+    );
+}
+
+/// quell's own view of itself: the alarm on permanent failures (from the EMF records of
+/// `quell::metrics`, which fail no invocation), the dashboard, and saved Logs Insights queries.
+fn observability(w: &mut String, specs: &[Spec]) {
+    let log_groups: Vec<String> = specs
+        .iter()
+        .map(|s| format!("!Ref {}LogGroup", logical_id(s.id)))
+        .collect();
+    let groups = log_groups.join(", ");
+    let _ = write!(
+        w,
+        r#"
+  PermanentFailuresAlarm:
+    Type: AWS::CloudWatch::Alarm
+    Properties:
+      AlarmName: quell-permanent-failures
+      AlarmDescription: A quell remediation FAILED for good (AccessDenied, a member role missing, not verified); the invocation succeeded, so no Errors alarm fires. The outcome's note says why.
+      Namespace: {ns}
+      MetricName: Outcomes
+      Dimensions:
+        - Name: outcome
+          Value: FAILED
+      Statistic: Sum
+      Period: 300
+      EvaluationPeriods: 1
+      Threshold: 0
+      ComparisonOperator: GreaterThanThreshold
+      TreatMissingData: notBreaching
+      AlarmActions: [!Ref OutcomeTopic]
+
+  QuellDashboard:
+    Type: AWS::CloudWatch::Dashboard
+    Properties:
+      DashboardName: !Sub "quell-${{AWS::Region}}"
+      DashboardBody: !Sub |
+        {{"widgets": [
+          {{"type": "metric", "x": 0, "y": 0, "width": 12, "height": 6, "properties": {{"title": "Outcomes per remediation", "region": "${{AWS::Region}}", "stat": "Sum", "period": 3600, "metrics": [[{{"expression": "SEARCH('{{{ns},remediation,outcome}} MetricName=\"Outcomes\"', 'Sum', 3600)", "id": "outcomes"}}]]}}}},
+          {{"type": "metric", "x": 12, "y": 0, "width": 6, "height": 6, "properties": {{"title": "Failures (permanent and retryable)", "region": "${{AWS::Region}}", "stat": "Sum", "period": 300, "metrics": [["{ns}", "Outcomes", "outcome", "FAILED"], ["{ns}", "Outcomes", "outcome", "FAILED_RETRYABLE"]]}}}},
+          {{"type": "metric", "x": 18, "y": 0, "width": 6, "height": 6, "properties": {{"title": "Planned (dry-run, caps reached, notify-only) and unconfirmed", "region": "${{AWS::Region}}", "stat": "Sum", "period": 3600, "metrics": [["{ns}", "Outcomes", "outcome", "PLANNED"], ["{ns}", "Outcomes", "outcome", "UNCONFIRMED"]]}}}},
+          {{"type": "metric", "x": 0, "y": 6, "width": 8, "height": 6, "properties": {{"title": "Dead-letter queue depth", "region": "${{AWS::Region}}", "stat": "Maximum", "period": 300, "metrics": [["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", "${{DeadLetterQueue.QueueName}}"]]}}}},
+          {{"type": "metric", "x": 8, "y": 6, "width": 8, "height": 6, "properties": {{"title": "Throttles", "region": "${{AWS::Region}}", "stat": "Sum", "period": 300, "metrics": [[{{"expression": "SEARCH('{{AWS/Lambda,FunctionName}} MetricName=\"Throttles\" quell', 'Sum', 300)", "id": "throttles"}}]]}}}},
+          {{"type": "metric", "x": 16, "y": 6, "width": 8, "height": 6, "properties": {{"title": "Remediation latency p99 (ms)", "region": "${{AWS::Region}}", "stat": "p99", "period": 3600, "metrics": [[{{"expression": "SEARCH('{{{ns},remediation,outcome}} MetricName=\"RemediationLatency\"', 'p99', 3600)", "id": "latency"}}]]}}}}
+        ]}}
+
+  WhatChangedQuery:
+    Type: AWS::Logs::QueryDefinition
+    Properties:
+      Name: quell/what-quell-changed-in-an-account
+      LogGroupNames: [{groups}]
+      QueryString: |
+        fields @timestamp, remediation, outcome, account, region, resource, finding, workflow
+        | filter ispresent(Outcomes) and outcome = "REMEDIATED" and account = "111111111111"
+        | sort @timestamp desc
+
+  FailuresQuery:
+    Type: AWS::Logs::QueryDefinition
+    Properties:
+      Name: quell/failures-and-why
+      LogGroupNames: [{groups}]
+      QueryString: |
+        fields @timestamp, remediation, account, region, outcome, error, code
+        | filter outcome like /FAILED/
+        | sort @timestamp desc
+"#,
+        ns = quell::metrics::NAMESPACE,
     );
 }
 

@@ -611,6 +611,63 @@ fn the_adding_a_remediation_page_names_tests_that_exist() {
     }
 }
 
+/// The dashboard's body is JSON once CloudFormation substitutes it, and shows what operators
+/// watch; the alarms read the metrics `quell::metrics` writes.
+#[test]
+fn the_dashboard_is_json_and_the_alarms_watch_quells_metrics() {
+    let t = quell_cli::template::central(&registry::specs());
+    let start =
+        t.find("DashboardBody: !Sub |").expect("a dashboard") + "DashboardBody: !Sub |".len();
+    let body: String = t[start..]
+        .lines()
+        .skip(1)
+        .take_while(|l| l.starts_with("        ") || l.trim().is_empty())
+        .collect::<Vec<_>>()
+        .join("\n");
+    // As !Sub would: each ${…} becomes a value.
+    let mut subbed = String::new();
+    let mut rest = body.as_str();
+    while let Some(i) = rest.find("${") {
+        subbed.push_str(&rest[..i]);
+        let end = rest[i..].find('}').expect("closed") + i;
+        subbed.push('x');
+        rest = &rest[end + 1..];
+    }
+    subbed.push_str(rest);
+    let v: serde_json::Value = serde_json::from_str(&subbed).expect("the dashboard body is JSON");
+    let titles: Vec<&str> = v["widgets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["properties"]["title"].as_str().unwrap())
+        .collect();
+    for want in [
+        "Outcomes",
+        "Failures",
+        "Planned",
+        "Dead-letter",
+        "Throttles",
+        "p99",
+    ] {
+        assert!(
+            titles.iter().any(|t| t.contains(want)),
+            "{want}: {titles:?}"
+        );
+    }
+    assert!(
+        t.contains(&format!(
+            "Namespace: {}\n      MetricName: Outcomes",
+            quell::metrics::NAMESPACE
+        )),
+        "permanent failures alarm"
+    );
+    for s in registry::specs() {
+        let id = quell_cli::registry::logical_id(s.id);
+        assert!(t.contains(&format!("{id}ThrottlesAlarm:")), "{id}");
+    }
+    assert!(t.contains("Tracing: !Ref Tracing"));
+}
+
 #[test]
 fn the_shared_list_of_functions_is_the_registry() {
     let mut registry: Vec<&str> = registry::specs().iter().map(|s| s.id).collect();

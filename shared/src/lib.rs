@@ -11,6 +11,7 @@ pub mod event;
 pub mod finding;
 pub mod hub;
 pub mod member;
+pub mod metrics;
 pub mod notify;
 pub mod outcome;
 pub mod policy;

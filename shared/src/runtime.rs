@@ -195,6 +195,8 @@ struct Pending {
     member: Option<std::sync::Arc<Member>>,
     occurrence: String,
     span: tracing::Span,
+    /// When the finding was taken in: the remediation latency's start.
+    started: std::time::Instant,
 }
 
 /// The findings of one event: remediated concurrently (at most [`CONCURRENCY`] at once), their
@@ -249,6 +251,7 @@ async fn begin<R: Remediation>(r: &R, ctx: &Context, f: &Finding) -> Pending {
         resource = resource.as_deref().unwrap_or("-"),
     );
     let inner = span.clone();
+    let started = std::time::Instant::now();
     async move {
         let mode = ctx.mode::<R>();
         let occurrence = f.occurrence();
@@ -274,6 +277,7 @@ async fn begin<R: Remediation>(r: &R, ctx: &Context, f: &Finding) -> Pending {
             member: None,
             occurrence: occurrence.clone(),
             span: inner.clone(),
+            started,
         };
         if let Some(reason) = out_of_scope::<R>(ctx, f) {
             tracing::info!(outcome = "OUT_OF_SCOPE", reason = %reason, "outcome");
@@ -310,6 +314,7 @@ async fn begin<R: Remediation>(r: &R, ctx: &Context, f: &Finding) -> Pending {
             member,
             occurrence: occurrence.clone(),
             span: inner.clone(),
+            started,
         }
     }
     .instrument(span)
@@ -327,6 +332,7 @@ async fn finish<R: Remediation>(
         early,
         occurrence,
         span,
+        started,
         ..
     } = p;
     if early {
@@ -380,6 +386,7 @@ async fn finish<R: Remediation>(
                 "outcome"
             ),
         }
+        crate::metrics::emit(&report, started.elapsed());
         report
     }
     .instrument(span)
