@@ -515,3 +515,63 @@ async fn replay_takes_every_event_source() {
     assert!(open.is_empty(), "still open to the world: {open:?}");
     resolved(finding_of(&path).own_id()).await;
 }
+
+/// The exit codes of a remediation that fails, from the built binary: 4 when it failed for good
+/// (the member role refuses quell: a person must look), 5 when the failure is worth retrying
+/// (throttled past the SDK's own retries). Nothing is changed either way (read back).
+#[tokio::test]
+async fn a_failed_replay_exits_4_and_a_retryable_one_5() {
+    let emu = Emulator::start_enforced().await.expect("emulator");
+    let (key, secret) = emu.central_keys();
+    let member = emu.account_config(MEMBER).await;
+    seed::member_role(&member, CENTRAL).await;
+    seed::public_bucket(&member, "quell-demo-public-assets", &[]).await;
+    let run = || {
+        quell()
+            .args([
+                "replay",
+                "events/config-s3-bucket-public-read-prohibited.json",
+                "--mode",
+                "enforce",
+                "--endpoint",
+                &emu.endpoint,
+            ])
+            .current_dir(root())
+            .env("AWS_ACCESS_KEY_ID", &key)
+            .env("AWS_SECRET_ACCESS_KEY", &secret)
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env_remove("QUELL_MODE")
+            .output()
+            .expect("run quell")
+    };
+    emu.inject(serde_json::json!([{"service": "sts", "action": "AssumeRole", "count": 50, "status": 403, "code": "AccessDenied"}]))
+        .await;
+    let out = run();
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("FAILED"));
+    emu.clear_faults().await;
+    emu.inject(serde_json::json!([{"service": "sts", "action": "AssumeRole", "count": 50, "status": 400, "code": "Throttling"}]))
+        .await;
+    let out = run();
+    assert_eq!(
+        out.status.code(),
+        Some(5),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    emu.clear_faults().await;
+    assert!(
+        seed::public_access_block(&member, "quell-demo-public-assets")
+            .await
+            .is_none(),
+        "nothing was changed"
+    );
+}
