@@ -159,7 +159,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         "{:<32} {:<8} {}",
                         s.id,
                         s.default_mode.as_str(),
-                        triggers_line(&s.triggers)
+                        template::triggers_summary(&s.triggers)
                     );
                 }
             }
@@ -420,23 +420,4 @@ fn spec_json(s: &quell::Spec) -> serde_json::Value {
         "permissions": s.permissions,
         "undo_permissions": s.undo_permissions,
     })
-}
-
-/// A remediation's triggers in one line for `quell list`.
-fn triggers_line(t: &quell::Triggers) -> String {
-    let mut parts = Vec::new();
-    let mut add = |label: &str, names: &[&str]| {
-        if !names.is_empty() {
-            parts.push(format!("{label} {}", names.join(", ")));
-        }
-    };
-    add("GuardDuty", t.guardduty);
-    add("GuardDuty (actor)", t.guardduty_actor_only);
-    add("Config", t.config_rules);
-    add("Security Hub", t.securityhub_controls);
-    add("action", t.custom_actions);
-    add("Access Analyzer", t.access_analyzer);
-    add("alarm", t.alarm_metrics);
-    add("CloudTrail", t.cloudtrail_events);
-    parts.join("; ")
 }

@@ -582,30 +582,26 @@ fn function(w: &mut String, s: &Spec) {
     Properties:
       LogGroupName: !Sub "/aws/lambda/${{{id}Function}}"
       RetentionInDays: !Ref LogRetentionDays
-
-  {id}ErrorsAlarm:
+"#
+    );
+    // A function's invocations that fail (retried, then dead-lettered) or wait at its reserved
+    // concurrency: any in five minutes alarms.
+    for (metric, why) in [
+        ("Errors", "failed an invocation: it is retried, then dead-lettered."),
+        (
+            "Throttles",
+            "was throttled at its reserved concurrency: findings wait, and are dead-lettered if it lasts.",
+        ),
+    ] {
+        let _ = write!(
+            w,
+            r#"
+  {id}{metric}Alarm:
     Type: AWS::CloudWatch::Alarm
     Properties:
-      AlarmDescription: "quell {sid} failed an invocation: it is retried, then dead-lettered."
+      AlarmDescription: "quell {sid} {why}"
       Namespace: AWS/Lambda
-      MetricName: Errors
-      Dimensions:
-        - Name: FunctionName
-          Value: !Ref {id}Function
-      Statistic: Sum
-      Period: 300
-      EvaluationPeriods: 1
-      Threshold: 0
-      ComparisonOperator: GreaterThanThreshold
-      TreatMissingData: notBreaching
-      AlarmActions: [!Ref OutcomeTopic]
-
-  {id}ThrottlesAlarm:
-    Type: AWS::CloudWatch::Alarm
-    Properties:
-      AlarmDescription: "quell {sid} was throttled at its reserved concurrency: findings wait, and are dead-lettered if it lasts."
-      Namespace: AWS/Lambda
-      MetricName: Throttles
+      MetricName: {metric}
       Dimensions:
         - Name: FunctionName
           Value: !Ref {id}Function
@@ -617,8 +613,9 @@ fn function(w: &mut String, s: &Spec) {
       TreatMissingData: notBreaching
       AlarmActions: [!Ref OutcomeTopic]
 "#,
-        sid = s.id
-    );
+            sid = s.id
+        );
+    }
 }
 
 /// quell's own view of itself: the alarm on permanent failures (from the EMF records of
@@ -688,31 +685,36 @@ fn observability(w: &mut String, specs: &[Spec]) {
     );
 }
 
+/// A remediation's triggers in one line: the docs table and `quell list`.
+pub fn triggers_summary(tr: &quell::Triggers) -> String {
+    let mut parts = Vec::new();
+    let mut add = |label: &str, v: &[&str]| {
+        if !v.is_empty() {
+            parts.push(format!("{label}: {}", v.join(", ")));
+        }
+    };
+    add("GuardDuty", tr.guardduty);
+    add("GuardDuty (as actor)", tr.guardduty_actor_only);
+    add("Config", tr.config_rules);
+    add("Security Hub", tr.securityhub_controls);
+    add("custom action", tr.custom_actions);
+    add("Access Analyzer", tr.access_analyzer);
+    add("alarm metric", tr.alarm_metrics);
+    add("CloudTrail", tr.cloudtrail_events);
+    parts.join("; ")
+}
+
 /// The docs table of remediations.
 pub fn docs_table(specs: &[Spec]) -> String {
     let mut t = String::from(
         "| remediation | triggers | member permissions | default mode |\n|---|---|---|---|\n",
     );
     for s in specs {
-        let tr = &s.triggers;
-        let mut parts = Vec::new();
-        let mut add = |label: &str, v: &[&str]| {
-            if !v.is_empty() {
-                parts.push(format!("{label}: {}", v.join(", ")));
-            }
-        };
-        add("GuardDuty", tr.guardduty);
-        add("Config", tr.config_rules);
-        add("Security Hub", tr.securityhub_controls);
-        add("custom action", tr.custom_actions);
-        add("Access Analyzer", tr.access_analyzer);
-        add("alarm metric", tr.alarm_metrics);
-        add("CloudTrail", tr.cloudtrail_events);
         let _ = writeln!(
             t,
             "| `{}` | {} | {} | {} |",
             s.id,
-            parts.join("; "),
+            triggers_summary(&s.triggers),
             s.permissions
                 .iter()
                 .map(|p| format!("`{p}`"))
