@@ -1,7 +1,10 @@
 //! The quell CLI's library: the registry of remediations, routing by their generated rules, and
 //! the generated templates and documents.
 
+pub mod ops;
 pub mod registry;
+pub mod run;
+pub mod sweep;
 pub mod template;
 
 use quell::runtime::Handler;
@@ -20,14 +23,23 @@ pub fn local_action_targets(event: &Value) -> quell::routing::LocalActionTargets
 
 /// The handlers whose generated EventBridge rules match `event`, as the deployed rules would.
 pub fn route<'a>(handlers: &'a [Box<dyn Handler>], event: &Value) -> Vec<&'a dyn Handler> {
+    route_indices(handlers, event)
+        .into_iter()
+        .map(|i| handlers[i].as_ref())
+        .collect()
+}
+
+/// The places in `handlers` of those whose generated rules match `event`.
+pub fn route_indices(handlers: &[Box<dyn Handler>], event: &Value) -> Vec<usize> {
     let actions = local_action_targets(event);
     handlers
         .iter()
-        .filter(|h| {
+        .enumerate()
+        .filter(|(_, h)| {
             quell::routing::rules(&h.spec(), &actions)
                 .iter()
                 .any(|r| quell::routing::matches(&r.pattern, event))
         })
-        .map(|h| h.as_ref())
+        .map(|(i, _)| i)
         .collect()
 }

@@ -7,25 +7,10 @@ use anyhow::{bail, Context as _};
 use clap::{Parser, Subcommand, ValueEnum};
 use quell::runtime::Context;
 use quell::{Config, Mode};
-use quell_cli::{registry, route, template};
-
-/// What `quell` exits with, so that scripts can tell the cases apart (README: Exit codes).
-mod exit {
-    /// Something was refused or could not start: an unreadable or refused event, a bad setting,
-    /// no record to undo. Nothing was changed on its behalf.
-    pub const ERROR: u8 = 1;
-    /// Usage: clap's own code for a bad command line.
-    #[allow(dead_code)]
-    pub const USAGE: u8 = 2;
-    /// No remediation's rules match the event: nothing ran.
-    pub const NO_RULE: u8 = 3;
-    /// A remediation FAILED for good (AccessDenied, not verified), a finding in the event was
-    /// refused, or an outcome could not be recorded: a person must look.
-    pub const FAILED: u8 = 4;
-    /// A remediation failed with an error worth retrying (throttling, a timeout, a 5xx): run it
-    /// again.
-    pub const RETRYABLE: u8 = 5;
-}
+use quell_cli::ops;
+use quell_cli::run::{exit, EventRun, Runner, Tally};
+use quell_cli::sweep::{self, Progress, Scope, Summary};
+use quell_cli::{registry, route_indices, template};
 
 const EXIT_CODES: &str = "Exit codes: 0 done; 1 refused or could not start (nothing changed); \
 2 usage; 3 no remediation's rules match the event; 4 a remediation failed, a finding was refused \
@@ -41,10 +26,12 @@ or an outcome not recorded (a person must look); 5 a failure worth retrying (run
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
-    /// The AWS region to call (replay, undo); otherwise AWS_REGION or the profile's.
+    /// The AWS region to call (replay, sweep, pause, resume, redrive, undo); otherwise AWS_REGION
+    /// or the profile's.
     #[arg(long, global = true)]
     region: Option<String>,
-    /// The AWS profile to call with (replay, undo); otherwise AWS_PROFILE or the default chain.
+    /// The AWS profile to call with (replay, sweep, pause, resume, redrive, undo); otherwise
+    /// AWS_PROFILE or the default chain.
     #[arg(long, global = true)]
     profile: Option<String>,
 }
@@ -108,6 +95,96 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Finds the open findings the remediations would act on — Security Hub control findings
+    /// (FAILED, ACTIVE, workflow NEW or NOTIFIED) and, with --config-aggregator, Config's
+    /// non-compliant resources — and runs them in-process through the same code as the Lambda.
+    /// Dry-run unless `--mode enforce`; caps and the loop breaker apply as in the Lambda.
+    Sweep {
+        /// Only this remediation's findings (repeatable); otherwise every remediation's.
+        #[arg(long)]
+        function: Vec<String>,
+        /// Only this member account's findings (repeatable).
+        #[arg(long)]
+        account: Vec<String>,
+        /// Only findings of this region (repeatable); the Security Hub called is --region's.
+        #[arg(long)]
+        finding_region: Vec<String>,
+        /// The AWS Config aggregator (in this account and region) to read non-compliant
+        /// resources from; without it, Security Hub alone is swept.
+        #[arg(long)]
+        config_aggregator: Option<String>,
+        /// Send each finding to the deployed function (Lambda Invoke) instead of running it
+        /// here: the function's own role, mode and settings apply. Without `--mode enforce`,
+        /// lists what it would send and invokes nothing.
+        #[arg(long)]
+        invoke: bool,
+        /// At most this many findings in one sweep.
+        #[arg(long, default_value_t = 500)]
+        limit: usize,
+        /// `dry-run` (the default: plans, changes nothing) or `enforce` (acts).
+        #[arg(long, value_enum, default_value = "dry-run")]
+        mode: ModeArg,
+        /// `table` (a line per finding, then a summary) or `json`.
+        #[arg(long, value_enum, default_value = "table")]
+        output: Output,
+        /// An AWS endpoint (a local emulator); otherwise AWS_ENDPOINT_URL or AWS itself.
+        #[arg(long)]
+        endpoint: Option<String>,
+    },
+    /// Stops every quell function in this account and region at once: reserved concurrency 0
+    /// (Lambda's own kill switch), the previous value recorded in the function's `quell:paused`
+    /// tag. Events wait and are retried by Lambda up to their maximum age. `quell resume` undoes it.
+    Pause {
+        /// Only this remediation's function (repeatable).
+        #[arg(long)]
+        function: Vec<String>,
+        /// `table` or `json`.
+        #[arg(long, value_enum, default_value = "table")]
+        output: Output,
+        /// An AWS endpoint (a local emulator); otherwise AWS_ENDPOINT_URL or AWS itself.
+        #[arg(long)]
+        endpoint: Option<String>,
+    },
+    /// Puts back the reserved concurrency `quell pause` recorded on each paused function.
+    Resume {
+        /// Only this remediation's function (repeatable).
+        #[arg(long)]
+        function: Vec<String>,
+        /// The reserved concurrency to set, whatever was recorded (for a stack deployed with
+        /// Paused=true, which records nothing).
+        #[arg(long, value_parser = clap::value_parser!(i32).range(1..))]
+        concurrency: Option<i32>,
+        /// `table` or `json`.
+        #[arg(long, value_enum, default_value = "table")]
+        output: Output,
+        /// An AWS endpoint (a local emulator); otherwise AWS_ENDPOINT_URL or AWS itself.
+        #[arg(long)]
+        endpoint: Option<String>,
+    },
+    /// Reads the dead-letter queue and runs each message in-process through the remediation it
+    /// was meant for (its TARGET_ARN's, or the rules'); with `--mode enforce`, deletes a message
+    /// only when every remediation it reached succeeded. Dry-run by default: plans, deletes nothing.
+    Redrive {
+        /// The queue's name or URL.
+        #[arg(long, default_value = "quell-dead-letters")]
+        queue: String,
+        /// Send each message to its deployed function (Lambda Invoke) instead of running it
+        /// here. Without `--mode enforce`, lists what it would send and invokes nothing.
+        #[arg(long)]
+        invoke: bool,
+        /// At most this many messages.
+        #[arg(long, default_value_t = 100)]
+        max: usize,
+        /// `dry-run` (the default) or `enforce` (acts, and deletes what succeeded).
+        #[arg(long, value_enum, default_value = "dry-run")]
+        mode: ModeArg,
+        /// `table` or `json`.
+        #[arg(long, value_enum, default_value = "table")]
+        output: Output,
+        /// An AWS endpoint (a local emulator); otherwise AWS_ENDPOINT_URL or AWS itself.
+        #[arg(long)]
+        endpoint: Option<String>,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -120,7 +197,7 @@ enum Which {
     Docs,
 }
 
-#[derive(Clone, Copy, ValueEnum)]
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Output {
     Table,
     Json,
@@ -130,6 +207,15 @@ enum Output {
 enum ModeArg {
     Enforce,
     DryRun,
+}
+
+impl ModeArg {
+    fn mode(self) -> Mode {
+        match self {
+            ModeArg::Enforce => Mode::Enforce,
+            ModeArg::DryRun => Mode::DryRun,
+        }
+    }
 }
 
 #[tokio::main]
@@ -300,79 +386,338 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let value: serde_json::Value = serde_json::from_slice(&text)
                 .with_context(|| format!("{} is not JSON", event.display()))?;
             let mut config = Config::from_env()?;
-            // Bad input is refused here, before any AWS call.
-            let intake = quell::event::Envelope::parse_trusted(value.clone(), &config.trust())
-                .with_context(|| format!("{} is refused", event.display()))?;
-            if intake.findings.iter().all(|f| f.is_err()) {
-                if let Some(Err(first)) = intake.findings.first() {
-                    bail!("{} is refused: {first}", event.display());
+            config.mode = Some(mode.mode());
+            // No AWS call is made before the event is parsed and routed.
+            let sdk = load_sdk(endpoint, cli.region, cli.profile).await;
+            let runner = Runner::new(&sdk, config);
+            let runs = match runner.run(&value, &[]).await {
+                EventRun::Refused(e) => bail!("{} is refused: {e}", event.display()),
+                EventRun::NoRule { detail_type } => {
+                    eprintln!("error: no remediation's rules match this {detail_type} event");
+                    return Ok(ExitCode::from(exit::NO_RULE));
                 }
-            }
-            config.mode = Some(match mode {
-                ModeArg::Enforce => Mode::Enforce,
-                ModeArg::DryRun => Mode::DryRun,
-            });
-            let handlers = registry::handlers();
-            let matched = route(&handlers, &value);
-            if matched.is_empty() {
-                eprintln!(
-                    "error: no remediation's rules match this {} event",
-                    intake.detail_type
-                );
-                return Ok(ExitCode::from(exit::NO_RULE));
-            }
+                EventRun::Ran(runs) => runs,
+            };
             if matches!(mode, ModeArg::DryRun) {
                 eprintln!("quell replay: dry-run, nothing is changed (--mode enforce acts)");
             }
+            let mut tally = Tally::default();
+            for r in &runs {
+                tally.add(r);
+                if json {
+                    println!("{}", serde_json::to_string_pretty(&r.json())?);
+                } else {
+                    println!("{}", r.line());
+                }
+            }
+            return Ok(ExitCode::from(tally.code()));
+        }
+        Cmd::Sweep {
+            function,
+            account,
+            finding_region,
+            config_aggregator,
+            invoke,
+            limit,
+            mode,
+            output,
+            endpoint,
+        } => {
+            check_functions(&function, &specs)?;
+            for a in &account {
+                if a.len() != 12 || !a.bytes().all(|b| b.is_ascii_digit()) {
+                    bail!("--account {a:?} is not a 12-digit account id");
+                }
+            }
+            let mut config = Config::from_env()?;
+            config.mode = Some(mode.mode());
             let sdk = load_sdk(endpoint, cli.region, cli.profile).await;
-            let (mut failed, mut retryable) = (false, false);
-            for h in matched {
-                let spec = h.spec();
-                let ctx = Context::new(&sdk, config.clone(), spec.id);
-                for (i, f) in intake.findings.iter().enumerate() {
-                    let f = match f {
-                        Ok(f) => f,
-                        Err(e) => {
-                            println!("{}  finding {i}: REFUSED  {e}", spec.id);
-                            failed = true;
-                            continue;
+            let region = sdk
+                .region()
+                .map(|r| r.to_string())
+                .context("no region: name the Security Hub administrator's with --region")?;
+            let me = aws_sdk_sts::Client::new(&sdk)
+                .get_caller_identity()
+                .send()
+                .await
+                .map_err(|e| {
+                    anyhow::anyhow!(
+                        "{}",
+                        aws_smithy_types::error::display::DisplayErrorContext(e)
+                    )
+                })
+                .context("who is sweeping (sts:GetCallerIdentity)")?;
+            let me = me.account().unwrap_or_default().to_string();
+            let partition = quell::finding::validate::partition_of(&region).to_string();
+            let runner = with_invoke(Runner::new(&sdk, config), &sdk, invoke).await?;
+            let scope = Scope {
+                functions: function.clone(),
+                accounts: account,
+                regions: finding_region,
+                aggregator: config_aggregator,
+                limit,
+            };
+            let only: Vec<&str> = function.iter().map(String::as_str).collect();
+            let mut progress = Progress::new(0);
+            progress.show(0, "reading Security Hub");
+            let mut candidates =
+                sweep::hub_candidates(&sdk, &specs, &scope, (&me, &region, &partition), |n| {
+                    progress.show(n, "reading Security Hub")
+                })
+                .await?;
+            if let Some(agg) = &scope.aggregator {
+                let takes = |e: &serde_json::Value| {
+                    route_indices(runner.handlers(), e)
+                        .iter()
+                        .any(|&i| only.is_empty() || only.contains(&runner.handlers()[i].spec().id))
+                };
+                let more =
+                    sweep::config_candidates(&sdk, agg, &scope, candidates.len(), takes, |n| {
+                        progress.show(n, "reading AWS Config")
+                    })
+                    .await?;
+                candidates.extend(more);
+            }
+            progress.set_total(candidates.len());
+            if matches!(mode, ModeArg::DryRun) {
+                eprintln!("\nquell sweep: dry-run, nothing is changed (--mode enforce acts)");
+            }
+            let (mut tally, mut summary, mut found) =
+                (Tally::default(), Summary::default(), Vec::new());
+            for (n, c) in candidates.iter().enumerate() {
+                progress.show(n, &c.label);
+                let mut results = Vec::new();
+                match runner.run(&c.event, &only).await {
+                    EventRun::Refused(e) => {
+                        tally.failed = true;
+                        summary.add("(refused)", "REFUSED");
+                        results.push(serde_json::json!({"outcome": "REFUSED", "error": e}));
+                        if output == Output::Table {
+                            println!("{}  {}  REFUSED  {e}", c.from, c.label);
                         }
-                    };
-                    let report = h.handle(&ctx, f).await;
-                    retryable |= report.outcome.is_retryable();
-                    failed |= matches!(
-                        report.outcome,
-                        quell::Outcome::Failed {
-                            retryable: false,
-                            ..
+                    }
+                    EventRun::NoRule { .. } => {
+                        summary.add("(no rule)", "NO_RULE");
+                        if output == Output::Table {
+                            println!(
+                                "{}  {}  NO_RULE  no remediation asked for takes it",
+                                c.from, c.label
+                            );
                         }
-                    ) || !report.record_errors.is_empty();
-                    if json {
-                        println!("{}", serde_json::to_string_pretty(&report)?);
-                    } else {
-                        println!(
-                            "{}  {}  {}  workflow={}  {}",
-                            spec.id,
-                            report.resource.as_deref().unwrap_or("-"),
-                            report.outcome.name(),
-                            report.workflow.map(|w| w.as_str()).unwrap_or("unchanged"),
-                            report.note
-                        );
-                        for e in &report.record_errors {
-                            println!("    record error: {e}");
+                    }
+                    EventRun::Ran(runs) => {
+                        for r in &runs {
+                            tally.add(r);
+                            summary.add(&r.function, r.outcome());
+                            results.push(r.json());
+                            if output == Output::Table {
+                                println!("{}", r.line());
+                            }
                         }
                     }
                 }
+                found.push(
+                    serde_json::json!({"from": c.from, "finding": c.label, "results": results}),
+                );
             }
-            if failed {
-                return Ok(ExitCode::from(exit::FAILED));
+            progress.show(candidates.len(), "done");
+            progress.done();
+            match output {
+                Output::Json => println!(
+                    "{}",
+                    serde_json::to_string_pretty(&serde_json::json!({
+                        "mode": mode.mode().as_str(),
+                        "findings": found,
+                        "summary": summary.json(),
+                        "limit_reached": candidates.len() >= limit,
+                    }))?
+                ),
+                Output::Table => {
+                    println!("\n{}", summary.table());
+                    if candidates.len() >= limit {
+                        println!("the limit of {limit} findings was reached: sweep again, or raise --limit");
+                    }
+                }
             }
-            if retryable {
-                return Ok(ExitCode::from(exit::RETRYABLE));
+            return Ok(ExitCode::from(tally.code()));
+        }
+        Cmd::Pause {
+            function,
+            output,
+            endpoint,
+        } => {
+            check_functions(&function, &specs)?;
+            let sdk = load_sdk(endpoint, cli.region, cli.profile).await;
+            return pause_or_resume(&sdk, &function, None, output).await;
+        }
+        Cmd::Resume {
+            function,
+            concurrency,
+            output,
+            endpoint,
+        } => {
+            check_functions(&function, &specs)?;
+            let sdk = load_sdk(endpoint, cli.region, cli.profile).await;
+            return pause_or_resume(&sdk, &function, Some(concurrency), output).await;
+        }
+        Cmd::Redrive {
+            queue,
+            invoke,
+            max,
+            mode,
+            output,
+            endpoint,
+        } => {
+            let mut config = Config::from_env()?;
+            config.mode = Some(mode.mode());
+            let sdk = load_sdk(endpoint, cli.region, cli.profile).await;
+            let sqs = aws_sdk_sqs::Client::new(&sdk);
+            let lambda = aws_sdk_lambda::Client::new(&sdk);
+            let url = ops::queue_url(&sqs, &queue).await?;
+            let runner = with_invoke(Runner::new(&sdk, config), &sdk, invoke).await?;
+            let enforce = matches!(mode, ModeArg::Enforce);
+            if !enforce {
+                eprintln!(
+                    "quell redrive: dry-run, nothing is changed or deleted (--mode enforce acts)"
+                );
             }
+            let mut all = Vec::new();
+            let letters = ops::redrive(&sqs, &lambda, &url, &runner, max, enforce, |l, reports| {
+                if output == Output::Table {
+                    for (_, line) in &l.results {
+                        println!("{}  {line}", l.message_id);
+                    }
+                    println!(
+                        "{}  {}",
+                        l.message_id,
+                        if l.deleted { "deleted" } else { "kept" }
+                    );
+                } else {
+                    all.push(l.json(reports));
+                }
+            })
+            .await?;
+            let mut tally = Tally::default();
+            for l in &letters {
+                tally.failed |= l.tally.failed;
+                tally.retryable |= l.tally.retryable;
+            }
+            let deleted = letters.iter().filter(|l| l.deleted).count();
+            match output {
+                Output::Json => println!(
+                    "{}",
+                    serde_json::to_string_pretty(&serde_json::json!({
+                        "mode": mode.mode().as_str(),
+                        "messages": all,
+                        "read": letters.len(),
+                        "deleted": deleted,
+                    }))?
+                ),
+                Output::Table => println!(
+                    "\n{} message(s) read, {deleted} replayed and deleted, {} kept",
+                    letters.len(),
+                    letters.len() - deleted
+                ),
+            }
+            return Ok(ExitCode::from(tally.code()));
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--invoke`: the runner sends events to the deployed functions of this account and region.
+async fn with_invoke(
+    runner: Runner,
+    sdk: &aws_config::SdkConfig,
+    invoke: bool,
+) -> anyhow::Result<Runner> {
+    if !invoke {
+        return Ok(runner);
+    }
+    let lambda = aws_sdk_lambda::Client::new(sdk);
+    let functions = ops::quell_functions(&lambda, &[])
+        .await?
+        .into_iter()
+        .map(|f| (f.remediation, f.name))
+        .collect();
+    Ok(runner.invoking(quell_cli::run::Deployed { lambda, functions }))
+}
+
+/// Refuses a `--function` that names no remediation, before any AWS call.
+fn check_functions(asked: &[String], specs: &[quell::Spec]) -> anyhow::Result<()> {
+    let names: Vec<&str> = specs.iter().map(|s| s.id).collect();
+    for f in asked {
+        if !names.contains(&f.as_str()) {
+            bail!(
+                "--function {f:?} is not a remediation: one of {}",
+                names.join(", ")
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `quell pause` (`resume` None) or `quell resume` (`resume` Some: the --concurrency, if any) of
+/// the quell functions `only` names (all when empty).
+async fn pause_or_resume(
+    sdk: &aws_config::SdkConfig,
+    only: &[String],
+    resume: Option<Option<i32>>,
+    output: Output,
+) -> anyhow::Result<ExitCode> {
+    let lambda = aws_sdk_lambda::Client::new(sdk);
+    let found = ops::quell_functions(&lambda, only).await?;
+    if found.is_empty() {
+        bail!(
+            "no quell function here (a function tagged {}): check --region and --profile",
+            ops::REMEDIATION_TAG
+        );
+    }
+    let (what, changes) = match resume {
+        None => (
+            "paused",
+            ops::pause(&lambda, found, &sweep::now_iso()).await,
+        ),
+        Some(c) => ("resumed", ops::resume(&lambda, found, c).await),
+    };
+    report_changes(sdk, what, &changes, output).await
+}
+
+/// Prints what pause or resume did, publishes it to quell's topic (QUELL_NOTIFY_TOPIC_ARN) so
+/// the channel sees who stopped quell, and exits 4 when a function is not as meant.
+async fn report_changes(
+    sdk: &aws_config::SdkConfig,
+    what: &str,
+    changes: &[ops::Change],
+    output: Output,
+) -> anyhow::Result<ExitCode> {
+    match output {
+        Output::Json => {
+            let all: Vec<serde_json::Value> = changes.iter().map(ops::Change::json).collect();
+            println!("{}", serde_json::to_string_pretty(&all)?);
+        }
+        Output::Table => {
+            println!(
+                "{:<32} {:<11}    {:<11} WHAT",
+                "REMEDIATION", "BEFORE", "AFTER"
+            );
+            for c in changes {
+                println!("{}", c.line());
+            }
+        }
+    }
+    let failed = changes.iter().any(|c| c.failed);
+    let topic = Config::from_env().ok().and_then(|c| c.notify_topic_arn);
+    let lines: Vec<String> = changes.iter().map(ops::Change::line).collect();
+    let message = format!("quell {what} from the CLI:\n{}", lines.join("\n"));
+    if let Err(e) = quell::notify::Notifier::new(sdk, topic)
+        .escalate(&format!("quell: functions {what}"), &message)
+        .await
+    {
+        eprintln!("error: {what}, but the channel was not told: {e}");
+        return Ok(ExitCode::from(exit::FAILED));
+    }
+    Ok(ExitCode::from(if failed { exit::FAILED } else { 0 }))
 }
 
 async fn load_sdk(

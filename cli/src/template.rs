@@ -114,6 +114,11 @@ Parameters:
     Default: 10
     MinValue: 1
     Description: Reserved concurrency of each function, a cap on how fast quell can change things.
+  Paused:
+    Type: String
+    Default: "false"
+    AllowedValues: ["true", "false"]
+    Description: "true deploys every function with reserved concurrency 0 (Lambda invokes none; events wait and are retried up to their age). A stack update puts back this value: keep true while paused with `quell pause`."
   LogRetentionDays:
     Type: Number
     Default: 90
@@ -183,6 +188,7 @@ Parameters:
 Conditions:
   HasExternalId: !Not [!Equals [!Ref ExternalId, ""]]
   HasHubRegion: !Not [!Equals [!Ref HubRegion, ""]]
+  IsPaused: !Equals [!Ref Paused, "true"]
   HasSlack: !And
     - !Not [!Equals [!Ref SlackWorkspaceId, ""]]
     - !Not [!Equals [!Ref SlackChannelId, ""]]
@@ -194,7 +200,7 @@ Globals:
     Architectures: [!Ref Architecture]
     MemorySize: 128
     Timeout: {FUNCTION_TIMEOUT_SECS}
-    ReservedConcurrentExecutions: !Ref ReservedConcurrency
+    ReservedConcurrentExecutions: !If [IsPaused, 0, !Ref ReservedConcurrency]
     Tracing: !Ref Tracing
     LoggingConfig:
       LogFormat: JSON
@@ -493,6 +499,8 @@ fn function(w: &mut String, s: &Spec) {
       QuellRemediation: {sid}
     Properties:
       Description: "quell {sid}: {summary}"
+      Tags:
+        quell:remediation: {sid}
       CodeUri: target/lambda/{sid}/
       RolePath: /quell/{sid}/
       Environment:
@@ -655,7 +663,7 @@ fn observability(w: &mut String, specs: &[Spec]) {
         {{"widgets": [
           {{"type": "metric", "x": 0, "y": 0, "width": 12, "height": 6, "properties": {{"title": "Outcomes per remediation", "region": "${{AWS::Region}}", "stat": "Sum", "period": 3600, "metrics": [[{{"expression": "SEARCH('{{{ns},remediation,outcome}} MetricName=\"Outcomes\"', 'Sum', 3600)", "id": "outcomes"}}]]}}}},
           {{"type": "metric", "x": 12, "y": 0, "width": 6, "height": 6, "properties": {{"title": "Failures (permanent and retryable)", "region": "${{AWS::Region}}", "stat": "Sum", "period": 300, "metrics": [["{ns}", "Outcomes", "outcome", "FAILED"], ["{ns}", "Outcomes", "outcome", "FAILED_RETRYABLE"]]}}}},
-          {{"type": "metric", "x": 18, "y": 0, "width": 6, "height": 6, "properties": {{"title": "Planned (dry-run, caps reached, notify-only) and unconfirmed", "region": "${{AWS::Region}}", "stat": "Sum", "period": 3600, "metrics": [["{ns}", "Outcomes", "outcome", "PLANNED"], ["{ns}", "Outcomes", "outcome", "UNCONFIRMED"]]}}}},
+          {{"type": "metric", "x": 18, "y": 0, "width": 6, "height": 6, "properties": {{"title": "Planned (dry-run, caps reached, notify-only), unconfirmed, and planned past the blast-radius caps", "region": "${{AWS::Region}}", "stat": "Sum", "period": 3600, "metrics": [["{ns}", "Outcomes", "outcome", "PLANNED"], ["{ns}", "Outcomes", "outcome", "UNCONFIRMED"], ["{ns}", "CapsReached", "outcome", "PLANNED"]]}}}},
           {{"type": "metric", "x": 0, "y": 6, "width": 8, "height": 6, "properties": {{"title": "Dead-letter queue depth", "region": "${{AWS::Region}}", "stat": "Maximum", "period": 300, "metrics": [["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", "${{DeadLetterQueue.QueueName}}"]]}}}},
           {{"type": "metric", "x": 8, "y": 6, "width": 8, "height": 6, "properties": {{"title": "Throttles", "region": "${{AWS::Region}}", "stat": "Sum", "period": 300, "metrics": [[{{"expression": "SEARCH('{{AWS/Lambda,FunctionName}} MetricName=\"Throttles\" quell', 'Sum', 300)", "id": "throttles"}}]]}}}},
           {{"type": "metric", "x": 16, "y": 6, "width": 8, "height": 6, "properties": {{"title": "Remediation latency p99 (ms)", "region": "${{AWS::Region}}", "stat": "p99", "period": 3600, "metrics": [[{{"expression": "SEARCH('{{{ns},remediation,outcome}} MetricName=\"RemediationLatency\"', 'p99', 3600)", "id": "latency"}}]]}}}}

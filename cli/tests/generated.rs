@@ -666,6 +666,41 @@ fn the_dashboard_is_json_and_the_alarms_watch_quells_metrics() {
         assert!(t.contains(&format!("{id}ThrottlesAlarm:")), "{id}");
     }
     assert!(t.contains("Tracing: !Ref Tracing"));
+    assert!(
+        subbed.contains(r#"["quell", "CapsReached", "outcome", "PLANNED"]"#),
+        "caps reached"
+    );
+}
+
+/// `quell pause`, `resume` and `redrive` find the deployed functions by their tag; the stack can
+/// be deployed paused.
+#[test]
+fn every_function_carries_its_remediation_tag_and_the_stack_can_deploy_paused() {
+    let t = quell_cli::template::central(&registry::specs());
+    for s in registry::specs() {
+        let id = quell_cli::registry::logical_id(s.id);
+        let at = t
+            .find(&format!("\n  {id}Function:\n"))
+            .expect("the function")
+            + 1;
+        // The function's own resource: up to the next resource (two spaces, then a name).
+        let len = t[at..]
+            .match_indices("\n  ")
+            .map(|(i, _)| i)
+            .find(|&i| t[at + i + 3..].starts_with(|c: char| c.is_ascii_alphabetic()))
+            .unwrap_or(t.len() - at);
+        let resource = &t[at..at + len];
+        assert!(
+            resource.contains(&format!(
+                "\n      Tags:\n        {}: {}\n",
+                quell_cli::ops::REMEDIATION_TAG,
+                s.id
+            )),
+            "{id}: {resource}"
+        );
+    }
+    assert!(t.contains("ReservedConcurrentExecutions: !If [IsPaused, 0, !Ref ReservedConcurrency]"));
+    assert!(t.contains("IsPaused: !Equals [!Ref Paused, \"true\"]"));
 }
 
 #[test]

@@ -3,7 +3,8 @@
 //!
 //! - `Outcomes` (Count, 1) and `RemediationLatency` (Milliseconds: from the finding's intake to
 //!   its outcome recorded and sent), by `remediation` and `outcome`, and by `outcome` alone (one
-//!   alarm on every permanent failure, whichever function);
+//!   alarm on every permanent failure, whichever function); `CapsReached` (Count, 1 when the
+//!   finding was planned only because the blast-radius cap was reached, else 0), by the same;
 //! - properties, not dimensions: `account`, `region`, `resource`, `finding`, `mode`, `workflow`
 //!   (a dimension per account would make a metric per account; the saved Logs Insights queries
 //!   read them).
@@ -28,7 +29,8 @@ pub fn record(report: &Report, latency: std::time::Duration, timestamp_ms: u64) 
                 "Dimensions": [["remediation", "outcome"], ["outcome"]],
                 "Metrics": [
                     {"Name": "Outcomes", "Unit": "Count"},
-                    {"Name": "RemediationLatency", "Unit": "Milliseconds"}
+                    {"Name": "RemediationLatency", "Unit": "Milliseconds"},
+                    {"Name": "CapsReached", "Unit": "Count"}
                 ]
             }]
         },
@@ -36,6 +38,7 @@ pub fn record(report: &Report, latency: std::time::Duration, timestamp_ms: u64) 
         "outcome": report.outcome.name(),
         "Outcomes": 1,
         "RemediationLatency": latency.as_secs_f64() * 1000.0,
+        "CapsReached": u8::from(report.outcome.capped()),
         "account": report.account,
         "region": report.region,
         "resource": report.resource.as_deref().unwrap_or("-"),

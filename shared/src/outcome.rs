@@ -25,6 +25,9 @@ impl std::fmt::Display for Step {
     }
 }
 
+/// How the reason of a finding planned past the blast-radius cap begins.
+pub const CAP_REACHED: &str = "blast-radius cap";
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "outcome", rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Outcome {
@@ -118,6 +121,11 @@ impl Outcome {
             } => None,
             Outcome::Duplicate { .. } => None,
         }
+    }
+
+    /// Planned only because the blast-radius cap was reached ([`CAP_REACHED`]).
+    pub fn capped(&self) -> bool {
+        matches!(self, Outcome::Planned { reason, .. } if reason.starts_with(CAP_REACHED))
     }
 
     pub fn is_retryable(&self) -> bool {

@@ -513,7 +513,10 @@ async fn decide<R: Remediation>(
             } else {
                 st.limits.per_account_hour
             };
-            *reason = format!("blast-radius cap of {scope} reached ({limit} changes an hour): planned, not applied");
+            *reason = format!(
+                "{} of {scope} reached ({limit} changes an hour): planned, not applied",
+                crate::outcome::CAP_REACHED
+            );
             if matches!(st.escalate_once(R::SPEC.id, scope).await, Ok(true)) {
                 let subject = format!("quell {}: blast-radius cap of {scope} reached", R::SPEC.id);
                 let message = format!(

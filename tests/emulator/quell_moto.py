@@ -12,11 +12,15 @@ What it adds to moto 5.2.5, and why:
     (QUELL_MOTO_HUB_ADMIN, the central account) updates any member's finding in the region, a
     member only its own (AccessDeniedException in UnprocessedFindings).
   * Security Hub GetFindings filters (moto ignores them): Id, ProductArn, AwsAccountId,
-    WorkflowStatus and RecordState with EQUALS; the administrator sees the region's accounts, a
-    member only its own; any other filter is refused.
+    WorkflowStatus, RecordState, ComplianceSecurityControlId, ComplianceStatus and Region with
+    EQUALS; the administrator sees the region's accounts, a member only its own; any other filter
+    is refused. Pages as Security Hub's (moto returns everything): MaxResults 1 to 100 (100 unless
+    asked, anything else InvalidInputException), the rest behind an opaque NextToken that holds
+    only for the same filters (another is InvalidInputException).
   * Security Hub BatchImportFindings scoped as in AWS (moto takes anything): an account imports
     only into itself under its own product; AWS's own products' findings are seeded by the
-    harness with `X-Quell-Seed: aws`, standing for AWS's integration.
+    harness with `X-Quell-Seed: aws`, standing for AWS's integration. As in AWS, a finding's
+    Region is the Region it is imported in (moto keeps whatever the finding says, or nothing).
   * EC2 ModifyNetworkInterfaceAttribute on an attached interface: moto keeps reporting the
     instance's launch groups on the interface (its group_set is a union), so replacing an
     interface's groups never shows. As in AWS, the instance's groups become its interfaces' groups.
@@ -25,6 +29,18 @@ What it adds to moto 5.2.5, and why:
     LookupEvents answers from them, filtered by StartTime/EndTime and one LookupAttribute, newest
     first, 50 a page with NextToken, as CloudTrail does; two attributes, an unknown key or a
     MaxResults over 50 are refused as CloudTrail refuses them.
+  * AWS Config DescribeAggregateComplianceByConfigRules and
+    GetAggregateComplianceDetailsByConfigRule (moto has neither), through moto's dispatch (so IAM
+    in force judges config:<Action>). Tests seed member accounts' rule evaluations with POST
+    /_quell/config-evaluations {"account", "region", "evaluations": [{"rule", "resourceType",
+    "resourceId", "compliance": COMPLIANT or NON_COMPLIANT, "annotation"?}]} (a later one of the
+    same resource and rule replaces the earlier). As in AWS, the aggregator must be the caller's,
+    in the caller's Region (NoSuchConfigurationAggregatorException), and sees only its sources'
+    accounts and Regions (an organization source: any account, in its Regions); a rule of an
+    account and Region is NON_COMPLIANT if any of its resources is; filters, required fields,
+    Limit (at most 1000, and 100 for details: ValidationException) and opaque NextTokens
+    (InvalidNextTokenException) as Config has them. Not modelled: a source account's aggregation
+    authorization (the seed stands for evaluations the aggregator has collected).
   * IAM Access Analyzer UpdateFindings and GetFinding (moto has no Access Analyzer). Tests seed
     an analyzer's findings with POST /_quell/access-analyzer-findings {"analyzerArn", "findings":
     [{"id", "resource", "resourceType", "principal"?, "isPublic"?}]}; as in AWS, only the
@@ -63,7 +79,9 @@ Nothing else is changed; everything else is moto as released.
 """
 
 import argparse
+import base64
 import datetime
+import hashlib
 import io
 import json
 import os
@@ -107,14 +125,18 @@ def _now():
     return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def _json_error(code, message, status=400):
+    """An error answer of a JSON protocol. moto takes a handler's status from the headers'
+    "status" (a bare `400, {}, body` goes out as 200, an error the SDKs would read as success)."""
+    return status, {"status": status, "x-amzn-errortype": code}, json.dumps({"__type": code, "message": message})
+
+
 def batch_update_findings(self):
     body = json.loads(self.body or "{}")
     processed, unprocessed = [], []
     identifiers = body.get("FindingIdentifiers") or []
     if not 1 <= len(identifiers) <= 100:
-        return 400, {}, json.dumps(
-            {"__type": "InvalidInputException", "message": "FindingIdentifiers must hold 1 to 100 items"}
-        )
+        return _json_error("InvalidInputException", "FindingIdentifiers must hold 1 to 100 items")
     for ident in identifiers:
         found = next(
             (
@@ -160,7 +182,30 @@ _FILTER_FIELDS = {
     "AwsAccountId": lambda d: d.get("AwsAccountId"),
     "WorkflowStatus": lambda d: (d.get("Workflow") or {}).get("Status"),
     "RecordState": lambda d: d.get("RecordState"),
+    "ComplianceSecurityControlId": lambda d: (d.get("Compliance") or {}).get("SecurityControlId"),
+    "ComplianceStatus": lambda d: (d.get("Compliance") or {}).get("Status"),
+    "Region": lambda d: d.get("Region"),
 }
+
+
+def _page_token(offset, request):
+    """An opaque token for the page at `offset` of the answer to `request` (what decides the
+    answer's order and content, not the page size)."""
+    digest = hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()[:16]
+    return base64.urlsafe_b64encode(json.dumps({"offset": offset, "request": digest}).encode()).decode()
+
+
+def _page_offset(token, request):
+    """The offset a token of `_page_token` holds, or None when it is not one for this request."""
+    try:
+        decoded = json.loads(base64.urlsafe_b64decode(token.encode()))
+        offset = decoded["offset"]
+        digest = hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()[:16]
+    except Exception:
+        return None
+    if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0 or decoded.get("request") != digest:
+        return None
+    return offset
 
 
 def get_findings(self):
@@ -168,9 +213,7 @@ def get_findings(self):
     filters = body.get("Filters") or {}
     unknown = [k for k in filters if k not in _FILTER_FIELDS]
     if unknown:
-        return 400, {}, json.dumps(
-            {"__type": "InvalidInputException", "message": f"quell_moto does not filter on {unknown}"}
-        )
+        return _json_error("InvalidInputException", f"quell_moto does not filter on {unknown}")
 
     def keep(data):
         for key, conditions in filters.items():
@@ -179,9 +222,22 @@ def get_findings(self):
                 return False
         return True
 
+    # As Security Hub: 1 to 100 findings a page (100 unless asked), the rest behind a NextToken
+    # that holds only for the same filters and sort.
+    limit = body.get("MaxResults", 100)
+    if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 100:
+        return _json_error("InvalidInputException", f"MaxResults must be 1 to 100, not {limit!r}")
+    request = {"Filters": filters, "SortCriteria": body.get("SortCriteria")}
+    offset = 0
+    if body.get("NextToken"):
+        offset = _page_offset(str(body["NextToken"]), request)
+        if offset is None:
+            return _json_error("InvalidInputException", "Invalid NextToken")
     findings = [f.data for f in _region_findings(self.region) if keep(f.data) and _may_see(self, f.data)]
-    limit = int(body.get("MaxResults") or 100)
-    return 200, {}, json.dumps({"Findings": findings[:limit]})
+    reply = {"Findings": findings[offset : offset + limit]}
+    if offset + limit < len(findings):
+        reply["NextToken"] = _page_token(offset + limit, request)
+    return 200, {}, json.dumps(reply)
 
 
 # The Security Hub administrator of the emulated organization (the central account): it may read
@@ -208,7 +264,8 @@ def batch_import_findings(self):
         own = product_account == account and parts[5] == f"product/{account}/default"
         by_aws = seeding_as_aws and product_account == "" and parts[5].startswith("product/aws/")
         if f.get("AwsAccountId") == account and (own or by_aws):
-            kept.append(f)
+            # As AWS: Security Hub sets a finding's Region itself, to the Region it is imported in.
+            kept.append(dict(f, Region=self.region))
         else:
             refused.append(
                 {
@@ -328,16 +385,12 @@ def lookup_events(self):
     }
     # As CloudTrail: one lookup attribute at most, of a known key; at most 50 events a page.
     if len(attrs) > 1:
-        return 400, {}, json.dumps(
-            {"__type": "InvalidLookupAttributesException", "message": "You cannot specify more than one lookup attribute."}
-        )
+        return _json_error("InvalidLookupAttributesException", "You cannot specify more than one lookup attribute.")
     if any(a.get("AttributeKey") not in keys for a in attrs):
-        return 400, {}, json.dumps(
-            {"__type": "InvalidLookupAttributesException", "message": f"quell_moto does not look up {attrs}"}
-        )
+        return _json_error("InvalidLookupAttributesException", f"quell_moto does not look up {attrs}")
     limit = int(body.get("MaxResults") or 50)
     if not 1 <= limit <= 50:
-        return 400, {}, json.dumps({"__type": "InvalidMaxResultsException", "message": "MaxResults is 1 to 50"})
+        return _json_error("InvalidMaxResultsException", "MaxResults is 1 to 50")
     out = []
     for r in records:
         t = _epoch(r["eventTime"])
@@ -378,6 +431,183 @@ def lookup_events(self):
 
 
 CloudTrailResponse.lookup_events = lookup_events
+
+# ------------------------------------------------------------------ AWS Config aggregated compliance
+
+from moto.config.responses import ConfigResponse  # noqa: E402
+
+# (account, region, rule, resource type, resource id) -> the evaluation of that member account's
+# rule, as POST /_quell/config-evaluations seeds it.
+_CONFIG_EVALUATIONS = {}
+_CONFIG_LOCK = threading.Lock()
+_COMPLIANCE_TYPES = ("COMPLIANT", "NON_COMPLIANT")
+
+
+def seed_config_evaluations(seed):
+    """Evaluations of one member account's Config rules in one region: each {"rule",
+    "resourceType", "resourceId", "compliance": COMPLIANT or NON_COMPLIANT, "annotation"?}; a later
+    one of the same resource and rule replaces the earlier. Returns why it refused, or None."""
+    import time as _time
+
+    account, region = seed.get("account"), seed.get("region")
+    if not (isinstance(account, str) and re.fullmatch(r"\d{12}", account)) or not region:
+        return "a seed needs the member's 12-digit account and its region"
+    evaluations = seed.get("evaluations") or []
+    for e in evaluations:
+        if not all(e.get(k) for k in ("rule", "resourceType", "resourceId")):
+            return f"an evaluation needs rule, resourceType and resourceId: {e}"
+        if e.get("compliance") not in _COMPLIANCE_TYPES:
+            return f"compliance is COMPLIANT or NON_COMPLIANT, not {e.get('compliance')!r}"
+    with _CONFIG_LOCK:
+        for e in evaluations:
+            now = _time.time()
+            _CONFIG_EVALUATIONS[(account, region, e["rule"], e["resourceType"], e["resourceId"])] = {
+                "account": account, "region": region, "rule": e["rule"], "resourceType": e["resourceType"],
+                "resourceId": e["resourceId"], "compliance": e["compliance"], "annotation": e.get("annotation"),
+                "recorded": now,
+            }
+    return None
+
+
+def _config_invalid(field, value, constraint):
+    shown = "null" if value is None else f"'{value}'"
+    return _json_error(
+        "ValidationException",
+        f"1 validation error detected: Value {shown} at '{field}' failed to satisfy constraint: {constraint}",
+    )
+
+
+def _covers(aggregator, account, region):
+    """Whether the aggregator's sources take in that account's Region: an account source its
+    AccountIds in its Regions; an organization source any account in its Regions."""
+    for source in aggregator.account_aggregation_sources or []:
+        if account in (source.account_ids or []) and (source.all_aws_regions or region in (source.aws_regions or [])):
+            return True
+    org = aggregator.organization_aggregation_source
+    return org is not None and bool(org.all_aws_regions or region in (org.aws_regions or []))
+
+
+def _aggregated(self, body, limit_max):
+    """The evaluations the caller's aggregator sees, and the page limit: or an error answer. As
+    AWS: the request's parameters are validated first, then the aggregator must be one of the
+    caller's account in the caller's Region."""
+    name = body.get("ConfigurationAggregatorName")
+    if not name:
+        return None, None, _config_invalid("configurationAggregatorName", name, "Member must not be null")
+    limit = body.get("Limit", 0)
+    if not isinstance(limit, int) or isinstance(limit, bool) or limit < 0:
+        return None, None, _config_invalid("limit", limit, "Member must have value greater than or equal to 0")
+    if limit > limit_max:
+        return None, None, _config_invalid("limit", limit, f"Member must have value less than or equal to {limit_max}")
+    aggregator = self.config_backend.config_aggregators.get(name)
+    if aggregator is None:
+        return None, None, _json_error(
+            "NoSuchConfigurationAggregatorException",
+            "The configuration aggregator does not exist. Check the configuration aggregator name and try again.",
+        )
+    with _CONFIG_LOCK:
+        seen = [dict(e) for e in _CONFIG_EVALUATIONS.values() if _covers(aggregator, e["account"], e["region"])]
+    return seen, limit or limit_max, None
+
+
+def _config_page(body, items, limit, request, key):
+    """One page of `items` under `key`, with a NextToken when more remain; or an error answer."""
+    offset = 0
+    if body.get("NextToken"):
+        offset = _page_offset(str(body["NextToken"]), request)
+        if offset is None:
+            return _json_error(
+                "InvalidNextTokenException",
+                "The nextToken provided is invalid",
+            )
+    reply = {key: items[offset : offset + limit]}
+    if offset + limit < len(items):
+        reply["NextToken"] = _page_token(offset + limit, request)
+    return json.dumps(reply)
+
+
+def describe_aggregate_compliance_by_config_rules(self):
+    body = json.loads(self.body or "{}")
+    filters = body.get("Filters") or {}
+    if filters.get("ComplianceType") not in (None,) + _COMPLIANCE_TYPES:
+        return _config_invalid(
+            "filters.complianceType", filters.get("ComplianceType"), "Member must satisfy enum value set: [COMPLIANT, NON_COMPLIANT]"
+        )
+    seen, limit, error = _aggregated(self, body, 1000)
+    if error:
+        return error
+    rules = {}
+    for e in seen:
+        rules.setdefault((e["rule"], e["account"], e["region"]), []).append(e)
+    items = []
+    for (rule, account, region), evaluations in sorted(rules.items()):
+        failing = sum(1 for e in evaluations if e["compliance"] == "NON_COMPLIANT")
+        compliance = {"ComplianceType": "NON_COMPLIANT" if failing else "COMPLIANT"}
+        if failing:
+            compliance["ComplianceContributorCount"] = {"CappedCount": failing, "CapExceeded": False}
+        wanted = {
+            "ConfigRuleName": rule, "ComplianceType": compliance["ComplianceType"], "AccountId": account, "AwsRegion": region,
+        }
+        if any(filters.get(k) not in (None, v) for k, v in wanted.items()):
+            continue
+        items.append({"ConfigRuleName": rule, "Compliance": compliance, "AccountId": account, "AwsRegion": region})
+    request = {"op": "DescribeAggregateComplianceByConfigRules", "aggregator": body["ConfigurationAggregatorName"], "filters": filters}
+    return _config_page(body, items, limit, request, "AggregateComplianceByConfigRules")
+
+
+def get_aggregate_compliance_details_by_config_rule(self):
+    body = json.loads(self.body or "{}")
+    for key, field in (
+        ("ConfigurationAggregatorName", "configurationAggregatorName"),
+        ("ConfigRuleName", "configRuleName"),
+        ("AccountId", "accountId"),
+        ("AwsRegion", "awsRegion"),
+    ):
+        if not body.get(key):
+            return _config_invalid(field, body.get(key), "Member must not be null")
+    if not re.fullmatch(r"\d{12}", str(body["AccountId"])):
+        return _config_invalid("accountId", body["AccountId"], "Member must satisfy regular expression pattern: \\d{12}")
+    if body.get("ComplianceType") not in (None,) + _COMPLIANCE_TYPES:
+        return _config_invalid(
+            "complianceType", body.get("ComplianceType"), "Member must satisfy enum value set: [COMPLIANT, NON_COMPLIANT]"
+        )
+    seen, limit, error = _aggregated(self, body, 100)
+    if error:
+        return error
+    chosen = [
+        e
+        for e in seen
+        if (e["rule"], e["account"], e["region"]) == (body["ConfigRuleName"], body["AccountId"], body["AwsRegion"])
+        and body.get("ComplianceType") in (None, e["compliance"])
+    ]
+    chosen.sort(key=lambda e: (e["resourceType"], e["resourceId"]))
+    items = []
+    for e in chosen:
+        result = {
+            "EvaluationResultIdentifier": {
+                "EvaluationResultQualifier": {
+                    "ConfigRuleName": e["rule"], "ResourceType": e["resourceType"], "ResourceId": e["resourceId"],
+                },
+                "OrderingTimestamp": e["recorded"],
+            },
+            "ComplianceType": e["compliance"],
+            "ResultRecordedTime": e["recorded"],
+            "ConfigRuleInvokedTime": e["recorded"],
+            "AccountId": e["account"],
+            "AwsRegion": e["region"],
+        }
+        if e.get("annotation"):
+            result["Annotation"] = e["annotation"]
+        items.append(result)
+    request = {
+        "op": "GetAggregateComplianceDetailsByConfigRule",
+        **{k: body.get(k) for k in ("ConfigurationAggregatorName", "ConfigRuleName", "AccountId", "AwsRegion", "ComplianceType")},
+    }
+    return _config_page(body, items, limit, request, "AggregateEvaluationResults")
+
+
+ConfigResponse.describe_aggregate_compliance_by_config_rules = describe_aggregate_compliance_by_config_rules
+ConfigResponse.get_aggregate_compliance_details_by_config_rule = get_aggregate_compliance_details_by_config_rule
 
 # ------------------------------------------------------------------ IAM Access Analyzer
 
@@ -684,6 +914,14 @@ def _fault_response(fault, call, start_response):
     return [data]
 
 
+# Seeds that may be refused (what time or AWS could not do): path -> function returning why, or None.
+_REFUSING_SEEDS = {
+    "/_quell/iam-key-age": age_access_key,
+    "/_quell/iam-password-age": age_password,
+    "/_quell/config-evaluations": seed_config_evaluations,
+}
+
+
 class CallLog:
     def __init__(self, app):
         self.app = app
@@ -701,18 +939,10 @@ class CallLog:
             seed_access_analyzer(json.loads(environ["wsgi.input"].read(length) or b"{}"))
             start_response("204 No Content", [("Content-Length", "0")])
             return [b""]
-        if path == "/_quell/iam-key-age" and environ.get("REQUEST_METHOD") == "POST":
+        seed = _REFUSING_SEEDS.get(path)
+        if seed and environ.get("REQUEST_METHOD") == "POST":
             length = int(environ.get("CONTENT_LENGTH") or 0)
-            refused = age_access_key(json.loads(environ["wsgi.input"].read(length) or b"{}"))
-            if refused:
-                payload = json.dumps({"message": refused}).encode()
-                start_response("400 Bad Request", [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))])
-                return [payload]
-            start_response("204 No Content", [("Content-Length", "0")])
-            return [b""]
-        if path == "/_quell/iam-password-age" and environ.get("REQUEST_METHOD") == "POST":
-            length = int(environ.get("CONTENT_LENGTH") or 0)
-            refused = age_password(json.loads(environ["wsgi.input"].read(length) or b"{}"))
+            refused = seed(json.loads(environ["wsgi.input"].read(length) or b"{}"))
             if refused:
                 payload = json.dumps({"message": refused}).encode()
                 start_response("400 Bad Request", [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))])

@@ -344,6 +344,24 @@ impl Emulator {
         self.post("/_quell/access-analyzer-findings", &body).await;
     }
 
+    /// Evaluations of `account`'s AWS Config rules in `region`, which the emulator's aggregated
+    /// compliance (DescribeAggregateComplianceByConfigRules and
+    /// GetAggregateComplianceDetailsByConfigRule) answers from, for the aggregators that take
+    /// that account and Region in: each `{"rule", "resourceType", "resourceId", "compliance":
+    /// "COMPLIANT" | "NON_COMPLIANT", "annotation"?}`. A later evaluation of the same rule and
+    /// resource replaces the earlier.
+    pub async fn seed_config_evaluations(
+        &self,
+        account: &str,
+        region: &str,
+        evaluations: serde_json::Value,
+    ) {
+        let body =
+            serde_json::json!({"account": account, "region": region, "evaluations": evaluations})
+                .to_string();
+        self.post("/_quell/config-evaluations", &body).await;
+    }
+
     /// Time passing for a user's access key in `account`: it was created `created_days_ago`
     /// days ago and last used `last_used_days_ago` days ago (`None`: never used), as
     /// ListAccessKeys and GetAccessKeyLastUsed then read. The emulator refuses what time could

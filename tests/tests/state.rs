@@ -124,7 +124,7 @@ async fn past_the_cap_findings_are_planned_and_escalated_once() {
         ..Limits::default()
     })
     .await;
-    let mut results = Vec::new();
+    let (mut results, mut caps) = (Vec::new(), Vec::new());
     for i in 0..4 {
         let b = format!("capped-{i}");
         seed::public_bucket(&member, &b, &[]).await;
@@ -132,9 +132,18 @@ async fn past_the_cap_findings_are_planned_and_escalated_once() {
             "config-s3-bucket-public-read-prohibited.json",
             &[("quell-demo-public-assets", &b)],
         );
-        results.push(outcome(&ctx, e).await);
+        let report = quell::runtime::handle(&S3BlockPublicAccess, &ctx, e)
+            .await
+            .unwrap()
+            .reports
+            .remove(0);
+        // The dashboard's "caps reached" reads this metric of the outcome's EMF record.
+        let record = quell::metrics::record(&report, std::time::Duration::ZERO, 1);
+        caps.push(record["CapsReached"].as_u64().unwrap());
+        results.push(report.outcome.name().to_string());
     }
     assert_eq!(results, ["REMEDIATED", "REMEDIATED", "PLANNED", "PLANNED"]);
+    assert_eq!(caps, [0, 0, 1, 1]);
     assert!(
         seed::public_access_block(&member, "capped-3")
             .await
