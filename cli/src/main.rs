@@ -399,7 +399,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 EventRun::Ran(runs) => runs,
             };
             if matches!(mode, ModeArg::DryRun) {
-                eprintln!("quell replay: dry-run, nothing is changed (--mode enforce acts)");
+                eprintln!("quell replay: dry-run, nothing is changed (--mode enforce acts); plans are recorded and sent as a dry-run function does");
             }
             let mut tally = Tally::default();
             for r in &runs {
@@ -429,6 +429,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     bail!("--account {a:?} is not a 12-digit account id");
                 }
             }
+            // GetFindings takes at most 20 values in a filter.
+            if account.len() > 20 || finding_region.len() > 20 {
+                bail!("at most 20 --account and 20 --finding-region values: sweep in parts");
+            }
             let mut config = Config::from_env()?;
             config.mode = Some(mode.mode());
             let sdk = load_sdk(endpoint, cli.region, cli.profile).await;
@@ -436,20 +440,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .region()
                 .map(|r| r.to_string())
                 .context("no region: name the Security Hub administrator's with --region")?;
-            let me = aws_sdk_sts::Client::new(&sdk)
-                .get_caller_identity()
-                .send()
-                .await
-                .map_err(|e| {
-                    anyhow::anyhow!(
-                        "{}",
-                        aws_smithy_types::error::display::DisplayErrorContext(e)
-                    )
-                })
-                .context("who is sweeping (sts:GetCallerIdentity)")?;
-            let me = me.account().unwrap_or_default().to_string();
-            let partition = quell::finding::validate::partition_of(&region).to_string();
-            let runner = with_invoke(Runner::new(&sdk, config), &sdk, invoke).await?;
+            let (me, partition) = whoami(&sdk, &region).await?;
+            let enforce = matches!(mode, ModeArg::Enforce);
+            let runner = with_deployed(Runner::new(&sdk, config), &sdk, invoke, enforce).await?;
             let scope = Scope {
                 functions: function.clone(),
                 accounts: account,
@@ -480,7 +473,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             progress.set_total(candidates.len());
             if matches!(mode, ModeArg::DryRun) {
-                eprintln!("\nquell sweep: dry-run, nothing is changed (--mode enforce acts)");
+                eprintln!("\nquell sweep: dry-run: no resource is changed; as a dry-run function does, each plan is recorded on its finding (NOTIFIED) and sent to the topic (--mode enforce acts)");
             }
             let (mut tally, mut summary, mut found) =
                 (Tally::default(), Summary::default(), Vec::new());
@@ -574,15 +567,27 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let sqs = aws_sdk_sqs::Client::new(&sdk);
             let lambda = aws_sdk_lambda::Client::new(&sdk);
             let url = ops::queue_url(&sqs, &queue).await?;
-            let runner = with_invoke(Runner::new(&sdk, config), &sdk, invoke).await?;
             let enforce = matches!(mode, ModeArg::Enforce);
+            let runner = with_deployed(Runner::new(&sdk, config), &sdk, invoke, enforce).await?;
             if !enforce {
-                eprintln!(
-                    "quell redrive: dry-run, nothing is changed or deleted (--mode enforce acts)"
-                );
+                eprintln!("quell redrive: dry-run: no resource is changed and no message deleted; plans are recorded and sent as a dry-run function does (--mode enforce acts)");
             }
             let mut all = Vec::new();
-            let letters = ops::redrive(&sqs, &lambda, &url, &runner, max, enforce, |l, reports| {
+            let hub = aws_sdk_securityhub::Client::new(&sdk);
+            let region = sdk
+                .region()
+                .map(|r| r.to_string())
+                .context("no region: name the queue's with --region")?;
+            let (me, partition) = whoami(&sdk, &region).await?;
+            let at = (me.as_str(), region.as_str(), partition.as_str());
+            let letters_at = ops::DeadLetters {
+                sqs: &sqs,
+                lambda: &lambda,
+                hub: &hub,
+                at,
+                url: &url,
+            };
+            let redriven = ops::redrive(&letters_at, &runner, max, enforce, |l, reports| {
                 if output == Output::Table {
                     for (_, line) in &l.results {
                         println!("{}  {line}", l.message_id);
@@ -597,10 +602,15 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             })
             .await?;
+            let letters = redriven.letters;
             let mut tally = Tally::default();
             for l in &letters {
                 tally.failed |= l.tally.failed;
                 tally.retryable |= l.tally.retryable;
+            }
+            if let Some(why) = &redriven.stopped {
+                eprintln!("error: stopped early: {why}");
+                tally.failed = true;
             }
             let deleted = letters.iter().filter(|l| l.deleted).count();
             match output {
@@ -625,21 +635,54 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `--invoke`: the runner sends events to the deployed functions of this account and region.
-async fn with_invoke(
+/// The caller's account (sts:GetCallerIdentity) and the region's partition: where quell's own
+/// Security Hub action target is.
+async fn whoami(sdk: &aws_config::SdkConfig, region: &str) -> anyhow::Result<(String, String)> {
+    let me = aws_sdk_sts::Client::new(sdk)
+        .get_caller_identity()
+        .send()
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "{}",
+                aws_smithy_types::error::display::DisplayErrorContext(e)
+            )
+        })
+        .context("who is calling (sts:GetCallerIdentity)")?;
+    Ok((
+        me.account().unwrap_or_default().to_string(),
+        quell::finding::validate::partition_of(region).to_string(),
+    ))
+}
+
+/// The deployed functions of this account and region: with `--invoke`, the runner sends events
+/// to them; acting (enforce), it leaves alone the remediations `quell pause` paused. A dry run
+/// without `--invoke` reads nothing.
+async fn with_deployed(
     runner: Runner,
     sdk: &aws_config::SdkConfig,
     invoke: bool,
+    enforce: bool,
 ) -> anyhow::Result<Runner> {
-    if !invoke {
+    if !invoke && !enforce {
         return Ok(runner);
     }
     let lambda = aws_sdk_lambda::Client::new(sdk);
-    let functions = ops::quell_functions(&lambda, &[])
-        .await?
-        .into_iter()
-        .map(|f| (f.remediation, f.name))
+    let (found, unread) = ops::quell_functions(&lambda, &[]).await?;
+    if !unread.is_empty() {
+        // A function whose pause cannot be read may be paused: do not act for it blindly.
+        bail!("{}", unread.join("; "));
+    }
+    let paused = found
+        .iter()
+        .filter(|f| f.paused.is_some())
+        .map(|f| f.remediation.clone())
         .collect();
+    let runner = runner.pausing(paused);
+    if !invoke {
+        return Ok(runner);
+    }
+    let functions = found.into_iter().map(|f| (f.remediation, f.name)).collect();
     Ok(runner.invoking(quell_cli::run::Deployed { lambda, functions }))
 }
 
@@ -666,8 +709,11 @@ async fn pause_or_resume(
     output: Output,
 ) -> anyhow::Result<ExitCode> {
     let lambda = aws_sdk_lambda::Client::new(sdk);
-    let found = ops::quell_functions(&lambda, only).await?;
-    if found.is_empty() {
+    let (found, unread) = ops::quell_functions(&lambda, only).await?;
+    for e in &unread {
+        eprintln!("error: {e}");
+    }
+    if found.is_empty() && unread.is_empty() {
         bail!(
             "no quell function here (a function tagged {}): check --region and --profile",
             ops::REMEDIATION_TAG
@@ -680,7 +726,12 @@ async fn pause_or_resume(
         ),
         Some(c) => ("resumed", ops::resume(&lambda, found, c).await),
     };
-    report_changes(sdk, what, &changes, output).await
+    let code = report_changes(sdk, what, &changes, output).await?;
+    if unread.is_empty() {
+        Ok(code)
+    } else {
+        Ok(ExitCode::from(exit::FAILED))
+    }
 }
 
 /// Prints what pause or resume did, publishes it to quell's topic (QUELL_NOTIFY_TOPIC_ARN) so

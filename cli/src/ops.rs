@@ -39,8 +39,11 @@ pub struct QuellFunction {
 pub async fn quell_functions(
     lambda: &Lambda,
     only: &[String],
-) -> anyhow::Result<Vec<QuellFunction>> {
+) -> anyhow::Result<(Vec<QuellFunction>, Vec<String>)> {
     let mut out = Vec::new();
+    // A function whose tags cannot be read is reported, and the others still found: a kill
+    // switch must not stop at the first function it cannot read.
+    let mut unread = Vec::new();
     let mut marker: Option<String> = None;
     loop {
         let page = lambda
@@ -58,13 +61,16 @@ pub async fn quell_functions(
             if !f.description().unwrap_or_default().starts_with("quell ") {
                 continue;
             }
-            let tags = lambda
-                .list_tags()
-                .resource(arn)
-                .send()
-                .await
-                .map_err(sdk_err)
-                .with_context(|| format!("could not read the tags of {name} (lambda:ListTags)"))?;
+            let tags = match lambda.list_tags().resource(arn).send().await {
+                Ok(t) => t,
+                Err(e) => {
+                    unread.push(format!(
+                        "could not read the tags of {name} (lambda:ListTags): {}",
+                        DisplayErrorContext(e)
+                    ));
+                    continue;
+                }
+            };
             let tags = tags.tags().cloned().unwrap_or_default();
             let Some(remediation) = tags.get(REMEDIATION_TAG) else {
                 continue;
@@ -85,7 +91,7 @@ pub async fn quell_functions(
         }
     }
     out.sort_by(|a, b| a.remediation.cmp(&b.remediation));
-    Ok(out)
+    Ok((out, unread))
 }
 
 async fn reserved(lambda: &Lambda, name: &str) -> anyhow::Result<Option<i32>> {
@@ -402,25 +408,155 @@ async fn target_remediation(lambda: &Lambda, target: &str) -> Result<String, Str
         .ok_or_else(|| format!("{target} is not a quell function (no {REMEDIATION_TAG} tag)"))
 }
 
-/// Reads the dead-letter queue (each message once, up to `max`), runs each through its
-/// remediation with `runner`, and — `delete` — deletes a message only when every remediation it
-/// reached succeeded (no failure, nothing retryable, every outcome recorded). Messages kept are
-/// made visible again at once, so the queue and its alarm show them. `on_letter` sees each.
+/// What redrive believes of a dead letter. Anyone who may send to the queue (EventBridge, and each
+/// function's role, through which Lambda writes its own dead letters) could have written it, so
+/// it is believed only as far as AWS confirms it.
+enum Verified {
+    /// Security Hub's own copy of every finding in it, re-read by id and product.
+    Event(Value),
+    /// Nothing here can check it against AWS: planned only, kept for a person.
+    Unverified(Value, String),
+    /// Refused: kept for a person.
+    Refused(String),
+}
+
+async fn verify(
+    hub: &aws_sdk_securityhub::Client,
+    at: (&str, &str, &str),
+    event: Value,
+) -> Verified {
+    use aws_sdk_securityhub::types::{
+        AwsSecurityFindingFilters, StringFilter, StringFilterComparison,
+    };
+    let text = |k: &str| {
+        event
+            .get(k)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    let (source, kind) = (text("source"), text("detail-type"));
+    if source != "aws.securityhub" {
+        return Verified::Unverified(
+            event,
+            format!("a {kind} event cannot be checked against AWS from the queue: planned only; check it, then `quell replay --mode enforce` it"),
+        );
+    }
+    if kind != "Security Hub Findings - Imported" {
+        return Verified::Refused(format!(
+            "a {kind} event is not redriven: a person sends it again from the console"
+        ));
+    }
+    let Some(findings) = event.pointer("/detail/findings").and_then(Value::as_array) else {
+        return Verified::Refused("detail.findings is not a list".into());
+    };
+    let eq = |v: &str| {
+        StringFilter::builder()
+            .value(v)
+            .comparison(StringFilterComparison::Equals)
+            .build()
+    };
+    let mut fresh = Vec::new();
+    for f in findings {
+        let field = |k: &str| f.get(k).and_then(Value::as_str).unwrap_or_default();
+        let (id, product) = (field("Id"), field("ProductArn"));
+        let read = hub
+            .get_findings()
+            .filters(
+                AwsSecurityFindingFilters::builder()
+                    .id(eq(id))
+                    .product_arn(eq(product))
+                    .build(),
+            )
+            .max_results(1)
+            .send()
+            .await;
+        match read {
+            Ok(out) => match out.findings().first() {
+                Some(found) => {
+                    // Still open: active, not resolved or suppressed, and a failed control.
+                    let workflow = found
+                        .workflow()
+                        .and_then(|w| w.status())
+                        .map(|s| s.as_str());
+                    let active = found.record_state().map(|r| r.as_str()) == Some("ACTIVE");
+                    let failed = found
+                        .compliance()
+                        .is_none_or(|c| c.status().map(|s| s.as_str()) == Some("FAILED"));
+                    if !(active && failed && matches!(workflow, Some("NEW") | Some("NOTIFIED"))) {
+                        return Verified::Refused(format!(
+                            "finding {id} is no longer open in Security Hub ({}, workflow {}): nothing to redrive",
+                            found.record_state().map(|r| r.as_str()).unwrap_or("?"),
+                            workflow.unwrap_or("?")
+                        ));
+                    }
+                    fresh.push(crate::sweep::asff(found))
+                }
+                None => {
+                    return Verified::Refused(format!(
+                        "finding {id} of {product} is not in Security Hub: not redriven"
+                    ))
+                }
+            },
+            Err(e) => {
+                return Verified::Refused(format!(
+                    "could not re-read finding {id} from Security Hub: {}",
+                    DisplayErrorContext(e)
+                ))
+            }
+        }
+    }
+    // As sweep sends them: the custom action a person would send for findings still open, so a
+    // finding quell already marked NOTIFIED (a dry run, a failure) is taken.
+    Verified::Event(crate::sweep::custom_action_event(0, at, fresh))
+}
+
+/// The outcomes after which a dead letter is settled and may be deleted.
+fn settled(outcome: &str) -> bool {
+    matches!(outcome, "REMEDIATED" | "ALREADY_COMPLIANT" | "EXEMPT")
+}
+
+/// What a redrive read, and why it stopped early, if it did.
+pub struct Redriven {
+    pub letters: Vec<Letter>,
+    pub stopped: Option<String>,
+}
+
+/// Reads the dead-letter queue (each message once, up to `max`) and runs each through its
+/// remediation with `runner`:
+/// - a Security Hub finding event with Security Hub's own copy of its findings (re-read, still
+///   open), sent as the custom action a person would send for them;
+/// - any other event planned only (dry-run), as nothing here can check it against AWS;
+/// - a custom action, or a finding Security Hub does not have, not at all.
+///
+/// With `delete`, a message is deleted only when every remediation it reached settled it
+/// (REMEDIATED, ALREADY_COMPLIANT or EXEMPT, recorded). Messages kept are made visible again at
+/// once, so the queue and its alarm show them. `on_letter` sees each.
+/// Where redrive reads, and what it checks letters with.
+pub struct DeadLetters<'a> {
+    pub sqs: &'a Sqs,
+    pub lambda: &'a Lambda,
+    pub hub: &'a aws_sdk_securityhub::Client,
+    /// The administrator (account, region, partition): quell's own action target.
+    pub at: (&'a str, &'a str, &'a str),
+    pub url: &'a str,
+}
+
 pub async fn redrive(
-    sqs: &Sqs,
-    lambda: &Lambda,
-    url: &str,
+    q: &DeadLetters<'_>,
     runner: &Runner,
     max: usize,
     delete: bool,
     mut on_letter: impl FnMut(&Letter, Vec<Value>),
-) -> anyhow::Result<Vec<Letter>> {
+) -> anyhow::Result<Redriven> {
+    let (sqs, lambda, hub, at, url) = (q.sqs, q.lambda, q.hub, q.at, q.url);
     let mut seen = HashSet::new();
     let mut letters = Vec::new();
     let mut keep = Vec::new();
-    'receive: while letters.len() < max {
+    let mut stopped = None;
+    while letters.len() < max {
         let want = (max - letters.len()).min(10) as i32;
-        let page = sqs
+        let page = match sqs
             .receive_message()
             .queue_url(url)
             .max_number_of_messages(want)
@@ -429,19 +565,34 @@ pub async fn redrive(
             .message_attribute_names("All")
             .send()
             .await
-            .map_err(sdk_err)
-            .with_context(|| format!("could not read {url} (sqs:ReceiveMessage)"))?;
+        {
+            Ok(p) => p,
+            Err(e) if letters.is_empty() => {
+                return Err(sdk_err(e))
+                    .with_context(|| format!("could not read {url} (sqs:ReceiveMessage)"))
+            }
+            Err(e) => {
+                stopped = Some(format!(
+                    "could not read {url} further: {}",
+                    DisplayErrorContext(e)
+                ));
+                break;
+            }
+        };
         let messages = page.messages();
         if messages.is_empty() {
             break;
         }
+        let mut again = false;
         for m in messages {
             let id = m.message_id().unwrap_or_default().to_string();
             let receipt = m.receipt_handle().unwrap_or_default().to_string();
             if !seen.insert(id.clone()) {
-                // Back again within the run (it took longer than the visibility timeout): every
-                // message has been read.
-                break 'receive;
+                // Back within the run (it outlasted the visibility timeout): every message has
+                // been read. Kept, with its newest receipt.
+                again = true;
+                keep.push(receipt);
+                continue;
             }
             let target = m
                 .message_attributes()
@@ -451,28 +602,32 @@ pub async fn redrive(
             let mut tally = Tally::default();
             let mut results = Vec::new();
             let mut reports = Vec::new();
-            let ran = match serde_json::from_str::<Value>(m.body().unwrap_or_default()) {
-                Err(e) => Err(format!("the body is not JSON: {e}")),
-                Ok(event) => {
-                    let only = match &target {
-                        Some(t) => target_remediation(lambda, t).await.map(Some),
-                        None => Ok(None),
-                    };
-                    match only {
-                        Err(e) => Err(e),
-                        Ok(only) => {
-                            let only: Vec<&str> = only.as_deref().into_iter().collect();
-                            Ok(runner.run(&event, &only).await)
+            let mut all_settled = false;
+            let only = match &target {
+                Some(t) => target_remediation(lambda, t).await.map(Some),
+                None => Ok(None),
+            };
+            let ran = match (
+                serde_json::from_str::<Value>(m.body().unwrap_or_default()),
+                only,
+            ) {
+                (Err(e), _) => Err(format!("the body is not JSON: {e}")),
+                (_, Err(e)) => Err(e),
+                (Ok(event), Ok(only)) => {
+                    let only: Vec<&str> = only.as_deref().into_iter().collect();
+                    match verify(hub, at, event).await {
+                        Verified::Event(e) => Ok(runner.run(&e, &only).await),
+                        Verified::Unverified(e, why) => {
+                            tally.failed = true;
+                            results.push(("-".into(), format!("UNVERIFIED  {why}")));
+                            Ok(runner.run_planned(&e, &only).await)
                         }
+                        Verified::Refused(why) => Err(why),
                     }
                 }
             };
             match ran {
-                Err(e) => {
-                    tally.failed = true;
-                    results.push(("-".into(), format!("REFUSED  {e}")));
-                }
-                Ok(EventRun::Refused(e)) => {
+                Err(e) | Ok(EventRun::Refused(e)) => {
                     tally.failed = true;
                     results.push(("-".into(), format!("REFUSED  {e}")));
                 }
@@ -480,10 +635,12 @@ pub async fn redrive(
                     tally.failed = true;
                     results.push((
                         "-".into(),
-                        format!("NO_RULE  no remediation's rules match this {detail_type} event"),
+                        format!("NO_RULE  no remediation's rules match this {detail_type} event (resolved since?)"),
                     ));
                 }
                 Ok(EventRun::Ran(runs)) => {
+                    all_settled = !runs.is_empty()
+                        && runs.iter().all(|r| settled(r.outcome()) && !r.failed());
                     for r in &runs {
                         tally.add(r);
                         results.push((r.function.to_string(), r.line()));
@@ -498,22 +655,36 @@ pub async fn redrive(
                 deleted: false,
                 tally,
             };
-            if delete && tally.code() == 0 {
-                sqs.delete_message()
+            if delete && all_settled && !tally.failed {
+                match sqs
+                    .delete_message()
                     .queue_url(url)
                     .receipt_handle(&receipt)
                     .send()
                     .await
-                    .map_err(sdk_err)
-                    .with_context(|| {
-                        format!("replayed {}, but could not delete it", letter.message_id)
-                    })?;
-                letter.deleted = true;
+                {
+                    Ok(_) => letter.deleted = true,
+                    Err(e) => {
+                        letter.tally.failed = true;
+                        letter.results.push((
+                            "-".into(),
+                            format!("replayed, but not deleted: {}", DisplayErrorContext(e)),
+                        ));
+                        keep.push(receipt);
+                    }
+                }
             } else {
+                if delete {
+                    // Not settled: kept, and a person must look.
+                    letter.tally.failed |= !all_settled;
+                }
                 keep.push(receipt);
             }
             on_letter(&letter, reports);
             letters.push(letter);
+        }
+        if again {
+            break;
         }
     }
     for receipt in keep {
@@ -532,5 +703,5 @@ pub async fn redrive(
             );
         }
     }
-    Ok(letters)
+    Ok(Redriven { letters, stopped })
 }

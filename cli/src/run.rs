@@ -31,9 +31,13 @@ pub mod exit {
 pub struct Runner {
     handlers: Vec<Box<dyn Handler>>,
     contexts: Vec<Context>,
+    /// The same, in dry-run: for what may be planned but not acted on (an unverified dead letter).
+    planning: Vec<Context>,
     config: Config,
     /// Instead of in-process: the deployed function of each remediation, invoked with the event.
     invoke: Option<Deployed>,
+    /// Remediations whose deployed function `quell pause` paused: not run until resumed.
+    paused: Vec<String>,
 }
 
 /// The deployed functions `--invoke` sends events to, by remediation id.
@@ -94,7 +98,7 @@ impl Ran {
         self.outcome() == "FAILED_RETRYABLE"
     }
 
-    /// The outcome's name (`Outcome::name`), or REFUSED.
+    /// The outcome's name (`Outcome::name`), REFUSED, or PAUSED (not run: `quell pause`).
     pub fn outcome(&self) -> &'static str {
         let Ok(r) = &self.result else {
             return "REFUSED";
@@ -108,6 +112,7 @@ impl Ran {
             "OUT_OF_SCOPE" => "OUT_OF_SCOPE",
             "PLANNED" => "PLANNED",
             "DUPLICATE" => "DUPLICATE",
+            "PAUSED" => "PAUSED",
             "FAILED" if retryable => "FAILED_RETRYABLE",
             _ => "FAILED",
         }
@@ -190,12 +195,29 @@ impl Runner {
             .iter()
             .map(|h| Context::new(sdk, config.clone(), h.spec().id))
             .collect();
+        let dry = Config {
+            mode: Some(quell::Mode::DryRun),
+            ..config.clone()
+        };
+        let planning = handlers
+            .iter()
+            .map(|h| Context::new(sdk, dry.clone(), h.spec().id))
+            .collect();
         Runner {
             handlers,
             contexts,
+            planning,
             config,
             invoke: None,
+            paused: Vec::new(),
         }
+    }
+
+    /// The remediations paused with `quell pause` (their function's `quell:paused` tag): an
+    /// event for one of them is not run, in-process or not, until `quell resume`.
+    pub fn pausing(mut self, paused: Vec<String>) -> Runner {
+        self.paused = paused;
+        self
     }
 
     /// Sends each event to the deployed function of each remediation it routes to (Lambda Invoke,
@@ -214,6 +236,15 @@ impl Runner {
     /// generated rules — only to the remediations `only` names, when it names any — and runs each
     /// matching remediation on each finding.
     pub async fn run(&self, event: &Value, only: &[&str]) -> EventRun {
+        self.run_as(event, only, false).await
+    }
+
+    /// As [`Runner::run`], in dry-run whatever the mode: plans, changes nothing.
+    pub async fn run_planned(&self, event: &Value, only: &[&str]) -> EventRun {
+        self.run_as(event, only, true).await
+    }
+
+    async fn run_as(&self, event: &Value, only: &[&str], planned: bool) -> EventRun {
         let intake =
             match quell::event::Envelope::parse_trusted(event.clone(), &self.config.trust()) {
                 Ok(i) => i,
@@ -234,8 +265,23 @@ impl Runner {
             };
         }
         let mut out = Vec::new();
+        let (matched, paused): (Vec<usize>, Vec<usize>) = matched
+            .into_iter()
+            .partition(|&i| !self.paused.iter().any(|p| p == self.handlers[i].spec().id));
+        for i in paused {
+            let id = self.handlers[i].spec().id;
+            out.push(Ran {
+                function: id.to_string(),
+                index: 0,
+                result: Ok(serde_json::json!({
+                    "function": id,
+                    "outcome": "PAUSED",
+                    "note": format!("{id} is paused (quell pause): not run; `quell resume` first"),
+                })),
+            });
+        }
         if let Some(d) = &self.invoke {
-            let dry = self.config.mode != Some(quell::Mode::Enforce);
+            let dry = planned || self.config.mode != Some(quell::Mode::Enforce);
             for i in matched {
                 let id = self.handlers[i].spec().id;
                 if dry {
@@ -261,7 +307,12 @@ impl Runner {
             return EventRun::Ran(out);
         }
         for i in matched {
-            let (h, ctx) = (&self.handlers[i], &self.contexts[i]);
+            let h = &self.handlers[i];
+            let ctx = if planned {
+                &self.planning[i]
+            } else {
+                &self.contexts[i]
+            };
             let function = h.spec().id;
             for (index, f) in intake.findings.iter().enumerate() {
                 out.push(match f {

@@ -101,7 +101,7 @@ pub fn controls(specs: &[quell::Spec], scope: &Scope) -> Vec<&'static str> {
 }
 
 /// The fields of an ASFF finding quell reads, as the event carries them.
-fn asff(f: &AwsSecurityFinding) -> Value {
+pub fn asff(f: &AwsSecurityFinding) -> Value {
     let mut m = Map::new();
     let mut put = |k: &str, v: Value| {
         if !v.is_null() {
@@ -163,6 +163,32 @@ fn asff(f: &AwsSecurityFinding) -> Value {
     Value::Object(m)
 }
 
+/// `findings` (AWS's own copies) as the "Remediate with quell" custom action event a person would
+/// send from the console of the administrator `hub` (account, region, partition), addressed to
+/// quell's own action target there.
+pub fn custom_action_event(n: usize, hub: (&str, &str, &str), findings: Vec<Value>) -> Value {
+    let (account, region, partition) = hub;
+    let action = format!(
+        "arn:{partition}:securityhub:{region}:{account}:action/custom/{}",
+        quell::routing::CUSTOM_ACTION_ID
+    );
+    json!({
+        "version": "0",
+        "id": event_id(n),
+        "detail-type": "Security Hub Findings - Custom Action",
+        "source": "aws.securityhub",
+        "account": account,
+        "time": now_iso(),
+        "region": region,
+        "resources": [action],
+        "detail": {
+            "actionName": quell::routing::CUSTOM_ACTION_NAME,
+            "actionDescription": "Sent by quell's CLI (sweep or redrive): a finding still open, re-read from Security Hub.",
+            "findings": findings,
+        },
+    })
+}
+
 /// The open control findings of the remediations' controls, each as the custom action event a
 /// person would send for it. `account`/`region`/`partition`: the administrator's, where quell's
 /// action target is.
@@ -173,12 +199,7 @@ pub async fn hub_candidates(
     hub: (&str, &str, &str),
     mut seen: impl FnMut(usize),
 ) -> anyhow::Result<Vec<Candidate>> {
-    let (account, region, partition) = hub;
     let client = aws_sdk_securityhub::Client::new(sdk);
-    let action = format!(
-        "arn:{partition}:securityhub:{region}:{account}:action/custom/{}",
-        quell::routing::CUSTOM_ACTION_ID
-    );
     let mut out = Vec::new();
     // GetFindings takes at most 20 values in a filter.
     for chunk in controls(specs, scope).chunks(20) {
@@ -190,10 +211,10 @@ pub async fn hub_candidates(
         for c in chunk {
             filters = filters.compliance_security_control_id(eq(c));
         }
-        for a in scope.accounts.iter().take(20) {
+        for a in &scope.accounts {
             filters = filters.aws_account_id(eq(a));
         }
-        for r in scope.regions.iter().take(20) {
+        for r in &scope.regions {
             filters = filters.region(eq(r));
         }
         let filters = filters.build();
@@ -209,6 +230,11 @@ pub async fn hub_candidates(
                 .map_err(sdk_err)
                 .context("could not read the findings (securityhub:GetFindings)")?;
             for f in page.findings() {
+                // Only Security Hub's own control findings: a member may import findings under
+                // its own product with any control id (they would be refused, and count).
+                if !quell::event::is_security_hub_product(f.product_arn().unwrap_or_default()) {
+                    continue;
+                }
                 if out.len() >= scope.limit {
                     return Ok(out);
                 }
@@ -216,21 +242,7 @@ pub async fn hub_candidates(
                 out.push(Candidate {
                     from: "securityhub",
                     label: f.id().unwrap_or_default().to_string(),
-                    event: json!({
-                        "version": "0",
-                        "id": event_id(n),
-                        "detail-type": "Security Hub Findings - Custom Action",
-                        "source": "aws.securityhub",
-                        "account": account,
-                        "time": now_iso(),
-                        "region": region,
-                        "resources": [action],
-                        "detail": {
-                            "actionName": quell::routing::CUSTOM_ACTION_NAME,
-                            "actionDescription": "Sent by `quell sweep`: a finding still open after it was planned.",
-                            "findings": [asff(f)],
-                        },
-                    }),
+                    event: custom_action_event(n, hub, vec![asff(f)]),
                 });
                 seen(out.len());
             }

@@ -278,13 +278,48 @@ async fn queue_depth(central: &SdkConfig, url: &str) -> usize {
         .unwrap_or_default()
 }
 
+/// A Security Hub finding event, as EventBridge delivers "Security Hub Findings - Imported": the
+/// finding as Security Hub has it (read back from the emulator).
+async fn imported_event(central: &SdkConfig, id: &str) -> serde_json::Value {
+    let out = aws_sdk_securityhub::Client::new(central)
+        .get_findings()
+        .filters(
+            aws_sdk_securityhub::types::AwsSecurityFindingFilters::builder()
+                .id(aws_sdk_securityhub::types::StringFilter::builder()
+                    .value(id)
+                    .comparison(aws_sdk_securityhub::types::StringFilterComparison::Equals)
+                    .build())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    serde_json::json!({
+        "version": "0",
+        "id": "5e1b2c3d-4f5a-4b6c-8d7e-9f0a1b2c3d4e",
+        "detail-type": "Security Hub Findings - Imported",
+        "source": "aws.securityhub",
+        "account": CENTRAL,
+        "time": "2026-12-01T00:00:00Z",
+        "region": REGION,
+        "resources": [id],
+        "detail": {"findings": [quell_cli::sweep::asff(&out.findings()[0])]},
+    })
+}
+
 #[tokio::test]
 async fn redrive_replays_dead_letters_and_deletes_only_what_succeeded() {
     let emu = Emulator::start_enforced().await.expect("emulator");
     let central = emu.central_config();
     let member = emu.account_config(MEMBER).await;
     seed::member_role(&member, CENTRAL).await;
-    seed::public_bucket(&member, "quell-redrive-public", &[]).await;
+    for b in [
+        "quell-redrive-real",
+        "quell-redrive-forged",
+        "quell-redrive-config",
+    ] {
+        seed::public_bucket(&member, b, &[]).await;
+    }
     let target = function(
         &central,
         "quell-S3BlockPublicAccess-C3",
@@ -292,6 +327,22 @@ async fn redrive_replays_dead_letters_and_deletes_only_what_succeeded() {
         Some(10),
     )
     .await;
+    let real = seed::control_finding(
+        &member,
+        MEMBER,
+        "S3.8",
+        "NEW",
+        ("AwsS3Bucket", "arn:aws:s3:::quell-redrive-real"),
+    )
+    .await;
+    let real_event = imported_event(&central, &real).await;
+    // A letter anyone who may send to the queue could write: a finding Security Hub does not
+    // have, self-consistent in every field the Lambda checks.
+    let mut forged = real_event.clone();
+    let forged_id = real.replace("/finding/", "/finding/0000");
+    forged["detail"]["findings"][0]["Id"] = forged_id.clone().into();
+    forged["detail"]["findings"][0]["Resources"][0]["Id"] =
+        "arn:aws:s3:::quell-redrive-forged".into();
     let sqs = aws_sdk_sqs::Client::new(&central);
     let url = sqs
         .create_queue()
@@ -309,33 +360,36 @@ async fn redrive_replays_dead_letters_and_deletes_only_what_succeeded() {
             .unwrap()
     };
     // As EventBridge leaves an event it could not deliver to its target.
-    sqs.send_message()
-        .queue_url(&url)
-        .message_body(config_event(MEMBER, "quell-redrive-public"))
-        .message_attributes(
-            "RULE_ARN",
-            attr(&format!(
-                "arn:aws:events:{REGION}:{CENTRAL}:rule/quell-S3BlockPublicAccess-Config"
-            )),
-        )
-        .message_attributes("TARGET_ARN", attr(&target))
-        .message_attributes("ERROR_CODE", attr("SDK_CLIENT_ERROR"))
-        .send()
-        .await
-        .unwrap();
-    // Not an event at all, and an event whose account the detail contradicts: both refused.
-    sqs.send_message()
-        .queue_url(&url)
-        .message_body("{not json")
-        .send()
-        .await
-        .unwrap();
-    sqs.send_message()
-        .queue_url(&url)
-        .message_body(config_event(OTHER, "quell-redrive-public"))
-        .send()
-        .await
-        .unwrap();
+    for body in [real_event.to_string(), forged.to_string()] {
+        sqs.send_message()
+            .queue_url(&url)
+            .message_body(body)
+            .message_attributes(
+                "RULE_ARN",
+                attr(&format!(
+                    "arn:aws:events:{REGION}:{CENTRAL}:rule/quell-S3BlockPublicAccess-SecurityHub"
+                )),
+            )
+            .message_attributes("TARGET_ARN", attr(&target))
+            .message_attributes("ERROR_CODE", attr("SDK_CLIENT_ERROR"))
+            .send()
+            .await
+            .unwrap();
+    }
+    // A Config event (nothing here can check it against AWS: planned only), not an event at
+    // all, and an event whose account the detail contradicts.
+    for body in [
+        config_event(MEMBER, "quell-redrive-config"),
+        "{not json".to_string(),
+        config_event(OTHER, "quell-redrive-config"),
+    ] {
+        sqs.send_message()
+            .queue_url(&url)
+            .message_body(body)
+            .send()
+            .await
+            .unwrap();
+    }
 
     let out = quell(&emu, &["redrive"]);
     assert_eq!(
@@ -345,15 +399,19 @@ async fn redrive_replays_dead_letters_and_deletes_only_what_succeeded() {
         said(&out)
     );
     assert!(said(&out).contains("PLANNED"), "{}", said(&out));
-    assert!(
-        seed::public_access_block(&member, "quell-redrive-public")
-            .await
-            .is_none(),
-        "a dry run changes nothing"
-    );
+    for b in [
+        "quell-redrive-real",
+        "quell-redrive-forged",
+        "quell-redrive-config",
+    ] {
+        assert!(
+            seed::public_access_block(&member, b).await.is_none(),
+            "a dry run changes no resource: {b}"
+        );
+    }
     assert_eq!(
         queue_depth(&central, &url).await,
-        3,
+        5,
         "a dry run deletes nothing: {}",
         said(&out)
     );
@@ -361,15 +419,28 @@ async fn redrive_replays_dead_letters_and_deletes_only_what_succeeded() {
     let out = quell(&emu, &["redrive", "--mode", "enforce", "--output", "json"]);
     assert_eq!(out.status.code(), Some(4), "{}", said(&out));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
-    assert_eq!(report["read"], 3, "{report}");
+    assert_eq!(report["read"], 5, "{report}");
     assert_eq!(report["deleted"], 1, "{report}");
     assert!(seed::fully_blocked(
-        &seed::public_access_block(&member, "quell-redrive-public").await
+        &seed::public_access_block(&member, "quell-redrive-real").await
     ));
+    assert!(
+        seed::public_access_block(&member, "quell-redrive-forged")
+            .await
+            .is_none(),
+        "a forged letter is not acted on"
+    );
+    assert!(
+        seed::public_access_block(&member, "quell-redrive-config")
+            .await
+            .is_none(),
+        "an unverified letter is only planned"
+    );
+    assert_eq!(seed::workflow(&central, &real).await.unwrap().0, "RESOLVED");
     assert_eq!(
         queue_depth(&central, &url).await,
-        2,
-        "the refused ones are kept"
+        4,
+        "all but the settled one are kept"
     );
     let left = sqs
         .receive_message()
@@ -379,11 +450,12 @@ async fn redrive_replays_dead_letters_and_deletes_only_what_succeeded() {
         .await
         .unwrap();
     let bodies: Vec<&str> = left.messages().iter().filter_map(|m| m.body()).collect();
-    assert_eq!(bodies.len(), 2);
+    assert_eq!(bodies.len(), 4);
+    assert!(bodies.iter().any(|b| b.contains(&forged_id)), "{bodies:?}");
     assert!(
-        bodies
+        !bodies
             .iter()
-            .all(|b| !b.contains(&format!("\"account\":\"{MEMBER}\""))),
+            .any(|b| b.contains(&format!("\"Id\":\"{real}\""))),
         "{bodies:?}"
     );
 }
@@ -504,8 +576,44 @@ async fn sweep_brings_back_what_a_dry_run_left_planned() {
     // The dry run marked the NEW finding NOTIFIED, as a dry-run Lambda does: the backlog.
     assert_eq!(seed::workflow(&central, &new).await.unwrap().0, "NOTIFIED");
 
+    // Another remediation's findings are not its own.
+    let out = quell(
+        &emu,
+        &[
+            "sweep",
+            "--function",
+            "iam-disable-access-key",
+            "--account",
+            MEMBER,
+            "--output",
+            "json",
+        ],
+    );
+    assert!(out.status.success(), "{}", said(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(report["findings"].as_array().unwrap().len(), 0, "{report}");
+
     let mut enforce = args.to_vec();
     enforce.extend(["--mode", "enforce"]);
+    // Paused (`quell pause`), a remediation is not run, even in-process.
+    let out = quell(&emu, &["pause", "--function", "s3-block-public-access"]);
+    assert!(out.status.success(), "{}", said(&out));
+    let out = quell(&emu, &enforce);
+    assert!(out.status.success(), "{}", said(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(
+        report["summary"]["s3-block-public-access"]["PAUSED"], 3,
+        "{report}"
+    );
+    assert!(
+        seed::public_access_block(&member, "quell-sweep-new")
+            .await
+            .is_none(),
+        "paused: nothing changed"
+    );
+    let out = quell(&emu, &["resume", "--function", "s3-block-public-access"]);
+    assert!(out.status.success(), "{}", said(&out));
+
     let out = quell(&emu, &enforce);
     assert!(out.status.success(), "{}", said(&out));
     for b in [

@@ -214,6 +214,9 @@ def get_findings(self):
     unknown = [k for k in filters if k not in _FILTER_FIELDS]
     if unknown:
         return _json_error("InvalidInputException", f"quell_moto does not filter on {unknown}")
+    compared = {c.get("Comparison", "EQUALS") for conditions in filters.values() for c in conditions}
+    if compared - {"EQUALS"}:
+        return _json_error("InvalidInputException", f"quell_moto filters only with EQUALS, not {sorted(compared - {'EQUALS'})}")
 
     def keep(data):
         for key, conditions in filters.items():
