@@ -33,8 +33,12 @@ $(STAMP): tests/emulator/requirements.txt
 
 setup: $(STAMP) ## the emulator's virtual environment (pinned moto, cfn-lint, cargo-lambda)
 
+# demo builds what `make test` builds (`--workspace --bins --tests`: one feature set, one target
+# directory), then runs the demo binary it built: `make demo` then `make test` compiles the SDK
+# crates once.
 demo: setup ## start the emulator, seed a member account, replay the sample events, show what was fixed
-	$(CARGO) run --quiet -p quell-tests --bin quell-demo
+	$(CARGO) build --workspace --bins --tests
+	$(or $(CARGO_TARGET_DIR),target)/debug/quell-demo
 
 # Every call the emulators served during the suites, which quell-audit then holds against each
 # function's Spec (permissions used and declared, both ways).

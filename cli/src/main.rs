@@ -776,7 +776,9 @@ async fn load_sdk(
     region: Option<String>,
     profile: Option<String>,
 ) -> aws_config::SdkConfig {
-    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    // As in the functions: a hung call fails (and is reported) instead of holding the command.
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .timeout_config(quell::runtime::timeouts(60));
     if let Some(url) = endpoint {
         loader = loader.endpoint_url(url);
     }
