@@ -801,6 +801,7 @@ fn spec_json(s: &quell::Spec) -> serde_json::Value {
         "triggers": {
             "guardduty": t.guardduty,
             "guardduty_actor_only": t.guardduty_actor_only,
+            "guardduty_target_only": t.guardduty_target_only,
             "guardduty_user_types": t.guardduty_user_types,
             "config_rules": t.config_rules,
             "securityhub_controls": t.securityhub_controls,

@@ -46,6 +46,7 @@ pub fn handlers() -> Vec<Box<dyn Handler>> {
         Box::new(alarms),
         Box::new(restrict),
         Box::new(trust),
+        Box::new(guardduty_escalate::GuarddutyEscalate),
     ]
 }
 

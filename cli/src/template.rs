@@ -703,6 +703,7 @@ pub fn triggers_summary(tr: &quell::Triggers) -> String {
     };
     add("GuardDuty", tr.guardduty);
     add("GuardDuty (as actor)", tr.guardduty_actor_only);
+    add("GuardDuty (as target)", tr.guardduty_target_only);
     add("Config", tr.config_rules);
     add("Security Hub", tr.securityhub_controls);
     add("custom action", tr.custom_actions);

@@ -126,7 +126,13 @@ fn every_spec_declares_well_formed_permissions_and_triggers() {
             "{} is not kebab-case",
             s.id
         );
-        assert!(!s.permissions.is_empty(), "{} declares no permission", s.id);
+        // Only a notify-only remediation (it changes nothing) declares no permission.
+        assert_eq!(
+            s.permissions.is_empty(),
+            s.id == "guardduty-escalate",
+            "{} declares no permission",
+            s.id
+        );
         for p in s.permissions {
             assert!(
                 well_formed_action(p),
@@ -447,7 +453,15 @@ const MEANT_FOR: &[(&str, &[&str])] = &[
         "guardduty-ec2-cryptocurrency-bitcointool.json",
         &["ec2-isolate-instance"],
     ),
-    ("guardduty-ec2-sshbruteforce-target.json", &[]),
+    // The instance is the TARGET of the brute force: not isolated, escalated to a person.
+    (
+        "guardduty-ec2-sshbruteforce-target.json",
+        &["guardduty-escalate"],
+    ),
+    (
+        "guardduty-eks-privilegedcontainer.json",
+        &["guardduty-escalate"],
+    ),
     (
         "securityhub-custom-action-isolate-instance.json",
         &["ec2-isolate-instance"],
@@ -918,4 +932,52 @@ fn quells_matcher_agrees_with_moto_on_every_pattern_and_event() {
         judged > 500 && matched > 20,
         "too few pairs judged: {judged}, {matched}"
     );
+}
+
+/// Every GuardDuty finding type AWS documents (events/reference/guardduty-finding-types.csv, 200
+/// types) has an answer: a containment's trigger names it, or guardduty-escalate's does — and the
+/// escalation names none a containment takes (each type one owner, the brute-force TARGET aside).
+#[test]
+fn every_documented_guardduty_type_has_an_answer() {
+    let text = std::fs::read_to_string(root().join("events/reference/guardduty-finding-types.csv"))
+        .unwrap();
+    let types: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .skip(1)
+        .filter_map(|l| l.split(',').next())
+        .filter(|t| !t.is_empty())
+        .collect();
+    assert_eq!(types.len(), 200, "the documented list");
+    // As the rules match: a trailing `*` is a prefix.
+    let names = |declared: &str, t: &str| match declared.strip_suffix('*') {
+        Some(prefix) => t.starts_with(prefix),
+        None => declared == t,
+    };
+    let specs = registry::specs();
+    let mut escalated = 0;
+    for t in &types {
+        let owners: Vec<&str> = specs
+            .iter()
+            .filter(|s| {
+                s.triggers.guardduty.iter().any(|d| names(d, t))
+                    || s.triggers.guardduty_actor_only.contains(t)
+                    || s.triggers.guardduty_target_only.contains(t)
+            })
+            .map(|s| s.id)
+            .collect();
+        assert!(!owners.is_empty(), "{t}: no remediation answers it");
+        if owners.contains(&"guardduty-escalate") {
+            escalated += 1;
+            let contained: Vec<&&str> = owners
+                .iter()
+                .filter(|o| **o != "guardduty-escalate")
+                .collect();
+            assert!(
+                contained.is_empty() || quell::routing::ACTOR_CONTAINED.contains(t),
+                "{t}: escalated and contained by {contained:?}"
+            );
+        }
+    }
+    assert_eq!(escalated, 145, "escalated types");
 }

@@ -336,6 +336,11 @@ pub struct Finding {
     /// configuration in the event says.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub alarm_namespace: Option<String>,
+    /// For a GuardDuty finding: the resource it names, as `<resourceType> <name>` (an EKS
+    /// cluster, an RDS instance, a Lambda function…), for an escalation's note; text only, never
+    /// acted on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
 }
 
 impl Finding {
@@ -374,6 +379,7 @@ impl Finding {
             sources: Vec::new(),
             condition: None,
             alarm_namespace: None,
+            subject: None,
         }
     }
 

@@ -26,6 +26,7 @@ pub const FUNCTION_IDS: &[&str] = &[
     "ec2-isolate-instance",
     "ec2-require-imdsv2",
     "ec2-revoke-open-ingress",
+    "guardduty-escalate",
     "iam-disable-access-key",
     "iam-password-policy",
     "iam-restrict-role-trust",

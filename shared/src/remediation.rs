@@ -20,6 +20,9 @@ pub struct Triggers {
     /// GuardDuty finding types that trigger only when the resource is the ACTOR (an instance
     /// brute-forcing others), not the TARGET (an instance being brute-forced).
     pub guardduty_actor_only: &'static [&'static str],
+    /// GuardDuty finding types that trigger only when the resource is the TARGET (an instance
+    /// being brute-forced), not the ACTOR.
+    pub guardduty_target_only: &'static [&'static str],
     /// Config managed-rule identifiers; Security Hub's service-linked forms
     /// (`securityhub-<rule>-<8 hex>`) match as well.
     pub config_rules: &'static [&'static str],
@@ -45,6 +48,7 @@ impl Triggers {
         guardduty: &[],
         guardduty_user_types: &[],
         guardduty_actor_only: &[],
+        guardduty_target_only: &[],
         config_rules: &[],
         securityhub_controls: &[],
         custom_actions: &[],
@@ -107,7 +111,9 @@ impl Spec {
             Source::GuardDuty => {
                 (t.guardduty.iter().any(|d| type_matches(d, &f.kind))
                     || (t.guardduty_actor_only.contains(&f.kind.as_str())
-                        && f.resource_role.as_deref() == Some("ACTOR")))
+                        && f.resource_role.as_deref() == Some("ACTOR"))
+                    || (t.guardduty_target_only.contains(&f.kind.as_str())
+                        && f.resource_role.as_deref() == Some("TARGET")))
                     && (t.guardduty_user_types.is_empty()
                         || f.principal
                             .as_ref()

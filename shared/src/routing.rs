@@ -18,6 +18,13 @@ pub struct Rule {
 pub const CUSTOM_ACTION_ID: &str = "QuellRemediate";
 pub const CUSTOM_ACTION_NAME: &str = "Remediate with quell";
 
+/// GuardDuty brute-force types that ec2-isolate-instance contains only when the instance is the
+/// ACTOR; as the TARGET (an instance being attacked) guardduty-escalate answers them.
+pub const ACTOR_CONTAINED: &[&str] = &[
+    "UnauthorizedAccess:EC2/SSHBruteForce",
+    "UnauthorizedAccess:EC2/RDPBruteForce",
+];
+
 /// A custom action's id: `Quell` and the name's letters and digits, at most 20 characters.
 pub fn action_id(name: &str) -> String {
     let mut id: String = "Quell"
@@ -91,7 +98,10 @@ fn control_branches(controls: &[&str]) -> Value {
 pub fn rules(spec: &Spec, actions: &dyn ActionTargets) -> Vec<Rule> {
     let t = &spec.triggers;
     let mut out = Vec::new();
-    if !t.guardduty.is_empty() || !t.guardduty_actor_only.is_empty() {
+    if !t.guardduty.is_empty()
+        || !t.guardduty_actor_only.is_empty()
+        || !t.guardduty_target_only.is_empty()
+    {
         let types: Vec<Value> = t
             .guardduty
             .iter()
@@ -100,13 +110,22 @@ pub fn rules(spec: &Spec, actions: &dyn ActionTargets) -> Vec<Rule> {
                 None => json!(g),
             })
             .collect();
-        let mut detail = if t.guardduty_actor_only.is_empty() {
-            json!({ "type": types })
+        let mut branches = Vec::new();
+        if !types.is_empty() {
+            branches.push(json!({ "type": types }));
+        }
+        for (only, role) in [
+            (t.guardduty_actor_only, "ACTOR"),
+            (t.guardduty_target_only, "TARGET"),
+        ] {
+            if !only.is_empty() {
+                branches.push(json!({"type": only, "service": {"resourceRole": [role]}}));
+            }
+        }
+        let mut detail = if branches.len() == 1 {
+            branches.remove(0)
         } else {
-            json!({"$or": [
-                {"type": types},
-                {"type": t.guardduty_actor_only, "service": {"resourceRole": ["ACTOR"]}}
-            ]})
+            json!({ "$or": branches })
         };
         if !t.guardduty_user_types.is_empty() {
             detail["resource"] = json!({"accessKeyDetails": {"userType": t.guardduty_user_types}});

@@ -14,6 +14,16 @@ fn root() -> PathBuf {
 
 /// (file, source, account, region, kind, primary resource kind, resource id)
 const EXPECTED: &[(&str, Source, &str, &str, &str, ResourceKind, &str)] = &[
+    // GuardDuty names no resource quell can act on (an EKS cluster): none, and the subject.
+    (
+        "guardduty-eks-privilegedcontainer.json",
+        Source::GuardDuty,
+        "111111111111",
+        "us-east-1",
+        "PrivilegeEscalation:Kubernetes/PrivilegedContainer",
+        ResourceKind::Other(String::new()),
+        "",
+    ),
     (
         "accessanalyzer-s3-bucket-cross-account.json",
         Source::AccessAnalyzer,
@@ -711,6 +721,11 @@ fn check(dir: &Path, name: &str) {
         (*account, *region, *kind),
         "{name}"
     );
+    if rid.is_empty() {
+        assert!(f.resources.is_empty(), "{name}: {:?}", f.resources);
+        assert!(f.subject.is_some(), "{name}: GuardDuty names a resource");
+        return;
+    }
     let r = f
         .resources
         .first()
@@ -729,7 +744,7 @@ fn every_sample_event_parses_to_its_finding() {
             n += 1;
         }
     }
-    assert_eq!(n, 71, "events/ holds 71 sample events, each checked");
+    assert_eq!(n, 72, "events/ holds 72 sample events, each checked");
 }
 
 #[test]

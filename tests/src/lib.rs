@@ -48,6 +48,7 @@ pub fn specs() -> Vec<quell::Spec> {
         ec2_isolate_instance::Ec2IsolateInstance::SPEC,
         ec2_require_imdsv2::Ec2RequireImdsv2::SPEC,
         ec2_revoke_open_ingress::Ec2RevokeOpenIngress::SPEC,
+        guardduty_escalate::GuarddutyEscalate::SPEC,
         iam_disable_access_key::IamDisableAccessKey::SPEC,
         iam_password_policy::IamPasswordPolicy::SPEC,
         iam_restrict_role_trust::IamRestrictRoleTrust::SPEC,

@@ -523,3 +523,16 @@ pub async fn trust_policy(member: &SdkConfig, name: &str) -> String {
         .expect("a role");
     quell::policy::percent_decode(role.assume_role_policy_document().unwrap_or_default())
 }
+
+/// quell's outcome topic in the central account (`quell-outcomes`), as the central stack makes
+/// it: its ARN, for `Config::notify_topic_arn`.
+pub async fn outcome_topic(central: &SdkConfig) -> String {
+    aws_sdk_sns::Client::new(central)
+        .create_topic()
+        .name("quell-outcomes")
+        .send()
+        .await
+        .expect("create the outcome topic")
+        .topic_arn
+        .expect("a topic arn")
+}

@@ -45,14 +45,7 @@ async fn setup() -> Setup {
         ("AwsS3Bucket", "arn:aws:s3:::quell-demo-public-assets"),
     )
     .await;
-    let topic = aws_sdk_sns::Client::new(&central)
-        .create_topic()
-        .name("quell-outcomes")
-        .send()
-        .await
-        .unwrap()
-        .topic_arn
-        .unwrap();
+    let topic = seed::outcome_topic(&central).await;
     Setup {
         emu,
         central,

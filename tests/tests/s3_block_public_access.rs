@@ -347,14 +347,7 @@ async fn each_finding_of_a_security_hub_event_is_handled_and_one_failure_hides_n
 #[tokio::test]
 async fn outcomes_are_published_to_sns_once_per_finding() {
     let s = setup().await;
-    let topic = aws_sdk_sns::Client::new(&s.central)
-        .create_topic()
-        .name("quell-outcomes")
-        .send()
-        .await
-        .unwrap()
-        .topic_arn
-        .unwrap();
+    let topic = seed::outcome_topic(&s.central).await;
     let config = Config {
         notify_topic_arn: Some(topic.clone()),
         ..enforce()

@@ -21,14 +21,7 @@ async fn setup(limits: Limits) -> (Emulator, aws_config::SdkConfig, Context, Str
     let member = emu.account_config(MEMBER).await;
     seed::member_role(&member, CENTRAL).await;
     let t = table(&central).await;
-    let topic = aws_sdk_sns::Client::new(&central)
-        .create_topic()
-        .name("quell-outcomes")
-        .send()
-        .await
-        .unwrap()
-        .topic_arn
-        .unwrap();
+    let topic = seed::outcome_topic(&central).await;
     let config = Config {
         mode: Some(Mode::Enforce),
         state_table: Some(t),

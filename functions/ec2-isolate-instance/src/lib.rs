@@ -519,7 +519,7 @@ impl Remediation for Ec2IsolateInstance {
                 "UnauthorizedAccess:EC2/TorClient",
                 "UnauthorizedAccess:EC2/TorRelay",
             ],
-            guardduty_actor_only: &["UnauthorizedAccess:EC2/SSHBruteForce", "UnauthorizedAccess:EC2/RDPBruteForce"],
+            guardduty_actor_only: quell::routing::ACTOR_CONTAINED,
             custom_actions: &["Isolate instance"],
             ..Triggers::NONE
         },

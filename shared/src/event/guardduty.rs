@@ -193,5 +193,39 @@ pub(super) fn finding(env: &Envelope) -> Result<Finding, EventError> {
     f.principal = principal;
     f.resource_role = d.service.as_ref().and_then(|s| s.resource_role.clone());
     f.observed_at = d.updated_at;
+    f.subject = subject(&env.detail);
     Ok(f)
+}
+
+/// The resource a GuardDuty finding names, as `<resourceType> <name>`, from the detail object of
+/// its type (text for a person's note; no remediation acts on it). Control characters are
+/// dropped and the name is cut at 128 characters.
+fn subject(detail: &Value) -> Option<String> {
+    let r = detail.get("resource")?;
+    let kind = r
+        .get("resourceType")
+        .and_then(Value::as_str)
+        .unwrap_or("resource");
+    const NAMES: &[(&str, &str)] = &[
+        ("eksClusterDetails", "name"),
+        ("ecsClusterDetails", "name"),
+        ("lambdaDetails", "functionName"),
+        ("rdsDbInstanceDetails", "dbInstanceIdentifier"),
+        ("rdsLimitlessDbDetails", "dbShardGroupIdentifier"),
+        ("containerDetails", "name"),
+        ("instanceDetails", "instanceId"),
+        ("accessKeyDetails", "userName"),
+    ];
+    let name = NAMES
+        .iter()
+        .find_map(|(obj, key)| r.get(*obj)?.get(*key)?.as_str())
+        .or_else(|| {
+            r.get("s3BucketDetails")?
+                .as_array()?
+                .first()?
+                .get("name")?
+                .as_str()
+        })?;
+    let clean = |t: &str| -> String { t.chars().filter(|c| !c.is_control()).take(128).collect() };
+    Some(format!("{} {}", clean(kind), clean(name)))
 }
