@@ -952,3 +952,29 @@ fn old_asff_without_region_falls_back_to_the_resource_region() {
     let f = Envelope::parse(v).unwrap().findings.remove(0).unwrap();
     assert_eq!(f.region, "eu-central-1");
 }
+
+/// The resource a GuardDuty finding names, for an escalation's note: the resource itself, never the
+/// caller's user in `accessKeyDetails` (an S3 finding names both); the Kubernetes workload and user.
+#[test]
+fn a_guardduty_findings_subject_is_its_resource_not_its_caller() {
+    let dir = root().join("events");
+    let subject = |name: &str| {
+        parse_file(&dir.join(name)).findings[0]
+            .as_ref()
+            .unwrap()
+            .subject
+            .clone()
+    };
+    assert_eq!(
+        subject("guardduty-s3-bucketanonymousaccessgranted.json").as_deref(),
+        Some("S3Bucket quell-demo-public-assets")
+    );
+    assert_eq!(
+        subject("guardduty-eks-privilegedcontainer.json").as_deref(),
+        Some("EKSCluster prod-cluster, workload default/debug-shell, Kubernetes user dev-user")
+    );
+    assert_eq!(
+        subject("guardduty-ec2-sshbruteforce-target.json").as_deref(),
+        Some("Instance i-0a1b2c3d4e5f60718")
+    );
+}

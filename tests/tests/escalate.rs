@@ -63,7 +63,10 @@ async fn a_threat_quell_cannot_contain_is_put_before_a_person_and_nothing_is_cha
     assert_eq!(workflow, "NOTIFIED", "{:?}", resp.reports[0]);
     let note = note.unwrap_or_default();
     assert!(
-        note.contains("EKSCluster prod-cluster") && note.contains("cordon the node"),
+        note.contains(
+            "EKSCluster prod-cluster, workload default/debug-shell, Kubernetes user dev-user"
+        ) && note.contains("cordon the node")
+            && note.contains("severity MEDIUM"),
         "{note}"
     );
     let sent = emu.sns_messages().await;

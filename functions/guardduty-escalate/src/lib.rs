@@ -134,11 +134,15 @@ impl Remediation for GuarddutyEscalate {
             .or_else(|| f.resources.first().map(|r| format!("{} {}", r.kind, r.id)))
             .unwrap_or_else(|| format!("account {}", f.account));
         let actor = f.principal.as_ref().map(|p| {
-            let who = p
+            let who: String = p
                 .user_name
                 .as_deref()
                 .or(p.principal_id.as_deref())
-                .unwrap_or("?");
+                .unwrap_or("?")
+                .chars()
+                .filter(|c| !c.is_control())
+                .take(128)
+                .collect();
             match (&p.user_type, &p.access_key_id) {
                 (Some(t), Some(k)) => format!("{t} {who} (key {k})"),
                 (Some(t), None) => format!("{t} {who}"),
@@ -168,15 +172,11 @@ impl Remediation for GuarddutyEscalate {
             .as_deref()
             .map(|a| format!("; actor {a}"))
             .unwrap_or_default();
+        // The kind and the resource are in the note already (the reason, the target): the step
+        // is what to do, first, so that Security Hub's 512 characters keep it.
         Ok(vec![Step::new(
             "escalate",
-            format!(
-                "{} ({}) on {}{actor}: {}",
-                t.kind,
-                t.severity,
-                t.subject,
-                advice(&t.kind)
-            ),
+            format!("{} (severity {}{actor})", advice(&t.kind), t.severity),
         )])
     }
 

@@ -198,14 +198,17 @@ pub(super) fn finding(env: &Envelope) -> Result<Finding, EventError> {
 }
 
 /// The resource a GuardDuty finding names, as `<resourceType> <name>`, from the detail object of
-/// its type (text for a person's note; no remediation acts on it). Control characters are
-/// dropped and the name is cut at 128 characters.
+/// its type, with the Kubernetes workload and user where it names them (text for a person's note;
+/// no remediation acts on it). Control characters are dropped and each part is cut at 128
+/// characters.
 fn subject(detail: &Value) -> Option<String> {
     let r = detail.get("resource")?;
-    let kind = r
-        .get("resourceType")
-        .and_then(Value::as_str)
-        .unwrap_or("resource");
+    let text = |v: Option<&Value>| -> Option<String> {
+        let t = v?.as_str()?;
+        Some(t.chars().filter(|c| !c.is_control()).take(128).collect())
+    };
+    let kind = text(r.get("resourceType")).unwrap_or_else(|| "resource".into());
+    // The resource itself first: an S3 finding also names the caller's user in accessKeyDetails.
     const NAMES: &[(&str, &str)] = &[
         ("eksClusterDetails", "name"),
         ("ecsClusterDetails", "name"),
@@ -214,18 +217,27 @@ fn subject(detail: &Value) -> Option<String> {
         ("rdsLimitlessDbDetails", "dbShardGroupIdentifier"),
         ("containerDetails", "name"),
         ("instanceDetails", "instanceId"),
-        ("accessKeyDetails", "userName"),
     ];
     let name = NAMES
         .iter()
-        .find_map(|(obj, key)| r.get(*obj)?.get(*key)?.as_str())
-        .or_else(|| {
-            r.get("s3BucketDetails")?
-                .as_array()?
-                .first()?
-                .get("name")?
-                .as_str()
-        })?;
-    let clean = |t: &str| -> String { t.chars().filter(|c| !c.is_control()).take(128).collect() };
-    Some(format!("{} {}", clean(kind), clean(name)))
+        .find_map(|(obj, key)| text(r.get(*obj)?.get(*key)))
+        .or_else(|| text(r.get("s3BucketDetails")?.as_array()?.first()?.get("name")))
+        .or_else(|| text(r.get("accessKeyDetails")?.get("userName")))?;
+    let mut out = format!("{kind} {name}");
+    if let Some(k) = r.get("kubernetesDetails") {
+        let workload = k.get("kubernetesWorkloadDetails");
+        if let (Some(ns), Some(w)) = (
+            text(workload.and_then(|w| w.get("namespace"))),
+            text(workload.and_then(|w| w.get("name"))),
+        ) {
+            out.push_str(&format!(", workload {ns}/{w}"));
+        }
+        if let Some(u) = text(
+            k.get("kubernetesUserDetails")
+                .and_then(|u| u.get("username")),
+        ) {
+            out.push_str(&format!(", Kubernetes user {u}"));
+        }
+    }
+    Some(out)
 }
