@@ -143,19 +143,7 @@ pub async fn hub_finding(
         )
         .workflow(Workflow::builder().status(WorkflowStatus::New).build())
         .build();
-    // AWS's own integrations make these findings: the emulator takes them with this marker
-    // (tests/emulator/quell_moto.py), which quell never sends.
-    let out = aws_sdk_securityhub::Client::new(member)
-        .batch_import_findings()
-        .findings(f)
-        .customize()
-        .mutate_request(|r| {
-            r.headers_mut().insert("X-Quell-Seed", "aws");
-        })
-        .send()
-        .await
-        .expect("import finding");
-    assert_eq!(out.failed_count, Some(0));
+    import_as_aws(member, f).await;
 }
 
 /// A failed Security Hub control in the member account, as Security Hub CSPM's consolidated
@@ -225,19 +213,7 @@ pub async fn control_finding(
                 .build(),
         )
         .build();
-    // Security Hub itself makes these findings: the emulator takes them with this marker
-    // (tests/emulator/quell_moto.py), which quell never sends.
-    let out = aws_sdk_securityhub::Client::new(member)
-        .batch_import_findings()
-        .findings(f)
-        .customize()
-        .mutate_request(|r| {
-            r.headers_mut().insert("X-Quell-Seed", "aws");
-        })
-        .send()
-        .await
-        .expect("import control finding");
-    assert_eq!(out.failed_count, Some(0), "{out:?}");
+    import_as_aws(member, f).await;
     id
 }
 
@@ -535,4 +511,20 @@ pub async fn outcome_topic(central: &SdkConfig) -> String {
         .expect("create the outcome topic")
         .topic_arn
         .expect("a topic arn")
+}
+
+/// Imports `f` as AWS's own integration would (GuardDuty's, Security Hub's): the emulator takes
+/// such findings with this marker (tests/emulator/quell_moto.py), which quell never sends.
+async fn import_as_aws(member: &SdkConfig, f: AwsSecurityFinding) {
+    let out = aws_sdk_securityhub::Client::new(member)
+        .batch_import_findings()
+        .findings(f)
+        .customize()
+        .mutate_request(|r| {
+            r.headers_mut().insert("X-Quell-Seed", "aws");
+        })
+        .send()
+        .await
+        .expect("import finding");
+    assert_eq!(out.failed_count, Some(0), "{out:?}");
 }
