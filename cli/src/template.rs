@@ -716,7 +716,12 @@ pub fn triggers_summary(tr: &quell::Triggers) -> String {
 /// The docs table of remediations.
 pub fn docs_table(specs: &[Spec]) -> String {
     let mut t = String::from(
-        "| remediation | triggers | member permissions | default mode |\n|---|---|---|---|\n",
+        "A Security Hub control is taken from both generations: Security Hub CSPM's ASFF findings \
+         (\"Security Hub Findings - Imported\", and the \"Remediate with quell\" custom action) and \
+         the new Security Hub's OCSF findings (\"Findings Imported V2\"); the outcome is recorded in \
+         the generation the finding came from. A CIS-numbered control (`cis-1.4.0/2.1.5.2`) exists \
+         only in ASFF.\n\n\
+         | remediation | triggers | member permissions | default mode |\n|---|---|---|---|\n",
     );
     for s in specs {
         let _ = writeln!(

@@ -495,6 +495,57 @@ const MEANT_FOR: &[(&str, &[&str])] = &[
     (
         "securityhub-imported-fsbp-s3-8.json",
         &["s3-block-public-access"],
+    ), // The new Security Hub (OCSF): each control's finding routes as its ASFF twin does.
+    (
+        "securityhub-v2-imported-fsbp-cloudtrail-1.json",
+        &["cloudtrail-restore-logging"],
+    ),
+    (
+        "securityhub-v2-imported-fsbp-ec2-13.json",
+        &["ec2-revoke-open-ingress"],
+    ),
+    (
+        "securityhub-v2-imported-fsbp-ec2-2.json",
+        &["ec2-close-default-sg"],
+    ),
+    (
+        "securityhub-v2-imported-fsbp-ec2-7.json",
+        &["ebs-encryption-by-default"],
+    ),
+    (
+        "securityhub-v2-imported-fsbp-ec2-8.json",
+        &["ec2-require-imdsv2"],
+    ),
+    (
+        "securityhub-v2-imported-fsbp-iam-15.json",
+        &["iam-password-policy"],
+    ),
+    (
+        "securityhub-v2-imported-fsbp-iam-3.json",
+        &["iam-disable-access-key"],
+    ),
+    (
+        "securityhub-v2-imported-fsbp-s3-1.json",
+        &["s3-account-public-access-block"],
+    ),
+    (
+        "securityhub-v2-imported-fsbp-s3-4.json",
+        &["s3-enable-default-encryption"],
+    ),
+    (
+        "securityhub-v2-imported-fsbp-s3-5.json",
+        &["s3-require-tls"],
+    ),
+    (
+        "securityhub-v2-imported-fsbp-s3-8.json",
+        &["s3-block-public-access"],
+    ),
+    // A control no remediation takes, and a GuardDuty finding through Security Hub (GuardDuty's
+    // own event is what the containments take): routed nowhere.
+    ("securityhub-v2-imported-fsbp-ssm-1-ec2-instance.json", &[]),
+    (
+        "securityhub-v2-imported-guardduty-stealth-cloudtrailloggingdisabled.json",
+        &[],
     ),
 ];
 

@@ -250,11 +250,36 @@ impl Severity {
     }
 }
 
-/// The Security Hub finding a source finding corresponds to: the pair BatchUpdateFindings takes.
+/// The Security Hub finding a source finding corresponds to: the pair BatchUpdateFindings takes
+/// (ASFF `Id` and `ProductArn`), or for a finding of the new Security Hub (OCSF) its
+/// `finding_info.uid` and `metadata.product.uid`, with what BatchUpdateFindingsV2 takes in [`Ocsf`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct HubRef {
     pub id: String,
     pub product_arn: String,
+    /// Set when the finding came as OCSF ("Findings Imported V2"): its outcome is recorded there,
+    /// with BatchUpdateFindingsV2, in the generation it came from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ocsf: Option<Ocsf>,
+}
+
+impl HubRef {
+    /// A finding of Security Hub CSPM (ASFF).
+    pub fn asff(id: impl Into<String>, product_arn: impl Into<String>) -> Self {
+        HubRef {
+            id: id.into(),
+            product_arn: product_arn.into(),
+            ocsf: None,
+        }
+    }
+}
+
+/// What identifies a finding of the new Security Hub: its `metadata.uid` (BatchUpdateFindingsV2's
+/// `MetadataUids`) and `cloud.account.uid`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Ocsf {
+    pub metadata_uid: String,
+    pub account: String,
 }
 
 /// The principal a credential finding is about (GuardDuty accessKeyDetails).

@@ -43,7 +43,41 @@ pub const MEMBER_PERMISSIONS: &[&str] = &["securityhub:BatchImportFindings"];
 
 /// IAM actions the shared core needs in the central account (besides sts:AssumeRole on the member
 /// role and sns:Publish on the outcome topic, which name their resources).
-pub const CENTRAL_PERMISSIONS: &[&str] = &["securityhub:BatchUpdateFindings"];
+pub const CENTRAL_PERMISSIONS: &[&str] = &[
+    "securityhub:BatchUpdateFindings",
+    "securityhub:BatchUpdateFindingsV2",
+];
+
+/// How a NOTIFIED outcome reads on the new Security Hub, which has no NOTIFIED status: the
+/// finding stays New (StatusId 1), its Comment starting with this. quell's rules for V2 findings
+/// skip a New finding whose comment starts with it, so quell's own update does not loop.
+pub const V2_NOTIFIED: &str = "NOTIFIED by quell: ";
+
+/// DESIGN.md's workflow on the new Security Hub (OCSF `status_id`): RESOLVED is Resolved (4),
+/// SUPPRESSED is Suppressed (3), NOTIFIED stays New (1) with the note as a comment that starts
+/// with [`V2_NOTIFIED`].
+pub fn ocsf_status(w: Workflow) -> i32 {
+    match w {
+        Workflow::Resolved => 4,
+        Workflow::Suppressed => 3,
+        Workflow::Notified => 1,
+    }
+}
+
+/// The Comment BatchUpdateFindingsV2 gets (1 to 512 characters).
+pub fn ocsf_comment(w: Workflow, note: &str) -> String {
+    let text = match w {
+        Workflow::Notified => format!("{V2_NOTIFIED}{note}"),
+        _ => note.to_string(),
+    };
+    let text = if text.is_empty() {
+        "quell".to_string()
+    } else {
+        text
+    };
+    // The limit is in characters; bytes are never fewer.
+    truncate(&text, crate::outcome::NOTE_LIMIT)
+}
 
 /// Up to 100 findings a call, for both batch APIs.
 pub const BATCH: usize = 100;
@@ -204,10 +238,7 @@ impl Hub {
         for (i, res) in self.update_all(items, &imported).await {
             let (_, h, w) = imported.iter().find(|d| d.0 == i).cloned().unwrap_or((
                 i,
-                HubRef {
-                    id: String::new(),
-                    product_arn: String::new(),
-                },
+                HubRef::asff("", ""),
                 Workflow::Notified,
             ));
             out[i] = Some(match res {
@@ -243,27 +274,114 @@ impl Hub {
         items: &[Pending<'_>],
         which: &[(usize, HubRef, Workflow)],
     ) -> Vec<(usize, Result<bool, AwsError>)> {
-        // (region, workflow, note) → the findings that get exactly that update.
-        type Update<'n> = (String, Workflow, &'n str);
+        // (region, generation, workflow, note) → the findings that get exactly that update.
+        type Update<'n> = (String, bool, Workflow, &'n str);
         let mut groups: Vec<(Update<'_>, Vec<(usize, &HubRef)>)> = Vec::new();
         for (i, h, w) in which {
             let region = self
                 .hub_region
                 .clone()
                 .unwrap_or_else(|| items[*i].finding.region.clone());
-            let key = (region, *w, items[*i].note.as_str());
+            let key = (region, h.ocsf.is_some(), *w, items[*i].note.as_str());
             match groups.iter_mut().find(|(k, _)| *k == key) {
                 Some((_, v)) => v.push((*i, h)),
                 None => groups.push((key, vec![(*i, h)])),
             }
         }
         let mut out = Vec::new();
-        for ((region, workflow, note), members) in groups {
+        for ((region, v2, workflow, note), members) in groups {
             for chunk in members.chunks(BATCH) {
-                out.extend(self.update_chunk(&region, workflow, note, chunk).await);
+                out.extend(if v2 {
+                    self.update_chunk_v2(&region, workflow, note, chunk).await
+                } else {
+                    self.update_chunk(&region, workflow, note, chunk).await
+                });
             }
         }
         out
+    }
+
+    /// BatchUpdateFindingsV2 for findings of the new Security Hub, by `metadata.uid`: StatusId and
+    /// Comment ([`ocsf_status`], [`ocsf_comment`]). Per item: `Ok(false)` when Security Hub has no
+    /// such finding the central account may update (ResourceNotFoundException).
+    async fn update_chunk_v2(
+        &self,
+        region: &str,
+        workflow: Workflow,
+        note: &str,
+        chunk: &[(usize, &HubRef)],
+    ) -> Vec<(usize, Result<bool, AwsError>)> {
+        let action = |id: &str| {
+            format!("could not update Security Hub finding {id} (BatchUpdateFindingsV2)")
+        };
+        let uid = |h: &HubRef| {
+            h.ocsf
+                .as_ref()
+                .map(|o| o.metadata_uid.clone())
+                .unwrap_or_default()
+        };
+        let mut req = self
+            .central(region)
+            .batch_update_findings_v2()
+            .status_id(ocsf_status(workflow))
+            .comment(ocsf_comment(workflow, note));
+        for (_, h) in chunk {
+            req = req.metadata_uids(uid(h));
+        }
+        let out = match req.send().await {
+            Ok(o) => o,
+            Err(e) => {
+                let Err(first) = Err::<(), _>(e).aws(|| action(&chunk[0].1.id)) else {
+                    return Vec::new();
+                };
+                return chunk
+                    .iter()
+                    .map(|(i, h)| (*i, Err(first.copy_for(action(&h.id)))))
+                    .collect();
+            }
+        };
+        chunk
+            .iter()
+            .map(|(i, h)| {
+                let mine = uid(h);
+                if let Some(u) = out
+                    .unprocessed_findings()
+                    .iter()
+                    .find(|u| u.metadata_uid() == Some(mine.as_str()))
+                {
+                    let code = u.error_code().map(|c| c.as_str()).unwrap_or("Unprocessed");
+                    if code == "ResourceNotFoundException" {
+                        return (*i, Ok(false));
+                    }
+                    return (
+                        *i,
+                        Err(AwsError::other(
+                            action(&h.id),
+                            code,
+                            u.error_message().unwrap_or("the finding was not processed"),
+                            code != "ValidationException",
+                        )),
+                    );
+                }
+                if out
+                    .processed_findings()
+                    .iter()
+                    .any(|p| p.metadata_uid() == Some(mine.as_str()))
+                {
+                    (*i, Ok(true))
+                } else {
+                    (
+                        *i,
+                        Err(AwsError::other(
+                            action(&h.id),
+                            "NotProcessed",
+                            "Security Hub processed no finding",
+                            true,
+                        )),
+                    )
+                }
+            })
+            .collect()
     }
 
     async fn update_chunk(
@@ -475,6 +593,26 @@ impl Hub {
             .product_fields("quell/Source", finding.source.name())
             .product_fields("quell/SourceFindingId", truncate(&finding.id, 512))
             .build();
-        (asff, HubRef { id, product_arn })
+        (asff, HubRef::asff(id, product_arn))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_workflow_maps_onto_ocsf_status_ids_and_comments() {
+        assert_eq!(ocsf_status(Workflow::Resolved), 4);
+        assert_eq!(ocsf_status(Workflow::Suppressed), 3);
+        assert_eq!(ocsf_status(Workflow::Notified), 1);
+        let note = "quell s3-block-public-access would call s3:PutBucketPublicAccessBlock";
+        assert_eq!(ocsf_comment(Workflow::Resolved, note), note);
+        assert!(ocsf_comment(Workflow::Notified, note).starts_with(V2_NOTIFIED));
+        // Security Hub takes 1 to 512 characters.
+        let long = "é".repeat(600);
+        let c = ocsf_comment(Workflow::Notified, &long);
+        assert!(c.chars().count() <= 512 && c.starts_with(V2_NOTIFIED));
+        assert!(!ocsf_comment(Workflow::Resolved, "").is_empty());
     }
 }

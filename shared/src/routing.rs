@@ -67,6 +67,38 @@ impl ActionTargets for LocalActionTargets {
 /// The Security Hub product of control findings, in any partition and region.
 const SECURITY_HUB_PRODUCT: &str = "arn:*:securityhub:*::product/aws/securityhub";
 
+/// The Security Hub product of control findings on the new Security Hub (OCSF).
+const SECURITY_HUB_PRODUCT_V2: &str = "arn:*:securityhub:*::productv2/aws/securityhub";
+
+/// The pattern of the new Security Hub's control findings (OCSF, "Findings Imported V2") for
+/// `controls`: Security Hub's own product, a failed control, status New (OCSF `status_id` 1), and
+/// not one quell itself left New with a NOTIFIED comment ([`crate::hub::V2_NOTIFIED`]), so quell's
+/// own update does not loop. The new Security Hub names only consolidated control ids: a CIS
+/// number (`cis-1.2.0/4.1`) has no V2 form and is left out.
+fn v2_control_pattern(controls: &[&str]) -> Option<Value> {
+    let plain: Vec<&str> = controls
+        .iter()
+        .copied()
+        .filter(|c| !c.starts_with("cis-"))
+        .collect();
+    if plain.is_empty() {
+        return None;
+    }
+    Some(json!({
+        "source": ["aws.securityhub"],
+        "detail-type": [crate::event::SECURITY_HUB_V2_DETAIL_TYPE],
+        "detail": {"findings": {
+            "metadata": {"product": {"uid": [{"wildcard": SECURITY_HUB_PRODUCT_V2}]}},
+            "status_id": [1],
+            "compliance": {"status_id": [3], "control": plain},
+            "$or": [
+                {"comment": [{"exists": false}]},
+                {"comment": [{"anything-but": {"prefix": crate::hub::V2_NOTIFIED}}]}
+            ]
+        }}
+    }))
+}
+
 /// The `$or` branches that match a finding of any of `controls`: consolidated control ids, a
 /// standard's own ControlId/RuleId, and CIS requirements only with their standard and version
 /// (`cis-1.2.0/4.1`: CIS numbers mean different controls in different versions).
@@ -174,6 +206,12 @@ pub fn rules(spec: &Spec, actions: &dyn ActionTargets) -> Vec<Rule> {
                 }}
             }),
         });
+        if let Some(pattern) = v2_control_pattern(t.securityhub_controls) {
+            out.push(Rule {
+                name: "SecurityHubV2",
+                pattern,
+            });
+        }
         out.push(Rule {
             name: "SecurityHubAction",
             pattern: json!({

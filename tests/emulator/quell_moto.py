@@ -21,6 +21,17 @@ What it adds to moto 5.2.5, and why:
     only into itself under its own product; AWS's own products' findings are seeded by the
     harness with `X-Quell-Seed: aws`, standing for AWS's integration. As in AWS, a finding's
     Region is the Region it is imported in (moto keeps whatever the finding says, or nothing).
+  * The new Security Hub (OCSF), which moto does not have: BatchUpdateFindingsV2 and GetFindingsV2
+    through moto's dispatch (so IAM in force judges securityhub:BatchUpdateFindingsV2). Findings
+    are seeded as AWS's integrations produce them, with POST /_quell/securityhub-v2-findings
+    {"findings": [OCSF findings]}. As AWS: MetadataUids or FindingIdentifiers (CloudAccountUid,
+    FindingInfoUid, MetadataProductUid), never both, 1 to 100; StatusId and SeverityId among OCSF's
+    ids, a Comment of 1 to 512 characters, something to set, else ValidationException; the
+    administrator updates and reads its members' findings, a member only its own (another's is
+    ResourceNotFoundException); a finding lives in its cloud.region (no home-Region aggregation:
+    stricter than AWS with an aggregator). GetFindingsV2 filters with EQUALS on string fields and
+    Eq on status_id, severity_id and compliance.status_id (anything else is refused), pages as
+    GetFindings above.
   * EC2 ModifyNetworkInterfaceAttribute on an attached interface: moto keeps reporting the
     instance's launch groups on the interface (its group_set is a union), so replacing an
     interface's groups never shows. As in AWS, the instance's groups become its interfaces' groups.
@@ -296,6 +307,188 @@ securityhub_urls.url_paths["{0}/findings/batchupdate$"] = SecurityHubResponse.di
 SecurityHubResponse.batch_import_findings = batch_import_findings
 SecurityHubResponse.batch_update_findings = batch_update_findings
 SecurityHubResponse.get_findings = get_findings
+
+# ------------------------------------------------------------------ Security Hub, new (OCSF)
+
+# The new Security Hub's findings: OCSF documents that AWS's integrations produce (there is no
+# API to import one). Seeded with POST /_quell/securityhub-v2-findings {"findings": [OCSF]}; a
+# later finding with the same metadata.uid replaces the earlier.
+_V2_FINDINGS = []
+_V2_LOCK = threading.Lock()
+_V2_STATUS = {0: "Unknown", 1: "New", 2: "In Progress", 3: "Suppressed", 4: "Resolved", 5: "Archived", 99: "Other"}
+_V2_SEVERITY = {0: "Unknown", 1: "Informational", 2: "Low", 3: "Medium", 4: "High", 5: "Critical", 6: "Fatal", 99: "Other"}
+
+
+def seed_securityhub_v2(seed):
+    findings = seed.get("findings")
+    if not isinstance(findings, list) or not findings:
+        return "findings: a non-empty list of OCSF findings"
+    for f in findings:
+        try:
+            for value in (
+                f["cloud"]["account"]["uid"],
+                f["cloud"]["region"],
+                f["metadata"]["uid"],
+                f["metadata"]["product"]["uid"],
+                f["finding_info"]["uid"],
+            ):
+                if not isinstance(value, str) or not value:
+                    raise TypeError
+        except (KeyError, TypeError):
+            return "each finding needs cloud.account.uid, cloud.region, metadata.uid, metadata.product.uid and finding_info.uid"
+    with _V2_LOCK:
+        for f in findings:
+            _V2_FINDINGS[:] = [g for g in _V2_FINDINGS if g["metadata"]["uid"] != f["metadata"]["uid"]]
+            _V2_FINDINGS.append(json.loads(json.dumps(f)))
+    return None
+
+
+def _v2_visible(self, f):
+    """As the new Security Hub: the administrator sees its members' findings, a member only its own;
+    a finding is read and updated in its own Region (a home-Region aggregator is not modelled, so
+    this is stricter than AWS with one, never looser)."""
+    account = f["cloud"]["account"]["uid"]
+    return f["cloud"]["region"] == self.region and (self.current_account == _HUB_ADMIN or account == self.current_account)
+
+
+def _v2_identifier(f):
+    return {
+        "CloudAccountUid": f["cloud"]["account"]["uid"],
+        "FindingInfoUid": f["finding_info"]["uid"],
+        "MetadataProductUid": f["metadata"]["product"]["uid"],
+    }
+
+
+def _validation(message):
+    return _json_error("ValidationException", message)
+
+
+def batch_update_findings_v2(self):
+    """BatchUpdateFindingsV2 as AWS validates it: MetadataUids or FindingIdentifiers (not both, 1 to
+    100), a StatusId, SeverityId or Comment to set, StatusId and SeverityId among OCSF's ids, a
+    Comment of 1 to 512 characters; a finding the caller may not see is ResourceNotFoundException
+    in UnprocessedFindings."""
+    body = json.loads(self.body or "{}")
+    uids, idents = body.get("MetadataUids") or [], body.get("FindingIdentifiers") or []
+    if uids and idents:
+        return _validation("Customers cannot use MetadataUids together with FindingIdentifiers")
+    items = uids or idents
+    if not 1 <= len(items) <= 100:
+        return _validation("MetadataUids or FindingIdentifiers must hold 1 to 100 items")
+    status, severity, comment = body.get("StatusId"), body.get("SeverityId"), body.get("Comment")
+    if status is None and severity is None and comment is None:
+        return _validation("at least one of StatusId, SeverityId or Comment is required")
+    if status is not None and (isinstance(status, bool) or status not in _V2_STATUS):
+        return _validation(f"StatusId {status!r} is not one of {sorted(_V2_STATUS)}")
+    if severity is not None and (isinstance(severity, bool) or severity not in _V2_SEVERITY):
+        return _validation(f"SeverityId {severity!r} is not one of {sorted(_V2_SEVERITY)}")
+    if comment is not None and (not isinstance(comment, str) or not 1 <= len(comment) <= 512 or not comment.strip()):
+        return _validation("Comment must be 1 to 512 characters, not only spaces")
+    processed, unprocessed = [], []
+    with _V2_LOCK:
+        for item in items:
+            if uids:
+                key = {"MetadataUid": item}
+                match = lambda f: f["metadata"]["uid"] == item  # noqa: E731
+            else:
+                key = {"FindingIdentifier": item}
+                parts = [item.get(k) if isinstance(item, dict) else None for k in ("CloudAccountUid", "FindingInfoUid", "MetadataProductUid")]
+                if not all(isinstance(p, str) and p for p in parts):
+                    unprocessed.append(dict(key, ErrorCode="ValidationException", ErrorMessage="a FindingIdentifier needs CloudAccountUid, FindingInfoUid and MetadataProductUid"))
+                    continue
+                match = lambda f: _v2_identifier(f) == item  # noqa: E731
+            found = next((f for f in _V2_FINDINGS if match(f) and _v2_visible(self, f)), None)
+            if found is None:
+                unprocessed.append(dict(key, ErrorCode="ResourceNotFoundException", ErrorMessage="Finding not found"))
+                continue
+            if status is not None:
+                found["status_id"], found["status"] = status, _V2_STATUS[status]
+            if severity is not None:
+                found["severity_id"], found["severity"] = severity, _V2_SEVERITY[severity]
+            if comment is not None:
+                found["comment"] = comment
+            now = datetime.datetime.now(datetime.timezone.utc)
+            info = found.setdefault("finding_info", {})
+            info["modified_time"] = int(now.timestamp() * 1000)
+            info["modified_time_dt"] = now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+            processed.append(dict(key, MetadataUid=found["metadata"]["uid"]))
+    return 200, {}, json.dumps({"ProcessedFindings": processed, "UnprocessedFindings": unprocessed})
+
+
+_V2_STRING_FIELDS = {
+    "metadata.uid": lambda f: f["metadata"]["uid"],
+    "metadata.product.uid": lambda f: f["metadata"]["product"]["uid"],
+    "finding_info.uid": lambda f: f["finding_info"]["uid"],
+    "cloud.account.uid": lambda f: f["cloud"]["account"]["uid"],
+    "cloud.region": lambda f: f["cloud"]["region"],
+    "compliance.control": lambda f: (f.get("compliance") or {}).get("control"),
+    "compliance.status": lambda f: (f.get("compliance") or {}).get("status"),
+    "comment": lambda f: f.get("comment"),
+}
+_V2_NUMBER_FIELDS = {
+    "status_id": lambda f: f.get("status_id"),
+    "severity_id": lambda f: f.get("severity_id"),
+    "compliance.status_id": lambda f: (f.get("compliance") or {}).get("status_id"),
+}
+
+
+def _v2_composite(c):
+    """A CompositeFilter as a predicate, or the reason it is refused: string filters with EQUALS and
+    number filters with Eq on the fields above, joined by the filter's Operator (AND unless OR)."""
+    tests = []
+    for sf in c.get("StringFilters") or []:
+        name, flt = sf.get("FieldName"), sf.get("Filter") or {}
+        if name not in _V2_STRING_FIELDS or flt.get("Comparison", "EQUALS") != "EQUALS":
+            return None, f"quell_moto filters strings only with EQUALS on {sorted(_V2_STRING_FIELDS)}, not {name} {flt.get('Comparison')}"
+        tests.append(lambda f, n=name, v=flt.get("Value"): _V2_STRING_FIELDS[n](f) == v)
+    for nf in c.get("NumberFilters") or []:
+        name, flt = nf.get("FieldName"), nf.get("Filter") or {}
+        if name not in _V2_NUMBER_FIELDS or set(flt) != {"Eq"}:
+            return None, f"quell_moto filters numbers only with Eq on {sorted(_V2_NUMBER_FIELDS)}, not {name} {sorted(flt)}"
+        tests.append(lambda f, n=name, v=flt["Eq"]: _V2_NUMBER_FIELDS[n](f) == v)
+    other = [k for k in c if k not in ("StringFilters", "NumberFilters", "Operator") and c[k]]
+    if other:
+        return None, f"quell_moto does not filter with {other}"
+    if c.get("Operator", "AND") == "OR":
+        return (lambda f: any(t(f) for t in tests)), None
+    return (lambda f: all(t(f) for t in tests)), None
+
+
+def get_findings_v2(self):
+    body = json.loads(self.body or "{}")
+    filters = body.get("Filters") or {}
+    preds = []
+    for c in filters.get("CompositeFilters") or []:
+        pred, why = _v2_composite(c)
+        if why:
+            return _validation(why)
+        preds.append(pred)
+    any_of = filters.get("CompositeOperator", "AND") == "OR"
+    limit = body.get("MaxResults", 100)
+    if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 100:
+        return _validation(f"MaxResults must be 1 to 100, not {limit!r}")
+    request = {"Filters": filters, "SortCriteria": body.get("SortCriteria")}
+    offset = 0
+    if body.get("NextToken"):
+        offset = _page_offset(str(body["NextToken"]), request)
+        if offset is None:
+            return _validation("Invalid NextToken")
+    with _V2_LOCK:
+        found = [
+            json.loads(json.dumps(f))
+            for f in _V2_FINDINGS
+            if _v2_visible(self, f) and (not preds or (any if any_of else all)(p(f) for p in preds))
+        ]
+    reply = {"Findings": found[offset : offset + limit]}
+    if offset + limit < len(found):
+        reply["NextToken"] = _page_token(offset + limit, request)
+    return 200, {}, json.dumps(reply)
+
+
+securityhub_urls.url_paths["{0}/findingsv2$"] = SecurityHubResponse.dispatch
+securityhub_urls.url_paths["{0}/findingsv2/batchupdatev2$"] = SecurityHubResponse.dispatch
+SecurityHubResponse.batch_update_findings_v2 = batch_update_findings_v2
+SecurityHubResponse.get_findings_v2 = get_findings_v2
 
 # ------------------------------------------------------------------ EC2
 
@@ -922,6 +1115,7 @@ _REFUSING_SEEDS = {
     "/_quell/iam-key-age": age_access_key,
     "/_quell/iam-password-age": age_password,
     "/_quell/config-evaluations": seed_config_evaluations,
+    "/_quell/securityhub-v2-findings": seed_securityhub_v2,
 }
 
 

@@ -362,6 +362,14 @@ impl Emulator {
         self.post("/_quell/config-evaluations", &body).await;
     }
 
+    /// Findings of the new Security Hub (OCSF documents, as its integrations produce them), which
+    /// the emulator's GetFindingsV2 and BatchUpdateFindingsV2 answer from. A later finding with
+    /// the same `metadata.uid` replaces the earlier.
+    pub async fn seed_hub_v2(&self, findings: serde_json::Value) {
+        let body = serde_json::json!({ "findings": findings }).to_string();
+        self.post("/_quell/securityhub-v2-findings", &body).await;
+    }
+
     /// Time passing for a user's access key in `account`: it was created `created_days_ago`
     /// days ago and last used `last_used_days_ago` days ago (`None`: never used), as
     /// ListAccessKeys and GetAccessKeyLastUsed then read. The emulator refuses what time could

@@ -260,6 +260,57 @@ pub async fn workflow(central: &SdkConfig, id: &str) -> Option<(String, Option<S
     ))
 }
 
+/// A finding of the new Security Hub as `account` reads it with GetFindingsV2 (by its
+/// `metadata.uid`): the OCSF document, or `None` when the account cannot see it.
+pub async fn hub_v2_finding(cfg: &SdkConfig, metadata_uid: &str) -> Option<serde_json::Value> {
+    use aws_sdk_securityhub::types::{
+        CompositeFilter, OcsfFindingFilters, OcsfStringField, OcsfStringFilter,
+    };
+    let filter = OcsfStringFilter::builder()
+        .field_name(OcsfStringField::MetadataUid)
+        .filter(
+            StringFilter::builder()
+                .value(metadata_uid)
+                .comparison(StringFilterComparison::Equals)
+                .build(),
+        )
+        .build();
+    let out = aws_sdk_securityhub::Client::new(cfg)
+        .get_findings_v2()
+        .filters(
+            OcsfFindingFilters::builder()
+                .composite_filters(CompositeFilter::builder().string_filters(filter).build())
+                .build(),
+        )
+        .send()
+        .await
+        .expect("get findings v2");
+    let [doc] = out.findings() else {
+        assert!(out.findings().is_empty(), "one finding per metadata.uid");
+        return None;
+    };
+    Some(document_json(doc))
+}
+
+/// An SDK document as JSON.
+pub fn document_json(d: &aws_smithy_types::Document) -> serde_json::Value {
+    use aws_smithy_types::{Document as D, Number as N};
+    match d {
+        D::Object(m) => serde_json::Value::Object(
+            m.iter()
+                .map(|(k, v)| (k.clone(), document_json(v)))
+                .collect(),
+        ),
+        D::Array(a) => serde_json::Value::Array(a.iter().map(document_json).collect()),
+        D::Number(N::PosInt(n)) => serde_json::json!(n),
+        D::Number(N::NegInt(n)) => serde_json::json!(n),
+        D::Number(N::Float(f)) => serde_json::json!(f),
+        D::String(s) => serde_json::json!(s),
+        D::Bool(b) => serde_json::json!(b),
+        D::Null => serde_json::Value::Null,
+    }
+}
+
 /// An IAM user with two active access keys: (user id, key ids).
 pub async fn user_with_keys(member: &SdkConfig, name: &str) -> (String, Vec<String>) {
     let iam = aws_sdk_iam::Client::new(member);

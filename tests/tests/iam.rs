@@ -79,10 +79,10 @@ fn hub_id(event: &serde_json::Value) -> (String, String) {
         .findings
         .remove(0)
         .unwrap();
-    let h = f.hub.clone().unwrap_or(quell::finding::HubRef {
-        id: f.own_id(),
-        product_arn: String::new(),
-    });
+    let h = f
+        .hub
+        .clone()
+        .unwrap_or(quell::finding::HubRef::asff(f.own_id(), ""));
     (h.id, h.product_arn)
 }
 

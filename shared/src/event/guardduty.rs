@@ -167,9 +167,11 @@ pub(super) fn finding(env: &Envelope) -> Result<Finding, EventError> {
         }
     }
     // Security Hub's copy of a GuardDuty finding has the finding's ARN as its Id.
-    let hub = d.arn.clone().map(|arn| HubRef {
-        id: arn,
-        product_arn: format!("arn:{partition}:securityhub:{region}::product/aws/guardduty"),
+    let hub = d.arn.clone().map(|arn| {
+        HubRef::asff(
+            arn,
+            format!("arn:{partition}:securityhub:{region}::product/aws/guardduty"),
+        )
     });
     let principal = d.resource.access_key_details.map(|k| Principal {
         access_key_id: k.access_key_id,

@@ -15,6 +15,7 @@ mod alarm;
 mod cloudtrail;
 mod config;
 mod guardduty;
+mod ocsf;
 mod securityhub;
 
 use std::collections::BTreeSet;
@@ -26,6 +27,7 @@ use serde_json::Value;
 use crate::finding::{validate, Finding, Source};
 
 pub use cloudtrail::{event_source_of, service_of};
+pub use ocsf::DETAIL_TYPE as SECURITY_HUB_V2_DETAIL_TYPE;
 pub use securityhub::is_security_hub_product;
 
 /// Why an event, or one finding in it, was refused.
@@ -125,6 +127,7 @@ const SOURCES: &[(&str, &str, Source)] = &[
         "aws.securityhub",
         Source::SecurityHub,
     ),
+    (ocsf::DETAIL_TYPE, "aws.securityhub", Source::SecurityHub),
 ];
 
 pub const CLOUDTRAIL_DETAIL_TYPE: &str = "AWS API Call via CloudTrail";
@@ -156,8 +159,10 @@ impl Envelope {
             Source::AccessAnalyzer => vec![access_analyzer::finding(&env)],
             Source::CloudWatchAlarm => vec![alarm::finding(&env)],
             Source::CloudTrail => vec![Ok(cloudtrail::finding(&env)?)],
+            Source::SecurityHub if env.detail_type == ocsf::DETAIL_TYPE => ocsf::findings(&env)?,
             Source::SecurityHub => securityhub::findings(&env, trust)?,
         };
+        let v2 = env.detail_type == ocsf::DETAIL_TYPE;
         let findings = findings
             .into_iter()
             .enumerate()
@@ -166,13 +171,13 @@ impl Envelope {
                 if let Some(org) = &trust.organization {
                     if !org.contains(&f.account) {
                         return Err(untrusted(
-                            &account_field(source, i),
+                            &account_field(source, v2, i),
                             &f.account,
                             "not an account of the organization (QUELL_ORGANIZATION_ACCOUNTS): quell acts only inside it",
                         ));
                     }
                 }
-                check_resources(&f, source, i)?;
+                check_resources(&f, source, v2, i)?;
                 f.event_id = env.id.clone();
                 Ok(f)
             })
@@ -293,8 +298,9 @@ pub(crate) fn epoch_of(text: &str) -> Option<i64> {
 
 /// Where a source's event names the account quell acts in.
 /// Where a finding's resources come from in each source's event, for error messages.
-fn resource_field(source: Source, i: usize, j: usize) -> String {
+fn resource_field(source: Source, v2: bool, i: usize, j: usize) -> String {
     match source {
+        Source::SecurityHub if v2 => format!("detail.findings[{i}].resources[{j}]"),
         Source::GuardDuty => "detail.resource".into(),
         Source::Config => "detail.resourceId".into(),
         Source::AccessAnalyzer => "detail.resource".into(),
@@ -308,10 +314,10 @@ fn resource_field(source: Source, i: usize, j: usize) -> String {
 /// quell puts it in an ARN or an API call: the id of each kind quell acts on, and any ARN's
 /// partition, region and account. A malformed id is no finding AWS wrote: the finding is refused,
 /// naming the field.
-fn check_resources(f: &Finding, source: Source, i: usize) -> Result<(), EventError> {
+fn check_resources(f: &Finding, source: Source, v2: bool, i: usize) -> Result<(), EventError> {
     use crate::finding::ResourceKind as K;
     for (j, r) in f.resources.iter().enumerate() {
-        let field = || resource_field(source, i, j);
+        let field = || resource_field(source, v2, i, j);
         let (ok, what) = match &r.kind {
             K::S3Bucket => (validate::bucket_name(&r.id), "S3 bucket name"),
             K::Ec2Instance => (validate::instance_id(&r.id), "EC2 instance id"),
@@ -347,8 +353,9 @@ fn check_resources(f: &Finding, source: Source, i: usize) -> Result<(), EventErr
     Ok(())
 }
 
-fn account_field(source: Source, i: usize) -> String {
+fn account_field(source: Source, v2: bool, i: usize) -> String {
     match source {
+        Source::SecurityHub if v2 => format!("detail.findings[{i}].cloud.account.uid"),
         Source::GuardDuty | Source::AccessAnalyzer => "detail.accountId".into(),
         Source::Config => "detail.awsAccountId".into(),
         Source::CloudWatchAlarm | Source::CloudTrail => "account".into(),

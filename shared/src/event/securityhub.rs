@@ -131,12 +131,20 @@ pub fn cis_version(standard: &str) -> Option<&str> {
     (!v.is_empty() && v.bytes().all(|b| b.is_ascii_digit() || b == b'.')).then_some(v)
 }
 
-/// Whether a product ARN is Security Hub's own (`arn:aws:securityhub:us-east-1::product/aws/securityhub`).
+/// Whether a product ARN is Security Hub's own: `arn:aws:securityhub:us-east-1::product/aws/securityhub`
+/// (CSPM, ASFF) or `…::productv2/aws/securityhub` (the new Security Hub, OCSF).
 pub fn is_security_hub_product(product_arn: &str) -> bool {
     let parts: Vec<&str> = product_arn.splitn(6, ':').collect();
     matches!(
         parts.as_slice(),
-        ["arn", _, "securityhub", _, "", "product/aws/securityhub"]
+        [
+            "arn",
+            _,
+            "securityhub",
+            _,
+            "",
+            "product/aws/securityhub" | "productv2/aws/securityhub"
+        ]
     )
 }
 
@@ -236,10 +244,7 @@ fn asff(
         account,
         region,
     );
-    finding.hub = Some(HubRef {
-        id: f.id,
-        product_arn: f.product_arn,
-    });
+    finding.hub = Some(HubRef::asff(f.id, f.product_arn));
     finding.partition = partition;
     finding.severity = severity;
     finding.resources = resources;

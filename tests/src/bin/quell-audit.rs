@@ -50,6 +50,8 @@ fn iam_action(c: &Call) -> Option<String> {
                 ("POST", "/findings/import") => "BatchImportFindings",
                 ("PATCH", "/findings/batchupdate") => "BatchUpdateFindings",
                 ("POST", "/findings") => "GetFindings",
+                ("PATCH", "/findingsv2/batchupdatev2") => "BatchUpdateFindingsV2",
+                ("POST", "/findingsv2") => "GetFindingsV2",
                 _ => return None,
             };
             Some(format!("securityhub:{op}"))
