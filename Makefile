@@ -51,8 +51,8 @@ test: setup ## every test: unit, parsing, routing, templates, end to end on the 
 	rm -rf $(CALL_LOG)
 	QUELL_CALL_LOG_DIR=$(CALL_LOG) $(CARGO) test --workspace --no-fail-fast
 	$(or $(CARGO_TARGET_DIR),target)/debug/quell-audit $(CALL_LOG)
-	$(VENV)/bin/cfn-lint template.yaml member/member.yaml
-	@echo "cfn-lint: template.yaml member/member.yaml clean"
+	$(VENV)/bin/cfn-lint template.yaml member/member.yaml org/scp.yaml
+	@echo "cfn-lint: template.yaml member/member.yaml org/scp.yaml clean"
 	AWS_DEFAULT_REGION=us-east-1 $(VENV)/bin/sam validate --lint --template-file template.yaml
 
 lint: setup ## formatting and clippy
@@ -63,10 +63,12 @@ lint: setup ## formatting and clippy
 # set and compile every SDK crate a second time (measured: 10 minutes here).
 QUELL_BIN = $(or $(CARGO_TARGET_DIR),target)/debug/quell
 
-generate: ## regenerate template.yaml, member/member.yaml and docs/remediations.md from the Specs
+generate: ## regenerate template.yaml, member/member.yaml, org/scp.yaml, docs/scp.json and docs/remediations.md from the Specs
 	$(CARGO) build --workspace --bins --tests
 	$(QUELL_BIN) template central > template.yaml
 	$(QUELL_BIN) template member > member/member.yaml
+	$(QUELL_BIN) template scp > docs/scp.json
+	$(QUELL_BIN) template scp-stack > org/scp.yaml
 	{ echo "# Remediations"; echo; echo "Generated from the code (\`quell template docs\`); \`make generate\` refreshes it."; echo; \
 	  $(QUELL_BIN) template docs; } > docs/remediations.md
 

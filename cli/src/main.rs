@@ -195,6 +195,11 @@ enum Which {
     Member,
     /// The Markdown table of remediations.
     Docs,
+    /// docs/scp.json: the service control policy that keeps members from blinding the
+    /// organization.
+    Scp,
+    /// org/scp.yaml: the management account's stack that attaches it.
+    ScpStack,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -271,6 +276,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Which::Central => print!("{}", template::central(&specs)),
             Which::Member => print!("{}", template::member(&specs)),
             Which::Docs => print!("{}", template::docs_table(&specs)),
+            Which::Scp => println!(
+                "{}",
+                serde_json::to_string_pretty(&template::scp(&specs)).unwrap_or_default()
+            ),
+            Which::ScpStack => print!("{}", template::scp_stack(&specs)),
         },
         Cmd::Undo {
             finding_id,

@@ -29,6 +29,8 @@ pub fn handlers() -> Vec<Box<dyn Handler>> {
     let _ = quell::Remediation::configure(&mut imds, &get);
     let mut alarms = cloudtrail_alarm_response::CloudtrailAlarmResponse::default();
     let _ = quell::Remediation::configure(&mut alarms, &get);
+    let mut tamper = tamper_restore::TamperRestore::default();
+    let _ = quell::Remediation::configure(&mut tamper, &get);
     vec![
         Box::new(s3_block_public_access::S3BlockPublicAccess),
         Box::new(disable),
@@ -47,6 +49,7 @@ pub fn handlers() -> Vec<Box<dyn Handler>> {
         Box::new(restrict),
         Box::new(trust),
         Box::new(guardduty_escalate::GuarddutyEscalate),
+        Box::new(tamper),
     ]
 }
 

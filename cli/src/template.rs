@@ -755,24 +755,7 @@ pub fn docs_table(specs: &[Spec]) -> String {
     t
 }
 
-/// The CIS benchmark's CloudTrail metric filters and the alarms on them (Security Hub
-/// CloudWatch.1–14): (metric name, what it watches, filter pattern).
-pub const CIS_ALARMS: &[(&str, &str, &str)] = &[
-    ("RootAccountUsage", "root account usage", r#"{ $.userIdentity.type = "Root" && $.userIdentity.invokedBy NOT EXISTS && $.eventType != "AwsServiceEvent" }"#),
-    ("UnauthorizedAPICalls", "unauthorized API calls", r#"{ ($.errorCode = "*UnauthorizedOperation") || ($.errorCode = "AccessDenied*") }"#),
-    ("ConsoleSigninWithoutMFA", "console sign-in without MFA", r#"{ ($.eventName = "ConsoleLogin") && ($.additionalEventData.MFAUsed != "Yes") && ($.userIdentity.type = "IAMUser") && ($.responseElements.ConsoleLogin = "Success") }"#),
-    ("IAMPolicyChanges", "IAM policy changes", "{ ($.eventName = DeleteGroupPolicy) || ($.eventName = DeleteRolePolicy) || ($.eventName = DeleteUserPolicy) || ($.eventName = PutGroupPolicy) || ($.eventName = PutRolePolicy) || ($.eventName = PutUserPolicy) || ($.eventName = CreatePolicy) || ($.eventName = DeletePolicy) || ($.eventName = CreatePolicyVersion) || ($.eventName = DeletePolicyVersion) || ($.eventName = AttachRolePolicy) || ($.eventName = DetachRolePolicy) || ($.eventName = AttachUserPolicy) || ($.eventName = DetachUserPolicy) || ($.eventName = AttachGroupPolicy) || ($.eventName = DetachGroupPolicy) }"),
-    ("CloudTrailConfigChanges", "CloudTrail configuration changes", "{ ($.eventName = CreateTrail) || ($.eventName = UpdateTrail) || ($.eventName = DeleteTrail) || ($.eventName = StartLogging) || ($.eventName = StopLogging) }"),
-    ("ConsoleAuthenticationFailures", "console authentication failures", r#"{ ($.eventName = ConsoleLogin) && ($.errorMessage = "Failed authentication") }"#),
-    ("DisableOrDeleteCMK", "KMS key disabling or scheduled deletion", "{ ($.eventSource = kms.amazonaws.com) && (($.eventName = DisableKey) || ($.eventName = ScheduleKeyDeletion)) }"),
-    ("S3BucketPolicyChanges", "S3 bucket policy changes", "{ ($.eventSource = s3.amazonaws.com) && (($.eventName = PutBucketAcl) || ($.eventName = PutBucketPolicy) || ($.eventName = PutBucketCors) || ($.eventName = PutBucketLifecycle) || ($.eventName = PutBucketReplication) || ($.eventName = DeleteBucketPolicy) || ($.eventName = DeleteBucketCors) || ($.eventName = DeleteBucketLifecycle) || ($.eventName = DeleteBucketReplication)) }"),
-    ("AWSConfigChanges", "AWS Config changes", "{ ($.eventSource = config.amazonaws.com) && (($.eventName = StopConfigurationRecorder) || ($.eventName = DeleteDeliveryChannel) || ($.eventName = PutDeliveryChannel) || ($.eventName = PutConfigurationRecorder)) }"),
-    ("SecurityGroupChanges", "security group changes", "{ ($.eventName = AuthorizeSecurityGroupIngress) || ($.eventName = AuthorizeSecurityGroupEgress) || ($.eventName = RevokeSecurityGroupIngress) || ($.eventName = RevokeSecurityGroupEgress) || ($.eventName = CreateSecurityGroup) || ($.eventName = DeleteSecurityGroup) }"),
-    ("NACLChanges", "network ACL changes", "{ ($.eventName = CreateNetworkAcl) || ($.eventName = CreateNetworkAclEntry) || ($.eventName = DeleteNetworkAcl) || ($.eventName = DeleteNetworkAclEntry) || ($.eventName = ReplaceNetworkAclEntry) || ($.eventName = ReplaceNetworkAclAssociation) }"),
-    ("NetworkGatewayChanges", "network gateway changes", "{ ($.eventName = CreateCustomerGateway) || ($.eventName = DeleteCustomerGateway) || ($.eventName = AttachInternetGateway) || ($.eventName = CreateInternetGateway) || ($.eventName = DeleteInternetGateway) || ($.eventName = DetachInternetGateway) }"),
-    ("RouteTableChanges", "route table changes", "{ ($.eventSource = ec2.amazonaws.com) && (($.eventName = CreateRoute) || ($.eventName = CreateRouteTable) || ($.eventName = ReplaceRoute) || ($.eventName = ReplaceRouteTableAssociation) || ($.eventName = DeleteRouteTable) || ($.eventName = DeleteRoute) || ($.eventName = DisassociateRouteTable)) }"),
-    ("VPCChanges", "VPC changes", "{ ($.eventName = CreateVpc) || ($.eventName = DeleteVpc) || ($.eventName = ModifyVpcAttribute) || ($.eventName = AcceptVpcPeeringConnection) || ($.eventName = CreateVpcPeeringConnection) || ($.eventName = DeleteVpcPeeringConnection) || ($.eventName = RejectVpcPeeringConnection) || ($.eventName = AttachClassicLinkVpc) || ($.eventName = DetachClassicLinkVpc) || ($.eventName = DisableVpcClassicLink) || ($.eventName = EnableVpcClassicLink) }"),
-];
+pub use quell::cis::ALARMS as CIS_ALARMS;
 
 /// member/member.yaml: deployed to every member account (a service-managed StackSet): one role
 /// per function with exactly its Spec's actions, the undo role, event forwarding to the central
@@ -984,4 +967,160 @@ Outputs:
 "#
     );
     y
+}
+
+/// The calls a service control policy keeps from everyone but the deployment roles: the calls that
+/// blind the organization (tamper-restore's triggers, as IAM actions) and StopLogging, UpdateTrail
+/// and PutEventSelectors on trails.
+fn blinding_actions(specs: &[Spec]) -> BTreeSet<String> {
+    let mut out: BTreeSet<String> = [
+        "cloudtrail:StopLogging",
+        "cloudtrail:UpdateTrail",
+        "cloudtrail:PutEventSelectors",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    for s in specs.iter().filter(|s| s.id == "tamper-restore") {
+        for call in s.triggers.cloudtrail_events {
+            // Not on quell's alarms, log groups and rules: the statements below name those.
+            if !call.starts_with("cloudwatch:")
+                && !call.starts_with("logs:")
+                && !call.starts_with("events:")
+            {
+                out.insert(call.to_string());
+            }
+        }
+    }
+    out
+}
+
+/// The roles an SCP statement must spare: the deployment roles (`deployers`), and each of quell's
+/// member roles whose permissions (or the undo role's) include one of `actions`, so that quell's
+/// own restore and a person's undo are not denied. An exception grants nothing: the role's own
+/// policy still decides.
+fn spared(specs: &[Spec], actions: &BTreeSet<String>, deployers: &[&str]) -> Vec<String> {
+    let mut out: Vec<String> = deployers.iter().map(|s| s.to_string()).collect();
+    for s in specs {
+        if s.permissions.iter().any(|a| actions.contains(*a)) {
+            out.push(format!("arn:aws:iam::*:role/quell-{}", s.id));
+        }
+    }
+    if specs
+        .iter()
+        .flat_map(|s| s.permissions.iter().chain(s.undo_permissions.iter()))
+        .any(|a| actions.contains(*a))
+    {
+        out.push(format!("arn:aws:iam::*:role/{}", quell::member::UNDO_ROLE));
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// The roles that deploy quell and the organization's sensors (StackSets' execution roles): the
+/// SCP spares them.
+pub const DEPLOYERS: &[&str] = &[
+    "arn:aws:iam::*:role/AWSCloudFormationStackSetExecutionRole",
+    "arn:aws:iam::*:role/stacksets-exec-*",
+    "arn:aws:iam::*:role/OrganizationAccountAccessRole",
+];
+
+/// The organization trail's CloudWatch Logs groups, by the names AWS gives them (the console's
+/// `aws-cloudtrail-logs-…`, Control Tower's `aws-controltower/CloudTrailLogs`) and quell's own: an
+/// SCP cannot read the member stack's CloudTrailLogGroupName, so a group named otherwise is added
+/// here.
+pub const TRAIL_LOG_GROUPS: &[&str] = &[
+    "arn:aws:logs:*:*:log-group:aws-cloudtrail-logs*",
+    "arn:aws:logs:*:*:log-group:aws-controltower/CloudTrailLogs*",
+    "arn:aws:logs:*:*:log-group:quell-*",
+];
+
+/// The service control policy that keeps member accounts from blinding the organization: denies
+/// the calls tamper-restore answers, and any change to quell's roles, forwarding rules and CIS
+/// alarms, to everyone but the deployment roles (and quell's own roles where they make that
+/// call to put a sensor back). tamper-restore stays the second line, for accounts the policy is
+/// not attached to. `quell template scp`; `docs/scp.json` is this.
+pub fn scp(specs: &[Spec]) -> Value {
+    let blinding = blinding_actions(specs);
+    let guard = quell::privilege::guard_statement();
+    let quell_actions: BTreeSet<String> = guard["Action"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    let alarm_actions: BTreeSet<String> = [
+        "cloudwatch:DeleteAlarms",
+        "logs:DeleteMetricFilter",
+        "logs:DeleteLogGroup",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let except = |actions: &BTreeSet<String>| json!({"ArnNotLike": {"aws:PrincipalArn": spared(specs, actions, DEPLOYERS)}});
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "NoOneBlindsTheOrganization",
+                "Effect": "Deny",
+                "Action": blinding.iter().collect::<Vec<_>>(),
+                "Resource": "*",
+                "Condition": except(&blinding)
+            },
+            {
+                "Sid": "NoOneChangesQuell",
+                "Effect": "Deny",
+                "Action": quell_actions.iter().collect::<Vec<_>>(),
+                "Resource": [
+                    "arn:aws:iam::*:role/quell-*",
+                    "arn:aws:iam::*:role/quell/*",
+                    "arn:aws:events:*:*:rule/quell-*"
+                ],
+                "Condition": {"ArnNotLike": {"aws:PrincipalArn": DEPLOYERS}}
+            },
+            {
+                "Sid": "NoOneRemovesQuellsAlarms",
+                "Effect": "Deny",
+                "Action": alarm_actions.iter().collect::<Vec<_>>(),
+                "Resource": std::iter::once(format!("arn:aws:cloudwatch:*:*:alarm:{}*", quell::cis::ALARM_PREFIX))
+                    .chain(TRAIL_LOG_GROUPS.iter().map(|g| g.to_string()))
+                    .collect::<Vec<_>>(),
+                "Condition": except(&alarm_actions)
+            }
+        ]
+    })
+}
+
+/// The management account's stack that attaches [`scp`] to the organization's targets (OUs or
+/// accounts), as `quell template scp-stack` prints it.
+pub fn scp_stack(specs: &[Spec]) -> String {
+    format!(
+        r#"AWSTemplateFormatVersion: "2010-09-09"
+Description: "quell: the service control policy that keeps member accounts from blinding the organization (generated by `quell template scp-stack`; deploy in the management account)"
+
+Parameters:
+  TargetIds:
+    Type: CommaDelimitedList
+    Description: "The OUs (ou-…) or accounts the policy is attached to: the workload and workspace OUs, never the management account (an SCP does not apply to it)"
+
+Resources:
+  QuellNoBlinding:
+    Type: AWS::Organizations::Policy
+    Properties:
+      Name: quell-no-blinding
+      Description: "Denies the calls that blind the organization and any change to quell, except to the deployment roles"
+      Type: SERVICE_CONTROL_POLICY
+      TargetIds: !Ref TargetIds
+      Content: {content}
+
+Outputs:
+  PolicyId:
+    Value: !GetAtt QuellNoBlinding.Id
+"#,
+        content = quell::routing::canonical(&scp(specs)),
+    )
 }

@@ -495,7 +495,35 @@ const MEANT_FOR: &[(&str, &[&str])] = &[
     (
         "securityhub-imported-fsbp-s3-8.json",
         &["s3-block-public-access"],
-    ), // The new Security Hub (OCSF): each control's finding routes as its ASFF twin does.
+    ),
+    // The calls that blind the organization: tamper-restore answers each.
+    (
+        "cloudtrail-guardduty-deletedetector.json",
+        &["tamper-restore"],
+    ),
+    (
+        "cloudtrail-guardduty-updatedetector.json",
+        &["tamper-restore"],
+    ),
+    (
+        "cloudtrail-config-stopconfigurationrecorder.json",
+        &["tamper-restore"],
+    ),
+    (
+        "cloudtrail-securityhub-disablesecurityhub.json",
+        &["tamper-restore"],
+    ),
+    (
+        "cloudtrail-cloudwatch-deletealarms.json",
+        &["tamper-restore"],
+    ),
+    ("cloudtrail-ec2-deleteflowlogs.json", &["tamper-restore"]),
+    ("cloudtrail-logs-deleteloggroup.json", &["tamper-restore"]),
+    (
+        "cloudtrail-cloudtrail-deletetrail.json",
+        &["tamper-restore"],
+    ),
+    // The new Security Hub (OCSF): each control's finding routes as its ASFF twin does.
     (
         "securityhub-v2-imported-fsbp-cloudtrail-1.json",
         &["cloudtrail-restore-logging"],
@@ -1031,4 +1059,144 @@ fn every_documented_guardduty_type_has_an_answer() {
         }
     }
     assert_eq!(escalated, 145, "escalated types");
+}
+
+/// docs/scp.json and org/scp.yaml are what the Specs generate, and the policy holds: it fits an
+/// SCP's 5,120 characters, names only `service:Action` actions, denies every call tamper-restore
+/// answers to an attacker's role, and spares the deployment roles and quell's own restore.
+#[test]
+fn the_service_control_policy_denies_every_blinding_call_but_to_the_deployers() {
+    let specs = registry::specs();
+    let policy = template::scp(&specs);
+    let committed: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(root().join("docs/scp.json")).unwrap())
+            .expect("docs/scp.json is JSON");
+    assert_eq!(
+        committed, policy,
+        "docs/scp.json is stale: run `make generate`"
+    );
+    same_or_explain(
+        "org/scp.yaml",
+        &std::fs::read_to_string(root().join("org/scp.yaml")).unwrap(),
+        &template::scp_stack(&specs),
+    );
+    let minified = policy.to_string();
+    assert!(
+        minified.len() <= 5120,
+        "an SCP is at most 5,120 characters: {}",
+        minified.len()
+    );
+
+    // A small evaluator of the statements as written: Deny when action, resource and the
+    // ArnNotLike condition all match.
+    let glob = |pattern: &str, s: &str| {
+        let parts: Vec<&str> = pattern.split('*').collect();
+        if parts.len() == 1 {
+            return pattern == s;
+        }
+        let mut rest = s;
+        for (i, p) in parts.iter().enumerate() {
+            if i == 0 {
+                let Some(r) = rest.strip_prefix(p) else {
+                    return false;
+                };
+                rest = r;
+            } else if i == parts.len() - 1 {
+                return rest.ends_with(p);
+            } else if let Some(at) = rest.find(p) {
+                rest = &rest[at + p.len()..];
+            } else {
+                return false;
+            }
+        }
+        true
+    };
+    let list = |v: &serde_json::Value| -> Vec<String> {
+        match v {
+            serde_json::Value::Array(a) => a
+                .iter()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect(),
+            serde_json::Value::String(s) => vec![s.clone()],
+            _ => Vec::new(),
+        }
+    };
+    let denied = |principal: &str, action: &str, resource: &str| {
+        policy["Statement"].as_array().unwrap().iter().any(|st| {
+            assert_eq!(st["Effect"], "Deny");
+            let spared = list(&st["Condition"]["ArnNotLike"]["aws:PrincipalArn"]);
+            assert!(!spared.is_empty(), "every statement spares the deployers");
+            list(&st["Action"]).iter().any(|a| a == action)
+                && list(&st["Resource"]).iter().any(|r| glob(r, resource))
+                && !spared.iter().any(|p| glob(p, principal))
+        })
+    };
+    for st in policy["Statement"].as_array().unwrap() {
+        for a in list(&st["Action"]) {
+            let (service, name) = a.split_once(':').expect("service:Action");
+            assert!(
+                !service.is_empty() && name.chars().next().is_some_and(|c| c.is_ascii_uppercase()),
+                "{a}"
+            );
+        }
+    }
+    let attacker = "arn:aws:iam::111111111111:role/developer";
+    let deployer = "arn:aws:iam::111111111111:role/stacksets-exec-0123456789abcdef";
+    let tamper = specs.iter().find(|s| s.id == "tamper-restore").unwrap();
+    for call in tamper.triggers.cloudtrail_events {
+        let resource = match *call {
+            "cloudwatch:DeleteAlarms" => {
+                "arn:aws:cloudwatch:us-east-1:111111111111:alarm:quell-cis-RootAccountUsage"
+                    .to_string()
+            }
+            c if c.starts_with("events:") => {
+                "arn:aws:events:us-east-1:111111111111:rule/quell-ForwardApiCalls".to_string()
+            }
+            c if c.starts_with("logs:") => {
+                "arn:aws:logs:us-east-1:111111111111:log-group:aws-controltower/CloudTrailLogs"
+                    .to_string()
+            }
+            _ => "arn:aws:guardduty:us-east-1:111111111111:detector/d1".to_string(),
+        };
+        assert!(
+            denied(attacker, call, &resource),
+            "{call} is not denied to {attacker}"
+        );
+        assert!(
+            !denied(deployer, call, &resource),
+            "{call} is denied to the deployer"
+        );
+    }
+    // quell's own roles change nothing of quell's, but put sensors back, and undo.
+    assert!(denied(
+        "arn:aws:iam::111111111111:role/quell-tamper-restore",
+        "iam:PutRolePolicy",
+        "arn:aws:iam::111111111111:role/quell-tamper-restore"
+    ));
+    assert!(!denied(
+        "arn:aws:iam::111111111111:role/quell-tamper-restore",
+        "guardduty:UpdateDetector",
+        "*"
+    ));
+    assert!(!denied(
+        "arn:aws:iam::111111111111:role/quell-cloudtrail-restore-logging",
+        "cloudtrail:UpdateTrail",
+        "*"
+    ));
+    assert!(!denied(
+        "arn:aws:iam::111111111111:role/quell-undo",
+        "cloudtrail:StopLogging",
+        "*"
+    ));
+    // Another team's alarm and log group are theirs.
+    assert!(!denied(
+        attacker,
+        "logs:DeleteLogGroup",
+        "arn:aws:logs:us-east-1:111111111111:log-group:/aws/lambda/app"
+    ));
+    assert!(!denied(
+        attacker,
+        "cloudwatch:DeleteAlarms",
+        "arn:aws:cloudwatch:us-east-1:111111111111:alarm:team-billing"
+    ));
 }

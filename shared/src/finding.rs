@@ -366,6 +366,55 @@ pub struct Finding {
     /// acted on.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
+    /// For a CloudTrail call: who made it and from where, for an escalation's note.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub caller: Option<Caller>,
+    /// For a CloudTrail call: its `requestParameters` as the record gives them (what was deleted or
+    /// changed). Read by the remediation that answers the call, each field validated there; never
+    /// serialized, so never logged.
+    #[serde(skip)]
+    pub request: Option<serde_json::Value>,
+    /// For a CloudTrail call that carried quell's own role (`userIdentity` or its session issuer):
+    /// quell's own change, or an undo a person made through `quell-undo`.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub by_quell: bool,
+}
+
+/// Who made a CloudTrail call, and from where: the record's `userIdentity` ARN and type, its
+/// `sourceIPAddress` and `userAgent`, each bounded text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Caller {
+    pub arn: Option<String>,
+    pub identity_type: Option<String>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl Caller {
+    /// `arn:aws:iam::1:user/mallory from 203.0.113.7`: short enough to fit a note with the rest.
+    pub fn describe(&self) -> String {
+        let mut s = self
+            .arn
+            .clone()
+            .unwrap_or_else(|| "an unknown caller".into());
+        if let Some(ip) = &self.ip {
+            s.push_str(&format!(" from {ip}"));
+        }
+        s
+    }
+
+    /// [`Caller::describe`] with the identity type and the client (its first 60 bytes), for a
+    /// message that has room.
+    pub fn describe_long(&self) -> String {
+        let mut s = self.describe();
+        if let Some(t) = &self.identity_type {
+            s.push_str(&format!(" ({t})"));
+        }
+        if let Some(a) = &self.user_agent {
+            s.push_str(&format!(" with {}", crate::outcome::truncate(a, 60)));
+        }
+        s
+    }
 }
 
 impl Finding {
@@ -405,6 +454,9 @@ impl Finding {
             condition: None,
             alarm_namespace: None,
             subject: None,
+            caller: None,
+            request: None,
+            by_quell: false,
         }
     }
 

@@ -48,35 +48,28 @@ pub const CENTRAL_PERMISSIONS: &[&str] = &[
     "securityhub:BatchUpdateFindingsV2",
 ];
 
-/// How a NOTIFIED outcome reads on the new Security Hub, which has no NOTIFIED status: the
-/// finding stays New (StatusId 1), its Comment starting with this. quell's rules for V2 findings
-/// skip a New finding whose comment starts with it, so quell's own update does not loop.
-pub const V2_NOTIFIED: &str = "NOTIFIED by quell: ";
-
 /// DESIGN.md's workflow on the new Security Hub (OCSF `status_id`): RESOLVED is Resolved (4),
-/// SUPPRESSED is Suppressed (3), NOTIFIED stays New (1) with the note as a comment that starts
-/// with [`V2_NOTIFIED`].
+/// SUPPRESSED is Suppressed (3), NOTIFIED is In Progress (2): a person was told and is to act, as
+/// CSPM's NOTIFIED says. Not New: quell's rules take New findings, and a New finding quell already
+/// answered could not be told from a new failure without a mark in the comment that a later
+/// failure would keep (hiding it for good) and that the member could write itself.
 pub fn ocsf_status(w: Workflow) -> i32 {
     match w {
         Workflow::Resolved => 4,
         Workflow::Suppressed => 3,
-        Workflow::Notified => 1,
+        Workflow::Notified => 2,
     }
 }
 
-/// The Comment BatchUpdateFindingsV2 gets (1 to 512 characters).
-pub fn ocsf_comment(w: Workflow, note: &str) -> String {
-    let text = match w {
-        Workflow::Notified => format!("{V2_NOTIFIED}{note}"),
-        _ => note.to_string(),
-    };
-    let text = if text.is_empty() {
-        "quell".to_string()
+/// The Comment BatchUpdateFindingsV2 gets: the note (1 to 512 characters).
+pub fn ocsf_comment(note: &str) -> String {
+    let text = if note.trim().is_empty() {
+        "quell"
     } else {
-        text
+        note
     };
     // The limit is in characters; bytes are never fewer.
-    truncate(&text, crate::outcome::NOTE_LIMIT)
+    truncate(text, crate::outcome::NOTE_LIMIT)
 }
 
 /// Up to 100 findings a call, for both batch APIs.
@@ -188,10 +181,22 @@ impl Hub {
                             .unwrap_or(Workflow::Notified),
                     }))
                 }
-                // Not (yet) in Security Hub: fall through to a finding of quell's own.
+                // Not (yet) in Security Hub CSPM: fall through to a finding of quell's own. On
+                // the new Security Hub the finding came from Security Hub itself: not finding it
+                // is the central account's setup (not the administrator, or not its home Region),
+                // which an import in the member would hide.
                 Ok(false) => {
                     if let Some(d) = direct.iter().find(|d| d.0 == i) {
-                        own.push((i, d.2));
+                        if d.1.ocsf.is_some() {
+                            out[i] = Some(Err(AwsError::other(
+                                format!("could not update Security Hub finding {} (BatchUpdateFindingsV2)", d.1.id),
+                                "ResourceNotFoundException",
+                                "the central account cannot see this finding of the new Security Hub: it must be the delegated administrator, and QUELL_HUB_REGION its home Region",
+                                false,
+                            )));
+                        } else {
+                            own.push((i, d.2));
+                        }
                     }
                 }
                 Err(e) => out[i] = Some(Err(e)),
@@ -301,9 +306,11 @@ impl Hub {
         out
     }
 
-    /// BatchUpdateFindingsV2 for findings of the new Security Hub, by `metadata.uid`: StatusId and
-    /// Comment ([`ocsf_status`], [`ocsf_comment`]). Per item: `Ok(false)` when Security Hub has no
-    /// such finding the central account may update (ResourceNotFoundException).
+    /// BatchUpdateFindingsV2 for findings of the new Security Hub, each named by its account,
+    /// `finding_info.uid` and product (FindingIdentifiers: the account the finding is about binds
+    /// the update to it, where a `metadata.uid` alone would not): StatusId and Comment
+    /// ([`ocsf_status`], [`ocsf_comment`]). Per item: `Ok(false)` when Security Hub has no such
+    /// finding the central account may update (ResourceNotFoundException).
     async fn update_chunk_v2(
         &self,
         region: &str,
@@ -311,22 +318,29 @@ impl Hub {
         note: &str,
         chunk: &[(usize, &HubRef)],
     ) -> Vec<(usize, Result<bool, AwsError>)> {
+        use aws_sdk_securityhub::types::OcsfFindingIdentifier;
         let action = |id: &str| {
             format!("could not update Security Hub finding {id} (BatchUpdateFindingsV2)")
         };
-        let uid = |h: &HubRef| {
-            h.ocsf
-                .as_ref()
-                .map(|o| o.metadata_uid.clone())
-                .unwrap_or_default()
+        let ident = |h: &HubRef| {
+            OcsfFindingIdentifier::builder()
+                .cloud_account_uid(
+                    h.ocsf
+                        .as_ref()
+                        .map(|o| o.account.as_str())
+                        .unwrap_or_default(),
+                )
+                .finding_info_uid(&h.id)
+                .metadata_product_uid(&h.product_arn)
+                .build()
         };
         let mut req = self
             .central(region)
             .batch_update_findings_v2()
             .status_id(ocsf_status(workflow))
-            .comment(ocsf_comment(workflow, note));
+            .comment(ocsf_comment(note));
         for (_, h) in chunk {
-            req = req.metadata_uids(uid(h));
+            req = req.finding_identifiers(ident(h));
         }
         let out = match req.send().await {
             Ok(o) => o,
@@ -343,11 +357,11 @@ impl Hub {
         chunk
             .iter()
             .map(|(i, h)| {
-                let mine = uid(h);
+                let mine = ident(h);
                 if let Some(u) = out
                     .unprocessed_findings()
                     .iter()
-                    .find(|u| u.metadata_uid() == Some(mine.as_str()))
+                    .find(|u| u.finding_identifier() == Some(&mine))
                 {
                     let code = u.error_code().map(|c| c.as_str()).unwrap_or("Unprocessed");
                     if code == "ResourceNotFoundException" {
@@ -366,7 +380,7 @@ impl Hub {
                 if out
                     .processed_findings()
                     .iter()
-                    .any(|p| p.metadata_uid() == Some(mine.as_str()))
+                    .any(|p| p.finding_identifier() == Some(&mine))
                 {
                     (*i, Ok(true))
                 } else {
@@ -605,14 +619,12 @@ mod tests {
     fn the_workflow_maps_onto_ocsf_status_ids_and_comments() {
         assert_eq!(ocsf_status(Workflow::Resolved), 4);
         assert_eq!(ocsf_status(Workflow::Suppressed), 3);
-        assert_eq!(ocsf_status(Workflow::Notified), 1);
+        assert_eq!(ocsf_status(Workflow::Notified), 2);
         let note = "quell s3-block-public-access would call s3:PutBucketPublicAccessBlock";
-        assert_eq!(ocsf_comment(Workflow::Resolved, note), note);
-        assert!(ocsf_comment(Workflow::Notified, note).starts_with(V2_NOTIFIED));
-        // Security Hub takes 1 to 512 characters.
-        let long = "é".repeat(600);
-        let c = ocsf_comment(Workflow::Notified, &long);
-        assert!(c.chars().count() <= 512 && c.starts_with(V2_NOTIFIED));
-        assert!(!ocsf_comment(Workflow::Resolved, "").is_empty());
+        assert_eq!(ocsf_comment(note), note);
+        // Security Hub takes 1 to 512 characters, not only spaces.
+        let c = ocsf_comment(&"é".repeat(600));
+        assert!(c.chars().count() <= 512);
+        assert_eq!(ocsf_comment("  "), "quell");
     }
 }

@@ -5,6 +5,7 @@
 //! problem and verifies the fix, then records the [`outcome::Outcome`] on Security Hub ([`hub`])
 //! and SNS ([`notify`]). [`runtime::run`] is a function's whole `main`.
 
+pub mod cis;
 pub mod config;
 pub mod error;
 pub mod event;

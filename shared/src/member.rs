@@ -36,6 +36,7 @@ pub const FUNCTION_IDS: &[&str] = &[
     "s3-enable-default-encryption",
     "s3-require-tls",
     "s3-restrict-bucket-policy",
+    "tamper-restore",
 ];
 
 /// Whether a role name is one of quell's member roles (a function's, or the undo role).
@@ -44,6 +45,34 @@ pub fn is_quell_role_name(name: &str) -> bool {
         || name
             .strip_prefix("quell-")
             .is_some_and(|id| FUNCTION_IDS.contains(&id))
+}
+
+/// Whether an ARN is one of quell's own member roles or a session of one:
+/// `arn:aws:sts::111111111111:assumed-role/quell-x/session`, `arn:aws:iam::111111111111:role/quell-x`
+/// (a role named as quell's member roles are, `quell-<function id>` or `quell-undo`; member/member.yaml
+/// creates them, so no one else holds those names in the account: a member's own `quell-ops` is
+/// not quell).
+pub fn is_quell_role_arn(arn: &str) -> bool {
+    let mut parts = arn.splitn(6, ':');
+    let (Some("arn"), Some(_partition), Some(service), Some(_region), Some(_account), Some(res)) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
+        return false;
+    };
+    match service {
+        // An assumed-role ARN names the role without its path.
+        "sts" => res
+            .strip_prefix("assumed-role/")
+            .and_then(|r| r.split('/').next())
+            .is_some_and(is_quell_role_name),
+        "iam" => res.strip_prefix("role/").is_some_and(is_quell_role_name),
+        _ => false,
+    }
 }
 
 /// Credentials closer than this to expiry are not used for a new finding.

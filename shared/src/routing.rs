@@ -71,10 +71,10 @@ const SECURITY_HUB_PRODUCT: &str = "arn:*:securityhub:*::product/aws/securityhub
 const SECURITY_HUB_PRODUCT_V2: &str = "arn:*:securityhub:*::productv2/aws/securityhub";
 
 /// The pattern of the new Security Hub's control findings (OCSF, "Findings Imported V2") for
-/// `controls`: Security Hub's own product, a failed control, status New (OCSF `status_id` 1), and
-/// not one quell itself left New with a NOTIFIED comment ([`crate::hub::V2_NOTIFIED`]), so quell's
-/// own update does not loop. The new Security Hub names only consolidated control ids: a CIS
-/// number (`cis-1.2.0/4.1`) has no V2 form and is left out.
+/// `controls`: Security Hub's own product, a failed control (`compliance.status_id` 3), status New
+/// (`status_id` 1) — quell's own update moves a finding out of New ([`crate::hub::ocsf_status`]),
+/// so it does not loop. The new Security Hub names only consolidated control ids: a CIS number
+/// (`cis-1.2.0/4.1`) has no V2 form and is left out.
 fn v2_control_pattern(controls: &[&str]) -> Option<Value> {
     let plain: Vec<&str> = controls
         .iter()
@@ -90,11 +90,7 @@ fn v2_control_pattern(controls: &[&str]) -> Option<Value> {
         "detail": {"findings": {
             "metadata": {"product": {"uid": [{"wildcard": SECURITY_HUB_PRODUCT_V2}]}},
             "status_id": [1],
-            "compliance": {"status_id": [3], "control": plain},
-            "$or": [
-                {"comment": [{"exists": false}]},
-                {"comment": [{"anything-but": {"prefix": crate::hub::V2_NOTIFIED}}]}
-            ]
+            "compliance": {"status_id": [3], "control": plain}
         }}
     }))
 }

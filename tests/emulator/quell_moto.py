@@ -32,6 +32,9 @@ What it adds to moto 5.2.5, and why:
     stricter than AWS with an aggregator). GetFindingsV2 filters with EQUALS on string fields and
     Eq on status_id, severity_id and compliance.status_id (anything else is refused), pages as
     GetFindings above.
+  * GuardDuty as AWS has it: one detector per account and Region (a second CreateDetector is
+    BadRequestException; moto makes any number), and UpdateDetector's `features` change only the
+    protection plans they name (moto replaces the whole list).
   * EC2 ModifyNetworkInterfaceAttribute on an attached interface: moto keeps reporting the
     instance's launch groups on the interface (its group_set is a union), so replacing an
     interface's groups never shows. As in AWS, the instance's groups become its interfaces' groups.
@@ -370,6 +373,8 @@ def batch_update_findings_v2(self):
     in UnprocessedFindings."""
     body = json.loads(self.body or "{}")
     uids, idents = body.get("MetadataUids") or [], body.get("FindingIdentifiers") or []
+    if not all(isinstance(u, str) and u for u in uids):
+        return _validation("MetadataUids must be non-empty strings")
     if uids and idents:
         return _validation("Customers cannot use MetadataUids together with FindingIdentifiers")
     items = uids or idents
@@ -489,6 +494,36 @@ securityhub_urls.url_paths["{0}/findingsv2$"] = SecurityHubResponse.dispatch
 securityhub_urls.url_paths["{0}/findingsv2/batchupdatev2$"] = SecurityHubResponse.dispatch
 SecurityHubResponse.batch_update_findings_v2 = batch_update_findings_v2
 SecurityHubResponse.get_findings_v2 = get_findings_v2
+
+# ------------------------------------------------------------------ GuardDuty
+
+from moto.guardduty import models as _gd_models
+from moto.guardduty.exceptions import GuardDutyException as _GuardDutyException
+
+_gd_create = _gd_models.GuardDutyBackend.create_detector
+
+
+def _create_detector(self, enable, finding_publishing_frequency, data_sources, tags, features):
+    """As GuardDuty: one detector per account and Region (moto makes any number)."""
+    if self.detectors:
+        raise _GuardDutyException("BadRequestException", "The request is rejected because a detector already exists for the current account.")
+    return _gd_create(self, enable, finding_publishing_frequency, data_sources, tags, features)
+
+
+def _update_detector_features(self, enable, finding_publishing_frequency, data_sources, features):
+    """As GuardDuty: UpdateDetector's `features` change the protection plans they name and keep
+    the others (moto replaces the whole list)."""
+    if features is not None:
+        merged = {f.get("name"): dict(f) for f in (self.features or [])}
+        for f in features:
+            merged[f.get("name")] = {**merged.get(f.get("name"), {}), **f}
+        features = list(merged.values())
+    _gd_update(self, enable, finding_publishing_frequency, data_sources, features)
+
+
+_gd_update = _gd_models.Detector.update
+_gd_models.GuardDutyBackend.create_detector = _create_detector
+_gd_models.Detector.update = _update_detector_features
 
 # ------------------------------------------------------------------ EC2
 

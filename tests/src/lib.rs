@@ -58,6 +58,7 @@ pub fn specs() -> Vec<quell::Spec> {
         s3_enable_default_encryption::S3EnableDefaultEncryption::SPEC,
         s3_require_tls::S3RequireTls::SPEC,
         s3_restrict_bucket_policy::S3RestrictBucketPolicy::SPEC,
+        tamper_restore::TamperRestore::SPEC,
     ]
 }
 

@@ -138,11 +138,12 @@ async fn a_v2_control_finding_is_remediated_and_resolved_in_its_own_generation()
     assert_eq!(doc["status_id"], json!(4));
 }
 
-/// A dry run leaves the finding New (OCSF has no NOTIFIED) with the plan as a comment that starts
-/// with quell's NOTIFIED mark; the finding as Security Hub then re-emits it matches no rule of
-/// quell's, so quell's own update does not loop, while the original event did match.
+/// A dry run leaves the finding In Progress (CSPM's NOTIFIED: a person was told) with the plan as
+/// its comment; the finding as Security Hub then re-emits it matches no rule of quell's, so quell's
+/// own update does not loop, while the original event did match; a person who sets it back to New
+/// asks quell again.
 #[tokio::test]
-async fn a_dry_run_leaves_the_v2_finding_new_with_a_comment_that_does_not_loop() {
+async fn a_dry_run_leaves_the_v2_finding_in_progress_and_does_not_loop() {
     let s = setup().await;
     let bucket = "member-v2-dry";
     seed::public_bucket(&s.member, bucket, &[]).await;
@@ -162,11 +163,13 @@ async fn a_dry_run_leaves_the_v2_finding_new_with_a_comment_that_does_not_loop()
     );
 
     let doc = seed::hub_v2_finding(&s.central, &uid).await.unwrap();
-    assert_eq!(doc["status_id"], json!(1));
+    assert_eq!(
+        (doc["status_id"].clone(), doc["status"].clone()),
+        (json!(2), json!("In Progress"))
+    );
     let comment = doc["comment"].as_str().unwrap();
-    assert!(comment.starts_with(quell::hub::V2_NOTIFIED), "{comment}");
     assert!(
-        comment.contains("s3:PutBucketPublicAccessBlock"),
+        comment.contains(FUNCTION) && comment.contains("s3:PutBucketPublicAccessBlock"),
         "{comment}"
     );
 
@@ -182,15 +185,56 @@ async fn a_dry_run_leaves_the_v2_finding_new_with_a_comment_that_does_not_loop()
         .expect("a V2 rule");
     assert!(quell::routing::matches(&v2_rule.pattern, &event));
     let mut reemitted = event.clone();
-    reemitted["detail"]["findings"] = json!([doc]);
+    reemitted["detail"]["findings"] = json!([doc.clone()]);
     assert!(
         !quell::routing::matches(&v2_rule.pattern, &reemitted),
         "quell's own NOTIFIED update would run it again"
     );
-    // A person's own comment does not hide a new finding from quell.
-    let mut commented = event.clone();
-    commented["detail"]["findings"][0]["comment"] = json!("looking at it - alice");
-    assert!(quell::routing::matches(&v2_rule.pattern, &commented));
+    assert!(
+        quell::event::Envelope::parse(reemitted.clone())
+            .unwrap()
+            .findings[0]
+            .is_err(),
+        "the parser refuses it too"
+    );
+    // A person sets it back to New: quell's rule takes it again, comment and all.
+    let mut asked = reemitted;
+    asked["detail"]["findings"][0]["status_id"] = json!(1);
+    asked["detail"]["findings"][0]["status"] = json!("New");
+    assert!(quell::routing::matches(&v2_rule.pattern, &asked));
+}
+
+/// A finding the central account cannot see on the new Security Hub (not its administrator, or not
+/// its home Region) is a recording error that fails the invocation for the retry and the
+/// dead-letter queue: never a finding of quell's own imported in the member instead.
+#[tokio::test]
+async fn a_v2_finding_the_central_account_cannot_see_is_a_recording_error_not_an_import() {
+    let s = setup().await;
+    let bucket = "member-v2-unseen";
+    seed::public_bucket(&s.member, bucket, &[]).await;
+    // The event, but its finding not in the new Security Hub.
+    let event = events::load(SAMPLE, &[(DEMO_BUCKET, bucket)]);
+    s.emu.clear_calls().await;
+    let ctx = context(&s.emu, enforce(), FUNCTION);
+    let err = quell::runtime::handle(&S3BlockPublicAccess, &ctx, event)
+        .await
+        .expect_err("the invocation fails, for the retry and the dead-letter queue");
+    assert!(
+        matches!(err, quell::runtime::Failure::Retryable { .. })
+            && err.to_string().contains("QUELL_HUB_REGION"),
+        "{err}"
+    );
+    // The fix itself was made and verified; only its record is missing.
+    assert!(seed::fully_blocked(
+        &seed::public_access_block(&s.member, bucket).await
+    ));
+    let calls = s.emu.calls().await;
+    assert!(
+        !calls
+            .iter()
+            .any(|c| c.service == "securityhub" && c.path.starts_with("/findings/")),
+        "no ASFF import or update: {calls:?}"
+    );
 }
 
 /// The emulator's BatchUpdateFindingsV2 is no looser than AWS's: another account's finding is not

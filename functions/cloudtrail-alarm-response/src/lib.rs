@@ -349,36 +349,8 @@ impl Call {
     }
 }
 
-/// Whether an ARN is one of quell's own roles or a session of one: a role named `quell-…`
-/// (quell's member roles are `quell-<function id>`), or any role under path `/quell/` (its
-/// central roles). `arn:aws:sts::111111111111:assumed-role/quell-x/session`,
-/// `arn:aws:iam::111111111111:role/quell-x`, `arn:aws:iam::111111111111:role/quell/x/name`.
-pub fn quell_role_arn(arn: &str) -> bool {
-    let mut parts = arn.splitn(6, ':');
-    let (Some("arn"), Some(_partition), Some(service), Some(_region), Some(_account), Some(res)) = (
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-    ) else {
-        return false;
-    };
-    // Exactly quell's member roles by name (member/member.yaml creates them, so no one else can
-    // hold those names in the account): a member's own `quell-ops` role is not quell.
-    match service {
-        // An assumed-role ARN names the role without its path.
-        "sts" => res
-            .strip_prefix("assumed-role/")
-            .and_then(|r| r.split('/').next())
-            .is_some_and(quell::member::is_quell_role_name),
-        "iam" => res
-            .strip_prefix("role/")
-            .is_some_and(quell::member::is_quell_role_name),
-        _ => false,
-    }
-}
+/// Whether an ARN is one of quell's own roles or a session of one ([`quell::member::is_quell_role_arn`]).
+pub use quell::member::is_quell_role_arn as quell_role_arn;
 
 #[derive(Debug)]
 pub struct Target {

@@ -121,6 +121,25 @@ pub(super) fn finding(env: &Envelope) -> Result<Finding, EventError> {
     );
     f.resources = resources;
     f.observed_at = d.event_time.clone();
+    let record = &env.detail;
+    let bounded = |v: &Value| v.as_str().map(|s| bounded(s, 256));
+    let ident = &record["userIdentity"];
+    f.caller = Some(crate::finding::Caller {
+        arn: bounded(&ident["arn"]),
+        identity_type: bounded(&ident["type"]),
+        ip: bounded(&record["sourceIPAddress"]),
+        user_agent: bounded(&record["userAgent"]),
+    });
+    f.by_quell = [
+        &ident["arn"],
+        &ident["sessionContext"]["sessionIssuer"]["arn"],
+    ]
+    .into_iter()
+    .filter_map(Value::as_str)
+    .any(crate::member::is_quell_role_arn);
+    if params.is_object() {
+        f.request = Some(params.clone());
+    }
     // A call that failed changed nothing: its error code is what the source reports.
     f.status = env
         .detail
@@ -128,6 +147,15 @@ pub(super) fn finding(env: &Envelope) -> Result<Finding, EventError> {
         .and_then(Value::as_str)
         .map(str::to_string);
     Ok(f)
+}
+
+/// Text from a record, for a note: at most `max` bytes, control characters replaced.
+fn bounded(s: &str, max: usize) -> String {
+    let clean: String = s
+        .chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect();
+    crate::outcome::truncate(&clean, max)
 }
 
 #[cfg(test)]

@@ -37,6 +37,10 @@ struct Finding2 {
     #[serde(default)]
     severity_id: Option<i64>,
     #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    status_id: Option<i64>,
+    #[serde(default)]
     time_dt: Option<String>,
 }
 
@@ -103,6 +107,14 @@ struct Res {
     cloud_partition: Option<String>,
     #[serde(default)]
     data: Option<Value>,
+    #[serde(default)]
+    owner: Option<Owner>,
+}
+
+#[derive(Deserialize)]
+struct Owner {
+    #[serde(default)]
+    account: Option<Uid>,
 }
 
 pub(super) fn findings(env: &Envelope) -> Result<Vec<Result<Finding, EventError>>, EventError> {
@@ -173,10 +185,15 @@ fn principal(resources: &[Res]) -> Option<Principal> {
         .iter()
         .find(|r| r.kind.as_deref() == Some("AWS::IAM::AccessKey"))?;
     let data = r.data.as_ref()?;
+    // Text for a note, never an API call: bounded, control characters replaced.
     let text = |k: &str| {
-        data.get(k)
-            .and_then(Value::as_str)
-            .map(super::printable)
+        data.get(k).and_then(Value::as_str).map(|s| {
+            let clean: String = s
+                .chars()
+                .map(|c| if c.is_control() { '?' } else { c })
+                .collect();
+            crate::outcome::truncate(&clean, 256)
+        })
     };
     Some(Principal {
         access_key_id: text("access_key_id").or_else(|| r.uid.clone()),
@@ -212,8 +229,43 @@ fn finding(env: &Envelope, value: Value, i: usize) -> Result<Finding, EventError
         .as_ref()
         .and_then(|c| c.control.clone())
         .filter(|c| !c.is_empty());
+    // Only New findings: quell's own update moves a finding out of New, and a finding a person
+    // suppressed, resolved or is working on is theirs (set it back to New to ask quell again).
+    if let Some(id) = f.status_id.filter(|id| *id != 1) {
+        return Err(EventError::Field {
+            path: format!("{at}.status_id"),
+            message: format!(
+                "the finding is {} ({id}), not New (1): quell acts only on New findings of the new Security Hub",
+                f.status.as_deref().map(super::printable).unwrap_or_else(|| "not New".into())
+            ),
+        });
+    }
+    // Every resource is the finding's account's: Security Hub keeps a finding in the account it
+    // is about.
+    for (j, r) in f.resources.iter().enumerate() {
+        let owner = r
+            .owner
+            .as_ref()
+            .and_then(|o| o.account.as_ref())
+            .map(|a| a.uid.as_str());
+        let arn_account = [&r.uid, &r.uid_alt]
+            .into_iter()
+            .flatten()
+            .filter(|u| u.starts_with("arn:"))
+            .filter_map(|u| u.split(':').nth(4))
+            .find(|a| !a.is_empty());
+        for (field, other) in [("owner.account.uid", owner), ("uid_alt", arn_account)] {
+            if let Some(other) = other.filter(|o| *o != account) {
+                return Err(untrusted(
+                    &format!("{at}.resources[{j}].{field}"),
+                    other,
+                    &format!("the finding is about account {account} (cloud.account.uid): its resources are that account's"),
+                ));
+            }
+        }
+    }
     if let Some(c) = &control {
-        if !super::is_security_hub_product(&product) {
+        if super::securityhub::security_hub_product(&product) != Some("productv2") {
             return Err(untrusted(
                 &format!("{at}.metadata.product.uid"),
                 &product,

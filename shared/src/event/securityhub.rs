@@ -134,18 +134,18 @@ pub fn cis_version(standard: &str) -> Option<&str> {
 /// Whether a product ARN is Security Hub's own: `arn:aws:securityhub:us-east-1::product/aws/securityhub`
 /// (CSPM, ASFF) or `…::productv2/aws/securityhub` (the new Security Hub, OCSF).
 pub fn is_security_hub_product(product_arn: &str) -> bool {
+    security_hub_product(product_arn).is_some()
+}
+
+/// `product` (CSPM) or `productv2` (the new Security Hub) when the ARN is Security Hub's own
+/// product; each generation's parser takes only its own.
+pub(super) fn security_hub_product(product_arn: &str) -> Option<&'static str> {
     let parts: Vec<&str> = product_arn.splitn(6, ':').collect();
-    matches!(
-        parts.as_slice(),
-        [
-            "arn",
-            _,
-            "securityhub",
-            _,
-            "",
-            "product/aws/securityhub" | "productv2/aws/securityhub"
-        ]
-    )
+    match parts.as_slice() {
+        ["arn", _, "securityhub", _, "", "product/aws/securityhub"] => Some("product"),
+        ["arn", _, "securityhub", _, "", "productv2/aws/securityhub"] => Some("productv2"),
+        _ => None,
+    }
 }
 
 fn asff(
@@ -202,7 +202,7 @@ fn asff(
         })
     });
     let control = match claimed {
-        Some(c) if !is_security_hub_product(&f.product_arn) => {
+        Some(c) if security_hub_product(&f.product_arn) != Some("product") => {
             return Err(untrusted(
                 &format!("{at}.ProductArn"),
                 &f.product_arn,

@@ -52,9 +52,27 @@ fn iam_action(c: &Call) -> Option<String> {
                 ("POST", "/findings") => "GetFindings",
                 ("PATCH", "/findingsv2/batchupdatev2") => "BatchUpdateFindingsV2",
                 ("POST", "/findingsv2") => "GetFindingsV2",
+                ("GET", "/accounts") => "DescribeHub",
+                ("POST", "/accounts") => "EnableSecurityHub",
+                ("DELETE", "/accounts") => "DisableSecurityHub",
                 _ => return None,
             };
             Some(format!("securityhub:{op}"))
+        }
+        "guardduty" => {
+            let path = c.path.trim_end_matches('/');
+            let one = path
+                .strip_prefix("/detector/")
+                .is_some_and(|id| !id.is_empty() && !id.contains('/'));
+            let op = match (c.method.as_str(), path) {
+                ("GET", "/detector") => "ListDetectors",
+                ("POST", "/detector") => "CreateDetector",
+                ("GET", _) if one => "GetDetector",
+                ("POST", _) if one => "UpdateDetector",
+                ("DELETE", _) if one => "DeleteDetector",
+                _ => return None,
+            };
+            Some(format!("guardduty:{op}"))
         }
         "access-analyzer" => {
             let path = c.path.trim_end_matches('/');

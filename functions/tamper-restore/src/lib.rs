@@ -1,0 +1,740 @@
+//! `tamper-restore`: the CloudTrail calls that blind the organization, answered in the member
+//! account that made them. What quell can put back from what it knows, it puts back and verifies;
+//! the rest is escalated with the exact command a person runs. Every answer names who made the call
+//! and from where (the record's `userIdentity`, `sourceIPAddress` and `userAgent`).
+//!
+//! | call | answer |
+//! |---|---|
+//! | guardduty:DeleteDetector | a detector is created again, enabled; the association with the GuardDuty administrator is escalated with its command (UNCONFIRMED) |
+//! | guardduty:UpdateDetector | the detector enabled again, and every protection plan the call turned off (`features`, or the older `dataSources`) enabled again, verified with GetDetector |
+//! | config:StopConfigurationRecorder | the recorder started again, verified with DescribeConfigurationRecorderStatus |
+//! | securityhub:DisableSecurityHub | Security Hub enabled again (without default standards), verified with DescribeHub; the standards and integrations enabled before are not known to quell: UNCONFIRMED, with the commands that list them |
+//! | cloudwatch:DeleteAlarms | each of quell's CIS alarms (`quell-cis-<metric>`) the call deleted made again as member/member.yaml defines it, verified with DescribeAlarms |
+//! | guardduty:DisassociateFromAdministratorAccount, guardduty:DisassociateFromMasterAccount, config:DeleteConfigurationRecorder, config:DeleteDeliveryChannel, securityhub:BatchDisableStandards, securityhub:DisableImportFindingsForProduct, access-analyzer:DeleteAnalyzer, cloudtrail:DeleteTrail, logs:DeleteMetricFilter, logs:DeleteLogGroup, ec2:DeleteFlowLogs, events:DisableRule, events:DeleteRule, events:RemoveTargets | escalated (ManualActionRequired, NOTIFIED) with the exact command: what was there is not in the call (a bucket, a role, a destination), or the change is the administrator's to make |
+//!
+//! Whom it believes: the call comes as CloudTrail recorded it, forwarded by the member (the parser
+//! holds the record's account to the envelope's and its `source` to the service's). Every value
+//! taken from `requestParameters` is validated before it reaches an API call or a command. A call
+//! that failed (`errorCode`) changed nothing and is escalated as an attempt; a call made through
+//! one of quell's own roles (an undo a person ran) is not answered.
+
+use aws_sdk_guardduty::types::{DetectorFeature, DetectorFeatureConfiguration, FeatureStatus};
+use quell::remediation::Cached;
+use quell::{
+    AwsError, AwsResultExt, Finding, Member, Mode, NotApplicable, Remediation, Spec, Step, Tags,
+    Triggers,
+};
+use serde_json::Value;
+
+const CREATE_DETECTOR: &str = "guardduty:CreateDetector";
+const UPDATE_DETECTOR: &str = "guardduty:UpdateDetector";
+const START_RECORDER: &str = "config:StartConfigurationRecorder";
+const ENABLE_HUB: &str = "securityhub:EnableSecurityHub";
+const PUT_ALARM: &str = "cloudwatch:PutMetricAlarm";
+
+/// Every call this function answers: the first [`RESTORED_COUNT`] are put back ([`RESTORED`]),
+/// the rest escalated with the command a person runs ([`ESCALATED`]).
+pub const CALLS: &[&str] = &[
+    "guardduty:DeleteDetector",
+    "guardduty:UpdateDetector",
+    "config:StopConfigurationRecorder",
+    "securityhub:DisableSecurityHub",
+    "cloudwatch:DeleteAlarms",
+    "guardduty:DisassociateFromAdministratorAccount",
+    "guardduty:DisassociateFromMasterAccount",
+    "config:DeleteConfigurationRecorder",
+    "config:DeleteDeliveryChannel",
+    "securityhub:BatchDisableStandards",
+    "securityhub:DisableImportFindingsForProduct",
+    "access-analyzer:DeleteAnalyzer",
+    "cloudtrail:DeleteTrail",
+    "logs:DeleteMetricFilter",
+    "logs:DeleteLogGroup",
+    "ec2:DeleteFlowLogs",
+    "events:DisableRule",
+    "events:DeleteRule",
+    "events:RemoveTargets",
+];
+const RESTORED_COUNT: usize = 5;
+/// The calls quell restores from.
+pub const RESTORED: &[&str] = CALLS.split_at(RESTORED_COUNT).0;
+/// The calls quell escalates with the command a person runs.
+pub const ESCALATED: &[&str] = CALLS.split_at(RESTORED_COUNT).1;
+
+/// GuardDuty's older `dataSources` switches, as the protection plans (`features`) they are now.
+const DATA_SOURCE_FEATURES: &[(&str, &str)] = &[
+    ("/s3Logs/enable", "S3_DATA_EVENTS"),
+    ("/kubernetes/auditLogs/enable", "EKS_AUDIT_LOGS"),
+    (
+        "/malwareProtection/scanEc2InstanceWithFindings/ebsVolumes",
+        "EBS_MALWARE_PROTECTION",
+    ),
+];
+
+#[derive(Debug, Clone)]
+pub struct TamperRestore {
+    /// The namespace of quell's CIS metrics (QUELL_ALARM_NAMESPACE, member/member.yaml's
+    /// AlarmNamespace).
+    pub namespace: String,
+}
+
+impl Default for TamperRestore {
+    fn default() -> Self {
+        TamperRestore {
+            namespace: "CISBenchmark".into(),
+        }
+    }
+}
+
+/// What the call turned off, and who made it.
+#[derive(Debug)]
+pub struct Target {
+    pub account: String,
+    pub region: String,
+    /// `arn (type) from ip with agent`.
+    pub by: String,
+    pub what: What,
+}
+
+#[derive(Debug)]
+pub enum What {
+    /// The account's detector: deleted (a new one is made), or the protection plans `features`
+    /// turned off (with the detector itself when `disabled`).
+    Detector {
+        deleted: bool,
+        disabled: bool,
+        features: Vec<String>,
+        /// The detector plan found, for apply.
+        found: Cached<Option<String>>,
+        /// Whether plan could read every feature the call turned off.
+        unread: Cached<Vec<String>>,
+    },
+    Recorder(String),
+    Hub,
+    /// quell's CIS alarms the call deleted.
+    Alarms(Vec<String>),
+    /// Nothing quell can put back by itself: the change and the command a person runs.
+    Escalate {
+        what: String,
+        command: String,
+    },
+}
+
+pub struct Clients {
+    pub guardduty: aws_sdk_guardduty::Client,
+    pub config: aws_sdk_config::Client,
+    pub hub: aws_sdk_securityhub::Client,
+    pub cloudwatch: aws_sdk_cloudwatch::Client,
+}
+
+/// A name from `requestParameters`: 1 to 256 of letters, digits and `._-:/@+=,` (detector ids,
+/// recorder, rule, alarm, log group, filter and analyzer names, ARNs).
+fn name_ok(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 256
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-:/@+=,#".contains(&b))
+}
+
+fn text<'a>(request: &'a Value, pointer: &str) -> Option<&'a str> {
+    request.pointer(pointer).and_then(Value::as_str)
+}
+
+/// A validated name from the call, or why the call names none.
+fn named(request: &Value, pointer: &str, kind: &str) -> Result<String, NotApplicable> {
+    match text(request, pointer) {
+        Some(n) if name_ok(n) => Ok(n.to_string()),
+        Some(n) => Err(NotApplicable(format!(
+            "the call's {kind} `{}` is not a valid name",
+            n.chars().take(80).collect::<String>()
+        ))),
+        None => Err(NotApplicable(format!(
+            "the call names no {kind} (requestParameters{pointer})"
+        ))),
+    }
+}
+
+/// Every string under `pointer` (a string or a list of strings, as CloudTrail records either),
+/// each validated.
+fn names(request: &Value, pointer: &str, kind: &str) -> Result<Vec<String>, NotApplicable> {
+    let values: Vec<&Value> = match request.pointer(pointer) {
+        Some(Value::Array(a)) => a.iter().collect(),
+        Some(v) => vec![v],
+        None => Vec::new(),
+    };
+    values
+        .into_iter()
+        .map(|v| {
+            // EC2's query protocol records a list item as {"content": …, "tag": n}.
+            let s = v
+                .as_str()
+                .or_else(|| v.get("content").and_then(Value::as_str))
+                .unwrap_or_default();
+            if name_ok(s) {
+                Ok(s.to_string())
+            } else {
+                Err(NotApplicable(format!(
+                    "the call's {kind} `{s}` is not valid"
+                )))
+            }
+        })
+        .collect()
+}
+
+/// `arn:aws:securityhub:R:A:subscription/aws-foundational-security-best-practices/v/1.0.0` → the
+/// standard's ARN BatchEnableStandards takes (CIS 1.2.0's is `arn:aws:securityhub:::ruleset/…`).
+pub fn standards_arn(subscription: &str) -> Option<String> {
+    let parts: Vec<&str> = subscription.splitn(6, ':').collect();
+    let ["arn", partition, "securityhub", region, _account, resource] = parts.as_slice() else {
+        return None;
+    };
+    let standard = resource.strip_prefix("subscription/")?;
+    Some(if standard == "cis-aws-foundations-benchmark/v/1.2.0" {
+        format!("arn:{partition}:securityhub:::ruleset/{standard}")
+    } else {
+        format!("arn:{partition}:securityhub:{region}::standards/{standard}")
+    })
+}
+
+impl TamperRestore {
+    /// The escalation for a call quell does not put back itself.
+    fn escalation(&self, f: &Finding, request: &Value) -> Result<(String, String), NotApplicable> {
+        let (a, r) = (&f.account, &f.region);
+        Ok(match f.kind.as_str() {
+            "guardduty:DisassociateFromAdministratorAccount"
+            | "guardduty:DisassociateFromMasterAccount" => (
+                format!("account {a} left its GuardDuty administrator in {r}: its findings no longer reach the organization"),
+                format!("from the GuardDuty administrator account: aws guardduty create-members --region {r} --detector-id <ADMINISTRATOR_DETECTOR_ID> --account-details AccountId={a} (in an organization with auto-enable, the administrator's console associates it again)"),
+            ),
+            "config:DeleteConfigurationRecorder" => {
+                let n = named(request, "/configurationRecorderName", "recorder")?;
+                (
+                    format!("the AWS Config recorder {n} of account {a} in {r} was deleted: nothing is recorded"),
+                    format!("aws configservice put-configuration-recorder --region {r} --configuration-recorder name={n},roleARN=arn:{p}:iam::{a}:role/aws-service-role/config.amazonaws.com/AWSServiceRoleForConfig --recording-group allSupported=true,includeGlobalResourceTypes=true && aws configservice start-configuration-recorder --region {r} --configuration-recorder-name {n}", p = f.partition),
+                )
+            }
+            "config:DeleteDeliveryChannel" => {
+                let n = named(request, "/deliveryChannelName", "delivery channel")?;
+                (
+                    format!("the AWS Config delivery channel {n} of account {a} in {r} was deleted: the recorder cannot deliver"),
+                    format!("aws configservice put-delivery-channel --region {r} --delivery-channel name={n},s3BucketName=<THE_ORGANIZATION_CONFIG_BUCKET> && aws configservice start-configuration-recorder --region {r} --configuration-recorder-name default"),
+                )
+            }
+            "securityhub:BatchDisableStandards" => {
+                let subs = names(request, "/standardsSubscriptionArns", "standards subscription")?;
+                let arns: Vec<String> = subs.iter().filter_map(|s| standards_arn(s)).collect();
+                if arns.is_empty() {
+                    return Err(NotApplicable("the call names no standards subscription".into()));
+                }
+                (
+                    format!("Security Hub standards were disabled in account {a} in {r}: {}", subs.join(", ")),
+                    format!(
+                        "aws securityhub batch-enable-standards --region {r} --standards-subscription-requests {}",
+                        arns.iter().map(|s| format!("StandardsArn={s}")).collect::<Vec<_>>().join(" ")
+                    ),
+                )
+            }
+            "securityhub:DisableImportFindingsForProduct" => {
+                let sub = named(request, "/productSubscriptionArn", "product subscription")?;
+                let product = sub
+                    .split_once(":product-subscription/")
+                    .map(|(head, p)| {
+                        let head: Vec<&str> = head.splitn(5, ':').collect();
+                        format!("{}:{}:{}:{}::product/{p}", head[0], head.get(1).unwrap_or(&"aws"), head.get(2).unwrap_or(&"securityhub"), head.get(3).unwrap_or(&""))
+                    })
+                    .unwrap_or_else(|| "<PRODUCT_ARN>".into());
+                (
+                    format!("Security Hub stopped importing {sub} in account {a} in {r}"),
+                    format!("aws securityhub enable-import-findings-for-product --region {r} --product-arn {product}"),
+                )
+            }
+            "access-analyzer:DeleteAnalyzer" => {
+                let n = named(request, "/analyzerName", "analyzer")?;
+                (
+                    format!("the IAM Access Analyzer analyzer {n} of account {a} in {r} was deleted"),
+                    format!("aws accessanalyzer create-analyzer --region {r} --analyzer-name {n} --type ACCOUNT (an ORGANIZATION analyzer is made again from the delegated administrator account)"),
+                )
+            }
+            "cloudtrail:DeleteTrail" => {
+                let n = named(request, "/name", "trail")?;
+                (
+                    format!("the CloudTrail trail {n} of account {a} was deleted (in {r})"),
+                    format!("aws cloudtrail create-trail --region {r} --name {n} --s3-bucket-name <THE_TRAIL_BUCKET> --is-multi-region-trail --enable-log-file-validation && aws cloudtrail start-logging --region {r} --name {n} (the organization trail lives in the management account, which a member cannot delete)"),
+                )
+            }
+            "logs:DeleteMetricFilter" => {
+                let group = named(request, "/logGroupName", "log group")?;
+                let filter = named(request, "/filterName", "metric filter")?;
+                let cis = quell::cis::ALARMS
+                    .iter()
+                    .find(|(m, _, _)| filter.contains(&format!("{m}Filter")) || filter == *m);
+                let command = match cis {
+                    Some((metric, _, pattern)) => format!(
+                        "aws logs put-metric-filter --region {r} --log-group-name {group} --filter-name {filter} --filter-pattern '{pattern}' --metric-transformations metricName={metric},metricNamespace={ns},metricValue=1 (or update the member stack, which made it)",
+                        ns = self.namespace
+                    ),
+                    None => format!("aws logs put-metric-filter --region {r} --log-group-name {group} --filter-name {filter} --filter-pattern <PATTERN> --metric-transformations <…> (the pattern is not in the call)"),
+                };
+                (
+                    format!("the metric filter {filter} on {group} of account {a} in {r} was deleted: its alarm can no longer fire"),
+                    command,
+                )
+            }
+            "logs:DeleteLogGroup" => {
+                let group = named(request, "/logGroupName", "log group")?;
+                (
+                    format!("the log group {group} of account {a} in {r} was deleted with its metric filters: a trail delivering to it, and the CIS alarms on it, are blind"),
+                    format!("aws logs create-log-group --region {r} --log-group-name {group}, then update the member stack (it puts the CIS metric filters back) and point the trail at the group again: aws cloudtrail update-trail --name <TRAIL> --cloud-watch-logs-log-group-arn <GROUP_ARN> --cloud-watch-logs-role-arn <ROLE_ARN>"),
+                )
+            }
+            "ec2:DeleteFlowLogs" => {
+                let ids = names(request, "/DeleteFlowLogsRequest/FlowLogId", "flow log id")?;
+                (
+                    format!("VPC flow logs {} of account {a} in {r} were deleted", ids.join(", ")),
+                    format!("aws ec2 create-flow-logs --region {r} --resource-type VPC --resource-ids <VPC_ID> --traffic-type ALL --log-destination-type s3 --log-destination <THE_FLOW_LOG_BUCKET_ARN> (the deleted flow logs' settings are not in the call)"),
+                )
+            }
+            "events:DisableRule" | "events:DeleteRule" | "events:RemoveTargets" => {
+                let rule = named(request, "/name", "rule")?;
+                if !rule.starts_with("quell-") {
+                    return Err(NotApplicable(format!(
+                        "{rule} is not one of quell's forwarding rules"
+                    )));
+                }
+                (
+                    format!("quell's forwarding rule {rule} in account {a} in {r} was changed ({}): the account's findings may no longer reach quell", f.kind),
+                    format!("redeploy the member stack (quell template member) in account {a} and {r}, or: aws events enable-rule --region {r} --name {rule}"),
+                )
+            }
+            other => return Err(NotApplicable(format!("{other} is not a call tamper-restore answers"))),
+        })
+    }
+}
+
+impl Remediation for TamperRestore {
+    const SPEC: Spec = Spec {
+        id: "tamper-restore",
+        summary: "Puts back the sensors a CloudTrail call turned off (GuardDuty detector and protection plans, Config recorder, Security Hub, quell's CIS alarms) and escalates who did it; escalates with the exact command what it cannot put back",
+        resolved: "guardduty:UpdateDetector: GetDetector reads ENABLED and every protection plan the call turned off ENABLED. guardduty:DeleteDetector: a detector of the account reads ENABLED — UNCONFIRMED, as its association with the administrator is not checked from the member. config:StopConfigurationRecorder: DescribeConfigurationRecorderStatus reads recording. securityhub:DisableSecurityHub: DescribeHub answers — UNCONFIRMED, as the standards and integrations enabled before are not known. cloudwatch:DeleteAlarms: DescribeAlarms lists each quell-cis alarm the call deleted, on its metric and namespace.",
+        untouched: "Escalated, never changed (ManualActionRequired, NOTIFIED), with the exact command: GuardDuty disassociation, a deleted Config recorder or delivery channel, disabled Security Hub standards or product imports, a deleted analyzer, trail, log group or metric filter, deleted flow logs, and changes to quell's own forwarding rules (quell-*; another rule is not applicable). A call that failed (errorCode) is escalated as an attempt; a call through one of quell's roles (an undo) is not applicable. Only the alarms named quell-cis-<metric> that member/member.yaml defines are made again. No undo: what was there before the call is the blind state, which quell does not put back; keep an account out with QUELL_DENY_ACCOUNTS. Default enforce.",
+        triggers: Triggers {
+            cloudtrail_events: CALLS,
+            ..Triggers::NONE
+        },
+        permissions: &[
+            "guardduty:ListDetectors",
+            "guardduty:GetDetector",
+            CREATE_DETECTOR,
+            UPDATE_DETECTOR,
+            "config:DescribeConfigurationRecorderStatus",
+            START_RECORDER,
+            "securityhub:DescribeHub",
+            ENABLE_HUB,
+            "cloudwatch:DescribeAlarms",
+            PUT_ALARM,
+        ],
+        undo_permissions: &[],
+        default_mode: Mode::Enforce,
+    };
+    type Target = Target;
+    type Clients = Clients;
+
+    fn clients(&self, member: &Member) -> Clients {
+        let c = member.config();
+        Clients {
+            guardduty: aws_sdk_guardduty::Client::new(c),
+            config: aws_sdk_config::Client::new(c),
+            hub: aws_sdk_securityhub::Client::new(c),
+            cloudwatch: aws_sdk_cloudwatch::Client::new(c),
+        }
+    }
+
+    fn configure(
+        &mut self,
+        get: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<(), quell::config::ConfigError> {
+        if let Some(ns) = get("QUELL_ALARM_NAMESPACE").filter(|v| !v.trim().is_empty()) {
+            let ns = ns.trim().to_string();
+            if !name_ok(&ns) || ns.contains(':') {
+                return Err(quell::config::ConfigError {
+                    var: "QUELL_ALARM_NAMESPACE",
+                    reason: format!(
+                        "`{ns}` is not a CloudWatch namespace (letters, digits and ._-/#)"
+                    ),
+                });
+            }
+            self.namespace = ns;
+        }
+        Ok(())
+    }
+
+    fn target(&self, f: &Finding) -> Result<Target, NotApplicable> {
+        if f.by_quell {
+            return Err(NotApplicable(
+                "the call was made through one of quell's own roles (an undo a person ran)".into(),
+            ));
+        }
+        let by = f
+            .caller
+            .as_ref()
+            .map(|c| c.describe())
+            .unwrap_or_else(|| "an unknown caller".into());
+        let empty = Value::Null;
+        let request = f.request.as_ref().unwrap_or(&empty);
+        let target = |what| Target {
+            account: f.account.clone(),
+            region: f.region.clone(),
+            by: by.clone(),
+            what,
+        };
+        if let Some(code) = &f.status {
+            // A failed call changed nothing, but someone tried: a person must know.
+            let what = format!(
+                "{} was attempted in account {} in {} and failed ({code}): nothing was changed",
+                f.kind, f.account, f.region
+            );
+            return Ok(target(What::Escalate {
+                what,
+                command: "check who holds these credentials and why they tried".into(),
+            }));
+        }
+        Ok(target(match f.kind.as_str() {
+            "guardduty:DeleteDetector" => What::Detector {
+                deleted: true,
+                disabled: true,
+                features: Vec::new(),
+                found: Cached::default(),
+                unread: Cached::default(),
+            },
+            "guardduty:UpdateDetector" => {
+                let mut features: Vec<String> = Vec::new();
+                if let Some(list) = request.get("features").and_then(Value::as_array) {
+                    for feat in list {
+                        if feat.get("status").and_then(Value::as_str) == Some("DISABLED") {
+                            let n = feat.get("name").and_then(Value::as_str).unwrap_or_default();
+                            if !name_ok(n) {
+                                return Err(NotApplicable(format!(
+                                    "the call's feature `{}` is not valid",
+                                    n.chars().take(80).collect::<String>()
+                                )));
+                            }
+                            features.push(n.to_string());
+                        }
+                    }
+                }
+                if let Some(ds) = request.get("dataSources") {
+                    for (pointer, feature) in DATA_SOURCE_FEATURES {
+                        if ds.pointer(pointer).and_then(Value::as_bool) == Some(false)
+                            && !features.iter().any(|f| f == feature)
+                        {
+                            features.push(feature.to_string());
+                        }
+                    }
+                }
+                What::Detector {
+                    deleted: false,
+                    disabled: request.get("enable").and_then(Value::as_bool) == Some(false),
+                    features,
+                    found: Cached::default(),
+                    unread: Cached::default(),
+                }
+            }
+            "config:StopConfigurationRecorder" => {
+                What::Recorder(named(request, "/configurationRecorderName", "recorder")?)
+            }
+            "securityhub:DisableSecurityHub" => What::Hub,
+            "cloudwatch:DeleteAlarms" => {
+                let deleted = names(request, "/alarmNames", "alarm name")?;
+                let ours: Vec<String> = deleted
+                    .into_iter()
+                    .filter(|n| quell::cis::alarm(n).is_some())
+                    .collect();
+                if ours.is_empty() {
+                    return Err(NotApplicable(
+                        "none of the deleted alarms is one of quell's CIS alarms (quell-cis-<metric>)".into(),
+                    ));
+                }
+                What::Alarms(ours)
+            }
+            _ => {
+                let (what, command) = self.escalation(f, request)?;
+                What::Escalate { what, command }
+            }
+        }))
+    }
+
+    fn describe(&self, t: &Target) -> String {
+        let what = match &t.what {
+            What::Detector { deleted: true, .. } => "the GuardDuty detector (deleted)".to_string(),
+            What::Detector { features, .. } if features.is_empty() => {
+                "the GuardDuty detector".to_string()
+            }
+            What::Detector { features, .. } => {
+                format!("the GuardDuty detector ({})", features.join(", "))
+            }
+            What::Recorder(n) => format!("the AWS Config recorder {n}"),
+            What::Hub => "Security Hub".to_string(),
+            What::Alarms(a) => format!("the alarms {}", a.join(", ")),
+            What::Escalate { .. } => "a sensor".to_string(),
+        };
+        format!("{what} of {} in {} (by {})", t.account, t.region, t.by)
+    }
+
+    /// Sensors are account settings: an account is kept out with QUELL_DENY_ACCOUNTS.
+    async fn tags(&self, _c: &Clients, _t: &Target) -> Result<Tags, AwsError> {
+        Ok(Vec::new())
+    }
+
+    async fn plan(&self, c: &Clients, t: &Target) -> Result<Vec<Step>, AwsError> {
+        match &t.what {
+            What::Escalate { what, command } => Err(AwsError::other(
+                "escalated",
+                "ManualActionRequired",
+                format!("{what}; a person runs: {command}"),
+                false,
+            )),
+            What::Detector {
+                disabled,
+                features,
+                found,
+                unread,
+                ..
+            } => {
+                let listed = c
+                    .guardduty
+                    .list_detectors()
+                    .send()
+                    .await
+                    .aws(|| format!("could not list GuardDuty detectors in {}", t.region))?;
+                let Some(id) = listed.detector_ids().first().cloned() else {
+                    found.set(None);
+                    return Ok(vec![Step::new(
+                        CREATE_DETECTOR,
+                        format!("enable=true in account {} {}", t.account, t.region),
+                    )]);
+                };
+                found.set(Some(id.clone()));
+                let d = c
+                    .guardduty
+                    .get_detector()
+                    .detector_id(&id)
+                    .send()
+                    .await
+                    .aws(|| format!("could not read GuardDuty detector {id}"))?;
+                let mut steps = Vec::new();
+                if d.status().map(|s| s.as_str()) != Some("ENABLED") {
+                    steps.push(Step::new(
+                        UPDATE_DETECTOR,
+                        format!("detector={id} enable=true"),
+                    ));
+                }
+                let _ = disabled;
+                let mut off = Vec::new();
+                let mut missing = Vec::new();
+                for name in features {
+                    match d
+                        .features()
+                        .iter()
+                        .find(|x| x.name().map(|n| n.as_str()) == Some(name.as_str()))
+                    {
+                        Some(x) if x.status().map(|s| s.as_str()) == Some("ENABLED") => {}
+                        Some(_) => off.push(name.clone()),
+                        None => missing.push(name.clone()),
+                    }
+                }
+                unread.set(missing);
+                if !off.is_empty() {
+                    steps.push(Step::new(
+                        UPDATE_DETECTOR,
+                        format!("detector={id} features={} ENABLED", off.join(",")),
+                    ));
+                }
+                Ok(steps)
+            }
+            What::Recorder(name) => {
+                let out = c
+                    .config
+                    .describe_configuration_recorder_status()
+                    .configuration_recorder_names(name)
+                    .send()
+                    .await
+                    .aws(|| format!("could not read the status of the Config recorder {name}"))?;
+                let recording = out
+                    .configuration_recorders_status()
+                    .iter()
+                    .any(|s| s.name() == Some(name.as_str()) && s.recording());
+                Ok(if recording {
+                    Vec::new()
+                } else {
+                    vec![Step::new(START_RECORDER, format!("recorder={name}"))]
+                })
+            }
+            What::Hub => match c.hub.describe_hub().send().await {
+                Ok(_) => Ok(Vec::new()),
+                Err(e) => {
+                    let code = aws_sdk_securityhub::error::ProvideErrorMetadata::code(&e)
+                        .map(str::to_string);
+                    if matches!(
+                        code.as_deref(),
+                        Some("InvalidAccessException" | "ResourceNotFoundException")
+                    ) {
+                        Ok(vec![Step::new(
+                            ENABLE_HUB,
+                            format!(
+                                "account={} region={} (no default standards)",
+                                t.account, t.region
+                            ),
+                        )])
+                    } else {
+                        Err(e).aws(|| format!("could not read Security Hub in {}", t.region))
+                    }
+                }
+            },
+            What::Alarms(names) => {
+                let out = c
+                    .cloudwatch
+                    .describe_alarms()
+                    .set_alarm_names(Some(names.clone()))
+                    .send()
+                    .await
+                    .aws(|| format!("could not read the alarms {}", names.join(", ")))?;
+                let ok = |n: &str| {
+                    let metric = quell::cis::alarm(n).map(|a| a.0);
+                    out.metric_alarms().iter().any(|a| {
+                        a.alarm_name() == Some(n)
+                            && a.metric_name() == metric
+                            && a.namespace() == Some(self.namespace.as_str())
+                    })
+                };
+                Ok(names
+                    .iter()
+                    .filter(|n| !ok(n))
+                    .map(|n| {
+                        Step::new(PUT_ALARM, format!("alarm={n} namespace={}", self.namespace))
+                    })
+                    .collect())
+            }
+        }
+    }
+
+    fn unchecked(&self, t: &Target) -> Option<String> {
+        match &t.what {
+            What::Detector {
+                deleted: true, ..
+            } => Some(format!(
+                "a new detector is not associated with the GuardDuty administrator: from the administrator account, aws guardduty create-members --region {} --detector-id <ADMINISTRATOR_DETECTOR_ID> --account-details AccountId={}",
+                t.region, t.account
+            )),
+            What::Detector { unread, .. } => {
+                let missing = unread.get().unwrap_or_default();
+                (!missing.is_empty()).then(|| {
+                    format!(
+                        "GetDetector does not report the protection plans {}: their state is not checked",
+                        missing.join(", ")
+                    )
+                })
+            }
+            What::Hub => Some(format!(
+                "the standards and product integrations enabled before are not known to quell: aws securityhub get-enabled-standards --region {r}; aws securityhub list-enabled-products-for-import --region {r}",
+                r = t.region
+            )),
+            _ => None,
+        }
+    }
+
+    async fn apply(&self, c: &Clients, t: &Target, steps: &[Step]) -> Result<(), AwsError> {
+        match &t.what {
+            What::Escalate { .. } => Ok(()),
+            What::Detector {
+                features, found, ..
+            } => {
+                match found.get().flatten() {
+                    None => {
+                        c.guardduty
+                            .create_detector()
+                            .enable(true)
+                            .send()
+                            .await
+                            .aws(|| {
+                                format!("could not create a GuardDuty detector in {}", t.region)
+                            })?;
+                    }
+                    Some(id) => {
+                        let mut req = c.guardduty.update_detector().detector_id(&id);
+                        if steps.iter().any(|s| s.detail.ends_with("enable=true")) {
+                            req = req.enable(true);
+                        }
+                        if steps.iter().any(|s| s.detail.contains(" features=")) {
+                            for name in features {
+                                req = req.features(
+                                    DetectorFeatureConfiguration::builder()
+                                        .name(DetectorFeature::from(name.as_str()))
+                                        .status(FeatureStatus::Enabled)
+                                        .build(),
+                                );
+                            }
+                        }
+                        req.send()
+                            .await
+                            .aws(|| format!("could not update GuardDuty detector {id}"))?;
+                    }
+                }
+                found.clear();
+                Ok(())
+            }
+            What::Recorder(name) => {
+                c.config
+                    .start_configuration_recorder()
+                    .configuration_recorder_name(name)
+                    .send()
+                    .await
+                    .aws(|| format!("could not start the Config recorder {name}"))?;
+                Ok(())
+            }
+            What::Hub => {
+                c.hub
+                    .enable_security_hub()
+                    .enable_default_standards(false)
+                    .send()
+                    .await
+                    .aws(|| format!("could not enable Security Hub in {}", t.region))?;
+                Ok(())
+            }
+            What::Alarms(_) => {
+                for s in steps {
+                    let Some(name) = s
+                        .detail
+                        .strip_prefix("alarm=")
+                        .and_then(|d| d.split(' ').next())
+                    else {
+                        continue;
+                    };
+                    let Some((metric, what, _)) = quell::cis::alarm(name) else {
+                        continue;
+                    };
+                    c.cloudwatch
+                        .put_metric_alarm()
+                        .alarm_name(name)
+                        .alarm_description(format!("CIS: {what}"))
+                        .namespace(&self.namespace)
+                        .metric_name(metric)
+                        .statistic(aws_sdk_cloudwatch::types::Statistic::Sum)
+                        .period(quell::cis::PERIOD_SECS)
+                        .evaluation_periods(1)
+                        .threshold(1.0)
+                        .comparison_operator(
+                            aws_sdk_cloudwatch::types::ComparisonOperator::GreaterThanOrEqualToThreshold,
+                        )
+                        .treat_missing_data("notBreaching")
+                        .send()
+                        .await
+                        .aws(|| format!("could not make the alarm {name} again"))?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,330 @@
+//! Unit tests on the real clients with aws-smithy-mocks: what each family reads, writes and
+//! verifies, and what it refuses before any call.
+
+use super::*;
+use aws_sdk_guardduty::operation::create_detector::CreateDetectorOutput;
+use aws_sdk_guardduty::operation::get_detector::GetDetectorOutput;
+use aws_sdk_guardduty::operation::list_detectors::ListDetectorsOutput;
+use aws_sdk_guardduty::operation::update_detector::UpdateDetectorOutput;
+use aws_sdk_guardduty::types::{
+    DetectorFeatureConfigurationResult, DetectorFeatureResult, DetectorStatus,
+};
+use aws_smithy_mocks::{mock, mock_client, RuleMode};
+use quell::remediation::execute;
+use quell::{Finding, Outcome, Source};
+use serde_json::json;
+
+fn idle_config() -> aws_sdk_config::Client {
+    aws_sdk_config::Client::from_conf(
+        aws_sdk_config::config::Config::builder()
+            .behavior_version(aws_sdk_config::config::BehaviorVersion::latest())
+            .build(),
+    )
+}
+fn idle_hub() -> aws_sdk_securityhub::Client {
+    aws_sdk_securityhub::Client::from_conf(
+        aws_sdk_securityhub::config::Config::builder()
+            .behavior_version(aws_sdk_securityhub::config::BehaviorVersion::latest())
+            .build(),
+    )
+}
+fn idle_cloudwatch() -> aws_sdk_cloudwatch::Client {
+    aws_sdk_cloudwatch::Client::from_conf(
+        aws_sdk_cloudwatch::config::Config::builder()
+            .behavior_version(aws_sdk_cloudwatch::config::BehaviorVersion::latest())
+            .build(),
+    )
+}
+fn idle_guardduty() -> aws_sdk_guardduty::Client {
+    aws_sdk_guardduty::Client::from_conf(
+        aws_sdk_guardduty::config::Config::builder()
+            .behavior_version(aws_sdk_guardduty::config::BehaviorVersion::latest())
+            .build(),
+    )
+}
+
+fn clients(gd: aws_sdk_guardduty::Client) -> Clients {
+    Clients {
+        guardduty: gd,
+        config: idle_config(),
+        hub: idle_hub(),
+        cloudwatch: idle_cloudwatch(),
+    }
+}
+
+/// A CloudTrail call as the parser gives it.
+fn call(kind: &str, request: Value) -> Finding {
+    let mut f = Finding::new(
+        Source::CloudTrail,
+        "e1".into(),
+        kind.into(),
+        format!("CloudTrail: {kind} was called"),
+        "111111111111".into(),
+        "us-east-1".into(),
+    );
+    f.request = Some(request);
+    f.caller = Some(quell::finding::Caller {
+        arn: Some("arn:aws:iam::111111111111:user/mallory".into()),
+        identity_type: Some("IAMUser".into()),
+        ip: Some("203.0.113.7".into()),
+        user_agent: Some("aws-cli/2.15".into()),
+    });
+    f
+}
+
+fn detector(enabled: bool, s3: &str) -> GetDetectorOutput {
+    GetDetectorOutput::builder()
+        .service_role("r")
+        .status(if enabled {
+            DetectorStatus::Enabled
+        } else {
+            DetectorStatus::Disabled
+        })
+        .features(
+            DetectorFeatureConfigurationResult::builder()
+                .name(DetectorFeatureResult::S3DataEvents)
+                .status(FeatureStatus::from(s3))
+                .build(),
+        )
+        .build()
+}
+
+fn listed(ids: &[&str]) -> ListDetectorsOutput {
+    ListDetectorsOutput::builder()
+        .set_detector_ids(Some(ids.iter().map(|s| s.to_string()).collect()))
+        .build()
+}
+
+#[tokio::test]
+async fn a_detector_turned_off_with_a_protection_plan_is_put_back_and_verified() {
+    let f = call(
+        "guardduty:UpdateDetector",
+        json!({"detectorId": "d1", "enable": false, "features": [{"name": "S3_DATA_EVENTS", "status": "DISABLED"}]}),
+    );
+    let t = TamperRestore::default().target(&f).unwrap();
+    let list = mock!(aws_sdk_guardduty::Client::list_detectors).then_output(|| listed(&["d1"]));
+    let get = mock!(aws_sdk_guardduty::Client::get_detector)
+        .sequence()
+        .output(|| detector(false, "DISABLED"))
+        .output(|| detector(true, "ENABLED"))
+        .build();
+    let update = mock!(aws_sdk_guardduty::Client::update_detector)
+        .match_requests(|r| {
+            r.enable() == Some(true)
+                && r.features().len() == 1
+                && r.features()[0].name() == Some(&DetectorFeature::S3DataEvents)
+                && r.features()[0].status() == Some(&FeatureStatus::Enabled)
+        })
+        .then_output(|| UpdateDetectorOutput::builder().build());
+    let gd = mock_client!(
+        aws_sdk_guardduty,
+        RuleMode::MatchAny,
+        [&list, &get, &update]
+    );
+    let out = execute(
+        &TamperRestore::default(),
+        &clients(gd),
+        &t,
+        Mode::Enforce,
+        "quell:exempt",
+    )
+    .await;
+    assert_eq!(out.name(), "REMEDIATED", "{out:?}");
+    assert_eq!(update.num_calls(), 1);
+    assert!(TamperRestore::default().describe(&t).contains("mallory"));
+}
+
+#[tokio::test]
+async fn a_deleted_detector_is_made_again_and_its_association_left_to_a_person() {
+    let f = call("guardduty:DeleteDetector", json!({"detectorId": "d1"}));
+    let t = TamperRestore::default().target(&f).unwrap();
+    let list = mock!(aws_sdk_guardduty::Client::list_detectors)
+        .sequence()
+        .output(|| listed(&[]))
+        .output(|| listed(&["d2"]))
+        .build();
+    let get =
+        mock!(aws_sdk_guardduty::Client::get_detector).then_output(|| detector(true, "ENABLED"));
+    let create = mock!(aws_sdk_guardduty::Client::create_detector)
+        .match_requests(|r| r.enable() == Some(true))
+        .then_output(|| CreateDetectorOutput::builder().detector_id("d2").build());
+    let gd = mock_client!(
+        aws_sdk_guardduty,
+        RuleMode::MatchAny,
+        [&list, &get, &create]
+    );
+    let out = execute(
+        &TamperRestore::default(),
+        &clients(gd),
+        &t,
+        Mode::Enforce,
+        "quell:exempt",
+    )
+    .await;
+    assert_eq!(out.name(), "UNCONFIRMED", "{out:?}");
+    assert_eq!(create.num_calls(), 1);
+    let note = out.note("tamper-restore", "x");
+    assert!(note.contains("create-members"), "{note}");
+}
+
+#[tokio::test]
+async fn a_dry_run_reads_and_plans_and_writes_nothing() {
+    let f = call(
+        "guardduty:UpdateDetector",
+        json!({"detectorId": "d1", "enable": false}),
+    );
+    let t = TamperRestore::default().target(&f).unwrap();
+    let list = mock!(aws_sdk_guardduty::Client::list_detectors).then_output(|| listed(&["d1"]));
+    let get =
+        mock!(aws_sdk_guardduty::Client::get_detector).then_output(|| detector(false, "ENABLED"));
+    let gd = mock_client!(aws_sdk_guardduty, RuleMode::MatchAny, [&list, &get]);
+    let out = execute(
+        &TamperRestore::default(),
+        &clients(gd),
+        &t,
+        Mode::DryRun,
+        "quell:exempt",
+    )
+    .await;
+    assert_eq!(out.name(), "PLANNED");
+    assert!(out
+        .note("tamper-restore", "x")
+        .contains("guardduty:UpdateDetector"));
+}
+
+#[tokio::test]
+async fn what_quell_cannot_put_back_is_escalated_with_the_command_and_no_call() {
+    let cases = [
+        ("config:DeleteConfigurationRecorder", json!({"configurationRecorderName": "default"}), "put-configuration-recorder"),
+        ("config:DeleteDeliveryChannel", json!({"deliveryChannelName": "default"}), "put-delivery-channel"),
+        (
+            "securityhub:BatchDisableStandards",
+            json!({"standardsSubscriptionArns": ["arn:aws:securityhub:us-east-1:111111111111:subscription/aws-foundational-security-best-practices/v/1.0.0"]}),
+            "StandardsArn=arn:aws:securityhub:us-east-1::standards/aws-foundational-security-best-practices/v/1.0.0",
+        ),
+        (
+            "securityhub:DisableImportFindingsForProduct",
+            json!({"productSubscriptionArn": "arn:aws:securityhub:us-east-1:111111111111:product-subscription/aws/guardduty"}),
+            "--product-arn arn:aws:securityhub:us-east-1::product/aws/guardduty",
+        ),
+        ("access-analyzer:DeleteAnalyzer", json!({"analyzerName": "org"}), "create-analyzer"),
+        ("cloudtrail:DeleteTrail", json!({"name": "org-trail"}), "create-trail"),
+        (
+            "logs:DeleteMetricFilter",
+            json!({"logGroupName": "trail", "filterName": "quell-member-RootAccountUsageFilter-ABC"}),
+            "metricName=RootAccountUsage",
+        ),
+        ("logs:DeleteLogGroup", json!({"logGroupName": "trail"}), "create-log-group"),
+        (
+            "ec2:DeleteFlowLogs",
+            json!({"DeleteFlowLogsRequest": {"FlowLogId": {"content": "fl-07a9b55570fe770b6", "tag": 1}}}),
+            "create-flow-logs",
+        ),
+        ("events:DisableRule", json!({"name": "quell-ForwardApiCalls"}), "enable-rule"),
+        ("guardduty:DisassociateFromAdministratorAccount", json!({"detectorId": "d1"}), "create-members"),
+    ];
+    for (kind, request, command) in cases {
+        let t = TamperRestore::default()
+            .target(&call(kind, request))
+            .unwrap_or_else(|e| panic!("{kind}: {}", e.0));
+        // Idle clients: any call would fail the test with a connection error, not ManualActionRequired.
+        let out = execute(
+            &TamperRestore::default(),
+            &clients(idle_guardduty()),
+            &t,
+            Mode::Enforce,
+            "quell:exempt",
+        )
+        .await;
+        let Outcome::Failed {
+            error,
+            code,
+            retryable,
+        } = &out
+        else {
+            panic!("{kind}: {out:?}")
+        };
+        assert_eq!(
+            code.as_deref(),
+            Some("ManualActionRequired"),
+            "{kind}: {error}"
+        );
+        assert!(!retryable);
+        assert!(error.contains(command), "{kind}: {error}");
+        let note = out.note("tamper-restore", &TamperRestore::default().describe(&t));
+        assert!(
+            note.contains("mallory") && note.contains("203.0.113.7"),
+            "{kind}: {note}"
+        );
+    }
+}
+
+#[test]
+fn calls_that_are_not_tampering_or_not_quells_are_refused_before_any_call() {
+    let r = TamperRestore::default();
+    // Another team's alarm, another team's rule.
+    assert!(r
+        .target(&call(
+            "cloudwatch:DeleteAlarms",
+            json!({"alarmNames": ["billing"]})
+        ))
+        .is_err());
+    assert!(r
+        .target(&call("events:DeleteRule", json!({"name": "team-rule"})))
+        .is_err());
+    // A name no API would take.
+    assert!(r
+        .target(&call(
+            "config:StopConfigurationRecorder",
+            json!({"configurationRecorderName": "a b;c"})
+        ))
+        .is_err());
+    // quell's own undo.
+    let mut f = call(
+        "config:StopConfigurationRecorder",
+        json!({"configurationRecorderName": "default"}),
+    );
+    f.by_quell = true;
+    assert!(r.target(&f).is_err());
+    // A failed call is an attempt, escalated.
+    let mut f = call("guardduty:DeleteDetector", json!({"detectorId": "d1"}));
+    f.status = Some("AccessDenied".into());
+    assert!(matches!(r.target(&f).unwrap().what, What::Escalate { .. }));
+    // Every call is answered: the restored ones are the ones `target` does not escalate.
+    for call in CALLS {
+        let escalated = matches!(
+            r.target(&call_named(call)).map(|t| t.what),
+            Ok(What::Escalate { .. })
+        );
+        assert_eq!(escalated, ESCALATED.contains(call), "{call}");
+        assert_eq!(!escalated, RESTORED.contains(call), "{call}");
+    }
+}
+
+/// A call with every parameter any family reads, valid and quell's own names.
+fn call_named(kind: &str) -> Finding {
+    call(
+        kind,
+        json!({
+            "detectorId": "d1", "configurationRecorderName": "default", "deliveryChannelName": "default",
+            "standardsSubscriptionArns": ["arn:aws:securityhub:us-east-1:111111111111:subscription/aws-foundational-security-best-practices/v/1.0.0"],
+            "productSubscriptionArn": "arn:aws:securityhub:us-east-1:111111111111:product-subscription/aws/guardduty",
+            "analyzerName": "org", "name": "quell-ForwardApiCalls", "logGroupName": "trail", "filterName": "f",
+            "alarmNames": ["quell-cis-RootAccountUsage"],
+            "DeleteFlowLogsRequest": {"FlowLogId": {"content": "fl-1", "tag": 1}}
+        }),
+    )
+}
+
+#[test]
+fn standards_subscriptions_name_their_standards() {
+    assert_eq!(
+        standards_arn("arn:aws:securityhub:eu-west-1:111111111111:subscription/cis-aws-foundations-benchmark/v/1.2.0").as_deref(),
+        Some("arn:aws:securityhub:::ruleset/cis-aws-foundations-benchmark/v/1.2.0")
+    );
+    assert_eq!(
+        standards_arn("arn:aws:securityhub:eu-west-1:111111111111:subscription/cis-aws-foundations-benchmark/v/3.0.0").as_deref(),
+        Some("arn:aws:securityhub:eu-west-1::standards/cis-aws-foundations-benchmark/v/3.0.0")
+    );
+    assert_eq!(standards_arn("arn:aws:s3:::bucket"), None);
+}
