@@ -977,6 +977,14 @@ fn blinding_actions(specs: &[Spec]) -> BTreeSet<String> {
         "cloudtrail:StopLogging",
         "cloudtrail:UpdateTrail",
         "cloudtrail:PutEventSelectors",
+        "cloudtrail:DeleteEventDataStore",
+        "organizations:LeaveOrganization",
+        "securityhub:DisassociateFromAdministratorAccount",
+        "securityhub:DisassociateFromMasterAccount",
+        "guardduty:CreateFilter",
+        "guardduty:UpdateFilter",
+        "guardduty:CreateIPSet",
+        "guardduty:UpdateIPSet",
     ]
     .iter()
     .map(|s| s.to_string())
@@ -1003,15 +1011,18 @@ fn spared(specs: &[Spec], actions: &BTreeSet<String>, deployers: &[&str]) -> Vec
     let mut out: Vec<String> = deployers.iter().map(|s| s.to_string()).collect();
     for s in specs {
         if s.permissions.iter().any(|a| actions.contains(*a)) {
-            out.push(format!("arn:aws:iam::*:role/quell-{}", s.id));
+            out.push(format!("arn:*:iam::*:role/quell-{}", s.id));
         }
     }
+    // The undo role, only where an undo needs the call: a remediation that can be undone (it
+    // declares undo-only actions) puts its prior state back with its own actions and those.
     if specs
         .iter()
+        .filter(|s| !s.undo_permissions.is_empty())
         .flat_map(|s| s.permissions.iter().chain(s.undo_permissions.iter()))
         .any(|a| actions.contains(*a))
     {
-        out.push(format!("arn:aws:iam::*:role/{}", quell::member::UNDO_ROLE));
+        out.push(format!("arn:*:iam::*:role/{}", quell::member::UNDO_ROLE));
     }
     out.sort();
     out.dedup();
@@ -1021,19 +1032,32 @@ fn spared(specs: &[Spec], actions: &BTreeSet<String>, deployers: &[&str]) -> Vec
 /// The roles that deploy quell and the organization's sensors (StackSets' execution roles): the
 /// SCP spares them.
 pub const DEPLOYERS: &[&str] = &[
-    "arn:aws:iam::*:role/AWSCloudFormationStackSetExecutionRole",
-    "arn:aws:iam::*:role/stacksets-exec-*",
-    "arn:aws:iam::*:role/OrganizationAccountAccessRole",
+    "arn:*:iam::*:role/AWSCloudFormationStackSetExecutionRole",
+    "arn:*:iam::*:role/stacksets-exec-*",
+    "arn:*:iam::*:role/OrganizationAccountAccessRole",
+    "arn:*:iam::*:role/AWSControlTowerExecution",
 ];
 
-/// The organization trail's CloudWatch Logs groups, by the names AWS gives them (the console's
-/// `aws-cloudtrail-logs-…`, Control Tower's `aws-controltower/CloudTrailLogs`) and quell's own: an
-/// SCP cannot read the member stack's CloudTrailLogGroupName, so a group named otherwise is added
-/// here.
+/// The roles the SCP's exceptions name, and quell's: no one but the deployers may make, re-trust
+/// or re-empower them (a member admin who could make a role named `stacksets-exec-x` would pass
+/// every statement).
+const PROTECTED_ROLES: &[&str] = &[
+    "arn:*:iam::*:role/AWSCloudFormationStackSetExecutionRole",
+    "arn:*:iam::*:role/stacksets-exec-*",
+    "arn:*:iam::*:role/OrganizationAccountAccessRole",
+    "arn:*:iam::*:role/AWSControlTowerExecution",
+    "arn:*:iam::*:role/quell-*",
+    "arn:*:iam::*:role/quell/*",
+];
+
+/// The trails' CloudWatch Logs groups, by name: any with `cloudtrail` or `CloudTrail` in it (the
+/// console's `aws-cloudtrail-logs-…`, Control Tower's `aws-controltower/CloudTrailLogs`) and
+/// quell's own; tamper-restore takes the same names. An SCP cannot read the member stack's
+/// CloudTrailLogGroupName, so a group named otherwise is added here.
 pub const TRAIL_LOG_GROUPS: &[&str] = &[
-    "arn:aws:logs:*:*:log-group:aws-cloudtrail-logs*",
-    "arn:aws:logs:*:*:log-group:aws-controltower/CloudTrailLogs*",
-    "arn:aws:logs:*:*:log-group:quell-*",
+    "arn:*:logs:*:*:log-group:*cloudtrail*",
+    "arn:*:logs:*:*:log-group:*CloudTrail*",
+    "arn:*:logs:*:*:log-group:quell-*",
 ];
 
 /// The service control policy that keeps member accounts from blinding the organization: denies
@@ -1044,7 +1068,7 @@ pub const TRAIL_LOG_GROUPS: &[&str] = &[
 pub fn scp(specs: &[Spec]) -> Value {
     let blinding = blinding_actions(specs);
     let guard = quell::privilege::guard_statement();
-    let quell_actions: BTreeSet<String> = guard["Action"]
+    let mut quell_actions: BTreeSet<String> = guard["Action"]
         .as_array()
         .map(|a| {
             a.iter()
@@ -1052,47 +1076,65 @@ pub fn scp(specs: &[Spec]) -> Value {
                 .collect()
         })
         .unwrap_or_default();
+    quell_actions.insert("iam:CreateRole".into());
     let alarm_actions: BTreeSet<String> = [
         "cloudwatch:DeleteAlarms",
+        "cloudwatch:PutMetricAlarm",
+        "cloudwatch:DisableAlarmActions",
         "logs:DeleteMetricFilter",
+        "logs:PutMetricFilter",
         "logs:DeleteLogGroup",
     ]
     .iter()
     .map(|s| s.to_string())
     .collect();
     let except = |actions: &BTreeSet<String>| json!({"ArnNotLike": {"aws:PrincipalArn": spared(specs, actions, DEPLOYERS)}});
-    json!({
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "NoOneBlindsTheOrganization",
+    // One statement per set of spared roles: each call spares only the roles that make it.
+    let mut by_spared: std::collections::BTreeMap<Vec<String>, Vec<String>> =
+        std::collections::BTreeMap::new();
+    for a in &blinding {
+        let one: BTreeSet<String> = std::iter::once(a.clone()).collect();
+        by_spared
+            .entry(spared(specs, &one, DEPLOYERS))
+            .or_default()
+            .push(a.clone());
+    }
+    let mut statements: Vec<Value> = by_spared
+        .into_iter()
+        .enumerate()
+        .map(|(n, (roles, actions))| {
+            json!({
+                "Sid": format!("NoOneBlindsTheOrganization{}", n + 1),
                 "Effect": "Deny",
-                "Action": blinding.iter().collect::<Vec<_>>(),
+                "Action": actions,
                 "Resource": "*",
-                "Condition": except(&blinding)
-            },
-            {
+                "Condition": {"ArnNotLike": {"aws:PrincipalArn": roles}}
+            })
+        })
+        .collect();
+    statements.extend([
+            json!({
                 "Sid": "NoOneChangesQuell",
                 "Effect": "Deny",
                 "Action": quell_actions.iter().collect::<Vec<_>>(),
-                "Resource": [
-                    "arn:aws:iam::*:role/quell-*",
-                    "arn:aws:iam::*:role/quell/*",
-                    "arn:aws:events:*:*:rule/quell-*"
-                ],
+                "Resource": PROTECTED_ROLES
+                    .iter()
+                    .copied()
+                    .chain(["arn:*:events:*:*:rule/quell-*"])
+                    .collect::<Vec<_>>(),
                 "Condition": {"ArnNotLike": {"aws:PrincipalArn": DEPLOYERS}}
-            },
-            {
+            }),
+            json!({
                 "Sid": "NoOneRemovesQuellsAlarms",
                 "Effect": "Deny",
                 "Action": alarm_actions.iter().collect::<Vec<_>>(),
-                "Resource": std::iter::once(format!("arn:aws:cloudwatch:*:*:alarm:{}*", quell::cis::ALARM_PREFIX))
+                "Resource": std::iter::once(format!("arn:*:cloudwatch:*:*:alarm:{}*", quell::cis::ALARM_PREFIX))
                     .chain(TRAIL_LOG_GROUPS.iter().map(|g| g.to_string()))
                     .collect::<Vec<_>>(),
                 "Condition": except(&alarm_actions)
-            }
-        ]
-    })
+            }),
+    ]);
+    json!({"Version": "2012-10-17", "Statement": statements})
 }
 
 /// The management account's stack that attaches [`scp`] to the organization's targets (OUs or

@@ -523,6 +523,23 @@ const MEANT_FOR: &[(&str, &[&str])] = &[
         "cloudtrail-cloudtrail-deletetrail.json",
         &["tamper-restore"],
     ),
+    // The same sensors' posture: GuardDuty.1 and Config.1, and GuardDuty's Config rule.
+    (
+        "securityhub-imported-fsbp-guardduty-1.json",
+        &["tamper-restore"],
+    ),
+    (
+        "securityhub-custom-action-guardduty-1.json",
+        &["tamper-restore"],
+    ),
+    (
+        "config-guardduty-enabled-centralized.json",
+        &["tamper-restore"],
+    ),
+    (
+        "securityhub-v2-imported-fsbp-config-1.json",
+        &["tamper-restore"],
+    ),
     // The new Security Hub (OCSF): each control's finding routes as its ASFF twin does.
     (
         "securityhub-v2-imported-fsbp-cloudtrail-1.json",
@@ -1188,6 +1205,39 @@ fn the_service_control_policy_denies_every_blinding_call_but_to_the_deployers() 
         "cloudtrail:StopLogging",
         "*"
     ));
+    // The undo role only for what an undo needs: tamper-restore has no undo.
+    assert!(denied(
+        "arn:aws:iam::111111111111:role/quell-undo",
+        "guardduty:UpdateDetector",
+        "*"
+    ));
+    // No one but the deployers makes, re-trusts or re-empowers a role the exceptions name.
+    for (action, role) in [
+        ("iam:CreateRole", "stacksets-exec-evil"),
+        (
+            "iam:UpdateAssumeRolePolicy",
+            "OrganizationAccountAccessRole",
+        ),
+        ("iam:AttachRolePolicy", "AWSControlTowerExecution"),
+        ("iam:CreateRole", "quell-tamper-restore"),
+        ("iam:PutRolePolicy", "quell-undo"),
+    ] {
+        let arn = format!("arn:aws:iam::111111111111:role/{role}");
+        assert!(denied(attacker, action, &arn), "{action} on {role}");
+        assert!(
+            !denied(deployer, action, &arn),
+            "{action} on {role} by the deployer"
+        );
+    }
+    // Leaving the organization, trusting an attacker's addresses, archiving findings.
+    for action in [
+        "organizations:LeaveOrganization",
+        "guardduty:CreateIPSet",
+        "guardduty:CreateFilter",
+        "securityhub:DisassociateFromAdministratorAccount",
+    ] {
+        assert!(denied(attacker, action, "*"), "{action}");
+    }
     // Another team's alarm and log group are theirs.
     assert!(!denied(
         attacker,

@@ -357,11 +357,18 @@ impl Hub {
         chunk
             .iter()
             .map(|(i, h)| {
-                let mine = ident(h);
+                // The finding and its account, whatever else Security Hub echoes back.
+                let account = h.ocsf.as_ref().map(|o| o.account.as_str());
+                let mine = |f: Option<&OcsfFindingIdentifier>| {
+                    f.is_some_and(|f| {
+                        f.finding_info_uid() == Some(h.id.as_str())
+                            && f.cloud_account_uid() == account
+                    })
+                };
                 if let Some(u) = out
                     .unprocessed_findings()
                     .iter()
-                    .find(|u| u.finding_identifier() == Some(&mine))
+                    .find(|u| mine(u.finding_identifier()))
                 {
                     let code = u.error_code().map(|c| c.as_str()).unwrap_or("Unprocessed");
                     if code == "ResourceNotFoundException" {
@@ -380,7 +387,7 @@ impl Hub {
                 if out
                     .processed_findings()
                     .iter()
-                    .any(|p| p.finding_identifier() == Some(&mine))
+                    .any(|p| mine(p.finding_identifier()))
                 {
                     (*i, Ok(true))
                 } else {

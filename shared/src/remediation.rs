@@ -198,6 +198,14 @@ pub trait Remediation: Send + Sync + 'static {
         Ok(())
     }
 
+    /// Why a finding its rules take is none of this remediation's business after all (another
+    /// team's alarm, quell's own restore coming back through CloudTrail): OUT_OF_SCOPE, one log
+    /// line, no message and no record. Never for a finding that says something is wrong with a
+    /// resource the remediation answers for. No AWS call.
+    fn ignore(&self, _finding: &Finding) -> Option<String> {
+        None
+    }
+
     /// Which resource to act on, or why there is none. No AWS call.
     fn target(&self, finding: &Finding) -> Result<Self::Target, NotApplicable>;
 

@@ -279,7 +279,7 @@ async fn begin<R: Remediation>(r: &R, ctx: &Context, f: &Finding) -> Pending {
             span: inner.clone(),
             started,
         };
-        if let Some(reason) = out_of_scope::<R>(ctx, f) {
+        if let Some(reason) = out_of_scope::<R>(ctx, f).or_else(|| r.ignore(f)) {
             tracing::info!(outcome = "OUT_OF_SCOPE", reason = %reason, "outcome");
             return early(Outcome::OutOfScope { reason });
         }

@@ -825,6 +825,42 @@ const EXPECTED: &[(&str, Source, &str, &str, &str, ResourceKind, &str)] = &[
         ResourceKind::CloudTrailTrail,
         "stratus-red-team-cloudtraild-trail-kvrwohmiai",
     ),
+    (
+        "securityhub-imported-fsbp-guardduty-1.json",
+        Source::SecurityHub,
+        "111111111111",
+        "us-east-1",
+        "GuardDuty.1",
+        ResourceKind::Account,
+        "AWS::::Account:111111111111",
+    ),
+    (
+        "securityhub-custom-action-guardduty-1.json",
+        Source::SecurityHub,
+        "111111111111",
+        "us-east-1",
+        "GuardDuty.1",
+        ResourceKind::Account,
+        "AWS::::Account:111111111111",
+    ),
+    (
+        "config-guardduty-enabled-centralized.json",
+        Source::Config,
+        "111111111111",
+        "us-east-1",
+        "guardduty-enabled-centralized",
+        ResourceKind::Account,
+        "111111111111",
+    ),
+    (
+        "securityhub-v2-imported-fsbp-config-1.json",
+        Source::SecurityHub,
+        "111111111111",
+        "us-east-1",
+        "Config.1",
+        ResourceKind::Account,
+        "AWS::::Account:111111111111",
+    ),
     // The new Security Hub's real events (OCSF), as AWS and its partners publish them.
     (
         "securityhub-v2-imported-fsbp-ssm-1-ec2-instance.json",
@@ -945,7 +981,7 @@ fn every_sample_event_parses_to_its_finding() {
             n += 1;
         }
     }
-    assert_eq!(n, 93, "events/ holds 93 sample events, each checked");
+    assert_eq!(n, 97, "events/ holds 97 sample events, each checked");
 }
 
 #[test]

@@ -30,6 +30,8 @@ pub enum Probe {
     InstanceGroups(String),
     /// A bucket's Block Public Access, its four settings (`none`: none configured).
     BucketBlock(String),
+    /// The account's GuardDuty detector: its status and protection plans, `none` without one.
+    Detector,
 }
 
 impl Probe {
@@ -201,6 +203,31 @@ impl Probe {
                     md.http_tokens(),
                     md.http_put_response_hop_limit(),
                     md.http_endpoint()
+                )
+            }
+            Probe::Detector => {
+                let gd = aws_sdk_guardduty::Client::new(cfg);
+                let ids = gd.list_detectors().send().await.unwrap();
+                let Some(id) = ids.detector_ids().first() else {
+                    return "none".into();
+                };
+                let d = gd.get_detector().detector_id(id).send().await.unwrap();
+                let mut features: Vec<String> = d
+                    .features()
+                    .iter()
+                    .map(|f| {
+                        format!(
+                            "{}={}",
+                            f.name().map(|n| n.as_str()).unwrap_or("?"),
+                            f.status().map(|s| s.as_str()).unwrap_or("?")
+                        )
+                    })
+                    .collect();
+                features.sort();
+                format!(
+                    "status={} {}",
+                    d.status().map(|s| s.as_str()).unwrap_or("?"),
+                    features.join(",")
                 )
             }
             Probe::Trail(name) => {

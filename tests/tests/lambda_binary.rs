@@ -599,6 +599,50 @@ async fn every_function_binary_fixes_one_finding_through_the_runtime_api() {
         fleet.answer(ID, &[], event, "PLANNED", "NOTIFIED").await;
     }
 
+    {
+        // A detector turned off with a protection plan: both back, read back.
+        const ID: &str = "tamper-restore";
+        use aws_sdk_guardduty::types::{
+            DetectorFeature, DetectorFeatureConfiguration, FeatureStatus,
+        };
+        let feature = |status| {
+            DetectorFeatureConfiguration::builder()
+                .name(DetectorFeature::S3DataEvents)
+                .status(status)
+                .build()
+        };
+        let gd = aws_sdk_guardduty::Client::new(&member);
+        let id = gd
+            .create_detector()
+            .enable(true)
+            .features(feature(FeatureStatus::Enabled))
+            .send()
+            .await
+            .unwrap()
+            .detector_id
+            .unwrap();
+        gd.update_detector()
+            .detector_id(&id)
+            .enable(false)
+            .features(feature(FeatureStatus::Disabled))
+            .send()
+            .await
+            .unwrap();
+        let event = events::load(
+            "cloudtrail-guardduty-updatedetector.json",
+            &[("82c919daa523bc69d203c24868c06849", &id)],
+        );
+        let (seeded, fixed) = fleet.fix(ID, &[], event, &Probe::Detector).await;
+        assert_eq!(
+            (seeded.as_str(), fixed.as_str()),
+            (
+                "status=DISABLED S3_DATA_EVENTS=DISABLED",
+                "status=ENABLED S3_DATA_EVENTS=ENABLED"
+            ),
+            "{ID}"
+        );
+    }
+
     // Last: the account's Block Public Access would stand in the way of the public buckets seeded
     // above.
     {

@@ -206,12 +206,11 @@ async fn a_deleted_detector_is_made_again_and_its_association_put_before_a_perso
     assert_eq!(d.status().map(|s| s.as_str()), Some("ENABLED"));
 }
 
-#[tokio::test]
-async fn a_stopped_recorder_records_again() {
-    let s = setup().await;
-    let config = aws_sdk_config::Client::new(&s.member);
+/// A Config recorder `default` in the member, with its delivery channel, started then stopped.
+async fn stopped_recorder(member: &aws_config::SdkConfig) {
+    let config = aws_sdk_config::Client::new(member);
     use aws_sdk_config::types::{ConfigurationRecorder, DeliveryChannel, RecordingGroup};
-    aws_sdk_s3::Client::new(&s.member)
+    aws_sdk_s3::Client::new(member)
         .create_bucket()
         .bucket("member-config-bucket")
         .send()
@@ -252,6 +251,13 @@ async fn a_stopped_recorder_records_again() {
         .send()
         .await
         .unwrap();
+}
+
+#[tokio::test]
+async fn a_stopped_recorder_records_again() {
+    let s = setup().await;
+    let config = aws_sdk_config::Client::new(&s.member);
+    stopped_recorder(&s.member).await;
     let recording = || async {
         config
             .describe_configuration_recorder_status()
@@ -322,7 +328,9 @@ async fn a_deleted_cis_alarm_is_made_again_as_the_member_stack_defines_it() {
         events::load("cloudtrail-cloudwatch-deletealarms.json", &[]),
     )
     .await;
-    assert_eq!(outcome, "REMEDIATED", "{note}");
+    // Made again and read back; the metric filter that feeds it is not quell's to read.
+    assert_eq!(outcome, "UNCONFIRMED", "{note}");
+    assert!(note.contains("describe-metric-filters"), "{note}");
     let alarms = cw.describe_alarms().send().await.unwrap();
     let found: Vec<_> = alarms
         .metric_alarms()
@@ -402,7 +410,8 @@ async fn an_attempt_that_failed_is_escalated_and_quells_own_undo_is_left_alone()
         "{note}"
     );
 
-    // A call through quell's own undo role: not quell's to answer, and no GuardDuty call.
+    // A call through quell's own undo role turning a sensor off: escalated (an undo a person ran,
+    // or someone holding the role), and no GuardDuty call.
     let mut undo = events::load(
         "cloudtrail-guardduty-updatedetector.json",
         &[("82c919daa523bc69d203c24868c06849", &id)],
@@ -414,16 +423,122 @@ async fn an_attempt_that_failed_is_escalated_and_quells_own_undo_is_left_alone()
         "sessionContext": {"sessionIssuer": {"arn": format!("arn:aws:iam::{MEMBER}:role/quell-undo")}}
     });
     s.emu.clear_calls().await;
-    let resp = quell::runtime::handle(&TamperRestore::default(), &s.ctx, undo)
+    let (outcome, note) = replay(&s, undo.clone()).await;
+    assert_eq!(outcome, "FAILED", "{note}");
+    assert!(note.contains("quell's own roles"), "{note}");
+    assert!(!s.emu.calls().await.iter().any(|c| c.service == "guardduty"));
+
+    // quell's own restore coming back through CloudTrail: let go, no message, no call.
+    let mut own = undo;
+    own["id"] = json!("00000000-0000-0000-0000-00000000aa03");
+    own["detail"]["requestParameters"] = json!({"detectorId": id, "enable": true});
+    own["detail"]["userIdentity"]["arn"] = json!(format!(
+        "arn:aws:sts::{MEMBER}:assumed-role/quell-tamper-restore/quell"
+    ));
+    own["detail"]["userIdentity"]["sessionContext"]["sessionIssuer"]["arn"] =
+        json!(format!("arn:aws:iam::{MEMBER}:role/quell-tamper-restore"));
+    let before = s.emu.sns_messages().await.len();
+    s.emu.clear_calls().await;
+    let resp = quell::runtime::handle(&TamperRestore::default(), &s.ctx, own)
         .await
         .expect("handled");
-    assert!(
-        resp.reports[0]
-            .outcome
-            .note(FUNCTION, "x")
-            .contains("quell's own roles"),
+    assert_eq!(
+        resp.reports[0].outcome.name(),
+        "OUT_OF_SCOPE",
         "{:?}",
         resp.reports[0]
     );
-    assert!(!s.emu.calls().await.iter().any(|c| c.service == "guardduty"));
+    assert_eq!(s.emu.sns_messages().await.len(), before);
+    assert!(s
+        .emu
+        .calls()
+        .await
+        .iter()
+        .all(|c| c.service != "guardduty" && c.service != "sts"));
+}
+
+/// The same sensors' posture controls: GuardDuty.1 (Security Hub CSPM) makes the account's detector
+/// where there is none; Config.1 on the new Security Hub starts the stopped recorder, and its
+/// finding is left In Progress (the recorder's role is not checked), read back with GetFindingsV2.
+#[tokio::test]
+async fn the_sensors_posture_controls_put_the_detector_and_the_recorder_back() {
+    let s = setup().await;
+    let gd = aws_sdk_guardduty::Client::new(&s.member);
+    assert!(gd
+        .list_detectors()
+        .send()
+        .await
+        .unwrap()
+        .detector_ids()
+        .is_empty());
+    let event = events::load("securityhub-imported-fsbp-guardduty-1.json", &[]);
+    let control = seed::control_finding(
+        &s.member,
+        MEMBER,
+        "GuardDuty.1",
+        "NEW",
+        ("AwsAccount", &format!("AWS::::Account:{MEMBER}")),
+    )
+    .await;
+    let mut event = event;
+    event["detail"]["findings"][0]["Id"] = json!(control);
+    let resp = quell::runtime::handle(&TamperRestore::default(), &s.ctx, event)
+        .await
+        .expect("handled");
+    assert_eq!(
+        resp.reports[0].outcome.name(),
+        "UNCONFIRMED",
+        "{:?}",
+        resp.reports[0]
+    );
+    let ids = gd
+        .list_detectors()
+        .send()
+        .await
+        .unwrap()
+        .detector_ids()
+        .to_vec();
+    assert_eq!(ids.len(), 1);
+    let d = gd.get_detector().detector_id(&ids[0]).send().await.unwrap();
+    assert_eq!(d.status().map(|s| s.as_str()), Some("ENABLED"));
+    let (workflow, note) = seed::workflow(&s.central, &control).await.unwrap();
+    assert_eq!(workflow, "NOTIFIED");
+    assert!(note.unwrap_or_default().contains("create-members"));
+
+    // Config.1 through the new Security Hub.
+    let config = aws_sdk_config::Client::new(&s.member);
+    stopped_recorder(&s.member).await;
+    let event = events::load("securityhub-v2-imported-fsbp-config-1.json", &[]);
+    s.emu.seed_hub_v2(event["detail"]["findings"].clone()).await;
+    let uid = event["detail"]["findings"][0]["metadata"]["uid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let resp = quell::runtime::handle(&TamperRestore::default(), &s.ctx, event)
+        .await
+        .expect("handled");
+    assert_eq!(
+        resp.reports[0].outcome.name(),
+        "UNCONFIRMED",
+        "{:?}",
+        resp.reports[0]
+    );
+    let status = config
+        .describe_configuration_recorder_status()
+        .send()
+        .await
+        .unwrap();
+    assert!(status
+        .configuration_recorders_status()
+        .iter()
+        .all(|r| r.recording()));
+    let doc = seed::hub_v2_finding(&s.central, &uid).await.unwrap();
+    assert_eq!(doc["status_id"], json!(2), "{doc}");
+    assert!(
+        doc["comment"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("StartConfigurationRecorder"),
+        "{doc}"
+    );
 }

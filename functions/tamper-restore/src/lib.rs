@@ -10,6 +10,8 @@
 //! | config:StopConfigurationRecorder | the recorder started again, verified with DescribeConfigurationRecorderStatus |
 //! | securityhub:DisableSecurityHub | Security Hub enabled again (without default standards), verified with DescribeHub; the standards and integrations enabled before are not known to quell: UNCONFIRMED, with the commands that list them |
 //! | cloudwatch:DeleteAlarms | each of quell's CIS alarms (`quell-cis-<metric>`) the call deleted made again as member/member.yaml defines it, verified with DescribeAlarms |
+//! | GuardDuty.1, guardduty-enabled-centralized (posture) | as DeleteDetector / UpdateDetector: a detector made where there is none, a disabled one enabled |
+//! | Config.1 (posture) | every stopped recorder started; no recorder at all is escalated with the command |
 //! | guardduty:DisassociateFromAdministratorAccount, guardduty:DisassociateFromMasterAccount, config:DeleteConfigurationRecorder, config:DeleteDeliveryChannel, securityhub:BatchDisableStandards, securityhub:DisableImportFindingsForProduct, access-analyzer:DeleteAnalyzer, cloudtrail:DeleteTrail, logs:DeleteMetricFilter, logs:DeleteLogGroup, ec2:DeleteFlowLogs, events:DisableRule, events:DeleteRule, events:RemoveTargets | escalated (ManualActionRequired, NOTIFIED) with the exact command: what was there is not in the call (a bucket, a role, a destination), or the change is the administrator's to make |
 //!
 //! Whom it believes: the call comes as CloudTrail recorded it, forwarded by the member (the parser
@@ -106,10 +108,14 @@ pub enum What {
         features: Vec<String>,
         /// The detector plan found, for apply.
         found: Cached<Option<String>>,
+        /// Whether apply made a new detector (not yet associated with the administrator).
+        made: Cached<bool>,
         /// Whether plan could read every feature the call turned off.
         unread: Cached<Vec<String>>,
     },
     Recorder(String),
+    /// Every recorder of the account and Region (Config.1: AWS Config should be enabled).
+    Recorders,
     Hub,
     /// quell's CIS alarms the call deleted.
     Alarms(Vec<String>),
@@ -130,10 +136,40 @@ pub struct Clients {
 /// A name from `requestParameters`: 1 to 256 of letters, digits and `._-:/@+=,` (detector ids,
 /// recorder, rule, alarm, log group, filter and analyzer names, ARNs).
 fn name_ok(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 256
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"._-:/@+=,#".contains(&b))
+    !s.is_empty() && s.len() <= 512 && !s.chars().any(char::is_control)
+}
+
+/// A value from the call, quoted for a POSIX shell: a person pastes the escalation's command, and a
+/// name AWS accepts (`#`, `;`, spaces, quotes) must stay one argument.
+pub fn q(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
+/// Whether a log group is a trail's (the names the SCP protects, see `quell template scp`): any
+/// name with `cloudtrail` in it, whatever the case (the console's `aws-cloudtrail-logs-…`, Control
+/// Tower's `aws-controltower/CloudTrailLogs`), or quell's own.
+fn trail_log_group(name: &str) -> bool {
+    name.to_ascii_lowercase().contains("cloudtrail") || name.starts_with("quell-")
+}
+
+/// The CIS metric a metric filter's name names (member/member.yaml's `<metric>Filter`, in the
+/// name CloudFormation gives it), if any.
+fn cis_filter(filter: &str) -> Option<(&'static str, &'static str, &'static str)> {
+    quell::cis::ALARMS
+        .iter()
+        .copied()
+        .find(|(m, _, _)| filter.contains(&format!("{m}Filter")) || filter == *m)
+}
+
+/// The role of an assumed-role or role ARN: `arn:aws:sts::1:assumed-role/quell-x/s` → `quell-x`.
+fn role_of(arn: &str) -> Option<&str> {
+    let res = arn.splitn(6, ':').nth(5)?;
+    res.strip_prefix("assumed-role/")
+        .and_then(|r| r.split('/').next())
+        .or_else(|| {
+            res.strip_prefix("role/")
+                .map(|r| r.rsplit('/').next().unwrap_or(r))
+        })
 }
 
 fn text<'a>(request: &'a Value, pointer: &str) -> Option<&'a str> {
@@ -208,6 +244,7 @@ impl TamperRestore {
             ),
             "config:DeleteConfigurationRecorder" => {
                 let n = named(request, "/configurationRecorderName", "recorder")?;
+                let n = &q(&n);
                 (
                     format!("the AWS Config recorder {n} of account {a} in {r} was deleted: nothing is recorded"),
                     format!("aws configservice put-configuration-recorder --region {r} --configuration-recorder name={n},roleARN=arn:{p}:iam::{a}:role/aws-service-role/config.amazonaws.com/AWSServiceRoleForConfig --recording-group allSupported=true,includeGlobalResourceTypes=true && aws configservice start-configuration-recorder --region {r} --configuration-recorder-name {n}", p = f.partition),
@@ -215,6 +252,7 @@ impl TamperRestore {
             }
             "config:DeleteDeliveryChannel" => {
                 let n = named(request, "/deliveryChannelName", "delivery channel")?;
+                let n = &q(&n);
                 (
                     format!("the AWS Config delivery channel {n} of account {a} in {r} was deleted: the recorder cannot deliver"),
                     format!("aws configservice put-delivery-channel --region {r} --delivery-channel name={n},s3BucketName=<THE_ORGANIZATION_CONFIG_BUCKET> && aws configservice start-configuration-recorder --region {r} --configuration-recorder-name default"),
@@ -222,7 +260,7 @@ impl TamperRestore {
             }
             "securityhub:BatchDisableStandards" => {
                 let subs = names(request, "/standardsSubscriptionArns", "standards subscription")?;
-                let arns: Vec<String> = subs.iter().filter_map(|s| standards_arn(s)).collect();
+                let arns: Vec<String> = subs.iter().filter_map(|s| standards_arn(s)).map(|s| q(&s)).collect();
                 if arns.is_empty() {
                     return Err(NotApplicable("the call names no standards subscription".into()));
                 }
@@ -245,11 +283,12 @@ impl TamperRestore {
                     .unwrap_or_else(|| "<PRODUCT_ARN>".into());
                 (
                     format!("Security Hub stopped importing {sub} in account {a} in {r}"),
-                    format!("aws securityhub enable-import-findings-for-product --region {r} --product-arn {product}"),
+                    format!("aws securityhub enable-import-findings-for-product --region {r} --product-arn {}", q(&product)),
                 )
             }
             "access-analyzer:DeleteAnalyzer" => {
                 let n = named(request, "/analyzerName", "analyzer")?;
+                let n = &q(&n);
                 (
                     format!("the IAM Access Analyzer analyzer {n} of account {a} in {r} was deleted"),
                     format!("aws accessanalyzer create-analyzer --region {r} --analyzer-name {n} --type ACCOUNT (an ORGANIZATION analyzer is made again from the delegated administrator account)"),
@@ -257,6 +296,7 @@ impl TamperRestore {
             }
             "cloudtrail:DeleteTrail" => {
                 let n = named(request, "/name", "trail")?;
+                let n = &q(&n);
                 (
                     format!("the CloudTrail trail {n} of account {a} was deleted (in {r})"),
                     format!("aws cloudtrail create-trail --region {r} --name {n} --s3-bucket-name <THE_TRAIL_BUCKET> --is-multi-region-trail --enable-log-file-validation && aws cloudtrail start-logging --region {r} --name {n} (the organization trail lives in the management account, which a member cannot delete)"),
@@ -265,9 +305,8 @@ impl TamperRestore {
             "logs:DeleteMetricFilter" => {
                 let group = named(request, "/logGroupName", "log group")?;
                 let filter = named(request, "/filterName", "metric filter")?;
-                let cis = quell::cis::ALARMS
-                    .iter()
-                    .find(|(m, _, _)| filter.contains(&format!("{m}Filter")) || filter == *m);
+                let cis = cis_filter(&filter);
+                let (group, filter) = (&q(&group), &q(&filter));
                 let command = match cis {
                     Some((metric, _, pattern)) => format!(
                         "aws logs put-metric-filter --region {r} --log-group-name {group} --filter-name {filter} --filter-pattern '{pattern}' --metric-transformations metricName={metric},metricNamespace={ns},metricValue=1 (or update the member stack, which made it)",
@@ -282,13 +321,17 @@ impl TamperRestore {
             }
             "logs:DeleteLogGroup" => {
                 let group = named(request, "/logGroupName", "log group")?;
+                let group = &q(&group);
                 (
                     format!("the log group {group} of account {a} in {r} was deleted with its metric filters: a trail delivering to it, and the CIS alarms on it, are blind"),
                     format!("aws logs create-log-group --region {r} --log-group-name {group}, then update the member stack (it puts the CIS metric filters back) and point the trail at the group again: aws cloudtrail update-trail --name <TRAIL> --cloud-watch-logs-log-group-arn <GROUP_ARN> --cloud-watch-logs-role-arn <ROLE_ARN>"),
                 )
             }
             "ec2:DeleteFlowLogs" => {
-                let ids = names(request, "/DeleteFlowLogsRequest/FlowLogId", "flow log id")?;
+                let ids: Vec<String> = names(request, "/DeleteFlowLogsRequest/FlowLogId", "flow log id")?
+                    .iter()
+                    .map(|i| q(i))
+                    .collect();
                 (
                     format!("VPC flow logs {} of account {a} in {r} were deleted", ids.join(", ")),
                     format!("aws ec2 create-flow-logs --region {r} --resource-type VPC --resource-ids <VPC_ID> --traffic-type ALL --log-destination-type s3 --log-destination <THE_FLOW_LOG_BUCKET_ARN> (the deleted flow logs' settings are not in the call)"),
@@ -296,14 +339,14 @@ impl TamperRestore {
             }
             "events:DisableRule" | "events:DeleteRule" | "events:RemoveTargets" => {
                 let rule = named(request, "/name", "rule")?;
-                if !rule.starts_with("quell-") {
-                    return Err(NotApplicable(format!(
-                        "{rule} is not one of quell's forwarding rules"
-                    )));
-                }
+                let command = if f.kind == "events:DisableRule" {
+                    format!("aws events enable-rule --region {r} --name {}", q(&rule))
+                } else {
+                    format!("put the rule back as member/member.yaml defines it (aws events put-rule and put-targets with its pattern and the quell bus), then update the member stack instance in account {a} and {r} so CloudFormation sees it again")
+                };
                 (
                     format!("quell's forwarding rule {rule} in account {a} in {r} was changed ({}): the account's findings may no longer reach quell", f.kind),
-                    format!("redeploy the member stack (quell template member) in account {a} and {r}, or: aws events enable-rule --region {r} --name {rule}"),
+                    command,
                 )
             }
             other => return Err(NotApplicable(format!("{other} is not a call tamper-restore answers"))),
@@ -311,14 +354,72 @@ impl TamperRestore {
     }
 }
 
+/// quell's CIS alarms among the names a DeleteAlarms call gives (others' names, whatever they
+/// hold, are not read further).
+fn quell_alarms(request: &Value) -> Vec<String> {
+    let values: Vec<&Value> = match request.pointer("/alarmNames") {
+        Some(Value::Array(a)) => a.iter().collect(),
+        Some(v) => vec![v],
+        None => Vec::new(),
+    };
+    values
+        .into_iter()
+        .filter_map(Value::as_str)
+        .filter(|n| quell::cis::alarm(n).is_some())
+        .map(str::to_string)
+        .collect()
+}
+
+/// A posture finding on the same sensors (a Security Hub control, its Config rule): the account's
+/// detector (GuardDuty.1) or its recorders (Config.1).
+fn posture(f: &Finding) -> Result<Target, NotApplicable> {
+    if let Some(r) = f.resources.first() {
+        if r.kind != quell::ResourceKind::Account
+            && r.id != f.account
+            && !r.id.ends_with(&f.account)
+        {
+            return Err(NotApplicable(format!("{} is not an account", r.label())));
+        }
+    }
+    let is = |control: &str, rule: &str| {
+        f.names()
+            .any(|n| n == control || quell::remediation::config_rule_matches(rule, n))
+    };
+    let what = if is("GuardDuty.1", "guardduty-enabled-centralized") {
+        What::Detector {
+            deleted: false,
+            disabled: true,
+            features: Vec::new(),
+            found: Cached::default(),
+            made: Cached::default(),
+            unread: Cached::default(),
+        }
+    } else if is("Config.1", "config-enabled") {
+        What::Recorders
+    } else {
+        return Err(NotApplicable(format!(
+            "{} is not a sensor control tamper-restore answers",
+            f.kind
+        )));
+    };
+    Ok(Target {
+        account: f.account.clone(),
+        region: f.region.clone(),
+        by: format!("{} reports it: {}", f.source, f.kind),
+        what,
+    })
+}
+
 impl Remediation for TamperRestore {
     const SPEC: Spec = Spec {
         id: "tamper-restore",
         summary: "Puts back the sensors a CloudTrail call turned off (GuardDuty detector and protection plans, Config recorder, Security Hub, quell's CIS alarms) and escalates who did it; escalates with the exact command what it cannot put back",
-        resolved: "guardduty:UpdateDetector: GetDetector reads ENABLED and every protection plan the call turned off ENABLED. guardduty:DeleteDetector: a detector of the account reads ENABLED — UNCONFIRMED, as its association with the administrator is not checked from the member. config:StopConfigurationRecorder: DescribeConfigurationRecorderStatus reads recording. securityhub:DisableSecurityHub: DescribeHub answers — UNCONFIRMED, as the standards and integrations enabled before are not known. cloudwatch:DeleteAlarms: DescribeAlarms lists each quell-cis alarm the call deleted, on its metric and namespace.",
-        untouched: "Escalated, never changed (ManualActionRequired, NOTIFIED), with the exact command: GuardDuty disassociation, a deleted Config recorder or delivery channel, disabled Security Hub standards or product imports, a deleted analyzer, trail, log group or metric filter, deleted flow logs, and changes to quell's own forwarding rules (quell-*; another rule is not applicable). A call that failed (errorCode) is escalated as an attempt; a call through one of quell's roles (an undo) is not applicable. Only the alarms named quell-cis-<metric> that member/member.yaml defines are made again. No undo: what was there before the call is the blind state, which quell does not put back; keep an account out with QUELL_DENY_ACCOUNTS. Default enforce.",
+        resolved: "guardduty:UpdateDetector: GetDetector reads ENABLED and every protection plan the call turned off ENABLED (one GetDetector does not report: UNCONFIRMED). guardduty:DeleteDetector, and GuardDuty.1 / guardduty-enabled-centralized when quell had to make a detector: a detector of the account reads ENABLED — UNCONFIRMED, as its association with the administrator is not checked from the member. config:StopConfigurationRecorder: DescribeConfigurationRecorderStatus reads recording. Config.1: every recorder of the account and Region reads recording — UNCONFIRMED, as its role and recording group are not checked. securityhub:DisableSecurityHub: DescribeHub answers — UNCONFIRMED, as the standards and integrations enabled before are not known. cloudwatch:DeleteAlarms: DescribeAlarms lists each quell-cis alarm the call deleted, on its metric and namespace.",
+        untouched: "Config.1 where the account has no recorder at all is escalated with the command (the role and the bucket are not quell's to choose); a GuardDuty.1 finding makes a detector only where there is none, and enables a disabled one. Escalated, never changed (ManualActionRequired, NOTIFIED), with the exact command: GuardDuty disassociation, a deleted Config recorder or delivery channel, disabled Security Hub standards or product imports, a deleted analyzer, trail, log group or metric filter, deleted flow logs, and changes to quell's own forwarding rules (quell-*; another rule is not applicable). A call that failed (errorCode) is escalated as an attempt; a call through one of quell's roles (an undo) is not applicable. Only the alarms named quell-cis-<metric> that member/member.yaml defines are made again. No undo: what was there before the call is the blind state, which quell does not put back; keep an account out with QUELL_DENY_ACCOUNTS. Default enforce.",
         triggers: Triggers {
             cloudtrail_events: CALLS,
+            securityhub_controls: &["GuardDuty.1", "Config.1"],
+            config_rules: &["guardduty-enabled-centralized"],
             ..Triggers::NONE
         },
         permissions: &[
@@ -368,12 +469,62 @@ impl Remediation for TamperRestore {
         Ok(())
     }
 
-    fn target(&self, f: &Finding) -> Result<Target, NotApplicable> {
-        if f.by_quell {
-            return Err(NotApplicable(
-                "the call was made through one of quell's own roles (an undo a person ran)".into(),
-            ));
+    /// Calls that are none of quell's business: another team's alarm, rule, log group or metric
+    /// filter; quell's own restore coming back through CloudTrail (quell-tamper-restore turning a
+    /// sensor on).
+    fn ignore(&self, f: &Finding) -> Option<String> {
+        if f.source != quell::Source::CloudTrail || f.status.is_some() {
+            return None;
         }
+        let empty = Value::Null;
+        let request = f.request.as_ref().unwrap_or(&empty);
+        let role = f
+            .caller
+            .as_ref()
+            .and_then(|c| c.arn.as_deref())
+            .and_then(role_of);
+        if f.by_quell && role == Some("quell-tamper-restore") {
+            let turns_off = request.get("enable").and_then(Value::as_bool) == Some(false)
+                || request
+                    .get("features")
+                    .and_then(Value::as_array)
+                    .is_some_and(|l| {
+                        l.iter()
+                            .any(|x| x.get("status").and_then(Value::as_str) == Some("DISABLED"))
+                    });
+            if f.kind == "guardduty:UpdateDetector" && !turns_off {
+                return Some("quell's own restore of the detector".into());
+            }
+        }
+        let text = |k: &str| text(request, k).unwrap_or_default();
+        match f.kind.as_str() {
+            "cloudwatch:DeleteAlarms" if quell_alarms(request).is_empty() => Some(
+                "none of the deleted alarms is one of quell's CIS alarms (quell-cis-<metric>)"
+                    .into(),
+            ),
+            "events:DisableRule" | "events:DeleteRule" | "events:RemoveTargets"
+                if !text("/name").starts_with("quell-") =>
+            {
+                Some("not one of quell's forwarding rules (quell-*)".into())
+            }
+            "logs:DeleteLogGroup" if !trail_log_group(text("/logGroupName")) => {
+                Some("not a log group of the organization trail".into())
+            }
+            "logs:DeleteMetricFilter"
+                if !trail_log_group(text("/logGroupName"))
+                    && cis_filter(text("/filterName")).is_none() =>
+            {
+                Some("not a CIS metric filter, nor on a log group of the organization trail".into())
+            }
+            _ => None,
+        }
+    }
+
+    fn target(&self, f: &Finding) -> Result<Target, NotApplicable> {
+        if f.source != quell::Source::CloudTrail {
+            return posture(f);
+        }
+        let by_quell_role = f.by_quell;
         let by = f
             .caller
             .as_ref()
@@ -387,6 +538,18 @@ impl Remediation for TamperRestore {
             by: by.clone(),
             what,
         };
+        if by_quell_role {
+            // Not quell's own restore (ignore() lets that go): quell's undo, or someone holding
+            // one of quell's roles, turned a sensor off.
+            let what = format!(
+                "{} was made in account {} in {} through one of quell's own roles: an undo a person ran (`quell undo`), or someone holding that role",
+                f.kind, f.account, f.region
+            );
+            return Ok(target(What::Escalate {
+                what,
+                command: "confirm the undo was intended (quell undo --list), or revoke the role's sessions".into(),
+            }));
+        }
         if let Some(code) = &f.status {
             // A failed call changed nothing, but someone tried: a person must know.
             let what = format!(
@@ -404,6 +567,7 @@ impl Remediation for TamperRestore {
                 disabled: true,
                 features: Vec::new(),
                 found: Cached::default(),
+                made: Cached::default(),
                 unread: Cached::default(),
             },
             "guardduty:UpdateDetector" => {
@@ -436,6 +600,7 @@ impl Remediation for TamperRestore {
                     disabled: request.get("enable").and_then(Value::as_bool) == Some(false),
                     features,
                     found: Cached::default(),
+                    made: Cached::default(),
                     unread: Cached::default(),
                 }
             }
@@ -444,11 +609,7 @@ impl Remediation for TamperRestore {
             }
             "securityhub:DisableSecurityHub" => What::Hub,
             "cloudwatch:DeleteAlarms" => {
-                let deleted = names(request, "/alarmNames", "alarm name")?;
-                let ours: Vec<String> = deleted
-                    .into_iter()
-                    .filter(|n| quell::cis::alarm(n).is_some())
-                    .collect();
+                let ours = quell_alarms(request);
                 if ours.is_empty() {
                     return Err(NotApplicable(
                         "none of the deleted alarms is one of quell's CIS alarms (quell-cis-<metric>)".into(),
@@ -473,6 +634,7 @@ impl Remediation for TamperRestore {
                 format!("the GuardDuty detector ({})", features.join(", "))
             }
             What::Recorder(n) => format!("the AWS Config recorder {n}"),
+            What::Recorders => "the AWS Config recorders".to_string(),
             What::Hub => "Security Hub".to_string(),
             What::Alarms(a) => format!("the alarms {}", a.join(", ")),
             What::Escalate { .. } => "a sensor".to_string(),
@@ -569,6 +731,34 @@ impl Remediation for TamperRestore {
                     vec![Step::new(START_RECORDER, format!("recorder={name}"))]
                 })
             }
+            What::Recorders => {
+                let out = c
+                    .config
+                    .describe_configuration_recorder_status()
+                    .send()
+                    .await
+                    .aws(|| format!("could not read the Config recorders in {}", t.region))?;
+                let all = out.configuration_recorders_status();
+                if all.is_empty() {
+                    return Err(AwsError::other(
+                        "escalated",
+                        "ManualActionRequired",
+                        format!(
+                            "account {a} has no AWS Config recorder in {r}; a person runs: aws configservice put-configuration-recorder --region {r} --configuration-recorder name=default,roleARN=arn:aws:iam::{a}:role/aws-service-role/config.amazonaws.com/AWSServiceRoleForConfig --recording-group allSupported=true,includeGlobalResourceTypes=true, then a delivery channel to the organization's bucket and start-configuration-recorder",
+                            a = t.account,
+                            r = t.region
+                        ),
+                        false,
+                    ));
+                }
+                Ok(all
+                    .iter()
+                    .filter(|s| !s.recording())
+                    .filter_map(|s| s.name())
+                    .filter(|n| name_ok(n))
+                    .map(|n| Step::new(START_RECORDER, format!("recorder={n}")))
+                    .collect())
+            }
             What::Hub => match c.hub.describe_hub().send().await {
                 Ok(_) => Ok(Vec::new()),
                 Err(e) => {
@@ -619,10 +809,8 @@ impl Remediation for TamperRestore {
 
     fn unchecked(&self, t: &Target) -> Option<String> {
         match &t.what {
-            What::Detector {
-                deleted: true, ..
-            } => Some(format!(
-                "a new detector is not associated with the GuardDuty administrator: from the administrator account, aws guardduty create-members --region {} --detector-id <ADMINISTRATOR_DETECTOR_ID> --account-details AccountId={}",
+            What::Detector { deleted, made, .. } if *deleted || made.get() == Some(true) => Some(format!(
+                "a new detector is not associated with the GuardDuty administrator, and the deleted one's protection plans are not known: from the administrator account, aws guardduty create-members --region {} --detector-id <ADMINISTRATOR_DETECTOR_ID> --account-details AccountId={}",
                 t.region, t.account
             )),
             What::Detector { unread, .. } => {
@@ -634,8 +822,16 @@ impl Remediation for TamperRestore {
                     )
                 })
             }
+            What::Alarms(names) => Some(format!(
+                "the metric filters that feed {} on the trail's log group are not checked (quell holds no CloudWatch Logs permission): aws logs describe-metric-filters --metric-namespace {}",
+                names.join(", "),
+                q(&self.namespace)
+            )),
+            What::Recorders => Some(
+                "Config.1 also asks that the recorder use the service-linked role and record every resource type: quell does not check that (aws configservice describe-configuration-recorders)".into(),
+            ),
             What::Hub => Some(format!(
-                "the standards and product integrations enabled before are not known to quell: aws securityhub get-enabled-standards --region {r}; aws securityhub list-enabled-products-for-import --region {r}",
+                "the association with the Security Hub administrator, the standards and the product integrations enabled before are not known to quell: aws securityhub get-enabled-standards --region {r}; aws securityhub list-enabled-products-for-import --region {r}",
                 r = t.region
             )),
             _ => None,
@@ -646,7 +842,10 @@ impl Remediation for TamperRestore {
         match &t.what {
             What::Escalate { .. } => Ok(()),
             What::Detector {
-                features, found, ..
+                features,
+                found,
+                made,
+                ..
             } => {
                 match found.get().flatten() {
                     None => {
@@ -658,6 +857,7 @@ impl Remediation for TamperRestore {
                             .aws(|| {
                                 format!("could not create a GuardDuty detector in {}", t.region)
                             })?;
+                        made.set(true);
                     }
                     Some(id) => {
                         let mut req = c.guardduty.update_detector().detector_id(&id);
@@ -689,6 +889,20 @@ impl Remediation for TamperRestore {
                     .send()
                     .await
                     .aws(|| format!("could not start the Config recorder {name}"))?;
+                Ok(())
+            }
+            What::Recorders => {
+                for s in steps {
+                    let Some(name) = s.detail.strip_prefix("recorder=") else {
+                        continue;
+                    };
+                    c.config
+                        .start_configuration_recorder()
+                        .configuration_recorder_name(name)
+                        .send()
+                        .await
+                        .aws(|| format!("could not start the Config recorder {name}"))?;
+                }
                 Ok(())
             }
             What::Hub => {

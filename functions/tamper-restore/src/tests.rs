@@ -200,12 +200,12 @@ async fn what_quell_cannot_put_back_is_escalated_with_the_command_and_no_call() 
         (
             "securityhub:BatchDisableStandards",
             json!({"standardsSubscriptionArns": ["arn:aws:securityhub:us-east-1:111111111111:subscription/aws-foundational-security-best-practices/v/1.0.0"]}),
-            "StandardsArn=arn:aws:securityhub:us-east-1::standards/aws-foundational-security-best-practices/v/1.0.0",
+            "StandardsArn='arn:aws:securityhub:us-east-1::standards/aws-foundational-security-best-practices/v/1.0.0'",
         ),
         (
             "securityhub:DisableImportFindingsForProduct",
             json!({"productSubscriptionArn": "arn:aws:securityhub:us-east-1:111111111111:product-subscription/aws/guardduty"}),
-            "--product-arn arn:aws:securityhub:us-east-1::product/aws/guardduty",
+            "--product-arn 'arn:aws:securityhub:us-east-1::product/aws/guardduty'",
         ),
         ("access-analyzer:DeleteAnalyzer", json!({"analyzerName": "org"}), "create-analyzer"),
         ("cloudtrail:DeleteTrail", json!({"name": "org-trail"}), "create-trail"),
@@ -262,30 +262,58 @@ async fn what_quell_cannot_put_back_is_escalated_with_the_command_and_no_call() 
 #[test]
 fn calls_that_are_not_tampering_or_not_quells_are_refused_before_any_call() {
     let r = TamperRestore::default();
-    // Another team's alarm, another team's rule.
+    // Another team's alarm, rule, log group: none of quell's business (OUT_OF_SCOPE, no message).
     assert!(r
-        .target(&call(
+        .ignore(&call(
             "cloudwatch:DeleteAlarms",
-            json!({"alarmNames": ["billing"]})
+            json!({"alarmNames": ["billing", "a\u{7}b"]})
         ))
-        .is_err());
+        .is_some());
     assert!(r
-        .target(&call("events:DeleteRule", json!({"name": "team-rule"})))
-        .is_err());
-    // A name no API would take.
+        .ignore(&call("events:DeleteRule", json!({"name": "team-rule"})))
+        .is_some());
+    assert!(r
+        .ignore(&call(
+            "logs:DeleteLogGroup",
+            json!({"logGroupName": "/aws/lambda/app"})
+        ))
+        .is_some());
+    // quell's alarm is taken even beside a name it would not read.
+    let f = call(
+        "cloudwatch:DeleteAlarms",
+        json!({"alarmNames": ["odd name #1", "quell-cis-RootAccountUsage"]}),
+    );
+    assert!(r.ignore(&f).is_none());
+    assert!(
+        matches!(r.target(&f).unwrap().what, What::Alarms(ref a) if a == &["quell-cis-RootAccountUsage"])
+    );
+    // A name with a control character reaches no call.
     assert!(r
         .target(&call(
             "config:StopConfigurationRecorder",
-            json!({"configurationRecorderName": "a b;c"})
+            json!({"configurationRecorderName": "a\u{7}b"})
         ))
         .is_err());
-    // quell's own undo.
+    // quell's own restore coming back is let go; anything else through quell's roles escalated.
+    let mut f = call(
+        "guardduty:UpdateDetector",
+        json!({"detectorId": "d1", "enable": true}),
+    );
+    f.by_quell = true;
+    f.caller.as_mut().unwrap().arn =
+        Some("arn:aws:sts::111111111111:assumed-role/quell-tamper-restore/s".into());
+    assert!(r.ignore(&f).is_some());
     let mut f = call(
         "config:StopConfigurationRecorder",
         json!({"configurationRecorderName": "default"}),
     );
     f.by_quell = true;
-    assert!(r.target(&f).is_err());
+    f.caller.as_mut().unwrap().arn =
+        Some("arn:aws:sts::111111111111:assumed-role/quell-undo/alice".into());
+    assert!(r.ignore(&f).is_none());
+    assert!(matches!(r.target(&f).unwrap().what, What::Escalate { .. }));
+    // Shell-quoted: a name AWS accepts stays one argument in the command a person pastes.
+    assert_eq!(q("a'b; rm -rf /"), "'a'\\''b; rm -rf /'");
     // A failed call is an attempt, escalated.
     let mut f = call("guardduty:DeleteDetector", json!({"detectorId": "d1"}));
     f.status = Some("AccessDenied".into());
