@@ -496,6 +496,15 @@ const MEANT_FOR: &[(&str, &[&str])] = &[
         "securityhub-imported-fsbp-s3-8.json",
         &["s3-block-public-access"],
     ),
+    // The calls that blind a trail without stopping it: cloudtrail-restore-logging puts it back.
+    (
+        "cloudtrail-cloudtrail-updatetrail.json",
+        &["cloudtrail-restore-logging"],
+    ),
+    (
+        "cloudtrail-cloudtrail-puteventselectors.json",
+        &["cloudtrail-restore-logging"],
+    ),
     // The calls that blind the organization: tamper-restore answers each.
     (
         "cloudtrail-guardduty-deletedetector.json",

@@ -861,6 +861,24 @@ const EXPECTED: &[(&str, Source, &str, &str, &str, ResourceKind, &str)] = &[
         ResourceKind::Account,
         "AWS::::Account:111111111111",
     ),
+    (
+        "cloudtrail-cloudtrail-updatetrail.json",
+        Source::CloudTrail,
+        "111111111111",
+        "us-east-1",
+        "cloudtrail:UpdateTrail",
+        ResourceKind::CloudTrailTrail,
+        "org-audit",
+    ),
+    (
+        "cloudtrail-cloudtrail-puteventselectors.json",
+        Source::CloudTrail,
+        "111111111111",
+        "us-east-1",
+        "cloudtrail:PutEventSelectors",
+        ResourceKind::CloudTrailTrail,
+        "org-audit",
+    ),
     // The new Security Hub's real events (OCSF), as AWS and its partners publish them.
     (
         "securityhub-v2-imported-fsbp-ssm-1-ec2-instance.json",
@@ -981,7 +999,7 @@ fn every_sample_event_parses_to_its_finding() {
             n += 1;
         }
     }
-    assert_eq!(n, 97, "events/ holds 97 sample events, each checked");
+    assert_eq!(n, 99, "events/ holds 99 sample events, each checked");
 }
 
 #[test]

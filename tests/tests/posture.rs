@@ -611,6 +611,20 @@ async fn instances_require_imdsv2() {
         .await;
 }
 
+/// The trail org-audit's multi-region and validation settings, read back.
+async fn multi_region_with_validation(
+    ct: &aws_sdk_cloudtrail::Client,
+) -> (Option<bool>, Option<bool>) {
+    let t = ct
+        .describe_trails()
+        .trail_name_list("org-audit")
+        .send()
+        .await
+        .unwrap();
+    let t = &t.trail_list()[0];
+    (t.is_multi_region_trail, t.log_file_validation_enabled)
+}
+
 #[tokio::test]
 async fn a_stopped_trail_logs_again_multi_region_with_validation() {
     let m = member().await;
@@ -638,17 +652,93 @@ async fn a_stopped_trail_logs_again_multi_region_with_validation() {
         .await
         .unwrap();
     assert_eq!(status.is_logging, Some(true));
-    let t = ct
-        .describe_trails()
-        .trail_name_list("org-audit")
+    assert_eq!(
+        multi_region_with_validation(&ct).await,
+        (Some(true), Some(true))
+    );
+    fixed
+        .undo_exactly(&m, &cloudtrail_restore_logging::CloudtrailRestoreLogging)
+        .await;
+}
+
+/// The calls that blind a trail without stopping it: UpdateTrail turning multi-region and
+/// validation off, PutEventSelectors leaving management events out. Each is done in the member,
+/// its CloudTrail event replayed, the trail read back as it was, and the change undone exactly.
+#[tokio::test]
+async fn a_trail_made_single_region_or_blind_to_management_events_is_put_back() {
+    let m = member().await;
+    seed::public_bucket(&m.cfg, "quell-demo-trail-logs", &[]).await;
+    let ct = aws_sdk_cloudtrail::Client::new(&m.cfg);
+    ct.create_trail()
+        .name("org-audit")
+        .s3_bucket_name("quell-demo-trail-logs")
+        .is_multi_region_trail(true)
+        .enable_log_file_validation(true)
         .send()
         .await
         .unwrap();
-    let t = &t.trail_list()[0];
+    ct.start_logging().name("org-audit").send().await.unwrap();
+    // The tampering, in the member: single-region, no validation.
+    ct.update_trail()
+        .name("org-audit")
+        .is_multi_region_trail(false)
+        .enable_log_file_validation(false)
+        .send()
+        .await
+        .unwrap();
+    let event = events::load("cloudtrail-cloudtrail-updatetrail.json", &[]);
+    let fixed = remediate_then_replay(
+        &m,
+        &cloudtrail_restore_logging::CloudtrailRestoreLogging,
+        event,
+        Probe::Trail("org-audit"),
+    )
+    .await;
     assert_eq!(
-        (t.is_multi_region_trail, t.log_file_validation_enabled),
+        multi_region_with_validation(&ct).await,
         (Some(true), Some(true))
     );
+
+    // Management events left out: every management event logged again.
+    ct.put_event_selectors()
+        .trail_name("org-audit")
+        .event_selectors(
+            aws_sdk_cloudtrail::types::EventSelector::builder()
+                .include_management_events(false)
+                .read_write_type(aws_sdk_cloudtrail::types::ReadWriteType::ReadOnly)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let mut event = events::load("cloudtrail-cloudtrail-puteventselectors.json", &[]);
+    event["id"] = serde_json::json!("00000000-0000-0000-0000-00000000cc01");
+    let ctx = quell_tests::recording_context(&m.emu, "cloudtrail-restore-logging").await;
+    let report = quell::runtime::handle(
+        &cloudtrail_restore_logging::CloudtrailRestoreLogging,
+        &ctx,
+        event,
+    )
+    .await
+    .unwrap()
+    .reports
+    .remove(0);
+    assert_eq!(report.outcome.name(), "REMEDIATED", "{report:?}");
+    let selectors = ct
+        .get_event_selectors()
+        .trail_name("org-audit")
+        .send()
+        .await
+        .unwrap();
+    let management = selectors.event_selectors().iter().any(|s| {
+        s.include_management_events() == Some(true)
+            && s.read_write_type() == Some(&aws_sdk_cloudtrail::types::ReadWriteType::All)
+    }) || selectors
+        .advanced_event_selectors()
+        .iter()
+        .any(|a| a.name() == Some(cloudtrail_restore_logging::MANAGEMENT_SELECTOR));
+    assert!(management, "{selectors:?}");
+    // The first change undone exactly (a person's undo then holds the trail as they put it).
     fixed
         .undo_exactly(&m, &cloudtrail_restore_logging::CloudtrailRestoreLogging)
         .await;

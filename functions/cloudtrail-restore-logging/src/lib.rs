@@ -529,7 +529,12 @@ impl Remediation for CloudtrailRestoreLogging {
                 "cis-5.0.0/3.1",
                 "cis-5.0.0/3.2",
             ],
-            cloudtrail_events: &["cloudtrail:StopLogging"],
+            // The calls that turn a trail's logging off, or part of it.
+            cloudtrail_events: &[
+                "cloudtrail:StopLogging",
+                "cloudtrail:UpdateTrail",
+                "cloudtrail:PutEventSelectors",
+            ],
             ..Triggers::NONE
         },
         // StopLogging only for undo, when the trail was not logging before.
@@ -550,6 +555,21 @@ impl Remediation for CloudtrailRestoreLogging {
 
     fn clients(&self, member: &Member) -> aws_sdk_cloudtrail::Client {
         aws_sdk_cloudtrail::Client::new(member.config())
+    }
+
+    /// quell's own restore (UpdateTrail, PutEventSelectors, StartLogging through this function's
+    /// role) coming back through CloudTrail: nothing to answer. An undo through `quell-undo` is not
+    /// let go here: the undo hold answers it (EXEMPT).
+    fn ignore(&self, f: &Finding) -> Option<String> {
+        let own = f
+            .caller
+            .as_ref()
+            .and_then(|c| c.arn.as_deref())
+            .and_then(|arn| arn.splitn(6, ':').nth(5))
+            .and_then(|res| res.strip_prefix("assumed-role/"))
+            .and_then(|r| r.split('/').next())
+            == Some("quell-cloudtrail-restore-logging");
+        (f.by_quell && own).then(|| "quell's own restore of the trail".to_string())
     }
 
     fn target(&self, f: &Finding) -> Result<Target, NotApplicable> {
