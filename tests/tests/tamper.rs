@@ -542,3 +542,48 @@ async fn the_sensors_posture_controls_put_the_detector_and_the_recorder_back() {
         "{doc}"
     );
 }
+
+/// A detector a person keeps turned off on purpose, tagged with the exemption tag: left as it is,
+/// and the finding is a threat's, so it is NOTIFIED with the reason, never suppressed.
+#[tokio::test]
+async fn a_detector_tagged_exempt_is_left_as_the_person_put_it() {
+    let s = setup().await;
+    let gd = aws_sdk_guardduty::Client::new(&s.member);
+    let id = gd
+        .create_detector()
+        .enable(true)
+        .tags("quell:exempt", "true")
+        .send()
+        .await
+        .unwrap()
+        .detector_id
+        .unwrap();
+    gd.update_detector()
+        .detector_id(&id)
+        .enable(false)
+        .send()
+        .await
+        .unwrap();
+    let event = events::load(
+        "cloudtrail-guardduty-updatedetector.json",
+        &[("82c919daa523bc69d203c24868c06849", &id)],
+    );
+    let (outcome, note) = replay(&s, event).await;
+    assert_eq!(outcome, "EXEMPT", "{note}");
+    let d = gd.get_detector().detector_id(&id).send().await.unwrap();
+    assert_eq!(
+        d.status().map(|s| s.as_str()),
+        Some("DISABLED"),
+        "left alone"
+    );
+    let f = quell::event::Envelope::parse(events::load(
+        "cloudtrail-guardduty-updatedetector.json",
+        &[("82c919daa523bc69d203c24868c06849", &id)],
+    ))
+    .unwrap()
+    .findings
+    .remove(0)
+    .unwrap();
+    let (workflow, _) = seed::workflow(&s.central, &f.own_id()).await.unwrap();
+    assert_eq!(workflow, "NOTIFIED", "a threat is never suppressed");
+}

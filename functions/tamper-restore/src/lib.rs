@@ -415,7 +415,7 @@ impl Remediation for TamperRestore {
         id: "tamper-restore",
         summary: "Puts back the sensors a CloudTrail call turned off (GuardDuty detector and protection plans, Config recorder, Security Hub, quell's CIS alarms) and escalates who did it; escalates with the exact command what it cannot put back",
         resolved: "guardduty:UpdateDetector: GetDetector reads ENABLED and every protection plan the call turned off ENABLED (one GetDetector does not report: UNCONFIRMED). guardduty:DeleteDetector, and GuardDuty.1 / guardduty-enabled-centralized when quell had to make a detector: a detector of the account reads ENABLED — UNCONFIRMED, as its association with the administrator is not checked from the member. config:StopConfigurationRecorder: DescribeConfigurationRecorderStatus reads recording. Config.1: every recorder of the account and Region reads recording — UNCONFIRMED, as its role and recording group are not checked. securityhub:DisableSecurityHub: DescribeHub answers — UNCONFIRMED, as the standards and integrations enabled before are not known. cloudwatch:DeleteAlarms: DescribeAlarms lists each quell-cis alarm the call deleted, on its metric and namespace.",
-        untouched: "Config.1 where the account has no recorder at all is escalated with the command (the role and the bucket are not quell's to choose); a GuardDuty.1 finding makes a detector only where there is none, and enables a disabled one. Escalated, never changed (ManualActionRequired, NOTIFIED), with the exact command: GuardDuty disassociation, a deleted Config recorder or delivery channel, disabled Security Hub standards or product imports, a deleted analyzer, trail, log group or metric filter, deleted flow logs, and changes to quell's own forwarding rules (quell-*; another rule is not applicable). A call that failed (errorCode) is escalated as an attempt; a call through one of quell's roles (an undo) is not applicable. Only the alarms named quell-cis-<metric> that member/member.yaml defines are made again. No undo: what was there before the call is the blind state, which quell does not put back; keep an account out with QUELL_DENY_ACCOUNTS. Default enforce.",
+        untouched: "Config.1 where the account has no recorder at all is escalated with the command (the role and the bucket are not quell's to choose); a GuardDuty.1 finding makes a detector only where there is none, and enables a disabled one. Escalated, never changed (ManualActionRequired, NOTIFIED), with the exact command: GuardDuty disassociation, a deleted Config recorder or delivery channel, disabled Security Hub standards or product imports, a deleted analyzer, trail, log group or metric filter, deleted flow logs, and changes to quell's own forwarding rules (quell-*; another rule is not applicable). A call that failed (errorCode) is escalated as an attempt; a call through one of quell's roles (an undo) is not applicable. Only the alarms named quell-cis-<metric> that member/member.yaml defines are made again. No undo: what was there before the call is the blind state, which quell does not put back. A detector tagged with the exemption tag (quell:exempt=true) is left as it is (EXEMPT, NOTIFIED with the reason); the other sensors are account settings, kept out with QUELL_DENY_ACCOUNTS. Default enforce.",
         triggers: Triggers {
             cloudtrail_events: CALLS,
             securityhub_controls: &["GuardDuty.1", "Config.1"],
@@ -642,9 +642,35 @@ impl Remediation for TamperRestore {
         format!("{what} of {} in {} (by {})", t.account, t.region, t.by)
     }
 
-    /// Sensors are account settings: an account is kept out with QUELL_DENY_ACCOUNTS.
-    async fn tags(&self, _c: &Clients, _t: &Target) -> Result<Tags, AwsError> {
-        Ok(Vec::new())
+    /// The detector's tags (GetDetector returns them): a detector tagged with the exemption tag
+    /// is one a person keeps as it is (EXEMPT: a threat's, so NOTIFIED with the reason, never
+    /// suppressed). The other sensors are account settings, kept out with QUELL_DENY_ACCOUNTS.
+    async fn tags(&self, c: &Clients, t: &Target) -> Result<Tags, AwsError> {
+        let What::Detector { .. } = &t.what else {
+            return Ok(Vec::new());
+        };
+        let listed = c
+            .guardduty
+            .list_detectors()
+            .send()
+            .await
+            .aws(|| format!("could not list GuardDuty detectors in {}", t.region))?;
+        let Some(id) = listed.detector_ids().first() else {
+            return Ok(Vec::new());
+        };
+        let d = c
+            .guardduty
+            .get_detector()
+            .detector_id(id)
+            .send()
+            .await
+            .aws(|| format!("could not read GuardDuty detector {id}"))?;
+        let mut tags: Tags = d
+            .tags()
+            .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default();
+        tags.sort();
+        Ok(tags)
     }
 
     async fn plan(&self, c: &Clients, t: &Target) -> Result<Vec<Step>, AwsError> {

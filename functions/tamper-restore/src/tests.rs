@@ -103,8 +103,10 @@ async fn a_detector_turned_off_with_a_protection_plan_is_put_back_and_verified()
     );
     let t = TamperRestore::default().target(&f).unwrap();
     let list = mock!(aws_sdk_guardduty::Client::list_detectors).then_output(|| listed(&["d1"]));
+    // Read for the exemption tag, for the plan, then for the verification.
     let get = mock!(aws_sdk_guardduty::Client::get_detector)
         .sequence()
+        .output(|| detector(false, "DISABLED"))
         .output(|| detector(false, "DISABLED"))
         .output(|| detector(true, "ENABLED"))
         .build();
@@ -138,8 +140,10 @@ async fn a_detector_turned_off_with_a_protection_plan_is_put_back_and_verified()
 async fn a_deleted_detector_is_made_again_and_its_association_left_to_a_person() {
     let f = call("guardduty:DeleteDetector", json!({"detectorId": "d1"}));
     let t = TamperRestore::default().target(&f).unwrap();
+    // None for the exemption tag and for the plan; the new one for the verification.
     let list = mock!(aws_sdk_guardduty::Client::list_detectors)
         .sequence()
+        .output(|| listed(&[]))
         .output(|| listed(&[]))
         .output(|| listed(&["d2"]))
         .build();
