@@ -101,10 +101,9 @@ pub struct Target {
 #[derive(Debug)]
 pub enum What {
     /// The account's detector: deleted (a new one is made), or the protection plans `features`
-    /// turned off (with the detector itself when `disabled`).
+    /// turned off (plan enables the detector whenever it reads it disabled).
     Detector {
         deleted: bool,
-        disabled: bool,
         features: Vec<String>,
         /// The detector plan found, for apply.
         found: Cached<Option<String>>,
@@ -388,7 +387,6 @@ fn posture(f: &Finding) -> Result<Target, NotApplicable> {
     let what = if is("GuardDuty.1", "guardduty-enabled-centralized") {
         What::Detector {
             deleted: false,
-            disabled: true,
             features: Vec::new(),
             found: Cached::default(),
             made: Cached::default(),
@@ -415,7 +413,7 @@ impl Remediation for TamperRestore {
         id: "tamper-restore",
         summary: "Puts back the sensors a CloudTrail call turned off (GuardDuty detector and protection plans, Config recorder, Security Hub, quell's CIS alarms) and escalates who did it; escalates with the exact command what it cannot put back",
         resolved: "guardduty:UpdateDetector: GetDetector reads ENABLED and every protection plan the call turned off ENABLED (one GetDetector does not report: UNCONFIRMED). guardduty:DeleteDetector, and GuardDuty.1 / guardduty-enabled-centralized when quell had to make a detector: a detector of the account reads ENABLED — UNCONFIRMED, as its association with the administrator is not checked from the member. config:StopConfigurationRecorder: DescribeConfigurationRecorderStatus reads recording. Config.1: every recorder of the account and Region reads recording — UNCONFIRMED, as its role and recording group are not checked. securityhub:DisableSecurityHub: DescribeHub answers — UNCONFIRMED, as the standards and integrations enabled before are not known. cloudwatch:DeleteAlarms: DescribeAlarms lists each quell-cis alarm the call deleted, on its metric and namespace.",
-        untouched: "Config.1 where the account has no recorder at all is escalated with the command (the role and the bucket are not quell's to choose); a GuardDuty.1 finding makes a detector only where there is none, and enables a disabled one. Escalated, never changed (ManualActionRequired, NOTIFIED), with the exact command: GuardDuty disassociation, a deleted Config recorder or delivery channel, disabled Security Hub standards or product imports, a deleted analyzer, trail, log group or metric filter, deleted flow logs, and changes to quell's own forwarding rules (quell-*; another rule is not applicable). A call that failed (errorCode) is escalated as an attempt; a call through one of quell's roles (an undo) is not applicable. Only the alarms named quell-cis-<metric> that member/member.yaml defines are made again. No undo: what was there before the call is the blind state, which quell does not put back. A detector tagged with the exemption tag (quell:exempt=true) is left as it is (EXEMPT, NOTIFIED with the reason); the other sensors are account settings, kept out with QUELL_DENY_ACCOUNTS. Default enforce.",
+        untouched: "Config.1 where the account has no recorder at all is escalated with the command (the role and the bucket are not quell's to choose); a GuardDuty.1 finding makes a detector only where there is none, and enables a disabled one. Escalated, never changed (ManualActionRequired, NOTIFIED), with the exact command: GuardDuty disassociation, a deleted Config recorder or delivery channel, disabled Security Hub standards or product imports, a deleted analyzer, trail, log group or metric filter, deleted flow logs, and changes to quell's own forwarding rules (quell-*; another rule is not applicable). A call that failed (errorCode) is escalated as an attempt; a call through one of quell's roles that turns a sensor off (an undo, or someone holding the role) is escalated; this function's own restore coming back is OUT_OF_SCOPE, as are another team's alarms, rules, log groups and filters. Only the alarms named quell-cis-<metric> that member/member.yaml defines are made again. No undo: what was there before the call is the blind state, which quell does not put back. A detector tagged with the exemption tag (quell:exempt=true) is left as it is (EXEMPT, NOTIFIED with the reason); the other sensors are account settings, kept out with QUELL_DENY_ACCOUNTS. Default enforce.",
         triggers: Triggers {
             cloudtrail_events: CALLS,
             securityhub_controls: &["GuardDuty.1", "Config.1"],
@@ -564,7 +562,6 @@ impl Remediation for TamperRestore {
         Ok(target(match f.kind.as_str() {
             "guardduty:DeleteDetector" => What::Detector {
                 deleted: true,
-                disabled: true,
                 features: Vec::new(),
                 found: Cached::default(),
                 made: Cached::default(),
@@ -597,7 +594,6 @@ impl Remediation for TamperRestore {
                 }
                 What::Detector {
                     deleted: false,
-                    disabled: request.get("enable").and_then(Value::as_bool) == Some(false),
                     features,
                     found: Cached::default(),
                     made: Cached::default(),
@@ -682,7 +678,6 @@ impl Remediation for TamperRestore {
                 false,
             )),
             What::Detector {
-                disabled,
                 features,
                 found,
                 unread,
@@ -716,7 +711,6 @@ impl Remediation for TamperRestore {
                         format!("detector={id} enable=true"),
                     ));
                 }
-                let _ = disabled;
                 let mut off = Vec::new();
                 let mut missing = Vec::new();
                 for name in features {

@@ -122,7 +122,7 @@ pub(super) fn finding(env: &Envelope) -> Result<Finding, EventError> {
     f.resources = resources;
     f.observed_at = d.event_time.clone();
     let record = &env.detail;
-    let bounded = |v: &Value| v.as_str().map(|s| bounded(s, 256));
+    let bounded = |v: &Value| v.as_str().map(|s| super::bounded(s, 256));
     let ident = &record["userIdentity"];
     f.caller = Some(crate::finding::Caller {
         arn: bounded(&ident["arn"]),
@@ -147,15 +147,6 @@ pub(super) fn finding(env: &Envelope) -> Result<Finding, EventError> {
         .and_then(Value::as_str)
         .map(str::to_string);
     Ok(f)
-}
-
-/// Text from a record, for a note: at most `max` bytes, control characters replaced.
-fn bounded(s: &str, max: usize) -> String {
-    let clean: String = s
-        .chars()
-        .map(|c| if c.is_control() { '?' } else { c })
-        .collect();
-    crate::outcome::truncate(&clean, max)
 }
 
 #[cfg(test)]

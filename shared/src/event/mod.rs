@@ -404,6 +404,16 @@ fn checked_partition(field: &str, value: Option<&str>, region: &str) -> Result<S
     }
 }
 
+/// Text from an event for a note, never an API call: at most `max` bytes, control characters
+/// replaced.
+pub(crate) fn bounded(s: &str, max: usize) -> String {
+    let clean: String = s
+        .chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect();
+    crate::outcome::truncate(&clean, max)
+}
+
 /// Untrusted text goes into an error message: keep it short and printable.
 fn printable(value: &str) -> String {
     value

@@ -185,15 +185,10 @@ fn principal(resources: &[Res]) -> Option<Principal> {
         .iter()
         .find(|r| r.kind.as_deref() == Some("AWS::IAM::AccessKey"))?;
     let data = r.data.as_ref()?;
-    // Text for a note, never an API call: bounded, control characters replaced.
     let text = |k: &str| {
-        data.get(k).and_then(Value::as_str).map(|s| {
-            let clean: String = s
-                .chars()
-                .map(|c| if c.is_control() { '?' } else { c })
-                .collect();
-            crate::outcome::truncate(&clean, 256)
-        })
+        data.get(k)
+            .and_then(Value::as_str)
+            .map(|s| super::bounded(s, 256))
     };
     Some(Principal {
         access_key_id: text("access_key_id").or_else(|| r.uid.clone()),
