@@ -31,6 +31,10 @@ pub fn handlers() -> Vec<Box<dyn Handler>> {
     let _ = quell::Remediation::configure(&mut alarms, &get);
     let mut tamper = tamper_restore::TamperRestore::default();
     let _ = quell::Remediation::configure(&mut tamper, &get);
+    let mut rotation = kms_enable_key_rotation::KmsEnableKeyRotation::default();
+    let _ = quell::Remediation::configure(&mut rotation, &get);
+    let mut snapshots = ebs_snapshot_private::EbsSnapshotPrivate::default();
+    let _ = quell::Remediation::configure(&mut snapshots, &get);
     vec![
         Box::new(s3_block_public_access::S3BlockPublicAccess),
         Box::new(disable),
@@ -50,6 +54,10 @@ pub fn handlers() -> Vec<Box<dyn Handler>> {
         Box::new(trust),
         Box::new(guardduty_escalate::GuarddutyEscalate),
         Box::new(tamper),
+        Box::new(rotation),
+        Box::new(snapshots),
+        Box::new(sqs_encrypt_queue::SqsEncryptQueue),
+        Box::new(dynamodb_deletion_protection::DynamodbDeletionProtection),
     ]
 }
 

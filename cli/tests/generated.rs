@@ -228,6 +228,67 @@ fn each_member_role_holds_exactly_its_specs_actions_and_never_quells_own_roles()
 /// listed with none, so that it is reported, never silently dropped.
 const MEANT_FOR: &[(&str, &[&str])] = &[
     (
+        "securityhub-custom-action-kms-4.json",
+        &["kms-enable-key-rotation"],
+    ),
+    (
+        "securityhub-custom-action-sqs-1.json",
+        &["sqs-encrypt-queue"],
+    ),
+    (
+        "securityhub-custom-action-dynamodb-6.json",
+        &["dynamodb-deletion-protection"],
+    ),
+    (
+        "securityhub-custom-action-ec2-1.json",
+        &["ebs-snapshot-private"],
+    ),
+    (
+        "config-cmk-backing-key-rotation-enabled.json",
+        &["kms-enable-key-rotation"],
+    ),
+    (
+        "securityhub-imported-fsbp-kms-4.json",
+        &["kms-enable-key-rotation"],
+    ),
+    (
+        "securityhub-v2-imported-fsbp-kms-4.json",
+        &["kms-enable-key-rotation"],
+    ),
+    ("config-sqs-queue-encrypted.json", &["sqs-encrypt-queue"]),
+    (
+        "securityhub-imported-fsbp-sqs-1.json",
+        &["sqs-encrypt-queue"],
+    ),
+    (
+        "securityhub-v2-imported-fsbp-sqs-1.json",
+        &["sqs-encrypt-queue"],
+    ),
+    (
+        "config-dynamodb-table-deletion-protection-enabled.json",
+        &["dynamodb-deletion-protection"],
+    ),
+    (
+        "securityhub-imported-fsbp-dynamodb-6.json",
+        &["dynamodb-deletion-protection"],
+    ),
+    (
+        "securityhub-v2-imported-fsbp-dynamodb-6.json",
+        &["dynamodb-deletion-protection"],
+    ),
+    (
+        "config-ebs-snapshot-public-restorable-check.json",
+        &["ebs-snapshot-private"],
+    ),
+    (
+        "securityhub-imported-fsbp-ec2-1.json",
+        &["ebs-snapshot-private"],
+    ),
+    (
+        "securityhub-v2-imported-fsbp-ec2-1.json",
+        &["ebs-snapshot-private"],
+    ),
+    (
         "cloudwatch-alarm-consolesigninwithoutmfa.json",
         &["cloudtrail-alarm-response"],
     ),

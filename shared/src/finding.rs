@@ -56,6 +56,9 @@ pub enum ResourceKind {
     IamRole,
     CloudTrailTrail,
     CloudWatchAlarm,
+    KmsKey,
+    SqsQueue,
+    DynamoDbTable,
     Account,
     Other(String),
 }
@@ -88,6 +91,13 @@ const KINDS: &[(ResourceKind, &str, &str)] = &[
         ResourceKind::CloudWatchAlarm,
         "AWS::CloudWatch::Alarm",
         "AwsCloudWatchAlarm",
+    ),
+    (ResourceKind::KmsKey, "AWS::KMS::Key", "AwsKmsKey"),
+    (ResourceKind::SqsQueue, "AWS::SQS::Queue", "AwsSqsQueue"),
+    (
+        ResourceKind::DynamoDbTable,
+        "AWS::DynamoDB::Table",
+        "AwsDynamoDbTable",
     ),
     (ResourceKind::Account, "AWS::::Account", "AwsAccount"),
 ];
@@ -192,6 +202,13 @@ pub fn short_id(kind: &ResourceKind, arn: &str) -> String {
             .unwrap_or(resource)
             .to_string(),
     }
+}
+
+/// The account an ARN names (`arn:aws:kms:r:111111111111:key/…` → `111111111111`); `None` for an
+/// ARN without one (an S3 bucket's) or a value that is not an ARN.
+pub fn arn_account(arn: &str) -> Option<&str> {
+    let account = arn.strip_prefix("arn:")?.split(':').nth(3)?;
+    validate::account_id(account).then_some(account)
 }
 
 /// Severity, as Security Hub labels it.
@@ -598,6 +615,42 @@ pub mod validate {
             && s.as_bytes()[s.len() - 1].is_ascii_alphanumeric()
     }
 
+    /// A KMS key id: a UUID, or a multi-Region key's `mrk-` and 32 hex digits.
+    pub fn kms_key_id(s: &str) -> bool {
+        if let Some(h) = s.strip_prefix("mrk-") {
+            return h.len() == 32 && h.bytes().all(|b| b.is_ascii_hexdigit());
+        }
+        let groups: Vec<&str> = s.split('-').collect();
+        groups.iter().map(|g| g.len()).eq([8, 4, 4, 4, 12])
+            && groups
+                .iter()
+                .all(|g| g.bytes().all(|b| b.is_ascii_hexdigit()))
+    }
+
+    /// An SQS queue name: 1–80 of `[A-Za-z0-9_-]`, and `.fifo` at the end of a FIFO queue's.
+    pub fn queue_name(s: &str) -> bool {
+        let base = s.strip_suffix(".fifo").unwrap_or(s);
+        (1..=80).contains(&s.len())
+            && !base.is_empty()
+            && base
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    }
+
+    /// A DynamoDB table name: 3–255 of `[A-Za-z0-9_.-]`.
+    pub fn table_name(s: &str) -> bool {
+        (3..=255).contains(&s.len())
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
+    }
+
+    /// An EBS snapshot id: `snap-` and 8 or 17 hex digits.
+    pub fn snapshot_id(s: &str) -> bool {
+        s.strip_prefix("snap-").is_some_and(|h| {
+            (8..=17).contains(&h.len()) && h.bytes().all(|b| b.is_ascii_hexdigit())
+        })
+    }
+
     /// `arn:<partition>:<service>:<region or empty>:<account, empty or aws>:<resource>`: the parts
     /// quell reads from an ARN are well formed, and nothing in it is a control character.
     pub fn arn(s: &str) -> bool {
@@ -709,6 +762,42 @@ mod tests {
             ResourceKind::from_cfn("AWS::Lambda::Function"),
             ResourceKind::Other("AWS::Lambda::Function".into())
         );
+    }
+
+    #[test]
+    fn the_account_of_an_arn_and_the_new_identifiers() {
+        assert_eq!(
+            arn_account("arn:aws:kms:us-east-1:111111111111:key/k"),
+            Some("111111111111")
+        );
+        assert_eq!(arn_account("arn:aws:s3:::bucket"), None);
+        assert_eq!(arn_account("arn:aws:iam::aws:policy/x"), None);
+        assert_eq!(arn_account("111111111111"), None);
+        assert_eq!(arn_account("arn:aws:sqs:us-east-1:1111:q"), None);
+        use validate as v;
+        assert!(v::kms_key_id("0f6a4c52-8e3b-4f6e-9d21-7c5b1e2a9f30"));
+        assert!(v::kms_key_id("mrk-1234abcd12ab34cd56ef1234567890ab"));
+        for bad in [
+            "alias/x",
+            "0f6a4c52-8e3b-4f6e-9d21",
+            "mrk-12",
+            "0f6a4c52-8e3b-4f6e-9d21-7c5b1e2a9f3g",
+        ] {
+            assert!(!v::kms_key_id(bad), "{bad}");
+        }
+        assert!(v::queue_name("orders") && v::queue_name("orders.fifo") && v::queue_name("a_b-1"));
+        for bad in ["", ".fifo", "a b", "a/b", &"q".repeat(81)] {
+            assert!(!v::queue_name(bad), "{bad}");
+        }
+        assert!(v::table_name("orders.v2_x-1") && !v::table_name("ab") && !v::table_name("a b c"));
+        assert!(v::snapshot_id("snap-0a1b2c3d") && v::snapshot_id("snap-0a1b2c3d4e5f60718"));
+        assert!(!v::snapshot_id("vol-0a1b2c3d") && !v::snapshot_id("snap-xyz12345"));
+        assert_eq!(ResourceKind::from_asff("AwsKmsKey"), ResourceKind::KmsKey);
+        assert_eq!(
+            ResourceKind::from_cfn("AWS::SQS::Queue"),
+            ResourceKind::SqsQueue
+        );
+        assert_eq!(ResourceKind::DynamoDbTable.asff_type(), "AwsDynamoDbTable");
     }
 
     #[test]

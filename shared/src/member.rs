@@ -21,7 +21,9 @@ pub const UNDO_ROLE: &str = "quell-undo";
 pub const FUNCTION_IDS: &[&str] = &[
     "cloudtrail-alarm-response",
     "cloudtrail-restore-logging",
+    "dynamodb-deletion-protection",
     "ebs-encryption-by-default",
+    "ebs-snapshot-private",
     "ec2-close-default-sg",
     "ec2-isolate-instance",
     "ec2-require-imdsv2",
@@ -31,11 +33,13 @@ pub const FUNCTION_IDS: &[&str] = &[
     "iam-password-policy",
     "iam-restrict-role-trust",
     "iam-revoke-role-sessions",
+    "kms-enable-key-rotation",
     "s3-account-public-access-block",
     "s3-block-public-access",
     "s3-enable-default-encryption",
     "s3-require-tls",
     "s3-restrict-bucket-policy",
+    "sqs-encrypt-queue",
     "tamper-restore",
 ];
 

@@ -590,6 +590,35 @@ def _revoke_security_group_egress(self, **args):
 
 EC2Backend.revoke_security_group_egress = _revoke_security_group_egress
 
+from moto.ec2.responses.elastic_block_store import ElasticBlockStore as _EbsResponse  # noqa: E402
+from moto.core.responses import ActionResult as _ActionResult  # noqa: E402
+
+
+def _describe_snapshots(self):
+    """As EC2: OwnerIds (`self` or account ids) and RestorableByUserIds (`all`: the public ones; an
+    account id: those it may restore, its own and those shared with it) narrow the list. moto
+    ignores both, so a query for the public snapshots would return every snapshot."""
+    snapshots = self.ec2_backend.describe_snapshots(
+        snapshot_ids=self._get_param("SnapshotIds", []), filters=self._filters_from_querystring()
+    )
+    owners = self._get_param("OwnerIds", [])
+    if owners:
+        snapshots = [
+            s for s in snapshots if s.owner_id in owners or ("self" in owners and s.owner_id == self.current_account)
+        ]
+    restorable = self._get_param("RestorableByUserIds", [])
+    if restorable:
+        def may_restore(s, who):
+            if who == "all":
+                return "all" in s.create_volume_permission_groups
+            return who == s.owner_id or who in s.create_volume_permission_userids
+
+        snapshots = [s for s in snapshots if any(may_restore(s, who) for who in restorable)]
+    return _ActionResult({"Snapshots": snapshots})
+
+
+_EbsResponse.describe_snapshots = _describe_snapshots
+
 # ------------------------------------------------------------------ CloudTrail LookupEvents
 
 from moto.cloudtrail import urls as cloudtrail_urls  # noqa: E402,F401

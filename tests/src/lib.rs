@@ -59,6 +59,10 @@ pub fn specs() -> Vec<quell::Spec> {
         s3_require_tls::S3RequireTls::SPEC,
         s3_restrict_bucket_policy::S3RestrictBucketPolicy::SPEC,
         tamper_restore::TamperRestore::SPEC,
+        dynamodb_deletion_protection::DynamodbDeletionProtection::SPEC,
+        ebs_snapshot_private::EbsSnapshotPrivate::SPEC,
+        kms_enable_key_rotation::KmsEnableKeyRotation::SPEC,
+        sqs_encrypt_queue::SqsEncryptQueue::SPEC,
     ]
 }
 
@@ -117,4 +121,59 @@ pub async fn recording_context(emu: &Emulator, function: &str) -> quell::runtime
         },
         function,
     )
+}
+
+/// The first finding a sample event carries, as quell's intake parses it.
+pub fn parsed(event: &serde_json::Value) -> quell::Finding {
+    quell::event::Envelope::parse(event.clone())
+        .expect("the event parses")
+        .findings
+        .remove(0)
+        .expect("the finding is accepted")
+}
+
+/// The Security Hub finding an event's outcome is recorded on: the hub's own, or the one quell
+/// imports for the other sources.
+pub fn hub_id(event: &serde_json::Value) -> String {
+    let f = parsed(event);
+    f.hub.clone().map(|h| h.id).unwrap_or_else(|| f.own_id())
+}
+
+/// The ASFF finding a Security Hub event carries, as Security Hub's own integration imported it
+/// in `member` (a no-op for the other sources).
+pub async fn seed_hub_finding(member: &aws_config::SdkConfig, event: &serde_json::Value) {
+    let f = parsed(event);
+    if let Some(h) = &f.hub {
+        let r = f.resources.first().expect("a resource");
+        let id = r.arn.clone().unwrap_or_else(|| r.id.clone());
+        seed::hub_finding(
+            member,
+            &f.account,
+            &h.id,
+            &h.product_arn,
+            (r.kind.asff_type(), id.as_str()),
+        )
+        .await;
+    }
+}
+
+/// One delivery of `event` to `r`: its only report.
+pub async fn deliver<R: quell::Remediation>(
+    r: &R,
+    ctx: &quell::runtime::Context,
+    event: serde_json::Value,
+) -> quell::outcome::Report {
+    quell::runtime::handle(r, ctx, event)
+        .await
+        .expect("handled")
+        .reports
+        .remove(0)
+}
+
+/// The same finding delivered again (a new event id: the same one is a DUPLICATE).
+pub fn again(event: &serde_json::Value, suffix: &str) -> serde_json::Value {
+    let mut e = event.clone();
+    e["id"] =
+        serde_json::Value::String(format!("{}-{suffix}", e["id"].as_str().unwrap_or("event")));
+    e
 }

@@ -32,6 +32,14 @@ pub enum Probe {
     BucketBlock(String),
     /// The account's GuardDuty detector: its status and protection plans, `none` without one.
     Detector,
+    /// A KMS key's automatic rotation: `rotation=true|false`.
+    KeyRotation(String),
+    /// A queue's encryption (by URL): `sse-sqs=… kms=…`.
+    QueueEncryption(String),
+    /// A DynamoDB table's deletion protection: `deletion-protection=…`.
+    TableProtection(&'static str),
+    /// Who may restore a snapshot (`all` for the public, and account ids), sorted.
+    SnapshotPermissions(String),
 }
 
 impl Probe {
@@ -204,6 +212,68 @@ impl Probe {
                     md.http_put_response_hop_limit(),
                     md.http_endpoint()
                 )
+            }
+            Probe::KeyRotation(key) => {
+                let out = aws_sdk_kms::Client::new(cfg)
+                    .get_key_rotation_status()
+                    .key_id(key)
+                    .send()
+                    .await
+                    .unwrap();
+                format!("rotation={}", out.key_rotation_enabled())
+            }
+            Probe::QueueEncryption(url) => {
+                use aws_sdk_sqs::types::QueueAttributeName as A;
+                let out = aws_sdk_sqs::Client::new(cfg)
+                    .get_queue_attributes()
+                    .queue_url(url)
+                    .attribute_names(A::SqsManagedSseEnabled)
+                    .attribute_names(A::KmsMasterKeyId)
+                    .send()
+                    .await
+                    .unwrap();
+                let get = |a: A| {
+                    out.attributes()
+                        .and_then(|m| m.get(&a).cloned())
+                        .unwrap_or_else(|| "none".into())
+                };
+                format!(
+                    "sse-sqs={} kms={}",
+                    get(A::SqsManagedSseEnabled),
+                    get(A::KmsMasterKeyId)
+                )
+            }
+            Probe::TableProtection(name) => {
+                let out = aws_sdk_dynamodb::Client::new(cfg)
+                    .describe_table()
+                    .table_name(*name)
+                    .send()
+                    .await
+                    .unwrap();
+                format!(
+                    "deletion-protection={:?}",
+                    out.table().and_then(|t| t.deletion_protection_enabled())
+                )
+            }
+            Probe::SnapshotPermissions(id) => {
+                let out = aws_sdk_ec2::Client::new(cfg)
+                    .describe_snapshot_attribute()
+                    .snapshot_id(id)
+                    .attribute(aws_sdk_ec2::types::SnapshotAttributeName::CreateVolumePermission)
+                    .send()
+                    .await
+                    .unwrap();
+                let mut who: Vec<String> = out
+                    .create_volume_permissions()
+                    .iter()
+                    .filter_map(|p| {
+                        p.group()
+                            .map(|g| g.as_str().to_string())
+                            .or(p.user_id().map(str::to_string))
+                    })
+                    .collect();
+                who.sort();
+                format!("restorable-by=[{}]", who.join(","))
             }
             Probe::Detector => {
                 let gd = aws_sdk_guardduty::Client::new(cfg);

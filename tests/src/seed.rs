@@ -579,3 +579,93 @@ async fn import_as_aws(member: &SdkConfig, f: AwsSecurityFinding) {
         .expect("import finding");
     assert_eq!(out.failed_count, Some(0), "{out:?}");
 }
+
+/// A DynamoDB table in `member` (key `pk`, on demand), with `tags`.
+pub async fn table(member: &SdkConfig, name: &str, tags: &[(&str, &str)]) {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+        Tag as TableTag,
+    };
+    aws_sdk_dynamodb::Client::new(member)
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("pk")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("pk")
+                .key_type(KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
+        .set_tags(Some(
+            tags.iter()
+                .map(|(k, v)| TableTag::builder().key(*k).value(*v).build().unwrap())
+                .collect(),
+        ))
+        .send()
+        .await
+        .unwrap();
+}
+
+/// An EBS snapshot in `member` (of a new 8 GiB volume), tagged `Name=quell-test` and `tags`, that
+/// the `groups` (`all`: everyone) and `accounts` may restore. Returns its id.
+pub async fn snapshot(
+    member: &SdkConfig,
+    tags: &[(&str, &str)],
+    groups: &[&str],
+    accounts: &[&str],
+) -> String {
+    use aws_sdk_ec2::types::{
+        OperationType, ResourceType, SnapshotAttributeName, Tag as Ec2Tag, TagSpecification,
+    };
+    let ec2 = aws_sdk_ec2::Client::new(member);
+    let volume = ec2
+        .create_volume()
+        .availability_zone(format!("{REGION}a"))
+        .size(8)
+        .send()
+        .await
+        .unwrap()
+        .volume_id()
+        .unwrap()
+        .to_string();
+    let mut spec = TagSpecification::builder()
+        .resource_type(ResourceType::Snapshot)
+        .tags(Ec2Tag::builder().key("Name").value("quell-test").build());
+    for (k, v) in tags {
+        spec = spec.tags(Ec2Tag::builder().key(*k).value(*v).build());
+    }
+    let id = ec2
+        .create_snapshot()
+        .volume_id(volume)
+        .tag_specifications(spec.build())
+        .send()
+        .await
+        .unwrap()
+        .snapshot_id()
+        .unwrap()
+        .to_string();
+    if !groups.is_empty() || !accounts.is_empty() {
+        ec2.modify_snapshot_attribute()
+            .snapshot_id(&id)
+            .attribute(SnapshotAttributeName::CreateVolumePermission)
+            .operation_type(OperationType::Add)
+            .set_group_names(
+                (!groups.is_empty()).then(|| groups.iter().map(|g| g.to_string()).collect()),
+            )
+            .set_user_ids(
+                (!accounts.is_empty()).then(|| accounts.iter().map(|a| a.to_string()).collect()),
+            )
+            .send()
+            .await
+            .unwrap();
+    }
+    id
+}

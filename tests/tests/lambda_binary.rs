@@ -643,6 +643,86 @@ async fn every_function_binary_fixes_one_finding_through_the_runtime_api() {
         );
     }
 
+    {
+        const ID: &str = "kms-enable-key-rotation";
+        let key = aws_sdk_kms::Client::new(&member)
+            .create_key()
+            .send()
+            .await
+            .unwrap()
+            .key_metadata()
+            .unwrap()
+            .key_id()
+            .to_string();
+        let event = events::load(
+            "securityhub-imported-fsbp-kms-4.json",
+            &[("0f6a4c52-8e3b-4f6e-9d21-7c5b1e2a9f30", &key)],
+        );
+        let (seeded, fixed) = fleet.fix(ID, &[], event, &Probe::KeyRotation(key)).await;
+        assert_eq!(
+            (seeded.as_str(), fixed.as_str()),
+            ("rotation=false", "rotation=true"),
+            "{ID}"
+        );
+    }
+
+    {
+        const ID: &str = "sqs-encrypt-queue";
+        let url = aws_sdk_sqs::Client::new(&member)
+            .create_queue()
+            .queue_name("quell-demo-orders")
+            .attributes(
+                aws_sdk_sqs::types::QueueAttributeName::SqsManagedSseEnabled,
+                "false",
+            )
+            .send()
+            .await
+            .unwrap()
+            .queue_url()
+            .unwrap()
+            .to_string();
+        let event = events::load("securityhub-imported-fsbp-sqs-1.json", &[]);
+        let (seeded, fixed) = fleet
+            .fix(ID, &[], event, &Probe::QueueEncryption(url))
+            .await;
+        assert_eq!(
+            (seeded.as_str(), fixed.as_str()),
+            ("sse-sqs=false kms=none", "sse-sqs=true kms=none"),
+            "{ID}"
+        );
+    }
+
+    {
+        const ID: &str = "dynamodb-deletion-protection";
+        seed::table(&member, "quell-demo-orders", &[]).await;
+        let event = events::load("securityhub-imported-fsbp-dynamodb-6.json", &[]);
+        let (seeded, fixed) = fleet
+            .fix(ID, &[], event, &Probe::TableProtection("quell-demo-orders"))
+            .await;
+        assert_eq!(
+            (seeded.as_str(), fixed.as_str()),
+            (
+                "deletion-protection=Some(false)",
+                "deletion-protection=Some(true)"
+            ),
+            "{ID}"
+        );
+    }
+
+    {
+        const ID: &str = "ebs-snapshot-private";
+        let snapshot = seed::snapshot(&member, &[], &["all"], &[]).await;
+        let event = events::load("securityhub-imported-fsbp-ec2-1.json", &[]);
+        let (seeded, fixed) = fleet
+            .fix(ID, &[], event, &Probe::SnapshotPermissions(snapshot))
+            .await;
+        assert_eq!(
+            (seeded.as_str(), fixed.as_str()),
+            ("restorable-by=[all]", "restorable-by=[]"),
+            "{ID}"
+        );
+    }
+
     // Last: the account's Block Public Access would stand in the way of the public buckets seeded
     // above.
     {

@@ -325,6 +325,14 @@ fn check_resources(f: &Finding, source: Source, v2: bool, i: usize) -> Result<()
             K::IamUser | K::IamRole => (validate::iam_name(&r.id), "IAM user or role name"),
             K::IamAccessKey => (validate::access_key_id(&r.id), "access key id"),
             K::CloudTrailTrail => (validate::trail_name(&r.id), "trail name"),
+            K::KmsKey => (validate::kms_key_id(&r.id), "KMS key id"),
+            // Config names a queue by its URL, Security Hub by its ARN (whose last part is kept).
+            K::SqsQueue => (
+                validate::queue_name(r.id.rsplit('/').next().unwrap_or_default())
+                    && (!r.id.contains('/') || r.id.starts_with("https://sqs.")),
+                "SQS queue name or URL",
+            ),
+            K::DynamoDbTable => (validate::table_name(&r.id), "DynamoDB table name"),
             // Security Hub names an account `AWS::::Account:<id>`.
             K::Account => (
                 validate::account_id(r.id.strip_prefix("AWS::::Account:").unwrap_or(&r.id)),
