@@ -43,6 +43,10 @@ enum Cmd {
         /// `table` (a line each) or `json` (everything, the rules' patterns included).
         #[arg(long, value_enum, default_value = "table")]
         output: Output,
+        /// What quell answers: the Security Hub controls beside Automated Security Response's
+        /// list, every documented GuardDuty type and its answer, the Config rules and the alarms.
+        #[arg(long, conflicts_with = "output")]
+        coverage: bool,
     },
     /// The member roles' policies (`quell-<function>` and `quell-undo`), or one function's: what
     /// member/member.yaml grants, as JSON.
@@ -238,7 +242,8 @@ async fn main() -> ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let specs = registry::specs();
     match cli.cmd {
-        Cmd::List { output } => match output {
+        Cmd::List { coverage: true, .. } => print!("{}", template::coverage(&specs)),
+        Cmd::List { output, .. } => match output {
             Output::Json => {
                 let all: Vec<serde_json::Value> = specs.iter().map(spec_json).collect();
                 println!("{}", serde_json::to_string_pretty(&all)?);

@@ -33,6 +33,8 @@ pub fn handlers() -> Vec<Box<dyn Handler>> {
     let _ = quell::Remediation::configure(&mut tamper, &get);
     let mut rotation = kms_enable_key_rotation::KmsEnableKeyRotation::default();
     let _ = quell::Remediation::configure(&mut rotation, &get);
+    let mut contain = lambda_contain_function::LambdaContainFunction::default();
+    let _ = quell::Remediation::configure(&mut contain, &get);
     let mut snapshots = ebs_snapshot_private::EbsSnapshotPrivate::default();
     let _ = quell::Remediation::configure(&mut snapshots, &get);
     vec![
@@ -56,6 +58,7 @@ pub fn handlers() -> Vec<Box<dyn Handler>> {
         Box::new(tamper),
         Box::new(rotation),
         Box::new(snapshots),
+        Box::new(contain),
         Box::new(sqs_encrypt_queue::SqsEncryptQueue),
         Box::new(dynamodb_deletion_protection::DynamodbDeletionProtection),
     ]

@@ -752,6 +752,215 @@ pub fn docs_table(specs: &[Spec]) -> String {
             s.id, s.resolved, s.untouched
         );
     }
+    t.push_str("\n## Coverage\n\nThe same as `quell list --coverage`.\n\n");
+    t.push_str(&coverage(specs));
+    t
+}
+
+/// The Security Hub control ids Automated Security Response on AWS remediates, with its source
+/// (docs/data/asr-controls.txt: `#` lines name the file and commit it was read from).
+pub const ASR_CONTROLS: &str = include_str!("../../docs/data/asr-controls.txt");
+/// GuardDuty's documented finding types (events/reference/guardduty-finding-types.csv).
+pub const GUARDDUTY_TYPES: &str =
+    include_str!("../../events/reference/guardduty-finding-types.csv");
+
+/// Lines of a data file that are not comments or blank.
+fn data_lines(text: &str) -> impl Iterator<Item = &str> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+}
+
+/// The functions whose rules take a GuardDuty finding of type `t` (a trailing `*` is a prefix).
+pub fn guardduty_owners<'a>(specs: &'a [Spec], t: &str) -> Vec<&'a str> {
+    let names = |declared: &str| match declared.strip_suffix('*') {
+        Some(prefix) => t.starts_with(prefix),
+        None => declared == t,
+    };
+    specs
+        .iter()
+        .filter(|s| {
+            s.triggers.guardduty.iter().any(|d| names(d))
+                || s.triggers.guardduty_actor_only.contains(&t)
+                || s.triggers.guardduty_target_only.contains(&t)
+        })
+        .map(|s| s.id)
+        .collect()
+}
+
+/// What quell answers, from the Specs: the Security Hub controls beside ASR's list, every
+/// documented GuardDuty type with its answer, the Config rules and the alarms. `quell list
+/// --coverage` prints it and docs/remediations.md carries it.
+pub fn coverage(specs: &[Spec]) -> String {
+    use std::collections::{BTreeMap, BTreeSet};
+    let mut t = String::new();
+    // Security Hub controls (consolidated ids; CIS-numbered ones apart).
+    let mut controls: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    let mut cis: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for s in specs {
+        for c in s.triggers.securityhub_controls {
+            let into = if c.starts_with("cis-") {
+                &mut cis
+            } else {
+                &mut controls
+            };
+            into.entry(*c).or_default().push(s.id);
+        }
+    }
+    let asr: BTreeSet<&str> = data_lines(ASR_CONTROLS).collect();
+    let source = ASR_CONTROLS
+        .lines()
+        .find_map(|l| l.strip_prefix("# source: "))
+        .unwrap_or("docs/data/asr-controls.txt");
+    let both = controls.keys().filter(|c| asr.contains(*c)).count();
+    let _ = writeln!(
+        t,
+        "### Security Hub controls
+
+quell remediates **{}** Security Hub control ids ({} CIS-numbered          requirements besides); Automated Security Response on AWS remediates **{}** ({source});          **{both}** are in both.
+
+| control | quell | ASR |
+|---|---|---|",
+        controls.len(),
+        cis.len(),
+        asr.len()
+    );
+    let all: BTreeSet<&str> = controls
+        .keys()
+        .copied()
+        .chain(asr.iter().copied())
+        .collect();
+    let mut all: Vec<&str> = all.into_iter().collect();
+    // By service, then by number: EC2.2 before EC2.13.
+    all.sort_by_key(|c| {
+        let (svc, n) = c.rsplit_once('.').unwrap_or((c, ""));
+        (
+            svc.to_ascii_lowercase(),
+            n.parse::<u32>().unwrap_or(0),
+            c.to_string(),
+        )
+    });
+    for c in all {
+        let quell = controls
+            .get(c)
+            .map(|f| {
+                f.iter()
+                    .map(|f| format!("`{f}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+            .unwrap_or_else(|| "—".into());
+        let _ = writeln!(
+            t,
+            "| {c} | {quell} | {} |",
+            if asr.contains(c) { "yes" } else { "—" }
+        );
+    }
+    let _ = writeln!(
+        t,
+        "
+CIS-numbered requirements (ASFF only):
+"
+    );
+    for (c, f) in &cis {
+        let _ = writeln!(
+            t,
+            "- `{c}`: {}",
+            f.iter()
+                .map(|f| format!("`{f}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+
+    // GuardDuty: every documented type, with its answer.
+    let types: Vec<&str> = data_lines(GUARDDUTY_TYPES)
+        .skip(1)
+        .filter_map(|l| l.split(',').next())
+        .filter(|t| !t.is_empty())
+        .collect();
+    let mut by_answer: BTreeMap<String, usize> = BTreeMap::new();
+    let mut rows = String::new();
+    let mut unanswered = 0;
+    for ty in &types {
+        let owners = guardduty_owners(specs, ty);
+        let answer = if owners.is_empty() {
+            unanswered += 1;
+            "**none**".to_string()
+        } else {
+            owners
+                .iter()
+                .map(|f| format!("`{f}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        for o in &owners {
+            *by_answer.entry(o.to_string()).or_default() += 1;
+        }
+        let _ = writeln!(rows, "| {} | {answer} |", ty.replace('|', "\\|"));
+    }
+    let counts: Vec<String> = by_answer
+        .iter()
+        .map(|(f, n)| format!("`{f}` {n}"))
+        .collect();
+    let _ = writeln!(
+        t,
+        "
+### GuardDuty finding types
+
+{} documented types (events/reference/guardduty-finding-types.csv),          {} without an answer. By function: {}. A brute-force type is contained as the ACTOR and          escalated as the TARGET, so it counts twice.
+
+| type | answered by |
+|---|---|",
+        types.len(),
+        unanswered,
+        counts.join(", ")
+    );
+    t.push_str(&rows);
+
+    // Config rules and alarms.
+    let _ = writeln!(
+        t,
+        "
+### Config rules
+
+| rule (and its Security Hub service-linked form) | quell |
+|---|---|"
+    );
+    let mut rules: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for s in specs {
+        for r in s.triggers.config_rules {
+            rules.entry(*r).or_default().push(s.id);
+        }
+    }
+    for (r, f) in &rules {
+        let _ = writeln!(
+            t,
+            "| `{r}` | {} |",
+            f.iter()
+                .map(|f| format!("`{f}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    let _ = writeln!(
+        t,
+        "
+### CloudWatch alarms and CloudTrail calls
+
+| metric or call | quell |
+|---|---|"
+    );
+    for s in specs {
+        for m in s.triggers.alarm_metrics {
+            let _ = writeln!(t, "| alarm metric `{m}` | `{}` |", s.id);
+        }
+    }
+    for s in specs {
+        for c in s.triggers.cloudtrail_events {
+            let _ = writeln!(t, "| CloudTrail `{c}` | `{}` |", s.id);
+        }
+    }
     t
 }
 

@@ -575,3 +575,45 @@ async fn a_failed_replay_exits_4_and_a_retryable_one_5() {
         "nothing was changed"
     );
 }
+
+/// `quell list --coverage` prints what quell answers, from the Specs and the data it is held
+/// against: every documented GuardDuty type answered, the Security Hub controls beside ASR's list
+/// (whose source is named), and the same table docs/remediations.md carries.
+#[test]
+fn list_coverage_counts_what_quell_answers() {
+    let out = quell().args(["list", "--coverage"]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("200 documented types") && text.contains("0 without an answer"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "remediates **106** (github.com/aws-solutions/automated-security-response-on-aws"
+        ),
+        "{text}"
+    );
+    for row in [
+        "| KMS.4 | `kms-enable-key-rotation` | yes |",
+        "| EC2.1 | `ebs-snapshot-private` | yes |",
+        "| Backdoor:Lambda/C&CActivity.B | `lambda-contain-function` |",
+        "| `cmk-backing-key-rotation-enabled` | `kms-enable-key-rotation` |",
+    ] {
+        assert!(text.contains(row), "missing {row}");
+    }
+    let docs = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/remediations.md"),
+    )
+    .unwrap();
+    assert!(
+        docs.contains(&text),
+        "docs/remediations.md carries the same coverage"
+    );
+    // A control ASR fixes and quell does not is listed as such.
+    assert!(text.contains("| RDS.1 | — | yes |"), "{text}");
+}

@@ -59,6 +59,7 @@ pub enum ResourceKind {
     KmsKey,
     SqsQueue,
     DynamoDbTable,
+    LambdaFunction,
     Account,
     Other(String),
 }
@@ -98,6 +99,11 @@ const KINDS: &[(ResourceKind, &str, &str)] = &[
         ResourceKind::DynamoDbTable,
         "AWS::DynamoDB::Table",
         "AwsDynamoDbTable",
+    ),
+    (
+        ResourceKind::LambdaFunction,
+        "AWS::Lambda::Function",
+        "AwsLambdaFunction",
     ),
     (ResourceKind::Account, "AWS::::Account", "AwsAccount"),
 ];
@@ -196,6 +202,12 @@ pub fn short_id(kind: &ResourceKind, arn: &str) -> String {
     let resource = arn.splitn(6, ':').nth(5).unwrap_or(arn);
     match kind {
         ResourceKind::S3Bucket => resource.split('/').next().unwrap_or(resource).to_string(),
+        // `function:name` or `function:name:qualifier` (a version or alias): the name.
+        ResourceKind::LambdaFunction => resource
+            .strip_prefix("function:")
+            .and_then(|r| r.split(':').next())
+            .unwrap_or(resource)
+            .to_string(),
         _ => resource
             .rsplit(['/', ':'])
             .next()
@@ -209,6 +221,27 @@ pub fn short_id(kind: &ResourceKind, arn: &str) -> String {
 pub fn arn_account(arn: &str) -> Option<&str> {
     let account = arn.strip_prefix("arn:")?.split(':').nth(3)?;
     validate::account_id(account).then_some(account)
+}
+
+/// Whether an ARN names a resource of `account` in `region` (an ARN with no Region, a global
+/// resource's, passes the Region check); `Err` says which part differs. Names are unique only
+/// within an account and Region: a resource elsewhere is never the finding's.
+pub fn arn_in(arn: &str, account: &str, region: &str) -> Result<(), String> {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let (Some(r), Some(a)) = (parts.get(3), parts.get(4)) else {
+        return Err(format!("`{arn}` is not an ARN"));
+    };
+    if *a != account {
+        return Err(format!(
+            "{arn} belongs to account {a}, not the finding's account {account}"
+        ));
+    }
+    if !r.is_empty() && *r != region {
+        return Err(format!(
+            "{arn} is in {r}, not the finding's Region {region}"
+        ));
+    }
+    Ok(())
 }
 
 /// Severity, as Security Hub labels it.
@@ -644,6 +677,13 @@ pub mod validate {
                 .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
     }
 
+    /// A Lambda function name: 1–64 of `[A-Za-z0-9_-]`.
+    pub fn function_name(s: &str) -> bool {
+        (1..=64).contains(&s.len())
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    }
+
     /// An EBS snapshot id: `snap-` and 8 or 17 hex digits.
     pub fn snapshot_id(s: &str) -> bool {
         s.strip_prefix("snap-").is_some_and(|h| {
@@ -759,9 +799,29 @@ mod tests {
             assert_eq!(kind.asff_type(), *asff);
         }
         assert_eq!(
-            ResourceKind::from_cfn("AWS::Lambda::Function"),
-            ResourceKind::Other("AWS::Lambda::Function".into())
+            ResourceKind::from_cfn("AWS::RDS::DBInstance"),
+            ResourceKind::Other("AWS::RDS::DBInstance".into())
         );
+    }
+
+    #[test]
+    fn an_arn_is_in_the_findings_account_and_region_or_says_which_differs() {
+        let a = "arn:aws:dynamodb:us-east-1:111111111111:table/orders";
+        assert!(arn_in(a, "111111111111", "us-east-1").is_ok());
+        assert!(arn_in(a, "222222222222", "us-east-1")
+            .unwrap_err()
+            .contains("222222222222"));
+        assert!(arn_in(a, "111111111111", "eu-west-1")
+            .unwrap_err()
+            .contains("us-east-1"));
+        assert!(arn_in(
+            "arn:aws:iam::111111111111:role/r",
+            "111111111111",
+            "eu-west-1"
+        )
+        .is_ok());
+        assert!(arn_in("arn:aws:s3:::bucket", "111111111111", "us-east-1").is_err());
+        assert!(arn_in("orders", "111111111111", "us-east-1").is_err());
     }
 
     #[test]

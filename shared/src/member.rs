@@ -34,6 +34,7 @@ pub const FUNCTION_IDS: &[&str] = &[
     "iam-restrict-role-trust",
     "iam-revoke-role-sessions",
     "kms-enable-key-rotation",
+    "lambda-contain-function",
     "s3-account-public-access-block",
     "s3-block-public-access",
     "s3-enable-default-encryption",

@@ -475,6 +475,15 @@ const EXPECTED: &[(&str, Source, &str, &str, &str, ResourceKind, &str)] = &[
         "AWS::::Account:111111111111",
     ),
     (
+        "guardduty-lambda-backdoor-ccactivity-b.json",
+        Source::GuardDuty,
+        "111111111111",
+        "us-east-1",
+        "Backdoor:Lambda/C&CActivity.B",
+        ResourceKind::LambdaFunction,
+        "quell-demo-thumbnailer",
+    ),
+    (
         "config-ec2-ebs-encryption-by-default.json",
         Source::Config,
         "111111111111",
@@ -1143,7 +1152,7 @@ fn every_sample_event_parses_to_its_finding() {
             n += 1;
         }
     }
-    assert_eq!(n, 115, "events/ holds 115 sample events, each checked");
+    assert_eq!(n, 116, "events/ holds 116 sample events, each checked");
 }
 
 #[test]
@@ -1468,7 +1477,8 @@ fn ocsf_findings_give_every_field_the_finding_needs() {
         "GuardDuty's product is a threat's: never suppressed"
     );
 
-    // A real Inspector finding on a Lambda function: a kind quell has no name for keeps its type.
+    // A real Inspector finding on a Lambda function: the function, by its name (a kind quell acts
+    // on for GuardDuty's Lambda findings).
     let f = parse_file(
         &root()
             .join("events/reference/securityhub-v2-imported-inspector-lambda-cve-2025-47906.json"),
@@ -1483,7 +1493,7 @@ fn ocsf_findings_give_every_field_the_finding_needs() {
     assert_eq!(
         (&f.resources[0].kind, f.resources[0].id.as_str()),
         (
-            &ResourceKind::Other("AWS::Lambda::Function".into()),
+            &ResourceKind::LambdaFunction,
             "cloudtrail-test-ab-LambdaFunction-jVHJUsdbdkj6"
         )
     );

@@ -134,6 +134,7 @@ fn resource_is_valid(r: &quell::finding::Resource) -> bool {
         K::KmsKey => v::kms_key_id(&r.id),
         K::SqsQueue => v::queue_name(r.id.rsplit('/').next().unwrap_or_default()),
         K::DynamoDbTable => v::table_name(&r.id),
+        K::LambdaFunction => v::function_name(&r.id),
         K::Account => v::account_id(r.id.strip_prefix("AWS::::Account:").unwrap_or(&r.id)),
         K::CloudWatchAlarm | K::Other(_) => !r.id.is_empty() && !r.id.chars().any(char::is_control),
     };

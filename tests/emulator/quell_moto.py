@@ -594,6 +594,12 @@ from moto.ec2.responses.elastic_block_store import ElasticBlockStore as _EbsResp
 from moto.core.responses import ActionResult as _ActionResult  # noqa: E402
 
 
+def _ec2_error(code, message):
+    from moto.ec2.exceptions import EC2ClientError
+
+    raise EC2ClientError(code, message)
+
+
 def _describe_snapshots(self):
     """As EC2: OwnerIds (`self` or account ids) and RestorableByUserIds (`all`: the public ones; an
     account id: those it may restore, its own and those shared with it) narrow the list. moto
@@ -614,7 +620,20 @@ def _describe_snapshots(self):
             return who == s.owner_id or who in s.create_volume_permission_userids
 
         snapshots = [s for s in snapshots if any(may_restore(s, who) for who in restorable)]
-    return _ActionResult({"Snapshots": snapshots})
+    # As EC2: MaxResults (5 to 1000) pages the answer, NextToken continues it.
+    limit = self._get_param("MaxResults")
+    if limit is None:
+        return _ActionResult({"Snapshots": snapshots})
+    limit = int(limit)
+    if not 5 <= limit <= 1000:
+        return _ec2_error("InvalidParameterValue", f"MaxResults must be from 5 to 1000: {limit}")
+    snapshots.sort(key=lambda s: s.id)
+    start = int(self._get_param("NextToken") or 0)
+    page = snapshots[start:start + limit]
+    out = {"Snapshots": page}
+    if start + limit < len(snapshots):
+        out["NextToken"] = str(start + limit)
+    return _ActionResult(out)
 
 
 _EbsResponse.describe_snapshots = _describe_snapshots

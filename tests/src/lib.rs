@@ -59,6 +59,7 @@ pub fn specs() -> Vec<quell::Spec> {
         s3_require_tls::S3RequireTls::SPEC,
         s3_restrict_bucket_policy::S3RestrictBucketPolicy::SPEC,
         tamper_restore::TamperRestore::SPEC,
+        lambda_contain_function::LambdaContainFunction::SPEC,
         dynamodb_deletion_protection::DynamodbDeletionProtection::SPEC,
         ebs_snapshot_private::EbsSnapshotPrivate::SPEC,
         kms_enable_key_rotation::KmsEnableKeyRotation::SPEC,

@@ -40,6 +40,8 @@ pub enum Probe {
     TableProtection(&'static str),
     /// Who may restore a snapshot (`all` for the public, and account ids), sorted.
     SnapshotPermissions(String),
+    /// A Lambda function's reserved concurrency: `reserved=None|Some(n)`.
+    Concurrency(&'static str),
 }
 
 impl Probe {
@@ -274,6 +276,15 @@ impl Probe {
                     .collect();
                 who.sort();
                 format!("restorable-by=[{}]", who.join(","))
+            }
+            Probe::Concurrency(name) => {
+                let out = aws_sdk_lambda::Client::new(cfg)
+                    .get_function_concurrency()
+                    .function_name(*name)
+                    .send()
+                    .await
+                    .unwrap();
+                format!("reserved={:?}", out.reserved_concurrent_executions())
             }
             Probe::Detector => {
                 let gd = aws_sdk_guardduty::Client::new(cfg);

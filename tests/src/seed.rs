@@ -669,3 +669,56 @@ pub async fn snapshot(
     }
     id
 }
+
+/// A Lambda function `name` in `member` (an empty deployment package, an execution role of its
+/// own), with its reserved concurrency set to `reserved` when given. Returns its ARN.
+pub async fn function(member: &SdkConfig, name: &str, reserved: Option<i32>) -> String {
+    use aws_sdk_lambda::primitives::Blob;
+    use aws_sdk_lambda::types::{FunctionCode, Runtime};
+    let role = format!("{name}-role");
+    let trust = serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]
+    });
+    let role_arn = aws_sdk_iam::Client::new(member)
+        .create_role()
+        .role_name(&role)
+        .assume_role_policy_document(trust.to_string())
+        .send()
+        .await
+        .expect("create the function's role")
+        .role()
+        .map(|r| r.arn().to_string())
+        .unwrap();
+    // The smallest valid zip: an end-of-central-directory record and nothing else.
+    let mut empty_zip = b"PK\x05\x06".to_vec();
+    empty_zip.extend([0u8; 18]);
+    let lambda = aws_sdk_lambda::Client::new(member);
+    let arn = lambda
+        .create_function()
+        .function_name(name)
+        .runtime(Runtime::Providedal2023)
+        .handler("bootstrap")
+        .role(role_arn)
+        .code(
+            FunctionCode::builder()
+                .zip_file(Blob::new(empty_zip))
+                .build(),
+        )
+        .send()
+        .await
+        .expect("create the function")
+        .function_arn()
+        .unwrap()
+        .to_string();
+    if let Some(n) = reserved {
+        lambda
+            .put_function_concurrency()
+            .function_name(name)
+            .reserved_concurrent_executions(n)
+            .send()
+            .await
+            .expect("reserve concurrency");
+    }
+    arn
+}

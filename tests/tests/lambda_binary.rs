@@ -723,6 +723,25 @@ async fn every_function_binary_fixes_one_finding_through_the_runtime_api() {
         );
     }
 
+    {
+        const ID: &str = "lambda-contain-function";
+        seed::function(&member, "quell-demo-thumbnailer", None).await;
+        let event = events::load("guardduty-lambda-backdoor-ccactivity-b.json", &[]);
+        let (seeded, fixed) = fleet
+            .fix(
+                ID,
+                &[],
+                event,
+                &Probe::Concurrency("quell-demo-thumbnailer"),
+            )
+            .await;
+        assert_eq!(
+            (seeded.as_str(), fixed.as_str()),
+            ("reserved=None", "reserved=Some(0)"),
+            "{ID}"
+        );
+    }
+
     // Last: the account's Block Public Access would stand in the way of the public buckets seeded
     // above.
     {

@@ -5,7 +5,7 @@
 //! A pipeline that deletes its own tables (test environments) must turn the protection off first,
 //! or tag its tables with the exemption tag: quell then leaves them as they are (EXEMPT).
 
-use quell::finding::{arn_account, validate};
+use quell::finding::validate;
 use quell::{
     AwsError, AwsResultExt, Finding, Member, Mode, NotApplicable, Remediation, ResourceKind, Spec,
     Step, Tags, Triggers,
@@ -24,17 +24,34 @@ pub struct Table {
     pub account: String,
 }
 
+/// Whether the table is protected; a table being created or updated (an index backfill) is a
+/// retryable error: UpdateTable would refuse it (ResourceInUseException) until it is ACTIVE.
 async fn protected(ddb: &aws_sdk_dynamodb::Client, name: &str) -> Result<bool, AwsError> {
+    use aws_sdk_dynamodb::types::TableStatus;
     let out = ddb
         .describe_table()
         .table_name(name)
         .send()
         .await
         .aws(|| format!("could not describe DynamoDB table {name}"))?;
-    Ok(out
-        .table()
+    let table = out.table();
+    let on = table
         .and_then(|t| t.deletion_protection_enabled())
-        .unwrap_or(false))
+        .unwrap_or(false);
+    match table.and_then(|t| t.table_status()) {
+        Some(TableStatus::Active) | None => Ok(on),
+        // Already protected: nothing to wait for.
+        Some(_) if on => Ok(true),
+        Some(status) => Err(AwsError::other(
+            format!("could not protect DynamoDB table {name}"),
+            "TableNotActive",
+            format!(
+                "the table is {}: UpdateTable waits until it is ACTIVE",
+                status.as_str()
+            ),
+            true,
+        )),
+    }
 }
 
 async fn set_protection(
@@ -61,7 +78,7 @@ impl Remediation for DynamodbDeletionProtection {
         id: "dynamodb-deletion-protection",
         summary: "Turns on deletion protection of a DynamoDB table (reads, writes and schema changes are unaffected; DeleteTable is refused while it is on)",
         resolved: "DynamoDB.6, dynamodb-table-deletion-protection-enabled: DescribeTable re-read says DeletionProtectionEnabled. Never UNCONFIRMED: this check is the finding's whole check.",
-        untouched: "Changes only the deletion protection: never the table's capacity, keys, streams or items. A table tagged QUELL_EXEMPT_TAG (quell:exempt)=true is EXEMPT (a pipeline's own short-lived tables). Undo turns the protection off again. Default enforce.",
+        untouched: "Changes only the deletion protection: never the table's capacity, keys, streams or items. A table tagged QUELL_EXEMPT_TAG (quell:exempt)=true is EXEMPT (a pipeline's own short-lived tables). A table being created or updated is retried until it is ACTIVE. A table whose template (Terraform, CloudFormation) says no protection is turned back off at its next deployment, and a protected table blocks its stack's deletion or replacement: set it in the template, or tag the table exempt. Undo turns the protection off again. Default enforce.",
         triggers: Triggers {
             config_rules: &["dynamodb-table-deletion-protection-enabled"],
             securityhub_controls: &["DynamoDB.6"],
@@ -86,13 +103,9 @@ impl Remediation for DynamodbDeletionProtection {
         let r = f
             .resource(&ResourceKind::DynamoDbTable)
             .ok_or_else(|| NotApplicable("the finding names no DynamoDB table".into()))?;
-        if let Some(owner) = r.arn.as_deref().and_then(arn_account) {
-            if owner != f.account {
-                return Err(NotApplicable(format!(
-                    "table {} belongs to account {owner}, not the finding's account {}",
-                    r.id, f.account
-                )));
-            }
+        if let Some(arn) = &r.arn {
+            quell::finding::arn_in(arn, &f.account, &f.region)
+                .map_err(|why| NotApplicable(format!("table {}: {why}", r.id)))?;
         }
         if !validate::table_name(&r.id) {
             return Err(NotApplicable(format!(
@@ -338,6 +351,34 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_table_being_updated_is_retried_not_failed() {
+        use aws_sdk_dynamodb::types::TableStatus;
+        let d = mock!(Client::describe_table).then_output(|| {
+            DescribeTableOutput::builder()
+                .table(
+                    TableDescription::builder()
+                        .table_name("orders")
+                        .table_status(TableStatus::Updating)
+                        .deletion_protection_enabled(false)
+                        .build(),
+                )
+                .build()
+        });
+        let (t, u) = (tags(false), update(true));
+        let ddb = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&t, &d, &u]);
+        let out = execute(
+            &DynamodbDeletionProtection,
+            &ddb,
+            &table(),
+            Mode::Enforce,
+            "quell:exempt",
+        )
+        .await;
+        assert!(out.is_retryable(), "{out:?}");
+        assert_eq!(u.num_calls(), 0);
+    }
+
+    #[tokio::test]
     async fn undo_turns_the_protection_off_and_a_bad_prior_calls_nothing() {
         let u = update(false);
         let ddb = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&u]);
@@ -384,6 +425,11 @@ mod tests {
             "arn:aws:dynamodb:us-east-1:222222222222:table/orders",
         )];
         assert!(r.target(&f).unwrap_err().0.contains("222222222222"));
+        f.resources = vec![Resource::from_arn(
+            ResourceKind::DynamoDbTable,
+            "arn:aws:dynamodb:eu-west-1:111111111111:table/orders",
+        )];
+        assert!(r.target(&f).unwrap_err().0.contains("eu-west-1"));
         for bad in ["ab", "a table", "orders;rm"] {
             f.resources = vec![Resource::new(ResourceKind::DynamoDbTable, bad)];
             assert!(r.target(&f).is_err(), "{bad}");

@@ -98,6 +98,11 @@ async fn public_snapshots(
     Ok(found)
 }
 
+/// A snapshot deleted between the read and the write.
+fn gone(e: &AwsError) -> bool {
+    e.code.as_deref() == Some("InvalidSnapshot.NotFound")
+}
+
 async fn set_public(
     ec2: &aws_sdk_ec2::Client,
     snapshot: &str,
@@ -234,12 +239,27 @@ impl Remediation for EbsSnapshotPrivate {
             })
             .collect::<Result<_, _>>()?;
         let mut steps = Vec::new();
+        let mut first_error = None;
         for id in ids {
-            set_public(ec2, &id, true).await?;
-            steps.push(Step::new(
-                MODIFY,
-                format!("snapshot={id} add createVolumePermission group=all (public, as it was)"),
-            ));
+            // One snapshot gone since does not keep the others from being put back.
+            match set_public(ec2, &id, true).await {
+                Ok(()) => steps.push(Step::new(
+                    MODIFY,
+                    format!(
+                        "snapshot={id} add createVolumePermission group=all (public, as it was)"
+                    ),
+                )),
+                Err(e) if gone(&e) => steps.push(Step::new(
+                    MODIFY,
+                    format!("snapshot={id} no longer exists: nothing to put back"),
+                )),
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        if let Some(e) = first_error {
+            return Err(e);
         }
         Ok(steps)
     }
@@ -250,10 +270,20 @@ impl Remediation for EbsSnapshotPrivate {
         t: &Account,
         _steps: &[Step],
     ) -> Result<(), AwsError> {
+        // Every snapshot is tried: one that fails (or was deleted since the plan) does not leave
+        // the others public. The first failure is returned after the loop; a deleted one is not a
+        // failure (the re-read shows what is left).
+        let mut first_error = None;
         for id in t.public.get().unwrap_or_default() {
-            set_public(ec2, &id, false).await?;
+            match set_public(ec2, &id, false).await {
+                Ok(()) => {}
+                Err(e) if gone(&e) => {}
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
         }
-        Ok(())
+        first_error.map_or(Ok(()), Err)
     }
 }
 

@@ -203,6 +203,41 @@ async fn compliant_dry_run_other_owners_pages_and_failures() {
 }
 
 #[tokio::test]
+async fn one_snapshot_failing_or_gone_does_not_leave_the_others_public() {
+    let three = || {
+        vec![
+            snap("snap-0a1b2c3d4e5f60718", ACCOUNT, false),
+            snap("snap-0b1b2c3d4e5f60718", ACCOUNT, false),
+            snap("snap-0c1b2c3d4e5f60718", ACCOUNT, false),
+        ]
+    };
+    let modify = |middle: &'static str| {
+        mock!(Client::modify_snapshot_attribute)
+            .sequence()
+            .output(|| ModifySnapshotAttributeOutput::builder().build())
+            .error(move || {
+                ModifySnapshotAttributeError::generic(ErrorMetadata::builder().code(middle).build())
+            })
+            .output(|| ModifySnapshotAttributeOutput::builder().build())
+            .build()
+    };
+    // The middle one was deleted since the read: the others are made private, and the re-read
+    // shows none left.
+    let (d, m) = (listed(three(), vec![]), modify("InvalidSnapshot.NotFound"));
+    let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&d, &m]);
+    let r = EbsSnapshotPrivate::default();
+    let out = execute(&r, &ec2, &account(), Mode::Enforce, "quell:exempt").await;
+    assert_eq!(out.name(), "REMEDIATED", "{out:?}");
+    assert_eq!(m.num_calls(), 3);
+    // The middle one is refused: the last is still made private, and the outcome is FAILED.
+    let (d, m) = (listed(three(), vec![]), modify("UnauthorizedOperation"));
+    let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&d, &m]);
+    let out = execute(&r, &ec2, &account(), Mode::Enforce, "quell:exempt").await;
+    assert_eq!(out.name(), "FAILED", "{out:?}");
+    assert_eq!(m.num_calls(), 3, "every snapshot was tried");
+}
+
+#[tokio::test]
 async fn the_exemption_tag_is_the_configured_one() {
     let mut r = EbsSnapshotPrivate::default();
     r.configure(&|k| (k == "QUELL_EXEMPT_TAG").then(|| "team:keep-public".to_string()))

@@ -1,5 +1,5 @@
 //! `guardduty-escalate`: no GuardDuty finding goes unanswered. Every documented finding type that
-//! no quell containment takes (EKS and Kubernetes, Runtime Monitoring, Lambda, RDS, ECS, S3 data
+//! no quell containment takes (EKS and Kubernetes, Runtime Monitoring, RDS, ECS, S3 data
 //! events, attack sequences, reconnaissance…) reaches this function, which changes nothing and
 //! tells a person: the finding is NOTIFIED on Security Hub with a note naming the type, the
 //! resource, the actor and what to do, and the same goes to the team's channel. Never RESOLVED,
@@ -22,13 +22,11 @@ pub const ESCALATED: &[&str] = &[
     "AttackSequence:EKS/*",
     "AttackSequence:IAM/*",
     "AttackSequence:S3/*",
-    "Backdoor:Lambda/*",
     "Backdoor:Runtime/*",
     "Behavior:EC2/*",
     "CredentialAccess:EC2/*",
     "CredentialAccess:Kubernetes/*",
     "CredentialAccess:RDS/*",
-    "CryptoCurrency:Lambda/*",
     "CryptoCurrency:Runtime/*",
     "DefenseEvasion:EC2/*",
     "DefenseEvasion:IAMUser/*",
@@ -62,9 +60,7 @@ pub const ESCALATED: &[&str] = &[
     "PrivilegeEscalation:Runtime/*",
     "Recon:EC2/*",
     "Stealth:S3/*",
-    "Trojan:Lambda/*",
     "Trojan:Runtime/*",
-    "UnauthorizedAccess:Lambda/*",
     "UnauthorizedAccess:Runtime/*",
     "UnauthorizedAccess:S3/*",
 ];
@@ -109,7 +105,7 @@ pub fn advice(kind: &str) -> &'static str {
 impl Remediation for GuarddutyEscalate {
     const SPEC: Spec = Spec {
         id: "guardduty-escalate",
-        summary: "Escalates to a person every GuardDuty finding type quell has no containment for (EKS, Runtime, Lambda, RDS, ECS, S3 data events, attack sequences): NOTIFIED with the resource, actor and what to do",
+        summary: "Escalates to a person every GuardDuty finding type quell has no containment for (EKS, Runtime, RDS, ECS, S3 data events, attack sequences): NOTIFIED with the resource, actor and what to do",
         resolved: "Never: an escalation is NOTIFIED (PLANNED, notify-only) with the type, the resource GuardDuty names, the actor where it names one, the severity and what a person should do; the finding stays a person's.",
         untouched: "Changes nothing and calls nothing in the member account. A brute-force finding whose instance is the ACTOR is ec2-isolate-instance's (its rules do not take it). Never suppresses: an exemption tag does not apply (no resource is read).",
         triggers: Triggers {

@@ -8,7 +8,7 @@
 //! is a person's work (a new key, and an alias moved to it).
 
 use quell::config::ConfigError;
-use quell::finding::{arn_account, validate};
+use quell::finding::validate;
 use quell::remediation::Cached;
 use quell::{
     AwsError, AwsResultExt, Finding, Member, Mode, NotApplicable, Remediation, ResourceKind, Spec,
@@ -66,8 +66,22 @@ pub fn cannot_rotate(meta: &aws_sdk_kms::types::KeyMetadata) -> Option<String> {
             ))
         }
     }
+    // A multi-Region replica rotates with its primary: the setting is the primary's.
+    if let Some(m) = meta.multi_region_configuration() {
+        if m.multi_region_key_type() == Some(&aws_sdk_kms::types::MultiRegionKeyType::Replica) {
+            let primary = m.primary_key();
+            return Some(format!(
+                "a multi-Region replica key: rotation is set on its primary key ({} in {})",
+                primary.and_then(|p| p.arn()).unwrap_or("unknown"),
+                primary.and_then(|p| p.region()).unwrap_or("its Region")
+            ));
+        }
+    }
     match meta.key_state() {
-        Some(KeyState::Enabled) | Some(KeyState::Disabled) | None => None,
+        Some(KeyState::Enabled) | None => None,
+        Some(KeyState::Disabled) => Some(
+            "the key is Disabled: KMS refuses to turn rotation on until it is enabled again (a person's decision)".into(),
+        ),
         Some(s) => Some(format!(
             "the key is {}: its rotation cannot be turned on in that state",
             s.as_str()
@@ -80,7 +94,7 @@ impl Remediation for KmsEnableKeyRotation {
         id: "kms-enable-key-rotation",
         summary: "Turns on automatic rotation of a customer managed KMS key (older key versions still decrypt); keys that cannot rotate automatically are planned with the reason",
         resolved: "KMS.4, cmk-backing-key-rotation-enabled: GetKeyRotationStatus re-read says KeyRotationEnabled. Never UNCONFIRMED: this check is the finding's whole check.",
-        untouched: "Changes only the rotation setting: never the key policy, its state or its aliases. An asymmetric or HMAC key, imported key material, a custom key store, or a key pending deletion or import is planned with the reason (PLANNED/NOTIFIED), never RESOLVED. QUELL_KMS_ROTATION_DAYS sets the period (90–2560; unset: KMS's 365). A key tagged QUELL_EXEMPT_TAG (quell:exempt)=true is EXEMPT. Undo turns rotation off again. Default enforce.",
+        untouched: "Changes only the rotation setting: never the key policy, its state or its aliases. An asymmetric or HMAC key, imported key material, a custom key store, a multi-Region replica (its primary's setting), or a key Disabled, pending deletion or pending import is planned with the reason (PLANNED/NOTIFIED), never RESOLVED. A key whose template (Terraform, CloudFormation) says no rotation is turned back off at its next deployment: set it there, or tag the key exempt. QUELL_KMS_ROTATION_DAYS sets the period (90–2560; unset: KMS's 365). A key tagged QUELL_EXEMPT_TAG (quell:exempt)=true is EXEMPT. Undo turns rotation off again. Default enforce.",
         triggers: Triggers {
             config_rules: &["cmk-backing-key-rotation-enabled"],
             securityhub_controls: &["KMS.4"],
@@ -122,13 +136,9 @@ impl Remediation for KmsEnableKeyRotation {
         let r = f
             .resource(&ResourceKind::KmsKey)
             .ok_or_else(|| NotApplicable("the finding names no KMS key".into()))?;
-        if let Some(owner) = r.arn.as_deref().and_then(arn_account) {
-            if owner != f.account {
-                return Err(NotApplicable(format!(
-                    "key {} belongs to account {owner}, not the finding's account {}",
-                    r.id, f.account
-                )));
-            }
+        if let Some(arn) = &r.arn {
+            quell::finding::arn_in(arn, &f.account, &f.region)
+                .map_err(|why| NotApplicable(format!("key {}: {why}", r.id)))?;
         }
         if !validate::kms_key_id(&r.id) {
             return Err(NotApplicable(format!("`{}` is not a KMS key id", r.id)));

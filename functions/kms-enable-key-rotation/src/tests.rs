@@ -48,6 +48,35 @@ fn described(spec: KeySpec, origin: OriginType, state: KeyState) -> Rule {
     })
 }
 
+/// A multi-Region replica whose primary is in eu-west-1.
+fn replica() -> Rule {
+    use aws_sdk_kms::types::{MultiRegionConfiguration, MultiRegionKey, MultiRegionKeyType};
+    mock!(Client::describe_key).then_output(|| {
+        DescribeKeyOutput::builder()
+            .key_metadata(
+                KeyMetadata::builder()
+                    .key_id("mrk-1234abcd12ab34cd56ef1234567890ab")
+                    .key_spec(KeySpec::SymmetricDefault)
+                    .origin(OriginType::AwsKms)
+                    .key_state(KeyState::Enabled)
+                    .multi_region_configuration(
+                        MultiRegionConfiguration::builder()
+                            .multi_region_key_type(MultiRegionKeyType::Replica)
+                            .primary_key(
+                                MultiRegionKey::builder()
+                                    .arn("arn:aws:kms:eu-west-1:111111111111:key/mrk-1234abcd12ab34cd56ef1234567890ab")
+                                    .region("eu-west-1")
+                                    .build(),
+                            )
+                            .build(),
+                    )
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+    })
+}
+
 fn symmetric() -> Rule {
     described(
         KeySpec::SymmetricDefault,
@@ -186,6 +215,15 @@ async fn keys_that_cannot_rotate_are_planned_with_the_reason() {
             ),
             "PendingDeletion",
         ),
+        (
+            described(
+                KeySpec::SymmetricDefault,
+                OriginType::AwsKms,
+                KeyState::Disabled,
+            ),
+            "Disabled",
+        ),
+        (replica(), "primary key (arn:aws:kms:eu-west-1"),
     ] {
         let (t, g, e) = (tags(&[]), rotation(false, false), enable());
         let kms = mock_client!(aws_sdk_kms, RuleMode::MatchAny, [&t, &d, &g, &e]);
@@ -336,6 +374,15 @@ fn the_target_is_the_finding_accounts_key_by_id_or_arn() {
         .target(&finding(Resource::from_arn(ResourceKind::KmsKey, &other)))
         .unwrap_err();
     assert!(why.contains("222222222222"), "{why}");
+    // The same id in another Region is another key.
+    let elsewhere = format!("arn:aws:kms:eu-west-1:111111111111:key/{ID}");
+    let NotApplicable(why) = r
+        .target(&finding(Resource::from_arn(
+            ResourceKind::KmsKey,
+            &elsewhere,
+        )))
+        .unwrap_err();
+    assert!(why.contains("eu-west-1"), "{why}");
     for bad in ["alias/prod", "key id", "0f6a4c52-8e3b-4f6e-9d21", ""] {
         assert!(
             r.target(&finding(Resource::new(ResourceKind::KmsKey, bad)))

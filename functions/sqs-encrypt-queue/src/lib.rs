@@ -7,7 +7,7 @@
 //! without it would silently stop delivering. A queue already on SSE-KMS is compliant and left as
 //! it is.
 
-use quell::finding::{arn_account, validate};
+use quell::finding::validate;
 use quell::{
     AwsError, AwsResultExt, Finding, Member, Mode, NotApplicable, Remediation, ResourceKind, Spec,
     Step, Tags, Triggers,
@@ -26,23 +26,24 @@ pub struct Queue {
     pub name: String,
     pub url: String,
     pub account: String,
+    pub region: String,
+    pub partition: String,
 }
 
 /// The queue's name from what a finding names it by: its ARN's last part, its URL's last path
-/// segment (with the account checked), or the name itself.
-fn queue_name(id: &str, account: &str) -> Result<String, NotApplicable> {
+/// segment (the URL must be the one SQS forms for the finding's account and Region), or the name
+/// itself.
+fn queue_name(id: &str, f: &Finding) -> Result<String, NotApplicable> {
     let name = match id.strip_prefix("https://") {
         Some(rest) => {
-            let parts: Vec<&str> = rest.split('/').collect();
-            match parts[..] {
-                [_host, owner, name] if owner == account => name.to_string(),
-                [_host, owner, _] => {
-                    return Err(NotApplicable(format!(
-                        "queue {id} belongs to account {owner}, not the finding's account {account}"
-                    )))
-                }
-                _ => return Err(NotApplicable(format!("`{id}` is not a queue URL"))),
+            let name = rest.rsplit('/').next().unwrap_or_default();
+            if id != queue_url(&f.partition, &f.region, &f.account, name) {
+                return Err(NotApplicable(format!(
+                    "queue {id} is not in the finding's account {} and Region {}",
+                    f.account, f.region
+                )));
             }
+            name.to_string()
         }
         None => id.to_string(),
     };
@@ -126,19 +127,17 @@ impl Remediation for SqsEncryptQueue {
         let r = f
             .resource(&ResourceKind::SqsQueue)
             .ok_or_else(|| NotApplicable("the finding names no SQS queue".into()))?;
-        if let Some(owner) = r.arn.as_deref().and_then(arn_account) {
-            if owner != f.account {
-                return Err(NotApplicable(format!(
-                    "queue {} belongs to account {owner}, not the finding's account {}",
-                    r.id, f.account
-                )));
-            }
+        if let Some(arn) = r.arn.as_deref().filter(|a| a.starts_with("arn:")) {
+            quell::finding::arn_in(arn, &f.account, &f.region)
+                .map_err(|why| NotApplicable(format!("queue {}: {why}", r.id)))?;
         }
-        let name = queue_name(&r.id, &f.account)?;
+        let name = queue_name(&r.id, f)?;
         Ok(Queue {
             url: queue_url(&f.partition, &f.region, &f.account, &name),
             name,
             account: f.account.clone(),
+            region: f.region.clone(),
+            partition: f.partition.clone(),
         })
     }
 
@@ -179,6 +178,8 @@ impl Remediation for SqsEncryptQueue {
             "queue": t.name,
             "url": t.url,
             "account": t.account,
+            "region": t.region,
+            "partition": t.partition,
             SSE_SQS: false,
             KMS_KEY: null,
         })))
@@ -191,10 +192,11 @@ impl Remediation for SqsEncryptQueue {
     ) -> Result<Vec<Step>, AwsError> {
         let account = quell::remediation::prior_field(prior, "account", validate::account_id)?;
         let name = quell::remediation::prior_field(prior, "queue", validate::queue_name)?;
+        let region = quell::remediation::prior_field(prior, "region", validate::region)?;
+        let partition = quell::remediation::prior_field(prior, "partition", validate::partition)?;
         let url = prior["url"].as_str().unwrap_or_default();
-        // The URL is only ever the one quell forms for this account and name.
-        let formed =
-            url.starts_with("https://sqs.") && url.ends_with(&format!("/{account}/{name}"));
+        // The URL is only ever the one SQS forms for this account, Region and name.
+        let formed = url == queue_url(&partition, &region, &account, &name);
         if !formed || prior[SSE_SQS] != serde_json::Value::Bool(false) {
             return Err(quell::remediation::invalid_prior(format!(
                 "the recorded queue `{url}` or its {SSE_SQS} is not one quell changed"
@@ -239,6 +241,8 @@ mod tests {
             name: "orders".into(),
             url: URL.into(),
             account: "111111111111".into(),
+            region: "us-east-1".into(),
+            partition: "aws".into(),
         }
     }
 
@@ -353,10 +357,17 @@ mod tests {
         );
         assert_eq!(s.num_calls(), 1);
         let mut elsewhere = prior.clone();
-        elsewhere["url"] = "https://evil.example/111111111111/other".into();
+        elsewhere["url"] = "https://sqs.evil.example/111111111111/orders".into();
+        let mut other_region = prior.clone();
+        other_region["region"] = "eu-west-1".into();
         let mut on = prior.clone();
         on[SSE_SQS] = true.into();
-        for bad in [elsewhere, on, serde_json::json!({"queue": "orders"})] {
+        for bad in [
+            elsewhere,
+            other_region,
+            on,
+            serde_json::json!({"queue": "orders"}),
+        ] {
             assert_eq!(
                 SqsEncryptQueue
                     .restore(&sqs, &bad)
@@ -386,13 +397,22 @@ mod tests {
             let t = SqsEncryptQueue.target(&f).unwrap();
             assert_eq!((t.name.as_str(), t.url.as_str()), ("orders", URL), "{id}");
         }
-        for other in [
-            "arn:aws:sqs:us-east-1:222222222222:orders",
-            "https://sqs.us-east-1.amazonaws.com/222222222222/orders",
+        for (other, named) in [
+            ("arn:aws:sqs:us-east-1:222222222222:orders", "222222222222"),
+            (
+                "https://sqs.us-east-1.amazonaws.com/222222222222/orders",
+                "222222222222",
+            ),
+            ("arn:aws:sqs:eu-west-1:111111111111:orders", "eu-west-1"),
+            (
+                "https://sqs.eu-west-1.amazonaws.com/111111111111/orders",
+                "eu-west-1",
+            ),
+            ("https://sqs.evil.example/111111111111/orders", "orders"),
         ] {
             f.resources = vec![Resource::from_arn(ResourceKind::SqsQueue, other)];
             let NotApplicable(why) = SqsEncryptQueue.target(&f).unwrap_err();
-            assert!(why.contains("222222222222"), "{why}");
+            assert!(why.contains(named), "{why}");
         }
         for bad in ["a queue", "https://sqs.x/y", "q".repeat(81).as_str()] {
             f.resources = vec![Resource::new(ResourceKind::SqsQueue, bad)];

@@ -44,6 +44,17 @@ struct GdResource {
     s3_bucket_details: Option<Vec<GdBucket>>,
     #[serde(default)]
     instance_details: Option<GdInstance>,
+    #[serde(default)]
+    lambda_details: Option<GdLambda>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct GdLambda {
+    #[serde(default)]
+    function_arn: Option<String>,
+    #[serde(default)]
+    function_name: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -126,6 +137,31 @@ pub(super) fn finding(env: &Envelope) -> Result<Finding, EventError> {
         .as_ref()
         .and_then(|k| k.access_key_id.clone())
         .map(|id| Resource::new(ResourceKind::IamAccessKey, id));
+    // A Lambda function: by its name, and its ARN when GuardDuty gives it (the name is the last
+    // part of the ARN; a finding whose two disagree is refused).
+    let function = match d.resource.lambda_details.as_ref() {
+        Some(l) => {
+            let from_arn = l
+                .function_arn
+                .as_deref()
+                .map(|a| short_id(&ResourceKind::LambdaFunction, a));
+            match (l.function_name.clone(), from_arn) {
+                (Some(n), Some(a)) if n != a => {
+                    return Err(invalid(
+                        "detail.resource.lambdaDetails.functionArn",
+                        "ARN of the function named in functionName",
+                        l.function_arn.as_deref().unwrap_or_default(),
+                    ))
+                }
+                (Some(n), _) | (None, Some(n)) => Some(
+                    Resource::new(ResourceKind::LambdaFunction, n).with_arn(l.function_arn.clone()),
+                ),
+                (None, None) => None,
+            }
+        }
+        None => None,
+    };
+    resources.extend(function);
     // The primary resource first, as resourceType names it; the others after.
     match d.resource.resource_type.as_str() {
         "S3Bucket" => {

@@ -333,6 +333,7 @@ fn check_resources(f: &Finding, source: Source, v2: bool, i: usize) -> Result<()
                 "SQS queue name or URL",
             ),
             K::DynamoDbTable => (validate::table_name(&r.id), "DynamoDB table name"),
+            K::LambdaFunction => (validate::function_name(&r.id), "Lambda function name"),
             // Security Hub names an account `AWS::::Account:<id>`.
             K::Account => (
                 validate::account_id(r.id.strip_prefix("AWS::::Account:").unwrap_or(&r.id)),

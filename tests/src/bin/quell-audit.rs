@@ -74,6 +74,22 @@ fn iam_action(c: &Call) -> Option<String> {
             };
             Some(format!("guardduty:{op}"))
         }
+        "lambda" => {
+            let parts: Vec<&str> = c.path.trim_matches('/').split('/').collect();
+            // `/<api version>/functions/<name or ARN>[/<sub-resource>]`, `/<version>/tags/<ARN>`.
+            let op = match (c.method.as_str(), &parts[1..]) {
+                ("GET", ["tags", _]) => "ListTags",
+                ("GET", ["functions", _, "concurrency"]) => "GetFunctionConcurrency",
+                ("PUT", ["functions", _, "concurrency"]) => "PutFunctionConcurrency",
+                ("DELETE", ["functions", _, "concurrency"]) => "DeleteFunctionConcurrency",
+                ("GET", ["functions", _]) => "GetFunction",
+                ("POST", ["functions", _, "versions"]) => "PublishVersion",
+                ("GET", ["functions", _, "versions"]) => "ListVersionsByFunction",
+                ("POST", ["functions"]) => "CreateFunction",
+                _ => return None,
+            };
+            Some(format!("lambda:{op}"))
+        }
         "access-analyzer" => {
             let path = c.path.trim_end_matches('/');
             let op = match (c.method.as_str(), path) {
