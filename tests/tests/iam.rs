@@ -1072,3 +1072,85 @@ async fn an_identity_center_role_is_escalated_with_no_write() {
         "an inline policy was put on an Identity Center role"
     );
 }
+
+/// A HIGH GuardDuty finding on a user's key contains the user as AWSSupport-ContainIAMPrincipal
+/// does: every active key deactivated (not only the one named), the console password's login
+/// profile deleted, and a deny-all inline policy, each read back from the member; replayed, nothing
+/// is written; undone, the keys are active, a login profile is back (a new password to be reset)
+/// and the policy is gone.
+#[tokio::test]
+async fn a_high_severity_finding_contains_the_whole_user_and_undo_lifts_it() {
+    use iam_disable_access_key::CONTAIN_POLICY;
+    let (emu, central, member) = setup().await;
+    let (_, keys) = seed::user_with_keys(&member, "ci-deployer").await;
+    let iam = aws_sdk_iam::Client::new(&member);
+    iam.create_login_profile()
+        .user_name("ci-deployer")
+        .password("Quell-seeded-password-1!")
+        .send()
+        .await
+        .unwrap();
+    let mut event = events::load(
+        "guardduty-iam-unauthorizedaccess-maliciousipcaller.json",
+        &[("AKIAQUELLDEMOLEAKED1", &keys[0])],
+    );
+    event["detail"]["severity"] = serde_json::json!(8);
+    let (id, product) = hub_id(&event);
+    seed::hub_finding(
+        &member,
+        MEMBER,
+        &id,
+        &product,
+        ("AwsIamAccessKey", &keys[0]),
+    )
+    .await;
+    let seeded = seed::key_statuses(&member, "ci-deployer").await;
+    assert!(seeded.iter().all(|(_, s)| s == "Active"), "{seeded:?}");
+    let ctx = quell_tests::recording_context(&emu, "iam-disable-access-key").await;
+    let r = IamDisableAccessKey::default();
+    let report = quell_tests::deliver(&r, &ctx, event.clone()).await;
+    assert_eq!(report.outcome.name(), "REMEDIATED", "{report:?}");
+
+    // Read back: no key active, no login profile, everything denied.
+    let statuses = seed::key_statuses(&member, "ci-deployer").await;
+    assert!(
+        statuses.len() == 2 && statuses.iter().all(|(_, s)| s == "Inactive"),
+        "{statuses:?}"
+    );
+    let profile = iam
+        .get_login_profile()
+        .user_name("ci-deployer")
+        .send()
+        .await;
+    assert!(profile.is_err(), "the login profile is gone");
+    let policies = user_policies(&member, "ci-deployer").await;
+    assert_eq!(
+        policies,
+        [(
+            CONTAIN_POLICY.to_string(),
+            iam_disable_access_key::contain_policy()
+        )]
+    );
+    assert_eq!(seed::workflow(&central, &id).await.unwrap().0, "RESOLVED");
+
+    emu.clear_calls().await;
+    let replay = quell_tests::deliver(&r, &ctx, quell_tests::again(&event, "again")).await;
+    assert_eq!(replay.outcome.name(), "ALREADY_COMPLIANT", "{replay:?}");
+    assert!(member_writes(&emu).await.is_empty());
+
+    let steps = quell_tests::undo_recorded(&emu, &ctx, &r, &parsed(&event).id).await;
+    assert_eq!(
+        steps.len(),
+        4,
+        "two keys, the login profile, the policy: {steps:?}"
+    );
+    assert_eq!(seed::key_statuses(&member, "ci-deployer").await, seeded);
+    let back = iam
+        .get_login_profile()
+        .user_name("ci-deployer")
+        .send()
+        .await
+        .unwrap();
+    assert!(back.login_profile.unwrap().password_reset_required);
+    assert!(user_policies(&member, "ci-deployer").await.is_empty());
+}

@@ -46,6 +46,18 @@ pub const FINDING_TAG: &str = "quell:finding";
 /// The one inline policy quell keeps on a user whose temporary credentials were stolen: replaced,
 /// never stacked. (iam-revoke-role-sessions keeps `quell-revoke-older-sessions` on roles.)
 pub const SESSIONS_POLICY: &str = "quell-revoke-older-user-sessions";
+/// The inline policy that contains a user a GuardDuty finding at or over
+/// QUELL_CONTAIN_USER_MIN_SEVERITY names: everything denied, to its keys and every session of its.
+pub const CONTAIN_POLICY: &str = "quell-contain-user";
+
+/// The containment policy's document: deny everything. A user's policies govern its
+/// GetSessionToken sessions too, so this also ends the sessions it already has.
+pub fn contain_policy() -> serde_json::Value {
+    serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{"Sid": "QuellContainUser", "Effect": "Deny", "Action": "*", "Resource": "*"}]
+    })
+}
 
 #[derive(Debug, Clone)]
 pub struct IamDisableAccessKey {
@@ -60,6 +72,10 @@ pub struct IamDisableAccessKey {
     pub in_use_days: u64,
     /// GuardDuty findings below this severity are planned, not acted on.
     pub min_severity: Severity,
+    /// GuardDuty findings at or over this severity contain the user, as AWSSupport-ContainIAMPrincipal
+    /// does: every active key deactivated, its console password (login profile) deleted, and a
+    /// deny-all inline policy; below it, only the named key is deactivated.
+    pub contain_min_severity: Severity,
     /// IAM.8, IAM.22, iam-user-unused-credentials-check: a console password unused over the
     /// rule's days is deleted (its login profile); `false`: read and reported (UNCONFIRMED).
     pub delete_unused_passwords: bool,
@@ -76,6 +92,7 @@ impl Default for IamDisableAccessKey {
             // behavior): HIGH would leave most stolen keys working. LOW ones (blocked attempts,
             // policy changes) are planned for a person.
             min_severity: Severity::Medium,
+            contain_min_severity: Severity::High,
             delete_unused_passwords: true,
         }
     }
@@ -113,7 +130,10 @@ struct Read {
     named_listed: bool,
     /// `UnusedFor` only: the user's console password, when unused over the rule's days (`None`:
     /// no password, or one in use). Deleted with `delete_unused_passwords`, reported without.
+    /// A contained user's password, whatever its use, to be deleted.
     unused_password: Option<IdlePassword>,
+    /// A contained user: the containment policy as it was before (`None`: none).
+    contain_policy_was: Option<String>,
 }
 
 /// A console password unused over a rule's days, and what `prior` records of its login profile
@@ -136,6 +156,8 @@ pub struct Target {
     pub rotation: bool,
     /// The user's name once looked up, so one finding lists users at most once.
     pub resolved: OnceLock<String>,
+    /// A GuardDuty finding at or over `contain_min_severity`: the whole user is contained.
+    pub contain: bool,
     read: Cached<Read>,
 }
 
@@ -160,6 +182,7 @@ impl Target {
             finding,
             severity: None,
             resolved: OnceLock::new(),
+            contain: false,
             read: Cached::default(),
         }
     }
@@ -219,9 +242,9 @@ fn seen_at(f: &Finding) -> DateTime {
 impl Remediation for IamDisableAccessKey {
     const SPEC: Spec = Spec {
         id: "iam-disable-access-key",
-        summary: "Deactivates (never deletes) a leaked, misused, stale or unused IAM user access key, deletes an unused console password, tags the user; for a user's stolen temporary key, denies its sessions issued before now",
-        resolved: "GuardDuty IAMUser types: ListAccessKeys lists the named key, not Active; an ASIA key: GetUserPolicy quell-revoke-older-user-sessions cut-off (aws:TokenIssueTime) at or after the finding's time. IAM.3, access-keys-rotated: no Active key older than QUELL_KEY_MAX_AGE_DAYS (90); IAM.8, iam-user-unused-credentials-check: no Active key unused (last used, else created) over QUELL_KEY_UNUSED_DAYS (90), and no console password unused (GetUser PasswordLastUsed, else the login profile's creation) over it: one that was is deleted, and GetLoginProfile re-read says NoSuchEntity; IAM.22: over QUELL_KEY_UNUSED_DAYS_IAM22 (45); a finding naming a key: that key not Active. UNCONFIRMED: named key not among the user's keys, an AssumedRole key, or, with QUELL_DELETE_UNUSED_PASSWORDS=false, a console password unused over the days (also when keys were deactivated in the same run: the change stands, the finding is not said to be gone).",
-        untouched: "Never deletes a key (Inactive only) and leaves long-term keys alone for a stolen ASIA key. A console password is deleted (its login profile) only when unused over the days, never changed or reset; undo makes the login profile again but cannot give the old password back (IAM never returns it): it sets a new random one, never logged or recorded, to be reset at sign-in, and a person must set the password. QUELL_DELETE_UNUSED_PASSWORDS=false reports an unused password for a person instead. Root credentials (userType Root) are escalated, not acted on (NotApplicable). Plans only (PLANNED/NOTIFIED) when a GuardDuty finding is below QUELL_KEY_MIN_SEVERITY (MEDIUM) or a rotation finding's key was used within QUELL_KEY_IN_USE_DAYS (7). A user tagged QUELL_EXEMPT_TAG (quell:exempt)=true is EXEMPT. Default enforce.",
+        summary: "Deactivates (never deletes) a leaked, misused, stale or unused IAM user access key, deletes an unused console password, tags the user; contains a user a HIGH GuardDuty finding names (every key, console access, deny-all)",
+        resolved: "GuardDuty IAMUser types at or over QUELL_CONTAIN_USER_MIN_SEVERITY (HIGH), the user contained: ListAccessKeys lists no Active key, GetLoginProfile says NoSuchEntity, and GetUserPolicy quell-contain-user is Deny * on *; below it: ListAccessKeys lists the named key, not Active; an ASIA key: GetUserPolicy quell-revoke-older-user-sessions cut-off (aws:TokenIssueTime) at or after the finding's time. IAM.3, access-keys-rotated: no Active key older than QUELL_KEY_MAX_AGE_DAYS (90); IAM.8, iam-user-unused-credentials-check: no Active key unused (last used, else created) over QUELL_KEY_UNUSED_DAYS (90), and no console password unused (GetUser PasswordLastUsed, else the login profile's creation) over it: one that was is deleted, and GetLoginProfile re-read says NoSuchEntity; IAM.22: over QUELL_KEY_UNUSED_DAYS_IAM22 (45); a finding naming a key: that key not Active. UNCONFIRMED: named key not among the user's keys, an AssumedRole key, or, with QUELL_DELETE_UNUSED_PASSWORDS=false, a console password unused over the days (also when keys were deactivated in the same run: the change stands, the finding is not said to be gone).",
+        untouched: "Never deletes a key (Inactive only) and leaves long-term keys alone for a stolen ASIA key. A console password is deleted (its login profile) only when unused over the days, never changed or reset; undo makes the login profile again but cannot give the old password back (IAM never returns it): it sets a new random one, never logged or recorded, to be reset at sign-in, and a person must set the password. QUELL_DELETE_UNUSED_PASSWORDS=false reports an unused password for a person instead. Root credentials (userType Root) are escalated, not acted on (NotApplicable). A contained user (a GuardDuty finding at or over QUELL_CONTAIN_USER_MIN_SEVERITY, HIGH) loses every key, its console access and everything else (inline quell-contain-user, Deny * on *, which ends its sessions too); its groups, attached policies and the user itself are left; undo reactivates the keys, makes a login profile with a new password to be reset, and removes the policy (or puts back the one it had). Plans only (PLANNED/NOTIFIED) when a GuardDuty finding is below QUELL_KEY_MIN_SEVERITY (MEDIUM) or a rotation finding's key was used within QUELL_KEY_IN_USE_DAYS (7). A user tagged QUELL_EXEMPT_TAG (quell:exempt)=true is EXEMPT. Default enforce.",
         triggers: Triggers {
             guardduty: &[
                 "UnauthorizedAccess:IAMUser/*",
@@ -273,6 +296,12 @@ impl Remediation for IamDisableAccessKey {
         if let Some(v) = get("QUELL_KEY_MIN_SEVERITY").filter(|v| !v.trim().is_empty()) {
             self.min_severity = Severity::from_label(v.trim()).ok_or(ConfigError {
                 var: "QUELL_KEY_MIN_SEVERITY",
+                reason: format!("`{v}` is not LOW, MEDIUM, HIGH or CRITICAL"),
+            })?;
+        }
+        if let Some(v) = get("QUELL_CONTAIN_USER_MIN_SEVERITY").filter(|v| !v.trim().is_empty()) {
+            self.contain_min_severity = Severity::from_label(v.trim()).ok_or(ConfigError {
+                var: "QUELL_CONTAIN_USER_MIN_SEVERITY",
                 reason: format!("`{v}` is not LOW, MEDIUM, HIGH or CRITICAL"),
             })?;
         }
@@ -341,8 +370,11 @@ impl Remediation for IamDisableAccessKey {
                     Rule::RoleSession { .. } => None,
                     _ => name.map(User::Name),
                 };
+                let contain = matches!(rule, Rule::Key(_) | Rule::Sessions { .. })
+                    && f.severity >= self.contain_min_severity;
                 let mut t = Target::new(user, rule, finding);
                 t.severity = Some(f.severity);
+                t.contain = contain;
                 Ok(t)
             }
             Source::Config | Source::SecurityHub => {
@@ -428,7 +460,9 @@ impl Remediation for IamDisableAccessKey {
     async fn plan(&self, iam: &aws_sdk_iam::Client, t: &Target) -> Result<Vec<Step>, AwsError> {
         match &t.rule {
             Rule::RoleSession { .. } => return Ok(Vec::new()),
-            Rule::Sessions { key, since } => return plan_sessions(iam, t, key, since).await,
+            Rule::Sessions { key, since } if !t.contain => {
+                return plan_sessions(iam, t, key, since).await
+            }
             _ => {}
         }
         let user = user_name(iam, t).await?;
@@ -453,6 +487,9 @@ impl Remediation for IamDisableAccessKey {
             }
             let why = match &t.rule {
                 Rule::Key(want) if *want == id => Some("named by the finding".to_string()),
+                Rule::Key(_) | Rule::Sessions { .. } if t.contain => {
+                    Some("the user is contained: every key of its".to_string())
+                }
                 Rule::Key(_) | Rule::Sessions { .. } | Rule::RoleSession { .. } => None,
                 Rule::OlderThan(max) => {
                     let age = k.create_date.as_ref().map(age_days).unwrap_or(0);
@@ -501,6 +538,29 @@ impl Remediation for IamDisableAccessKey {
             ));
         }
         read.unused_password = password.as_ref().map(|(p, _)| p.clone());
+        if t.contain {
+            // AWSSupport-ContainIAMPrincipal's steps for a user: console access removed, and
+            // everything denied (its sessions included), beside the keys above.
+            if let Some(p) = login_profile(iam, &user).await? {
+                steps.push(Step::new(
+                    DELETE_LOGIN_PROFILE,
+                    format!("user={user} login profile: console access removed (contained)"),
+                ));
+                read.unused_password = Some(p);
+            }
+            let was = policy_of(iam, &user, CONTAIN_POLICY).await?;
+            let holds = was
+                .as_deref()
+                .and_then(|d| serde_json::from_str::<serde_json::Value>(d).ok())
+                .is_some_and(|d| d == contain_policy());
+            if !holds {
+                steps.push(Step::new(
+                    PUT_POLICY,
+                    format!("user={user} policy={CONTAIN_POLICY} Deny * on * (its keys and every session of its)"),
+                ));
+            }
+            read.contain_policy_was = was;
+        }
         t.read.set(read);
         if !steps.is_empty() {
             // The tag step's detail, which the note prints, also says a password was left.
@@ -576,7 +636,7 @@ impl Remediation for IamDisableAccessKey {
         t: &Target,
     ) -> Result<Option<serde_json::Value>, AwsError> {
         let user = user_name(iam, t).await?;
-        if matches!(t.rule, Rule::Sessions { .. }) {
+        if matches!(t.rule, Rule::Sessions { .. }) && !t.contain {
             let doc = sessions_policy_of(iam, &user).await?;
             return Ok(Some(serde_json::json!({"user": user, "policy": doc})));
         }
@@ -598,6 +658,17 @@ impl Remediation for IamDisableAccessKey {
             .last_read()
             .unused_password
             .filter(|_| steps.iter().any(|s| s.action == DELETE_LOGIN_PROFILE));
+        if steps
+            .iter()
+            .any(|s| s.action == PUT_POLICY && s.detail.contains(CONTAIN_POLICY))
+        {
+            if let Some(o) = prior.as_object_mut() {
+                o.insert(
+                    "contain_policy".into(),
+                    serde_json::json!({"was": t.last_read().contain_policy_was}),
+                );
+            }
+        }
         if let (Some(p), Some(o)) = (deleted, prior.as_object_mut()) {
             o.insert(
                 "login_profile".into(),
@@ -635,6 +706,13 @@ impl Remediation for IamDisableAccessKey {
         }
         // Read before any call: a bad record changes nothing.
         let login_profile = recorded_login_profile(prior, &user)?;
+        if let Some(c) = prior.get("contain_policy") {
+            if !(c["was"].is_null() || c["was"].is_string()) {
+                return Err(quell::remediation::invalid_prior(format!(
+                    "the recorded `contain_policy` is not one: {c}"
+                )));
+            }
+        }
         let mut steps = Vec::new();
         for key in prior["active_keys"]
             .as_array()
@@ -657,6 +735,9 @@ impl Remediation for IamDisableAccessKey {
         if let Some(was) = login_profile {
             steps.push(restore_login_profile(iam, &user, &was).await?);
         }
+        if let Some(c) = prior.get("contain_policy") {
+            steps.push(restore_contain_policy(iam, &user, &c["was"]).await?);
+        }
         Ok(steps)
     }
 
@@ -667,7 +748,7 @@ impl Remediation for IamDisableAccessKey {
         steps: &[Step],
     ) -> Result<(), AwsError> {
         let user = user_name(iam, t).await?;
-        if matches!(t.rule, Rule::Sessions { .. }) {
+        if matches!(t.rule, Rule::Sessions { .. }) && !t.contain {
             let now = DateTime::from(SystemTime::now());
             iam.put_user_policy()
                 .user_name(&user)
@@ -692,6 +773,19 @@ impl Remediation for IamDisableAccessKey {
                 .send()
                 .await
                 .aws(|| format!("could not deactivate access key {key} of user {user}"))?;
+        }
+        if steps
+            .iter()
+            .any(|s| s.action == PUT_POLICY && s.detail.contains(CONTAIN_POLICY))
+        {
+            // First: everything the user does is denied before anything else changes.
+            iam.put_user_policy()
+                .user_name(&user)
+                .policy_name(CONTAIN_POLICY)
+                .policy_document(contain_policy().to_string())
+                .send()
+                .await
+                .aws(|| format!("could not put policy {CONTAIN_POLICY} on user {user}"))?;
         }
         if steps.iter().any(|s| s.action == DELETE_LOGIN_PROFILE) {
             match iam.delete_login_profile().user_name(&user).send().await {
@@ -1008,10 +1102,37 @@ async fn sessions_policy_of(
     iam: &aws_sdk_iam::Client,
     user: &str,
 ) -> Result<Option<String>, AwsError> {
+    policy_of(iam, user, SESSIONS_POLICY).await
+}
+
+/// The user's login profile, as an [`IdlePassword`] for `prior` (`None`: the user has none).
+async fn login_profile(
+    iam: &aws_sdk_iam::Client,
+    user: &str,
+) -> Result<Option<IdlePassword>, AwsError> {
+    match iam.get_login_profile().user_name(user).send().await {
+        Ok(out) => Ok(out.login_profile.map(|p| IdlePassword {
+            idle: 0,
+            created: p.create_date,
+            reset_required: p.password_reset_required,
+        })),
+        Err(e) if aws_sdk_iam::error::ProvideErrorMetadata::code(&e) == Some("NoSuchEntity") => {
+            Ok(None)
+        }
+        Err(e) => Err(e).aws(|| format!("could not read the login profile of user {user}")),
+    }
+}
+
+/// An inline policy of the user's, decoded (`None`: it has none by that name).
+async fn policy_of(
+    iam: &aws_sdk_iam::Client,
+    user: &str,
+    name: &str,
+) -> Result<Option<String>, AwsError> {
     match iam
         .get_user_policy()
         .user_name(user)
-        .policy_name(SESSIONS_POLICY)
+        .policy_name(name)
         .send()
         .await
     {
@@ -1019,7 +1140,54 @@ async fn sessions_policy_of(
         Err(e) if aws_sdk_iam::error::ProvideErrorMetadata::code(&e) == Some("NoSuchEntity") => {
             Ok(None)
         }
-        Err(e) => Err(e).aws(|| format!("could not read policy {SESSIONS_POLICY} of user {user}")),
+        Err(e) => Err(e).aws(|| format!("could not read policy {name} of user {user}")),
+    }
+}
+
+/// Puts the containment policy back as it was: removed when the user had none.
+async fn restore_contain_policy(
+    iam: &aws_sdk_iam::Client,
+    user: &str,
+    was: &serde_json::Value,
+) -> Result<Step, AwsError> {
+    match was.as_str() {
+        None => {
+            match iam
+                .delete_user_policy()
+                .user_name(user)
+                .policy_name(CONTAIN_POLICY)
+                .send()
+                .await
+            {
+                Ok(_) => {}
+                Err(e)
+                    if aws_sdk_iam::error::ProvideErrorMetadata::code(&e)
+                        == Some("NoSuchEntity") => {}
+                Err(e) => {
+                    return Err(e)
+                        .aws(|| format!("could not delete policy {CONTAIN_POLICY} of user {user}"))
+                }
+            }
+            Ok(Step::new(
+                DELETE_POLICY,
+                format!(
+                    "user={user} policy={CONTAIN_POLICY} removed: the user is no longer contained"
+                ),
+            ))
+        }
+        Some(doc) => {
+            iam.put_user_policy()
+                .user_name(user)
+                .policy_name(CONTAIN_POLICY)
+                .policy_document(doc)
+                .send()
+                .await
+                .aws(|| format!("could not put policy {CONTAIN_POLICY} of user {user} back"))?;
+            Ok(Step::new(
+                PUT_POLICY,
+                format!("user={user} policy={CONTAIN_POLICY} as it was"),
+            ))
+        }
     }
 }
 

@@ -1433,3 +1433,177 @@ fn session_policies_read_back_their_cutoff() {
     );
     assert!(cutoff("{\"Statement\":[]}").is_none());
 }
+
+/// A contained user's keys: both active at first, both inactive after.
+fn both_keys_then_inactive() -> MockRule {
+    mock!(Client::list_access_keys)
+        .sequence()
+        .output(|| {
+            ListAccessKeysOutput::builder()
+                .access_key_metadata(key(KEY, true, 10))
+                .access_key_metadata(key(OTHER, true, 10))
+                .build()
+                .unwrap()
+        })
+        .times(1)
+        .output(|| {
+            ListAccessKeysOutput::builder()
+                .access_key_metadata(key(KEY, false, 10))
+                .access_key_metadata(key(OTHER, false, 10))
+                .build()
+                .unwrap()
+        })
+        .repeatedly()
+        .build()
+}
+
+/// GetUserPolicy quell-contain-user: none at first, then the deny-all.
+fn contain_policy_then_put() -> MockRule {
+    mock!(Client::get_user_policy)
+        .match_requests(|r| r.policy_name() == Some(CONTAIN_POLICY))
+        .sequence()
+        .error(|| {
+            GetUserPolicyError::generic(ErrorMetadata::builder().code("NoSuchEntity").build())
+        })
+        .times(1)
+        .output(|| {
+            GetUserPolicyOutput::builder()
+                .user_name("alice")
+                .policy_name(CONTAIN_POLICY)
+                .policy_document(contain_policy().to_string())
+                .build()
+                .unwrap()
+        })
+        .repeatedly()
+        .build()
+}
+
+fn contained_target() -> Target {
+    let mut t = target();
+    t.contain = true;
+    t
+}
+
+#[tokio::test]
+async fn a_contained_user_loses_every_key_its_console_access_and_everything_else() {
+    let (t, l, g) = (no_tags(), both_keys_then_inactive(), tag_ok());
+    let u = mock!(Client::update_access_key)
+        .match_requests(|r| r.status() == Some(&StatusType::Inactive))
+        .then_output(|| UpdateAccessKeyOutput::builder().build());
+    // Read by the plan, deleted, then gone at the re-read.
+    let lp = mock!(Client::get_login_profile)
+        .sequence()
+        .output(|| profile_made(30))
+        .times(1)
+        .error(|| {
+            GetLoginProfileError::generic(ErrorMetadata::builder().code("NoSuchEntity").build())
+        })
+        .repeatedly()
+        .build();
+    let (d, p) = (
+        delete_password_ok(),
+        mock!(Client::put_user_policy)
+            .match_requests(|r| {
+                r.policy_name() == Some(CONTAIN_POLICY)
+                    && r.policy_document()
+                        .and_then(|d| serde_json::from_str::<serde_json::Value>(d).ok())
+                        == Some(contain_policy())
+            })
+            .then_output(|| PutUserPolicyOutput::builder().build()),
+    );
+    let cp = contain_policy_then_put();
+    let iam = mock_client!(
+        aws_sdk_iam,
+        RuleMode::MatchAny,
+        [&t, &l, &u, &g, &lp, &d, &p, &cp]
+    );
+    let r = IamDisableAccessKey::default();
+    let target = contained_target();
+    let out = execute(&r, &iam, &target, Mode::Enforce, "quell:exempt").await;
+    let Outcome::Remediated { steps } = &out else {
+        panic!("{out:?}")
+    };
+    assert_eq!(
+        steps.iter().filter(|s| s.action == UPDATE).count(),
+        2,
+        "{steps:?}"
+    );
+    assert_eq!(
+        (u.num_calls(), d.num_calls(), p.num_calls(), g.num_calls()),
+        (2, 1, 1, 1)
+    );
+}
+
+#[tokio::test]
+async fn the_contained_users_prior_is_what_undo_puts_back() {
+    let (l, lp, cp) = (
+        both_keys_then_inactive(),
+        password_made(30),
+        contain_policy_then_put(),
+    );
+    let iam = mock_client!(aws_sdk_iam, RuleMode::MatchAny, [&l, &lp, &cp]);
+    let r = IamDisableAccessKey::default();
+    let target = contained_target();
+    let prior = r.prior(&iam, &target).await.unwrap().unwrap();
+    assert_eq!(prior["active_keys"], serde_json::json!([KEY, OTHER]));
+    assert_eq!(prior["login_profile"]["user_name"], "alice");
+    assert_eq!(prior["contain_policy"], serde_json::json!({"was": null}));
+
+    let react = mock!(Client::update_access_key)
+        .match_requests(|r| r.status() == Some(&StatusType::Active))
+        .then_output(|| UpdateAccessKeyOutput::builder().build());
+    let (create, _) = create_password_ok();
+    let lift = mock!(Client::delete_user_policy)
+        .match_requests(|r| {
+            r.policy_name() == Some(CONTAIN_POLICY) && r.user_name() == Some("alice")
+        })
+        .then_output(|| DeleteUserPolicyOutput::builder().build());
+    let gone = no_password();
+    let iam = mock_client!(
+        aws_sdk_iam,
+        RuleMode::MatchAny,
+        [&react, &create, &lift, &gone]
+    );
+    let steps = r.restore(&iam, &prior).await.unwrap();
+    assert_eq!(steps.len(), 4, "{steps:?}");
+    assert_eq!((react.num_calls(), lift.num_calls()), (2, 1));
+
+    // A record whose policy is not a document or null changes nothing.
+    let mut bad = prior.clone();
+    bad["contain_policy"] = serde_json::json!({"was": 7});
+    assert_eq!(
+        r.restore(&iam, &bad).await.unwrap_err().code.as_deref(),
+        Some("InvalidPriorState")
+    );
+    assert_eq!(react.num_calls(), 2);
+}
+
+#[test]
+fn only_a_finding_at_or_over_the_containment_severity_contains_the_user() {
+    let event = |severity: f64| {
+        let mut e: serde_json::Value = serde_json::from_str(include_str!(
+            "../../../events/guardduty-iam-unauthorizedaccess-maliciousipcaller.json"
+        ))
+        .unwrap();
+        e["detail"]["severity"] = serde_json::json!(severity);
+        quell::event::Envelope::parse(e)
+            .unwrap()
+            .findings
+            .remove(0)
+            .unwrap()
+    };
+    let r = IamDisableAccessKey::default();
+    assert!(
+        !r.target(&event(5.0)).unwrap().contain,
+        "MEDIUM: the named key only"
+    );
+    assert!(r.target(&event(8.0)).unwrap().contain, "HIGH: the user");
+    let mut critical_only = IamDisableAccessKey::default();
+    critical_only
+        .configure(&|k| (k == "QUELL_CONTAIN_USER_MIN_SEVERITY").then(|| "critical".into()))
+        .unwrap();
+    assert!(!critical_only.target(&event(8.0)).unwrap().contain);
+    assert!(IamDisableAccessKey::default()
+        .configure(&|k| (k == "QUELL_CONTAIN_USER_MIN_SEVERITY").then(|| "severe".into()))
+        .is_err());
+}
