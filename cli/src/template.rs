@@ -817,7 +817,7 @@ pub fn coverage(specs: &[Spec]) -> String {
         t,
         "### Security Hub controls
 
-quell remediates **{}** Security Hub control ids ({} CIS-numbered          requirements besides); Automated Security Response on AWS remediates **{}** ({source});          **{both}** are in both.
+quell remediates **{}** Security Hub control ids ({} CIS-numbered requirements besides); Automated Security Response on AWS remediates **{}** ({source}); **{both}** are in both.
 
 | control | quell | ASR |
 |---|---|---|",
@@ -908,7 +908,7 @@ CIS-numbered requirements (ASFF only):
         "
 ### GuardDuty finding types
 
-{} documented types (events/reference/guardduty-finding-types.csv),          {} without an answer. By function: {}. A brute-force type is contained as the ACTOR and          escalated as the TARGET, so it counts twice.
+{} documented types (events/reference/guardduty-finding-types.csv), {} without an answer. By function: {}. A brute-force type is contained as the ACTOR and escalated as the TARGET, so it counts twice.
 
 | type | answered by |
 |---|---|",

@@ -727,19 +727,13 @@ async fn every_function_binary_fixes_one_finding_through_the_runtime_api() {
         const ID: &str = "lambda-contain-function";
         seed::function(&member, "quell-demo-thumbnailer", None).await;
         let event = events::load("guardduty-lambda-backdoor-ccactivity-b.json", &[]);
-        let (seeded, fixed) = fleet
-            .fix(
-                ID,
-                &[],
-                event,
-                &Probe::Concurrency("quell-demo-thumbnailer"),
-            )
+        // Contained, and NOTIFIED: the role's sessions are a person's to revoke.
+        let probe = Probe::Concurrency("quell-demo-thumbnailer");
+        assert_eq!(probe.read(&member).await, "reserved=None", "{ID}");
+        fleet
+            .answer(ID, &[], event, "UNCONFIRMED", "NOTIFIED")
             .await;
-        assert_eq!(
-            (seeded.as_str(), fixed.as_str()),
-            ("reserved=None", "reserved=Some(0)"),
-            "{ID}"
-        );
+        assert_eq!(probe.read(&member).await, "reserved=Some(0)", "{ID}");
     }
 
     // Last: the account's Block Public Access would stand in the way of the public buckets seeded

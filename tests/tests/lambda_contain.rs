@@ -1,7 +1,8 @@
 //! A Lambda function GuardDuty says talks to a command-and-control server, contained end to end
 //! with IAM in force: planned by default (dry-run), then, enforced, its reserved concurrency read
-//! back as 0 and the code that ran published as an evidence version; replayed without a write;
-//! undone to the concurrency it had. A function of the same name in another account is never
+//! back as 0 and the code that ran published as an evidence version, the finding NOTIFIED naming
+//! the role whose sessions a person must revoke; replayed without a write; undone to unreserved,
+//! as it was. A function of the same name in another account is never
 //! touched.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -54,7 +55,7 @@ async fn a_compromised_function_is_contained_its_code_kept_and_undo_gives_its_co
     let central = emu.central_config();
     let member = emu.account_config(MEMBER).await;
     seed::member_role(&member, CENTRAL).await;
-    seed::function(&member, NAME, Some(25)).await;
+    seed::function(&member, NAME, None).await;
     let other = emu.account_config(OTHER).await;
     seed::function(&other, NAME, None).await;
     let event = events::load("guardduty-lambda-backdoor-ccactivity-b.json", &[]);
@@ -69,12 +70,13 @@ async fn a_compromised_function_is_contained_its_code_kept_and_undo_gives_its_co
     )
     .await;
     assert_eq!(planned.outcome.name(), "PLANNED", "{planned:?}");
-    assert_eq!(reserved(&member).await, Some(25));
+    assert_eq!(reserved(&member).await, None);
     assert!(versions(&member).await.is_empty());
 
     let ctx = quell_tests::recording_context(&emu, LambdaContainFunction::SPEC.id).await;
     let report = deliver(&r, &ctx, event.clone()).await;
-    assert_eq!(report.outcome.name(), "REMEDIATED", "{report:?}");
+    // Contained, never RESOLVED: the role's sessions are named for a person.
+    assert_eq!(report.outcome.name(), "UNCONFIRMED", "{report:?}");
     assert_eq!(
         reserved(&member).await,
         Some(0),
@@ -94,28 +96,38 @@ async fn a_compromised_function_is_contained_its_code_kept_and_undo_gives_its_co
     );
     assert!(versions(&other).await.is_empty());
     let (status, note) = seed::workflow(&central, &hub_id(&event)).await.unwrap();
-    assert_eq!(status, "RESOLVED");
-    assert!(note
-        .unwrap_or_default()
-        .contains("lambda:PutFunctionConcurrency"));
+    assert_eq!(status, "NOTIFIED");
+    let note = note.unwrap_or_default();
+    assert!(
+        note.contains("lambda:PutFunctionConcurrency") && note.contains(&kept[0].2),
+        "{note}"
+    );
+    match &report.outcome {
+        quell::Outcome::Unconfirmed { unchecked, .. } => {
+            assert!(
+                unchecked.contains("quell-demo-thumbnailer-role"),
+                "{unchecked}"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
 
     // Replayed: contained already, and not one write.
     emu.clear_calls().await;
     let replay = deliver(&r, &ctx, again(&event, "replay")).await;
-    assert_eq!(replay.outcome.name(), "ALREADY_COMPLIANT", "{replay:?}");
+    assert_eq!(replay.outcome.name(), "UNCONFIRMED", "{replay:?}");
     let writes: Vec<String> = emu
         .calls()
         .await
         .into_iter()
-        .filter(|c| c.account == MEMBER && c.service == "lambda")
-        .map(|c| c.action)
-        .filter(|a| a.starts_with("Put") || a.starts_with("Publish") || a.starts_with("Delete"))
+        .filter(|c| c.account == MEMBER && c.service == "lambda" && c.method != "GET")
+        .map(|c| format!("{} {}", c.method, c.path))
         .collect();
     assert!(writes.is_empty(), "{writes:?}");
 
-    // Undo: the concurrency it had; the evidence version stays.
+    // Undo: unreserved, as it was; the evidence version stays.
     let steps = quell_tests::undo_recorded(&emu, &ctx, &r, &parsed(&event).id).await;
     assert_eq!(steps.len(), 1, "{steps:?}");
-    assert_eq!(reserved(&member).await, Some(25));
+    assert_eq!(reserved(&member).await, None);
     assert_eq!(versions(&member).await, kept);
 }

@@ -103,7 +103,7 @@ impl Remediation for DynamodbDeletionProtection {
         let r = f
             .resource(&ResourceKind::DynamoDbTable)
             .ok_or_else(|| NotApplicable("the finding names no DynamoDB table".into()))?;
-        if let Some(arn) = &r.arn {
+        if let Some(arn) = r.arn.as_deref().filter(|a| a.starts_with("arn:")) {
             quell::finding::arn_in(arn, &f.account, &f.region)
                 .map_err(|why| NotApplicable(format!("table {}: {why}", r.id)))?;
         }

@@ -244,7 +244,7 @@ impl Remediation for IamDisableAccessKey {
         id: "iam-disable-access-key",
         summary: "Deactivates (never deletes) a leaked, misused, stale or unused IAM user access key, deletes an unused console password, tags the user; contains a user a HIGH GuardDuty finding names (every key, console access, deny-all)",
         resolved: "GuardDuty IAMUser types at or over QUELL_CONTAIN_USER_MIN_SEVERITY (HIGH), the user contained: ListAccessKeys lists no Active key, GetLoginProfile says NoSuchEntity, and GetUserPolicy quell-contain-user is Deny * on *; below it: ListAccessKeys lists the named key, not Active; an ASIA key: GetUserPolicy quell-revoke-older-user-sessions cut-off (aws:TokenIssueTime) at or after the finding's time. IAM.3, access-keys-rotated: no Active key older than QUELL_KEY_MAX_AGE_DAYS (90); IAM.8, iam-user-unused-credentials-check: no Active key unused (last used, else created) over QUELL_KEY_UNUSED_DAYS (90), and no console password unused (GetUser PasswordLastUsed, else the login profile's creation) over it: one that was is deleted, and GetLoginProfile re-read says NoSuchEntity; IAM.22: over QUELL_KEY_UNUSED_DAYS_IAM22 (45); a finding naming a key: that key not Active. UNCONFIRMED: named key not among the user's keys, an AssumedRole key, or, with QUELL_DELETE_UNUSED_PASSWORDS=false, a console password unused over the days (also when keys were deactivated in the same run: the change stands, the finding is not said to be gone).",
-        untouched: "Never deletes a key (Inactive only) and leaves long-term keys alone for a stolen ASIA key. A console password is deleted (its login profile) only when unused over the days, never changed or reset; undo makes the login profile again but cannot give the old password back (IAM never returns it): it sets a new random one, never logged or recorded, to be reset at sign-in, and a person must set the password. QUELL_DELETE_UNUSED_PASSWORDS=false reports an unused password for a person instead. Root credentials (userType Root) are escalated, not acted on (NotApplicable). A contained user (a GuardDuty finding at or over QUELL_CONTAIN_USER_MIN_SEVERITY, HIGH) loses every key, its console access and everything else (inline quell-contain-user, Deny * on *, which ends its sessions too); its groups, attached policies and the user itself are left; undo reactivates the keys, makes a login profile with a new password to be reset, and removes the policy (or puts back the one it had). Plans only (PLANNED/NOTIFIED) when a GuardDuty finding is below QUELL_KEY_MIN_SEVERITY (MEDIUM) or a rotation finding's key was used within QUELL_KEY_IN_USE_DAYS (7). A user tagged QUELL_EXEMPT_TAG (quell:exempt)=true is EXEMPT. Default enforce.",
+        untouched: "Never deletes a key (Inactive only) and, below QUELL_CONTAIN_USER_MIN_SEVERITY, leaves long-term keys alone for a stolen ASIA key. A console password is deleted (its login profile) only when unused over the days, never changed or reset; undo makes the login profile again but cannot give the old password back (IAM never returns it): it sets a new random one, never logged or recorded, to be reset at sign-in, and a person must set the password. QUELL_DELETE_UNUSED_PASSWORDS=false reports an unused password for a person instead. Root credentials (userType Root) are escalated, not acted on (NotApplicable). A contained user (a GuardDuty finding at or over QUELL_CONTAIN_USER_MIN_SEVERITY, HIGH) loses every key, its console access and everything else (inline quell-contain-user, Deny * on *, which also ends its GetSessionToken and GetFederationToken sessions, but not role sessions it already assumed: those are iam-revoke-role-sessions'); its groups, attached policies and the user itself are left; undo reactivates the keys, makes a login profile with a new password to be reset, and removes the policy (or puts back the one it had). Plans only (PLANNED/NOTIFIED) when a GuardDuty finding is below QUELL_KEY_MIN_SEVERITY (MEDIUM) or a rotation finding's key was used within QUELL_KEY_IN_USE_DAYS (7). A user tagged QUELL_EXEMPT_TAG (quell:exempt)=true is EXEMPT. Default enforce.",
         triggers: Triggers {
             guardduty: &[
                 "UnauthorizedAccess:IAMUser/*",
@@ -720,17 +720,34 @@ impl Remediation for IamDisableAccessKey {
             .flatten()
             .filter_map(|k| k.as_str())
         {
-            iam.update_access_key()
+            match iam
+                .update_access_key()
                 .user_name(&user)
                 .access_key_id(key)
                 .status(StatusType::Active)
                 .send()
                 .await
-                .aws(|| format!("could not reactivate access key {key} of user {user}"))?;
-            steps.push(Step::new(
-                UPDATE,
-                format!("user={user} key={key} status=Active, as it was"),
-            ));
+            {
+                Ok(_) => steps.push(Step::new(
+                    UPDATE,
+                    format!("user={user} key={key} status=Active, as it was"),
+                )),
+                // Deleted since (a person's response to a leak): nothing to give back, and the
+                // rest of the undo goes on.
+                Err(e)
+                    if aws_sdk_iam::error::ProvideErrorMetadata::code(&e)
+                        == Some("NoSuchEntity") =>
+                {
+                    steps.push(Step::new(
+                        UPDATE,
+                        format!("user={user} key={key} deleted since: left as it is"),
+                    ))
+                }
+                Err(e) => {
+                    return Err(e)
+                        .aws(|| format!("could not reactivate access key {key} of user {user}"))
+                }
+            }
         }
         if let Some(was) = login_profile {
             steps.push(restore_login_profile(iam, &user, &was).await?);
@@ -759,6 +776,19 @@ impl Remediation for IamDisableAccessKey {
                 .aws(|| format!("could not put policy {SESSIONS_POLICY} on user {user}"))?;
             return Ok(());
         }
+        if steps
+            .iter()
+            .any(|s| s.action == PUT_POLICY && s.detail.contains(CONTAIN_POLICY))
+        {
+            // First: everything the user does is denied before anything else changes.
+            iam.put_user_policy()
+                .user_name(&user)
+                .policy_name(CONTAIN_POLICY)
+                .policy_document(contain_policy().to_string())
+                .send()
+                .await
+                .aws(|| format!("could not put policy {CONTAIN_POLICY} on user {user}"))?;
+        }
         for s in steps.iter().filter(|s| s.action == UPDATE) {
             let key = s
                 .detail
@@ -773,19 +803,6 @@ impl Remediation for IamDisableAccessKey {
                 .send()
                 .await
                 .aws(|| format!("could not deactivate access key {key} of user {user}"))?;
-        }
-        if steps
-            .iter()
-            .any(|s| s.action == PUT_POLICY && s.detail.contains(CONTAIN_POLICY))
-        {
-            // First: everything the user does is denied before anything else changes.
-            iam.put_user_policy()
-                .user_name(&user)
-                .policy_name(CONTAIN_POLICY)
-                .policy_document(contain_policy().to_string())
-                .send()
-                .await
-                .aws(|| format!("could not put policy {CONTAIN_POLICY} on user {user}"))?;
         }
         if steps.iter().any(|s| s.action == DELETE_LOGIN_PROFILE) {
             match iam.delete_login_profile().user_name(&user).send().await {

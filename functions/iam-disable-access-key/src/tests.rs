@@ -1607,3 +1607,30 @@ fn only_a_finding_at_or_over_the_containment_severity_contains_the_user() {
         .configure(&|k| (k == "QUELL_CONTAIN_USER_MIN_SEVERITY").then(|| "severe".into()))
         .is_err());
 }
+
+#[tokio::test]
+async fn undo_goes_on_past_a_key_deleted_since() {
+    let prior = serde_json::json!({
+        "user": "alice",
+        "active_keys": [KEY, OTHER],
+        "contain_policy": {"was": null},
+    });
+    let react = mock!(Client::update_access_key)
+        .sequence()
+        .error(|| {
+            UpdateAccessKeyError::generic(ErrorMetadata::builder().code("NoSuchEntity").build())
+        })
+        .output(|| UpdateAccessKeyOutput::builder().build())
+        .build();
+    let lift = mock!(Client::delete_user_policy)
+        .match_requests(|r| r.policy_name() == Some(CONTAIN_POLICY))
+        .then_output(|| DeleteUserPolicyOutput::builder().build());
+    let iam = mock_client!(aws_sdk_iam, RuleMode::MatchAny, [&react, &lift]);
+    let steps = IamDisableAccessKey::default()
+        .restore(&iam, &prior)
+        .await
+        .unwrap();
+    assert_eq!(steps.len(), 3, "{steps:?}");
+    assert!(steps[0].detail.contains("deleted since"), "{steps:?}");
+    assert_eq!((react.num_calls(), lift.num_calls()), (2, 1));
+}

@@ -136,7 +136,7 @@ impl Remediation for KmsEnableKeyRotation {
         let r = f
             .resource(&ResourceKind::KmsKey)
             .ok_or_else(|| NotApplicable("the finding names no KMS key".into()))?;
-        if let Some(arn) = &r.arn {
+        if let Some(arn) = r.arn.as_deref().filter(|a| a.starts_with("arn:")) {
             quell::finding::arn_in(arn, &f.account, &f.region)
                 .map_err(|why| NotApplicable(format!("key {}: {why}", r.id)))?;
         }

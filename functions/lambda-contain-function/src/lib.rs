@@ -52,6 +52,50 @@ pub struct Function {
     pub finding: String,
     /// The reserved concurrency `plan` read (`None`: unreserved), for `prior`.
     reserved: Cached<Option<i32>>,
+    /// $LATEST's execution role, as `plan` read it, for `unchecked`.
+    role: Cached<String>,
+}
+
+/// $LATEST's code hash and role, and whether a published version keeps that code.
+async fn evidence(
+    lambda: &aws_sdk_lambda::Client,
+    f: &Function,
+) -> Result<(String, Option<String>, bool), AwsError> {
+    let latest = lambda
+        .get_function()
+        .function_name(&f.arn)
+        .send()
+        .await
+        .aws(|| format!("could not read function {}", f.name))?;
+    let c = latest.configuration();
+    let sha = c
+        .and_then(|c| c.code_sha256())
+        .unwrap_or_default()
+        .to_string();
+    let role = c.and_then(|c| c.role()).map(str::to_string);
+    let mut marker: Option<String> = None;
+    loop {
+        let out = lambda
+            .list_versions_by_function()
+            // By name: the client is the finding's account and Region, so the name is that
+            // function (the emulator lists versions by name only).
+            .function_name(&f.name)
+            .set_marker(marker.take())
+            .send()
+            .await
+            .aws(|| format!("could not list the versions of function {}", f.name))?;
+        if out
+            .versions()
+            .iter()
+            .any(|v| v.version() != Some("$LATEST") && v.code_sha256() == Some(sha.as_str()))
+        {
+            return Ok((sha, role, true));
+        }
+        match out.next_marker() {
+            Some(m) if !m.is_empty() => marker = Some(m.to_string()),
+            _ => return Ok((sha, role, false)),
+        }
+    }
 }
 
 /// `ReservedConcurrentExecutions` as GetFunctionConcurrency reads it.
@@ -69,8 +113,8 @@ impl Remediation for LambdaContainFunction {
     const SPEC: Spec = Spec {
         id: "lambda-contain-function",
         summary: "Contains a Lambda function GuardDuty says is compromised: reserved concurrency 0 (no new invocation runs) and $LATEST published as an evidence version; the prior concurrency recorded for undo",
-        resolved: "GuardDuty Backdoor:Lambda/*, CryptoCurrency:Lambda/*, Trojan:Lambda/*, UnauthorizedAccess:Lambda/*: GetFunctionConcurrency re-read says ReservedConcurrentExecutions 0. Never UNCONFIRMED: containment is what the finding asks of quell; the code, its role and what it reached are a person's to examine (the note names the evidence version's code hash).",
-        untouched: "Never deletes the function, a version, an alias, a trigger or its role, and never changes its code or configuration. Dry-run by default (PLANNED/NOTIFIED until QUELL_MODE=enforce): a throttled function's events wait at their sources. GuardDuty findings below QUELL_LAMBDA_MIN_SEVERITY (MEDIUM) are planned, not contained. A function tagged QUELL_EXEMPT_TAG (quell:exempt)=true is EXEMPT (NOTIFIED). Undo puts the reserved concurrency back as it was (none, or its number) and keeps the evidence version.",
+        resolved: "Never RESOLVED: GuardDuty Backdoor:Lambda/*, CryptoCurrency:Lambda/*, Trojan:Lambda/*, UnauthorizedAccess:Lambda/* are UNCONFIRMED (NOTIFIED) once contained, when GetFunctionConcurrency re-read says ReservedConcurrentExecutions 0 and ListVersionsByFunction holds a published version with $LATEST's code hash (the note names the hash): the sessions of the function's execution role are not revoked, and the code, its role and what it reached are a person's to examine.",
+        untouched: "Never deletes the function, a version, an alias, a trigger or its role, and never changes its code or configuration; the evidence is $LATEST's code (when GuardDuty names a published version, that version is already kept). Undo acts only if the concurrency still reads quell's 0. Dry-run by default (PLANNED/NOTIFIED until QUELL_MODE=enforce): a throttled function's events wait at their sources. GuardDuty findings below QUELL_LAMBDA_MIN_SEVERITY (MEDIUM) are planned, not contained. A function tagged QUELL_EXEMPT_TAG (quell:exempt)=true is EXEMPT (NOTIFIED). Undo puts the reserved concurrency back as it was (none, or its number) and keeps the evidence version.",
         triggers: Triggers {
             guardduty: &[
                 "Backdoor:Lambda/*",
@@ -84,6 +128,7 @@ impl Remediation for LambdaContainFunction {
             "lambda:ListTags",
             "lambda:GetFunctionConcurrency",
             "lambda:GetFunction",
+            "lambda:ListVersionsByFunction",
             PUT,
             PUBLISH,
         ],
@@ -111,7 +156,7 @@ impl Remediation for LambdaContainFunction {
         let r = f
             .resource(&ResourceKind::LambdaFunction)
             .ok_or_else(|| NotApplicable("the finding names no Lambda function".into()))?;
-        if let Some(arn) = &r.arn {
+        if let Some(arn) = r.arn.as_deref().filter(|a| a.starts_with("arn:")) {
             quell::finding::arn_in(arn, &f.account, &f.region)
                 .map_err(|why| NotApplicable(format!("function {}: {why}", r.id)))?;
         }
@@ -132,6 +177,7 @@ impl Remediation for LambdaContainFunction {
             kind: f.kind.clone(),
             finding: f.id.clone(),
             reserved: Cached::default(),
+            role: Cached::default(),
         })
     }
 
@@ -158,12 +204,14 @@ impl Remediation for LambdaContainFunction {
         t: &Function,
     ) -> Result<Vec<Step>, AwsError> {
         let now = reserved(lambda, t).await?;
-        if now == Some(0) {
-            return Ok(Vec::new());
+        let (sha, role, kept) = evidence(lambda, t).await?;
+        if let Some(role) = role {
+            t.role.set(role);
         }
-        t.reserved.set(now);
-        Ok(vec![
-            Step::new(
+        let mut steps = Vec::new();
+        if now != Some(0) {
+            t.reserved.set(now);
+            steps.push(Step::new(
                 PUT,
                 format!(
                     "function={} ReservedConcurrentExecutions=0 (was {})",
@@ -171,15 +219,30 @@ impl Remediation for LambdaContainFunction {
                     now.map(|n| n.to_string())
                         .unwrap_or_else(|| "unreserved".into())
                 ),
-            ),
-            Step::new(
+            ));
+        }
+        // The code that ran is kept once a published version holds $LATEST's code: checked on
+        // every read, so a retry after a failed publish still publishes.
+        if !kept {
+            steps.push(Step::new(
                 PUBLISH,
                 format!(
-                    "function={} publish $LATEST as a version: the code that ran, kept as evidence",
+                    "function={} publish $LATEST (code sha256 {sha}) as a version, kept as evidence",
                     t.name
                 ),
-            ),
-        ])
+            ));
+        }
+        Ok(steps)
+    }
+
+    /// Concurrency 0 stops new invocations; the credentials of the function's role that the code
+    /// already had keep working until they expire or are revoked.
+    fn unchecked(&self, t: &Function) -> Option<String> {
+        t.role.get().map(|role| {
+            format!(
+                "the sessions of its execution role {role} are not revoked: credentials the code already took keep working until they expire. Look at what the role did (CloudTrail), then revoke its older sessions (iam-revoke-role-sessions)"
+            )
+        })
     }
 
     fn plan_only(&self, t: &Function) -> Option<String> {
@@ -225,7 +288,35 @@ impl Remediation for LambdaContainFunction {
         prior: &serde_json::Value,
     ) -> Result<Vec<Step>, AwsError> {
         let name = quell::remediation::prior_field(prior, "function", validate::function_name)?;
-        match &prior["reserved_concurrency"] {
+        let was = &prior["reserved_concurrency"];
+        if !(was.is_null()
+            || was
+                .as_i64()
+                .is_some_and(|n| n > 0 && n <= i64::from(i32::MAX)))
+        {
+            return Err(quell::remediation::invalid_prior(format!(
+                "the recorded `reserved_concurrency` is not a positive number or null: {was}"
+            )));
+        }
+        // Only quell's 0 is undone: a concurrency someone set since is theirs.
+        let now = lambda
+            .get_function_concurrency()
+            .function_name(&name)
+            .send()
+            .await
+            .aws(|| format!("could not read the concurrency of function {name}"))?
+            .reserved_concurrent_executions();
+        if now != Some(0) {
+            return Ok(vec![Step::new(
+                PUT,
+                format!(
+                    "function={name} concurrency changed since quell set 0 (now {}): left as it is",
+                    now.map(|n| n.to_string())
+                        .unwrap_or_else(|| "unreserved".into())
+                ),
+            )]);
+        }
+        match was {
             serde_json::Value::Null => {
                 lambda
                     .delete_function_concurrency()
@@ -267,16 +358,21 @@ impl Remediation for LambdaContainFunction {
         &self,
         lambda: &aws_sdk_lambda::Client,
         t: &Function,
-        _steps: &[Step],
+        steps: &[Step],
     ) -> Result<(), AwsError> {
         // Containment first: nothing new runs while the evidence is published.
-        lambda
-            .put_function_concurrency()
-            .function_name(&t.arn)
-            .reserved_concurrent_executions(0)
-            .send()
-            .await
-            .aws(|| format!("could not set the concurrency of function {} to 0", t.name))?;
+        if steps.iter().any(|s| s.action == PUT) {
+            lambda
+                .put_function_concurrency()
+                .function_name(&t.arn)
+                .reserved_concurrent_executions(0)
+                .send()
+                .await
+                .aws(|| format!("could not set the concurrency of function {} to 0", t.name))?;
+        }
+        if !steps.iter().any(|s| s.action == PUBLISH) {
+            return Ok(());
+        }
         // Lambda takes at most 256 characters: the end of each (the most specific part).
         let tail = |s: &str, n: usize| {
             let mut v: Vec<char> = s.chars().rev().take(n).collect();

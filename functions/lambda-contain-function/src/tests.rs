@@ -3,6 +3,7 @@ use aws_sdk_lambda::operation::delete_function_concurrency::DeleteFunctionConcur
 use aws_sdk_lambda::operation::get_function::GetFunctionOutput;
 use aws_sdk_lambda::operation::get_function_concurrency::GetFunctionConcurrencyOutput;
 use aws_sdk_lambda::operation::list_tags::ListTagsOutput;
+use aws_sdk_lambda::operation::list_versions_by_function::ListVersionsByFunctionOutput;
 use aws_sdk_lambda::operation::publish_version::{PublishVersionError, PublishVersionOutput};
 use aws_sdk_lambda::operation::put_function_concurrency::{
     PutFunctionConcurrencyError, PutFunctionConcurrencyOutput,
@@ -57,7 +58,10 @@ fn concurrency(first: Option<i32>, then: Option<i32>) -> Rule {
             .build()
     };
     mock!(Client::get_function_concurrency)
-        .match_requests(|r| r.function_name() == Some(ARN))
+        .match_requests(|r| {
+            r.function_name()
+                .is_some_and(|f| f.ends_with("thumbnailer"))
+        })
         .sequence()
         .output(move || out(first))
         .output(move || out(then))
@@ -94,6 +98,34 @@ fn publish() -> Rule {
         })
 }
 
+/// The published versions: none with $LATEST's code at first (unless `first_kept`); after the
+/// publish, one.
+fn versions(first_kept: bool) -> Rule {
+    let out = |kept: bool| {
+        let mut b = ListVersionsByFunctionOutput::builder().versions(
+            FunctionConfiguration::builder()
+                .version("$LATEST")
+                .code_sha256("abc=")
+                .build(),
+        );
+        if kept {
+            b = b.versions(
+                FunctionConfiguration::builder()
+                    .version("7")
+                    .code_sha256("abc=")
+                    .build(),
+            );
+        }
+        b.build()
+    };
+    mock!(Client::list_versions_by_function)
+        .sequence()
+        .output(move || out(first_kept))
+        .output(move || out(true))
+        .repeatedly()
+        .build()
+}
+
 fn get_function() -> Rule {
     mock!(Client::get_function).then_output(|| {
         GetFunctionOutput::builder()
@@ -112,7 +144,8 @@ fn get_function() -> Rule {
 #[tokio::test]
 async fn contains_by_concurrency_zero_keeps_the_code_and_reads_it_back() {
     let (t, c, p, v) = (tags(false), concurrency(None, Some(0)), put(0), publish());
-    let lambda = mock_client!(aws_sdk_lambda, RuleMode::MatchAny, [&t, &c, &p, &v]);
+    let (g, l) = (get_function(), versions(false));
+    let lambda = mock_client!(aws_sdk_lambda, RuleMode::MatchAny, [&t, &c, &p, &v, &g, &l]);
     let out = execute(
         &LambdaContainFunction::default(),
         &lambda,
@@ -121,8 +154,15 @@ async fn contains_by_concurrency_zero_keeps_the_code_and_reads_it_back() {
         "quell:exempt",
     )
     .await;
+    // Contained and the code kept; never RESOLVED: the role's sessions are a person's.
     match &out {
-        Outcome::Remediated { steps } => assert_eq!(steps.len(), 2, "{steps:?}"),
+        Outcome::Unconfirmed { checked, unchecked } => {
+            assert!(
+                checked.contains("PutFunctionConcurrency") && checked.contains("abc="),
+                "{checked}"
+            );
+            assert!(unchecked.contains("role/thumbnailer"), "{unchecked}");
+        }
         other => panic!("{other:?}"),
     }
     assert_eq!((p.num_calls(), v.num_calls(), c.num_calls()), (1, 1, 2));
@@ -134,7 +174,8 @@ async fn contains_by_concurrency_zero_keeps_the_code_and_reads_it_back() {
         put(0),
         publish(),
     );
-    let lambda = mock_client!(aws_sdk_lambda, RuleMode::MatchAny, [&t, &c, &p, &v]);
+    let (g, l) = (get_function(), versions(false));
+    let lambda = mock_client!(aws_sdk_lambda, RuleMode::MatchAny, [&t, &c, &p, &v, &g, &l]);
     let out = execute(
         &LambdaContainFunction::default(),
         &lambda,
@@ -152,11 +193,17 @@ async fn contained_exempt_dry_run_low_severity_and_failures() {
     let run = |tg: Rule, c: Rule, p: Rule, v: Rule, sev: Severity, mode: Mode| {
         let r = r.clone();
         async move {
-            let lambda = mock_client!(aws_sdk_lambda, RuleMode::MatchAny, [&tg, &c, &p, &v]);
+            let (g, l) = (get_function(), versions(false));
+            let lambda = mock_client!(
+                aws_sdk_lambda,
+                RuleMode::MatchAny,
+                [&tg, &c, &p, &v, &g, &l]
+            );
             let out = execute(&r, &lambda, &function(sev), mode, "quell:exempt").await;
             (out, p.num_calls() + v.num_calls())
         }
     };
+    // Contained before, but the code never kept (a publish that failed): the publish alone.
     let (out, w) = run(
         tags(false),
         concurrency(Some(0), Some(0)),
@@ -166,7 +213,7 @@ async fn contained_exempt_dry_run_low_severity_and_failures() {
         Mode::Enforce,
     )
     .await;
-    assert_eq!((out.name(), w), ("ALREADY_COMPLIANT", 0));
+    assert_eq!((out.name(), w), ("UNCONFIRMED", 1));
     let (out, w) = run(
         tags(true),
         concurrency(None, None),
@@ -247,8 +294,12 @@ async fn contained_exempt_dry_run_low_severity_and_failures() {
 #[tokio::test]
 async fn the_prior_records_the_concurrency_and_the_evidence_and_undo_puts_it_back() {
     let r = LambdaContainFunction::default();
-    let (c, g) = (concurrency(Some(25), Some(0)), get_function());
-    let lambda = mock_client!(aws_sdk_lambda, RuleMode::MatchAny, [&c, &g]);
+    let (c, g, l) = (
+        concurrency(Some(25), Some(0)),
+        get_function(),
+        versions(false),
+    );
+    let lambda = mock_client!(aws_sdk_lambda, RuleMode::MatchAny, [&c, &g, &l]);
     let t = function(Severity::High);
     r.plan(&lambda, &t).await.unwrap();
     let prior = r.prior(&lambda, &t).await.unwrap().unwrap();
@@ -259,15 +310,22 @@ async fn the_prior_records_the_concurrency_and_the_evidence_and_undo_puts_it_bac
         "arn:aws:iam::111111111111:role/thumbnailer"
     );
 
-    let back = put(25);
-    let lambda = mock_client!(aws_sdk_lambda, RuleMode::MatchAny, [&back]);
+    let (back, zero) = (put(25), concurrency(Some(0), Some(0)));
+    let lambda = mock_client!(aws_sdk_lambda, RuleMode::MatchAny, [&back, &zero]);
     assert_eq!(r.restore(&lambda, &prior).await.unwrap().len(), 1);
     assert_eq!(back.num_calls(), 1);
+    // Someone set the concurrency since: theirs, left as it is.
+    let (back, theirs) = (put(25), concurrency(Some(40), Some(40)));
+    let lambda = mock_client!(aws_sdk_lambda, RuleMode::MatchAny, [&back, &theirs]);
+    let steps = r.restore(&lambda, &prior).await.unwrap();
+    assert!(steps[0].detail.contains("left as it is"), "{steps:?}");
+    assert_eq!(back.num_calls(), 0);
 
     let lift = mock!(Client::delete_function_concurrency)
         .match_requests(|d| d.function_name() == Some("thumbnailer"))
         .then_output(|| DeleteFunctionConcurrencyOutput::builder().build());
-    let lambda = mock_client!(aws_sdk_lambda, RuleMode::MatchAny, [&lift]);
+    let zero = concurrency(Some(0), Some(0));
+    let lambda = mock_client!(aws_sdk_lambda, RuleMode::MatchAny, [&lift, &zero]);
     let mut unreserved = prior.clone();
     unreserved["reserved_concurrency"] = serde_json::Value::Null;
     r.restore(&lambda, &unreserved).await.unwrap();
