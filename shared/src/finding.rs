@@ -227,16 +227,22 @@ pub fn arn_account(arn: &str) -> Option<&str> {
 /// resource's, passes the Region check); `Err` says which part differs. Names are unique only
 /// within an account and Region: a resource elsewhere is never the finding's.
 pub fn arn_in(arn: &str, account: &str, region: &str) -> Result<(), String> {
-    let parts: Vec<&str> = arn.splitn(6, ':').collect();
-    let (Some(r), Some(a)) = (parts.get(3), parts.get(4)) else {
+    let Some(r) = arn
+        .strip_prefix("arn:")
+        .and_then(|rest| rest.split(':').nth(2))
+    else {
         return Err(format!("`{arn}` is not an ARN"));
     };
-    if *a != account {
-        return Err(format!(
-            "{arn} belongs to account {a}, not the finding's account {account}"
-        ));
+    match arn_account(arn) {
+        Some(a) if a == account => {}
+        Some(a) => {
+            return Err(format!(
+                "{arn} belongs to account {a}, not the finding's account {account}"
+            ))
+        }
+        None => return Err(format!("{arn} names no account")),
     }
-    if !r.is_empty() && *r != region {
+    if !r.is_empty() && r != region {
         return Err(format!(
             "{arn} is in {r}, not the finding's Region {region}"
         ));

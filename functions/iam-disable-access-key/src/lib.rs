@@ -862,16 +862,7 @@ async fn unused_password(
     user: &str,
     max: u64,
 ) -> Result<Option<IdlePassword>, AwsError> {
-    let profile = match iam.get_login_profile().user_name(user).send().await {
-        Ok(out) => out.login_profile,
-        Err(e) if aws_sdk_iam::error::ProvideErrorMetadata::code(&e) == Some("NoSuchEntity") => {
-            None
-        }
-        Err(e) => {
-            return Err(e).aws(|| format!("could not read the login profile of user {user}"));
-        }
-    };
-    let Some(profile) = profile else {
+    let Some(profile) = login_profile(iam, user).await? else {
         return Ok(None);
     };
     let last = iam
@@ -885,14 +876,10 @@ async fn unused_password(
     // A login profile made after the password's last use (made again, by undo or a person) holds
     // a password unused only since it was made.
     let since = last
-        .filter(|l| l.secs() > profile.create_date.secs())
-        .unwrap_or(profile.create_date);
+        .filter(|l| l.secs() > profile.created.secs())
+        .unwrap_or(profile.created);
     let idle = age_days(&since);
-    Ok((idle > max).then_some(IdlePassword {
-        idle,
-        created: profile.create_date,
-        reset_required: profile.password_reset_required,
-    }))
+    Ok((idle > max).then_some(IdlePassword { idle, ..profile }))
 }
 
 /// What `prior` recorded of a login profile quell deleted; `None` when it deleted none (or the
