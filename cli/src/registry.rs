@@ -37,6 +37,8 @@ pub fn handlers() -> Vec<Box<dyn Handler>> {
     let _ = quell::Remediation::configure(&mut contain, &get);
     let mut snapshots = ebs_snapshot_private::EbsSnapshotPrivate::default();
     let _ = quell::Remediation::configure(&mut snapshots, &get);
+    let mut topics = sns_encrypt_topic::SnsEncryptTopic::default();
+    let _ = quell::Remediation::configure(&mut topics, &get);
     vec![
         Box::new(s3_block_public_access::S3BlockPublicAccess),
         Box::new(disable),
@@ -60,6 +62,9 @@ pub fn handlers() -> Vec<Box<dyn Handler>> {
         Box::new(snapshots),
         Box::new(contain),
         Box::new(sqs_encrypt_queue::SqsEncryptQueue),
+        Box::new(topics),
+        Box::new(lambda_remove_public_access::LambdaRemovePublicAccess),
+        Box::new(ec2_subnet_no_public_ip::Ec2SubnetNoPublicIp),
         Box::new(dynamodb_deletion_protection::DynamodbDeletionProtection),
     ]
 }

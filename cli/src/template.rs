@@ -161,6 +161,18 @@ Parameters:
             id_raw = s.id
         );
     }
+    for (function, var, param, description) in SETTINGS {
+        if specs.iter().any(|s| s.id == *function) {
+            let _ = write!(
+                w,
+                r#"  {param}:
+    Type: String
+    Default: ""
+    Description: "{function}: {description} ({var})."
+"#
+            );
+        }
+    }
     // Custom actions count only with quell's action targets: the functions get their ARNs.
     let mut action_names: Vec<&str> = specs
         .iter()
@@ -484,6 +496,15 @@ pub fn yaml_pattern(pattern: &Value) -> String {
     text
 }
 
+/// A function's own settings that a deployment must be able to give it: (function id,
+/// environment variable, template parameter, what it is). Empty means unset.
+pub const SETTINGS: &[(&str, &str, &str, &str)] = &[(
+    "sns-encrypt-topic",
+    "QUELL_SNS_KMS_KEY",
+    "SnsKmsKey",
+    "the KMS key (id, ARN, alias/name or alias ARN) SNS topics are encrypted with; its key policy must let the topics' publishers use it. Empty: topics are only planned",
+)];
+
 fn function(w: &mut String, s: &Spec) {
     let id = logical_id(s.id);
     let central: Vec<String> = quell::hub::CENTRAL_PERMISSIONS
@@ -505,7 +526,7 @@ fn function(w: &mut String, s: &Spec) {
       RolePath: /quell/{sid}/
       Environment:
         Variables:
-          QUELL_MODE: !Ref {id}Mode
+          QUELL_MODE: !Ref {id}Mode{settings}
       Policies:
         - Version: "2012-10-17"
           Statement:
@@ -546,6 +567,11 @@ fn function(w: &mut String, s: &Spec) {
               Action: access-analyzer:UpdateFindings
               Resource: !Sub "arn:${AWS::Partition}:access-analyzer:*:${AWS::AccountId}:analyzer/*""#
         },
+        settings = SETTINGS
+            .iter()
+            .filter(|(f, ..)| *f == s.id)
+            .map(|(_, var, param, _)| format!("\n          {var}: !Ref {param}"))
+            .collect::<String>(),
         sid = s.id,
         summary = s.summary,
         central = json!(central),

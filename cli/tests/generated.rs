@@ -228,6 +228,51 @@ fn each_member_role_holds_exactly_its_specs_actions_and_never_quells_own_roles()
 /// listed with none, so that it is reported, never silently dropped.
 const MEANT_FOR: &[(&str, &[&str])] = &[
     (
+        "config-subnet-auto-assign-public-ip-disabled.json",
+        &["ec2-subnet-no-public-ip"],
+    ),
+    (
+        "securityhub-imported-fsbp-ec2-15.json",
+        &["ec2-subnet-no-public-ip"],
+    ),
+    (
+        "securityhub-v2-imported-fsbp-ec2-15.json",
+        &["ec2-subnet-no-public-ip"],
+    ),
+    (
+        "securityhub-custom-action-ec2-15.json",
+        &["ec2-subnet-no-public-ip"],
+    ),
+    (
+        "config-lambda-function-public-access-prohibited.json",
+        &["lambda-remove-public-access"],
+    ),
+    (
+        "securityhub-imported-fsbp-lambda-1.json",
+        &["lambda-remove-public-access"],
+    ),
+    (
+        "securityhub-v2-imported-fsbp-lambda-1.json",
+        &["lambda-remove-public-access"],
+    ),
+    (
+        "securityhub-custom-action-lambda-1.json",
+        &["lambda-remove-public-access"],
+    ),
+    ("config-sns-encrypted-kms.json", &["sns-encrypt-topic"]),
+    (
+        "securityhub-imported-nist-sns-1.json",
+        &["sns-encrypt-topic"],
+    ),
+    (
+        "securityhub-v2-imported-nist-sns-1.json",
+        &["sns-encrypt-topic"],
+    ),
+    (
+        "securityhub-custom-action-sns-1.json",
+        &["sns-encrypt-topic"],
+    ),
+    (
         "guardduty-lambda-backdoor-ccactivity-b.json",
         &["lambda-contain-function"],
     ),

@@ -60,6 +60,8 @@ pub enum ResourceKind {
     SqsQueue,
     DynamoDbTable,
     LambdaFunction,
+    SnsTopic,
+    Ec2Subnet,
     Account,
     Other(String),
 }
@@ -105,6 +107,8 @@ const KINDS: &[(ResourceKind, &str, &str)] = &[
         "AWS::Lambda::Function",
         "AwsLambdaFunction",
     ),
+    (ResourceKind::SnsTopic, "AWS::SNS::Topic", "AwsSnsTopic"),
+    (ResourceKind::Ec2Subnet, "AWS::EC2::Subnet", "AwsEc2Subnet"),
     (ResourceKind::Account, "AWS::::Account", "AwsAccount"),
 ];
 
@@ -688,6 +692,23 @@ pub mod validate {
         (1..=64).contains(&s.len())
             && s.bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    }
+
+    /// An SNS topic name: 1–256 of `[A-Za-z0-9_-]`, and `.fifo` at the end of a FIFO topic's.
+    pub fn topic_name(s: &str) -> bool {
+        let base = s.strip_suffix(".fifo").unwrap_or(s);
+        (1..=256).contains(&s.len())
+            && !base.is_empty()
+            && base
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    }
+
+    /// A subnet id: `subnet-` and 8 or 17 hex digits.
+    pub fn subnet_id(s: &str) -> bool {
+        s.strip_prefix("subnet-").is_some_and(|h| {
+            (h.len() == 8 || h.len() == 17) && h.bytes().all(|b| b.is_ascii_hexdigit())
+        })
     }
 
     /// An EBS snapshot id: `snap-` and 8 or 17 hex digits.

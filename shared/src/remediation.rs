@@ -298,6 +298,31 @@ pub trait Remediation: Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), AwsError>> + Send;
 }
 
+/// The finding's resource of `kind` that a remediation acts on: its ARN, where the source gave
+/// one, in the finding's own account and Region (a name is unique only there), and its id held to
+/// `valid`. `what` names the kind in the reasons (`SNS topic`). No AWS call.
+pub fn resource_in<'f>(
+    f: &'f Finding,
+    kind: &crate::finding::ResourceKind,
+    valid: fn(&str) -> bool,
+    what: &str,
+) -> Result<&'f crate::finding::Resource, NotApplicable> {
+    let r = f
+        .resource(kind)
+        .ok_or_else(|| NotApplicable(format!("the finding names no {what}")))?;
+    if let Some(arn) = r.arn.as_deref().filter(|a| a.starts_with("arn:")) {
+        crate::finding::arn_in(arn, &f.account, &f.region)
+            .map_err(|why| NotApplicable(format!("{what} {}: {why}", r.id)))?;
+    }
+    if !valid(&r.id) {
+        return Err(NotApplicable(format!(
+            "`{}` is not a valid {what} id",
+            r.id
+        )));
+    }
+    Ok(r)
+}
+
 /// A recorded prior state that cannot be put back as it is: named, and nothing is called.
 pub fn invalid_prior(why: impl Into<String>) -> AwsError {
     AwsError::other("could not undo", "InvalidPriorState", why.into(), false)

@@ -135,6 +135,8 @@ fn resource_is_valid(r: &quell::finding::Resource) -> bool {
         K::SqsQueue => v::queue_name(r.id.rsplit('/').next().unwrap_or_default()),
         K::DynamoDbTable => v::table_name(&r.id),
         K::LambdaFunction => v::function_name(&r.id),
+        K::SnsTopic => v::topic_name(&r.id),
+        K::Ec2Subnet => v::subnet_id(&r.id),
         K::Account => v::account_id(r.id.strip_prefix("AWS::::Account:").unwrap_or(&r.id)),
         K::CloudWatchAlarm | K::Other(_) => !r.id.is_empty() && !r.id.chars().any(char::is_control),
     };

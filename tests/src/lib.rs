@@ -64,6 +64,9 @@ pub fn specs() -> Vec<quell::Spec> {
         ebs_snapshot_private::EbsSnapshotPrivate::SPEC,
         kms_enable_key_rotation::KmsEnableKeyRotation::SPEC,
         sqs_encrypt_queue::SqsEncryptQueue::SPEC,
+        ec2_subnet_no_public_ip::Ec2SubnetNoPublicIp::SPEC,
+        lambda_remove_public_access::LambdaRemovePublicAccess::SPEC,
+        sns_encrypt_topic::SnsEncryptTopic::SPEC,
     ]
 }
 
@@ -177,4 +180,35 @@ pub fn again(event: &serde_json::Value, suffix: &str) -> serde_json::Value {
     e["id"] =
         serde_json::Value::String(format!("{}-{suffix}", e["id"].as_str().unwrap_or("event")));
     e
+}
+
+/// An enforced emulator with a member account that has quell's member roles, and the central
+/// account's configuration: where the posture suites seed, fix and read back.
+pub struct MemberAccount {
+    pub emu: Emulator,
+    pub central: aws_config::SdkConfig,
+    pub cfg: aws_config::SdkConfig,
+}
+
+/// A fresh [`MemberAccount`] (MEMBER, its roles trusting CENTRAL).
+pub async fn member_account() -> MemberAccount {
+    let emu = Emulator::start_enforced().await.expect("emulator");
+    let central = emu.central_config();
+    let cfg = emu.account_config(MEMBER).await;
+    seed::member_role(&cfg, CENTRAL).await;
+    MemberAccount { emu, central, cfg }
+}
+
+impl MemberAccount {
+    /// The calls `service` served in `account` since the log was cleared, by action (REST calls
+    /// by method and path).
+    pub async fn calls(&self, account: &str, service: &str) -> Vec<String> {
+        self.emu
+            .calls()
+            .await
+            .into_iter()
+            .filter(|c| c.account == account && c.service == service)
+            .map(|c| c.action)
+            .collect()
+    }
 }

@@ -42,6 +42,12 @@ pub enum Probe {
     SnapshotPermissions(String),
     /// A Lambda function's reserved concurrency: `reserved=None|Some(n)`.
     Concurrency(&'static str),
+    /// A subnet's address settings: `map-public-ip=… assign-ipv6=…`.
+    SubnetMapping(String),
+    /// The statement ids of a function's policy, sorted: `policy=[…]`.
+    FunctionPolicy(&'static str),
+    /// A topic's KMS key (by ARN): `kms=…`, `kms=none` unencrypted.
+    TopicKey(String),
 }
 
 impl Probe {
@@ -276,6 +282,62 @@ impl Probe {
                     .collect();
                 who.sort();
                 format!("restorable-by=[{}]", who.join(","))
+            }
+            Probe::SubnetMapping(id) => {
+                let out = aws_sdk_ec2::Client::new(cfg)
+                    .describe_subnets()
+                    .subnet_ids(id)
+                    .send()
+                    .await
+                    .unwrap();
+                let s = &out.subnets()[0];
+                format!(
+                    "map-public-ip={:?} assign-ipv6={:?}",
+                    s.map_public_ip_on_launch(),
+                    s.assign_ipv6_address_on_creation()
+                )
+            }
+            Probe::FunctionPolicy(name) => {
+                let lambda = aws_sdk_lambda::Client::new(cfg);
+                let sids = match lambda.get_policy().function_name(*name).send().await {
+                    Ok(out) => {
+                        let doc: serde_json::Value =
+                            serde_json::from_str(out.policy().unwrap()).unwrap();
+                        let mut sids: Vec<String> = doc["Statement"]
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .map(|s| s["Sid"].as_str().unwrap().to_string())
+                            .collect();
+                        sids.sort();
+                        sids
+                    }
+                    Err(e) => {
+                        assert_eq!(
+                            aws_sdk_lambda::error::ProvideErrorMetadata::code(&e),
+                            Some("ResourceNotFoundException"),
+                            "{e:?}"
+                        );
+                        Vec::new()
+                    }
+                };
+                format!("policy=[{}]", sids.join(","))
+            }
+            Probe::TopicKey(arn) => {
+                let out = aws_sdk_sns::Client::new(cfg)
+                    .get_topic_attributes()
+                    .topic_arn(arn)
+                    .send()
+                    .await
+                    .unwrap();
+                format!(
+                    "kms={}",
+                    out.attributes()
+                        .and_then(|a| a.get("KmsMasterKeyId"))
+                        .filter(|k| !k.is_empty())
+                        .map(String::as_str)
+                        .unwrap_or("none")
+                )
             }
             Probe::Concurrency(name) => {
                 let out = aws_sdk_lambda::Client::new(cfg)

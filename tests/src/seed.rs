@@ -722,3 +722,49 @@ pub async fn function(member: &SdkConfig, name: &str, reserved: Option<i32>) -> 
     }
     arn
 }
+
+/// A subnet in a new VPC of `member` (10.20.0.0/16), tagged `tags`, that gives new instances a
+/// public IPv4 address when `public`. Returns its id.
+pub async fn subnet(member: &SdkConfig, public: bool, tags: &[(&str, &str)]) -> String {
+    use aws_sdk_ec2::types::{
+        AttributeBooleanValue, ResourceType, Tag as Ec2Tag, TagSpecification,
+    };
+    let ec2 = aws_sdk_ec2::Client::new(member);
+    let vpc = ec2
+        .create_vpc()
+        .cidr_block("10.20.0.0/16")
+        .send()
+        .await
+        .unwrap()
+        .vpc()
+        .and_then(|v| v.vpc_id())
+        .unwrap()
+        .to_string();
+    let mut spec = TagSpecification::builder()
+        .resource_type(ResourceType::Subnet)
+        .tags(Ec2Tag::builder().key("Name").value("quell-test").build());
+    for (k, v) in tags {
+        spec = spec.tags(Ec2Tag::builder().key(*k).value(*v).build());
+    }
+    let id = ec2
+        .create_subnet()
+        .vpc_id(vpc)
+        .cidr_block("10.20.1.0/24")
+        .tag_specifications(spec.build())
+        .send()
+        .await
+        .unwrap()
+        .subnet()
+        .and_then(|s| s.subnet_id())
+        .unwrap()
+        .to_string();
+    if public {
+        ec2.modify_subnet_attribute()
+            .subnet_id(&id)
+            .map_public_ip_on_launch(AttributeBooleanValue::builder().value(true).build())
+            .send()
+            .await
+            .unwrap();
+    }
+    id
+}

@@ -736,6 +736,86 @@ async fn every_function_binary_fixes_one_finding_through_the_runtime_api() {
         assert_eq!(probe.read(&member).await, "reserved=Some(0)", "{ID}");
     }
 
+    {
+        const ID: &str = "ec2-subnet-no-public-ip";
+        let subnet = seed::subnet(&member, true, &[]).await;
+        let event = events::load(
+            "securityhub-imported-fsbp-ec2-15.json",
+            &[("subnet-0a1b2c3d4e5f60718", &subnet)],
+        );
+        // Dry-run by default: enforced here as an operator turns it on.
+        let (seeded, fixed) = fleet
+            .fix(
+                ID,
+                &[("QUELL_MODE", "enforce")],
+                event,
+                &Probe::SubnetMapping(subnet),
+            )
+            .await;
+        assert_eq!(
+            (seeded.as_str(), fixed.as_str()),
+            (
+                "map-public-ip=Some(true) assign-ipv6=Some(false)",
+                "map-public-ip=Some(false) assign-ipv6=Some(false)"
+            ),
+            "{ID}"
+        );
+    }
+
+    {
+        const ID: &str = "lambda-remove-public-access";
+        seed::function(&member, "quell-demo-webhook", None).await;
+        let lambda = aws_sdk_lambda::Client::new(&member);
+        for (sid, principal) in [("open", "*"), ("partner", "arn:aws:iam::222222222222:root")] {
+            lambda
+                .add_permission()
+                .function_name("quell-demo-webhook")
+                .statement_id(sid)
+                .action("lambda:InvokeFunction")
+                .principal(principal)
+                .send()
+                .await
+                .unwrap();
+        }
+        let event = events::load("securityhub-imported-fsbp-lambda-1.json", &[]);
+        let (seeded, fixed) = fleet
+            .fix(ID, &[], event, &Probe::FunctionPolicy("quell-demo-webhook"))
+            .await;
+        assert_eq!(
+            (seeded.as_str(), fixed.as_str()),
+            ("policy=[open,partner]", "policy=[partner]"),
+            "{ID}"
+        );
+    }
+
+    {
+        const ID: &str = "sns-encrypt-topic";
+        let topic = aws_sdk_sns::Client::new(&member)
+            .create_topic()
+            .name("quell-demo-alerts")
+            .send()
+            .await
+            .unwrap()
+            .topic_arn()
+            .unwrap()
+            .to_string();
+        let key = format!("arn:aws:kms:{REGION}:{MEMBER}:alias/quell-sns");
+        let event = events::load("config-sns-encrypted-kms.json", &[]);
+        let (seeded, fixed) = fleet
+            .fix(
+                ID,
+                &[("QUELL_SNS_KMS_KEY", &key)],
+                event,
+                &Probe::TopicKey(topic),
+            )
+            .await;
+        assert_eq!(
+            (seeded.as_str(), fixed.as_str()),
+            ("kms=none", format!("kms={key}").as_str()),
+            "{ID}"
+        );
+    }
+
     // Last: the account's Block Public Access would stand in the way of the public buckets seeded
     // above.
     {

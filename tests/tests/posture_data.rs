@@ -8,38 +8,12 @@
 
 use quell::{Config, Mode, Outcome, Remediation};
 use quell_tests::{
-    again, context, deliver, events, hub_id, parsed, seed, seed_hub_finding, Emulator, CENTRAL,
-    MEMBER,
+    again, context, deliver, events, hub_id, member_account, parsed, seed, seed_hub_finding, MEMBER,
 };
 use serde_json::{json, Value};
 
 /// A third account of the organization, whose resources nothing here may touch.
 const OTHER: &str = "222222222222";
-
-struct Member {
-    emu: Emulator,
-    central: aws_config::SdkConfig,
-    cfg: aws_config::SdkConfig,
-}
-
-async fn member() -> Member {
-    let emu = Emulator::start_enforced().await.expect("emulator");
-    let central = emu.central_config();
-    let cfg = emu.account_config(MEMBER).await;
-    seed::member_role(&cfg, CENTRAL).await;
-    Member { emu, central, cfg }
-}
-
-/// The calls `service` served in `account` since the log was cleared, by action.
-async fn calls(m: &Member, account: &str, service: &str) -> Vec<String> {
-    m.emu
-        .calls()
-        .await
-        .into_iter()
-        .filter(|c| c.account == account && c.service == service)
-        .map(|c| c.action)
-        .collect()
-}
 
 /// Another finding of the same control (its own event and finding ids), for another resource.
 fn distinct(event: &Value, suffix: &str) -> Value {
@@ -59,7 +33,7 @@ fn distinct(event: &Value, suffix: &str) -> Value {
     e
 }
 
-fn dry_run(function: &str, m: &Member) -> quell::runtime::Context {
+fn dry_run(function: &str, m: &quell_tests::MemberAccount) -> quell::runtime::Context {
     context(
         &m.emu,
         Config {
@@ -82,7 +56,7 @@ async fn rotation(kms: &aws_sdk_kms::Client, key: &str) -> bool {
 #[tokio::test]
 async fn a_key_that_does_not_rotate_rotates_and_one_that_cannot_is_planned() {
     use kms_enable_key_rotation::KmsEnableKeyRotation;
-    let m = member().await;
+    let m = member_account().await;
     let kms = aws_sdk_kms::Client::new(&m.cfg);
     let key = kms
         .create_key()
@@ -113,7 +87,8 @@ async fn a_key_that_does_not_rotate_rotates_and_one_that_cannot_is_planned() {
     .await;
     assert_eq!(planned.outcome.name(), "PLANNED", "{planned:?}");
     assert!(!rotation(&kms, &key).await);
-    assert!(!calls(&m, MEMBER, "kms")
+    assert!(!m
+        .calls(MEMBER, "kms")
         .await
         .contains(&"EnableKeyRotation".to_string()));
 
@@ -128,7 +103,7 @@ async fn a_key_that_does_not_rotate_rotates_and_one_that_cannot_is_planned() {
     m.emu.clear_calls().await;
     let replay = deliver(&r, &ctx, again(&event, "replay")).await;
     assert_eq!(replay.outcome.name(), "ALREADY_COMPLIANT", "{replay:?}");
-    let kms_calls = calls(&m, MEMBER, "kms").await;
+    let kms_calls = m.calls(MEMBER, "kms").await;
     assert!(
         kms_calls
             .iter()
@@ -171,7 +146,7 @@ async fn a_key_that_does_not_rotate_rotates_and_one_that_cannot_is_planned() {
         seed::workflow(&m.central, &hub_id(&event)).await.unwrap().0,
         "NOTIFIED"
     );
-    let kms_calls = calls(&m, MEMBER, "kms").await;
+    let kms_calls = m.calls(MEMBER, "kms").await;
     assert!(
         !kms_calls.contains(&"EnableKeyRotation".to_string())
             && !kms_calls.contains(&"GetKeyRotationStatus".to_string()),
@@ -197,7 +172,7 @@ async fn sse_sqs(sqs: &aws_sdk_sqs::Client, url: &str) -> Option<String> {
 async fn an_unencrypted_queue_from_config_gets_sse_sqs_and_undo_takes_it_off() {
     use aws_sdk_sqs::types::QueueAttributeName;
     use sqs_encrypt_queue::SqsEncryptQueue;
-    let m = member().await;
+    let m = member_account().await;
     let sqs = aws_sdk_sqs::Client::new(&m.cfg);
     let url = sqs
         .create_queue()
@@ -251,7 +226,8 @@ async fn an_unencrypted_queue_from_config_gets_sse_sqs_and_undo_takes_it_off() {
     m.emu.clear_calls().await;
     let replay = deliver(&r, &ctx, again(&event, "replay")).await;
     assert_eq!(replay.outcome.name(), "ALREADY_COMPLIANT", "{replay:?}");
-    assert!(!calls(&m, MEMBER, "sqs")
+    assert!(!m
+        .calls(MEMBER, "sqs")
         .await
         .contains(&"SetQueueAttributes".to_string()));
 
@@ -272,7 +248,7 @@ async fn protected(ddb: &aws_sdk_dynamodb::Client, table: &str) -> Option<bool> 
 #[tokio::test]
 async fn a_v2_finding_protects_a_table_an_exempt_table_is_left_and_undo_is_exact() {
     use dynamodb_deletion_protection::DynamodbDeletionProtection;
-    let m = member().await;
+    let m = member_account().await;
     let ddb = aws_sdk_dynamodb::Client::new(&m.cfg);
     seed::table(&m.cfg, "quell-demo-orders", &[]).await;
     seed::table(&m.cfg, "quell-ci-scratch", &[("quell:exempt", "true")]).await;
@@ -329,7 +305,7 @@ async fn restorable_by(cfg: &aws_config::SdkConfig, snapshot: &str) -> String {
 #[tokio::test]
 async fn public_snapshots_go_private_sharing_and_exempt_ones_stay_and_undo_is_exact() {
     use ebs_snapshot_private::EbsSnapshotPrivate;
-    let m = member().await;
+    let m = member_account().await;
     let public = seed::snapshot(&m.cfg, &[], &["all"], &[OTHER]).await;
     let kept = seed::snapshot(&m.cfg, &[("quell:exempt", "true")], &["all"], &[]).await;
     let shared = seed::snapshot(&m.cfg, &[], &[], &[OTHER]).await;
@@ -375,7 +351,8 @@ async fn public_snapshots_go_private_sharing_and_exempt_ones_stay_and_undo_is_ex
     m.emu.clear_calls().await;
     let replay = deliver(&r, &ctx, again(&event, "replay")).await;
     assert_eq!(replay.outcome.name(), "UNCONFIRMED", "{replay:?}");
-    assert!(!calls(&m, MEMBER, "ec2")
+    assert!(!m
+        .calls(MEMBER, "ec2")
         .await
         .contains(&"ModifySnapshotAttribute".to_string()));
 

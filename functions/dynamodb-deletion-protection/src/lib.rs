@@ -100,19 +100,12 @@ impl Remediation for DynamodbDeletionProtection {
     }
 
     fn target(&self, f: &Finding) -> Result<Table, NotApplicable> {
-        let r = f
-            .resource(&ResourceKind::DynamoDbTable)
-            .ok_or_else(|| NotApplicable("the finding names no DynamoDB table".into()))?;
-        if let Some(arn) = r.arn.as_deref().filter(|a| a.starts_with("arn:")) {
-            quell::finding::arn_in(arn, &f.account, &f.region)
-                .map_err(|why| NotApplicable(format!("table {}: {why}", r.id)))?;
-        }
-        if !validate::table_name(&r.id) {
-            return Err(NotApplicable(format!(
-                "`{}` is not a DynamoDB table name",
-                r.id
-            )));
-        }
+        let r = quell::remediation::resource_in(
+            f,
+            &ResourceKind::DynamoDbTable,
+            validate::table_name,
+            "DynamoDB table",
+        )?;
         Ok(Table {
             arn: format!(
                 "arn:{}:dynamodb:{}:{}:table/{}",

@@ -133,16 +133,12 @@ impl Remediation for KmsEnableKeyRotation {
     }
 
     fn target(&self, f: &Finding) -> Result<Key, NotApplicable> {
-        let r = f
-            .resource(&ResourceKind::KmsKey)
-            .ok_or_else(|| NotApplicable("the finding names no KMS key".into()))?;
-        if let Some(arn) = r.arn.as_deref().filter(|a| a.starts_with("arn:")) {
-            quell::finding::arn_in(arn, &f.account, &f.region)
-                .map_err(|why| NotApplicable(format!("key {}: {why}", r.id)))?;
-        }
-        if !validate::kms_key_id(&r.id) {
-            return Err(NotApplicable(format!("`{}` is not a KMS key id", r.id)));
-        }
+        let r = quell::remediation::resource_in(
+            f,
+            &ResourceKind::KmsKey,
+            validate::kms_key_id,
+            "KMS key",
+        )?;
         Ok(Key::new(r.id.clone(), f.account.clone()))
     }
 

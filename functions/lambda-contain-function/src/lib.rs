@@ -153,19 +153,12 @@ impl Remediation for LambdaContainFunction {
     }
 
     fn target(&self, f: &Finding) -> Result<Function, NotApplicable> {
-        let r = f
-            .resource(&ResourceKind::LambdaFunction)
-            .ok_or_else(|| NotApplicable("the finding names no Lambda function".into()))?;
-        if let Some(arn) = r.arn.as_deref().filter(|a| a.starts_with("arn:")) {
-            quell::finding::arn_in(arn, &f.account, &f.region)
-                .map_err(|why| NotApplicable(format!("function {}: {why}", r.id)))?;
-        }
-        if !validate::function_name(&r.id) {
-            return Err(NotApplicable(format!(
-                "`{}` is not a Lambda function name",
-                r.id
-            )));
-        }
+        let r = quell::remediation::resource_in(
+            f,
+            &ResourceKind::LambdaFunction,
+            validate::function_name,
+            "Lambda function",
+        )?;
         Ok(Function {
             arn: format!(
                 "arn:{}:lambda:{}:{}:function:{}",

@@ -51,7 +51,12 @@ pub(super) fn finding(env: &Envelope) -> Result<Finding, EventError> {
         account,
         region,
     );
-    f.resources = vec![Resource::new(kind, d.resource_id)];
+    // Config names some resources by ARN (an SNS topic): the short id is taken from it.
+    f.resources = vec![if d.resource_id.starts_with("arn:") {
+        Resource::from_arn(kind, &d.resource_id)
+    } else {
+        Resource::new(kind, d.resource_id)
+    }];
     f.status = status;
     Ok(f)
 }

@@ -334,6 +334,8 @@ fn check_resources(f: &Finding, source: Source, v2: bool, i: usize) -> Result<()
             ),
             K::DynamoDbTable => (validate::table_name(&r.id), "DynamoDB table name"),
             K::LambdaFunction => (validate::function_name(&r.id), "Lambda function name"),
+            K::SnsTopic => (validate::topic_name(&r.id), "SNS topic name"),
+            K::Ec2Subnet => (validate::subnet_id(&r.id), "subnet id"),
             // Security Hub names an account `AWS::::Account:<id>`.
             K::Account => (
                 validate::account_id(r.id.strip_prefix("AWS::::Account:").unwrap_or(&r.id)),

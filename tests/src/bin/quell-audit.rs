@@ -86,6 +86,9 @@ fn iam_action(c: &Call) -> Option<String> {
                 ("POST", ["functions", _, "versions"]) => "PublishVersion",
                 ("GET", ["functions", _, "versions"]) => "ListVersionsByFunction",
                 ("POST", ["functions"]) => "CreateFunction",
+                ("GET", ["functions", _, "policy"]) => "GetPolicy",
+                ("POST", ["functions", _, "policy"]) => "AddPermission",
+                ("DELETE", ["functions", _, "policy", _]) => "RemovePermission",
                 _ => return None,
             };
             Some(format!("lambda:{op}"))

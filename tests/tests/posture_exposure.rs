@@ -1,0 +1,327 @@
+//! Subnets that hand out public addresses, function policies open to everyone and unencrypted
+//! topics end to end (EC2.15, Lambda.1, SNS.1), one trigger of each kind among them: Config,
+//! Security Hub CSPM (ASFF) and the new Security Hub (OCSF). Each problem is seeded in the member
+//! account with IAM in force, fixed by the function through its own member role, read back through
+//! the SDK, replayed without a write, and undone through the member's quell-undo role to exactly
+//! what was seeded. The same problem in another account of the organization is never touched.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use quell::{Config, Mode, Outcome, Remediation};
+use quell_tests::probe::Probe;
+use quell_tests::{
+    again, context, deliver, events, hub_id, member_account, parsed, seed, seed_hub_finding,
+    MEMBER, REGION,
+};
+use serde_json::json;
+
+/// A third account of the organization, whose resources nothing here may touch.
+const OTHER: &str = "222222222222";
+
+#[tokio::test]
+async fn a_subnet_from_config_is_planned_by_default_then_stops_mapping_public_ips_and_undo_is_exact(
+) {
+    use ec2_subnet_no_public_ip::Ec2SubnetNoPublicIp;
+    let m = member_account().await;
+    let subnet = seed::subnet(&m.cfg, true, &[]).await;
+    let other_cfg = m.emu.account_config(OTHER).await;
+    let other = seed::subnet(&other_cfg, true, &[]).await;
+    let probe = Probe::SubnetMapping(subnet.clone());
+    let public = "map-public-ip=Some(true) assign-ipv6=Some(false)";
+    let private = "map-public-ip=Some(false) assign-ipv6=Some(false)";
+    assert_eq!(probe.read(&m.cfg).await, public);
+    let event = events::load(
+        "config-subnet-auto-assign-public-ip-disabled.json",
+        &[("subnet-0a1b2c3d4e5f60718", &subnet)],
+    );
+    let r = Ec2SubnetNoPublicIp;
+
+    // Its own default, dry-run: planned, and not one write.
+    m.emu.clear_calls().await;
+    let planned = deliver(
+        &r,
+        &context(&m.emu, Config::default(), Ec2SubnetNoPublicIp::SPEC.id),
+        again(&event, "default"),
+    )
+    .await;
+    assert_eq!(planned.outcome.name(), "PLANNED", "{planned:?}");
+    assert_eq!(probe.read(&m.cfg).await, public);
+    assert!(!m
+        .calls(MEMBER, "ec2")
+        .await
+        .contains(&"ModifySubnetAttribute".to_string()));
+
+    // Enforced by the operator: off, read back from the member.
+    let ctx = quell_tests::recording_context(&m.emu, Ec2SubnetNoPublicIp::SPEC.id).await;
+    let report = deliver(&r, &ctx, event.clone()).await;
+    assert_eq!(report.outcome.name(), "REMEDIATED", "{report:?}");
+    assert_eq!(probe.read(&m.cfg).await, private);
+    let (status, note) = seed::workflow(&m.central, &hub_id(&event)).await.unwrap();
+    assert_eq!(status, "RESOLVED");
+    assert!(note
+        .unwrap_or_default()
+        .contains("ec2:ModifySubnetAttribute"));
+
+    // Replayed: compliant, and not one write.
+    m.emu.clear_calls().await;
+    let replay = deliver(&r, &ctx, again(&event, "replay")).await;
+    assert_eq!(replay.outcome.name(), "ALREADY_COMPLIANT", "{replay:?}");
+    assert_eq!(m.calls(MEMBER, "ec2").await, ["DescribeSubnets"]);
+
+    // A finding of the member that names the other account's subnet: the member has no such
+    // subnet, and the other account's is untouched.
+    let elsewhere = events::load(
+        "config-subnet-auto-assign-public-ip-disabled.json",
+        &[("subnet-0a1b2c3d4e5f60718", &other)],
+    );
+    let out = deliver(&r, &ctx, again(&elsewhere, "elsewhere")).await;
+    assert_eq!(out.outcome.name(), "FAILED", "{out:?}");
+    assert_eq!(
+        Probe::SubnetMapping(other.clone()).read(&other_cfg).await,
+        public,
+        "another account's subnet is untouched"
+    );
+
+    let steps = quell_tests::undo_recorded(&m.emu, &ctx, &r, &parsed(&event).id).await;
+    assert_eq!(steps.len(), 1, "{steps:?}");
+    assert_eq!(probe.read(&m.cfg).await, public);
+}
+
+#[tokio::test]
+async fn an_asff_finding_removes_the_public_statements_keeps_the_rest_and_undo_puts_them_back() {
+    use lambda_remove_public_access::LambdaRemovePublicAccess;
+    const NAME: &str = "quell-demo-webhook";
+    let m = member_account().await;
+    seed::function(&m.cfg, NAME, None).await;
+    let lambda = aws_sdk_lambda::Client::new(&m.cfg);
+    // Open to everyone; the organization's own; one partner account; S3 of the account.
+    lambda
+        .add_permission()
+        .function_name(NAME)
+        .statement_id("open")
+        .action("lambda:InvokeFunction")
+        .principal("*")
+        .send()
+        .await
+        .unwrap();
+    lambda
+        .add_permission()
+        .function_name(NAME)
+        .statement_id("org")
+        .action("lambda:InvokeFunction")
+        .principal("*")
+        .principal_org_id("o-a1b2c3d4e5")
+        .send()
+        .await
+        .unwrap();
+    lambda
+        .add_permission()
+        .function_name(NAME)
+        .statement_id("partner")
+        .action("lambda:InvokeFunction")
+        .principal(format!("arn:aws:iam::{OTHER}:root"))
+        .send()
+        .await
+        .unwrap();
+    lambda
+        .add_permission()
+        .function_name(NAME)
+        .statement_id("uploads")
+        .action("lambda:InvokeFunction")
+        .principal("s3.amazonaws.com")
+        .source_account(MEMBER)
+        .source_arn("arn:aws:s3:::quell-demo-uploads")
+        .send()
+        .await
+        .unwrap();
+    // The same function, open, in another account.
+    let other_cfg = m.emu.account_config(OTHER).await;
+    seed::function(&other_cfg, NAME, None).await;
+    aws_sdk_lambda::Client::new(&other_cfg)
+        .add_permission()
+        .function_name(NAME)
+        .statement_id("open")
+        .action("lambda:InvokeFunction")
+        .principal("*")
+        .send()
+        .await
+        .unwrap();
+    let probe = Probe::FunctionPolicy(NAME);
+    let seeded = "policy=[open,org,partner,uploads]";
+    assert_eq!(probe.read(&m.cfg).await, seeded);
+
+    let event = events::load("securityhub-imported-fsbp-lambda-1.json", &[]);
+    seed_hub_finding(&m.cfg, &event).await;
+    let r = LambdaRemovePublicAccess;
+    let ctx = quell_tests::recording_context(&m.emu, LambdaRemovePublicAccess::SPEC.id).await;
+
+    let dry = context(
+        &m.emu,
+        Config {
+            mode: Some(Mode::DryRun),
+            ..Config::default()
+        },
+        LambdaRemovePublicAccess::SPEC.id,
+    );
+    let planned = deliver(&r, &dry, again(&event, "dry")).await;
+    match &planned.outcome {
+        Outcome::Planned { steps, .. } => {
+            assert_eq!(steps.len(), 1, "{steps:?}");
+            assert!(steps[0].to_string().contains("sid=open"), "{steps:?}");
+        }
+        other => panic!("expected PLANNED: {other:?}"),
+    }
+    assert_eq!(probe.read(&m.cfg).await, seeded);
+
+    let report = deliver(&r, &ctx, event.clone()).await;
+    assert_eq!(report.outcome.name(), "REMEDIATED", "{report:?}");
+    assert_eq!(probe.read(&m.cfg).await, "policy=[org,partner,uploads]");
+    let (status, note) = seed::workflow(&m.central, &hub_id(&event)).await.unwrap();
+    assert_eq!(status, "RESOLVED");
+    assert!(note.unwrap_or_default().contains("lambda:RemovePermission"));
+    assert_eq!(
+        Probe::FunctionPolicy(NAME).read(&other_cfg).await,
+        "policy=[open]",
+        "another account's function of the same name is untouched"
+    );
+
+    m.emu.clear_calls().await;
+    let replay = deliver(&r, &ctx, again(&event, "replay")).await;
+    assert_eq!(replay.outcome.name(), "ALREADY_COMPLIANT", "{replay:?}");
+    // Lambda's REST calls are logged by method and path: two reads (tags, policy), no write.
+    let lambda_calls = m.calls(MEMBER, "lambda").await;
+    assert!(
+        lambda_calls.len() == 2 && lambda_calls.iter().all(|c| c.starts_with("GET ")),
+        "{lambda_calls:?}"
+    );
+
+    let steps = quell_tests::undo_recorded(&m.emu, &ctx, &r, &parsed(&event).id).await;
+    assert_eq!(steps.len(), 1, "{steps:?}");
+    assert_eq!(probe.read(&m.cfg).await, seeded);
+    // The statement put back is the one removed: open to everyone, nothing more.
+    let policy: serde_json::Value = serde_json::from_str(
+        lambda
+            .get_policy()
+            .function_name(NAME)
+            .send()
+            .await
+            .unwrap()
+            .policy()
+            .unwrap(),
+    )
+    .unwrap();
+    let open = policy["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["Sid"] == "open")
+        .unwrap();
+    assert_eq!(
+        (&open["Principal"], &open["Action"], open.get("Condition")),
+        (&json!("*"), &json!("lambda:InvokeFunction"), None),
+        "{open}"
+    );
+}
+
+#[tokio::test]
+async fn a_v2_finding_encrypts_a_topic_with_the_configured_key_and_plans_without_one() {
+    use sns_encrypt_topic::SnsEncryptTopic;
+    let m = member_account().await;
+    let sns = aws_sdk_sns::Client::new(&m.cfg);
+    let topic = sns
+        .create_topic()
+        .name("quell-demo-alerts")
+        .send()
+        .await
+        .unwrap()
+        .topic_arn()
+        .unwrap()
+        .to_string();
+    let other_cfg = m.emu.account_config(OTHER).await;
+    let other_topic = aws_sdk_sns::Client::new(&other_cfg)
+        .create_topic()
+        .name("quell-demo-alerts")
+        .send()
+        .await
+        .unwrap()
+        .topic_arn()
+        .unwrap()
+        .to_string();
+    let key = format!("arn:aws:kms:{REGION}:{MEMBER}:alias/quell-sns");
+    let probe = Probe::TopicKey(topic.clone());
+    assert_eq!(probe.read(&m.cfg).await, "kms=none");
+
+    let event = events::load("securityhub-v2-imported-nist-sns-1.json", &[]);
+    m.emu.seed_hub_v2(event["detail"]["findings"].clone()).await;
+    let uid = event["detail"]["findings"][0]["metadata"]["uid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let ctx = quell_tests::recording_context(&m.emu, SnsEncryptTopic::SPEC.id).await;
+
+    // No key configured: planned, naming the setting; nothing written; NOTIFIED (In Progress, 2).
+    m.emu.clear_calls().await;
+    let unset = deliver(&SnsEncryptTopic::default(), &ctx, again(&event, "unset")).await;
+    match &unset.outcome {
+        Outcome::Planned { reason, .. } => {
+            assert!(reason.contains("QUELL_SNS_KMS_KEY"), "{reason}")
+        }
+        other => panic!("expected PLANNED: {other:?}"),
+    }
+    assert_eq!(probe.read(&m.cfg).await, "kms=none");
+    assert!(!m
+        .calls(MEMBER, "sns")
+        .await
+        .contains(&"SetTopicAttributes".to_string()));
+    let doc = seed::hub_v2_finding(&m.central, &uid).await.unwrap();
+    assert_eq!(doc["status_id"], json!(2), "{doc}");
+
+    // The AWS managed key, chosen, on a topic EventBridge publishes to: planned, naming it.
+    let events_policy = json!({"Version": "2012-10-17", "Statement": [{
+        "Sid": "AWSEvents", "Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"},
+        "Action": "sns:Publish", "Resource": topic}]});
+    sns.set_topic_attributes()
+        .topic_arn(&topic)
+        .attribute_name("Policy")
+        .attribute_value(events_policy.to_string())
+        .send()
+        .await
+        .unwrap();
+    let managed = SnsEncryptTopic {
+        key: Some("alias/aws/sns".into()),
+    };
+    let out = deliver(&managed, &ctx, again(&event, "managed")).await;
+    match &out.outcome {
+        Outcome::Planned { reason, .. } => {
+            assert!(reason.contains("events.amazonaws.com"), "{reason}")
+        }
+        other => panic!("expected PLANNED: {other:?}"),
+    }
+    assert_eq!(probe.read(&m.cfg).await, "kms=none");
+
+    // The operator's key: encrypted, read back; Resolved (4) in the new Security Hub.
+    let r = SnsEncryptTopic {
+        key: Some(key.clone()),
+    };
+    let report = deliver(&r, &ctx, event.clone()).await;
+    assert_eq!(report.outcome.name(), "REMEDIATED", "{report:?}");
+    assert_eq!(probe.read(&m.cfg).await, format!("kms={key}"));
+    let doc = seed::hub_v2_finding(&m.central, &uid).await.unwrap();
+    assert_eq!(doc["status_id"], json!(4), "{doc}");
+    assert_eq!(
+        Probe::TopicKey(other_topic).read(&other_cfg).await,
+        "kms=none",
+        "another account's topic of the same name is untouched"
+    );
+
+    m.emu.clear_calls().await;
+    let replay = deliver(&r, &ctx, again(&event, "replay")).await;
+    assert_eq!(replay.outcome.name(), "ALREADY_COMPLIANT", "{replay:?}");
+    assert!(!m
+        .calls(MEMBER, "sns")
+        .await
+        .contains(&"SetTopicAttributes".to_string()));
+
+    quell_tests::undo_recorded(&m.emu, &ctx, &r, &parsed(&event).id).await;
+    assert_eq!(probe.read(&m.cfg).await, "kms=none");
+}
