@@ -228,6 +228,38 @@ fn each_member_role_holds_exactly_its_specs_actions_and_never_quells_own_roles()
 /// listed with none, so that it is reported, never silently dropped.
 const MEANT_FOR: &[(&str, &[&str])] = &[
     (
+        "config-rds-instance-deletion-protection-enabled.json",
+        &["rds-deletion-protection"],
+    ),
+    (
+        "securityhub-imported-fsbp-rds-8.json",
+        &["rds-deletion-protection"],
+    ),
+    (
+        "securityhub-v2-imported-fsbp-rds-8.json",
+        &["rds-deletion-protection"],
+    ),
+    (
+        "securityhub-custom-action-rds-8.json",
+        &["rds-deletion-protection"],
+    ),
+    (
+        "config-rds-cluster-deletion-protection-enabled.json",
+        &["rds-deletion-protection"],
+    ),
+    (
+        "securityhub-imported-fsbp-rds-7.json",
+        &["rds-deletion-protection"],
+    ),
+    (
+        "securityhub-v2-imported-fsbp-rds-7.json",
+        &["rds-deletion-protection"],
+    ),
+    (
+        "securityhub-custom-action-rds-7.json",
+        &["rds-deletion-protection"],
+    ),
+    (
         "config-subnet-auto-assign-public-ip-disabled.json",
         &["ec2-subnet-no-public-ip"],
     ),

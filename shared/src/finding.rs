@@ -62,6 +62,8 @@ pub enum ResourceKind {
     LambdaFunction,
     SnsTopic,
     Ec2Subnet,
+    RdsDbInstance,
+    RdsDbCluster,
     Account,
     Other(String),
 }
@@ -109,6 +111,16 @@ const KINDS: &[(ResourceKind, &str, &str)] = &[
     ),
     (ResourceKind::SnsTopic, "AWS::SNS::Topic", "AwsSnsTopic"),
     (ResourceKind::Ec2Subnet, "AWS::EC2::Subnet", "AwsEc2Subnet"),
+    (
+        ResourceKind::RdsDbInstance,
+        "AWS::RDS::DBInstance",
+        "AwsRdsDbInstance",
+    ),
+    (
+        ResourceKind::RdsDbCluster,
+        "AWS::RDS::DBCluster",
+        "AwsRdsDbCluster",
+    ),
     (ResourceKind::Account, "AWS::::Account", "AwsAccount"),
 ];
 
@@ -704,6 +716,26 @@ pub mod validate {
                 .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
     }
 
+    /// An RDS identifier (DB instance, cluster, snapshot): 1–63 letters, digits and hyphens, a
+    /// letter first, no `--`, no `-` last.
+    pub fn rds_identifier(s: &str) -> bool {
+        (1..=63).contains(&s.len())
+            && s.as_bytes()[0].is_ascii_alphabetic()
+            && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !s.contains("--")
+            && !s.ends_with('-')
+    }
+
+    /// An RDS resource id as Config names databases: `db-` (an instance) or `cluster-` and 26
+    /// upper-case letters and digits.
+    pub fn rds_resource_id(prefix: &str, s: &str) -> bool {
+        s.strip_prefix(prefix).is_some_and(|r| {
+            r.len() == 26
+                && r.bytes()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+        })
+    }
+
     /// A subnet id: `subnet-` and 8 or 17 hex digits.
     pub fn subnet_id(s: &str) -> bool {
         s.strip_prefix("subnet-").is_some_and(|h| {
@@ -826,8 +858,8 @@ mod tests {
             assert_eq!(kind.asff_type(), *asff);
         }
         assert_eq!(
-            ResourceKind::from_cfn("AWS::RDS::DBInstance"),
-            ResourceKind::Other("AWS::RDS::DBInstance".into())
+            ResourceKind::from_cfn("AWS::RDS::DBSnapshot"),
+            ResourceKind::Other("AWS::RDS::DBSnapshot".into())
         );
     }
 

@@ -37,6 +37,7 @@ pub const FUNCTION_IDS: &[&str] = &[
     "kms-enable-key-rotation",
     "lambda-contain-function",
     "lambda-remove-public-access",
+    "rds-deletion-protection",
     "s3-account-public-access-block",
     "s3-block-public-access",
     "s3-enable-default-encryption",

@@ -439,6 +439,78 @@ const EXPECTED: &[(&str, Source, &str, &str, &str, ResourceKind, &str)] = &[
         "quell-demo-alerts",
     ),
     (
+        "config-rds-instance-deletion-protection-enabled.json",
+        Source::Config,
+        "111111111111",
+        "us-east-1",
+        "rds-instance-deletion-protection-enabled",
+        ResourceKind::RdsDbInstance,
+        "db-ABCDEFGHIJKLMNOPQRSTUVWXY2",
+    ),
+    (
+        "securityhub-imported-fsbp-rds-8.json",
+        Source::SecurityHub,
+        "111111111111",
+        "us-east-1",
+        "RDS.8",
+        ResourceKind::RdsDbInstance,
+        "quell-demo-orders",
+    ),
+    (
+        "securityhub-v2-imported-fsbp-rds-8.json",
+        Source::SecurityHub,
+        "111111111111",
+        "us-east-1",
+        "RDS.8",
+        ResourceKind::RdsDbInstance,
+        "quell-demo-orders",
+    ),
+    (
+        "securityhub-custom-action-rds-8.json",
+        Source::SecurityHub,
+        "111111111111",
+        "us-east-1",
+        "RDS.8",
+        ResourceKind::RdsDbInstance,
+        "quell-demo-orders",
+    ),
+    (
+        "config-rds-cluster-deletion-protection-enabled.json",
+        Source::Config,
+        "111111111111",
+        "us-east-1",
+        "rds-cluster-deletion-protection-enabled",
+        ResourceKind::RdsDbCluster,
+        "cluster-ABCDEFGHIJKLMNOPQRSTUVWXY2",
+    ),
+    (
+        "securityhub-imported-fsbp-rds-7.json",
+        Source::SecurityHub,
+        "111111111111",
+        "us-east-1",
+        "RDS.7",
+        ResourceKind::RdsDbCluster,
+        "quell-demo-orders",
+    ),
+    (
+        "securityhub-v2-imported-fsbp-rds-7.json",
+        Source::SecurityHub,
+        "111111111111",
+        "us-east-1",
+        "RDS.7",
+        ResourceKind::RdsDbCluster,
+        "quell-demo-orders",
+    ),
+    (
+        "securityhub-custom-action-rds-7.json",
+        Source::SecurityHub,
+        "111111111111",
+        "us-east-1",
+        "RDS.7",
+        ResourceKind::RdsDbCluster,
+        "quell-demo-orders",
+    ),
+    (
         "config-cmk-backing-key-rotation-enabled.json",
         Source::Config,
         "111111111111",
@@ -1260,7 +1332,7 @@ fn every_sample_event_parses_to_its_finding() {
             n += 1;
         }
     }
-    assert_eq!(n, 128, "events/ holds 128 sample events, each checked");
+    assert_eq!(n, 136, "events/ holds 136 sample events, each checked");
 }
 
 #[test]

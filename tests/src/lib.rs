@@ -67,6 +67,7 @@ pub fn specs() -> Vec<quell::Spec> {
         ec2_subnet_no_public_ip::Ec2SubnetNoPublicIp::SPEC,
         lambda_remove_public_access::LambdaRemovePublicAccess::SPEC,
         sns_encrypt_topic::SnsEncryptTopic::SPEC,
+        rds_deletion_protection::RdsDeletionProtection::SPEC,
     ]
 }
 

@@ -48,6 +48,10 @@ pub enum Probe {
     FunctionPolicy(&'static str),
     /// A topic's KMS key (by ARN): `kms=…`, `kms=none` unencrypted.
     TopicKey(String),
+    /// An RDS DB instance's deletion protection: `deletion-protection=…`.
+    InstanceProtection(&'static str),
+    /// An RDS DB cluster's deletion protection: `deletion-protection=…`.
+    ClusterProtection(&'static str),
 }
 
 impl Probe {
@@ -282,6 +286,30 @@ impl Probe {
                     .collect();
                 who.sort();
                 format!("restorable-by=[{}]", who.join(","))
+            }
+            Probe::InstanceProtection(name) => {
+                let out = aws_sdk_rds::Client::new(cfg)
+                    .describe_db_instances()
+                    .db_instance_identifier(*name)
+                    .send()
+                    .await
+                    .unwrap();
+                format!(
+                    "deletion-protection={:?}",
+                    out.db_instances()[0].deletion_protection()
+                )
+            }
+            Probe::ClusterProtection(name) => {
+                let out = aws_sdk_rds::Client::new(cfg)
+                    .describe_db_clusters()
+                    .db_cluster_identifier(*name)
+                    .send()
+                    .await
+                    .unwrap();
+                format!(
+                    "deletion-protection={:?}",
+                    out.db_clusters()[0].deletion_protection()
+                )
             }
             Probe::SubnetMapping(id) => {
                 let out = aws_sdk_ec2::Client::new(cfg)

@@ -768,3 +768,65 @@ pub async fn subnet(member: &SdkConfig, public: bool, tags: &[(&str, &str)]) -> 
     }
     id
 }
+
+/// An RDS DB instance in `member` (PostgreSQL, without deletion protection), in `cluster` when
+/// given (an Aurora member), tagged `tags`. Returns its resource id (`db-…`), as Config names it.
+pub async fn db_instance(
+    member: &SdkConfig,
+    name: &str,
+    cluster: Option<&str>,
+    tags: &[(&str, &str)],
+) -> String {
+    let rds = aws_sdk_rds::Client::new(member);
+    let mut call = rds
+        .create_db_instance()
+        .db_instance_identifier(name)
+        .db_instance_class("db.t4g.micro")
+        .set_tags(Some(
+            tags.iter()
+                .map(|(k, v)| aws_sdk_rds::types::Tag::builder().key(*k).value(*v).build())
+                .collect(),
+        ));
+    call = match cluster {
+        Some(c) => call.engine("aurora-postgresql").db_cluster_identifier(c),
+        None => call
+            .engine("postgres")
+            .allocated_storage(20)
+            .master_username("quell")
+            .master_user_password("not-a-real-password-1"),
+    };
+    call.send()
+        .await
+        .expect("create the DB instance")
+        .db_instance()
+        .and_then(|d| d.dbi_resource_id())
+        .unwrap()
+        .to_string()
+}
+
+/// An Aurora PostgreSQL DB cluster in `member`, without deletion protection, available (RDS
+/// answers `creating` first, as a waiter sees). Returns its resource id (`cluster-…`).
+pub async fn db_cluster(member: &SdkConfig, name: &str) -> String {
+    let rds = aws_sdk_rds::Client::new(member);
+    rds.create_db_cluster()
+        .db_cluster_identifier(name)
+        .engine("aurora-postgresql")
+        .master_username("quell")
+        .master_user_password("not-a-real-password-1")
+        .send()
+        .await
+        .expect("create the DB cluster");
+    loop {
+        let out = rds
+            .describe_db_clusters()
+            .db_cluster_identifier(name)
+            .send()
+            .await
+            .unwrap();
+        let c = &out.db_clusters()[0];
+        if c.status() == Some("available") {
+            return c.db_cluster_resource_id().unwrap().to_string();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}

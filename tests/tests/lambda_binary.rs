@@ -800,6 +800,24 @@ async fn every_function_binary_fixes_one_finding_through_the_runtime_api() {
             .unwrap()
             .to_string();
         let key = format!("arn:aws:kms:{REGION}:{MEMBER}:alias/quell-sns");
+        // The operator's key, in the member's Region, under the alias the setting names.
+        let kms = aws_sdk_kms::Client::new(&member);
+        let key_id = kms
+            .create_key()
+            .description("quell SNS topics")
+            .send()
+            .await
+            .unwrap()
+            .key_metadata()
+            .unwrap()
+            .key_id()
+            .to_string();
+        kms.create_alias()
+            .alias_name("alias/quell-sns")
+            .target_key_id(key_id)
+            .send()
+            .await
+            .unwrap();
         let event = events::load("config-sns-encrypted-kms.json", &[]);
         let (seeded, fixed) = fleet
             .fix(
@@ -812,6 +830,28 @@ async fn every_function_binary_fixes_one_finding_through_the_runtime_api() {
         assert_eq!(
             (seeded.as_str(), fixed.as_str()),
             ("kms=none", format!("kms={key}").as_str()),
+            "{ID}"
+        );
+    }
+
+    {
+        const ID: &str = "rds-deletion-protection";
+        seed::db_instance(&member, "quell-demo-orders", None, &[]).await;
+        let event = events::load("securityhub-imported-fsbp-rds-8.json", &[]);
+        let (seeded, fixed) = fleet
+            .fix(
+                ID,
+                &[],
+                event,
+                &Probe::InstanceProtection("quell-demo-orders"),
+            )
+            .await;
+        assert_eq!(
+            (seeded.as_str(), fixed.as_str()),
+            (
+                "deletion-protection=Some(false)",
+                "deletion-protection=Some(true)"
+            ),
             "{ID}"
         );
     }

@@ -366,3 +366,104 @@ async fn public_snapshots_go_private_sharing_and_exempt_ones_stay_and_undo_is_ex
         seeded
     );
 }
+
+#[tokio::test]
+async fn databases_get_deletion_protection_from_config_and_v2_an_aurora_member_is_planned_and_undo_is_exact(
+) {
+    use quell_tests::probe::Probe;
+    use rds_deletion_protection::RdsDeletionProtection;
+    let m = member_account().await;
+    let resource_id = seed::db_instance(&m.cfg, "quell-demo-orders", None, &[]).await;
+    seed::db_cluster(&m.cfg, "quell-demo-orders").await;
+    seed::db_instance(
+        &m.cfg,
+        "quell-demo-orders-1",
+        Some("quell-demo-orders"),
+        &[],
+    )
+    .await;
+    let other_cfg = m.emu.account_config(OTHER).await;
+    seed::db_instance(&other_cfg, "quell-demo-orders", None, &[]).await;
+    let instance = Probe::InstanceProtection("quell-demo-orders");
+    let cluster = Probe::ClusterProtection("quell-demo-orders");
+    let off = "deletion-protection=Some(false)";
+    let on = "deletion-protection=Some(true)";
+    assert_eq!(instance.read(&m.cfg).await, off);
+    assert_eq!(cluster.read(&m.cfg).await, off);
+    let r = RdsDeletionProtection;
+    let ctx = quell_tests::recording_context(&m.emu, RdsDeletionProtection::SPEC.id).await;
+
+    // Config names the instance by its resource id.
+    let event = events::load(
+        "config-rds-instance-deletion-protection-enabled.json",
+        &[("db-ABCDEFGHIJKLMNOPQRSTUVWXY2", &resource_id)],
+    );
+    let report = deliver(&r, &ctx, event.clone()).await;
+    assert_eq!(report.outcome.name(), "REMEDIATED", "{report:?}");
+    assert_eq!(instance.read(&m.cfg).await, on);
+    assert_eq!(
+        instance.read(&other_cfg).await,
+        off,
+        "another account's instance of the same name is untouched"
+    );
+    assert_eq!(
+        seed::workflow(&m.central, &hub_id(&event)).await.unwrap().0,
+        "RESOLVED"
+    );
+    // Deletion is now refused, as RDS does.
+    assert!(aws_sdk_rds::Client::new(&m.cfg)
+        .delete_db_instance()
+        .db_instance_identifier("quell-demo-orders")
+        .skip_final_snapshot(true)
+        .send()
+        .await
+        .is_err());
+    m.emu.clear_calls().await;
+    let replay = deliver(&r, &ctx, again(&event, "replay")).await;
+    assert_eq!(replay.outcome.name(), "ALREADY_COMPLIANT", "{replay:?}");
+    assert_eq!(m.calls(MEMBER, "rds").await, ["DescribeDBInstances"]);
+
+    // The new Security Hub names the cluster: protected, Resolved (4).
+    let v2 = events::load("securityhub-v2-imported-fsbp-rds-7.json", &[]);
+    m.emu.seed_hub_v2(v2["detail"]["findings"].clone()).await;
+    let report = deliver(&r, &ctx, v2.clone()).await;
+    assert_eq!(report.outcome.name(), "REMEDIATED", "{report:?}");
+    assert_eq!(cluster.read(&m.cfg).await, on);
+    let uid = v2["detail"]["findings"][0]["metadata"]["uid"]
+        .as_str()
+        .unwrap();
+    let doc = seed::hub_v2_finding(&m.central, uid).await.unwrap();
+    assert_eq!(doc["status_id"], json!(4), "{doc}");
+
+    // An Aurora member named by ASFF: planned, naming its cluster, no write.
+    let member_event = distinct(
+        &events::load(
+            "securityhub-imported-fsbp-rds-8.json",
+            &[("db:quell-demo-orders", "db:quell-demo-orders-1")],
+        ),
+        "aurora",
+    );
+    seed_hub_finding(&m.cfg, &member_event).await;
+    m.emu.clear_calls().await;
+    let out = deliver(&r, &ctx, member_event.clone()).await;
+    match &out.outcome {
+        Outcome::Planned { reason, .. } => {
+            assert!(reason.contains("DB cluster quell-demo-orders"), "{reason}")
+        }
+        other => panic!("expected PLANNED: {other:?}"),
+    }
+    assert!(!m
+        .calls(MEMBER, "rds")
+        .await
+        .iter()
+        .any(|c| c.starts_with("Modify")));
+
+    let steps = quell_tests::undo_recorded(&m.emu, &ctx, &r, &parsed(&event).id).await;
+    assert_eq!(steps.len(), 1, "{steps:?}");
+    assert_eq!(instance.read(&m.cfg).await, off);
+    assert_eq!(
+        cluster.read(&m.cfg).await,
+        on,
+        "only the undone finding's change"
+    );
+}

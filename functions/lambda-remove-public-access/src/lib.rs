@@ -5,9 +5,9 @@
 //! A statement is open to everyone when its principal is `*` (or an AWS principal with a
 //! wildcard) and no condition pins who may use it to fixed values: `aws:SourceAccount`,
 //! `aws:SourceOwner`, `aws:PrincipalAccount`, `aws:PrincipalOrgID`, `aws:PrincipalOrgPaths`, or a
-//! source or principal ARN that names an account. A negated or `…IfExists` condition pins
-//! nothing. A function URL with `AuthType NONE` is such a statement: it goes too, and a function
-//! meant to be public (a webhook) is tagged exempt.
+//! source or principal ARN without wildcards. A negated or `…IfExists` condition pins nothing. A
+//! public function URL (`AuthType NONE`) is open to everyone too, but taking it down is a
+//! webhook's outage: it is named and left (UNCONFIRMED), for a person to decide.
 //!
 //! Only statements that `AddPermission` can put back exactly are removed, so that undo is exact;
 //! one open to everyone with another condition (`aws:SourceIp`, say) is left and named
@@ -87,9 +87,16 @@ fn fixed(s: &str) -> bool {
 
 /// Whether a condition pins the caller or the source to fixed accounts, organizations or ARNs
 /// (`s3_only`: only the source account counts, as S3's ARNs name no account).
-fn pins(op: &str, key: &str, values: &[&str], s3_only: bool) -> bool {
+/// `strict` (a statement open to everyone): an ARN pins only as a fixed value, without wildcards,
+/// as Config's rule reads it; for a service principal an ARN that names an account pins it.
+fn pins(op: &str, key: &str, values: &[&str], s3_only: bool, strict: bool) -> bool {
     let op = op.to_ascii_lowercase();
-    if op.contains("not") || op.ends_with("ifexists") || op == "null" || values.is_empty() {
+    if op.contains("not")
+        || op.ends_with("ifexists")
+        || op == "null"
+        || op.starts_with("forallvalues")
+        || values.is_empty()
+    {
         return false;
     }
     match key.to_ascii_lowercase().as_str() {
@@ -99,7 +106,7 @@ fn pins(op: &str, key: &str, values: &[&str], s3_only: bool) -> bool {
         }
         "aws:sourcearn" | "aws:principalarn" if !s3_only => values
             .iter()
-            .all(|v| quell::finding::arn_account(v).is_some()),
+            .all(|v| quell::finding::arn_account(v).is_some() && (!strict || fixed(v))),
         _ => false,
     }
 }
@@ -145,16 +152,32 @@ pub fn judge(st: &Value) -> Verdict {
         return Verdict::Private;
     }
     let p = &st["Principal"];
-    let everyone = p.as_str() == Some("*")
-        || ["AWS", "CanonicalUser", "Federated"]
-            .iter()
-            .any(|k| strings(&p[*k]).iter().any(|v| v.contains('*')));
+    // Exactly what AddPermission writes for `--principal *`: put back exactly by undo.
+    let star = p.as_str() == Some("*") || strings(&p["AWS"]) == ["*"];
+    let wildcard = ["AWS", "CanonicalUser", "Federated"]
+        .iter()
+        .any(|k| strings(&p[*k]).iter().any(|v| v.contains('*')));
     let conds = conditions(st);
-    if everyone {
-        if conds.iter().any(|(op, k, v)| pins(op, k, v, false)) {
+    if star || wildcard {
+        if conds.iter().any(|(op, k, v)| pins(op, k, v, false, true)) {
             return Verdict::Private;
         }
         let sid = st["Sid"].as_str().unwrap_or_default();
+        if !star {
+            return Verdict::PublicKept(format!(
+                "statement {sid} names a wildcard principal ({p}) that AddPermission cannot put back"
+            ));
+        }
+        // A public function URL: removing it makes the URL answer 403 to every caller, a
+        // webhook's outage; a person decides (AuthType AWS_IAM, or the function tagged exempt).
+        if conds.iter().any(|(_, k, _)| {
+            k.eq_ignore_ascii_case("lambda:FunctionUrlAuthType")
+                || k.eq_ignore_ascii_case("lambda:InvokedViaFunctionUrl")
+        }) {
+            return Verdict::PublicKept(format!(
+                "statement {sid} serves the function's URL to everyone: quell does not take a public URL down (callers would get 403); a person sets its AuthType to AWS_IAM or removes the URL"
+            ));
+        }
         let action = st["Action"].as_str().unwrap_or_default();
         if !statement_id(sid) {
             return Verdict::PublicKept(format!(
@@ -176,7 +199,7 @@ pub fn judge(st: &Value) -> Verdict {
     }
     for service in strings(&p["Service"]) {
         let s3 = service == "s3.amazonaws.com";
-        if !conds.iter().any(|(op, k, v)| pins(op, k, v, s3)) {
+        if !conds.iter().any(|(op, k, v)| pins(op, k, v, s3, false)) {
             return Verdict::Unscoped(service.to_string());
         }
     }
@@ -239,7 +262,7 @@ impl Remediation for LambdaRemovePublicAccess {
         id: "lambda-remove-public-access",
         summary: "Removes the statements of a Lambda function policy that let anyone invoke or manage the function (principal * with no condition pinning accounts, organization or source); every other statement is kept",
         resolved: "Lambda.1, lambda-function-public-access-prohibited: GetPolicy re-read has no Allow statement whose principal is * (or a wildcard AWS principal) without a fixed aws:SourceAccount, aws:SourceOwner, aws:PrincipalAccount, aws:PrincipalOrgID, aws:PrincipalOrgPaths or account-naming source/principal ARN condition, and no service principal without a source condition (s3.amazonaws.com: aws:SourceAccount). UNCONFIRMED (NOTIFIED): a statement open to everyone that AddPermission cannot put back (left), or a service principal without a source condition (left, with the fix).",
-        untouched: "Never changes a kept statement, the function's code, configuration, aliases or versions (an alias's or version's own policy is not read). A public function URL (AuthType NONE) loses its public statement: tag a function meant to be public QUELL_EXEMPT_TAG (quell:exempt)=true (EXEMPT). A service principal without a source condition is named with the fix, not removed (its bucket or topic would stop invoking). Undo adds each removed statement back with AddPermission under its own statement id. Default enforce.",
+        untouched: "Never changes a kept statement, the function's code, configuration, aliases or versions (an alias's or version's own policy is not read). A public function URL (AuthType NONE) keeps its statements and is named (UNCONFIRMED): taking it down would answer 403 to every caller. A function meant to be public is tagged QUELL_EXEMPT_TAG (quell:exempt)=true (EXEMPT). A service principal without a source condition is named with the fix, not removed (its bucket or topic would stop invoking). Undo adds each removed statement back with AddPermission under its own statement id. Default enforce.",
         triggers: Triggers {
             config_rules: &["lambda-function-public-access-prohibited"],
             securityhub_controls: &["Lambda.1"],

@@ -47,6 +47,16 @@ pub struct Topic {
     pub partition: String,
     /// Who the topic's policy lets publish from outside the account.
     outside: Cached<Vec<String>>,
+    /// Why the configured key cannot encrypt this topic, from DescribeKey in its account (empty:
+    /// it can).
+    key_problem: Cached<String>,
+}
+
+/// The member's SNS client, and its KMS client to check the configured key.
+#[derive(Debug, Clone)]
+pub struct Clients {
+    pub sns: aws_sdk_sns::Client,
+    pub kms: aws_sdk_kms::Client,
 }
 
 impl Topic {
@@ -58,6 +68,7 @@ impl Topic {
             region: region.into(),
             partition: partition.into(),
             outside: Cached::default(),
+            key_problem: Cached::default(),
         }
     }
 }
@@ -84,6 +95,65 @@ pub fn key_reference(s: &str) -> bool {
                 || alias(parts[5]));
     }
     validate::kms_key_id(s) || alias(s)
+}
+
+/// Why `key` cannot encrypt a topic of `t`, read with DescribeKey in the topic's account: it must
+/// exist there (or be shared with it), be in the topic's Region, be enabled and be a symmetric
+/// encryption key. `None`: it can.
+async fn key_problem(
+    kms: &aws_sdk_kms::Client,
+    key: &str,
+    t: &Topic,
+) -> Result<Option<String>, AwsError> {
+    use aws_sdk_kms::types::{KeySpec, KeyState, KeyUsageType};
+    if let Some(region) = key.strip_prefix("arn:").and_then(|r| r.split(':').nth(2)) {
+        if region != t.region {
+            return Ok(Some(format!(
+                "the key {key} is in {region}, and SNS uses only a key of the topic's Region {}",
+                t.region
+            )));
+        }
+    }
+    let meta = match kms.describe_key().key_id(key).send().await {
+        Ok(out) => out.key_metadata().cloned(),
+        Err(e)
+            if aws_sdk_kms::error::ProvideErrorMetadata::code(&e) == Some("NotFoundException") =>
+        {
+            return Ok(Some(format!(
+                "there is no key {key} in account {} and Region {}",
+                t.account, t.region
+            )))
+        }
+        Err(e) => {
+            return Err(AwsError::from_sdk(
+                format!("could not describe the key {key} for SNS topic {}", t.name),
+                e,
+            ))
+        }
+    };
+    let Some(meta) = meta else {
+        return Ok(Some(format!("DescribeKey returned nothing for {key}")));
+    };
+    if meta.key_state() != Some(&KeyState::Enabled) {
+        return Ok(Some(format!(
+            "the key {key} is {}, not Enabled",
+            meta.key_state()
+                .map(|s| s.as_str())
+                .unwrap_or("in no known state")
+        )));
+    }
+    if meta
+        .key_spec()
+        .is_some_and(|k| *k != KeySpec::SymmetricDefault)
+        || meta
+            .key_usage()
+            .is_some_and(|u| *u != KeyUsageType::EncryptDecrypt)
+    {
+        return Ok(Some(format!(
+            "the key {key} is not a symmetric encryption key, the only kind SNS uses"
+        )));
+    }
+    Ok(None)
 }
 
 fn aws_managed(key: &str) -> bool {
@@ -215,16 +285,20 @@ impl Remediation for SnsEncryptTopic {
         permissions: &[
             "sns:ListTagsForResource",
             "sns:GetTopicAttributes",
+            "kms:DescribeKey",
             SET,
         ],
         undo_permissions: &[],
         default_mode: Mode::Enforce,
     };
     type Target = Topic;
-    type Clients = aws_sdk_sns::Client;
+    type Clients = Clients;
 
-    fn clients(&self, member: &Member) -> aws_sdk_sns::Client {
-        aws_sdk_sns::Client::new(member.config())
+    fn clients(&self, member: &Member) -> Clients {
+        Clients {
+            sns: aws_sdk_sns::Client::new(member.config()),
+            kms: aws_sdk_kms::Client::new(member.config()),
+        }
     }
 
     fn configure(&mut self, get: &dyn Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
@@ -259,8 +333,9 @@ impl Remediation for SnsEncryptTopic {
         format!("SNS topic {}", t.name)
     }
 
-    async fn tags(&self, sns: &aws_sdk_sns::Client, t: &Topic) -> Result<Tags, AwsError> {
-        let out = sns
+    async fn tags(&self, c: &Clients, t: &Topic) -> Result<Tags, AwsError> {
+        let out = c
+            .sns
             .list_tags_for_resource()
             .resource_arn(&t.arn)
             .send()
@@ -273,13 +348,19 @@ impl Remediation for SnsEncryptTopic {
             .collect())
     }
 
-    async fn plan(&self, sns: &aws_sdk_sns::Client, t: &Topic) -> Result<Vec<Step>, AwsError> {
-        let (key, policy) = attribute(sns, t).await?;
+    async fn plan(&self, c: &Clients, t: &Topic) -> Result<Vec<Step>, AwsError> {
+        let (key, policy) = attribute(&c.sns, t).await?;
         t.outside.set(
             policy
                 .map(|p| outside_publishers(&p, &t.account))
                 .unwrap_or_default(),
         );
+        if let (None, Some(configured), None) = (&key, &self.key, t.key_problem.get()) {
+            if !aws_managed(configured) {
+                let problem = key_problem(&c.kms, configured, t).await?;
+                t.key_problem.set(problem.unwrap_or_default());
+            }
+        }
         Ok(match key {
             Some(_) => Vec::new(),
             None => vec![Step::new(
@@ -301,6 +382,11 @@ impl Remediation for SnsEncryptTopic {
                 "no key is configured ({KEY_VAR}): quell encrypts SNS topics only with a key the operator names, a customer managed key whose policy lets the topic's publishers (CloudWatch alarms, EventBridge rules, S3 notifications, other accounts) use it; {AWS_MANAGED} cannot, and publishers without access would stop silently"
             ));
         };
+        if let Some(problem) = t.key_problem.get().filter(|p| !p.is_empty()) {
+            return Some(format!(
+                "{problem}: {KEY_VAR} must name a key the topic's account can use in its Region"
+            ));
+        }
         let outside = t.outside.get().unwrap_or_default();
         (aws_managed(key) && !outside.is_empty()).then(|| {
             format!(
@@ -310,11 +396,7 @@ impl Remediation for SnsEncryptTopic {
         })
     }
 
-    async fn prior(
-        &self,
-        _sns: &aws_sdk_sns::Client,
-        t: &Topic,
-    ) -> Result<Option<serde_json::Value>, AwsError> {
+    async fn prior(&self, _c: &Clients, t: &Topic) -> Result<Option<serde_json::Value>, AwsError> {
         // `plan` read it: apply only runs on a topic without a key.
         Ok(Some(serde_json::json!({
             "topic": t.name,
@@ -326,11 +408,7 @@ impl Remediation for SnsEncryptTopic {
         })))
     }
 
-    async fn restore(
-        &self,
-        sns: &aws_sdk_sns::Client,
-        prior: &serde_json::Value,
-    ) -> Result<Vec<Step>, AwsError> {
+    async fn restore(&self, c: &Clients, prior: &serde_json::Value) -> Result<Vec<Step>, AwsError> {
         let name = quell::remediation::prior_field(prior, "topic", validate::topic_name)?;
         let account = quell::remediation::prior_field(prior, "account", validate::account_id)?;
         let region = quell::remediation::prior_field(prior, "region", validate::region)?;
@@ -343,7 +421,7 @@ impl Remediation for SnsEncryptTopic {
         }
         let t = Topic::new(&name, &account, &region, &partition);
         // Only quell's own key is taken off: a key someone set since stays.
-        let (now, _) = attribute(sns, &t).await?;
+        let (now, _) = attribute(&c.sns, &t).await?;
         if now.as_deref() != Some(set.as_str()) {
             return Ok(vec![Step::new(
                 SET,
@@ -353,21 +431,16 @@ impl Remediation for SnsEncryptTopic {
                 ),
             )]);
         }
-        set_key(sns, &t.arn, "").await?;
+        set_key(&c.sns, &t.arn, "").await?;
         Ok(vec![Step::new(
             SET,
             format!("topic={name} {KMS_KEY} removed (unencrypted), as it was"),
         )])
     }
 
-    async fn apply(
-        &self,
-        sns: &aws_sdk_sns::Client,
-        t: &Topic,
-        _steps: &[Step],
-    ) -> Result<(), AwsError> {
+    async fn apply(&self, c: &Clients, t: &Topic, _steps: &[Step]) -> Result<(), AwsError> {
         match &self.key {
-            Some(key) => set_key(sns, &t.arn, key).await,
+            Some(key) => set_key(&c.sns, &t.arn, key).await,
             None => Err(AwsError::other(
                 format!("could not encrypt SNS topic {}", t.name),
                 "NoKeyConfigured",

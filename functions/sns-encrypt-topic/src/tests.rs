@@ -146,12 +146,99 @@ fn topic() -> Topic {
     Topic::new("alerts", ACCOUNT, "us-east-1", "aws")
 }
 
+/// DescribeKey of the configured key: an enabled symmetric key, or (`None`) no such key.
+fn described(state: Option<aws_sdk_kms::types::KeyState>) -> Rule {
+    use aws_sdk_kms::operation::describe_key::{DescribeKeyError, DescribeKeyOutput};
+    use aws_sdk_kms::types::{KeyMetadata, KeySpec, KeyUsageType};
+    let rule = mock!(aws_sdk_kms::Client::describe_key).match_requests(|r| r.key_id() == Some(KEY));
+    match state {
+        Some(state) => rule.then_output(move || {
+            DescribeKeyOutput::builder()
+                .key_metadata(
+                    KeyMetadata::builder()
+                        .key_id("0f6a4c52-8e3b-4f6e-9d21-7c5b1e2a9f30")
+                        .key_state(state.clone())
+                        .key_spec(KeySpec::SymmetricDefault)
+                        .key_usage(KeyUsageType::EncryptDecrypt)
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+        }),
+        None => rule.then_error(|| {
+            DescribeKeyError::generic(ErrorMetadata::builder().code("NotFoundException").build())
+        }),
+    }
+}
+
+fn clients(sns: aws_sdk_sns::Client, key: &Rule) -> Clients {
+    Clients {
+        sns,
+        kms: mock_client!(aws_sdk_kms, RuleMode::MatchAny, [key]),
+    }
+}
+
 async fn run(key: Option<&str>, t: Rule, g: Rule, s: &Rule, mode: Mode) -> Outcome {
+    let k = described(Some(aws_sdk_kms::types::KeyState::Enabled));
+    run_with(key, &k, t, g, s, mode).await
+}
+
+async fn run_with(key: Option<&str>, k: &Rule, t: Rule, g: Rule, s: &Rule, mode: Mode) -> Outcome {
     let sns = mock_client!(aws_sdk_sns, RuleMode::MatchAny, [&t, &g, s]);
     let r = SnsEncryptTopic {
         key: key.map(str::to_string),
     };
-    execute(&r, &sns, &topic(), mode, "quell:exempt").await
+    execute(&r, &clients(sns, k), &topic(), mode, "quell:exempt").await
+}
+
+#[tokio::test]
+async fn a_configured_key_the_account_cannot_use_is_planned_naming_it() {
+    use aws_sdk_kms::types::KeyState;
+    for (state, named) in [
+        (None, "there is no key"),
+        (Some(KeyState::Disabled), "Disabled"),
+    ] {
+        let k = described(state);
+        let s = set(KEY);
+        let out = run_with(
+            Some(KEY),
+            &k,
+            tags(false),
+            read(None, None, default_policy),
+            &s,
+            Mode::Enforce,
+        )
+        .await;
+        match &out {
+            Outcome::Planned { reason, .. } => assert!(reason.contains(named), "{reason}"),
+            other => panic!("expected PLANNED: {other:?}"),
+        }
+        assert_eq!((s.num_calls(), k.num_calls()), (0, 1));
+    }
+    // A key of another Region: planned without a call.
+    let k = described(None);
+    let s = set(KEY);
+    let sns = mock_client!(
+        aws_sdk_sns,
+        RuleMode::MatchAny,
+        [&tags(false), &read(None, None, default_policy), &s]
+    );
+    let r = SnsEncryptTopic {
+        key: Some("arn:aws:kms:eu-west-1:111111111111:alias/quell-sns".into()),
+    };
+    let out = execute(
+        &r,
+        &clients(sns, &k),
+        &topic(),
+        Mode::Enforce,
+        "quell:exempt",
+    )
+    .await;
+    assert_eq!(
+        (out.name(), k.num_calls(), s.num_calls()),
+        ("PLANNED", 0, 0),
+        "{out:?}"
+    );
 }
 
 #[tokio::test]
@@ -275,7 +362,11 @@ async fn undo_takes_only_quells_key_off_and_a_bad_prior_calls_nothing() {
     };
     let off = set("");
     let g = read(Some(KEY), Some("alias/team"), default_policy);
-    let sns = mock_client!(aws_sdk_sns, RuleMode::MatchAny, [&off, &g]);
+    let k = described(None);
+    let sns = clients(
+        mock_client!(aws_sdk_sns, RuleMode::MatchAny, [&off, &g]),
+        &k,
+    );
     let prior = r.prior(&sns, &topic()).await.unwrap().unwrap();
     let steps = r.restore(&sns, &prior).await.unwrap();
     assert!(steps[0].to_string().contains("removed"), "{steps:?}");

@@ -336,6 +336,15 @@ fn check_resources(f: &Finding, source: Source, v2: bool, i: usize) -> Result<()
             K::LambdaFunction => (validate::function_name(&r.id), "Lambda function name"),
             K::SnsTopic => (validate::topic_name(&r.id), "SNS topic name"),
             K::Ec2Subnet => (validate::subnet_id(&r.id), "subnet id"),
+            // Security Hub names a database by its identifier (in the ARN), Config by its resource id.
+            K::RdsDbInstance => (
+                validate::rds_identifier(&r.id) || validate::rds_resource_id("db-", &r.id),
+                "RDS DB instance identifier or resource id",
+            ),
+            K::RdsDbCluster => (
+                validate::rds_identifier(&r.id) || validate::rds_resource_id("cluster-", &r.id),
+                "RDS DB cluster identifier or resource id",
+            ),
             // Security Hub names an account `AWS::::Account:<id>`.
             K::Account => (
                 validate::account_id(r.id.strip_prefix("AWS::::Account:").unwrap_or(&r.id)),
