@@ -830,3 +830,25 @@ pub async fn db_cluster(member: &SdkConfig, name: &str) -> String {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }
+
+/// A customer managed KMS key in `member`'s Region under `alias` (`alias/…`). Returns its id.
+pub async fn kms_alias(member: &SdkConfig, alias: &str) -> String {
+    let kms = aws_sdk_kms::Client::new(member);
+    let key_id = kms
+        .create_key()
+        .description(format!("quell test key {alias}"))
+        .send()
+        .await
+        .unwrap()
+        .key_metadata()
+        .unwrap()
+        .key_id()
+        .to_string();
+    kms.create_alias()
+        .alias_name(alias)
+        .target_key_id(&key_id)
+        .send()
+        .await
+        .unwrap();
+    key_id
+}

@@ -801,23 +801,7 @@ async fn every_function_binary_fixes_one_finding_through_the_runtime_api() {
             .to_string();
         let key = format!("arn:aws:kms:{REGION}:{MEMBER}:alias/quell-sns");
         // The operator's key, in the member's Region, under the alias the setting names.
-        let kms = aws_sdk_kms::Client::new(&member);
-        let key_id = kms
-            .create_key()
-            .description("quell SNS topics")
-            .send()
-            .await
-            .unwrap()
-            .key_metadata()
-            .unwrap()
-            .key_id()
-            .to_string();
-        kms.create_alias()
-            .alias_name("alias/quell-sns")
-            .target_key_id(key_id)
-            .send()
-            .await
-            .unwrap();
+        seed::kms_alias(&member, "alias/quell-sns").await;
         let event = events::load("config-sns-encrypted-kms.json", &[]);
         let (seeded, fixed) = fleet
             .fix(

@@ -249,23 +249,7 @@ async fn a_v2_finding_encrypts_a_topic_with_the_configured_key_and_plans_without
         .to_string();
     let key = format!("arn:aws:kms:{REGION}:{MEMBER}:alias/quell-sns");
     // The operator's key, in the member's Region, under the alias the setting names.
-    let kms = aws_sdk_kms::Client::new(&m.cfg);
-    let key_id = kms
-        .create_key()
-        .description("quell SNS topics")
-        .send()
-        .await
-        .unwrap()
-        .key_metadata()
-        .unwrap()
-        .key_id()
-        .to_string();
-    kms.create_alias()
-        .alias_name("alias/quell-sns")
-        .target_key_id(key_id)
-        .send()
-        .await
-        .unwrap();
+    seed::kms_alias(&m.cfg, "alias/quell-sns").await;
     let probe = Probe::TopicKey(topic.clone());
     assert_eq!(probe.read(&m.cfg).await, "kms=none");
 

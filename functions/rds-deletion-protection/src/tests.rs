@@ -48,6 +48,12 @@ fn instances(first: DbInstance, then: DbInstance) -> Rule {
         .build()
 }
 
+/// The same instance on every read: (protected, status, Aurora cluster, exempt).
+fn unchanged(protected: bool, status: &str, cluster: Option<&str>, exempt: bool) -> Rule {
+    let i = instance(protected, status, cluster, exempt);
+    instances(i.clone(), i)
+}
+
 fn modify(on: bool) -> Rule {
     mock!(Client::modify_db_instance)
         .match_requests(move |r| {
@@ -84,10 +90,7 @@ async fn an_instance_by_identifier_or_resource_id_is_protected_and_read_back() {
     let m = modify(true);
     let out = run(
         "orders",
-        instances(
-            instance(false, "available", None, false),
-            instance(false, "available", None, false),
-        ),
+        unchanged(false, "available", None, false),
         &m,
         Mode::Enforce,
     )
@@ -114,10 +117,7 @@ async fn aurora_busy_protected_exempt_dry_run_and_denied() {
     }
     let out = run(
         "orders",
-        instances(
-            instance(false, "backing-up", None, false),
-            instance(false, "backing-up", None, false),
-        ),
+        unchanged(false, "backing-up", None, false),
         &m,
         Mode::Enforce,
     )
@@ -129,10 +129,7 @@ async fn aurora_busy_protected_exempt_dry_run_and_denied() {
     );
     let out = run(
         "orders",
-        instances(
-            instance(true, "available", None, false),
-            instance(true, "available", None, false),
-        ),
+        unchanged(true, "available", None, false),
         &m,
         Mode::Enforce,
     )
@@ -140,10 +137,7 @@ async fn aurora_busy_protected_exempt_dry_run_and_denied() {
     assert_eq!(out.name(), "ALREADY_COMPLIANT");
     let out = run(
         "orders",
-        instances(
-            instance(false, "available", None, true),
-            instance(false, "available", None, true),
-        ),
+        unchanged(false, "available", None, true),
         &m,
         Mode::Enforce,
     )
@@ -151,10 +145,7 @@ async fn aurora_busy_protected_exempt_dry_run_and_denied() {
     assert_eq!(out.name(), "EXEMPT");
     let out = run(
         "orders",
-        instances(
-            instance(false, "available", None, false),
-            instance(false, "available", None, false),
-        ),
+        unchanged(false, "available", None, false),
         &m,
         Mode::DryRun,
     )
@@ -166,10 +157,7 @@ async fn aurora_busy_protected_exempt_dry_run_and_denied() {
     });
     let out = run(
         "orders",
-        instances(
-            instance(false, "available", None, false),
-            instance(false, "available", None, false),
-        ),
+        unchanged(false, "available", None, false),
         &denied,
         Mode::Enforce,
     )
