@@ -638,6 +638,26 @@ def _describe_snapshots(self):
 
 _EbsResponse.describe_snapshots = _describe_snapshots
 
+# ------------------------------------------------------------------ RDS
+
+from moto.rds.models import DBInstance as _DBInstance  # noqa: E402
+
+_db_instance_init = _DBInstance.__init__
+
+
+def _unique_dbi_resource_id(self, *args, **kwargs):
+    """As RDS: every DB instance has its own resource id (DbiResourceId, the id AWS Config names it
+    by): `db-` and 26 upper-case letters and digits. moto gives every instance the same one."""
+    import secrets
+    import string
+
+    _db_instance_init(self, *args, **kwargs)
+    alphabet = string.ascii_uppercase + string.digits
+    self.dbi_resource_id = "db-" + "".join(secrets.choice(alphabet) for _ in range(26))
+
+
+_DBInstance.__init__ = _unique_dbi_resource_id
+
 # ------------------------------------------------------------------ CloudTrail LookupEvents
 
 from moto.cloudtrail import urls as cloudtrail_urls  # noqa: E402,F401

@@ -816,7 +816,7 @@ pub async fn db_cluster(member: &SdkConfig, name: &str) -> String {
         .send()
         .await
         .expect("create the DB cluster");
-    loop {
+    for _ in 0..100 {
         let out = rds
             .describe_db_clusters()
             .db_cluster_identifier(name)
@@ -829,6 +829,7 @@ pub async fn db_cluster(member: &SdkConfig, name: &str) -> String {
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
+    panic!("DB cluster {name} did not become available");
 }
 
 /// A customer managed KMS key in `member`'s Region under `alias` (`alias/…`). Returns its id.

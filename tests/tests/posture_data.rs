@@ -375,7 +375,7 @@ async fn databases_get_deletion_protection_from_config_and_v2_an_aurora_member_i
     let m = member_account().await;
     let resource_id = seed::db_instance(&m.cfg, "quell-demo-orders", None, &[]).await;
     seed::db_cluster(&m.cfg, "quell-demo-orders").await;
-    seed::db_instance(
+    let member_id = seed::db_instance(
         &m.cfg,
         "quell-demo-orders-1",
         Some("quell-demo-orders"),
@@ -383,7 +383,11 @@ async fn databases_get_deletion_protection_from_config_and_v2_an_aurora_member_i
     )
     .await;
     let other_cfg = m.emu.account_config(OTHER).await;
-    seed::db_instance(&other_cfg, "quell-demo-orders", None, &[]).await;
+    let other_id = seed::db_instance(&other_cfg, "quell-demo-orders", None, &[]).await;
+    assert!(
+        resource_id != member_id && resource_id != other_id,
+        "each instance has its own resource id, as in RDS"
+    );
     let instance = Probe::InstanceProtection("quell-demo-orders");
     let cluster = Probe::ClusterProtection("quell-demo-orders");
     let off = "deletion-protection=Some(false)";
@@ -411,13 +415,18 @@ async fn databases_get_deletion_protection_from_config_and_v2_an_aurora_member_i
         "RESOLVED"
     );
     // Deletion is now refused, as RDS does.
-    assert!(aws_sdk_rds::Client::new(&m.cfg)
+    let refused = aws_sdk_rds::Client::new(&m.cfg)
         .delete_db_instance()
         .db_instance_identifier("quell-demo-orders")
         .skip_final_snapshot(true)
         .send()
         .await
-        .is_err());
+        .unwrap_err();
+    assert_eq!(
+        aws_sdk_rds::error::ProvideErrorMetadata::code(&refused),
+        Some("InvalidParameterCombination"),
+        "{refused:?}"
+    );
     m.emu.clear_calls().await;
     let replay = deliver(&r, &ctx, again(&event, "replay")).await;
     assert_eq!(replay.outcome.name(), "ALREADY_COMPLIANT", "{replay:?}");
@@ -435,7 +444,8 @@ async fn databases_get_deletion_protection_from_config_and_v2_an_aurora_member_i
     let doc = seed::hub_v2_finding(&m.central, uid).await.unwrap();
     assert_eq!(doc["status_id"], json!(4), "{doc}");
 
-    // An Aurora member named by ASFF: planned, naming its cluster, no write.
+    // An Aurora member named by ASFF, its cluster protected now: UNCONFIRMED naming the cluster
+    // (RDS reports the member's own flag false), and no write.
     let member_event = distinct(
         &events::load(
             "securityhub-imported-fsbp-rds-8.json",
@@ -447,10 +457,13 @@ async fn databases_get_deletion_protection_from_config_and_v2_an_aurora_member_i
     m.emu.clear_calls().await;
     let out = deliver(&r, &ctx, member_event.clone()).await;
     match &out.outcome {
-        Outcome::Planned { reason, .. } => {
-            assert!(reason.contains("DB cluster quell-demo-orders"), "{reason}")
+        Outcome::Unconfirmed { unchecked, .. } => {
+            assert!(
+                unchecked.contains("DB cluster quell-demo-orders"),
+                "{unchecked}"
+            )
         }
-        other => panic!("expected PLANNED: {other:?}"),
+        other => panic!("expected UNCONFIRMED: {other:?}"),
     }
     assert!(!m
         .calls(MEMBER, "rds")

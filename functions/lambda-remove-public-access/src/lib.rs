@@ -163,6 +163,13 @@ pub fn judge(st: &Value) -> Verdict {
             return Verdict::Private;
         }
         let sid = st["Sid"].as_str().unwrap_or_default();
+        // Limited to one account's sources by a wildcard ARN (`…:111111111111:rule/*`): Config
+        // reads the wildcard as public, yet removing it would stop those sources' invocations.
+        if conds.iter().any(|(op, k, v)| pins(op, k, v, false, false)) {
+            return Verdict::PublicKept(format!(
+                "statement {sid} lets anyone invoke the function for sources of one account matched by a wildcard ARN; removing it would stop those sources: a person names the exact source ARN (or adds aws:SourceAccount)"
+            ));
+        }
         if !star {
             return Verdict::PublicKept(format!(
                 "statement {sid} names a wildcard principal ({p}) that AddPermission cannot put back"
@@ -170,15 +177,17 @@ pub fn judge(st: &Value) -> Verdict {
         }
         // A public function URL: removing it makes the URL answer 403 to every caller, a
         // webhook's outage; a person decides (AuthType AWS_IAM, or the function tagged exempt).
-        if conds.iter().any(|(_, k, _)| {
-            k.eq_ignore_ascii_case("lambda:FunctionUrlAuthType")
-                || k.eq_ignore_ascii_case("lambda:InvokedViaFunctionUrl")
-        }) {
+        let action = st["Action"].as_str().unwrap_or_default();
+        if action.eq_ignore_ascii_case("lambda:InvokeFunctionUrl")
+            || conds.iter().any(|(_, k, _)| {
+                k.eq_ignore_ascii_case("lambda:FunctionUrlAuthType")
+                    || k.eq_ignore_ascii_case("lambda:InvokedViaFunctionUrl")
+            })
+        {
             return Verdict::PublicKept(format!(
                 "statement {sid} serves the function's URL to everyone: quell does not take a public URL down (callers would get 403); a person sets its AuthType to AWS_IAM or removes the URL"
             ));
         }
-        let action = st["Action"].as_str().unwrap_or_default();
         if !statement_id(sid) {
             return Verdict::PublicKept(format!(
                 "its statement id `{sid}` cannot be named to RemovePermission"

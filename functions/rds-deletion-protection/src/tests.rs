@@ -59,7 +59,8 @@ fn modify(on: bool) -> Rule {
         .match_requests(move |r| {
             r.db_instance_identifier() == Some("orders")
                 && r.deletion_protection() == Some(on)
-                && r.apply_immediately() == Some(true)
+                // Never ApplyImmediately: it would apply pending modifications too.
+                && r.apply_immediately().is_none()
         })
         .then_output(|| ModifyDbInstanceOutput::builder().build())
 }
@@ -103,21 +104,7 @@ async fn aurora_busy_protected_exempt_dry_run_and_denied() {
     let m = modify(true);
     let out = run(
         "orders",
-        instances(
-            instance(false, "available", Some("orders-cluster"), false),
-            instance(false, "available", None, false),
-        ),
-        &m,
-        Mode::Enforce,
-    )
-    .await;
-    match &out {
-        Outcome::Planned { reason, .. } => assert!(reason.contains("orders-cluster"), "{reason}"),
-        other => panic!("expected PLANNED: {other:?}"),
-    }
-    let out = run(
-        "orders",
-        unchanged(false, "backing-up", None, false),
+        unchanged(false, "modifying", None, false),
         &m,
         Mode::Enforce,
     )
@@ -125,8 +112,20 @@ async fn aurora_busy_protected_exempt_dry_run_and_denied() {
     assert_eq!(
         out.name(),
         "FAILED_RETRYABLE",
-        "a busy database is retried: {out:?}"
+        "a database being modified is retried: {out:?}"
     );
+    // Stopped (for up to 7 days): planned, naming the state, not retried into the dead letters.
+    let out = run(
+        "orders",
+        unchanged(false, "stopped", None, false),
+        &m,
+        Mode::Enforce,
+    )
+    .await;
+    match &out {
+        Outcome::Planned { reason, .. } => assert!(reason.contains("stopped"), "{reason}"),
+        other => panic!("expected PLANNED: {other:?}"),
+    }
     let out = run(
         "orders",
         unchanged(true, "available", None, false),
@@ -220,41 +219,92 @@ async fn a_cluster_named_by_resource_id_is_found_across_pages_and_protected() {
     assert_eq!((d.num_calls(), m.num_calls()), (3, 1));
 }
 
+fn clusters(protected: bool) -> Rule {
+    mock!(Client::describe_db_clusters)
+        .match_requests(|r| r.db_cluster_identifier() == Some("orders-cluster"))
+        .then_output(move || {
+            DescribeDbClustersOutput::builder()
+                .db_clusters(
+                    DbCluster::builder()
+                        .db_cluster_identifier("orders-cluster")
+                        .db_cluster_resource_id("cluster-ABCDEFGHIJKLMNOPQRSTUVWXY2")
+                        .deletion_protection(protected)
+                        .status("available")
+                        .build(),
+                )
+                .build()
+        })
+}
+
 #[tokio::test]
-async fn undo_turns_protection_off_and_a_bad_prior_calls_nothing() {
-    let m = modify(false);
-    let rds = mock_client!(aws_sdk_rds, RuleMode::MatchAny, [&m]);
+async fn a_cluster_member_is_planned_on_its_cluster_then_unconfirmed_and_never_modified() {
+    for (protected, expected) in [(false, "PLANNED"), (true, "UNCONFIRMED")] {
+        let d = unchanged(false, "available", Some("orders-cluster"), false);
+        let c = clusters(protected);
+        let m = modify(true);
+        let mc = mock!(Client::modify_db_cluster)
+            .then_output(|| ModifyDbClusterOutput::builder().build());
+        let rds = mock_client!(aws_sdk_rds, RuleMode::MatchAny, [&d, &c, &m, &mc]);
+        let t = Database::new(Kind::Instance, "orders", "111111111111", "us-east-1");
+        let out = execute(
+            &RdsDeletionProtection,
+            &rds,
+            &t,
+            Mode::Enforce,
+            "quell:exempt",
+        )
+        .await;
+        assert_eq!(out.name(), expected, "{out:?}");
+        let text = format!("{out:?}");
+        assert!(text.contains("orders-cluster"), "{text}");
+        assert_eq!((m.num_calls(), mc.num_calls()), (0, 0));
+    }
+}
+
+#[tokio::test]
+async fn undo_turns_protection_off_only_on_the_same_database_still_protected() {
     let t = Database::new(Kind::Instance, RESOURCE_ID, "111111111111", "us-east-1");
     t.read.set(State {
         identifier: "orders".into(),
+        resource_id: RESOURCE_ID.into(),
         status: "available".into(),
         ..State::default()
     });
+    let none = mock_client!(aws_sdk_rds, RuleMode::MatchAny, []);
     let prior = RdsDeletionProtection
-        .prior(&rds, &t)
+        .prior(&none, &t)
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(
-        prior["identifier"], "orders",
-        "the identifier, not the resource id"
-    );
-    assert_eq!(
-        RdsDeletionProtection
-            .restore(&rds, &prior)
-            .await
-            .unwrap()
-            .len(),
-        1
-    );
-    assert_eq!(m.num_calls(), 1);
+    assert_eq!(prior["identifier"], "orders");
+    assert_eq!(prior["resource_id"], RESOURCE_ID);
+    // Still protected: turned off. Unprotected since: left.
+    for (now, calls, says) in [(true, 1, "as it was"), (false, 0, "left as it is")] {
+        let d = unchanged(now, "available", None, false);
+        let m = modify(false);
+        let rds = mock_client!(aws_sdk_rds, RuleMode::MatchAny, [&d, &m]);
+        let steps = RdsDeletionProtection.restore(&rds, &prior).await.unwrap();
+        assert!(steps[0].to_string().contains(says), "{steps:?}");
+        assert_eq!(m.num_calls(), calls);
+    }
+    // A database of the same name but another resource id (made since): not touched.
+    let other = mock!(Client::describe_db_instances)
+        .then_output(|| DescribeDbInstancesOutput::builder().build());
+    let m = modify(false);
+    let rds = mock_client!(aws_sdk_rds, RuleMode::MatchAny, [&other, &m]);
+    let steps = RdsDeletionProtection.restore(&rds, &prior).await.unwrap();
+    assert!(steps[0].to_string().contains("is gone"), "{steps:?}");
+    assert_eq!(m.num_calls(), 0);
+
     let mut on = prior.clone();
     on["DeletionProtection"] = true.into();
     let mut kind = prior.clone();
     kind["kind"] = "table".into();
     let mut bad = prior.clone();
     bad["identifier"] = "orders; x".into();
-    for p in [on, kind, bad, serde_json::json!({})] {
+    let mut rid = prior.clone();
+    rid["resource_id"] = "cluster-ABCDEFGHIJKLMNOPQRSTUVWXY2".into();
+    for p in [on, kind, bad, rid, serde_json::json!({})] {
         assert_eq!(
             RdsDeletionProtection
                 .restore(&rds, &p)
@@ -266,7 +316,7 @@ async fn undo_turns_protection_off_and_a_bad_prior_calls_nothing() {
             "{p}"
         );
     }
-    assert_eq!(m.num_calls(), 1);
+    assert_eq!(m.num_calls(), 0);
 }
 
 #[test]

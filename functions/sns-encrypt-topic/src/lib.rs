@@ -124,6 +124,17 @@ async fn key_problem(
                 t.account, t.region
             )))
         }
+        // A key of another account whose policy does not let this account use it: SNS could
+        // not use it either.
+        Err(e)
+            if aws_sdk_kms::error::ProvideErrorMetadata::code(&e)
+                == Some("AccessDeniedException") =>
+        {
+            return Ok(Some(format!(
+                "account {} may not use the key {key} (DescribeKey is denied)",
+                t.account
+            )))
+        }
         Err(e) => {
             return Err(AwsError::from_sdk(
                 format!("could not describe the key {key} for SNS topic {}", t.name),
