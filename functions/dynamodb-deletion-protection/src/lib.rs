@@ -78,7 +78,7 @@ impl Remediation for DynamodbDeletionProtection {
         id: "dynamodb-deletion-protection",
         summary: "Turns on deletion protection of a DynamoDB table (reads, writes and schema changes are unaffected; DeleteTable is refused while it is on)",
         resolved: "DynamoDB.6, dynamodb-table-deletion-protection-enabled: DescribeTable re-read says DeletionProtectionEnabled. Never UNCONFIRMED: this check is the finding's whole check.",
-        untouched: "Changes only the deletion protection: never the table's capacity, keys, streams or items. A table tagged QUELL_EXEMPT_TAG (quell:exempt)=true is EXEMPT (a pipeline's own short-lived tables). A table being created or updated is retried until it is ACTIVE. A table whose template (Terraform, CloudFormation) says no protection is turned back off at its next deployment, and a protected table blocks its stack's deletion or replacement: set it in the template, or tag the table exempt. Undo turns the protection off again. Default enforce.",
+        untouched: "Changes only the deletion protection: never the table's capacity, keys, streams or items. A table tagged QUELL_EXEMPT_TAG (quell:exempt)=true is EXEMPT (a pipeline's own short-lived tables). A table being created or updated is retried until it is ACTIVE. A table whose template (Terraform, CloudFormation) says no protection is turned back off at its next deployment, and a protected table blocks its stack's deletion or replacement: set it in the template, or tag the table exempt. Undo turns the protection off again, unless someone turned it off since. Default enforce.",
         triggers: Triggers {
             config_rules: &["dynamodb-table-deletion-protection-enabled"],
             securityhub_controls: &["DynamoDB.6"],
@@ -178,6 +178,13 @@ impl Remediation for DynamodbDeletionProtection {
             return Err(quell::remediation::invalid_prior(
                 "the recorded `deletion_protection` is not false: nothing of quell's to undo",
             ));
+        }
+        // A protection someone turned off since is left as it is.
+        if !protected(ddb, &name).await? {
+            return Ok(vec![Step::new(
+                UPDATE,
+                format!("table={name} is unprotected already: left as it is"),
+            )]);
         }
         set_protection(ddb, &name, false).await?;
         Ok(vec![Step::new(
@@ -374,10 +381,15 @@ mod tests {
     #[tokio::test]
     async fn undo_turns_the_protection_off_and_a_bad_prior_calls_nothing() {
         let u = update(false);
-        let ddb = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&u]);
+        // Protected when undone, unprotected (by someone) at the second undo.
+        let d = described(true, false);
+        let ddb = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&u, &d]);
         let r = DynamodbDeletionProtection;
         let prior = r.prior(&ddb, &table()).await.unwrap().unwrap();
         assert_eq!(r.restore(&ddb, &prior).await.unwrap().len(), 1);
+        assert_eq!(u.num_calls(), 1);
+        let again = r.restore(&ddb, &prior).await.unwrap();
+        assert!(again[0].to_string().contains("left as it is"), "{again:?}");
         assert_eq!(u.num_calls(), 1);
         for bad in [
             serde_json::json!({"table": "orders", "deletion_protection": true}),

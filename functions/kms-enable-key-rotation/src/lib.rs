@@ -94,7 +94,7 @@ impl Remediation for KmsEnableKeyRotation {
         id: "kms-enable-key-rotation",
         summary: "Turns on automatic rotation of a customer managed KMS key (older key versions still decrypt); keys that cannot rotate automatically are planned with the reason",
         resolved: "KMS.4, cmk-backing-key-rotation-enabled: GetKeyRotationStatus re-read says KeyRotationEnabled. Never UNCONFIRMED: this check is the finding's whole check.",
-        untouched: "Changes only the rotation setting: never the key policy, its state or its aliases. An asymmetric or HMAC key, imported key material, a custom key store, a multi-Region replica (its primary's setting), or a key Disabled, pending deletion or pending import is planned with the reason (PLANNED/NOTIFIED), never RESOLVED. A key whose template (Terraform, CloudFormation) says no rotation is turned back off at its next deployment: set it there, or tag the key exempt. QUELL_KMS_ROTATION_DAYS sets the period (90–2560; unset: KMS's 365). A key tagged QUELL_EXEMPT_TAG (quell:exempt)=true is EXEMPT. Undo turns rotation off again. Default enforce.",
+        untouched: "Changes only the rotation setting: never the key policy, its state or its aliases. An asymmetric or HMAC key, imported key material, a custom key store, a multi-Region replica (its primary's setting), or a key Disabled, pending deletion or pending import is planned with the reason (PLANNED/NOTIFIED), never RESOLVED. A key whose template (Terraform, CloudFormation) says no rotation is turned back off at its next deployment: set it there, or tag the key exempt. QUELL_KMS_ROTATION_DAYS sets the period (90–2560; unset: KMS's 365). A key tagged QUELL_EXEMPT_TAG (quell:exempt)=true is EXEMPT. Undo turns rotation off again, unless it is off already (left as it is). Default enforce.",
         triggers: Triggers {
             config_rules: &["cmk-backing-key-rotation-enabled"],
             securityhub_controls: &["KMS.4"],
@@ -236,6 +236,19 @@ impl Remediation for KmsEnableKeyRotation {
             return Err(quell::remediation::invalid_prior(
                 "the recorded `rotation` is not false: nothing of quell's to undo",
             ));
+        }
+        // Rotation someone turned off since is left as it is.
+        let now = kms
+            .get_key_rotation_status()
+            .key_id(&key)
+            .send()
+            .await
+            .aws(|| format!("could not read the rotation status of KMS key {key}"))?;
+        if !now.key_rotation_enabled() {
+            return Ok(vec![Step::new(
+                DISABLE,
+                format!("key={key} rotation is off already: left as it is"),
+            )]);
         }
         kms.disable_key_rotation()
             .key_id(&key)

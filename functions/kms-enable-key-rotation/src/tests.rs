@@ -327,11 +327,16 @@ async fn undo_turns_rotation_off_and_a_bad_prior_calls_nothing() {
     let off = mock!(Client::disable_key_rotation)
         .match_requests(|r| r.key_id() == Some(ID))
         .then_output(|| DisableKeyRotationOutput::builder().build());
-    let kms = mock_client!(aws_sdk_kms, RuleMode::MatchAny, [&off]);
+    // On when undone; off (by someone) at the second undo.
+    let status = rotation(true, false);
+    let kms = mock_client!(aws_sdk_kms, RuleMode::MatchAny, [&off, &status]);
     let r = KmsEnableKeyRotation::default();
     let prior = r.prior(&kms, &key()).await.unwrap().unwrap();
     let steps = r.restore(&kms, &prior).await.unwrap();
     assert_eq!(steps.len(), 1);
+    assert_eq!(off.num_calls(), 1);
+    let again = r.restore(&kms, &prior).await.unwrap();
+    assert!(again[0].to_string().contains("left as it is"), "{again:?}");
     assert_eq!(off.num_calls(), 1);
     for bad in [
         serde_json::json!({"key": "alias/aws/s3", "rotation": false}),
