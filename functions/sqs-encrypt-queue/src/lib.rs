@@ -106,7 +106,7 @@ impl Remediation for SqsEncryptQueue {
         id: "sqs-encrypt-queue",
         summary: "Turns on SQS-managed server-side encryption (SSE-SQS) of an unencrypted SQS queue, transparent to its producers and consumers; a queue on SSE-KMS is left as it is",
         resolved: "SQS.1, sqs-queue-encrypted: GetQueueAttributes re-read has SqsManagedSseEnabled true or a KmsMasterKeyId. Never UNCONFIRMED: this check is the finding's whole check.",
-        untouched: "Never picks a KMS key (SSE-KMS would stop every producer without kms:GenerateDataKey on it) and never changes a queue already encrypted either way; never touches its messages, policy or other attributes. A queue tagged QUELL_EXEMPT_TAG (quell:exempt)=true is EXEMPT. Undo turns SSE-SQS off again. Default enforce.",
+        untouched: "Never picks a KMS key (SSE-KMS would stop every producer without kms:GenerateDataKey on it) and never changes a queue already encrypted either way; never touches its messages, policy or other attributes. A queue tagged QUELL_EXEMPT_TAG (quell:exempt)=true is EXEMPT. Undo turns SSE-SQS off again, unless the queue is unencrypted or on a KMS key since (left as it is). Default enforce.",
         triggers: Triggers {
             config_rules: &["sqs-queue-encrypted"],
             securityhub_controls: &["SQS.1"],
@@ -201,6 +201,26 @@ impl Remediation for SqsEncryptQueue {
             return Err(quell::remediation::invalid_prior(format!(
                 "the recorded queue `{url}` or its {SSE_SQS} is not one quell changed"
             )));
+        }
+        // Only quell's SSE-SQS is taken off: a queue unencrypted or on a KMS key since is left.
+        let q = Queue {
+            name: name.clone(),
+            url: url.to_string(),
+            account,
+            region,
+            partition,
+        };
+        match encryption(sqs, &q).await?.as_deref() {
+            Some("SSE-SQS") => {}
+            now => {
+                return Ok(vec![Step::new(
+                    SET,
+                    format!(
+                        "queue={name} is {} now: left as it is",
+                        now.unwrap_or("unencrypted")
+                    ),
+                )])
+            }
         }
         set_sse_sqs(sqs, url, false).await?;
         Ok(vec![Step::new(
@@ -345,7 +365,9 @@ mod tests {
     #[tokio::test]
     async fn undo_turns_sse_sqs_off_and_a_bad_prior_calls_nothing() {
         let s = set(false);
-        let sqs = mock_client!(aws_sdk_sqs, RuleMode::MatchAny, [&s]);
+        // SSE-SQS when undone; on a KMS key (set by someone) at the second undo.
+        let a = attributes(&[(SSE_SQS, "true")], &[(KMS_KEY, "alias/team-key")]);
+        let sqs = mock_client!(aws_sdk_sqs, RuleMode::MatchAny, [&s, &a]);
         let prior = SqsEncryptQueue
             .prior(&sqs, &queue())
             .await
@@ -354,6 +376,14 @@ mod tests {
         assert_eq!(
             SqsEncryptQueue.restore(&sqs, &prior).await.unwrap().len(),
             1
+        );
+        assert_eq!(s.num_calls(), 1);
+        let again = SqsEncryptQueue.restore(&sqs, &prior).await.unwrap();
+        assert!(
+            again[0]
+                .to_string()
+                .contains("SSE-KMS with alias/team-key now: left as it is"),
+            "{again:?}"
         );
         assert_eq!(s.num_calls(), 1);
         let mut elsewhere = prior.clone();
