@@ -818,6 +818,7 @@ fn spec_json(s: &quell::Spec) -> serde_json::Value {
             "guardduty_actor_only": t.guardduty_actor_only,
             "guardduty_target_only": t.guardduty_target_only,
             "guardduty_user_types": t.guardduty_user_types,
+            "guardduty_other_actors": t.guardduty_other_actors,
             "config_rules": t.config_rules,
             "securityhub_controls": t.securityhub_controls,
             "custom_actions": t.custom_actions,

@@ -730,6 +730,17 @@ pub fn triggers_summary(tr: &quell::Triggers) -> String {
     add("GuardDuty", tr.guardduty);
     add("GuardDuty (as actor)", tr.guardduty_actor_only);
     add("GuardDuty (as target)", tr.guardduty_target_only);
+    let actors = tr.guardduty_user_types.join(", ");
+    let actors: &[&str] = if actors.is_empty() {
+        &[]
+    } else {
+        &[actors.as_str()]
+    };
+    add("GuardDuty actors", actors);
+    add(
+        "GuardDuty (actor none of IAMUser, Root, AssumedRole)",
+        tr.guardduty_other_actors,
+    );
     add("Config", tr.config_rules);
     add("Security Hub", tr.securityhub_controls);
     add("custom action", tr.custom_actions);
@@ -809,9 +820,29 @@ pub fn guardduty_owners<'a>(specs: &'a [Spec], t: &str) -> Vec<&'a str> {
             s.triggers.guardduty.iter().any(|d| names(d))
                 || s.triggers.guardduty_actor_only.contains(&t)
                 || s.triggers.guardduty_target_only.contains(&t)
+                || s.triggers.guardduty_other_actors.iter().any(|d| names(d))
         })
         .map(|s| s.id)
         .collect()
+}
+
+/// How a function takes a GuardDuty type it owns, for the coverage table: by the actor's
+/// `userType`, as the other actors, or whatever the actor.
+fn guardduty_answer(s: &Spec, t: &str) -> String {
+    let names = |declared: &str| match declared.strip_suffix('*') {
+        Some(prefix) => t.starts_with(prefix),
+        None => declared == t,
+    };
+    let tr = &s.triggers;
+    if tr.guardduty.iter().any(|d| names(d)) && !tr.guardduty_user_types.is_empty() {
+        format!("`{}` ({})", s.id, tr.guardduty_user_types.join(", "))
+    } else if tr.guardduty_other_actors.iter().any(|d| names(d))
+        && !tr.guardduty.iter().any(|d| names(d))
+    {
+        format!("`{}` (any other actor)", s.id)
+    } else {
+        format!("`{}`", s.id)
+    }
 }
 
 /// What quell answers, from the Specs: the Security Hub controls beside ASR's list, every
@@ -916,7 +947,8 @@ CIS-numbered requirements (ASFF only):
         } else {
             owners
                 .iter()
-                .map(|f| format!("`{f}`"))
+                .filter_map(|f| specs.iter().find(|s| s.id == *f))
+                .map(|s| guardduty_answer(s, ty))
                 .collect::<Vec<_>>()
                 .join(", ")
         };
@@ -934,7 +966,7 @@ CIS-numbered requirements (ASFF only):
         "
 ### GuardDuty finding types
 
-{} documented types (events/reference/guardduty-finding-types.csv), {} without an answer. By function: {}. A brute-force type is contained as the ACTOR and escalated as the TARGET, so it counts twice.
+{} documented types (events/reference/guardduty-finding-types.csv), {} without an answer. By function: {}. A brute-force type is contained as the ACTOR and escalated as the TARGET, and a credential threat is contained by the actor's userType (an IAM user's key, a role's sessions) and escalated for any other actor, so each counts under every function that answers it.
 
 | type | answered by |
 |---|---|",

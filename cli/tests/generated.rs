@@ -522,9 +522,10 @@ const MEANT_FOR: &[(&str, &[&str])] = &[
         "cloudtrail-authorizesecuritygroupingress.json",
         &["ec2-revoke-open-ingress"],
     ),
+    // The trail is restored, and the user who stopped it is contained (planned below MEDIUM).
     (
         "guardduty-stealth-cloudtrailloggingdisabled.json",
-        &["cloudtrail-restore-logging"],
+        &["cloudtrail-restore-logging", "iam-disable-access-key"],
     ),
     (
         "accessanalyzer-s3-bucket-cross-account.json",
@@ -619,6 +620,20 @@ const MEANT_FOR: &[(&str, &[&str])] = &[
     (
         "guardduty-s3-policy-bucketblockpublicaccessdisabled.json",
         &["s3-block-public-access"],
+    ),
+    // S3 data events: the credential that made the calls is contained, by its userType; a
+    // federated user's is escalated.
+    (
+        "guardduty-s3-exfiltration-anomalousbehavior.json",
+        &["iam-disable-access-key"],
+    ),
+    (
+        "guardduty-s3-discovery-maliciousipcaller-assumedrole.json",
+        &["iam-revoke-role-sessions"],
+    ),
+    (
+        "guardduty-s3-exfiltration-anomalousbehavior-federated.json",
+        &["guardduty-escalate"],
     ),
     // A team's own custom action (ForensicTriageAction): not quell's, refused and routed nowhere.
     ("securityhub-custom-action-fsbp-ec2-8.json", &[]),
@@ -1182,8 +1197,12 @@ fn quells_matcher_agrees_with_moto_on_every_pattern_and_event() {
 }
 
 /// Every GuardDuty finding type AWS documents (events/reference/guardduty-finding-types.csv, 200
-/// types) has an answer: a containment's trigger names it, or guardduty-escalate's does — and the
-/// escalation names none a containment takes (each type one owner, the brute-force TARGET aside).
+/// types) has an answer whatever its actor: for each type, each `userType` GuardDuty writes (and
+/// none), and each resource role, an event of that shape matches the deployed rules (the patterns
+/// the template carries, EventBridge's semantics) of at least one function. The escalation names
+/// no type a containment takes (each type one owner, the brute-force TARGET aside), and a
+/// credential threat has exactly one answer for its actor: an IAM user's key, a role's sessions,
+/// or the escalation.
 #[test]
 fn every_documented_guardduty_type_has_an_answer() {
     let text = std::fs::read_to_string(root().join("events/reference/guardduty-finding-types.csv"))
@@ -1196,37 +1215,102 @@ fn every_documented_guardduty_type_has_an_answer() {
         .filter(|t| !t.is_empty())
         .collect();
     assert_eq!(types.len(), 200, "the documented list");
-    // As the rules match: a trailing `*` is a prefix.
-    let names = |declared: &str, t: &str| match declared.strip_suffix('*') {
-        Some(prefix) => t.starts_with(prefix),
-        None => declared == t,
-    };
     let specs = registry::specs();
-    let mut escalated = 0;
-    for t in &types {
-        let owners: Vec<&str> = specs
+    let targets = quell::routing::LocalActionTargets {
+        partition: "aws".into(),
+        region: "us-east-1".into(),
+        account: "111111111111".into(),
+    };
+    let rules: Vec<(&str, Vec<quell::routing::Rule>)> = specs
+        .iter()
+        .map(|s| (s.id, quell::routing::rules(s, &targets)))
+        .collect();
+    let owners_of = |event: &serde_json::Value| -> Vec<&str> {
+        rules
             .iter()
-            .filter(|s| {
-                s.triggers.guardduty.iter().any(|d| names(d, t))
-                    || s.triggers.guardduty_actor_only.contains(t)
-                    || s.triggers.guardduty_target_only.contains(t)
+            .filter(|(_, rs)| {
+                rs.iter()
+                    .any(|r| quell::routing::matches(&r.pattern, event))
             })
-            .map(|s| s.id)
-            .collect();
-        assert!(!owners.is_empty(), "{t}: no remediation answers it");
-        if owners.contains(&"guardduty-escalate") {
-            escalated += 1;
-            let contained: Vec<&&str> = owners
+            .map(|(id, _)| *id)
+            .collect()
+    };
+    let credential = [
+        "iam-disable-access-key",
+        "iam-revoke-role-sessions",
+        "guardduty-escalate",
+    ];
+    let (mut escalated, mut credential_threats) = (0, 0);
+    for t in &types {
+        let is_credential =
+            quell::routing::CREDENTIAL_THREATS
                 .iter()
-                .filter(|o| **o != "guardduty-escalate")
-                .collect();
-            assert!(
-                contained.is_empty() || quell::routing::ACTOR_CONTAINED.contains(t),
-                "{t}: escalated and contained by {contained:?}"
-            );
+                .any(|d| match d.strip_suffix('*') {
+                    Some(prefix) => t.starts_with(prefix),
+                    None => d == t,
+                });
+        credential_threats += usize::from(is_credential);
+        let mut any_escalated = false;
+        for user_type in [
+            None,
+            Some("IAMUser"),
+            Some("Root"),
+            Some("AssumedRole"),
+            Some("FederatedUser"),
+            Some("AWSService"),
+            Some("AWSAccount"),
+        ] {
+            for role in ["ACTOR", "TARGET"] {
+                let mut resource = serde_json::json!({"resourceType": "AccessKey"});
+                if let Some(u) = user_type {
+                    resource["accessKeyDetails"] = serde_json::json!({"accessKeyId": "AKIAEXAMPLE", "userType": u, "userName": "who"});
+                }
+                let event = serde_json::json!({
+                    "source": "aws.guardduty",
+                    "detail-type": "GuardDuty Finding",
+                    "account": "111111111111",
+                    "region": "us-east-1",
+                    "detail": {"type": t, "resource": resource, "service": {"resourceRole": role}}
+                });
+                let owners = owners_of(&event);
+                assert!(
+                    !owners.is_empty(),
+                    "{t} (actor {user_type:?}, {role}): no remediation answers it"
+                );
+                if is_credential {
+                    let answers: Vec<&&str> =
+                        owners.iter().filter(|o| credential.contains(o)).collect();
+                    assert_eq!(
+                        answers.len(),
+                        1,
+                        "{t} (actor {user_type:?}): one credential answer, not {answers:?}"
+                    );
+                    let want = match user_type {
+                        Some("IAMUser" | "Root") => "iam-disable-access-key",
+                        Some("AssumedRole") => "iam-revoke-role-sessions",
+                        _ => "guardduty-escalate",
+                    };
+                    assert_eq!(*answers[0], want, "{t} (actor {user_type:?})");
+                } else if owners.contains(&"guardduty-escalate") {
+                    any_escalated = true;
+                    let contained: Vec<&&str> = owners
+                        .iter()
+                        .filter(|o| **o != "guardduty-escalate")
+                        .collect();
+                    assert!(
+                        contained.is_empty() || quell::routing::ACTOR_CONTAINED.contains(t),
+                        "{t}: escalated and contained by {contained:?}"
+                    );
+                }
+            }
         }
+        escalated += usize::from(any_escalated);
     }
-    assert_eq!(escalated, 138, "escalated types");
+    assert_eq!(escalated, 118, "types escalated whatever the actor");
+    assert_eq!(
+        credential_threats, 42,
+        "credential threats, answered by their actor"
+    );
 }
 
 /// docs/scp.json and org/scp.yaml are what the Specs generate, and the policy holds: it fits an

@@ -23,6 +23,11 @@ pub struct Triggers {
     /// GuardDuty finding types that trigger only when the resource is the TARGET (an instance
     /// being brute-forced), not the ACTOR.
     pub guardduty_target_only: &'static [&'static str],
+    /// GuardDuty finding types (a trailing `*` is a prefix) that trigger only when the acting
+    /// credential is none the credential containments take: its `userType` none of
+    /// [`crate::routing::CONTAINED_USER_TYPES`] (a federated user, an AWS service, an anonymous
+    /// caller), or no `userType` at all.
+    pub guardduty_other_actors: &'static [&'static str],
     /// Config managed-rule identifiers; Security Hub's service-linked forms
     /// (`securityhub-<rule>-<8 hex>`) match as well.
     pub config_rules: &'static [&'static str],
@@ -49,6 +54,7 @@ impl Triggers {
         guardduty_user_types: &[],
         guardduty_actor_only: &[],
         guardduty_target_only: &[],
+        guardduty_other_actors: &[],
         config_rules: &[],
         securityhub_controls: &[],
         custom_actions: &[],
@@ -109,7 +115,7 @@ impl Spec {
         let t = &self.triggers;
         match f.source {
             Source::GuardDuty => {
-                (t.guardduty.iter().any(|d| type_matches(d, &f.kind))
+                ((t.guardduty.iter().any(|d| type_matches(d, &f.kind))
                     || (t.guardduty_actor_only.contains(&f.kind.as_str())
                         && f.resource_role.as_deref() == Some("ACTOR"))
                     || (t.guardduty_target_only.contains(&f.kind.as_str())
@@ -118,7 +124,16 @@ impl Spec {
                         || f.principal
                             .as_ref()
                             .and_then(|p| p.user_type.as_deref())
-                            .is_some_and(|u| t.guardduty_user_types.contains(&u)))
+                            .is_some_and(|u| t.guardduty_user_types.contains(&u))))
+                    || (t
+                        .guardduty_other_actors
+                        .iter()
+                        .any(|d| type_matches(d, &f.kind))
+                        && !f
+                            .principal
+                            .as_ref()
+                            .and_then(|p| p.user_type.as_deref())
+                            .is_some_and(|u| crate::routing::CONTAINED_USER_TYPES.contains(&u)))
             }
             Source::Config => t
                 .config_rules

@@ -25,6 +25,39 @@ pub const ACTOR_CONTAINED: &[&str] = &[
     "UnauthorizedAccess:EC2/RDPBruteForce",
 ];
 
+/// The GuardDuty types whose culprit is the credential that made the calls
+/// (`resource.accessKeyDetails`): every IAMUser type, and the S3 types that S3 data events and
+/// bucket-logging changes raise (Discovery, Exfiltration, Impact, PenTest, Stealth,
+/// UnauthorizedAccess), whose resource is the bucket but whose actor is the key. The credential
+/// containments take them by `userType` ([`CONTAINED_USER_TYPES`]); guardduty-escalate takes the
+/// rest (`guardduty_other_actors`), so that no actor falls between them.
+pub const CREDENTIAL_THREATS: &[&str] = &[
+    "CredentialAccess:IAMUser/*",
+    "DefenseEvasion:IAMUser/*",
+    "Discovery:IAMUser/*",
+    "Exfiltration:IAMUser/*",
+    "Impact:IAMUser/*",
+    "InitialAccess:IAMUser/*",
+    "PenTest:IAMUser/*",
+    "Persistence:IAMUser/*",
+    "Policy:IAMUser/*",
+    "PrivilegeEscalation:IAMUser/*",
+    "Recon:IAMUser/*",
+    "Stealth:IAMUser/*",
+    "UnauthorizedAccess:IAMUser/*",
+    "Discovery:S3/*",
+    "Exfiltration:S3/*",
+    "Impact:S3/*",
+    "PenTest:S3/*",
+    "Stealth:S3/*",
+    "UnauthorizedAccess:S3/*",
+];
+
+/// The `userType`s a credential containment takes: iam-disable-access-key an IAM user's key (and
+/// escalates the root user's, which no API can contain), iam-revoke-role-sessions a role's
+/// session. A federated user's, an AWS service's or an anonymous caller's is escalated.
+pub const CONTAINED_USER_TYPES: &[&str] = &["IAMUser", "Root", "AssumedRole"];
+
 /// A custom action's id: `Quell` and the name's letters and digits, at most 20 characters.
 pub fn action_id(name: &str) -> String {
     let mut id: String = "Quell"
@@ -121,6 +154,17 @@ fn control_branches(controls: &[&str]) -> Value {
     Value::Array(branches)
 }
 
+/// GuardDuty types as pattern matchers: a trailing `*` is a prefix.
+fn type_matchers(types: &[&str]) -> Vec<Value> {
+    types
+        .iter()
+        .map(|g| match g.strip_suffix('*') {
+            Some(prefix) => json!({ "prefix": prefix }),
+            None => json!(g),
+        })
+        .collect()
+}
+
 /// Every rule a remediation's triggers call for. Every pattern names its `source`, so an event a
 /// principal put on a bus under another source matches none.
 pub fn rules(spec: &Spec, actions: &dyn ActionTargets) -> Vec<Rule> {
@@ -130,14 +174,7 @@ pub fn rules(spec: &Spec, actions: &dyn ActionTargets) -> Vec<Rule> {
         || !t.guardduty_actor_only.is_empty()
         || !t.guardduty_target_only.is_empty()
     {
-        let types: Vec<Value> = t
-            .guardduty
-            .iter()
-            .map(|g| match g.strip_suffix('*') {
-                Some(prefix) => json!({ "prefix": prefix }),
-                None => json!(g),
-            })
-            .collect();
+        let types = type_matchers(t.guardduty);
         let mut branches = Vec::new();
         if !types.is_empty() {
             branches.push(json!({ "type": types }));
@@ -164,6 +201,25 @@ pub fn rules(spec: &Spec, actions: &dyn ActionTargets) -> Vec<Rule> {
                 "source": ["aws.guardduty"],
                 "detail-type": ["GuardDuty Finding"],
                 "detail": detail
+            }),
+        });
+    }
+    if !t.guardduty_other_actors.is_empty() {
+        let types = type_matchers(t.guardduty_other_actors);
+        // A userType none of the containments take, or none at all (`exists: false` matches an
+        // absent accessKeyDetails as well).
+        out.push(Rule {
+            name: "GuardDutyOtherActor",
+            pattern: json!({
+                "source": ["aws.guardduty"],
+                "detail-type": ["GuardDuty Finding"],
+                "detail": {
+                    "type": types,
+                    "$or": [
+                        {"resource": {"accessKeyDetails": {"userType": [{"anything-but": CONTAINED_USER_TYPES}]}}},
+                        {"resource": {"accessKeyDetails": {"userType": [{"exists": false}]}}}
+                    ]
+                }
             }),
         });
     }

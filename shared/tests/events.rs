@@ -952,6 +952,33 @@ const EXPECTED: &[(&str, Source, &str, &str, &str, ResourceKind, &str)] = &[
         "quell-demo-public-assets",
     ),
     (
+        "guardduty-s3-exfiltration-anomalousbehavior.json",
+        Source::GuardDuty,
+        "111111111111",
+        "us-east-1",
+        "Exfiltration:S3/AnomalousBehavior",
+        ResourceKind::S3Bucket,
+        "quell-demo-public-assets",
+    ),
+    (
+        "guardduty-s3-discovery-maliciousipcaller-assumedrole.json",
+        Source::GuardDuty,
+        "111111111111",
+        "us-east-1",
+        "Discovery:S3/MaliciousIPCaller",
+        ResourceKind::S3Bucket,
+        "quell-demo-public-assets",
+    ),
+    (
+        "guardduty-s3-exfiltration-anomalousbehavior-federated.json",
+        Source::GuardDuty,
+        "111111111111",
+        "us-east-1",
+        "Exfiltration:S3/AnomalousBehavior",
+        ResourceKind::S3Bucket,
+        "quell-demo-public-assets",
+    ),
+    (
         "guardduty-s3-policy-bucketblockpublicaccessdisabled.json",
         Source::GuardDuty,
         "123456789012",
@@ -1332,7 +1359,7 @@ fn every_sample_event_parses_to_its_finding() {
             n += 1;
         }
     }
-    assert_eq!(n, 136, "events/ holds 136 sample events, each checked");
+    assert_eq!(n, 139, "events/ holds 139 sample events, each checked");
 }
 
 #[test]
@@ -1844,4 +1871,42 @@ fn malformed_ocsf_findings_get_an_error_naming_the_field() {
             .contains("detail.findings[0].cloud.account.uid"),
         "{err}"
     );
+}
+
+/// An S3 data-event finding names the bucket as its resource and the credential that made the
+/// calls as its principal: the culprit the credential containments act on.
+#[test]
+fn an_s3_data_event_finding_names_the_credential_that_acted() {
+    for (name, key, user_type, user) in [
+        (
+            "guardduty-s3-exfiltration-anomalousbehavior.json",
+            "AKIAQUELLDEMOLEAKED1",
+            "IAMUser",
+            "ci-deployer",
+        ),
+        (
+            "guardduty-s3-discovery-maliciousipcaller-assumedrole.json",
+            "ASIAQUELLDEMOSTOLEN1",
+            "AssumedRole",
+            "app-server-role",
+        ),
+        (
+            "guardduty-s3-exfiltration-anomalousbehavior-federated.json",
+            "ASIAQUELLDEMOFEDER01",
+            "FederatedUser",
+            "contractor",
+        ),
+    ] {
+        let intake = parse_file(&root().join("events").join(name));
+        let f = intake.findings[0].as_ref().expect(name);
+        let p = f.principal.as_ref().expect(name);
+        assert_eq!(p.access_key_id.as_deref(), Some(key), "{name}");
+        assert_eq!(p.user_type.as_deref(), Some(user_type), "{name}");
+        assert_eq!(p.user_name.as_deref(), Some(user), "{name}");
+        assert_eq!(f.severity, Severity::High, "{name}");
+        assert!(
+            f.resource(&ResourceKind::S3Bucket).is_some(),
+            "{name}: the bucket"
+        );
+    }
 }

@@ -127,3 +127,66 @@ async fn a_threat_quell_cannot_contain_is_put_before_a_person_and_nothing_is_cha
         "no message for what is not its own"
     );
 }
+
+/// A credential threat whose actor no containment takes (an S3 data event by a federated user) is
+/// escalated with the actor named and nothing called in the member; the same finding by an IAM
+/// user is the containment's, not the escalation's.
+#[tokio::test]
+async fn an_s3_data_event_by_a_federated_user_is_escalated_naming_the_actor() {
+    let emu = Emulator::start_enforced().await.expect("emulator");
+    let central = emu.central_config();
+    let member = emu.account_config(MEMBER).await;
+    seed::member_role(&member, CENTRAL).await;
+    let ctx = context(
+        &emu,
+        Config {
+            mode: Some(Mode::Enforce),
+            ..Config::default()
+        },
+        "guardduty-escalate",
+    );
+    let federated = events::load(
+        "guardduty-s3-exfiltration-anomalousbehavior-federated.json",
+        &[],
+    );
+    let id = seeded(
+        &member,
+        &federated,
+        ("AwsS3Bucket", "arn:aws:s3:::quell-demo-public-assets"),
+    )
+    .await;
+    emu.clear_calls().await;
+    let resp = quell::runtime::handle(&GuarddutyEscalate, &ctx, federated)
+        .await
+        .unwrap();
+    assert_eq!(
+        resp.reports[0].outcome.name(),
+        "PLANNED",
+        "{:?}",
+        resp.reports[0]
+    );
+    let (workflow, note) = seed::workflow(&central, &id).await.unwrap();
+    assert_eq!(workflow, "NOTIFIED");
+    let note = note.unwrap_or_default();
+    assert!(
+        note.contains("FederatedUser contractor (key ASIAQUELLDEMOFEDER01)")
+            && note.contains("severity HIGH"),
+        "{note}"
+    );
+    assert!(
+        emu.calls().await.iter().all(|c| c.account != MEMBER),
+        "an escalation calls nothing in the member"
+    );
+
+    // By an IAM user: iam-disable-access-key's; the escalation leaves it.
+    let by_user = events::load("guardduty-s3-exfiltration-anomalousbehavior.json", &[]);
+    let resp = quell::runtime::handle(&GuarddutyEscalate, &ctx, by_user)
+        .await
+        .unwrap();
+    assert_eq!(
+        resp.reports[0].outcome.name(),
+        "OUT_OF_SCOPE",
+        "{:?}",
+        resp.reports[0]
+    );
+}

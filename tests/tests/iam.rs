@@ -86,6 +86,33 @@ fn hub_id(event: &serde_json::Value) -> (String, String) {
     (h.id, h.product_arn)
 }
 
+/// The finding's copy on the member's Security Hub, naming `resource`; its id.
+async fn seeded_hub(
+    member: &aws_config::SdkConfig,
+    event: &serde_json::Value,
+    resource: (&str, &str),
+) -> String {
+    let (id, product) = hub_id(event);
+    seed::hub_finding(member, MEMBER, &id, &product, resource).await;
+    id
+}
+
+/// Read back: every key of the user inactive, and quell's deny-all its only inline policy.
+async fn assert_contained(member: &aws_config::SdkConfig, user: &str) {
+    let statuses = seed::key_statuses(member, user).await;
+    assert!(
+        statuses.len() == 2 && statuses.iter().all(|(_, s)| s == "Inactive"),
+        "{statuses:?}"
+    );
+    assert_eq!(
+        user_policies(member, user).await,
+        [(
+            iam_disable_access_key::CONTAIN_POLICY.to_string(),
+            iam_disable_access_key::contain_policy()
+        )]
+    );
+}
+
 #[tokio::test]
 async fn a_leaked_key_is_deactivated_not_deleted_and_the_user_tagged() {
     let (emu, central, member) = setup().await;
@@ -1080,7 +1107,6 @@ async fn an_identity_center_role_is_escalated_with_no_write() {
 /// and the policy is gone.
 #[tokio::test]
 async fn a_high_severity_finding_contains_the_whole_user_and_undo_lifts_it() {
-    use iam_disable_access_key::CONTAIN_POLICY;
     let (emu, central, member) = setup().await;
     let (_, keys) = seed::user_with_keys(&member, "ci-deployer").await;
     let iam = aws_sdk_iam::Client::new(&member);
@@ -1112,25 +1138,13 @@ async fn a_high_severity_finding_contains_the_whole_user_and_undo_lifts_it() {
     assert_eq!(report.outcome.name(), "REMEDIATED", "{report:?}");
 
     // Read back: no key active, no login profile, everything denied.
-    let statuses = seed::key_statuses(&member, "ci-deployer").await;
-    assert!(
-        statuses.len() == 2 && statuses.iter().all(|(_, s)| s == "Inactive"),
-        "{statuses:?}"
-    );
+    assert_contained(&member, "ci-deployer").await;
     let profile = iam
         .get_login_profile()
         .user_name("ci-deployer")
         .send()
         .await;
     assert!(profile.is_err(), "the login profile is gone");
-    let policies = user_policies(&member, "ci-deployer").await;
-    assert_eq!(
-        policies,
-        [(
-            CONTAIN_POLICY.to_string(),
-            iam_disable_access_key::contain_policy()
-        )]
-    );
     assert_eq!(seed::workflow(&central, &id).await.unwrap().0, "RESOLVED");
 
     emu.clear_calls().await;
@@ -1153,4 +1167,79 @@ async fn a_high_severity_finding_contains_the_whole_user_and_undo_lifts_it() {
         .unwrap();
     assert!(back.login_profile.unwrap().password_reset_required);
     assert!(user_policies(&member, "ci-deployer").await.is_empty());
+}
+
+/// An S3 data-event finding (Exfiltration:S3/AnomalousBehavior, HIGH) names the bucket as its
+/// resource and the IAM user's key as the actor: the user is contained, the bucket is not touched.
+#[tokio::test]
+async fn an_s3_data_event_contains_the_credential_that_made_the_calls_not_the_bucket() {
+    let (emu, central, member) = setup().await;
+    let (_, keys) = seed::user_with_keys(&member, "ci-deployer").await;
+    seed::public_bucket(&member, "quell-demo-public-assets", &[]).await;
+    let event = events::load(
+        "guardduty-s3-exfiltration-anomalousbehavior.json",
+        &[("AKIAQUELLDEMOLEAKED1", &keys[0])],
+    );
+    // The deployed rules send it to this function (the actor is an IAM user).
+    let spec = <IamDisableAccessKey as quell::Remediation>::SPEC;
+    assert!(spec.matches(&parsed(&event)));
+    let id = seeded_hub(
+        &member,
+        &event,
+        ("AwsS3Bucket", "arn:aws:s3:::quell-demo-public-assets"),
+    )
+    .await;
+    let seeded = seed::key_statuses(&member, "ci-deployer").await;
+    let ctx = quell_tests::recording_context(&emu, "iam-disable-access-key").await;
+    emu.clear_calls().await;
+    let r = IamDisableAccessKey::default();
+    let report = quell_tests::deliver(&r, &ctx, event.clone()).await;
+    assert_eq!(report.outcome.name(), "REMEDIATED", "{report:?}");
+
+    assert_contained(&member, "ci-deployer").await;
+    assert_eq!(seed::workflow(&central, &id).await.unwrap().0, "RESOLVED");
+    let on_s3: Vec<_> = emu
+        .calls()
+        .await
+        .into_iter()
+        .filter(|c| c.account == MEMBER && c.service == "s3")
+        .collect();
+    assert!(on_s3.is_empty(), "the bucket is not the culprit: {on_s3:?}");
+
+    let steps = quell_tests::undo_recorded(&emu, &ctx, &r, &parsed(&event).id).await;
+    assert_eq!(steps.len(), 3, "two keys and the policy: {steps:?}");
+    assert_eq!(seed::key_statuses(&member, "ci-deployer").await, seeded);
+    assert!(user_policies(&member, "ci-deployer").await.is_empty());
+}
+
+/// The same S3 data event with a role session as the actor revokes the role's older sessions.
+#[tokio::test]
+async fn an_s3_data_event_by_a_role_session_revokes_the_roles_sessions() {
+    let (emu, central, member) = setup().await;
+    seed::app_role(&member, "app-server-role").await;
+    let event = events::load(
+        "guardduty-s3-discovery-maliciousipcaller-assumedrole.json",
+        &[],
+    );
+    assert!(<IamRevokeRoleSessions as quell::Remediation>::SPEC.matches(&parsed(&event)));
+    assert!(!<IamDisableAccessKey as quell::Remediation>::SPEC.matches(&parsed(&event)));
+    let id = seeded_hub(
+        &member,
+        &event,
+        ("AwsS3Bucket", "arn:aws:s3:::quell-demo-public-assets"),
+    )
+    .await;
+    let ctx = quell_tests::recording_context(&emu, "iam-revoke-role-sessions").await;
+    let report = quell_tests::deliver(&IamRevokeRoleSessions::default(), &ctx, event).await;
+    assert_eq!(report.outcome.name(), "REMEDIATED", "{report:?}");
+    let policies = seed::role_policies(&member, "app-server-role").await;
+    assert_eq!(policies.len(), 1, "{policies:?}");
+    let (name, doc) = &policies[0];
+    assert_eq!(name, POLICY_NAME);
+    assert_eq!(doc["Statement"][0]["Effect"], "Deny", "{doc}");
+    assert!(
+        doc["Statement"][0]["Condition"]["DateLessThan"]["aws:TokenIssueTime"].is_string(),
+        "{doc}"
+    );
+    assert_eq!(seed::workflow(&central, &id).await.unwrap().0, "RESOLVED");
 }

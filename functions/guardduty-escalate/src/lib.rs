@@ -1,6 +1,6 @@
 //! `guardduty-escalate`: no GuardDuty finding goes unanswered. Every documented finding type that
-//! no quell containment takes (EKS and Kubernetes, Runtime Monitoring, RDS, ECS, S3 data
-//! events, attack sequences, reconnaissance…) reaches this function, which changes nothing and
+//! no quell containment takes (EKS and Kubernetes, Runtime Monitoring, RDS, ECS, S3 malware,
+//! attack sequences, reconnaissance…) reaches this function, which changes nothing and
 //! tells a person: the finding is NOTIFIED on Security Hub with a note naming the type, the
 //! resource, the actor and what to do, and the same goes to the team's channel. Never RESOLVED,
 //! never suppressed: a threat is a person's until it is contained.
@@ -8,6 +8,11 @@
 //! A brute-force finding (`UnauthorizedAccess:EC2/SSHBruteForce`, `/RDPBruteForce`) is this
 //! function's when the instance is the TARGET; as the ACTOR, ec2-isolate-instance contains it, and
 //! this function's rules do not take it.
+//!
+//! A credential threat (an IAMUser type, an S3 data event) is contained through its actor: an IAM
+//! user's key by iam-disable-access-key, a role session by iam-revoke-role-sessions. Any other
+//! actor — a federated user, an AWS service, an anonymous caller, or none named — is this
+//! function's (`guardduty_other_actors`), so that no actor falls between them.
 
 use quell::{
     AwsError, Finding, Member, Mode, NotApplicable, Remediation, Spec, Step, Tags, Triggers,
@@ -29,7 +34,6 @@ pub const ESCALATED: &[&str] = &[
     "CredentialAccess:RDS/*",
     "CryptoCurrency:Runtime/*",
     "DefenseEvasion:EC2/*",
-    "DefenseEvasion:IAMUser/*",
     "DefenseEvasion:Kubernetes/*",
     "DefenseEvasion:Runtime/*",
     "DefenseImpairment:EC2/*",
@@ -37,32 +41,24 @@ pub const ESCALATED: &[&str] = &[
     "Discovery:Kubernetes/*",
     "Discovery:RDS/*",
     "Discovery:Runtime/*",
-    "Discovery:S3/*",
     "Execution:Container/*",
     "Execution:EC2/*",
     "Execution:ECS/*",
     "Execution:Kubernetes/*",
     "Execution:Runtime/*",
     "Execution:S3/*",
-    "Exfiltration:S3/*",
     "Impact:Kubernetes/*",
     "Impact:Runtime/*",
-    "Impact:S3/*",
-    "InitialAccess:IAMUser/*",
     "Object:S3/*",
-    "PenTest:S3/*",
     "Persistence:Kubernetes/*",
     "Persistence:Runtime/*",
     "Policy:Kubernetes/*",
     "Policy:S3/AccountBlockPublicAccessDisabled",
-    "PrivilegeEscalation:IAMUser/*",
     "PrivilegeEscalation:Kubernetes/*",
     "PrivilegeEscalation:Runtime/*",
     "Recon:EC2/*",
-    "Stealth:S3/*",
     "Trojan:Runtime/*",
     "UnauthorizedAccess:Runtime/*",
-    "UnauthorizedAccess:S3/*",
 ];
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -105,13 +101,16 @@ pub fn advice(kind: &str) -> &'static str {
 impl Remediation for GuarddutyEscalate {
     const SPEC: Spec = Spec {
         id: "guardduty-escalate",
-        summary: "Escalates to a person every GuardDuty finding type quell has no containment for (EKS, Runtime, RDS, ECS, S3 data events, attack sequences): NOTIFIED with the resource, actor and what to do",
+        summary: "Escalates to a person every GuardDuty finding type quell has no containment for (EKS, Runtime, RDS, ECS, S3 malware, attack sequences), and every credential threat whose actor no containment takes (a federated user, an AWS service, an anonymous caller): NOTIFIED with the resource, actor and what to do",
         resolved: "Never: an escalation is NOTIFIED (PLANNED, notify-only) with the type, the resource GuardDuty names, the actor where it names one, the severity and what a person should do; the finding stays a person's.",
         untouched: "Changes nothing and calls nothing in the member account. A brute-force finding whose instance is the ACTOR is ec2-isolate-instance's (its rules do not take it). Never suppresses: an exemption tag does not apply (no resource is read).",
         triggers: Triggers {
             guardduty: ESCALATED,
             // ec2-isolate-instance contains these when the instance is the ACTOR.
             guardduty_target_only: quell::routing::ACTOR_CONTAINED,
+            // A credential threat whose actor no containment takes: a federated user, an AWS
+            // service, an anonymous caller, or none named.
+            guardduty_other_actors: quell::routing::CREDENTIAL_THREATS,
             ..Triggers::NONE
         },
         permissions: &[],

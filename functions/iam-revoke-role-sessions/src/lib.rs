@@ -56,21 +56,11 @@ impl Remediation for IamRevokeRoleSessions {
     const SPEC: Spec = Spec {
         id: "iam-revoke-role-sessions",
         summary: "Denies everything to a role's sessions issued before now (aws:TokenIssueTime), revoking stolen temporary credentials",
-        resolved: "GuardDuty UnauthorizedAccess, Recon, PenTest, CredentialAccess, Exfiltration, Impact, Persistence, Discovery, Stealth and Policy :IAMUser/* with userType AssumedRole: GetRolePolicy quell-revoke-older-sessions on the role holds a DateLessThan aws:TokenIssueTime cut-off at or after the finding's updatedAt (capped at now). Never UNCONFIRMED: this check is the finding's whole check.",
+        resolved: "GuardDuty credential threats (every IAMUser type, and the S3 types whose actor is a key: Discovery, Exfiltration, Impact, PenTest, Stealth, UnauthorizedAccess :S3/*) with userType AssumedRole: GetRolePolicy quell-revoke-older-sessions on the role holds a DateLessThan aws:TokenIssueTime cut-off at or after the finding's updatedAt (capped at now). Never UNCONFIRMED: this check is the finding's whole check.",
         untouched: "Escalates without writing (NotApplicable, NOTIFIED) for quell's own roles (every quell-<function> role, quell-undo, and the last segment of QUELL_MEMBER_ROLE), AWSServiceRole* roles and IAM Identity Center AWSReservedSSO_* roles. Below QUELL_SESSION_MIN_SEVERITY (MEDIUM) it only plans (PLANNED/NOTIFIED). Sessions issued after the cut-off and the role's other policies and trust are untouched. A role tagged QUELL_EXEMPT_TAG (quell:exempt)=true is EXEMPT (NOTIFIED). Default enforce.",
         triggers: Triggers {
-            guardduty: &[
-                "UnauthorizedAccess:IAMUser/*",
-                "Recon:IAMUser/*",
-                "PenTest:IAMUser/*",
-                "CredentialAccess:IAMUser/*",
-                "Exfiltration:IAMUser/*",
-                "Impact:IAMUser/*",
-                "Persistence:IAMUser/*",
-                "Discovery:IAMUser/*",
-                "Stealth:IAMUser/*",
-                "Policy:IAMUser/*",
-            ],
+            // Every credential threat (IAMUser types, S3 data events) whose actor is a role session.
+            guardduty: quell::routing::CREDENTIAL_THREATS,
             guardduty_user_types: &["AssumedRole"],
             ..Triggers::NONE
         },
