@@ -66,6 +66,7 @@ pub fn handlers() -> Vec<Box<dyn Handler>> {
         Box::new(lambda_remove_public_access::LambdaRemovePublicAccess),
         Box::new(ec2_subnet_no_public_ip::Ec2SubnetNoPublicIp),
         Box::new(rds_deletion_protection::RdsDeletionProtection),
+        Box::new(rds_snapshot_private::RdsSnapshotPrivate),
         Box::new(dynamodb_deletion_protection::DynamodbDeletionProtection),
     ]
 }

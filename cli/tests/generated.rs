@@ -228,6 +228,22 @@ fn each_member_role_holds_exactly_its_specs_actions_and_never_quells_own_roles()
 /// listed with none, so that it is reported, never silently dropped.
 const MEANT_FOR: &[(&str, &[&str])] = &[
     (
+        "config-rds-snapshots-public-prohibited.json",
+        &["rds-snapshot-private"],
+    ),
+    (
+        "securityhub-imported-fsbp-rds-1.json",
+        &["rds-snapshot-private"],
+    ),
+    (
+        "securityhub-v2-imported-fsbp-rds-1.json",
+        &["rds-snapshot-private"],
+    ),
+    (
+        "securityhub-custom-action-rds-1.json",
+        &["rds-snapshot-private"],
+    ),
+    (
         "config-rds-instance-deletion-protection-enabled.json",
         &["rds-deletion-protection"],
     ),

@@ -64,6 +64,8 @@ pub enum ResourceKind {
     Ec2Subnet,
     RdsDbInstance,
     RdsDbCluster,
+    RdsDbSnapshot,
+    RdsDbClusterSnapshot,
     Account,
     Other(String),
 }
@@ -120,6 +122,16 @@ const KINDS: &[(ResourceKind, &str, &str)] = &[
         ResourceKind::RdsDbCluster,
         "AWS::RDS::DBCluster",
         "AwsRdsDbCluster",
+    ),
+    (
+        ResourceKind::RdsDbSnapshot,
+        "AWS::RDS::DBSnapshot",
+        "AwsRdsDbSnapshot",
+    ),
+    (
+        ResourceKind::RdsDbClusterSnapshot,
+        "AWS::RDS::DBClusterSnapshot",
+        "AwsRdsDbClusterSnapshot",
     ),
     (ResourceKind::Account, "AWS::::Account", "AwsAccount"),
 ];
@@ -223,6 +235,12 @@ pub fn short_id(kind: &ResourceKind, arn: &str) -> String {
             .strip_prefix("function:")
             .and_then(|r| r.split(':').next())
             .unwrap_or(resource)
+            .to_string(),
+        // `snapshot:name`, `cluster-snapshot:name`; an automated one's name has a colon of its
+        // own (`rds:orders-2026-12-01-00-00`).
+        ResourceKind::RdsDbSnapshot | ResourceKind::RdsDbClusterSnapshot => resource
+            .split_once(':')
+            .map_or(resource, |(_, name)| name)
             .to_string(),
         _ => resource
             .rsplit(['/', ':'])
@@ -726,6 +744,21 @@ pub mod validate {
             && !s.ends_with('-')
     }
 
+    /// An RDS DB or DB cluster snapshot identifier: 1–255 letters, digits and hyphens, a letter
+    /// first, no two hyphens together nor one last; an automated or AWS Backup snapshot's with its
+    /// `rds:` or `awsbackup:` prefix.
+    pub fn rds_snapshot_identifier(s: &str) -> bool {
+        let name = s
+            .strip_prefix("rds:")
+            .or_else(|| s.strip_prefix("awsbackup:"))
+            .unwrap_or(s);
+        (1..=255).contains(&name.len())
+            && name.as_bytes()[0].is_ascii_alphabetic()
+            && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !name.contains("--")
+            && !name.ends_with('-')
+    }
+
     /// An RDS resource id as Config names databases: `db-` (an instance) or `cluster-` and 26
     /// upper-case letters and digits.
     pub fn rds_resource_id(prefix: &str, s: &str) -> bool {
@@ -826,6 +859,20 @@ mod tests {
     #[test]
     fn short_ids_come_out_of_arns() {
         assert_eq!(
+            short_id(
+                &ResourceKind::RdsDbSnapshot,
+                "arn:aws:rds:us-east-1:111111111111:snapshot:rds:orders-2026-12-01-00-00"
+            ),
+            "rds:orders-2026-12-01-00-00"
+        );
+        assert_eq!(
+            short_id(
+                &ResourceKind::RdsDbClusterSnapshot,
+                "arn:aws:rds:us-east-1:111111111111:cluster-snapshot:orders-final"
+            ),
+            "orders-final"
+        );
+        assert_eq!(
             short_id(&ResourceKind::S3Bucket, "arn:aws:s3:::example"),
             "example"
         );
@@ -858,8 +905,8 @@ mod tests {
             assert_eq!(kind.asff_type(), *asff);
         }
         assert_eq!(
-            ResourceKind::from_cfn("AWS::RDS::DBSnapshot"),
-            ResourceKind::Other("AWS::RDS::DBSnapshot".into())
+            ResourceKind::from_cfn("AWS::EKS::Cluster"),
+            ResourceKind::Other("AWS::EKS::Cluster".into())
         );
     }
 

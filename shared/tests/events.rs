@@ -439,6 +439,42 @@ const EXPECTED: &[(&str, Source, &str, &str, &str, ResourceKind, &str)] = &[
         "quell-demo-alerts",
     ),
     (
+        "config-rds-snapshots-public-prohibited.json",
+        Source::Config,
+        "111111111111",
+        "us-east-1",
+        "rds-snapshots-public-prohibited",
+        ResourceKind::RdsDbSnapshot,
+        "quell-demo-orders-final",
+    ),
+    (
+        "securityhub-imported-fsbp-rds-1.json",
+        Source::SecurityHub,
+        "111111111111",
+        "us-east-1",
+        "RDS.1",
+        ResourceKind::RdsDbSnapshot,
+        "quell-demo-orders-final",
+    ),
+    (
+        "securityhub-v2-imported-fsbp-rds-1.json",
+        Source::SecurityHub,
+        "111111111111",
+        "us-east-1",
+        "RDS.1",
+        ResourceKind::RdsDbClusterSnapshot,
+        "quell-demo-orders-final",
+    ),
+    (
+        "securityhub-custom-action-rds-1.json",
+        Source::SecurityHub,
+        "111111111111",
+        "us-east-1",
+        "RDS.1",
+        ResourceKind::RdsDbSnapshot,
+        "quell-demo-orders-final",
+    ),
+    (
         "config-rds-instance-deletion-protection-enabled.json",
         Source::Config,
         "111111111111",
@@ -1359,7 +1395,7 @@ fn every_sample_event_parses_to_its_finding() {
             n += 1;
         }
     }
-    assert_eq!(n, 139, "events/ holds 139 sample events, each checked");
+    assert_eq!(n, 143, "events/ holds 143 sample events, each checked");
 }
 
 #[test]

@@ -68,6 +68,7 @@ pub fn specs() -> Vec<quell::Spec> {
         lambda_remove_public_access::LambdaRemovePublicAccess::SPEC,
         sns_encrypt_topic::SnsEncryptTopic::SPEC,
         rds_deletion_protection::RdsDeletionProtection::SPEC,
+        rds_snapshot_private::RdsSnapshotPrivate::SPEC,
     ]
 }
 

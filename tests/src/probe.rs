@@ -52,6 +52,10 @@ pub enum Probe {
     InstanceProtection(&'static str),
     /// An RDS DB cluster's deletion protection: `deletion-protection=…`.
     ClusterProtection(&'static str),
+    /// Who may restore an RDS DB snapshot: `restore=[…]` sorted, `all` for everyone.
+    SnapshotRestore(&'static str),
+    /// Who may restore an RDS DB cluster snapshot: `restore=[…]` sorted.
+    ClusterSnapshotRestore(&'static str),
 }
 
 impl Probe {
@@ -298,6 +302,42 @@ impl Probe {
                     "deletion-protection={:?}",
                     out.db_instances()[0].deletion_protection()
                 )
+            }
+            Probe::SnapshotRestore(name) => {
+                let out = aws_sdk_rds::Client::new(cfg)
+                    .describe_db_snapshot_attributes()
+                    .db_snapshot_identifier(*name)
+                    .send()
+                    .await
+                    .unwrap();
+                let mut who: Vec<String> = out
+                    .db_snapshot_attributes_result()
+                    .map(|r| r.db_snapshot_attributes())
+                    .unwrap_or_default()
+                    .iter()
+                    .filter(|a| a.attribute_name() == Some("restore"))
+                    .flat_map(|a| a.attribute_values().iter().cloned())
+                    .collect();
+                who.sort();
+                format!("restore=[{}]", who.join(","))
+            }
+            Probe::ClusterSnapshotRestore(name) => {
+                let out = aws_sdk_rds::Client::new(cfg)
+                    .describe_db_cluster_snapshot_attributes()
+                    .db_cluster_snapshot_identifier(*name)
+                    .send()
+                    .await
+                    .unwrap();
+                let mut who: Vec<String> = out
+                    .db_cluster_snapshot_attributes_result()
+                    .map(|r| r.db_cluster_snapshot_attributes())
+                    .unwrap_or_default()
+                    .iter()
+                    .filter(|a| a.attribute_name() == Some("restore"))
+                    .flat_map(|a| a.attribute_values().iter().cloned())
+                    .collect();
+                who.sort();
+                format!("restore=[{}]", who.join(","))
             }
             Probe::ClusterProtection(name) => {
                 let out = aws_sdk_rds::Client::new(cfg)

@@ -853,3 +853,45 @@ pub async fn kms_alias(member: &SdkConfig, alias: &str) -> String {
         .unwrap();
     key_id
 }
+
+/// A manual snapshot of a DB instance (`cluster` None) or a DB cluster, restorable by `restore`
+/// (`all` for everyone, account ids), as ModifyDBSnapshotAttribute leaves it.
+pub async fn db_snapshot(
+    member: &SdkConfig,
+    of: &str,
+    cluster: bool,
+    name: &str,
+    restore: &[&str],
+) {
+    let rds = aws_sdk_rds::Client::new(member);
+    let values: Vec<String> = restore.iter().map(|v| v.to_string()).collect();
+    if cluster {
+        rds.create_db_cluster_snapshot()
+            .db_cluster_identifier(of)
+            .db_cluster_snapshot_identifier(name)
+            .send()
+            .await
+            .expect("create the DB cluster snapshot");
+        rds.modify_db_cluster_snapshot_attribute()
+            .db_cluster_snapshot_identifier(name)
+            .attribute_name("restore")
+            .set_values_to_add(Some(values))
+            .send()
+            .await
+            .expect("share the DB cluster snapshot");
+    } else {
+        rds.create_db_snapshot()
+            .db_instance_identifier(of)
+            .db_snapshot_identifier(name)
+            .send()
+            .await
+            .expect("create the DB snapshot");
+        rds.modify_db_snapshot_attribute()
+            .db_snapshot_identifier(name)
+            .attribute_name("restore")
+            .set_values_to_add(Some(values))
+            .send()
+            .await
+            .expect("share the DB snapshot");
+    }
+}

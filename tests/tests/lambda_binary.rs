@@ -840,6 +840,33 @@ async fn every_function_binary_fixes_one_finding_through_the_runtime_api() {
         );
     }
 
+    {
+        const ID: &str = "rds-snapshot-private";
+        // The instance seeded above.
+        seed::db_snapshot(
+            &member,
+            "quell-demo-orders",
+            false,
+            "quell-demo-orders-final",
+            &["all"],
+        )
+        .await;
+        let event = events::load("config-rds-snapshots-public-prohibited.json", &[]);
+        let (seeded, fixed) = fleet
+            .fix(
+                ID,
+                &[],
+                event,
+                &Probe::SnapshotRestore("quell-demo-orders-final"),
+            )
+            .await;
+        assert_eq!(
+            (seeded.as_str(), fixed.as_str()),
+            ("restore=[all]", "restore=[]"),
+            "{ID}"
+        );
+    }
+
     // Last: the account's Block Public Access would stand in the way of the public buckets seeded
     // above.
     {

@@ -327,3 +327,114 @@ async fn a_v2_finding_encrypts_a_topic_with_the_configured_key_and_plans_without
     quell_tests::undo_recorded(&m.emu, &ctx, &r, &parsed(&event).id).await;
     assert_eq!(probe.read(&m.cfg).await, "kms=none");
 }
+
+/// RDS.1: a public DB snapshot (Config, ASFF) and a public DB cluster snapshot (the new Security
+/// Hub) lose `all` from their restore attribute; the account a snapshot is shared with keeps it;
+/// a dry run writes nothing; a replay makes no write; the other account's public snapshot of the
+/// same name is untouched; undo makes public again exactly what quell made private.
+#[tokio::test]
+async fn public_rds_snapshots_become_private_shared_accounts_kept_and_undo_is_exact() {
+    use rds_snapshot_private::RdsSnapshotPrivate;
+    const SNAPSHOT: &str = "quell-demo-orders-final";
+    let m = member_account().await;
+    seed::db_instance(&m.cfg, "quell-demo-orders", None, &[]).await;
+    seed::db_snapshot(
+        &m.cfg,
+        "quell-demo-orders",
+        false,
+        SNAPSHOT,
+        &["all", OTHER],
+    )
+    .await;
+    seed::db_cluster(&m.cfg, "quell-demo-orders").await;
+    seed::db_snapshot(&m.cfg, "quell-demo-orders", true, SNAPSHOT, &["all"]).await;
+    let other_cfg = m.emu.account_config(OTHER).await;
+    seed::db_instance(&other_cfg, "quell-demo-orders", None, &[]).await;
+    seed::db_snapshot(&other_cfg, "quell-demo-orders", false, SNAPSHOT, &["all"]).await;
+    let snapshot = Probe::SnapshotRestore(SNAPSHOT);
+    let cluster_snapshot = Probe::ClusterSnapshotRestore(SNAPSHOT);
+    let shared = format!("restore=[{OTHER},all]");
+    assert_eq!(snapshot.read(&m.cfg).await, shared);
+    assert_eq!(cluster_snapshot.read(&m.cfg).await, "restore=[all]");
+    let r = RdsSnapshotPrivate;
+    let event = events::load("config-rds-snapshots-public-prohibited.json", &[]);
+
+    // A dry run: planned, not one write.
+    m.emu.clear_calls().await;
+    let dry = Config {
+        mode: Some(Mode::DryRun),
+        ..Config::default()
+    };
+    let planned = deliver(
+        &r,
+        &context(&m.emu, dry, RdsSnapshotPrivate::SPEC.id),
+        again(&event, "dry"),
+    )
+    .await;
+    assert_eq!(planned.outcome.name(), "PLANNED", "{planned:?}");
+    assert_eq!(snapshot.read(&m.cfg).await, shared);
+    assert!(!m
+        .calls(MEMBER, "rds")
+        .await
+        .iter()
+        .any(|c| c.starts_with("Modify")));
+
+    // Config names the snapshot: private, the partner account kept, read back.
+    let ctx = quell_tests::recording_context(&m.emu, RdsSnapshotPrivate::SPEC.id).await;
+    let report = deliver(&r, &ctx, event.clone()).await;
+    assert_eq!(report.outcome.name(), "REMEDIATED", "{report:?}");
+    assert_eq!(snapshot.read(&m.cfg).await, format!("restore=[{OTHER}]"));
+    assert_eq!(
+        Probe::SnapshotRestore(SNAPSHOT).read(&other_cfg).await,
+        "restore=[all]",
+        "another account's snapshot of the same name is untouched"
+    );
+    assert_eq!(
+        seed::workflow(&m.central, &hub_id(&event)).await.unwrap().0,
+        "RESOLVED"
+    );
+    m.emu.clear_calls().await;
+    let replay = deliver(&r, &ctx, again(&event, "replay")).await;
+    assert_eq!(replay.outcome.name(), "ALREADY_COMPLIANT", "{replay:?}");
+    assert_eq!(
+        m.calls(MEMBER, "rds").await,
+        ["DescribeDBSnapshots", "DescribeDBSnapshotAttributes"]
+    );
+
+    // The new Security Hub names the cluster snapshot: private, Resolved (4).
+    let v2 = events::load("securityhub-v2-imported-fsbp-rds-1.json", &[]);
+    m.emu.seed_hub_v2(v2["detail"]["findings"].clone()).await;
+    let report = deliver(&r, &ctx, v2.clone()).await;
+    assert_eq!(report.outcome.name(), "REMEDIATED", "{report:?}");
+    assert_eq!(cluster_snapshot.read(&m.cfg).await, "restore=[]");
+    let uid = v2["detail"]["findings"][0]["metadata"]["uid"]
+        .as_str()
+        .unwrap();
+    let doc = seed::hub_v2_finding(&m.central, uid).await.unwrap();
+    assert_eq!(doc["status_id"], json!(4), "{doc}");
+
+    // ASFF names the snapshot by ARN: compliant now, nothing written.
+    let asff = events::load("securityhub-imported-fsbp-rds-1.json", &[]);
+    seed_hub_finding(&m.cfg, &asff).await;
+    m.emu.clear_calls().await;
+    let out = deliver(&r, &ctx, asff.clone()).await;
+    assert_eq!(out.outcome.name(), "ALREADY_COMPLIANT", "{out:?}");
+    assert!(!m
+        .calls(MEMBER, "rds")
+        .await
+        .iter()
+        .any(|c| c.starts_with("Modify")));
+
+    // Undo of the Config finding: public again, the partner still there; the cluster snapshot's
+    // own finding is not undone by it.
+    let steps = quell_tests::undo_recorded(&m.emu, &ctx, &r, &parsed(&event).id).await;
+    assert_eq!(steps.len(), 1, "{steps:?}");
+    assert_eq!(snapshot.read(&m.cfg).await, shared);
+    assert_eq!(cluster_snapshot.read(&m.cfg).await, "restore=[]");
+    if let Outcome::Remediated { steps } = &report.outcome {
+        assert!(
+            steps[0].to_string().contains("cluster-snapshot"),
+            "{steps:?}"
+        );
+    }
+}

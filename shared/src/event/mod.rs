@@ -345,6 +345,10 @@ fn check_resources(f: &Finding, source: Source, v2: bool, i: usize) -> Result<()
                 validate::rds_identifier(&r.id) || validate::rds_resource_id("cluster-", &r.id),
                 "RDS DB cluster identifier or resource id",
             ),
+            K::RdsDbSnapshot | K::RdsDbClusterSnapshot => (
+                validate::rds_snapshot_identifier(&r.id),
+                "RDS snapshot identifier",
+            ),
             // Security Hub names an account `AWS::::Account:<id>`.
             K::Account => (
                 validate::account_id(r.id.strip_prefix("AWS::::Account:").unwrap_or(&r.id)),
