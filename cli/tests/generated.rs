@@ -647,6 +647,12 @@ const MEANT_FOR: &[(&str, &[&str])] = &[
         "guardduty-s3-discovery-maliciousipcaller-assumedrole.json",
         &["iam-revoke-role-sessions"],
     ),
+    // The caller is another account's user: routed to the containment, which escalates it
+    // (NotApplicable, NOTIFIED) without a call, the same-named user here untouched.
+    (
+        "guardduty-s3-exfiltration-anomalousbehavior-crossaccount.json",
+        &["iam-disable-access-key"],
+    ),
     (
         "guardduty-s3-exfiltration-anomalousbehavior-federated.json",
         &["guardduty-escalate"],

@@ -379,6 +379,27 @@ pub struct Principal {
     pub user_type: Option<String>,
     pub user_name: Option<String>,
     pub principal_id: Option<String>,
+    /// The account the calls came from, where GuardDuty says it differs from the finding's
+    /// (`service.action.awsApiCallAction.remoteAccountDetails.accountId`): another account's
+    /// principal, which quell cannot reach from the finding's account.
+    pub caller_account: Option<String>,
+}
+
+impl Principal {
+    /// Why quell must not act on this principal in the finding's account `account`: the calls
+    /// came from another account (an S3 data event's cross-account caller), whose user or role of
+    /// the same name, if any, is not this one.
+    pub fn elsewhere(&self, account: &str) -> Option<String> {
+        let caller = self.caller_account.as_deref().filter(|a| *a != account)?;
+        let who = if validate::account_id(caller) {
+            format!("account {caller}")
+        } else {
+            caller.to_string()
+        };
+        Some(format!(
+            "escalated: the calls came from {who}, not from account {account}: a user or role of the same name here is not the caller. Contain it in that account (deactivate the key or revoke the role's sessions there), or deny that account in the resource's policy"
+        ))
+    }
 }
 
 /// One finding, whatever its source.
@@ -894,6 +915,28 @@ mod tests {
             short_id(&ResourceKind::S3Bucket, "plain-name"),
             "plain-name"
         );
+    }
+
+    #[test]
+    fn a_caller_from_another_account_is_elsewhere() {
+        let mut p = Principal {
+            access_key_id: Some("AKIAEXAMPLE".into()),
+            user_type: Some("IAMUser".into()),
+            user_name: Some("ci-deployer".into()),
+            principal_id: None,
+            caller_account: None,
+        };
+        assert_eq!(p.elsewhere("111111111111"), None);
+        p.caller_account = Some("111111111111".into());
+        assert_eq!(p.elsewhere("111111111111"), None, "the finding's own account");
+        p.caller_account = Some("222222222222".into());
+        assert!(p
+            .elsewhere("111111111111")
+            .is_some_and(|w| w.contains("account 222222222222")));
+        p.caller_account = Some("an account with a malformed id".into());
+        assert!(p
+            .elsewhere("111111111111")
+            .is_some_and(|w| w.contains("from an account with a malformed id")));
     }
 
     #[test]

@@ -997,6 +997,15 @@ const EXPECTED: &[(&str, Source, &str, &str, &str, ResourceKind, &str)] = &[
         "quell-demo-public-assets",
     ),
     (
+        "guardduty-s3-exfiltration-anomalousbehavior-crossaccount.json",
+        Source::GuardDuty,
+        "111111111111",
+        "us-east-1",
+        "Exfiltration:S3/AnomalousBehavior",
+        ResourceKind::S3Bucket,
+        "quell-demo-public-assets",
+    ),
+    (
         "guardduty-s3-discovery-maliciousipcaller-assumedrole.json",
         Source::GuardDuty,
         "111111111111",
@@ -1395,7 +1404,7 @@ fn every_sample_event_parses_to_its_finding() {
             n += 1;
         }
     }
-    assert_eq!(n, 143, "events/ holds 143 sample events, each checked");
+    assert_eq!(n, 144, "events/ holds 144 sample events, each checked");
 }
 
 #[test]

@@ -1206,8 +1206,30 @@ async fn an_s3_data_event_contains_the_credential_that_made_the_calls_not_the_bu
         .collect();
     assert!(on_s3.is_empty(), "the bucket is not the culprit: {on_s3:?}");
 
+    // The same finding, the calls from another account: that account's user, not this one. The
+    // user here (its keys active again below) is not touched, and the finding is escalated.
     let steps = quell_tests::undo_recorded(&emu, &ctx, &r, &parsed(&event).id).await;
     assert_eq!(steps.len(), 3, "two keys and the policy: {steps:?}");
+    let cross = events::load(
+        "guardduty-s3-exfiltration-anomalousbehavior-crossaccount.json",
+        &[("AKIAQUELLDEMOLEAKED1", &keys[0])],
+    );
+    let cross_id = seeded_hub(
+        &member,
+        &cross,
+        ("AwsS3Bucket", "arn:aws:s3:::quell-demo-public-assets"),
+    )
+    .await;
+    emu.clear_calls().await;
+    let out = quell_tests::deliver(&r, &ctx, cross).await;
+    assert_eq!(out.outcome.name(), "FAILED", "escalated: {out:?}");
+    let (status, note) = seed::workflow(&central, &cross_id).await.unwrap();
+    assert_eq!(status, "NOTIFIED");
+    assert!(
+        note.unwrap_or_default().contains("account 222222222222"),
+        "the note names the caller's account"
+    );
+    assert!(member_writes(&emu).await.is_empty());
     assert_eq!(seed::key_statuses(&member, "ci-deployer").await, seeded);
     assert!(user_policies(&member, "ci-deployer").await.is_empty());
 }

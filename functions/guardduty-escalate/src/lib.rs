@@ -176,10 +176,19 @@ impl Remediation for GuarddutyEscalate {
     }
 
     fn plan_only(&self, t: &Threat) -> Option<String> {
-        Some(format!(
-            "quell has no containment for {}: a person must act",
-            t.kind
-        ))
+        let credential = quell::routing::CREDENTIAL_THREATS.iter().any(|d| {
+            d.strip_suffix('*')
+                .map_or(*d == t.kind, |p| t.kind.starts_with(p))
+        });
+        Some(if credential {
+            format!(
+                "quell contains {} only when the actor is an IAM user's key or a role's session; this actor ({}) is neither: a person must act",
+                t.kind,
+                t.actor.as_deref().unwrap_or("none named")
+            )
+        } else {
+            format!("quell has no containment for {}: a person must act", t.kind)
+        })
     }
 
     async fn apply(&self, _c: &(), _t: &Threat, _steps: &[Step]) -> Result<(), AwsError> {

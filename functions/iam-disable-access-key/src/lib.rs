@@ -320,6 +320,9 @@ impl Remediation for IamDisableAccessKey {
                     .principal
                     .as_ref()
                     .ok_or_else(|| NotApplicable("the finding has no accessKeyDetails".into()))?;
+                if let Some(why) = p.elsewhere(&f.account) {
+                    return Err(NotApplicable(why));
+                }
                 if p.user_type.as_deref() == Some("Root") {
                     return Err(NotApplicable(
                         "escalated: the root user's credentials were used, and no API can remediate them. \
@@ -465,6 +468,12 @@ impl Remediation for IamDisableAccessKey {
             .await
             .aws(|| format!("could not list the access keys of user {user}"))?
             .access_key_metadata;
+        // The whole user is contained only when the finding's key is provably one of its: a key
+        // the user does not hold (another account's user of the same name calling into this one,
+        // as an S3 data event can show) leaves the user as it is (UNCONFIRMED names the key).
+        let named_listed = matches!(&t.rule, Rule::Key(want)
+            if keys.iter().any(|k| k.access_key_id.as_deref() == Some(want.as_str())));
+        let contain = t.contain && (named_listed || !matches!(t.rule, Rule::Key(_)));
         let mut read = Read::default();
         let mut steps = Vec::new();
         for k in keys {
@@ -479,7 +488,7 @@ impl Remediation for IamDisableAccessKey {
             }
             let why = match &t.rule {
                 Rule::Key(want) if *want == id => Some("named by the finding".to_string()),
-                Rule::Key(_) | Rule::Sessions { .. } if t.contain => {
+                Rule::Key(_) | Rule::Sessions { .. } if contain => {
                     Some("the user is contained: every key of its".to_string())
                 }
                 Rule::Key(_) | Rule::Sessions { .. } | Rule::RoleSession { .. } => None,
@@ -530,7 +539,7 @@ impl Remediation for IamDisableAccessKey {
             ));
         }
         read.unused_password = password.as_ref().map(|(p, _)| p.clone());
-        if t.contain {
+        if contain {
             // AWSSupport-ContainIAMPrincipal's steps for a user: console access removed, and
             // everything denied (its sessions included), beside the keys above.
             if let Some(p) = login_profile(iam, &user).await? {

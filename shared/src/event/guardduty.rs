@@ -209,11 +209,28 @@ pub(super) fn finding(env: &Envelope) -> Result<Finding, EventError> {
             format!("arn:{partition}:securityhub:{region}::product/aws/guardduty"),
         )
     });
+    let caller_account = d
+        .service
+        .as_ref()
+        .and_then(|s| s.action.as_ref())
+        .and_then(|a| a.get("awsApiCallAction"))
+        .and_then(|a| a.get("remoteAccountDetails"))
+        .and_then(|r| r.get("accountId"))
+        .and_then(Value::as_str)
+        // Malformed: still another account's, named as such, never put in a call.
+        .map(|a| {
+            if crate::finding::validate::account_id(a) {
+                a.to_string()
+            } else {
+                "an account with a malformed id".to_string()
+            }
+        });
     let principal = d.resource.access_key_details.map(|k| Principal {
         access_key_id: k.access_key_id,
         user_type: k.user_type,
         user_name: k.user_name,
         principal_id: k.principal_id,
+        caller_account,
     });
     let mut f = Finding::new(
         Source::GuardDuty,

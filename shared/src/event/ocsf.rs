@@ -195,6 +195,7 @@ fn principal(resources: &[Res]) -> Option<Principal> {
         user_type: text("user_type"),
         user_name: text("user_name"),
         principal_id: text("principal_id"),
+        caller_account: None,
     })
 }
 
