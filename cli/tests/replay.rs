@@ -615,5 +615,9 @@ fn list_coverage_counts_what_quell_answers() {
         "docs/remediations.md carries the same coverage"
     );
     // A control ASR fixes and quell does not is listed as such.
-    assert!(text.contains("| RDS.1 | — | yes |"), "{text}");
+    assert!(text.contains("| APIGateway.1 | — | yes |"), "{text}");
+    assert!(
+        text.contains("| RDS.1 | `rds-snapshot-private` | yes |"),
+        "{text}"
+    );
 }
