@@ -67,6 +67,7 @@ pub fn handlers() -> Vec<Box<dyn Handler>> {
         Box::new(ec2_subnet_no_public_ip::Ec2SubnetNoPublicIp),
         Box::new(rds_deletion_protection::RdsDeletionProtection),
         Box::new(rds_snapshot_private::RdsSnapshotPrivate),
+        Box::new(rds_instance_private::RdsInstancePrivate),
         Box::new(dynamodb_deletion_protection::DynamodbDeletionProtection),
     ]
 }

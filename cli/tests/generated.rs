@@ -228,6 +228,22 @@ fn each_member_role_holds_exactly_its_specs_actions_and_never_quells_own_roles()
 /// listed with none, so that it is reported, never silently dropped.
 const MEANT_FOR: &[(&str, &[&str])] = &[
     (
+        "config-rds-instance-public-access-check.json",
+        &["rds-instance-private"],
+    ),
+    (
+        "securityhub-imported-fsbp-rds-2.json",
+        &["rds-instance-private"],
+    ),
+    (
+        "securityhub-v2-imported-fsbp-rds-2.json",
+        &["rds-instance-private"],
+    ),
+    (
+        "securityhub-custom-action-rds-2.json",
+        &["rds-instance-private"],
+    ),
+    (
         "config-rds-snapshots-public-prohibited.json",
         &["rds-snapshot-private"],
     ),

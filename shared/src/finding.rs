@@ -928,7 +928,11 @@ mod tests {
         };
         assert_eq!(p.elsewhere("111111111111"), None);
         p.caller_account = Some("111111111111".into());
-        assert_eq!(p.elsewhere("111111111111"), None, "the finding's own account");
+        assert_eq!(
+            p.elsewhere("111111111111"),
+            None,
+            "the finding's own account"
+        );
         p.caller_account = Some("222222222222".into());
         assert!(p
             .elsewhere("111111111111")

@@ -38,6 +38,7 @@ pub const FUNCTION_IDS: &[&str] = &[
     "lambda-contain-function",
     "lambda-remove-public-access",
     "rds-deletion-protection",
+    "rds-instance-private",
     "rds-snapshot-private",
     "s3-account-public-access-block",
     "s3-block-public-access",

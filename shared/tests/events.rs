@@ -475,6 +475,42 @@ const EXPECTED: &[(&str, Source, &str, &str, &str, ResourceKind, &str)] = &[
         "quell-demo-orders-final",
     ),
     (
+        "config-rds-instance-public-access-check.json",
+        Source::Config,
+        "111111111111",
+        "us-east-1",
+        "rds-instance-public-access-check",
+        ResourceKind::RdsDbInstance,
+        "db-ABCDEFGHIJKLMNOPQRSTUVWXY2",
+    ),
+    (
+        "securityhub-imported-fsbp-rds-2.json",
+        Source::SecurityHub,
+        "111111111111",
+        "us-east-1",
+        "RDS.2",
+        ResourceKind::RdsDbInstance,
+        "quell-demo-orders",
+    ),
+    (
+        "securityhub-v2-imported-fsbp-rds-2.json",
+        Source::SecurityHub,
+        "111111111111",
+        "us-east-1",
+        "RDS.2",
+        ResourceKind::RdsDbInstance,
+        "quell-demo-orders",
+    ),
+    (
+        "securityhub-custom-action-rds-2.json",
+        Source::SecurityHub,
+        "111111111111",
+        "us-east-1",
+        "RDS.2",
+        ResourceKind::RdsDbInstance,
+        "quell-demo-orders",
+    ),
+    (
         "config-rds-instance-deletion-protection-enabled.json",
         Source::Config,
         "111111111111",
@@ -1404,7 +1440,7 @@ fn every_sample_event_parses_to_its_finding() {
             n += 1;
         }
     }
-    assert_eq!(n, 144, "events/ holds 144 sample events, each checked");
+    assert_eq!(n, 148, "events/ holds 148 sample events, each checked");
 }
 
 #[test]

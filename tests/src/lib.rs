@@ -69,6 +69,7 @@ pub fn specs() -> Vec<quell::Spec> {
         sns_encrypt_topic::SnsEncryptTopic::SPEC,
         rds_deletion_protection::RdsDeletionProtection::SPEC,
         rds_snapshot_private::RdsSnapshotPrivate::SPEC,
+        rds_instance_private::RdsInstancePrivate::SPEC,
     ]
 }
 

@@ -52,6 +52,8 @@ pub enum Probe {
     InstanceProtection(&'static str),
     /// An RDS DB cluster's deletion protection: `deletion-protection=…`.
     ClusterProtection(&'static str),
+    /// An RDS DB instance's public accessibility: `publicly-accessible=…`.
+    InstancePublic(&'static str),
     /// Who may restore an RDS DB snapshot: `restore=[…]` sorted, `all` for everyone.
     SnapshotRestore(&'static str),
     /// Who may restore an RDS DB cluster snapshot: `restore=[…]` sorted.
@@ -301,6 +303,18 @@ impl Probe {
                 format!(
                     "deletion-protection={:?}",
                     out.db_instances()[0].deletion_protection()
+                )
+            }
+            Probe::InstancePublic(name) => {
+                let out = aws_sdk_rds::Client::new(cfg)
+                    .describe_db_instances()
+                    .db_instance_identifier(*name)
+                    .send()
+                    .await
+                    .unwrap();
+                format!(
+                    "publicly-accessible={:?}",
+                    out.db_instances()[0].publicly_accessible()
                 )
             }
             Probe::SnapshotRestore(name) => {

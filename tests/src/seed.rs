@@ -895,3 +895,14 @@ pub async fn db_snapshot(
             .expect("share the DB snapshot");
     }
 }
+
+/// Makes a DB instance publicly accessible, as a console user or a template would.
+pub async fn db_instance_public(member: &SdkConfig, name: &str) {
+    aws_sdk_rds::Client::new(member)
+        .modify_db_instance()
+        .db_instance_identifier(name)
+        .publicly_accessible(true)
+        .send()
+        .await
+        .expect("make the DB instance publicly accessible");
+}

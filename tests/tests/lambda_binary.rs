@@ -841,6 +841,29 @@ async fn every_function_binary_fixes_one_finding_through_the_runtime_api() {
     }
 
     {
+        const ID: &str = "rds-instance-private";
+        // The instance seeded above, made public; enforced, as the operator sets it.
+        seed::db_instance_public(&member, "quell-demo-orders").await;
+        let event = events::load("securityhub-imported-fsbp-rds-2.json", &[]);
+        let (seeded, fixed) = fleet
+            .fix(
+                ID,
+                &[("QUELL_MODE", "enforce")],
+                event,
+                &Probe::InstancePublic("quell-demo-orders"),
+            )
+            .await;
+        assert_eq!(
+            (seeded.as_str(), fixed.as_str()),
+            (
+                "publicly-accessible=Some(true)",
+                "publicly-accessible=Some(false)"
+            ),
+            "{ID}"
+        );
+    }
+
+    {
         const ID: &str = "rds-snapshot-private";
         // The instance seeded above.
         seed::db_snapshot(

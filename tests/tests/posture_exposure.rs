@@ -438,3 +438,66 @@ async fn public_rds_snapshots_become_private_shared_accounts_kept_and_undo_is_ex
         );
     }
 }
+
+/// RDS.2: a publicly accessible DB instance is planned by default (dry-run), then made private
+/// when enforced (Config names it by resource id), read back; a replay only reads; the other
+/// account's public instance of the same name is untouched; undo makes it public again.
+#[tokio::test]
+async fn a_public_db_instance_is_planned_by_default_then_made_private_and_undo_is_exact() {
+    use rds_instance_private::RdsInstancePrivate;
+    const NAME: &str = "quell-demo-orders";
+    let m = member_account().await;
+    let resource_id = seed::db_instance(&m.cfg, NAME, None, &[]).await;
+    seed::db_instance_public(&m.cfg, NAME).await;
+    let other_cfg = m.emu.account_config(OTHER).await;
+    seed::db_instance(&other_cfg, NAME, None, &[]).await;
+    seed::db_instance_public(&other_cfg, NAME).await;
+    let probe = Probe::InstancePublic(NAME);
+    let public = "publicly-accessible=Some(true)";
+    let private = "publicly-accessible=Some(false)";
+    assert_eq!(probe.read(&m.cfg).await, public);
+    let event = events::load(
+        "config-rds-instance-public-access-check.json",
+        &[("db-ABCDEFGHIJKLMNOPQRSTUVWXY2", &resource_id)],
+    );
+    let r = RdsInstancePrivate;
+
+    // Its own default, dry-run: planned, and not one write.
+    m.emu.clear_calls().await;
+    let planned = deliver(
+        &r,
+        &context(&m.emu, Config::default(), RdsInstancePrivate::SPEC.id),
+        again(&event, "default"),
+    )
+    .await;
+    assert_eq!(planned.outcome.name(), "PLANNED", "{planned:?}");
+    assert_eq!(probe.read(&m.cfg).await, public);
+    assert!(!m
+        .calls(MEMBER, "rds")
+        .await
+        .iter()
+        .any(|c| c.starts_with("Modify")));
+
+    // Enforced by the operator: private, read back from the member.
+    let ctx = quell_tests::recording_context(&m.emu, RdsInstancePrivate::SPEC.id).await;
+    let report = deliver(&r, &ctx, event.clone()).await;
+    assert_eq!(report.outcome.name(), "REMEDIATED", "{report:?}");
+    assert_eq!(probe.read(&m.cfg).await, private);
+    assert_eq!(
+        probe.read(&other_cfg).await,
+        public,
+        "another account's instance of the same name is untouched"
+    );
+    assert_eq!(
+        seed::workflow(&m.central, &hub_id(&event)).await.unwrap().0,
+        "RESOLVED"
+    );
+    m.emu.clear_calls().await;
+    let replay = deliver(&r, &ctx, again(&event, "replay")).await;
+    assert_eq!(replay.outcome.name(), "ALREADY_COMPLIANT", "{replay:?}");
+    assert_eq!(m.calls(MEMBER, "rds").await, ["DescribeDBInstances"]);
+
+    let steps = quell_tests::undo_recorded(&m.emu, &ctx, &r, &parsed(&event).id).await;
+    assert_eq!(steps.len(), 1, "{steps:?}");
+    assert_eq!(probe.read(&m.cfg).await, public);
+}

@@ -66,6 +66,10 @@ pub struct State {
     /// A cluster member's cluster, and whether that cluster is protected: the member's
     /// protection is the cluster's.
     pub cluster: Option<(String, bool)>,
+    /// An instance's PubliclyAccessible (rds-instance-private reads it too).
+    pub public: bool,
+    /// An instance's engine (`postgres`, `aurora-postgresql`…).
+    pub engine: String,
 }
 
 /// The database in the finding's account and Region.
@@ -103,7 +107,7 @@ pub fn resource_id(kind: Kind, s: &str) -> bool {
 
 /// What a database's status means for a change of its deletion protection: `Ok` it can be
 /// changed now; `Err((retry, why))` not now: `retry` when the state passes by itself in minutes.
-fn changeable(status: &str) -> Result<(), (bool, String)> {
+pub fn changeable(status: &str) -> Result<(), (bool, String)> {
     match status {
         "available" | "backing-up" | "storage-optimization" => Ok(()),
         "creating" | "modifying" | "rebooting" | "renaming" | "starting" | "upgrading"
@@ -164,6 +168,8 @@ async fn cluster(
                 status: c.status().unwrap_or_default().to_string(),
                 tags: tags_of(c.tag_list()),
                 cluster: None,
+                public: c.publicly_accessible() == Some(true),
+                engine: c.engine().unwrap_or_default().to_string(),
             });
         marker = out.marker().map(str::to_string);
         if found.is_some() || marker.is_none() {
@@ -172,7 +178,9 @@ async fn cluster(
     }
 }
 
-async fn instance(
+/// The DB instance of that identifier, or of that resource id (`by_resource_id`): `None` when the
+/// account has none. Shared with rds-instance-private, which reads the same instance.
+pub async fn instance(
     rds: &aws_sdk_rds::Client,
     id: &str,
     by_resource_id: bool,
@@ -222,6 +230,8 @@ async fn instance(
         status: d.db_instance_status().unwrap_or_default().to_string(),
         tags: tags_of(d.tag_list()),
         cluster: member,
+        public: d.publicly_accessible() == Some(true),
+        engine: d.engine().unwrap_or_default().to_string(),
     }))
 }
 
