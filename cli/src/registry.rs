@@ -68,6 +68,7 @@ pub fn handlers() -> Vec<Box<dyn Handler>> {
         Box::new(rds_deletion_protection::RdsDeletionProtection),
         Box::new(rds_snapshot_private::RdsSnapshotPrivate),
         Box::new(rds_instance_private::RdsInstancePrivate),
+        Box::new(ssm_document_private::SsmDocumentPrivate),
         Box::new(dynamodb_deletion_protection::DynamodbDeletionProtection),
     ]
 }

@@ -228,6 +228,22 @@ fn each_member_role_holds_exactly_its_specs_actions_and_never_quells_own_roles()
 /// listed with none, so that it is reported, never silently dropped.
 const MEANT_FOR: &[(&str, &[&str])] = &[
     (
+        "config-ssm-document-not-public.json",
+        &["ssm-document-private"],
+    ),
+    (
+        "securityhub-imported-fsbp-ssm-4.json",
+        &["ssm-document-private"],
+    ),
+    (
+        "securityhub-v2-imported-fsbp-ssm-4.json",
+        &["ssm-document-private"],
+    ),
+    (
+        "securityhub-custom-action-ssm-4.json",
+        &["ssm-document-private"],
+    ),
+    (
         "config-rds-instance-public-access-check.json",
         &["rds-instance-private"],
     ),
@@ -663,8 +679,8 @@ const MEANT_FOR: &[(&str, &[&str])] = &[
         "guardduty-s3-discovery-maliciousipcaller-assumedrole.json",
         &["iam-revoke-role-sessions"],
     ),
-    // The caller is another account's user: routed to the containment, which escalates it
-    // (NotApplicable, NOTIFIED) without a call, the same-named user here untouched.
+    // The caller is another account's user: routed to the containment, which finds the key is
+    // not the local user's and leaves that user untouched (UNCONFIRMED, NOTIFIED).
     (
         "guardduty-s3-exfiltration-anomalousbehavior-crossaccount.json",
         &["iam-disable-access-key"],

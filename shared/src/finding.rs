@@ -66,6 +66,7 @@ pub enum ResourceKind {
     RdsDbCluster,
     RdsDbSnapshot,
     RdsDbClusterSnapshot,
+    SsmDocument,
     Account,
     Other(String),
 }
@@ -132,6 +133,11 @@ const KINDS: &[(ResourceKind, &str, &str)] = &[
         ResourceKind::RdsDbClusterSnapshot,
         "AWS::RDS::DBClusterSnapshot",
         "AwsRdsDbClusterSnapshot",
+    ),
+    (
+        ResourceKind::SsmDocument,
+        "AWS::SSM::Document",
+        "AwsSsmDocument",
     ),
     (ResourceKind::Account, "AWS::::Account", "AwsAccount"),
 ];
@@ -383,23 +389,6 @@ pub struct Principal {
     /// (`service.action.awsApiCallAction.remoteAccountDetails.accountId`): another account's
     /// principal, which quell cannot reach from the finding's account.
     pub caller_account: Option<String>,
-}
-
-impl Principal {
-    /// Why quell must not act on this principal in the finding's account `account`: the calls
-    /// came from another account (an S3 data event's cross-account caller), whose user or role of
-    /// the same name, if any, is not this one.
-    pub fn elsewhere(&self, account: &str) -> Option<String> {
-        let caller = self.caller_account.as_deref().filter(|a| *a != account)?;
-        let who = if validate::account_id(caller) {
-            format!("account {caller}")
-        } else {
-            caller.to_string()
-        };
-        Some(format!(
-            "escalated: the calls came from {who}, not from account {account}: a user or role of the same name here is not the caller. Contain it in that account (deactivate the key or revoke the role's sessions there), or deny that account in the resource's policy"
-        ))
-    }
 }
 
 /// One finding, whatever its source.
@@ -780,6 +769,13 @@ pub mod validate {
             && !name.ends_with('-')
     }
 
+    /// A Systems Manager document name: 3–128 letters, digits, `_`, `-` and `.`.
+    pub fn ssm_document_name(s: &str) -> bool {
+        (3..=128).contains(&s.len())
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b))
+    }
+
     /// An RDS resource id as Config names databases: `db-` (an instance) or `cluster-` and 26
     /// upper-case letters and digits.
     pub fn rds_resource_id(prefix: &str, s: &str) -> bool {
@@ -915,32 +911,6 @@ mod tests {
             short_id(&ResourceKind::S3Bucket, "plain-name"),
             "plain-name"
         );
-    }
-
-    #[test]
-    fn a_caller_from_another_account_is_elsewhere() {
-        let mut p = Principal {
-            access_key_id: Some("AKIAEXAMPLE".into()),
-            user_type: Some("IAMUser".into()),
-            user_name: Some("ci-deployer".into()),
-            principal_id: None,
-            caller_account: None,
-        };
-        assert_eq!(p.elsewhere("111111111111"), None);
-        p.caller_account = Some("111111111111".into());
-        assert_eq!(
-            p.elsewhere("111111111111"),
-            None,
-            "the finding's own account"
-        );
-        p.caller_account = Some("222222222222".into());
-        assert!(p
-            .elsewhere("111111111111")
-            .is_some_and(|w| w.contains("account 222222222222")));
-        p.caller_account = Some("an account with a malformed id".into());
-        assert!(p
-            .elsewhere("111111111111")
-            .is_some_and(|w| w.contains("from an account with a malformed id")));
     }
 
     #[test]

@@ -47,6 +47,7 @@ pub const FUNCTION_IDS: &[&str] = &[
     "s3-restrict-bucket-policy",
     "sns-encrypt-topic",
     "sqs-encrypt-queue",
+    "ssm-document-private",
     "tamper-restore",
 ];
 

@@ -511,6 +511,42 @@ const EXPECTED: &[(&str, Source, &str, &str, &str, ResourceKind, &str)] = &[
         "quell-demo-orders",
     ),
     (
+        "config-ssm-document-not-public.json",
+        Source::Config,
+        "111111111111",
+        "us-east-1",
+        "ssm-document-not-public",
+        ResourceKind::SsmDocument,
+        "quell-demo-runbook",
+    ),
+    (
+        "securityhub-imported-fsbp-ssm-4.json",
+        Source::SecurityHub,
+        "111111111111",
+        "us-east-1",
+        "SSM.4",
+        ResourceKind::SsmDocument,
+        "quell-demo-runbook",
+    ),
+    (
+        "securityhub-v2-imported-fsbp-ssm-4.json",
+        Source::SecurityHub,
+        "111111111111",
+        "us-east-1",
+        "SSM.4",
+        ResourceKind::SsmDocument,
+        "quell-demo-runbook",
+    ),
+    (
+        "securityhub-custom-action-ssm-4.json",
+        Source::SecurityHub,
+        "111111111111",
+        "us-east-1",
+        "SSM.4",
+        ResourceKind::SsmDocument,
+        "quell-demo-runbook",
+    ),
+    (
         "config-rds-instance-deletion-protection-enabled.json",
         Source::Config,
         "111111111111",
@@ -1440,7 +1476,7 @@ fn every_sample_event_parses_to_its_finding() {
             n += 1;
         }
     }
-    assert_eq!(n, 148, "events/ holds 148 sample events, each checked");
+    assert_eq!(n, 152, "events/ holds 152 sample events, each checked");
 }
 
 #[test]

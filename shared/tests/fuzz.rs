@@ -138,6 +138,7 @@ fn resource_is_valid(r: &quell::finding::Resource) -> bool {
         K::SnsTopic => v::topic_name(&r.id),
         K::Ec2Subnet => v::subnet_id(&r.id),
         K::RdsDbSnapshot | K::RdsDbClusterSnapshot => v::rds_snapshot_identifier(&r.id),
+        K::SsmDocument => v::ssm_document_name(&r.id),
         K::RdsDbInstance => v::rds_identifier(&r.id) || v::rds_resource_id("db-", &r.id),
         K::RdsDbCluster => v::rds_identifier(&r.id) || v::rds_resource_id("cluster-", &r.id),
         K::Account => v::account_id(r.id.strip_prefix("AWS::::Account:").unwrap_or(&r.id)),

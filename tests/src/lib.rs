@@ -70,6 +70,7 @@ pub fn specs() -> Vec<quell::Spec> {
         rds_deletion_protection::RdsDeletionProtection::SPEC,
         rds_snapshot_private::RdsSnapshotPrivate::SPEC,
         rds_instance_private::RdsInstancePrivate::SPEC,
+        ssm_document_private::SsmDocumentPrivate::SPEC,
     ]
 }
 

@@ -52,6 +52,8 @@ pub enum Probe {
     InstanceProtection(&'static str),
     /// An RDS DB cluster's deletion protection: `deletion-protection=…`.
     ClusterProtection(&'static str),
+    /// Whom a Systems Manager document is shared with: `shared=[…]` sorted, `all` for everyone.
+    DocumentShare(&'static str),
     /// An RDS DB instance's public accessibility: `publicly-accessible=…`.
     InstancePublic(&'static str),
     /// Who may restore an RDS DB snapshot: `restore=[…]` sorted, `all` for everyone.
@@ -304,6 +306,18 @@ impl Probe {
                     "deletion-protection={:?}",
                     out.db_instances()[0].deletion_protection()
                 )
+            }
+            Probe::DocumentShare(name) => {
+                let out = aws_sdk_ssm::Client::new(cfg)
+                    .describe_document_permission()
+                    .name(*name)
+                    .permission_type(aws_sdk_ssm::types::DocumentPermissionType::Share)
+                    .send()
+                    .await
+                    .unwrap();
+                let mut who = out.account_ids().to_vec();
+                who.sort();
+                format!("shared=[{}]", who.join(","))
             }
             Probe::InstancePublic(name) => {
                 let out = aws_sdk_rds::Client::new(cfg)

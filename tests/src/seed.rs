@@ -906,3 +906,26 @@ pub async fn db_instance_public(member: &SdkConfig, name: &str) {
         .await
         .expect("make the DB instance publicly accessible");
 }
+
+/// A Command document of the account's, shared with `share` (`all` for everyone, account ids).
+pub async fn ssm_document(member: &SdkConfig, name: &str, share: &[&str]) {
+    let ssm = aws_sdk_ssm::Client::new(member);
+    ssm.create_document()
+        .name(name)
+        .document_type(aws_sdk_ssm::types::DocumentType::Command)
+        .content(
+            r#"{"schemaVersion":"2.2","description":"quell demo runbook","mainSteps":[{"action":"aws:runShellScript","name":"hello","inputs":{"runCommand":["echo hello"]}}]}"#,
+        )
+        .send()
+        .await
+        .expect("create the SSM document");
+    if !share.is_empty() {
+        ssm.modify_document_permission()
+            .name(name)
+            .permission_type(aws_sdk_ssm::types::DocumentPermissionType::Share)
+            .set_account_ids_to_add(Some(share.iter().map(|a| a.to_string()).collect()))
+            .send()
+            .await
+            .expect("share the SSM document");
+    }
+}

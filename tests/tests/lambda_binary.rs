@@ -864,6 +864,20 @@ async fn every_function_binary_fixes_one_finding_through_the_runtime_api() {
     }
 
     {
+        const ID: &str = "ssm-document-private";
+        seed::ssm_document(&member, "quell-demo-runbook", &["all"]).await;
+        let event = events::load("config-ssm-document-not-public.json", &[]);
+        let (seeded, fixed) = fleet
+            .fix(ID, &[], event, &Probe::DocumentShare("quell-demo-runbook"))
+            .await;
+        assert_eq!(
+            (seeded.as_str(), fixed.as_str()),
+            ("shared=[all]", "shared=[]"),
+            "{ID}"
+        );
+    }
+
+    {
         const ID: &str = "rds-snapshot-private";
         // The instance seeded above.
         seed::db_snapshot(

@@ -18,6 +18,26 @@ use serde_json::json;
 /// A third account of the organization, whose resources nothing here may touch.
 const OTHER: &str = "222222222222";
 
+/// The finding of `event` is RESOLVED on Security Hub, and another delivery of it finds the
+/// resource compliant making exactly the `reads` calls of `service` in the member, no write.
+async fn resolved_then_replay_only_reads<R: Remediation>(
+    m: &quell_tests::MemberAccount,
+    r: &R,
+    ctx: &quell::runtime::Context,
+    event: &serde_json::Value,
+    service: &str,
+    reads: &[&str],
+) {
+    assert_eq!(
+        seed::workflow(&m.central, &hub_id(event)).await.unwrap().0,
+        "RESOLVED"
+    );
+    m.emu.clear_calls().await;
+    let replay = deliver(r, ctx, again(event, "replay")).await;
+    assert_eq!(replay.outcome.name(), "ALREADY_COMPLIANT", "{replay:?}");
+    assert_eq!(m.calls(MEMBER, service).await, reads);
+}
+
 #[tokio::test]
 async fn a_subnet_from_config_is_planned_by_default_then_stops_mapping_public_ips_and_undo_is_exact(
 ) {
@@ -389,17 +409,15 @@ async fn public_rds_snapshots_become_private_shared_accounts_kept_and_undo_is_ex
         "restore=[all]",
         "another account's snapshot of the same name is untouched"
     );
-    assert_eq!(
-        seed::workflow(&m.central, &hub_id(&event)).await.unwrap().0,
-        "RESOLVED"
-    );
-    m.emu.clear_calls().await;
-    let replay = deliver(&r, &ctx, again(&event, "replay")).await;
-    assert_eq!(replay.outcome.name(), "ALREADY_COMPLIANT", "{replay:?}");
-    assert_eq!(
-        m.calls(MEMBER, "rds").await,
-        ["DescribeDBSnapshots", "DescribeDBSnapshotAttributes"]
-    );
+    resolved_then_replay_only_reads(
+        &m,
+        &r,
+        &ctx,
+        &event,
+        "rds",
+        &["DescribeDBSnapshots", "DescribeDBSnapshotAttributes"],
+    )
+    .await;
 
     // The new Security Hub names the cluster snapshot: private, Resolved (4).
     let v2 = events::load("securityhub-v2-imported-fsbp-rds-1.json", &[]);
@@ -500,4 +518,74 @@ async fn a_public_db_instance_is_planned_by_default_then_made_private_and_undo_i
     let steps = quell_tests::undo_recorded(&m.emu, &ctx, &r, &parsed(&event).id).await;
     assert_eq!(steps.len(), 1, "{steps:?}");
     assert_eq!(probe.read(&m.cfg).await, public);
+}
+
+/// SSM.4: a public Systems Manager document (Security Hub CSPM, then the new Security Hub) stops
+/// being shared with everyone, read back; a dry run writes nothing; a replay only reads; the other
+/// account's public document of the same name is untouched; undo shares it with everyone again.
+#[tokio::test]
+async fn a_public_ssm_document_stops_being_shared_and_undo_is_exact() {
+    use ssm_document_private::SsmDocumentPrivate;
+    const NAME: &str = "quell-demo-runbook";
+    let m = member_account().await;
+    seed::ssm_document(&m.cfg, NAME, &["all"]).await;
+    let other_cfg = m.emu.account_config(OTHER).await;
+    seed::ssm_document(&other_cfg, NAME, &["all"]).await;
+    let probe = Probe::DocumentShare(NAME);
+    assert_eq!(probe.read(&m.cfg).await, "shared=[all]");
+    let r = SsmDocumentPrivate;
+    let event = events::load("securityhub-imported-fsbp-ssm-4.json", &[]);
+    seed_hub_finding(&m.cfg, &event).await;
+
+    m.emu.clear_calls().await;
+    let dry = Config {
+        mode: Some(Mode::DryRun),
+        ..Config::default()
+    };
+    let planned = deliver(
+        &r,
+        &context(&m.emu, dry, SsmDocumentPrivate::SPEC.id),
+        again(&event, "dry"),
+    )
+    .await;
+    assert_eq!(planned.outcome.name(), "PLANNED", "{planned:?}");
+    assert_eq!(probe.read(&m.cfg).await, "shared=[all]");
+    assert!(!m
+        .calls(MEMBER, "ssm")
+        .await
+        .contains(&"ModifyDocumentPermission".to_string()));
+
+    let ctx = quell_tests::recording_context(&m.emu, SsmDocumentPrivate::SPEC.id).await;
+    let report = deliver(&r, &ctx, event.clone()).await;
+    assert_eq!(report.outcome.name(), "REMEDIATED", "{report:?}");
+    assert_eq!(probe.read(&m.cfg).await, "shared=[]");
+    assert_eq!(
+        probe.read(&other_cfg).await,
+        "shared=[all]",
+        "another account's document of the same name is untouched"
+    );
+    resolved_then_replay_only_reads(
+        &m,
+        &r,
+        &ctx,
+        &event,
+        "ssm",
+        &["DescribeDocumentPermission", "ListTagsForResource"],
+    )
+    .await;
+
+    // The new Security Hub's finding of the same document: compliant, Resolved (4), no write.
+    let v2 = events::load("securityhub-v2-imported-fsbp-ssm-4.json", &[]);
+    m.emu.seed_hub_v2(v2["detail"]["findings"].clone()).await;
+    let out = deliver(&r, &ctx, v2.clone()).await;
+    assert_eq!(out.outcome.name(), "ALREADY_COMPLIANT", "{out:?}");
+    let uid = v2["detail"]["findings"][0]["metadata"]["uid"]
+        .as_str()
+        .unwrap();
+    let doc = seed::hub_v2_finding(&m.central, uid).await.unwrap();
+    assert_eq!(doc["status_id"], json!(4), "{doc}");
+
+    let steps = quell_tests::undo_recorded(&m.emu, &ctx, &r, &parsed(&event).id).await;
+    assert_eq!(steps.len(), 1, "{steps:?}");
+    assert_eq!(probe.read(&m.cfg).await, "shared=[all]");
 }

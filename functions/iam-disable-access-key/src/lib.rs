@@ -158,6 +158,11 @@ pub struct Target {
     pub resolved: OnceLock<String>,
     /// A GuardDuty finding at or over `contain_min_severity`: the whole user is contained.
     pub contain: bool,
+    /// The principal id GuardDuty names (an IAM user's `AIDA…` id): proves the user is the one
+    /// that acted when the finding's key is no longer among its keys.
+    pub principal_id: Option<String>,
+    /// The account the calls came from, where GuardDuty says it is another than the finding's.
+    pub caller_account: Option<String>,
     read: Cached<Read>,
 }
 
@@ -183,6 +188,8 @@ impl Target {
             severity: None,
             resolved: OnceLock::new(),
             contain: false,
+            principal_id: None,
+            caller_account: None,
             read: Cached::default(),
         }
     }
@@ -320,9 +327,6 @@ impl Remediation for IamDisableAccessKey {
                     .principal
                     .as_ref()
                     .ok_or_else(|| NotApplicable("the finding has no accessKeyDetails".into()))?;
-                if let Some(why) = p.elsewhere(&f.account) {
-                    return Err(NotApplicable(why));
-                }
                 if p.user_type.as_deref() == Some("Root") {
                     return Err(NotApplicable(
                         "escalated: the root user's credentials were used, and no API can remediate them. \
@@ -370,6 +374,8 @@ impl Remediation for IamDisableAccessKey {
                 let mut t = Target::new(user, rule, finding);
                 t.severity = Some(f.severity);
                 t.contain = contain;
+                t.principal_id = p.principal_id.clone();
+                t.caller_account = p.caller_account.clone().filter(|a| *a != f.account);
                 Ok(t)
             }
             Source::Config | Source::SecurityHub => {
@@ -473,7 +479,12 @@ impl Remediation for IamDisableAccessKey {
         // as an S3 data event can show) leaves the user as it is (UNCONFIRMED names the key).
         let named_listed = matches!(&t.rule, Rule::Key(want)
             if keys.iter().any(|k| k.access_key_id.as_deref() == Some(want.as_str())));
-        let contain = t.contain && (named_listed || !matches!(t.rule, Rule::Key(_)));
+        // A key deleted since (an attacker who made another with it) is proven the user's by
+        // GuardDuty's principal id, the user's own id.
+        let owned = named_listed
+            || !matches!(t.rule, Rule::Key(_))
+            || (t.contain && same_user(iam, &user, t.principal_id.as_deref()).await?);
+        let contain = t.contain && owned;
         let mut read = Read::default();
         let mut steps = Vec::new();
         for k in keys {
@@ -596,8 +607,12 @@ impl Remediation for IamDisableAccessKey {
                  Revoking the role's sessions is iam-revoke-role-sessions' job (it answers AssumedRole findings): check that it did"
             )),
             Rule::Key(key) if !t.last_read().named_listed => Some(format!(
-                "access key {key} is not among the keys of {}: deleted, or another user's; quell could not see its status",
-                t.resolved.get().map(String::as_str).unwrap_or("its user")
+                "access key {key} is not among the keys of {}: deleted, or another user's; quell could not see its status{}",
+                t.resolved.get().map(String::as_str).unwrap_or("its user"),
+                t.caller_account
+                    .as_deref()
+                    .map(|a| format!(". The calls came from {a}: if the key is that account's, contain it there"))
+                    .unwrap_or_default()
             )),
             Rule::UnusedFor(max) if !self.delete_unused_passwords => {
                 t.last_read().unused_password.map(|p| {
@@ -853,6 +868,27 @@ async fn last_used(iam: &aws_sdk_iam::Client, id: &str) -> Result<Option<DateTim
         .aws(|| format!("could not read when access key {id} was last used"))?
         .access_key_last_used
         .and_then(|u| u.last_used_date))
+}
+
+/// Whether `user` is the IAM user of id `principal_id` (`AIDA…`): a user of the same name made
+/// since, or another account's, is not.
+async fn same_user(
+    iam: &aws_sdk_iam::Client,
+    user: &str,
+    principal_id: Option<&str>,
+) -> Result<bool, AwsError> {
+    let Some(id) = principal_id.filter(|p| p.starts_with("AIDA")) else {
+        return Ok(false);
+    };
+    let user_id = iam
+        .get_user()
+        .user_name(user)
+        .send()
+        .await
+        .aws(|| format!("could not read the id of user {user}"))?
+        .user
+        .map(|u| u.user_id);
+    Ok(user_id.as_deref() == Some(id))
 }
 
 /// The user's console password when unused over `max` days: since its last use (GetUser's

@@ -103,9 +103,6 @@ impl Remediation for IamRevokeRoleSessions {
         if p.user_type.as_deref() != Some("AssumedRole") {
             return Err(NotApplicable("the credentials are not a role's".into()));
         }
-        if let Some(why) = p.elsewhere(&f.account) {
-            return Err(NotApplicable(why));
-        }
         let role = p.user_name.clone().unwrap_or_default();
         let valid = (1..=64).contains(&role.len())
             && role

@@ -8,7 +8,8 @@
 //! instances that must stay reachable exempt, then sets QUELL_MODE=enforce.
 //!
 //! An Aurora instance is changed on its own (Aurora keeps the setting per instance). An instance
-//! of a Multi-AZ DB cluster is not: the setting is its cluster's, which is planned, named.
+//! of a Multi-AZ DB cluster cannot be modified, and its cluster's public access cannot be changed
+//! in place: such a finding is planned (NOTIFIED) with what a person can do.
 //!
 //! Security Hub names the instance by its ARN; Config by its resource id (`db-…`), looked up.
 
@@ -102,7 +103,7 @@ impl Remediation for RdsInstancePrivate {
         id: "rds-instance-private",
         summary: "Makes a publicly accessible RDS DB instance private (PubliclyAccessible false, at once, nothing pending applied). Dry-run by default",
         resolved: "RDS.2, rds-instance-public-access-check: DescribeDBInstances re-read has PubliclyAccessible false. Never UNCONFIRMED: this check is the finding's whole check.",
-        untouched: "Changes only PubliclyAccessible, without ApplyImmediately (pending modifications stay for the maintenance window): never the security groups, the subnet group, the endpoint or the data. Default dry-run: a client outside the VPC that connects through the public endpoint loses access at once; tag the instances that must stay reachable QUELL_EXEMPT_TAG (quell:exempt)=true (EXEMPT), then set QUELL_MODE=enforce. An Aurora instance is changed on its own; an instance of a Multi-AZ DB cluster is PLANNED (NOTIFIED) naming its cluster, whose setting it is. An instance creating or modifying is retried; one stopped or otherwise unavailable is PLANNED naming its state. A template (Terraform, CloudFormation) that says public puts it back at its next deployment: set it there. Undo makes the instance publicly accessible again, only the same instance (its resource id) and only if still private.",
+        untouched: "Changes only PubliclyAccessible, without ApplyImmediately (pending modifications stay for the maintenance window): never the security groups, the subnet group, the endpoint or the data. Default dry-run: a client outside the VPC that connects through the public endpoint loses access at once; tag the instances that must stay reachable QUELL_EXEMPT_TAG (quell:exempt)=true (EXEMPT), then set QUELL_MODE=enforce. An Aurora instance is changed on its own; an instance of a Multi-AZ DB cluster (which RDS cannot make private in place) is PLANNED (NOTIFIED) with what a person can do: restore with --no-publicly-accessible, private subnets, narrower security groups. An instance creating or modifying is retried; one stopped or otherwise unavailable is PLANNED naming its state. A template (Terraform, CloudFormation) that says public puts it back at its next deployment: set it there. Undo makes the instance publicly accessible again, only the same instance (its resource id) and only if still private.",
         triggers: Triggers {
             config_rules: &["rds-instance-public-access-check"],
             securityhub_controls: &["RDS.2"],
@@ -152,11 +153,11 @@ impl Remediation for RdsInstancePrivate {
             return Ok(Vec::new());
         }
         if let Some(c) = multi_az_cluster(&s) {
-            // Only planned (`plan_only`): the setting is the cluster's.
+            // Only planned (`plan_only`): nothing can change it in place.
             return Ok(vec![Step::new(
-                "rds:ModifyDBCluster",
+                "escalate",
                 format!(
-                    "db-cluster={c} PubliclyAccessible=false (the Multi-AZ DB cluster of DB instance {})",
+                    "DB instance {} of the Multi-AZ DB cluster {c}: restore the cluster from a snapshot with --no-publicly-accessible, or put it in private subnets, or narrow its security groups",
                     s.identifier
                 ),
             )]);
@@ -179,7 +180,7 @@ impl Remediation for RdsInstancePrivate {
         let s = t.read.get()?;
         if let Some(c) = multi_az_cluster(&s) {
             return Some(format!(
-                "{} is an instance of the Multi-AZ DB cluster {c}, whose setting it is; a person changes it there: aws rds modify-db-cluster --db-cluster-identifier {c} --no-publicly-accessible",
+                "{} is an instance of the Multi-AZ DB cluster {c}: RDS modifies neither the instance nor the cluster's public access in place; a person decides how to take it off the internet",
                 s.identifier
             ));
         }

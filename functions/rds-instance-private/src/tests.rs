@@ -153,7 +153,7 @@ async fn an_aurora_instance_is_changed_on_its_own_a_multi_az_member_is_planned_o
     .await;
     match &out {
         Outcome::Planned { reason, .. } => assert!(
-            reason.contains("modify-db-cluster --db-cluster-identifier orders-cluster"),
+            reason.contains("Multi-AZ DB cluster orders-cluster"),
             "{reason}"
         ),
         other => panic!("expected PLANNED: {other:?}"),

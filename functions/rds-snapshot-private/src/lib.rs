@@ -60,6 +60,8 @@ impl Kind {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct State {
     pub tags: Tags,
+    /// When the snapshot was made: tells it from a later one of the same name.
+    pub created: Option<String>,
     /// Who may restore it: account ids, and `all` when anyone may.
     pub restore: Vec<String>,
 }
@@ -111,7 +113,10 @@ fn tags_of(list: &[aws_sdk_rds::types::Tag]) -> Tags {
 fn not_found(kind: Kind, id: &str, account: &str, region: &str) -> AwsError {
     AwsError::other(
         format!("could not describe {} {id}", kind.noun()),
-        "DBSnapshotNotFound",
+        match kind {
+            Kind::Snapshot => "DBSnapshotNotFound",
+            Kind::ClusterSnapshot => "DBClusterSnapshotNotFoundFault",
+        },
         format!("account {account} has no {} {id} in {region}", kind.noun()),
         false,
     )
@@ -128,10 +133,14 @@ async fn describe(
     let gone = |e: &AwsError| {
         matches!(
             e.code.as_deref(),
-            Some("DBSnapshotNotFound" | "DBClusterSnapshotNotFoundFault")
+            // moto answers DBSnapshotNotFoundFault where RDS says DBSnapshotNotFound.
+            Some(
+                "DBSnapshotNotFound" | "DBSnapshotNotFoundFault" | "DBClusterSnapshotNotFoundFault"
+            )
         )
     };
-    let (tags, attributes) = match kind {
+    let created = |t: Option<&aws_sdk_rds::primitives::DateTime>| t.map(|t| t.secs().to_string());
+    let (tags, attributes, made) = match kind {
         Kind::Snapshot => {
             let out = match rds
                 .describe_db_snapshots()
@@ -151,6 +160,7 @@ async fn describe(
                 return Ok(None);
             };
             let tags = tags_of(s.tag_list());
+            let made = created(s.snapshot_create_time());
             let out = rds
                 .describe_db_snapshot_attributes()
                 .db_snapshot_identifier(id)
@@ -165,7 +175,7 @@ async fn describe(
                 .filter(|a| a.attribute_name() == Some(RESTORE))
                 .flat_map(|a| a.attribute_values().iter().cloned())
                 .collect();
-            (tags, values)
+            (tags, values, made)
         }
         Kind::ClusterSnapshot => {
             let out = match rds
@@ -186,6 +196,7 @@ async fn describe(
                 return Ok(None);
             };
             let tags = tags_of(s.tag_list());
+            let made = created(s.snapshot_create_time());
             let out = rds
                 .describe_db_cluster_snapshot_attributes()
                 .db_cluster_snapshot_identifier(id)
@@ -200,11 +211,12 @@ async fn describe(
                 .filter(|a| a.attribute_name() == Some(RESTORE))
                 .flat_map(|a| a.attribute_values().iter().cloned())
                 .collect();
-            (tags, values)
+            (tags, values, made)
         }
     };
     Ok(Some(State {
         tags,
+        created: made,
         restore: attributes,
     }))
 }
@@ -270,7 +282,7 @@ impl Remediation for RdsSnapshotPrivate {
         id: "rds-snapshot-private",
         summary: "Makes a public RDS DB or DB cluster snapshot private (its restore attribute loses `all`); accounts it is shared with by id keep their access",
         resolved: "RDS.1, rds-snapshots-public-prohibited: DescribeDBSnapshotAttributes (DescribeDBClusterSnapshotAttributes for a cluster snapshot) re-read lists no `all` among the restore attribute's values. Never UNCONFIRMED: this check is the finding's whole check.",
-        untouched: "Removes only the value `all` of the restore attribute: accounts the snapshot is shared with by id keep it, and the snapshot itself, its encryption and its tags are untouched. A copy someone made while it was public is beyond any account's reach: the note says so. A snapshot tagged QUELL_EXEMPT_TAG (quell:exempt)=true is EXEMPT. Undo makes the snapshot public again, only if it still exists and is not public already. Default enforce.",
+        untouched: "Removes only the value `all` of the restore attribute: accounts the snapshot is shared with by id keep it, and the snapshot itself, its encryption and its tags are untouched. A copy someone made while it was public is beyond any account's reach: the note says so. A snapshot tagged QUELL_EXEMPT_TAG (quell:exempt)=true is EXEMPT. Undo makes the snapshot public again, only the same snapshot (its creation time) and only if it still exists and is not public already. Default enforce.",
         triggers: Triggers {
             config_rules: &["rds-snapshots-public-prohibited"],
             securityhub_controls: &["RDS.1"],
@@ -353,9 +365,11 @@ impl Remediation for RdsSnapshotPrivate {
         t: &Snapshot,
     ) -> Result<Option<serde_json::Value>, AwsError> {
         // `plan` read it public: apply only runs on a public snapshot.
+        let created = t.read.get().and_then(|s| s.created);
         Ok(Some(serde_json::json!({
             "kind": t.kind.name(),
             "identifier": t.id,
+            "created": created,
             "account": t.account,
             "region": t.region,
             "public": true,
@@ -387,9 +401,15 @@ impl Remediation for RdsSnapshotPrivate {
             ));
         }
         let step = |what: String| vec![Step::new(kind.action(), what)];
+        // Only the snapshot quell made private: made when the recorded one was.
+        let created = prior["created"].as_str();
         match describe(rds, kind, &id).await? {
             None => Ok(step(format!(
                 "{} {id} is gone: nothing to undo",
+                kind.noun()
+            ))),
+            Some(s) if created.is_some() && s.created.as_deref() != created => Ok(step(format!(
+                "{} {id} is another snapshot of the same name, made since: left as it is",
                 kind.noun()
             ))),
             Some(s) if s.public() => Ok(step(format!(

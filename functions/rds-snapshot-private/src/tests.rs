@@ -290,3 +290,34 @@ fn the_target_is_the_finding_accounts_snapshot() {
         assert!(RdsSnapshotPrivate.target(&f).is_err(), "{bad}");
     }
 }
+
+#[tokio::test]
+async fn undo_leaves_a_later_snapshot_of_the_same_name() {
+    let t = Snapshot::new(Kind::Snapshot, "orders-final", "111111111111", "us-east-1");
+    t.read.set(State {
+        created: Some("100".into()),
+        restore: vec!["all".into()],
+        ..State::default()
+    });
+    let none = mock_client!(aws_sdk_rds, RuleMode::MatchAny, []);
+    let prior = RdsSnapshotPrivate.prior(&none, &t).await.unwrap().unwrap();
+    assert_eq!(prior["created"], "100");
+    for (made, calls, says) in [(100, 1, "public again"), (200, 0, "made since")] {
+        let d = mock!(Client::describe_db_snapshots).then_output(move || {
+            DescribeDbSnapshotsOutput::builder()
+                .db_snapshots(
+                    DbSnapshot::builder()
+                        .db_snapshot_identifier("orders-final")
+                        .snapshot_create_time(aws_sdk_rds::primitives::DateTime::from_secs(made))
+                        .build(),
+                )
+                .build()
+        });
+        let a = mock!(Client::describe_db_snapshot_attributes).then_output(|| attributes(&[]));
+        let m = modify(true);
+        let rds = mock_client!(aws_sdk_rds, RuleMode::MatchAny, [&d, &a, &m]);
+        let steps = RdsSnapshotPrivate.restore(&rds, &prior).await.unwrap();
+        assert!(steps[0].to_string().contains(says), "{steps:?}");
+        assert_eq!(m.num_calls(), calls, "{says}");
+    }
+}

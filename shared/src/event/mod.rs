@@ -345,6 +345,7 @@ fn check_resources(f: &Finding, source: Source, v2: bool, i: usize) -> Result<()
                 validate::rds_identifier(&r.id) || validate::rds_resource_id("cluster-", &r.id),
                 "RDS DB cluster identifier or resource id",
             ),
+            K::SsmDocument => (validate::ssm_document_name(&r.id), "SSM document name"),
             K::RdsDbSnapshot | K::RdsDbClusterSnapshot => (
                 validate::rds_snapshot_identifier(&r.id),
                 "RDS snapshot identifier",
