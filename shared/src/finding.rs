@@ -385,9 +385,10 @@ pub struct Principal {
     pub user_type: Option<String>,
     pub user_name: Option<String>,
     pub principal_id: Option<String>,
-    /// The account the calls came from, where GuardDuty says it differs from the finding's
+    /// The account the calls came from, where GuardDuty names one
     /// (`service.action.awsApiCallAction.remoteAccountDetails.accountId`): another account's
-    /// principal, which quell cannot reach from the finding's account.
+    /// principal, or this account's credentials used from another account (InsideAWS); the
+    /// containments act only on what they prove is the acting principal.
     pub caller_account: Option<String>,
 }
 

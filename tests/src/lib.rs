@@ -216,3 +216,21 @@ impl MemberAccount {
             .collect()
     }
 }
+
+/// Another finding of the same control (its own event and finding ids), for another resource.
+pub fn distinct(event: &serde_json::Value, suffix: &str) -> serde_json::Value {
+    let mut e = again(event, suffix);
+    let f = &mut e["detail"]["findings"][0];
+    if f["Id"].is_string() {
+        f["Id"] = serde_json::Value::String(format!("{}-{suffix}", f["Id"].as_str().unwrap()));
+    } else {
+        let uid = format!("{suffix:0>56}");
+        f["metadata"]["uid"] = serde_json::Value::String(uid.clone());
+        f["finding_info"]["uid"] = serde_json::Value::String(format!(
+            "{}-{suffix}",
+            f["finding_info"]["uid"].as_str().unwrap()
+        ));
+        e["resources"] = serde_json::json!([uid]);
+    }
+    e
+}

@@ -1257,7 +1257,7 @@ async fn an_s3_data_event_by_a_role_session_revokes_the_roles_sessions() {
     )
     .await;
     let ctx = quell_tests::recording_context(&emu, "iam-revoke-role-sessions").await;
-    let report = quell_tests::deliver(&IamRevokeRoleSessions::default(), &ctx, event).await;
+    let report = quell_tests::deliver(&IamRevokeRoleSessions::default(), &ctx, event.clone()).await;
     assert_eq!(report.outcome.name(), "REMEDIATED", "{report:?}");
     let policies = seed::role_policies(&member, "app-server-role").await;
     assert_eq!(policies.len(), 1, "{policies:?}");
@@ -1269,4 +1269,22 @@ async fn an_s3_data_event_by_a_role_session_revokes_the_roles_sessions() {
         "{doc}"
     );
     assert_eq!(seed::workflow(&central, &id).await.unwrap().0, "RESOLVED");
+
+    // The same calls from another account, by a session of a role of the same name there
+    // (GuardDuty's remoteAccountDetails; the role id is not this role's): this role is left.
+    let before = seed::role_policies(&member, "app-server-role").await;
+    let mut cross = quell_tests::again(&event, "cross-account");
+    cross["detail"]["id"] = serde_json::json!("2c3d4e5f60718293a4b5c6d7e8f9a0b1");
+    cross["detail"].as_object_mut().unwrap().remove("arn");
+    cross["detail"]["service"]["action"]["awsApiCallAction"]["remoteAccountDetails"] =
+        serde_json::json!({"accountId": "222222222222", "affiliated": false});
+    emu.clear_calls().await;
+    let out = quell_tests::deliver(&IamRevokeRoleSessions::default(), &ctx, cross).await;
+    assert_eq!(out.outcome.name(), "FAILED", "{out:?}");
+    assert!(format!("{out:?}").contains("not that role"), "{out:?}");
+    assert_eq!(
+        seed::role_policies(&member, "app-server-role").await,
+        before
+    );
+    assert!(member_writes(&emu).await.is_empty());
 }

@@ -8,30 +8,13 @@
 
 use quell::{Config, Mode, Outcome, Remediation};
 use quell_tests::{
-    again, context, deliver, events, hub_id, member_account, parsed, seed, seed_hub_finding, MEMBER,
+    again, context, deliver, distinct, events, hub_id, member_account, parsed, seed,
+    seed_hub_finding, MEMBER,
 };
-use serde_json::{json, Value};
+use serde_json::json;
 
 /// A third account of the organization, whose resources nothing here may touch.
 const OTHER: &str = "222222222222";
-
-/// Another finding of the same control (its own event and finding ids), for another resource.
-fn distinct(event: &Value, suffix: &str) -> Value {
-    let mut e = again(event, suffix);
-    let f = &mut e["detail"]["findings"][0];
-    if f["Id"].is_string() {
-        f["Id"] = Value::String(format!("{}-{suffix}", f["Id"].as_str().unwrap()));
-    } else {
-        let uid = format!("{suffix:0>56}");
-        f["metadata"]["uid"] = Value::String(uid.clone());
-        f["finding_info"]["uid"] = Value::String(format!(
-            "{}-{suffix}",
-            f["finding_info"]["uid"].as_str().unwrap()
-        ));
-        e["resources"] = json!([uid]);
-    }
-    e
-}
 
 fn dry_run(function: &str, m: &quell_tests::MemberAccount) -> quell::runtime::Context {
     context(

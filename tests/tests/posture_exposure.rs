@@ -10,8 +10,8 @@
 use quell::{Config, Mode, Outcome, Remediation};
 use quell_tests::probe::Probe;
 use quell_tests::{
-    again, context, deliver, events, hub_id, member_account, parsed, seed, seed_hub_finding,
-    MEMBER, REGION,
+    again, context, deliver, distinct, events, hub_id, member_account, parsed, seed,
+    seed_hub_finding, MEMBER, REGION,
 };
 use serde_json::json;
 
@@ -514,6 +514,39 @@ async fn a_public_db_instance_is_planned_by_default_then_made_private_and_undo_i
     let replay = deliver(&r, &ctx, again(&event, "replay")).await;
     assert_eq!(replay.outcome.name(), "ALREADY_COMPLIANT", "{replay:?}");
     assert_eq!(m.calls(MEMBER, "rds").await, ["DescribeDBInstances"]);
+
+    // An Aurora member of a cluster, public: changed on its own (Aurora keeps the setting per
+    // instance), read back, the cluster read to tell Aurora from a Multi-AZ DB cluster.
+    seed::db_cluster(&m.cfg, "quell-demo-orders").await;
+    seed::db_instance(
+        &m.cfg,
+        "quell-demo-orders-1",
+        Some("quell-demo-orders"),
+        &[],
+    )
+    .await;
+    seed::db_instance_public(&m.cfg, "quell-demo-orders-1").await;
+    let member_event = distinct(
+        &events::load(
+            "securityhub-imported-fsbp-rds-2.json",
+            &[("db:quell-demo-orders", "db:quell-demo-orders-1")],
+        ),
+        "aurora",
+    );
+    seed_hub_finding(&m.cfg, &member_event).await;
+    m.emu.clear_calls().await;
+    let out = deliver(&r, &ctx, member_event).await;
+    assert_eq!(out.outcome.name(), "REMEDIATED", "{out:?}");
+    assert_eq!(
+        Probe::InstancePublic("quell-demo-orders-1")
+            .read(&m.cfg)
+            .await,
+        private
+    );
+    assert!(m
+        .calls(MEMBER, "rds")
+        .await
+        .contains(&"DescribeDBClusters".to_string()));
 
     let steps = quell_tests::undo_recorded(&m.emu, &ctx, &r, &parsed(&event).id).await;
     assert_eq!(steps.len(), 1, "{steps:?}");

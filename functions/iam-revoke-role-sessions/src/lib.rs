@@ -50,6 +50,9 @@ pub struct Target {
     pub compromised_at: DateTime,
     /// The finding's severity, held against `min_severity`.
     pub severity: Severity,
+    /// When GuardDuty says the calls came from another account: that account, and the role id
+    /// (`AROA…`) of the session that made them. The role here is only touched if it is that role.
+    pub caller: Option<(String, String)>,
 }
 
 impl Remediation for IamRevokeRoleSessions {
@@ -57,7 +60,7 @@ impl Remediation for IamRevokeRoleSessions {
         id: "iam-revoke-role-sessions",
         summary: "Denies everything to a role's sessions issued before now (aws:TokenIssueTime), revoking stolen temporary credentials",
         resolved: "GuardDuty credential threats (every IAMUser type, and the S3 types whose actor is a key: Discovery, Exfiltration, Impact, PenTest, Stealth, UnauthorizedAccess :S3/*) with userType AssumedRole: GetRolePolicy quell-revoke-older-sessions on the role holds a DateLessThan aws:TokenIssueTime cut-off at or after the finding's updatedAt (capped at now). Never UNCONFIRMED: this check is the finding's whole check.",
-        untouched: "Escalates without writing (NotApplicable, NOTIFIED) for quell's own roles (every quell-<function> role, quell-undo, and the last segment of QUELL_MEMBER_ROLE), AWSServiceRole* roles and IAM Identity Center AWSReservedSSO_* roles. Below QUELL_SESSION_MIN_SEVERITY (MEDIUM) it only plans (PLANNED/NOTIFIED). Sessions issued after the cut-off and the role's other policies and trust are untouched. A role tagged QUELL_EXEMPT_TAG (quell:exempt)=true is EXEMPT (NOTIFIED). Default enforce.",
+        untouched: "Escalates without writing (NotApplicable, NOTIFIED) for quell's own roles (every quell-<function> role, quell-undo, and the last segment of QUELL_MEMBER_ROLE), AWSServiceRole* roles and IAM Identity Center AWSReservedSSO_* roles. Below QUELL_SESSION_MIN_SEVERITY (MEDIUM) it only plans (PLANNED/NOTIFIED). When GuardDuty names another account as the caller (remoteAccountDetails), the role is revoked only if GetRole's RoleId is the session's (this account's credentials used elsewhere); a role that merely shares the name is left (FAILED, NOTIFIED, naming the account). Sessions issued after the cut-off and the role's other policies and trust are untouched. A role tagged QUELL_EXEMPT_TAG (quell:exempt)=true is EXEMPT (NOTIFIED). Default enforce.",
         triggers: Triggers {
             // Every credential threat (IAMUser types, S3 data events) whose actor is a role session.
             guardduty: quell::routing::CREDENTIAL_THREATS,
@@ -65,7 +68,8 @@ impl Remediation for IamRevokeRoleSessions {
             ..Triggers::NONE
         },
         // DeleteRolePolicy only for undo, when the role had no revocation policy before.
-        permissions: &["iam:ListRoleTags", "iam:GetRolePolicy", PUT],
+        // GetRole only when GuardDuty says the calls came from another account.
+        permissions: &["iam:ListRoleTags", "iam:GetRolePolicy", "iam:GetRole", PUT],
         undo_permissions: &[DELETE],
         default_mode: Mode::Enforce,
     };
@@ -150,10 +154,24 @@ impl Remediation for IamRevokeRoleSessions {
             .and_then(|t| DateTime::from_str(t, Format::DateTime).ok())
             .filter(|t| t.secs() <= now.secs())
             .unwrap_or(now);
+        let caller = p
+            .caller_account
+            .clone()
+            .filter(|a| *a != f.account)
+            .map(|a| {
+                let id = p
+                    .principal_id
+                    .as_deref()
+                    .and_then(|id| id.split(':').next())
+                    .unwrap_or_default()
+                    .to_string();
+                (a, id)
+            });
         Ok(Target {
             role,
             compromised_at,
             severity: f.severity,
+            caller,
         })
     }
 
@@ -172,6 +190,31 @@ impl Remediation for IamRevokeRoleSessions {
     }
 
     async fn plan(&self, iam: &aws_sdk_iam::Client, t: &Target) -> Result<Vec<Step>, AwsError> {
+        if let Some((account, role_id)) = &t.caller {
+            // Called from another account: a role of the same name here is not proof. Only the
+            // role whose id GuardDuty names (this account's credentials used from elsewhere, as
+            // InstanceCredentialExfiltration.InsideAWS says) is the one whose sessions acted.
+            let here = iam
+                .get_role()
+                .role_name(&t.role)
+                .send()
+                .await
+                .aws(|| format!("could not read the id of role {}", t.role))?
+                .role
+                .map(|r| r.role_id);
+            if here.as_deref() != Some(role_id.as_str()) || role_id.is_empty() {
+                return Err(AwsError::other(
+                    format!("left role {}", t.role),
+                    "NotTheCaller",
+                    format!(
+                        "the calls came from account {account}, by a session of role id {}; role {} here is not that role, and is left as it is. Revoke the sessions in that account",
+                        if role_id.is_empty() { "unknown" } else { role_id },
+                        t.role
+                    ),
+                    false,
+                ));
+            }
+        }
         let current = existing(iam, &t.role).await?.as_deref().and_then(cutoff);
         if current.is_some_and(|c| c.secs() >= t.compromised_at.secs()) {
             return Ok(Vec::new());

@@ -17,6 +17,7 @@ fn target() -> Target {
         role: "app-server-role".into(),
         compromised_at: at("2026-11-28T10:05:00Z"),
         severity: Severity::High,
+        caller: None,
     }
 }
 
@@ -237,6 +238,7 @@ fn targets_the_role_of_stolen_session_credentials_only() {
             role: "app-server-role".into(),
             compromised_at: at("2026-11-28T10:05:00Z"),
             severity: Severity::High,
+            caller: None,
         }
     );
     let user = parse("guardduty-iam-unauthorizedaccess-maliciousipcaller.json");
@@ -362,4 +364,50 @@ async fn undo_leaves_a_later_revocation_standing() {
         .unwrap();
     assert_eq!(steps[0].action, "iam:DeleteRolePolicy", "{steps:?}");
     assert_eq!(del.num_calls(), 1);
+}
+
+/// GuardDuty says the calls came from another account: only the role whose id the session names
+/// (this account's credentials used elsewhere) is revoked; a role that merely shares its name is
+/// left, the finding failed with why (NOTIFIED).
+#[tokio::test]
+async fn a_session_from_another_account_touches_only_the_role_it_names() {
+    use aws_sdk_iam::operation::get_role::GetRoleOutput;
+    use aws_sdk_iam::types::Role;
+    for (id, want, puts) in [("AROAOTHER", "FAILED", 0), ("AROAHERE", "REMEDIATED", 1)] {
+        let (t, g, p) = (no_tags(), none_then("2099-01-01T00:00:00Z"), put_ok());
+        let r = mock!(Client::get_role)
+            .match_requests(|r| r.role_name() == Some("app-server-role"))
+            .then_output(|| {
+                GetRoleOutput::builder()
+                    .role(
+                        Role::builder()
+                            .role_name("app-server-role")
+                            .role_id("AROAHERE")
+                            .path("/")
+                            .arn("arn:aws:iam::111111111111:role/app-server-role")
+                            .create_date(DateTime::from_secs(0))
+                            .build()
+                            .unwrap(),
+                    )
+                    .build()
+            });
+        let iam = mock_client!(aws_sdk_iam, RuleMode::MatchAny, [&t, &g, &p, &r]);
+        let from_elsewhere = Target {
+            caller: Some(("222222222222".into(), id.into())),
+            ..target()
+        };
+        let out = execute(
+            &IamRevokeRoleSessions::default(),
+            &iam,
+            &from_elsewhere,
+            Mode::Enforce,
+            "quell:exempt",
+        )
+        .await;
+        assert_eq!(out.name(), want, "{id}: {out:?}");
+        assert_eq!(p.num_calls(), puts, "{id}");
+        if want == "FAILED" {
+            assert!(format!("{out:?}").contains("222222222222"), "{out:?}");
+        }
+    }
 }

@@ -1,7 +1,6 @@
 use super::*;
-use aws_sdk_ssm::operation::describe_document_permission::{
-    DescribeDocumentPermissionError, DescribeDocumentPermissionOutput,
-};
+use aws_sdk_ssm::operation::describe_document::{DescribeDocumentError, DescribeDocumentOutput};
+use aws_sdk_ssm::operation::describe_document_permission::DescribeDocumentPermissionOutput;
 use aws_sdk_ssm::operation::list_tags_for_resource::ListTagsForResourceOutput;
 use aws_sdk_ssm::operation::modify_document_permission::{
     ModifyDocumentPermissionError, ModifyDocumentPermissionOutput,
@@ -16,7 +15,33 @@ use quell::{Outcome, Resource, Source};
 fn permission(ids: &'static [&'static str]) -> DescribeDocumentPermissionOutput {
     DescribeDocumentPermissionOutput::builder()
         .set_account_ids(Some(ids.iter().map(|a| a.to_string()).collect()))
+        .set_account_sharing_info_list(Some(
+            ids.iter()
+                .map(|a| {
+                    aws_sdk_ssm::types::AccountSharingInfo::builder()
+                        .account_id(*a)
+                        .shared_document_version("$LATEST")
+                        .build()
+                })
+                .collect(),
+        ))
         .build()
+}
+
+/// DescribeDocument: the document made at `secs`.
+fn described(secs: i64) -> Rule {
+    mock!(Client::describe_document)
+        .match_requests(|r| r.name() == Some("quell-demo-runbook"))
+        .then_output(move || {
+            DescribeDocumentOutput::builder()
+                .document(
+                    aws_sdk_ssm::types::DocumentDescription::builder()
+                        .name("quell-demo-runbook")
+                        .created_date(aws_sdk_ssm::primitives::DateTime::from_secs(secs))
+                        .build(),
+                )
+                .build()
+        })
 }
 
 /// DescribeDocumentPermission (Share) of the document: `first`, then `then`.
@@ -72,6 +97,9 @@ fn modify(public: bool) -> Rule {
 }
 
 async fn run(rules: &[&Rule], mode: Mode) -> Outcome {
+    let d = described(100);
+    let mut rules = rules.to_vec();
+    rules.push(&d);
     let ssm = mock_client!(aws_sdk_ssm, RuleMode::MatchAny, rules);
     let t = Document::new("quell-demo-runbook", "111111111111", "us-east-1");
     execute(&SsmDocumentPrivate, &ssm, &t, mode, "quell:exempt").await
@@ -127,26 +155,76 @@ async fn shared_with_accounts_exempt_dry_run_and_denied() {
 }
 
 #[tokio::test]
-async fn undo_shares_it_with_everyone_again_only_if_unshared_and_there() {
-    let none = mock_client!(aws_sdk_ssm, RuleMode::MatchAny, []);
-    let t = Document::new("quell-demo-runbook", "111111111111", "us-east-1");
-    let prior = SsmDocumentPrivate.prior(&none, &t).await.unwrap().unwrap();
-    for (now, calls, says) in [
-        (&[][..], 1, "public again"),
-        (&["all"][..], 0, "public already"),
-        (&["222222222222"][..], 0, "shared with 222222222222 since"),
+async fn a_public_document_keeps_its_named_accounts_and_undo_puts_back_exactly_that() {
+    // Public and shared with a partner: only `all` goes; the prior records the partner, the
+    // version shared and the document's creation.
+    let (s, t, m) = (
+        shares(&["all", "222222222222"], &["222222222222"]),
+        tags(false),
+        modify(false),
+    );
+    let d = described(100);
+    let ssm = mock_client!(aws_sdk_ssm, RuleMode::MatchAny, [&s, &t, &m, &d]);
+    let doc = Document::new("quell-demo-runbook", "111111111111", "us-east-1");
+    let out = execute(
+        &SsmDocumentPrivate,
+        &ssm,
+        &doc,
+        Mode::Enforce,
+        "quell:exempt",
+    )
+    .await;
+    match &out {
+        Outcome::Remediated { steps } => assert!(
+            steps[0]
+                .to_string()
+                .contains("shared with 222222222222 kept"),
+            "{steps:?}"
+        ),
+        other => panic!("expected REMEDIATED: {other:?}"),
+    }
+    // What the runtime records before it applies: `plan`'s read, then `prior`.
+    let (s, t, d) = (
+        shares(&["all", "222222222222"], &["222222222222"]),
+        tags(false),
+        described(100),
+    );
+    let ssm = mock_client!(aws_sdk_ssm, RuleMode::MatchAny, [&s, &t, &d]);
+    let doc = Document::new("quell-demo-runbook", "111111111111", "us-east-1");
+    SsmDocumentPrivate.plan(&ssm, &doc).await.unwrap();
+    let prior = SsmDocumentPrivate.prior(&ssm, &doc).await.unwrap().unwrap();
+    assert_eq!(prior["version"], "$LATEST");
+    assert_eq!(prior["accounts"], serde_json::json!(["222222222222"]));
+    assert_eq!(prior["created"], "100");
+
+    // Undo: the same document, its partner as recorded → public again at the recorded version.
+    // Public already, shared otherwise since, or another document of the same name → left.
+    for (now, made, calls, says) in [
+        (&["222222222222"][..], 100, 1, "public again"),
+        (&["all", "222222222222"][..], 100, 0, "public already"),
+        (
+            &["333333333333"][..],
+            100,
+            0,
+            "shared with [333333333333] since",
+        ),
+        (&["222222222222"][..], 200, 0, "made since"),
     ] {
         let s = mock!(Client::describe_document_permission).then_output(move || permission(now));
-        let m = modify(true);
-        let ssm = mock_client!(aws_sdk_ssm, RuleMode::MatchAny, [&s, &m]);
+        let d = described(made);
+        let m = mock!(Client::modify_document_permission)
+            .match_requests(|r| {
+                r.account_ids_to_add() == ["all".to_string()]
+                    && r.shared_document_version() == Some("$LATEST")
+            })
+            .then_output(|| ModifyDocumentPermissionOutput::builder().build());
+        let ssm = mock_client!(aws_sdk_ssm, RuleMode::MatchAny, [&s, &d, &m]);
         let steps = SsmDocumentPrivate.restore(&ssm, &prior).await.unwrap();
         assert!(steps[0].to_string().contains(says), "{steps:?}");
         assert_eq!(m.num_calls(), calls, "{says}");
     }
-    let gone = mock!(Client::describe_document_permission).then_error(|| {
-        DescribeDocumentPermissionError::generic(
-            ErrorMetadata::builder().code("InvalidDocument").build(),
-        )
+    let gone = mock!(Client::describe_document).then_error(|| {
+        DescribeDocumentError::generic(ErrorMetadata::builder().code("InvalidDocument").build())
     });
     let m = modify(true);
     let ssm = mock_client!(aws_sdk_ssm, RuleMode::MatchAny, [&gone, &m]);
@@ -157,7 +235,9 @@ async fn undo_shares_it_with_everyone_again_only_if_unshared_and_there() {
     private["public"] = false.into();
     let mut bad = prior.clone();
     bad["document"] = "a b/c".into();
-    for p in [private, bad, serde_json::json!({})] {
+    let mut version = prior.clone();
+    version["version"] = "latest; rm".into();
+    for p in [private, bad, version, serde_json::json!({})] {
         assert_eq!(
             SsmDocumentPrivate
                 .restore(&ssm, &p)
