@@ -14,10 +14,15 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export SAM_CLI_TELEMETRY := 0
 export AWS_EC2_METADATA_DISABLED := true
 
+# Every CloudFormation template quell generates: cfn-lint checks each in `make test`.
+TEMPLATES := template.yaml member/roles.yaml member/regional.yaml org/trail.yaml org/scp.yaml
+
 ifeq ($(ARCH),arm64)
 LAMBDA_TARGET := --arm64
+LAMBDA_TRIPLE := aarch64-unknown-linux-gnu
 else
 LAMBDA_TARGET := --x86-64
+LAMBDA_TRIPLE := x86_64-unknown-linux-gnu
 endif
 
 .PHONY: help setup demo test lint generate build bench deploy clean
@@ -51,9 +56,10 @@ test: setup ## every test: unit, parsing, routing, templates, end to end on the 
 	rm -rf $(CALL_LOG)
 	QUELL_CALL_LOG_DIR=$(CALL_LOG) $(CARGO) test --workspace --no-fail-fast
 	$(or $(CARGO_TARGET_DIR),target)/debug/quell-audit $(CALL_LOG)
-	$(VENV)/bin/cfn-lint template.yaml member/member.yaml org/scp.yaml
-	@echo "cfn-lint: template.yaml member/member.yaml org/scp.yaml clean"
+	$(VENV)/bin/cfn-lint $(TEMPLATES)
+	@echo "cfn-lint: $(TEMPLATES) clean"
 	AWS_DEFAULT_REGION=us-east-1 $(VENV)/bin/sam validate --lint --template-file template.yaml
+	$(PY) tests/emulator/stack_limits.py template.yaml
 
 lint: setup ## formatting and clippy
 	$(CARGO) fmt --all -- --check
@@ -63,17 +69,23 @@ lint: setup ## formatting and clippy
 # set and compile every SDK crate a second time (measured: 10 minutes here).
 QUELL_BIN = $(or $(CARGO_TARGET_DIR),target)/debug/quell
 
-generate: ## regenerate template.yaml, member/member.yaml, org/scp.yaml, docs/scp.json and docs/remediations.md from the Specs
+generate: ## regenerate template.yaml, member/roles.yaml, member/regional.yaml, org/trail.yaml, org/scp.yaml, docs/scp.json and docs/remediations.md from the Specs
 	$(CARGO) build --workspace --bins --tests
 	$(QUELL_BIN) template central > template.yaml
-	$(QUELL_BIN) template member > member/member.yaml
+	$(QUELL_BIN) template member-roles > member/roles.yaml
+	$(QUELL_BIN) template member-regional > member/regional.yaml
+	$(QUELL_BIN) template trail > org/trail.yaml
 	$(QUELL_BIN) template scp > docs/scp.json
 	$(QUELL_BIN) template scp-stack > org/scp.yaml
 	{ echo "# Remediations"; echo; echo "Generated from the code (\`quell template docs\`); \`make generate\` refreshes it."; echo; \
 	  $(QUELL_BIN) template docs; } > docs/remediations.md
 
-build: setup ## one deployable zip per function with cargo lambda (ARCH=x86_64|arm64), sizes printed
-	$(CARGO) lambda build --release $(LAMBDA_TARGET) --compiler cargo $(addprefix --bin ,$(FUNCTIONS)) --output-format zip
+# cargo lambda's own cross-linker (zig, from the PyPI package it installs with): the binaries link
+# against provided.al2023's glibc whatever the build host's is, on Linux or macOS, for x86_64 and
+# arm64. Then no binary may need a glibc symbol newer than provided.al2023's (2.34).
+build: setup ## one deployable zip per function with cargo lambda and zig (ARCH=x86_64|arm64), glibc checked, sizes printed
+	$(CARGO) lambda build --release $(LAMBDA_TARGET) --compiler cargo-zigbuild $(addprefix --bin ,$(FUNCTIONS)) --output-format zip
+	bench/glibc-check $(foreach f,$(FUNCTIONS),$(or $(CARGO_TARGET_DIR),target)/$(LAMBDA_TRIPLE)/release/$(f))
 	@for f in $(FUNCTIONS); do \
 	  z=$(or $(CARGO_TARGET_DIR),target)/lambda/$$f/bootstrap.zip; \
 	  printf "  %-28s %8s bytes  %s\n" $$f $$(stat -c %s $$z) $$z; \
@@ -96,9 +108,9 @@ bench: build .venv-c7n/.installed ## benchmarks: cold start, peak memory, warm p
 	$(TARGET_DIR)/$(HOST_TARGET)/release/quell-bench --bin-dir $(TARGET_DIR)/$(HOST_TARGET)/release \
 	  --lambda-dir $(TARGET_DIR)/lambda --custodian .venv-c7n/bin/custodian
 
-deploy: build ## sam deploy --guided of the central stack (see README: Deploy)
-	$(CARGO) lambda build --release $(LAMBDA_TARGET) --compiler cargo $(addprefix --bin ,$(FUNCTIONS))
-	sam deploy --guided --template-file template.yaml --capabilities CAPABILITY_IAM
+deploy: setup ## the central stack: sam build (cargo lambda, BuildMethod rust-cargolambda) then sam deploy with samconfig.toml (docs/deploy.md)
+	sam build --parameter-overrides Architecture=$(ARCH)
+	sam deploy --guided
 
 clean:
 	$(CARGO) clean

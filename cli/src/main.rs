@@ -49,7 +49,7 @@ enum Cmd {
         coverage: bool,
     },
     /// The member roles' policies (`quell-<function>` and `quell-undo`), or one function's: what
-    /// member/member.yaml grants, as JSON.
+    /// member/roles.yaml grants, as JSON.
     Policy {
         /// One function's id, or `quell-undo`.
         function: Option<String>,
@@ -195,8 +195,12 @@ enum Cmd {
 enum Which {
     /// template.yaml, the central account's stack.
     Central,
-    /// member/member.yaml, every member account's stack.
-    Member,
+    /// member/roles.yaml: global IAM, once in every member account.
+    MemberRoles,
+    /// member/regional.yaml: forwarding, in every member account and Region.
+    MemberRegional,
+    /// org/trail.yaml: the CIS alarms on the organization trail's log group, where it lives.
+    Trail,
     /// The Markdown table of remediations.
     Docs,
     /// docs/scp.json: the service control policy that keeps members from blinding the
@@ -279,7 +283,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Cmd::Template { which } => match which {
             Which::Central => print!("{}", template::central(&specs)),
-            Which::Member => print!("{}", template::member(&specs)),
+            Which::MemberRoles => print!("{}", template::member_roles(&specs)),
+            Which::MemberRegional => print!("{}", template::member_regional(&specs)),
+            Which::Trail => print!("{}", template::trail(&specs)),
             Which::Docs => print!("{}", template::docs_table(&specs)),
             Which::Scp => println!(
                 "{}",

@@ -1,5 +1,5 @@
 //! The deployment templates and policies, generated from the remediations' Specs: the code is the
-//! single source of truth for routing and privilege. `quell template central|member` prints them;
+//! single source of truth for routing and privilege. `quell template central|member-roles|member-regional|trail|…` prints them;
 //! a test fails when the committed files differ.
 
 use std::collections::BTreeSet;
@@ -145,6 +145,11 @@ Parameters:
   SlackChannelId:
     Type: String
     Default: ""
+  CreateMonitoringSink:
+    Type: String
+    Default: "true"
+    AllowedValues: ["true", "false"]
+    Description: "true makes this account the organization's CloudWatch cross-account observability sink in this Region (metrics and log groups); member/regional.yaml's MonitoringSinkArn links each account to it."
 "#
     );
     for s in specs {
@@ -204,6 +209,7 @@ Conditions:
   HasSlack: !And
     - !Not [!Equals [!Ref SlackWorkspaceId, ""]]
     - !Not [!Equals [!Ref SlackChannelId, ""]]
+  HasMonitoringSink: !Equals [!Ref CreateMonitoringSink, "true"]
 
 Globals:
   Function:
@@ -374,6 +380,25 @@ Resources:
           ArnLike:
             aws:PrincipalArn: !Sub "arn:${{AWS::Partition}}:iam::*:role/{FORWARD_ROLE}"
 
+  MonitoringSink:
+    Type: AWS::Oam::Sink
+    Condition: HasMonitoringSink
+    Properties:
+      Name: quell-organization
+      Policy:
+        Version: "2012-10-17"
+        Statement:
+          - Sid: TheOrganizationsMetricsAndLogs
+            Effect: Allow
+            Principal: "*"
+            Action: [oam:CreateLink, oam:UpdateLink]
+            Resource: "*"
+            Condition:
+              StringEquals:
+                aws:PrincipalOrgID: !Ref OrganizationId
+              ForAllValues:StringEquals:
+                oam:ResourceTypes: [AWS::CloudWatch::Metric, AWS::Logs::LogGroup]
+
   RemediateAction:
     Type: AWS::SecurityHub::ActionTarget
     Properties:
@@ -438,8 +463,11 @@ Outputs:
   DeadLetterQueueUrl:
     Value: !Ref DeadLetterQueue
   EventBusArn:
-    Description: Member accounts forward their events here (member/member.yaml's CentralEventBusArn).
+    Description: Member accounts forward their events here (CentralEventBusArn of member/roles.yaml, member/regional.yaml and org/trail.yaml).
     Value: !GetAtt QuellEventBus.Arn
+  MonitoringSinkArn:
+    Description: The observability sink the members link to (member/regional.yaml's MonitoringSinkArn, in this Region).
+    Value: !If [HasMonitoringSink, !GetAtt MonitoringSink.Arn, ""]
 "#
     );
     y
@@ -518,11 +546,14 @@ fn function(w: &mut String, s: &Spec) {
     Type: AWS::Serverless::Function
     Metadata:
       QuellRemediation: {sid}
+      BuildMethod: rust-cargolambda
+      BuildProperties:
+        Binary: {sid}
     Properties:
       Description: "quell {sid}: {summary}"
       Tags:
         quell:remediation: {sid}
-      CodeUri: target/lambda/{sid}/
+      CodeUri: ./
       RolePath: /quell/{sid}/
       Environment:
         Variables:
@@ -1024,28 +1055,37 @@ CIS-numbered requirements (ASFF only):
 
 pub use quell::cis::ALARMS as CIS_ALARMS;
 
-/// member/member.yaml: deployed to every member account (a service-managed StackSet): one role
-/// per function with exactly its Spec's actions, the undo role, event forwarding to the central
-/// bus, the CIS alarms.
-pub fn member(specs: &[Spec]) -> String {
+/// The parameters every member stack shares: the security account, the organization, the quell
+/// bus (whose Region is the home Region).
+const MEMBER_PARAMETERS: &str = r#"  SecurityAccountId:
+    Type: String
+    AllowedPattern: "^[0-9]{12}$"
+    Description: The central security-tooling account where quell runs.
+  CentralEventBusArn:
+    Type: String
+    AllowedPattern: "^arn:aws[a-z-]*:events:[a-z0-9-]+:[0-9]{12}:event-bus/.+$"
+    Description: The quell bus in the central account (the central stack's EventBusArn output); its Region is quell's home Region.
+"#;
+
+/// The default bus of this account in quell's home Region (the Region of `CentralEventBusArn`):
+/// where the security account's other Regions forward the findings delivered to it.
+const HOME_DEFAULT_BUS: &str = r#"!Sub ["arn:${AWS::Partition}:events:${Home}:${AWS::AccountId}:event-bus/default", {Home: !Select [3, !Split [":", !Ref CentralEventBusArn]]}]"#;
+
+/// member/roles.yaml: global IAM, once per account (a service-managed StackSet with one Region):
+/// one role per function with exactly its Spec's actions, the undo role, and the role the
+/// forwarding rules of member/regional.yaml put events on the quell bus with.
+pub fn member_roles(specs: &[Spec]) -> String {
     let mut y = String::new();
     let w = &mut y;
     let _ = write!(
         w,
         r#"{HEADER}AWSTemplateFormatVersion: "2010-09-09"
-Description: quell member account - one role per quell function, the undo role, event forwarding to the central account, CIS alarms.
+Description: quell member roles (global IAM, deploy once per account) - one role per quell function, the undo role, the role quell's forwarding rules use.
 
 Parameters:
-  SecurityAccountId:
-    Type: String
-    AllowedPattern: "^[0-9]{{12}}$"
-    Description: The central security-tooling account where quell runs.
-  OrganizationId:
+{MEMBER_PARAMETERS}  OrganizationId:
     Type: String
     AllowedPattern: "^o-[a-z0-9]{{10,32}}$"
-  CentralEventBusArn:
-    Type: String
-    Description: The quell bus in the central account (the central stack's EventBusArn output).
   ExternalId:
     Type: String
     Default: ""
@@ -1054,18 +1094,11 @@ Parameters:
     Type: String
     Default: ""
     Description: The role of the people who run `quell undo` (in the security account); empty creates no undo role.
-  CloudTrailLogGroupName:
-    Type: String
-    Default: ""
-    Description: The organization trail's CloudWatch Logs group in this account; empty skips the CIS alarms.
-  AlarmNamespace:
-    Type: String
-    Default: CISBenchmark
 
 Conditions:
   HasExternalId: !Not [!Equals [!Ref ExternalId, ""]]
   HasOperator: !Not [!Equals [!Ref OperatorRoleArn, ""]]
-  HasTrailLogs: !Not [!Equals [!Ref CloudTrailLogGroupName, ""]]
+  IsSecurityAccount: !Equals [!Ref AWS::AccountId, !Ref SecurityAccountId]
 
 Resources:
 "#
@@ -1125,10 +1158,30 @@ Resources:
         - PolicyName: {UNDO_ROLE}
           PolicyDocument: {undo}
 
-  ForwardRole:
-    Type: AWS::IAM::Role
+{forward}
+Outputs:
+  ForwardRoleArn:
+    Value: !GetAtt ForwardRole.Arn
+"#,
+        undo = yaml_flow(&undo_policy(specs)),
+        forward = forward_role(
+            "",
+            "quell's forwarding rules (member/regional.yaml) in every Region of this account",
+            &format!("\n                  - !Ref CentralEventBusArn\n                  - !If [IsSecurityAccount, {HOME_DEFAULT_BUS}, !Ref AWS::NoValue]"),
+        ),
+    );
+    y
+}
+
+/// The role quell's forwarding rules put events on quell's buses with (`quell-forward`), trusted
+/// by EventBridge in this account only, allowed PutEvents on `resources` (YAML after `Resource:`).
+fn forward_role(condition: &str, used_by: &str, resources: &str) -> String {
+    format!(
+        r#"  ForwardRole:
+    Type: AWS::IAM::Role{condition}
     Properties:
       RoleName: {FORWARD_ROLE}
+      Description: "Used by {used_by}, and nothing else."
       AssumeRolePolicyDocument:
         Version: "2012-10-17"
         Statement:
@@ -1146,9 +1199,66 @@ Resources:
             Statement:
               - Effect: Allow
                 Action: events:PutEvents
-                Resource: !Ref CentralEventBusArn
-"#,
-        undo = yaml_flow(&undo_policy(specs)),
+                Resource:{resources}
+"#
+    )
+}
+
+/// The detail-types of the findings the delegated administrators' services deliver to the
+/// security account, in each Region they occur in (the central stack's default-bus rules take
+/// them in the home Region).
+pub const FINDING_FORWARDS: &[(&str, &str, &str, &str)] = &[
+    (
+        "ForwardGuardDutyFindings",
+        "GuardDuty findings",
+        "aws.guardduty",
+        "GuardDuty Finding",
+    ),
+    (
+        "ForwardAccessAnalyzerFindings",
+        "IAM Access Analyzer findings",
+        "aws.access-analyzer",
+        "Access Analyzer Finding",
+    ),
+];
+
+/// member/regional.yaml: once per account and Region (the same StackSet's Regions). No global
+/// resource: its rules use `quell-forward` from member/roles.yaml. In a member, Config
+/// compliance changes, alarm state changes and the CloudTrail calls quell reacts to go to the
+/// quell bus in the home Region. In the security account, whose home Region the central stack's
+/// own rules watch, the other Regions' findings (GuardDuty, Access Analyzer, and Security Hub
+/// unless it aggregates them) and its own events go to its default bus in the home Region.
+pub fn member_regional(specs: &[Spec]) -> String {
+    let mut y = String::new();
+    let w = &mut y;
+    let _ = write!(
+        w,
+        r#"{HEADER}AWSTemplateFormatVersion: "2010-09-09"
+Description: quell member forwarding (regional, deploy once per account and Region) - forwards what quell reacts to from this Region to quell's home Region; creates no global resource.
+
+Parameters:
+{MEMBER_PARAMETERS}  SecurityHubAggregated:
+    Type: String
+    Default: "false"
+    AllowedValues: ["true", "false"]
+    Description: "true when Security Hub aggregates every Region's findings into quell's home Region (cross-Region aggregation): then this Region's Security Hub findings are not forwarded as well."
+  MonitoringSinkArn:
+    Type: String
+    Default: ""
+    Description: The CloudWatch cross-account observability sink in the security account, in this Region (the central stack's MonitoringSinkArn output in the home Region); empty links nothing.
+
+# Conditions are named in the long form, {{Condition: X}}: AWS reads the short form too, the local emulator misreads it.
+Conditions:
+  IsSecurityAccount: !Equals [!Ref AWS::AccountId, !Ref SecurityAccountId]
+  IsHomeRegion: !Equals [!Ref AWS::Region, !Select [3, !Split [":", !Ref CentralEventBusArn]]]
+  ForwardsOwnEvents: !Not [!And [{{Condition: IsSecurityAccount}}, {{Condition: IsHomeRegion}}]]
+  ToTheQuellBus: !Not [{{Condition: IsSecurityAccount}}]
+  ForwardsFindings: !And [{{Condition: IsSecurityAccount}}, !Not [{{Condition: IsHomeRegion}}]]
+  ForwardsHubFindings: !And [{{Condition: ForwardsFindings}}, !Equals [!Ref SecurityHubAggregated, "false"]]
+  LinksToSink: !And [!Not [!Equals [!Ref MonitoringSinkArn, ""]], !Not [{{Condition: IsSecurityAccount}}]]
+
+Resources:
+"#
     );
     let trail_events: Vec<&str> = specs
         .iter()
@@ -1156,7 +1266,7 @@ Resources:
         .collect::<BTreeSet<&str>>()
         .into_iter()
         .collect();
-    let mut forwards = vec![
+    let mut own = vec![
         (
             "ForwardConfig",
             "Config compliance changes",
@@ -1169,37 +1279,105 @@ Resources:
         ),
     ];
     if !trail_events.is_empty() {
-        forwards.push((
+        own.push((
             "ForwardApiCalls",
             "the CloudTrail API calls quell reacts to",
             quell::routing::cloudtrail_pattern(&trail_events),
         ));
     }
-    for (id, what, pattern) in forwards {
-        let _ = write!(
-            w,
-            r#"
+    let bus = format!("!If [ToTheQuellBus, !Ref CentralEventBusArn, {HOME_DEFAULT_BUS}]");
+    for (id, what, pattern) in own {
+        forward_rule(w, id, what, &pattern, "ForwardsOwnEvents", &bus);
+    }
+    for (id, what, source, detail_type) in FINDING_FORWARDS {
+        let pattern = json!({"source": [source], "detail-type": [detail_type]});
+        forward_rule(w, id, what, &pattern, "ForwardsFindings", HOME_DEFAULT_BUS);
+    }
+    let hub = json!({"source": ["aws.securityhub"], "detail-type": ["Security Hub Findings - Imported", "Findings Imported V2"]});
+    forward_rule(
+        w,
+        "ForwardSecurityHubFindings",
+        "Security Hub findings (both generations)",
+        &hub,
+        "ForwardsHubFindings",
+        HOME_DEFAULT_BUS,
+    );
+    let _ = write!(
+        w,
+        r#"
+  MonitoringLink:
+    Type: AWS::Oam::Link
+    Condition: LinksToSink
+    Properties:
+      LabelTemplate: "$AccountName"
+      ResourceTypes: [AWS::CloudWatch::Metric, AWS::Logs::LogGroup]
+      SinkIdentifier: !Ref MonitoringSinkArn
+"#
+    );
+    y
+}
+
+fn forward_rule(w: &mut String, id: &str, what: &str, pattern: &Value, condition: &str, bus: &str) {
+    let _ = write!(
+        w,
+        r#"
   {id}:
     Type: AWS::Events::Rule
+    Condition: {condition}
     Properties:
       Name: quell-{id}
-      Description: "quell: forwards {what} to the central account"
+      Description: "quell: forwards {what} to quell's home Region"
       EventPattern: {pattern}
       Targets:
         - Id: quell
-          Arn: !Ref CentralEventBusArn
-          RoleArn: !GetAtt ForwardRole.Arn
+          Arn: {bus}
+          RoleArn: !Sub "arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role/{FORWARD_ROLE}"
 "#,
-            pattern = quell::routing::canonical(&pattern),
-        );
-    }
+        pattern = quell::routing::canonical(pattern),
+    );
+}
+
+/// org/trail.yaml: where the organization trail's CloudWatch Logs group lives (the management
+/// account, or the account CloudTrail's delegated administrator made it in): the CIS metric
+/// filters and alarms once for every account and Region, and, where the member stacks are not
+/// (the management account), the role and rule that forward the alarms to quell.
+pub fn trail(_specs: &[Spec]) -> String {
+    let mut y = String::new();
+    let w = &mut y;
+    let _ = write!(
+        w,
+        r#"{HEADER}AWSTemplateFormatVersion: "2010-09-09"
+Description: quell on the organization trail's log group - the CIS CloudTrail metric filters and alarms, in the account and Region where the group lives; alarm state changes forwarded to quell.
+
+Parameters:
+  CloudTrailLogGroupName:
+    Type: String
+    MinLength: 1
+    Description: The organization trail's CloudWatch Logs group (in this account and Region).
+  AlarmNamespace:
+    Type: String
+    Default: CISBenchmark
+  CentralEventBusArn:
+    Type: String
+    AllowedPattern: "^arn:aws[a-z-]*:events:[a-z0-9-]+:[0-9]{{12}}:event-bus/.+$"
+    Description: The quell bus in the central account (the central stack's EventBusArn output).
+  ForwardAlarms:
+    Type: String
+    Default: "false"
+    AllowedValues: ["true", "false"]
+    Description: "true where member/roles.yaml and member/regional.yaml are not deployed (the management account): this stack then forwards the alarms itself, with its own quell-forward role. false where they are (a log archive account): they forward every alarm already."
+
+Conditions:
+  Forwards: !Equals [!Ref ForwardAlarms, "true"]
+
+Resources:
+"#
+    );
     for (metric, what, filter) in CIS_ALARMS {
         let _ = write!(
             w,
-            r#"
-  {metric}Filter:
+            r#"  {metric}Filter:
     Type: AWS::Logs::MetricFilter
-    Condition: HasTrailLogs
     Properties:
       LogGroupName: !Ref CloudTrailLogGroupName
       FilterPattern: '{filter}'
@@ -1210,7 +1388,6 @@ Resources:
 
   {metric}Alarm:
     Type: AWS::CloudWatch::Alarm
-    Condition: HasTrailLogs
     Properties:
       AlarmName: quell-cis-{metric}
       AlarmDescription: "CIS: {what}"
@@ -1222,16 +1399,36 @@ Resources:
       Threshold: 1
       ComparisonOperator: GreaterThanOrEqualToThreshold
       TreatMissingData: notBreaching
+
 "#
         );
     }
+    let pattern = json!({
+        "source": ["aws.cloudwatch"],
+        "detail-type": ["CloudWatch Alarm State Change"],
+        "detail": {"alarmName": [{"prefix": quell::cis::ALARM_PREFIX}]}
+    });
     let _ = write!(
         w,
-        r#"
-Outputs:
-  ForwardRoleArn:
-    Value: !GetAtt ForwardRole.Arn
-"#
+        r#"{forward}
+  ForwardTrailAlarms:
+    Type: AWS::Events::Rule
+    Condition: Forwards
+    Properties:
+      Name: quell-ForwardTrailAlarms
+      Description: "quell: forwards the CIS alarms' state changes to quell's home Region"
+      EventPattern: {pattern}
+      Targets:
+        - Id: quell
+          Arn: !Ref CentralEventBusArn
+          RoleArn: !GetAtt ForwardRole.Arn
+"#,
+        pattern = quell::routing::canonical(&pattern),
+        forward = forward_role(
+            "\n    Condition: Forwards",
+            "quell's alarm forwarding rule in this account",
+            " !Ref CentralEventBusArn",
+        ),
     );
     y
 }

@@ -41,13 +41,23 @@ fn template_yaml_is_what_the_specs_generate() {
 }
 
 #[test]
-fn member_template_is_what_the_specs_generate() {
+fn member_and_trail_templates_are_what_the_specs_generate() {
+    for (path, generated) in [
+        (
+            "member/regional.yaml",
+            template::member_regional(&registry::specs()),
+        ),
+        ("org/trail.yaml", template::trail(&registry::specs())),
+    ] {
+        let committed = std::fs::read_to_string(root().join(path)).expect(path);
+        same_or_explain(path, &committed, &generated);
+    }
     let committed =
-        std::fs::read_to_string(root().join("member/member.yaml")).expect("member/member.yaml");
+        std::fs::read_to_string(root().join("member/roles.yaml")).expect("member/roles.yaml");
     same_or_explain(
-        "member/member.yaml",
+        "member/roles.yaml",
         &committed,
-        &template::member(&registry::specs()),
+        &template::member_roles(&registry::specs()),
     );
     // Each function's member role trusts only its own central role's path, which the central
     // template sets; each central role may assume only its own member role, in the organization.
@@ -1538,4 +1548,79 @@ fn the_service_control_policy_denies_every_blinding_call_but_to_the_deployers() 
         "cloudwatch:DeleteAlarms",
         "arn:aws:cloudwatch:us-east-1:111111111111:alarm:team-billing"
     ));
+}
+
+/// Each resource of a generated template: (logical id, type).
+fn resources(template: &str) -> Vec<(String, String)> {
+    let body = template
+        .split("\nResources:\n")
+        .nth(1)
+        .expect("Resources")
+        .split("\nOutputs:\n")
+        .next()
+        .unwrap_or_default();
+    let mut out = Vec::new();
+    let mut name = String::new();
+    for line in body.lines() {
+        if let Some(n) = line
+            .strip_prefix("  ")
+            .filter(|l| !l.starts_with(' ') && !l.starts_with('#'))
+            .and_then(|l| l.strip_suffix(':'))
+        {
+            name = n.to_string();
+        } else if let Some(t) = line.strip_prefix("    Type: ") {
+            out.push((name.clone(), t.to_string()));
+        }
+    }
+    out
+}
+
+#[test]
+fn a_member_stack_is_global_or_regional_never_both() {
+    let specs = registry::specs();
+    // member/roles.yaml: IAM only (once per account): every function's role, undo, forwarding.
+    let roles = resources(&template::member_roles(&specs));
+    assert_eq!(roles.len(), specs.len() + 2);
+    assert!(
+        roles.iter().all(|(_, t)| t == "AWS::IAM::Role"),
+        "{roles:?}"
+    );
+    // member/regional.yaml, deployed in every Region: only regional resources, so a second
+    // Region's instance makes nothing that exists once per account.
+    let text = template::member_regional(&specs);
+    let regional = resources(&text);
+    assert!(regional.len() >= 6, "{regional:?}");
+    for (id, t) in &regional {
+        assert!(
+            ["AWS::Events::Rule", "AWS::Oam::Link"].contains(&t.as_str()),
+            "{id} is a {t}: member/regional.yaml runs in every Region and must make no global resource"
+        );
+    }
+    // Every rule forwards with quell-forward, which member/roles.yaml makes once.
+    let rules = regional
+        .iter()
+        .filter(|(_, t)| t == "AWS::Events::Rule")
+        .count();
+    assert_eq!(
+        text.matches(&format!(
+            "RoleArn: !Sub \"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role/{}\"",
+            template::FORWARD_ROLE
+        ))
+        .count(),
+        rules
+    );
+    assert!(
+        template::member_roles(&specs).contains(&format!("RoleName: {}\n", template::FORWARD_ROLE))
+    );
+    // org/trail.yaml: a filter and an alarm for every CIS metric; its one role only where no
+    // member stack made it.
+    let trail_text = template::trail(&specs);
+    let trail = resources(&trail_text);
+    for (metric, ..) in template::CIS_ALARMS {
+        assert!(trail.contains(&(format!("{metric}Filter"), "AWS::Logs::MetricFilter".into())));
+        assert!(trail.contains(&(format!("{metric}Alarm"), "AWS::CloudWatch::Alarm".into())));
+    }
+    assert!(
+        trail_text.contains("  ForwardRole:\n    Type: AWS::IAM::Role\n    Condition: Forwards\n")
+    );
 }

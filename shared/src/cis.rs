@@ -1,11 +1,11 @@
-//! The CIS AWS Foundations Benchmark's CloudTrail metric filters and alarms, as member/member.yaml
+//! The CIS AWS Foundations Benchmark's CloudTrail metric filters and alarms, as org/trail.yaml
 //! creates them (`quell-cis-<metric>` on the trail's log group, in the `AlarmNamespace`): one list
 //! for the template that creates them and for the function that restores one that was deleted.
 
 /// The prefix of quell's alarm names.
 pub const ALARM_PREFIX: &str = "quell-cis-";
 
-/// How member/member.yaml sets every alarm: Sum over 300 s, one period, at least 1, missing data
+/// How org/trail.yaml sets every alarm: Sum over 300 s, one period, at least 1, missing data
 /// not breaching.
 pub const PERIOD_SECS: i32 = 300;
 

@@ -16,7 +16,7 @@ use crate::error::{AwsError, AwsResultExt};
 /// operator's role, never a function.
 pub const UNDO_ROLE: &str = "quell-undo";
 
-/// Every quell function, by id: their member roles (`quell-<id>`) are the ones member/member.yaml
+/// Every quell function, by id: their member roles (`quell-<id>`) are the ones member/roles.yaml
 /// creates. A test holds this list equal to the registry.
 pub const FUNCTION_IDS: &[&str] = &[
     "cloudtrail-alarm-response",
@@ -61,7 +61,7 @@ pub fn is_quell_role_name(name: &str) -> bool {
 
 /// Whether an ARN is one of quell's own member roles or a session of one:
 /// `arn:aws:sts::111111111111:assumed-role/quell-x/session`, `arn:aws:iam::111111111111:role/quell-x`
-/// (a role named as quell's member roles are, `quell-<function id>` or `quell-undo`; member/member.yaml
+/// (a role named as quell's member roles are, `quell-<function id>` or `quell-undo`; member/roles.yaml
 /// creates them, so no one else holds those names in the account: a member's own `quell-ops` is
 /// not quell).
 pub fn is_quell_role_arn(arn: &str) -> bool {

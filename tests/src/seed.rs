@@ -10,7 +10,7 @@ use aws_sdk_securityhub::types::{
 
 use crate::emulator::REGION;
 
-/// The member roles quell assumes, as member/member.yaml creates them: `quell-<function>` for
+/// The member roles quell assumes, as member/roles.yaml creates them: `quell-<function>` for
 /// each function with exactly its generated policy, and `quell-undo` with the undo policy; each
 /// trusting the central account. With IAM in force (`Emulator::start_enforced`) these policies
 /// are what allows or denies each call quell makes in the member.

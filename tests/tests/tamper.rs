@@ -345,7 +345,7 @@ async fn a_deleted_cis_alarm_is_made_again_as_the_member_stack_defines_it() {
             )
         })
         .collect();
-    // quell's alarm is back, as member/member.yaml defines it; the team's own is not quell's.
+    // quell's alarm is back, as org/trail.yaml defines it; the team's own is not quell's.
     assert_eq!(
         found,
         [(

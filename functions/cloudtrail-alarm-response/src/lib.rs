@@ -16,7 +16,7 @@
 //!
 //! What it believes (a member account can create, rename and set the state of its own alarms):
 //! - Only quell's own alarms are acted on: the alarm's name starts with `QUELL_ALARM_NAME_PREFIX`
-//!   (default `quell-cis-`, the names member/member.yaml gives its alarms) and the metric it
+//!   (default `quell-cis-`, the names org/trail.yaml gives its alarms) and the metric it
 //!   watches is in `QUELL_ALARM_NAMESPACE` (default `CISBenchmark`). Any other alarm is not
 //!   applicable, whatever its metric is called, and no call is made for it.
 //! - The window is at most one hour. The parser already bounds it by the envelope's `time`
@@ -50,9 +50,9 @@ use s3_block_public_access::S3BlockPublicAccess;
 use serde_json::Value;
 
 pub const MFA_POLICY: &str = "quell-deny-without-mfa";
-/// The prefix of quell's own alarm names (member/member.yaml: `quell-cis-{metric}`).
+/// The prefix of quell's own alarm names (org/trail.yaml: `quell-cis-{metric}`).
 pub const DEFAULT_ALARM_NAME_PREFIX: &str = "quell-cis-";
-/// The namespace of the metrics quell's alarms watch (member/member.yaml's `AlarmNamespace`).
+/// The namespace of the metrics quell's alarms watch (org/trail.yaml's `AlarmNamespace`).
 pub const DEFAULT_ALARM_NAMESPACE: &str = "CISBenchmark";
 /// The longest window looked up in CloudTrail, whatever the finding says: one hour.
 pub const MAX_WINDOW_SECS: i64 = 3600;
@@ -157,7 +157,7 @@ pub const ALARMS: &[(&str, &str, Kind)] = &[
     ),
 ];
 
-/// The calls each CIS metric filter counts (as member/member.yaml's filters do).
+/// The calls each CIS metric filter counts (as org/trail.yaml's filters do).
 pub const IAM_POLICY_CALLS: &[&str] = &[
     "DeleteGroupPolicy",
     "DeleteRolePolicy",

@@ -9,7 +9,7 @@
 //! | guardduty:UpdateDetector | the detector enabled again, and every protection plan the call turned off (`features`, or the older `dataSources`) enabled again, verified with GetDetector |
 //! | config:StopConfigurationRecorder | the recorder started again, verified with DescribeConfigurationRecorderStatus |
 //! | securityhub:DisableSecurityHub | Security Hub enabled again (without default standards), verified with DescribeHub; the standards and integrations enabled before are not known to quell: UNCONFIRMED, with the commands that list them |
-//! | cloudwatch:DeleteAlarms | each of quell's CIS alarms (`quell-cis-<metric>`) the call deleted made again as member/member.yaml defines it, verified with DescribeAlarms |
+//! | cloudwatch:DeleteAlarms | each of quell's CIS alarms (`quell-cis-<metric>`) the call deleted made again as org/trail.yaml defines it, verified with DescribeAlarms |
 //! | GuardDuty.1, guardduty-enabled-centralized (posture) | as DeleteDetector / UpdateDetector: a detector made where there is none, a disabled one enabled |
 //! | Config.1 (posture) | every stopped recorder started; no recorder at all is escalated with the command |
 //! | guardduty:DisassociateFromAdministratorAccount, guardduty:DisassociateFromMasterAccount, config:DeleteConfigurationRecorder, config:DeleteDeliveryChannel, securityhub:BatchDisableStandards, securityhub:DisableImportFindingsForProduct, access-analyzer:DeleteAnalyzer, cloudtrail:DeleteTrail, logs:DeleteMetricFilter, logs:DeleteLogGroup, ec2:DeleteFlowLogs, events:DisableRule, events:DeleteRule, events:RemoveTargets | escalated (ManualActionRequired, NOTIFIED) with the exact command: what was there is not in the call (a bucket, a role, a destination), or the change is the administrator's to make |
@@ -75,7 +75,7 @@ const DATA_SOURCE_FEATURES: &[(&str, &str)] = &[
 
 #[derive(Debug, Clone)]
 pub struct TamperRestore {
-    /// The namespace of quell's CIS metrics (QUELL_ALARM_NAMESPACE, member/member.yaml's
+    /// The namespace of quell's CIS metrics (QUELL_ALARM_NAMESPACE, org/trail.yaml's
     /// AlarmNamespace).
     pub namespace: String,
 }
@@ -151,7 +151,7 @@ fn trail_log_group(name: &str) -> bool {
     name.to_ascii_lowercase().contains("cloudtrail") || name.starts_with("quell-")
 }
 
-/// The CIS metric a metric filter's name names (member/member.yaml's `<metric>Filter`, in the
+/// The CIS metric a metric filter's name names (org/trail.yaml's `<metric>Filter`, in the
 /// name CloudFormation gives it), if any.
 fn cis_filter(filter: &str) -> Option<(&'static str, &'static str, &'static str)> {
     quell::cis::ALARMS
@@ -308,7 +308,7 @@ impl TamperRestore {
                 let (group, filter) = (&q(&group), &q(&filter));
                 let command = match cis {
                     Some((metric, _, pattern)) => format!(
-                        "aws logs put-metric-filter --region {r} --log-group-name {group} --filter-name {filter} --filter-pattern '{pattern}' --metric-transformations metricName={metric},metricNamespace={ns},metricValue=1 (or update the member stack, which made it)",
+                        "aws logs put-metric-filter --region {r} --log-group-name {group} --filter-name {filter} --filter-pattern '{pattern}' --metric-transformations metricName={metric},metricNamespace={ns},metricValue=1 (or update the trail stack, org/trail.yaml, which made it)",
                         ns = self.namespace
                     ),
                     None => format!("aws logs put-metric-filter --region {r} --log-group-name {group} --filter-name {filter} --filter-pattern <PATTERN> --metric-transformations <…> (the pattern is not in the call)"),
@@ -323,7 +323,7 @@ impl TamperRestore {
                 let group = &q(&group);
                 (
                     format!("the log group {group} of account {a} in {r} was deleted with its metric filters: a trail delivering to it, and the CIS alarms on it, are blind"),
-                    format!("aws logs create-log-group --region {r} --log-group-name {group}, then update the member stack (it puts the CIS metric filters back) and point the trail at the group again: aws cloudtrail update-trail --name <TRAIL> --cloud-watch-logs-log-group-arn <GROUP_ARN> --cloud-watch-logs-role-arn <ROLE_ARN>"),
+                    format!("aws logs create-log-group --region {r} --log-group-name {group}, then update the trail stack, org/trail.yaml (it puts the CIS metric filters back), and point the trail at the group again: aws cloudtrail update-trail --name <TRAIL> --cloud-watch-logs-log-group-arn <GROUP_ARN> --cloud-watch-logs-role-arn <ROLE_ARN>"),
                 )
             }
             "ec2:DeleteFlowLogs" => {
@@ -341,7 +341,7 @@ impl TamperRestore {
                 let command = if f.kind == "events:DisableRule" {
                     format!("aws events enable-rule --region {r} --name {}", q(&rule))
                 } else {
-                    format!("put the rule back as member/member.yaml defines it (aws events put-rule and put-targets with its pattern and the quell bus), then update the member stack instance in account {a} and {r} so CloudFormation sees it again")
+                    format!("put the rule back as member/regional.yaml defines it (aws events put-rule and put-targets with its pattern and the quell bus), then update the member/regional.yaml stack instance in account {a} and {r} so CloudFormation sees it again")
                 };
                 (
                     format!("quell's forwarding rule {rule} in account {a} in {r} was changed ({}): the account's findings may no longer reach quell", f.kind),
@@ -413,7 +413,7 @@ impl Remediation for TamperRestore {
         id: "tamper-restore",
         summary: "Puts back the sensors a CloudTrail call turned off (GuardDuty detector and protection plans, Config recorder, Security Hub, quell's CIS alarms) and escalates who did it; escalates with the exact command what it cannot put back",
         resolved: "guardduty:UpdateDetector: GetDetector reads ENABLED and every protection plan the call turned off ENABLED (one GetDetector does not report: UNCONFIRMED). guardduty:DeleteDetector, and GuardDuty.1 / guardduty-enabled-centralized when quell had to make a detector: a detector of the account reads ENABLED — UNCONFIRMED, as its association with the administrator is not checked from the member. config:StopConfigurationRecorder: DescribeConfigurationRecorderStatus reads recording. Config.1: every recorder of the account and Region reads recording — UNCONFIRMED, as its role and recording group are not checked. securityhub:DisableSecurityHub: DescribeHub answers — UNCONFIRMED, as the standards and integrations enabled before are not known. cloudwatch:DeleteAlarms: DescribeAlarms lists each quell-cis alarm the call deleted, on its metric and namespace.",
-        untouched: "Config.1 where the account has no recorder at all is escalated with the command (the role and the bucket are not quell's to choose); a GuardDuty.1 finding makes a detector only where there is none, and enables a disabled one. Escalated, never changed (ManualActionRequired, NOTIFIED), with the exact command: GuardDuty disassociation, a deleted Config recorder or delivery channel, disabled Security Hub standards or product imports, a deleted analyzer, trail, log group or metric filter, deleted flow logs, and changes to quell's own forwarding rules (quell-*; another rule is not applicable). A call that failed (errorCode) is escalated as an attempt; a call through one of quell's roles that turns a sensor off (an undo, or someone holding the role) is escalated; this function's own restore coming back is OUT_OF_SCOPE, as are another team's alarms, rules, log groups and filters. Only the alarms named quell-cis-<metric> that member/member.yaml defines are made again. No undo: what was there before the call is the blind state, which quell does not put back. A detector tagged with the exemption tag (quell:exempt=true) is left as it is (EXEMPT, NOTIFIED with the reason); the other sensors are account settings, kept out with QUELL_DENY_ACCOUNTS. Default enforce.",
+        untouched: "Config.1 where the account has no recorder at all is escalated with the command (the role and the bucket are not quell's to choose); a GuardDuty.1 finding makes a detector only where there is none, and enables a disabled one. Escalated, never changed (ManualActionRequired, NOTIFIED), with the exact command: GuardDuty disassociation, a deleted Config recorder or delivery channel, disabled Security Hub standards or product imports, a deleted analyzer, trail, log group or metric filter, deleted flow logs, and changes to quell's own forwarding rules (quell-*; another rule is not applicable). A call that failed (errorCode) is escalated as an attempt; a call through one of quell's roles that turns a sensor off (an undo, or someone holding the role) is escalated; this function's own restore coming back is OUT_OF_SCOPE, as are another team's alarms, rules, log groups and filters. Only the alarms named quell-cis-<metric> that org/trail.yaml defines are made again. No undo: what was there before the call is the blind state, which quell does not put back. A detector tagged with the exemption tag (quell:exempt=true) is left as it is (EXEMPT, NOTIFIED with the reason); the other sensors are account settings, kept out with QUELL_DENY_ACCOUNTS. Default enforce.",
         triggers: Triggers {
             cloudtrail_events: CALLS,
             securityhub_controls: &["GuardDuty.1", "Config.1"],
