@@ -110,7 +110,7 @@ bench: build .venv-c7n/.installed ## benchmarks: cold start, peak memory, warm p
 
 deploy: setup ## the central stack: sam build (cargo lambda, BuildMethod rust-cargolambda) then sam deploy with samconfig.toml (docs/deploy.md)
 	sam build --parameter-overrides Architecture=$(ARCH)
-	sam deploy --guided
+	sam deploy --guided --parameter-overrides Architecture=$(ARCH)
 
 clean:
 	$(CARGO) clean

@@ -240,6 +240,7 @@ Globals:
         QUELL_ALLOW_ACCOUNTS: !Ref AllowAccounts
         QUELL_DENY_ACCOUNTS: !Ref DenyAccounts
         QUELL_NOTIFY_TOPIC_ARN: !Ref OutcomeTopic
+        QUELL_OUTCOME_BUS_ARN: !GetAtt QuellEventBus.Arn
         QUELL_STATE_TABLE: !Ref StateTable
         QUELL_MAX_CHANGES_PER_ACCOUNT_HOUR: !Ref MaxChangesPerAccountHour
         QUELL_MAX_CHANGES_PER_ORG_HOUR: !Ref MaxChangesPerOrgHour
@@ -576,6 +577,14 @@ fn function(w: &mut String, s: &Spec) {
               Effect: Allow
               Action: sns:Publish
               Resource: !Ref OutcomeTopic
+            - Sid: PutOutcomeEventsOnTheQuellBus
+              Effect: Allow
+              Action: events:PutEvents
+              Resource: !GetAtt QuellEventBus.Arn
+              Condition:
+                StringEquals:
+                  events:source: {outcome_source}
+                  events:detail-type: {outcome_detail_type}
             - Sid: EncryptOutcomes
               Effect: Allow
               Action: [kms:GenerateDataKey, kms:Decrypt]
@@ -606,6 +615,8 @@ fn function(w: &mut String, s: &Spec) {
         sid = s.id,
         summary = s.summary,
         central = json!(central),
+        outcome_source = quell::notify::OUTCOME_SOURCE,
+        outcome_detail_type = json!(quell::notify::OUTCOME_DETAIL_TYPE),
     );
     for rule in rules(s, &TemplateActionTargets) {
         // The quell bus carries only what member accounts forward (Config, alarms, CloudTrail
@@ -1245,7 +1256,7 @@ Parameters:
   MonitoringSinkArn:
     Type: String
     Default: ""
-    Description: The CloudWatch cross-account observability sink in the security account, in this Region (the central stack's MonitoringSinkArn output in the home Region); empty links nothing.
+    Description: The CloudWatch cross-account observability sink in the security account (the central stack's MonitoringSinkArn output); this account links to it in the home Region, where the sink is. Empty links nothing.
 
 # Conditions are named in the long form, {{Condition: X}}: AWS reads the short form too, the local emulator misreads it.
 Conditions:
@@ -1255,7 +1266,7 @@ Conditions:
   ToTheQuellBus: !Not [{{Condition: IsSecurityAccount}}]
   ForwardsFindings: !And [{{Condition: IsSecurityAccount}}, !Not [{{Condition: IsHomeRegion}}]]
   ForwardsHubFindings: !And [{{Condition: ForwardsFindings}}, !Equals [!Ref SecurityHubAggregated, "false"]]
-  LinksToSink: !And [!Not [!Equals [!Ref MonitoringSinkArn, ""]], !Not [{{Condition: IsSecurityAccount}}]]
+  LinksToSink: !And [!Not [!Equals [!Ref MonitoringSinkArn, ""]], !Not [{{Condition: IsSecurityAccount}}], {{Condition: IsHomeRegion}}]
 
 Resources:
 "#
@@ -1285,6 +1296,15 @@ Resources:
             quell::routing::cloudtrail_pattern(&trail_events),
         ));
     }
+    // The security account's home Region has no rule (the central stack watches its default bus
+    // there), and CloudFormation refuses a stack whose every resource is conditioned out: this
+    // handle, which makes nothing, keeps that stack instance valid.
+    let _ = write!(
+        w,
+        r#"  Placeholder:
+    Type: AWS::CloudFormation::WaitConditionHandle
+"#
+    );
     let bus = format!("!If [ToTheQuellBus, !Ref CentralEventBusArn, {HOME_DEFAULT_BUS}]");
     for (id, what, pattern) in own {
         forward_rule(w, id, what, &pattern, "ForwardsOwnEvents", &bus);

@@ -25,16 +25,14 @@ const TEMPLATES: &[&str] = &[
 /// A template's parameters: name → whether it has a default.
 fn parameters(template: &str) -> BTreeMap<String, bool> {
     let text = std::fs::read_to_string(root().join(template)).expect(template);
-    let body = text
-        .split("\nParameters:\n")
-        .nth(1)
-        .unwrap_or_default()
-        .split("\n\n")
-        .next()
-        .unwrap_or_default();
+    let body = text.split("\nParameters:\n").nth(1).unwrap_or_default();
     let mut out = BTreeMap::new();
     let mut current: Option<String> = None;
-    for line in body.lines() {
+    // Up to the next top-level key (Conditions:, Resources:, …).
+    for line in body
+        .lines()
+        .take_while(|l| l.is_empty() || l.starts_with(' ') || l.starts_with('#'))
+    {
         if let Some(name) = line
             .strip_prefix("  ")
             .filter(|l| !l.starts_with(' '))

@@ -59,6 +59,8 @@ pub struct Config {
     pub allow_accounts: Option<BTreeSet<String>>,
     pub deny_accounts: BTreeSet<String>,
     pub notify_topic_arn: Option<String>,
+    /// The quell bus every outcome is put on as a `quell Outcome` event (QUELL_OUTCOME_BUS_ARN).
+    pub outcome_bus_arn: Option<String>,
     pub hub_region: Option<String>,
     /// The DynamoDB table of shared state; without it there is no duplicate suppression, cap or
     /// loop breaking (a single invocation still behaves).
@@ -82,6 +84,7 @@ impl Default for Config {
             allow_accounts: None,
             deny_accounts: BTreeSet::new(),
             notify_topic_arn: None,
+            outcome_bus_arn: None,
             hub_region: None,
             state_table: None,
             limits: crate::state::Limits::default(),
@@ -163,6 +166,22 @@ impl Config {
                 ));
             }
             c.notify_topic_arn = Some(arn);
+        }
+        if let Some(arn) = get("QUELL_OUTCOME_BUS_ARN") {
+            let parts: Vec<&str> = arn.splitn(6, ':').collect();
+            if parts.len() != 6
+                || parts[0] != "arn"
+                || parts[2] != "events"
+                || !validate::region(parts[3])
+                || !validate::account_id(parts[4])
+                || !parts[5].starts_with("event-bus/")
+            {
+                return Err(bad(
+                    "QUELL_OUTCOME_BUS_ARN",
+                    format!("`{arn}` is not an event bus ARN (arn:aws:events:REGION:ACCOUNT:event-bus/NAME)"),
+                ));
+            }
+            c.outcome_bus_arn = Some(arn);
         }
         if let Some(region) = get("QUELL_HUB_REGION") {
             if !validate::region(&region) {
@@ -331,6 +350,11 @@ mod tests {
                 "arn:aws:sqs:us-east-1:111122223333:q",
             ),
             ("QUELL_HUB_REGION", "mars-1"),
+            (
+                "QUELL_OUTCOME_BUS_ARN",
+                "arn:aws:sns:us-east-1:111122223333:event-bus/quell",
+            ),
+            ("QUELL_OUTCOME_BUS_ARN", "quell"),
             ("QUELL_EXTERNAL_ID", "x"),
             ("QUELL_STATE_TABLE", "no spaces allowed"),
             ("QUELL_LOOP_LIMIT", "0"),

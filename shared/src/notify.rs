@@ -1,4 +1,5 @@
-//! One SNS message per outcome, from where the team's Slack channel hears it.
+//! One SNS message per outcome, from where the team's Slack channel hears it, and the whole
+//! outcome as a `quell Outcome` event on the quell bus, for ticketing and SIEMs.
 
 use aws_config::SdkConfig;
 use aws_sdk_sns::types::MessageAttributeValue;
@@ -8,7 +9,13 @@ use crate::outcome::{truncate, Report};
 
 pub struct Notifier {
     client: Option<(aws_sdk_sns::Client, String)>,
+    events: Option<(aws_sdk_eventbridge::Client, String)>,
 }
+
+/// The `source` of quell's outcome events (EventBridge keeps `aws.` sources for AWS).
+pub const OUTCOME_SOURCE: &str = "quell";
+/// The `detail-type` of quell's outcome events; their `detail` is the whole [`Report`].
+pub const OUTCOME_DETAIL_TYPE: &str = "quell Outcome";
 
 impl Notifier {
     /// `topic_arn` None: notifications are off (outcomes are still logged).
@@ -22,7 +29,59 @@ impl Notifier {
                     .build();
                 (aws_sdk_sns::Client::from_conf(conf), arn)
             }),
+            events: None,
         }
+    }
+
+    /// Also puts every outcome on `bus_arn` (the quell bus) as a `quell Outcome` event; `None`
+    /// leaves it off.
+    pub fn with_outcome_bus(mut self, base: &SdkConfig, bus_arn: Option<String>) -> Self {
+        self.events = bus_arn.map(|arn| {
+            let region = arn.split(':').nth(3).unwrap_or_default().to_string();
+            let conf = aws_sdk_eventbridge::config::Builder::from(base)
+                .region(aws_config::Region::new(region))
+                .build();
+            (aws_sdk_eventbridge::Client::from_conf(conf), arn)
+        });
+        self
+    }
+
+    /// Puts the whole report on the quell bus: source `quell`, detail-type `quell Outcome`, the
+    /// resource's ARN as the event's resource. `Ok(None)` when no bus is set; `Ok(Some(event
+    /// id))` else. An entry EventBridge did not take is an error, like a call that failed.
+    pub async fn emit(&self, report: &Report) -> Result<Option<String>, AwsError> {
+        let Some((client, bus)) = &self.events else {
+            return Ok(None);
+        };
+        let detail = serde_json::to_string(report).map_err(|e| {
+            AwsError::other("events:PutEvents", "Serialization", e.to_string(), false)
+        })?;
+        let mut entry = aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
+            .event_bus_name(bus)
+            .source(OUTCOME_SOURCE)
+            .detail_type(OUTCOME_DETAIL_TYPE)
+            .detail(detail);
+        if let Some(arn) = report.resource.as_deref().filter(|r| r.starts_with("arn:")) {
+            entry = entry.resources(arn);
+        }
+        let out = client
+            .put_events()
+            .entries(entry.build())
+            .send()
+            .await
+            .aws(|| format!("could not put the outcome on {bus}"))?;
+        let first = out.entries().first();
+        if out.failed_entry_count() > 0 || first.and_then(|e| e.error_code()).is_some() {
+            let code = first.and_then(|e| e.error_code()).unwrap_or("FailedEntry");
+            let message = first.and_then(|e| e.error_message()).unwrap_or_default();
+            return Err(AwsError::other(
+                format!("could not put the outcome on {bus}"),
+                code,
+                message,
+                code == "ThrottlingException" || code == "InternalFailure",
+            ));
+        }
+        Ok(first.and_then(|e| e.event_id()).map(str::to_string))
     }
 
     pub fn enabled(&self) -> bool {
@@ -242,5 +301,70 @@ mod tests {
             !t.contains("<!channel>") && t.contains("&lt;!channel&gt;"),
             "{t}"
         );
+    }
+
+    fn notifier(client: aws_sdk_eventbridge::Client) -> Notifier {
+        Notifier {
+            client: None,
+            events: Some((
+                client,
+                "arn:aws:events:us-east-1:123456789012:event-bus/quell".into(),
+            )),
+        }
+    }
+
+    #[tokio::test]
+    async fn the_whole_outcome_goes_on_the_bus_and_a_refused_entry_is_an_error() {
+        use aws_sdk_eventbridge::types::PutEventsResultEntry;
+        use aws_smithy_mocks::{mock, mock_client};
+        let r = report("fixed", "arn:aws:s3:::b");
+        let put = mock!(aws_sdk_eventbridge::Client::put_events)
+            .match_requests(|req| {
+                let e = &req.entries()[0];
+                let detail: serde_json::Value =
+                    serde_json::from_str(e.detail().unwrap_or_default()).unwrap_or_default();
+                e.source() == Some("quell")
+                    && e.detail_type() == Some("quell Outcome")
+                    && e.event_bus_name()
+                        == Some("arn:aws:events:us-east-1:123456789012:event-bus/quell")
+                    && e.resources() == ["arn:aws:s3:::b"]
+                    && detail["outcome"] == "REMEDIATED"
+                    && detail["account"] == "111111111111"
+                    && detail["note"] == "fixed"
+            })
+            .then_output(|| {
+                aws_sdk_eventbridge::operation::put_events::PutEventsOutput::builder()
+                    .failed_entry_count(0)
+                    .entries(PutEventsResultEntry::builder().event_id("e-1").build())
+                    .build()
+            });
+        let ok = notifier(mock_client!(aws_sdk_eventbridge, [&put]));
+        assert_eq!(ok.emit(&r).await.unwrap().as_deref(), Some("e-1"));
+        assert_eq!(put.num_calls(), 1);
+
+        let refused = mock!(aws_sdk_eventbridge::Client::put_events).then_output(|| {
+            aws_sdk_eventbridge::operation::put_events::PutEventsOutput::builder()
+                .failed_entry_count(1)
+                .entries(
+                    PutEventsResultEntry::builder()
+                        .error_code("AccessDeniedException")
+                        .error_message("not allowed")
+                        .build(),
+                )
+                .build()
+        });
+        let e = notifier(mock_client!(aws_sdk_eventbridge, [&refused]))
+            .emit(&r)
+            .await
+            .unwrap_err();
+        assert_eq!(e.code.as_deref(), Some("AccessDeniedException"));
+        assert!(e.to_string().contains("not allowed"), "{e}");
+
+        // No bus: nothing is put, nothing fails.
+        let off = Notifier {
+            client: None,
+            events: None,
+        };
+        assert_eq!(off.emit(&r).await.unwrap(), None);
     }
 }

@@ -38,7 +38,8 @@ impl Context {
                 function,
             ),
             hub: Hub::new(sdk, config.hub_region.clone(), function),
-            notifier: Notifier::new(sdk, config.notify_topic_arn.clone()),
+            notifier: Notifier::new(sdk, config.notify_topic_arn.clone())
+                .with_outcome_bus(sdk, config.outcome_bus_arn.clone()),
             state: config.state_table.as_deref().map(|t| {
                 crate::state::State::new(aws_sdk_dynamodb::Client::new(sdk), t, config.limits)
             }),
@@ -352,6 +353,10 @@ async fn finish<R: Remediation>(
         }
         if let Err(e) = ctx.notifier.publish(&report).await {
             tracing::error!(error = %e, code = e.code.as_deref().unwrap_or("-"), "notification failed");
+            report.record_errors.push(e.to_string());
+        }
+        if let Err(e) = ctx.notifier.emit(&report).await {
+            tracing::error!(error = %e, code = e.code.as_deref().unwrap_or("-"), "outcome event failed");
             report.record_errors.push(e.to_string());
         }
         if let Some(st) = &ctx.state {

@@ -165,34 +165,42 @@ async fn member_stacks_deploy_once_per_account_and_once_per_region() {
     expected.insert("quell-undo".into());
     expected.insert("quell-forward".into());
     assert_eq!(made, expected);
-    // Each role holds exactly its generated policy.
+    // Each role holds exactly its generated policy's actions, and the guard against changing
+    // quell itself with its ARNs resolved in this account.
     let iam = aws_sdk_iam::Client::new(&member);
-    let role = "quell-tamper-restore";
-    let doc = iam
-        .get_role_policy()
-        .role_name(role)
-        .policy_name(role)
-        .send()
-        .await
-        .expect("the role's policy")
-        .policy_document;
-    let doc: serde_json::Value = serde_json::from_str(&policy_json(&doc)).expect(&doc);
-    let spec = quell_tests::specs()
-        .into_iter()
-        .find(|s| s.id == "tamper-restore")
-        .unwrap();
-    assert_eq!(
-        doc["Statement"][0]["Action"],
-        quell::privilege::member_policy(&spec)["Statement"][0]["Action"]
-    );
-    // The guard against changing quell itself, its ARNs resolved in this account.
-    assert_eq!(doc["Statement"][1]["Effect"], "Deny");
-    assert!(doc["Statement"][1]["Resource"]
-        .as_array()
-        .unwrap()
-        .contains(&serde_json::json!(format!(
-            "arn:aws:iam::{MEMBER}:role/quell-*"
-        ))));
+    for spec in quell_tests::specs() {
+        let role = format!("quell-{}", spec.id);
+        let doc = iam
+            .get_role_policy()
+            .role_name(&role)
+            .policy_name(&role)
+            .send()
+            .await
+            .expect("the role's policy")
+            .policy_document;
+        let doc: serde_json::Value = serde_json::from_str(&policy_json(&doc)).expect(&doc);
+        let generated = quell::privilege::member_policy(&spec);
+        let statements = doc["Statement"].as_array().expect("statements");
+        assert_eq!(
+            statements.len(),
+            generated["Statement"].as_array().unwrap().len(),
+            "{role}"
+        );
+        for (got, want) in statements
+            .iter()
+            .zip(generated["Statement"].as_array().unwrap())
+        {
+            assert_eq!(got["Sid"], want["Sid"], "{role}");
+            assert_eq!(got["Effect"], want["Effect"], "{role}");
+            assert_eq!(got["Action"], want["Action"], "{role}");
+        }
+        assert!(statements[1]["Resource"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!(format!(
+                "arn:aws:iam::{MEMBER}:role/quell-*"
+            ))));
+    }
 
     // The same global stack in a second Region fails as a StackSet's second Region would: the
     // roles exist once per account. This is what a single member stack did.

@@ -345,11 +345,54 @@ async fn each_finding_of_a_security_hub_event_is_handled_and_one_failure_hides_n
 }
 
 #[tokio::test]
-async fn outcomes_are_published_to_sns_once_per_finding() {
+async fn outcomes_are_published_to_sns_and_put_on_the_bus_once_per_finding() {
     let s = setup().await;
     let topic = seed::outcome_topic(&s.central).await;
+    // The quell bus, and a ticketing system's rule on it that takes quell's outcome events into a
+    // queue, as a reader of the README would set it up.
+    let events = aws_sdk_eventbridge::Client::new(&s.central);
+    let bus = events
+        .create_event_bus()
+        .name("quell")
+        .send()
+        .await
+        .unwrap()
+        .event_bus_arn
+        .unwrap();
+    let sqs = aws_sdk_sqs::Client::new(&s.central);
+    let queue = sqs
+        .create_queue()
+        .queue_name("tickets")
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    events
+        .put_rule()
+        .name("tickets")
+        .event_bus_name("quell")
+        .event_pattern(r#"{"source":["quell"],"detail-type":["quell Outcome"]}"#)
+        .send()
+        .await
+        .unwrap();
+    events
+        .put_targets()
+        .rule("tickets")
+        .event_bus_name("quell")
+        .targets(
+            aws_sdk_eventbridge::types::Target::builder()
+                .id("tickets")
+                .arn(format!("arn:aws:sqs:us-east-1:{CENTRAL}:tickets"))
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
     let config = Config {
         notify_topic_arn: Some(topic.clone()),
+        outcome_bus_arn: Some(bus.clone()),
         ..enforce()
     };
     let ctx = context(&s.emu, config, FUNCTION);
@@ -390,6 +433,38 @@ async fn outcomes_are_published_to_sns_once_per_finding() {
         publishes[0].account, CENTRAL,
         "outcomes are published from the central account"
     );
+    // The whole outcome, as the ticketing queue received it from the bus.
+    let puts: Vec<_> = s
+        .emu
+        .calls()
+        .await
+        .into_iter()
+        .filter(|c| c.service == "events" && c.action == "PutEvents")
+        .collect();
+    assert_eq!(puts.len(), 1, "{puts:?}");
+    assert_eq!(puts[0].account, CENTRAL);
+    let got = sqs
+        .receive_message()
+        .queue_url(&queue)
+        .max_number_of_messages(10)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.messages().len(), 1, "{got:?}");
+    let e: Value = serde_json::from_str(got.messages()[0].body().unwrap()).unwrap();
+    assert_eq!(e["source"], "quell");
+    assert_eq!(e["detail-type"], "quell Outcome");
+    assert_eq!(e["detail"]["outcome"], "REMEDIATED");
+    assert_eq!(e["detail"]["function"], FUNCTION);
+    assert_eq!(e["detail"]["account"], MEMBER);
+    assert_eq!(e["detail"]["finding_id"], json!(resp.reports[0].finding_id));
+    assert!(
+        e["detail"]["steps"]
+            .as_array()
+            .is_some_and(|s| !s.is_empty()),
+        "{e}"
+    );
+    assert_eq!(e["detail"]["workflow"], json!(resp.reports[0].workflow));
 }
 
 #[tokio::test]
