@@ -108,9 +108,11 @@ bench: build .venv-c7n/.installed ## benchmarks: cold start, peak memory, warm p
 	$(TARGET_DIR)/$(HOST_TARGET)/release/quell-bench --bin-dir $(TARGET_DIR)/$(HOST_TARGET)/release \
 	  --lambda-dir $(TARGET_DIR)/lambda --custodian .venv-c7n/bin/custodian
 
+# `sam deploy --guided` offers the answers saved in samconfig.toml (a --parameter-overrides here would
+# replace them all): answer Architecture as ARCH was.
 deploy: setup ## the central stack: sam build (cargo lambda, BuildMethod rust-cargolambda) then sam deploy with samconfig.toml (docs/deploy.md)
 	sam build --parameter-overrides Architecture=$(ARCH)
-	sam deploy --guided --parameter-overrides Architecture=$(ARCH)
+	sam deploy --guided
 
 clean:
 	$(CARGO) clean

@@ -199,6 +199,8 @@ Parameters:
     let claim_takeover = FUNCTION_TIMEOUT_SECS + 10;
     // The bus admits only what the member forwarders relay: AWS's own sources.
     let forwarded_sources = json!(forwarded_sources(specs));
+    // Outcome events on the quell bus come only from quell's own functions.
+    let outcome_source = quell::notify::OUTCOME_SOURCE;
     let _ = write!(
         w,
         r#"
@@ -399,6 +401,23 @@ Resources:
                 aws:PrincipalOrgID: !Ref OrganizationId
               ForAllValues:StringEquals:
                 oam:ResourceTypes: [AWS::CloudWatch::Metric, AWS::Logs::LogGroup]
+
+  QuellEventBusOutcomesPolicy:
+    Type: AWS::Events::EventBusPolicy
+    DependsOn: QuellEventBusPolicy
+    Properties:
+      EventBusName: !Ref QuellEventBus
+      StatementId: OnlyQuellsFunctionsPutOutcomes
+      Statement:
+        Effect: Deny
+        Principal: "*"
+        Action: events:PutEvents
+        Resource: !GetAtt QuellEventBus.Arn
+        Condition:
+          ForAnyValue:StringEquals:
+            events:source: ["{outcome_source}"]
+          ArnNotLike:
+            aws:PrincipalArn: !Sub "arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role/quell/*"
 
   RemediateAction:
     Type: AWS::SecurityHub::ActionTarget

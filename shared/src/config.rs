@@ -338,6 +338,14 @@ mod tests {
     }
 
     #[test]
+    fn the_outcome_bus_is_an_event_bus_arn() {
+        let arn = "arn:aws:events:us-east-1:123456789012:event-bus/quell";
+        let c = cfg(&[("QUELL_OUTCOME_BUS_ARN", arn)]).unwrap();
+        assert_eq!(c.outcome_bus_arn.as_deref(), Some(arn));
+        assert_eq!(cfg(&[]).unwrap().outcome_bus_arn, None);
+    }
+
+    #[test]
     fn every_bad_variable_is_named() {
         for (var, value) in [
             ("QUELL_MODE", "yolo"),

@@ -53,9 +53,7 @@ impl Notifier {
         let Some((client, bus)) = &self.events else {
             return Ok(None);
         };
-        let detail = serde_json::to_string(report).map_err(|e| {
-            AwsError::other("events:PutEvents", "Serialization", e.to_string(), false)
-        })?;
+        let detail = outcome_detail(report)?;
         let mut entry = aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
             .event_bus_name(bus)
             .source(OUTCOME_SOURCE)
@@ -151,6 +149,51 @@ impl Notifier {
             .await
             .aws(|| format!("could not publish the outcome to {topic}"))?;
         Ok(out.message_id)
+    }
+}
+
+/// EventBridge takes an entry of at most 256 KB; the detail stays well under it.
+const MAX_DETAIL_BYTES: usize = 200_000;
+
+/// The report as an event's detail. A report too large for an entry (a very long list of steps
+/// or record errors) keeps its first steps and errors and says how many were left out.
+fn outcome_detail(report: &Report) -> Result<String, AwsError> {
+    let ser = |r: &Report| {
+        serde_json::to_string(r)
+            .map_err(|e| AwsError::other("events:PutEvents", "Serialization", e.to_string(), false))
+    };
+    let detail = ser(report)?;
+    if detail.len() <= MAX_DETAIL_BYTES {
+        return Ok(detail);
+    }
+    let mut r = report.clone();
+    let left_out = r.record_errors.len().saturating_sub(5);
+    r.record_errors.truncate(5);
+    let mut n = 0;
+    if let crate::outcome::Outcome::Remediated { steps } = &mut r.outcome {
+        n = steps.len().saturating_sub(20);
+        steps.truncate(20);
+    }
+    r.note = truncate(
+        &format!(
+            "{} ({n} steps and {left_out} record errors left out of this event for its size)",
+            r.note
+        ),
+        1024,
+    );
+    let detail = ser(&r)?;
+    if detail.len() <= MAX_DETAIL_BYTES {
+        Ok(detail)
+    } else {
+        Err(AwsError::other(
+            "events:PutEvents",
+            "DetailTooLarge",
+            format!(
+                "the outcome is {} bytes, past an event's size",
+                detail.len()
+            ),
+            false,
+        ))
     }
 }
 
@@ -366,5 +409,24 @@ mod tests {
             events: None,
         };
         assert_eq!(off.emit(&r).await.unwrap(), None);
+    }
+
+    #[test]
+    fn an_outcome_too_large_for_an_event_keeps_its_first_steps_and_says_so() {
+        let mut r = report("fixed", "arn:aws:s3:::b");
+        r.outcome = Outcome::Remediated {
+            steps: (0..5000)
+                .map(|i| crate::outcome::Step::new("s3:PutBucketPolicy", format!("{i:0>100}")))
+                .collect(),
+        };
+        let d: serde_json::Value = serde_json::from_str(&outcome_detail(&r).unwrap()).unwrap();
+        assert_eq!(d["steps"].as_array().unwrap().len(), 20);
+        assert!(d["note"].as_str().unwrap().contains("4980 steps"), "{d}");
+        // A small one goes whole.
+        let small = report("fixed", "arn:aws:s3:::b");
+        assert_eq!(
+            outcome_detail(&small).unwrap(),
+            serde_json::to_string(&small).unwrap()
+        );
     }
 }

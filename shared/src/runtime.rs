@@ -355,9 +355,18 @@ async fn finish<R: Remediation>(
             tracing::error!(error = %e, code = e.code.as_deref().unwrap_or("-"), "notification failed");
             report.record_errors.push(e.to_string());
         }
+        // The event is a copy of an outcome already recorded on the finding and sent to the
+        // channel: its failure is logged with the outcome it carried, never a reason to run the
+        // finding again (a re-run after a fix would report ALREADY_COMPLIANT in its place).
         if let Err(e) = ctx.notifier.emit(&report).await {
-            tracing::error!(error = %e, code = e.code.as_deref().unwrap_or("-"), "outcome event failed");
-            report.record_errors.push(e.to_string());
+            tracing::error!(
+                error = %e,
+                code = e.code.as_deref().unwrap_or("-"),
+                outcome = report.outcome.name(),
+                finding = %report.finding_id,
+                account = %report.account,
+                "the outcome event was not put on the bus"
+            );
         }
         if let Some(st) = &ctx.state {
             // A retry must not meet its own claim: give it back when the invocation will fail.
