@@ -77,23 +77,16 @@ fn flag<'a>(cmd: &'a str, name: &str) -> Option<&'a str> {
 /// K=V …`.
 fn passed(cmd: &str) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
-    let words: Vec<&str> = cmd.split_whitespace().collect();
-    for (i, w) in words.iter().enumerate() {
-        if let Some(rest) = w.strip_prefix("ParameterKey=") {
+    let deploy = cmd.contains("cloudformation deploy ");
+    // The flag the words since the last one belong to.
+    let mut flag = "";
+    for w in cmd.split_whitespace() {
+        if w.starts_with("--") {
+            flag = w;
+        } else if let Some(rest) = w.strip_prefix("ParameterKey=") {
             out.insert(rest.split(',').next().unwrap().to_string());
-        } else if cmd.contains("cloudformation deploy ")
-            && words[..i].contains(&"--parameter-overrides")
-            && !w.starts_with("--")
-        {
-            // Only the words after --parameter-overrides up to the next flag.
-            let after = words[..i]
-                .iter()
-                .rposition(|x| x.starts_with("--"))
-                .map(|j| words[j] == "--parameter-overrides")
-                .unwrap_or(false);
-            if after {
-                out.insert(w.split('=').next().unwrap().to_string());
-            }
+        } else if deploy && flag == "--parameter-overrides" {
+            out.insert(w.split('=').next().unwrap().to_string());
         }
     }
     out

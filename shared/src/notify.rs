@@ -22,10 +22,8 @@ impl Notifier {
     pub fn new(base: &SdkConfig, topic_arn: Option<String>) -> Self {
         Notifier {
             client: topic_arn.map(|arn| {
-                // The topic's own region, whatever the function's.
-                let region = arn.split(':').nth(3).unwrap_or_default().to_string();
                 let conf = aws_sdk_sns::config::Builder::from(base)
-                    .region(aws_config::Region::new(region))
+                    .region(region_of(&arn))
                     .build();
                 (aws_sdk_sns::Client::from_conf(conf), arn)
             }),
@@ -37,9 +35,8 @@ impl Notifier {
     /// leaves it off.
     pub fn with_outcome_bus(mut self, base: &SdkConfig, bus_arn: Option<String>) -> Self {
         self.events = bus_arn.map(|arn| {
-            let region = arn.split(':').nth(3).unwrap_or_default().to_string();
             let conf = aws_sdk_eventbridge::config::Builder::from(base)
-                .region(aws_config::Region::new(region))
+                .region(region_of(&arn))
                 .build();
             (aws_sdk_eventbridge::Client::from_conf(conf), arn)
         });
@@ -150,6 +147,11 @@ impl Notifier {
             .aws(|| format!("could not publish the outcome to {topic}"))?;
         Ok(out.message_id)
     }
+}
+
+/// The Region an ARN names (a topic's or a bus's own, whatever the function's).
+fn region_of(arn: &str) -> aws_config::Region {
+    aws_config::Region::new(arn.split(':').nth(3).unwrap_or_default().to_string())
 }
 
 /// EventBridge takes an entry of at most 256 KB; the detail stays well under it.
