@@ -546,12 +546,20 @@ pub fn yaml_pattern(pattern: &Value) -> String {
 
 /// A function's own settings that a deployment must be able to give it: (function id,
 /// environment variable, template parameter, what it is). Empty means unset.
-pub const SETTINGS: &[(&str, &str, &str, &str)] = &[(
-    "sns-encrypt-topic",
-    "QUELL_SNS_KMS_KEY",
-    "SnsKmsKey",
-    "the KMS key (id, ARN, alias/name or alias ARN) SNS topics are encrypted with; its key policy must let the topics' publishers use it. Empty: topics are only planned",
-)];
+pub const SETTINGS: &[(&str, &str, &str, &str)] = &[
+    (
+        "sns-encrypt-topic",
+        "QUELL_SNS_KMS_KEY",
+        "SnsKmsKey",
+        "the KMS key (id, ARN, alias/name or alias ARN) SNS topics are encrypted with; its key policy must let the topics' publishers use it. Empty: topics are only planned",
+    ),
+    (
+        "cloudtrail-alarm-response",
+        "QUELL_ORG_TRAIL_ACCOUNT",
+        "OrgTrailAccountId",
+        "the account that owns the organization trail's log group, where org/trail.yaml puts the CIS alarms and the quell-trail-reader role; its alarms are read there with their own filter patterns and answered in each account the events name. Empty: every alarm is looked up in its own account's event history",
+    ),
+];
 
 fn function(w: &mut String, s: &Spec) {
     let id = logical_id(s.id);
@@ -614,9 +622,24 @@ fn function(w: &mut String, s: &Spec) {
               Resource: !GetAtt StateTable.Arn
               Condition:
                 ForAllValues:StringLike:
-                  dynamodb:LeadingKeys: ["{sid}#*"]{archive}
+                  dynamodb:LeadingKeys: ["{sid}#*"]{archive}{trail}
       Events:
 "#,
+        trail = if s.triggers.alarm_metrics.is_empty() {
+            String::new()
+        } else {
+            format!(
+                r#"
+            - Sid: ReadTheOrganizationTrailsLogGroup
+              Effect: Allow
+              Action: sts:AssumeRole
+              Resource: !Sub "arn:${{AWS::Partition}}:iam::*:role/{reader}"
+              Condition:
+                StringEquals:
+                  aws:ResourceOrgID: !Ref OrganizationId"#,
+                reader = quell::member::TRAIL_READER_ROLE
+            )
+        },
         archive = if s.triggers.access_analyzer.is_empty() {
             ""
         } else {
@@ -1405,12 +1428,52 @@ Parameters:
     Default: "false"
     AllowedValues: ["true", "false"]
     Description: "true where member/roles.yaml and member/regional.yaml are not deployed (the management account): this stack then forwards the alarms itself, with its own quell-forward role. false where they are (a log archive account): they forward every alarm already."
+  OrganizationId:
+    Type: String
+    AllowedPattern: "^o-[a-z0-9]{{10,32}}$"
+    Description: The AWS Organizations id; only its alarm responder may assume the trail reader.
+  ExternalId:
+    Type: String
+    Default: ""
+    NoEcho: true
+    Description: External id the alarm responder passes to AssumeRole (the central stack's ExternalId).
 
 Conditions:
   Forwards: !Equals [!Ref ForwardAlarms, "true"]
+  HasExternalId: !Not [!Equals [!Ref ExternalId, ""]]
 
 Resources:
-"#
+  TrailReaderRole:
+    Type: AWS::IAM::Role
+    Properties:
+      RoleName: {reader}
+      Description: "Assumed by quell's cloudtrail-alarm-response function to read the events that fired an alarm from the organization trail's log group, and nothing else."
+      MaxSessionDuration: 3600
+      AssumeRolePolicyDocument:
+        Version: "2012-10-17"
+        Statement:
+          - Sid: OnlyTheAlarmResponder
+            Effect: Allow
+            Principal:
+              AWS: !Sub
+                - "arn:${{AWS::Partition}}:iam::${{SecurityAccountId}}:root"
+                - SecurityAccountId: !Select [4, !Split [":", !Ref CentralEventBusArn]]
+            Action: sts:AssumeRole
+            Condition:
+              ArnLike:
+                aws:PrincipalArn: !Sub
+                  - "arn:${{AWS::Partition}}:iam::${{SecurityAccountId}}:role/quell/cloudtrail-alarm-response/*"
+                  - SecurityAccountId: !Select [4, !Split [":", !Ref CentralEventBusArn]]
+              StringEquals:
+                aws:PrincipalOrgID: !Ref OrganizationId
+                sts:ExternalId: !If [HasExternalId, !Ref ExternalId, !Ref AWS::NoValue]
+      Policies:
+        - PolicyName: {reader}
+          PolicyDocument: !Sub '{reader_policy}'
+
+"#,
+        reader = quell::member::TRAIL_READER_ROLE,
+        reader_policy = quell::privilege::trail_reader_policy(),
     );
     for (metric, what, filter) in CIS_ALARMS {
         let _ = write!(

@@ -77,11 +77,49 @@ fn member_and_trail_templates_are_what_the_specs_generate() {
         // Its policy is exactly the generated one.
         assert!(committed.contains(&template::yaml_flow(&template::member_policy(&s))));
     }
+    // Each function may assume its own member role; the alarm responder, also the trail reader
+    // (org/trail.yaml), and no other function may.
+    let readers = registry::specs()
+        .iter()
+        .filter(|s| !s.triggers.alarm_metrics.is_empty())
+        .count();
+    assert_eq!(readers, 1);
     assert_eq!(
         central
             .matches("aws:ResourceOrgID: !Ref OrganizationId")
             .count(),
-        registry::specs().len()
+        registry::specs().len() + readers
+    );
+    assert_eq!(
+        central
+            .matches(&format!(
+                "Resource: !Sub \"arn:${{AWS::Partition}}:iam::*:role/{}\"",
+                quell::member::TRAIL_READER_ROLE
+            ))
+            .count(),
+        readers
+    );
+    let responder = central
+        .split("  CloudtrailAlarmResponseFunction:")
+        .nth(1)
+        .and_then(|f| f.split("\n  CloudtrailAlarmResponseLogGroup:").next())
+        .expect("the alarm responder");
+    assert!(responder.contains(quell::member::TRAIL_READER_ROLE));
+    assert!(responder.contains("QUELL_ORG_TRAIL_ACCOUNT: !Ref OrgTrailAccountId"));
+    // The trail reader: the responder's function role alone, the trail's log group alone.
+    let trail = std::fs::read_to_string(root().join("org/trail.yaml")).expect("org/trail.yaml");
+    let reader = trail
+        .split("  TrailReaderRole:")
+        .nth(1)
+        .and_then(|r| r.split("\n\n").next())
+        .expect("TrailReaderRole");
+    assert!(
+        reader.contains(":role/quell/cloudtrail-alarm-response/*\""),
+        "{reader}"
+    );
+    assert!(
+        reader.contains(&quell::privilege::trail_reader_policy().to_string()),
+        "{reader}"
     );
     assert_eq!(
         central.matches("dynamodb:LeadingKeys").count(),

@@ -72,6 +72,11 @@ pub struct Config {
     /// The organization's accounts; `None`: not listed (the bus and role conditions keep quell
     /// inside the organization).
     pub organization_accounts: Option<BTreeSet<String>>,
+    /// The account that owns the organization trail's CloudWatch Logs group, where org/trail.yaml
+    /// puts the CIS alarms (QUELL_ORG_TRAIL_ACCOUNT). An alarm of that account is read from the
+    /// log group through its `quell-trail-reader` role and answered in each account the events
+    /// name; `None`: every alarm is its own account's, looked up with LookupEvents there.
+    pub org_trail_account: Option<String>,
 }
 
 impl Default for Config {
@@ -90,6 +95,7 @@ impl Default for Config {
             limits: crate::state::Limits::default(),
             action_targets: None,
             organization_accounts: None,
+            org_trail_account: None,
         }
     }
 }
@@ -245,6 +251,15 @@ impl Config {
         if let Some(list) = get("QUELL_ORGANIZATION_ACCOUNTS") {
             c.organization_accounts = Some(accounts("QUELL_ORGANIZATION_ACCOUNTS", &list)?);
         }
+        if let Some(account) = get("QUELL_ORG_TRAIL_ACCOUNT") {
+            if !validate::account_id(&account) {
+                return Err(bad(
+                    "QUELL_ORG_TRAIL_ACCOUNT",
+                    format!("`{account}` is not an account id (12 digits)"),
+                ));
+            }
+            c.org_trail_account = Some(account);
+        }
         if let Some(list) = get("QUELL_ACTION_TARGETS") {
             let arns: BTreeSet<String> = list
                 .split(',')
@@ -346,6 +361,13 @@ mod tests {
     }
 
     #[test]
+    fn the_organization_trail_account_is_one_account_id() {
+        let c = cfg(&[("QUELL_ORG_TRAIL_ACCOUNT", " 999999999999 ")]).unwrap();
+        assert_eq!(c.org_trail_account.as_deref(), Some("999999999999"));
+        assert_eq!(cfg(&[]).unwrap().org_trail_account, None);
+    }
+
+    #[test]
     fn every_bad_variable_is_named() {
         for (var, value) in [
             ("QUELL_MODE", "yolo"),
@@ -370,6 +392,8 @@ mod tests {
             ("QUELL_UNDO_HOLD_HOURS", "forever"),
             ("QUELL_FUNCTION_TIMEOUT_SECS", "0"),
             ("QUELL_ORGANIZATION_ACCOUNTS", "111111111111,nope"),
+            ("QUELL_ORG_TRAIL_ACCOUNT", "12345"),
+            ("QUELL_ORG_TRAIL_ACCOUNT", "111111111111,222222222222"),
             ("QUELL_ACTION_TARGETS", "QuellRemediate"),
             (
                 "QUELL_ACTION_TARGETS",

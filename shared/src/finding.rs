@@ -479,6 +479,23 @@ pub struct Finding {
     /// quell's own change, or an undo a person made through `quell-undo`.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub by_quell: bool,
+    /// For an alarm of the organization trail, split by account: the CloudTrail records of the
+    /// alarm's window in this finding's account and Region, as the trail's log group holds them
+    /// (read with the alarm's own metric filter pattern). Never serialized, so never logged.
+    #[serde(skip)]
+    pub evidence: Option<Evidence>,
+}
+
+/// The CloudTrail records an organization trail's alarm was raised on, for one account and Region
+/// ([`Finding::evidence`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Evidence {
+    /// The log group they were read from, in the account that owns the trail.
+    pub log_group: String,
+    /// The records, as CloudTrail wrote them.
+    pub records: Vec<serde_json::Value>,
+    /// Whether every matching record of the window was read (false: the read stopped at its cap).
+    pub complete: bool,
 }
 
 /// Who made a CloudTrail call, and from where: the record's `userIdentity` ARN and type, its
@@ -558,6 +575,7 @@ impl Finding {
             caller: None,
             request: None,
             by_quell: false,
+            evidence: None,
         }
     }
 

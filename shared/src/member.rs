@@ -16,6 +16,16 @@ use crate::error::{AwsError, AwsResultExt};
 /// operator's role, never a function.
 pub const UNDO_ROLE: &str = "quell-undo";
 
+/// The role org/trail.yaml creates in the account that owns the organization trail's log group:
+/// it may read that group and the metric filters on it, nothing else, and it trusts only the
+/// alarm responder's function role. The responder reads there the events that fired an alarm.
+pub const TRAIL_READER_ROLE: &str = "quell-trail-reader";
+
+/// Everything [`TRAIL_READER_ROLE`] may do: find the alarm's metric filter (its pattern and log
+/// group), and read the log group's events with that pattern.
+pub const TRAIL_READER_PERMISSIONS: &[&str] =
+    &["logs:DescribeMetricFilters", "logs:FilterLogEvents"];
+
 /// Every quell function, by id: their member roles (`quell-<id>`) are the ones member/roles.yaml
 /// creates. A test holds this list equal to the registry.
 pub const FUNCTION_IDS: &[&str] = &[
@@ -51,9 +61,11 @@ pub const FUNCTION_IDS: &[&str] = &[
     "tamper-restore",
 ];
 
-/// Whether a role name is one of quell's member roles (a function's, or the undo role).
+/// Whether a role name is one of quell's member roles (a function's, the undo role, or the trail
+/// reader).
 pub fn is_quell_role_name(name: &str) -> bool {
     name == UNDO_ROLE
+        || name == TRAIL_READER_ROLE
         || name
             .strip_prefix("quell-")
             .is_some_and(|id| FUNCTION_IDS.contains(&id))

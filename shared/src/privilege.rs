@@ -81,6 +81,27 @@ pub fn undo_policy(specs: &[Spec]) -> Value {
     })
 }
 
+/// The trail reader's policy (org/trail.yaml's `quell-trail-reader`, in the account that owns the
+/// organization trail's log group): find a metric filter, and read the trail's log group alone
+/// (`${CloudTrailLogGroupName}`, the stack's parameter), and the guard.
+pub fn trail_reader_policy() -> Value {
+    let group = "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:${CloudTrailLogGroupName}";
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "FindTheAlarmsMetricFilter",
+            "Effect": "Allow",
+            "Action": ["logs:DescribeMetricFilters"],
+            "Resource": "*"
+        }, {
+            "Sid": "ReadTheTrailsLogGroupOnly",
+            "Effect": "Allow",
+            "Action": ["logs:FilterLogEvents"],
+            "Resource": [group, format!("{group}:*")]
+        }, guard_statement()]
+    })
+}
+
 /// A policy as it is in force in `account`: the template's `${AWS::Partition}` and
 /// `${AWS::AccountId}` filled in.
 pub fn rendered(policy: &Value, partition: &str, account: &str) -> String {

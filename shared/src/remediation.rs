@@ -224,6 +224,27 @@ pub trait Remediation: Send + Sync + 'static {
     /// Which resource to act on, or why there is none. No AWS call.
     fn target(&self, finding: &Finding) -> Result<Self::Target, NotApplicable>;
 
+    /// Whether `finding` is an organization-level finding that stands for findings in other
+    /// accounts, which [`Remediation::split`] finds: an alarm of the organization trail, raised
+    /// in the account that owns the trail's log group. Asked only of findings of that account
+    /// ([`crate::Config::org_trail_account`]). No AWS call.
+    fn splits(&self, _finding: &Finding) -> bool {
+        false
+    }
+
+    /// The findings `finding` stands for, each in its own account and Region, handled in its
+    /// place; `trail` is a session in the trail's account through
+    /// [`crate::member::TRAIL_READER_ROLE`]. An error fails `finding` itself: it is notified
+    /// (there is no finding to record it on) and retried when the error is.
+    fn split(
+        &self,
+        _trail: &Member,
+        finding: &Finding,
+    ) -> impl Future<Output = Result<Vec<Finding>, AwsError>> + Send {
+        let same = vec![finding.clone()];
+        async move { Ok(same) }
+    }
+
     /// A display form of the target for notes and logs.
     fn describe(&self, target: &Self::Target) -> String;
 

@@ -22,6 +22,9 @@ pub struct Context {
     pub config: Config,
     pub function: String,
     pub members: Members,
+    /// Sessions through [`crate::member::TRAIL_READER_ROLE`], when QUELL_ORG_TRAIL_ACCOUNT names
+    /// the account that owns the organization trail's log group.
+    pub trail_reader: Option<Members>,
     pub hub: Hub,
     pub notifier: Notifier,
     /// Shared state across invocations, when QUELL_STATE_TABLE names a table.
@@ -37,6 +40,14 @@ impl Context {
                 config.external_id.clone(),
                 function,
             ),
+            trail_reader: config.org_trail_account.as_ref().map(|_| {
+                Members::new(
+                    sdk,
+                    crate::member::TRAIL_READER_ROLE,
+                    config.external_id.clone(),
+                    function,
+                )
+            }),
             hub: Hub::new(sdk, config.hub_region.clone(), function),
             notifier: Notifier::new(sdk, config.notify_topic_arn.clone())
                 .with_outcome_bus(sdk, config.outcome_bus_arn.clone()),
@@ -195,6 +206,8 @@ struct Pending {
     early: bool,
     member: Option<std::sync::Arc<Member>>,
     occurrence: String,
+    /// Whether the occurrence was claimed in the state table (and is settled there at the end).
+    claimed: bool,
     span: tracing::Span,
     /// When the finding was taken in: the remediation latency's start.
     started: std::time::Instant,
@@ -208,11 +221,15 @@ pub async fn handle_findings<R: Remediation>(
     ctx: &Context,
     findings: &[Finding],
 ) -> Vec<Report> {
+    let (findings, decided) = split_all(r, ctx, findings).await;
     let gate = tokio::sync::Semaphore::new(CONCURRENCY);
-    let pending: Vec<Pending> = futures_util::future::join_all(findings.iter().map(|f| async {
-        let _permit = gate.acquire().await.ok();
-        begin(r, ctx, f).await
-    }))
+    let gate = &gate;
+    let pending: Vec<Pending> = futures_util::future::join_all(findings.iter().zip(decided).map(
+        |(f, decided)| async move {
+            let _permit = gate.acquire().await.ok();
+            begin(r, ctx, f, decided).await
+        },
+    ))
     .await;
     let index: Vec<usize> = (0..pending.len()).filter(|i| !pending[*i].early).collect();
     let records = {
@@ -239,8 +256,59 @@ pub async fn handle_findings<R: Remediation>(
     .await
 }
 
-/// Claim and remediate one finding; the report without its records.
-async fn begin<R: Remediation>(r: &R, ctx: &Context, f: &Finding) -> Pending {
+/// Each finding of the organization trail's account that stands for findings in other accounts
+/// (an alarm of the organization trail), replaced by them; the others as they are. A finding whose
+/// split failed stays, with the failure as its outcome. The trail's account may be one quell never
+/// acts in (the management account): the split only reads there, through the trail reader role,
+/// and each finding it yields is held to the account lists on its own.
+async fn split_all<R: Remediation>(
+    r: &R,
+    ctx: &Context,
+    findings: &[Finding],
+) -> (Vec<Finding>, Vec<Option<Outcome>>) {
+    let mut out = Vec::with_capacity(findings.len());
+    let mut decided = Vec::with_capacity(findings.len());
+    for f in findings {
+        let reader = ctx
+            .trail_reader
+            .as_ref()
+            .filter(|_| ctx.config.org_trail_account.as_deref() == Some(f.account.as_str()))
+            .filter(|_| R::SPEC.matches(f) && r.splits(f));
+        let Some(reader) = reader else {
+            out.push(f.clone());
+            decided.push(None);
+            continue;
+        };
+        let split = match reader.session(&f.partition, &f.account, &f.region).await {
+            Ok(trail) => r.split(&trail, f).await,
+            Err(e) => Err(e),
+        };
+        match split {
+            Ok(parts) => {
+                tracing::info!(remediation = R::SPEC.id, finding = %f.id, account = %f.account, parts = parts.len(), "organization finding split by account");
+                decided.extend(parts.iter().map(|_| None));
+                out.extend(parts);
+            }
+            Err(e) => {
+                tracing::error!(remediation = R::SPEC.id, finding = %f.id, account = %f.account, error = %e, "organization finding not split");
+                out.push(f.clone());
+                decided.push(Some(Outcome::failed(&e.into())));
+            }
+        }
+    }
+    (out, decided)
+}
+
+/// Claim and remediate one finding; the report without its records. `decided`: the outcome of an
+/// organization finding whose split failed, notified as it is (it has no finding of its own to be
+/// recorded on, and the trail's account is only read, whatever the account lists say), retried
+/// when the error is.
+async fn begin<R: Remediation>(
+    r: &R,
+    ctx: &Context,
+    f: &Finding,
+    decided: Option<Outcome>,
+) -> Pending {
     let resource = f.resources.first().map(|res| res.label());
     let span = tracing::info_span!(
         "finding",
@@ -277,9 +345,16 @@ async fn begin<R: Remediation>(r: &R, ctx: &Context, f: &Finding) -> Pending {
             early: true,
             member: None,
             occurrence: occurrence.clone(),
+            claimed: false,
             span: inner.clone(),
             started,
         };
+        if let Some(outcome) = decided {
+            return Pending {
+                early: false,
+                ..early(outcome)
+            };
+        }
         if let Some(reason) = out_of_scope::<R>(ctx, f).or_else(|| r.ignore(f)) {
             tracing::info!(outcome = "OUT_OF_SCOPE", reason = %reason, "outcome");
             return early(Outcome::OutOfScope { reason });
@@ -314,6 +389,7 @@ async fn begin<R: Remediation>(r: &R, ctx: &Context, f: &Finding) -> Pending {
             early: false,
             member,
             occurrence: occurrence.clone(),
+            claimed: true,
             span: inner.clone(),
             started,
         }
@@ -332,6 +408,7 @@ async fn finish<R: Remediation>(
         mut report,
         early,
         occurrence,
+        claimed,
         span,
         started,
         ..
@@ -368,7 +445,7 @@ async fn finish<R: Remediation>(
                 "the outcome event was not put on the bus"
             );
         }
-        if let Some(st) = &ctx.state {
+        if let Some(st) = ctx.state.as_ref().filter(|_| claimed) {
             // A retry must not meet its own claim: give it back when the invocation will fail.
             let retry = report.outcome.is_retryable() || !report.record_errors.is_empty();
             if let Err(e) = st

@@ -87,6 +87,15 @@ What it adds to moto 5.2.5, and why:
     disagrees with the Rust SDK on some bodies); the key must still be a known identity's.
   * What SNS delivered (moto keeps it, serves it nowhere): GET /_quell/sns-messages lists each
     topic's published messages, so tests read the message a person would get.
+  * CloudWatch Logs JSON filter patterns (`{ $.a.b = "x" && ... }`), which moto does not
+    evaluate (FilterLogEvents returns every event for them): evaluated here as CloudWatch Logs
+    does for the forms CloudTrail metric filters use (`=`, `!=`, `<`, `>`, `<=`, `>=` on strings
+    with `*` wildcards and on numbers, EXISTS, NOT EXISTS, IS NULL/TRUE/FALSE, `&&`, `||`,
+    parentheses); a property that is absent matches no comparison. A JSON pattern this does not
+    understand is InvalidParameterException, at PutMetricFilter as at FilterLogEvents (stricter than
+    moto, which takes any text). Other patterns are moto's. FilterLogEvents is authorized against
+    the log group's ARN (moto authorizes every Logs call against `*`), so a policy that grants
+    one log group grants no other.
   * A call log: every request is recorded as (account, service, action, target) and served at
     GET /_quell/calls (DELETE clears it), so tests assert on the calls made, not on "no error".
 Nothing else is changed; everything else is moto as released.
@@ -730,6 +739,210 @@ def lookup_events(self):
 
 
 CloudTrailResponse.lookup_events = lookup_events
+
+# ------------------------------------------------------------------ CloudWatch Logs JSON filter patterns
+
+import fnmatch  # noqa: E402
+
+from moto.logs import models as _logs_models  # noqa: E402
+from moto.logs.exceptions import InvalidParameterException as _LogsInvalidParameter  # noqa: E402
+from moto.logs.responses import LogsResponse  # noqa: E402
+
+_JSON_TOKEN = re.compile(
+    r"""\s*(?:(?P<sel>\$(?:\.[A-Za-z0-9_\-@:]+|\[\d+\])*)|(?P<op>&&|\|\||!=|<=|>=|=|<|>)|(?P<paren>[()])"""
+    r"""|(?P<str>"(?:[^"\\]|\\.)*")|(?P<word>[^\s()&|=!<>"]+))"""
+)
+_MISSING = object()
+
+
+class JsonFilter:
+    """One CloudWatch Logs JSON filter pattern, parsed once: `matches(message)`."""
+
+    def __init__(self, pattern):
+        text = pattern.strip()
+        if not (text.startswith("{") and text.endswith("}")):
+            raise ValueError("a JSON filter pattern is enclosed in { }")
+        self.tokens = self._lex(text[1:-1])
+        self.pos = 0
+        self.tree = self._or()
+        if self.pos != len(self.tokens):
+            raise ValueError(f"unexpected {self.tokens[self.pos][1]!r}")
+
+    @staticmethod
+    def _lex(text):
+        out, i = [], 0
+        while i < len(text):
+            if text[i:].strip() == "":
+                break
+            m = _JSON_TOKEN.match(text, i)
+            if not m or m.end() == i:
+                raise ValueError(f"cannot read the pattern at {text[i:i + 20]!r}")
+            kind = m.lastgroup
+            out.append((kind, m.group(kind)))
+            i = m.end()
+        return out
+
+    def _peek(self, kind=None, value=None):
+        if self.pos >= len(self.tokens):
+            return None
+        k, v = self.tokens[self.pos]
+        if (kind and k != kind) or (value is not None and v != value):
+            return None
+        return v
+
+    def _take(self, kind=None, value=None):
+        v = self._peek(kind, value)
+        if v is None:
+            raise ValueError(f"expected {value or kind} at token {self.pos}")
+        self.pos += 1
+        return v
+
+    def _or(self):
+        terms = [self._and()]
+        while self._peek("op", "||"):
+            self.pos += 1
+            terms.append(self._and())
+        return ("or", terms) if len(terms) > 1 else terms[0]
+
+    def _and(self):
+        terms = [self._unary()]
+        while self._peek("op", "&&"):
+            self.pos += 1
+            terms.append(self._unary())
+        return ("and", terms) if len(terms) > 1 else terms[0]
+
+    def _unary(self):
+        if self._peek("paren", "("):
+            self.pos += 1
+            inner = self._or()
+            self._take("paren", ")")
+            return inner
+        sel = self._take("sel")
+        path = re.findall(r"\.([A-Za-z0-9_\-@:]+)|\[(\d+)\]", sel)
+        path = [int(i) if i else k for k, i in path]
+        if self._peek("word", "NOT"):
+            self.pos += 1
+            self._take("word", "EXISTS")
+            return ("missing", path)
+        if self._peek("word", "EXISTS"):
+            self.pos += 1
+            return ("exists", path)
+        if self._peek("word", "IS"):
+            self.pos += 1
+            what = self._take("word")
+            if what not in ("NULL", "TRUE", "FALSE"):
+                raise ValueError(f"IS {what} is not a filter pattern test")
+            return ("is", path, {"NULL": None, "TRUE": True, "FALSE": False}[what])
+        op = self._take("op")
+        if op in ("&&", "||"):
+            raise ValueError(f"{op} after a selector")
+        if self._peek("str") is not None:
+            value = json.loads(self._take("str"))
+        else:
+            value = self._take("word")
+            if value.startswith("%"):
+                raise ValueError("quell_moto does not evaluate regular expressions in filter patterns")
+        return ("cmp", path, op, value)
+
+    @staticmethod
+    def _get(doc, path):
+        for step in path:
+            if isinstance(step, int):
+                if not isinstance(doc, list) or step >= len(doc):
+                    return _MISSING
+                doc = doc[step]
+            else:
+                if not isinstance(doc, dict) or step not in doc:
+                    return _MISSING
+                doc = doc[step]
+        return doc
+
+    def _eval(self, node, doc):
+        kind = node[0]
+        if kind == "or":
+            return any(self._eval(n, doc) for n in node[1])
+        if kind == "and":
+            return all(self._eval(n, doc) for n in node[1])
+        got = self._get(doc, node[1])
+        if kind == "missing":
+            return got is _MISSING
+        if kind == "exists":
+            return got is not _MISSING
+        if kind == "is":
+            return got is not _MISSING and got is node[2] if node[2] is not None else got is None
+        _, _, op, value = node
+        if got is _MISSING or isinstance(got, (dict, list)):
+            return False
+        number = None
+        try:
+            number = float(value)
+        except ValueError:
+            pass
+        if number is not None and isinstance(got, (int, float)) and not isinstance(got, bool):
+            return {"=": got == number, "!=": got != number, "<": got < number, ">": got > number,
+                    "<=": got <= number, ">=": got >= number}[op]
+        if op not in ("=", "!="):
+            return False
+        text = got if isinstance(got, str) else json.dumps(got)
+        same = fnmatch.fnmatchcase(text, value) if "*" in value else text == value
+        return same if op == "=" else not same
+
+    def matches(self, message):
+        try:
+            doc = json.loads(message)
+        except ValueError:
+            return False
+        return isinstance(doc, dict) and self._eval(self.tree, doc)
+
+
+_MotoMessageFilter = _logs_models.EventMessageFilter
+
+
+class _EventMessageFilter:
+    def __init__(self, pattern):
+        if pattern and pattern.strip().startswith("{"):
+            try:
+                self.inner = JsonFilter(pattern)
+            except ValueError as e:
+                raise _LogsInvalidParameter(f"Invalid filter pattern: {e}")
+        else:
+            self.inner = _MotoMessageFilter(pattern)
+
+    def matches(self, message):
+        return self.inner.matches(message)
+
+
+_logs_models.EventMessageFilter = _EventMessageFilter
+_moto_put_metric_filter = LogsResponse.put_metric_filter
+
+
+def _put_metric_filter(self):
+    pattern = self._get_param("filterPattern")
+    if pattern and pattern.strip().startswith("{"):
+        try:
+            JsonFilter(pattern)
+        except ValueError as e:
+            raise _LogsInvalidParameter(f"Invalid metric filter pattern: {e}")
+    return _moto_put_metric_filter(self)
+
+
+LogsResponse.put_metric_filter = _put_metric_filter
+_moto_logs_authorize = LogsResponse._authenticate_and_authorize_normal_action
+
+
+def _logs_authorize(self, resource="*"):
+    # As CloudWatch Logs: FilterLogEvents is authorized against the log group it reads.
+    if (self.headers.get("X-Amz-Target") or "").endswith(".FilterLogEvents"):
+        try:
+            group = json.loads(self.body or "{}").get("logGroupName")
+        except ValueError:
+            group = None
+        if group:
+            resource = f"arn:aws:logs:{self.region}:{self.current_account}:log-group:{group}"
+    return _moto_logs_authorize(self, resource)
+
+
+LogsResponse._authenticate_and_authorize_normal_action = _logs_authorize
 
 # ------------------------------------------------------------------ AWS Config aggregated compliance
 

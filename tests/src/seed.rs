@@ -929,3 +929,101 @@ pub async fn ssm_document(member: &SdkConfig, name: &str, share: &[&str]) {
             .expect("share the SSM document");
     }
 }
+
+/// The organization trail's account, as org/trail.yaml leaves it: the trail's log group with the
+/// 14 CIS metric filters on it (quell::cis, the template's own list), and `quell-trail-reader`
+/// with its generated policy, trusting the central account. Returns nothing: tests read back.
+pub async fn org_trail(trail: &SdkConfig, central: &str, group: &str) {
+    let logs = aws_sdk_cloudwatchlogs::Client::new(trail);
+    logs.create_log_group()
+        .log_group_name(group)
+        .send()
+        .await
+        .expect("the trail's log group");
+    for (metric, _, pattern) in quell::cis::ALARMS {
+        logs.put_metric_filter()
+            .log_group_name(group)
+            .filter_name(format!("{metric}Filter"))
+            .filter_pattern(*pattern)
+            .metric_transformations(
+                aws_sdk_cloudwatchlogs::types::MetricTransformation::builder()
+                    .metric_name(*metric)
+                    .metric_namespace("CISBenchmark")
+                    .metric_value("1")
+                    .build()
+                    .expect("transformation"),
+            )
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("the {metric} filter: {e:?}"));
+    }
+    let account = aws_sdk_sts::Client::new(trail)
+        .get_caller_identity()
+        .send()
+        .await
+        .expect("who the trail account is")
+        .account
+        .expect("an account");
+    let trust = serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{central}:root")}, "Action": "sts:AssumeRole"}]
+    });
+    let iam = aws_sdk_iam::Client::new(trail);
+    let name = quell::member::TRAIL_READER_ROLE;
+    iam.create_role()
+        .role_name(name)
+        .assume_role_policy_document(trust.to_string())
+        .send()
+        .await
+        .expect("the trail reader");
+    let policy =
+        quell::privilege::rendered(&quell::privilege::trail_reader_policy(), "aws", &account)
+            .replace("${AWS::Region}", REGION)
+            .replace("${CloudTrailLogGroupName}", group);
+    iam.put_role_policy()
+        .role_name(name)
+        .policy_name(name)
+        .policy_document(policy)
+        .send()
+        .await
+        .expect("the trail reader's policy");
+}
+
+/// CloudTrail records delivered to the trail's log group (one stream), each at its `eventTime`.
+pub async fn trail_log_events(trail: &SdkConfig, group: &str, records: &[serde_json::Value]) {
+    let logs = aws_sdk_cloudwatchlogs::Client::new(trail);
+    let stream = "o-quelltest_CloudTrail_us-east-1";
+    let _ = logs
+        .create_log_stream()
+        .log_group_name(group)
+        .log_stream_name(stream)
+        .send()
+        .await;
+    let mut events: Vec<(i64, String)> = records
+        .iter()
+        .map(|r| {
+            let t = aws_smithy_types::DateTime::from_str(
+                r["eventTime"].as_str().expect("eventTime"),
+                aws_smithy_types::date_time::Format::DateTime,
+            )
+            .expect("an RFC 3339 eventTime");
+            (t.secs() * 1000, r.to_string())
+        })
+        .collect();
+    events.sort();
+    let mut req = logs
+        .put_log_events()
+        .log_group_name(group)
+        .log_stream_name(stream);
+    for (t, m) in events {
+        req = req.log_events(
+            aws_sdk_cloudwatchlogs::types::InputLogEvent::builder()
+                .timestamp(t)
+                .message(m)
+                .build()
+                .expect("log event"),
+        );
+    }
+    let out = req.send().await.expect("put the trail's events");
+    assert!(out.rejected_log_events_info.is_none(), "{out:?}");
+}

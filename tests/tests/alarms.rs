@@ -979,3 +979,321 @@ async fn buckets_whose_public_access_block_was_removed_are_blocked_until_undone(
         seeded
     );
 }
+
+/// The account that owns the organization trail's log group (the management account).
+const TRAIL: &str = "999999999999";
+const OTHER: &str = "222222222222";
+const TRAIL_GROUP: &str = "aws-cloudtrail-logs-organization";
+
+/// Yesterday's date (UTC): the samples' window moved there, within the 14 days CloudWatch Logs
+/// takes events for, and never in the future.
+fn yesterday() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    aws_smithy_types::DateTime::from_secs(now - 86_400)
+        .fmt(aws_smithy_types::date_time::Format::DateTime)
+        .unwrap()[..10]
+        .to_string()
+}
+
+/// A sample alarm raised in the trail's account, on yesterday's date.
+fn org_alarm(name: &str, day: &str) -> Value {
+    events::load(name, &[(MEMBER, TRAIL), ("2026-11-28", day)])
+}
+
+/// A CloudTrail record as the organization trail delivers it to its log group.
+fn delivered(account: &str, at: &str, name: &str, params: Value) -> Value {
+    json!({"eventVersion": "1.08", "eventTime": at, "eventSource": "ec2.amazonaws.com", "eventName": name,
+        "awsRegion": REGION, "recipientAccountId": account, "sourceIPAddress": "198.51.100.7", "eventID": format!("{name}-{account}-{at}"),
+        "readOnly": false, "eventType": "AwsApiCall", "requestParameters": params,
+        "userIdentity": {"type": "IAMUser", "userName": "mallory", "accountId": account, "arn": format!("arn:aws:iam::{account}:user/mallory")}})
+}
+
+async fn open_group(member: &aws_config::SdkConfig, name: &str, port: i32) -> String {
+    use aws_sdk_ec2::types::{IpPermission, IpRange};
+    let ec2 = aws_sdk_ec2::Client::new(member);
+    let sg = ec2
+        .create_security_group()
+        .group_name(name)
+        .description("opened by mallory")
+        .send()
+        .await
+        .unwrap()
+        .group_id
+        .unwrap();
+    ec2.authorize_security_group_ingress()
+        .group_id(&sg)
+        .ip_permissions(
+            IpPermission::builder()
+                .ip_protocol("tcp")
+                .from_port(port)
+                .to_port(port)
+                .ip_ranges(IpRange::builder().cidr_ip("0.0.0.0/0").build())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    sg
+}
+
+async fn world_open(member: &aws_config::SdkConfig, sg: &str) -> bool {
+    aws_sdk_ec2::Client::new(member)
+        .describe_security_groups()
+        .group_ids(sg)
+        .send()
+        .await
+        .unwrap()
+        .security_groups()[0]
+        .ip_permissions()
+        .iter()
+        .any(|p| {
+            p.ip_ranges()
+                .iter()
+                .any(|r| r.cidr_ip() == Some("0.0.0.0/0"))
+        })
+}
+
+#[tokio::test]
+async fn an_organization_trail_alarm_is_read_from_the_trails_log_group_and_answered_in_each_account(
+) {
+    let emu = Emulator::start_enforced().await.expect("emulator");
+    let trail = emu.account_config(TRAIL).await;
+    seed::org_trail(&trail, CENTRAL, TRAIL_GROUP).await;
+    let member = emu.account_config(MEMBER).await;
+    let other = emu.account_config(OTHER).await;
+    seed::member_role(&member, CENTRAL).await;
+    seed::member_role(&other, CENTRAL).await;
+    // Each account: a group opened in the alarm's window (the CIS filter counts the call), and one
+    // the filter does not count (ModifySecurityGroupRules) or opened hours before the window.
+    let hit = open_group(&member, "hit", 3389).await;
+    let unmatched = open_group(&member, "unmatched", 3389).await;
+    let hit_other = open_group(&other, "hit-other", 22).await;
+    let earlier = open_group(&other, "earlier", 22).await;
+    let day = yesterday();
+    let at = |t: &str| format!("{day}T{t}Z");
+    seed::trail_log_events(
+        &trail,
+        TRAIL_GROUP,
+        &[
+            delivered(
+                MEMBER,
+                &at("13:01:00"),
+                "AuthorizeSecurityGroupIngress",
+                json!({"groupId": hit}),
+            ),
+            delivered(
+                MEMBER,
+                &at("13:02:00"),
+                "ModifySecurityGroupRules",
+                json!({"groupId": unmatched}),
+            ),
+            delivered(
+                OTHER,
+                &at("13:03:00"),
+                "AuthorizeSecurityGroupIngress",
+                json!({"groupId": hit_other}),
+            ),
+            delivered(
+                OTHER,
+                &at("10:00:00"),
+                "AuthorizeSecurityGroupIngress",
+                json!({"groupId": earlier}),
+            ),
+            // Another alarm's event in the window: the pattern leaves it out.
+            delivered(
+                OTHER,
+                &at("13:04:00"),
+                "CreateVpc",
+                json!({"cidrBlock": "10.9.0.0/16"}),
+            ),
+        ],
+    )
+    .await;
+    emu.clear_calls().await;
+    let ctx = context(
+        &emu,
+        Config {
+            mode: Some(Mode::Enforce),
+            org_trail_account: Some(TRAIL.into()),
+            ..Config::default()
+        },
+        "cloudtrail-alarm-response",
+    );
+
+    let r = quell::runtime::handle(
+        &CloudtrailAlarmResponse::default(),
+        &ctx,
+        org_alarm("cloudwatch-alarm-securitygroupchanges.json", &day),
+    )
+    .await
+    .unwrap();
+    let got: Vec<(&str, &str)> = r
+        .reports
+        .iter()
+        .map(|rep| (rep.account.as_str(), rep.outcome.name()))
+        .collect();
+    assert_eq!(
+        got,
+        [(MEMBER, "REMEDIATED"), (OTHER, "REMEDIATED")],
+        "{:?}",
+        r.reports
+    );
+    // Read back in each account: only the groups the filter's events name were closed.
+    assert!(!world_open(&member, &hit).await, "{hit} is still open");
+    assert!(
+        !world_open(&other, &hit_other).await,
+        "{hit_other} is still open"
+    );
+    assert!(
+        world_open(&member, &unmatched).await,
+        "the filter does not count ModifySecurityGroupRules"
+    );
+    assert!(
+        world_open(&other, &earlier).await,
+        "opened before the alarm's window"
+    );
+    let calls = emu.calls().await;
+    let read = |action: &str, account: &str| {
+        calls
+            .iter()
+            .filter(|c| c.action == action && c.account == account)
+            .count()
+    };
+    assert_eq!(read("FilterLogEvents", TRAIL), 1, "{calls:?}");
+    assert!(
+        calls.iter().all(|c| c.action != "LookupEvents"),
+        "no event history is looked up"
+    );
+    assert!(
+        calls.iter().filter(|c| c.account == TRAIL).all(|c| [
+            "DescribeMetricFilters",
+            "FilterLogEvents",
+            "AssumeRole"
+        ]
+        .contains(&c.action.as_str())
+            || c.service == "sts"),
+        "quell only reads in the trail's account: {calls:?}"
+    );
+    for (account, cfg) in [(MEMBER, &member), (OTHER, &other)] {
+        let hub = aws_sdk_securityhub::Client::new(cfg);
+        let findings = hub
+            .get_findings()
+            .send()
+            .await
+            .unwrap()
+            .findings
+            .unwrap_or_default();
+        assert!(
+            findings.iter().any(|f| f
+                .note
+                .as_ref()
+                .and_then(|n| n.text())
+                .is_some_and(|t| t.contains(TRAIL_GROUP) || t.contains("198.51.100.7"))),
+            "{account}: the outcome is on a finding of its own: {findings:?}"
+        );
+    }
+
+    // The reader reads the trail's group and no other.
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&trail);
+    logs.create_log_group()
+        .log_group_name("payroll-app")
+        .send()
+        .await
+        .unwrap();
+    let reader = ctx
+        .trail_reader
+        .as_ref()
+        .unwrap()
+        .session("aws", TRAIL, REGION)
+        .await
+        .unwrap();
+    let as_reader = aws_sdk_cloudwatchlogs::Client::new(reader.config());
+    let denied = as_reader
+        .filter_log_events()
+        .log_group_name("payroll-app")
+        .send()
+        .await
+        .unwrap_err();
+    // The emulator answers IAM's refusal as XML even for a JSON service: read it from the body.
+    let denied = format!("{denied:?}");
+    assert!(
+        denied.contains("<Code>AccessDenied</Code>") && denied.contains("logs:FilterLogEvents"),
+        "{denied}"
+    );
+    as_reader
+        .filter_log_events()
+        .log_group_name(TRAIL_GROUP)
+        .send()
+        .await
+        .expect("the trail's own group");
+}
+
+#[tokio::test]
+async fn an_organization_trail_alarm_quell_escalates_is_sent_once_naming_every_account() {
+    let emu = Emulator::start_enforced().await.expect("emulator");
+    let trail = emu.account_config(TRAIL).await;
+    seed::org_trail(&trail, CENTRAL, TRAIL_GROUP).await;
+    let day = yesterday();
+    let at = |t: &str| format!("{day}T{t}Z");
+    let root = |account: &str, t: &str, ip: &str| {
+        json!({"eventVersion": "1.08", "eventTime": at(t), "eventSource": "s3.amazonaws.com", "eventName": "GetBucketAcl",
+            "awsRegion": REGION, "recipientAccountId": account, "sourceIPAddress": ip, "eventID": format!("root-{account}"),
+            "eventType": "AwsApiCall", "userIdentity": {"type": "Root", "arn": format!("arn:aws:iam::{account}:root")}})
+    };
+    let mut by_a_service = root(MEMBER, "13:02:00", "203.0.113.50");
+    by_a_service["userIdentity"]["invokedBy"] = json!("cloudformation.amazonaws.com");
+    seed::trail_log_events(
+        &trail,
+        TRAIL_GROUP,
+        &[
+            root(MEMBER, "13:01:00", "192.0.2.99"),
+            by_a_service,
+            root(TRAIL, "13:03:00", "192.0.2.77"),
+        ],
+    )
+    .await;
+    let topic = seed::outcome_topic(&emu.central_config()).await;
+    let ctx = context(
+        &emu,
+        Config {
+            mode: Some(Mode::Enforce),
+            org_trail_account: Some(TRAIL.into()),
+            notify_topic_arn: Some(topic),
+            // quell never acts in the management account; it still reads the trail there, and
+            // tells of what it read.
+            deny_accounts: [TRAIL.to_string()].into(),
+            ..Config::default()
+        },
+        "cloudtrail-alarm-response",
+    );
+    let r = quell::runtime::handle(
+        &CloudtrailAlarmResponse::default(),
+        &ctx,
+        org_alarm("cloudwatch-alarm-rootaccountusage.json", &day),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.reports.len(), 1, "{:?}", r.reports);
+    let rep = &r.reports[0];
+    assert_eq!(
+        (rep.account.as_str(), rep.outcome.name()),
+        (TRAIL, "FAILED"),
+        "{rep:?}"
+    );
+    for want in ["CRITICAL", MEMBER, TRAIL, "192.0.2.99", "192.0.2.77"] {
+        assert!(rep.note.contains(want), "{want}: {}", rep.note);
+    }
+    // The root call a service made for it is not root usage: the filter leaves it out.
+    assert!(!rep.note.contains("203.0.113.50"), "{}", rep.note);
+    // The person is told, in the channel's message.
+    let sent = emu.sns_messages().await;
+    assert_eq!(sent.len(), 1, "one message for the organization: {sent:?}");
+    let text = sent[0]["message"].as_str().unwrap();
+    assert!(
+        text.contains("192.0.2.99") && text.contains(MEMBER),
+        "{text}"
+    );
+}

@@ -343,11 +343,13 @@ async fn the_trail_account_forwards_quells_alarms_where_no_member_stack_is() {
         &[
             ("CloudTrailLogGroupName", "aws-cloudtrail-logs-organization"),
             ("CentralEventBusArn", bus.as_str()),
+            ("OrganizationId", ORG),
             ("ForwardAlarms", "true"),
         ],
     )
     .await;
     assert_eq!(status, StackStatus::CreateComplete, "{why}");
+    trail_reader_reads_the_trails_group_alone(&management, "999999999999").await;
     let got = rules(&management).await;
     assert_eq!(
         got,
@@ -372,9 +374,10 @@ async fn the_trail_account_forwards_quells_alarms_where_no_member_stack_is() {
     );
     assert!(roles(&management).await.contains("quell-forward"));
 
-    // In a log archive account, which has the member stacks, it makes no role and no rule.
+    // In a log archive account, which has the member stacks, it makes no rule and no role but the
+    // trail reader.
     let archive = emu.account_config(MEMBER).await;
-    let before = roles(&archive).await;
+    let mut before = roles(&archive).await;
     let (status, why) = create_stack(
         &archive,
         "quell-trail",
@@ -382,12 +385,83 @@ async fn the_trail_account_forwards_quells_alarms_where_no_member_stack_is() {
         &[
             ("CloudTrailLogGroupName", "aws-cloudtrail-logs-organization"),
             ("CentralEventBusArn", bus.as_str()),
+            ("OrganizationId", ORG),
         ],
     )
     .await;
     assert_eq!(status, StackStatus::CreateComplete, "{why}");
     assert!(rules(&archive).await.is_empty());
+    before.insert(quell::member::TRAIL_READER_ROLE.to_string());
     assert_eq!(roles(&archive).await, before);
+    trail_reader_reads_the_trails_group_alone(&archive, MEMBER).await;
+}
+
+/// The trail reader as the trail stack made it, read back from IAM: the alarm responder's
+/// function role alone may assume it, and it may read the trail's log group and no other.
+async fn trail_reader_reads_the_trails_group_alone(config: &SdkConfig, account: &str) {
+    let iam = aws_sdk_iam::Client::new(config);
+    let name = quell::member::TRAIL_READER_ROLE;
+    let role = iam
+        .get_role()
+        .role_name(name)
+        .send()
+        .await
+        .unwrap()
+        .role
+        .unwrap();
+    let trust: serde_json::Value =
+        serde_json::from_str(&policy_json(role.assume_role_policy_document().unwrap())).unwrap();
+    let s = &trust["Statement"][0];
+    assert_eq!(
+        s["Principal"]["AWS"],
+        format!("arn:aws:iam::{CENTRAL}:root"),
+        "{trust}"
+    );
+    assert_eq!(
+        s["Condition"]["ArnLike"]["aws:PrincipalArn"],
+        format!("arn:aws:iam::{CENTRAL}:role/quell/cloudtrail-alarm-response/*"),
+        "{trust}"
+    );
+    assert_eq!(
+        s["Condition"]["StringEquals"]["aws:PrincipalOrgID"], ORG,
+        "{trust}"
+    );
+    let doc = iam
+        .get_role_policy()
+        .role_name(name)
+        .policy_name(name)
+        .send()
+        .await
+        .unwrap()
+        .policy_document;
+    let policy: serde_json::Value = serde_json::from_str(&policy_json(&doc)).unwrap();
+    let group =
+        format!("arn:aws:logs:{REGION}:{account}:log-group:aws-cloudtrail-logs-organization");
+    assert_eq!(
+        policy["Statement"][1]["Resource"],
+        serde_json::json!([group, format!("{group}:*")]),
+        "{policy}"
+    );
+    let allowed: BTreeSet<&str> = policy["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["Effect"] == "Allow")
+        .flat_map(|s| {
+            s["Action"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|a| a.as_str())
+        })
+        .collect();
+    assert_eq!(
+        allowed,
+        quell::member::TRAIL_READER_PERMISSIONS
+            .iter()
+            .copied()
+            .collect::<BTreeSet<_>>()
+    );
 }
 
 /// An inline policy as JSON. IAM returns it URL-encoded JSON; the emulator returns a policy its

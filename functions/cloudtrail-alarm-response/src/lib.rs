@@ -1,7 +1,18 @@
 //! `cloudtrail-alarm-response`: a CIS alarm says only that a CloudTrail metric crossed a threshold.
-//! This finds out what happened — the CloudTrail events of the alarm's evaluation window in the
-//! member account: who, from where, which calls — and responds per alarm, reusing the other
-//! remediations where one exists:
+//! This finds out what happened — the CloudTrail events of the alarm's evaluation window: who, from
+//! where, which calls — and responds per alarm, reusing the other remediations where one exists.
+//!
+//! Where the events are read:
+//! - **An alarm of the organization trail** (raised in QUELL_ORG_TRAIL_ACCOUNT, where org/trail.yaml
+//!   puts the alarms on the trail's log group): through that account's `quell-trail-reader` role,
+//!   the alarm's own metric filter (DescribeMetricFilters: its log group and pattern), then the
+//!   events of the alarm's window that the pattern matches (FilterLogEvents) — the exact events
+//!   that fired it, of every account and Region, with no event-history lag. The alarm is split
+//!   into one finding per account and Region the events name (`recipientAccountId`, `awsRegion`),
+//!   each answered there through that account's own role; the escalated alarms are escalated
+//!   once, naming every account.
+//! - **Any other alarm** (a member's own trail and alarms): LookupEvents in the alarm's account
+//!   and Region.
 //!
 //! | alarm metric (default) | response |
 //! |---|---|
@@ -19,6 +30,12 @@
 //!   (default `quell-cis-`, the names org/trail.yaml gives its alarms) and the metric it
 //!   watches is in `QUELL_ALARM_NAMESPACE` (default `CISBenchmark`). Any other alarm is not
 //!   applicable, whatever its metric is called, and no call is made for it.
+//! - The organization trail's log group is believed for the account and Region each event names:
+//!   only CloudTrail and the trail account's own administrators write there, and the reader role
+//!   may read that group alone (org/trail.yaml). A member's own log group, which the member can
+//!   write to, is never read: its alarms are looked up in its event history, which AWS alone
+//!   writes. Each account an event names is held to QUELL_ALLOW_ACCOUNTS / QUELL_DENY_ACCOUNTS on
+//!   its own; the trail's account (often the management account) is only read.
 //! - The window is at most one hour. The parser already bounds it by the envelope's `time`
 //!   (AWS's timestamp, not the alarm's own reasonData); here, defensively, a window longer than
 //!   3600 s, one whose end is missing, or one whose start is after its end becomes at most the
@@ -324,6 +341,25 @@ pub struct Call {
 }
 
 impl Call {
+    /// A CloudTrail record, as LookupEvents or the trail's log group gives it.
+    pub fn from_record(record: Value) -> Call {
+        let ident = &record["userIdentity"];
+        Call {
+            name: record["eventName"].as_str().unwrap_or_default().to_string(),
+            source_ip: record["sourceIPAddress"]
+                .as_str()
+                .unwrap_or("?")
+                .to_string(),
+            who: ident["userName"]
+                .as_str()
+                .or(ident["arn"].as_str())
+                .unwrap_or("?")
+                .to_string(),
+            user_type: ident["type"].as_str().unwrap_or("?").to_string(),
+            record,
+        }
+    }
+
     /// The call failed (its record has an `errorCode`): evidence, not a change.
     pub fn failed(&self) -> bool {
         self.record
@@ -362,6 +398,193 @@ pub struct Target {
     pub region: String,
     pub partition: String,
     calls: Cached<Vec<Call>>,
+    /// Where the calls came from when the finding carried them (an organization trail's alarm,
+    /// split by account): the log group, and whether every matching event was read.
+    evidence: Option<(String, bool)>,
+}
+
+/// The organization trail: the alarm's events read from the trail's log group, in the account
+/// that owns it, through its `quell-trail-reader` role.
+pub mod org {
+    use std::collections::BTreeMap;
+
+    use aws_smithy_types::DateTime;
+    use quell::finding::validate;
+    use quell::{AwsError, AwsResultExt};
+
+    use super::{changes, Call, Kind};
+
+    /// The most events read from the log group for one alarm.
+    pub const MAX_EVENTS: usize = 500;
+
+    /// The alarm's metric filter: the log group it watches and its pattern. Exactly one filter
+    /// must feed the alarm's metric; none, or several that disagree, is an error naming them.
+    pub async fn metric_filter(
+        logs: &aws_sdk_cloudwatchlogs::Client,
+        alarm: &str,
+        metric: &str,
+        namespace: &str,
+    ) -> Result<(String, String), AwsError> {
+        let mut found: Vec<(String, String)> = Vec::new();
+        let mut pages = logs
+            .describe_metric_filters()
+            .metric_name(metric)
+            .metric_namespace(namespace)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.aws(|| {
+                format!("could not read the metric filters of metric {namespace}/{metric}")
+            })?;
+            for mf in page.metric_filters() {
+                // The metric and the namespace in the same transformation.
+                let feeds = mf
+                    .metric_transformations()
+                    .iter()
+                    .any(|m| m.metric_name() == metric && m.metric_namespace() == namespace);
+                if let (true, Some(group), Some(pattern)) =
+                    (feeds, mf.log_group_name(), mf.filter_pattern())
+                {
+                    let entry = (group.to_string(), pattern.to_string());
+                    if !found.contains(&entry) {
+                        found.push(entry);
+                    }
+                }
+            }
+        }
+        match found.len() {
+            1 => Ok(found.remove(0)),
+            0 => Err(AwsError::other(
+                format!("could not trace alarm {alarm} to its events"),
+                "NoMetricFilter",
+                format!(
+                    "no metric filter feeds metric {namespace}/{metric} in the trail's account"
+                ),
+                false,
+            )),
+            n => Err(AwsError::other(
+                format!("could not trace alarm {alarm} to its events"),
+                "AmbiguousMetricFilter",
+                format!(
+                    "{n} metric filters feed metric {namespace}/{metric}: {}",
+                    found
+                        .iter()
+                        .map(|(g, _)| g.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                false,
+            )),
+        }
+    }
+
+    /// The events of `group` between `start` and `end` that `pattern` matches, at most
+    /// [`MAX_EVENTS`], and whether that was all of them. A message that is not a CloudTrail
+    /// record naming its account and Region is left out (and counted in the log).
+    pub async fn events(
+        logs: &aws_sdk_cloudwatchlogs::Client,
+        group: &str,
+        pattern: &str,
+        start: DateTime,
+        end: DateTime,
+    ) -> Result<(Vec<Call>, bool), AwsError> {
+        let mut out = Vec::new();
+        let mut skipped = 0usize;
+        let mut pages = logs
+            .filter_log_events()
+            .log_group_name(group)
+            .filter_pattern(pattern)
+            .start_time(start.secs() * 1000)
+            .end_time(end.secs() * 1000)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.aws(|| format!("could not read the events of log group {group}"))?;
+            for e in page.events() {
+                match e
+                    .message()
+                    .and_then(|m| serde_json::from_str(m).ok())
+                    .map(Call::from_record)
+                {
+                    Some(call) if origin(&call).is_some() => {
+                        if out.len() == MAX_EVENTS {
+                            return Ok((out, false));
+                        }
+                        out.push(call);
+                    }
+                    _ => skipped += 1,
+                }
+            }
+        }
+        if skipped > 0 {
+            tracing::warn!(
+                group,
+                skipped,
+                "log events that are not CloudTrail records were left out"
+            );
+        }
+        Ok((out, true))
+    }
+
+    /// The account and Region a record was delivered for (`recipientAccountId`, `awsRegion`).
+    pub fn origin(c: &Call) -> Option<(String, String)> {
+        let account = c.record["recipientAccountId"].as_str()?;
+        let region = c.record["awsRegion"].as_str()?;
+        (validate::account_id(account) && validate::region(region))
+            .then(|| (account.to_string(), region.to_string()))
+    }
+
+    /// The events by the account and Region they were delivered for.
+    pub fn by_account(calls: Vec<Call>) -> BTreeMap<(String, String), Vec<Call>> {
+        let mut out: BTreeMap<(String, String), Vec<Call>> = BTreeMap::new();
+        for c in calls {
+            if let Some(key) = origin(&c) {
+                out.entry(key).or_default().push(c);
+            }
+        }
+        out
+    }
+
+    /// For an alarm quell escalates rather than acts on: what a person must look at, in every
+    /// account and Region.
+    pub fn escalation(
+        kind: Kind,
+        by_account: &BTreeMap<(String, String), Vec<Call>>,
+    ) -> Option<String> {
+        let all = || -> Vec<(String, Vec<Call>)> {
+            by_account
+                .iter()
+                .map(|((a, r), c)| (format!("{a} {r}"), c.clone()))
+                .collect()
+        };
+        let (what, seen) = if kind == Kind::RootUsage {
+            ("CRITICAL: the root user was used".to_string(), all())
+        } else {
+            let (what, hit) = kind.escalation()?;
+            let seen: Vec<(String, Vec<Call>)> = by_account
+                .iter()
+                .map(|((a, r), c)| {
+                    (
+                        format!("{a} {r}"),
+                        c.iter().filter(|c| hit(c)).cloned().collect::<Vec<_>>(),
+                    )
+                })
+                .filter(|(_, c)| !c.is_empty())
+                .collect();
+            // The filter matched events quell would not count: shown all the same.
+            (what.to_string(), if seen.is_empty() { all() } else { seen })
+        };
+        let total: usize = seen.iter().map(|(_, c)| c.len()).sum();
+        let accounts: Vec<String> = seen
+            .iter()
+            .map(|(where_, c)| format!("account {where_}: {}", changes(c)))
+            .collect();
+        Some(format!(
+            "{what} in {} account(s) of the organization, {total} calls: {}",
+            seen.len(),
+            accounts.join(" | ")
+        ))
+    }
 }
 
 pub struct Clients {
@@ -443,21 +666,9 @@ async fn calls(c: &Clients, t: &Target) -> Result<Vec<Call>, AwsError> {
                 .cloud_trail_event()
                 .and_then(|j| serde_json::from_str(j).ok())
                 .unwrap_or(Value::Null);
-            let ident = &record["userIdentity"];
-            out.push(Call {
-                name: e.event_name().unwrap_or_default().to_string(),
-                source_ip: record["sourceIPAddress"]
-                    .as_str()
-                    .unwrap_or("?")
-                    .to_string(),
-                who: ident["userName"]
-                    .as_str()
-                    .or(ident["arn"].as_str())
-                    .unwrap_or("?")
-                    .to_string(),
-                user_type: ident["type"].as_str().unwrap_or("?").to_string(),
-                record,
-            });
+            let mut call = Call::from_record(record);
+            call.name = e.event_name().unwrap_or_default().to_string();
+            out.push(call);
         }
         if out.len() >= 500 {
             break;
@@ -856,11 +1067,69 @@ impl CloudtrailAlarmResponse {
     }
 }
 
+impl CloudtrailAlarmResponse {
+    /// [`Remediation::split`], with the trail account's CloudWatch Logs client.
+    pub async fn split_with(
+        &self,
+        logs: &aws_sdk_cloudwatchlogs::Client,
+        f: &Finding,
+    ) -> Result<Vec<Finding>, AwsError> {
+        let t = self.target(f).map_err(|na| {
+            AwsError::other("could not read the alarm", "NotApplicable", na.0, false)
+        })?;
+        let (group, pattern) =
+            org::metric_filter(logs, &t.alarm, &f.kind, &self.alarm_namespace).await?;
+        let (records, complete) = org::events(logs, &group, &pattern, t.start, t.end).await?;
+        let by_account = org::by_account(records);
+        let window = format!("{} to {}", fmt(&t.start), fmt(&t.end));
+        if by_account.is_empty() {
+            return Err(AwsError::other(
+                "no event of the alarm was found",
+                "NoEvidence",
+                format!(
+                    "no event of log group {group} (account {}) matched the filter pattern of metric {} between {window}: a person must find what fired alarm {}",
+                    f.account, f.kind, t.alarm
+                ),
+                false,
+            ));
+        }
+        if let Some(text) = org::escalation(t.kind, &by_account) {
+            let more = if complete {
+                String::new()
+            } else {
+                format!(" (only the first {} events were read)", org::MAX_EVENTS)
+            };
+            return Err(AwsError::other(
+                "escalated",
+                "ManualActionRequired",
+                format!("{text}, from log group {group} between {window}{more}. A person must confirm they were intended"),
+                false,
+            ));
+        }
+        Ok(by_account
+            .into_iter()
+            .map(|((account, region), records)| {
+                let mut part = f.clone();
+                part.id = format!("{}/{account}/{region}", f.id);
+                part.partition = quell::finding::validate::partition_of(&region).to_string();
+                part.account = account;
+                part.region = region;
+                part.evidence = Some(quell::finding::Evidence {
+                    log_group: group.clone(),
+                    records: records.into_iter().map(|c| c.record).collect(),
+                    complete,
+                });
+                part
+            })
+            .collect())
+    }
+}
+
 impl Remediation for CloudtrailAlarmResponse {
     const SPEC: Spec = Spec {
         id: "cloudtrail-alarm-response",
-        summary: "Finds what a CIS CloudTrail alarm saw (LookupEvents in its window) and responds per alarm, reusing the other remediations",
-        resolved: "LookupEvents in the alarm window, succeeded non-quell calls: ConsoleSigninWithoutMFA: each user signed in without MFA has inline policy quell-deny-without-mfa; CloudTrailConfigChanges: each named trail logging, multi-region, log file validation on; SecurityGroupChanges: each changed group has no world-open high-risk port; S3BucketPolicyChanges: each bucket's Block Public Access all four true; DisableOrDeleteCMK: each key neither Disabled nor PendingDeletion; AWSConfigChanges: each stopped or replaced recorder recording. UNCONFIRMED when the window shows no call (RootAccountUsage too) or 500+.",
+        summary: "Finds what a CIS CloudTrail alarm saw (the organization trail's log group with the alarm's own filter pattern, or LookupEvents in a member's own trail) and responds per alarm in each account, reusing the other remediations",
+        resolved: "The alarm window's events (an organization trail's alarm: FilterLogEvents with its metric filter's pattern, one finding per account and Region they name; otherwise LookupEvents), succeeded non-quell calls: ConsoleSigninWithoutMFA: each user signed in without MFA has inline policy quell-deny-without-mfa; CloudTrailConfigChanges: each named trail logging, multi-region, log file validation on; SecurityGroupChanges: each changed group has no world-open high-risk port; S3BucketPolicyChanges: each bucket's Block Public Access all four true; DisableOrDeleteCMK: each key neither Disabled nor PendingDeletion; AWSConfigChanges: each stopped or replaced recorder recording. UNCONFIRMED when the window shows no call (RootAccountUsage too) or 500+. An organization trail's alarm whose log group shows no matching event, or whose metric filter is missing or ambiguous, FAILED (NOTIFIED), naming them.",
         untouched: "Only alarms named with QUELL_ALARM_NAME_PREFIX (quell-cis-) on a QUELL_ALARM_NAMESPACE (CISBenchmark) metric, in state ALARM. Escalated, never changed (ManualActionRequired, NOTIFIED): RootAccountUsage with calls, UnauthorizedAPICalls, IAMPolicyChanges, NACLChanges, NetworkGatewayChanges, RouteTableChanges, VPCChanges, ConsoleAuthenticationFailures. Plans only: MFA policies with QUELL_MFA_NOTIFY_ONLY=true, keys unless QUELL_ALARM_KMS_RESTORE=true. Exempt-tagged trails, groups, buckets and keys are left as they are (checked again before each change); users' tags are not read.",
         triggers: Triggers {
             alarm_metrics: &[
@@ -1054,6 +1323,13 @@ impl Remediation for CloudtrailAlarmResponse {
             f.observed_at.as_deref().and_then(parse_time),
             DateTime::from(SystemTime::now()),
         );
+        let calls = Cached::default();
+        // An organization trail's alarm, split by account: its events were read from the trail's
+        // log group with the alarm's own filter pattern, and are not looked up again.
+        let evidence = f.evidence.as_ref().map(|e| {
+            calls.set(e.records.iter().cloned().map(Call::from_record).collect());
+            (e.log_group.clone(), e.complete)
+        });
         Ok(Target {
             alarm,
             kind,
@@ -1062,8 +1338,24 @@ impl Remediation for CloudtrailAlarmResponse {
             account: f.account.clone(),
             region: f.region.clone(),
             partition: f.partition.clone(),
-            calls: Cached::default(),
+            calls,
+            evidence,
         })
+    }
+
+    /// An alarm of the organization trail, in the account that owns the trail: its events are
+    /// in the trail's log group, for every account and Region.
+    fn splits(&self, f: &Finding) -> bool {
+        f.evidence.is_none() && self.target(f).is_ok()
+    }
+
+    /// The alarm's own metric filter (DescribeMetricFilters: its pattern and log group), the
+    /// events of its window that the pattern matches (FilterLogEvents), and one finding per
+    /// account and Region they name, each carrying its events. The escalated alarms are escalated
+    /// here, once, naming every account: they need no session in the accounts.
+    async fn split(&self, trail: &Member, f: &Finding) -> Result<Vec<Finding>, AwsError> {
+        self.split_with(&aws_sdk_cloudwatchlogs::Client::new(trail.config()), f)
+            .await
     }
 
     /// The alarm and its window. Only what `target` decided: the runtime keys its loop breaking
@@ -1263,7 +1555,12 @@ impl Remediation for CloudtrailAlarmResponse {
     /// "resolved".
     fn unchecked(&self, t: &Target) -> Option<String> {
         let calls = t.calls.get()?;
-        if calls.is_empty() {
+        if let Some((group, false)) = &t.evidence {
+            Some(format!(
+                "only the first {} events of log group {group} were read",
+                org::MAX_EVENTS
+            ))
+        } else if calls.is_empty() {
             Some("CloudTrail showed no call of the alarm's window: event history can lag the alarm by 15 minutes, and LookupEvents searches only this account and region (an organization trail's log group sees every account and region)".into())
         } else if calls.len() >= 500 {
             Some("only the window's first 500 calls were read".into())

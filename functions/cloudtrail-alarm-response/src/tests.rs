@@ -38,6 +38,7 @@ fn target(kind: Kind) -> Target {
         region: "us-east-1".into(),
         partition: "aws".into(),
         calls: Cached::default(),
+        evidence: None,
     }
 }
 
@@ -887,4 +888,286 @@ async fn quells_own_changes_are_not_acted_on_again() {
     let seen = evidence(std::slice::from_ref(&by_issuer));
     assert!(seen.contains("(quell's own change)"), "{seen}");
     assert!(changed(&[by_issuer], KMS_CALLS, "keyId").is_empty());
+}
+
+// ------------------------------------------------------------ the organization trail
+
+use aws_sdk_cloudwatchlogs::operation::describe_metric_filters::DescribeMetricFiltersOutput;
+use aws_sdk_cloudwatchlogs::operation::filter_log_events::FilterLogEventsOutput;
+use aws_sdk_cloudwatchlogs::types::{FilteredLogEvent, MetricFilter, MetricTransformation};
+
+const TRAIL_GROUP: &str = "aws-cloudtrail-logs-organization";
+
+/// The alarm of the sample `name`, raised in the trail's account 999999999999.
+fn org_alarm(name: &str) -> Finding {
+    let mut event = sample(name);
+    event["account"] = json!("999999999999");
+    finding_of(event)
+}
+
+fn metric_filters(filters: &[(&str, &str, &str)]) -> DescribeMetricFiltersOutput {
+    let mut b = DescribeMetricFiltersOutput::builder();
+    for (group, metric, pattern) in filters {
+        b = b.metric_filters(
+            MetricFilter::builder()
+                .filter_name(format!("{metric}Filter"))
+                .log_group_name(*group)
+                .filter_pattern(*pattern)
+                .metric_transformations(
+                    MetricTransformation::builder()
+                        .metric_name(*metric)
+                        .metric_namespace("CISBenchmark")
+                        .metric_value("1")
+                        .build()
+                        .unwrap(),
+                )
+                .build(),
+        );
+    }
+    b.build()
+}
+
+fn log_events(messages: Vec<String>) -> FilterLogEventsOutput {
+    let mut b = FilterLogEventsOutput::builder();
+    for (i, m) in messages.into_iter().enumerate() {
+        b = b.events(
+            FilteredLogEvent::builder()
+                .event_id(i.to_string())
+                .log_stream_name("o-abc_999999999999_CloudTrail_us-east-1")
+                .message(m)
+                .build(),
+        );
+    }
+    b.build()
+}
+
+/// A record as an organization trail writes it: the account and Region it was delivered for.
+fn delivered(mut record: Value, account: &str, region: &str) -> String {
+    record["recipientAccountId"] = json!(account);
+    record["awsRegion"] = json!(region);
+    record.to_string()
+}
+
+#[tokio::test]
+async fn an_organization_alarm_is_split_into_one_finding_per_account_and_region() {
+    let (_, _, pattern) = quell::cis::alarm("quell-cis-ConsoleSigninWithoutMFA").unwrap();
+    let d = mock!(aws_sdk_cloudwatchlogs::Client::describe_metric_filters)
+        .match_requests(|r| {
+            r.metric_name() == Some("ConsoleSigninWithoutMFA")
+                && r.metric_namespace() == Some("CISBenchmark")
+        })
+        .then_output(move || metric_filters(&[(TRAIL_GROUP, "ConsoleSigninWithoutMFA", pattern)]));
+    let f = mock!(aws_sdk_cloudwatchlogs::Client::filter_log_events)
+        .match_requests(move |r| {
+            r.log_group_name() == Some(TRAIL_GROUP)
+                && r.filter_pattern() == Some(pattern)
+                && r.start_time().is_some()
+                && r.end_time() > r.start_time()
+        })
+        .then_output(|| {
+            log_events(vec![
+                delivered(login("alice", "No"), "111111111111", "us-east-1"),
+                delivered(login("carol", "No"), "222222222222", "eu-west-1"),
+                delivered(login("dave", "No"), "111111111111", "us-east-1"),
+                // Not a CloudTrail record naming its account: left out.
+                "not json".into(),
+                login("eve", "No").to_string(),
+            ])
+        });
+    let logs = mock_client!(aws_sdk_cloudwatchlogs, RuleMode::MatchAny, [&d, &f]);
+    let alarm = org_alarm("cloudwatch-alarm-consolesigninwithoutmfa.json");
+    let r = CloudtrailAlarmResponse::default();
+    assert!(r.splits(&alarm));
+    let parts = r.split_with(&logs, &alarm).await.unwrap();
+    let got: Vec<(&str, &str, usize)> = parts
+        .iter()
+        .map(|p| {
+            (
+                p.account.as_str(),
+                p.region.as_str(),
+                p.evidence.as_ref().unwrap().records.len(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("111111111111", "us-east-1", 2),
+            ("222222222222", "eu-west-1", 1)
+        ]
+    );
+    for p in &parts {
+        assert!(
+            p.id.starts_with(&alarm.id) && p.id.ends_with(&format!("{}/{}", p.account, p.region))
+        );
+        let e = p.evidence.as_ref().unwrap();
+        assert_eq!(e.log_group, TRAIL_GROUP);
+        assert!(e.complete);
+        // A part is not split again, and its target carries the part's events: no lookup.
+        assert!(!r.splits(p));
+        let t = r.target(p).unwrap();
+        assert_eq!(t.calls.get().unwrap().len(), e.records.len());
+    }
+    assert_eq!((d.num_calls(), f.num_calls()), (1, 1));
+}
+
+#[tokio::test]
+async fn a_part_is_answered_from_its_own_events_without_a_lookup() {
+    let alarm = org_alarm("cloudwatch-alarm-consolesigninwithoutmfa.json");
+    let mut part = alarm.clone();
+    part.account = "111111111111".into();
+    part.evidence = Some(quell::finding::Evidence {
+        log_group: TRAIL_GROUP.into(),
+        records: vec![login("alice", "No"), login("bob", "Yes")],
+        complete: true,
+    });
+    let never = mock!(aws_sdk_cloudtrail::Client::lookup_events).then_error(|| {
+        LookupEventsError::generic(ErrorMetadata::builder().code("NotExpected").build())
+    });
+    let g = mock!(aws_sdk_iam::Client::get_user_policy).then_error(|| {
+        GetUserPolicyError::generic(ErrorMetadata::builder().code("NoSuchEntity").build())
+    });
+    let ct = mock_client!(aws_sdk_cloudtrail, [&never]);
+    let iam = mock_client!(aws_sdk_iam, RuleMode::MatchAny, [&g]);
+    let r = CloudtrailAlarmResponse::default();
+    let t = r.target(&part).unwrap();
+    let steps = r.plan(&clients(ct, iam), &t).await.unwrap();
+    assert_eq!(steps.len(), 1, "{steps:?}");
+    assert!(steps[0].detail.contains("user=alice"), "{steps:?}");
+    assert_eq!(never.num_calls(), 0);
+    assert_eq!(r.unchecked(&t), None);
+    // A part whose log group held more than was read is never RESOLVED.
+    part.evidence.as_mut().unwrap().complete = false;
+    let t = r.target(&part).unwrap();
+    t.calls.get();
+    assert!(r.unchecked(&t).unwrap().contains(TRAIL_GROUP));
+}
+
+#[tokio::test]
+async fn an_untraceable_organization_alarm_fails_naming_why() {
+    let alarm = org_alarm("cloudwatch-alarm-securitygroupchanges.json");
+    let (_, _, pattern) = quell::cis::alarm("quell-cis-SecurityGroupChanges").unwrap();
+    let r = CloudtrailAlarmResponse::default();
+    let never = || {
+        mock!(aws_sdk_cloudwatchlogs::Client::filter_log_events).then_error(|| {
+            aws_sdk_cloudwatchlogs::operation::filter_log_events::FilterLogEventsError::generic(
+                ErrorMetadata::builder().code("NotExpected").build(),
+            )
+        })
+    };
+    // No filter feeds the metric (another namespace's does not count).
+    let none = mock!(aws_sdk_cloudwatchlogs::Client::describe_metric_filters).then_output(|| {
+        let mut out = metric_filters(&[]);
+        out.metric_filters = Some(vec![MetricFilter::builder()
+            .log_group_name(TRAIL_GROUP)
+            .filter_pattern("{ $.x = 1 }")
+            .metric_transformations(
+                MetricTransformation::builder()
+                    .metric_name("SecurityGroupChanges")
+                    .metric_namespace("SomeoneElse")
+                    .metric_value("1")
+                    .build()
+                    .unwrap(),
+            )
+            .build()]);
+        out
+    });
+    let n = never();
+    let logs = mock_client!(aws_sdk_cloudwatchlogs, RuleMode::MatchAny, [&none, &n]);
+    let e = r.split_with(&logs, &alarm).await.unwrap_err();
+    assert_eq!(e.code.as_deref(), Some("NoMetricFilter"), "{e}");
+    assert!(
+        !e.retryable && e.to_string().contains("CISBenchmark/SecurityGroupChanges"),
+        "{e}"
+    );
+    // Two filters that disagree.
+    let two =
+        mock!(aws_sdk_cloudwatchlogs::Client::describe_metric_filters).then_output(move || {
+            metric_filters(&[
+                (TRAIL_GROUP, "SecurityGroupChanges", pattern),
+                ("another-group", "SecurityGroupChanges", pattern),
+            ])
+        });
+    let n = never();
+    let logs = mock_client!(aws_sdk_cloudwatchlogs, RuleMode::MatchAny, [&two, &n]);
+    let e = r.split_with(&logs, &alarm).await.unwrap_err();
+    assert_eq!(e.code.as_deref(), Some("AmbiguousMetricFilter"), "{e}");
+    assert!(e.to_string().contains("another-group"), "{e}");
+    assert_eq!(n.num_calls(), 0);
+    // The filter, but no event in the window.
+    let one = mock!(aws_sdk_cloudwatchlogs::Client::describe_metric_filters)
+        .then_output(move || metric_filters(&[(TRAIL_GROUP, "SecurityGroupChanges", pattern)]));
+    let empty = mock!(aws_sdk_cloudwatchlogs::Client::filter_log_events)
+        .then_output(|| log_events(Vec::new()));
+    let logs = mock_client!(aws_sdk_cloudwatchlogs, RuleMode::MatchAny, [&one, &empty]);
+    let e = r.split_with(&logs, &alarm).await.unwrap_err();
+    assert_eq!(e.code.as_deref(), Some("NoEvidence"), "{e}");
+    assert!(
+        e.to_string().contains(TRAIL_GROUP)
+            && e.to_string().contains("quell-cis-SecurityGroupChanges"),
+        "{e}"
+    );
+    // A read that fails is retried as AWS says.
+    let one = mock!(aws_sdk_cloudwatchlogs::Client::describe_metric_filters)
+        .then_output(move || metric_filters(&[(TRAIL_GROUP, "SecurityGroupChanges", pattern)]));
+    let throttled = mock!(aws_sdk_cloudwatchlogs::Client::filter_log_events).then_error(|| {
+        aws_sdk_cloudwatchlogs::operation::filter_log_events::FilterLogEventsError::generic(
+            ErrorMetadata::builder().code("ThrottlingException").build(),
+        )
+    });
+    let logs = mock_client!(
+        aws_sdk_cloudwatchlogs,
+        RuleMode::MatchAny,
+        [&one, &throttled]
+    );
+    let e = r.split_with(&logs, &alarm).await.unwrap_err();
+    assert!(e.to_string().contains(TRAIL_GROUP), "{e}");
+}
+
+#[tokio::test]
+async fn an_escalated_organization_alarm_is_escalated_once_naming_every_account() {
+    let alarm = org_alarm("cloudwatch-alarm-iampolicychanges.json");
+    let (_, _, pattern) = quell::cis::alarm("quell-cis-IAMPolicyChanges").unwrap();
+    let d = mock!(aws_sdk_cloudwatchlogs::Client::describe_metric_filters)
+        .then_output(move || metric_filters(&[(TRAIL_GROUP, "IAMPolicyChanges", pattern)]));
+    let f = mock!(aws_sdk_cloudwatchlogs::Client::filter_log_events).then_output(|| {
+        log_events(vec![
+            delivered(
+                call(
+                    "PutRolePolicy",
+                    "iam.amazonaws.com",
+                    json!({"roleName": "admin"}),
+                ),
+                "111111111111",
+                "us-east-1",
+            ),
+            delivered(
+                call(
+                    "AttachUserPolicy",
+                    "iam.amazonaws.com",
+                    json!({"userName": "intern"}),
+                ),
+                "222222222222",
+                "us-east-1",
+            ),
+        ])
+    });
+    let logs = mock_client!(aws_sdk_cloudwatchlogs, RuleMode::MatchAny, [&d, &f]);
+    let e = CloudtrailAlarmResponse::default()
+        .split_with(&logs, &alarm)
+        .await
+        .unwrap_err();
+    assert_eq!(e.code.as_deref(), Some("ManualActionRequired"), "{e}");
+    let text = e.to_string();
+    for want in [
+        "111111111111",
+        "222222222222",
+        "PutRolePolicy",
+        "AttachUserPolicy",
+        "mallory",
+        "198.51.100.7",
+        TRAIL_GROUP,
+    ] {
+        assert!(text.contains(want), "{want} missing: {text}");
+    }
 }

@@ -9,7 +9,8 @@
 //! - every action its Spec declares was used by some test (no dead permission), unless
 //!   [`UNEXERCISED`] names it with the reason no test can reach it;
 //! - every undo-only action (`undo_permissions`) was used by the `quell-undo` role, and that role
-//!   made no call its policy does not grant.
+//!   made no call its policy does not grant;
+//! - the trail reader (`quell-trail-reader`) used each of its actions and nothing else.
 //!
 //! Usage: `quell-audit DIR`. Prints one row per function; exits 1 naming each violation.
 
@@ -212,6 +213,11 @@ fn audit(dir: &Path) -> Result<(), Vec<String>> {
         };
         let grants: BTreeSet<&str> = if role == quell::member::UNDO_ROLE {
             undo_grants.clone()
+        } else if role == quell::member::TRAIL_READER_ROLE {
+            quell::member::TRAIL_READER_PERMISSIONS
+                .iter()
+                .copied()
+                .collect()
         } else if let Some(s) = specs
             .iter()
             .find(|s| quell::Config::default().member_role_of(s.id) == role)
@@ -303,6 +309,24 @@ fn audit(dir: &Path) -> Result<(), Vec<String>> {
         undo_only.len(),
         undo_only.len() - undo_unused.len(),
         undo_unused.join(", ")
+    );
+    let reader = quell::member::TRAIL_READER_ROLE;
+    let reader_seen = used.get(reader).unwrap_or(&none);
+    let reader_unused: Vec<&str> = quell::member::TRAIL_READER_PERMISSIONS
+        .iter()
+        .copied()
+        .filter(|a| !reader_seen.contains(*a))
+        .collect();
+    for a in &reader_unused {
+        problems.push(format!("{reader}: declares {a}, which no test used"));
+    }
+    println!(
+        "{:<32} {:>6} {:>9} {:>6}  {}",
+        reader,
+        counts.get(reader).copied().unwrap_or(0),
+        quell::member::TRAIL_READER_PERMISSIONS.len(),
+        quell::member::TRAIL_READER_PERMISSIONS.len() - reader_unused.len(),
+        reader_unused.join(", ")
     );
     let mut used_shared: BTreeSet<&str> = BTreeSet::new();
     for seen in used.values() {
