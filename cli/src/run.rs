@@ -315,14 +315,20 @@ impl Runner {
             };
             let function = h.spec().id;
             for (index, f) in intake.findings.iter().enumerate() {
-                out.push(match f {
-                    Ok(f) => Ran::of(function, index, &h.handle(ctx, f).await),
-                    Err(e) => Ran {
+                match f {
+                    // A finding split by account gives a report per account.
+                    Ok(f) => out.extend(
+                        h.handle(ctx, f)
+                            .await
+                            .iter()
+                            .map(|rep| Ran::of(function, index, rep)),
+                    ),
+                    Err(e) => out.push(Ran {
                         function: function.to_string(),
                         index,
                         result: Err(e.to_string()),
-                    },
-                });
+                    }),
+                }
             }
         }
         EventRun::Ran(out)

@@ -788,6 +788,10 @@ const MEANT_FOR: &[(&str, &[&str])] = &[
     ("cloudtrail-ec2-deleteflowlogs.json", &["tamper-restore"]),
     ("cloudtrail-logs-deleteloggroup.json", &["tamper-restore"]),
     (
+        "cloudtrail-logs-deletemetricfilter.json",
+        &["tamper-restore"],
+    ),
+    (
         "cloudtrail-cloudtrail-deletetrail.json",
         &["tamper-restore"],
     ),

@@ -61,11 +61,11 @@ pub const FUNCTION_IDS: &[&str] = &[
     "tamper-restore",
 ];
 
-/// Whether a role name is one of quell's member roles (a function's, the undo role, or the trail
-/// reader).
+/// Whether a role name is one of quell's member roles (a function's, or the undo role). Not the
+/// trail reader: it exists only in the trail's account, so elsewhere a member could make a role of
+/// that name and pass its own changes off as quell's.
 pub fn is_quell_role_name(name: &str) -> bool {
     name == UNDO_ROLE
-        || name == TRAIL_READER_ROLE
         || name
             .strip_prefix("quell-")
             .is_some_and(|id| FUNCTION_IDS.contains(&id))

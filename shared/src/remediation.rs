@@ -192,6 +192,16 @@ impl<T: Clone> Cached<T> {
     }
 }
 
+/// What [`Remediation::split`] made of an organization-level finding.
+#[derive(Debug)]
+pub struct Split {
+    /// The findings it stands for, each in its own account and Region.
+    pub parts: Vec<Finding>,
+    /// What no part answers (events past the read's limit, events of an account quell only
+    /// reads): the organization finding's own outcome, notified.
+    pub left: Option<AwsError>,
+}
+
 /// The tags of a resource, for the exemption check.
 pub type Tags = Vec<(String, String)>;
 
@@ -234,14 +244,18 @@ pub trait Remediation: Send + Sync + 'static {
 
     /// The findings `finding` stands for, each in its own account and Region, handled in its
     /// place; `trail` is a session in the trail's account through
-    /// [`crate::member::TRAIL_READER_ROLE`]. An error fails `finding` itself: it is notified
-    /// (there is no finding to record it on) and retried when the error is.
+    /// [`crate::member::TRAIL_READER_ROLE`]. What the split could not hand to a part (`left`),
+    /// and an error, are the outcome of `finding` itself: notified (there is no finding to record
+    /// it on) and retried when the error is.
     fn split(
         &self,
         _trail: &Member,
         finding: &Finding,
-    ) -> impl Future<Output = Result<Vec<Finding>, AwsError>> + Send {
-        let same = vec![finding.clone()];
+    ) -> impl Future<Output = Result<Split, AwsError>> + Send {
+        let same = Split {
+            parts: vec![finding.clone()],
+            left: None,
+        };
         async move { Ok(same) }
     }
 

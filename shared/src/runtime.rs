@@ -172,7 +172,8 @@ pub async fn handle<R: Remediation>(
     Ok(response)
 }
 
-/// One finding, from guards to notification. Always yields a report.
+/// One finding, from guards to notification. Always yields a report: the last, when the finding
+/// was split by account ([`Handler::handle`] gives them all).
 pub async fn handle_finding<R: Remediation>(r: &R, ctx: &Context, f: &Finding) -> Report {
     let mut reports = handle_findings(r, ctx, std::slice::from_ref(f)).await;
     reports.pop().unwrap_or_else(|| unreachable_report::<R>(f))
@@ -283,17 +284,53 @@ async fn split_all<R: Remediation>(
             Ok(trail) => r.split(&trail, f).await,
             Err(e) => Err(e),
         };
+        let mut left = Vec::new();
         match split {
-            Ok(parts) => {
-                tracing::info!(remediation = R::SPEC.id, finding = %f.id, account = %f.account, parts = parts.len(), "organization finding split by account");
-                decided.extend(parts.iter().map(|_| None));
-                out.extend(parts);
+            Ok(split) => {
+                tracing::info!(remediation = R::SPEC.id, finding = %f.id, account = %f.account, parts = split.parts.len(), "organization finding split by account");
+                for part in split.parts {
+                    // The parser holds an event's account to the organization's; a part's account
+                    // comes from the trail's events, and is held to it here.
+                    match &ctx.config.organization_accounts {
+                        Some(org) if !org.contains(&part.account) => left.push(format!(
+                            "events name account {}, which is not one of the organization's (QUELL_ORGANIZATION_ACCOUNTS): not answered",
+                            part.account
+                        )),
+                        _ => {
+                            out.push(part);
+                            decided.push(None);
+                        }
+                    }
+                }
+                if let Some(e) = split.left {
+                    left.insert(0, e.to_string());
+                    if e.retryable {
+                        out.push(f.clone());
+                        decided.push(Some(Outcome::failed(&e.into())));
+                        continue;
+                    }
+                }
             }
             Err(e) => {
                 tracing::error!(remediation = R::SPEC.id, finding = %f.id, account = %f.account, error = %e, "organization finding not split");
+                if e.code
+                    .as_deref()
+                    .is_some_and(|c| c.starts_with("ExpiredToken"))
+                {
+                    reader.forget(&f.account, &f.region);
+                }
                 out.push(f.clone());
                 decided.push(Some(Outcome::failed(&e.into())));
+                continue;
             }
+        }
+        if !left.is_empty() {
+            out.push(f.clone());
+            decided.push(Some(Outcome::Failed {
+                error: left.join("; "),
+                code: Some("ManualActionRequired".into()),
+                retryable: false,
+            }));
         }
     }
     (out, decided)
@@ -757,7 +794,7 @@ pub trait Handler: Send + Sync {
         &'a self,
         ctx: &'a Context,
         f: &'a Finding,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Report> + Send + 'a>>;
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Vec<Report>> + Send + 'a>>;
 }
 
 impl<R: Remediation> Handler for R {
@@ -791,8 +828,8 @@ impl<R: Remediation> Handler for R {
         &'a self,
         ctx: &'a Context,
         f: &'a Finding,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Report> + Send + 'a>> {
-        Box::pin(handle_finding(self, ctx, f))
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Vec<Report>> + Send + 'a>> {
+        Box::pin(handle_findings(self, ctx, std::slice::from_ref(f)))
     }
 }
 

@@ -91,11 +91,14 @@ What it adds to moto 5.2.5, and why:
     evaluate (FilterLogEvents returns every event for them): evaluated here as CloudWatch Logs
     does for the forms CloudTrail metric filters use (`=`, `!=`, `<`, `>`, `<=`, `>=` on strings
     with `*` wildcards and on numbers, EXISTS, NOT EXISTS, IS NULL/TRUE/FALSE, `&&`, `||`,
-    parentheses); a property that is absent matches no comparison. A JSON pattern this does not
+    parentheses; `*` the only wildcard; a number compares only with an unquoted number); where
+    CloudWatch Logs' reading is not documented, the stricter one: an absent property, an object,
+    an array or a boolean matches no comparison (IS TRUE/FALSE tests booleans). A JSON pattern this does not
     understand is InvalidParameterException, at PutMetricFilter as at FilterLogEvents (stricter than
     moto, which takes any text). Other patterns are moto's. FilterLogEvents is authorized against
-    the log group's ARN (moto authorizes every Logs call against `*`), so a policy that grants
-    one log group grants no other.
+    the log group in the form AWS's refusals name (`…:log-group:NAME:log-stream:`; moto
+    authorizes every Logs call against `*`), so a policy that grants one log group grants no
+    other, and one that names only the bare group ARN grants nothing.
   * A call log: every request is recorded as (account, service, action, target) and served at
     GET /_quell/calls (DELETE clears it), so tests assert on the calls made, not on "no error".
 Nothing else is changed; everything else is moto as released.
@@ -742,8 +745,6 @@ CloudTrailResponse.lookup_events = lookup_events
 
 # ------------------------------------------------------------------ CloudWatch Logs JSON filter patterns
 
-import fnmatch  # noqa: E402
-
 from moto.logs import models as _logs_models  # noqa: E402
 from moto.logs.exceptions import InvalidParameterException as _LogsInvalidParameter  # noqa: E402
 from moto.logs.responses import LogsResponse  # noqa: E402
@@ -837,12 +838,12 @@ class JsonFilter:
         if op in ("&&", "||"):
             raise ValueError(f"{op} after a selector")
         if self._peek("str") is not None:
-            value = json.loads(self._take("str"))
+            value, quoted = json.loads(self._take("str")), True
         else:
-            value = self._take("word")
+            value, quoted = self._take("word"), False
             if value.startswith("%"):
                 raise ValueError("quell_moto does not evaluate regular expressions in filter patterns")
-        return ("cmp", path, op, value)
+        return ("cmp", path, op, value, quoted)
 
     @staticmethod
     def _get(doc, path):
@@ -870,21 +871,25 @@ class JsonFilter:
             return got is not _MISSING
         if kind == "is":
             return got is not _MISSING and got is node[2] if node[2] is not None else got is None
-        _, _, op, value = node
-        if got is _MISSING or isinstance(got, (dict, list)):
+        _, _, op, value, quoted = node
+        # The stricter reading wherever CloudWatch Logs' own is not certain: an absent property,
+        # an object, an array or a boolean (IS TRUE/FALSE tests those) matches no comparison.
+        if got is _MISSING or isinstance(got, (dict, list, bool)) or got is None:
             return False
-        number = None
-        try:
-            number = float(value)
-        except ValueError:
-            pass
-        if number is not None and isinstance(got, (int, float)) and not isinstance(got, bool):
+        if isinstance(got, (int, float)):
+            # A number compares with an unquoted number only.
+            try:
+                number = float(value)
+            except ValueError:
+                return False
+            if quoted:
+                return False
             return {"=": got == number, "!=": got != number, "<": got < number, ">": got > number,
                     "<=": got <= number, ">=": got >= number}[op]
         if op not in ("=", "!="):
             return False
-        text = got if isinstance(got, str) else json.dumps(got)
-        same = fnmatch.fnmatchcase(text, value) if "*" in value else text == value
+        # `*` is the only wildcard: every other character is itself.
+        same = re.fullmatch(".*".join(re.escape(p) for p in value.split("*")), got, re.S) is not None
         return same if op == "=" else not same
 
     def matches(self, message):
@@ -938,7 +943,9 @@ def _logs_authorize(self, resource="*"):
         except ValueError:
             group = None
         if group:
-            resource = f"arn:aws:logs:{self.region}:{self.current_account}:log-group:{group}"
+            # The form AWS's refusals name: a policy must grant `log-group:NAME:*` (the bare ARN
+            # alone does not match it).
+            resource = f"arn:aws:logs:{self.region}:{self.current_account}:log-group:{group}:log-stream:"
     return _moto_logs_authorize(self, resource)
 
 

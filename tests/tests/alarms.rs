@@ -1011,6 +1011,28 @@ fn delivered(account: &str, at: &str, name: &str, params: Value) -> Value {
         "userIdentity": {"type": "IAMUser", "userName": "mallory", "accountId": account, "arn": format!("arn:aws:iam::{account}:user/mallory")}})
 }
 
+use aws_sdk_securityhub::types::WorkflowStatus;
+
+/// A finding of `account`'s own Security Hub with `status` whose note says `says`.
+async fn recorded(cfg: &aws_config::SdkConfig, account: &str, status: WorkflowStatus, says: &str) {
+    let findings = aws_sdk_securityhub::Client::new(cfg)
+        .get_findings()
+        .send()
+        .await
+        .unwrap()
+        .findings
+        .unwrap_or_default();
+    assert!(
+        findings.iter().any(|f| f.aws_account_id() == Some(account)
+            && f.workflow().and_then(|w| w.status()) == Some(&status)
+            && f.note
+                .as_ref()
+                .and_then(|n| n.text())
+                .is_some_and(|t| t.contains(says))),
+        "{account}: no {status:?} finding saying {says}: {findings:?}"
+    );
+}
+
 async fn open_group(member: &aws_config::SdkConfig, name: &str, port: i32) -> String {
     use aws_sdk_ec2::types::{IpPermission, IpRange};
     let ec2 = aws_sdk_ec2::Client::new(member);
@@ -1066,10 +1088,11 @@ async fn an_organization_trail_alarm_is_read_from_the_trails_log_group_and_answe
     let other = emu.account_config(OTHER).await;
     seed::member_role(&member, CENTRAL).await;
     seed::member_role(&other, CENTRAL).await;
-    // Each account: a group opened in the alarm's window (the CIS filter counts the call), and one
-    // the filter does not count (ModifySecurityGroupRules) or opened hours before the window.
+    // Each account: a group opened in the alarm's window (the CIS filter counts the call), one
+    // changed by a call the filter does not count but the response acts on
+    // (ModifySecurityGroupRules), and one opened hours before the window.
     let hit = open_group(&member, "hit", 3389).await;
-    let unmatched = open_group(&member, "unmatched", 3389).await;
+    let modified = open_group(&member, "modified", 3389).await;
     let hit_other = open_group(&other, "hit-other", 22).await;
     let earlier = open_group(&other, "earlier", 22).await;
     let day = yesterday();
@@ -1088,7 +1111,7 @@ async fn an_organization_trail_alarm_is_read_from_the_trails_log_group_and_answe
                 MEMBER,
                 &at("13:02:00"),
                 "ModifySecurityGroupRules",
-                json!({"groupId": unmatched}),
+                json!({"groupId": modified}),
             ),
             delivered(
                 OTHER,
@@ -1102,13 +1125,24 @@ async fn an_organization_trail_alarm_is_read_from_the_trails_log_group_and_answe
                 "AuthorizeSecurityGroupIngress",
                 json!({"groupId": earlier}),
             ),
-            // Another alarm's event in the window: the pattern leaves it out.
+            // Another alarm's events in the window: the pattern leaves them out, so no part is
+            // made for the account and Region only they name.
             delivered(
                 OTHER,
                 &at("13:04:00"),
                 "CreateVpc",
                 json!({"cidrBlock": "10.9.0.0/16"}),
             ),
+            {
+                let mut e = delivered(
+                    MEMBER,
+                    &at("13:04:30"),
+                    "CreateVpc",
+                    json!({"cidrBlock": "10.8.0.0/16"}),
+                );
+                e["awsRegion"] = json!("eu-west-1");
+                e
+            },
         ],
     )
     .await;
@@ -1148,8 +1182,8 @@ async fn an_organization_trail_alarm_is_read_from_the_trails_log_group_and_answe
         "{hit_other} is still open"
     );
     assert!(
-        world_open(&member, &unmatched).await,
-        "the filter does not count ModifySecurityGroupRules"
+        !world_open(&member, &modified).await,
+        "the response reads ModifySecurityGroupRules beside the filter's own calls"
     );
     assert!(
         world_open(&other, &earlier).await,
@@ -1177,23 +1211,9 @@ async fn an_organization_trail_alarm_is_read_from_the_trails_log_group_and_answe
             || c.service == "sts"),
         "quell only reads in the trail's account: {calls:?}"
     );
+    // The outcome is recorded on a finding in the part's own account: RESOLVED, naming who.
     for (account, cfg) in [(MEMBER, &member), (OTHER, &other)] {
-        let hub = aws_sdk_securityhub::Client::new(cfg);
-        let findings = hub
-            .get_findings()
-            .send()
-            .await
-            .unwrap()
-            .findings
-            .unwrap_or_default();
-        assert!(
-            findings.iter().any(|f| f
-                .note
-                .as_ref()
-                .and_then(|n| n.text())
-                .is_some_and(|t| t.contains(TRAIL_GROUP) || t.contains("198.51.100.7"))),
-            "{account}: the outcome is on a finding of its own: {findings:?}"
-        );
+        recorded(cfg, account, WorkflowStatus::Resolved, "198.51.100.7").await;
     }
 
     // The reader reads the trail's group and no other.
@@ -1232,15 +1252,17 @@ async fn an_organization_trail_alarm_is_read_from_the_trails_log_group_and_answe
 }
 
 #[tokio::test]
-async fn an_organization_trail_alarm_quell_escalates_is_sent_once_naming_every_account() {
+async fn root_use_across_the_organization_is_escalated_in_each_account_and_the_trails_own_told() {
     let emu = Emulator::start_enforced().await.expect("emulator");
     let trail = emu.account_config(TRAIL).await;
     seed::org_trail(&trail, CENTRAL, TRAIL_GROUP).await;
+    let member = emu.account_config(MEMBER).await;
+    seed::member_role(&member, CENTRAL).await;
     let day = yesterday();
     let at = |t: &str| format!("{day}T{t}Z");
     let root = |account: &str, t: &str, ip: &str| {
         json!({"eventVersion": "1.08", "eventTime": at(t), "eventSource": "s3.amazonaws.com", "eventName": "GetBucketAcl",
-            "awsRegion": REGION, "recipientAccountId": account, "sourceIPAddress": ip, "eventID": format!("root-{account}"),
+            "awsRegion": REGION, "recipientAccountId": account, "sourceIPAddress": ip, "eventID": format!("root-{account}-{t}"),
             "eventType": "AwsApiCall", "userIdentity": {"type": "Root", "arn": format!("arn:aws:iam::{account}:root")}})
     };
     let mut by_a_service = root(MEMBER, "13:02:00", "203.0.113.50");
@@ -1276,24 +1298,36 @@ async fn an_organization_trail_alarm_quell_escalates_is_sent_once_naming_every_a
     )
     .await
     .unwrap();
-    assert_eq!(r.reports.len(), 1, "{:?}", r.reports);
-    let rep = &r.reports[0];
+    let got: Vec<(&str, &str)> = r
+        .reports
+        .iter()
+        .map(|rep| (rep.account.as_str(), rep.outcome.name()))
+        .collect();
     assert_eq!(
-        (rep.account.as_str(), rep.outcome.name()),
-        (TRAIL, "FAILED"),
-        "{rep:?}"
+        got,
+        [(MEMBER, "FAILED"), (TRAIL, "FAILED")],
+        "{:?}",
+        r.reports
     );
-    for want in ["CRITICAL", MEMBER, TRAIL, "192.0.2.99", "192.0.2.77"] {
-        assert!(rep.note.contains(want), "{want}: {}", rep.note);
-    }
-    // The root call a service made for it is not root usage: the filter leaves it out.
-    assert!(!rep.note.contains("203.0.113.50"), "{}", rep.note);
-    // The person is told, in the channel's message.
-    let sent = emu.sns_messages().await;
-    assert_eq!(sent.len(), 1, "one message for the organization: {sent:?}");
-    let text = sent[0]["message"].as_str().unwrap();
+    // The member's root use, escalated in the member: CRITICAL, with the address.
+    let part = &r.reports[0].note;
     assert!(
-        text.contains("192.0.2.99") && text.contains(MEMBER),
-        "{text}"
+        part.contains("CRITICAL") && part.contains("192.0.2.99"),
+        "{part}"
     );
+    // The root call a service made for it is not root usage: the filter leaves it out.
+    assert!(!part.contains("203.0.113.50"), "{part}");
+    // The trail's own account is only read: its root use is told, not acted on.
+    let own = &r.reports[1].note;
+    assert!(
+        own.contains("only reads") && own.contains("192.0.2.77"),
+        "{own}"
+    );
+    // Recorded in the member's own Security Hub, NOTIFIED, and a message for each.
+    recorded(&member, MEMBER, WorkflowStatus::Notified, "CRITICAL").await;
+    let sent = emu.sns_messages().await;
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    let text: Vec<&str> = sent.iter().filter_map(|m| m["message"].as_str()).collect();
+    assert!(text.iter().any(|t| t.contains("192.0.2.99")), "{text:?}");
+    assert!(text.iter().any(|t| t.contains("192.0.2.77")), "{text:?}");
 }

@@ -298,14 +298,12 @@ async fn a_disabled_security_hub_is_enabled_again_and_its_standards_put_before_a
         .expect("Security Hub is on again");
 }
 
-#[tokio::test]
-async fn a_deleted_cis_alarm_is_made_again_as_the_member_stack_defines_it() {
-    let s = setup().await;
-    let cw = aws_sdk_cloudwatch::Client::new(&s.member);
+/// Alarms on RootAccountUsage named `names`, made and then deleted (as the replayed call did).
+async fn alarms_deleted(cw: &aws_sdk_cloudwatch::Client, names: &[&str]) {
     use aws_sdk_cloudwatch::types::{ComparisonOperator, Statistic};
-    for name in ["quell-cis-RootAccountUsage", "team-billing"] {
+    for name in names {
         cw.put_metric_alarm()
-            .alarm_name(name)
+            .alarm_name(*name)
             .namespace("CISBenchmark")
             .metric_name("RootAccountUsage")
             .statistic(Statistic::Sum)
@@ -318,19 +316,28 @@ async fn a_deleted_cis_alarm_is_made_again_as_the_member_stack_defines_it() {
             .unwrap();
     }
     cw.delete_alarms()
-        .alarm_names("quell-cis-RootAccountUsage")
-        .alarm_names("team-billing")
+        .set_alarm_names(Some(names.iter().map(|n| n.to_string()).collect()))
         .send()
         .await
         .unwrap();
+}
+
+#[tokio::test]
+async fn a_deleted_cis_alarm_is_made_again_as_the_member_stack_defines_it() {
+    let s = setup().await;
+    let cw = aws_sdk_cloudwatch::Client::new(&s.member);
+    alarms_deleted(&cw, &["quell-cis-RootAccountUsage", "team-billing"]).await;
     let (outcome, note) = replay(
         &s,
         events::load("cloudtrail-cloudwatch-deletealarms.json", &[]),
     )
     .await;
-    // Made again and read back; the metric filter that feeds it is not quell's to read.
+    // Made again and read back; no metric filter of the member feeds it, so it cannot fire.
     assert_eq!(outcome, "UNCONFIRMED", "{note}");
-    assert!(note.contains("describe-metric-filters"), "{note}");
+    assert!(
+        note.contains("RootAccountUsage") && note.contains("cannot fire"),
+        "{note}"
+    );
     let alarms = cw.describe_alarms().send().await.unwrap();
     let found: Vec<_> = alarms
         .metric_alarms()
@@ -356,6 +363,124 @@ async fn a_deleted_cis_alarm_is_made_again_as_the_member_stack_defines_it() {
             Some(1.0)
         )]
     );
+}
+
+/// Each metric filter of `group`: (name, pattern, metric, namespace).
+async fn metric_filters(
+    member: &aws_config::SdkConfig,
+    group: &str,
+) -> Vec<(String, String, String, String)> {
+    let out = aws_sdk_cloudwatchlogs::Client::new(member)
+        .describe_metric_filters()
+        .log_group_name(group)
+        .send()
+        .await
+        .unwrap();
+    let mut v: Vec<_> = out
+        .metric_filters()
+        .iter()
+        .flat_map(|f| {
+            f.metric_transformations().iter().map(move |m| {
+                (
+                    f.filter_name().unwrap_or_default().to_string(),
+                    f.filter_pattern().unwrap_or_default().to_string(),
+                    m.metric_name().to_string(),
+                    m.metric_namespace().to_string(),
+                )
+            })
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[tokio::test]
+async fn a_deleted_cis_metric_filter_is_made_again_on_the_trails_group_and_its_alarm_resolves() {
+    use aws_sdk_cloudwatchlogs::types::MetricTransformation;
+    let s = setup().await;
+    let group = "aws-cloudtrail-logs-111111111111";
+    let cis = "quell-trail-RootAccountUsageFilter-1A2B3C4D";
+    let (_, _, pattern) = quell::cis::alarm("quell-cis-RootAccountUsage").unwrap();
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&s.member);
+    logs.create_log_group()
+        .log_group_name(group)
+        .send()
+        .await
+        .unwrap();
+    for (name, pattern, metric) in [
+        (cis, pattern, "RootAccountUsage"),
+        ("team-errors", "{ $.errorCode = \"*\" }", "TeamErrors"),
+    ] {
+        logs.put_metric_filter()
+            .log_group_name(group)
+            .filter_name(name)
+            .filter_pattern(pattern)
+            .metric_transformations(
+                MetricTransformation::builder()
+                    .metric_name(metric)
+                    .metric_namespace("CISBenchmark")
+                    .metric_value("1")
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+    }
+    let seeded = metric_filters(&s.member, group).await;
+    logs.delete_metric_filter()
+        .log_group_name(group)
+        .filter_name(cis)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(metric_filters(&s.member, group).await.len(), 1);
+    let (outcome, note) = replay(
+        &s,
+        events::load("cloudtrail-logs-deletemetricfilter.json", &[]),
+    )
+    .await;
+    assert_eq!(outcome, "REMEDIATED", "{note}");
+    // Read back: the CIS filter is as it was, by its name, and the team's is untouched.
+    assert_eq!(metric_filters(&s.member, group).await, seeded);
+
+    // Its alarm, deleted now, comes back fed by that filter: RESOLVED, not UNCONFIRMED.
+    let cw = aws_sdk_cloudwatch::Client::new(&s.member);
+    alarms_deleted(&cw, &["quell-cis-RootAccountUsage"]).await;
+    let (outcome, note) = replay(
+        &s,
+        events::load("cloudtrail-cloudwatch-deletealarms.json", &[]),
+    )
+    .await;
+    assert_eq!(outcome, "REMEDIATED", "{note}");
+
+    // A filter on the trail's group that is not a CIS one is escalated, and not made again.
+    logs.delete_metric_filter()
+        .log_group_name(group)
+        .filter_name("team-errors")
+        .send()
+        .await
+        .unwrap();
+    let (outcome, note) = replay(
+        &s,
+        events::load(
+            "cloudtrail-logs-deletemetricfilter.json",
+            &[
+                (cis, "team-errors"),
+                (
+                    "00000000-0000-0000-0000-000000000021",
+                    "00000000-0000-0000-0000-000000000022",
+                ),
+            ],
+        ),
+    )
+    .await;
+    assert_eq!(outcome, "FAILED", "{note}");
+    assert!(
+        note.contains("put-metric-filter") && note.contains("ManualActionRequired"),
+        "{note}"
+    );
+    assert_eq!(metric_filters(&s.member, group).await.len(), 1);
 }
 
 #[tokio::test]

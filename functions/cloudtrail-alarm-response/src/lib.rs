@@ -6,11 +6,13 @@
 //! - **An alarm of the organization trail** (raised in QUELL_ORG_TRAIL_ACCOUNT, where org/trail.yaml
 //!   puts the alarms on the trail's log group): through that account's `quell-trail-reader` role,
 //!   the alarm's own metric filter (DescribeMetricFilters: its log group and pattern), then the
-//!   events of the alarm's window that the pattern matches (FilterLogEvents) — the exact events
-//!   that fired it, of every account and Region, with no event-history lag. The alarm is split
-//!   into one finding per account and Region the events name (`recipientAccountId`, `awsRegion`),
-//!   each answered there through that account's own role; the escalated alarms are escalated
-//!   once, naming every account.
+//!   events of the alarm's window that the pattern matches, or that the response acts on beside
+//!   them (FilterLogEvents) — the exact events that fired it, of every account and Region, with no
+//!   event-history lag. The alarm is split into one finding per account and Region the events
+//!   name (`recipientAccountId`, `awsRegion`), each answered there through that account's own role
+//!   and recorded in its Security Hub, escalations included. The trail's own account is only
+//!   read: its events, and any past the read's limit (500 events or 20 s), are told in the
+//!   alarm's own outcome (FAILED, NOTIFIED).
 //! - **Any other alarm** (a member's own trail and alarms): LookupEvents in the alarm's account
 //!   and Region.
 //!
@@ -412,10 +414,34 @@ pub mod org {
     use quell::finding::validate;
     use quell::{AwsError, AwsResultExt};
 
-    use super::{changes, Call, Kind};
+    use super::Call;
 
     /// The most events read from the log group for one alarm.
     pub const MAX_EVENTS: usize = 500;
+    /// The longest the read may take: a third of the function's timeout, so that the parts have
+    /// the rest.
+    pub const MAX_READ: std::time::Duration = std::time::Duration::from_secs(20);
+
+    /// The pattern the log group is read with: the alarm's filter pattern, or any of `calls`
+    /// (the response's own calls). A pattern that is not a JSON one is read as it is.
+    pub fn read_pattern(pattern: &str, calls: &[&str]) -> String {
+        let inner = pattern
+            .trim()
+            .strip_prefix('{')
+            .and_then(|p| p.strip_suffix('}'));
+        match inner {
+            Some(inner) if !calls.is_empty() => format!(
+                "{{ ({}) || {} }}",
+                inner.trim(),
+                calls
+                    .iter()
+                    .map(|c| format!("($.eventName = \"{c}\")"))
+                    .collect::<Vec<_>>()
+                    .join(" || ")
+            ),
+            _ => pattern.to_string(),
+        }
+    }
 
     /// The alarm's metric filter: the log group it watches and its pattern. Exactly one filter
     /// must feed the alarm's metric; none, or several that disagree, is an error naming them.
@@ -479,8 +505,9 @@ pub mod org {
     }
 
     /// The events of `group` between `start` and `end` that `pattern` matches, at most
-    /// [`MAX_EVENTS`], and whether that was all of them. A message that is not a CloudTrail
-    /// record naming its account and Region is left out (and counted in the log).
+    /// [`MAX_EVENTS`] and for at most [`MAX_READ`], and whether that was all of them. A message
+    /// that is not a CloudTrail record naming its account and Region is left out, and the read is
+    /// then not complete either.
     pub async fn events(
         logs: &aws_sdk_cloudwatchlogs::Client,
         group: &str,
@@ -490,6 +517,7 @@ pub mod org {
     ) -> Result<(Vec<Call>, bool), AwsError> {
         let mut out = Vec::new();
         let mut skipped = 0usize;
+        let started = std::time::Instant::now();
         let mut pages = logs
             .filter_log_events()
             .log_group_name(group)
@@ -500,6 +528,9 @@ pub mod org {
             .send();
         while let Some(page) = pages.next().await {
             let page = page.aws(|| format!("could not read the events of log group {group}"))?;
+            if started.elapsed() > MAX_READ {
+                return Ok((out, false));
+            }
             for e in page.events() {
                 match e
                     .message()
@@ -523,7 +554,7 @@ pub mod org {
                 "log events that are not CloudTrail records were left out"
             );
         }
-        Ok((out, true))
+        Ok((out, skipped == 0))
     }
 
     /// The account and Region a record was delivered for (`recipientAccountId`, `awsRegion`).
@@ -543,47 +574,6 @@ pub mod org {
             }
         }
         out
-    }
-
-    /// For an alarm quell escalates rather than acts on: what a person must look at, in every
-    /// account and Region.
-    pub fn escalation(
-        kind: Kind,
-        by_account: &BTreeMap<(String, String), Vec<Call>>,
-    ) -> Option<String> {
-        let all = || -> Vec<(String, Vec<Call>)> {
-            by_account
-                .iter()
-                .map(|((a, r), c)| (format!("{a} {r}"), c.clone()))
-                .collect()
-        };
-        let (what, seen) = if kind == Kind::RootUsage {
-            ("CRITICAL: the root user was used".to_string(), all())
-        } else {
-            let (what, hit) = kind.escalation()?;
-            let seen: Vec<(String, Vec<Call>)> = by_account
-                .iter()
-                .map(|((a, r), c)| {
-                    (
-                        format!("{a} {r}"),
-                        c.iter().filter(|c| hit(c)).cloned().collect::<Vec<_>>(),
-                    )
-                })
-                .filter(|(_, c)| !c.is_empty())
-                .collect();
-            // The filter matched events quell would not count: shown all the same.
-            (what.to_string(), if seen.is_empty() { all() } else { seen })
-        };
-        let total: usize = seen.iter().map(|(_, c)| c.len()).sum();
-        let accounts: Vec<String> = seen
-            .iter()
-            .map(|(where_, c)| format!("account {where_}: {}", changes(c)))
-            .collect();
-        Some(format!(
-            "{what} in {} account(s) of the organization, {total} calls: {}",
-            seen.len(),
-            accounts.join(" | ")
-        ))
     }
 }
 
@@ -1073,16 +1063,43 @@ impl CloudtrailAlarmResponse {
         &self,
         logs: &aws_sdk_cloudwatchlogs::Client,
         f: &Finding,
-    ) -> Result<Vec<Finding>, AwsError> {
+    ) -> Result<quell::remediation::Split, AwsError> {
         let t = self.target(f).map_err(|na| {
             AwsError::other("could not read the alarm", "NotApplicable", na.0, false)
         })?;
         let (group, pattern) =
             org::metric_filter(logs, &t.alarm, &f.kind, &self.alarm_namespace).await?;
-        let (records, complete) = org::events(logs, &group, &pattern, t.start, t.end).await?;
-        let by_account = org::by_account(records);
+        let read = org::read_pattern(&pattern, response_calls(t.kind));
+        let (records, complete) = org::events(logs, &group, &read, t.start, t.end).await?;
+        let mut by_account = org::by_account(records);
         let window = format!("{} to {}", fmt(&t.start), fmt(&t.end));
-        if by_account.is_empty() {
+        // The trail's own account is only read: its events are told, never acted on.
+        let own: Vec<Call> = by_account
+            .keys()
+            .filter(|(a, _)| *a == f.account)
+            .cloned()
+            .collect::<Vec<_>>()
+            .into_iter()
+            .flat_map(|k| by_account.remove(&k).unwrap_or_default())
+            .collect();
+        let mut left = Vec::new();
+        if !own.is_empty() {
+            left.push(format!(
+                "{} events in the trail's own account {}, where quell only reads: {}",
+                own.len(),
+                f.account,
+                changes(&own)
+            ));
+        }
+        if !complete {
+            left.push(format!(
+                "only the first {} events of log group {group} between {window} were read (at most {} or {} s): an account whose events came later is not answered; a person must read the rest of the window",
+                org::MAX_EVENTS.min(by_account.values().map(Vec::len).sum::<usize>() + own.len()),
+                org::MAX_EVENTS,
+                org::MAX_READ.as_secs()
+            ));
+        }
+        if by_account.is_empty() && left.is_empty() {
             return Err(AwsError::other(
                 "no event of the alarm was found",
                 "NoEvidence",
@@ -1093,20 +1110,7 @@ impl CloudtrailAlarmResponse {
                 false,
             ));
         }
-        if let Some(text) = org::escalation(t.kind, &by_account) {
-            let more = if complete {
-                String::new()
-            } else {
-                format!(" (only the first {} events were read)", org::MAX_EVENTS)
-            };
-            return Err(AwsError::other(
-                "escalated",
-                "ManualActionRequired",
-                format!("{text}, from log group {group} between {window}{more}. A person must confirm they were intended"),
-                false,
-            ));
-        }
-        Ok(by_account
+        let parts = by_account
             .into_iter()
             .map(|((account, region), records)| {
                 let mut part = f.clone();
@@ -1121,7 +1125,30 @@ impl CloudtrailAlarmResponse {
                 });
                 part
             })
-            .collect())
+            .collect();
+        let left = (!left.is_empty()).then(|| {
+            AwsError::other(
+                format!("alarm {} of the organization trail", t.alarm),
+                "ManualActionRequired",
+                left.join("; "),
+                false,
+            )
+        });
+        Ok(quell::remediation::Split { parts, left })
+    }
+}
+
+/// The calls a response acts on, beyond what the CIS filter counts (ModifySecurityGroupRules,
+/// PutEventSelectors, the Block Public Access calls…): read from the log group with the filter's
+/// own pattern, so that a part sees every change its response would.
+fn response_calls(kind: Kind) -> &'static [&'static str] {
+    match kind {
+        Kind::TrailChanges => TRAIL_CALLS,
+        Kind::SecurityGroupChanges => SG_CALLS,
+        Kind::BucketPolicyChanges => S3_CALLS,
+        Kind::KmsKeyChanges => KMS_CALLS,
+        Kind::ConfigChanges => CONFIG_CALLS,
+        _ => &[],
     }
 }
 
@@ -1130,7 +1157,7 @@ impl Remediation for CloudtrailAlarmResponse {
         id: "cloudtrail-alarm-response",
         summary: "Finds what a CIS CloudTrail alarm saw (the organization trail's log group with the alarm's own filter pattern, or LookupEvents in a member's own trail) and responds per alarm in each account, reusing the other remediations",
         resolved: "The alarm window's events (an organization trail's alarm: FilterLogEvents with its metric filter's pattern, one finding per account and Region they name; otherwise LookupEvents), succeeded non-quell calls: ConsoleSigninWithoutMFA: each user signed in without MFA has inline policy quell-deny-without-mfa; CloudTrailConfigChanges: each named trail logging, multi-region, log file validation on; SecurityGroupChanges: each changed group has no world-open high-risk port; S3BucketPolicyChanges: each bucket's Block Public Access all four true; DisableOrDeleteCMK: each key neither Disabled nor PendingDeletion; AWSConfigChanges: each stopped or replaced recorder recording. UNCONFIRMED when the window shows no call (RootAccountUsage too) or 500+. An organization trail's alarm whose log group shows no matching event, or whose metric filter is missing or ambiguous, FAILED (NOTIFIED), naming them.",
-        untouched: "Only alarms named with QUELL_ALARM_NAME_PREFIX (quell-cis-) on a QUELL_ALARM_NAMESPACE (CISBenchmark) metric, in state ALARM. Escalated, never changed (ManualActionRequired, NOTIFIED): RootAccountUsage with calls, UnauthorizedAPICalls, IAMPolicyChanges, NACLChanges, NetworkGatewayChanges, RouteTableChanges, VPCChanges, ConsoleAuthenticationFailures. Plans only: MFA policies with QUELL_MFA_NOTIFY_ONLY=true, keys unless QUELL_ALARM_KMS_RESTORE=true. Exempt-tagged trails, groups, buckets and keys are left as they are (checked again before each change); users' tags are not read.",
+        untouched: "Only alarms named with QUELL_ALARM_NAME_PREFIX (quell-cis-) on a QUELL_ALARM_NAMESPACE (CISBenchmark) metric, in state ALARM. Escalated, never changed (ManualActionRequired, NOTIFIED): RootAccountUsage with calls, UnauthorizedAPICalls, IAMPolicyChanges, NACLChanges, NetworkGatewayChanges, RouteTableChanges, VPCChanges, ConsoleAuthenticationFailures. Plans only: MFA policies with QUELL_MFA_NOTIFY_ONLY=true, keys unless QUELL_ALARM_KMS_RESTORE=true. Exempt-tagged trails, groups, buckets and keys are left as they are (checked again before each change); users' tags are not read. The organization trail's own account (QUELL_ORG_TRAIL_ACCOUNT) is only read: its events, and those past 500 events or 20 s of reading, are told in the alarm's own outcome (FAILED, NOTIFIED), never acted on.",
         triggers: Triggers {
             alarm_metrics: &[
                 "ConsoleSigninWithoutMFA",
@@ -1350,10 +1377,16 @@ impl Remediation for CloudtrailAlarmResponse {
     }
 
     /// The alarm's own metric filter (DescribeMetricFilters: its pattern and log group), the
-    /// events of its window that the pattern matches (FilterLogEvents), and one finding per
-    /// account and Region they name, each carrying its events. The escalated alarms are escalated
-    /// here, once, naming every account: they need no session in the accounts.
-    async fn split(&self, trail: &Member, f: &Finding) -> Result<Vec<Finding>, AwsError> {
+    /// events of its window that the pattern matches, or that the response acts on
+    /// (FilterLogEvents), and one finding per account and Region they name, each carrying its
+    /// events and answered there like a member's own alarm (escalated ones too, each recorded in
+    /// its account). The trail's own account's events, and events past the read's limit, are
+    /// told in the alarm's own outcome.
+    async fn split(
+        &self,
+        trail: &Member,
+        f: &Finding,
+    ) -> Result<quell::remediation::Split, AwsError> {
         self.split_with(&aws_sdk_cloudwatchlogs::Client::new(trail.config()), f)
             .await
     }

@@ -969,16 +969,24 @@ async fn an_organization_alarm_is_split_into_one_finding_per_account_and_region(
                 delivered(login("alice", "No"), "111111111111", "us-east-1"),
                 delivered(login("carol", "No"), "222222222222", "eu-west-1"),
                 delivered(login("dave", "No"), "111111111111", "us-east-1"),
-                // Not a CloudTrail record naming its account: left out.
-                "not json".into(),
-                login("eve", "No").to_string(),
+                // The trail's own account: only read, told in the alarm's own outcome.
+                delivered(login("root-ish", "No"), "999999999999", "us-east-1"),
             ])
         });
     let logs = mock_client!(aws_sdk_cloudwatchlogs, RuleMode::MatchAny, [&d, &f]);
     let alarm = org_alarm("cloudwatch-alarm-consolesigninwithoutmfa.json");
     let r = CloudtrailAlarmResponse::default();
     assert!(r.splits(&alarm));
-    let parts = r.split_with(&logs, &alarm).await.unwrap();
+    let split = r.split_with(&logs, &alarm).await.unwrap();
+    let left = split
+        .left
+        .expect("the trail account's events are told")
+        .to_string();
+    assert!(
+        left.contains("999999999999") && left.contains("only reads") && left.contains("root-ish"),
+        "{left}"
+    );
+    let parts = split.parts;
     let got: Vec<(&str, &str, usize)> = parts
         .iter()
         .map(|p| {
@@ -1009,6 +1017,57 @@ async fn an_organization_alarm_is_split_into_one_finding_per_account_and_region(
         assert_eq!(t.calls.get().unwrap().len(), e.records.len());
     }
     assert_eq!((d.num_calls(), f.num_calls()), (1, 1));
+
+    // Messages that are not CloudTrail records naming their account: left out, and the read is
+    // not complete, which the parts and the alarm's own outcome say.
+    let d = mock!(aws_sdk_cloudwatchlogs::Client::describe_metric_filters)
+        .then_output(move || metric_filters(&[(TRAIL_GROUP, "ConsoleSigninWithoutMFA", pattern)]));
+    let f = mock!(aws_sdk_cloudwatchlogs::Client::filter_log_events).then_output(|| {
+        log_events(vec![
+            delivered(login("alice", "No"), "111111111111", "us-east-1"),
+            "not json".into(),
+            login("eve", "No").to_string(),
+        ])
+    });
+    let logs = mock_client!(aws_sdk_cloudwatchlogs, RuleMode::MatchAny, [&d, &f]);
+    let split = r.split_with(&logs, &alarm).await.unwrap();
+    assert_eq!(split.parts.len(), 1);
+    assert!(!split.parts[0].evidence.as_ref().unwrap().complete);
+    let left = split.left.unwrap().to_string();
+    assert!(
+        left.contains("were read") && left.contains("not answered"),
+        "{left}"
+    );
+    let t = r.target(&split.parts[0]).unwrap();
+    assert!(
+        r.unchecked(&t).is_some(),
+        "an incomplete part is never RESOLVED"
+    );
+}
+
+#[test]
+fn a_response_reads_every_call_it_acts_on_beside_the_filters_own() {
+    let (_, _, pattern) = quell::cis::alarm("quell-cis-SecurityGroupChanges").unwrap();
+    let read = org::read_pattern(pattern, response_calls(Kind::SecurityGroupChanges));
+    assert!(
+        read.starts_with("{ (($.eventName = AuthorizeSecurityGroupIngress)"),
+        "{read}"
+    );
+    assert!(
+        read.ends_with("($.eventName = \"CreateSecurityGroup\") }"),
+        "{read}"
+    );
+    assert!(
+        read.contains("($.eventName = \"ModifySecurityGroupRules\")"),
+        "{read}"
+    );
+    // Escalated alarms, and patterns that are not JSON ones, are read as they are.
+    let (_, _, root) = quell::cis::alarm("quell-cis-RootAccountUsage").unwrap();
+    assert_eq!(
+        org::read_pattern(root, response_calls(Kind::RootUsage)),
+        root
+    );
+    assert_eq!(org::read_pattern("ERROR", SG_CALLS), "ERROR");
 }
 
 #[tokio::test]
@@ -1122,10 +1181,11 @@ async fn an_untraceable_organization_alarm_fails_naming_why() {
     );
     let e = r.split_with(&logs, &alarm).await.unwrap_err();
     assert!(e.to_string().contains(TRAIL_GROUP), "{e}");
+    assert!(e.retryable, "{e}");
 }
 
 #[tokio::test]
-async fn an_escalated_organization_alarm_is_escalated_once_naming_every_account() {
+async fn an_escalated_organization_alarm_is_escalated_in_each_account_it_names() {
     let alarm = org_alarm("cloudwatch-alarm-iampolicychanges.json");
     let (_, _, pattern) = quell::cis::alarm("quell-cis-IAMPolicyChanges").unwrap();
     let d = mock!(aws_sdk_cloudwatchlogs::Client::describe_metric_filters)
@@ -1153,21 +1213,29 @@ async fn an_escalated_organization_alarm_is_escalated_once_naming_every_account(
         ])
     });
     let logs = mock_client!(aws_sdk_cloudwatchlogs, RuleMode::MatchAny, [&d, &f]);
-    let e = CloudtrailAlarmResponse::default()
-        .split_with(&logs, &alarm)
-        .await
-        .unwrap_err();
-    assert_eq!(e.code.as_deref(), Some("ManualActionRequired"), "{e}");
-    let text = e.to_string();
-    for want in [
-        "111111111111",
-        "222222222222",
-        "PutRolePolicy",
-        "AttachUserPolicy",
-        "mallory",
-        "198.51.100.7",
-        TRAIL_GROUP,
-    ] {
-        assert!(text.contains(want), "{want} missing: {text}");
+    let r = CloudtrailAlarmResponse::default();
+    let split = r.split_with(&logs, &alarm).await.unwrap();
+    assert!(split.left.is_none());
+    let got: Vec<&str> = split.parts.iter().map(|p| p.account.as_str()).collect();
+    assert_eq!(got, ["111111111111", "222222222222"]);
+    // Each part escalates its own account's calls, from its own events, with no lookup.
+    for (part, call) in split
+        .parts
+        .iter()
+        .zip(["PutRolePolicy", "AttachUserPolicy"])
+    {
+        let t = r.target(part).unwrap();
+        let never = mock!(aws_sdk_cloudtrail::Client::lookup_events).then_error(|| {
+            LookupEventsError::generic(ErrorMetadata::builder().code("NotExpected").build())
+        });
+        let c = clients(mock_client!(aws_sdk_cloudtrail, [&never]), no_iam());
+        let e = r.plan(&c, &t).await.unwrap_err();
+        assert_eq!(e.code.as_deref(), Some("ManualActionRequired"), "{e}");
+        let text = e.to_string();
+        assert!(
+            text.contains(call) && text.contains(&part.account) && text.contains("198.51.100.7"),
+            "{text}"
+        );
+        assert_eq!(never.num_calls(), 0);
     }
 }

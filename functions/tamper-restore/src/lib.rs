@@ -9,10 +9,11 @@
 //! | guardduty:UpdateDetector | the detector enabled again, and every protection plan the call turned off (`features`, or the older `dataSources`) enabled again, verified with GetDetector |
 //! | config:StopConfigurationRecorder | the recorder started again, verified with DescribeConfigurationRecorderStatus |
 //! | securityhub:DisableSecurityHub | Security Hub enabled again (without default standards), verified with DescribeHub; the standards and integrations enabled before are not known to quell: UNCONFIRMED, with the commands that list them |
-//! | cloudwatch:DeleteAlarms | each of quell's CIS alarms (`quell-cis-<metric>`) the call deleted made again as org/trail.yaml defines it, verified with DescribeAlarms |
+//! | cloudwatch:DeleteAlarms | each of quell's CIS alarms (`quell-cis-<metric>`) the call deleted made again as org/trail.yaml defines it, verified with DescribeAlarms; the metric filter that feeds it read with DescribeMetricFilters |
+//! | logs:DeleteMetricFilter | a CIS metric filter (org/trail.yaml's `<metric>Filter`, by its name) made again on the same log group with the same name, the CIS pattern and metric, verified with DescribeMetricFilters; another filter on a trail's log group is escalated with the command |
 //! | GuardDuty.1, guardduty-enabled-centralized (posture) | as DeleteDetector / UpdateDetector: a detector made where there is none, a disabled one enabled |
 //! | Config.1 (posture) | every stopped recorder started; no recorder at all is escalated with the command |
-//! | guardduty:DisassociateFromAdministratorAccount, guardduty:DisassociateFromMasterAccount, config:DeleteConfigurationRecorder, config:DeleteDeliveryChannel, securityhub:BatchDisableStandards, securityhub:DisableImportFindingsForProduct, access-analyzer:DeleteAnalyzer, cloudtrail:DeleteTrail, logs:DeleteMetricFilter, logs:DeleteLogGroup, ec2:DeleteFlowLogs, events:DisableRule, events:DeleteRule, events:RemoveTargets | escalated (ManualActionRequired, NOTIFIED) with the exact command: what was there is not in the call (a bucket, a role, a destination), or the change is the administrator's to make |
+//! | guardduty:DisassociateFromAdministratorAccount, guardduty:DisassociateFromMasterAccount, config:DeleteConfigurationRecorder, config:DeleteDeliveryChannel, securityhub:BatchDisableStandards, securityhub:DisableImportFindingsForProduct, access-analyzer:DeleteAnalyzer, cloudtrail:DeleteTrail, logs:DeleteLogGroup, ec2:DeleteFlowLogs, events:DisableRule, events:DeleteRule, events:RemoveTargets | escalated (ManualActionRequired, NOTIFIED) with the exact command: what was there is not in the call (a bucket, a role, a destination), or the change is the administrator's to make |
 //!
 //! Whom it believes: the call comes as CloudTrail recorded it, forwarded by the member (the parser
 //! holds the record's account to the envelope's and its `source` to the service's). Every value
@@ -33,6 +34,7 @@ const UPDATE_DETECTOR: &str = "guardduty:UpdateDetector";
 const START_RECORDER: &str = "config:StartConfigurationRecorder";
 const ENABLE_HUB: &str = "securityhub:EnableSecurityHub";
 const PUT_ALARM: &str = "cloudwatch:PutMetricAlarm";
+const PUT_FILTER: &str = "logs:PutMetricFilter";
 
 /// Every call this function answers: the first [`RESTORED_COUNT`] are put back ([`RESTORED`]),
 /// the rest escalated with the command a person runs ([`ESCALATED`]).
@@ -42,6 +44,7 @@ pub const CALLS: &[&str] = &[
     "config:StopConfigurationRecorder",
     "securityhub:DisableSecurityHub",
     "cloudwatch:DeleteAlarms",
+    "logs:DeleteMetricFilter",
     "guardduty:DisassociateFromAdministratorAccount",
     "guardduty:DisassociateFromMasterAccount",
     "config:DeleteConfigurationRecorder",
@@ -50,14 +53,13 @@ pub const CALLS: &[&str] = &[
     "securityhub:DisableImportFindingsForProduct",
     "access-analyzer:DeleteAnalyzer",
     "cloudtrail:DeleteTrail",
-    "logs:DeleteMetricFilter",
     "logs:DeleteLogGroup",
     "ec2:DeleteFlowLogs",
     "events:DisableRule",
     "events:DeleteRule",
     "events:RemoveTargets",
 ];
-const RESTORED_COUNT: usize = 5;
+const RESTORED_COUNT: usize = 6;
 /// The calls quell restores from.
 pub const RESTORED: &[&str] = CALLS.split_at(RESTORED_COUNT).0;
 /// The calls quell escalates with the command a person runs.
@@ -116,8 +118,16 @@ pub enum What {
     /// Every recorder of the account and Region (Config.1: AWS Config should be enabled).
     Recorders,
     Hub,
-    /// quell's CIS alarms the call deleted.
-    Alarms(Vec<String>),
+    /// quell's CIS alarms the call deleted; plan records the metrics no filter feeds.
+    Alarms(Vec<String>, Cached<Vec<String>>),
+    /// A CIS metric filter the call deleted: its log group, its name, and the CIS metric its name
+    /// names.
+    MetricFilter {
+        group: String,
+        filter: String,
+        metric: &'static str,
+        pattern: &'static str,
+    },
     /// Nothing quell can put back by itself: the change and the command a person runs.
     Escalate {
         what: String,
@@ -130,6 +140,7 @@ pub struct Clients {
     pub config: aws_sdk_config::Client,
     pub hub: aws_sdk_securityhub::Client,
     pub cloudwatch: aws_sdk_cloudwatch::Client,
+    pub logs: aws_sdk_cloudwatchlogs::Client,
 }
 
 /// A name from `requestParameters`: 1 to 256 of letters, digits and `._-:/@+=,` (detector ids,
@@ -149,6 +160,14 @@ pub fn q(s: &str) -> String {
 /// Tower's `aws-controltower/CloudTrailLogs`), or quell's own.
 fn trail_log_group(name: &str) -> bool {
     name.to_ascii_lowercase().contains("cloudtrail") || name.starts_with("quell-")
+}
+
+/// A CloudWatch Logs log group name: 1 to 512 of letters, digits and `._-/#`.
+fn log_group_ok(name: &str) -> bool {
+    (1..=512).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-/#".contains(c))
 }
 
 /// The CIS metric a metric filter's name names (org/trail.yaml's `<metric>Filter`, in the
@@ -411,9 +430,9 @@ fn posture(f: &Finding) -> Result<Target, NotApplicable> {
 impl Remediation for TamperRestore {
     const SPEC: Spec = Spec {
         id: "tamper-restore",
-        summary: "Puts back the sensors a CloudTrail call turned off (GuardDuty detector and protection plans, Config recorder, Security Hub, quell's CIS alarms) and escalates who did it; escalates with the exact command what it cannot put back",
-        resolved: "guardduty:UpdateDetector: GetDetector reads ENABLED and every protection plan the call turned off ENABLED (one GetDetector does not report: UNCONFIRMED). guardduty:DeleteDetector, and GuardDuty.1 / guardduty-enabled-centralized when quell had to make a detector: a detector of the account reads ENABLED — UNCONFIRMED, as its association with the administrator is not checked from the member. config:StopConfigurationRecorder: DescribeConfigurationRecorderStatus reads recording. Config.1: every recorder of the account and Region reads recording — UNCONFIRMED, as its role and recording group are not checked. securityhub:DisableSecurityHub: DescribeHub answers — UNCONFIRMED, as the standards and integrations enabled before are not known. cloudwatch:DeleteAlarms: DescribeAlarms lists each quell-cis alarm the call deleted, on its metric and namespace.",
-        untouched: "Config.1 where the account has no recorder at all is escalated with the command (the role and the bucket are not quell's to choose); a GuardDuty.1 finding makes a detector only where there is none, and enables a disabled one. Escalated, never changed (ManualActionRequired, NOTIFIED), with the exact command: GuardDuty disassociation, a deleted Config recorder or delivery channel, disabled Security Hub standards or product imports, a deleted analyzer, trail, log group or metric filter, deleted flow logs, and changes to quell's own forwarding rules (quell-*; another rule is not applicable). A call that failed (errorCode) is escalated as an attempt; a call through one of quell's roles that turns a sensor off (an undo, or someone holding the role) is escalated; this function's own restore coming back is OUT_OF_SCOPE, as are another team's alarms, rules, log groups and filters. Only the alarms named quell-cis-<metric> that org/trail.yaml defines are made again. No undo: what was there before the call is the blind state, which quell does not put back. A detector tagged with the exemption tag (quell:exempt=true) is left as it is (EXEMPT, NOTIFIED with the reason); the other sensors are account settings, kept out with QUELL_DENY_ACCOUNTS. Default enforce.",
+        summary: "Puts back the sensors a CloudTrail call turned off (GuardDuty detector and protection plans, Config recorder, Security Hub, quell's CIS alarms and metric filters) and escalates who did it; escalates with the exact command what it cannot put back",
+        resolved: "guardduty:UpdateDetector: GetDetector reads ENABLED and every protection plan the call turned off ENABLED (one GetDetector does not report: UNCONFIRMED). guardduty:DeleteDetector, and GuardDuty.1 / guardduty-enabled-centralized when quell had to make a detector: a detector of the account reads ENABLED — UNCONFIRMED, as its association with the administrator is not checked from the member. config:StopConfigurationRecorder: DescribeConfigurationRecorderStatus reads recording. Config.1: every recorder of the account and Region reads recording — UNCONFIRMED, as its role and recording group are not checked. securityhub:DisableSecurityHub: DescribeHub answers — UNCONFIRMED, as the standards and integrations enabled before are not known. cloudwatch:DeleteAlarms: DescribeAlarms lists each quell-cis alarm the call deleted, on its metric and namespace, and DescribeMetricFilters a filter feeding each (none: UNCONFIRMED, naming the metrics). logs:DeleteMetricFilter of a CIS filter (named <metric>Filter): DescribeMetricFilters lists it again on its log group, by its name, with the CIS pattern, metric and namespace.",
+        untouched: "Config.1 where the account has no recorder at all is escalated with the command (the role and the bucket are not quell's to choose); a GuardDuty.1 finding makes a detector only where there is none, and enables a disabled one. Escalated, never changed (ManualActionRequired, NOTIFIED), with the exact command: GuardDuty disassociation, a deleted Config recorder or delivery channel, disabled Security Hub standards or product imports, a deleted analyzer, trail or log group, a deleted metric filter that is not a CIS one (by its name), deleted flow logs, and changes to quell's own forwarding rules (quell-*; another rule is not applicable). A call that failed (errorCode) is escalated as an attempt; a call through one of quell's roles that turns a sensor off (an undo, or someone holding the role) is escalated; this function's own restore coming back is OUT_OF_SCOPE, as are another team's alarms, rules, log groups and filters. Only the alarms named quell-cis-<metric> that org/trail.yaml defines are made again. No undo: what was there before the call is the blind state, which quell does not put back. A detector tagged with the exemption tag (quell:exempt=true) is left as it is (EXEMPT, NOTIFIED with the reason); the other sensors are account settings, kept out with QUELL_DENY_ACCOUNTS. Default enforce.",
         triggers: Triggers {
             cloudtrail_events: CALLS,
             securityhub_controls: &["GuardDuty.1", "Config.1"],
@@ -431,6 +450,8 @@ impl Remediation for TamperRestore {
             ENABLE_HUB,
             "cloudwatch:DescribeAlarms",
             PUT_ALARM,
+            "logs:DescribeMetricFilters",
+            PUT_FILTER,
         ],
         undo_permissions: &[],
         default_mode: Mode::Enforce,
@@ -445,6 +466,7 @@ impl Remediation for TamperRestore {
             config: aws_sdk_config::Client::new(c),
             hub: aws_sdk_securityhub::Client::new(c),
             cloudwatch: aws_sdk_cloudwatch::Client::new(c),
+            logs: aws_sdk_cloudwatchlogs::Client::new(c),
         }
     }
 
@@ -611,7 +633,37 @@ impl Remediation for TamperRestore {
                         "none of the deleted alarms is one of quell's CIS alarms (quell-cis-<metric>)".into(),
                     ));
                 }
-                What::Alarms(ours)
+                What::Alarms(ours, Cached::default())
+            }
+            "logs:DeleteMetricFilter"
+                if cis_filter(text(request, "/filterName").unwrap_or_default()).is_some() =>
+            {
+                let group = named(request, "/logGroupName", "log group")?;
+                let filter = named(request, "/filterName", "metric filter")?;
+                // As CloudWatch Logs names them: checked here, so no call is made for a bad one.
+                if !log_group_ok(&group) {
+                    return Err(NotApplicable(format!(
+                        "the call's log group `{}` is not a log group name",
+                        group.chars().take(80).collect::<String>()
+                    )));
+                }
+                if filter.len() > 512 || filter.contains([':', '*']) {
+                    return Err(NotApplicable(format!(
+                        "the call's metric filter `{}` is not a filter name",
+                        filter.chars().take(80).collect::<String>()
+                    )));
+                }
+                let Some((metric, _, pattern)) = cis_filter(&filter) else {
+                    return Err(NotApplicable(format!(
+                        "{filter} is not a CIS metric filter"
+                    )));
+                };
+                What::MetricFilter {
+                    group,
+                    filter,
+                    metric,
+                    pattern,
+                }
             }
             _ => {
                 let (what, command) = self.escalation(f, request)?;
@@ -632,7 +684,10 @@ impl Remediation for TamperRestore {
             What::Recorder(n) => format!("the AWS Config recorder {n}"),
             What::Recorders => "the AWS Config recorders".to_string(),
             What::Hub => "Security Hub".to_string(),
-            What::Alarms(a) => format!("the alarms {}", a.join(", ")),
+            What::Alarms(a, _) => format!("the alarms {}", a.join(", ")),
+            What::MetricFilter { group, filter, .. } => {
+                format!("the metric filter {filter} on {group}")
+            }
             What::Escalate { .. } => "a sensor".to_string(),
         };
         format!("{what} of {} in {} (by {})", t.account, t.region, t.by)
@@ -800,7 +855,76 @@ impl Remediation for TamperRestore {
                     }
                 }
             },
-            What::Alarms(names) => {
+            What::MetricFilter {
+                group,
+                filter,
+                metric,
+                pattern,
+            } => {
+                let out = match c
+                    .logs
+                    .describe_metric_filters()
+                    .log_group_name(group)
+                    .filter_name_prefix(filter)
+                    .send()
+                    .await
+                {
+                    Ok(o) => o,
+                    Err(e)
+                        if aws_sdk_cloudwatchlogs::error::ProvideErrorMetadata::code(&e)
+                            == Some("ResourceNotFoundException") =>
+                    {
+                        return Err(AwsError::other(
+                            format!("could not make the metric filter {filter} again"),
+                            "ResourceNotFoundException",
+                            format!("the log group {group} of account {} in {} is gone too: aws logs create-log-group --region {} --log-group-name {}, then update the trail stack, org/trail.yaml", t.account, t.region, t.region, q(group)),
+                            false,
+                        ))
+                    }
+                    Err(e) => {
+                        return Err(e).aws(|| format!("could not read the metric filters of {group}"))
+                    }
+                };
+                let there = out.metric_filters().iter().any(|m| {
+                    m.filter_name() == Some(filter.as_str())
+                        && m.filter_pattern() == Some(*pattern)
+                        && m.metric_transformations().iter().any(|x| {
+                            x.metric_name() == *metric && x.metric_namespace() == self.namespace
+                        })
+                });
+                Ok(if there {
+                    Vec::new()
+                } else {
+                    vec![Step::new(
+                        PUT_FILTER,
+                        format!(
+                            "filter={filter} group={group} metric={metric} namespace={}",
+                            self.namespace
+                        ),
+                    )]
+                })
+            }
+            What::Alarms(names, unfed) => {
+                // The metrics no filter of this account and Region feeds: an alarm on one of
+                // them is back, and cannot fire.
+                let mut missing = Vec::new();
+                for n in names {
+                    let Some((metric, _, _)) = quell::cis::alarm(n) else {
+                        continue;
+                    };
+                    let fed = c
+                        .logs
+                        .describe_metric_filters()
+                        .metric_name(metric)
+                        .metric_namespace(&self.namespace)
+                        .send()
+                        .await
+                        .aws(|| format!("could not read the metric filters of {metric}"))?;
+                    if fed.metric_filters().is_empty() {
+                        missing.push(metric.to_string());
+                    }
+                }
+                unfed.set(missing);
                 let out = c
                     .cloudwatch
                     .describe_alarms()
@@ -842,11 +966,18 @@ impl Remediation for TamperRestore {
                     )
                 })
             }
-            What::Alarms(names) => Some(format!(
-                "the metric filters that feed {} on the trail's log group are not checked (quell holds no CloudWatch Logs permission): aws logs describe-metric-filters --metric-namespace {}",
-                names.join(", "),
-                q(&self.namespace)
-            )),
+            What::Alarms(_, unfed) => {
+                let unfed = unfed.get().unwrap_or_default();
+                (!unfed.is_empty()).then(|| {
+                    format!(
+                        "no metric filter of account {} in {} feeds {} in {}: the alarm is back and cannot fire until its filter is (org/trail.yaml puts them on the trail's log group)",
+                        t.account,
+                        t.region,
+                        unfed.join(", "),
+                        self.namespace
+                    )
+                })
+            }
             What::Recorders => Some(
                 "Config.1 also asks that the recorder use the service-linked role and record every resource type: quell does not check that (aws configservice describe-configuration-recorders)".into(),
             ),
@@ -934,7 +1065,40 @@ impl Remediation for TamperRestore {
                     .aws(|| format!("could not enable Security Hub in {}", t.region))?;
                 Ok(())
             }
-            What::Alarms(_) => {
+            What::MetricFilter {
+                group,
+                filter,
+                metric,
+                pattern,
+            } => {
+                c.logs
+                    .put_metric_filter()
+                    .log_group_name(group)
+                    .filter_name(filter)
+                    .filter_pattern(*pattern)
+                    .metric_transformations(
+                        aws_sdk_cloudwatchlogs::types::MetricTransformation::builder()
+                            .metric_name(*metric)
+                            .metric_namespace(&self.namespace)
+                            .metric_value("1")
+                            .build()
+                            .map_err(|e| {
+                                AwsError::other(
+                                    format!("could not make the metric filter {filter} again"),
+                                    "InvalidParameter",
+                                    e.to_string(),
+                                    false,
+                                )
+                            })?,
+                    )
+                    .send()
+                    .await
+                    .aws(|| {
+                        format!("could not make the metric filter {filter} on {group} again")
+                    })?;
+                Ok(())
+            }
+            What::Alarms(..) => {
                 for s in steps {
                     let Some(name) = s
                         .detail

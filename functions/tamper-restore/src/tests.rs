@@ -49,7 +49,16 @@ fn clients(gd: aws_sdk_guardduty::Client) -> Clients {
         config: idle_config(),
         hub: idle_hub(),
         cloudwatch: idle_cloudwatch(),
+        logs: idle_logs(),
     }
+}
+
+fn idle_logs() -> aws_sdk_cloudwatchlogs::Client {
+    aws_sdk_cloudwatchlogs::Client::from_conf(
+        aws_sdk_cloudwatchlogs::config::Config::builder()
+            .behavior_version(aws_sdk_cloudwatchlogs::config::BehaviorVersion::latest())
+            .build(),
+    )
 }
 
 /// A CloudTrail call as the parser gives it.
@@ -215,8 +224,8 @@ async fn what_quell_cannot_put_back_is_escalated_with_the_command_and_no_call() 
         ("cloudtrail:DeleteTrail", json!({"name": "org-trail"}), "create-trail"),
         (
             "logs:DeleteMetricFilter",
-            json!({"logGroupName": "trail", "filterName": "quell-member-RootAccountUsageFilter-ABC"}),
-            "metricName=RootAccountUsage",
+            json!({"logGroupName": "aws-cloudtrail-logs", "filterName": "team-errors"}),
+            "--filter-pattern <PATTERN>",
         ),
         ("logs:DeleteLogGroup", json!({"logGroupName": "trail"}), "create-log-group"),
         (
@@ -289,7 +298,7 @@ fn calls_that_are_not_tampering_or_not_quells_are_refused_before_any_call() {
     );
     assert!(r.ignore(&f).is_none());
     assert!(
-        matches!(r.target(&f).unwrap().what, What::Alarms(ref a) if a == &["quell-cis-RootAccountUsage"])
+        matches!(r.target(&f).unwrap().what, What::Alarms(ref a, _) if a == &["quell-cis-RootAccountUsage"])
     );
     // A name with a control character reaches no call.
     assert!(r
@@ -341,7 +350,7 @@ fn call_named(kind: &str) -> Finding {
             "detectorId": "d1", "configurationRecorderName": "default", "deliveryChannelName": "default",
             "standardsSubscriptionArns": ["arn:aws:securityhub:us-east-1:111111111111:subscription/aws-foundational-security-best-practices/v/1.0.0"],
             "productSubscriptionArn": "arn:aws:securityhub:us-east-1:111111111111:product-subscription/aws/guardduty",
-            "analyzerName": "org", "name": "quell-ForwardApiCalls", "logGroupName": "trail", "filterName": "f",
+            "analyzerName": "org", "name": "quell-ForwardApiCalls", "logGroupName": "trail", "filterName": "quell-trail-RootAccountUsageFilter-ABC",
             "alarmNames": ["quell-cis-RootAccountUsage"],
             "DeleteFlowLogsRequest": {"FlowLogId": {"content": "fl-1", "tag": 1}}
         }),
@@ -359,4 +368,99 @@ fn standards_subscriptions_name_their_standards() {
         Some("arn:aws:securityhub:eu-west-1::standards/cis-aws-foundations-benchmark/v/3.0.0")
     );
     assert_eq!(standards_arn("arn:aws:s3:::bucket"), None);
+}
+
+// ------------------------------------------------------------ CIS metric filters
+
+use aws_sdk_cloudwatchlogs::operation::describe_metric_filters::DescribeMetricFiltersOutput;
+use aws_sdk_cloudwatchlogs::operation::put_metric_filter::PutMetricFilterOutput;
+use aws_sdk_cloudwatchlogs::types::{MetricFilter, MetricTransformation};
+
+fn filters(name: &str, pattern: &str, metric: &str) -> DescribeMetricFiltersOutput {
+    DescribeMetricFiltersOutput::builder()
+        .metric_filters(
+            MetricFilter::builder()
+                .filter_name(name)
+                .log_group_name("aws-cloudtrail-logs")
+                .filter_pattern(pattern)
+                .metric_transformations(
+                    MetricTransformation::builder()
+                        .metric_name(metric)
+                        .metric_namespace("CISBenchmark")
+                        .metric_value("1")
+                        .build()
+                        .unwrap(),
+                )
+                .build(),
+        )
+        .build()
+}
+
+#[tokio::test]
+async fn a_deleted_cis_metric_filter_is_made_again_by_its_name_and_read_back() {
+    const NAME: &str = "quell-trail-ConsoleSigninWithoutMFAFilter-1X2Y";
+    let (_, _, pattern) = quell::cis::alarm("quell-cis-ConsoleSigninWithoutMFA").unwrap();
+    let r = TamperRestore::default();
+    let t = r
+        .target(&call(
+            "logs:DeleteMetricFilter",
+            json!({"logGroupName": "aws-cloudtrail-logs", "filterName": NAME}),
+        ))
+        .unwrap();
+    assert!(matches!(
+        t.what,
+        What::MetricFilter {
+            metric: "ConsoleSigninWithoutMFA",
+            ..
+        }
+    ));
+    let describe = mock!(aws_sdk_cloudwatchlogs::Client::describe_metric_filters)
+        .match_requests(|q| {
+            q.log_group_name() == Some("aws-cloudtrail-logs")
+                && q.filter_name_prefix() == Some(NAME)
+        })
+        .sequence()
+        // A filter of that name with another pattern is not the CIS one.
+        .output(move || {
+            filters(
+                NAME,
+                "{ $.eventName = ConsoleLogin }",
+                "ConsoleSigninWithoutMFA",
+            )
+        })
+        .output(move || filters(NAME, pattern, "ConsoleSigninWithoutMFA"))
+        .build();
+    let put = mock!(aws_sdk_cloudwatchlogs::Client::put_metric_filter)
+        .match_requests(move |q| {
+            q.log_group_name() == Some("aws-cloudtrail-logs")
+                && q.filter_name() == Some(NAME)
+                && q.filter_pattern() == Some(pattern)
+                && q.metric_transformations().iter().any(|m| {
+                    m.metric_name() == "ConsoleSigninWithoutMFA"
+                        && m.metric_namespace() == "CISBenchmark"
+                        && m.metric_value() == "1"
+                })
+        })
+        .then_output(|| PutMetricFilterOutput::builder().build());
+    let mut c = clients(idle_guardduty());
+    c.logs = mock_client!(
+        aws_sdk_cloudwatchlogs,
+        RuleMode::MatchAny,
+        [&describe, &put]
+    );
+    let out = execute(&r, &c, &t, Mode::Enforce, "quell:exempt").await;
+    assert!(matches!(out, Outcome::Remediated { .. }), "{out:?}");
+    assert_eq!((describe.num_calls(), put.num_calls()), (2, 1));
+    // Names a CloudWatch Logs API would refuse reach no call.
+    for (group, filter) in [
+        ("a b", NAME),
+        ("aws-cloudtrail-logs", "x:RootAccountUsageFilter"),
+    ] {
+        assert!(r
+            .target(&call(
+                "logs:DeleteMetricFilter",
+                json!({"logGroupName": group, "filterName": filter}),
+            ))
+            .is_err());
+    }
 }

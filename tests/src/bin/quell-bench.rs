@@ -542,7 +542,9 @@ async fn calls_per_remediation(
             continue;
         };
         emu.clear_calls().await;
-        let report = h.handle(&ctx, &finding).await;
+        let Some(report) = h.handle(&ctx, &finding).await.into_iter().next() else {
+            continue;
+        };
         let calls = emu.calls().await;
         let is_read = |a: &str| {
             [
