@@ -172,9 +172,15 @@ Parameters:
                 w,
                 r#"  {param}:
     Type: String
-    Default: ""
+    Default: ""{pattern}
     Description: "{function}: {description} ({var})."
-"#
+"#,
+                // An account id, or nothing: a typo fails the deployment, not every cold start.
+                pattern = if param.ends_with("AccountId") {
+                    "\n    AllowedPattern: \"^([0-9]{12})?$\""
+                } else {
+                    ""
+                }
             );
         }
     }
@@ -633,7 +639,7 @@ fn function(w: &mut String, s: &Spec) {
             - Sid: ReadTheOrganizationTrailsLogGroup
               Effect: Allow
               Action: sts:AssumeRole
-              Resource: !Sub "arn:${{AWS::Partition}}:iam::*:role/{reader}"
+              Resource: !Sub "arn:${{AWS::Partition}}:iam::${{OrgTrailAccountId}}:role/{reader}"
               Condition:
                 StringEquals:
                   aws:ResourceOrgID: !Ref OrganizationId"#,

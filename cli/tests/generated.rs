@@ -93,7 +93,7 @@ fn member_and_trail_templates_are_what_the_specs_generate() {
     assert_eq!(
         central
             .matches(&format!(
-                "Resource: !Sub \"arn:${{AWS::Partition}}:iam::*:role/{}\"",
+                "Resource: !Sub \"arn:${{AWS::Partition}}:iam::${{OrgTrailAccountId}}:role/{}\"",
                 quell::member::TRAIL_READER_ROLE
             ))
             .count(),
