@@ -103,7 +103,7 @@ TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 LAMBDA_RUSTFLAGS := --config 'build.rustflags=["-C", "target-cpu=haswell"]'
 
 bench: build .venv-c7n/.installed ## benchmarks: cold start, peak memory, warm path and AWS calls, sizes, parsing (criterion), side by side with Cloud Custodian
-	$(CARGO) build --release --target $(HOST_TARGET) $(LAMBDA_RUSTFLAGS) -p quell-tests --bin quell-bench
+	$(CARGO) build --release --target $(HOST_TARGET) $(LAMBDA_RUSTFLAGS) -p quell-tests -p quell-floor --bin quell-bench --bin quell-floor
 	$(CARGO) bench --target $(HOST_TARGET) $(LAMBDA_RUSTFLAGS) -p quell --bench parse -- --warm-up-time 1 --measurement-time 3 --noplot
 	$(TARGET_DIR)/$(HOST_TARGET)/release/quell-bench --bin-dir $(TARGET_DIR)/$(HOST_TARGET)/release \
 	  --lambda-dir $(TARGET_DIR)/lambda --custodian .venv-c7n/bin/custodian

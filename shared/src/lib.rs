@@ -10,6 +10,7 @@ pub mod config;
 pub mod error;
 pub mod event;
 pub mod finding;
+pub mod http;
 pub mod hub;
 pub mod member;
 pub mod metrics;

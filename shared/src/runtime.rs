@@ -64,10 +64,21 @@ impl Context {
     /// the invocation to the Lambda timeout.
     pub async fn from_env(function: &str) -> Result<Self, ConfigError> {
         let config = Config::from_env()?;
-        let sdk = aws_config::defaults(BehaviorVersion::latest())
-            .timeout_config(timeouts(config.limits.claim_takeover_secs))
-            .load()
-            .await;
+        let timeouts = timeouts(config.limits.claim_takeover_secs);
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .http_client(crate::http::https_client(
+                timeouts.connect_timeout().unwrap_or(CONNECT_TIMEOUT),
+            ))
+            .timeout_config(timeouts);
+        // Lambda gives a function its role's credentials in the environment, the first source of
+        // the default chain: read them there, without building the rest of the chain (web
+        // identity, ECS, IMDS, profile files: 1.4 of the 13 million instructions of a cold init).
+        if std::env::var_os("AWS_ACCESS_KEY_ID").is_some() {
+            loader = loader.credentials_provider(
+                aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
+            );
+        }
+        let sdk = loader.load().await;
         Ok(Self::new(&sdk, config, function))
     }
 
@@ -76,13 +87,15 @@ impl Context {
     }
 }
 
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// The SDK's timeouts, from one place: an attempt at most 10 s (connect 3 s), an operation with
 /// its retries at most a third of the function's timeout, so that a hung call fails its finding
 /// with room left for the others and for Lambda's retry.
 pub fn timeouts(function_timeout_secs: u64) -> aws_config::timeout::TimeoutConfig {
     let operation = (function_timeout_secs / 3).clamp(5, 60);
     aws_config::timeout::TimeoutConfig::builder()
-        .connect_timeout(std::time::Duration::from_secs(3))
+        .connect_timeout(CONNECT_TIMEOUT)
         .operation_attempt_timeout(std::time::Duration::from_secs(operation.min(10)))
         .operation_timeout(std::time::Duration::from_secs(operation))
         .build()

@@ -50,6 +50,9 @@ pub struct Call {
     pub action: String,
     pub method: String,
     pub path: String,
+    /// The emulator's own time for the call, in ms (`make bench` sets a cold start beside it).
+    #[serde(default)]
+    pub ms: Option<f64>,
 }
 
 impl Emulator {

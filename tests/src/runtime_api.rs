@@ -30,6 +30,10 @@ struct State {
     queue: Mutex<mpsc::Receiver<Pending>>,
     waiting: Mutex<HashMap<String, oneshot::Sender<Answer>>>,
     init_error: Mutex<Option<oneshot::Sender<Answer>>>,
+    /// When the function first asked for an event (the end of its init), and when it posted its
+    /// first answer: the benchmark's split of a cold start.
+    first_poll: std::sync::Mutex<Option<Instant>>,
+    first_answer: std::sync::Mutex<Option<Instant>>,
 }
 
 pub struct RuntimeApi {
@@ -48,6 +52,8 @@ impl RuntimeApi {
             queue: Mutex::new(rx),
             waiting: Mutex::new(HashMap::new()),
             init_error: Mutex::new(None),
+            first_poll: std::sync::Mutex::new(None),
+            first_answer: std::sync::Mutex::new(None),
         });
         let st = state.clone();
         tokio::spawn(async move {
@@ -85,6 +91,24 @@ impl RuntimeApi {
             a = init_rx => a.map_err(|_| "the function never answered".to_string()),
             _ = tokio::time::sleep(timeout) => Err(format!("no answer within {timeout:?}")),
         }
+    }
+
+    /// When the function first polled `/invocation/next`: its init ended then.
+    pub fn first_poll(&self) -> Option<Instant> {
+        *self
+            .state
+            .first_poll
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// When the function posted its first response or error.
+    pub fn first_answer(&self) -> Option<Instant> {
+        *self
+            .state
+            .first_answer
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
     }
 
     /// The environment Lambda gives a function process, pointed at this server.
@@ -151,6 +175,13 @@ impl FunctionProcess {
     }
 }
 
+/// Keeps the first time an instant was marked.
+fn mark(at: &std::sync::Mutex<Option<Instant>>) {
+    at.lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get_or_insert_with(Instant::now);
+}
+
 async fn serve(sock: TcpStream, st: Arc<State>) -> std::io::Result<()> {
     let (r, mut w) = sock.into_split();
     let mut r = BufReader::new(r);
@@ -187,6 +218,7 @@ async fn serve(sock: TcpStream, st: Arc<State>) -> std::io::Result<()> {
         let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
         match (method.as_str(), segs.as_slice()) {
             ("GET", ["2018-06-01", "runtime", "invocation", "next"]) => {
+                mark(&st.first_poll);
                 let next = st.queue.lock().await.recv().await;
                 let Some(p) = next else { return Ok(()) };
                 let payload = serde_json::to_vec(&p.event).unwrap_or_default();
@@ -207,6 +239,7 @@ async fn serve(sock: TcpStream, st: Arc<State>) -> std::io::Result<()> {
                 w.write_all(&payload).await?;
             }
             ("POST", ["2018-06-01", "runtime", "invocation", id, kind]) => {
+                mark(&st.first_answer);
                 let answer = if *kind == "response" {
                     Answer::Response(parsed())
                 } else {

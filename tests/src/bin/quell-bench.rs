@@ -2,7 +2,8 @@
 //! binary under a Lambda Runtime API on 127.0.0.1, the warm path against the local emulator with
 //! its AWS calls counted, artifact sizes, and event parsing throughput.
 //!
-//! Usage: quell-bench [--bin-dir DIR] [--runs N] [--events N]
+//! Usage: quell-bench [--bin-dir DIR] [--lambda-dir DIR] [--custodian PATH] [--runs N] [--events N]
+//!                    [--only parse,sizes,calls,cold,warm,custodian]
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -22,7 +23,19 @@ struct Args {
     lambda_dir: PathBuf,
     runs: usize,
     events: usize,
+    /// The sections to run (all by default): parse, sizes, calls, cold, warm, custodian.
+    only: Option<Vec<String>>,
 }
+
+impl Args {
+    fn runs(&self, section: &str) -> bool {
+        self.only
+            .as_ref()
+            .is_none_or(|o| o.iter().any(|s| s == section))
+    }
+}
+
+const SECTIONS: [&str; 6] = ["parse", "sizes", "calls", "cold", "warm", "custodian"];
 
 fn args() -> Result<Args, String> {
     let mut a = Args {
@@ -31,6 +44,7 @@ fn args() -> Result<Args, String> {
         lambda_dir: project_root().join("target/lambda"),
         runs: 15,
         events: 200,
+        only: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
@@ -44,6 +58,13 @@ fn args() -> Result<Args, String> {
                     .parse()
                     .map_err(|_| format!("--runs: `{v}` is not a number"))?
             }
+            "--only" => {
+                let o: Vec<String> = v.split(',').map(str::to_string).collect();
+                if let Some(bad) = o.iter().find(|s| !SECTIONS.contains(&s.as_str())) {
+                    return Err(format!("--only: no section `{bad}` (one of {SECTIONS:?})"));
+                }
+                a.only = Some(o)
+            }
             "--events" => {
                 a.events = v
                     .parse()
@@ -51,7 +72,7 @@ fn args() -> Result<Args, String> {
             }
             _ => {
                 return Err(format!(
-                    "unknown option {k} (--bin-dir, --lambda-dir, --custodian, --runs, --events)"
+                    "unknown option {k} (--bin-dir, --lambda-dir, --custodian, --runs, --events, --only)"
                 ))
             }
         }
@@ -65,12 +86,17 @@ fn stats(mut v: Vec<f64>) -> (f64, f64, f64, f64) {
     (pct(0.5), v[0], v[v.len() - 1], pct(0.99))
 }
 
-/// Peak resident memory of a live process, from /proc (kB).
-fn peak_rss_kb(pid: u32) -> Option<u64> {
+/// A line of a live process's /proc status, in kB (VmHWM: peak resident memory; RssAnon: its heap
+/// and stacks now; RssFile: the pages of its binary and libraries it has touched).
+fn status_kb(pid: u32, key: &str) -> Option<u64> {
     let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     s.lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
         .and_then(|v| v.split_whitespace().next()?.parse().ok())
+}
+
+fn peak_rss_kb(pid: u32) -> Option<u64> {
+    status_kb(pid, "VmHWM")
 }
 
 #[tokio::main]
@@ -90,16 +116,28 @@ async fn run() -> Result<(), String> {
             .unwrap_or(0),
         machine()
     );
-    parsing();
-    sizes(&a.lambda_dir);
+    if a.runs("parse") {
+        parsing();
+    }
+    if a.runs("sizes") {
+        sizes(&a.lambda_dir);
+    }
     let emu = Emulator::start()?;
     let member = emu.account_config(MEMBER).await;
     seed::member_role(&member, CENTRAL).await;
     // First, while every seeded problem is still there: one fix per remediation, its calls counted.
-    calls_per_remediation(&emu, &member).await?;
-    cold_start(&emu, &member, &a).await?;
-    warm_path(&emu, &member, a.events).await?;
-    side_by_side(&emu, &a).await?;
+    if a.runs("calls") {
+        calls_per_remediation(&emu, &member).await?;
+    }
+    if a.runs("cold") {
+        cold_start(&emu, &member, &a).await?;
+    }
+    if a.runs("warm") {
+        warm_path(&emu, &member, a.events).await?;
+    }
+    if a.runs("custodian") {
+        side_by_side(&emu, &a).await?;
+    }
     Ok(())
 }
 
@@ -339,68 +377,142 @@ fn lambda_env(emu: &Emulator) -> Vec<(String, String)> {
     .collect()
 }
 
-/// One cold run of a release binary on one event: (ms, peak RSS MB, outcome).
+/// One cold run of a release binary under a fresh Runtime API.
+struct Cold {
+    /// Process start → its first poll of `/invocation/next` (the end of init).
+    init_ms: f64,
+    /// Process start → its first answer posted.
+    first_ms: f64,
+    /// The emulator's own time for the calls the run made.
+    emulator_ms: f64,
+    calls: usize,
+    rss_mb: f64,
+    /// Of the resident memory after the answer: anonymous (heap, stacks) and file-backed (code).
+    anon_mb: f64,
+    file_mb: f64,
+    outcome: String,
+}
+
+impl Cold {
+    /// What the function spent of its first invocation beyond the emulator's time for its calls:
+    /// signing, connections, parsing, its own logic.
+    fn overhead_ms(&self) -> f64 {
+        self.first_ms - self.init_ms - self.emulator_ms
+    }
+}
+
 async fn cold_once(
+    emu: &Emulator,
     bin: &Path,
     f: &str,
     env: &[(String, String)],
     event: &Value,
-) -> Result<(f64, f64, String), String> {
+) -> Result<Cold, String> {
+    emu.clear_calls().await;
     let api = RuntimeApi::start().await.map_err(|e| e.to_string())?;
     let proc = FunctionProcess::spawn(bin, &api, f, env).map_err(|e| e.to_string())?;
     let pid = proc.child.id().unwrap_or(0);
     let answer = api.invoke(event.clone(), Duration::from_secs(30)).await?;
-    let took = proc.started.elapsed().as_secs_f64() * 1e3;
-    let peak = peak_rss_kb(pid).unwrap_or(0) as f64 / 1024.0;
+    let rss_mb = peak_rss_kb(pid).unwrap_or(0) as f64 / 1024.0;
+    let anon_mb = status_kb(pid, "RssAnon").unwrap_or(0) as f64 / 1024.0;
+    let file_mb = status_kb(pid, "RssFile").unwrap_or(0) as f64 / 1024.0;
+    let since = |t: Option<Instant>| {
+        t.map(|t| t.duration_since(proc.started).as_secs_f64() * 1e3)
+            .ok_or_else(|| format!("{f}: the runtime API saw no poll or no answer"))
+    };
+    let (init_ms, first_ms) = (since(api.first_poll())?, since(api.first_answer())?);
     let outcome = match &answer {
         Answer::Response(v) => v["reports"][0]["outcome"]
             .as_str()
-            .unwrap_or("?")
+            .unwrap_or("-")
             .to_string(),
         other => format!("{other:?}"),
     };
     let _ = proc.stop().await;
-    Ok((took, peak, outcome))
+    let calls = emu.calls().await;
+    Ok(Cold {
+        init_ms,
+        first_ms,
+        emulator_ms: calls.iter().filter_map(|c| c.ms).sum(),
+        calls: calls.len(),
+        rss_mb,
+        anon_mb,
+        file_mb,
+        outcome,
+    })
 }
 
-/// 1. Cold start: process start to first response (init + first invocation), and peak RSS.
+fn median(v: impl Iterator<Item = f64>) -> f64 {
+    stats(v.collect()).0
+}
+
+/// 1. Cold start: init (process start → first poll of the Runtime API) and first response, each
+///    function alternated run by run with quell-floor (lambda_runtime alone, same profile), so a
+///    busy machine weighs on both alike; peak RSS beside the floor's.
 async fn cold_start(
     emu: &Emulator,
     member: &aws_config::SdkConfig,
     a: &Args,
 ) -> Result<(), String> {
     println!(
-        "\n## cold start: release binary under a Runtime API on 127.0.0.1, {} runs after 1 warm-up",
+        "\n## cold start: release binaries under a Runtime API on 127.0.0.1, {} runs each after 1 warm-up, alternated with quell-floor (lambda_runtime alone)",
         a.runs
     );
-    println!("  (process start → first response, includes the function's AWS calls against the local emulator)");
-    println!(
-        "  {:<26} {:>9} {:>9} {:>9} {:>12} {:>10}",
-        "function", "median ms", "min ms", "max ms", "peak RSS MB", "outcome"
-    );
+    println!("  init = process start → first poll of /invocation/next; first = → first answer; emu = the emulator's own time for the run's calls; over = first − init − emu");
     let env = lambda_env(emu);
+    let floor = a.bin_dir.join("quell-floor");
+    if !floor.exists() {
+        println!(
+            "  quell-floor not built at {} (make bench builds it)",
+            floor.display()
+        );
+        return Ok(());
+    }
+    let idle = serde_json::json!({"source": "bench", "detail-type": "floor"});
+    println!(
+        "  {:<31} {:>7} {:>6} {:>5} {:>8} {:>7} {:>5} {:>6} {:>7} {:>6} {:>5} {:>10} {:>10}  outcome",
+        "function", "init ms", "floor", "×", "first ms", "emu ms", "calls", "over", "RSS MB", "floor", "×", "anon/file", "floor's"
+    );
+    let (mut worst_init, mut worst_rss, mut worst_over) = (0f64, 0f64, 0f64);
     for f in functions() {
         let bin = a.bin_dir.join(&f);
         if !bin.exists() {
-            println!("  {f:<26} not built at {} (make build)", bin.display());
+            println!("  {f:<31} not built at {} (make build)", bin.display());
             continue;
         }
         let Some(event) = event_for(&f, member, "cold").await else {
             continue;
         };
-        let (mut ms, mut rss, mut last) = (Vec::new(), Vec::new(), String::new());
+        let (mut runs, mut floors, mut last) = (Vec::new(), Vec::new(), String::new());
         for i in 0..=a.runs {
-            let (took, peak, outcome) = cold_once(&bin, &f, &env, &event).await?;
-            last = outcome;
+            let fl = cold_once(emu, &floor, "quell-floor", &env, &idle).await?;
+            let c = cold_once(emu, &bin, &f, &env, &event).await?;
+            last = c.outcome.clone();
             if i > 0 {
-                ms.push(took);
-                rss.push(peak);
+                runs.push(c);
+                floors.push(fl);
             }
         }
-        let (med, min, max, _) = stats(ms);
-        let (rss_med, _, _, _) = stats(rss);
-        println!("  {f:<26} {med:>9.1} {min:>9.1} {max:>9.1} {rss_med:>12.1} {last:>10}");
+        let init = median(runs.iter().map(|c| c.init_ms));
+        let finit = median(floors.iter().map(|c| c.init_ms));
+        let rss = median(runs.iter().map(|c| c.rss_mb));
+        let frss = median(floors.iter().map(|c| c.rss_mb));
+        let over = median(runs.iter().map(Cold::overhead_ms));
+        let (ir, rr) = (init / finit, rss / frss);
+        (worst_init, worst_rss, worst_over) =
+            (worst_init.max(ir), worst_rss.max(rr), worst_over.max(over));
+        println!(
+            "  {f:<31} {init:>7.2} {finit:>6.2} {ir:>5.2} {:>8.1} {:>7.1} {:>5} {over:>6.2} {rss:>7.1} {frss:>6.1} {rr:>5.2} {:>10} {:>10}  {last}",
+            median(runs.iter().map(|c| c.first_ms)),
+            median(runs.iter().map(|c| c.emulator_ms)),
+            runs.last().map(|c| c.calls).unwrap_or(0),
+            format!("{:.1}/{:.1}", median(runs.iter().map(|c| c.anon_mb)), median(runs.iter().map(|c| c.file_mb))),
+            format!("{:.1}/{:.1}", median(floors.iter().map(|c| c.anon_mb)), median(floors.iter().map(|c| c.file_mb))),
+        );
     }
+    println!(
+        "  worst: init {worst_init:.2}× the floor (goal ≤ 1.5), peak RSS {worst_rss:.2}× (goal ≤ 2), first response {worst_over:.2} ms beyond the emulator's time (goal ≤ 2)"
+    );
     Ok(())
 }
 
@@ -670,9 +782,8 @@ async fn side_by_side(emu: &Emulator, a: &Args) -> Result<(), String> {
             println!("  {case:<24} not built at {}", bin.display());
             continue;
         }
-        emu.clear_calls().await;
-        let (q_ms, q_mb, outcome) = cold_once(&bin, case, &env, &event).await?;
-        let q_calls = emu.calls().await.len();
+        let q = cold_once(emu, &bin, case, &env, &event).await?;
+        let (q_ms, q_mb, outcome, q_calls) = (q.first_ms, q.rss_mb, q.outcome, q.calls);
         if outcome != "REMEDIATED" {
             println!("  {case:<24} quell said {outcome}");
         }
