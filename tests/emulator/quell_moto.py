@@ -1619,10 +1619,12 @@ def _known_identity_only(self):
 _access_control.IAMRequestBase.check_signature = _known_identity_only
 
 
-# The emulator's own time for each logged call: from its request line read to its answer written
-# (headers parsed, the app run, the response sent). `make bench` sets a function's first response
-# beside the sum for its calls.
+# The emulator's own time for each logged call: from its request line read (or, for the first
+# request of a connection, from the connection's accept, so a new thread and socket count too) to
+# its answer written (headers parsed, the app run, the response sent). `make bench` sets a
+# function's first response beside the sum for its calls.
 _REQUEST = threading.local()
+_ACCEPTED = {}
 
 
 class TimedRequestHandler(MotoRequestHandler):
@@ -1634,7 +1636,7 @@ class TimedRequestHandler(MotoRequestHandler):
             entry["ms"] = round((_time.perf_counter() - started) * 1e3, 3)
 
     def parse_request(self):
-        _REQUEST.started = _time.perf_counter()
+        _REQUEST.started = _ACCEPTED.pop(id(self.request), None) or _time.perf_counter()
         return super().parse_request()
 
 
@@ -1644,6 +1646,13 @@ def main(argv=None):
     args = parser.parse_args(argv)
     app = CallLog(DomainDispatcherApplication(create_backend_app))
     server = make_server("127.0.0.1", args.port, app, threaded=True, request_handler=TimedRequestHandler)
+    accept = server.process_request
+
+    def process_request(request, client_address):
+        _ACCEPTED[id(request)] = _time.perf_counter()
+        return accept(request, client_address)
+
+    server.process_request = process_request
     print(f"QUELL_MOTO_READY {server.server_port}", flush=True)
     try:
         server.serve_forever()
