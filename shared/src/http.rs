@@ -86,3 +86,136 @@ pub fn https_client(connect_timeout: Duration) -> SharedHttpClient {
         connect_timeout,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    use aws_config::{BehaviorVersion, Region};
+    use aws_credential_types::Credentials;
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+
+    const IDENTITY: &str = r#"<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><GetCallerIdentityResult><Arn>arn:aws:iam::111111111111:user/t</Arn><UserId>AIDA</UserId><Account>111111111111</Account></GetCallerIdentityResult><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></GetCallerIdentityResponse>"#;
+
+    /// An HTTP/1.1 server on 127.0.0.1 that keeps connections alive, answers every request with
+    /// STS's GetCallerIdentity, and counts the connections it accepts.
+    async fn sts_server() -> (String, Arc<AtomicUsize>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let count = accepted.clone();
+        tokio::spawn(async move {
+            while let Ok((sock, _)) = listener.accept().await {
+                count.fetch_add(1, Ordering::SeqCst);
+                tokio::spawn(async move {
+                    let (r, mut w) = sock.into_split();
+                    let mut r = BufReader::new(r);
+                    loop {
+                        let mut len = 0usize;
+                        let mut line = String::new();
+                        if r.read_line(&mut line).await.unwrap_or(0) == 0 {
+                            return;
+                        }
+                        loop {
+                            let mut h = String::new();
+                            if r.read_line(&mut h).await.unwrap_or(0) == 0 {
+                                return;
+                            }
+                            if h.trim_end().is_empty() {
+                                break;
+                            }
+                            if let Some((k, v)) = h.split_once(':') {
+                                if k.eq_ignore_ascii_case("content-length") {
+                                    len = v.trim().parse().unwrap_or(0);
+                                }
+                            }
+                        }
+                        let mut body = vec![0u8; len];
+                        if r.read_exact(&mut body).await.is_err() {
+                            return;
+                        }
+                        let head = format!(
+                            "HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: {}\r\n\r\n",
+                            IDENTITY.len()
+                        );
+                        if w.write_all(head.as_bytes()).await.is_err()
+                            || w.write_all(IDENTITY.as_bytes()).await.is_err()
+                        {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        (format!("http://{addr}"), accepted)
+    }
+
+    fn credentials() -> Credentials {
+        Credentials::new("AKIDLOCALTEST", "local-secret", None, None, "test")
+    }
+
+    fn config(
+        client: aws_smithy_runtime_api::client::http::SharedHttpClient,
+        endpoint: &str,
+    ) -> aws_config::SdkConfig {
+        aws_config::SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .endpoint_url(endpoint)
+            .credentials_provider(
+                aws_credential_types::provider::SharedCredentialsProvider::new(credentials()),
+            )
+            .http_client(client)
+            .timeout_config(crate::runtime::timeouts(60))
+            .build()
+    }
+
+    /// The clients quell makes from one configuration (a session's, another Region's) share one
+    /// connection: one connector, one pool. The SDK's default client gives each its own.
+    #[tokio::test]
+    async fn every_client_of_a_process_shares_one_connection() {
+        let (endpoint, accepted) = sts_server().await;
+        let base = config(
+            super::https_client(std::time::Duration::from_secs(3)),
+            &endpoint,
+        );
+        let other_region = base.to_builder().region(Region::new("eu-west-1")).build();
+        for conf in [&base, &base, &other_region] {
+            let id = aws_sdk_sts::Client::new(conf)
+                .get_caller_identity()
+                .send()
+                .await
+                .expect("the local server answers");
+            assert_eq!(id.account(), Some("111111111111"));
+        }
+        assert_eq!(
+            accepted.load(Ordering::SeqCst),
+            1,
+            "three clients, one connection"
+        );
+    }
+
+    /// The same calls through the SDK's default HTTP client open a connection per client: what
+    /// the test above would see without quell's connector (it proves the count can fail).
+    #[tokio::test]
+    async fn the_sdks_default_client_opens_one_connection_per_client() {
+        let (endpoint, accepted) = sts_server().await;
+        let default = aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .endpoint_url(&endpoint)
+            .credentials_provider(credentials())
+            .load()
+            .await;
+        for _ in 0..3 {
+            aws_sdk_sts::Client::new(&default)
+                .get_caller_identity()
+                .send()
+                .await
+                .expect("the local server answers");
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), 3);
+    }
+}

@@ -1639,6 +1639,11 @@ class TimedRequestHandler(MotoRequestHandler):
         _REQUEST.started = _ACCEPTED.pop(id(self.request), None) or _time.perf_counter()
         return super().parse_request()
 
+    def finish(self):
+        # A connection closed before any request: its accept time must not outlive its socket.
+        _ACCEPTED.pop(id(self.request), None)
+        super().finish()
+
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
