@@ -16,6 +16,51 @@ pub mod seed;
 
 pub use emulator::{Emulator, CENTRAL, MEMBER, REGION};
 
+/// The suites of an integration-test binary: one module per file of the package's `tests/`
+/// directory, built as one binary instead of one each (issue 18: each was a 350–410 MB debug link
+/// of every SDK crate), and a test that fails when a file there is not declared, so that a new
+/// suite cannot be left out of the build unnoticed.
+#[macro_export]
+macro_rules! suites {
+    ($root:literal: $($suite:ident),+ $(,)?) => {
+        $(mod $suite;)+
+
+        #[test]
+        fn every_file_of_the_tests_directory_is_a_declared_suite() {
+            $crate::check_suites(
+                &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests"),
+                $root,
+                &[$(stringify!($suite)),+],
+            );
+        }
+    };
+}
+
+/// What [`suites!`] checks: the `.rs` files of `dir`, but the binary's root file, are exactly the
+/// declared suites.
+pub fn check_suites(dir: &std::path::Path, root: &str, declared: &[&str]) {
+    let mut files: Vec<String> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| {
+            e.expect("a directory entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .filter_map(|n| n.strip_suffix(".rs").map(str::to_string))
+        .filter(|n| n != root)
+        .collect();
+    files.sort();
+    let mut declared: Vec<String> = declared.iter().map(|s| s.to_string()).collect();
+    declared.sort();
+    assert_eq!(
+        files,
+        declared,
+        "the files of {} (left) against the suites {root}.rs declares (right)",
+        dir.display()
+    );
+}
+
 /// A function context against the emulator, with the given configuration.
 pub fn context(emu: &Emulator, config: quell::Config, function: &str) -> quell::runtime::Context {
     quell::runtime::Context::new(&emu.central_config(), config, function)
