@@ -584,7 +584,7 @@ fn function(w: &mut String, s: &Spec) {
       BuildProperties:
         Binary: {sid}
     Properties:
-      Description: "quell {sid}: {summary}"
+      Description: "{description}"
       Tags:
         quell:remediation: {sid}
       CodeUri: ./
@@ -661,7 +661,7 @@ fn function(w: &mut String, s: &Spec) {
             .map(|(_, var, param, _)| format!("\n          {var}: !Ref {param}"))
             .collect::<String>(),
         sid = s.id,
-        summary = s.summary,
+        description = function_description(s),
         central = json!(central),
         outcome_source = quell::notify::OUTCOME_SOURCE,
         outcome_detail_type = json!(quell::notify::OUTCOME_DETAIL_TYPE),
@@ -810,6 +810,27 @@ fn observability(w: &mut String, specs: &[Spec]) {
 }
 
 /// A remediation's triggers in one line: the docs table and `quell list`.
+/// The Lambda function's Description: `quell <id>: <summary>`, cut at a word to Lambda's 256
+/// characters (CreateFunction refuses a longer one); docs/remediations.md keeps the whole summary.
+pub fn function_description(s: &Spec) -> String {
+    const MAX: usize = 256;
+    let whole = format!("quell {}: {}", s.id, s.summary);
+    if whole.chars().count() <= MAX {
+        return whole;
+    }
+    let mut cut = String::new();
+    for word in whole.split(' ') {
+        if cut.chars().count() + 1 + word.chars().count() + 3 > MAX {
+            break;
+        }
+        if !cut.is_empty() {
+            cut.push(' ');
+        }
+        cut.push_str(word);
+    }
+    cut.trim_end_matches([',', ';', ':']).to_string() + "..."
+}
+
 pub fn triggers_summary(tr: &quell::Triggers) -> String {
     let mut parts = Vec::new();
     let mut add = |label: &str, v: &[&str]| {

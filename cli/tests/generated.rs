@@ -787,6 +787,7 @@ const MEANT_FOR: &[(&str, &[&str])] = &[
     ),
     ("cloudtrail-ec2-deleteflowlogs.json", &["tamper-restore"]),
     ("cloudtrail-logs-deleteloggroup.json", &["tamper-restore"]),
+    ("cloudtrail-events-disablerule.json", &["tamper-restore"]),
     (
         "cloudtrail-logs-deletemetricfilter.json",
         &["tamper-restore"],
@@ -960,7 +961,7 @@ fn replies_do_not_loop_a_resolved_finding_matches_no_rule() {
 fn the_adding_a_remediation_page_names_tests_that_exist() {
     let page = std::fs::read_to_string(root().join("docs/adding-a-remediation.md")).unwrap();
     let mut sources = String::new();
-    for dir in ["cli/tests", "tests/tests", "shared/src", "cli/src"] {
+    for dir in ["cli/tests", "tests/tests", "tests/src", "shared/src", "cli/src"] {
         for e in std::fs::read_dir(root().join(dir)).unwrap() {
             let p = e.unwrap().path();
             if p.extension().is_some_and(|x| x == "rs") {
@@ -1083,6 +1084,56 @@ fn every_function_carries_its_remediation_tag_and_the_stack_can_deploy_paused() 
     }
     assert!(t.contains("ReservedConcurrentExecutions: !If [IsPaused, 0, !Ref ReservedConcurrency]"));
     assert!(t.contains("IsPaused: !Equals [!Ref Paused, \"true\"]"));
+}
+
+#[test]
+fn every_function_description_fits_lambdas_limit() {
+    // CreateFunction refuses a Description over 256 characters: the stack would not deploy.
+    let t = template::central(&registry::specs());
+    let mut seen = 0;
+    for line in t.lines() {
+        if let Some(d) = line.trim().strip_prefix("Description: \"quell ") {
+            seen += 1;
+            let d = d.trim_end_matches('"');
+            assert!(
+                "quell ".len() + d.chars().count() <= 256,
+                "{} characters: quell {d}",
+                "quell ".len() + d.chars().count()
+            );
+        }
+    }
+    assert_eq!(seen, registry::specs().len());
+    let long = registry::specs()
+        .into_iter()
+        .find(|s| s.summary.len() > 256)
+        .expect("a summary longer than the limit, to check the cut");
+    let d = template::function_description(&long);
+    assert!(d.chars().count() <= 256 && d.ends_with("..."), "{d}");
+    assert!(format!("quell {}: {}", long.id, long.summary).starts_with(d.trim_end_matches("...")));
+}
+
+#[test]
+fn the_shared_list_of_forwarding_rules_is_what_the_templates_name() {
+    // tamper-restore answers a call on these names alone: a rule the templates add must be here.
+    let mut named = BTreeSet::new();
+    for path in ["member/regional.yaml", "org/trail.yaml"] {
+        let text = std::fs::read_to_string(root().join(path)).expect(path);
+        let mut in_rule = false;
+        for line in text.lines() {
+            let t = line.trim();
+            if t.starts_with("Type: ") {
+                in_rule = t == "Type: AWS::Events::Rule";
+            } else if let Some(name) = t.strip_prefix("Name: ").filter(|_| in_rule) {
+                named.insert(name.trim_matches('"').to_string());
+            }
+        }
+    }
+    let shared: BTreeSet<String> = quell::member::FORWARD_RULES
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    assert!(!named.is_empty());
+    assert_eq!(named, shared, "the templates' rules (left), quell::member::FORWARD_RULES (right)");
 }
 
 #[test]

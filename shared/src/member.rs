@@ -26,6 +26,20 @@ pub const TRAIL_READER_ROLE: &str = "quell-trail-reader";
 pub const TRAIL_READER_PERMISSIONS: &[&str] =
     &["logs:DescribeMetricFilters", "logs:FilterLogEvents"];
 
+/// quell's forwarding rules, by name, each on the default event bus of its account and Region:
+/// member/regional.yaml's and org/trail.yaml's (a test holds this list equal to the names the
+/// templates give them). tamper-restore enables one again when a call disabled it, and answers a
+/// call on no other rule.
+pub const FORWARD_RULES: &[&str] = &[
+    "quell-ForwardConfig",
+    "quell-ForwardAlarms",
+    "quell-ForwardApiCalls",
+    "quell-ForwardGuardDutyFindings",
+    "quell-ForwardAccessAnalyzerFindings",
+    "quell-ForwardSecurityHubFindings",
+    "quell-ForwardTrailAlarms",
+];
+
 /// Every quell function, by id: their member roles (`quell-<id>`) are the ones member/roles.yaml
 /// creates. A test holds this list equal to the registry.
 pub const FUNCTION_IDS: &[&str] = &[

@@ -1294,6 +1294,15 @@ const EXPECTED: &[(&str, Source, &str, &str, &str, ResourceKind, &str)] = &[
         "",
     ),
     (
+        "cloudtrail-events-disablerule.json",
+        Source::CloudTrail,
+        "111111111111",
+        "us-east-1",
+        "events:DisableRule",
+        ResourceKind::Account,
+        "",
+    ),
+    (
         "cloudtrail-logs-deletemetricfilter.json",
         Source::CloudTrail,
         "111111111111",
@@ -1485,7 +1494,7 @@ fn every_sample_event_parses_to_its_finding() {
             n += 1;
         }
     }
-    assert_eq!(n, 153, "events/ holds 153 sample events, each checked");
+    assert_eq!(n, 154, "events/ holds 154 sample events, each checked");
 }
 
 #[test]

@@ -952,6 +952,41 @@ def _logs_authorize(self, resource="*"):
 
 LogsResponse._authenticate_and_authorize_normal_action = _logs_authorize
 
+# As CloudWatch Logs: deleting a log group deletes its metric filters with it; a metric filter is put
+# on a log group that exists (ResourceNotFoundException otherwise), and putting one by a name the
+# group already has replaces it (moto keeps every filter of the account in one list, whatever
+# happens to its group, and appends a second one of the same name).
+from moto.logs.exceptions import ResourceNotFoundException as _LogsNotFound  # noqa: E402
+
+_moto_delete_log_group = _logs_models.LogsBackend.delete_log_group
+_moto_backend_put_metric_filter = _logs_models.LogsBackend.put_metric_filter
+
+
+def _delete_log_group(self, log_group_name):
+    _moto_delete_log_group(self, log_group_name)
+    self.filters.metric_filters = [
+        f for f in self.filters.metric_filters if f["logGroupName"] != log_group_name
+    ]
+
+
+def _backend_put_metric_filter(
+    self, filter_name, filter_pattern, log_group_name, metric_transformations
+):
+    if log_group_name not in self.groups:
+        raise _LogsNotFound("The specified log group does not exist.")
+    self.filters.metric_filters = [
+        f
+        for f in self.filters.metric_filters
+        if not (f["logGroupName"] == log_group_name and f["filterName"] == filter_name)
+    ]
+    return _moto_backend_put_metric_filter(
+        self, filter_name, filter_pattern, log_group_name, metric_transformations
+    )
+
+
+_logs_models.LogsBackend.delete_log_group = _delete_log_group
+_logs_models.LogsBackend.put_metric_filter = _backend_put_metric_filter
+
 # ------------------------------------------------------------------ AWS Config aggregated compliance
 
 from moto.config.responses import ConfigResponse  # noqa: E402

@@ -394,14 +394,10 @@ async fn metric_filters(
     v
 }
 
-#[tokio::test]
-async fn a_deleted_cis_metric_filter_is_made_again_on_the_trails_group_and_its_alarm_resolves() {
+/// A trail's log group as org/trail.yaml and a team leave it: quell's RootAccountUsage filter
+/// (named `cis`, the CIS `pattern`) and a team's filter of its own, both in CISBenchmark.
+async fn trail_group(logs: &aws_sdk_cloudwatchlogs::Client, group: &str, cis: &str, pattern: &str) {
     use aws_sdk_cloudwatchlogs::types::MetricTransformation;
-    let s = setup().await;
-    let group = "aws-cloudtrail-logs-111111111111";
-    let cis = "quell-trail-RootAccountUsageFilter-1A2B3C4D";
-    let (_, _, pattern) = quell::cis::alarm("quell-cis-RootAccountUsage").unwrap();
-    let logs = aws_sdk_cloudwatchlogs::Client::new(&s.member);
     logs.create_log_group()
         .log_group_name(group)
         .send()
@@ -427,6 +423,16 @@ async fn a_deleted_cis_metric_filter_is_made_again_on_the_trails_group_and_its_a
             .await
             .unwrap();
     }
+}
+
+#[tokio::test]
+async fn a_deleted_cis_metric_filter_is_made_again_on_the_trails_group_and_its_alarm_resolves() {
+    let s = setup().await;
+    let group = "aws-cloudtrail-logs-111111111111";
+    let cis = "quell-trail-RootAccountUsageFilter-1A2B3C4D";
+    let (_, _, pattern) = quell::cis::alarm("quell-cis-RootAccountUsage").unwrap();
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&s.member);
+    trail_group(&logs, group, cis, pattern).await;
     let seeded = metric_filters(&s.member, group).await;
     logs.delete_metric_filter()
         .log_group_name(group)
@@ -484,11 +490,155 @@ async fn a_deleted_cis_metric_filter_is_made_again_on_the_trails_group_and_its_a
 }
 
 #[tokio::test]
+async fn a_deleted_trail_log_group_is_made_again_with_the_filters_of_quells_alarms() {
+    let s = setup().await;
+    // The sample's group: a trail's (its name says so), with quell's RootAccountUsage filter and
+    // a team's filter on it; quell's RootAccountUsage alarm in the account.
+    let group = "cloudtrail-log-group-test";
+    let cis = "quell-trail-RootAccountUsageFilter-1A2B3C4D";
+    let (_, _, pattern) = quell::cis::alarm("quell-cis-RootAccountUsage").unwrap();
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&s.member);
+    trail_group(&logs, group, cis, pattern).await;
+    let cw = aws_sdk_cloudwatch::Client::new(&s.member);
+    cw.put_metric_alarm()
+        .alarm_name("quell-cis-RootAccountUsage")
+        .namespace("CISBenchmark")
+        .metric_name("RootAccountUsage")
+        .statistic(aws_sdk_cloudwatch::types::Statistic::Sum)
+        .period(300)
+        .evaluation_periods(1)
+        .threshold(1.0)
+        .comparison_operator(
+            aws_sdk_cloudwatch::types::ComparisonOperator::GreaterThanOrEqualToThreshold,
+        )
+        .send()
+        .await
+        .unwrap();
+    logs.delete_log_group()
+        .log_group_name(group)
+        .send()
+        .await
+        .unwrap();
+    // As CloudWatch Logs: the filters went with the group.
+    let filters = logs.describe_metric_filters().send().await.unwrap();
+    assert!(filters.metric_filters().is_empty(), "{filters:?}");
+
+    let (outcome, note) = replay(
+        &s,
+        events::load("cloudtrail-logs-deleteloggroup.json", &[]),
+    )
+    .await;
+    // Made again and read back, but the trail's delivery and the old group's settings are not
+    // known to quell: NOTIFIED, never RESOLVED.
+    assert_eq!(outcome, "UNCONFIRMED", "{note}");
+    assert!(note.contains("the trail's delivery to cloudtrail-log"), "{note}");
+    let groups = logs
+        .describe_log_groups()
+        .log_group_name_prefix(group)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        groups
+            .log_groups()
+            .iter()
+            .filter_map(|g| g.log_group_name())
+            .collect::<Vec<_>>(),
+        [group]
+    );
+    // The CIS filter quell's alarm needs is on it again; the team's, not quell's to know, is not.
+    assert_eq!(
+        metric_filters(&s.member, group).await,
+        [(
+            "quell-cis-RootAccountUsageFilter".to_string(),
+            pattern.to_string(),
+            "RootAccountUsage".to_string(),
+            "CISBenchmark".to_string()
+        )]
+    );
+    // Another delivery finds the group and the filter there: nothing is made twice.
+    s.emu.clear_calls().await;
+    let (outcome, note) = replay(
+        &s,
+        events::load(
+            "cloudtrail-logs-deleteloggroup.json",
+            &[(
+                "00000000-0000-0000-0000-000000000020",
+                "00000000-0000-0000-0000-000000000062",
+            )],
+        ),
+    )
+    .await;
+    assert_eq!(outcome, "UNCONFIRMED", "{note}");
+    let writes: Vec<_> = s
+        .emu
+        .calls()
+        .await
+        .into_iter()
+        .filter(|c| c.account == MEMBER && (c.action.contains("Create") || c.action.contains("Put")))
+        .collect();
+    assert!(writes.is_empty(), "{writes:?}");
+}
+
+#[tokio::test]
+async fn a_disabled_forwarding_rule_is_enabled_again() {
+    use aws_sdk_eventbridge::types::RuleState;
+    let s = setup().await;
+    let rule = "quell-ForwardGuardDutyFindings";
+    let events_client = aws_sdk_eventbridge::Client::new(&s.member);
+    events_client
+        .put_rule()
+        .name(rule)
+        .event_pattern(r#"{"detail-type":["GuardDuty Finding"],"source":["aws.guardduty"]}"#)
+        .state(RuleState::Enabled)
+        .send()
+        .await
+        .unwrap();
+    events_client.disable_rule().name(rule).send().await.unwrap();
+    let state = |o: aws_sdk_eventbridge::operation::describe_rule::DescribeRuleOutput| {
+        o.state().map(|s| s.as_str().to_string())
+    };
+    assert_eq!(
+        state(events_client.describe_rule().name(rule).send().await.unwrap()).as_deref(),
+        Some("DISABLED")
+    );
+    let (outcome, note) = replay(
+        &s,
+        events::load("cloudtrail-events-disablerule.json", &[]),
+    )
+    .await;
+    assert_eq!(outcome, "REMEDIATED", "{note}");
+    assert_eq!(
+        state(events_client.describe_rule().name(rule).send().await.unwrap()).as_deref(),
+        Some("ENABLED")
+    );
+
+    // Deleted, not disabled: nothing is made up, the stack that puts it back is named.
+    events_client.delete_rule().name(rule).send().await.unwrap();
+    let (outcome, note) = replay(
+        &s,
+        events::load(
+            "cloudtrail-events-disablerule.json",
+            &[(
+                "00000000-0000-0000-0000-000000000060",
+                "00000000-0000-0000-0000-000000000061",
+            )],
+        ),
+    )
+    .await;
+    assert_eq!(outcome, "FAILED", "{note}");
+    assert!(
+        note.contains("ManualActionRequired") && note.contains("member/regional.yaml"),
+        "{note}"
+    );
+    assert!(events_client.describe_rule().name(rule).send().await.is_err());
+}
+
+#[tokio::test]
 async fn what_quell_cannot_put_back_is_escalated_with_the_command_and_nothing_is_changed() {
     let s = setup().await;
     for (name, command) in [
         ("cloudtrail-ec2-deleteflowlogs.json", "create-flow-logs"),
-        ("cloudtrail-logs-deleteloggroup.json", "create-log-group"),
         ("cloudtrail-cloudtrail-deletetrail.json", "create-trail"),
     ] {
         s.emu.clear_calls().await;

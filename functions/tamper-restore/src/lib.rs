@@ -11,9 +11,11 @@
 //! | securityhub:DisableSecurityHub | Security Hub enabled again (without default standards), verified with DescribeHub; the standards and integrations enabled before are not known to quell: UNCONFIRMED, with the commands that list them |
 //! | cloudwatch:DeleteAlarms | each of quell's CIS alarms (`quell-cis-<metric>`) the call deleted made again as org/trail.yaml defines it, verified with DescribeAlarms; the metric filter that feeds it read with DescribeMetricFilters |
 //! | logs:DeleteMetricFilter | a CIS metric filter (org/trail.yaml's `<metric>Filter`, by its name) made again on the same log group with the same name, the CIS pattern and metric, verified with DescribeMetricFilters; another filter on a trail's log group is escalated with the command |
+//! | logs:DeleteLogGroup (a trail's group, by its name) | the log group made again by its name, and on it a CIS metric filter (`quell-cis-<metric>Filter`, the CIS pattern) for each of quell's CIS alarms in the account and Region, verified with DescribeLogGroups and DescribeMetricFilters on that group; UNCONFIRMED, as the trail's delivery to it and the deleted group's retention and key are not in the call |
+//! | events:DisableRule (quell's forwarding rules, [`quell::member::FORWARD_RULES`], on the default bus) | the rule enabled again, verified with DescribeRule; quell-ForwardApiCalls itself forwards the DisableRule calls, so its own disabling reaches quell only where another path forwards it: the SCP is what keeps it on |
 //! | GuardDuty.1, guardduty-enabled-centralized (posture) | as DeleteDetector / UpdateDetector: a detector made where there is none, a disabled one enabled |
 //! | Config.1 (posture) | every stopped recorder started; no recorder at all is escalated with the command |
-//! | guardduty:DisassociateFromAdministratorAccount, guardduty:DisassociateFromMasterAccount, config:DeleteConfigurationRecorder, config:DeleteDeliveryChannel, securityhub:BatchDisableStandards, securityhub:DisableImportFindingsForProduct, access-analyzer:DeleteAnalyzer, cloudtrail:DeleteTrail, logs:DeleteLogGroup, ec2:DeleteFlowLogs, events:DisableRule, events:DeleteRule, events:RemoveTargets | escalated (ManualActionRequired, NOTIFIED) with the exact command: what was there is not in the call (a bucket, a role, a destination), or the change is the administrator's to make |
+//! | guardduty:DisassociateFromAdministratorAccount, guardduty:DisassociateFromMasterAccount, config:DeleteConfigurationRecorder, config:DeleteDeliveryChannel, securityhub:BatchDisableStandards, securityhub:DisableImportFindingsForProduct, access-analyzer:DeleteAnalyzer, cloudtrail:DeleteTrail, ec2:DeleteFlowLogs, events:DeleteRule, events:RemoveTargets | escalated (ManualActionRequired, NOTIFIED) with the exact command: what was there is not in the call (a bucket, a role, a destination), or the change is the administrator's to make |
 //!
 //! Whom it believes: the call comes as CloudTrail recorded it, forwarded by the member (the parser
 //! holds the record's account to the envelope's and its `source` to the service's). Every value
@@ -35,6 +37,8 @@ const START_RECORDER: &str = "config:StartConfigurationRecorder";
 const ENABLE_HUB: &str = "securityhub:EnableSecurityHub";
 const PUT_ALARM: &str = "cloudwatch:PutMetricAlarm";
 const PUT_FILTER: &str = "logs:PutMetricFilter";
+const CREATE_GROUP: &str = "logs:CreateLogGroup";
+const ENABLE_RULE: &str = "events:EnableRule";
 
 /// Every call this function answers: the first [`RESTORED_COUNT`] are put back ([`RESTORED`]),
 /// the rest escalated with the command a person runs ([`ESCALATED`]).
@@ -45,6 +49,8 @@ pub const CALLS: &[&str] = &[
     "securityhub:DisableSecurityHub",
     "cloudwatch:DeleteAlarms",
     "logs:DeleteMetricFilter",
+    "logs:DeleteLogGroup",
+    "events:DisableRule",
     "guardduty:DisassociateFromAdministratorAccount",
     "guardduty:DisassociateFromMasterAccount",
     "config:DeleteConfigurationRecorder",
@@ -53,13 +59,11 @@ pub const CALLS: &[&str] = &[
     "securityhub:DisableImportFindingsForProduct",
     "access-analyzer:DeleteAnalyzer",
     "cloudtrail:DeleteTrail",
-    "logs:DeleteLogGroup",
     "ec2:DeleteFlowLogs",
-    "events:DisableRule",
     "events:DeleteRule",
     "events:RemoveTargets",
 ];
-const RESTORED_COUNT: usize = 6;
+const RESTORED_COUNT: usize = 8;
 /// The calls quell restores from.
 pub const RESTORED: &[&str] = CALLS.split_at(RESTORED_COUNT).0;
 /// The calls quell escalates with the command a person runs.
@@ -128,6 +132,14 @@ pub enum What {
         metric: &'static str,
         pattern: &'static str,
     },
+    /// A trail's log group the call deleted, with its metric filters: the group is made again,
+    /// and the CIS filters of quell's alarms in the account and Region that nothing feeds any more.
+    LogGroup(String),
+    /// One of quell's forwarding rules the call disabled, on its event bus (`None`: the default).
+    Rule {
+        name: String,
+        bus: Option<String>,
+    },
     /// Nothing quell can put back by itself: the change and the command a person runs.
     Escalate {
         what: String,
@@ -141,6 +153,7 @@ pub struct Clients {
     pub hub: aws_sdk_securityhub::Client,
     pub cloudwatch: aws_sdk_cloudwatch::Client,
     pub logs: aws_sdk_cloudwatchlogs::Client,
+    pub events: aws_sdk_eventbridge::Client,
 }
 
 /// A name from `requestParameters`: 1 to 256 of letters, digits and `._-:/@+=,` (detector ids,
@@ -168,6 +181,42 @@ fn log_group_ok(name: &str) -> bool {
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "._-/#".contains(c))
+}
+
+/// Where an EventBridge call names its rule: RemoveTargets takes `Rule`, the others `Name`.
+fn rule_pointer(kind: &str) -> &'static str {
+    if kind == "events:RemoveTargets" {
+        "/rule"
+    } else {
+        "/name"
+    }
+}
+
+/// An EventBridge rule name: 1 to 64 of letters, digits and `._-`.
+fn rule_name_ok(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+}
+
+/// The default event bus of `account` in `region`, by name or ARN.
+fn default_bus(bus: &str, account: &str, region: &str) -> bool {
+    if bus == "default" {
+        return true;
+    }
+    let parts: Vec<&str> = bus.splitn(6, ':').collect();
+    matches!(
+        parts.as_slice(),
+        ["arn", partition, "events", r, a, "event-bus/default"]
+            if partition.starts_with("aws") && *r == region && *a == account
+    )
+}
+
+/// The name quell gives a CIS metric filter it makes again on a log group made again (one the
+/// DeleteMetricFilter path recognises: it names `<metric>Filter`).
+pub fn cis_filter_name(metric: &str) -> String {
+    format!("{}{metric}Filter", quell::cis::ALARM_PREFIX)
 }
 
 /// The CIS metric a metric filter's name names (org/trail.yaml's `<metric>Filter`, in the
@@ -251,6 +300,101 @@ pub fn standards_arn(subscription: &str) -> Option<String> {
 }
 
 impl TamperRestore {
+    /// Puts the CIS metric filter `filter` on `group`: `metric` in quell's namespace, 1 per match.
+    async fn put_filter(
+        &self,
+        c: &Clients,
+        group: &str,
+        filter: &str,
+        metric: &str,
+        pattern: &str,
+    ) -> Result<(), AwsError> {
+        let transformation = aws_sdk_cloudwatchlogs::types::MetricTransformation::builder()
+            .metric_name(metric)
+            .metric_namespace(&self.namespace)
+            .metric_value("1")
+            .build()
+            .map_err(|e| {
+                AwsError::other(
+                    format!("could not make the metric filter {filter} again"),
+                    "InvalidParameter",
+                    e.to_string(),
+                    false,
+                )
+            })?;
+        c.logs
+            .put_metric_filter()
+            .log_group_name(group)
+            .filter_name(filter)
+            .filter_pattern(pattern)
+            .metric_transformations(transformation)
+            .send()
+            .await
+            .aws(|| format!("could not make the metric filter {filter} on {group} again"))?;
+        Ok(())
+    }
+
+    /// The metrics of quell's CIS alarms in the account and Region: alarms by quell's name, on
+    /// the metric that name names, in quell's namespace.
+    async fn alarm_metrics(&self, c: &Clients) -> Result<Vec<&'static str>, AwsError> {
+        let alarms = c
+            .cloudwatch
+            .describe_alarms()
+            .alarm_name_prefix(quell::cis::ALARM_PREFIX)
+            .send()
+            .await
+            .aws(|| "could not read quell's CIS alarms".to_string())?;
+        let mut metrics: Vec<&'static str> = alarms
+            .metric_alarms()
+            .iter()
+            .filter(|a| a.namespace() == Some(self.namespace.as_str()))
+            .filter_map(|a| {
+                let (m, _, _) = quell::cis::alarm(a.alarm_name()?)?;
+                (a.metric_name() == Some(m)).then_some(m)
+            })
+            .collect();
+        metrics.sort_unstable();
+        metrics.dedup();
+        Ok(metrics)
+    }
+
+    /// The CIS metrics a filter on `group` feeds: the CIS pattern, to the metric in quell's
+    /// namespace (whatever the filter's name: CloudFormation names org/trail.yaml's), page by page.
+    async fn cis_filters_on(
+        &self,
+        c: &Clients,
+        group: &str,
+    ) -> Result<Vec<&'static str>, AwsError> {
+        let mut on = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = c
+                .logs
+                .describe_metric_filters()
+                .log_group_name(group)
+                .set_next_token(token.take())
+                .send()
+                .await
+                .aws(|| format!("could not read the metric filters of {group}"))?;
+            for f in page.metric_filters() {
+                for (metric, _, pattern) in quell::cis::ALARMS.iter().copied() {
+                    if f.filter_pattern() == Some(pattern)
+                        && f.metric_transformations().iter().any(|m| {
+                            m.metric_name() == metric && m.metric_namespace() == self.namespace
+                        })
+                    {
+                        on.push(metric);
+                    }
+                }
+            }
+            match page.next_token() {
+                Some(t) if !t.is_empty() => token = Some(t.to_string()),
+                _ => break,
+            }
+        }
+        Ok(on)
+    }
+
     /// The escalation for a call quell does not put back itself.
     fn escalation(&self, f: &Finding, request: &Value) -> Result<(String, String), NotApplicable> {
         let (a, r) = (&f.account, &f.region);
@@ -337,14 +481,6 @@ impl TamperRestore {
                     command,
                 )
             }
-            "logs:DeleteLogGroup" => {
-                let group = named(request, "/logGroupName", "log group")?;
-                let group = &q(&group);
-                (
-                    format!("the log group {group} of account {a} in {r} was deleted with its metric filters: a trail delivering to it, and the CIS alarms on it, are blind"),
-                    format!("aws logs create-log-group --region {r} --log-group-name {group}, then update the trail stack, org/trail.yaml (it puts the CIS metric filters back), and point the trail at the group again: aws cloudtrail update-trail --name <TRAIL> --cloud-watch-logs-log-group-arn <GROUP_ARN> --cloud-watch-logs-role-arn <ROLE_ARN>"),
-                )
-            }
             "ec2:DeleteFlowLogs" => {
                 let ids: Vec<String> = names(request, "/DeleteFlowLogsRequest/FlowLogId", "flow log id")?
                     .iter()
@@ -355,13 +491,9 @@ impl TamperRestore {
                     format!("aws ec2 create-flow-logs --region {r} --resource-type VPC --resource-ids <VPC_ID> --traffic-type ALL --log-destination-type s3 --log-destination <THE_FLOW_LOG_BUCKET_ARN> (the deleted flow logs' settings are not in the call)"),
                 )
             }
-            "events:DisableRule" | "events:DeleteRule" | "events:RemoveTargets" => {
-                let rule = named(request, "/name", "rule")?;
-                let command = if f.kind == "events:DisableRule" {
-                    format!("aws events enable-rule --region {r} --name {}", q(&rule))
-                } else {
-                    format!("put the rule back as member/regional.yaml defines it (aws events put-rule and put-targets with its pattern and the quell bus), then update the member/regional.yaml stack instance in account {a} and {r} so CloudFormation sees it again")
-                };
+            "events:DeleteRule" | "events:RemoveTargets" => {
+                let rule = named(request, rule_pointer(&f.kind), "rule")?;
+                let command = format!("put the rule back as member/regional.yaml defines it (aws events put-rule and put-targets with its pattern and the quell bus), then update the member/regional.yaml stack instance in account {a} and {r} so CloudFormation sees it again");
                 (
                     format!("quell's forwarding rule {rule} in account {a} in {r} was changed ({}): the account's findings may no longer reach quell", f.kind),
                     command,
@@ -430,9 +562,9 @@ fn posture(f: &Finding) -> Result<Target, NotApplicable> {
 impl Remediation for TamperRestore {
     const SPEC: Spec = Spec {
         id: "tamper-restore",
-        summary: "Puts back the sensors a CloudTrail call turned off (GuardDuty detector and protection plans, Config recorder, Security Hub, quell's CIS alarms and metric filters) and escalates who did it; escalates with the exact command what it cannot put back",
-        resolved: "guardduty:UpdateDetector: GetDetector reads ENABLED and every protection plan the call turned off ENABLED (one GetDetector does not report: UNCONFIRMED). guardduty:DeleteDetector, and GuardDuty.1 / guardduty-enabled-centralized when quell had to make a detector: a detector of the account reads ENABLED — UNCONFIRMED, as its association with the administrator is not checked from the member. config:StopConfigurationRecorder: DescribeConfigurationRecorderStatus reads recording. Config.1: every recorder of the account and Region reads recording — UNCONFIRMED, as its role and recording group are not checked. securityhub:DisableSecurityHub: DescribeHub answers — UNCONFIRMED, as the standards and integrations enabled before are not known. cloudwatch:DeleteAlarms: DescribeAlarms lists each quell-cis alarm the call deleted, on its metric and namespace, and DescribeMetricFilters a filter feeding each (none: UNCONFIRMED, naming the metrics). logs:DeleteMetricFilter of a CIS filter (named <metric>Filter): DescribeMetricFilters lists it again on its log group, by its name, with the CIS pattern, metric and namespace.",
-        untouched: "Config.1 where the account has no recorder at all is escalated with the command (the role and the bucket are not quell's to choose); a GuardDuty.1 finding makes a detector only where there is none, and enables a disabled one. Escalated, never changed (ManualActionRequired, NOTIFIED), with the exact command: GuardDuty disassociation, a deleted Config recorder or delivery channel, disabled Security Hub standards or product imports, a deleted analyzer, trail or log group, a deleted metric filter that is not a CIS one (by its name), deleted flow logs, and changes to quell's own forwarding rules (quell-*; another rule is not applicable). A call that failed (errorCode) is escalated as an attempt; a call through one of quell's roles that turns a sensor off (an undo, or someone holding the role) is escalated; this function's own restore coming back is OUT_OF_SCOPE, as are another team's alarms, rules, log groups and filters. Only the alarms named quell-cis-<metric> that org/trail.yaml defines are made again. No undo: what was there before the call is the blind state, which quell does not put back. A detector tagged with the exemption tag (quell:exempt=true) is left as it is (EXEMPT, NOTIFIED with the reason); the other sensors are account settings, kept out with QUELL_DENY_ACCOUNTS. Default enforce.",
+        summary: "Puts back the sensors a CloudTrail call turned off (GuardDuty detector and protection plans, Config recorder, Security Hub, quell's CIS alarms and metric filters, a trail's log group, quell's forwarding rules) and escalates who did it; escalates with the exact command what it cannot put back",
+        resolved: "guardduty:UpdateDetector: GetDetector reads ENABLED and every protection plan the call turned off ENABLED (one GetDetector does not report: UNCONFIRMED). guardduty:DeleteDetector, and GuardDuty.1 / guardduty-enabled-centralized when quell had to make a detector: a detector of the account reads ENABLED — UNCONFIRMED, as its association with the administrator is not checked from the member. config:StopConfigurationRecorder: DescribeConfigurationRecorderStatus reads recording. Config.1: every recorder of the account and Region reads recording — UNCONFIRMED, as its role and recording group are not checked. securityhub:DisableSecurityHub: DescribeHub answers — UNCONFIRMED, as the standards and integrations enabled before are not known. cloudwatch:DeleteAlarms: DescribeAlarms lists each quell-cis alarm the call deleted, on its metric and namespace, and DescribeMetricFilters a filter feeding each (none: UNCONFIRMED, naming the metrics). logs:DeleteMetricFilter of a CIS filter (named <metric>Filter): DescribeMetricFilters lists it again on its log group, by its name, with the CIS pattern, metric and namespace. logs:DeleteLogGroup of a trail's group (by its name): DescribeLogGroups lists it again and DescribeMetricFilters on it a filter with the CIS pattern, metric and namespace for each of quell's CIS alarms of the account and Region — UNCONFIRMED, as the trail's delivery to it, and the deleted group's retention and KMS key, are not in the call. events:DisableRule of one of quell's forwarding rules (by its exact name, on the default bus): DescribeRule reads it ENABLED.",
+        untouched: "Config.1 where the account has no recorder at all is escalated with the command (the role and the bucket are not quell's to choose); a GuardDuty.1 finding makes a detector only where there is none, and enables a disabled one. Escalated, never changed (ManualActionRequired, NOTIFIED), with the exact command: GuardDuty disassociation, a deleted Config recorder or delivery channel, disabled Security Hub standards or product imports, a deleted analyzer or trail, a deleted metric filter that is not a CIS one (by its name), deleted flow logs, and a deleted quell forwarding rule or its removed targets (quell's forwarding rules by their exact names; another rule, or one of those names on another bus, is not applicable; quell-ForwardApiCalls disabled is answered only where another path forwards the call: the SCP keeps it on). A log group made again has no retention setting and no KMS key (the deleted group's are not in the call), and only the CIS filters of quell's own alarms are put on it. A call that failed (errorCode) is escalated as an attempt; a call through one of quell's roles that turns a sensor off (an undo, or someone holding the role) is escalated; this function's own restore coming back is OUT_OF_SCOPE, as are another team's alarms, rules, log groups and filters. Only the alarms named quell-cis-<metric> that org/trail.yaml defines are made again. No undo: what was there before the call is the blind state, which quell does not put back. A detector tagged with the exemption tag (quell:exempt=true) is left as it is (EXEMPT, NOTIFIED with the reason); the other sensors are account settings, kept out with QUELL_DENY_ACCOUNTS. Default enforce.",
         triggers: Triggers {
             cloudtrail_events: CALLS,
             securityhub_controls: &["GuardDuty.1", "Config.1"],
@@ -452,6 +584,10 @@ impl Remediation for TamperRestore {
             PUT_ALARM,
             "logs:DescribeMetricFilters",
             PUT_FILTER,
+            "logs:DescribeLogGroups",
+            CREATE_GROUP,
+            "events:DescribeRule",
+            ENABLE_RULE,
         ],
         undo_permissions: &[],
         default_mode: Mode::Enforce,
@@ -467,6 +603,7 @@ impl Remediation for TamperRestore {
             hub: aws_sdk_securityhub::Client::new(c),
             cloudwatch: aws_sdk_cloudwatch::Client::new(c),
             logs: aws_sdk_cloudwatchlogs::Client::new(c),
+            events: aws_sdk_eventbridge::Client::new(c),
         }
     }
 
@@ -523,9 +660,12 @@ impl Remediation for TamperRestore {
                     .into(),
             ),
             "events:DisableRule" | "events:DeleteRule" | "events:RemoveTargets"
-                if !text("/name").starts_with("quell-") =>
+                if !quell::member::FORWARD_RULES.contains(&text(rule_pointer(&f.kind))) =>
             {
-                Some("not one of quell's forwarding rules (quell-*)".into())
+                Some(
+                    "not one of quell's forwarding rules (member/regional.yaml, org/trail.yaml)"
+                        .into(),
+                )
             }
             "logs:DeleteLogGroup" if !trail_log_group(text("/logGroupName")) => {
                 Some("not a log group of the organization trail".into())
@@ -665,6 +805,41 @@ impl Remediation for TamperRestore {
                     pattern,
                 }
             }
+            "logs:DeleteLogGroup" => {
+                let group = named(request, "/logGroupName", "log group")?;
+                // As CloudWatch Logs names them: checked here, so no call is made for a bad one.
+                if !log_group_ok(&group) {
+                    return Err(NotApplicable(format!(
+                        "the call's log group `{}` is not a log group name",
+                        group.chars().take(80).collect::<String>()
+                    )));
+                }
+                What::LogGroup(group)
+            }
+            "events:DisableRule" => {
+                let name = named(request, "/name", "rule")?;
+                if !rule_name_ok(&name) {
+                    return Err(NotApplicable(format!(
+                        "the call's rule `{}` is not a rule name",
+                        name.chars().take(80).collect::<String>()
+                    )));
+                }
+                // quell's forwarding rules are on the account's default bus: a rule of that name
+                // on another bus is someone else's.
+                let bus = match text(request, "/eventBusName") {
+                    None => None,
+                    Some(b) if default_bus(b, &f.account, &f.region) => Some(b.to_string()),
+                    Some(b) => {
+                        return Err(NotApplicable(format!(
+                            "the call's event bus `{}` is not the default bus of account {} in {}, where quell's forwarding rules are",
+                            b.chars().take(80).collect::<String>(),
+                            f.account,
+                            f.region
+                        )))
+                    }
+                };
+                What::Rule { name, bus }
+            }
             _ => {
                 let (what, command) = self.escalation(f, request)?;
                 What::Escalate { what, command }
@@ -688,6 +863,12 @@ impl Remediation for TamperRestore {
             What::MetricFilter { group, filter, .. } => {
                 format!("the metric filter {filter} on {group}")
             }
+            What::LogGroup(group) => format!("the log group {group} and its CIS metric filters"),
+            What::Rule { name, bus: None } => format!("quell's forwarding rule {name}"),
+            What::Rule {
+                name,
+                bus: Some(bus),
+            } => format!("quell's forwarding rule {name} on {bus}"),
             What::Escalate { .. } => "a sensor".to_string(),
         };
         format!("{what} of {} in {} (by {})", t.account, t.region, t.by)
@@ -904,6 +1085,76 @@ impl Remediation for TamperRestore {
                     )]
                 })
             }
+            What::LogGroup(group) => {
+                let listed = c
+                    .logs
+                    .describe_log_groups()
+                    .log_group_name_prefix(group)
+                    .send()
+                    .await
+                    .aws(|| format!("could not read the log group {group}"))?;
+                let exists = listed
+                    .log_groups()
+                    .iter()
+                    .any(|g| g.log_group_name() == Some(group.as_str()));
+                // What was on it: the filters that fed quell's CIS alarms here, which went with the
+                // group. Only a filter on this group, with the CIS pattern, metric and namespace,
+                // counts: one elsewhere does not read this trail's events.
+                let metrics = self.alarm_metrics(c).await?;
+                let on = if exists && !metrics.is_empty() {
+                    self.cis_filters_on(c, group).await?
+                } else {
+                    Vec::new()
+                };
+                let mut steps = Vec::new();
+                if !exists {
+                    steps.push(Step::new(CREATE_GROUP, format!("group={group}")));
+                }
+                for metric in metrics.into_iter().filter(|m| !on.contains(m)) {
+                    steps.push(Step::new(
+                        PUT_FILTER,
+                        format!(
+                            "metric={metric} filter={} group={group} namespace={}",
+                            cis_filter_name(metric),
+                            self.namespace
+                        ),
+                    ));
+                }
+                Ok(steps)
+            }
+            What::Rule { name, bus } => {
+                let out = match c
+                    .events
+                    .describe_rule()
+                    .name(name)
+                    .set_event_bus_name(bus.clone())
+                    .send()
+                    .await
+                {
+                    Ok(o) => o,
+                    Err(e)
+                        if e
+                            .as_service_error()
+                            .is_some_and(|x| x.is_resource_not_found_exception()) =>
+                    {
+                        return Err(AwsError::other(
+                            "escalated",
+                            "ManualActionRequired",
+                            format!("quell's forwarding rule {name} of account {a} in {r} is gone, not disabled; a person runs: update the member/regional.yaml stack instance in account {a} and {r}, which puts it back", a = t.account, r = t.region),
+                            false,
+                        ))
+                    }
+                    Err(e) => return Err(e).aws(|| format!("could not read the rule {name}")),
+                };
+                let on = out
+                    .state()
+                    .is_some_and(|s| s.as_str().starts_with("ENABLED"));
+                Ok(if on {
+                    Vec::new()
+                } else {
+                    vec![Step::new(ENABLE_RULE, format!("rule={name}"))]
+                })
+            }
             What::Alarms(names, unfed) => {
                 // The metrics no filter of this account and Region feeds: an alarm on one of
                 // them is back, and cannot fire.
@@ -981,6 +1232,11 @@ impl Remediation for TamperRestore {
             What::Recorders => Some(
                 "Config.1 also asks that the recorder use the service-linked role and record every resource type: quell does not check that (aws configservice describe-configuration-recorders)".into(),
             ),
+            What::LogGroup(group) => Some(format!(
+                "the trail's delivery to {group} is not checked (aws cloudtrail get-trail-status --region {r} --name <TRAIL>: LatestCloudWatchLogsDeliveryError), nor the deleted group's retention and KMS key, which the call does not hold (aws logs put-retention-policy / associate-kms-key --region {r} --log-group-name {g}); what was logged between the deletion and now is lost. The filters quell made are named quell-cis-<metric>Filter: when the org/trail.yaml stack is updated and makes its own again, delete quell's, or each match counts twice",
+                r = t.region,
+                g = q(group)
+            )),
             What::Hub => Some(format!(
                 "the association with the Security Hub administrator, the standards and the product integrations enabled before are not known to quell: aws securityhub get-enabled-standards --region {r}; aws securityhub list-enabled-products-for-import --region {r}",
                 r = t.region
@@ -1070,32 +1326,55 @@ impl Remediation for TamperRestore {
                 filter,
                 metric,
                 pattern,
-            } => {
-                c.logs
-                    .put_metric_filter()
-                    .log_group_name(group)
-                    .filter_name(filter)
-                    .filter_pattern(*pattern)
-                    .metric_transformations(
-                        aws_sdk_cloudwatchlogs::types::MetricTransformation::builder()
-                            .metric_name(*metric)
-                            .metric_namespace(&self.namespace)
-                            .metric_value("1")
-                            .build()
-                            .map_err(|e| {
-                                AwsError::other(
-                                    format!("could not make the metric filter {filter} again"),
-                                    "InvalidParameter",
-                                    e.to_string(),
-                                    false,
-                                )
-                            })?,
-                    )
+            } => self.put_filter(c, group, filter, metric, pattern).await,
+            What::LogGroup(group) => {
+                for s in steps {
+                    match s.action {
+                        CREATE_GROUP => {
+                            match c.logs.create_log_group().log_group_name(group).send().await {
+                                Ok(_) => {}
+                                // Made meanwhile (the trail stack, a person): the filters still go on.
+                                Err(e)
+                                    if aws_sdk_cloudwatchlogs::error::ProvideErrorMetadata::code(&e)
+                                        == Some("ResourceAlreadyExistsException") => {}
+                                Err(e) => {
+                                    return Err(e).aws(|| {
+                                        format!("could not make the log group {group} again")
+                                    })
+                                }
+                            }
+                        }
+                        PUT_FILTER => {
+                            let Some(metric) = s
+                                .detail
+                                .strip_prefix("metric=")
+                                .and_then(|d| d.split(' ').next())
+                            else {
+                                continue;
+                            };
+                            let Some((metric, _, pattern)) = quell::cis::ALARMS
+                                .iter()
+                                .copied()
+                                .find(|(m, _, _)| *m == metric)
+                            else {
+                                continue;
+                            };
+                            self.put_filter(c, group, &cis_filter_name(metric), metric, pattern)
+                                .await?;
+                        }
+                        _ => {}
+                    }
+                }
+                Ok(())
+            }
+            What::Rule { name, bus } => {
+                c.events
+                    .enable_rule()
+                    .name(name)
+                    .set_event_bus_name(bus.clone())
                     .send()
                     .await
-                    .aws(|| {
-                        format!("could not make the metric filter {filter} on {group} again")
-                    })?;
+                    .aws(|| format!("could not enable the rule {name}"))?;
                 Ok(())
             }
             What::Alarms(..) => {

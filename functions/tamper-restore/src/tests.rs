@@ -50,7 +50,16 @@ fn clients(gd: aws_sdk_guardduty::Client) -> Clients {
         hub: idle_hub(),
         cloudwatch: idle_cloudwatch(),
         logs: idle_logs(),
+        events: idle_events(),
     }
+}
+
+fn idle_events() -> aws_sdk_eventbridge::Client {
+    aws_sdk_eventbridge::Client::from_conf(
+        aws_sdk_eventbridge::config::Config::builder()
+            .behavior_version(aws_sdk_eventbridge::config::BehaviorVersion::latest())
+            .build(),
+    )
 }
 
 fn idle_logs() -> aws_sdk_cloudwatchlogs::Client {
@@ -227,13 +236,17 @@ async fn what_quell_cannot_put_back_is_escalated_with_the_command_and_no_call() 
             json!({"logGroupName": "aws-cloudtrail-logs", "filterName": "team-errors"}),
             "--filter-pattern <PATTERN>",
         ),
-        ("logs:DeleteLogGroup", json!({"logGroupName": "trail"}), "create-log-group"),
         (
             "ec2:DeleteFlowLogs",
             json!({"DeleteFlowLogsRequest": {"FlowLogId": {"content": "fl-07a9b55570fe770b6", "tag": 1}}}),
             "create-flow-logs",
         ),
-        ("events:DisableRule", json!({"name": "quell-ForwardApiCalls"}), "enable-rule"),
+        ("events:DeleteRule", json!({"name": "quell-ForwardApiCalls"}), "member/regional.yaml"),
+        (
+            "events:RemoveTargets",
+            json!({"rule": "quell-ForwardGuardDutyFindings", "ids": ["quell"]}),
+            "put-targets",
+        ),
         ("guardduty:DisassociateFromAdministratorAccount", json!({"detectorId": "d1"}), "create-members"),
     ];
     for (kind, request, command) in cases {
@@ -350,7 +363,7 @@ fn call_named(kind: &str) -> Finding {
             "detectorId": "d1", "configurationRecorderName": "default", "deliveryChannelName": "default",
             "standardsSubscriptionArns": ["arn:aws:securityhub:us-east-1:111111111111:subscription/aws-foundational-security-best-practices/v/1.0.0"],
             "productSubscriptionArn": "arn:aws:securityhub:us-east-1:111111111111:product-subscription/aws/guardduty",
-            "analyzerName": "org", "name": "quell-ForwardApiCalls", "logGroupName": "trail", "filterName": "quell-trail-RootAccountUsageFilter-ABC",
+            "analyzerName": "org", "name": "quell-ForwardApiCalls", "rule": "quell-ForwardApiCalls", "logGroupName": "trail", "filterName": "quell-trail-RootAccountUsageFilter-ABC",
             "alarmNames": ["quell-cis-RootAccountUsage"],
             "DeleteFlowLogsRequest": {"FlowLogId": {"content": "fl-1", "tag": 1}}
         }),
@@ -463,4 +476,293 @@ async fn a_deleted_cis_metric_filter_is_made_again_by_its_name_and_read_back() {
             ))
             .is_err());
     }
+}
+
+#[tokio::test]
+async fn a_disabled_forwarding_rule_is_enabled_again_on_its_bus_and_read_back() {
+    use aws_sdk_eventbridge::operation::describe_rule::DescribeRuleOutput;
+    use aws_sdk_eventbridge::operation::enable_rule::EnableRuleOutput;
+    use aws_sdk_eventbridge::types::RuleState;
+    const RULE: &str = "quell-ForwardGuardDutyFindings";
+    let r = TamperRestore::default();
+    let f = call("events:DisableRule", json!({"name": RULE}));
+    assert!(r.ignore(&f).is_none());
+    let t = r.target(&f).unwrap();
+    let describe = mock!(aws_sdk_eventbridge::Client::describe_rule)
+        .match_requests(|q| q.name() == Some(RULE) && q.event_bus_name().is_none())
+        .sequence()
+        .output(|| {
+            DescribeRuleOutput::builder()
+                .name(RULE)
+                .state(RuleState::Disabled)
+                .build()
+        })
+        .output(|| {
+            DescribeRuleOutput::builder()
+                .name(RULE)
+                .state(RuleState::Enabled)
+                .build()
+        })
+        .build();
+    let enable = mock!(aws_sdk_eventbridge::Client::enable_rule)
+        .match_requests(|q| q.name() == Some(RULE))
+        .then_output(|| EnableRuleOutput::builder().build());
+    let mut c = clients(idle_guardduty());
+    c.events = mock_client!(
+        aws_sdk_eventbridge,
+        RuleMode::MatchAny,
+        [&describe, &enable]
+    );
+    let out = execute(&r, &c, &t, Mode::Enforce, "quell:exempt").await;
+    assert!(matches!(out, Outcome::Remediated { .. }), "{out:?}");
+    assert_eq!((describe.num_calls(), enable.num_calls()), (2, 1));
+
+    // A rule that is gone is not made up: escalated with the stack that puts it back.
+    let gone = mock!(aws_sdk_eventbridge::Client::describe_rule).then_error(|| {
+        aws_sdk_eventbridge::operation::describe_rule::DescribeRuleError::ResourceNotFoundException(
+            aws_sdk_eventbridge::types::error::ResourceNotFoundException::builder()
+                .message("Rule quell-ForwardGuardDutyFindings does not exist.")
+                .build(),
+        )
+    });
+    c.events = mock_client!(aws_sdk_eventbridge, [&gone]);
+    let out = execute(&r, &c, &t, Mode::Enforce, "quell:exempt").await;
+    let Outcome::Failed { code, error, .. } = &out else {
+        panic!("{out:?}")
+    };
+    assert_eq!(code.as_deref(), Some("ManualActionRequired"), "{error}");
+    assert!(error.contains("member/regional.yaml"), "{error}");
+
+    // Names EventBridge would refuse reach no call; another team's rule is not quell's business.
+    for request in [
+        json!({"name": "quell-a b"}),
+        json!({"name": RULE, "eventBusName": "bus with spaces"}),
+        // A rule of that name on another bus, or another account's default bus, is not quell's.
+        json!({"name": RULE, "eventBusName": "arn:aws:events:us-east-1:111111111111:event-bus/custom"}),
+        json!({"name": RULE, "eventBusName": "arn:aws:events:us-east-1:222222222222:event-bus/default"}),
+        json!({}),
+    ] {
+        assert!(
+            r.target(&call("events:DisableRule", request.clone()))
+                .is_err(),
+            "{request}"
+        );
+    }
+    for bus in [
+        "default",
+        "arn:aws:events:us-east-1:111111111111:event-bus/default",
+    ] {
+        let t = r
+            .target(&call(
+                "events:DisableRule",
+                json!({"name": RULE, "eventBusName": bus}),
+            ))
+            .unwrap();
+        assert!(matches!(t.what, What::Rule { bus: Some(ref b), .. } if b == bus));
+    }
+    // A rule merely named like quell's (one an attacker made, a defender disabled) is not quell's.
+    assert!(r
+        .ignore(&call(
+            "events:DisableRule",
+            json!({"name": "quell-persist"})
+        ))
+        .is_some());
+    assert!(r
+        .ignore(&call("events:DisableRule", json!({"name": "team-nightly"})))
+        .is_some());
+    assert!(r
+        .ignore(&call(
+            "events:RemoveTargets",
+            json!({"rule": "team-nightly", "ids": ["a"]})
+        ))
+        .is_some());
+    assert!(r
+        .ignore(&call(
+            "events:RemoveTargets",
+            json!({"rule": RULE, "ids": ["quell"]})
+        ))
+        .is_none());
+}
+
+/// A CloudWatch client answering with `rule` (aws-sdk-cloudwatch is built without test-util, so
+/// not through `mock_client!`).
+fn cloudwatch_with(rule: &aws_smithy_mocks::Rule) -> aws_sdk_cloudwatch::Client {
+    use aws_sdk_cloudwatch::config::{BehaviorVersion, Credentials, Region};
+    let conf = aws_sdk_cloudwatch::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("AKIDTEST", "test", None, None, "test"))
+        .http_client(aws_smithy_mocks::create_mock_http_client())
+        .interceptor(
+            aws_smithy_mocks::MockResponseInterceptor::new()
+                .rule_mode(RuleMode::MatchAny)
+                .with_rule(rule),
+        )
+        .build();
+    aws_sdk_cloudwatch::Client::from_conf(conf)
+}
+
+/// quell's alarms in the account: two CIS ones in its namespace; one by a CIS name in another
+/// namespace is not quell's.
+fn quells_alarms() -> aws_smithy_mocks::Rule {
+    use aws_sdk_cloudwatch::operation::describe_alarms::DescribeAlarmsOutput;
+    use aws_sdk_cloudwatch::types::MetricAlarm;
+    let alarm = |name: &str, metric: &str, ns: &str| {
+        MetricAlarm::builder()
+            .alarm_name(name)
+            .metric_name(metric)
+            .namespace(ns)
+            .build()
+    };
+    mock!(aws_sdk_cloudwatch::Client::describe_alarms)
+        .match_requests(|q| q.alarm_name_prefix() == Some("quell-cis-"))
+        .then_output(move || {
+            DescribeAlarmsOutput::builder()
+                .metric_alarms(alarm(
+                    "quell-cis-RootAccountUsage",
+                    "RootAccountUsage",
+                    "CISBenchmark",
+                ))
+                .metric_alarms(alarm(
+                    "quell-cis-IAMPolicyChanges",
+                    "IAMPolicyChanges",
+                    "CISBenchmark",
+                ))
+                .metric_alarms(alarm("quell-cis-VPCChanges", "VPCChanges", "Other"))
+                .build()
+        })
+}
+
+/// The filters of a group, as DescribeMetricFilters lists them: (name, pattern, metric).
+fn group_filters(list: &[(&str, &str, &str)]) -> DescribeMetricFiltersOutput {
+    DescribeMetricFiltersOutput::builder()
+        .set_metric_filters(Some(
+            list.iter()
+                .flat_map(|(n, p, m)| filters(n, p, m).metric_filters.unwrap_or_default())
+                .collect(),
+        ))
+        .build()
+}
+
+#[tokio::test]
+async fn a_deleted_trail_log_group_is_made_again_with_the_filters_of_quells_alarms() {
+    use aws_sdk_cloudwatchlogs::operation::create_log_group::CreateLogGroupOutput;
+    use aws_sdk_cloudwatchlogs::operation::describe_log_groups::DescribeLogGroupsOutput;
+    use aws_sdk_cloudwatchlogs::types::LogGroup;
+    const GROUP: &str = "aws-cloudtrail-logs-111111111111";
+    let (_, _, root) = quell::cis::alarm("quell-cis-RootAccountUsage").unwrap();
+    let (_, _, iam) = quell::cis::alarm("quell-cis-IAMPolicyChanges").unwrap();
+    let r = TamperRestore::default();
+    let f = call("logs:DeleteLogGroup", json!({"logGroupName": GROUP}));
+    assert!(r.ignore(&f).is_none());
+    let t = r.target(&f).unwrap();
+    let groups = mock!(aws_sdk_cloudwatchlogs::Client::describe_log_groups)
+        .match_requests(|q| q.log_group_name_prefix() == Some(GROUP))
+        .sequence()
+        .output(|| DescribeLogGroupsOutput::builder().build())
+        .output(|| {
+            DescribeLogGroupsOutput::builder()
+                .log_groups(LogGroup::builder().log_group_name(GROUP).build())
+                .build()
+        })
+        .build();
+    let alarms = quells_alarms();
+    // Read on the group only once it is there again: both CIS filters, with their patterns.
+    let on_group = mock!(aws_sdk_cloudwatchlogs::Client::describe_metric_filters)
+        .match_requests(|q| q.log_group_name() == Some(GROUP))
+        .then_output(move || {
+            group_filters(&[
+                ("quell-cis-RootAccountUsageFilter", root, "RootAccountUsage"),
+                ("quell-cis-IAMPolicyChangesFilter", iam, "IAMPolicyChanges"),
+            ])
+        });
+    let create = mock!(aws_sdk_cloudwatchlogs::Client::create_log_group)
+        .match_requests(|q| q.log_group_name() == Some(GROUP))
+        .then_output(|| CreateLogGroupOutput::builder().build());
+    let put = mock!(aws_sdk_cloudwatchlogs::Client::put_metric_filter)
+        .match_requests(move |q| {
+            q.log_group_name() == Some(GROUP)
+                && [
+                    ("quell-cis-RootAccountUsageFilter", root, "RootAccountUsage"),
+                    ("quell-cis-IAMPolicyChangesFilter", iam, "IAMPolicyChanges"),
+                ]
+                .iter()
+                .any(|(n, p, m)| {
+                    q.filter_name() == Some(*n)
+                        && q.filter_pattern() == Some(*p)
+                        && q.metric_transformations().iter().any(|x| {
+                            x.metric_name() == *m && x.metric_namespace() == "CISBenchmark"
+                        })
+                })
+        })
+        .then_output(|| PutMetricFilterOutput::builder().build());
+    let mut c = clients(idle_guardduty());
+    c.logs = mock_client!(
+        aws_sdk_cloudwatchlogs,
+        RuleMode::MatchAny,
+        [&groups, &on_group, &create, &put]
+    );
+    c.cloudwatch = cloudwatch_with(&alarms);
+    let out = execute(&r, &c, &t, Mode::Enforce, "quell:exempt").await;
+    // Made and read back, but the trail's delivery and the old group's settings are not known.
+    let Outcome::Unconfirmed { checked, unchecked } = &out else {
+        panic!("{out:?}")
+    };
+    assert!(
+        checked.contains("logs:CreateLogGroup") && checked.contains("logs:PutMetricFilter"),
+        "{checked}"
+    );
+    assert!(unchecked.contains("get-trail-status"), "{unchecked}");
+    assert_eq!(
+        (
+            groups.num_calls(),
+            alarms.num_calls(),
+            on_group.num_calls(),
+            create.num_calls(),
+            put.num_calls()
+        ),
+        (2, 2, 1, 1, 2)
+    );
+
+    // A group someone made again, with a filter on quell's metric whose pattern is not the CIS
+    // one (a decoy that matches nothing), does not feed the alarm: the CIS filter is planned.
+    let there = mock!(aws_sdk_cloudwatchlogs::Client::describe_log_groups).then_output(|| {
+        DescribeLogGroupsOutput::builder()
+            .log_groups(LogGroup::builder().log_group_name(GROUP).build())
+            .build()
+    });
+    let decoy =
+        mock!(aws_sdk_cloudwatchlogs::Client::describe_metric_filters).then_output(move || {
+            group_filters(&[
+                (
+                    "quell-cis-RootAccountUsageFilter",
+                    "{ $.never = 1 }",
+                    "RootAccountUsage",
+                ),
+                ("IAMPolicyChangesFilter", iam, "IAMPolicyChanges"),
+            ])
+        });
+    c.logs = mock_client!(aws_sdk_cloudwatchlogs, RuleMode::MatchAny, [&there, &decoy]);
+    let steps = r.plan(&c, &t).await.unwrap();
+    let planned: Vec<String> = steps.iter().map(|s| s.to_string()).collect();
+    assert_eq!(steps.len(), 1, "{planned:?}");
+    assert_eq!(steps[0].action, "logs:PutMetricFilter");
+    assert!(
+        steps[0].detail.starts_with("metric=RootAccountUsage "),
+        "{planned:?}"
+    );
+
+    // A name CloudWatch Logs would refuse reaches no call; another team's group is not quell's.
+    assert!(r
+        .target(&call(
+            "logs:DeleteLogGroup",
+            json!({"logGroupName": "cloudtrail logs"})
+        ))
+        .is_err());
+    assert!(r
+        .ignore(&call(
+            "logs:DeleteLogGroup",
+            json!({"logGroupName": "/aws/lambda/app"})
+        ))
+        .is_some());
 }
