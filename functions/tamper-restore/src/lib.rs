@@ -134,7 +134,13 @@ pub enum What {
     },
     /// A trail's log group the call deleted, with its metric filters: the group is made again,
     /// and the CIS filters of quell's alarms in the account and Region that nothing feeds any more.
-    LogGroup(String),
+    LogGroup {
+        group: String,
+        /// What the first plan found: `None` before it reads; the group someone made again since
+        /// the deletion (its retention and key), or "" where there was none; and whether any of
+        /// quell's CIS alarms is in the account and Region.
+        found: Cached<(String, bool)>,
+    },
     /// One of quell's forwarding rules the call disabled, on its event bus (`None`: the default).
     Rule {
         name: String,
@@ -814,7 +820,10 @@ impl Remediation for TamperRestore {
                         group.chars().take(80).collect::<String>()
                     )));
                 }
-                What::LogGroup(group)
+                What::LogGroup {
+                    group,
+                    found: Cached::default(),
+                }
             }
             "events:DisableRule" => {
                 let name = named(request, "/name", "rule")?;
@@ -863,7 +872,9 @@ impl Remediation for TamperRestore {
             What::MetricFilter { group, filter, .. } => {
                 format!("the metric filter {filter} on {group}")
             }
-            What::LogGroup(group) => format!("the log group {group} and its CIS metric filters"),
+            What::LogGroup { group, .. } => {
+                format!("the log group {group} and its CIS metric filters")
+            }
             What::Rule { name, bus: None } => format!("quell's forwarding rule {name}"),
             What::Rule {
                 name,
@@ -1085,7 +1096,7 @@ impl Remediation for TamperRestore {
                     )]
                 })
             }
-            What::LogGroup(group) => {
+            What::LogGroup { group, found } => {
                 let listed = c
                     .logs
                     .describe_log_groups()
@@ -1101,6 +1112,24 @@ impl Remediation for TamperRestore {
                 // group. Only a filter on this group, with the CIS pattern, metric and namespace,
                 // counts: one elsewhere does not read this trail's events.
                 let metrics = self.alarm_metrics(c).await?;
+                if found.get().is_none() {
+                    // The group as the first read found it: one someone made again since the
+                    // deletion is named with its settings, for a person to check.
+                    let before = listed
+                        .log_groups()
+                        .iter()
+                        .find(|g| g.log_group_name() == Some(group.as_str()))
+                        .map(|g| {
+                            format!(
+                                "retentionInDays {}, kmsKeyId {}",
+                                g.retention_in_days()
+                                    .map_or("none (never expires)".to_string(), |d| d.to_string()),
+                                g.kms_key_id().unwrap_or("none")
+                            )
+                        })
+                        .unwrap_or_default();
+                    found.set((before, !metrics.is_empty()));
+                }
                 let on = if exists && !metrics.is_empty() {
                     self.cis_filters_on(c, group).await?
                 } else {
@@ -1232,11 +1261,25 @@ impl Remediation for TamperRestore {
             What::Recorders => Some(
                 "Config.1 also asks that the recorder use the service-linked role and record every resource type: quell does not check that (aws configservice describe-configuration-recorders)".into(),
             ),
-            What::LogGroup(group) => Some(format!(
-                "the trail's delivery to {group} is not checked (aws cloudtrail get-trail-status --region {r} --name <TRAIL>: LatestCloudWatchLogsDeliveryError), nor the deleted group's retention and KMS key, which the call does not hold (aws logs put-retention-policy / associate-kms-key --region {r} --log-group-name {g}); what was logged between the deletion and now is lost. The filters quell made are named quell-cis-<metric>Filter: when the org/trail.yaml stack is updated and makes its own again, delete quell's, or each match counts twice",
-                r = t.region,
-                g = q(group)
-            )),
+            What::LogGroup { group, found } => {
+                let (before, alarms) = found.get().unwrap_or_default();
+                let mut said = format!(
+                    "the trail's delivery to {group} is not checked (aws cloudtrail get-trail-status --region {r} --name <TRAIL>: LatestCloudWatchLogsDeliveryError), nor the deleted group's retention and KMS key, which the call does not hold (aws logs put-retention-policy / associate-kms-key --region {r} --log-group-name {g}); what was logged between the deletion and now is lost",
+                    r = t.region,
+                    g = q(group)
+                );
+                if !before.is_empty() {
+                    said.push_str(&format!(
+                        ". The group was there again before quell made it, someone made it since the deletion ({before}): check who, and that it is the trail's"
+                    ));
+                }
+                if alarms {
+                    said.push_str(". The filters quell made are named quell-cis-<metric>Filter: when the org/trail.yaml stack is updated and makes its own again, delete quell's, or each match counts twice");
+                } else {
+                    said.push_str(". None of quell's CIS alarms (quell-cis-<metric>) is in this account and Region, so no CIS filter was put on the group: if they were deleted too, their restore puts them back, then replay this call");
+                }
+                Some(said)
+            }
             What::Hub => Some(format!(
                 "the association with the Security Hub administrator, the standards and the product integrations enabled before are not known to quell: aws securityhub get-enabled-standards --region {r}; aws securityhub list-enabled-products-for-import --region {r}",
                 r = t.region
@@ -1327,7 +1370,7 @@ impl Remediation for TamperRestore {
                 metric,
                 pattern,
             } => self.put_filter(c, group, filter, metric, pattern).await,
-            What::LogGroup(group) => {
+            What::LogGroup { group, .. } => {
                 for s in steps {
                     match s.action {
                         CREATE_GROUP => {

@@ -713,6 +713,8 @@ async fn a_deleted_trail_log_group_is_made_again_with_the_filters_of_quells_alar
         "{checked}"
     );
     assert!(unchecked.contains("get-trail-status"), "{unchecked}");
+    assert!(unchecked.contains("delete quell's"), "{unchecked}");
+    assert!(!unchecked.contains("someone made it"), "{unchecked}");
     assert_eq!(
         (
             groups.num_calls(),
@@ -750,6 +752,38 @@ async fn a_deleted_trail_log_group_is_made_again_with_the_filters_of_quells_alar
     assert!(
         steps[0].detail.starts_with("metric=RootAccountUsage "),
         "{planned:?}"
+    );
+
+    // A group someone made again before quell (a one-day retention, their own key), where quell
+    // has no CIS alarm: nothing to put on it, and the note names what it found for a person.
+    use aws_sdk_cloudwatch::operation::describe_alarms::DescribeAlarmsOutput;
+    let t = r.target(&f).unwrap();
+    let theirs = mock!(aws_sdk_cloudwatchlogs::Client::describe_log_groups).then_output(|| {
+        DescribeLogGroupsOutput::builder()
+            .log_groups(
+                LogGroup::builder()
+                    .log_group_name(GROUP)
+                    .retention_in_days(1)
+                    .kms_key_id("arn:aws:kms:us-east-1:999999999999:key/theirs")
+                    .build(),
+            )
+            .build()
+    });
+    let none = mock!(aws_sdk_cloudwatch::Client::describe_alarms)
+        .then_output(|| DescribeAlarmsOutput::builder().build());
+    c.logs = mock_client!(aws_sdk_cloudwatchlogs, [&theirs]);
+    c.cloudwatch = cloudwatch_with(&none);
+    let out = execute(&r, &c, &t, Mode::Enforce, "quell:exempt").await;
+    let Outcome::Unconfirmed { unchecked, .. } = &out else {
+        panic!("{out:?}")
+    };
+    assert!(
+        unchecked.contains("someone made it since the deletion (retentionInDays 1, kmsKeyId arn:aws:kms:us-east-1:999999999999:key/theirs)"),
+        "{unchecked}"
+    );
+    assert!(
+        unchecked.contains("None of quell's CIS alarms"),
+        "{unchecked}"
     );
 
     // A name CloudWatch Logs would refuse reaches no call; another team's group is not quell's.
