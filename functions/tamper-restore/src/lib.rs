@@ -133,13 +133,13 @@ pub enum What {
         pattern: &'static str,
     },
     /// A trail's log group the call deleted, with its metric filters: the group is made again,
-    /// and the CIS filters of quell's alarms in the account and Region that nothing feeds any more.
+    /// and on it the CIS filter of each of quell's alarms in the account and Region.
     LogGroup {
         group: String,
-        /// What the first plan found: `None` before it reads; the group someone made again since
-        /// the deletion (its retention and key), or "" where there was none; and whether any of
-        /// quell's CIS alarms is in the account and Region.
-        found: Cached<(String, bool)>,
+        /// What the first plan read, kept for the verification and the note: the group someone
+        /// made again since the deletion (its retention and key), or "" where there was none; and
+        /// the metrics of quell's CIS alarms in the account and Region.
+        found: Cached<(String, Vec<&'static str>)>,
     },
     /// One of quell's forwarding rules the call disabled, on its event bus (`None`: the default).
     Rule {
@@ -1104,32 +1104,37 @@ impl Remediation for TamperRestore {
                     .send()
                     .await
                     .aws(|| format!("could not read the log group {group}"))?;
-                let exists = listed
+                let existing = listed
                     .log_groups()
                     .iter()
-                    .any(|g| g.log_group_name() == Some(group.as_str()));
+                    .find(|g| g.log_group_name() == Some(group.as_str()));
+                let exists = existing.is_some();
                 // What was on it: the filters that fed quell's CIS alarms here, which went with the
                 // group. Only a filter on this group, with the CIS pattern, metric and namespace,
-                // counts: one elsewhere does not read this trail's events.
-                let metrics = self.alarm_metrics(c).await?;
-                if found.get().is_none() {
-                    // The group as the first read found it: one someone made again since the
-                    // deletion is named with its settings, for a person to check.
-                    let before = listed
-                        .log_groups()
-                        .iter()
-                        .find(|g| g.log_group_name() == Some(group.as_str()))
-                        .map(|g| {
-                            format!(
-                                "retentionInDays {}, kmsKeyId {}",
-                                g.retention_in_days()
-                                    .map_or("none (never expires)".to_string(), |d| d.to_string()),
-                                g.kms_key_id().unwrap_or("none")
-                            )
-                        })
-                        .unwrap_or_default();
-                    found.set((before, !metrics.is_empty()));
-                }
+                // counts: one elsewhere does not read this trail's events. The alarms are read
+                // once; the verification reads the group and its filters again.
+                let metrics = match found.get() {
+                    Some((_, metrics)) => metrics,
+                    None => {
+                        let metrics = self.alarm_metrics(c).await?;
+                        // A group someone made again since the deletion is named with its
+                        // settings, for a person to check.
+                        let before = existing
+                            .map(|g| {
+                                format!(
+                                    "retentionInDays {}, kmsKeyId {}",
+                                    g.retention_in_days()
+                                        .map_or("none (never expires)".to_string(), |d| {
+                                            d.to_string()
+                                        }),
+                                    g.kms_key_id().unwrap_or("none")
+                                )
+                            })
+                            .unwrap_or_default();
+                        found.set((before, metrics.clone()));
+                        metrics
+                    }
+                };
                 let on = if exists && !metrics.is_empty() {
                     self.cis_filters_on(c, group).await?
                 } else {
@@ -1262,7 +1267,7 @@ impl Remediation for TamperRestore {
                 "Config.1 also asks that the recorder use the service-linked role and record every resource type: quell does not check that (aws configservice describe-configuration-recorders)".into(),
             ),
             What::LogGroup { group, found } => {
-                let (before, alarms) = found.get().unwrap_or_default();
+                let (before, metrics) = found.get().unwrap_or_default();
                 let mut said = format!(
                     "the trail's delivery to {group} is not checked (aws cloudtrail get-trail-status --region {r} --name <TRAIL>: LatestCloudWatchLogsDeliveryError), nor the deleted group's retention and KMS key, which the call does not hold (aws logs put-retention-policy / associate-kms-key --region {r} --log-group-name {g}); what was logged between the deletion and now is lost",
                     r = t.region,
@@ -1270,10 +1275,10 @@ impl Remediation for TamperRestore {
                 );
                 if !before.is_empty() {
                     said.push_str(&format!(
-                        ". The group was there again before quell made it, someone made it since the deletion ({before}): check who, and that it is the trail's"
+                        ". The group was there when quell first read it: someone made it since the deletion ({before}); check who, and that it is the trail's"
                     ));
                 }
-                if alarms {
+                if !metrics.is_empty() {
                     said.push_str(". The filters quell made are named quell-cis-<metric>Filter: when the org/trail.yaml stack is updated and makes its own again, delete quell's, or each match counts twice");
                 } else {
                     said.push_str(". None of quell's CIS alarms (quell-cis-<metric>) is in this account and Region, so no CIS filter was put on the group: if they were deleted too, their restore puts them back, then replay this call");
