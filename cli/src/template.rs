@@ -166,14 +166,27 @@ Parameters:
             id_raw = s.id
         );
     }
-    for (function, var, param, description) in SETTINGS {
-        if specs.iter().any(|s| s.id == *function) {
+    // One parameter per setting, however many functions it is given to: its description says
+    // what each does with it.
+    let mut emitted: Vec<&str> = Vec::new();
+    for (_, var, param, _) in SETTINGS {
+        if emitted.contains(param) {
+            continue;
+        }
+        let uses: Vec<String> = SETTINGS
+            .iter()
+            .filter(|(f, _, p, _)| p == param && specs.iter().any(|s| s.id == *f))
+            .map(|(f, _, _, d)| format!("{f}: {d}"))
+            .collect();
+        if !uses.is_empty() {
+            emitted.push(param);
+            let description = uses.join("; ");
             let _ = write!(
                 w,
                 r#"  {param}:
     Type: String
     Default: ""{pattern}
-    Description: "{function}: {description} ({var})."
+    Description: "{description} ({var})."
 "#,
                 // An account id, or nothing: a typo fails the deployment, not every cold start.
                 pattern = if param.ends_with("AccountId") {
@@ -564,6 +577,12 @@ pub const SETTINGS: &[(&str, &str, &str, &str)] = &[
         "QUELL_ORG_TRAIL_ACCOUNT",
         "OrgTrailAccountId",
         "the account that owns the organization trail's log group, where org/trail.yaml puts the CIS alarms and the quell-trail-reader role; its alarms are read there with their own filter patterns and answered in each account the events name. Empty: every alarm is looked up in its own account's event history",
+    ),
+    (
+        "tamper-restore",
+        "QUELL_ORG_TRAIL_ACCOUNT",
+        "OrgTrailAccountId",
+        "CloudWatch.1-14 are answered in that account only (a member under the organization trail fails them by design). Empty: in every account, escalated where no filter feeds the metric",
     ),
 ];
 
@@ -985,7 +1004,7 @@ pub fn coverage(specs: &[Spec]) -> String {
         t,
         "### Security Hub controls
 
-quell remediates **{}** Security Hub control ids ({} CIS-numbered requirements besides); Automated Security Response on AWS remediates **{}** ({source}); **{both}** are in both.
+quell answers **{}** Security Hub control ids ({} CIS-numbered requirements besides); Automated Security Response on AWS remediates **{}** ({source}); **{both}** are in both. An answer is a change read back, or where quell does not hold what the fix needs, an escalation with the exact command (tamper-restore's CloudTrail.2, CloudTrail.5 and EC2.6) or an UNCONFIRMED change (its CloudWatch.1-14, which also ask for an SNS subscriber): each function's section above says which.
 
 | control | quell | ASR |
 |---|---|---|",

@@ -782,6 +782,14 @@ const MEANT_FOR: &[(&str, &[&str])] = &[
         &["tamper-restore"],
     ),
     (
+        "cloudtrail-securityhub-batchdisablestandards.json",
+        &["tamper-restore"],
+    ),
+    (
+        "cloudtrail-securityhub-disableimportfindingsforproduct.json",
+        &["tamper-restore"],
+    ),
+    (
         "cloudtrail-cloudwatch-deletealarms.json",
         &["tamper-restore"],
     ),
@@ -796,11 +804,12 @@ const MEANT_FOR: &[(&str, &[&str])] = &[
         "cloudtrail-cloudtrail-deletetrail.json",
         &["tamper-restore"],
     ),
-    // The same sensors' posture: GuardDuty.1 and Config.1, and GuardDuty's Config rule.
+    // The same sensors' posture: GuardDuty.1, Config.1 and CloudWatch.1, and GuardDuty's Config rule.
     (
         "securityhub-imported-fsbp-guardduty-1.json",
         &["tamper-restore"],
     ),
+    ("securityhub-imported-cis-cloudwatch-1.json", &["tamper-restore"]),
     (
         "securityhub-custom-action-guardduty-1.json",
         &["tamper-restore"],

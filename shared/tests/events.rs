@@ -1267,6 +1267,24 @@ const EXPECTED: &[(&str, Source, &str, &str, &str, ResourceKind, &str)] = &[
         "",
     ),
     (
+        "cloudtrail-securityhub-batchdisablestandards.json",
+        Source::CloudTrail,
+        "111111111111",
+        "us-east-1",
+        "securityhub:BatchDisableStandards",
+        ResourceKind::Account,
+        "",
+    ),
+    (
+        "cloudtrail-securityhub-disableimportfindingsforproduct.json",
+        Source::CloudTrail,
+        "111111111111",
+        "us-east-1",
+        "securityhub:DisableImportFindingsForProduct",
+        ResourceKind::Account,
+        "",
+    ),
+    (
         "cloudtrail-cloudwatch-deletealarms.json",
         Source::CloudTrail,
         "111111111111",
@@ -1326,6 +1344,15 @@ const EXPECTED: &[(&str, Source, &str, &str, &str, ResourceKind, &str)] = &[
         "111111111111",
         "us-east-1",
         "GuardDuty.1",
+        ResourceKind::Account,
+        "AWS::::Account:111111111111",
+    ),
+    (
+        "securityhub-imported-cis-cloudwatch-1.json",
+        Source::SecurityHub,
+        "111111111111",
+        "us-east-1",
+        "CloudWatch.1",
         ResourceKind::Account,
         "AWS::::Account:111111111111",
     ),
@@ -1494,7 +1521,7 @@ fn every_sample_event_parses_to_its_finding() {
             n += 1;
         }
     }
-    assert_eq!(n, 154, "events/ holds 154 sample events, each checked");
+    assert_eq!(n, 157, "events/ holds 157 sample events, each checked");
 }
 
 #[test]

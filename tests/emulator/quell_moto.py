@@ -32,6 +32,17 @@ What it adds to moto 5.2.5, and why:
     stricter than AWS with an aggregator). GetFindingsV2 filters with EQUALS on string fields and
     Eq on status_id, severity_id and compliance.status_id (anything else is refused), pages as
     GetFindings above.
+  * Security Hub standards and AWS's integrations (moto has neither): BatchEnableStandards,
+    BatchDisableStandards, GetEnabledStandards, EnableImportFindingsForProduct,
+    DisableImportFindingsForProduct and ListEnabledProductsForImport, through moto's dispatch (so
+    IAM in force judges them). As AWS: EnableSecurityHub enables the default standards (FSBP 1.0.0,
+    CIS 1.2.0) unless EnableDefaultStandards is false and subscribes the account to AWS's
+    integrations, DisableSecurityHub drops them all, every call needs Security Hub on in the
+    account and Region (InvalidAccessException); only standards Security Hub offers and AWS's own
+    products are taken (InvalidInputException), an account touches only its own subscriptions, 1
+    to 25 items a batch, paging as GetFindings. The minutes AWS takes to enable or disable a
+    standard are one read: the account's next GetEnabledStandards after a change finds it PENDING
+    or DELETING, the one after READY or gone.
   * GuardDuty as AWS has it: one detector per account and Region (a second CreateDetector is
     BadRequestException; moto makes any number), and UpdateDetector's `features` change only the
     protection plans they name (moto replaces the whole list).
@@ -507,6 +518,247 @@ securityhub_urls.url_paths["{0}/findingsv2$"] = SecurityHubResponse.dispatch
 securityhub_urls.url_paths["{0}/findingsv2/batchupdatev2$"] = SecurityHubResponse.dispatch
 SecurityHubResponse.batch_update_findings_v2 = batch_update_findings_v2
 SecurityHubResponse.get_findings_v2 = get_findings_v2
+
+# ------------------------------------------------------------------ Security Hub standards and integrations
+
+# moto 5.2.5 has no standards and no product integrations. As Security Hub: EnableSecurityHub
+# enables the default standards (FSBP 1.0.0 and CIS 1.2.0) unless EnableDefaultStandards is false,
+# and subscribes the account to AWS's own integrations; DisableSecurityHub disables them all.
+# (account, region) -> {subscription ARN: [standards ARN, status]}, and -> [product subscription
+# ARNs]. A standard is PENDING, or DELETING, for the account's next GetEnabledStandards, then READY
+# or gone: AWS takes minutes for either, so the first read after a change never finds it done.
+_STANDARDS = {}
+_PRODUCTS = {}
+_STD_LOCK = threading.Lock()
+# The standards Security Hub offers (DescribeStandards), by the path their ARNs end with; CIS 1.2.0's
+# ARN is the older `arn:aws:securityhub:::ruleset/…`.
+_STANDARD_PATHS = (
+    "aws-foundational-security-best-practices/v/1.0.0",
+    "cis-aws-foundations-benchmark/v/1.2.0",
+    "cis-aws-foundations-benchmark/v/1.4.0",
+    "cis-aws-foundations-benchmark/v/3.0.0",
+    "nist-800-53/v/5.0.0",
+    "nist-800-171/v/2.0.0",
+    "pci-dss/v/3.2.1",
+    "pci-dss/v/4.0.1",
+    "aws-resource-tagging-standard/v/1.0.0",
+)
+_DEFAULT_STANDARDS = ("aws-foundational-security-best-practices/v/1.0.0", "cis-aws-foundations-benchmark/v/1.2.0")
+# AWS's own integrations an account is subscribed to when it enables Security Hub.
+_AWS_PRODUCTS = (
+    "access-analyzer", "config", "detective", "firewall-manager", "guardduty", "health",
+    "inspector", "macie", "ssm-patch-manager",
+)
+
+
+def _standards_arn(path, region):
+    if path == "cis-aws-foundations-benchmark/v/1.2.0":
+        return f"arn:aws:securityhub:::ruleset/{path}"
+    return f"arn:aws:securityhub:{region}::standards/{path}"
+
+
+def _hub_on(self):
+    if not self.securityhub_backend.enabled:
+        return _json_error("InvalidAccessException", f"Account {self.current_account} is not subscribed to AWS Security Hub", 401)
+    return None
+
+
+def _subscribe_defaults(self, standards):
+    key = (self.current_account, self.region)
+    with _STD_LOCK:
+        _STANDARDS[key] = {}
+        if standards:
+            for path in _DEFAULT_STANDARDS:
+                _STANDARDS[key][f"arn:aws:securityhub:{self.region}:{self.current_account}:subscription/{path}"] = [_standards_arn(path, self.region), "PENDING"]
+        _PRODUCTS[key] = [f"arn:aws:securityhub:{self.region}:{self.current_account}:product-subscription/aws/{p}" for p in _AWS_PRODUCTS]
+
+
+_moto_enable_hub = SecurityHubResponse.enable_security_hub
+_moto_disable_hub = SecurityHubResponse.disable_security_hub
+
+
+def enable_security_hub(self):
+    was = self.securityhub_backend.enabled
+    out = _moto_enable_hub(self)
+    if not was:
+        params = json.loads(self.body) if self.body else {}
+        _subscribe_defaults(self, params.get("EnableDefaultStandards", True) is not False)
+    return out
+
+
+def disable_security_hub(self):
+    out = _moto_disable_hub(self)
+    with _STD_LOCK:
+        _STANDARDS.pop((self.current_account, self.region), None)
+        _PRODUCTS.pop((self.current_account, self.region), None)
+    return out
+
+
+def _subscription(sub, arn, status):
+    return {"StandardsSubscriptionArn": sub, "StandardsArn": arn, "StandardsInput": {}, "StandardsStatus": status}
+
+
+def batch_enable_standards(self):
+    """BatchEnableStandards: 1 to 25 requests, each a standard Security Hub offers in the caller's
+    Region (else InvalidInputException, nothing enabled), not one being disabled (DELETING:
+    InvalidInputException, stricter than AWS's undocumented answer). The answer says PENDING, as
+    AWS's does, and so does the account's next GetEnabledStandards; READY after that."""
+    refused = _hub_on(self)
+    if refused:
+        return refused
+    body = json.loads(self.body or "{}")
+    requests = body.get("StandardsSubscriptionRequests")
+    if not isinstance(requests, list) or not 1 <= len(requests) <= 25:
+        return _json_error("InvalidInputException", "StandardsSubscriptionRequests must hold 1 to 25 items")
+    chosen = []
+    for r in requests:
+        arn = r.get("StandardsArn") if isinstance(r, dict) else None
+        path = next((p for p in _STANDARD_PATHS if arn == _standards_arn(p, self.region)), None)
+        if path is None:
+            return _json_error("InvalidInputException", f"StandardsArn {arn!r} is not a standard of Security Hub in {self.region}")
+        chosen.append((f"arn:aws:securityhub:{self.region}:{self.current_account}:subscription/{path}", arn))
+    with _STD_LOCK:
+        mine = _STANDARDS.setdefault((self.current_account, self.region), {})
+        busy = [sub for sub, _ in chosen if mine.get(sub, [None, None])[1] == "DELETING"]
+        if busy:
+            return _json_error("InvalidInputException", f"{busy[0]} is being disabled")
+        for sub, arn in chosen:
+            if sub not in mine:
+                mine[sub] = [arn, "PENDING"]
+    return 200, {}, json.dumps({"StandardsSubscriptions": [_subscription(s, a, "PENDING") for s, a in chosen]})
+
+
+def batch_disable_standards(self):
+    """BatchDisableStandards: 1 to 25 of the caller's own subscriptions (another's, or one not
+    enabled, is InvalidInputException and nothing is disabled). Each is DELETING for the account's
+    next GetEnabledStandards, then gone."""
+    refused = _hub_on(self)
+    if refused:
+        return refused
+    body = json.loads(self.body or "{}")
+    subs = body.get("StandardsSubscriptionArns")
+    if not isinstance(subs, list) or not 1 <= len(subs) <= 25:
+        return _json_error("InvalidInputException", "StandardsSubscriptionArns must hold 1 to 25 items")
+    with _STD_LOCK:
+        mine = _STANDARDS.setdefault((self.current_account, self.region), {})
+        unknown = [s for s in subs if s not in mine or mine[s][1] == "DELETING"]
+        if unknown:
+            return _json_error("InvalidInputException", f"no enabled standards subscription {unknown[0]!r} in account {self.current_account} in {self.region}")
+        gone = []
+        for s in dict.fromkeys(subs):
+            mine[s][1] = "DELETING"
+            gone.append((s, mine[s][0]))
+    return 200, {}, json.dumps({"StandardsSubscriptions": [_subscription(s, a, "DELETING") for s, a in gone]})
+
+
+def get_enabled_standards(self):
+    """GetEnabledStandards: the caller's own subscriptions, or those of StandardsSubscriptionArns
+    (1 to 25), with their status; MaxResults 1 to 100 and NextToken as GetFindings. Then what was
+    PENDING is READY and what was DELETING gone."""
+    refused = _hub_on(self)
+    if refused:
+        return refused
+    body = json.loads(self.body or "{}")
+    wanted = body.get("StandardsSubscriptionArns")
+    if wanted is not None and (not isinstance(wanted, list) or not 1 <= len(wanted) <= 25):
+        return _json_error("InvalidInputException", "StandardsSubscriptionArns must hold 1 to 25 items")
+    limit = body.get("MaxResults", 10)
+    if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 100:
+        return _json_error("InvalidInputException", f"MaxResults must be 1 to 100, not {limit!r}")
+    with _STD_LOCK:
+        mine = _STANDARDS.get((self.current_account, self.region), {})
+        found = [_subscription(s, a, st) for s, (a, st) in sorted(mine.items()) if wanted is None or s in wanted]
+        for s in list(mine):
+            if mine[s][1] == "PENDING":
+                mine[s][1] = "READY"
+            elif mine[s][1] == "DELETING":
+                del mine[s]
+    request = {"StandardsSubscriptionArns": wanted}
+    offset = 0
+    if body.get("NextToken"):
+        offset = _page_offset(str(body["NextToken"]), request)
+        if offset is None:
+            return _json_error("InvalidInputException", "Invalid NextToken")
+    reply = {"StandardsSubscriptions": found[offset : offset + limit]}
+    if offset + limit < len(found):
+        reply["NextToken"] = _page_token(offset + limit, request)
+    return 200, {}, json.dumps(reply)
+
+
+def enable_import_findings_for_product(self):
+    """EnableImportFindingsForProduct: one of AWS's integrations in the caller's Region (another
+    ProductArn is InvalidInputException); already enabled is ResourceConflictException."""
+    refused = _hub_on(self)
+    if refused:
+        return refused
+    arn = json.loads(self.body or "{}").get("ProductArn")
+    prefix = f"arn:aws:securityhub:{self.region}::product/aws/"
+    name = arn[len(prefix):] if isinstance(arn, str) and arn.startswith(prefix) else None
+    if name not in _AWS_PRODUCTS:
+        return _json_error("InvalidInputException", f"ProductArn {arn!r} is not a product of Security Hub in {self.region}")
+    sub = f"arn:aws:securityhub:{self.region}:{self.current_account}:product-subscription/aws/{name}"
+    with _STD_LOCK:
+        mine = _PRODUCTS.setdefault((self.current_account, self.region), [])
+        if sub in mine:
+            return _json_error("ResourceConflictException", f"Account {self.current_account} is already subscribed to {arn}", 409)
+        mine.append(sub)
+    return 200, {}, json.dumps({"ProductSubscriptionArn": sub})
+
+
+def disable_import_findings_for_product(self):
+    """DisableImportFindingsForProduct: the caller's own subscription (another's, or one not
+    enabled, is ResourceNotFoundException)."""
+    refused = _hub_on(self)
+    if refused:
+        return refused
+    from urllib.parse import unquote
+
+    sub = (getattr(self, "uri_match", None) or {}).get("ProductSubscriptionArn") or unquote(self.path.split("/productSubscriptions/", 1)[-1])
+    with _STD_LOCK:
+        mine = _PRODUCTS.setdefault((self.current_account, self.region), [])
+        if sub not in mine:
+            return _json_error("ResourceNotFoundException", f"no product subscription {sub!r} in account {self.current_account} in {self.region}", 404)
+        mine.remove(sub)
+    return 200, {}, json.dumps({})
+
+
+def list_enabled_products_for_import(self):
+    """ListEnabledProductsForImport: the caller's own subscriptions, MaxResults 1 to 100 and
+    NextToken as GetFindings."""
+    refused = _hub_on(self)
+    if refused:
+        return refused
+    q = self.querystring
+    try:
+        limit = int((q.get("MaxResults") or ["100"])[0])
+    except ValueError:
+        limit = 0
+    if not 1 <= limit <= 100:
+        return _json_error("InvalidInputException", "MaxResults must be 1 to 100")
+    with _STD_LOCK:
+        found = list(_PRODUCTS.get((self.current_account, self.region), []))
+    offset = 0
+    token = (q.get("NextToken") or [None])[0]
+    if token:
+        offset = _page_offset(token, {})
+        if offset is None:
+            return _json_error("InvalidInputException", "Invalid NextToken")
+    reply = {"ProductSubscriptions": found[offset : offset + limit]}
+    if offset + limit < len(found):
+        reply["NextToken"] = _page_token(offset + limit, {})
+    return 200, {}, json.dumps(reply)
+
+
+for _path in ("standards/register", "standards/deregister", "standards/get", "productSubscriptions", "productSubscriptions/(?P<product_subscription>.+)"):
+    securityhub_urls.url_paths["{0}/" + _path + "$"] = SecurityHubResponse.dispatch
+SecurityHubResponse.enable_security_hub = enable_security_hub
+SecurityHubResponse.disable_security_hub = disable_security_hub
+SecurityHubResponse.batch_enable_standards = batch_enable_standards
+SecurityHubResponse.batch_disable_standards = batch_disable_standards
+SecurityHubResponse.get_enabled_standards = get_enabled_standards
+SecurityHubResponse.enable_import_findings_for_product = enable_import_findings_for_product
+SecurityHubResponse.disable_import_findings_for_product = disable_import_findings_for_product
+SecurityHubResponse.list_enabled_products_for_import = list_enabled_products_for_import
 
 # ------------------------------------------------------------------ GuardDuty
 

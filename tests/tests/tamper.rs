@@ -298,6 +298,143 @@ async fn a_disabled_security_hub_is_enabled_again_and_its_standards_put_before_a
         .expect("Security Hub is on again");
 }
 
+/// The member's standards subscriptions and their status, as GetEnabledStandards reads them.
+async fn standards(hub: &aws_sdk_securityhub::Client) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = hub
+        .get_enabled_standards()
+        .max_results(100)
+        .send()
+        .await
+        .unwrap()
+        .standards_subscriptions()
+        .iter()
+        .map(|s| {
+            (
+                s.standards_subscription_arn().unwrap_or_default().to_string(),
+                s.standards_status()
+                    .map(|x| x.as_str().to_string())
+                    .unwrap_or_default(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+async fn imports(hub: &aws_sdk_securityhub::Client) -> Vec<String> {
+    hub.list_enabled_products_for_import()
+        .max_results(100)
+        .send()
+        .await
+        .unwrap()
+        .product_subscriptions()
+        .to_vec()
+}
+
+/// The sample `name` delivered again as a new event (its id `id` changed), found ALREADY_COMPLIANT.
+async fn redelivered(s: &Setup, name: &str, id: &str) {
+    let again = events::load(name, &[(id, "00000000-0000-0000-0000-0000000000ff")]);
+    let resp = quell::runtime::handle(&TamperRestore::default(), &s.ctx, again)
+        .await
+        .expect("handled");
+    assert_eq!(
+        resp.reports[0].outcome.name(),
+        "ALREADY_COMPLIANT",
+        "{name}: {:?}",
+        resp.reports[0]
+    );
+}
+
+#[tokio::test]
+async fn disabled_standards_and_an_integrations_import_are_enabled_again() {
+    let s = setup().await;
+    let hub = aws_sdk_securityhub::Client::new(&s.member);
+    // As a member's Security Hub is: the default standards and AWS's integrations on.
+    hub.enable_security_hub().send().await.unwrap();
+    let fsbp = format!(
+        "arn:aws:securityhub:us-east-1:{MEMBER}:subscription/aws-foundational-security-best-practices/v/1.0.0"
+    );
+    let cis =
+        format!("arn:aws:securityhub:us-east-1:{MEMBER}:subscription/cis-aws-foundations-benchmark/v/1.2.0");
+    let both = |status: &str| {
+        vec![
+            (fsbp.clone(), status.to_string()),
+            (cis.clone(), status.to_string()),
+        ]
+    };
+    // Security Hub takes minutes to enable a standard: the first read finds them PENDING.
+    assert_eq!(standards(&hub).await, both("PENDING"));
+    assert_eq!(standards(&hub).await, both("READY"));
+    hub.batch_disable_standards()
+        .standards_subscription_arns(&fsbp)
+        .send()
+        .await
+        .unwrap();
+    let event = events::load("cloudtrail-securityhub-batchdisablestandards.json", &[]);
+    // Answered while Security Hub is still disabling it: retried, nothing written.
+    s.emu.clear_calls().await;
+    let first = quell::runtime::handle(&TamperRestore::default(), &s.ctx, event.clone()).await;
+    assert!(first.is_err(), "a standard still DELETING is retried: {first:?}");
+    assert!(!s
+        .emu
+        .calls()
+        .await
+        .iter()
+        .any(|c| c.action.starts_with("BatchEnableStandards")));
+    // The retry: FSBP is gone now, enabled again, and read back PENDING: not yet proven on.
+    let (outcome, note) = replay(&s, event).await;
+    assert_eq!(outcome, "UNCONFIRMED", "{note}");
+    assert!(note.contains("Security Hub reports"), "{note}");
+    assert_eq!(standards(&hub).await, both("READY"), "FSBP on again, CIS kept");
+    // A later delivery finds it READY: now proven.
+    redelivered(
+        &s,
+        "cloudtrail-securityhub-batchdisablestandards.json",
+        "00000000-0000-0000-0000-000000000033",
+    )
+    .await;
+
+    let guardduty = format!(
+        "arn:aws:securityhub:us-east-1:{MEMBER}:product-subscription/aws/guardduty"
+    );
+    hub.disable_import_findings_for_product()
+        .product_subscription_arn(&guardduty)
+        .send()
+        .await
+        .unwrap();
+    let before = imports(&hub).await;
+    assert!(!before.contains(&guardduty), "{before:?}");
+    let (outcome, note) = replay(
+        &s,
+        events::load(
+            "cloudtrail-securityhub-disableimportfindingsforproduct.json",
+            &[],
+        ),
+    )
+    .await;
+    assert_eq!(outcome, "REMEDIATED", "{note}");
+    let after = imports(&hub).await;
+    assert!(after.contains(&guardduty), "{after:?}");
+    assert_eq!(after.len(), before.len() + 1, "only GuardDuty's import: {after:?}");
+
+    // Replayed again, now that both are on: nothing to do, no write.
+    s.emu.clear_calls().await;
+    redelivered(
+        &s,
+        "cloudtrail-securityhub-disableimportfindingsforproduct.json",
+        "00000000-0000-0000-0000-000000000034",
+    )
+    .await;
+    let writes: Vec<_> = s
+        .emu
+        .calls()
+        .await
+        .into_iter()
+        .filter(|c| c.account == MEMBER && c.action.starts_with("EnableImport"))
+        .collect();
+    assert!(writes.is_empty(), "{writes:?}");
+}
+
 /// Alarms on RootAccountUsage named `names`, made and then deleted (as the replayed call did).
 async fn alarms_deleted(cw: &aws_sdk_cloudwatch::Client, names: &[&str]) {
     use aws_sdk_cloudwatch::types::{ComparisonOperator, Statistic};
@@ -861,4 +998,99 @@ async fn a_detector_tagged_exempt_is_left_as_the_person_put_it() {
     .unwrap();
     let (workflow, _) = seed::workflow(&s.central, &f.own_id()).await.unwrap();
     assert_eq!(workflow, "NOTIFIED", "a threat is never suppressed");
+}
+
+/// CloudWatch.1-14: where the trail's group has quell's CIS filter, the missing alarm is made as
+/// org/trail.yaml defines it and read back (UNCONFIRMED: the control also asks for an SNS
+/// subscriber); where no filter feeds the metric, nothing is made and a person is told.
+#[tokio::test]
+async fn a_cloudwatch_control_makes_quells_alarm_only_where_a_filter_feeds_it() {
+    let s = setup().await;
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&s.member);
+    let cw = aws_sdk_cloudwatch::Client::new(&s.member);
+    let (_, _, pattern) = quell::cis::ALARMS[0];
+    trail_group(
+        &logs,
+        "aws-cloudtrail-logs-111111111111",
+        "quell-trail-RootAccountUsageFilter-1A2B3C4D",
+        pattern,
+    )
+    .await;
+    let alarm = |name: &'static str| {
+        let cw = cw.clone();
+        async move {
+            cw.describe_alarms()
+                .alarm_names(name)
+                .send()
+                .await
+                .unwrap()
+                .metric_alarms()
+                .iter()
+                .map(|a| {
+                    (
+                        a.metric_name().unwrap_or_default().to_string(),
+                        a.namespace().unwrap_or_default().to_string(),
+                    )
+                })
+                .collect::<Vec<_>>()
+        }
+    };
+    assert!(alarm("quell-cis-RootAccountUsage").await.is_empty());
+    let mut event = events::load("securityhub-imported-cis-cloudwatch-1.json", &[]);
+    let id = seed::control_finding(
+        &s.member,
+        MEMBER,
+        "CloudWatch.1",
+        "NEW",
+        ("AwsAccount", &format!("AWS::::Account:{MEMBER}")),
+    )
+    .await;
+    event["detail"]["findings"][0]["Id"] = json!(id);
+    let resp = quell::runtime::handle(&TamperRestore::default(), &s.ctx, event.clone())
+        .await
+        .expect("handled");
+    assert_eq!(
+        resp.reports[0].outcome.name(),
+        "UNCONFIRMED",
+        "{:?}",
+        resp.reports[0]
+    );
+    assert_eq!(
+        alarm("quell-cis-RootAccountUsage").await,
+        vec![("RootAccountUsage".to_string(), "CISBenchmark".to_string())]
+    );
+    let (workflow, note) = seed::workflow(&s.central, &id).await.unwrap();
+    assert_eq!(workflow, "NOTIFIED");
+    assert!(note.unwrap_or_default().contains("SNS"));
+
+    // CloudWatch.3: no filter of the member feeds ConsoleSigninWithoutMFA, so no alarm is made.
+    let id = seed::control_finding(
+        &s.member,
+        MEMBER,
+        "CloudWatch.3",
+        "NEW",
+        ("AwsAccount", &format!("AWS::::Account:{MEMBER}")),
+    )
+    .await;
+    let text = serde_json::to_string(&event)
+        .unwrap()
+        .replace("CloudWatch.1", "CloudWatch.3")
+        .replace("3c2b1a09-8f7e-4d6c-b5a4-93827160f551", "3c2b1a09-8f7e-4d6c-b5a4-93827160f553");
+    let mut event: Value = serde_json::from_str(&text).unwrap();
+    event["detail"]["findings"][0]["Id"] = json!(id);
+    let resp = quell::runtime::handle(&TamperRestore::default(), &s.ctx, event)
+        .await
+        .expect("handled");
+    assert_eq!(
+        resp.reports[0].outcome.name(),
+        "FAILED",
+        "{:?}",
+        resp.reports[0]
+    );
+    assert!(alarm("quell-cis-ConsoleSigninWithoutMFA").await.is_empty());
+    let (_, note) = seed::workflow(&s.central, &id).await.unwrap();
+    assert!(
+        note.unwrap_or_default().contains("ManualActionRequired"),
+        "the note says a person acts"
+    );
 }

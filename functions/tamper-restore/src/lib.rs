@@ -13,9 +13,13 @@
 //! | logs:DeleteMetricFilter | a CIS metric filter (org/trail.yaml's `<metric>Filter`, by its name) made again on the same log group with the same name, the CIS pattern and metric, verified with DescribeMetricFilters; another filter on a trail's log group is escalated with the command |
 //! | logs:DeleteLogGroup (a trail's group, by its name) | the log group made again by its name, and on it a CIS metric filter (`quell-cis-<metric>Filter`, the CIS pattern) for each of quell's CIS alarms in the account and Region, verified with DescribeLogGroups and DescribeMetricFilters on that group; UNCONFIRMED, as the trail's delivery to it and the deleted group's retention and key are not in the call |
 //! | events:DisableRule (quell's forwarding rules, [`quell::member::FORWARD_RULES`], on the default bus) | the rule enabled again, verified with DescribeRule; quell-ForwardApiCalls itself forwards the DisableRule calls, so its own disabling reaches quell only where another path forwards it: the SCP is what keeps it on |
+//! | securityhub:BatchDisableStandards | each standard the call disabled enabled again (BatchEnableStandards with the standard its subscription ARN names, the call's own request), verified with GetEnabledStandards: READY; PENDING or INCOMPLETE is UNCONFIRMED, DELETING retried; a disable AWS made itself (Security Hub's central configuration) is escalated, not fought |
+//! | securityhub:DisableImportFindingsForProduct (one of AWS's integrations, `product-subscription/aws/<name>`) | the import enabled again (EnableImportFindingsForProduct), verified with ListEnabledProductsForImport; a partner's product is escalated (its product ARN holds the vendor's account, which the call does not) |
 //! | GuardDuty.1, guardduty-enabled-centralized (posture) | as DeleteDetector / UpdateDetector: a detector made where there is none, a disabled one enabled |
 //! | Config.1 (posture) | every stopped recorder started; no recorder at all is escalated with the command |
-//! | guardduty:DisassociateFromAdministratorAccount, guardduty:DisassociateFromMasterAccount, config:DeleteConfigurationRecorder, config:DeleteDeliveryChannel, securityhub:BatchDisableStandards, securityhub:DisableImportFindingsForProduct, access-analyzer:DeleteAnalyzer, cloudtrail:DeleteTrail, ec2:DeleteFlowLogs, events:DeleteRule, events:RemoveTargets | escalated (ManualActionRequired, NOTIFIED) with the exact command: what was there is not in the call (a bucket, a role, a destination), or the change is the administrator's to make |
+//! | CloudWatch.1–14 (posture) | where a metric filter of the account and Region feeds the control's CIS metric, quell's alarm on it (`quell-cis-<metric>`) made if missing, verified with DescribeAlarms; UNCONFIRMED, as the control also asks for an SNS subscriber (quell's alarms reach the team through EventBridge) and a filter on a multi-Region trail's group; no filter at all (a member account under an organization trail) is escalated, and no alarm made |
+//! | CloudTrail.2, CloudTrail.5, EC2.6 (posture) | escalated with the command: a KMS key, a log group and role, a flow log destination are the organization's to choose |
+//! | guardduty:DisassociateFromAdministratorAccount, guardduty:DisassociateFromMasterAccount, config:DeleteConfigurationRecorder, config:DeleteDeliveryChannel, access-analyzer:DeleteAnalyzer, cloudtrail:DeleteTrail, ec2:DeleteFlowLogs, events:DeleteRule, events:RemoveTargets | escalated (ManualActionRequired, NOTIFIED) with the exact command: what was there is not in the call (a bucket, a role, a destination), or the change is the administrator's to make |
 //!
 //! Whom it believes: the call comes as CloudTrail recorded it, forwarded by the member (the parser
 //! holds the record's account to the envelope's and its `source` to the service's). Every value
@@ -39,6 +43,8 @@ const PUT_ALARM: &str = "cloudwatch:PutMetricAlarm";
 const PUT_FILTER: &str = "logs:PutMetricFilter";
 const CREATE_GROUP: &str = "logs:CreateLogGroup";
 const ENABLE_RULE: &str = "events:EnableRule";
+const ENABLE_STANDARDS: &str = "securityhub:BatchEnableStandards";
+const ENABLE_IMPORT: &str = "securityhub:EnableImportFindingsForProduct";
 
 /// Every call this function answers: the first [`RESTORED_COUNT`] are put back ([`RESTORED`]),
 /// the rest escalated with the command a person runs ([`ESCALATED`]).
@@ -51,19 +57,19 @@ pub const CALLS: &[&str] = &[
     "logs:DeleteMetricFilter",
     "logs:DeleteLogGroup",
     "events:DisableRule",
+    "securityhub:BatchDisableStandards",
+    "securityhub:DisableImportFindingsForProduct",
     "guardduty:DisassociateFromAdministratorAccount",
     "guardduty:DisassociateFromMasterAccount",
     "config:DeleteConfigurationRecorder",
     "config:DeleteDeliveryChannel",
-    "securityhub:BatchDisableStandards",
-    "securityhub:DisableImportFindingsForProduct",
     "access-analyzer:DeleteAnalyzer",
     "cloudtrail:DeleteTrail",
     "ec2:DeleteFlowLogs",
     "events:DeleteRule",
     "events:RemoveTargets",
 ];
-const RESTORED_COUNT: usize = 8;
+const RESTORED_COUNT: usize = 10;
 /// The calls quell restores from.
 pub const RESTORED: &[&str] = CALLS.split_at(RESTORED_COUNT).0;
 /// The calls quell escalates with the command a person runs.
@@ -84,12 +90,17 @@ pub struct TamperRestore {
     /// The namespace of quell's CIS metrics (QUELL_ALARM_NAMESPACE, org/trail.yaml's
     /// AlarmNamespace).
     pub namespace: String,
+    /// The account that owns the organization trail's log group, where org/trail.yaml puts the
+    /// CIS filters and alarms (QUELL_ORG_TRAIL_ACCOUNT). Set, CloudWatch.1-14 of any other account
+    /// are none of quell's business: a member under an organization trail fails them by design.
+    pub trail_account: Option<String>,
 }
 
 impl Default for TamperRestore {
     fn default() -> Self {
         TamperRestore {
             namespace: "CISBenchmark".into(),
+            trail_account: None,
         }
     }
 }
@@ -145,6 +156,22 @@ pub enum What {
     Rule {
         name: String,
         bus: Option<String>,
+    },
+    /// Security Hub standards the call disabled, from the call's own request: each subscription's
+    /// ARN and the standard's ARN it names. Plan records those Security Hub reports PENDING (being
+    /// enabled, not yet READY).
+    Standards(Vec<(String, String)>, Cached<Vec<String>>),
+    /// One of AWS's own integrations whose findings the call stopped importing: its product
+    /// subscription's ARN (from the call) and the product's ARN.
+    ProductImport {
+        subscription: String,
+        product: String,
+    },
+    /// CloudWatch.1–14 (posture): quell's CIS alarm on the control's metric
+    /// (`quell-cis-<metric>`), where a metric filter of the account and Region feeds that metric.
+    CisAlarm {
+        control: String,
+        metric: &'static str,
     },
     /// Nothing quell can put back by itself: the change and the command a person runs.
     Escalate {
@@ -290,19 +317,70 @@ fn names(request: &Value, pointer: &str, kind: &str) -> Result<Vec<String>, NotA
         .collect()
 }
 
-/// `arn:aws:securityhub:R:A:subscription/aws-foundational-security-best-practices/v/1.0.0` → the
-/// standard's ARN BatchEnableStandards takes (CIS 1.2.0's is `arn:aws:securityhub:::ruleset/…`).
-pub fn standards_arn(subscription: &str) -> Option<String> {
-    let parts: Vec<&str> = subscription.splitn(6, ':').collect();
-    let ["arn", partition, "securityhub", region, _account, resource] = parts.as_slice() else {
-        return None;
-    };
+/// The first of `pointers` the request holds (or the first, to name it in a refusal): Security
+/// Hub's CloudTrail records name a request's members as its API does (`StandardsSubscriptionArns`,
+/// `ProductSubscriptionArn`); the camel-case spelling other services' records use is read too.
+fn present(request: &Value, pointers: &[&'static str]) -> &'static str {
+    pointers
+        .iter()
+        .copied()
+        .find(|p| request.pointer(p).is_some())
+        .unwrap_or(pointers[0])
+}
+
+/// A Security Hub ARN of `account` in `region`: its resource (`subscription/…`), if the ARN is
+/// one and is that account's and Region's.
+fn hub_resource<'a>(arn: &'a str, account: &str, region: &str) -> Option<(&'a str, &'a str)> {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    match parts.as_slice() {
+        ["arn", partition, "securityhub", r, a, resource]
+            if partition.starts_with("aws") && *r == region && *a == account =>
+        {
+            Some((partition, resource))
+        }
+        _ => None,
+    }
+}
+
+/// A standard's path as Security Hub names them (`cis-aws-foundations-benchmark/v/1.4.0`).
+fn standard_path_ok(path: &str) -> bool {
+    (1..=200).contains(&path.len())
+        && !path.contains("..")
+        && !path.starts_with('/')
+        && path
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-./".contains(c))
+}
+
+/// `arn:aws:securityhub:R:A:subscription/aws-foundational-security-best-practices/v/1.0.0` of
+/// `account` in `region` → the standard's ARN BatchEnableStandards takes
+/// (`arn:aws:securityhub:R::standards/…`; CIS 1.2.0's is `arn:aws:securityhub:::ruleset/…`).
+/// None for another account's or Region's subscription, or one that is not a standard's.
+pub fn standards_arn(subscription: &str, account: &str, region: &str) -> Option<String> {
+    let (partition, resource) = hub_resource(subscription, account, region)?;
     let standard = resource.strip_prefix("subscription/")?;
+    if !standard_path_ok(standard) {
+        return None;
+    }
     Some(if standard == "cis-aws-foundations-benchmark/v/1.2.0" {
         format!("arn:{partition}:securityhub:::ruleset/{standard}")
     } else {
         format!("arn:{partition}:securityhub:{region}::standards/{standard}")
     })
+}
+
+/// `arn:aws:securityhub:R:A:product-subscription/aws/guardduty` of `account` in `region` → the
+/// product's ARN (`arn:aws:securityhub:R::product/aws/guardduty`): AWS's own integrations only
+/// (`aws/<name>`), whose product ARNs hold no account. A partner's product ARN holds its vendor's
+/// account, which the subscription does not: None, and the call is escalated.
+pub fn aws_product_arn(subscription: &str, account: &str, region: &str) -> Option<String> {
+    let (partition, resource) = hub_resource(subscription, account, region)?;
+    let name = resource.strip_prefix("product-subscription/aws/")?;
+    let ok = (1..=64).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    ok.then(|| format!("arn:{partition}:securityhub:{region}::product/aws/{name}"))
 }
 
 impl TamperRestore {
@@ -426,34 +504,6 @@ impl TamperRestore {
                     format!("aws configservice put-delivery-channel --region {r} --delivery-channel name={n},s3BucketName=<THE_ORGANIZATION_CONFIG_BUCKET> && aws configservice start-configuration-recorder --region {r} --configuration-recorder-name default"),
                 )
             }
-            "securityhub:BatchDisableStandards" => {
-                let subs = names(request, "/standardsSubscriptionArns", "standards subscription")?;
-                let arns: Vec<String> = subs.iter().filter_map(|s| standards_arn(s)).map(|s| q(&s)).collect();
-                if arns.is_empty() {
-                    return Err(NotApplicable("the call names no standards subscription".into()));
-                }
-                (
-                    format!("Security Hub standards were disabled in account {a} in {r}: {}", subs.join(", ")),
-                    format!(
-                        "aws securityhub batch-enable-standards --region {r} --standards-subscription-requests {}",
-                        arns.iter().map(|s| format!("StandardsArn={s}")).collect::<Vec<_>>().join(" ")
-                    ),
-                )
-            }
-            "securityhub:DisableImportFindingsForProduct" => {
-                let sub = named(request, "/productSubscriptionArn", "product subscription")?;
-                let product = sub
-                    .split_once(":product-subscription/")
-                    .map(|(head, p)| {
-                        let head: Vec<&str> = head.splitn(5, ':').collect();
-                        format!("{}:{}:{}:{}::product/{p}", head[0], head.get(1).unwrap_or(&"aws"), head.get(2).unwrap_or(&"securityhub"), head.get(3).unwrap_or(&""))
-                    })
-                    .unwrap_or_else(|| "<PRODUCT_ARN>".into());
-                (
-                    format!("Security Hub stopped importing {sub} in account {a} in {r}"),
-                    format!("aws securityhub enable-import-findings-for-product --region {r} --product-arn {}", q(&product)),
-                )
-            }
             "access-analyzer:DeleteAnalyzer" => {
                 let n = named(request, "/analyzerName", "analyzer")?;
                 let n = &q(&n);
@@ -526,9 +576,117 @@ fn quell_alarms(request: &Value) -> Vec<String> {
         .collect()
 }
 
+/// The CIS metric of a CloudWatch.1–14 control: CloudWatch.N is the Nth of [`quell::cis::ALARMS`]
+/// (root usage, unauthorized API calls, … VPC changes), as Security Hub numbers them.
+pub fn cloudwatch_control(name: &str) -> Option<&'static str> {
+    let n: usize = name.strip_prefix("CloudWatch.")?.parse().ok()?;
+    (n >= 1).then(|| quell::cis::ALARMS.get(n - 1).map(|a| a.0))?
+}
+
+/// The controls on a sensor's configuration that need what quell does not hold (a KMS key, a
+/// role, a destination): the control, its Config rule, what it asks, and the command a person
+/// runs with the resource's id.
+const ESCALATED_POSTURE: &[(&str, &str, &str, &str)] = &[
+    (
+        "CloudTrail.2",
+        "cloud-trail-encryption-enabled",
+        "the trail's logs encrypted with a KMS key",
+        "aws cloudtrail update-trail --region {r} --name {id} --kms-key-id <KEY_ARN> (a key whose policy lets CloudTrail encrypt: quell neither chooses nor makes one)",
+    ),
+    (
+        "CloudTrail.5",
+        "cloud-trail-cloud-watch-logs-enabled",
+        "the trail delivering to CloudWatch Logs",
+        "aws cloudtrail update-trail --region {r} --name {id} --cloud-watch-logs-log-group-arn <LOG_GROUP_ARN> --cloud-watch-logs-role-arn <ROLE_ARN>, then org/trail.yaml's CIS filters on that group (CloudTrailLogGroupName)",
+    ),
+    (
+        "EC2.6",
+        "vpc-flow-logs-enabled",
+        "flow logs on the VPC",
+        "aws ec2 create-flow-logs --region {r} --resource-type VPC --resource-ids {id} --traffic-type REJECT --log-destination-type s3 --log-destination <FLOW_LOG_BUCKET_ARN> (the destination and its retention are the organization's to choose)",
+    ),
+];
+
 /// A posture finding on the same sensors (a Security Hub control, its Config rule): the account's
-/// detector (GuardDuty.1) or its recorders (Config.1).
+/// detector (GuardDuty.1), its recorders (Config.1), quell's CIS alarms (CloudWatch.1–14); the
+/// trail's encryption and delivery (CloudTrail.2, CloudTrail.5) and a VPC's flow logs (EC2.6) are
+/// escalated with the command.
 fn posture(f: &Finding) -> Result<Target, NotApplicable> {
+    let is = |control: &str, rule: &str| {
+        f.names()
+            .any(|n| n == control || quell::remediation::config_rule_matches(rule, n))
+    };
+    if let Some((control, _, asks, command)) = ESCALATED_POSTURE
+        .iter()
+        .find(|(control, rule, _, _)| is(control, rule))
+    {
+        let Some(r) = f.resources.first() else {
+            return Err(NotApplicable(format!(
+                "{control}: the finding names no resource"
+            )));
+        };
+        let (region, id, owner) = if control.starts_with("CloudTrail.") {
+            // arn:aws:cloudtrail:HOME:OWNER:trail/NAME: the command runs in the trail's home
+            // Region, from the account that owns it (an organization trail's is the management
+            // account, not the member the finding is in).
+            let arn = r.arn.as_deref().unwrap_or(r.id.as_str());
+            let parts: Vec<&str> = arn.splitn(6, ':').collect();
+            let name = match (&r.kind, parts.as_slice()) {
+                (
+                    quell::ResourceKind::CloudTrailTrail,
+                    ["arn", _, "cloudtrail", home, owner, trail],
+                ) if quell::finding::validate::account_id(owner)
+                    && quell::finding::validate::region(home) =>
+                {
+                    trail
+                        .strip_prefix("trail/")
+                        .filter(|n| {
+                            (3..=128).contains(&n.len())
+                                && n.chars()
+                                    .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+                        })
+                        .map(|n| (home.to_string(), n.to_string(), owner.to_string()))
+                }
+                _ => None,
+            };
+            let Some(name) = name else {
+                return Err(NotApplicable(format!(
+                    "{control}: `{}` is not a trail's ARN",
+                    r.label()
+                )));
+            };
+            name
+        } else {
+            let vpc = r.id.as_str();
+            let ok = vpc.strip_prefix("vpc-").is_some_and(|h| {
+                (8..=17).contains(&h.len()) && h.chars().all(|c| c.is_ascii_hexdigit())
+            });
+            if !ok {
+                return Err(NotApplicable(format!(
+                    "{control}: `{}` is not a VPC",
+                    r.label()
+                )));
+            }
+            (f.region.clone(), vpc.to_string(), f.account.clone())
+        };
+        let from = if owner == f.account {
+            String::new()
+        } else {
+            format!(" (from account {owner}, which owns it)")
+        };
+        return Ok(Target {
+            account: f.account.clone(),
+            region: f.region.clone(),
+            by: format!("{} reports it: {}", f.source, f.kind),
+            what: What::Escalate {
+                what: format!("{control}: {} asks for {asks}", r.label()),
+                command: format!(
+                    "{}{from}",
+                    command.replace("{r}", &region).replace("{id}", &q(&id))
+                ),
+            },
+        });
+    }
     if let Some(r) = f.resources.first() {
         if r.kind != quell::ResourceKind::Account
             && r.id != f.account
@@ -537,10 +695,6 @@ fn posture(f: &Finding) -> Result<Target, NotApplicable> {
             return Err(NotApplicable(format!("{} is not an account", r.label())));
         }
     }
-    let is = |control: &str, rule: &str| {
-        f.names()
-            .any(|n| n == control || quell::remediation::config_rule_matches(rule, n))
-    };
     let what = if is("GuardDuty.1", "guardduty-enabled-centralized") {
         What::Detector {
             deleted: false,
@@ -551,6 +705,11 @@ fn posture(f: &Finding) -> Result<Target, NotApplicable> {
         }
     } else if is("Config.1", "config-enabled") {
         What::Recorders
+    } else if let Some((control, metric)) = f
+        .names()
+        .find_map(|n| cloudwatch_control(n).map(|m| (n.to_string(), m)))
+    {
+        What::CisAlarm { control, metric }
     } else {
         return Err(NotApplicable(format!(
             "{} is not a sensor control tamper-restore answers",
@@ -568,13 +727,38 @@ fn posture(f: &Finding) -> Result<Target, NotApplicable> {
 impl Remediation for TamperRestore {
     const SPEC: Spec = Spec {
         id: "tamper-restore",
-        summary: "Puts back the sensors a CloudTrail call turned off (GuardDuty detector and protection plans, Config recorder, Security Hub, quell's CIS alarms and metric filters, a trail's log group, quell's forwarding rules) and escalates who did it; escalates with the exact command what it cannot put back",
-        resolved: "guardduty:UpdateDetector: GetDetector reads ENABLED and every protection plan the call turned off ENABLED (one GetDetector does not report: UNCONFIRMED). guardduty:DeleteDetector, and GuardDuty.1 / guardduty-enabled-centralized when quell had to make a detector: a detector of the account reads ENABLED — UNCONFIRMED, as its association with the administrator is not checked from the member. config:StopConfigurationRecorder: DescribeConfigurationRecorderStatus reads recording. Config.1: every recorder of the account and Region reads recording — UNCONFIRMED, as its role and recording group are not checked. securityhub:DisableSecurityHub: DescribeHub answers — UNCONFIRMED, as the standards and integrations enabled before are not known. cloudwatch:DeleteAlarms: DescribeAlarms lists each quell-cis alarm the call deleted, on its metric and namespace, and DescribeMetricFilters a filter feeding each (none: UNCONFIRMED, naming the metrics). logs:DeleteMetricFilter of a CIS filter (named <metric>Filter): DescribeMetricFilters lists it again on its log group, by its name, with the CIS pattern, metric and namespace. logs:DeleteLogGroup of a trail's group (by its name): DescribeLogGroups lists it again and DescribeMetricFilters on it a filter with the CIS pattern, metric and namespace for each of quell's CIS alarms of the account and Region — UNCONFIRMED, as the trail's delivery to it, and the deleted group's retention and KMS key, are not in the call. events:DisableRule of one of quell's forwarding rules (by its exact name, on the default bus): DescribeRule reads it ENABLED.",
-        untouched: "Config.1 where the account has no recorder at all is escalated with the command (the role and the bucket are not quell's to choose); a GuardDuty.1 finding makes a detector only where there is none, and enables a disabled one. Escalated, never changed (ManualActionRequired, NOTIFIED), with the exact command: GuardDuty disassociation, a deleted Config recorder or delivery channel, disabled Security Hub standards or product imports, a deleted analyzer or trail, a deleted metric filter that is not a CIS one (by its name), deleted flow logs, and a deleted quell forwarding rule or its removed targets (quell's forwarding rules by their exact names; another rule, or one of those names on another bus, is not applicable; quell-ForwardApiCalls disabled is answered only where another path forwards the call: the SCP keeps it on). A log group made again has no retention setting and no KMS key (the deleted group's are not in the call), and only the CIS filters of quell's own alarms are put on it. A call that failed (errorCode) is escalated as an attempt; a call through one of quell's roles that turns a sensor off (an undo, or someone holding the role) is escalated; this function's own restore coming back is OUT_OF_SCOPE, as are another team's alarms, rules, log groups and filters. Only the alarms named quell-cis-<metric> that org/trail.yaml defines are made again. No undo: what was there before the call is the blind state, which quell does not put back. A detector tagged with the exemption tag (quell:exempt=true) is left as it is (EXEMPT, NOTIFIED with the reason); the other sensors are account settings, kept out with QUELL_DENY_ACCOUNTS. Default enforce.",
+        summary: "Puts back the sensors a CloudTrail call turned off (GuardDuty detector and protection plans, Config recorder, Security Hub, its standards and AWS integrations' imports, quell's CIS alarms and metric filters, a trail's log group, quell's forwarding rules) and escalates who did it; escalates with the exact command what it cannot put back. The same sensors' posture controls: GuardDuty.1, Config.1, CloudWatch.1-14, and CloudTrail.2/.5 and EC2.6 escalated",
+        resolved: "guardduty:UpdateDetector: GetDetector reads ENABLED and every protection plan the call turned off ENABLED (one GetDetector does not report: UNCONFIRMED). guardduty:DeleteDetector, and GuardDuty.1 / guardduty-enabled-centralized when quell had to make a detector: a detector of the account reads ENABLED — UNCONFIRMED, as its association with the administrator is not checked from the member. config:StopConfigurationRecorder: DescribeConfigurationRecorderStatus reads recording. Config.1: every recorder of the account and Region reads recording — UNCONFIRMED, as its role and recording group are not checked. securityhub:DisableSecurityHub: DescribeHub answers — UNCONFIRMED, as the standards and integrations enabled before are not known. cloudwatch:DeleteAlarms: DescribeAlarms lists each quell-cis alarm the call deleted, on its metric and namespace, and DescribeMetricFilters a filter feeding each (none: UNCONFIRMED, naming the metrics). logs:DeleteMetricFilter of a CIS filter (named <metric>Filter): DescribeMetricFilters lists it again on its log group, by its name, with the CIS pattern, metric and namespace. logs:DeleteLogGroup of a trail's group (by its name): DescribeLogGroups lists it again and DescribeMetricFilters on it a filter with the CIS pattern, metric and namespace for each of quell's CIS alarms of the account and Region — UNCONFIRMED, as the trail's delivery to it, and the deleted group's retention and KMS key, are not in the call. events:DisableRule of one of quell's forwarding rules (by its exact name, on the default bus): DescribeRule reads it ENABLED. securityhub:BatchDisableStandards: GetEnabledStandards reads each subscription the call named READY (PENDING or INCOMPLETE: UNCONFIRMED, with Security Hub's reason; DELETING: retried once Security Hub has finished disabling it). securityhub:DisableImportFindingsForProduct of one of AWS's integrations (product-subscription/aws/<name>): ListEnabledProductsForImport lists the subscription again. CloudWatch.1-14: DescribeAlarms lists quell-cis-<metric> on the control's metric and namespace, where DescribeMetricFilters finds a filter feeding it — UNCONFIRMED, as the control also asks for an SNS subscriber on the alarm and a filter on a multi-Region trail's log group.",
+        untouched: "Config.1 where the account has no recorder at all is escalated with the command (the role and the bucket are not quell's to choose); a GuardDuty.1 finding makes a detector only where there is none, and enables a disabled one. CloudWatch.1-14 of an account other than the organization trail's (QUELL_ORG_TRAIL_ACCOUNT, when set) are OUT_OF_SCOPE: a member under an organization trail fails them by design; where no metric filter of the account and Region feeds the metric, the control is escalated and no alarm is made (it could never fire); quell's alarm gets no SNS action. CloudTrail.2, CloudTrail.5 and EC2.6 are escalated with the command (the KMS key, the log group and role, the flow logs' destination are the organization's to choose). Escalated, never changed (ManualActionRequired, NOTIFIED), with the exact command: GuardDuty disassociation, a deleted Config recorder or delivery channel, a partner's product import turned off (its product ARN holds the vendor's account, which the call does not), a deleted analyzer or trail, a deleted metric filter that is not a CIS one (by its name), deleted flow logs, and a deleted quell forwarding rule or its removed targets (quell's forwarding rules by their exact names; another rule, or one of those names on another bus, is not applicable; quell-ForwardApiCalls disabled is answered only where another path forwards the call: the SCP keeps it on). A log group made again has no retention setting and no KMS key (the deleted group's are not in the call), and only the CIS filters of quell's own alarms are put on it. A call that failed (errorCode) is escalated as an attempt; a call through one of quell's roles that turns a sensor off (an undo, or someone holding the role) is escalated; this function's own restore coming back is OUT_OF_SCOPE, as are another team's alarms, rules, log groups and filters. Only the alarms named quell-cis-<metric> that org/trail.yaml defines are made again. A standard enabled again is as Security Hub enables it: the per-control settings it had (controls a person disabled in it) are not in the call and not checked; a standards subscription of another account or Region is not applicable; a standard or import that AWS itself turned off (userIdentity AWSService: Security Hub applying the delegated administrator's central configuration) is escalated, not turned back on. No undo: what was there before the call is the blind state, which quell does not put back. A detector tagged with the exemption tag (quell:exempt=true) is left as it is (EXEMPT, NOTIFIED with the reason); the other sensors are account settings, kept out with QUELL_DENY_ACCOUNTS. Default enforce.",
         triggers: Triggers {
             cloudtrail_events: CALLS,
-            securityhub_controls: &["GuardDuty.1", "Config.1"],
-            config_rules: &["guardduty-enabled-centralized"],
+            securityhub_controls: &[
+                "GuardDuty.1",
+                "Config.1",
+                "CloudWatch.1",
+                "CloudWatch.2",
+                "CloudWatch.3",
+                "CloudWatch.4",
+                "CloudWatch.5",
+                "CloudWatch.6",
+                "CloudWatch.7",
+                "CloudWatch.8",
+                "CloudWatch.9",
+                "CloudWatch.10",
+                "CloudWatch.11",
+                "CloudWatch.12",
+                "CloudWatch.13",
+                "CloudWatch.14",
+                "CloudTrail.2",
+                "CloudTrail.5",
+                "EC2.6",
+            ],
+            config_rules: &[
+                "guardduty-enabled-centralized",
+                "cloud-trail-encryption-enabled",
+                "cloud-trail-cloud-watch-logs-enabled",
+                "vpc-flow-logs-enabled",
+            ],
             ..Triggers::NONE
         },
         permissions: &[
@@ -586,6 +770,10 @@ impl Remediation for TamperRestore {
             START_RECORDER,
             "securityhub:DescribeHub",
             ENABLE_HUB,
+            "securityhub:GetEnabledStandards",
+            ENABLE_STANDARDS,
+            "securityhub:ListEnabledProductsForImport",
+            ENABLE_IMPORT,
             "cloudwatch:DescribeAlarms",
             PUT_ALARM,
             "logs:DescribeMetricFilters",
@@ -629,6 +817,16 @@ impl Remediation for TamperRestore {
             }
             self.namespace = ns;
         }
+        if let Some(a) = get("QUELL_ORG_TRAIL_ACCOUNT").filter(|v| !v.trim().is_empty()) {
+            let a = a.trim().to_string();
+            if a.len() != 12 || !a.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(quell::config::ConfigError {
+                    var: "QUELL_ORG_TRAIL_ACCOUNT",
+                    reason: format!("`{a}` is not an account id (12 digits)"),
+                });
+            }
+            self.trail_account = Some(a);
+        }
         Ok(())
     }
 
@@ -636,7 +834,20 @@ impl Remediation for TamperRestore {
     /// filter; quell's own restore coming back through CloudTrail (quell-tamper-restore turning a
     /// sensor on).
     fn ignore(&self, f: &Finding) -> Option<String> {
-        if f.source != quell::Source::CloudTrail || f.status.is_some() {
+        if f.source != quell::Source::CloudTrail {
+            // CloudWatch.1-14 outside the organization trail's account: failed by design (the
+            // CIS filters and alarms are on the trail's group, in its account), and AWS suggests
+            // disabling them there. Answering each would be 14 escalations per account and Region.
+            let trail = self.trail_account.as_deref()?;
+            let control = f.names().find(|n| cloudwatch_control(n).is_some())?;
+            return (f.account != trail).then(|| {
+                format!(
+                    "{control} in account {}, not the organization trail's ({trail}, QUELL_ORG_TRAIL_ACCOUNT): its CIS filters and alarms are on the trail's log group there; disable CloudWatch.1-14 in member accounts (aws securityhub update-standards-control, or a central configuration policy)",
+                    f.account
+                )
+            });
+        }
+        if f.status.is_some() {
             return None;
         }
         let empty = Value::Null;
@@ -772,6 +983,89 @@ impl Remediation for TamperRestore {
                 What::Recorder(named(request, "/configurationRecorderName", "recorder")?)
             }
             "securityhub:DisableSecurityHub" => What::Hub,
+            "securityhub:BatchDisableStandards" | "securityhub:DisableImportFindingsForProduct"
+                if f.caller.as_ref().is_some_and(|c| {
+                    c.identity_type.as_deref() == Some("AWSService")
+                        || c.ip
+                            .as_deref()
+                            .is_some_and(|ip| ip.ends_with(".amazonaws.com"))
+                }) =>
+            {
+                // Security Hub itself, applying the delegated administrator's central
+                // configuration: the organization's choice, which quell does not fight.
+                What::Escalate {
+                    what: format!(
+                        "{} was made by AWS in account {} in {} (Security Hub applying a central configuration policy, or another service)",
+                        f.kind, f.account, f.region
+                    ),
+                    command: format!(
+                        "from the Security Hub delegated administrator: aws securityhub get-configuration-policy-association --region {} --target AccountId={} (check the policy meant it)",
+                        f.region, f.account
+                    ),
+                }
+            }
+            "securityhub:BatchDisableStandards" => {
+                let p = present(
+                    request,
+                    &["/StandardsSubscriptionArns", "/standardsSubscriptionArns"],
+                );
+                let subs = names(request, p, "standards subscription")?;
+                if !(1..=25).contains(&subs.len()) {
+                    return Err(NotApplicable(format!(
+                        "the call names {} standards subscriptions (requestParameters{p}): Security Hub takes 1 to 25",
+                        subs.len()
+                    )));
+                }
+                let mut standards = Vec::new();
+                for sub in subs {
+                    let Some(arn) = standards_arn(&sub, &f.account, &f.region) else {
+                        return Err(NotApplicable(format!(
+                            "the call's standards subscription `{}` is not a standard's subscription of account {} in {}",
+                            sub.chars().take(120).collect::<String>(),
+                            f.account,
+                            f.region
+                        )));
+                    };
+                    if !standards.iter().any(|(s, _)| *s == sub) {
+                        standards.push((sub, arn));
+                    }
+                }
+                What::Standards(standards, Cached::default())
+            }
+            "securityhub:DisableImportFindingsForProduct" => {
+                let p = present(
+                    request,
+                    &["/ProductSubscriptionArn", "/productSubscriptionArn"],
+                );
+                let sub = named(request, p, "product subscription")?;
+                if hub_resource(&sub, &f.account, &f.region)
+                    .is_none_or(|(_, r)| !r.starts_with("product-subscription/"))
+                {
+                    return Err(NotApplicable(format!(
+                        "the call's product subscription `{}` is not one of account {} in {}",
+                        sub.chars().take(120).collect::<String>(),
+                        f.account,
+                        f.region
+                    )));
+                }
+                match aws_product_arn(&sub, &f.account, &f.region) {
+                    Some(product) => What::ProductImport {
+                        subscription: sub,
+                        product,
+                    },
+                    // A partner's: its product ARN holds the vendor's account, not in the call.
+                    None => What::Escalate {
+                        what: format!(
+                            "Security Hub stopped importing {sub} in account {} in {}",
+                            f.account, f.region
+                        ),
+                        command: format!(
+                            "aws securityhub describe-products --region {r} (the product's ARN, which holds its vendor's account), then aws securityhub enable-import-findings-for-product --region {r} --product-arn <PRODUCT_ARN>",
+                            r = f.region
+                        ),
+                    },
+                }
+            }
             "cloudwatch:DeleteAlarms" => {
                 let ours = quell_alarms(request);
                 if ours.is_empty() {
@@ -880,6 +1174,21 @@ impl Remediation for TamperRestore {
                 name,
                 bus: Some(bus),
             } => format!("quell's forwarding rule {name} on {bus}"),
+            What::Standards(standards, _) => format!(
+                "the Security Hub standards {}",
+                standards
+                    .iter()
+                    .map(|(s, _)| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            What::ProductImport { product, .. } => {
+                format!("Security Hub's import of {product}'s findings")
+            }
+            What::CisAlarm { control, metric } => format!(
+                "{control}: quell's CIS alarm {}{metric} and the filter feeding it",
+                quell::cis::ALARM_PREFIX
+            ),
             What::Escalate { .. } => "a sensor".to_string(),
         };
         format!("{what} of {} in {} (by {})", t.account, t.region, t.by)
@@ -1047,6 +1356,107 @@ impl Remediation for TamperRestore {
                     }
                 }
             },
+            What::Standards(standards, pending) => {
+                // Every subscription of the account and Region, matched here: what GetEnabledStandards
+                // answers for a subscription ARN that is not enabled is not documented.
+                let mut read: Vec<(String, String, String)> = Vec::new();
+                let mut token: Option<String> = None;
+                loop {
+                    let page = c
+                        .hub
+                        .get_enabled_standards()
+                        .max_results(100)
+                        .set_next_token(token.take())
+                        .send()
+                        .await
+                        .aws(|| {
+                            format!("could not read the Security Hub standards in {}", t.region)
+                        })?;
+                    for s in page.standards_subscriptions() {
+                        if let (Some(arn), Some(status)) =
+                            (s.standards_subscription_arn(), s.standards_status())
+                        {
+                            let reason = s
+                                .standards_status_reason()
+                                .and_then(|r| r.status_reason_code())
+                                .map(|c| c.as_str().to_string())
+                                .unwrap_or_default();
+                            read.push((arn.to_string(), status.as_str().to_string(), reason));
+                        }
+                    }
+                    match page.next_token() {
+                        Some(t) if !t.is_empty() => token = Some(t.to_string()),
+                        _ => break,
+                    }
+                }
+                let mut steps = Vec::new();
+                let mut waiting = Vec::new();
+                for (sub, arn) in standards {
+                    match read
+                        .iter()
+                        .find(|(a, _, _)| a == sub)
+                        .map(|(_, s, r)| (s.as_str(), r.as_str()))
+                    {
+                        Some(("READY", _)) => {}
+                        // Being enabled, or partly (some controls failed, or a disable that
+                        // stopped half way): not proven on.
+                        Some((status @ ("PENDING" | "INCOMPLETE"), reason)) => {
+                            waiting.push(if reason.is_empty() {
+                                format!("{sub} {status}")
+                            } else {
+                                format!("{sub} {status} ({reason})")
+                            })
+                        }
+                        // Still being disabled: enabling it now may be refused. Retried later.
+                        Some(("DELETING", _)) => {
+                            return Err(AwsError::other(
+                                format!("could not enable the Security Hub standard {sub} yet"),
+                                "StandardDeleting",
+                                format!(
+                                "Security Hub is still disabling {sub}: retried once it is gone"
+                            ),
+                                true,
+                            ))
+                        }
+                        // Gone, or FAILED: enabled again.
+                        _ => steps.push(Step::new(ENABLE_STANDARDS, format!("standard={arn}"))),
+                    }
+                }
+                pending.set(waiting);
+                Ok(steps)
+            }
+            What::ProductImport {
+                subscription,
+                product,
+            } => {
+                let mut token: Option<String> = None;
+                loop {
+                    let page = c
+                        .hub
+                        .list_enabled_products_for_import()
+                        .set_next_token(token.take())
+                        .send()
+                        .await
+                        .aws(|| {
+                            format!(
+                                "could not read Security Hub's product integrations in {}",
+                                t.region
+                            )
+                        })?;
+                    if page
+                        .product_subscriptions()
+                        .iter()
+                        .any(|p| p == subscription)
+                    {
+                        return Ok(Vec::new());
+                    }
+                    match page.next_token() {
+                        Some(t) if !t.is_empty() => token = Some(t.to_string()),
+                        _ => break,
+                    }
+                }
+                Ok(vec![Step::new(ENABLE_IMPORT, format!("product={product}"))])
+            }
             What::MetricFilter {
                 group,
                 filter,
@@ -1189,6 +1599,52 @@ impl Remediation for TamperRestore {
                     vec![Step::new(ENABLE_RULE, format!("rule={name}"))]
                 })
             }
+            What::CisAlarm { control, metric } => {
+                let fed = c
+                    .logs
+                    .describe_metric_filters()
+                    .metric_name(*metric)
+                    .metric_namespace(&self.namespace)
+                    .send()
+                    .await
+                    .aws(|| format!("could not read the metric filters of {metric}"))?;
+                if fed.metric_filters().is_empty() {
+                    // No trail's group here with quell's filters: an alarm made here could never
+                    // fire, so none is made.
+                    return Err(AwsError::other(
+                        "escalated",
+                        "ManualActionRequired",
+                        format!(
+                            "{control}: no metric filter of account {a} in {r} feeds {metric} in {ns}, so quell makes no alarm that could never fire. The organization trail's log group, with org/trail.yaml's CIS filters and alarms, is in the account and Region that hold the trail: a member account fails CloudWatch.1-14 by design of an organization trail, and AWS suggests disabling them there; a person runs, where the trail's group is in this account and Region: aws cloudformation deploy --region {r} --template-file org/trail.yaml --stack-name quell-trail --parameter-overrides CloudTrailLogGroupName=<LOG_GROUP> AlarmNamespace={ns} …",
+                            a = t.account,
+                            r = t.region,
+                            ns = self.namespace
+                        ),
+                        false,
+                    ));
+                }
+                let name = format!("{}{metric}", quell::cis::ALARM_PREFIX);
+                let out = c
+                    .cloudwatch
+                    .describe_alarms()
+                    .alarm_names(&name)
+                    .send()
+                    .await
+                    .aws(|| format!("could not read the alarm {name}"))?;
+                let there = out.metric_alarms().iter().any(|a| {
+                    a.alarm_name() == Some(name.as_str())
+                        && a.metric_name() == Some(*metric)
+                        && a.namespace() == Some(self.namespace.as_str())
+                });
+                Ok(if there {
+                    Vec::new()
+                } else {
+                    vec![Step::new(
+                        PUT_ALARM,
+                        format!("alarm={name} namespace={}", self.namespace),
+                    )]
+                })
+            }
             What::Alarms(names, unfed) => {
                 // The metrics no filter of this account and Region feeds: an alarm on one of
                 // them is back, and cannot fire.
@@ -1285,6 +1741,20 @@ impl Remediation for TamperRestore {
                 }
                 Some(said)
             }
+            What::CisAlarm { control, .. } => Some(format!(
+                "{control} also asks that the alarm notify an SNS topic with a subscriber, and that its filter be on a multi-Region trail's log group: quell's CIS alarms reach the team through EventBridge and quell's channel, not SNS, and the filter's group is not checked to be the trail's, so Security Hub may keep {control} FAILED (to satisfy it: aws cloudwatch put-metric-alarm --region {} … --alarm-actions <SNS_TOPIC_ARN>, or update org/trail.yaml with the topic)",
+                t.region
+            )),
+            What::Standards(_, pending) => {
+                let waiting = pending.get().unwrap_or_default();
+                (!waiting.is_empty()).then(|| {
+                    format!(
+                        "Security Hub reports {}: not yet READY, so not proven on (aws securityhub get-enabled-standards --region {})",
+                        waiting.join(", "),
+                        t.region
+                    )
+                })
+            }
             What::Hub => Some(format!(
                 "the association with the Security Hub administrator, the standards and the product integrations enabled before are not known to quell: aws securityhub get-enabled-standards --region {r}; aws securityhub list-enabled-products-for-import --region {r}",
                 r = t.region
@@ -1369,6 +1839,71 @@ impl Remediation for TamperRestore {
                     .aws(|| format!("could not enable Security Hub in {}", t.region))?;
                 Ok(())
             }
+            What::Standards(..) => {
+                let requests: Vec<aws_sdk_securityhub::types::StandardsSubscriptionRequest> = steps
+                    .iter()
+                    .filter_map(|s| s.detail.strip_prefix("standard="))
+                    .map(|arn| {
+                        aws_sdk_securityhub::types::StandardsSubscriptionRequest::builder()
+                            .standards_arn(arn)
+                            .build()
+                    })
+                    .collect();
+                if requests.is_empty() {
+                    return Ok(());
+                }
+                let out = c
+                    .hub
+                    .batch_enable_standards()
+                    .set_standards_subscription_requests(Some(requests))
+                    .send()
+                    .await
+                    .aws(|| {
+                        format!(
+                            "could not enable the Security Hub standards in {}",
+                            t.region
+                        )
+                    })?;
+                // A standard refused in the batch is reported in the answer, not as an error.
+                let failed: Vec<String> = out
+                    .standards_subscriptions()
+                    .iter()
+                    .filter(|s| s.standards_status().map(|x| x.as_str()) == Some("FAILED"))
+                    .filter_map(|s| s.standards_arn().map(str::to_string))
+                    .collect();
+                if !failed.is_empty() {
+                    return Err(AwsError::other(
+                        format!(
+                            "could not enable the Security Hub standards in {}",
+                            t.region
+                        ),
+                        "StandardsFailed",
+                        format!("Security Hub reports {} FAILED", failed.join(", ")),
+                        false,
+                    ));
+                }
+                Ok(())
+            }
+            What::ProductImport { product, .. } => {
+                match c
+                    .hub
+                    .enable_import_findings_for_product()
+                    .product_arn(product)
+                    .send()
+                    .await
+                {
+                    Ok(_) => Ok(()),
+                    // Enabled meanwhile (a person, the console): the verification reads it.
+                    Err(e)
+                        if e.as_service_error()
+                            .is_some_and(|x| x.is_resource_conflict_exception()) =>
+                    {
+                        Ok(())
+                    }
+                    Err(e) => Err(e)
+                        .aws(|| format!("could not enable the import of {product}'s findings")),
+                }
+            }
             What::MetricFilter {
                 group,
                 filter,
@@ -1425,7 +1960,7 @@ impl Remediation for TamperRestore {
                     .aws(|| format!("could not enable the rule {name}"))?;
                 Ok(())
             }
-            What::Alarms(..) => {
+            What::Alarms(..) | What::CisAlarm { .. } => {
                 for s in steps {
                     let Some(name) = s
                         .detail

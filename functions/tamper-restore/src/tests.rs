@@ -217,20 +217,31 @@ async fn a_dry_run_reads_and_plans_and_writes_nothing() {
 #[tokio::test]
 async fn what_quell_cannot_put_back_is_escalated_with_the_command_and_no_call() {
     let cases = [
-        ("config:DeleteConfigurationRecorder", json!({"configurationRecorderName": "default"}), "put-configuration-recorder"),
-        ("config:DeleteDeliveryChannel", json!({"deliveryChannelName": "default"}), "put-delivery-channel"),
         (
-            "securityhub:BatchDisableStandards",
-            json!({"standardsSubscriptionArns": ["arn:aws:securityhub:us-east-1:111111111111:subscription/aws-foundational-security-best-practices/v/1.0.0"]}),
-            "StandardsArn='arn:aws:securityhub:us-east-1::standards/aws-foundational-security-best-practices/v/1.0.0'",
+            "config:DeleteConfigurationRecorder",
+            json!({"configurationRecorderName": "default"}),
+            "put-configuration-recorder",
+        ),
+        (
+            "config:DeleteDeliveryChannel",
+            json!({"deliveryChannelName": "default"}),
+            "put-delivery-channel",
         ),
         (
             "securityhub:DisableImportFindingsForProduct",
-            json!({"productSubscriptionArn": "arn:aws:securityhub:us-east-1:111111111111:product-subscription/aws/guardduty"}),
-            "--product-arn 'arn:aws:securityhub:us-east-1::product/aws/guardduty'",
+            json!({"ProductSubscriptionArn": "arn:aws:securityhub:us-east-1:111111111111:product-subscription/crowdstrike/crowdstrike-falcon"}),
+            "describe-products",
         ),
-        ("access-analyzer:DeleteAnalyzer", json!({"analyzerName": "org"}), "create-analyzer"),
-        ("cloudtrail:DeleteTrail", json!({"name": "org-trail"}), "create-trail"),
+        (
+            "access-analyzer:DeleteAnalyzer",
+            json!({"analyzerName": "org"}),
+            "create-analyzer",
+        ),
+        (
+            "cloudtrail:DeleteTrail",
+            json!({"name": "org-trail"}),
+            "create-trail",
+        ),
         (
             "logs:DeleteMetricFilter",
             json!({"logGroupName": "aws-cloudtrail-logs", "filterName": "team-errors"}),
@@ -241,13 +252,21 @@ async fn what_quell_cannot_put_back_is_escalated_with_the_command_and_no_call() 
             json!({"DeleteFlowLogsRequest": {"FlowLogId": {"content": "fl-07a9b55570fe770b6", "tag": 1}}}),
             "create-flow-logs",
         ),
-        ("events:DeleteRule", json!({"name": "quell-ForwardApiCalls"}), "member/regional.yaml"),
+        (
+            "events:DeleteRule",
+            json!({"name": "quell-ForwardApiCalls"}),
+            "member/regional.yaml",
+        ),
         (
             "events:RemoveTargets",
             json!({"rule": "quell-ForwardGuardDutyFindings", "ids": ["quell"]}),
             "put-targets",
         ),
-        ("guardduty:DisassociateFromAdministratorAccount", json!({"detectorId": "d1"}), "create-members"),
+        (
+            "guardduty:DisassociateFromAdministratorAccount",
+            json!({"detectorId": "d1"}),
+            "create-members",
+        ),
     ];
     for (kind, request, command) in cases {
         let t = TamperRestore::default()
@@ -361,8 +380,8 @@ fn call_named(kind: &str) -> Finding {
         kind,
         json!({
             "detectorId": "d1", "configurationRecorderName": "default", "deliveryChannelName": "default",
-            "standardsSubscriptionArns": ["arn:aws:securityhub:us-east-1:111111111111:subscription/aws-foundational-security-best-practices/v/1.0.0"],
-            "productSubscriptionArn": "arn:aws:securityhub:us-east-1:111111111111:product-subscription/aws/guardduty",
+            "StandardsSubscriptionArns": ["arn:aws:securityhub:us-east-1:111111111111:subscription/aws-foundational-security-best-practices/v/1.0.0"],
+            "ProductSubscriptionArn": "arn:aws:securityhub:us-east-1:111111111111:product-subscription/aws/guardduty",
             "analyzerName": "org", "name": "quell-ForwardApiCalls", "rule": "quell-ForwardApiCalls", "logGroupName": "trail", "filterName": "quell-trail-RootAccountUsageFilter-ABC",
             "alarmNames": ["quell-cis-RootAccountUsage"],
             "DeleteFlowLogsRequest": {"FlowLogId": {"content": "fl-1", "tag": 1}}
@@ -372,15 +391,200 @@ fn call_named(kind: &str) -> Finding {
 
 #[test]
 fn standards_subscriptions_name_their_standards() {
+    let (a, r) = ("111111111111", "eu-west-1");
     assert_eq!(
-        standards_arn("arn:aws:securityhub:eu-west-1:111111111111:subscription/cis-aws-foundations-benchmark/v/1.2.0").as_deref(),
+        standards_arn("arn:aws:securityhub:eu-west-1:111111111111:subscription/cis-aws-foundations-benchmark/v/1.2.0", a, r).as_deref(),
         Some("arn:aws:securityhub:::ruleset/cis-aws-foundations-benchmark/v/1.2.0")
     );
     assert_eq!(
-        standards_arn("arn:aws:securityhub:eu-west-1:111111111111:subscription/cis-aws-foundations-benchmark/v/3.0.0").as_deref(),
+        standards_arn("arn:aws:securityhub:eu-west-1:111111111111:subscription/cis-aws-foundations-benchmark/v/3.0.0", a, r).as_deref(),
         Some("arn:aws:securityhub:eu-west-1::standards/cis-aws-foundations-benchmark/v/3.0.0")
     );
-    assert_eq!(standards_arn("arn:aws:s3:::bucket"), None);
+    // Another account's or Region's subscription, not a subscription, a path Security Hub would
+    // not give: no standard.
+    for bad in [
+        "arn:aws:s3:::bucket",
+        "arn:aws:securityhub:eu-west-1:222222222222:subscription/pci-dss/v/3.2.1",
+        "arn:aws:securityhub:us-east-1:111111111111:subscription/pci-dss/v/3.2.1",
+        "arn:aws:securityhub:eu-west-1:111111111111:hub/default",
+        "arn:aws:securityhub:eu-west-1:111111111111:subscription/../x",
+        "arn:aws:securityhub:eu-west-1:111111111111:subscription/a b",
+    ] {
+        assert_eq!(standards_arn(bad, a, r), None, "{bad}");
+    }
+    assert_eq!(
+        aws_product_arn(
+            "arn:aws:securityhub:eu-west-1:111111111111:product-subscription/aws/guardduty",
+            a,
+            r
+        )
+        .as_deref(),
+        Some("arn:aws:securityhub:eu-west-1::product/aws/guardduty")
+    );
+    for partner in [
+        "arn:aws:securityhub:eu-west-1:111111111111:product-subscription/crowdstrike/crowdstrike-falcon",
+        "arn:aws:securityhub:eu-west-1:222222222222:product-subscription/aws/guardduty",
+        "arn:aws:securityhub:eu-west-1:111111111111:product-subscription/aws/Guard Duty",
+    ] {
+        assert_eq!(aws_product_arn(partner, a, r), None, "{partner}");
+    }
+}
+
+// ------------------------------------------------------------ Security Hub standards, imports
+
+use aws_sdk_securityhub::operation::batch_enable_standards::BatchEnableStandardsOutput;
+use aws_sdk_securityhub::operation::enable_import_findings_for_product::EnableImportFindingsForProductOutput;
+use aws_sdk_securityhub::operation::get_enabled_standards::GetEnabledStandardsOutput;
+use aws_sdk_securityhub::operation::list_enabled_products_for_import::ListEnabledProductsForImportOutput;
+use aws_sdk_securityhub::types::{StandardsStatus, StandardsSubscription};
+
+const FSBP_SUB: &str = "arn:aws:securityhub:us-east-1:111111111111:subscription/aws-foundational-security-best-practices/v/1.0.0";
+const FSBP: &str =
+    "arn:aws:securityhub:us-east-1::standards/aws-foundational-security-best-practices/v/1.0.0";
+const CIS_SUB: &str =
+    "arn:aws:securityhub:us-east-1:111111111111:subscription/cis-aws-foundations-benchmark/v/1.2.0";
+const CIS: &str = "arn:aws:securityhub:::ruleset/cis-aws-foundations-benchmark/v/1.2.0";
+
+fn enabled(list: &[(&str, &str, StandardsStatus)]) -> GetEnabledStandardsOutput {
+    GetEnabledStandardsOutput::builder()
+        .set_standards_subscriptions(Some(
+            list.iter()
+                .map(|(sub, arn, status)| {
+                    StandardsSubscription::builder()
+                        .standards_subscription_arn(*sub)
+                        .standards_arn(*arn)
+                        .standards_status(status.clone())
+                        .build()
+                })
+                .collect(),
+        ))
+        .build()
+}
+
+#[tokio::test]
+async fn disabled_standards_are_enabled_again_from_the_call_and_read_back() {
+    let r = TamperRestore::default();
+    // As Security Hub's CloudTrail records name the request's members (the API's own names).
+    let f = call(
+        "securityhub:BatchDisableStandards",
+        json!({"StandardsSubscriptionArns": [FSBP_SUB, CIS_SUB]}),
+    );
+    let t = r.target(&f).unwrap();
+    let read = mock!(aws_sdk_securityhub::Client::get_enabled_standards)
+        .match_requests(|q| q.standards_subscription_arns().is_empty())
+        .sequence()
+        // FSBP gone; CIS still on (READY): only FSBP is enabled.
+        .output(|| enabled(&[(CIS_SUB, CIS, StandardsStatus::Ready)]))
+        .output(|| {
+            enabled(&[
+                (FSBP_SUB, FSBP, StandardsStatus::Ready),
+                (CIS_SUB, CIS, StandardsStatus::Ready),
+            ])
+        })
+        .build();
+    let enable = mock!(aws_sdk_securityhub::Client::batch_enable_standards)
+        .match_requests(|q| {
+            q.standards_subscription_requests()
+                .iter()
+                .map(|x| x.standards_arn())
+                .collect::<Vec<_>>()
+                == [Some(FSBP)]
+        })
+        .then_output(|| BatchEnableStandardsOutput::builder().build());
+    let mut c = clients(idle_guardduty());
+    c.hub = mock_client!(aws_sdk_securityhub, RuleMode::MatchAny, [&read, &enable]);
+    let out = execute(&r, &c, &t, Mode::Enforce, "quell:exempt").await;
+    assert!(matches!(out, Outcome::Remediated { .. }), "{out:?}");
+    assert_eq!((read.num_calls(), enable.num_calls()), (2, 1));
+
+    // Still PENDING when read back (Security Hub enables a standard over minutes): not proven on.
+    let read = mock!(aws_sdk_securityhub::Client::get_enabled_standards)
+        .sequence()
+        .output(|| enabled(&[]))
+        .output(|| enabled(&[(FSBP_SUB, FSBP, StandardsStatus::Pending)]))
+        .build();
+    let enable = mock!(aws_sdk_securityhub::Client::batch_enable_standards)
+        .then_output(|| BatchEnableStandardsOutput::builder().build());
+    let f = call(
+        "securityhub:BatchDisableStandards",
+        json!({"standardsSubscriptionArns": [FSBP_SUB]}),
+    );
+    let t = r.target(&f).unwrap();
+    c.hub = mock_client!(aws_sdk_securityhub, RuleMode::MatchAny, [&read, &enable]);
+    let out = execute(&r, &c, &t, Mode::Enforce, "quell:exempt").await;
+    assert_eq!(out.name(), "UNCONFIRMED", "{out:?}");
+    assert!(out.note("tamper-restore", "x").contains("PENDING"));
+
+    // Another account's subscription, or more than Security Hub takes, reaches no call.
+    for request in [
+        json!({"StandardsSubscriptionArns": ["arn:aws:securityhub:us-east-1:222222222222:subscription/pci-dss/v/3.2.1"]}),
+        json!({"StandardsSubscriptionArns": []}),
+        json!({"StandardsSubscriptionArns": vec![FSBP_SUB; 26]}),
+        json!({}),
+    ] {
+        assert!(
+            r.target(&call("securityhub:BatchDisableStandards", request.clone()))
+                .is_err(),
+            "{request}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_aws_integrations_import_turned_off_is_enabled_again_and_read_back() {
+    const SUB: &str =
+        "arn:aws:securityhub:us-east-1:111111111111:product-subscription/aws/guardduty";
+    const PRODUCT: &str = "arn:aws:securityhub:us-east-1::product/aws/guardduty";
+    let r = TamperRestore::default();
+    let t = r
+        .target(&call(
+            "securityhub:DisableImportFindingsForProduct",
+            json!({"ProductSubscriptionArn": SUB}),
+        ))
+        .unwrap();
+    let list = mock!(aws_sdk_securityhub::Client::list_enabled_products_for_import)
+        .sequence()
+        // Two pages, neither with it; then, after the restore, on the second page.
+        .output(|| {
+            ListEnabledProductsForImportOutput::builder()
+                .product_subscriptions(
+                    "arn:aws:securityhub:us-east-1:111111111111:product-subscription/aws/inspector",
+                )
+                .next_token("p2")
+                .build()
+        })
+        .output(|| ListEnabledProductsForImportOutput::builder().build())
+        .output(|| {
+            ListEnabledProductsForImportOutput::builder()
+                .next_token("p2")
+                .build()
+        })
+        .output(|| {
+            ListEnabledProductsForImportOutput::builder()
+                .product_subscriptions(SUB)
+                .build()
+        })
+        .build();
+    let enable = mock!(aws_sdk_securityhub::Client::enable_import_findings_for_product)
+        .match_requests(|q| q.product_arn() == Some(PRODUCT))
+        .then_output(|| {
+            EnableImportFindingsForProductOutput::builder()
+                .product_subscription_arn(SUB)
+                .build()
+        });
+    let mut c = clients(idle_guardduty());
+    c.hub = mock_client!(aws_sdk_securityhub, RuleMode::MatchAny, [&list, &enable]);
+    let out = execute(&r, &c, &t, Mode::Enforce, "quell:exempt").await;
+    assert!(matches!(out, Outcome::Remediated { .. }), "{out:?}");
+    assert_eq!((list.num_calls(), enable.num_calls()), (4, 1));
+
+    // Another account's subscription is not this call's to answer.
+    assert!(r
+        .target(&call(
+            "securityhub:DisableImportFindingsForProduct",
+            json!({"ProductSubscriptionArn": "arn:aws:securityhub:us-east-1:222222222222:product-subscription/aws/guardduty"}),
+        ))
+        .is_err());
 }
 
 // ------------------------------------------------------------ CIS metric filters
@@ -800,4 +1004,313 @@ async fn a_deleted_trail_log_group_is_made_again_with_the_filters_of_quells_alar
             json!({"logGroupName": "/aws/lambda/app"})
         ))
         .is_some());
+}
+
+// ------------------------------------------------------------ the sensors' posture controls
+
+/// A Security Hub control finding on `resource`.
+fn control(name: &str, resource: quell::Resource) -> Finding {
+    let mut f = Finding::new(
+        Source::SecurityHub,
+        "c1".into(),
+        name.into(),
+        format!("{name} failed"),
+        "111111111111".into(),
+        "us-east-1".into(),
+    );
+    f.resources = vec![resource];
+    f
+}
+
+fn account() -> quell::Resource {
+    quell::Resource::new(quell::ResourceKind::Account, "111111111111")
+}
+
+fn cloudwatch_with_rules(rules: &[&aws_smithy_mocks::Rule]) -> aws_sdk_cloudwatch::Client {
+    use aws_sdk_cloudwatch::config::{BehaviorVersion, Credentials, Region};
+    let mut interceptor =
+        aws_smithy_mocks::MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny);
+    for r in rules {
+        interceptor = interceptor.with_rule(r);
+    }
+    let conf = aws_sdk_cloudwatch::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("AKIDTEST", "test", None, None, "test"))
+        .http_client(aws_smithy_mocks::create_mock_http_client())
+        .interceptor(interceptor)
+        .build();
+    aws_sdk_cloudwatch::Client::from_conf(conf)
+}
+
+#[test]
+fn cloudwatch_controls_name_the_cis_metric_security_hub_numbers_them_by() {
+    assert_eq!(cloudwatch_control("CloudWatch.1"), Some("RootAccountUsage"));
+    assert_eq!(
+        cloudwatch_control("CloudWatch.3"),
+        Some("ConsoleSigninWithoutMFA")
+    );
+    assert_eq!(cloudwatch_control("CloudWatch.9"), Some("AWSConfigChanges"));
+    assert_eq!(cloudwatch_control("CloudWatch.14"), Some("VPCChanges"));
+    for other in ["CloudWatch.0", "CloudWatch.15", "CloudWatch.x", "Config.1"] {
+        assert_eq!(cloudwatch_control(other), None, "{other}");
+    }
+    // Every CloudWatch control the Spec routes here names a metric.
+    for c in TamperRestore::SPEC.triggers.securityhub_controls {
+        if c.starts_with("CloudWatch.") {
+            assert!(cloudwatch_control(c).is_some(), "{c}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_cloudwatch_control_makes_quells_alarm_where_a_filter_feeds_it_and_says_what_it_leaves() {
+    use aws_sdk_cloudwatch::operation::describe_alarms::DescribeAlarmsOutput;
+    use aws_sdk_cloudwatch::operation::put_metric_alarm::PutMetricAlarmOutput;
+    use aws_sdk_cloudwatch::types::MetricAlarm;
+    let r = TamperRestore::default();
+    let t = r.target(&control("CloudWatch.4", account())).unwrap();
+    let fed = mock!(aws_sdk_cloudwatchlogs::Client::describe_metric_filters)
+        .match_requests(|q| {
+            q.metric_name() == Some("IAMPolicyChanges")
+                && q.metric_namespace() == Some("CISBenchmark")
+        })
+        .then_output(|| {
+            filters(
+                "quell-trail-IAMPolicyChangesFilter-1",
+                quell::cis::ALARMS[3].2,
+                "IAMPolicyChanges",
+            )
+        });
+    let read = mock!(aws_sdk_cloudwatch::Client::describe_alarms)
+        .match_requests(|q| q.alarm_names() == ["quell-cis-IAMPolicyChanges"])
+        .sequence()
+        .output(|| DescribeAlarmsOutput::builder().build())
+        .output(|| {
+            DescribeAlarmsOutput::builder()
+                .metric_alarms(
+                    MetricAlarm::builder()
+                        .alarm_name("quell-cis-IAMPolicyChanges")
+                        .metric_name("IAMPolicyChanges")
+                        .namespace("CISBenchmark")
+                        .build(),
+                )
+                .build()
+        })
+        .build();
+    let put = mock!(aws_sdk_cloudwatch::Client::put_metric_alarm)
+        .match_requests(|q| {
+            q.alarm_name() == Some("quell-cis-IAMPolicyChanges")
+                && q.metric_name() == Some("IAMPolicyChanges")
+                && q.namespace() == Some("CISBenchmark")
+        })
+        .then_output(|| PutMetricAlarmOutput::builder().build());
+    let mut c = clients(idle_guardduty());
+    c.logs = mock_client!(aws_sdk_cloudwatchlogs, RuleMode::MatchAny, [&fed]);
+    c.cloudwatch = cloudwatch_with_rules(&[&read, &put]);
+    let out = execute(&r, &c, &t, Mode::Enforce, "quell:exempt").await;
+    // Made and read back, but the control also asks for an SNS subscriber: not RESOLVED.
+    assert_eq!(out.name(), "UNCONFIRMED", "{out:?}");
+    assert!(out.note("tamper-restore", "x").contains("SNS"));
+    assert_eq!((read.num_calls(), put.num_calls()), (2, 1));
+
+    // No filter feeds the metric here (a member under an organization trail): escalated, and no
+    // alarm that could never fire.
+    let unfed = mock!(aws_sdk_cloudwatchlogs::Client::describe_metric_filters)
+        .then_output(|| DescribeMetricFiltersOutput::builder().build());
+    c.logs = mock_client!(aws_sdk_cloudwatchlogs, [&unfed]);
+    c.cloudwatch = idle_cloudwatch();
+    let out = execute(&r, &c, &t, Mode::Enforce, "quell:exempt").await;
+    let Outcome::Failed { code, error, .. } = &out else {
+        panic!("{out:?}")
+    };
+    assert_eq!(code.as_deref(), Some("ManualActionRequired"), "{error}");
+    assert!(error.contains("org/trail.yaml"), "{error}");
+}
+
+#[tokio::test]
+async fn a_trails_encryption_delivery_and_a_vpcs_flow_logs_are_escalated_with_the_command() {
+    let r = TamperRestore::default();
+    let trail = quell::Resource::new(
+        quell::ResourceKind::CloudTrailTrail,
+        "arn:aws:cloudtrail:us-east-1:111111111111:trail/org-audit",
+    );
+    let org_trail = quell::Resource::new(
+        quell::ResourceKind::CloudTrailTrail,
+        "arn:aws:cloudtrail:eu-west-1:999999999999:trail/org-trail",
+    );
+    for (name, resource, command) in [
+        (
+            "CloudTrail.2",
+            trail.clone(),
+            "update-trail --region us-east-1 --name 'org-audit' --kms-key-id <KEY_ARN>",
+        ),
+        ("CloudTrail.5", trail, "--cloud-watch-logs-log-group-arn"),
+        // An organization trail: its home Region, from the account that owns it.
+        (
+            "CloudTrail.2",
+            org_trail,
+            "--region eu-west-1 --name 'org-trail'",
+        ),
+        (
+            "EC2.6",
+            quell::Resource::new(
+                quell::ResourceKind::Other("AwsEc2Vpc".into()),
+                "vpc-0a1b2c3d",
+            ),
+            "create-flow-logs --region us-east-1 --resource-type VPC --resource-ids 'vpc-0a1b2c3d'",
+        ),
+    ] {
+        let t = r.target(&control(name, resource)).unwrap();
+        // Idle clients: any call would fail with a connection error, not ManualActionRequired.
+        let out = execute(
+            &r,
+            &clients(idle_guardduty()),
+            &t,
+            Mode::Enforce,
+            "quell:exempt",
+        )
+        .await;
+        let Outcome::Failed { code, error, .. } = &out else {
+            panic!("{name}: {out:?}")
+        };
+        assert_eq!(
+            code.as_deref(),
+            Some("ManualActionRequired"),
+            "{name}: {error}"
+        );
+        assert!(error.contains(command), "{name}: {error}");
+        if command.contains("org-trail") {
+            assert!(error.contains("from account 999999999999"), "{error}");
+        }
+    }
+    // Not a trail, not a VPC: no command is made of it.
+    for (name, resource) in [
+        ("CloudTrail.2", account()),
+        (
+            "EC2.6",
+            quell::Resource::new(quell::ResourceKind::Other("AwsEc2Vpc".into()), "vpc-x; rm"),
+        ),
+    ] {
+        assert!(r.target(&control(name, resource)).is_err(), "{name}");
+    }
+}
+
+#[test]
+fn cloudwatch_controls_outside_the_organization_trails_account_are_let_go() {
+    let mut r = TamperRestore::default();
+    let f = control("CloudWatch.7", account());
+    // Unset: answered everywhere.
+    assert!(r.ignore(&f).is_none());
+    let env = |k: &str| (k == "QUELL_ORG_TRAIL_ACCOUNT").then(|| "999999999999".to_string());
+    r.configure(&env).unwrap();
+    let why = r.ignore(&f).expect("a member's CloudWatch.7 is let go");
+    assert!(why.contains("999999999999"), "{why}");
+    // The trail's own account, and every other control, still answered.
+    let mut own = f.clone();
+    own.account = "999999999999".into();
+    assert!(r.ignore(&own).is_none());
+    assert!(r.ignore(&control("GuardDuty.1", account())).is_none());
+    let bad = |k: &str| (k == "QUELL_ORG_TRAIL_ACCOUNT").then(|| "12345".to_string());
+    let err = TamperRestore::default().configure(&bad).unwrap_err();
+    assert_eq!(err.var, "QUELL_ORG_TRAIL_ACCOUNT");
+}
+
+#[tokio::test]
+async fn a_standard_half_on_is_unconfirmed_one_being_disabled_is_retried_and_aws_own_is_escalated()
+{
+    let r = TamperRestore::default();
+    let f = call(
+        "securityhub:BatchDisableStandards",
+        json!({"StandardsSubscriptionArns": [FSBP_SUB]}),
+    );
+    let t = r.target(&f).unwrap();
+    // INCOMPLETE (some controls did not follow): nothing to enable, and not proven on.
+    let read = mock!(aws_sdk_securityhub::Client::get_enabled_standards).then_output(|| {
+        GetEnabledStandardsOutput::builder()
+            .standards_subscriptions(
+                StandardsSubscription::builder()
+                    .standards_subscription_arn(FSBP_SUB)
+                    .standards_arn(FSBP)
+                    .standards_status(StandardsStatus::Incomplete)
+                    .standards_status_reason(
+                        aws_sdk_securityhub::types::StandardsStatusReason::builder()
+                            .status_reason_code(
+                                aws_sdk_securityhub::types::StatusReasonCode::InternalError,
+                            )
+                            .build(),
+                    )
+                    .build(),
+            )
+            .build()
+    });
+    let mut c = clients(idle_guardduty());
+    c.hub = mock_client!(aws_sdk_securityhub, [&read]);
+    let out = execute(&r, &c, &t, Mode::Enforce, "quell:exempt").await;
+    assert_eq!(out.name(), "UNCONFIRMED", "{out:?}");
+    assert!(out
+        .note("tamper-restore", "x")
+        .contains("INCOMPLETE (INTERNAL_ERROR)"));
+
+    // Still DELETING: enabling now may be refused; a retryable failure, nothing written.
+    let read = mock!(aws_sdk_securityhub::Client::get_enabled_standards)
+        .then_output(|| enabled(&[(FSBP_SUB, FSBP, StandardsStatus::Deleting)]));
+    c.hub = mock_client!(aws_sdk_securityhub, [&read]);
+    let out = execute(&r, &c, &t, Mode::Enforce, "quell:exempt").await;
+    let Outcome::Failed {
+        code, retryable, ..
+    } = &out
+    else {
+        panic!("{out:?}")
+    };
+    assert_eq!(code.as_deref(), Some("StandardDeleting"));
+    assert!(*retryable);
+
+    // Security Hub itself (a central configuration policy) turned it off: escalated, not fought.
+    let mut by_aws = f.clone();
+    by_aws.caller = Some(quell::finding::Caller {
+        arn: None,
+        identity_type: Some("AWSService".into()),
+        ip: Some("securityhub.amazonaws.com".into()),
+        user_agent: Some("securityhub.amazonaws.com".into()),
+    });
+    assert!(matches!(
+        r.target(&by_aws).unwrap().what,
+        What::Escalate { ref command, .. } if command.contains("configuration-policy")
+    ));
+}
+
+#[tokio::test]
+async fn an_import_enabled_meanwhile_is_read_back_not_failed() {
+    const SUB: &str =
+        "arn:aws:securityhub:us-east-1:111111111111:product-subscription/aws/inspector";
+    let r = TamperRestore::default();
+    let t = r
+        .target(&call(
+            "securityhub:DisableImportFindingsForProduct",
+            json!({"productSubscriptionArn": SUB}),
+        ))
+        .unwrap();
+    let list = mock!(aws_sdk_securityhub::Client::list_enabled_products_for_import)
+        .sequence()
+        .output(|| ListEnabledProductsForImportOutput::builder().build())
+        .output(|| {
+            ListEnabledProductsForImportOutput::builder()
+                .product_subscriptions(SUB)
+                .build()
+        })
+        .build();
+    let conflict = mock!(aws_sdk_securityhub::Client::enable_import_findings_for_product)
+        .then_error(|| {
+            aws_sdk_securityhub::operation::enable_import_findings_for_product::EnableImportFindingsForProductError::ResourceConflictException(
+                aws_sdk_securityhub::types::error::ResourceConflictException::builder()
+                    .message("already subscribed")
+                    .build(),
+            )
+        });
+    let mut c = clients(idle_guardduty());
+    c.hub = mock_client!(aws_sdk_securityhub, RuleMode::MatchAny, [&list, &conflict]);
+    let out = execute(&r, &c, &t, Mode::Enforce, "quell:exempt").await;
+    assert!(matches!(out, Outcome::Remediated { .. }), "{out:?}");
+    assert_eq!(list.num_calls(), 2);
 }

@@ -56,6 +56,14 @@ fn iam_action(c: &Call) -> Option<String> {
                 ("GET", "/accounts") => "DescribeHub",
                 ("POST", "/accounts") => "EnableSecurityHub",
                 ("DELETE", "/accounts") => "DisableSecurityHub",
+                ("POST", "/standards/register") => "BatchEnableStandards",
+                ("POST", "/standards/deregister") => "BatchDisableStandards",
+                ("POST", "/standards/get") => "GetEnabledStandards",
+                ("GET", "/productSubscriptions") => "ListEnabledProductsForImport",
+                ("POST", "/productSubscriptions") => "EnableImportFindingsForProduct",
+                ("DELETE", p) if p.starts_with("/productSubscriptions/") => {
+                    "DisableImportFindingsForProduct"
+                }
                 _ => return None,
             };
             Some(format!("securityhub:{op}"))
