@@ -83,8 +83,17 @@ generate: ## regenerate template.yaml, member/roles.yaml, member/regional.yaml, 
 # cargo lambda's own cross-linker (zig, from the PyPI package it installs with): the binaries link
 # against provided.al2023's glibc whatever the build host's is, on Linux or macOS, for x86_64 and
 # arm64. Then no binary may need a glibc symbol newer than provided.al2023's (2.34).
+#
+# cargo lambda runs from one path whatever the checkout: its zig wrappers (CC_<triple>, the target's
+# linker) are named after the path of the running cargo-lambda, and cargo fingerprints both, so two
+# checkouts sharing a target directory (CI's clone and a working copy) rebuilt every release
+# dependency each time the other had built (issue 18). Copied, not linked: it resolves its own path.
+LAMBDA_BIN := $(HOME)/.cache/quell-cargo-lambda/bin
+
 build: setup ## one deployable zip per function with cargo lambda and zig (ARCH=x86_64|arm64), glibc checked, sizes printed
-	$(CARGO) lambda build --release $(LAMBDA_TARGET) --compiler cargo-zigbuild $(addprefix --bin ,$(FUNCTIONS)) --output-format zip
+	@mkdir -p $(LAMBDA_BIN); cmp -s $(VENV)/bin/cargo-lambda $(LAMBDA_BIN)/cargo-lambda || \
+	  { cp $(VENV)/bin/cargo-lambda $(LAMBDA_BIN)/.tmp.$$$$ && mv -f $(LAMBDA_BIN)/.tmp.$$$$ $(LAMBDA_BIN)/cargo-lambda; }
+	PATH=$(LAMBDA_BIN):$$PATH $(CARGO) lambda build --release $(LAMBDA_TARGET) --compiler cargo-zigbuild $(addprefix --bin ,$(FUNCTIONS)) --output-format zip
 	bench/glibc-check $(foreach f,$(FUNCTIONS),$(or $(CARGO_TARGET_DIR),target)/$(LAMBDA_TRIPLE)/release/$(f))
 	@for f in $(FUNCTIONS); do \
 	  z=$(or $(CARGO_TARGET_DIR),target)/lambda/$$f/bootstrap.zip; \
@@ -98,8 +107,10 @@ TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 	.venv-c7n/bin/pip install --quiet --disable-pip-version-check -r bench/requirements-c7n.txt
 	touch $@
 
-# The flags `cargo lambda build` gives cargo (x86_64): the same here, so that the bench harness and
-# the criterion bench reuse the release dependencies it built instead of compiling them again.
+# The flags `cargo lambda build` gives cargo (x86_64): the same here, so the functions the harness
+# measures and the harness are built alike. The dependencies are still compiled once more for the
+# harness (cargo lambda's zig linker and target-applies-to-host=false make them other units), once:
+# later runs reuse both sets.
 LAMBDA_RUSTFLAGS := --config 'build.rustflags=["-C", "target-cpu=haswell"]'
 
 bench: build .venv-c7n/.installed ## benchmarks: cold start, peak memory, warm path and AWS calls, sizes, parsing (criterion), side by side with Cloud Custodian
