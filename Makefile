@@ -107,16 +107,19 @@ TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 	.venv-c7n/bin/pip install --quiet --disable-pip-version-check -r bench/requirements-c7n.txt
 	touch $@
 
-# The flags `cargo lambda build` gives cargo (x86_64): the same here, so the functions the harness
-# measures and the harness are built alike. The dependencies are still compiled once more for the
-# harness (cargo lambda's zig linker and target-applies-to-host=false make them other units), once:
-# later runs reuse both sets.
+# The floor (lambda_runtime alone) is built exactly as the functions are, by cargo lambda with zig,
+# next to them. The harness and the criterion bench are built by plain cargo, with cargo lambda's
+# flags (x86_64), in a target directory of their own: for the same triple, plain cargo and cargo
+# lambda's zig build share each dependency's unit folder but not its fingerprint (the linker is in
+# it), so building both in one directory made each recompile every dependency the other had built.
 LAMBDA_RUSTFLAGS := --config 'build.rustflags=["-C", "target-cpu=haswell"]'
+BENCH_TARGET_DIR := $(TARGET_DIR)/bench-host
 
 bench: build .venv-c7n/.installed ## benchmarks: cold start, peak memory, warm path and AWS calls, sizes, parsing (criterion), side by side with Cloud Custodian
-	$(CARGO) build --release --target $(HOST_TARGET) $(LAMBDA_RUSTFLAGS) -p quell-tests -p quell-floor --bin quell-bench --bin quell-floor
-	$(CARGO) bench --target $(HOST_TARGET) $(LAMBDA_RUSTFLAGS) -p quell --bench parse -- --warm-up-time 1 --measurement-time 3 --noplot
-	$(TARGET_DIR)/$(HOST_TARGET)/release/quell-bench --bin-dir $(TARGET_DIR)/$(HOST_TARGET)/release \
+	PATH=$(LAMBDA_BIN):$$PATH $(CARGO) lambda build --release $(LAMBDA_TARGET) --compiler cargo-zigbuild --bin quell-floor
+	$(CARGO) build --release --target $(HOST_TARGET) $(LAMBDA_RUSTFLAGS) --target-dir $(BENCH_TARGET_DIR) -p quell-tests --bin quell-bench
+	$(CARGO) bench --target $(HOST_TARGET) $(LAMBDA_RUSTFLAGS) --target-dir $(BENCH_TARGET_DIR) -p quell --bench parse -- --warm-up-time 1 --measurement-time 3 --noplot
+	$(BENCH_TARGET_DIR)/$(HOST_TARGET)/release/quell-bench --bin-dir $(TARGET_DIR)/$(HOST_TARGET)/release \
 	  --lambda-dir $(TARGET_DIR)/lambda --custodian .venv-c7n/bin/custodian
 
 # `sam deploy --guided` offers the answers saved in samconfig.toml (a --parameter-overrides here would
