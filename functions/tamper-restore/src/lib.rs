@@ -418,6 +418,44 @@ impl TamperRestore {
         Ok(())
     }
 
+    /// Whether a metric filter of the account and Region feeds `metric` in quell's namespace.
+    async fn fed(&self, c: &Clients, metric: &str) -> Result<bool, AwsError> {
+        let out = c
+            .logs
+            .describe_metric_filters()
+            .metric_name(metric)
+            .metric_namespace(&self.namespace)
+            .send()
+            .await
+            .aws(|| format!("could not read the metric filters of {metric}"))?;
+        Ok(!out.metric_filters().is_empty())
+    }
+
+    /// A step making each of quell's CIS alarms `names` that DescribeAlarms does not list by its
+    /// name, on its metric and in quell's namespace.
+    async fn missing_alarms(&self, c: &Clients, names: &[String]) -> Result<Vec<Step>, AwsError> {
+        let out = c
+            .cloudwatch
+            .describe_alarms()
+            .set_alarm_names(Some(names.to_vec()))
+            .send()
+            .await
+            .aws(|| format!("could not read the alarms {}", names.join(", ")))?;
+        let ok = |n: &str| {
+            let metric = quell::cis::alarm(n).map(|a| a.0);
+            out.metric_alarms().iter().any(|a| {
+                a.alarm_name() == Some(n)
+                    && a.metric_name() == metric
+                    && a.namespace() == Some(self.namespace.as_str())
+            })
+        };
+        Ok(names
+            .iter()
+            .filter(|n| !ok(n))
+            .map(|n| Step::new(PUT_ALARM, format!("alarm={n} namespace={}", self.namespace)))
+            .collect())
+    }
+
     /// The metrics of quell's CIS alarms in the account and Region: alarms by quell's name, on
     /// the metric that name names, in quell's namespace.
     async fn alarm_metrics(&self, c: &Clients) -> Result<Vec<&'static str>, AwsError> {
@@ -1600,15 +1638,7 @@ impl Remediation for TamperRestore {
                 })
             }
             What::CisAlarm { control, metric } => {
-                let fed = c
-                    .logs
-                    .describe_metric_filters()
-                    .metric_name(*metric)
-                    .metric_namespace(&self.namespace)
-                    .send()
-                    .await
-                    .aws(|| format!("could not read the metric filters of {metric}"))?;
-                if fed.metric_filters().is_empty() {
+                if !self.fed(c, metric).await? {
                     // No trail's group here with quell's filters: an alarm made here could never
                     // fire, so none is made.
                     return Err(AwsError::other(
@@ -1623,27 +1653,8 @@ impl Remediation for TamperRestore {
                         false,
                     ));
                 }
-                let name = format!("{}{metric}", quell::cis::ALARM_PREFIX);
-                let out = c
-                    .cloudwatch
-                    .describe_alarms()
-                    .alarm_names(&name)
-                    .send()
+                self.missing_alarms(c, &[format!("{}{metric}", quell::cis::ALARM_PREFIX)])
                     .await
-                    .aws(|| format!("could not read the alarm {name}"))?;
-                let there = out.metric_alarms().iter().any(|a| {
-                    a.alarm_name() == Some(name.as_str())
-                        && a.metric_name() == Some(*metric)
-                        && a.namespace() == Some(self.namespace.as_str())
-                });
-                Ok(if there {
-                    Vec::new()
-                } else {
-                    vec![Step::new(
-                        PUT_ALARM,
-                        format!("alarm={name} namespace={}", self.namespace),
-                    )]
-                })
             }
             What::Alarms(names, unfed) => {
                 // The metrics no filter of this account and Region feeds: an alarm on one of
@@ -1653,41 +1664,12 @@ impl Remediation for TamperRestore {
                     let Some((metric, _, _)) = quell::cis::alarm(n) else {
                         continue;
                     };
-                    let fed = c
-                        .logs
-                        .describe_metric_filters()
-                        .metric_name(metric)
-                        .metric_namespace(&self.namespace)
-                        .send()
-                        .await
-                        .aws(|| format!("could not read the metric filters of {metric}"))?;
-                    if fed.metric_filters().is_empty() {
+                    if !self.fed(c, metric).await? {
                         missing.push(metric.to_string());
                     }
                 }
                 unfed.set(missing);
-                let out = c
-                    .cloudwatch
-                    .describe_alarms()
-                    .set_alarm_names(Some(names.clone()))
-                    .send()
-                    .await
-                    .aws(|| format!("could not read the alarms {}", names.join(", ")))?;
-                let ok = |n: &str| {
-                    let metric = quell::cis::alarm(n).map(|a| a.0);
-                    out.metric_alarms().iter().any(|a| {
-                        a.alarm_name() == Some(n)
-                            && a.metric_name() == metric
-                            && a.namespace() == Some(self.namespace.as_str())
-                    })
-                };
-                Ok(names
-                    .iter()
-                    .filter(|n| !ok(n))
-                    .map(|n| {
-                        Step::new(PUT_ALARM, format!("alarm={n} namespace={}", self.namespace))
-                    })
-                    .collect())
+                self.missing_alarms(c, names).await
             }
         }
     }

@@ -791,19 +791,7 @@ async fn a_disabled_forwarding_rule_is_enabled_again_on_its_bus_and_read_back() 
 /// A CloudWatch client answering with `rule` (aws-sdk-cloudwatch is built without test-util, so
 /// not through `mock_client!`).
 fn cloudwatch_with(rule: &aws_smithy_mocks::Rule) -> aws_sdk_cloudwatch::Client {
-    use aws_sdk_cloudwatch::config::{BehaviorVersion, Credentials, Region};
-    let conf = aws_sdk_cloudwatch::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("AKIDTEST", "test", None, None, "test"))
-        .http_client(aws_smithy_mocks::create_mock_http_client())
-        .interceptor(
-            aws_smithy_mocks::MockResponseInterceptor::new()
-                .rule_mode(RuleMode::MatchAny)
-                .with_rule(rule),
-        )
-        .build();
-    aws_sdk_cloudwatch::Client::from_conf(conf)
+    cloudwatch_with_rules(&[rule])
 }
 
 /// quell's alarms in the account: two CIS ones in its namespace; one by a CIS name in another
@@ -1026,6 +1014,7 @@ fn account() -> quell::Resource {
     quell::Resource::new(quell::ResourceKind::Account, "111111111111")
 }
 
+/// A CloudWatch client answering with `rules`, as [`cloudwatch_with`].
 fn cloudwatch_with_rules(rules: &[&aws_smithy_mocks::Rule]) -> aws_sdk_cloudwatch::Client {
     use aws_sdk_cloudwatch::config::{BehaviorVersion, Credentials, Region};
     let mut interceptor =
