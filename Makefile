@@ -25,7 +25,7 @@ LAMBDA_TARGET := --x86-64
 LAMBDA_TRIPLE := x86_64-unknown-linux-gnu
 endif
 
-.PHONY: help setup demo test lint generate build bench deploy clean
+.PHONY: help setup demo test lint generate build bench bench-parse deploy clean
 
 help: ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -107,20 +107,28 @@ TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 	.venv-c7n/bin/pip install --quiet --disable-pip-version-check -r bench/requirements-c7n.txt
 	touch $@
 
-# The floor (lambda_runtime alone) is built exactly as the functions are, by cargo lambda with zig,
-# next to them. The harness and the criterion bench are built by plain cargo, with cargo lambda's
-# flags (x86_64), in a target directory of their own: for the same triple, plain cargo and cargo
-# lambda's zig build share each dependency's unit folder but not its fingerprint (the linker is in
-# it), so building both in one directory made each recompile every dependency the other had built.
+# The floor (lambda_runtime alone) and the harness are built exactly as the functions are, by cargo
+# lambda with zig, in the same invocation's target directory: the harness's dependencies resolve to
+# the functions' very feature set (`cargo tree -e features` shows no difference), so after `make
+# build` only quell-tests' own code compiles. Plain cargo could not share them: for the same triple
+# it puts each dependency in the same unit folder but fingerprints another linker, so each build
+# recompiled every dependency the other had built, and a target directory of its own meant a second
+# release build of every SDK crate (measured at a9b038a: the harness's 152 dependencies again). The
+# harness runs the function binaries on this machine, so ARCH must be this machine's.
+#
+# criterion's per-event parse bench (`make bench-parse`) stays out of `make bench`: its
+# dev-dependencies turn on test-util features of the smithy crates, which recompiles quell's SDK
+# crates in a release variant nothing else uses. The harness prints the parse throughput itself.
 LAMBDA_RUSTFLAGS := --config 'build.rustflags=["-C", "target-cpu=haswell"]'
 BENCH_TARGET_DIR := $(TARGET_DIR)/bench-host
 
-bench: build .venv-c7n/.installed ## benchmarks: cold start, peak memory, warm path and AWS calls, sizes, parsing (criterion), side by side with Cloud Custodian
-	PATH=$(LAMBDA_BIN):$$PATH $(CARGO) lambda build --release $(LAMBDA_TARGET) --compiler cargo-zigbuild --bin quell-floor
-	$(CARGO) build --release --target $(HOST_TARGET) $(LAMBDA_RUSTFLAGS) --target-dir $(BENCH_TARGET_DIR) -p quell-tests --bin quell-bench
-	$(CARGO) bench --target $(HOST_TARGET) $(LAMBDA_RUSTFLAGS) --target-dir $(BENCH_TARGET_DIR) -p quell --bench parse -- --warm-up-time 1 --measurement-time 3 --noplot
-	$(BENCH_TARGET_DIR)/$(HOST_TARGET)/release/quell-bench --bin-dir $(TARGET_DIR)/$(HOST_TARGET)/release \
+bench: build .venv-c7n/.installed ## benchmarks: cold start, peak memory, warm path and AWS calls, sizes, parse throughput, side by side with Cloud Custodian
+	PATH=$(LAMBDA_BIN):$$PATH $(CARGO) lambda build --release $(LAMBDA_TARGET) --compiler cargo-zigbuild --bin quell-floor --bin quell-bench
+	$(TARGET_DIR)/$(LAMBDA_TRIPLE)/release/quell-bench --bin-dir $(TARGET_DIR)/$(LAMBDA_TRIPLE)/release \
 	  --lambda-dir $(TARGET_DIR)/lambda --custodian .venv-c7n/bin/custodian
+
+bench-parse: ## criterion: parse and normalization time per sample event (release, its own target directory)
+	$(CARGO) bench --target $(HOST_TARGET) $(LAMBDA_RUSTFLAGS) --target-dir $(BENCH_TARGET_DIR) -p quell --bench parse -- --warm-up-time 1 --measurement-time 3 --noplot
 
 # `sam deploy --guided` offers the answers saved in samconfig.toml (a --parameter-overrides here would
 # replace them all): answer Architecture as ARCH was.
