@@ -114,7 +114,9 @@ TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 # it puts each dependency in the same unit folder but fingerprints another linker, so each build
 # recompiled every dependency the other had built, and a target directory of its own meant a second
 # release build of every SDK crate (measured at a9b038a: the harness's 152 dependencies again). The
-# harness runs the function binaries on this machine, so ARCH must be this machine's.
+# harness runs the function binaries on this machine, so ARCH must be this machine's. `--output-format
+# zip` as in `make build`: without it cargo lambda moves each binary out of the release directory
+# into lambda/<bin>/bootstrap, where the harness does not look.
 #
 # criterion's per-event parse bench (`make bench-parse`) stays out of `make bench`: its
 # dev-dependencies turn on test-util features of the smithy crates, which recompiles quell's SDK
@@ -123,7 +125,7 @@ LAMBDA_RUSTFLAGS := --config 'build.rustflags=["-C", "target-cpu=haswell"]'
 BENCH_TARGET_DIR := $(TARGET_DIR)/bench-host
 
 bench: build .venv-c7n/.installed ## benchmarks: cold start, peak memory, warm path and AWS calls, sizes, parse throughput, side by side with Cloud Custodian
-	PATH=$(LAMBDA_BIN):$$PATH $(CARGO) lambda build --release $(LAMBDA_TARGET) --compiler cargo-zigbuild --bin quell-floor --bin quell-bench
+	PATH=$(LAMBDA_BIN):$$PATH $(CARGO) lambda build --release $(LAMBDA_TARGET) --compiler cargo-zigbuild --bin quell-floor --bin quell-bench --output-format zip
 	$(TARGET_DIR)/$(LAMBDA_TRIPLE)/release/quell-bench --bin-dir $(TARGET_DIR)/$(LAMBDA_TRIPLE)/release \
 	  --lambda-dir $(TARGET_DIR)/lambda --custodian .venv-c7n/bin/custodian
 
