@@ -584,6 +584,12 @@ pub const SETTINGS: &[(&str, &str, &str, &str)] = &[
         "OrgTrailAccountId",
         "CloudWatch.1-14 are answered in that account only (a member under the organization trail fails them by design). Empty: in every account, escalated where no filter feeds the metric",
     ),
+    (
+        "tamper-restore",
+        "QUELL_CONFIG_BUCKET",
+        "ConfigDeliveryBucket",
+        "the organization's AWS Config bucket, where every account's delivery channel delivers: a deleted channel is made again to it (its policy must let AWS Config write from every member). Empty: a deleted channel is escalated with the command",
+    ),
 ];
 
 fn function(w: &mut String, s: &Spec) {

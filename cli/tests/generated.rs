@@ -793,6 +793,14 @@ const MEANT_FOR: &[(&str, &[&str])] = &[
         "cloudtrail-cloudwatch-deletealarms.json",
         &["tamper-restore"],
     ),
+    (
+        "cloudtrail-config-deletedeliverychannel.json",
+        &["tamper-restore"],
+    ),
+    (
+        "cloudtrail-access-analyzer-deleteanalyzer.json",
+        &["tamper-restore"],
+    ),
     ("cloudtrail-ec2-deleteflowlogs.json", &["tamper-restore"]),
     ("cloudtrail-logs-deleteloggroup.json", &["tamper-restore"]),
     ("cloudtrail-events-disablerule.json", &["tamper-restore"]),

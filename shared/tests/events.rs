@@ -1285,6 +1285,24 @@ const EXPECTED: &[(&str, Source, &str, &str, &str, ResourceKind, &str)] = &[
         "",
     ),
     (
+        "cloudtrail-config-deletedeliverychannel.json",
+        Source::CloudTrail,
+        "111111111111",
+        "us-east-1",
+        "config:DeleteDeliveryChannel",
+        ResourceKind::Account,
+        "",
+    ),
+    (
+        "cloudtrail-access-analyzer-deleteanalyzer.json",
+        Source::CloudTrail,
+        "111111111111",
+        "us-east-1",
+        "access-analyzer:DeleteAnalyzer",
+        ResourceKind::Account,
+        "",
+    ),
+    (
         "cloudtrail-cloudwatch-deletealarms.json",
         Source::CloudTrail,
         "111111111111",
@@ -1521,7 +1539,7 @@ fn every_sample_event_parses_to_its_finding() {
             n += 1;
         }
     }
-    assert_eq!(n, 157, "events/ holds 157 sample events, each checked");
+    assert_eq!(n, 159, "events/ holds 159 sample events, each checked");
 }
 
 #[test]

@@ -70,7 +70,19 @@ What it adds to moto 5.2.5, and why:
     an analyzer's findings with POST /_quell/access-analyzer-findings {"analyzerArn", "findings":
     [{"id", "resource", "resourceType", "principal"?, "isPublic"?}]}; as in AWS, only the
     analyzer's own account may read or update them (others get AccessDeniedException), an unknown
-    finding is ResourceNotFoundException, and UpdateFindings sets ACTIVE or ARCHIVED.
+    finding is ResourceNotFoundException, and UpdateFindings sets ACTIVE or ARCHIVED; the caller's
+    IAM policies must allow access-analyzer:UpdateFindings or GetFinding on the analyzer.
+  * AWS Config PutDeliveryChannel refuses a bucket no account has (NoSuchBucketException), as AWS
+    does; moto only checks that one is named.
+  * IAM Access Analyzer analyzers: CreateAnalyzer, GetAnalyzer, ListAnalyzers (by type, paged),
+    DeleteAnalyzer, each account's own in its own Region. As in AWS: a name is a letter then
+    letters, digits, `_.-` (1 to 255), the type one Access Analyzer has, a name already taken is
+    ConflictException, a second account-level analyzer of one type ServiceQuotaExceededException
+    (AWS's quota: 1 per type per account per Region), an organization analyzer only in the
+    organization's management account (ValidationException; delegated administrators are not
+    modelled). A new analyzer reads CREATING on the account's next read of it, ACTIVE after. Every
+    Access Analyzer call is authorized as `access-analyzer:<Action>` on the analyzer's ARN by the
+    caller's IAM policies, as moto authorizes the services it has.
   * Time passing for an IAM access key (moto dates a key at its creation, and marks it used only
     when it signs a request): POST /_quell/iam-key-age {"account", "accessKeyId", "createDate":
     ISO 8601, "lastUsed": ISO 8601 or null (never used)} sets what ListAccessKeys and
@@ -133,6 +145,7 @@ from moto.securityhub.models import securityhub_backends
 from moto.securityhub.responses import SecurityHubResponse
 from moto.server import DomainDispatcherApplication, create_backend_app
 from moto.moto_server.werkzeug_app import MotoRequestHandler
+from werkzeug.exceptions import HTTPException as _HTTPException
 from werkzeug.serving import make_server
 
 # ------------------------------------------------------------------ Security Hub
@@ -1242,6 +1255,33 @@ _logs_models.LogsBackend.put_metric_filter = _backend_put_metric_filter
 # ------------------------------------------------------------------ AWS Config aggregated compliance
 
 from moto.config.responses import ConfigResponse  # noqa: E402
+from moto.config.models import ConfigBackend as _ConfigBackend  # noqa: E402
+from moto.core.exceptions import JsonRESTError as _JsonRESTError  # noqa: E402
+
+
+def _bucket_exists(name):
+    """Whether any account of the emulator has the S3 bucket `name` (bucket names are global)."""
+    from moto.s3.models import s3_backends
+
+    for _, per in list(dict.items(s3_backends)):
+        for _, backend in list(dict.items(per)):
+            if name in getattr(backend, "buckets", {}):
+                return True
+    return False
+
+
+_moto_put_delivery_channel = _ConfigBackend.put_delivery_channel
+
+
+def _put_delivery_channel(self, delivery_channel):
+    """As AWS Config: the channel's bucket must exist (moto checks only that it is named)."""
+    name = delivery_channel.get("s3BucketName")
+    if name and not _bucket_exists(name):
+        raise _JsonRESTError("NoSuchBucketException", f"Cannot find a S3 bucket with the name {name}.")
+    return _moto_put_delivery_channel(self, delivery_channel)
+
+
+_ConfigBackend.put_delivery_channel = _put_delivery_channel
 
 # (account, region, rule, resource type, resource id) -> the evaluation of that member account's
 # rule, as POST /_quell/config-evaluations seeds it.
@@ -1435,11 +1475,146 @@ def _aa_error(start_response, status, code, message):
     return _json_response(start_response, status, {"__type": code, "message": message}, error=code)
 
 
+_ANALYZERS = {}  # (account, region) -> {name: analyzer, with "_reads": reads since created}
+_ANALYZER_TYPES = ("ACCOUNT", "ORGANIZATION", "ACCOUNT_UNUSED_ACCESS", "ORGANIZATION_UNUSED_ACCESS",
+                   "ACCOUNT_INTERNAL_ACCESS", "ORGANIZATION_INTERNAL_ACCESS")
+_ANALYZER_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,254}")
+
+
+def _aa_denied(call, environ, body, action, resource):
+    """Why the caller's IAM policies refuse `access-analyzer:<action>` on `resource`, or None: the
+    same evaluation moto applies to the services it has (moto has no Access Analyzer)."""
+    from moto.core.authorization import ActionAuthenticatorMixin
+    from moto import settings as _settings
+
+    if ActionAuthenticatorMixin.request_count < _settings.INITIAL_NO_AUTH_ACTION_COUNT:
+        return None
+    headers = {k[5:].replace("_", "-").title(): v for k, v in environ.items() if k.startswith("HTTP_")}
+    query = environ.get("QUERY_STRING", "")
+    path = environ.get("PATH_INFO", "") + ("?" + query if query else "")
+    try:
+        req = _access_control.IAMRequest(
+            account_id=call["account"], method=environ.get("REQUEST_METHOD", ""), path=path,
+            data={}, body=body, headers=headers, action=action)
+        req.check_signature()
+        req.check_action_permitted(resource)
+    except _HTTPException as e:  # moto's AccessDeniedError, or an unknown access key
+        return getattr(e, "message", None) or str(e) or "access denied"
+    return None
+
+
+def _org_management(account):
+    """Whether `account` is the management account of an organization moto holds."""
+    try:
+        from moto.organizations.models import organizations_backends
+    except ImportError:
+        return False
+    for backend in list(organizations_backends.values()):
+        for b in (backend.values() if hasattr(backend, "values") else [backend]):
+            org = getattr(b, "org", None)
+            if org is not None and getattr(org, "master_account_id", None) == account:
+                return True
+    return False
+
+
+def _analyzer_view(a):
+    return {k: v for k, v in a.items() if not k.startswith("_")}
+
+
+def _read_analyzer(a):
+    """What a read shows: CREATING on the first read after CreateAnalyzer, ACTIVE after."""
+    a["_reads"] += 1
+    if a["status"] == "CREATING" and a["_reads"] > 1:
+        a["status"] = "ACTIVE"
+    return _analyzer_view(a)
+
+
+def analyzers(call, environ, body, start_response):
+    """CreateAnalyzer (PUT /analyzer), ListAnalyzers (GET /analyzer), GetAnalyzer and
+    DeleteAnalyzer (GET and DELETE /analyzer/{name}), the caller's account and Region only."""
+    method, path = environ.get("REQUEST_METHOD", ""), environ.get("PATH_INFO", "").rstrip("/")
+    account, region = call["account"], call["region"]
+    key = (account, region)
+
+    def arn(name):
+        return f"arn:aws:access-analyzer:{region}:{account}:analyzer/{name}"
+
+    def denied(action, resource):
+        why = _aa_denied(call, environ, body, action, resource)
+        return _aa_error(start_response, "403 Forbidden", "AccessDeniedException", why) if why else None
+
+    if method == "PUT" and path == "/analyzer":
+        try:
+            req = json.loads(body or b"{}")
+        except ValueError:
+            return _aa_error(start_response, "400 Bad Request", "ValidationException", "the body is not JSON")
+        name, kind = req.get("analyzerName"), req.get("type")
+        if not isinstance(name, str) or not _ANALYZER_NAME.fullmatch(name):
+            return _aa_error(start_response, "400 Bad Request", "ValidationException", f"analyzerName {name!r} must be a letter then letters, digits, _ . - (1 to 255)")
+        if kind not in _ANALYZER_TYPES:
+            return _aa_error(start_response, "400 Bad Request", "ValidationException", f"type {kind!r} is not one of {', '.join(_ANALYZER_TYPES)}")
+        refused = denied("CreateAnalyzer", arn(name))
+        if refused:
+            return refused
+        if kind.startswith("ORGANIZATION") and not _org_management(account):
+            return _aa_error(start_response, "400 Bad Request", "ValidationException", f"account {account} is not the organization's management account: it cannot create a {kind} analyzer")
+        with _AA_LOCK:
+            mine = _ANALYZERS.setdefault(key, {})
+            if name in mine:
+                return _aa_error(start_response, "409 Conflict", "ConflictException", f"an analyzer named {name} already exists")
+            if kind.startswith("ACCOUNT") and any(a["type"] == kind for a in mine.values()):
+                return _aa_error(start_response, "402 Payment Required", "ServiceQuotaExceededException", f"account {account} already has a {kind} analyzer in {region} (quota: 1)")
+            mine[name] = {"arn": arn(name), "name": name, "type": kind, "createdAt": _now(), "status": "CREATING",
+                          "tags": req.get("tags") or {}, "_reads": 0}
+        return _json_response(start_response, "200 OK", {"arn": arn(name)})
+    if method == "GET" and path == "/analyzer":
+        refused = denied("ListAnalyzers", f"arn:aws:access-analyzer:{region}:{account}:analyzer/*")
+        if refused:
+            return refused
+        q = parse_qs(environ.get("QUERY_STRING", ""))
+        kind = (q.get("type") or [None])[0]
+        if kind is not None and kind not in _ANALYZER_TYPES:
+            return _aa_error(start_response, "400 Bad Request", "ValidationException", f"type {kind!r} is not one of {', '.join(_ANALYZER_TYPES)}")
+        try:
+            limit = int((q.get("maxResults") or ["100"])[0])
+            start = int((q.get("nextToken") or ["0"])[0])
+        except ValueError:
+            return _aa_error(start_response, "400 Bad Request", "ValidationException", "maxResults and nextToken must be numbers")
+        with _AA_LOCK:
+            listed = [_read_analyzer(a) for n, a in sorted(_ANALYZERS.get(key, {}).items()) if kind in (None, a["type"])]
+        page = listed[start:start + max(1, limit)]
+        out = {"analyzers": page}
+        if start + len(page) < len(listed):
+            out["nextToken"] = str(start + len(page))
+        return _json_response(start_response, "200 OK", out)
+    if method in ("GET", "DELETE") and path.startswith("/analyzer/") and "/" not in path[len("/analyzer/"):]:
+        from urllib.parse import unquote
+
+        name = unquote(path[len("/analyzer/"):])
+        refused = denied("GetAnalyzer" if method == "GET" else "DeleteAnalyzer", arn(name))
+        if refused:
+            return refused
+        with _AA_LOCK:
+            a = _ANALYZERS.get(key, {}).get(name)
+            if a is None:
+                return _aa_error(start_response, "404 Not Found", "ResourceNotFoundException", f"no analyzer {name} in account {account} in {region}")
+            if method == "GET":
+                return _json_response(start_response, "200 OK", {"analyzer": _read_analyzer(a)})
+            del _ANALYZERS[key][name]
+        start_response("200 OK", [("Content-Length", "0"), ("x-amzn-requestid", "quell-aa")])
+        return [b""]
+    return None
+
+
 def access_analyzer(call, environ, body, start_response):
-    """UpdateFindings (PUT /finding) and GetFinding (GET /finding/{id}?analyzerArn=). As in AWS, an
-    analyzer answers only in its own account and at its own region's endpoint: a call signed for
-    another region does not find it."""
+    """UpdateFindings (PUT /finding) and GetFinding (GET /finding/{id}?analyzerArn=), and the
+    analyzers themselves ([`analyzers`]). As in AWS, an analyzer answers only in its own account
+    and at its own region's endpoint: a call signed for another region does not find it."""
     method, path = environ.get("REQUEST_METHOD", ""), environ.get("PATH_INFO", "")
+    if path.rstrip("/") == "/analyzer" or path.startswith("/analyzer/"):
+        out = analyzers(call, environ, body, start_response)
+        if out is not None:
+            return out
 
     def elsewhere(arn):
         parts = arn.split(":")
@@ -1455,6 +1630,9 @@ def access_analyzer(call, environ, body, start_response):
             return _aa_error(start_response, "400 Bad Request", "ValidationException", f"status {status!r} is not ACTIVE or ARCHIVED")
         if arn.split(":")[4:5] != [call["account"]]:
             return _aa_error(start_response, "403 Forbidden", "AccessDeniedException", f"account {call['account']} cannot update findings of {arn}")
+        why = _aa_denied(call, environ, body, "UpdateFindings", arn)
+        if why:
+            return _aa_error(start_response, "403 Forbidden", "AccessDeniedException", why)
         if elsewhere(arn):
             return _aa_error(start_response, "404 Not Found", "ResourceNotFoundException", elsewhere(arn))
         with _AA_LOCK:
@@ -1471,6 +1649,9 @@ def access_analyzer(call, environ, body, start_response):
         arn = (parse_qs(environ.get("QUERY_STRING", "")).get("analyzerArn") or [""])[0]
         if arn.split(":")[4:5] != [call["account"]]:
             return _aa_error(start_response, "403 Forbidden", "AccessDeniedException", f"account {call['account']} cannot read findings of {arn}")
+        why = _aa_denied(call, environ, body, "GetFinding", arn)
+        if why:
+            return _aa_error(start_response, "403 Forbidden", "AccessDeniedException", why)
         if elsewhere(arn):
             return _aa_error(start_response, "404 Not Found", "ResourceNotFoundException", elsewhere(arn))
         with _AA_LOCK:

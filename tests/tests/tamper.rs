@@ -6,7 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use aws_sdk_guardduty::types::{DetectorFeature, DetectorFeatureConfiguration, FeatureStatus};
-use quell::{Config, Mode};
+use quell::{Config, Mode, Remediation};
 use quell_tests::{context, events, seed, Emulator, CENTRAL, MEMBER};
 use serde_json::{json, Value};
 use tamper_restore::TamperRestore;
@@ -46,6 +46,11 @@ async fn setup() -> Setup {
 /// Replays `event` and returns the outcome's name, after checking that quell's own finding in the
 /// member's Security Hub and the channel's message both name the caller and where it called from.
 async fn replay(s: &Setup, event: Value) -> (String, String) {
+    replay_with(s, &TamperRestore::default(), event).await
+}
+
+/// As [`replay`], with `r` configured as a deployment would.
+async fn replay_with(s: &Setup, r: &TamperRestore, event: Value) -> (String, String) {
     let f = quell::event::Envelope::parse(event.clone())
         .unwrap()
         .findings
@@ -60,7 +65,7 @@ async fn replay(s: &Setup, event: Value) -> (String, String) {
         .unwrap()
         .to_string();
     let before = s.emu.sns_messages().await.len();
-    let resp = quell::runtime::handle(&TamperRestore::default(), &s.ctx, event)
+    let resp = quell::runtime::handle(r, &s.ctx, event)
         .await
         .expect("handled");
     let report = &resp.reports[0];
@@ -433,6 +438,204 @@ async fn disabled_standards_and_an_integrations_import_are_enabled_again() {
         .filter(|c| c.account == MEMBER && c.action.starts_with("EnableImport"))
         .collect();
     assert!(writes.is_empty(), "{writes:?}");
+}
+
+/// tamper-restore as a deployment with the organization's Config bucket `bucket` configures it.
+fn with_config_bucket(bucket: &str) -> TamperRestore {
+    let mut r = TamperRestore::default();
+    r.configure(&|k| (k == "QUELL_CONFIG_BUCKET").then(|| bucket.to_string()))
+        .unwrap();
+    r
+}
+
+#[tokio::test]
+async fn a_deleted_delivery_channel_is_made_again_to_the_organizations_bucket() {
+    let s = setup().await;
+    let config = aws_sdk_config::Client::new(&s.member);
+    // The organization's Config bucket, in another account (the central one here).
+    aws_sdk_s3::Client::new(&s.central)
+        .create_bucket()
+        .bucket("org-config-bucket")
+        .send()
+        .await
+        .unwrap();
+    // The member's recorder and channel; the tampering: recording stopped, the channel deleted.
+    stopped_recorder(&s.member).await;
+    config
+        .delete_delivery_channel()
+        .delivery_channel_name("default")
+        .send()
+        .await
+        .unwrap();
+    let r = with_config_bucket("org-config-bucket");
+    let (outcome, note) = replay_with(
+        &s,
+        &r,
+        events::load("cloudtrail-config-deletedeliverychannel.json", &[]),
+    )
+    .await;
+    assert_eq!(outcome, "REMEDIATED", "{note}");
+    let channels = config.describe_delivery_channels().send().await.unwrap();
+    let read: Vec<_> = channels
+        .delivery_channels()
+        .iter()
+        .map(|c| (c.name().unwrap_or_default(), c.s3_bucket_name().unwrap_or_default()))
+        .collect();
+    assert_eq!(read, vec![("default", "org-config-bucket")]);
+    let status = config
+        .describe_configuration_recorder_status()
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        status.configuration_recorders_status()[0].recording(),
+        "{status:?}"
+    );
+
+    // A bucket no account has: AWS Config refuses the channel, and the failure is recorded.
+    config
+        .stop_configuration_recorder()
+        .configuration_recorder_name("default")
+        .send()
+        .await
+        .unwrap();
+    config
+        .delete_delivery_channel()
+        .delivery_channel_name("default")
+        .send()
+        .await
+        .unwrap();
+    let gone = with_config_bucket("no-such-config-bucket");
+    let again = events::load(
+        "cloudtrail-config-deletedeliverychannel.json",
+        &[("00000000-0000-0000-0000-000000000036", "00000000-0000-0000-0000-0000000000fd")],
+    );
+    let (outcome, note) = replay_with(&s, &gone, again).await;
+    assert_eq!(outcome, "FAILED", "{note}");
+    assert!(note.contains("NoSuchBucket"), "{note}");
+    assert!(config
+        .describe_delivery_channels()
+        .send()
+        .await
+        .unwrap()
+        .delivery_channels()
+        .is_empty());
+}
+
+/// Every analyzer of the member in us-east-1: (name, type, status).
+async fn analyzers_of(aa: &aws_sdk_accessanalyzer::Client) -> Vec<(String, String, String)> {
+    let mut all: Vec<(String, String, String)> = aa
+        .list_analyzers()
+        .send()
+        .await
+        .unwrap()
+        .analyzers()
+        .iter()
+        .map(|a| {
+            (
+                a.name().to_string(),
+                a.r#type().as_str().to_string(),
+                a.status().as_str().to_string(),
+            )
+        })
+        .collect();
+    all.sort();
+    all
+}
+
+/// No Access Analyzer call but reads since the call log was last cleared.
+async fn assert_no_analyzer_write(s: &Setup) {
+    let writes: Vec<_> = s
+        .emu
+        .calls()
+        .await
+        .into_iter()
+        .filter(|c| c.service == "access-analyzer" && c.method != "GET")
+        .collect();
+    assert!(writes.is_empty(), "{writes:?}");
+}
+
+fn analyzer(name: &str, kind: &str, status: &str) -> (String, String, String) {
+    (name.into(), kind.into(), status.into())
+}
+
+#[tokio::test]
+async fn a_deleted_analyzer_is_made_again_where_nothing_else_analyzes_external_access() {
+    use aws_sdk_accessanalyzer::types::Type;
+    const EVENT: &str = "cloudtrail-access-analyzer-deleteanalyzer.json";
+    let s = setup().await;
+    let aa = aws_sdk_accessanalyzer::Client::new(&s.member);
+    // The member's external access analyzer, and an unused-access one beside it.
+    for (name, kind) in [
+        ("org-external-access", Type::Account),
+        ("unused", Type::AccountUnusedAccess),
+    ] {
+        aa.create_analyzer()
+            .analyzer_name(name)
+            .r#type(kind)
+            .send()
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        analyzers_of(&aa).await,
+        vec![
+            analyzer("org-external-access", "ACCOUNT", "CREATING"),
+            analyzer("unused", "ACCOUNT_UNUSED_ACCESS", "CREATING"),
+        ]
+    );
+    aa.delete_analyzer()
+        .analyzer_name("org-external-access")
+        .send()
+        .await
+        .unwrap();
+
+    // Made again; Access Analyzer reads it CREATING at first: not yet proven on.
+    let (outcome, note) = replay(&s, events::load(EVENT, &[])).await;
+    assert_eq!(outcome, "UNCONFIRMED", "{note}");
+    assert!(note.contains("CREATING"), "{note}");
+    assert_eq!(
+        analyzers_of(&aa).await,
+        vec![
+            analyzer("org-external-access", "ACCOUNT", "ACTIVE"),
+            analyzer("unused", "ACCOUNT_UNUSED_ACCESS", "ACTIVE"),
+        ],
+        "the external access analyzer back by its name, the other kept"
+    );
+    // A later delivery finds it ACTIVE: proven, and nothing written.
+    s.emu.clear_calls().await;
+    redelivered(&s, EVENT, "00000000-0000-0000-0000-000000000035").await;
+    assert_no_analyzer_write(&s).await;
+
+    // Deleted again, and another external access analyzer made in its place: the deleted one's
+    // type is not in the call, so a person is told and nothing is made.
+    aa.delete_analyzer()
+        .analyzer_name("org-external-access")
+        .send()
+        .await
+        .unwrap();
+    aa.create_analyzer()
+        .analyzer_name("account-external")
+        .r#type(Type::Account)
+        .send()
+        .await
+        .unwrap();
+    s.emu.clear_calls().await;
+    let again = events::load(EVENT, &[("00000000-0000-0000-0000-000000000035", "00000000-0000-0000-0000-0000000000fe")]);
+    let (outcome, note) = replay(&s, again).await;
+    assert_eq!(outcome, "FAILED", "{note}");
+    assert!(
+        note.contains("ManualActionRequired") && note.contains("account-external (ACCOUNT)") && note.contains("create-analyzer"),
+        "{note}"
+    );
+    assert_no_analyzer_write(&s).await;
+    assert_eq!(
+        analyzers_of(&aa).await,
+        vec![
+            analyzer("account-external", "ACCOUNT", "ACTIVE"),
+            analyzer("unused", "ACCOUNT_UNUSED_ACCESS", "ACTIVE"),
+        ]
+    );
 }
 
 /// Alarms on RootAccountUsage named `names`, made and then deleted (as the replayed call did).

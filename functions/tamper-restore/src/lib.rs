@@ -15,11 +15,13 @@
 //! | events:DisableRule (quell's forwarding rules, [`quell::member::FORWARD_RULES`], on the default bus) | the rule enabled again, verified with DescribeRule; quell-ForwardApiCalls itself forwards the DisableRule calls, so its own disabling reaches quell only where another path forwards it: the SCP is what keeps it on |
 //! | securityhub:BatchDisableStandards | each standard the call disabled enabled again (BatchEnableStandards with the standard its subscription ARN names, the call's own request), verified with GetEnabledStandards: READY; PENDING or INCOMPLETE is UNCONFIRMED, DELETING retried; a disable AWS made itself (Security Hub's central configuration) is escalated, not fought |
 //! | securityhub:DisableImportFindingsForProduct (one of AWS's integrations, `product-subscription/aws/<name>`) | the import enabled again (EnableImportFindingsForProduct), verified with ListEnabledProductsForImport; a partner's product is escalated (its product ARN holds the vendor's account, which the call does not) |
+//! | config:DeleteDeliveryChannel, where the deployment names the organization's Config bucket (QUELL_CONFIG_BUCKET) | the channel made again by its name, delivering to that bucket, and every recorder the deletion left stopped started again, verified with DescribeDeliveryChannels and DescribeConfigurationRecorderStatus; without the setting, escalated with the command |
+//! | access-analyzer:DeleteAnalyzer | where the account and Region are left with no external access analyzer, one made again with the deleted one's name (type ACCOUNT), verified with ListAnalyzers; UNCONFIRMED, as the deleted one's type is not in the call; where one remains, the deleted analyzer was of another type, which the call does not hold: escalated with the command |
 //! | GuardDuty.1, guardduty-enabled-centralized (posture) | as DeleteDetector / UpdateDetector: a detector made where there is none, a disabled one enabled |
 //! | Config.1 (posture) | every stopped recorder started; no recorder at all is escalated with the command |
 //! | CloudWatch.1–14 (posture) | where a metric filter of the account and Region feeds the control's CIS metric, quell's alarm on it (`quell-cis-<metric>`) made if missing, verified with DescribeAlarms; UNCONFIRMED, as the control also asks for an SNS subscriber (quell's alarms reach the team through EventBridge) and a filter on a multi-Region trail's group; no filter at all (a member account under an organization trail) is escalated, and no alarm made |
 //! | CloudTrail.2, CloudTrail.5, EC2.6 (posture) | escalated with the command: a KMS key, a log group and role, a flow log destination are the organization's to choose |
-//! | guardduty:DisassociateFromAdministratorAccount, guardduty:DisassociateFromMasterAccount, config:DeleteConfigurationRecorder, config:DeleteDeliveryChannel, access-analyzer:DeleteAnalyzer, cloudtrail:DeleteTrail, ec2:DeleteFlowLogs, events:DeleteRule, events:RemoveTargets | escalated (ManualActionRequired, NOTIFIED) with the exact command: what was there is not in the call (a bucket, a role, a destination), or the change is the administrator's to make |
+//! | guardduty:DisassociateFromAdministratorAccount, guardduty:DisassociateFromMasterAccount, config:DeleteConfigurationRecorder, cloudtrail:DeleteTrail, ec2:DeleteFlowLogs, events:DeleteRule, events:RemoveTargets | escalated (ManualActionRequired, NOTIFIED) with the exact command: what was there is not in the call (a bucket, a role, a destination), or the change is the administrator's to make |
 //!
 //! Whom it believes: the call comes as CloudTrail recorded it, forwarded by the member (the parser
 //! holds the record's account to the envelope's and its `source` to the service's). Every value
@@ -45,6 +47,8 @@ const CREATE_GROUP: &str = "logs:CreateLogGroup";
 const ENABLE_RULE: &str = "events:EnableRule";
 const ENABLE_STANDARDS: &str = "securityhub:BatchEnableStandards";
 const ENABLE_IMPORT: &str = "securityhub:EnableImportFindingsForProduct";
+const CREATE_ANALYZER: &str = "access-analyzer:CreateAnalyzer";
+const PUT_CHANNEL: &str = "config:PutDeliveryChannel";
 
 /// Every call this function answers: the first [`RESTORED_COUNT`] are put back ([`RESTORED`]),
 /// the rest escalated with the command a person runs ([`ESCALATED`]).
@@ -59,17 +63,19 @@ pub const CALLS: &[&str] = &[
     "events:DisableRule",
     "securityhub:BatchDisableStandards",
     "securityhub:DisableImportFindingsForProduct",
+    "access-analyzer:DeleteAnalyzer",
+    "config:DeleteDeliveryChannel",
     "guardduty:DisassociateFromAdministratorAccount",
     "guardduty:DisassociateFromMasterAccount",
     "config:DeleteConfigurationRecorder",
-    "config:DeleteDeliveryChannel",
-    "access-analyzer:DeleteAnalyzer",
     "cloudtrail:DeleteTrail",
     "ec2:DeleteFlowLogs",
     "events:DeleteRule",
     "events:RemoveTargets",
 ];
-const RESTORED_COUNT: usize = 10;
+/// config:DeleteDeliveryChannel is restored only where QUELL_CONFIG_BUCKET is set; without it,
+/// it is escalated with the command.
+const RESTORED_COUNT: usize = 12;
 /// The calls quell restores from.
 pub const RESTORED: &[&str] = CALLS.split_at(RESTORED_COUNT).0;
 /// The calls quell escalates with the command a person runs.
@@ -94,6 +100,9 @@ pub struct TamperRestore {
     /// CIS filters and alarms (QUELL_ORG_TRAIL_ACCOUNT). Set, CloudWatch.1-14 of any other account
     /// are none of quell's business: a member under an organization trail fails them by design.
     pub trail_account: Option<String>,
+    /// The organization's AWS Config bucket, where every account's delivery channel delivers
+    /// (QUELL_CONFIG_BUCKET): a deleted channel is made again to it. None: escalated.
+    pub config_bucket: Option<String>,
 }
 
 impl Default for TamperRestore {
@@ -101,6 +110,7 @@ impl Default for TamperRestore {
         TamperRestore {
             namespace: "CISBenchmark".into(),
             trail_account: None,
+            config_bucket: None,
         }
     }
 }
@@ -167,6 +177,21 @@ pub enum What {
         subscription: String,
         product: String,
     },
+    /// The AWS Config delivery channel the call deleted, by its name, made again to `bucket` (the
+    /// deployment's QUELL_CONFIG_BUCKET), and the recorders it left stopped.
+    DeliveryChannel {
+        name: String,
+        bucket: String,
+        partition: String,
+    },
+    /// An IAM Access Analyzer analyzer the call deleted, by its name. Plan records the status of
+    /// one it finds by that name that is not yet ACTIVE (CREATING).
+    Analyzer {
+        name: String,
+        not_active: Cached<Option<String>>,
+        /// Whether apply made it (as ACCOUNT: the deleted one's type is not in the call).
+        made: Cached<bool>,
+    },
     /// CloudWatch.1–14 (posture): quell's CIS alarm on the control's metric
     /// (`quell-cis-<metric>`), where a metric filter of the account and Region feeds that metric.
     CisAlarm {
@@ -187,6 +212,7 @@ pub struct Clients {
     pub cloudwatch: aws_sdk_cloudwatch::Client,
     pub logs: aws_sdk_cloudwatchlogs::Client,
     pub events: aws_sdk_eventbridge::Client,
+    pub analyzer: aws_sdk_accessanalyzer::Client,
 }
 
 /// A name from `requestParameters`: 1 to 256 of letters, digits and `._-:/@+=,` (detector ids,
@@ -232,6 +258,30 @@ fn rule_name_ok(name: &str) -> bool {
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
 }
+
+/// An S3 bucket name: 3 to 63 of lower-case letters, digits, `.` and `-`, starting and ending
+/// with a letter or digit, no `..`.
+fn bucket_name_ok(b: &str) -> bool {
+    (3..=63).contains(&b.len())
+        && b.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-')
+        && b.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && b.ends_with(|c: char| c.is_ascii_alphanumeric())
+        && !b.contains("..")
+}
+
+/// An IAM Access Analyzer analyzer name: a letter, then letters, digits and `_.-`, 1 to 255.
+fn analyzer_name_ok(name: &str) -> bool {
+    (1..=255).contains(&name.len())
+        && name.starts_with(|c: char| c.is_ascii_alphabetic())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+}
+
+/// The analyzer types that analyze external access, the sensor the Config rule
+/// iam-external-access-analyzer-enabled asks of every account and Region.
+const EXTERNAL_ACCESS: &[&str] = &["ACCOUNT", "ORGANIZATION"];
 
 /// The default event bus of `account` in `region`, by name or ARN.
 fn default_bus(bus: &str, account: &str, region: &str) -> bool {
@@ -536,18 +586,11 @@ impl TamperRestore {
             }
             "config:DeleteDeliveryChannel" => {
                 let n = named(request, "/deliveryChannelName", "delivery channel")?;
+                let json = q(&serde_json::json!({"name": n, "s3BucketName": "<THE_ORGANIZATION_CONFIG_BUCKET>"}).to_string());
                 let n = &q(&n);
                 (
                     format!("the AWS Config delivery channel {n} of account {a} in {r} was deleted: the recorder cannot deliver"),
-                    format!("aws configservice put-delivery-channel --region {r} --delivery-channel name={n},s3BucketName=<THE_ORGANIZATION_CONFIG_BUCKET> && aws configservice start-configuration-recorder --region {r} --configuration-recorder-name default"),
-                )
-            }
-            "access-analyzer:DeleteAnalyzer" => {
-                let n = named(request, "/analyzerName", "analyzer")?;
-                let n = &q(&n);
-                (
-                    format!("the IAM Access Analyzer analyzer {n} of account {a} in {r} was deleted"),
-                    format!("aws accessanalyzer create-analyzer --region {r} --analyzer-name {n} --type ACCOUNT (an ORGANIZATION analyzer is made again from the delegated administrator account)"),
+                    format!("aws configservice put-delivery-channel --region {r} --delivery-channel {json} && aws configservice start-configuration-recorder --region {r} --configuration-recorder-name <RECORDER> (or set QUELL_CONFIG_BUCKET, and quell makes it again)"),
                 )
             }
             "cloudtrail:DeleteTrail" => {
@@ -765,9 +808,9 @@ fn posture(f: &Finding) -> Result<Target, NotApplicable> {
 impl Remediation for TamperRestore {
     const SPEC: Spec = Spec {
         id: "tamper-restore",
-        summary: "Puts back the sensors a CloudTrail call turned off (GuardDuty detector and protection plans, Config recorder, Security Hub, its standards and AWS integrations' imports, quell's CIS alarms and metric filters, a trail's log group, quell's forwarding rules) and escalates who did it; escalates with the exact command what it cannot put back. The same sensors' posture controls: GuardDuty.1, Config.1, CloudWatch.1-14, and CloudTrail.2/.5 and EC2.6 escalated",
-        resolved: "guardduty:UpdateDetector: GetDetector reads ENABLED and every protection plan the call turned off ENABLED (one GetDetector does not report: UNCONFIRMED). guardduty:DeleteDetector, and GuardDuty.1 / guardduty-enabled-centralized when quell had to make a detector: a detector of the account reads ENABLED — UNCONFIRMED, as its association with the administrator is not checked from the member. config:StopConfigurationRecorder: DescribeConfigurationRecorderStatus reads recording. Config.1: every recorder of the account and Region reads recording — UNCONFIRMED, as its role and recording group are not checked. securityhub:DisableSecurityHub: DescribeHub answers — UNCONFIRMED, as the standards and integrations enabled before are not known. cloudwatch:DeleteAlarms: DescribeAlarms lists each quell-cis alarm the call deleted, on its metric and namespace, and DescribeMetricFilters a filter feeding each (none: UNCONFIRMED, naming the metrics). logs:DeleteMetricFilter of a CIS filter (named <metric>Filter): DescribeMetricFilters lists it again on its log group, by its name, with the CIS pattern, metric and namespace. logs:DeleteLogGroup of a trail's group (by its name): DescribeLogGroups lists it again and DescribeMetricFilters on it a filter with the CIS pattern, metric and namespace for each of quell's CIS alarms of the account and Region — UNCONFIRMED, as the trail's delivery to it, and the deleted group's retention and KMS key, are not in the call. events:DisableRule of one of quell's forwarding rules (by its exact name, on the default bus): DescribeRule reads it ENABLED. securityhub:BatchDisableStandards: GetEnabledStandards reads each subscription the call named READY (PENDING or INCOMPLETE: UNCONFIRMED, with Security Hub's reason; DELETING: retried once Security Hub has finished disabling it). securityhub:DisableImportFindingsForProduct of one of AWS's integrations (product-subscription/aws/<name>): ListEnabledProductsForImport lists the subscription again. CloudWatch.1-14: DescribeAlarms lists quell-cis-<metric> on the control's metric and namespace, where DescribeMetricFilters finds a filter feeding it — UNCONFIRMED, as the control also asks for an SNS subscriber on the alarm and a filter on a multi-Region trail's log group.",
-        untouched: "Config.1 where the account has no recorder at all is escalated with the command (the role and the bucket are not quell's to choose); a GuardDuty.1 finding makes a detector only where there is none, and enables a disabled one. CloudWatch.1-14 of an account other than the organization trail's (QUELL_ORG_TRAIL_ACCOUNT, when set) are OUT_OF_SCOPE: a member under an organization trail fails them by design; where no metric filter of the account and Region feeds the metric, the control is escalated and no alarm is made (it could never fire); quell's alarm gets no SNS action. CloudTrail.2, CloudTrail.5 and EC2.6 are escalated with the command (the KMS key, the log group and role, the flow logs' destination are the organization's to choose). Escalated, never changed (ManualActionRequired, NOTIFIED), with the exact command: GuardDuty disassociation, a deleted Config recorder or delivery channel, a partner's product import turned off (its product ARN holds the vendor's account, which the call does not), a deleted analyzer or trail, a deleted metric filter that is not a CIS one (by its name), deleted flow logs, and a deleted quell forwarding rule or its removed targets (quell's forwarding rules by their exact names; another rule, or one of those names on another bus, is not applicable; quell-ForwardApiCalls disabled is answered only where another path forwards the call: the SCP keeps it on). A log group made again has no retention setting and no KMS key (the deleted group's are not in the call), and only the CIS filters of quell's own alarms are put on it. A call that failed (errorCode) is escalated as an attempt; a call through one of quell's roles that turns a sensor off (an undo, or someone holding the role) is escalated; this function's own restore coming back is OUT_OF_SCOPE, as are another team's alarms, rules, log groups and filters. Only the alarms named quell-cis-<metric> that org/trail.yaml defines are made again. A standard enabled again is as Security Hub enables it: the per-control settings it had (controls a person disabled in it) are not in the call and not checked; a standards subscription of another account or Region is not applicable; a standard or import that AWS itself turned off (userIdentity AWSService: Security Hub applying the delegated administrator's central configuration) is escalated, not turned back on. No undo: what was there before the call is the blind state, which quell does not put back. A detector tagged with the exemption tag (quell:exempt=true) is left as it is (EXEMPT, NOTIFIED with the reason); the other sensors are account settings, kept out with QUELL_DENY_ACCOUNTS. Default enforce.",
+        summary: "Puts back the sensors a CloudTrail call turned off (GuardDuty detector and protection plans, Config recorder and delivery channel, Security Hub, its standards and AWS integrations' imports, the account's IAM Access Analyzer analyzer, quell's CIS alarms and metric filters, a trail's log group, quell's forwarding rules) and escalates who did it; escalates with the exact command what it cannot put back. The same sensors' posture controls: GuardDuty.1, Config.1, CloudWatch.1-14, and CloudTrail.2/.5 and EC2.6 escalated",
+        resolved: "guardduty:UpdateDetector: GetDetector reads ENABLED and every protection plan the call turned off ENABLED (one GetDetector does not report: UNCONFIRMED). guardduty:DeleteDetector, and GuardDuty.1 / guardduty-enabled-centralized when quell had to make a detector: a detector of the account reads ENABLED — UNCONFIRMED, as its association with the administrator is not checked from the member. config:StopConfigurationRecorder: DescribeConfigurationRecorderStatus reads recording. Config.1: every recorder of the account and Region reads recording — UNCONFIRMED, as its role and recording group are not checked. securityhub:DisableSecurityHub: DescribeHub answers — UNCONFIRMED, as the standards and integrations enabled before are not known. cloudwatch:DeleteAlarms: DescribeAlarms lists each quell-cis alarm the call deleted, on its metric and namespace, and DescribeMetricFilters a filter feeding each (none: UNCONFIRMED, naming the metrics). logs:DeleteMetricFilter of a CIS filter (named <metric>Filter): DescribeMetricFilters lists it again on its log group, by its name, with the CIS pattern, metric and namespace. logs:DeleteLogGroup of a trail's group (by its name): DescribeLogGroups lists it again and DescribeMetricFilters on it a filter with the CIS pattern, metric and namespace for each of quell's CIS alarms of the account and Region — UNCONFIRMED, as the trail's delivery to it, and the deleted group's retention and KMS key, are not in the call. events:DisableRule of one of quell's forwarding rules (by its exact name, on the default bus): DescribeRule reads it ENABLED. securityhub:BatchDisableStandards: GetEnabledStandards reads each subscription the call named READY (PENDING or INCOMPLETE: UNCONFIRMED, with Security Hub's reason; DELETING: retried once Security Hub has finished disabling it). securityhub:DisableImportFindingsForProduct of one of AWS's integrations (product-subscription/aws/<name>): ListEnabledProductsForImport lists the subscription again. config:DeleteDeliveryChannel with QUELL_CONFIG_BUCKET set: DescribeDeliveryChannels lists a channel of the account and Region delivering to that bucket and DescribeConfigurationRecorderStatus reads every recorder of the account's (not a service-linked one) recording. access-analyzer:DeleteAnalyzer, where the account and Region had no external access analyzer left (ACCOUNT or ORGANIZATION): ListAnalyzers lists an analyzer by the deleted one's name, of an external access type, ACTIVE — UNCONFIRMED when quell made it (as ACCOUNT: the deleted one's type is not in the call) or it reads CREATING. CloudWatch.1-14: DescribeAlarms lists quell-cis-<metric> on the control's metric and namespace, where DescribeMetricFilters finds a filter feeding it — UNCONFIRMED, as the control also asks for an SNS subscriber on the alarm and a filter on a multi-Region trail's log group.",
+        untouched: "Config.1 where the account has no recorder at all is escalated with the command (the role and the bucket are not quell's to choose); a GuardDuty.1 finding makes a detector only where there is none, and enables a disabled one. CloudWatch.1-14 of an account other than the organization trail's (QUELL_ORG_TRAIL_ACCOUNT, when set) are OUT_OF_SCOPE: a member under an organization trail fails them by design; where no metric filter of the account and Region feeds the metric, the control is escalated and no alarm is made (it could never fire); quell's alarm gets no SNS action. CloudTrail.2, CloudTrail.5 and EC2.6 are escalated with the command (the KMS key, the log group and role, the flow logs' destination are the organization's to choose). Escalated, never changed (ManualActionRequired, NOTIFIED), with the exact command: GuardDuty disassociation, a deleted Config recorder, a deleted delivery channel where QUELL_CONFIG_BUCKET is not set or the account has no recorder left, a partner's product import turned off (its product ARN holds the vendor's account, which the call does not), a deleted trail, a deleted metric filter that is not a CIS one (by its name), deleted flow logs, and a deleted quell forwarding rule or its removed targets (quell's forwarding rules by their exact names; another rule, or one of those names on another bus, is not applicable; quell-ForwardApiCalls disabled is answered only where another path forwards the call: the SCP keeps it on). A delivery channel made again delivers to QUELL_CONFIG_BUCKET with Config's defaults: the deleted one's key prefix, KMS key, SNS topic and snapshot frequency are not in the call (AWS Config checks at PutDeliveryChannel that the bucket's policy lets it deliver); where a channel to that bucket is there already (by any name) none is made (Config keeps one per account and Region) and only the recorders are started, and one delivering elsewhere is escalated, the recorders left as they are. An analyzer made again is an account external access analyzer (type ACCOUNT) with the deleted one's name, without the deleted one's archive rules and tags (not in the call: findings its rules archived come back ACTIVE); the deleted analyzer's type is not in the call either, so a restore quell made is UNCONFIRMED, naming the command for another type; where the account still has an external access analyzer (or an ACCOUNT one in any state, which leaves no room for another) the deleted one was of another type (unused or internal access, a second organization analyzer) and is escalated with the command; the name back as a type that does not analyze external access, with no other that does, is escalated; an ORGANIZATION analyzer deleted from the delegated administrator account, with no other left there, is made again as an ACCOUNT one (its organization-wide view is the administrator's to make again: aws accessanalyzer create-analyzer --type ORGANIZATION); an analyzer of that name reading FAILED or DISABLED is escalated; making one needs the service-linked role AWSServiceRoleForAccessAnalyzer: where it was deleted too, CreateAnalyzer is refused (quell's role may not make it) and the failure is recorded with Access Analyzer's reason. A log group made again has no retention setting and no KMS key (the deleted group's are not in the call), and only the CIS filters of quell's own alarms are put on it. A call that failed (errorCode) is escalated as an attempt; a call through one of quell's roles that turns a sensor off (an undo, or someone holding the role) is escalated; this function's own restore coming back is OUT_OF_SCOPE, as are another team's alarms, rules, log groups and filters. Only the alarms named quell-cis-<metric> that org/trail.yaml defines are made again. A standard enabled again is as Security Hub enables it: the per-control settings it had (controls a person disabled in it) are not in the call and not checked; a standards subscription of another account or Region is not applicable; a standard or import that AWS itself turned off (userIdentity AWSService: Security Hub applying the delegated administrator's central configuration) is escalated, not turned back on. No undo: what was there before the call is the blind state, which quell does not put back. A detector tagged with the exemption tag (quell:exempt=true) is left as it is (EXEMPT, NOTIFIED with the reason); the other sensors are account settings, kept out with QUELL_DENY_ACCOUNTS. Default enforce.",
         triggers: Triggers {
             cloudtrail_events: CALLS,
             securityhub_controls: &[
@@ -820,6 +863,10 @@ impl Remediation for TamperRestore {
             CREATE_GROUP,
             "events:DescribeRule",
             ENABLE_RULE,
+            "access-analyzer:ListAnalyzers",
+            CREATE_ANALYZER,
+            "config:DescribeDeliveryChannels",
+            PUT_CHANNEL,
         ],
         undo_permissions: &[],
         default_mode: Mode::Enforce,
@@ -836,6 +883,7 @@ impl Remediation for TamperRestore {
             cloudwatch: aws_sdk_cloudwatch::Client::new(c),
             logs: aws_sdk_cloudwatchlogs::Client::new(c),
             events: aws_sdk_eventbridge::Client::new(c),
+            analyzer: aws_sdk_accessanalyzer::Client::new(c),
         }
     }
 
@@ -864,6 +912,18 @@ impl Remediation for TamperRestore {
                 });
             }
             self.trail_account = Some(a);
+        }
+        if let Some(b) = get("QUELL_CONFIG_BUCKET").filter(|v| !v.trim().is_empty()) {
+            let b = b.trim().to_string();
+            if !bucket_name_ok(&b) {
+                return Err(quell::config::ConfigError {
+                    var: "QUELL_CONFIG_BUCKET",
+                    reason: format!(
+                        "`{b}` is not an S3 bucket name (3 to 63 of lower-case letters, digits, . and -, starting and ending with a letter or digit)"
+                    ),
+                });
+            }
+            self.config_bucket = Some(b);
         }
         Ok(())
     }
@@ -1157,6 +1217,34 @@ impl Remediation for TamperRestore {
                     found: Cached::default(),
                 }
             }
+            "config:DeleteDeliveryChannel" if self.config_bucket.is_some() => {
+                let name = named(request, "/deliveryChannelName", "delivery channel")?;
+                if name.len() > 256 {
+                    return Err(NotApplicable(format!(
+                        "the call's delivery channel `{}…` is longer than AWS Config's 256",
+                        name.chars().take(80).collect::<String>()
+                    )));
+                }
+                What::DeliveryChannel {
+                    name,
+                    bucket: self.config_bucket.clone().unwrap_or_default(),
+                    partition: f.partition.clone(),
+                }
+            }
+            "access-analyzer:DeleteAnalyzer" => {
+                let name = named(request, "/analyzerName", "analyzer")?;
+                if !analyzer_name_ok(&name) {
+                    return Err(NotApplicable(format!(
+                        "the call's analyzer `{}` is not an analyzer name",
+                        name.chars().take(80).collect::<String>()
+                    )));
+                }
+                What::Analyzer {
+                    name,
+                    not_active: Cached::default(),
+                    made: Cached::default(),
+                }
+            }
             "events:DisableRule" => {
                 let name = named(request, "/name", "rule")?;
                 if !rule_name_ok(&name) {
@@ -1222,6 +1310,10 @@ impl Remediation for TamperRestore {
             ),
             What::ProductImport { product, .. } => {
                 format!("Security Hub's import of {product}'s findings")
+            }
+            What::Analyzer { name, .. } => format!("the IAM Access Analyzer analyzer {name}"),
+            What::DeliveryChannel { name, bucket, .. } => {
+                format!("the AWS Config delivery channel {name} (to s3://{bucket})")
             }
             What::CisAlarm { control, metric } => format!(
                 "{control}: quell's CIS alarm {}{metric} and the filter feeding it",
@@ -1462,6 +1554,210 @@ impl Remediation for TamperRestore {
                 }
                 pending.set(waiting);
                 Ok(steps)
+            }
+            What::DeliveryChannel {
+                name,
+                bucket,
+                partition,
+            } => {
+                let channels = c.config.describe_delivery_channels().send().await.aws(|| {
+                    format!(
+                        "could not read the Config delivery channels in {}",
+                        t.region
+                    )
+                })?;
+                let recorders = c
+                    .config
+                    .describe_configuration_recorder_status()
+                    .send()
+                    .await
+                    .aws(|| format!("could not read the Config recorders in {}", t.region))?;
+                // The customer's recorders: a service-linked one is its service's to run.
+                let ours: Vec<_> = recorders
+                    .configuration_recorders_status()
+                    .iter()
+                    .filter(|s| s.service_principal().is_none())
+                    .collect();
+                if ours.is_empty() {
+                    // A channel needs a recorder (NoAvailableConfigurationRecorderException).
+                    return Err(AwsError::other(
+                        "escalated",
+                        "ManualActionRequired",
+                        format!(
+                            "the AWS Config delivery channel {n} of account {a} in {r} was deleted, and the account has no recorder either; a person runs: aws configservice put-configuration-recorder --region {r} --configuration-recorder name=default,roleARN=arn:{p}:iam::{a}:role/aws-service-role/config.amazonaws.com/AWSServiceRoleForConfig --recording-group allSupported=true,includeGlobalResourceTypes=true && aws configservice put-delivery-channel --region {r} --delivery-channel {json} && aws configservice start-configuration-recorder --region {r} --configuration-recorder-name default",
+                            n = q(name),
+                            a = t.account,
+                            r = t.region,
+                            p = partition,
+                            json = q(&serde_json::json!({"name": name, "s3BucketName": bucket}).to_string())
+                        ),
+                        false,
+                    ));
+                }
+                let mut steps = Vec::new();
+                // Config keeps one channel per account and Region: one there already (a person
+                // made it again, by any name) is kept, and a second would be refused. One that
+                // delivers elsewhere than the organization's bucket is a person's to judge.
+                if let Some(other) = channels
+                    .delivery_channels()
+                    .iter()
+                    .find(|c| c.s3_bucket_name() != Some(bucket.as_str()))
+                {
+                    return Err(AwsError::other(
+                        "escalated",
+                        "ManualActionRequired",
+                        format!(
+                            "the AWS Config delivery channel {n} of account {a} in {r} was deleted, and the account's channel now is {o}, delivering to {ob}, not the organization's bucket {b}; a person checks who made it, then: aws configservice put-delivery-channel --region {r} --delivery-channel {json}",
+                            n = q(name),
+                            a = t.account,
+                            r = t.region,
+                            o = q(other.name().unwrap_or_default()),
+                            ob = q(other.s3_bucket_name().unwrap_or_default()),
+                            b = q(bucket),
+                            json = q(&serde_json::json!({"name": other.name().unwrap_or_default(), "s3BucketName": bucket}).to_string())
+                        ),
+                        false,
+                    ));
+                }
+                if channels.delivery_channels().is_empty() {
+                    steps.push(Step::new(
+                        PUT_CHANNEL,
+                        format!("channel={name} bucket={bucket}"),
+                    ));
+                }
+                steps.extend(
+                    ours.iter()
+                        .filter(|s| !s.recording())
+                        .filter_map(|s| s.name())
+                        .filter(|n| name_ok(n))
+                        .map(|n| Step::new(START_RECORDER, format!("recorder={n}"))),
+                );
+                Ok(steps)
+            }
+            What::Analyzer {
+                name, not_active, ..
+            } => {
+                // Every analyzer of the account and Region, page by page: (name, type, status).
+                let mut all: Vec<(String, String, String, String)> = Vec::new();
+                let mut token: Option<String> = None;
+                loop {
+                    let page = c
+                        .analyzer
+                        .list_analyzers()
+                        .set_next_token(token.take())
+                        .send()
+                        .await
+                        .aws(|| {
+                            format!(
+                                "could not list the IAM Access Analyzer analyzers in {}",
+                                t.region
+                            )
+                        })?;
+                    for a in page.analyzers() {
+                        let reason = a
+                            .status_reason()
+                            .map(|r| r.code().as_str().to_string())
+                            .unwrap_or_default();
+                        all.push((
+                            a.name().to_string(),
+                            a.r#type().as_str().to_string(),
+                            a.status().as_str().to_string(),
+                            reason,
+                        ));
+                    }
+                    match page.next_token() {
+                        Some(t) if !t.is_empty() => token = Some(t.to_string()),
+                        _ => break,
+                    }
+                }
+                not_active.set(None);
+                let command = |kind: &str| {
+                    format!(
+                        "aws accessanalyzer create-analyzer --region {} --analyzer-name {} --type {kind}",
+                        t.region,
+                        q(name)
+                    )
+                };
+                let external = |kind: &str| EXTERNAL_ACCESS.contains(&kind);
+                // What else keeps the account analyzing external access, or would make Access
+                // Analyzer refuse a new ACCOUNT analyzer (one per type per account and Region,
+                // whatever its status).
+                let left: Vec<String> = all
+                    .iter()
+                    .filter(|(n, kind, status, _)| {
+                        n != name
+                            && (kind == "ACCOUNT"
+                                || (external(kind)
+                                    && matches!(status.as_str(), "ACTIVE" | "CREATING")))
+                    })
+                    .map(|(n, kind, status, _)| {
+                        if matches!(status.as_str(), "ACTIVE" | "CREATING") {
+                            format!("{n} ({kind})")
+                        } else {
+                            format!("{n} ({kind}, {status})")
+                        }
+                    })
+                    .collect();
+                if let Some((_, kind, status, reason)) = all.iter().find(|(n, ..)| n == name) {
+                    if !external(kind) && left.is_empty() {
+                        // Back by its name, but as a kind that does not analyze external access,
+                        // and nothing else does.
+                        return Err(AwsError::other(
+                            "escalated",
+                            "ManualActionRequired",
+                            format!(
+                                "the IAM Access Analyzer analyzer {name} of account {a} in {r} is back as {kind}, and no analyzer of the account analyzes external access; a person runs: aws accessanalyzer create-analyzer --region {r} --analyzer-name <NAME> --type ACCOUNT",
+                                a = t.account,
+                                r = t.region,
+                            ),
+                            false,
+                        ));
+                    }
+                    return match status.as_str() {
+                        "ACTIVE" => Ok(Vec::new()),
+                        "CREATING" => {
+                            not_active.set(Some(status.clone()));
+                            Ok(Vec::new())
+                        }
+                        // FAILED, or DISABLED (Access Analyzer's trusted access removed from the
+                        // organization): its name is taken, so nothing quell makes can help.
+                        _ => Err(AwsError::other(
+                            "escalated",
+                            "ManualActionRequired",
+                            format!(
+                                "the IAM Access Analyzer analyzer {name} ({kind}) of account {} in {} reads {status}{}; a person checks why, then: aws accessanalyzer delete-analyzer --region {} --analyzer-name {} && {}",
+                                t.account,
+                                t.region,
+                                if reason.is_empty() { String::new() } else { format!(" ({reason})") },
+                                t.region,
+                                q(name),
+                                command(kind)
+                            ),
+                            false,
+                        )),
+                    };
+                }
+                if !left.is_empty() {
+                    // The account still analyzes external access: the deleted analyzer was of a
+                    // type the call does not name (unused or internal access, a second
+                    // organization analyzer). Making an ACCOUNT one would not bring it back.
+                    return Err(AwsError::other(
+                        "escalated",
+                        "ManualActionRequired",
+                        format!(
+                            "a person runs: {}; {name} of account {} in {} was deleted while {} remains, so it was of another type, which the call does not hold (ACCOUNT_UNUSED_ACCESS, ACCOUNT_INTERNAL_ACCESS, or an ORGANIZATION type from the delegated administrator account; one ACCOUNT analyzer per account and Region)",
+                            command("<TYPE>"),
+                            t.account,
+                            t.region,
+                            left.join(", "),
+                        ),
+                        false,
+                    ));
+                }
+                Ok(vec![Step::new(
+                    CREATE_ANALYZER,
+                    format!("analyzer={name} type=ACCOUNT"),
+                )])
             }
             What::ProductImport {
                 subscription,
@@ -1727,6 +2023,28 @@ impl Remediation for TamperRestore {
                 "{control} also asks that the alarm notify an SNS topic with a subscriber, and that its filter be on a multi-Region trail's log group: quell's CIS alarms reach the team through EventBridge and quell's channel, not SNS, and the filter's group is not checked to be the trail's, so Security Hub may keep {control} FAILED (to satisfy it: aws cloudwatch put-metric-alarm --region {} … --alarm-actions <SNS_TOPIC_ARN>, or update org/trail.yaml with the topic)",
                 t.region
             )),
+            What::Analyzer {
+                name,
+                not_active,
+                made,
+            } => {
+                let mut said = Vec::new();
+                if let Some(status) = not_active.get().flatten() {
+                    said.push(format!(
+                        "Access Analyzer reports the analyzer {name} {status}: not yet ACTIVE, so not proven on (aws accessanalyzer get-analyzer --region {} --analyzer-name {})",
+                        t.region,
+                        q(name)
+                    ));
+                }
+                if made.get() == Some(true) {
+                    said.push(format!(
+                        "quell made {name} an external access analyzer (type ACCOUNT), the sensor every account keeps: the deleted one's type, archive rules and tags are not in the call; if it was another type (unused or internal access, or the organization's from the delegated administrator account), delete quell's and make it as it was: aws accessanalyzer create-analyzer --region {} --analyzer-name {} --type <TYPE>",
+                        t.region,
+                        q(name)
+                    ));
+                }
+                (!said.is_empty()).then(|| said.join("; "))
+            }
             What::Standards(_, pending) => {
                 let waiting = pending.get().unwrap_or_default();
                 (!waiting.is_empty()).then(|| {
@@ -1884,6 +2202,57 @@ impl Remediation for TamperRestore {
                     }
                     Err(e) => Err(e)
                         .aws(|| format!("could not enable the import of {product}'s findings")),
+                }
+            }
+            What::DeliveryChannel { name, bucket, .. } => {
+                for s in steps {
+                    if s.action == PUT_CHANNEL {
+                        let channel = aws_sdk_config::types::DeliveryChannel::builder()
+                            .name(name)
+                            .s3_bucket_name(bucket)
+                            .build();
+                        c.config
+                            .put_delivery_channel()
+                            .delivery_channel(channel)
+                            .send()
+                            .await
+                            .aws(|| {
+                                format!("could not make the Config delivery channel {name} again")
+                            })?;
+                    } else if let Some(recorder) = s.detail.strip_prefix("recorder=") {
+                        c.config
+                            .start_configuration_recorder()
+                            .configuration_recorder_name(recorder)
+                            .send()
+                            .await
+                            .aws(|| format!("could not start the Config recorder {recorder}"))?;
+                    }
+                }
+                Ok(())
+            }
+            What::Analyzer { name, made, .. } => {
+                match c
+                    .analyzer
+                    .create_analyzer()
+                    .analyzer_name(name)
+                    .r#type(aws_sdk_accessanalyzer::types::Type::Account)
+                    .send()
+                    .await
+                {
+                    Ok(_) => {
+                        made.set(true);
+                        Ok(())
+                    }
+                    // Made meanwhile (a person, the console): the verification reads it.
+                    Err(e)
+                        if e.as_service_error()
+                            .is_some_and(|x| x.is_conflict_exception()) =>
+                    {
+                        Ok(())
+                    }
+                    Err(e) => Err(e).aws(|| {
+                        format!("could not make the IAM Access Analyzer analyzer {name} again")
+                    }),
                 }
             }
             What::MetricFilter {

@@ -51,7 +51,16 @@ fn clients(gd: aws_sdk_guardduty::Client) -> Clients {
         cloudwatch: idle_cloudwatch(),
         logs: idle_logs(),
         events: idle_events(),
+        analyzer: idle_analyzer(),
     }
+}
+
+fn idle_analyzer() -> aws_sdk_accessanalyzer::Client {
+    aws_sdk_accessanalyzer::Client::from_conf(
+        aws_sdk_accessanalyzer::config::Config::builder()
+            .behavior_version(aws_sdk_accessanalyzer::config::BehaviorVersion::latest())
+            .build(),
+    )
 }
 
 fn idle_events() -> aws_sdk_eventbridge::Client {
@@ -233,11 +242,6 @@ async fn what_quell_cannot_put_back_is_escalated_with_the_command_and_no_call() 
             "describe-products",
         ),
         (
-            "access-analyzer:DeleteAnalyzer",
-            json!({"analyzerName": "org"}),
-            "create-analyzer",
-        ),
-        (
             "cloudtrail:DeleteTrail",
             json!({"name": "org-trail"}),
             "create-trail",
@@ -363,7 +367,10 @@ fn calls_that_are_not_tampering_or_not_quells_are_refused_before_any_call() {
     let mut f = call("guardduty:DeleteDetector", json!({"detectorId": "d1"}));
     f.status = Some("AccessDenied".into());
     assert!(matches!(r.target(&f).unwrap().what, What::Escalate { .. }));
-    // Every call is answered: the restored ones are the ones `target` does not escalate.
+    // Every call is answered: the restored ones are the ones `target` does not escalate (with
+    // the deployment's settings: a deleted delivery channel is restored where the organization's
+    // Config bucket is named).
+    let r = with_bucket();
     for call in CALLS {
         let escalated = matches!(
             r.target(&call_named(call)).map(|t| t.what),
@@ -1302,4 +1309,385 @@ async fn an_import_enabled_meanwhile_is_read_back_not_failed() {
     let out = execute(&r, &c, &t, Mode::Enforce, "quell:exempt").await;
     assert!(matches!(out, Outcome::Remediated { .. }), "{out:?}");
     assert_eq!(list.num_calls(), 2);
+}
+
+// ------------------------------------------------------------ IAM Access Analyzer
+
+use aws_sdk_accessanalyzer::operation::create_analyzer::{
+    CreateAnalyzerError, CreateAnalyzerOutput,
+};
+use aws_sdk_accessanalyzer::operation::list_analyzers::ListAnalyzersOutput;
+use aws_sdk_accessanalyzer::types::{AnalyzerStatus, AnalyzerSummary, Type};
+
+fn analyzer(name: &str, kind: Type, status: AnalyzerStatus) -> AnalyzerSummary {
+    AnalyzerSummary::builder()
+        .arn(format!(
+            "arn:aws:access-analyzer:us-east-1:111111111111:analyzer/{name}"
+        ))
+        .name(name)
+        .r#type(kind)
+        .created_at(aws_smithy_types::DateTime::from_secs(1_700_000_000))
+        .status(status)
+        .build()
+        .unwrap()
+}
+
+fn analyzers(list: Vec<AnalyzerSummary>, next: Option<&str>) -> ListAnalyzersOutput {
+    ListAnalyzersOutput::builder()
+        .set_analyzers(Some(list))
+        .set_next_token(next.map(str::to_string))
+        .build()
+        .unwrap()
+}
+
+fn deleted(name: &str) -> Finding {
+    call(
+        "access-analyzer:DeleteAnalyzer",
+        json!({"analyzerName": name}),
+    )
+}
+
+#[tokio::test]
+async fn a_deleted_analyzer_is_made_again_where_nothing_analyzes_external_access_and_read_back() {
+    let r = TamperRestore::default();
+    let t = r.target(&deleted("org-external")).unwrap();
+    // Plan: two pages, an unused-access analyzer only. Verification: the new one ACTIVE.
+    let list = mock!(aws_sdk_accessanalyzer::Client::list_analyzers)
+        .sequence()
+        .output(|| {
+            analyzers(
+                vec![analyzer(
+                    "unused",
+                    Type::AccountUnusedAccess,
+                    AnalyzerStatus::Active,
+                )],
+                Some("p2"),
+            )
+        })
+        .output(|| analyzers(Vec::new(), None))
+        .output(|| {
+            analyzers(
+                vec![
+                    analyzer("org-external", Type::Account, AnalyzerStatus::Active),
+                    analyzer("unused", Type::AccountUnusedAccess, AnalyzerStatus::Active),
+                ],
+                None,
+            )
+        })
+        .build();
+    let create = mock!(aws_sdk_accessanalyzer::Client::create_analyzer)
+        .match_requests(|q| {
+            q.analyzer_name() == Some("org-external") && q.r#type() == Some(&Type::Account)
+        })
+        .then_output(|| CreateAnalyzerOutput::builder().arn("arn:x").build());
+    let mut c = clients(idle_guardduty());
+    c.analyzer = mock_client!(aws_sdk_accessanalyzer, RuleMode::MatchAny, [&list, &create]);
+    let out = execute(&r, &c, &t, Mode::Enforce, "quell:exempt").await;
+    // Read back ACTIVE, but its type was quell's guess: said, not claimed.
+    let Outcome::Unconfirmed { unchecked, .. } = &out else {
+        panic!("{out:?}")
+    };
+    assert!(
+        unchecked.contains("type ACCOUNT") && unchecked.contains("--type <TYPE>"),
+        "{unchecked}"
+    );
+    assert!(!unchecked.contains("CREATING"), "{unchecked}");
+    assert_eq!((list.num_calls(), create.num_calls()), (3, 1));
+}
+
+#[tokio::test]
+async fn an_analyzer_still_creating_is_unconfirmed_and_one_made_meanwhile_is_read_back() {
+    let r = TamperRestore::default();
+    let t = r.target(&deleted("org-external")).unwrap();
+    let list = mock!(aws_sdk_accessanalyzer::Client::list_analyzers)
+        .sequence()
+        .output(|| analyzers(Vec::new(), None))
+        .output(|| {
+            analyzers(
+                vec![analyzer(
+                    "org-external",
+                    Type::Account,
+                    AnalyzerStatus::Creating,
+                )],
+                None,
+            )
+        })
+        .build();
+    // A person made it between quell's read and its write: ConflictException, then read back.
+    let conflict = mock!(aws_sdk_accessanalyzer::Client::create_analyzer).then_error(|| {
+        CreateAnalyzerError::ConflictException(
+            aws_sdk_accessanalyzer::types::error::ConflictException::builder()
+                .message("exists")
+                .resource_id("org-external")
+                .resource_type("Analyzer")
+                .build()
+                .unwrap(),
+        )
+    });
+    let mut c = clients(idle_guardduty());
+    c.analyzer = mock_client!(
+        aws_sdk_accessanalyzer,
+        RuleMode::MatchAny,
+        [&list, &conflict]
+    );
+    let out = execute(&r, &c, &t, Mode::Enforce, "quell:exempt").await;
+    let Outcome::Unconfirmed { unchecked, .. } = &out else {
+        panic!("{out:?}")
+    };
+    assert!(unchecked.contains("CREATING"), "{unchecked}");
+    assert_eq!((list.num_calls(), conflict.num_calls()), (2, 1));
+}
+
+#[tokio::test]
+async fn an_analyzer_of_another_type_or_one_failed_is_escalated_and_nothing_made() {
+    let r = TamperRestore::default();
+    for (left, says) in [
+        (
+            analyzer("account-external", Type::Account, AnalyzerStatus::Active),
+            "account-external (ACCOUNT)",
+        ),
+        (
+            analyzer("org-external", Type::Account, AnalyzerStatus::Failed),
+            "reads FAILED",
+        ),
+        // An ACCOUNT analyzer of another name, failed: no room for another ACCOUNT one.
+        (
+            analyzer("old", Type::Account, AnalyzerStatus::Failed),
+            "old (ACCOUNT, FAILED)",
+        ),
+        // The name back as an unused-access analyzer, and nothing analyzes external access.
+        (
+            analyzer(
+                "org-external",
+                Type::AccountUnusedAccess,
+                AnalyzerStatus::Active,
+            ),
+            "back as ACCOUNT_UNUSED_ACCESS",
+        ),
+    ] {
+        let t = r.target(&deleted("org-external")).unwrap();
+        let list = mock!(aws_sdk_accessanalyzer::Client::list_analyzers)
+            .then_output(move || analyzers(vec![left.clone()], None));
+        let create = mock!(aws_sdk_accessanalyzer::Client::create_analyzer)
+            .then_output(|| CreateAnalyzerOutput::builder().build());
+        let mut c = clients(idle_guardduty());
+        c.analyzer = mock_client!(aws_sdk_accessanalyzer, RuleMode::MatchAny, [&list, &create]);
+        let out = execute(&r, &c, &t, Mode::Enforce, "quell:exempt").await;
+        let Outcome::Failed { error, code, .. } = &out else {
+            panic!("{out:?}")
+        };
+        assert_eq!(code.as_deref(), Some("ManualActionRequired"), "{error}");
+        assert!(
+            error.contains(says) && error.contains("create-analyzer"),
+            "{error}"
+        );
+        assert_eq!(create.num_calls(), 0, "{says}");
+        let note = out.note("tamper-restore", &r.describe(&t));
+        assert!(note.contains("mallory"), "{note}");
+    }
+}
+
+#[test]
+fn an_analyzer_name_access_analyzer_would_refuse_is_refused_before_any_call() {
+    let r = TamperRestore::default();
+    for bad in ["1st", "a b", "a;rm", "", &"a".repeat(256)] {
+        assert!(r.target(&deleted(bad)).is_err(), "{bad:?}");
+    }
+    assert!(r
+        .target(&call("access-analyzer:DeleteAnalyzer", json!({})))
+        .is_err());
+    assert!(r.target(&deleted("Org_external-1.a")).is_ok());
+}
+
+// ------------------------------------------------------------ AWS Config delivery channel
+
+use aws_sdk_config::operation::describe_configuration_recorder_status::DescribeConfigurationRecorderStatusOutput;
+use aws_sdk_config::operation::describe_delivery_channels::DescribeDeliveryChannelsOutput;
+use aws_sdk_config::operation::put_delivery_channel::PutDeliveryChannelOutput;
+use aws_sdk_config::operation::start_configuration_recorder::StartConfigurationRecorderOutput;
+use aws_sdk_config::types::{ConfigurationRecorderStatus, DeliveryChannel};
+
+fn with_bucket() -> TamperRestore {
+    let mut r = TamperRestore::default();
+    r.configure(&|k| (k == "QUELL_CONFIG_BUCKET").then(|| "org-config-bucket".to_string()))
+        .unwrap();
+    r
+}
+
+/// The sample call: the channel `default` deleted.
+fn channel_deleted() -> Finding {
+    call(
+        "config:DeleteDeliveryChannel",
+        json!({"deliveryChannelName": "default"}),
+    )
+}
+
+fn recorders(list: &[(&str, bool, Option<&str>)]) -> DescribeConfigurationRecorderStatusOutput {
+    DescribeConfigurationRecorderStatusOutput::builder()
+        .set_configuration_recorders_status(Some(
+            list.iter()
+                .map(|(n, on, principal)| {
+                    let mut b = ConfigurationRecorderStatus::builder()
+                        .name(*n)
+                        .recording(*on);
+                    if let Some(p) = principal {
+                        b = b.service_principal(*p);
+                    }
+                    b.build()
+                })
+                .collect(),
+        ))
+        .build()
+}
+
+#[tokio::test]
+async fn a_deleted_delivery_channel_is_made_again_to_the_organizations_bucket_and_recording_restarted(
+) {
+    let r = with_bucket();
+    let t = r.target(&channel_deleted()).unwrap();
+    let channels = mock!(aws_sdk_config::Client::describe_delivery_channels)
+        .sequence()
+        .output(|| DescribeDeliveryChannelsOutput::builder().build())
+        .output(|| {
+            DescribeDeliveryChannelsOutput::builder()
+                .delivery_channels(
+                    DeliveryChannel::builder()
+                        .name("default")
+                        .s3_bucket_name("org-config-bucket")
+                        .build(),
+                )
+                .build()
+        })
+        .build();
+    // The customer's recorder stopped (Config refuses to delete a recording one's channel), and a
+    // service-linked one, which is its service's to run.
+    let status = mock!(aws_sdk_config::Client::describe_configuration_recorder_status)
+        .sequence()
+        .output(|| {
+            recorders(&[
+                ("default", false, None),
+                (
+                    "AWSConfigurationRecorderForX",
+                    false,
+                    Some("x.amazonaws.com"),
+                ),
+            ])
+        })
+        .output(|| {
+            recorders(&[
+                ("default", true, None),
+                (
+                    "AWSConfigurationRecorderForX",
+                    false,
+                    Some("x.amazonaws.com"),
+                ),
+            ])
+        })
+        .build();
+    let put = mock!(aws_sdk_config::Client::put_delivery_channel)
+        .match_requests(|q| {
+            q.delivery_channel().and_then(|c| c.name()) == Some("default")
+                && q.delivery_channel().and_then(|c| c.s3_bucket_name())
+                    == Some("org-config-bucket")
+        })
+        .then_output(|| PutDeliveryChannelOutput::builder().build());
+    let start = mock!(aws_sdk_config::Client::start_configuration_recorder)
+        .match_requests(|q| q.configuration_recorder_name() == Some("default"))
+        .then_output(|| StartConfigurationRecorderOutput::builder().build());
+    let mut c = clients(idle_guardduty());
+    c.config = mock_client!(
+        aws_sdk_config,
+        RuleMode::MatchAny,
+        [&channels, &status, &put, &start]
+    );
+    let out = execute(&r, &c, &t, Mode::Enforce, "quell:exempt").await;
+    assert!(matches!(out, Outcome::Remediated { .. }), "{out:?}");
+    assert_eq!(
+        (put.num_calls(), start.num_calls(), channels.num_calls()),
+        (1, 1, 2)
+    );
+}
+
+#[tokio::test]
+async fn a_deleted_channel_with_no_recorder_left_is_escalated_and_nothing_made() {
+    let r = with_bucket();
+    let t = r.target(&channel_deleted()).unwrap();
+    let channels = mock!(aws_sdk_config::Client::describe_delivery_channels)
+        .then_output(|| DescribeDeliveryChannelsOutput::builder().build());
+    let status = mock!(aws_sdk_config::Client::describe_configuration_recorder_status)
+        .then_output(|| recorders(&[]));
+    let put = mock!(aws_sdk_config::Client::put_delivery_channel)
+        .then_output(|| PutDeliveryChannelOutput::builder().build());
+    let mut c = clients(idle_guardduty());
+    c.config = mock_client!(
+        aws_sdk_config,
+        RuleMode::MatchAny,
+        [&channels, &status, &put]
+    );
+    let out = execute(&r, &c, &t, Mode::Enforce, "quell:exempt").await;
+    let Outcome::Failed { error, code, .. } = &out else {
+        panic!("{out:?}")
+    };
+    assert_eq!(code.as_deref(), Some("ManualActionRequired"));
+    assert!(
+        error.contains("put-configuration-recorder")
+            && error.contains(r#"'{"name":"default","s3BucketName":"org-config-bucket"}'"#),
+        "{error}"
+    );
+    assert_eq!(put.num_calls(), 0);
+}
+
+#[test]
+fn the_config_bucket_setting_is_checked_before_any_call() {
+    for bad in ["UPPER", "a", "has space", "-lead", "a..b", &"b".repeat(64)] {
+        let mut r = TamperRestore::default();
+        let e = r
+            .configure(&|k| (k == "QUELL_CONFIG_BUCKET").then(|| bad.to_string()))
+            .unwrap_err();
+        assert_eq!(e.var, "QUELL_CONFIG_BUCKET", "{bad}");
+    }
+    // Unset: the deleted channel is escalated with the command, as before.
+    assert!(matches!(
+        TamperRestore::default()
+            .target(&channel_deleted())
+            .unwrap()
+            .what,
+        What::Escalate { .. }
+    ));
+}
+
+#[tokio::test]
+async fn a_channel_made_again_to_another_bucket_is_put_before_a_person_and_recording_left() {
+    let r = with_bucket();
+    let t = r.target(&channel_deleted()).unwrap();
+    let channels = mock!(aws_sdk_config::Client::describe_delivery_channels).then_output(|| {
+        DescribeDeliveryChannelsOutput::builder()
+            .delivery_channels(
+                DeliveryChannel::builder()
+                    .name("mine")
+                    .s3_bucket_name("somewhere-else")
+                    .build(),
+            )
+            .build()
+    });
+    let status = mock!(aws_sdk_config::Client::describe_configuration_recorder_status)
+        .then_output(|| recorders(&[("default", false, None)]));
+    let start = mock!(aws_sdk_config::Client::start_configuration_recorder)
+        .then_output(|| StartConfigurationRecorderOutput::builder().build());
+    let mut c = clients(idle_guardduty());
+    c.config = mock_client!(
+        aws_sdk_config,
+        RuleMode::MatchAny,
+        [&channels, &status, &start]
+    );
+    let out = execute(&r, &c, &t, Mode::Enforce, "quell:exempt").await;
+    let Outcome::Failed { error, code, .. } = &out else {
+        panic!("{out:?}")
+    };
+    assert_eq!(code.as_deref(), Some("ManualActionRequired"));
+    assert!(
+        error.contains("'somewhere-else'") && error.contains("'mine'"),
+        "{error}"
+    );
+    assert_eq!(start.num_calls(), 0);
 }

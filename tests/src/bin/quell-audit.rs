@@ -108,6 +108,14 @@ fn iam_action(c: &Call) -> Option<String> {
                 ("PUT", "/finding") => "UpdateFindings",
                 ("GET", p) if p.starts_with("/finding/") => "GetFinding",
                 ("POST", "/finding") => "ListFindings",
+                ("PUT", "/analyzer") => "CreateAnalyzer",
+                ("GET", "/analyzer") => "ListAnalyzers",
+                ("GET", p) if p.starts_with("/analyzer/") && !p[10..].contains('/') => {
+                    "GetAnalyzer"
+                }
+                ("DELETE", p) if p.starts_with("/analyzer/") && !p[10..].contains('/') => {
+                    "DeleteAnalyzer"
+                }
                 _ => return None,
             };
             Some(format!("access-analyzer:{op}"))
