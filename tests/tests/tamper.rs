@@ -522,6 +522,21 @@ async fn a_deleted_delivery_channel_is_made_again_to_the_organizations_bucket() 
         .is_empty());
 }
 
+/// The member's Security Hub control finding `control` on its account, seeded NEW, and `event`'s
+/// finding made that one (its Id), so quell's record lands on a finding the member has.
+async fn on_member_control(s: &Setup, event: &mut Value, control: &str) -> String {
+    let id = seed::control_finding(
+        &s.member,
+        MEMBER,
+        control,
+        "NEW",
+        ("AwsAccount", &format!("AWS::::Account:{MEMBER}")),
+    )
+    .await;
+    event["detail"]["findings"][0]["Id"] = json!(id);
+    id
+}
+
 /// Every analyzer of the member in us-east-1: (name, type, status).
 async fn analyzers_of(aa: &aws_sdk_accessanalyzer::Client) -> Vec<(String, String, String)> {
     let mut all: Vec<(String, String, String)> = aa
@@ -1086,17 +1101,8 @@ async fn the_sensors_posture_controls_put_the_detector_and_the_recorder_back() {
         .unwrap()
         .detector_ids()
         .is_empty());
-    let event = events::load("securityhub-imported-fsbp-guardduty-1.json", &[]);
-    let control = seed::control_finding(
-        &s.member,
-        MEMBER,
-        "GuardDuty.1",
-        "NEW",
-        ("AwsAccount", &format!("AWS::::Account:{MEMBER}")),
-    )
-    .await;
-    let mut event = event;
-    event["detail"]["findings"][0]["Id"] = json!(control);
+    let mut event = events::load("securityhub-imported-fsbp-guardduty-1.json", &[]);
+    let control = on_member_control(&s, &mut event, "GuardDuty.1").await;
     let resp = quell::runtime::handle(&TamperRestore::default(), &s.ctx, event)
         .await
         .expect("handled");
@@ -1240,15 +1246,7 @@ async fn a_cloudwatch_control_makes_quells_alarm_only_where_a_filter_feeds_it() 
     };
     assert!(alarm("quell-cis-RootAccountUsage").await.is_empty());
     let mut event = events::load("securityhub-imported-cis-cloudwatch-1.json", &[]);
-    let id = seed::control_finding(
-        &s.member,
-        MEMBER,
-        "CloudWatch.1",
-        "NEW",
-        ("AwsAccount", &format!("AWS::::Account:{MEMBER}")),
-    )
-    .await;
-    event["detail"]["findings"][0]["Id"] = json!(id);
+    let id = on_member_control(&s, &mut event, "CloudWatch.1").await;
     let resp = quell::runtime::handle(&TamperRestore::default(), &s.ctx, event.clone())
         .await
         .expect("handled");
@@ -1267,20 +1265,12 @@ async fn a_cloudwatch_control_makes_quells_alarm_only_where_a_filter_feeds_it() 
     assert!(note.unwrap_or_default().contains("SNS"));
 
     // CloudWatch.3: no filter of the member feeds ConsoleSigninWithoutMFA, so no alarm is made.
-    let id = seed::control_finding(
-        &s.member,
-        MEMBER,
-        "CloudWatch.3",
-        "NEW",
-        ("AwsAccount", &format!("AWS::::Account:{MEMBER}")),
-    )
-    .await;
     let text = serde_json::to_string(&event)
         .unwrap()
         .replace("CloudWatch.1", "CloudWatch.3")
         .replace("3c2b1a09-8f7e-4d6c-b5a4-93827160f551", "3c2b1a09-8f7e-4d6c-b5a4-93827160f553");
     let mut event: Value = serde_json::from_str(&text).unwrap();
-    event["detail"]["findings"][0]["Id"] = json!(id);
+    let id = on_member_control(&s, &mut event, "CloudWatch.3").await;
     let resp = quell::runtime::handle(&TamperRestore::default(), &s.ctx, event)
         .await
         .expect("handled");
