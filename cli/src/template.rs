@@ -590,6 +590,12 @@ pub const SETTINGS: &[(&str, &str, &str, &str)] = &[
         "ConfigDeliveryBucket",
         "the organization's AWS Config bucket, where every account's delivery channel delivers: a deleted channel is made again to it (its policy must let AWS Config write from every member). Empty: a deleted channel is escalated with the command",
     ),
+    (
+        "tamper-restore",
+        "QUELL_TRAIL_BUCKET",
+        "TrailBucket",
+        "the organization's CloudTrail bucket, where the accounts' own trails deliver: a deleted trail that left its account with no multi-Region trail is made again to it (its policy must let CloudTrail write from every member). Empty: a deleted trail is escalated with the command",
+    ),
 ];
 
 fn function(w: &mut String, s: &Spec) {

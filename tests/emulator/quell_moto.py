@@ -936,6 +936,71 @@ def _unique_dbi_resource_id(self, *args, **kwargs):
 
 _DBInstance.__init__ = _unique_dbi_resource_id
 
+# ------------------------------------------------------------------ CloudTrail trails
+
+from moto.cloudtrail.models import CloudTrailBackend as _CloudTrailBackend  # noqa: E402
+from moto.cloudtrail.models import Trail as _Trail  # noqa: E402
+from moto.cloudtrail.exceptions import S3BucketDoesNotExistException  # noqa: E402
+
+
+def _lets_cloudtrail_write(bucket):
+    """Whether the bucket's policy allows cloudtrail.amazonaws.com s3:PutObject, as CreateTrail
+    requires of any bucket (InsufficientS3BucketPolicyException otherwise)."""
+    if not bucket.policy:
+        return False
+    try:
+        doc = json.loads(bucket.policy.decode() if isinstance(bucket.policy, bytes) else bucket.policy)
+    except ValueError:
+        return False
+    statements = doc.get("Statement") or []
+    if isinstance(statements, dict):
+        statements = [statements]
+    for s in statements:
+        if s.get("Effect") != "Allow":
+            continue
+        principal = s.get("Principal") or {}
+        services = principal.get("Service", []) if isinstance(principal, dict) else []
+        services = [services] if isinstance(services, str) else services
+        actions = s.get("Action") or []
+        actions = [actions] if isinstance(actions, str) else actions
+        if "cloudtrail.amazonaws.com" in services and any(
+            a in ("s3:PutObject", "s3:*", "*") for a in actions
+        ):
+            return True
+    return False
+
+
+def _check_trail_bucket(self):
+    """As CloudTrail: the bucket may be any account's (an organization's log archive bucket), and
+    its policy must let CloudTrail write (moto looks in the trail's own account, and at no policy)."""
+    owner = _bucket_owner(self.bucket_name)
+    if owner is None:
+        raise S3BucketDoesNotExistException(f"S3 bucket {self.bucket_name} does not exist!")
+    if not _lets_cloudtrail_write(owner[1]):
+        raise _JsonRESTError(
+            "InsufficientS3BucketPolicyException",
+            f"Incorrect S3 bucket policy is detected for bucket: {self.bucket_name}",
+        )
+
+
+_Trail.check_bucket_exists = _check_trail_bucket
+
+_moto_create_trail = _CloudTrailBackend.create_trail
+
+
+def _create_trail(self, name, *args, **kwargs):
+    """As CloudTrail: a second trail by a name the account's Region holds is refused (moto
+    replaces the first)."""
+    if name in self.trails:
+        raise _JsonRESTError(
+            "TrailAlreadyExistsException",
+            f"Trail {name} already exists for customer: {self.account_id}",
+        )
+    return _moto_create_trail(self, name, *args, **kwargs)
+
+
+_CloudTrailBackend.create_trail = _create_trail
+
 # ------------------------------------------------------------------ CloudTrail LookupEvents
 
 from moto.cloudtrail import urls as cloudtrail_urls  # noqa: E402,F401
@@ -1259,15 +1324,22 @@ from moto.config.models import ConfigBackend as _ConfigBackend  # noqa: E402
 from moto.core.exceptions import JsonRESTError as _JsonRESTError  # noqa: E402
 
 
-def _bucket_exists(name):
-    """Whether any account of the emulator has the S3 bucket `name` (bucket names are global)."""
+def _bucket_owner(name):
+    """The account of the emulator that has the S3 bucket `name`, and the bucket (bucket names
+    are global); None where no account has it."""
     from moto.s3.models import s3_backends
 
-    for _, per in list(dict.items(s3_backends)):
+    for account, per in list(dict.items(s3_backends)):
         for _, backend in list(dict.items(per)):
-            if name in getattr(backend, "buckets", {}):
-                return True
-    return False
+            bucket = getattr(backend, "buckets", {}).get(name)
+            if bucket is not None:
+                return account, bucket
+    return None
+
+
+def _bucket_exists(name):
+    """Whether any account of the emulator has the S3 bucket `name` (bucket names are global)."""
+    return _bucket_owner(name) is not None
 
 
 _moto_put_delivery_channel = _ConfigBackend.put_delivery_channel

@@ -85,6 +85,31 @@ pub async fn public_bucket(cfg: &SdkConfig, name: &str, tags: &[(&str, &str)]) {
     }
 }
 
+/// A trail's bucket in `cfg`'s account, as [`public_bucket`] makes it, with the bucket policy
+/// CloudTrail asks for before it delivers to a bucket (CreateTrail refuses one without it).
+pub async fn trail_bucket(cfg: &SdkConfig, name: &str) {
+    public_bucket(cfg, name, &[]).await;
+    let policy = serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "AWSCloudTrailAclCheck", "Effect": "Allow",
+             "Principal": {"Service": "cloudtrail.amazonaws.com"},
+             "Action": "s3:GetBucketAcl", "Resource": format!("arn:aws:s3:::{name}")},
+            {"Sid": "AWSCloudTrailWrite", "Effect": "Allow",
+             "Principal": {"Service": "cloudtrail.amazonaws.com"},
+             "Action": "s3:PutObject", "Resource": format!("arn:aws:s3:::{name}/AWSLogs/*"),
+             "Condition": {"StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control"}}}
+        ]
+    });
+    quell::member::s3_client(cfg)
+        .put_bucket_policy()
+        .bucket(name)
+        .policy(policy.to_string())
+        .send()
+        .await
+        .expect("trail bucket policy");
+}
+
 /// The bucket's Block Public Access, as the emulator holds it (`None`: none configured).
 pub async fn public_access_block(
     cfg: &SdkConfig,

@@ -775,7 +775,7 @@ async fn a_trail_stopped_in_the_alarm_window_logs_again_until_undone() {
     let central = emu.central_config();
     let member = emu.account_config(MEMBER).await;
     seed::member_role(&member, CENTRAL).await;
-    seed::public_bucket(&member, "quell-alarm-trail-logs", &[]).await;
+    seed::trail_bucket(&member, "quell-alarm-trail-logs").await;
     let ct = aws_sdk_cloudtrail::Client::new(&member);
     // A single-region trail without log file validation, which logged until mallory stopped it.
     ct.create_trail()

@@ -327,7 +327,7 @@ async fn every_function_binary_fixes_one_finding_through_the_runtime_api() {
 
     {
         const ID: &str = "cloudtrail-restore-logging";
-        seed::public_bucket(&member, "quell-demo-trail-logs", &[]).await;
+        seed::trail_bucket(&member, "quell-demo-trail-logs").await;
         aws_sdk_cloudtrail::Client::new(&member)
             .create_trail()
             .name("org-audit")

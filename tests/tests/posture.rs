@@ -628,7 +628,7 @@ async fn multi_region_with_validation(
 #[tokio::test]
 async fn a_stopped_trail_logs_again_multi_region_with_validation() {
     let m = member().await;
-    seed::public_bucket(&m.cfg, "quell-demo-trail-logs", &[]).await;
+    seed::trail_bucket(&m.cfg, "quell-demo-trail-logs").await;
     let ct = aws_sdk_cloudtrail::Client::new(&m.cfg);
     ct.create_trail()
         .name("org-audit")
@@ -667,7 +667,7 @@ async fn a_stopped_trail_logs_again_multi_region_with_validation() {
 #[tokio::test]
 async fn a_trail_made_single_region_or_blind_to_management_events_is_put_back() {
     let m = member().await;
-    seed::public_bucket(&m.cfg, "quell-demo-trail-logs", &[]).await;
+    seed::trail_bucket(&m.cfg, "quell-demo-trail-logs").await;
     let ct = aws_sdk_cloudtrail::Client::new(&m.cfg);
     ct.create_trail()
         .name("org-audit")

@@ -299,7 +299,7 @@ async fn a_trail_that_leaves_management_events_out_logs_them_again_and_undo_puts
 ) {
     use aws_sdk_cloudtrail::types::{DataResource, EventSelector, ReadWriteType};
     let m = member().await;
-    seed::public_bucket(&m.cfg, "quell-demo-trail-logs", &[]).await;
+    seed::trail_bucket(&m.cfg, "quell-demo-trail-logs").await;
     let ct = aws_sdk_cloudtrail::Client::new(&m.cfg);
     // Multi-region, validated and logging: only its selectors are wrong. They log the bucket's
     // object events, and no management event.

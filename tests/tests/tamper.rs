@@ -522,6 +522,134 @@ async fn a_deleted_delivery_channel_is_made_again_to_the_organizations_bucket() 
         .is_empty());
 }
 
+/// tamper-restore as a deployment with the organization's trail bucket `bucket` configures it.
+fn with_trail_bucket(bucket: &str) -> TamperRestore {
+    let mut r = TamperRestore::default();
+    r.configure(&|k| (k == "QUELL_TRAIL_BUCKET").then(|| bucket.to_string()))
+        .unwrap();
+    r
+}
+
+/// The member's trails as DescribeTrails reads them: (name, bucket, multi-Region, validation,
+/// logging).
+async fn trails_of(ct: &aws_sdk_cloudtrail::Client) -> Vec<(String, String, bool, bool, bool)> {
+    let out = ct.describe_trails().send().await.unwrap();
+    let mut v = Vec::new();
+    for t in out.trail_list() {
+        let name = t.name().unwrap_or_default().to_string();
+        let logging = ct
+            .get_trail_status()
+            .name(&name)
+            .send()
+            .await
+            .unwrap()
+            .is_logging()
+            .unwrap_or(false);
+        v.push((
+            name,
+            t.s3_bucket_name().unwrap_or_default().to_string(),
+            t.is_multi_region_trail().unwrap_or(false),
+            t.log_file_validation_enabled().unwrap_or(false),
+            logging,
+        ));
+    }
+    v.sort();
+    v
+}
+
+/// No CloudTrail call but reads since the call log was last cleared.
+async fn assert_no_trail_write(s: &Setup) {
+    let writes: Vec<_> = s
+        .emu
+        .calls()
+        .await
+        .into_iter()
+        .filter(|c| {
+            c.service == "cloudtrail"
+                && !["DescribeTrails", "GetTrailStatus"].contains(&c.action.as_str())
+        })
+        .collect();
+    assert!(writes.is_empty(), "{writes:?}");
+}
+
+#[tokio::test]
+async fn a_deleted_trail_is_made_again_to_the_organizations_bucket_where_nothing_else_logs_the_account(
+) {
+    const EVENT: &str = "cloudtrail-cloudtrail-deletetrail.json";
+    const NAME: &str = "stratus-red-team-cloudtraild-trail-kvrwohmiai";
+    let s = setup().await;
+    let ct = aws_sdk_cloudtrail::Client::new(&s.member);
+    // The organization's trail bucket, in another account (the central one here), with the
+    // policy CloudTrail asks for; and one without it.
+    seed::trail_bucket(&s.central, "org-trail-bucket").await;
+    seed::public_bucket(&s.central, "no-trail-policy", &[]).await;
+    // The member's own trail, logging; the tampering: deleted.
+    ct.create_trail()
+        .name(NAME)
+        .s3_bucket_name("org-trail-bucket")
+        .send()
+        .await
+        .unwrap();
+    ct.start_logging().name(NAME).send().await.unwrap();
+    ct.delete_trail().name(NAME).send().await.unwrap();
+    assert!(trails_of(&ct).await.is_empty());
+
+    // A bucket CloudTrail may not write to: refused at CreateTrail, the failure recorded, and
+    // nothing made.
+    let (outcome, note) = replay_with(&s, &with_trail_bucket("no-trail-policy"), events::load(EVENT, &[])).await;
+    assert_eq!(outcome, "FAILED", "{note}");
+    assert!(note.contains("InsufficientS3BucketPolicy"), "{note}");
+    assert!(trails_of(&ct).await.is_empty());
+
+    // Made again by its name, everywhere, validated, to the organization's bucket, and logging;
+    // UNCONFIRMED: the deleted trail's key, log group and selectors are not in the call.
+    let r = with_trail_bucket("org-trail-bucket");
+    let second = events::load(EVENT, &[("00000000-0000-0000-0000-000000000018", "00000000-0000-0000-0000-0000000000fc")]);
+    let (outcome, note) = replay_with(&s, &r, second).await;
+    assert_eq!(outcome, "UNCONFIRMED", "{note}");
+    assert_eq!(
+        trails_of(&ct).await,
+        vec![(NAME.into(), "org-trail-bucket".into(), true, true, true)]
+    );
+    // A later delivery finds it there: nothing written.
+    s.emu.clear_calls().await;
+    let third = events::load(EVENT, &[("00000000-0000-0000-0000-000000000018", "00000000-0000-0000-0000-0000000000fd")]);
+    let resp = quell::runtime::handle(&r, &s.ctx, third).await.expect("handled");
+    assert_eq!(resp.reports[0].outcome.name(), "UNCONFIRMED", "{:?}", resp.reports[0]);
+    assert_no_trail_write(&s).await;
+
+    // Deleted again beside another multi-Region trail that still logs the account: the deleted
+    // one was a second trail, whose settings the call does not hold. Escalated, nothing made.
+    ct.create_trail()
+        .name("team-audit")
+        .s3_bucket_name("org-trail-bucket")
+        .is_multi_region_trail(true)
+        .send()
+        .await
+        .unwrap();
+    ct.delete_trail().name(NAME).send().await.unwrap();
+    s.emu.clear_calls().await;
+    let fourth = events::load(EVENT, &[("00000000-0000-0000-0000-000000000018", "00000000-0000-0000-0000-0000000000fe")]);
+    let (outcome, note) = replay_with(&s, &r, fourth).await;
+    assert_eq!(outcome, "FAILED", "{note}");
+    assert!(
+        note.contains("ManualActionRequired") && note.contains("'team-audit' still logs"),
+        "{note}"
+    );
+    // The channel's message carries the whole command (Security Hub's note is cut at 512).
+    let sent = s.emu.sns_messages().await;
+    let message = sent.last().unwrap()["message"].as_str().unwrap().to_string();
+    assert!(
+        message.contains(&format!("aws cloudtrail create-trail --region us-east-1 --name '{NAME}'")),
+        "{message}"
+    );
+    assert_no_trail_write(&s).await;
+    assert_eq!(
+        trails_of(&ct).await,
+        vec![("team-audit".into(), "org-trail-bucket".into(), true, false, false)]
+    );
+}
+
 /// The member's Security Hub control finding `control` on its account, seeded NEW, and `event`'s
 /// finding made that one (its Id), so quell's record lands on a finding the member has.
 async fn on_member_control(s: &Setup, event: &mut Value, control: &str) -> String {

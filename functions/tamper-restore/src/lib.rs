@@ -16,12 +16,13 @@
 //! | securityhub:BatchDisableStandards | each standard the call disabled enabled again (BatchEnableStandards with the standard its subscription ARN names, the call's own request), verified with GetEnabledStandards: READY; PENDING or INCOMPLETE is UNCONFIRMED, DELETING retried; a disable AWS made itself (Security Hub's central configuration) is escalated, not fought |
 //! | securityhub:DisableImportFindingsForProduct (one of AWS's integrations, `product-subscription/aws/<name>`) | the import enabled again (EnableImportFindingsForProduct), verified with ListEnabledProductsForImport; a partner's product is escalated (its product ARN holds the vendor's account, which the call does not) |
 //! | config:DeleteDeliveryChannel, where the deployment names the organization's Config bucket (QUELL_CONFIG_BUCKET) | the channel made again by its name, delivering to that bucket, and every recorder the deletion left stopped started again, verified with DescribeDeliveryChannels and DescribeConfigurationRecorderStatus; without the setting, escalated with the command |
+//! | cloudtrail:DeleteTrail, where the deployment names the organization's trail bucket (QUELL_TRAIL_BUCKET) and no other multi-Region trail still logs the account | the trail made again by its name, multi-Region, with log file validation, delivering to that bucket, and started, verified with DescribeTrails and GetTrailStatus; UNCONFIRMED, as the deleted trail's key, CloudWatch Logs delivery and event selectors are not in the call; without the setting, or where another trail still covers the account, escalated with the command |
 //! | access-analyzer:DeleteAnalyzer | where the account and Region are left with no external access analyzer, one made again with the deleted one's name (type ACCOUNT), verified with ListAnalyzers; UNCONFIRMED, as the deleted one's type is not in the call; where one remains, the deleted analyzer was of another type, which the call does not hold: escalated with the command |
 //! | GuardDuty.1, guardduty-enabled-centralized (posture) | as DeleteDetector / UpdateDetector: a detector made where there is none, a disabled one enabled |
 //! | Config.1 (posture) | every stopped recorder started; no recorder at all is escalated with the command |
 //! | CloudWatch.1–14 (posture) | where a metric filter of the account and Region feeds the control's CIS metric, quell's alarm on it (`quell-cis-<metric>`) made if missing, verified with DescribeAlarms; UNCONFIRMED, as the control also asks for an SNS subscriber (quell's alarms reach the team through EventBridge) and a filter on a multi-Region trail's group; no filter at all (a member account under an organization trail) is escalated, and no alarm made |
 //! | CloudTrail.2, CloudTrail.5, EC2.6 (posture) | escalated with the command: a KMS key, a log group and role, a flow log destination are the organization's to choose |
-//! | guardduty:DisassociateFromAdministratorAccount, guardduty:DisassociateFromMasterAccount, config:DeleteConfigurationRecorder, cloudtrail:DeleteTrail, ec2:DeleteFlowLogs, events:DeleteRule, events:RemoveTargets | escalated (ManualActionRequired, NOTIFIED) with the exact command: what was there is not in the call (a bucket, a role, a destination), or the change is the administrator's to make |
+//! | guardduty:DisassociateFromAdministratorAccount, guardduty:DisassociateFromMasterAccount, config:DeleteConfigurationRecorder, ec2:DeleteFlowLogs, events:DeleteRule, events:RemoveTargets | escalated (ManualActionRequired, NOTIFIED) with the exact command: what was there is not in the call (a bucket, a role, a destination), or the change is the administrator's to make |
 //!
 //! Whom it believes: the call comes as CloudTrail recorded it, forwarded by the member (the parser
 //! holds the record's account to the envelope's and its `source` to the service's). Every value
@@ -49,6 +50,8 @@ const ENABLE_STANDARDS: &str = "securityhub:BatchEnableStandards";
 const ENABLE_IMPORT: &str = "securityhub:EnableImportFindingsForProduct";
 const CREATE_ANALYZER: &str = "access-analyzer:CreateAnalyzer";
 const PUT_CHANNEL: &str = "config:PutDeliveryChannel";
+const CREATE_TRAIL: &str = "cloudtrail:CreateTrail";
+const START_LOGGING: &str = "cloudtrail:StartLogging";
 
 /// Every call this function answers: the first [`RESTORED_COUNT`] are put back ([`RESTORED`]),
 /// the rest escalated with the command a person runs ([`ESCALATED`]).
@@ -65,17 +68,18 @@ pub const CALLS: &[&str] = &[
     "securityhub:DisableImportFindingsForProduct",
     "access-analyzer:DeleteAnalyzer",
     "config:DeleteDeliveryChannel",
+    "cloudtrail:DeleteTrail",
     "guardduty:DisassociateFromAdministratorAccount",
     "guardduty:DisassociateFromMasterAccount",
     "config:DeleteConfigurationRecorder",
-    "cloudtrail:DeleteTrail",
     "ec2:DeleteFlowLogs",
     "events:DeleteRule",
     "events:RemoveTargets",
 ];
-/// config:DeleteDeliveryChannel is restored only where QUELL_CONFIG_BUCKET is set; without it,
-/// it is escalated with the command.
-const RESTORED_COUNT: usize = 12;
+/// config:DeleteDeliveryChannel is restored only where QUELL_CONFIG_BUCKET is set, and
+/// cloudtrail:DeleteTrail where QUELL_TRAIL_BUCKET is; without them, they are escalated with the
+/// command.
+const RESTORED_COUNT: usize = 13;
 /// The calls quell restores from.
 pub const RESTORED: &[&str] = CALLS.split_at(RESTORED_COUNT).0;
 /// The calls quell escalates with the command a person runs.
@@ -103,6 +107,10 @@ pub struct TamperRestore {
     /// The organization's AWS Config bucket, where every account's delivery channel delivers
     /// (QUELL_CONFIG_BUCKET): a deleted channel is made again to it. None: escalated.
     pub config_bucket: Option<String>,
+    /// The organization's CloudTrail bucket, where the accounts' own trails deliver
+    /// (QUELL_TRAIL_BUCKET): a deleted trail that left the account with no multi-Region trail is
+    /// made again to it. None: escalated.
+    pub trail_bucket: Option<String>,
 }
 
 impl Default for TamperRestore {
@@ -111,6 +119,7 @@ impl Default for TamperRestore {
             namespace: "CISBenchmark".into(),
             trail_account: None,
             config_bucket: None,
+            trail_bucket: None,
         }
     }
 }
@@ -184,6 +193,14 @@ pub enum What {
         bucket: String,
         partition: String,
     },
+    /// A CloudTrail trail the call deleted, by its name, made again to `bucket` (the deployment's
+    /// QUELL_TRAIL_BUCKET) where no other multi-Region trail still logs the account.
+    Trail {
+        name: String,
+        bucket: String,
+        /// Whether apply made it (the deleted one's settings are not in the call).
+        made: Cached<bool>,
+    },
     /// An IAM Access Analyzer analyzer the call deleted, by its name. Plan records the status of
     /// one it finds by that name that is not yet ACTIVE (CREATING).
     Analyzer {
@@ -213,6 +230,7 @@ pub struct Clients {
     pub logs: aws_sdk_cloudwatchlogs::Client,
     pub events: aws_sdk_eventbridge::Client,
     pub analyzer: aws_sdk_accessanalyzer::Client,
+    pub cloudtrail: aws_sdk_cloudtrail::Client,
 }
 
 /// A name from `requestParameters`: 1 to 256 of letters, digits and `._-:/@+=,` (detector ids,
@@ -268,6 +286,72 @@ fn bucket_name_ok(b: &str) -> bool {
         && b.starts_with(|c: char| c.is_ascii_alphanumeric())
         && b.ends_with(|c: char| c.is_ascii_alphanumeric())
         && !b.contains("..")
+}
+
+/// A CloudTrail trail name: 3 to 128 of letters, digits and `._-`, starting and ending with a
+/// letter or digit.
+fn trail_name_ok(name: &str) -> bool {
+    (3..=128).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name.ends_with(|c: char| c.is_ascii_alphanumeric())
+}
+
+/// The name of the trail a DeleteTrail call deleted: its `name`, a trail name or the trail's ARN,
+/// which must be of the account and Region the call was made in (a trail is deleted in its home
+/// Region, by its owner).
+fn deleted_trail(request: &Value, account: &str, region: &str) -> Result<String, NotApplicable> {
+    let given = named(request, "/name", "trail")?;
+    let name = if given.starts_with("arn:") {
+        let parts: Vec<&str> = given.splitn(6, ':').collect();
+        match parts.as_slice() {
+            ["arn", p, "cloudtrail", r, a, res]
+                if p.starts_with("aws") && *r == region && *a == account =>
+            {
+                res.strip_prefix("trail/").unwrap_or_default().to_string()
+            }
+            _ => {
+                return Err(NotApplicable(format!(
+                    "the call's trail `{}` is not a trail of account {account} in {region}",
+                    given.chars().take(160).collect::<String>()
+                )))
+            }
+        }
+    } else {
+        given
+    };
+    if !trail_name_ok(&name) {
+        return Err(NotApplicable(format!(
+            "the call's trail `{}` is not a trail name",
+            name.chars().take(80).collect::<String>()
+        )));
+    }
+    Ok(name)
+}
+
+/// A setting naming an S3 bucket (the organization's Config or trail bucket), checked at start;
+/// unset or empty: None.
+fn bucket_setting(
+    get: &dyn Fn(&str) -> Option<String>,
+    var: &'static str,
+) -> Result<Option<String>, quell::config::ConfigError> {
+    let Some(b) = get(var)
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+    else {
+        return Ok(None);
+    };
+    if !bucket_name_ok(&b) {
+        return Err(quell::config::ConfigError {
+            var,
+            reason: format!(
+                "`{b}` is not an S3 bucket name (3 to 63 of lower-case letters, digits, . and -, starting and ending with a letter or digit)"
+            ),
+        });
+    }
+    Ok(Some(b))
 }
 
 /// An IAM Access Analyzer analyzer name: a letter, then letters, digits and `_.-`, 1 to 255.
@@ -598,7 +682,7 @@ impl TamperRestore {
                 let n = &q(&n);
                 (
                     format!("the CloudTrail trail {n} of account {a} was deleted (in {r})"),
-                    format!("aws cloudtrail create-trail --region {r} --name {n} --s3-bucket-name <THE_TRAIL_BUCKET> --is-multi-region-trail --enable-log-file-validation && aws cloudtrail start-logging --region {r} --name {n} (the organization trail lives in the management account, which a member cannot delete)"),
+                    format!("aws cloudtrail create-trail --region {r} --name {n} --s3-bucket-name <THE_TRAIL_BUCKET> --is-multi-region-trail --enable-log-file-validation && aws cloudtrail start-logging --region {r} --name {n} (or set QUELL_TRAIL_BUCKET, and quell makes it again; the organization trail lives in the management account, which a member cannot delete)"),
                 )
             }
             "logs:DeleteMetricFilter" => {
@@ -808,9 +892,9 @@ fn posture(f: &Finding) -> Result<Target, NotApplicable> {
 impl Remediation for TamperRestore {
     const SPEC: Spec = Spec {
         id: "tamper-restore",
-        summary: "Puts back the sensors a CloudTrail call turned off (GuardDuty detector and protection plans, Config recorder and delivery channel, Security Hub, its standards and AWS integrations' imports, the account's IAM Access Analyzer analyzer, quell's CIS alarms and metric filters, a trail's log group, quell's forwarding rules) and escalates who did it; escalates with the exact command what it cannot put back. The same sensors' posture controls: GuardDuty.1, Config.1, CloudWatch.1-14, and CloudTrail.2/.5 and EC2.6 escalated",
-        resolved: "guardduty:UpdateDetector: GetDetector reads ENABLED and every protection plan the call turned off ENABLED (one GetDetector does not report: UNCONFIRMED). guardduty:DeleteDetector, and GuardDuty.1 / guardduty-enabled-centralized when quell had to make a detector: a detector of the account reads ENABLED — UNCONFIRMED, as its association with the administrator is not checked from the member. config:StopConfigurationRecorder: DescribeConfigurationRecorderStatus reads recording. Config.1: every recorder of the account and Region reads recording — UNCONFIRMED, as its role and recording group are not checked. securityhub:DisableSecurityHub: DescribeHub answers — UNCONFIRMED, as the standards and integrations enabled before are not known. cloudwatch:DeleteAlarms: DescribeAlarms lists each quell-cis alarm the call deleted, on its metric and namespace, and DescribeMetricFilters a filter feeding each (none: UNCONFIRMED, naming the metrics). logs:DeleteMetricFilter of a CIS filter (named <metric>Filter): DescribeMetricFilters lists it again on its log group, by its name, with the CIS pattern, metric and namespace. logs:DeleteLogGroup of a trail's group (by its name): DescribeLogGroups lists it again and DescribeMetricFilters on it a filter with the CIS pattern, metric and namespace for each of quell's CIS alarms of the account and Region — UNCONFIRMED, as the trail's delivery to it, and the deleted group's retention and KMS key, are not in the call. events:DisableRule of one of quell's forwarding rules (by its exact name, on the default bus): DescribeRule reads it ENABLED. securityhub:BatchDisableStandards: GetEnabledStandards reads each subscription the call named READY (PENDING or INCOMPLETE: UNCONFIRMED, with Security Hub's reason; DELETING: retried once Security Hub has finished disabling it). securityhub:DisableImportFindingsForProduct of one of AWS's integrations (product-subscription/aws/<name>): ListEnabledProductsForImport lists the subscription again. config:DeleteDeliveryChannel with QUELL_CONFIG_BUCKET set: DescribeDeliveryChannels lists a channel of the account and Region delivering to that bucket and DescribeConfigurationRecorderStatus reads every recorder of the account's (not a service-linked one) recording. access-analyzer:DeleteAnalyzer, where the account and Region had no external access analyzer left (ACCOUNT or ORGANIZATION): ListAnalyzers lists an analyzer by the deleted one's name, of an external access type, ACTIVE — UNCONFIRMED when quell made it (as ACCOUNT: the deleted one's type is not in the call) or it reads CREATING. CloudWatch.1-14: DescribeAlarms lists quell-cis-<metric> on the control's metric and namespace, where DescribeMetricFilters finds a filter feeding it — UNCONFIRMED, as the control also asks for an SNS subscriber on the alarm and a filter on a multi-Region trail's log group.",
-        untouched: "Config.1 where the account has no recorder at all is escalated with the command (the role and the bucket are not quell's to choose); a GuardDuty.1 finding makes a detector only where there is none, and enables a disabled one. CloudWatch.1-14 of an account other than the organization trail's (QUELL_ORG_TRAIL_ACCOUNT, when set) are OUT_OF_SCOPE: a member under an organization trail fails them by design; where no metric filter of the account and Region feeds the metric, the control is escalated and no alarm is made (it could never fire); quell's alarm gets no SNS action. CloudTrail.2, CloudTrail.5 and EC2.6 are escalated with the command (the KMS key, the log group and role, the flow logs' destination are the organization's to choose). Escalated, never changed (ManualActionRequired, NOTIFIED), with the exact command: GuardDuty disassociation, a deleted Config recorder, a deleted delivery channel where QUELL_CONFIG_BUCKET is not set or the account has no recorder left, a partner's product import turned off (its product ARN holds the vendor's account, which the call does not), a deleted trail, a deleted metric filter that is not a CIS one (by its name), deleted flow logs, and a deleted quell forwarding rule or its removed targets (quell's forwarding rules by their exact names; another rule, or one of those names on another bus, is not applicable; quell-ForwardApiCalls disabled is answered only where another path forwards the call: the SCP keeps it on). A delivery channel made again delivers to QUELL_CONFIG_BUCKET with Config's defaults: the deleted one's key prefix, KMS key, SNS topic and snapshot frequency are not in the call (AWS Config checks at PutDeliveryChannel that the bucket's policy lets it deliver); where a channel to that bucket is there already (by any name) none is made (Config keeps one per account and Region) and only the recorders are started, and one delivering elsewhere is escalated, the recorders left as they are. An analyzer made again is an account external access analyzer (type ACCOUNT) with the deleted one's name, without the deleted one's archive rules and tags (not in the call: findings its rules archived come back ACTIVE); the deleted analyzer's type is not in the call either, so a restore quell made is UNCONFIRMED, naming the command for another type; where the account still has an external access analyzer (or an ACCOUNT one in any state, which leaves no room for another) the deleted one was of another type (unused or internal access, a second organization analyzer) and is escalated with the command; the name back as a type that does not analyze external access, with no other that does, is escalated; an ORGANIZATION analyzer deleted from the delegated administrator account, with no other left there, is made again as an ACCOUNT one (its organization-wide view is the administrator's to make again: aws accessanalyzer create-analyzer --type ORGANIZATION); an analyzer of that name reading FAILED or DISABLED is escalated; making one needs the service-linked role AWSServiceRoleForAccessAnalyzer: where it was deleted too, CreateAnalyzer is refused (quell's role may not make it) and the failure is recorded with Access Analyzer's reason. A log group made again has no retention setting and no KMS key (the deleted group's are not in the call), and only the CIS filters of quell's own alarms are put on it. A call that failed (errorCode) is escalated as an attempt; a call through one of quell's roles that turns a sensor off (an undo, or someone holding the role) is escalated; this function's own restore coming back is OUT_OF_SCOPE, as are another team's alarms, rules, log groups and filters. Only the alarms named quell-cis-<metric> that org/trail.yaml defines are made again. A standard enabled again is as Security Hub enables it: the per-control settings it had (controls a person disabled in it) are not in the call and not checked; a standards subscription of another account or Region is not applicable; a standard or import that AWS itself turned off (userIdentity AWSService: Security Hub applying the delegated administrator's central configuration) is escalated, not turned back on. No undo: what was there before the call is the blind state, which quell does not put back. A detector tagged with the exemption tag (quell:exempt=true) is left as it is (EXEMPT, NOTIFIED with the reason); the other sensors are account settings, kept out with QUELL_DENY_ACCOUNTS. Default enforce.",
+        summary: "Puts back the sensors a CloudTrail call turned off (GuardDuty detector and protection plans, Config recorder and delivery channel, a deleted trail, Security Hub, its standards and AWS integrations' imports, the account's IAM Access Analyzer analyzer, quell's CIS alarms and metric filters, a trail's log group, quell's forwarding rules) and escalates who did it; escalates with the exact command what it cannot put back. The same sensors' posture controls: GuardDuty.1, Config.1, CloudWatch.1-14, and CloudTrail.2/.5 and EC2.6 escalated",
+        resolved: "guardduty:UpdateDetector: GetDetector reads ENABLED and every protection plan the call turned off ENABLED (one GetDetector does not report: UNCONFIRMED). guardduty:DeleteDetector, and GuardDuty.1 / guardduty-enabled-centralized when quell had to make a detector: a detector of the account reads ENABLED — UNCONFIRMED, as its association with the administrator is not checked from the member. config:StopConfigurationRecorder: DescribeConfigurationRecorderStatus reads recording. Config.1: every recorder of the account and Region reads recording — UNCONFIRMED, as its role and recording group are not checked. securityhub:DisableSecurityHub: DescribeHub answers — UNCONFIRMED, as the standards and integrations enabled before are not known. cloudwatch:DeleteAlarms: DescribeAlarms lists each quell-cis alarm the call deleted, on its metric and namespace, and DescribeMetricFilters a filter feeding each (none: UNCONFIRMED, naming the metrics). logs:DeleteMetricFilter of a CIS filter (named <metric>Filter): DescribeMetricFilters lists it again on its log group, by its name, with the CIS pattern, metric and namespace. logs:DeleteLogGroup of a trail's group (by its name): DescribeLogGroups lists it again and DescribeMetricFilters on it a filter with the CIS pattern, metric and namespace for each of quell's CIS alarms of the account and Region — UNCONFIRMED, as the trail's delivery to it, and the deleted group's retention and KMS key, are not in the call. events:DisableRule of one of quell's forwarding rules (by its exact name, on the default bus): DescribeRule reads it ENABLED. securityhub:BatchDisableStandards: GetEnabledStandards reads each subscription the call named READY (PENDING or INCOMPLETE: UNCONFIRMED, with Security Hub's reason; DELETING: retried once Security Hub has finished disabling it). securityhub:DisableImportFindingsForProduct of one of AWS's integrations (product-subscription/aws/<name>): ListEnabledProductsForImport lists the subscription again. config:DeleteDeliveryChannel with QUELL_CONFIG_BUCKET set: DescribeDeliveryChannels lists a channel of the account and Region delivering to that bucket and DescribeConfigurationRecorderStatus reads every recorder of the account's (not a service-linked one) recording. cloudtrail:DeleteTrail with QUELL_TRAIL_BUCKET set, where no other multi-Region trail was left: DescribeTrails lists a trail of the account by the deleted one's name, homed in the Region, multi-Region, delivering to that bucket, and GetTrailStatus reads it logging — UNCONFIRMED, as the deleted trail's KMS key, CloudWatch Logs delivery, event selectors, key prefix and tags are not in the call. access-analyzer:DeleteAnalyzer, where the account and Region had no external access analyzer left (ACCOUNT or ORGANIZATION): ListAnalyzers lists an analyzer by the deleted one's name, of an external access type, ACTIVE — UNCONFIRMED when quell made it (as ACCOUNT: the deleted one's type is not in the call) or it reads CREATING. CloudWatch.1-14: DescribeAlarms lists quell-cis-<metric> on the control's metric and namespace, where DescribeMetricFilters finds a filter feeding it — UNCONFIRMED, as the control also asks for an SNS subscriber on the alarm and a filter on a multi-Region trail's log group.",
+        untouched: "Config.1 where the account has no recorder at all is escalated with the command (the role and the bucket are not quell's to choose); a GuardDuty.1 finding makes a detector only where there is none, and enables a disabled one. CloudWatch.1-14 of an account other than the organization trail's (QUELL_ORG_TRAIL_ACCOUNT, when set) are OUT_OF_SCOPE: a member under an organization trail fails them by design; where no metric filter of the account and Region feeds the metric, the control is escalated and no alarm is made (it could never fire); quell's alarm gets no SNS action. CloudTrail.2, CloudTrail.5 and EC2.6 are escalated with the command (the KMS key, the log group and role, the flow logs' destination are the organization's to choose). Escalated, never changed (ManualActionRequired, NOTIFIED), with the exact command: GuardDuty disassociation, a deleted Config recorder, a deleted delivery channel where QUELL_CONFIG_BUCKET is not set or the account has no recorder left, a partner's product import turned off (its product ARN holds the vendor's account, which the call does not), a deleted trail where QUELL_TRAIL_BUCKET is not set or another multi-Region trail (the account's own, or the organization's) still logs the account (the deleted one was a second trail, whose settings the call does not hold), a deleted metric filter that is not a CIS one (by its name), deleted flow logs, and a deleted quell forwarding rule or its removed targets (quell's forwarding rules by their exact names; another rule, or one of those names on another bus, is not applicable; quell-ForwardApiCalls disabled is answered only where another path forwards the call: the SCP keeps it on). A delivery channel made again delivers to QUELL_CONFIG_BUCKET with Config's defaults: the deleted one's key prefix, KMS key, SNS topic and snapshot frequency are not in the call (AWS Config checks at PutDeliveryChannel that the bucket's policy lets it deliver); where a channel to that bucket is there already (by any name) none is made (Config keeps one per account and Region) and only the recorders are started, and one delivering elsewhere is escalated, the recorders left as they are. A trail made again is multi-Region, with log file validation, global service events and CloudTrail's default selectors (every management event), delivering to QUELL_TRAIL_BUCKET with no key prefix (CloudTrail checks at CreateTrail that the bucket's policy lets it write); a trail by that name back since, delivering elsewhere or single-Region, is escalated, not changed; one back and stopped is started. An analyzer made again is an account external access analyzer (type ACCOUNT) with the deleted one's name, without the deleted one's archive rules and tags (not in the call: findings its rules archived come back ACTIVE); the deleted analyzer's type is not in the call either, so a restore quell made is UNCONFIRMED, naming the command for another type; where the account still has an external access analyzer (or an ACCOUNT one in any state, which leaves no room for another) the deleted one was of another type (unused or internal access, a second organization analyzer) and is escalated with the command; the name back as a type that does not analyze external access, with no other that does, is escalated; an ORGANIZATION analyzer deleted from the delegated administrator account, with no other left there, is made again as an ACCOUNT one (its organization-wide view is the administrator's to make again: aws accessanalyzer create-analyzer --type ORGANIZATION); an analyzer of that name reading FAILED or DISABLED is escalated; making one needs the service-linked role AWSServiceRoleForAccessAnalyzer: where it was deleted too, CreateAnalyzer is refused (quell's role may not make it) and the failure is recorded with Access Analyzer's reason. A log group made again has no retention setting and no KMS key (the deleted group's are not in the call), and only the CIS filters of quell's own alarms are put on it. A call that failed (errorCode) is escalated as an attempt; a call through one of quell's roles that turns a sensor off (an undo, or someone holding the role) is escalated; this function's own restore coming back is OUT_OF_SCOPE, as are another team's alarms, rules, log groups and filters. Only the alarms named quell-cis-<metric> that org/trail.yaml defines are made again. A standard enabled again is as Security Hub enables it: the per-control settings it had (controls a person disabled in it) are not in the call and not checked; a standards subscription of another account or Region is not applicable; a standard or import that AWS itself turned off (userIdentity AWSService: Security Hub applying the delegated administrator's central configuration) is escalated, not turned back on. No undo: what was there before the call is the blind state, which quell does not put back. A detector tagged with the exemption tag (quell:exempt=true) is left as it is (EXEMPT, NOTIFIED with the reason); the other sensors are account settings, kept out with QUELL_DENY_ACCOUNTS. Default enforce.",
         triggers: Triggers {
             cloudtrail_events: CALLS,
             securityhub_controls: &[
@@ -867,6 +951,10 @@ impl Remediation for TamperRestore {
             CREATE_ANALYZER,
             "config:DescribeDeliveryChannels",
             PUT_CHANNEL,
+            "cloudtrail:DescribeTrails",
+            "cloudtrail:GetTrailStatus",
+            CREATE_TRAIL,
+            START_LOGGING,
         ],
         undo_permissions: &[],
         default_mode: Mode::Enforce,
@@ -884,6 +972,7 @@ impl Remediation for TamperRestore {
             logs: aws_sdk_cloudwatchlogs::Client::new(c),
             events: aws_sdk_eventbridge::Client::new(c),
             analyzer: aws_sdk_accessanalyzer::Client::new(c),
+            cloudtrail: aws_sdk_cloudtrail::Client::new(c),
         }
     }
 
@@ -913,18 +1002,8 @@ impl Remediation for TamperRestore {
             }
             self.trail_account = Some(a);
         }
-        if let Some(b) = get("QUELL_CONFIG_BUCKET").filter(|v| !v.trim().is_empty()) {
-            let b = b.trim().to_string();
-            if !bucket_name_ok(&b) {
-                return Err(quell::config::ConfigError {
-                    var: "QUELL_CONFIG_BUCKET",
-                    reason: format!(
-                        "`{b}` is not an S3 bucket name (3 to 63 of lower-case letters, digits, . and -, starting and ending with a letter or digit)"
-                    ),
-                });
-            }
-            self.config_bucket = Some(b);
-        }
+        self.config_bucket = bucket_setting(get, "QUELL_CONFIG_BUCKET")?;
+        self.trail_bucket = bucket_setting(get, "QUELL_TRAIL_BUCKET")?;
         Ok(())
     }
 
@@ -1231,6 +1310,11 @@ impl Remediation for TamperRestore {
                     partition: f.partition.clone(),
                 }
             }
+            "cloudtrail:DeleteTrail" if self.trail_bucket.is_some() => What::Trail {
+                name: deleted_trail(request, &f.account, &f.region)?,
+                bucket: self.trail_bucket.clone().unwrap_or_default(),
+                made: Cached::default(),
+            },
             "access-analyzer:DeleteAnalyzer" => {
                 let name = named(request, "/analyzerName", "analyzer")?;
                 if !analyzer_name_ok(&name) {
@@ -1312,6 +1396,9 @@ impl Remediation for TamperRestore {
                 format!("Security Hub's import of {product}'s findings")
             }
             What::Analyzer { name, .. } => format!("the IAM Access Analyzer analyzer {name}"),
+            What::Trail { name, bucket, .. } => {
+                format!("the CloudTrail trail {name} (to s3://{bucket})")
+            }
             What::DeliveryChannel { name, bucket, .. } => {
                 format!("the AWS Config delivery channel {name} (to s3://{bucket})")
             }
@@ -1633,6 +1720,85 @@ impl Remediation for TamperRestore {
                         .map(|n| Step::new(START_RECORDER, format!("recorder={n}"))),
                 );
                 Ok(steps)
+            }
+            What::Trail { name, bucket, .. } => {
+                let trails = c
+                    .cloudtrail
+                    .describe_trails()
+                    .include_shadow_trails(true)
+                    .send()
+                    .await
+                    .aws(|| format!("could not read the CloudTrail trails in {}", t.region))?;
+                let own = format!(":{}:trail/{name}", t.account);
+                let mine = trails.trail_list().iter().find(|tr| {
+                    tr.name() == Some(name.as_str())
+                        && tr.home_region() == Some(t.region.as_str())
+                        && tr.trail_arn().is_some_and(|a| a.ends_with(&own))
+                });
+                let (n, r) = (q(name), &t.region);
+                // The note names the trail, the account and the caller before this: the reason
+                // and the command come first, as Security Hub keeps 512 characters of it.
+                let escalate = |why: String| {
+                    Err(AwsError::other(
+                        "escalated",
+                        "ManualActionRequired",
+                        why,
+                        false,
+                    ))
+                };
+                match mine {
+                    Some(tr) => {
+                        // Made again since the deletion (a person, a pipeline): kept as it is
+                        // where it logs the account everywhere to the organization's bucket.
+                        let to = tr.s3_bucket_name().unwrap_or_default();
+                        if to != bucket || tr.is_multi_region_trail() != Some(true) {
+                            return escalate(format!(
+                                "a trail by that name is back, {}; a person checks who made it, then: aws cloudtrail update-trail --region {r} --name {n} --s3-bucket-name {b} --is-multi-region-trail --enable-log-file-validation",
+                                if to != bucket {
+                                    format!("delivering to {}, not the organization's bucket {}", q(to), q(bucket))
+                                } else {
+                                    "logging this Region only".to_string()
+                                },
+                                b = q(bucket)
+                            ));
+                        }
+                        let status = c
+                            .cloudtrail
+                            .get_trail_status()
+                            .name(tr.trail_arn().unwrap_or(name))
+                            .send()
+                            .await
+                            .aws(|| format!("could not read the status of trail {name}"))?;
+                        Ok(if status.is_logging() == Some(true) {
+                            Vec::new()
+                        } else {
+                            vec![Step::new(START_LOGGING, format!("trail={name}"))]
+                        })
+                    }
+                    None => {
+                        // Another multi-Region trail (the account's own, homed anywhere, or the
+                        // organization's) still logs the account: the deleted one was a second
+                        // trail, whose bucket, selectors and key the call does not hold.
+                        if let Some(other) = trails
+                            .trail_list()
+                            .iter()
+                            .find(|tr| tr.is_multi_region_trail() == Some(true))
+                        {
+                            return escalate(format!(
+                                "trail {} still logs the account, and the deleted one's settings are not in the call; a person runs: aws cloudtrail create-trail --region {r} --name {n} --s3-bucket-name <ITS_BUCKET> --is-multi-region-trail --enable-log-file-validation && aws cloudtrail start-logging --region {r} --name {n} (the trail still logging: {})",
+                                q(other.name().unwrap_or_default()),
+                                q(other.trail_arn().unwrap_or_default())
+                            ));
+                        }
+                        Ok(vec![
+                            Step::new(
+                                CREATE_TRAIL,
+                                format!("trail={name} bucket={bucket} multi-Region, log file validation"),
+                            ),
+                            Step::new(START_LOGGING, format!("trail={name}")),
+                        ])
+                    }
+                }
             }
             What::Analyzer {
                 name, not_active, ..
@@ -2045,6 +2211,19 @@ impl Remediation for TamperRestore {
                 }
                 (!said.is_empty()).then(|| said.join("; "))
             }
+            What::Trail { name, bucket, made } => Some(if made.get() == Some(true) {
+                format!(
+                    "quell made the trail {name} again, multi-Region with log file validation and every management event, delivering to s3://{bucket}: the deleted one's KMS key, CloudWatch Logs delivery (the CIS alarms' group), data events, key prefix, SNS topic and tags are not in the call (aws cloudtrail update-trail / put-event-selectors --region {r} --name {n}); what happened between the deletion and now was not logged by it",
+                    r = t.region,
+                    n = q(name)
+                )
+            } else {
+                format!(
+                    "a trail {name} is back, multi-Region and logging to s3://{bucket}: its event selectors, KMS key and CloudWatch Logs delivery are not read here (aws cloudtrail get-event-selectors --region {} --trail-name {})",
+                    t.region,
+                    q(name)
+                )
+            }),
             What::Standards(_, pending) => {
                 let waiting = pending.get().unwrap_or_default();
                 (!waiting.is_empty()).then(|| {
@@ -2226,6 +2405,42 @@ impl Remediation for TamperRestore {
                             .send()
                             .await
                             .aws(|| format!("could not start the Config recorder {recorder}"))?;
+                    }
+                }
+                Ok(())
+            }
+            What::Trail { name, bucket, made } => {
+                for s in steps {
+                    if s.action == CREATE_TRAIL {
+                        match c
+                            .cloudtrail
+                            .create_trail()
+                            .name(name)
+                            .s3_bucket_name(bucket)
+                            .is_multi_region_trail(true)
+                            .enable_log_file_validation(true)
+                            .include_global_service_events(true)
+                            .send()
+                            .await
+                        {
+                            Ok(_) => made.set(true),
+                            // Made meanwhile (a person, a pipeline): the verification reads it.
+                            Err(e)
+                                if e.as_service_error()
+                                    .is_some_and(|x| x.is_trail_already_exists_exception()) => {}
+                            Err(e) => {
+                                return Err(e).aws(|| {
+                                    format!("could not make the CloudTrail trail {name} again")
+                                })
+                            }
+                        }
+                    } else if s.action == START_LOGGING {
+                        c.cloudtrail
+                            .start_logging()
+                            .name(name)
+                            .send()
+                            .await
+                            .aws(|| format!("could not start the CloudTrail trail {name}"))?;
                     }
                 }
                 Ok(())

@@ -52,7 +52,16 @@ fn clients(gd: aws_sdk_guardduty::Client) -> Clients {
         logs: idle_logs(),
         events: idle_events(),
         analyzer: idle_analyzer(),
+        cloudtrail: idle_cloudtrail(),
     }
+}
+
+fn idle_cloudtrail() -> aws_sdk_cloudtrail::Client {
+    aws_sdk_cloudtrail::Client::from_conf(
+        aws_sdk_cloudtrail::config::Config::builder()
+            .behavior_version(aws_sdk_cloudtrail::config::BehaviorVersion::latest())
+            .build(),
+    )
 }
 
 fn idle_analyzer() -> aws_sdk_accessanalyzer::Client {
@@ -369,8 +378,9 @@ fn calls_that_are_not_tampering_or_not_quells_are_refused_before_any_call() {
     assert!(matches!(r.target(&f).unwrap().what, What::Escalate { .. }));
     // Every call is answered: the restored ones are the ones `target` does not escalate (with
     // the deployment's settings: a deleted delivery channel is restored where the organization's
-    // Config bucket is named).
-    let r = with_bucket();
+    // Config bucket is named, a deleted trail where its trail bucket is).
+    let mut r = with_bucket();
+    r.trail_bucket = with_trail_bucket().trail_bucket;
     for call in CALLS {
         let escalated = matches!(
             r.target(&call_named(call)).map(|t| t.what),
@@ -1690,4 +1700,238 @@ async fn a_channel_made_again_to_another_bucket_is_put_before_a_person_and_recor
         "{error}"
     );
     assert_eq!(start.num_calls(), 0);
+}
+
+use aws_sdk_cloudtrail::operation::create_trail::{CreateTrailError, CreateTrailOutput};
+use aws_sdk_cloudtrail::operation::describe_trails::DescribeTrailsOutput;
+use aws_sdk_cloudtrail::operation::get_trail_status::GetTrailStatusOutput;
+use aws_sdk_cloudtrail::operation::start_logging::StartLoggingOutput;
+
+fn with_trail_bucket() -> TamperRestore {
+    let mut r = TamperRestore::default();
+    r.configure(&|k| (k == "QUELL_TRAIL_BUCKET").then(|| "org-trail-bucket".to_string()))
+        .unwrap();
+    r
+}
+
+/// The sample call: the trail `audit` deleted, by its name or its ARN.
+fn trail_deleted(name: &str) -> Finding {
+    call("cloudtrail:DeleteTrail", json!({ "name": name }))
+}
+
+/// A trail as DescribeTrails lists it: (name, owner account, home Region, bucket, multi-Region).
+fn trails(list: &[(&str, &str, &str, &str, bool)]) -> DescribeTrailsOutput {
+    DescribeTrailsOutput::builder()
+        .set_trail_list(Some(
+            list.iter()
+                .map(|(n, a, home, b, multi)| {
+                    aws_sdk_cloudtrail::types::Trail::builder()
+                        .name(*n)
+                        .trail_arn(format!("arn:aws:cloudtrail:{home}:{a}:trail/{n}"))
+                        .home_region(*home)
+                        .s3_bucket_name(*b)
+                        .is_multi_region_trail(*multi)
+                        .build()
+                })
+                .collect(),
+        ))
+        .build()
+}
+
+/// The trail `audit` of the account, homed here, multi-Region, to the organization's bucket.
+fn audit_back() -> DescribeTrailsOutput {
+    trails(&[(
+        "audit",
+        "111111111111",
+        "us-east-1",
+        "org-trail-bucket",
+        true,
+    )])
+}
+
+#[tokio::test]
+async fn a_deleted_trail_is_made_again_to_the_organizations_bucket_started_and_read_back() {
+    let r = with_trail_bucket();
+    let t = r.target(&trail_deleted("audit")).unwrap();
+    let describe = mock!(aws_sdk_cloudtrail::Client::describe_trails)
+        .sequence()
+        .output(|| trails(&[]))
+        .output(audit_back)
+        .build();
+    let create = mock!(aws_sdk_cloudtrail::Client::create_trail)
+        .match_requests(|q| {
+            q.name() == Some("audit")
+                && q.s3_bucket_name() == Some("org-trail-bucket")
+                && q.is_multi_region_trail() == Some(true)
+                && q.enable_log_file_validation() == Some(true)
+        })
+        .then_output(|| CreateTrailOutput::builder().build());
+    let start = mock!(aws_sdk_cloudtrail::Client::start_logging)
+        .match_requests(|q| q.name() == Some("audit"))
+        .then_output(|| StartLoggingOutput::builder().build());
+    let status = mock!(aws_sdk_cloudtrail::Client::get_trail_status)
+        .then_output(|| GetTrailStatusOutput::builder().is_logging(true).build());
+    let mut c = clients(idle_guardduty());
+    c.cloudtrail = mock_client!(
+        aws_sdk_cloudtrail,
+        RuleMode::MatchAny,
+        [&describe, &create, &start, &status]
+    );
+    let out = execute(&r, &c, &t, Mode::Enforce, "quell:exempt").await;
+    // Made and read back logging, yet the deleted trail's key, log group and selectors are not
+    // in the call: never RESOLVED.
+    let Outcome::Unconfirmed { unchecked, .. } = &out else {
+        panic!("{out:?}")
+    };
+    assert!(
+        unchecked.contains("quell made the trail audit") && unchecked.contains("KMS key"),
+        "{unchecked}"
+    );
+    assert_eq!(
+        (create.num_calls(), start.num_calls(), describe.num_calls()),
+        (1, 1, 2)
+    );
+}
+
+#[tokio::test]
+async fn a_trail_back_and_stopped_is_started_and_one_made_meanwhile_is_read_back() {
+    let r = with_trail_bucket();
+    // By ARN, as DeleteTrail also takes it: back, delivering to the bucket, not logging.
+    let t = r
+        .target(&trail_deleted(
+            "arn:aws:cloudtrail:us-east-1:111111111111:trail/audit",
+        ))
+        .unwrap();
+    let describe = mock!(aws_sdk_cloudtrail::Client::describe_trails).then_output(audit_back);
+    let status = mock!(aws_sdk_cloudtrail::Client::get_trail_status)
+        .sequence()
+        .output(|| GetTrailStatusOutput::builder().is_logging(false).build())
+        .output(|| GetTrailStatusOutput::builder().is_logging(true).build())
+        .build();
+    let start = mock!(aws_sdk_cloudtrail::Client::start_logging)
+        .then_output(|| StartLoggingOutput::builder().build());
+    let create = mock!(aws_sdk_cloudtrail::Client::create_trail)
+        .then_output(|| CreateTrailOutput::builder().build());
+    let mut c = clients(idle_guardduty());
+    c.cloudtrail = mock_client!(
+        aws_sdk_cloudtrail,
+        RuleMode::MatchAny,
+        [&describe, &status, &start, &create]
+    );
+    let out = execute(&r, &c, &t, Mode::Enforce, "quell:exempt").await;
+    let Outcome::Unconfirmed { unchecked, .. } = &out else {
+        panic!("{out:?}")
+    };
+    assert!(unchecked.contains("is back"), "{unchecked}");
+    assert_eq!((start.num_calls(), create.num_calls()), (1, 0));
+
+    // Made by someone between quell's read and its write: TrailAlreadyExists is not a failure,
+    // the read-back decides.
+    let t = r.target(&trail_deleted("audit")).unwrap();
+    let describe = mock!(aws_sdk_cloudtrail::Client::describe_trails)
+        .sequence()
+        .output(|| trails(&[]))
+        .output(audit_back)
+        .build();
+    let exists = mock!(aws_sdk_cloudtrail::Client::create_trail).then_error(|| {
+        CreateTrailError::TrailAlreadyExistsException(
+            aws_sdk_cloudtrail::types::error::TrailAlreadyExistsException::builder()
+                .message("exists")
+                .build(),
+        )
+    });
+    let start = mock!(aws_sdk_cloudtrail::Client::start_logging)
+        .then_output(|| StartLoggingOutput::builder().build());
+    let status = mock!(aws_sdk_cloudtrail::Client::get_trail_status)
+        .then_output(|| GetTrailStatusOutput::builder().is_logging(true).build());
+    c.cloudtrail = mock_client!(
+        aws_sdk_cloudtrail,
+        RuleMode::MatchAny,
+        [&describe, &exists, &start, &status]
+    );
+    let out = execute(&r, &c, &t, Mode::Enforce, "quell:exempt").await;
+    let Outcome::Unconfirmed { unchecked, .. } = &out else {
+        panic!("{out:?}")
+    };
+    assert!(unchecked.contains("is back"), "{unchecked}");
+}
+
+#[tokio::test]
+async fn a_deleted_trail_beside_another_or_back_elsewhere_is_escalated_and_nothing_made() {
+    let r = with_trail_bucket();
+    for (left, says) in [
+        // The organization's trail still logs the account: the deleted one was a second trail.
+        (
+            ("org-trail", "999999999999", "us-east-1", "org-bucket", true),
+            "still logs the account",
+        ),
+        // Back by that name, to another bucket.
+        (
+            ("audit", "111111111111", "us-east-1", "someone-elses", true),
+            "not the organization's bucket",
+        ),
+        // Back by that name, this Region only.
+        (
+            (
+                "audit",
+                "111111111111",
+                "us-east-1",
+                "org-trail-bucket",
+                false,
+            ),
+            "this Region only",
+        ),
+    ] {
+        let t = r.target(&trail_deleted("audit")).unwrap();
+        let describe =
+            mock!(aws_sdk_cloudtrail::Client::describe_trails).then_output(move || trails(&[left]));
+        let create = mock!(aws_sdk_cloudtrail::Client::create_trail)
+            .then_output(|| CreateTrailOutput::builder().build());
+        let start = mock!(aws_sdk_cloudtrail::Client::start_logging)
+            .then_output(|| StartLoggingOutput::builder().build());
+        let mut c = clients(idle_guardduty());
+        c.cloudtrail = mock_client!(
+            aws_sdk_cloudtrail,
+            RuleMode::MatchAny,
+            [&describe, &create, &start]
+        );
+        let out = execute(&r, &c, &t, Mode::Enforce, "quell:exempt").await;
+        let Outcome::Failed { error, code, .. } = &out else {
+            panic!("{says}: {out:?}")
+        };
+        assert_eq!(code.as_deref(), Some("ManualActionRequired"), "{says}");
+        assert!(error.contains(says), "{says}: {error}");
+        assert_eq!((create.num_calls(), start.num_calls()), (0, 0), "{says}");
+    }
+}
+
+#[test]
+fn a_trail_the_call_names_badly_or_the_bucket_setting_is_refused_before_any_call() {
+    let r = with_trail_bucket();
+    for bad in [
+        "ab",
+        "-lead",
+        "has space",
+        "trail;rm",
+        // Another account's trail (an organization trail a member cannot delete), another Region.
+        "arn:aws:cloudtrail:us-east-1:999999999999:trail/org",
+        "arn:aws:cloudtrail:eu-west-1:111111111111:trail/audit",
+    ] {
+        assert!(r.target(&trail_deleted(bad)).is_err(), "{bad}");
+    }
+    for bad in ["UPPER", "a", "-lead", "a..b"] {
+        let mut r = TamperRestore::default();
+        let e = r
+            .configure(&|k| (k == "QUELL_TRAIL_BUCKET").then(|| bad.to_string()))
+            .unwrap_err();
+        assert_eq!(e.var, "QUELL_TRAIL_BUCKET", "{bad}");
+    }
+    // Unset: escalated with the command, as before.
+    assert!(matches!(
+        TamperRestore::default()
+            .target(&trail_deleted("audit"))
+            .unwrap()
+            .what,
+        What::Escalate { .. }
+    ));
 }

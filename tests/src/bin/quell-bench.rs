@@ -299,7 +299,7 @@ async fn event_for(f: &str, member: &aws_config::SdkConfig, tag: &str) -> Option
         }
         "cloudtrail-restore-logging" => {
             let b = format!("bench-trail-{tag}");
-            seed::public_bucket(member, &b, &[]).await;
+            seed::trail_bucket(member, &b).await;
             let trail = format!("bench-{tag}");
             let _ = aws_sdk_cloudtrail::Client::new(member)
                 .create_trail()
