@@ -596,6 +596,12 @@ pub const SETTINGS: &[(&str, &str, &str, &str)] = &[
         "TrailBucket",
         "the organization's CloudTrail bucket, where the accounts' own trails deliver: a deleted trail that left its account with no multi-Region trail is made again to it (its policy must let CloudTrail write from every member). Empty: a deleted trail is escalated with the command",
     ),
+    (
+        "tamper-restore",
+        "QUELL_FLOW_LOG_BUCKET",
+        "FlowLogBucket",
+        "the organization's VPC flow log bucket: after a DeleteFlowLogs every VPC left without a flow log, and a VPC an EC2.6 finding names, gets one to it (its policy must let delivery.logs.amazonaws.com write from every member). Empty: both are escalated with the command",
+    ),
 ];
 
 fn function(w: &mut String, s: &Spec) {
@@ -1016,7 +1022,7 @@ pub fn coverage(specs: &[Spec]) -> String {
         t,
         "### Security Hub controls
 
-quell answers **{}** Security Hub control ids ({} CIS-numbered requirements besides); Automated Security Response on AWS remediates **{}** ({source}); **{both}** are in both. An answer is a change read back, or where quell does not hold what the fix needs, an escalation with the exact command (tamper-restore's CloudTrail.2, CloudTrail.5 and EC2.6) or an UNCONFIRMED change (its CloudWatch.1-14, which also ask for an SNS subscriber): each function's section above says which.
+quell answers **{}** Security Hub control ids ({} CIS-numbered requirements besides); Automated Security Response on AWS remediates **{}** ({source}); **{both}** are in both. An answer is a change read back, or where quell does not hold what the fix needs, an escalation with the exact command (tamper-restore's CloudTrail.2 and CloudTrail.5, and its EC2.6 where no flow log bucket is set) or an UNCONFIRMED change (its CloudWatch.1-14, which also ask for an SNS subscriber): each function's section above says which.
 
 | control | quell | ASR |
 |---|---|---|",

@@ -137,6 +137,7 @@ import os
 import re
 import sys
 import threading
+from xml.sax.saxutils import escape as _xml_escape
 import time as _time
 from urllib.parse import parse_qs
 
@@ -943,9 +944,10 @@ from moto.cloudtrail.models import Trail as _Trail  # noqa: E402
 from moto.cloudtrail.exceptions import S3BucketDoesNotExistException  # noqa: E402
 
 
-def _lets_cloudtrail_write(bucket):
-    """Whether the bucket's policy allows cloudtrail.amazonaws.com s3:PutObject, as CreateTrail
-    requires of any bucket (InsufficientS3BucketPolicyException otherwise)."""
+def _lets_service_write(bucket, service):
+    """Whether the bucket's policy allows the service principal `service` s3:PutObject: CreateTrail
+    asks it of any bucket (cloudtrail.amazonaws.com), CreateFlowLogs of another account's
+    (delivery.logs.amazonaws.com)."""
     if not bucket.policy:
         return False
     try:
@@ -963,7 +965,7 @@ def _lets_cloudtrail_write(bucket):
         services = [services] if isinstance(services, str) else services
         actions = s.get("Action") or []
         actions = [actions] if isinstance(actions, str) else actions
-        if "cloudtrail.amazonaws.com" in services and any(
+        if service in services and any(
             a in ("s3:PutObject", "s3:*", "*") for a in actions
         ):
             return True
@@ -976,7 +978,7 @@ def _check_trail_bucket(self):
     owner = _bucket_owner(self.bucket_name)
     if owner is None:
         raise S3BucketDoesNotExistException(f"S3 bucket {self.bucket_name} does not exist!")
-    if not _lets_cloudtrail_write(owner[1]):
+    if not _lets_service_write(owner[1], "cloudtrail.amazonaws.com"):
         raise _JsonRESTError(
             "InsufficientS3BucketPolicyException",
             f"Incorrect S3 bucket policy is detected for bucket: {self.bucket_name}",
@@ -1000,6 +1002,78 @@ def _create_trail(self, name, *args, **kwargs):
 
 
 _CloudTrailBackend.create_trail = _create_trail
+
+# ------------------------------------------------------------------ EC2 flow logs to S3
+
+from moto.ec2.models.flow_logs import FlowLogs as _FlowLogs  # noqa: E402
+from moto.ec2.models.flow_logs import FlowLogsBackend as _FlowLogsBackend  # noqa: E402
+from moto.ec2.utils import random_flow_log_id as _random_flow_log_id  # noqa: E402
+
+_moto_create_flow_logs = _FlowLogsBackend.create_flow_logs
+_DEFAULT_FLOW_LOG_FORMAT = (
+    "${version} ${account-id} ${interface-id} ${srcaddr} ${dstaddr} ${srcport} ${dstport} "
+    "${protocol} ${packets} ${bytes} ${start} ${end} ${action} ${log-status}"
+)
+
+
+def _create_flow_logs(self, resource_type, resource_ids, traffic_type, deliver_logs_permission_arn,
+                      log_destination_type, log_destination, log_group_name, log_format,
+                      max_aggregation_interval):
+    """As EC2: flow logs may deliver to another account's bucket where its policy lets
+    delivery.logs.amazonaws.com write, and are reported unsuccessful where it does not (moto looks
+    for the bucket in the caller's account only)."""
+    args = (resource_type, resource_ids, traffic_type, deliver_logs_permission_arn,
+            log_destination_type, log_destination, log_group_name, log_format,
+            max_aggregation_interval)
+    parts = (log_destination or "").split(":", 5)
+    if log_destination_type != "s3" or len(parts) != 6:
+        return _moto_create_flow_logs(self, *args)
+    bucket = parts[5].split("/", 1)[0]
+    owner = _bucket_owner(bucket)
+    if owner is None or owner[0] == self.account_id:
+        return _moto_create_flow_logs(self, *args)
+    if not _lets_service_write(owner[1], "delivery.logs.amazonaws.com"):
+        return [], [
+            (rid, "400", f"Access Denied for LogDestination: {bucket}. Please check LogDestination permission")
+            for rid in resource_ids
+        ]
+    made = []
+    for rid in resource_ids:
+        if resource_type == "VPC":
+            self.get_vpc(rid)
+        elif resource_type == "Subnet":
+            self.get_subnet(rid)
+        elif resource_type == "NetworkInterface":
+            self.get_network_interface(rid)
+        if any((fl.resource_id, fl.log_destination) == (rid, log_destination)
+               for fl in self.describe_flow_logs()):
+            from moto.ec2.exceptions import FlowLogAlreadyExists
+
+            raise FlowLogAlreadyExists()
+        fl = _FlowLogs(self, _random_flow_log_id(), rid, traffic_type, log_destination, None,
+                       deliver_logs_permission_arn, max_aggregation_interval or 600, "s3",
+                       log_format or _DEFAULT_FLOW_LOG_FORMAT, "SUCCESS", None)
+        self.flow_logs[fl.id] = fl
+        made.append(fl)
+    return made, []
+
+
+_FlowLogsBackend.create_flow_logs = _create_flow_logs
+
+
+def _flow_log_delivery_denied(call, environ, body):
+    """As EC2: a flow log to S3 sets up a log delivery, which AWS authorizes at CreateFlowLogs as
+    logs:CreateLogDelivery and logs:DeleteLogDelivery; the reason the caller may not, or None."""
+    from urllib.parse import parse_qs
+
+    form = parse_qs(body.decode("utf-8", "replace"))
+    if form.get("LogDestinationType") != ["s3"]:
+        return None
+    for action in ("logs:CreateLogDelivery", "logs:DeleteLogDelivery"):
+        denied = _iam_denied(call, environ, body, action, "*")
+        if denied:
+            return denied
+    return None
 
 # ------------------------------------------------------------------ CloudTrail LookupEvents
 
@@ -1553,21 +1627,30 @@ _ANALYZER_TYPES = ("ACCOUNT", "ORGANIZATION", "ACCOUNT_UNUSED_ACCESS", "ORGANIZA
 _ANALYZER_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,254}")
 
 
-def _aa_denied(call, environ, body, action, resource):
-    """Why the caller's IAM policies refuse `access-analyzer:<action>` on `resource`, or None: the
-    same evaluation moto applies to the services it has (moto has no Access Analyzer)."""
+def _iam_denied(call, environ, body, action, resource):
+    """Why the caller's IAM policies refuse `action` on `resource`, or None: the same evaluation
+    moto applies to the calls it authorizes, for what it does not (Access Analyzer, which moto
+    lacks; the actions AWS authorizes beside a call's own)."""
     from moto.core.authorization import ActionAuthenticatorMixin
     from moto import settings as _settings
 
     if ActionAuthenticatorMixin.request_count < _settings.INITIAL_NO_AUTH_ACTION_COUNT:
         return None
     headers = {k[5:].replace("_", "-").title(): v for k, v in environ.items() if k.startswith("HTTP_")}
+    # WSGI keeps these two out of HTTP_*; a signer may have signed them.
+    for key, name in (("CONTENT_TYPE", "Content-Type"), ("CONTENT_LENGTH", "Content-Length")):
+        if environ.get(key):
+            headers[name] = environ[key]
     query = environ.get("QUERY_STRING", "")
     path = environ.get("PATH_INFO", "") + ("?" + query if query else "")
     try:
         req = _access_control.IAMRequest(
             account_id=call["account"], method=environ.get("REQUEST_METHOD", ""), path=path,
             data={}, body=body, headers=headers, action=action)
+        if ":" in action:
+            # Another service's action, authorized beside the call's own (moto prefixes the
+            # action with the signing service's name).
+            req._action = action
         req.check_signature()
         req.check_action_permitted(resource)
     except _HTTPException as e:  # moto's AccessDeniedError, or an unknown access key
@@ -1612,7 +1695,7 @@ def analyzers(call, environ, body, start_response):
         return f"arn:aws:access-analyzer:{region}:{account}:analyzer/{name}"
 
     def denied(action, resource):
-        why = _aa_denied(call, environ, body, action, resource)
+        why = _iam_denied(call, environ, body, action, resource)
         return _aa_error(start_response, "403 Forbidden", "AccessDeniedException", why) if why else None
 
     if method == "PUT" and path == "/analyzer":
@@ -1702,7 +1785,7 @@ def access_analyzer(call, environ, body, start_response):
             return _aa_error(start_response, "400 Bad Request", "ValidationException", f"status {status!r} is not ACTIVE or ARCHIVED")
         if arn.split(":")[4:5] != [call["account"]]:
             return _aa_error(start_response, "403 Forbidden", "AccessDeniedException", f"account {call['account']} cannot update findings of {arn}")
-        why = _aa_denied(call, environ, body, "UpdateFindings", arn)
+        why = _iam_denied(call, environ, body, "UpdateFindings", arn)
         if why:
             return _aa_error(start_response, "403 Forbidden", "AccessDeniedException", why)
         if elsewhere(arn):
@@ -1721,7 +1804,7 @@ def access_analyzer(call, environ, body, start_response):
         arn = (parse_qs(environ.get("QUERY_STRING", "")).get("analyzerArn") or [""])[0]
         if arn.split(":")[4:5] != [call["account"]]:
             return _aa_error(start_response, "403 Forbidden", "AccessDeniedException", f"account {call['account']} cannot read findings of {arn}")
-        why = _aa_denied(call, environ, body, "GetFinding", arn)
+        why = _iam_denied(call, environ, body, "GetFinding", arn)
         if why:
             return _aa_error(start_response, "403 Forbidden", "AccessDeniedException", why)
         if elsewhere(arn):
@@ -2067,6 +2150,17 @@ class CallLog:
                 return _fault_response(fault, call, start_response)
             if call["service"] == "access-analyzer":
                 return access_analyzer(call, environ, body, start_response)
+            if call["service"] == "ec2" and call["action"] == "CreateFlowLogs":
+                denied = _flow_log_delivery_denied(call, environ, body)
+                if denied:
+                    payload = (
+                        '<?xml version="1.0" encoding="UTF-8"?><Response><Errors><Error>'
+                        "<Code>UnauthorizedOperation</Code><Message>"
+                        + _xml_escape(denied)
+                        + "</Message></Error></Errors><RequestID>quell</RequestID></Response>"
+                    ).encode()
+                    start_response("403 Forbidden", [("Content-Type", "text/xml"), ("Content-Length", str(len(payload)))])
+                    return [payload]
         if os.environ.get("QUELL_MOTO_DEBUG") and call:
             seen = {}
 

@@ -88,15 +88,21 @@ pub async fn public_bucket(cfg: &SdkConfig, name: &str, tags: &[(&str, &str)]) {
 /// A trail's bucket in `cfg`'s account, as [`public_bucket`] makes it, with the bucket policy
 /// CloudTrail asks for before it delivers to a bucket (CreateTrail refuses one without it).
 pub async fn trail_bucket(cfg: &SdkConfig, name: &str) {
+    delivery_bucket(cfg, name, "cloudtrail.amazonaws.com").await;
+}
+
+/// A bucket in `cfg`'s account, as [`public_bucket`] makes it, whose policy lets the AWS service
+/// `principal` deliver logs to it (`cloudtrail.amazonaws.com`, `delivery.logs.amazonaws.com`).
+pub async fn delivery_bucket(cfg: &SdkConfig, name: &str, principal: &str) {
     public_bucket(cfg, name, &[]).await;
     let policy = serde_json::json!({
         "Version": "2012-10-17",
         "Statement": [
-            {"Sid": "AWSCloudTrailAclCheck", "Effect": "Allow",
-             "Principal": {"Service": "cloudtrail.amazonaws.com"},
+            {"Sid": "AclCheck", "Effect": "Allow",
+             "Principal": {"Service": principal},
              "Action": "s3:GetBucketAcl", "Resource": format!("arn:aws:s3:::{name}")},
-            {"Sid": "AWSCloudTrailWrite", "Effect": "Allow",
-             "Principal": {"Service": "cloudtrail.amazonaws.com"},
+            {"Sid": "Write", "Effect": "Allow",
+             "Principal": {"Service": principal},
              "Action": "s3:PutObject", "Resource": format!("arn:aws:s3:::{name}/AWSLogs/*"),
              "Condition": {"StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control"}}}
         ]
@@ -107,7 +113,7 @@ pub async fn trail_bucket(cfg: &SdkConfig, name: &str) {
         .policy(policy.to_string())
         .send()
         .await
-        .expect("trail bucket policy");
+        .expect("delivery bucket policy");
 }
 
 /// The bucket's Block Public Access, as the emulator holds it (`None`: none configured).

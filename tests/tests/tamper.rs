@@ -650,6 +650,161 @@ async fn a_deleted_trail_is_made_again_to_the_organizations_bucket_where_nothing
     );
 }
 
+/// The member's VPC flow logs: (VPC, destination, traffic type), active ones only.
+async fn vpc_flow_logs(ec2: &aws_sdk_ec2::Client) -> Vec<(String, String, String)> {
+    let out = ec2.describe_flow_logs().send().await.unwrap();
+    let mut v: Vec<_> = out
+        .flow_logs()
+        .iter()
+        .filter(|f| f.flow_log_status() == Some("ACTIVE"))
+        .map(|f| {
+            (
+                f.resource_id().unwrap_or_default().to_string(),
+                f.log_destination().unwrap_or_default().to_string(),
+                f.traffic_type().map(|t| t.as_str().to_string()).unwrap_or_default(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[tokio::test]
+async fn deleted_flow_logs_give_every_vpc_left_without_one_a_flow_log_to_the_organizations_bucket() {
+    use aws_sdk_ec2::types::{FlowLogsResourceType, LogDestinationType, ResourceType, Tag, TagSpecification, TrafficType};
+    const EVENT: &str = "cloudtrail-ec2-deleteflowlogs.json";
+    const TO: &str = "arn:aws:s3:::org-flow-logs";
+    let s = setup().await;
+    let ec2 = aws_sdk_ec2::Client::new(&s.member);
+    // The organization's flow log bucket, in another account (the central one here), whose
+    // policy lets log delivery write; and one whose policy does not.
+    seed::delivery_bucket(&s.central, "org-flow-logs", "delivery.logs.amazonaws.com").await;
+    seed::public_bucket(&s.central, "no-flow-log-policy", &[]).await;
+    // Two VPCs beside the member's default one, and a third tagged exempt.
+    let mut made = Vec::new();
+    for (cidr, exempt) in [("10.1.0.0/16", false), ("10.2.0.0/16", false), ("10.3.0.0/16", true)] {
+        let mut req = ec2.create_vpc().cidr_block(cidr);
+        if exempt {
+            req = req.tag_specifications(
+                TagSpecification::builder()
+                    .resource_type(ResourceType::Vpc)
+                    .tags(Tag::builder().key("quell:exempt").value("true").build())
+                    .build(),
+            );
+        }
+        made.push(req.send().await.unwrap().vpc().unwrap().vpc_id().unwrap().to_string());
+    }
+    let (lost, exempt) = (made[0].clone(), made[2].clone());
+    let all: Vec<String> = ec2
+        .describe_vpcs()
+        .send()
+        .await
+        .unwrap()
+        .vpcs()
+        .iter()
+        .filter_map(|v| v.vpc_id().map(str::to_string))
+        .collect();
+    assert_eq!(all.len(), 4, "{all:?}");
+    // Every VPC but the exempt one logs to the bucket; the tampering: one VPC's flow log deleted.
+    let logged: Vec<String> = all.iter().filter(|v| **v != exempt).cloned().collect();
+    let out = ec2
+        .create_flow_logs()
+        .resource_type(FlowLogsResourceType::Vpc)
+        .set_resource_ids(Some(logged.clone()))
+        .traffic_type(TrafficType::All)
+        .log_destination_type(LogDestinationType::S3)
+        .log_destination(TO)
+        .send()
+        .await
+        .unwrap();
+    assert!(out.unsuccessful().is_empty(), "{out:?}");
+    let gone = ec2
+        .describe_flow_logs()
+        .send()
+        .await
+        .unwrap()
+        .flow_logs()
+        .iter()
+        .find(|f| f.resource_id() == Some(lost.as_str()))
+        .and_then(|f| f.flow_log_id())
+        .unwrap()
+        .to_string();
+    ec2.delete_flow_logs().flow_log_ids(&gone).send().await.unwrap();
+    let expected: Vec<(String, String, String)> = {
+        let mut v: Vec<_> = logged
+            .iter()
+            .map(|id| (id.clone(), TO.to_string(), "ALL".to_string()))
+            .collect();
+        v.sort();
+        v
+    };
+    let before: Vec<_> = expected.iter().filter(|(id, _, _)| *id != lost).cloned().collect();
+    assert_eq!(vpc_flow_logs(&ec2).await, before);
+
+    // A bucket log delivery may not write to: EC2 reports the VPC unsuccessful, the failure is
+    // recorded, and nothing is made.
+    let (outcome, note) = replay_with(&s, &with_flow_log_bucket("no-flow-log-policy"), events::load(EVENT, &[])).await;
+    assert_eq!(outcome, "FAILED", "{note}");
+    assert!(note.contains("Access Denied for LogDestination"), "{note}");
+    assert_eq!(vpc_flow_logs(&ec2).await, before);
+
+    // The organization's bucket: the VPC that lost its flow log has one again, all traffic; the
+    // exempt one is left. UNCONFIRMED: the call names only the deleted flow log's id.
+    let again = events::load(EVENT, &[("00000000-0000-0000-0000-000000000022", "00000000-0000-0000-0000-0000000000fb")]);
+    let (outcome, note) = replay_with(&s, &with_flow_log_bucket("org-flow-logs"), again).await;
+    assert_eq!(outcome, "UNCONFIRMED", "{note}");
+    assert_eq!(vpc_flow_logs(&ec2).await, expected);
+
+    // A flow log to S3 sets up a log delivery, which AWS authorizes at the same call: a member
+    // user allowed all of EC2 but not logs:CreateLogDelivery is refused, as quell's role would be.
+    let iam = aws_sdk_iam::Client::new(&s.member);
+    iam.create_user().user_name("flow-logger").send().await.unwrap();
+    iam.put_user_policy()
+        .user_name("flow-logger")
+        .policy_name("ec2-only")
+        .policy_document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ec2:*","Resource":"*"}]}"#)
+        .send()
+        .await
+        .unwrap();
+    let key = iam
+        .create_access_key()
+        .user_name("flow-logger")
+        .send()
+        .await
+        .unwrap()
+        .access_key
+        .unwrap();
+    let as_user = quell_tests::emulator::sdk_config(
+        &s.emu.endpoint,
+        aws_credential_types::Credentials::new(key.access_key_id, key.secret_access_key, None, None, "test"),
+    );
+    let refused = aws_sdk_ec2::Client::new(&as_user)
+        .create_flow_logs()
+        .resource_type(FlowLogsResourceType::Vpc)
+        .resource_ids(&exempt)
+        .traffic_type(TrafficType::All)
+        .log_destination_type(LogDestinationType::S3)
+        .log_destination(TO)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        aws_sdk_ec2::error::ProvideErrorMetadata::code(&refused),
+        Some("UnauthorizedOperation"),
+        "{refused:?}"
+    );
+    assert!(format!("{refused:?}").contains("logs:CreateLogDelivery"), "{refused:?}");
+    assert_eq!(vpc_flow_logs(&ec2).await, expected);
+}
+
+/// tamper-restore as a deployment with the organization's flow log bucket `bucket` configures it.
+fn with_flow_log_bucket(bucket: &str) -> TamperRestore {
+    let mut r = TamperRestore::default();
+    r.configure(&|k| (k == "QUELL_FLOW_LOG_BUCKET").then(|| bucket.to_string()))
+        .unwrap();
+    r
+}
+
 /// The member's Security Hub control finding `control` on its account, seeded NEW, and `event`'s
 /// finding made that one (its Id), so quell's record lands on a finding the member has.
 async fn on_member_control(s: &Setup, event: &mut Value, control: &str) -> String {

@@ -17,12 +17,14 @@
 //! | securityhub:DisableImportFindingsForProduct (one of AWS's integrations, `product-subscription/aws/<name>`) | the import enabled again (EnableImportFindingsForProduct), verified with ListEnabledProductsForImport; a partner's product is escalated (its product ARN holds the vendor's account, which the call does not) |
 //! | config:DeleteDeliveryChannel, where the deployment names the organization's Config bucket (QUELL_CONFIG_BUCKET) | the channel made again by its name, delivering to that bucket, and every recorder the deletion left stopped started again, verified with DescribeDeliveryChannels and DescribeConfigurationRecorderStatus; without the setting, escalated with the command |
 //! | cloudtrail:DeleteTrail, where the deployment names the organization's trail bucket (QUELL_TRAIL_BUCKET) and no other multi-Region trail still logs the account | the trail made again by its name, multi-Region, with log file validation, delivering to that bucket, and started, verified with DescribeTrails and GetTrailStatus; UNCONFIRMED, as the deleted trail's key, CloudWatch Logs delivery and event selectors are not in the call; without the setting, or where another trail still covers the account, escalated with the command |
+//! | ec2:DeleteFlowLogs, where the deployment names the organization's flow log bucket (QUELL_FLOW_LOG_BUCKET) | a flow log (every traffic type, to that bucket) made on each VPC of the account and Region left with none, verified with DescribeFlowLogs; UNCONFIRMED, as the deleted flow logs' resources (a subnet's, an interface's) and settings are not in the call; without the setting, escalated with the command |
 //! | access-analyzer:DeleteAnalyzer | where the account and Region are left with no external access analyzer, one made again with the deleted one's name (type ACCOUNT), verified with ListAnalyzers; UNCONFIRMED, as the deleted one's type is not in the call; where one remains, the deleted analyzer was of another type, which the call does not hold: escalated with the command |
 //! | GuardDuty.1, guardduty-enabled-centralized (posture) | as DeleteDetector / UpdateDetector: a detector made where there is none, a disabled one enabled |
 //! | Config.1 (posture) | every stopped recorder started; no recorder at all is escalated with the command |
 //! | CloudWatch.1–14 (posture) | where a metric filter of the account and Region feeds the control's CIS metric, quell's alarm on it (`quell-cis-<metric>`) made if missing, verified with DescribeAlarms; UNCONFIRMED, as the control also asks for an SNS subscriber (quell's alarms reach the team through EventBridge) and a filter on a multi-Region trail's group; no filter at all (a member account under an organization trail) is escalated, and no alarm made |
-//! | CloudTrail.2, CloudTrail.5, EC2.6 (posture) | escalated with the command: a KMS key, a log group and role, a flow log destination are the organization's to choose |
-//! | guardduty:DisassociateFromAdministratorAccount, guardduty:DisassociateFromMasterAccount, config:DeleteConfigurationRecorder, ec2:DeleteFlowLogs, events:DeleteRule, events:RemoveTargets | escalated (ManualActionRequired, NOTIFIED) with the exact command: what was there is not in the call (a bucket, a role, a destination), or the change is the administrator's to make |
+//! | EC2.6, vpc-flow-logs-enabled (posture), with QUELL_FLOW_LOG_BUCKET set | a flow log on the VPC to that bucket, verified with DescribeFlowLogs; a VPC tagged with the exemption tag is left as it is |
+//! | CloudTrail.2, CloudTrail.5, EC2.6 without QUELL_FLOW_LOG_BUCKET (posture) | escalated with the command: a KMS key, a log group and role, a flow log destination are the organization's to choose |
+//! | guardduty:DisassociateFromAdministratorAccount, guardduty:DisassociateFromMasterAccount, config:DeleteConfigurationRecorder, events:DeleteRule, events:RemoveTargets | escalated (ManualActionRequired, NOTIFIED) with the exact command: what was there is not in the call (a bucket, a role, a destination), or the change is the administrator's to make |
 //!
 //! Whom it believes: the call comes as CloudTrail recorded it, forwarded by the member (the parser
 //! holds the record's account to the envelope's and its `source` to the service's). Every value
@@ -52,6 +54,7 @@ const CREATE_ANALYZER: &str = "access-analyzer:CreateAnalyzer";
 const PUT_CHANNEL: &str = "config:PutDeliveryChannel";
 const CREATE_TRAIL: &str = "cloudtrail:CreateTrail";
 const START_LOGGING: &str = "cloudtrail:StartLogging";
+const CREATE_FLOW_LOGS: &str = "ec2:CreateFlowLogs";
 
 /// Every call this function answers: the first [`RESTORED_COUNT`] are put back ([`RESTORED`]),
 /// the rest escalated with the command a person runs ([`ESCALATED`]).
@@ -69,17 +72,17 @@ pub const CALLS: &[&str] = &[
     "access-analyzer:DeleteAnalyzer",
     "config:DeleteDeliveryChannel",
     "cloudtrail:DeleteTrail",
+    "ec2:DeleteFlowLogs",
     "guardduty:DisassociateFromAdministratorAccount",
     "guardduty:DisassociateFromMasterAccount",
     "config:DeleteConfigurationRecorder",
-    "ec2:DeleteFlowLogs",
     "events:DeleteRule",
     "events:RemoveTargets",
 ];
-/// config:DeleteDeliveryChannel is restored only where QUELL_CONFIG_BUCKET is set, and
-/// cloudtrail:DeleteTrail where QUELL_TRAIL_BUCKET is; without them, they are escalated with the
-/// command.
-const RESTORED_COUNT: usize = 13;
+/// config:DeleteDeliveryChannel is restored only where QUELL_CONFIG_BUCKET is set,
+/// cloudtrail:DeleteTrail where QUELL_TRAIL_BUCKET is, and ec2:DeleteFlowLogs where
+/// QUELL_FLOW_LOG_BUCKET is; without them, they are escalated with the command.
+const RESTORED_COUNT: usize = 14;
 /// The calls quell restores from.
 pub const RESTORED: &[&str] = CALLS.split_at(RESTORED_COUNT).0;
 /// The calls quell escalates with the command a person runs.
@@ -111,6 +114,11 @@ pub struct TamperRestore {
     /// (QUELL_TRAIL_BUCKET): a deleted trail that left the account with no multi-Region trail is
     /// made again to it. None: escalated.
     pub trail_bucket: Option<String>,
+    /// The organization's VPC flow log bucket (QUELL_FLOW_LOG_BUCKET): deleted flow logs, and a
+    /// VPC without any (EC2.6), get a flow log to it. None: escalated.
+    pub flow_log_bucket: Option<String>,
+    /// The exemption tag (QUELL_EXEMPT_TAG): a VPC tagged with it `true` gets no flow log.
+    pub exempt_tag: String,
 }
 
 impl Default for TamperRestore {
@@ -120,6 +128,8 @@ impl Default for TamperRestore {
             trail_account: None,
             config_bucket: None,
             trail_bucket: None,
+            flow_log_bucket: None,
+            exempt_tag: "quell:exempt".into(),
         }
     }
 }
@@ -201,6 +211,18 @@ pub enum What {
         /// Whether apply made it (the deleted one's settings are not in the call).
         made: Cached<bool>,
     },
+    /// VPC flow logs to `bucket` (the deployment's QUELL_FLOW_LOG_BUCKET): on the one VPC an
+    /// EC2.6 finding names, or (`vpc` None, after DeleteFlowLogs, whose call names only the
+    /// deleted flow logs' ids) on every VPC of the account and Region left with none. Plan records
+    /// the VPCs it leaves for their exemption tag.
+    FlowLogs {
+        vpc: Option<String>,
+        bucket: String,
+        partition: String,
+        /// The deleted flow logs' ids, for the note.
+        deleted: Vec<String>,
+        exempt: Cached<Vec<String>>,
+    },
     /// An IAM Access Analyzer analyzer the call deleted, by its name. Plan records the status of
     /// one it finds by that name that is not yet ACTIVE (CREATING).
     Analyzer {
@@ -231,6 +253,7 @@ pub struct Clients {
     pub events: aws_sdk_eventbridge::Client,
     pub analyzer: aws_sdk_accessanalyzer::Client,
     pub cloudtrail: aws_sdk_cloudtrail::Client,
+    pub ec2: aws_sdk_ec2::Client,
 }
 
 /// A name from `requestParameters`: 1 to 256 of letters, digits and `._-:/@+=,` (detector ids,
@@ -286,6 +309,12 @@ fn bucket_name_ok(b: &str) -> bool {
         && b.starts_with(|c: char| c.is_ascii_alphanumeric())
         && b.ends_with(|c: char| c.is_ascii_alphanumeric())
         && !b.contains("..")
+}
+
+/// A VPC id: `vpc-` and 8 or 17 hexadecimal digits.
+fn vpc_id_ok(id: &str) -> bool {
+    id.strip_prefix("vpc-")
+        .is_some_and(|h| (8..=17).contains(&h.len()) && h.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
 /// A CloudTrail trail name: 3 to 128 of letters, digits and `._-`, starting and ending with a
@@ -518,6 +547,84 @@ pub fn aws_product_arn(subscription: &str, account: &str, region: &str) -> Optio
 }
 
 impl TamperRestore {
+    /// The VPCs of the account and Region (`only`: that one), with their tags, page by page.
+    async fn vpcs(
+        &self,
+        c: &Clients,
+        t: &Target,
+        only: Option<&str>,
+    ) -> Result<Vec<(String, Tags)>, AwsError> {
+        let mut all = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let mut req = c.ec2.describe_vpcs().set_next_token(token.take());
+            req = match only {
+                Some(id) => req.vpc_ids(id),
+                None => req.max_results(1000),
+            };
+            let page = req
+                .send()
+                .await
+                .aws(|| format!("could not list the VPCs of {} in {}", t.account, t.region))?;
+            for v in page.vpcs() {
+                let Some(id) = v.vpc_id() else { continue };
+                let tags: Tags = v
+                    .tags()
+                    .iter()
+                    .map(|x| {
+                        (
+                            x.key().unwrap_or_default().to_string(),
+                            x.value().unwrap_or_default().to_string(),
+                        )
+                    })
+                    .collect();
+                all.push((id.to_string(), tags));
+            }
+            match page.next_token() {
+                Some(n) if !n.is_empty() => token = Some(n.to_string()),
+                _ => break,
+            }
+        }
+        Ok(all)
+    }
+
+    /// The VPCs of the account and Region that have an active flow log (to any destination).
+    async fn flow_logged(
+        &self,
+        c: &Clients,
+        t: &Target,
+    ) -> Result<std::collections::BTreeSet<String>, AwsError> {
+        let mut on = std::collections::BTreeSet::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = c
+                .ec2
+                .describe_flow_logs()
+                .max_results(1000)
+                .set_next_token(token.take())
+                .send()
+                .await
+                .aws(|| {
+                    format!(
+                        "could not read the flow logs of {} in {}",
+                        t.account, t.region
+                    )
+                })?;
+            for fl in page.flow_logs() {
+                if fl.flow_log_status() == Some("ACTIVE") {
+                    if let Some(r) = fl.resource_id().filter(|r| r.starts_with("vpc-")) {
+                        on.insert(r.to_string());
+                    }
+                }
+            }
+            match page.next_token() {
+                Some(n) if !n.is_empty() => token = Some(n.to_string()),
+                _ => break,
+            }
+        }
+        Ok(on)
+    }
+
     /// Puts the CIS metric filter `filter` on `group`: `metric` in quell's namespace, 1 per match.
     async fn put_filter(
         &self,
@@ -776,11 +883,34 @@ const ESCALATED_POSTURE: &[(&str, &str, &str, &str)] = &[
 /// detector (GuardDuty.1), its recorders (Config.1), quell's CIS alarms (CloudWatch.1–14); the
 /// trail's encryption and delivery (CloudTrail.2, CloudTrail.5) and a VPC's flow logs (EC2.6) are
 /// escalated with the command.
-fn posture(f: &Finding) -> Result<Target, NotApplicable> {
+fn posture(f: &Finding, flow_log_bucket: Option<&str>) -> Result<Target, NotApplicable> {
     let is = |control: &str, rule: &str| {
         f.names()
             .any(|n| n == control || quell::remediation::config_rule_matches(rule, n))
     };
+    if let Some(bucket) = flow_log_bucket.filter(|_| is("EC2.6", "vpc-flow-logs-enabled")) {
+        let Some(r) = f.resources.first() else {
+            return Err(NotApplicable("EC2.6: the finding names no resource".into()));
+        };
+        if !vpc_id_ok(&r.id) {
+            return Err(NotApplicable(format!(
+                "EC2.6: `{}` is not a VPC",
+                r.label()
+            )));
+        }
+        return Ok(Target {
+            account: f.account.clone(),
+            region: f.region.clone(),
+            by: format!("{} reports it: {}", f.source, f.kind),
+            what: What::FlowLogs {
+                vpc: Some(r.id.clone()),
+                bucket: bucket.to_string(),
+                partition: f.partition.clone(),
+                deleted: Vec::new(),
+                exempt: Cached::default(),
+            },
+        });
+    }
     if let Some((control, _, asks, command)) = ESCALATED_POSTURE
         .iter()
         .find(|(control, rule, _, _)| is(control, rule))
@@ -823,10 +953,7 @@ fn posture(f: &Finding) -> Result<Target, NotApplicable> {
             name
         } else {
             let vpc = r.id.as_str();
-            let ok = vpc.strip_prefix("vpc-").is_some_and(|h| {
-                (8..=17).contains(&h.len()) && h.chars().all(|c| c.is_ascii_hexdigit())
-            });
-            if !ok {
+            if !vpc_id_ok(vpc) {
                 return Err(NotApplicable(format!(
                     "{control}: `{}` is not a VPC",
                     r.label()
@@ -892,9 +1019,9 @@ fn posture(f: &Finding) -> Result<Target, NotApplicable> {
 impl Remediation for TamperRestore {
     const SPEC: Spec = Spec {
         id: "tamper-restore",
-        summary: "Puts back the sensors a CloudTrail call turned off (GuardDuty detector and protection plans, Config recorder and delivery channel, a deleted trail, Security Hub, its standards and AWS integrations' imports, the account's IAM Access Analyzer analyzer, quell's CIS alarms and metric filters, a trail's log group, quell's forwarding rules) and escalates who did it; escalates with the exact command what it cannot put back. The same sensors' posture controls: GuardDuty.1, Config.1, CloudWatch.1-14, and CloudTrail.2/.5 and EC2.6 escalated",
-        resolved: "guardduty:UpdateDetector: GetDetector reads ENABLED and every protection plan the call turned off ENABLED (one GetDetector does not report: UNCONFIRMED). guardduty:DeleteDetector, and GuardDuty.1 / guardduty-enabled-centralized when quell had to make a detector: a detector of the account reads ENABLED — UNCONFIRMED, as its association with the administrator is not checked from the member. config:StopConfigurationRecorder: DescribeConfigurationRecorderStatus reads recording. Config.1: every recorder of the account and Region reads recording — UNCONFIRMED, as its role and recording group are not checked. securityhub:DisableSecurityHub: DescribeHub answers — UNCONFIRMED, as the standards and integrations enabled before are not known. cloudwatch:DeleteAlarms: DescribeAlarms lists each quell-cis alarm the call deleted, on its metric and namespace, and DescribeMetricFilters a filter feeding each (none: UNCONFIRMED, naming the metrics). logs:DeleteMetricFilter of a CIS filter (named <metric>Filter): DescribeMetricFilters lists it again on its log group, by its name, with the CIS pattern, metric and namespace. logs:DeleteLogGroup of a trail's group (by its name): DescribeLogGroups lists it again and DescribeMetricFilters on it a filter with the CIS pattern, metric and namespace for each of quell's CIS alarms of the account and Region — UNCONFIRMED, as the trail's delivery to it, and the deleted group's retention and KMS key, are not in the call. events:DisableRule of one of quell's forwarding rules (by its exact name, on the default bus): DescribeRule reads it ENABLED. securityhub:BatchDisableStandards: GetEnabledStandards reads each subscription the call named READY (PENDING or INCOMPLETE: UNCONFIRMED, with Security Hub's reason; DELETING: retried once Security Hub has finished disabling it). securityhub:DisableImportFindingsForProduct of one of AWS's integrations (product-subscription/aws/<name>): ListEnabledProductsForImport lists the subscription again. config:DeleteDeliveryChannel with QUELL_CONFIG_BUCKET set: DescribeDeliveryChannels lists a channel of the account and Region delivering to that bucket and DescribeConfigurationRecorderStatus reads every recorder of the account's (not a service-linked one) recording. cloudtrail:DeleteTrail with QUELL_TRAIL_BUCKET set, where no other multi-Region trail was left: DescribeTrails lists a trail of the account by the deleted one's name, homed in the Region, multi-Region, delivering to that bucket, and GetTrailStatus reads it logging — UNCONFIRMED, as the deleted trail's KMS key, CloudWatch Logs delivery, event selectors, key prefix and tags are not in the call. access-analyzer:DeleteAnalyzer, where the account and Region had no external access analyzer left (ACCOUNT or ORGANIZATION): ListAnalyzers lists an analyzer by the deleted one's name, of an external access type, ACTIVE — UNCONFIRMED when quell made it (as ACCOUNT: the deleted one's type is not in the call) or it reads CREATING. CloudWatch.1-14: DescribeAlarms lists quell-cis-<metric> on the control's metric and namespace, where DescribeMetricFilters finds a filter feeding it — UNCONFIRMED, as the control also asks for an SNS subscriber on the alarm and a filter on a multi-Region trail's log group.",
-        untouched: "Config.1 where the account has no recorder at all is escalated with the command (the role and the bucket are not quell's to choose); a GuardDuty.1 finding makes a detector only where there is none, and enables a disabled one. CloudWatch.1-14 of an account other than the organization trail's (QUELL_ORG_TRAIL_ACCOUNT, when set) are OUT_OF_SCOPE: a member under an organization trail fails them by design; where no metric filter of the account and Region feeds the metric, the control is escalated and no alarm is made (it could never fire); quell's alarm gets no SNS action. CloudTrail.2, CloudTrail.5 and EC2.6 are escalated with the command (the KMS key, the log group and role, the flow logs' destination are the organization's to choose). Escalated, never changed (ManualActionRequired, NOTIFIED), with the exact command: GuardDuty disassociation, a deleted Config recorder, a deleted delivery channel where QUELL_CONFIG_BUCKET is not set or the account has no recorder left, a partner's product import turned off (its product ARN holds the vendor's account, which the call does not), a deleted trail where QUELL_TRAIL_BUCKET is not set or another multi-Region trail (the account's own, or the organization's) still logs the account (the deleted one was a second trail, whose settings the call does not hold), a deleted metric filter that is not a CIS one (by its name), deleted flow logs, and a deleted quell forwarding rule or its removed targets (quell's forwarding rules by their exact names; another rule, or one of those names on another bus, is not applicable; quell-ForwardApiCalls disabled is answered only where another path forwards the call: the SCP keeps it on). A delivery channel made again delivers to QUELL_CONFIG_BUCKET with Config's defaults: the deleted one's key prefix, KMS key, SNS topic and snapshot frequency are not in the call (AWS Config checks at PutDeliveryChannel that the bucket's policy lets it deliver); where a channel to that bucket is there already (by any name) none is made (Config keeps one per account and Region) and only the recorders are started, and one delivering elsewhere is escalated, the recorders left as they are. A trail made again is multi-Region, with log file validation, global service events and CloudTrail's default selectors (every management event), delivering to QUELL_TRAIL_BUCKET with no key prefix (CloudTrail checks at CreateTrail that the bucket's policy lets it write); a trail by that name back since, delivering elsewhere or single-Region, is escalated, not changed; one back and stopped is started. An analyzer made again is an account external access analyzer (type ACCOUNT) with the deleted one's name, without the deleted one's archive rules and tags (not in the call: findings its rules archived come back ACTIVE); the deleted analyzer's type is not in the call either, so a restore quell made is UNCONFIRMED, naming the command for another type; where the account still has an external access analyzer (or an ACCOUNT one in any state, which leaves no room for another) the deleted one was of another type (unused or internal access, a second organization analyzer) and is escalated with the command; the name back as a type that does not analyze external access, with no other that does, is escalated; an ORGANIZATION analyzer deleted from the delegated administrator account, with no other left there, is made again as an ACCOUNT one (its organization-wide view is the administrator's to make again: aws accessanalyzer create-analyzer --type ORGANIZATION); an analyzer of that name reading FAILED or DISABLED is escalated; making one needs the service-linked role AWSServiceRoleForAccessAnalyzer: where it was deleted too, CreateAnalyzer is refused (quell's role may not make it) and the failure is recorded with Access Analyzer's reason. A log group made again has no retention setting and no KMS key (the deleted group's are not in the call), and only the CIS filters of quell's own alarms are put on it. A call that failed (errorCode) is escalated as an attempt; a call through one of quell's roles that turns a sensor off (an undo, or someone holding the role) is escalated; this function's own restore coming back is OUT_OF_SCOPE, as are another team's alarms, rules, log groups and filters. Only the alarms named quell-cis-<metric> that org/trail.yaml defines are made again. A standard enabled again is as Security Hub enables it: the per-control settings it had (controls a person disabled in it) are not in the call and not checked; a standards subscription of another account or Region is not applicable; a standard or import that AWS itself turned off (userIdentity AWSService: Security Hub applying the delegated administrator's central configuration) is escalated, not turned back on. No undo: what was there before the call is the blind state, which quell does not put back. A detector tagged with the exemption tag (quell:exempt=true) is left as it is (EXEMPT, NOTIFIED with the reason); the other sensors are account settings, kept out with QUELL_DENY_ACCOUNTS. Default enforce.",
+        summary: "Puts back the sensors a CloudTrail call turned off (GuardDuty detector and protection plans, Config recorder and delivery channel, a deleted trail, deleted VPC flow logs, Security Hub, its standards and AWS integrations' imports, the account's IAM Access Analyzer analyzer, quell's CIS alarms and metric filters, a trail's log group, quell's forwarding rules) and escalates who did it; escalates with the exact command what it cannot put back. The same sensors' posture controls: GuardDuty.1, Config.1, CloudWatch.1-14, EC2.6 (with the organization's flow log bucket, else escalated), and CloudTrail.2/.5 escalated",
+        resolved: "guardduty:UpdateDetector: GetDetector reads ENABLED and every protection plan the call turned off ENABLED (one GetDetector does not report: UNCONFIRMED). guardduty:DeleteDetector, and GuardDuty.1 / guardduty-enabled-centralized when quell had to make a detector: a detector of the account reads ENABLED — UNCONFIRMED, as its association with the administrator is not checked from the member. config:StopConfigurationRecorder: DescribeConfigurationRecorderStatus reads recording. Config.1: every recorder of the account and Region reads recording — UNCONFIRMED, as its role and recording group are not checked. securityhub:DisableSecurityHub: DescribeHub answers — UNCONFIRMED, as the standards and integrations enabled before are not known. cloudwatch:DeleteAlarms: DescribeAlarms lists each quell-cis alarm the call deleted, on its metric and namespace, and DescribeMetricFilters a filter feeding each (none: UNCONFIRMED, naming the metrics). logs:DeleteMetricFilter of a CIS filter (named <metric>Filter): DescribeMetricFilters lists it again on its log group, by its name, with the CIS pattern, metric and namespace. logs:DeleteLogGroup of a trail's group (by its name): DescribeLogGroups lists it again and DescribeMetricFilters on it a filter with the CIS pattern, metric and namespace for each of quell's CIS alarms of the account and Region — UNCONFIRMED, as the trail's delivery to it, and the deleted group's retention and KMS key, are not in the call. events:DisableRule of one of quell's forwarding rules (by its exact name, on the default bus): DescribeRule reads it ENABLED. securityhub:BatchDisableStandards: GetEnabledStandards reads each subscription the call named READY (PENDING or INCOMPLETE: UNCONFIRMED, with Security Hub's reason; DELETING: retried once Security Hub has finished disabling it). securityhub:DisableImportFindingsForProduct of one of AWS's integrations (product-subscription/aws/<name>): ListEnabledProductsForImport lists the subscription again. config:DeleteDeliveryChannel with QUELL_CONFIG_BUCKET set: DescribeDeliveryChannels lists a channel of the account and Region delivering to that bucket and DescribeConfigurationRecorderStatus reads every recorder of the account's (not a service-linked one) recording. cloudtrail:DeleteTrail with QUELL_TRAIL_BUCKET set, where no other multi-Region trail was left: DescribeTrails lists a trail of the account by the deleted one's name, homed in the Region, multi-Region, delivering to that bucket, and GetTrailStatus reads it logging — UNCONFIRMED, as the deleted trail's KMS key, CloudWatch Logs delivery, event selectors, key prefix and tags are not in the call. ec2:DeleteFlowLogs with QUELL_FLOW_LOG_BUCKET set: DescribeFlowLogs lists an ACTIVE flow log on every VPC of the account and Region that is not tagged with the exemption tag — UNCONFIRMED, as the call names only the deleted flow logs' ids (a subnet's or a network interface's flow log, and the deleted ones' traffic type, format and destination, are not checked). EC2.6 and vpc-flow-logs-enabled with QUELL_FLOW_LOG_BUCKET set: DescribeFlowLogs lists an ACTIVE flow log on the VPC. access-analyzer:DeleteAnalyzer, where the account and Region had no external access analyzer left (ACCOUNT or ORGANIZATION): ListAnalyzers lists an analyzer by the deleted one's name, of an external access type, ACTIVE — UNCONFIRMED when quell made it (as ACCOUNT: the deleted one's type is not in the call) or it reads CREATING. CloudWatch.1-14: DescribeAlarms lists quell-cis-<metric> on the control's metric and namespace, where DescribeMetricFilters finds a filter feeding it — UNCONFIRMED, as the control also asks for an SNS subscriber on the alarm and a filter on a multi-Region trail's log group.",
+        untouched: "Config.1 where the account has no recorder at all is escalated with the command (the role and the bucket are not quell's to choose); a GuardDuty.1 finding makes a detector only where there is none, and enables a disabled one. CloudWatch.1-14 of an account other than the organization trail's (QUELL_ORG_TRAIL_ACCOUNT, when set) are OUT_OF_SCOPE: a member under an organization trail fails them by design; where no metric filter of the account and Region feeds the metric, the control is escalated and no alarm is made (it could never fire); quell's alarm gets no SNS action. CloudTrail.2 and CloudTrail.5 are escalated with the command (the KMS key, the log group and role are the organization's to choose), and so is EC2.6 where QUELL_FLOW_LOG_BUCKET is not set (the flow logs' destination is). Escalated, never changed (ManualActionRequired, NOTIFIED), with the exact command: GuardDuty disassociation, a deleted Config recorder, a deleted delivery channel where QUELL_CONFIG_BUCKET is not set or the account has no recorder left, a partner's product import turned off (its product ARN holds the vendor's account, which the call does not), a deleted trail where QUELL_TRAIL_BUCKET is not set or another multi-Region trail (the account's own, or the organization's) still logs the account (the deleted one was a second trail, whose settings the call does not hold), a deleted metric filter that is not a CIS one (by its name), deleted flow logs where QUELL_FLOW_LOG_BUCKET is not set, and a deleted quell forwarding rule or its removed targets (quell's forwarding rules by their exact names; another rule, or one of those names on another bus, is not applicable; quell-ForwardApiCalls disabled is answered only where another path forwards the call: the SCP keeps it on). A delivery channel made again delivers to QUELL_CONFIG_BUCKET with Config's defaults: the deleted one's key prefix, KMS key, SNS topic and snapshot frequency are not in the call (AWS Config checks at PutDeliveryChannel that the bucket's policy lets it deliver); where a channel to that bucket is there already (by any name) none is made (Config keeps one per account and Region) and only the recorders are started, and one delivering elsewhere is escalated, the recorders left as they are. A trail made again is multi-Region, with log file validation, global service events and CloudTrail's default selectors (every management event), delivering to QUELL_TRAIL_BUCKET with no key prefix (CloudTrail checks at CreateTrail that the bucket's policy lets it write); a trail by that name back since, delivering elsewhere or single-Region, is escalated, not changed; one back and stopped is started. A flow log quell makes is on the VPC, for every traffic type (ALL), in AWS's default format and aggregation, delivering to QUELL_FLOW_LOG_BUCKET; a VPC with an active flow log to any destination is left as it is, and one tagged with the exemption tag gets none (EXEMPT for EC2.6; named in the note after a DeleteFlowLogs); after a DeleteFlowLogs every VPC of the account and Region left without one gets one, as EC2.6 asks, since the call does not say which VPC lost its own; making a flow log to S3 needs logs:CreateLogDelivery and logs:DeleteLogDelivery beside ec2:CreateFlowLogs, and a bucket of another account must let delivery.logs.amazonaws.com write (CreateFlowLogs reports it unsuccessful otherwise, and the failure is recorded). An analyzer made again is an account external access analyzer (type ACCOUNT) with the deleted one's name, without the deleted one's archive rules and tags (not in the call: findings its rules archived come back ACTIVE); the deleted analyzer's type is not in the call either, so a restore quell made is UNCONFIRMED, naming the command for another type; where the account still has an external access analyzer (or an ACCOUNT one in any state, which leaves no room for another) the deleted one was of another type (unused or internal access, a second organization analyzer) and is escalated with the command; the name back as a type that does not analyze external access, with no other that does, is escalated; an ORGANIZATION analyzer deleted from the delegated administrator account, with no other left there, is made again as an ACCOUNT one (its organization-wide view is the administrator's to make again: aws accessanalyzer create-analyzer --type ORGANIZATION); an analyzer of that name reading FAILED or DISABLED is escalated; making one needs the service-linked role AWSServiceRoleForAccessAnalyzer: where it was deleted too, CreateAnalyzer is refused (quell's role may not make it) and the failure is recorded with Access Analyzer's reason. A log group made again has no retention setting and no KMS key (the deleted group's are not in the call), and only the CIS filters of quell's own alarms are put on it. A call that failed (errorCode) is escalated as an attempt; a call through one of quell's roles that turns a sensor off (an undo, or someone holding the role) is escalated; this function's own restore coming back is OUT_OF_SCOPE, as are another team's alarms, rules, log groups and filters. Only the alarms named quell-cis-<metric> that org/trail.yaml defines are made again. A standard enabled again is as Security Hub enables it: the per-control settings it had (controls a person disabled in it) are not in the call and not checked; a standards subscription of another account or Region is not applicable; a standard or import that AWS itself turned off (userIdentity AWSService: Security Hub applying the delegated administrator's central configuration) is escalated, not turned back on. No undo: what was there before the call is the blind state, which quell does not put back. A detector tagged with the exemption tag (quell:exempt=true) is left as it is (EXEMPT, NOTIFIED with the reason); the other sensors are account settings, kept out with QUELL_DENY_ACCOUNTS. Default enforce.",
         triggers: Triggers {
             cloudtrail_events: CALLS,
             securityhub_controls: &[
@@ -955,6 +1082,13 @@ impl Remediation for TamperRestore {
             "cloudtrail:GetTrailStatus",
             CREATE_TRAIL,
             START_LOGGING,
+            "ec2:DescribeVpcs",
+            "ec2:DescribeFlowLogs",
+            CREATE_FLOW_LOGS,
+            // AWS authorizes these at CreateFlowLogs to an S3 destination (the log delivery it
+            // sets up); quell never calls them itself.
+            "logs:CreateLogDelivery",
+            "logs:DeleteLogDelivery",
         ],
         undo_permissions: &[],
         default_mode: Mode::Enforce,
@@ -973,6 +1107,7 @@ impl Remediation for TamperRestore {
             events: aws_sdk_eventbridge::Client::new(c),
             analyzer: aws_sdk_accessanalyzer::Client::new(c),
             cloudtrail: aws_sdk_cloudtrail::Client::new(c),
+            ec2: aws_sdk_ec2::Client::new(c),
         }
     }
 
@@ -1004,6 +1139,10 @@ impl Remediation for TamperRestore {
         }
         self.config_bucket = bucket_setting(get, "QUELL_CONFIG_BUCKET")?;
         self.trail_bucket = bucket_setting(get, "QUELL_TRAIL_BUCKET")?;
+        self.flow_log_bucket = bucket_setting(get, "QUELL_FLOW_LOG_BUCKET")?;
+        if let Some(tag) = get("QUELL_EXEMPT_TAG").filter(|v| !v.trim().is_empty()) {
+            self.exempt_tag = tag.trim().to_string();
+        }
         Ok(())
     }
 
@@ -1076,7 +1215,7 @@ impl Remediation for TamperRestore {
 
     fn target(&self, f: &Finding) -> Result<Target, NotApplicable> {
         if f.source != quell::Source::CloudTrail {
-            return posture(f);
+            return posture(f, self.flow_log_bucket.as_deref());
         }
         let by_quell_role = f.by_quell;
         let by = f
@@ -1315,6 +1454,13 @@ impl Remediation for TamperRestore {
                 bucket: self.trail_bucket.clone().unwrap_or_default(),
                 made: Cached::default(),
             },
+            "ec2:DeleteFlowLogs" if self.flow_log_bucket.is_some() => What::FlowLogs {
+                vpc: None,
+                bucket: self.flow_log_bucket.clone().unwrap_or_default(),
+                partition: f.partition.clone(),
+                deleted: names(request, "/DeleteFlowLogsRequest/FlowLogId", "flow log id")?,
+                exempt: Cached::default(),
+            },
             "access-analyzer:DeleteAnalyzer" => {
                 let name = named(request, "/analyzerName", "analyzer")?;
                 if !analyzer_name_ok(&name) {
@@ -1399,6 +1545,20 @@ impl Remediation for TamperRestore {
             What::Trail { name, bucket, .. } => {
                 format!("the CloudTrail trail {name} (to s3://{bucket})")
             }
+            What::FlowLogs {
+                vpc: Some(vpc),
+                bucket,
+                ..
+            } => format!("the flow logs of {vpc} (to s3://{bucket})"),
+            What::FlowLogs {
+                vpc: None,
+                bucket,
+                deleted,
+                ..
+            } => format!(
+                "the VPC flow logs (deleted: {}; every VPC's, to s3://{bucket})",
+                deleted.join(", ")
+            ),
             What::DeliveryChannel { name, bucket, .. } => {
                 format!("the AWS Config delivery channel {name} (to s3://{bucket})")
             }
@@ -1415,6 +1575,16 @@ impl Remediation for TamperRestore {
     /// is one a person keeps as it is (EXEMPT: a threat's, so NOTIFIED with the reason, never
     /// suppressed). The other sensors are account settings, kept out with QUELL_DENY_ACCOUNTS.
     async fn tags(&self, c: &Clients, t: &Target) -> Result<Tags, AwsError> {
+        if let What::FlowLogs { vpc: Some(vpc), .. } = &t.what {
+            let mut tags: Tags = self
+                .vpcs(c, t, Some(vpc))
+                .await?
+                .into_iter()
+                .flat_map(|(_, tags)| tags)
+                .collect();
+            tags.sort();
+            return Ok(tags);
+        }
         let What::Detector { .. } = &t.what else {
             return Ok(Vec::new());
         };
@@ -1720,6 +1890,42 @@ impl Remediation for TamperRestore {
                         .map(|n| Step::new(START_RECORDER, format!("recorder={n}"))),
                 );
                 Ok(steps)
+            }
+            What::FlowLogs {
+                vpc,
+                bucket,
+                exempt,
+                ..
+            } => {
+                let on = self.flow_logged(c, t).await?;
+                let mut left = Vec::new();
+                let mut missing = Vec::new();
+                for (id, tags) in self.vpcs(c, t, vpc.as_deref()).await? {
+                    if on.contains(&id) {
+                        continue;
+                    }
+                    // One EC2.6 names is judged by the runtime from tags(); the rest here.
+                    if vpc.is_none()
+                        && tags
+                            .iter()
+                            .any(|(k, v)| *k == self.exempt_tag && v.eq_ignore_ascii_case("true"))
+                    {
+                        left.push(id);
+                    } else {
+                        missing.push(id);
+                    }
+                }
+                exempt.set(left);
+                // CreateFlowLogs takes up to 25 resources a call.
+                Ok(missing
+                    .chunks(25)
+                    .map(|ids| {
+                        Step::new(
+                            CREATE_FLOW_LOGS,
+                            format!("vpcs={} to=s3://{bucket} traffic=ALL", ids.join(",")),
+                        )
+                    })
+                    .collect())
             }
             What::Trail { name, bucket, .. } => {
                 let trails = c
@@ -2211,6 +2417,29 @@ impl Remediation for TamperRestore {
                 }
                 (!said.is_empty()).then(|| said.join("; "))
             }
+            What::FlowLogs {
+                vpc: None,
+                deleted,
+                exempt,
+                ..
+            } => {
+                let mut said = format!(
+                    "the call names only the deleted flow logs ({}), not their resources or settings: every VPC of account {} in {} now has a flow log, but a subnet's or a network interface's, and the deleted ones' traffic type, format and destination, are not checked (aws ec2 describe-flow-logs --region {})",
+                    deleted.join(", "),
+                    t.account,
+                    t.region,
+                    t.region
+                );
+                let left = exempt.get().unwrap_or_default();
+                if !left.is_empty() {
+                    said.push_str(&format!(
+                        "; left without one, tagged {}=true: {}",
+                        self.exempt_tag,
+                        left.join(", ")
+                    ));
+                }
+                Some(said)
+            }
             What::Trail { name, bucket, made } => Some(if made.get() == Some(true) {
                 format!(
                     "quell made the trail {name} again, multi-Region with log file validation and every management event, delivering to s3://{bucket}: the deleted one's KMS key, CloudWatch Logs delivery (the CIS alarms' group), data events, key prefix, SNS topic and tags are not in the call (aws cloudtrail update-trail / put-event-selectors --region {r} --name {n}); what happened between the deletion and now was not logged by it",
@@ -2405,6 +2634,46 @@ impl Remediation for TamperRestore {
                             .send()
                             .await
                             .aws(|| format!("could not start the Config recorder {recorder}"))?;
+                    }
+                }
+                Ok(())
+            }
+            What::FlowLogs {
+                bucket, partition, ..
+            } => {
+                let destination = format!("arn:{partition}:s3:::{bucket}");
+                for s in steps {
+                    let Some(ids) = s
+                        .detail
+                        .strip_prefix("vpcs=")
+                        .and_then(|d| d.split(' ').next())
+                    else {
+                        continue;
+                    };
+                    let ids: Vec<String> = ids.split(',').map(str::to_string).collect();
+                    let out = c
+                        .ec2
+                        .create_flow_logs()
+                        .resource_type(aws_sdk_ec2::types::FlowLogsResourceType::Vpc)
+                        .set_resource_ids(Some(ids.clone()))
+                        .traffic_type(aws_sdk_ec2::types::TrafficType::All)
+                        .log_destination_type(aws_sdk_ec2::types::LogDestinationType::S3)
+                        .log_destination(&destination)
+                        .send()
+                        .await
+                        .aws(|| format!("could not make flow logs on {}", ids.join(", ")))?;
+                    // CreateFlowLogs answers 200 with the resources it could not log.
+                    if let Some(u) = out.unsuccessful().first() {
+                        let e = u.error();
+                        return Err(AwsError::other(
+                            format!(
+                                "could not make a flow log on {}",
+                                u.resource_id().unwrap_or_default()
+                            ),
+                            e.and_then(|e| e.code()).unwrap_or("Unsuccessful"),
+                            e.and_then(|e| e.message()).unwrap_or_default(),
+                            false,
+                        ));
                     }
                 }
                 Ok(())

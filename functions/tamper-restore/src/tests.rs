@@ -53,7 +53,16 @@ fn clients(gd: aws_sdk_guardduty::Client) -> Clients {
         events: idle_events(),
         analyzer: idle_analyzer(),
         cloudtrail: idle_cloudtrail(),
+        ec2: idle_ec2(),
     }
+}
+
+fn idle_ec2() -> aws_sdk_ec2::Client {
+    aws_sdk_ec2::Client::from_conf(
+        aws_sdk_ec2::config::Config::builder()
+            .behavior_version(aws_sdk_ec2::config::BehaviorVersion::latest())
+            .build(),
+    )
 }
 
 fn idle_cloudtrail() -> aws_sdk_cloudtrail::Client {
@@ -381,6 +390,7 @@ fn calls_that_are_not_tampering_or_not_quells_are_refused_before_any_call() {
     // Config bucket is named, a deleted trail where its trail bucket is).
     let mut r = with_bucket();
     r.trail_bucket = with_trail_bucket().trail_bucket;
+    r.flow_log_bucket = with_flow_log_bucket().flow_log_bucket;
     for call in CALLS {
         let escalated = matches!(
             r.target(&call_named(call)).map(|t| t.what),
@@ -1934,4 +1944,173 @@ fn a_trail_the_call_names_badly_or_the_bucket_setting_is_refused_before_any_call
             .what,
         What::Escalate { .. }
     ));
+}
+
+use aws_sdk_ec2::operation::create_flow_logs::CreateFlowLogsOutput;
+use aws_sdk_ec2::operation::describe_flow_logs::DescribeFlowLogsOutput;
+use aws_sdk_ec2::operation::describe_vpcs::DescribeVpcsOutput;
+
+fn with_flow_log_bucket() -> TamperRestore {
+    let mut r = TamperRestore::default();
+    r.configure(&|k| (k == "QUELL_FLOW_LOG_BUCKET").then(|| "org-flow-logs".to_string()))
+        .unwrap();
+    r
+}
+
+/// The VPCs DescribeVpcs lists: (id, exempt-tagged).
+fn vpcs(list: &[(&str, bool)]) -> DescribeVpcsOutput {
+    DescribeVpcsOutput::builder()
+        .set_vpcs(Some(
+            list.iter()
+                .map(|(id, exempt)| {
+                    let mut v = aws_sdk_ec2::types::Vpc::builder().vpc_id(*id);
+                    if *exempt {
+                        v = v.tags(
+                            aws_sdk_ec2::types::Tag::builder()
+                                .key("quell:exempt")
+                                .value("true")
+                                .build(),
+                        );
+                    }
+                    v.build()
+                })
+                .collect(),
+        ))
+        .build()
+}
+
+/// The active flow logs DescribeFlowLogs lists, on the resources `on`.
+fn flow_logs(on: &[&str]) -> DescribeFlowLogsOutput {
+    DescribeFlowLogsOutput::builder()
+        .set_flow_logs(Some(
+            on.iter()
+                .map(|r| {
+                    aws_sdk_ec2::types::FlowLog::builder()
+                        .resource_id(*r)
+                        .flow_log_status("ACTIVE")
+                        .build()
+                })
+                .collect(),
+        ))
+        .build()
+}
+
+#[tokio::test]
+async fn deleted_flow_logs_give_every_vpc_left_without_one_a_flow_log_but_an_exempt_one() {
+    let r = with_flow_log_bucket();
+    let f = call(
+        "ec2:DeleteFlowLogs",
+        json!({"DeleteFlowLogsRequest": {"FlowLogId": {"content": "fl-07a9b55570fe770b6", "tag": 1}}}),
+    );
+    let t = r.target(&f).unwrap();
+    // vpc-a keeps its flow log; vpc-b lost its own; vpc-c is tagged exempt; a subnet's flow log
+    // says nothing of its VPC.
+    let logs = mock!(aws_sdk_ec2::Client::describe_flow_logs)
+        .sequence()
+        .output(|| flow_logs(&["vpc-0000000a", "subnet-0000000b"]))
+        .output(|| flow_logs(&["vpc-0000000a", "vpc-0000000b", "subnet-0000000b"]))
+        .build();
+    let listed = mock!(aws_sdk_ec2::Client::describe_vpcs).then_output(|| {
+        vpcs(&[
+            ("vpc-0000000a", false),
+            ("vpc-0000000b", false),
+            ("vpc-0000000c", true),
+        ])
+    });
+    let create = mock!(aws_sdk_ec2::Client::create_flow_logs)
+        .match_requests(|q| {
+            q.resource_ids() == ["vpc-0000000b"]
+                && q.log_destination() == Some("arn:aws:s3:::org-flow-logs")
+                && q.log_destination_type() == Some(&aws_sdk_ec2::types::LogDestinationType::S3)
+                && q.traffic_type() == Some(&aws_sdk_ec2::types::TrafficType::All)
+                && q.resource_type() == Some(&aws_sdk_ec2::types::FlowLogsResourceType::Vpc)
+        })
+        .then_output(|| {
+            CreateFlowLogsOutput::builder()
+                .flow_log_ids("fl-new")
+                .build()
+        });
+    let mut c = clients(idle_guardduty());
+    c.ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&logs, &listed, &create]);
+    let out = execute(&r, &c, &t, Mode::Enforce, "quell:exempt").await;
+    // The call does not say which VPC lost its flow log, nor a subnet's: never RESOLVED.
+    let Outcome::Unconfirmed { unchecked, .. } = &out else {
+        panic!("{out:?}")
+    };
+    assert!(
+        unchecked.contains("fl-07a9b55570fe770b6") && unchecked.contains("vpc-0000000c"),
+        "{unchecked}"
+    );
+    assert_eq!((create.num_calls(), logs.num_calls()), (1, 2));
+}
+
+#[tokio::test]
+async fn a_flow_log_ec2_refuses_is_a_failure_with_its_reason_and_ec2_6_is_resolved_on_the_vpc() {
+    let r = with_flow_log_bucket();
+    let vpc = quell::Resource::new(
+        quell::ResourceKind::Other("AwsEc2Vpc".into()),
+        "vpc-0a1b2c3d",
+    );
+    let t = r.target(&control("EC2.6", vpc.clone())).unwrap();
+    assert!(matches!(t.what, What::FlowLogs { vpc: Some(ref v), .. } if v == "vpc-0a1b2c3d"));
+    // Refused: CreateFlowLogs answers 200 with the VPC unsuccessful.
+    let logs = mock!(aws_sdk_ec2::Client::describe_flow_logs).then_output(|| flow_logs(&[]));
+    let listed = mock!(aws_sdk_ec2::Client::describe_vpcs)
+        .match_requests(|q| q.vpc_ids() == ["vpc-0a1b2c3d"])
+        .then_output(|| vpcs(&[("vpc-0a1b2c3d", false)]));
+    let refused = mock!(aws_sdk_ec2::Client::create_flow_logs).then_output(|| {
+        CreateFlowLogsOutput::builder()
+            .unsuccessful(
+                aws_sdk_ec2::types::UnsuccessfulItem::builder()
+                    .resource_id("vpc-0a1b2c3d")
+                    .error(
+                        aws_sdk_ec2::types::UnsuccessfulItemError::builder()
+                            .code("400")
+                            .message("Access Denied for LogDestination: org-flow-logs")
+                            .build(),
+                    )
+                    .build(),
+            )
+            .build()
+    });
+    let mut c = clients(idle_guardduty());
+    c.ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&logs, &listed, &refused]);
+    let out = execute(&r, &c, &t, Mode::Enforce, "quell:exempt").await;
+    let Outcome::Failed { error, .. } = &out else {
+        panic!("{out:?}")
+    };
+    assert!(
+        error.contains("Access Denied for LogDestination"),
+        "{error}"
+    );
+
+    // Made and read back: the VPC has a flow log, which is all EC2.6 asks.
+    let logs = mock!(aws_sdk_ec2::Client::describe_flow_logs)
+        .sequence()
+        .output(|| flow_logs(&[]))
+        .output(|| flow_logs(&["vpc-0a1b2c3d"]))
+        .build();
+    let made = mock!(aws_sdk_ec2::Client::create_flow_logs)
+        .then_output(|| CreateFlowLogsOutput::builder().flow_log_ids("fl-1").build());
+    c.ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&logs, &listed, &made]);
+    let out = execute(&r, &c, &t, Mode::Enforce, "quell:exempt").await;
+    assert!(matches!(out, Outcome::Remediated { .. }), "{out:?}");
+
+    // Tagged exempt: the runtime reads the VPC's tags and leaves it.
+    let tagged =
+        mock!(aws_sdk_ec2::Client::describe_vpcs).then_output(|| vpcs(&[("vpc-0a1b2c3d", true)]));
+    c.ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&tagged]);
+    let out = execute(&r, &c, &t, Mode::Enforce, "quell:exempt").await;
+    assert!(matches!(out, Outcome::Exempt { .. }), "{out:?}");
+
+    // A bad setting is refused at start; a resource that is not a VPC before any call.
+    let mut bad = TamperRestore::default();
+    assert_eq!(
+        bad.configure(&|k| (k == "QUELL_FLOW_LOG_BUCKET").then(|| "Bad_Bucket".to_string()))
+            .unwrap_err()
+            .var,
+        "QUELL_FLOW_LOG_BUCKET"
+    );
+    let not_vpc = quell::Resource::new(quell::ResourceKind::Other("AwsEc2Vpc".into()), "vpc-x; rm");
+    assert!(r.target(&control("EC2.6", not_vpc)).is_err());
 }

@@ -34,6 +34,15 @@ struct Call {
 /// the goal; every entry is printed with the audit.
 const UNEXERCISED: &[(&str, &str, &str)] = &[];
 
+/// The actions AWS authorizes beside a call's own: a flow log to S3 sets up a log delivery
+/// (logs:CreateLogDelivery, logs:DeleteLogDelivery). quell makes flow logs to S3 only.
+fn alongside(action: &str) -> &'static [&'static str] {
+    match action {
+        "ec2:CreateFlowLogs" => &["logs:CreateLogDelivery", "logs:DeleteLogDelivery"],
+        _ => &[],
+    }
+}
+
 /// The IAM action AWS authorizes a call as: `service:Operation` for the JSON and query
 /// protocols, and a table for the REST APIs whose operations have no name on the wire (S3,
 /// S3 Control, Security Hub) or whose IAM name differs from the operation's.
@@ -259,6 +268,18 @@ fn audit(dir: &Path) -> Result<(), Vec<String>> {
                 "{role}: called {action} ({} {}), which its policy does not grant",
                 c.method, c.path
             ));
+        }
+        // The actions AWS authorizes at the same call (the emulator evaluates them there too, see
+        // quell_moto.py): each must be granted, and counts as used.
+        for dep in alongside(&action) {
+            if !grants.contains(dep) {
+                problems.push(format!(
+                    "{role}: called {action}, which AWS also authorizes as {dep}, not granted"
+                ));
+            }
+            used.entry(role.to_string())
+                .or_default()
+                .insert(dep.to_string());
         }
         used.entry(role.to_string()).or_default().insert(action);
     }
