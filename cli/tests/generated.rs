@@ -200,11 +200,14 @@ fn every_spec_declares_well_formed_permissions_and_triggers() {
     );
 }
 
+/// Every action a policy allows, in any of its Allow statements.
 fn allowed(policy: &serde_json::Value) -> BTreeSet<String> {
-    policy["Statement"][0]["Action"]
+    policy["Statement"]
         .as_array()
         .unwrap()
         .iter()
+        .filter(|st| st["Effect"] == "Allow")
+        .flat_map(|st| st["Action"].as_array().unwrap().iter())
         .map(|a| a.as_str().unwrap().to_string())
         .collect()
 }
@@ -795,6 +798,10 @@ const MEANT_FOR: &[(&str, &[&str])] = &[
     ),
     (
         "cloudtrail-config-deletedeliverychannel.json",
+        &["tamper-restore"],
+    ),
+    (
+        "cloudtrail-config-deleteconfigurationrecorder.json",
         &["tamper-restore"],
     ),
     (

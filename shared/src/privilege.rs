@@ -38,6 +38,40 @@ pub fn guard_statement() -> Value {
     })
 }
 
+/// The one action quell may hold only on some resources: iam:PassRole, on service-linked roles
+/// alone (`role/aws-service-role/…`, which AWS makes, only their own service can assume, and no one
+/// can edit). quell passes the role a service needs to make its sensor again (AWS Config's
+/// recorder), never a role a person made.
+const PASS_ROLE: &str = "iam:PassRole";
+
+/// The Allow statements for `actions`: iam:PassRole apart, on service-linked roles only; the rest
+/// on every resource, as `sid`.
+fn allows(sid: &str, actions: BTreeSet<&str>) -> Vec<Value> {
+    let pass = actions.contains(PASS_ROLE);
+    let rest: Vec<&str> = actions.into_iter().filter(|a| *a != PASS_ROLE).collect();
+    let mut v = vec![json!({
+        "Sid": sid,
+        "Effect": "Allow",
+        "Action": rest,
+        "Resource": "*"
+    })];
+    if pass {
+        v.push(json!({
+            "Sid": "PassOnlyServiceLinkedRoles",
+            "Effect": "Allow",
+            "Action": [PASS_ROLE],
+            "Resource": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/aws-service-role/*"
+        }));
+    }
+    v
+}
+
+/// A policy of `allows` and the guard, the guard second (where the templates' readers look).
+fn with_guard(mut statements: Vec<Value>) -> Value {
+    statements.insert(1, guard_statement());
+    json!({"Version": "2012-10-17", "Statement": statements})
+}
+
 /// A function's member role policy: exactly its Spec's actions and the shared core's, and the
 /// guard.
 pub fn member_policy(s: &Spec) -> Value {
@@ -47,15 +81,7 @@ pub fn member_policy(s: &Spec) -> Value {
         .copied()
         .chain(crate::hub::MEMBER_PERMISSIONS.iter().copied())
         .collect();
-    json!({
-        "Version": "2012-10-17",
-        "Statement": [{
-            "Sid": "QuellRemediation",
-            "Effect": "Allow",
-            "Action": actions.into_iter().collect::<Vec<_>>(),
-            "Resource": "*"
-        }, guard_statement()]
-    })
+    with_guard(allows("QuellRemediation", actions))
 }
 
 /// The undo role's policy: what putting back any remediation's change needs (its actions and its
@@ -70,15 +96,7 @@ pub fn undo_policy(specs: &[Spec]) -> Value {
                 .copied()
         })
         .collect();
-    json!({
-        "Version": "2012-10-17",
-        "Statement": [{
-            "Sid": "QuellUndo",
-            "Effect": "Allow",
-            "Action": actions.into_iter().collect::<Vec<_>>(),
-            "Resource": "*"
-        }, guard_statement()]
-    })
+    with_guard(allows("QuellUndo", actions))
 }
 
 /// The trail reader's policy (org/trail.yaml's `quell-trail-reader`, in the account that owns the

@@ -1294,6 +1294,15 @@ const EXPECTED: &[(&str, Source, &str, &str, &str, ResourceKind, &str)] = &[
         "",
     ),
     (
+        "cloudtrail-config-deleteconfigurationrecorder.json",
+        Source::CloudTrail,
+        "111111111111",
+        "us-east-1",
+        "config:DeleteConfigurationRecorder",
+        ResourceKind::Account,
+        "",
+    ),
+    (
         "cloudtrail-access-analyzer-deleteanalyzer.json",
         Source::CloudTrail,
         "111111111111",
@@ -1539,7 +1548,7 @@ fn every_sample_event_parses_to_its_finding() {
             n += 1;
         }
     }
-    assert_eq!(n, 159, "events/ holds 159 sample events, each checked");
+    assert_eq!(n, 160, "events/ holds 160 sample events, each checked");
 }
 
 #[test]

@@ -944,10 +944,14 @@ from moto.cloudtrail.models import Trail as _Trail  # noqa: E402
 from moto.cloudtrail.exceptions import S3BucketDoesNotExistException  # noqa: E402
 
 
-def _lets_service_write(bucket, service):
-    """Whether the bucket's policy allows the service principal `service` s3:PutObject: CreateTrail
-    asks it of any bucket (cloudtrail.amazonaws.com), CreateFlowLogs of another account's
-    (delivery.logs.amazonaws.com)."""
+def _lets_service_write(bucket, service, account, acl=False):
+    """Whether the bucket's policy lets the service principal `service` write the logs of
+    `account` (s3:PutObject on `<bucket>/AWSLogs/<account>/…`, and with `acl` s3:GetBucketAcl on the
+    bucket), and no statement denies it: CreateTrail asks it of any bucket (cloudtrail.amazonaws.com,
+    with the ACL check), CreateFlowLogs of another account's (delivery.logs.amazonaws.com).
+    Conditions are taken as met (they name the writing account or source, which is this one)."""
+    import fnmatch
+
     if not bucket.policy:
         return False
     try:
@@ -957,19 +961,29 @@ def _lets_service_write(bucket, service):
     statements = doc.get("Statement") or []
     if isinstance(statements, dict):
         statements = [statements]
-    for s in statements:
-        if s.get("Effect") != "Allow":
-            continue
+    obj = f"arn:aws:s3:::{bucket.name}/AWSLogs/{account}/log"
+    whole = f"arn:aws:s3:::{bucket.name}"
+
+    def listed(value):
+        return [value] if isinstance(value, str) else list(value or [])
+
+    def grants(s, action, resource):
         principal = s.get("Principal") or {}
-        services = principal.get("Service", []) if isinstance(principal, dict) else []
-        services = [services] if isinstance(services, str) else services
-        actions = s.get("Action") or []
-        actions = [actions] if isinstance(actions, str) else actions
-        if service in services and any(
-            a in ("s3:PutObject", "s3:*", "*") for a in actions
-        ):
-            return True
-    return False
+        if principal != "*":
+            services = listed(principal.get("Service")) if isinstance(principal, dict) else []
+            if service not in services:
+                return False
+        actions = listed(s.get("Action"))
+        if not any(fnmatch.fnmatchcase(action, a) for a in actions):
+            return False
+        return any(fnmatch.fnmatchcase(resource, r) for r in listed(s.get("Resource")))
+
+    def allowed(action, resource):
+        if any(s.get("Effect") == "Deny" and grants(s, action, resource) for s in statements):
+            return False
+        return any(s.get("Effect") == "Allow" and grants(s, action, resource) for s in statements)
+
+    return allowed("s3:PutObject", obj) and (not acl or allowed("s3:GetBucketAcl", whole))
 
 
 def _check_trail_bucket(self):
@@ -978,7 +992,7 @@ def _check_trail_bucket(self):
     owner = _bucket_owner(self.bucket_name)
     if owner is None:
         raise S3BucketDoesNotExistException(f"S3 bucket {self.bucket_name} does not exist!")
-    if not _lets_service_write(owner[1], "cloudtrail.amazonaws.com"):
+    if not _lets_service_write(owner[1], "cloudtrail.amazonaws.com", self.account_id, acl=True):
         raise _JsonRESTError(
             "InsufficientS3BucketPolicyException",
             f"Incorrect S3 bucket policy is detected for bucket: {self.bucket_name}",
@@ -1032,11 +1046,13 @@ def _create_flow_logs(self, resource_type, resource_ids, traffic_type, deliver_l
     owner = _bucket_owner(bucket)
     if owner is None or owner[0] == self.account_id:
         return _moto_create_flow_logs(self, *args)
-    if not _lets_service_write(owner[1], "delivery.logs.amazonaws.com"):
+    if not _lets_service_write(owner[1], "delivery.logs.amazonaws.com", self.account_id):
         return [], [
             (rid, "400", f"Access Denied for LogDestination: {bucket}. Please check LogDestination permission")
             for rid in resource_ids
         ]
+    self._validate_request(log_group_name, log_destination, log_destination_type,
+                           max_aggregation_interval or 600, deliver_logs_permission_arn)
     made = []
     for rid in resource_ids:
         if resource_type == "VPC":
@@ -1428,6 +1444,47 @@ def _put_delivery_channel(self, delivery_channel):
 
 
 _ConfigBackend.put_delivery_channel = _put_delivery_channel
+
+_moto_put_configuration_recorder = _ConfigBackend.put_configuration_recorder
+
+# As IAM names it: AWS Config's service-linked role is AWSServiceRoleForConfig (moto capitalises
+# only the services its table lists, and makes AWSServiceRoleForconfig).
+import moto.iam.models as _iam_models  # noqa: E402
+
+_iam_models.SERVICE_NAME_CONVERSION.setdefault("config", "Config")
+
+
+def _put_configuration_recorder(self, config_recorder):
+    """As AWS Config: the recorder's role must be a role of the account (moto assumes any ARN is
+    one). The caller's iam:PassRole on it is judged before, with the request."""
+    arn = config_recorder.get("roleARN") or ""
+    from moto.iam.models import iam_backends
+
+    parts = arn.split(":", 5)
+    found = False
+    if len(parts) == 6 and parts[2] == "iam" and parts[4] == self.account_id and parts[5].startswith("role/"):
+        name = parts[5].rsplit("/", 1)[-1]
+        try:
+            role = iam_backends[self.account_id][parts[1]].get_role(name)
+            found = role.arn == arn
+        except Exception:
+            found = False
+    if not found:
+        raise _JsonRESTError("InvalidRoleException", f"The role {arn} is not valid, or AWS Config cannot assume it.")
+    return _moto_put_configuration_recorder(self, config_recorder)
+
+
+_ConfigBackend.put_configuration_recorder = _put_configuration_recorder
+
+
+def _recorder_role_denied(call, environ, body):
+    """As AWS: giving a recorder a role passes it, which the caller's iam:PassRole on that role
+    must allow; the reason it does not, or None."""
+    try:
+        arn = (json.loads(body or b"{}").get("ConfigurationRecorder") or {}).get("roleARN")
+    except ValueError:
+        return None
+    return _iam_denied(call, environ, body, "iam:PassRole", arn) if arn else None
 
 # (account, region, rule, resource type, resource id) -> the evaluation of that member account's
 # rule, as POST /_quell/config-evaluations seeds it.
@@ -2150,6 +2207,10 @@ class CallLog:
                 return _fault_response(fault, call, start_response)
             if call["service"] == "access-analyzer":
                 return access_analyzer(call, environ, body, start_response)
+            if call["service"] == "config" and call["action"] == "PutConfigurationRecorder":
+                denied = _recorder_role_denied(call, environ, body)
+                if denied:
+                    return _json_response(start_response, "400 Bad Request", {"__type": "AccessDeniedException", "message": denied}, "AccessDeniedException")
             if call["service"] == "ec2" and call["action"] == "CreateFlowLogs":
                 denied = _flow_log_delivery_denied(call, environ, body)
                 if denied:

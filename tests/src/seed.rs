@@ -85,6 +85,20 @@ pub async fn public_bucket(cfg: &SdkConfig, name: &str, tags: &[(&str, &str)]) {
     }
 }
 
+/// AWS Config's service-linked role in `cfg`'s account (what `aws configservice` and the
+/// console make on first use), which a recorder's roleARN names; its ARN.
+pub async fn config_service_role(cfg: &SdkConfig) -> String {
+    aws_sdk_iam::Client::new(cfg)
+        .create_service_linked_role()
+        .aws_service_name("config.amazonaws.com")
+        .send()
+        .await
+        .expect("AWS Config's service-linked role")
+        .role
+        .expect("role")
+        .arn
+}
+
 /// A trail's bucket in `cfg`'s account, as [`public_bucket`] makes it, with the bucket policy
 /// CloudTrail asks for before it delivers to a bucket (CreateTrail refuses one without it).
 pub async fn trail_bucket(cfg: &SdkConfig, name: &str) {

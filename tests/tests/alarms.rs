@@ -482,12 +482,13 @@ async fn a_kms_key_scheduled_for_deletion_is_saved_and_a_config_recorder_restart
     // AWS Config: a stopped recorder records again.
     let config = aws_sdk_config::Client::new(&member);
     seed::public_bucket(&member, "quell-config-delivery", &[]).await;
+    let role = seed::config_service_role(&member).await;
     config
         .put_configuration_recorder()
         .configuration_recorder(
             aws_sdk_config::types::ConfigurationRecorder::builder()
                 .name("default")
-                .role_arn(format!("arn:aws:iam::{MEMBER}:role/config"))
+                .role_arn(role)
                 .build(),
         )
         .send()

@@ -221,12 +221,13 @@ async fn stopped_recorder(member: &aws_config::SdkConfig) {
         .send()
         .await
         .unwrap();
+    let role = seed::config_service_role(member).await;
     config
         .put_configuration_recorder()
         .configuration_recorder(
             ConfigurationRecorder::builder()
                 .name("default")
-                .role_arn(format!("arn:aws:iam::{MEMBER}:role/aws-service-role/config.amazonaws.com/AWSServiceRoleForConfig"))
+                .role_arn(role)
                 .recording_group(RecordingGroup::builder().all_supported(true).include_global_resource_types(true).build())
                 .build(),
         )
@@ -627,6 +628,7 @@ async fn a_deleted_trail_is_made_again_to_the_organizations_bucket_where_nothing
         .send()
         .await
         .unwrap();
+    ct.start_logging().name("team-audit").send().await.unwrap();
     ct.delete_trail().name(NAME).send().await.unwrap();
     s.emu.clear_calls().await;
     let fourth = events::load(EVENT, &[("00000000-0000-0000-0000-000000000018", "00000000-0000-0000-0000-0000000000fe")]);
@@ -646,7 +648,7 @@ async fn a_deleted_trail_is_made_again_to_the_organizations_bucket_where_nothing
     assert_no_trail_write(&s).await;
     assert_eq!(
         trails_of(&ct).await,
-        vec![("team-audit".into(), "org-trail-bucket".into(), true, false, false)]
+        vec![("team-audit".into(), "org-trail-bucket".into(), true, false, true)]
     );
 }
 
@@ -757,27 +759,7 @@ async fn deleted_flow_logs_give_every_vpc_left_without_one_a_flow_log_to_the_org
 
     // A flow log to S3 sets up a log delivery, which AWS authorizes at the same call: a member
     // user allowed all of EC2 but not logs:CreateLogDelivery is refused, as quell's role would be.
-    let iam = aws_sdk_iam::Client::new(&s.member);
-    iam.create_user().user_name("flow-logger").send().await.unwrap();
-    iam.put_user_policy()
-        .user_name("flow-logger")
-        .policy_name("ec2-only")
-        .policy_document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ec2:*","Resource":"*"}]}"#)
-        .send()
-        .await
-        .unwrap();
-    let key = iam
-        .create_access_key()
-        .user_name("flow-logger")
-        .send()
-        .await
-        .unwrap()
-        .access_key
-        .unwrap();
-    let as_user = quell_tests::emulator::sdk_config(
-        &s.emu.endpoint,
-        aws_credential_types::Credentials::new(key.access_key_id, key.secret_access_key, None, None, "test"),
-    );
+    let as_user = member_user(&s, "flow-logger", "ec2:*").await;
     let refused = aws_sdk_ec2::Client::new(&as_user)
         .create_flow_logs()
         .resource_type(FlowLogsResourceType::Vpc)
@@ -795,6 +777,125 @@ async fn deleted_flow_logs_give_every_vpc_left_without_one_a_flow_log_to_the_org
     );
     assert!(format!("{refused:?}").contains("logs:CreateLogDelivery"), "{refused:?}");
     assert_eq!(vpc_flow_logs(&ec2).await, expected);
+}
+
+/// A member IAM user allowed `action` (and nothing else) on every resource, as an SDK
+/// configuration: to show the emulator holds a caller to the actions AWS authorizes beside a
+/// call's own, as it holds quell's roles.
+async fn member_user(s: &Setup, name: &str, action: &str) -> aws_config::SdkConfig {
+    let iam = aws_sdk_iam::Client::new(&s.member);
+    iam.create_user().user_name(name).send().await.unwrap();
+    iam.put_user_policy()
+        .user_name(name)
+        .policy_name("only")
+        .policy_document(
+            serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": action, "Resource": "*"}]})
+                .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let key = iam
+        .create_access_key()
+        .user_name(name)
+        .send()
+        .await
+        .unwrap()
+        .access_key
+        .unwrap();
+    quell_tests::emulator::sdk_config(
+        &s.emu.endpoint,
+        aws_credential_types::Credentials::new(key.access_key_id, key.secret_access_key, None, None, "test"),
+    )
+}
+
+#[tokio::test]
+async fn a_deleted_recorder_is_made_again_with_configs_service_linked_role_and_records() {
+    use aws_sdk_config::types::ConfigurationRecorder;
+    const EVENT: &str = "cloudtrail-config-deleteconfigurationrecorder.json";
+    let s = setup().await;
+    let config = aws_sdk_config::Client::new(&s.member);
+    // The member's recorder (AWS Config's service-linked role) and channel; the tampering:
+    // recording stopped, the recorder deleted.
+    stopped_recorder(&s.member).await;
+    config
+        .delete_configuration_recorder()
+        .configuration_recorder_name("default")
+        .send()
+        .await
+        .unwrap();
+    let (outcome, note) = replay(&s, events::load(EVENT, &[])).await;
+    assert_eq!(outcome, "UNCONFIRMED", "{note}");
+    let recorders = config.describe_configuration_recorders().send().await.unwrap();
+    let read: Vec<_> = recorders
+        .configuration_recorders()
+        .iter()
+        .map(|r| {
+            (
+                r.name().unwrap_or_default(),
+                r.role_arn().unwrap_or_default(),
+                r.recording_group().is_some_and(|g| g.all_supported()),
+            )
+        })
+        .collect();
+    assert_eq!(
+        read,
+        vec![(
+            "default",
+            format!("arn:aws:iam::{MEMBER}:role/aws-service-role/config.amazonaws.com/AWSServiceRoleForConfig").as_str(),
+            true
+        )]
+    );
+    let status = config.describe_configuration_recorder_status().send().await.unwrap();
+    assert!(status.configuration_recorders_status()[0].recording(), "{status:?}");
+
+    // Passing a role is iam:PassRole's to allow: a member user allowed all of AWS Config but not
+    // that is refused, as quell's role would be (it may pass service-linked roles only).
+    let as_user = member_user(&s, "config-admin", "config:*").await;
+    let refused = aws_sdk_config::Client::new(&as_user)
+        .put_configuration_recorder()
+        .configuration_recorder(
+            ConfigurationRecorder::builder()
+                .name("default")
+                .role_arn(read[0].1)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap_err();
+    assert!(format!("{refused:?}").contains("iam:PassRole"), "{refused:?}");
+
+    // Deleted again, with AWS Config's service-linked role gone too: quell may not make that
+    // role, so AWS Config refuses the recorder; the failure is recorded and nothing is made.
+    config
+        .stop_configuration_recorder()
+        .configuration_recorder_name("default")
+        .send()
+        .await
+        .unwrap();
+    config
+        .delete_configuration_recorder()
+        .configuration_recorder_name("default")
+        .send()
+        .await
+        .unwrap();
+    aws_sdk_iam::Client::new(&s.member)
+        .delete_service_linked_role()
+        .role_name("AWSServiceRoleForConfig")
+        .send()
+        .await
+        .unwrap();
+    let again = events::load(EVENT, &[("00000000-0000-0000-0000-000000000037", "00000000-0000-0000-0000-0000000000fa")]);
+    let (outcome, note) = replay(&s, again).await;
+    assert_eq!(outcome, "FAILED", "{note}");
+    assert!(note.contains("InvalidRole"), "{note}");
+    assert!(config
+        .describe_configuration_recorders()
+        .send()
+        .await
+        .unwrap()
+        .configuration_recorders()
+        .is_empty());
 }
 
 /// tamper-restore as a deployment with the organization's flow log bucket `bucket` configures it.

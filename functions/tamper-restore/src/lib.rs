@@ -18,13 +18,14 @@
 //! | config:DeleteDeliveryChannel, where the deployment names the organization's Config bucket (QUELL_CONFIG_BUCKET) | the channel made again by its name, delivering to that bucket, and every recorder the deletion left stopped started again, verified with DescribeDeliveryChannels and DescribeConfigurationRecorderStatus; without the setting, escalated with the command |
 //! | cloudtrail:DeleteTrail, where the deployment names the organization's trail bucket (QUELL_TRAIL_BUCKET) and no other multi-Region trail still logs the account | the trail made again by its name, multi-Region, with log file validation, delivering to that bucket, and started, verified with DescribeTrails and GetTrailStatus; UNCONFIRMED, as the deleted trail's key, CloudWatch Logs delivery and event selectors are not in the call; without the setting, or where another trail still covers the account, escalated with the command |
 //! | ec2:DeleteFlowLogs, where the deployment names the organization's flow log bucket (QUELL_FLOW_LOG_BUCKET) | a flow log (every traffic type, to that bucket) made on each VPC of the account and Region left with none, verified with DescribeFlowLogs; UNCONFIRMED, as the deleted flow logs' resources (a subnet's, an interface's) and settings are not in the call; without the setting, escalated with the command |
+//! | config:DeleteConfigurationRecorder | where the account and Region are left with no recorder of their own, the recorder made again by its name with AWS Config's service-linked role (AWSServiceRoleForConfig), recording every supported resource type, a delivery channel to QUELL_CONFIG_BUCKET made where there is none, and started, verified with DescribeConfigurationRecorderStatus; UNCONFIRMED, as the deleted one's recording group and role are not in the call; with no channel and no QUELL_CONFIG_BUCKET, escalated with the command |
 //! | access-analyzer:DeleteAnalyzer | where the account and Region are left with no external access analyzer, one made again with the deleted one's name (type ACCOUNT), verified with ListAnalyzers; UNCONFIRMED, as the deleted one's type is not in the call; where one remains, the deleted analyzer was of another type, which the call does not hold: escalated with the command |
 //! | GuardDuty.1, guardduty-enabled-centralized (posture) | as DeleteDetector / UpdateDetector: a detector made where there is none, a disabled one enabled |
 //! | Config.1 (posture) | every stopped recorder started; no recorder at all is escalated with the command |
 //! | CloudWatch.1–14 (posture) | where a metric filter of the account and Region feeds the control's CIS metric, quell's alarm on it (`quell-cis-<metric>`) made if missing, verified with DescribeAlarms; UNCONFIRMED, as the control also asks for an SNS subscriber (quell's alarms reach the team through EventBridge) and a filter on a multi-Region trail's group; no filter at all (a member account under an organization trail) is escalated, and no alarm made |
 //! | EC2.6, vpc-flow-logs-enabled (posture), with QUELL_FLOW_LOG_BUCKET set | a flow log on the VPC to that bucket, verified with DescribeFlowLogs; a VPC tagged with the exemption tag is left as it is |
 //! | CloudTrail.2, CloudTrail.5, EC2.6 without QUELL_FLOW_LOG_BUCKET (posture) | escalated with the command: a KMS key, a log group and role, a flow log destination are the organization's to choose |
-//! | guardduty:DisassociateFromAdministratorAccount, guardduty:DisassociateFromMasterAccount, config:DeleteConfigurationRecorder, events:DeleteRule, events:RemoveTargets | escalated (ManualActionRequired, NOTIFIED) with the exact command: what was there is not in the call (a bucket, a role, a destination), or the change is the administrator's to make |
+//! | guardduty:DisassociateFromAdministratorAccount, guardduty:DisassociateFromMasterAccount, events:DeleteRule, events:RemoveTargets | escalated (ManualActionRequired, NOTIFIED) with the exact command: what was there is not in the call (a bucket, a role, a destination), or the change is the administrator's to make |
 //!
 //! Whom it believes: the call comes as CloudTrail recorded it, forwarded by the member (the parser
 //! holds the record's account to the envelope's and its `source` to the service's). Every value
@@ -55,6 +56,7 @@ const PUT_CHANNEL: &str = "config:PutDeliveryChannel";
 const CREATE_TRAIL: &str = "cloudtrail:CreateTrail";
 const START_LOGGING: &str = "cloudtrail:StartLogging";
 const CREATE_FLOW_LOGS: &str = "ec2:CreateFlowLogs";
+const PUT_RECORDER: &str = "config:PutConfigurationRecorder";
 
 /// Every call this function answers: the first [`RESTORED_COUNT`] are put back ([`RESTORED`]),
 /// the rest escalated with the command a person runs ([`ESCALATED`]).
@@ -73,16 +75,16 @@ pub const CALLS: &[&str] = &[
     "config:DeleteDeliveryChannel",
     "cloudtrail:DeleteTrail",
     "ec2:DeleteFlowLogs",
+    "config:DeleteConfigurationRecorder",
     "guardduty:DisassociateFromAdministratorAccount",
     "guardduty:DisassociateFromMasterAccount",
-    "config:DeleteConfigurationRecorder",
     "events:DeleteRule",
     "events:RemoveTargets",
 ];
 /// config:DeleteDeliveryChannel is restored only where QUELL_CONFIG_BUCKET is set,
 /// cloudtrail:DeleteTrail where QUELL_TRAIL_BUCKET is, and ec2:DeleteFlowLogs where
 /// QUELL_FLOW_LOG_BUCKET is; without them, they are escalated with the command.
-const RESTORED_COUNT: usize = 14;
+const RESTORED_COUNT: usize = 15;
 /// The calls quell restores from.
 pub const RESTORED: &[&str] = CALLS.split_at(RESTORED_COUNT).0;
 /// The calls quell escalates with the command a person runs.
@@ -223,6 +225,14 @@ pub enum What {
         deleted: Vec<String>,
         exempt: Cached<Vec<String>>,
     },
+    /// The AWS Config recorder the call deleted, by its name: made again with the service-linked
+    /// role where the account and Region have no recorder of their own left, and started.
+    NewRecorder {
+        name: String,
+        partition: String,
+        /// Whether apply made it (the deleted one's recording group and role are not in the call).
+        made: Cached<bool>,
+    },
     /// An IAM Access Analyzer analyzer the call deleted, by its name. Plan records the status of
     /// one it finds by that name that is not yet ACTIVE (CREATING).
     Analyzer {
@@ -309,6 +319,84 @@ fn bucket_name_ok(b: &str) -> bool {
         && b.starts_with(|c: char| c.is_ascii_alphanumeric())
         && b.ends_with(|c: char| c.is_ascii_alphanumeric())
         && !b.contains("..")
+}
+
+/// The flow logs a DeleteFlowLogs call names, each `fl-` and 8 to 17 hexadecimal digits.
+fn flow_log_ids(request: &Value) -> Result<Vec<String>, NotApplicable> {
+    let ids = names(request, "/DeleteFlowLogsRequest/FlowLogId", "flow log id")?;
+    if let Some(bad) = ids.iter().find(|i| {
+        !i.strip_prefix("fl-").is_some_and(|h| {
+            (8..=17).contains(&h.len()) && h.chars().all(|c| c.is_ascii_hexdigit())
+        })
+    }) {
+        return Err(NotApplicable(format!(
+            "the call's flow log id `{}` is not a flow log id",
+            bad.chars().take(80).collect::<String>()
+        )));
+    }
+    Ok(ids)
+}
+
+/// The AWS Config recorders of the account's own in the Region: a service-linked one is its
+/// service's to run.
+async fn own_recorders(
+    c: &Clients,
+    t: &Target,
+) -> Result<Vec<aws_sdk_config::types::ConfigurationRecorderStatus>, AwsError> {
+    let out = c
+        .config
+        .describe_configuration_recorder_status()
+        .send()
+        .await
+        .aws(|| format!("could not read the Config recorders in {}", t.region))?;
+    Ok(out
+        .configuration_recorders_status()
+        .iter()
+        .filter(|s| s.service_principal().is_none())
+        .cloned()
+        .collect())
+}
+
+/// A start for each stopped recorder of `recorders`.
+fn start_stopped(recorders: &[aws_sdk_config::types::ConfigurationRecorderStatus]) -> Vec<Step> {
+    recorders
+        .iter()
+        .filter(|s| !s.recording())
+        .filter_map(|s| s.name())
+        .filter(|n| name_ok(n))
+        .map(|n| Step::new(START_RECORDER, format!("recorder={n}")))
+        .collect()
+}
+
+/// The delivery channel `name` to `bucket`, made (PutDeliveryChannel).
+async fn put_channel(c: &Clients, name: &str, bucket: &str) -> Result<(), AwsError> {
+    let channel = aws_sdk_config::types::DeliveryChannel::builder()
+        .name(name)
+        .s3_bucket_name(bucket)
+        .build();
+    c.config
+        .put_delivery_channel()
+        .delivery_channel(channel)
+        .send()
+        .await
+        .aws(|| format!("could not make the Config delivery channel {name}"))?;
+    Ok(())
+}
+
+/// The recorder `name` started.
+async fn start_recorder(c: &Clients, name: &str) -> Result<(), AwsError> {
+    c.config
+        .start_configuration_recorder()
+        .configuration_recorder_name(name)
+        .send()
+        .await
+        .aws(|| format!("could not start the Config recorder {name}"))?;
+    Ok(())
+}
+
+/// AWS Config's service-linked role in `account`, the role quell gives a recorder it makes.
+fn config_role(partition: &str, account: &str) -> String {
+    format!("arn:{partition}:iam::{account}:role/aws-service-role/config.amazonaws.com/AWSServiceRoleForConfig")
 }
 
 /// A VPC id: `vpc-` and 8 or 17 hexadecimal digits.
@@ -567,6 +655,11 @@ impl TamperRestore {
                 .await
                 .aws(|| format!("could not list the VPCs of {} in {}", t.account, t.region))?;
             for v in page.vpcs() {
+                // A VPC shared in by its owner is the owner's to log (a participant's CreateFlowLogs
+                // on it is refused).
+                if v.owner_id().is_some_and(|o| o != t.account) {
+                    continue;
+                }
                 let Some(id) = v.vpc_id() else { continue };
                 let tags: Tags = v
                     .tags()
@@ -588,7 +681,9 @@ impl TamperRestore {
         Ok(all)
     }
 
-    /// The VPCs of the account and Region that have an active flow log (to any destination).
+    /// The VPCs of the account and Region that have an active flow log (to any destination) of
+    /// rejected traffic (ALL or REJECT, what EC2.6 asks), whose delivery has not failed: a flow of
+    /// accepted traffic only, or one that cannot deliver, proves nothing.
     async fn flow_logged(
         &self,
         c: &Clients,
@@ -611,7 +706,17 @@ impl TamperRestore {
                     )
                 })?;
             for fl in page.flow_logs() {
-                if fl.flow_log_status() == Some("ACTIVE") {
+                let rejects = matches!(
+                    fl.traffic_type(),
+                    Some(
+                        aws_sdk_ec2::types::TrafficType::All
+                            | aws_sdk_ec2::types::TrafficType::Reject
+                    )
+                );
+                if fl.flow_log_status() == Some("ACTIVE")
+                    && rejects
+                    && fl.deliver_logs_status() != Some("FAILED")
+                {
                     if let Some(r) = fl.resource_id().filter(|r| r.starts_with("vpc-")) {
                         on.insert(r.to_string());
                     }
@@ -767,14 +872,6 @@ impl TamperRestore {
                 format!("account {a} left its GuardDuty administrator in {r}: its findings no longer reach the organization"),
                 format!("from the GuardDuty administrator account: aws guardduty create-members --region {r} --detector-id <ADMINISTRATOR_DETECTOR_ID> --account-details AccountId={a} (in an organization with auto-enable, the administrator's console associates it again)"),
             ),
-            "config:DeleteConfigurationRecorder" => {
-                let n = named(request, "/configurationRecorderName", "recorder")?;
-                let n = &q(&n);
-                (
-                    format!("the AWS Config recorder {n} of account {a} in {r} was deleted: nothing is recorded"),
-                    format!("aws configservice put-configuration-recorder --region {r} --configuration-recorder name={n},roleARN=arn:{p}:iam::{a}:role/aws-service-role/config.amazonaws.com/AWSServiceRoleForConfig --recording-group allSupported=true,includeGlobalResourceTypes=true && aws configservice start-configuration-recorder --region {r} --configuration-recorder-name {n}", p = f.partition),
-                )
-            }
             "config:DeleteDeliveryChannel" => {
                 let n = named(request, "/deliveryChannelName", "delivery channel")?;
                 let json = q(&serde_json::json!({"name": n, "s3BucketName": "<THE_ORGANIZATION_CONFIG_BUCKET>"}).to_string());
@@ -875,7 +972,7 @@ const ESCALATED_POSTURE: &[(&str, &str, &str, &str)] = &[
         "EC2.6",
         "vpc-flow-logs-enabled",
         "flow logs on the VPC",
-        "aws ec2 create-flow-logs --region {r} --resource-type VPC --resource-ids {id} --traffic-type REJECT --log-destination-type s3 --log-destination <FLOW_LOG_BUCKET_ARN> (the destination and its retention are the organization's to choose)",
+        "aws ec2 create-flow-logs --region {r} --resource-type VPC --resource-ids {id} --traffic-type ALL --log-destination-type s3 --log-destination <FLOW_LOG_BUCKET_ARN> (the destination and its retention are the organization's to choose)",
     ),
 ];
 
@@ -1019,9 +1116,9 @@ fn posture(f: &Finding, flow_log_bucket: Option<&str>) -> Result<Target, NotAppl
 impl Remediation for TamperRestore {
     const SPEC: Spec = Spec {
         id: "tamper-restore",
-        summary: "Puts back the sensors a CloudTrail call turned off (GuardDuty detector and protection plans, Config recorder and delivery channel, a deleted trail, deleted VPC flow logs, Security Hub, its standards and AWS integrations' imports, the account's IAM Access Analyzer analyzer, quell's CIS alarms and metric filters, a trail's log group, quell's forwarding rules) and escalates who did it; escalates with the exact command what it cannot put back. The same sensors' posture controls: GuardDuty.1, Config.1, CloudWatch.1-14, EC2.6 (with the organization's flow log bucket, else escalated), and CloudTrail.2/.5 escalated",
-        resolved: "guardduty:UpdateDetector: GetDetector reads ENABLED and every protection plan the call turned off ENABLED (one GetDetector does not report: UNCONFIRMED). guardduty:DeleteDetector, and GuardDuty.1 / guardduty-enabled-centralized when quell had to make a detector: a detector of the account reads ENABLED — UNCONFIRMED, as its association with the administrator is not checked from the member. config:StopConfigurationRecorder: DescribeConfigurationRecorderStatus reads recording. Config.1: every recorder of the account and Region reads recording — UNCONFIRMED, as its role and recording group are not checked. securityhub:DisableSecurityHub: DescribeHub answers — UNCONFIRMED, as the standards and integrations enabled before are not known. cloudwatch:DeleteAlarms: DescribeAlarms lists each quell-cis alarm the call deleted, on its metric and namespace, and DescribeMetricFilters a filter feeding each (none: UNCONFIRMED, naming the metrics). logs:DeleteMetricFilter of a CIS filter (named <metric>Filter): DescribeMetricFilters lists it again on its log group, by its name, with the CIS pattern, metric and namespace. logs:DeleteLogGroup of a trail's group (by its name): DescribeLogGroups lists it again and DescribeMetricFilters on it a filter with the CIS pattern, metric and namespace for each of quell's CIS alarms of the account and Region — UNCONFIRMED, as the trail's delivery to it, and the deleted group's retention and KMS key, are not in the call. events:DisableRule of one of quell's forwarding rules (by its exact name, on the default bus): DescribeRule reads it ENABLED. securityhub:BatchDisableStandards: GetEnabledStandards reads each subscription the call named READY (PENDING or INCOMPLETE: UNCONFIRMED, with Security Hub's reason; DELETING: retried once Security Hub has finished disabling it). securityhub:DisableImportFindingsForProduct of one of AWS's integrations (product-subscription/aws/<name>): ListEnabledProductsForImport lists the subscription again. config:DeleteDeliveryChannel with QUELL_CONFIG_BUCKET set: DescribeDeliveryChannels lists a channel of the account and Region delivering to that bucket and DescribeConfigurationRecorderStatus reads every recorder of the account's (not a service-linked one) recording. cloudtrail:DeleteTrail with QUELL_TRAIL_BUCKET set, where no other multi-Region trail was left: DescribeTrails lists a trail of the account by the deleted one's name, homed in the Region, multi-Region, delivering to that bucket, and GetTrailStatus reads it logging — UNCONFIRMED, as the deleted trail's KMS key, CloudWatch Logs delivery, event selectors, key prefix and tags are not in the call. ec2:DeleteFlowLogs with QUELL_FLOW_LOG_BUCKET set: DescribeFlowLogs lists an ACTIVE flow log on every VPC of the account and Region that is not tagged with the exemption tag — UNCONFIRMED, as the call names only the deleted flow logs' ids (a subnet's or a network interface's flow log, and the deleted ones' traffic type, format and destination, are not checked). EC2.6 and vpc-flow-logs-enabled with QUELL_FLOW_LOG_BUCKET set: DescribeFlowLogs lists an ACTIVE flow log on the VPC. access-analyzer:DeleteAnalyzer, where the account and Region had no external access analyzer left (ACCOUNT or ORGANIZATION): ListAnalyzers lists an analyzer by the deleted one's name, of an external access type, ACTIVE — UNCONFIRMED when quell made it (as ACCOUNT: the deleted one's type is not in the call) or it reads CREATING. CloudWatch.1-14: DescribeAlarms lists quell-cis-<metric> on the control's metric and namespace, where DescribeMetricFilters finds a filter feeding it — UNCONFIRMED, as the control also asks for an SNS subscriber on the alarm and a filter on a multi-Region trail's log group.",
-        untouched: "Config.1 where the account has no recorder at all is escalated with the command (the role and the bucket are not quell's to choose); a GuardDuty.1 finding makes a detector only where there is none, and enables a disabled one. CloudWatch.1-14 of an account other than the organization trail's (QUELL_ORG_TRAIL_ACCOUNT, when set) are OUT_OF_SCOPE: a member under an organization trail fails them by design; where no metric filter of the account and Region feeds the metric, the control is escalated and no alarm is made (it could never fire); quell's alarm gets no SNS action. CloudTrail.2 and CloudTrail.5 are escalated with the command (the KMS key, the log group and role are the organization's to choose), and so is EC2.6 where QUELL_FLOW_LOG_BUCKET is not set (the flow logs' destination is). Escalated, never changed (ManualActionRequired, NOTIFIED), with the exact command: GuardDuty disassociation, a deleted Config recorder, a deleted delivery channel where QUELL_CONFIG_BUCKET is not set or the account has no recorder left, a partner's product import turned off (its product ARN holds the vendor's account, which the call does not), a deleted trail where QUELL_TRAIL_BUCKET is not set or another multi-Region trail (the account's own, or the organization's) still logs the account (the deleted one was a second trail, whose settings the call does not hold), a deleted metric filter that is not a CIS one (by its name), deleted flow logs where QUELL_FLOW_LOG_BUCKET is not set, and a deleted quell forwarding rule or its removed targets (quell's forwarding rules by their exact names; another rule, or one of those names on another bus, is not applicable; quell-ForwardApiCalls disabled is answered only where another path forwards the call: the SCP keeps it on). A delivery channel made again delivers to QUELL_CONFIG_BUCKET with Config's defaults: the deleted one's key prefix, KMS key, SNS topic and snapshot frequency are not in the call (AWS Config checks at PutDeliveryChannel that the bucket's policy lets it deliver); where a channel to that bucket is there already (by any name) none is made (Config keeps one per account and Region) and only the recorders are started, and one delivering elsewhere is escalated, the recorders left as they are. A trail made again is multi-Region, with log file validation, global service events and CloudTrail's default selectors (every management event), delivering to QUELL_TRAIL_BUCKET with no key prefix (CloudTrail checks at CreateTrail that the bucket's policy lets it write); a trail by that name back since, delivering elsewhere or single-Region, is escalated, not changed; one back and stopped is started. A flow log quell makes is on the VPC, for every traffic type (ALL), in AWS's default format and aggregation, delivering to QUELL_FLOW_LOG_BUCKET; a VPC with an active flow log to any destination is left as it is, and one tagged with the exemption tag gets none (EXEMPT for EC2.6; named in the note after a DeleteFlowLogs); after a DeleteFlowLogs every VPC of the account and Region left without one gets one, as EC2.6 asks, since the call does not say which VPC lost its own; making a flow log to S3 needs logs:CreateLogDelivery and logs:DeleteLogDelivery beside ec2:CreateFlowLogs, and a bucket of another account must let delivery.logs.amazonaws.com write (CreateFlowLogs reports it unsuccessful otherwise, and the failure is recorded). An analyzer made again is an account external access analyzer (type ACCOUNT) with the deleted one's name, without the deleted one's archive rules and tags (not in the call: findings its rules archived come back ACTIVE); the deleted analyzer's type is not in the call either, so a restore quell made is UNCONFIRMED, naming the command for another type; where the account still has an external access analyzer (or an ACCOUNT one in any state, which leaves no room for another) the deleted one was of another type (unused or internal access, a second organization analyzer) and is escalated with the command; the name back as a type that does not analyze external access, with no other that does, is escalated; an ORGANIZATION analyzer deleted from the delegated administrator account, with no other left there, is made again as an ACCOUNT one (its organization-wide view is the administrator's to make again: aws accessanalyzer create-analyzer --type ORGANIZATION); an analyzer of that name reading FAILED or DISABLED is escalated; making one needs the service-linked role AWSServiceRoleForAccessAnalyzer: where it was deleted too, CreateAnalyzer is refused (quell's role may not make it) and the failure is recorded with Access Analyzer's reason. A log group made again has no retention setting and no KMS key (the deleted group's are not in the call), and only the CIS filters of quell's own alarms are put on it. A call that failed (errorCode) is escalated as an attempt; a call through one of quell's roles that turns a sensor off (an undo, or someone holding the role) is escalated; this function's own restore coming back is OUT_OF_SCOPE, as are another team's alarms, rules, log groups and filters. Only the alarms named quell-cis-<metric> that org/trail.yaml defines are made again. A standard enabled again is as Security Hub enables it: the per-control settings it had (controls a person disabled in it) are not in the call and not checked; a standards subscription of another account or Region is not applicable; a standard or import that AWS itself turned off (userIdentity AWSService: Security Hub applying the delegated administrator's central configuration) is escalated, not turned back on. No undo: what was there before the call is the blind state, which quell does not put back. A detector tagged with the exemption tag (quell:exempt=true) is left as it is (EXEMPT, NOTIFIED with the reason); the other sensors are account settings, kept out with QUELL_DENY_ACCOUNTS. Default enforce.",
+        summary: "Puts back the sensors a CloudTrail call turned off (GuardDuty detector and protection plans, Config recorder (stopped or deleted) and delivery channel, a deleted trail, deleted VPC flow logs, Security Hub, its standards and AWS integrations' imports, the account's IAM Access Analyzer analyzer, quell's CIS alarms and metric filters, a trail's log group, quell's forwarding rules) and escalates who did it; escalates with the exact command what it cannot put back. The same sensors' posture controls: GuardDuty.1, Config.1, CloudWatch.1-14, EC2.6 (with the organization's flow log bucket, else escalated), and CloudTrail.2/.5 escalated",
+        resolved: "guardduty:UpdateDetector: GetDetector reads ENABLED and every protection plan the call turned off ENABLED (one GetDetector does not report: UNCONFIRMED). guardduty:DeleteDetector, and GuardDuty.1 / guardduty-enabled-centralized when quell had to make a detector: a detector of the account reads ENABLED — UNCONFIRMED, as its association with the administrator is not checked from the member. config:StopConfigurationRecorder: DescribeConfigurationRecorderStatus reads recording. config:DeleteConfigurationRecorder: DescribeConfigurationRecorderStatus reads a recorder of the account's own (not a service-linked one) recording — UNCONFIRMED, as the deleted one's recording group, mode and role are not in the call. Config.1: every recorder of the account and Region reads recording — UNCONFIRMED, as its role and recording group are not checked. securityhub:DisableSecurityHub: DescribeHub answers — UNCONFIRMED, as the standards and integrations enabled before are not known. cloudwatch:DeleteAlarms: DescribeAlarms lists each quell-cis alarm the call deleted, on its metric and namespace, and DescribeMetricFilters a filter feeding each (none: UNCONFIRMED, naming the metrics). logs:DeleteMetricFilter of a CIS filter (named <metric>Filter): DescribeMetricFilters lists it again on its log group, by its name, with the CIS pattern, metric and namespace. logs:DeleteLogGroup of a trail's group (by its name): DescribeLogGroups lists it again and DescribeMetricFilters on it a filter with the CIS pattern, metric and namespace for each of quell's CIS alarms of the account and Region — UNCONFIRMED, as the trail's delivery to it, and the deleted group's retention and KMS key, are not in the call. events:DisableRule of one of quell's forwarding rules (by its exact name, on the default bus): DescribeRule reads it ENABLED. securityhub:BatchDisableStandards: GetEnabledStandards reads each subscription the call named READY (PENDING or INCOMPLETE: UNCONFIRMED, with Security Hub's reason; DELETING: retried once Security Hub has finished disabling it). securityhub:DisableImportFindingsForProduct of one of AWS's integrations (product-subscription/aws/<name>): ListEnabledProductsForImport lists the subscription again. config:DeleteDeliveryChannel with QUELL_CONFIG_BUCKET set: DescribeDeliveryChannels lists a channel of the account and Region delivering to that bucket and DescribeConfigurationRecorderStatus reads every recorder of the account's (not a service-linked one) recording. cloudtrail:DeleteTrail with QUELL_TRAIL_BUCKET set, where no other multi-Region trail reading logging was left (a stopped one, or one whose status cannot be read, proves nothing): DescribeTrails lists a trail of the account by the deleted one's name, homed in the Region, multi-Region, delivering to that bucket, and GetTrailStatus reads it logging — UNCONFIRMED, as the deleted trail's KMS key, CloudWatch Logs delivery, event selectors, key prefix and tags are not in the call. ec2:DeleteFlowLogs with QUELL_FLOW_LOG_BUCKET set: DescribeFlowLogs lists an ACTIVE flow log of ALL or REJECT traffic, its delivery not FAILED, on every VPC the account owns in the Region that is not tagged with the exemption tag — UNCONFIRMED, as the call names only the deleted flow logs' ids (a subnet's or a network interface's flow log, and the deleted ones' traffic type, format and destination, are not checked). EC2.6 and vpc-flow-logs-enabled with QUELL_FLOW_LOG_BUCKET set: DescribeFlowLogs lists such a flow log on the VPC. access-analyzer:DeleteAnalyzer, where the account and Region had no external access analyzer left (ACCOUNT or ORGANIZATION): ListAnalyzers lists an analyzer by the deleted one's name, of an external access type, ACTIVE — UNCONFIRMED when quell made it (as ACCOUNT: the deleted one's type is not in the call) or it reads CREATING. CloudWatch.1-14: DescribeAlarms lists quell-cis-<metric> on the control's metric and namespace, where DescribeMetricFilters finds a filter feeding it — UNCONFIRMED, as the control also asks for an SNS subscriber on the alarm and a filter on a multi-Region trail's log group.",
+        untouched: "Config.1 where the account has no recorder at all is escalated with the command (the role and the bucket are not quell's to choose); a GuardDuty.1 finding makes a detector only where there is none, and enables a disabled one. CloudWatch.1-14 of an account other than the organization trail's (QUELL_ORG_TRAIL_ACCOUNT, when set) are OUT_OF_SCOPE: a member under an organization trail fails them by design; where no metric filter of the account and Region feeds the metric, the control is escalated and no alarm is made (it could never fire); quell's alarm gets no SNS action. CloudTrail.2 and CloudTrail.5 are escalated with the command (the KMS key, the log group and role are the organization's to choose), and so is EC2.6 where QUELL_FLOW_LOG_BUCKET is not set (the flow logs' destination is). Escalated, never changed (ManualActionRequired, NOTIFIED), with the exact command: GuardDuty disassociation, a deleted Config recorder where no delivery channel is left and QUELL_CONFIG_BUCKET is not set, a deleted delivery channel where QUELL_CONFIG_BUCKET is not set or the account has no recorder left, a partner's product import turned off (its product ARN holds the vendor's account, which the call does not), a deleted trail where QUELL_TRAIL_BUCKET is not set or another multi-Region trail (the account's own, or the organization's) reads logging (the deleted one was a second trail, whose settings the call does not hold), a deleted metric filter that is not a CIS one (by its name), deleted flow logs where QUELL_FLOW_LOG_BUCKET is not set, and a deleted quell forwarding rule or its removed targets (quell's forwarding rules by their exact names; another rule, or one of those names on another bus, is not applicable; quell-ForwardApiCalls disabled is answered only where another path forwards the call: the SCP keeps it on). A delivery channel made again delivers to QUELL_CONFIG_BUCKET with Config's defaults: the deleted one's key prefix, KMS key, SNS topic and snapshot frequency are not in the call (AWS Config checks at PutDeliveryChannel that the bucket's policy lets it deliver); where a channel to that bucket is there already (by any name) none is made (Config keeps one per account and Region) and only the recorders are started, and one delivering elsewhere is escalated, the recorders left as they are. A trail made again is multi-Region, with log file validation, global service events and CloudTrail's default selectors (every management event), delivering to QUELL_TRAIL_BUCKET with no key prefix (CloudTrail checks at CreateTrail that the bucket's policy lets it write); a trail by that name back since, delivering elsewhere or single-Region, is escalated, not changed, and one made between quell's read and its CreateTrail (TrailAlreadyExists) is not started but read back; one back and stopped is started. A recorder made again has the deleted one's name, AWS Config's service-linked role (AWSServiceRoleForConfig: quell's role may pass service-linked roles only) and records every supported resource type, global ones included; where that role was deleted too, PutConfigurationRecorder is refused (quell may not make it) and the failure is recorded; where a recorder of the account's own is there already (Config keeps one per Region) none is made and a stopped one is started; a channel made for it is named default and delivers to QUELL_CONFIG_BUCKET. A flow log quell makes is on the VPC, for every traffic type (ALL), in AWS's default format and aggregation, delivering to QUELL_FLOW_LOG_BUCKET; a VPC with an active flow log of ALL or REJECT traffic whose delivery has not failed, to any destination, is left as it is (one of accepted traffic only, or failing, does not count), a VPC shared in by another account is its owner's, and one tagged with the exemption tag gets none (EXEMPT for EC2.6; named in the note after a DeleteFlowLogs); after a DeleteFlowLogs every VPC of the account and Region left without one gets one, as EC2.6 asks, since the call does not say which VPC lost its own; making a flow log to S3 needs logs:CreateLogDelivery and logs:DeleteLogDelivery beside ec2:CreateFlowLogs, and a bucket of another account must let delivery.logs.amazonaws.com write (CreateFlowLogs reports it unsuccessful otherwise, and the failure is recorded). An analyzer made again is an account external access analyzer (type ACCOUNT) with the deleted one's name, without the deleted one's archive rules and tags (not in the call: findings its rules archived come back ACTIVE); the deleted analyzer's type is not in the call either, so a restore quell made is UNCONFIRMED, naming the command for another type; where the account still has an external access analyzer (or an ACCOUNT one in any state, which leaves no room for another) the deleted one was of another type (unused or internal access, a second organization analyzer) and is escalated with the command; the name back as a type that does not analyze external access, with no other that does, is escalated; an ORGANIZATION analyzer deleted from the delegated administrator account, with no other left there, is made again as an ACCOUNT one (its organization-wide view is the administrator's to make again: aws accessanalyzer create-analyzer --type ORGANIZATION); an analyzer of that name reading FAILED or DISABLED is escalated; making one needs the service-linked role AWSServiceRoleForAccessAnalyzer: where it was deleted too, CreateAnalyzer is refused (quell's role may not make it) and the failure is recorded with Access Analyzer's reason. A log group made again has no retention setting and no KMS key (the deleted group's are not in the call), and only the CIS filters of quell's own alarms are put on it. A call that failed (errorCode) is escalated as an attempt; a call through one of quell's roles that turns a sensor off (an undo, or someone holding the role) is escalated; this function's own restore coming back is OUT_OF_SCOPE, as are another team's alarms, rules, log groups and filters. Only the alarms named quell-cis-<metric> that org/trail.yaml defines are made again. A standard enabled again is as Security Hub enables it: the per-control settings it had (controls a person disabled in it) are not in the call and not checked; a standards subscription of another account or Region is not applicable; a standard or import that AWS itself turned off (userIdentity AWSService: Security Hub applying the delegated administrator's central configuration) is escalated, not turned back on. No undo: what was there before the call is the blind state, which quell does not put back. A detector tagged with the exemption tag (quell:exempt=true) is left as it is (EXEMPT, NOTIFIED with the reason); the other sensors are account settings, kept out with QUELL_DENY_ACCOUNTS. Default enforce.",
         triggers: Triggers {
             cloudtrail_events: CALLS,
             securityhub_controls: &[
@@ -1089,6 +1186,9 @@ impl Remediation for TamperRestore {
             // sets up); quell never calls them itself.
             "logs:CreateLogDelivery",
             "logs:DeleteLogDelivery",
+            PUT_RECORDER,
+            // Only on service-linked roles (quell::privilege): AWS Config's, for the recorder.
+            "iam:PassRole",
         ],
         undo_permissions: &[],
         default_mode: Mode::Enforce,
@@ -1454,11 +1554,25 @@ impl Remediation for TamperRestore {
                 bucket: self.trail_bucket.clone().unwrap_or_default(),
                 made: Cached::default(),
             },
+            "config:DeleteConfigurationRecorder" => {
+                let name = named(request, "/configurationRecorderName", "recorder")?;
+                if name.len() > 256 {
+                    return Err(NotApplicable(format!(
+                        "the call's recorder `{}…` is longer than AWS Config's 256",
+                        name.chars().take(80).collect::<String>()
+                    )));
+                }
+                What::NewRecorder {
+                    name,
+                    partition: f.partition.clone(),
+                    made: Cached::default(),
+                }
+            }
             "ec2:DeleteFlowLogs" if self.flow_log_bucket.is_some() => What::FlowLogs {
                 vpc: None,
                 bucket: self.flow_log_bucket.clone().unwrap_or_default(),
                 partition: f.partition.clone(),
-                deleted: names(request, "/DeleteFlowLogsRequest/FlowLogId", "flow log id")?,
+                deleted: flow_log_ids(request)?,
                 exempt: Cached::default(),
             },
             "access-analyzer:DeleteAnalyzer" => {
@@ -1517,6 +1631,7 @@ impl Remediation for TamperRestore {
             }
             What::Recorder(n) => format!("the AWS Config recorder {n}"),
             What::Recorders => "the AWS Config recorders".to_string(),
+            What::NewRecorder { name, .. } => format!("the AWS Config recorder {name} (deleted)"),
             What::Hub => "Security Hub".to_string(),
             What::Alarms(a, _) => format!("the alarms {}", a.join(", ")),
             What::MetricFilter { group, filter, .. } => {
@@ -1823,18 +1938,7 @@ impl Remediation for TamperRestore {
                         t.region
                     )
                 })?;
-                let recorders = c
-                    .config
-                    .describe_configuration_recorder_status()
-                    .send()
-                    .await
-                    .aws(|| format!("could not read the Config recorders in {}", t.region))?;
-                // The customer's recorders: a service-linked one is its service's to run.
-                let ours: Vec<_> = recorders
-                    .configuration_recorders_status()
-                    .iter()
-                    .filter(|s| s.service_principal().is_none())
-                    .collect();
+                let ours = own_recorders(c, t).await?;
                 if ours.is_empty() {
                     // A channel needs a recorder (NoAvailableConfigurationRecorderException).
                     return Err(AwsError::other(
@@ -1882,13 +1986,50 @@ impl Remediation for TamperRestore {
                         format!("channel={name} bucket={bucket}"),
                     ));
                 }
-                steps.extend(
-                    ours.iter()
-                        .filter(|s| !s.recording())
-                        .filter_map(|s| s.name())
-                        .filter(|n| name_ok(n))
-                        .map(|n| Step::new(START_RECORDER, format!("recorder={n}"))),
-                );
+                steps.extend(start_stopped(&ours));
+                Ok(steps)
+            }
+            What::NewRecorder {
+                name, partition, ..
+            } => {
+                let ours = own_recorders(c, t).await?;
+                if !ours.is_empty() {
+                    // Config keeps one recorder of the account's own per Region: one there (the
+                    // deleted one made again, or another) is kept, and started if stopped.
+                    return Ok(start_stopped(&ours));
+                }
+                let channels = c.config.describe_delivery_channels().send().await.aws(|| {
+                    format!(
+                        "could not read the Config delivery channels in {}",
+                        t.region
+                    )
+                })?;
+                let mut steps = vec![Step::new(
+                    PUT_RECORDER,
+                    format!("recorder={name} role=AWSServiceRoleForConfig allSupported=true"),
+                )];
+                if channels.delivery_channels().is_empty() {
+                    // A recorder starts only with a channel (NoAvailableDeliveryChannelException).
+                    let Some(bucket) = &self.config_bucket else {
+                        return Err(AwsError::other(
+                            "escalated",
+                            "ManualActionRequired",
+                            format!(
+                                "no delivery channel is left either; a person runs: aws configservice put-configuration-recorder --region {r} --configuration-recorder {rec} --recording-group allSupported=true,includeGlobalResourceTypes=true && aws configservice put-delivery-channel --region {r} --delivery-channel {json} && aws configservice start-configuration-recorder --region {r} --configuration-recorder-name {n} (or set QUELL_CONFIG_BUCKET)",
+                                r = t.region,
+                                rec = q(&serde_json::json!({"name": name, "roleARN": config_role(partition, &t.account)}).to_string()),
+                                json = q(&serde_json::json!({"name": "default", "s3BucketName": "<THE_ORGANIZATION_CONFIG_BUCKET>"}).to_string()),
+                                n = q(name)
+                            ),
+                            false,
+                        ));
+                    };
+                    steps.push(Step::new(
+                        PUT_CHANNEL,
+                        format!("channel=default bucket={bucket}"),
+                    ));
+                }
+                steps.push(Step::new(START_RECORDER, format!("recorder={name}")));
                 Ok(steps)
             }
             What::FlowLogs {
@@ -1916,9 +2057,9 @@ impl Remediation for TamperRestore {
                     }
                 }
                 exempt.set(left);
-                // CreateFlowLogs takes up to 25 resources a call.
+                // CreateFlowLogs takes up to 1000 VPCs a call.
                 Ok(missing
-                    .chunks(25)
+                    .chunks(1000)
                     .map(|ids| {
                         Step::new(
                             CREATE_FLOW_LOGS,
@@ -1983,15 +2124,34 @@ impl Remediation for TamperRestore {
                     }
                     None => {
                         // Another multi-Region trail (the account's own, homed anywhere, or the
-                        // organization's) still logs the account: the deleted one was a second
-                        // trail, whose bucket, selectors and key the call does not hold.
-                        if let Some(other) = trails
+                        // organization's) that reads logging still logs the account: the deleted
+                        // one was a second trail, whose bucket, selectors and key the call does
+                        // not hold. One stopped, or whose status cannot be read, proves nothing
+                        // (a decoy made before the deletion): the trail is made again.
+                        let mut other = None;
+                        for tr in trails
                             .trail_list()
                             .iter()
-                            .find(|tr| tr.is_multi_region_trail() == Some(true))
+                            .filter(|tr| tr.is_multi_region_trail() == Some(true))
                         {
+                            let Some(arn) = tr.trail_arn() else { continue };
+                            let logging = c
+                                .cloudtrail
+                                .get_trail_status()
+                                .name(arn)
+                                .send()
+                                .await
+                                .ok()
+                                .and_then(|s| s.is_logging())
+                                == Some(true);
+                            if logging {
+                                other = Some(tr);
+                                break;
+                            }
+                        }
+                        if let Some(other) = other {
                             return escalate(format!(
-                                "trail {} still logs the account, and the deleted one's settings are not in the call; a person runs: aws cloudtrail create-trail --region {r} --name {n} --s3-bucket-name <ITS_BUCKET> --is-multi-region-trail --enable-log-file-validation && aws cloudtrail start-logging --region {r} --name {n} (the trail still logging: {})",
+                                "trail {} still logs the account (multi-Region, logging), and the deleted one's settings are not in the call; a person runs: aws cloudtrail create-trail --region {r} --name {n} --s3-bucket-name <ITS_BUCKET> --is-multi-region-trail --enable-log-file-validation && aws cloudtrail start-logging --region {r} --name {n} (the trail still logging: {})",
                                 q(other.name().unwrap_or_default()),
                                 q(other.trail_arn().unwrap_or_default())
                             ));
@@ -2417,6 +2577,17 @@ impl Remediation for TamperRestore {
                 }
                 (!said.is_empty()).then(|| said.join("; "))
             }
+            What::NewRecorder { name, made, .. } => Some(if made.get() == Some(true) {
+                format!(
+                    "quell made the recorder {name} again with AWS Config's service-linked role, recording every supported resource type, global ones included: the deleted one's recording group, recording mode and role are not in the call (aws configservice describe-configuration-recorders --region {}); what changed between the deletion and now was not recorded",
+                    t.region
+                )
+            } else {
+                format!(
+                    "a recorder of the account's own is there in {} (made again since the deletion): its role and recording group are not checked (aws configservice describe-configuration-recorders --region {})",
+                    t.region, t.region
+                )
+            }),
             What::FlowLogs {
                 vpc: None,
                 deleted,
@@ -2615,25 +2786,45 @@ impl Remediation for TamperRestore {
             What::DeliveryChannel { name, bucket, .. } => {
                 for s in steps {
                     if s.action == PUT_CHANNEL {
-                        let channel = aws_sdk_config::types::DeliveryChannel::builder()
+                        put_channel(c, name, bucket).await?;
+                    } else if let Some(recorder) = s.detail.strip_prefix("recorder=") {
+                        start_recorder(c, recorder).await?;
+                    }
+                }
+                Ok(())
+            }
+            What::NewRecorder {
+                name,
+                partition,
+                made,
+            } => {
+                for s in steps {
+                    if s.action == PUT_RECORDER {
+                        let recorder = aws_sdk_config::types::ConfigurationRecorder::builder()
                             .name(name)
-                            .s3_bucket_name(bucket)
+                            .role_arn(config_role(partition, &t.account))
+                            .recording_group(
+                                aws_sdk_config::types::RecordingGroup::builder()
+                                    .all_supported(true)
+                                    .include_global_resource_types(true)
+                                    .build(),
+                            )
                             .build();
                         c.config
-                            .put_delivery_channel()
-                            .delivery_channel(channel)
+                            .put_configuration_recorder()
+                            .configuration_recorder(recorder)
                             .send()
                             .await
-                            .aws(|| {
-                                format!("could not make the Config delivery channel {name} again")
-                            })?;
+                            .aws(|| format!("could not make the Config recorder {name} again"))?;
+                        made.set(true);
+                    } else if let Some(bucket) = s
+                        .detail
+                        .strip_prefix("channel=default bucket=")
+                        .filter(|_| s.action == PUT_CHANNEL)
+                    {
+                        put_channel(c, "default", bucket).await?;
                     } else if let Some(recorder) = s.detail.strip_prefix("recorder=") {
-                        c.config
-                            .start_configuration_recorder()
-                            .configuration_recorder_name(recorder)
-                            .send()
-                            .await
-                            .aws(|| format!("could not start the Config recorder {recorder}"))?;
+                        start_recorder(c, recorder).await?;
                     }
                 }
                 Ok(())
@@ -2693,10 +2884,14 @@ impl Remediation for TamperRestore {
                             .await
                         {
                             Ok(_) => made.set(true),
-                            // Made meanwhile (a person, a pipeline): the verification reads it.
+                            // Made meanwhile (a person, a pipeline): not started blind; the
+                            // verification reads it, and escalates one delivering elsewhere.
                             Err(e)
                                 if e.as_service_error()
-                                    .is_some_and(|x| x.is_trail_already_exists_exception()) => {}
+                                    .is_some_and(|x| x.is_trail_already_exists_exception()) =>
+                            {
+                                return Ok(())
+                            }
                             Err(e) => {
                                 return Err(e).aws(|| {
                                     format!("could not make the CloudTrail trail {name} again")

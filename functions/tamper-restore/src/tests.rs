@@ -245,11 +245,6 @@ async fn a_dry_run_reads_and_plans_and_writes_nothing() {
 async fn what_quell_cannot_put_back_is_escalated_with_the_command_and_no_call() {
     let cases = [
         (
-            "config:DeleteConfigurationRecorder",
-            json!({"configurationRecorderName": "default"}),
-            "put-configuration-recorder",
-        ),
-        (
             "config:DeleteDeliveryChannel",
             json!({"deliveryChannelName": "default"}),
             "put-delivery-channel",
@@ -411,7 +406,7 @@ fn call_named(kind: &str) -> Finding {
             "ProductSubscriptionArn": "arn:aws:securityhub:us-east-1:111111111111:product-subscription/aws/guardduty",
             "analyzerName": "org", "name": "quell-ForwardApiCalls", "rule": "quell-ForwardApiCalls", "logGroupName": "trail", "filterName": "quell-trail-RootAccountUsageFilter-ABC",
             "alarmNames": ["quell-cis-RootAccountUsage"],
-            "DeleteFlowLogsRequest": {"FlowLogId": {"content": "fl-1", "tag": 1}}
+            "DeleteFlowLogsRequest": {"FlowLogId": {"content": "fl-07a9b55570fe770b6", "tag": 1}}
         }),
     )
 }
@@ -1864,6 +1859,69 @@ async fn a_trail_back_and_stopped_is_started_and_one_made_meanwhile_is_read_back
         panic!("{out:?}")
     };
     assert!(unchecked.contains("is back"), "{unchecked}");
+    // Not started blind: the read-back found it logging.
+    assert_eq!(start.num_calls(), 0);
+
+    // Made meanwhile to another bucket: not started, escalated by the read-back.
+    let describe = mock!(aws_sdk_cloudtrail::Client::describe_trails)
+        .sequence()
+        .output(|| trails(&[]))
+        .output(|| trails(&[("audit", "111111111111", "us-east-1", "elsewhere", true)]))
+        .build();
+    let start = mock!(aws_sdk_cloudtrail::Client::start_logging)
+        .then_output(|| StartLoggingOutput::builder().build());
+    c.cloudtrail = mock_client!(
+        aws_sdk_cloudtrail,
+        RuleMode::MatchAny,
+        [&describe, &exists, &start, &status]
+    );
+    let out = execute(&r, &c, &t, Mode::Enforce, "quell:exempt").await;
+    let Outcome::Failed { error, .. } = &out else {
+        panic!("{out:?}")
+    };
+    assert!(error.contains("not the organization's bucket"), "{error}");
+    assert_eq!(start.num_calls(), 0);
+}
+
+#[tokio::test]
+async fn a_stopped_trail_beside_the_deleted_one_proves_nothing_and_the_trail_is_made_again() {
+    let r = with_trail_bucket();
+    let t = r.target(&trail_deleted("audit")).unwrap();
+    // A decoy: multi-Region, made before the deletion, never started.
+    let describe = mock!(aws_sdk_cloudtrail::Client::describe_trails)
+        .sequence()
+        .output(|| trails(&[("decoy", "111111111111", "us-east-1", "x-bucket", true)]))
+        .output(|| {
+            trails(&[
+                ("decoy", "111111111111", "us-east-1", "x-bucket", true),
+                (
+                    "audit",
+                    "111111111111",
+                    "us-east-1",
+                    "org-trail-bucket",
+                    true,
+                ),
+            ])
+        })
+        .build();
+    let status = mock!(aws_sdk_cloudtrail::Client::get_trail_status)
+        .match_requests(|q| q.name().is_some_and(|n| n.ends_with("/decoy")))
+        .then_output(|| GetTrailStatusOutput::builder().is_logging(false).build());
+    let ours = mock!(aws_sdk_cloudtrail::Client::get_trail_status)
+        .then_output(|| GetTrailStatusOutput::builder().is_logging(true).build());
+    let create = mock!(aws_sdk_cloudtrail::Client::create_trail)
+        .then_output(|| CreateTrailOutput::builder().build());
+    let start = mock!(aws_sdk_cloudtrail::Client::start_logging)
+        .then_output(|| StartLoggingOutput::builder().build());
+    let mut c = clients(idle_guardduty());
+    c.cloudtrail = mock_client!(
+        aws_sdk_cloudtrail,
+        RuleMode::MatchAny,
+        [&describe, &status, &ours, &create, &start]
+    );
+    let out = execute(&r, &c, &t, Mode::Enforce, "quell:exempt").await;
+    assert!(matches!(out, Outcome::Unconfirmed { .. }), "{out:?}");
+    assert_eq!((create.num_calls(), start.num_calls()), (1, 1));
 }
 
 #[tokio::test]
@@ -1895,6 +1953,8 @@ async fn a_deleted_trail_beside_another_or_back_elsewhere_is_escalated_and_nothi
         let t = r.target(&trail_deleted("audit")).unwrap();
         let describe =
             mock!(aws_sdk_cloudtrail::Client::describe_trails).then_output(move || trails(&[left]));
+        let status = mock!(aws_sdk_cloudtrail::Client::get_trail_status)
+            .then_output(|| GetTrailStatusOutput::builder().is_logging(true).build());
         let create = mock!(aws_sdk_cloudtrail::Client::create_trail)
             .then_output(|| CreateTrailOutput::builder().build());
         let start = mock!(aws_sdk_cloudtrail::Client::start_logging)
@@ -1903,7 +1963,7 @@ async fn a_deleted_trail_beside_another_or_back_elsewhere_is_escalated_and_nothi
         c.cloudtrail = mock_client!(
             aws_sdk_cloudtrail,
             RuleMode::MatchAny,
-            [&describe, &create, &start]
+            [&describe, &status, &create, &start]
         );
         let out = execute(&r, &c, &t, Mode::Enforce, "quell:exempt").await;
         let Outcome::Failed { error, code, .. } = &out else {
@@ -1988,6 +2048,7 @@ fn flow_logs(on: &[&str]) -> DescribeFlowLogsOutput {
                     aws_sdk_ec2::types::FlowLog::builder()
                         .resource_id(*r)
                         .flow_log_status("ACTIVE")
+                        .traffic_type(aws_sdk_ec2::types::TrafficType::All)
                         .build()
                 })
                 .collect(),
@@ -2113,4 +2174,131 @@ async fn a_flow_log_ec2_refuses_is_a_failure_with_its_reason_and_ec2_6_is_resolv
     );
     let not_vpc = quell::Resource::new(quell::ResourceKind::Other("AwsEc2Vpc".into()), "vpc-x; rm");
     assert!(r.target(&control("EC2.6", not_vpc)).is_err());
+}
+
+use aws_sdk_config::operation::put_configuration_recorder::PutConfigurationRecorderOutput;
+
+/// The sample call: the recorder `default` deleted.
+fn recorder_deleted() -> Finding {
+    call(
+        "config:DeleteConfigurationRecorder",
+        json!({"configurationRecorderName": "default"}),
+    )
+}
+
+#[tokio::test]
+async fn a_deleted_recorder_is_made_again_with_configs_service_linked_role_and_started() {
+    for (bucket, channel_there) in [(false, true), (true, false)] {
+        let r = if bucket {
+            with_bucket()
+        } else {
+            TamperRestore::default()
+        };
+        let t = r.target(&recorder_deleted()).unwrap();
+        let status = mock!(aws_sdk_config::Client::describe_configuration_recorder_status)
+            .sequence()
+            // A service-linked recorder is its service's: it does not count as the account's.
+            .output(|| {
+                recorders(&[(
+                    "AWSConfigurationRecorderForX",
+                    true,
+                    Some("x.amazonaws.com"),
+                )])
+            })
+            .output(|| recorders(&[("default", true, None)]))
+            .build();
+        let channels =
+            mock!(aws_sdk_config::Client::describe_delivery_channels).then_output(move || {
+                let mut b = DescribeDeliveryChannelsOutput::builder();
+                if channel_there {
+                    b = b.delivery_channels(
+                        DeliveryChannel::builder()
+                            .name("default")
+                            .s3_bucket_name("b")
+                            .build(),
+                    );
+                }
+                b.build()
+            });
+        let put = mock!(aws_sdk_config::Client::put_configuration_recorder)
+            .match_requests(|q| {
+                let rec = q.configuration_recorder();
+                rec.and_then(|r| r.name()) == Some("default")
+                    && rec.and_then(|r| r.role_arn()) == Some("arn:aws:iam::111111111111:role/aws-service-role/config.amazonaws.com/AWSServiceRoleForConfig")
+                    && rec.and_then(|r| r.recording_group()).is_some_and(|g| g.all_supported())
+            })
+            .then_output(|| PutConfigurationRecorderOutput::builder().build());
+        let channel = mock!(aws_sdk_config::Client::put_delivery_channel)
+            .match_requests(|q| {
+                q.delivery_channel().and_then(|c| c.s3_bucket_name()) == Some("org-config-bucket")
+            })
+            .then_output(|| PutDeliveryChannelOutput::builder().build());
+        let start = mock!(aws_sdk_config::Client::start_configuration_recorder)
+            .match_requests(|q| q.configuration_recorder_name() == Some("default"))
+            .then_output(|| StartConfigurationRecorderOutput::builder().build());
+        let mut c = clients(idle_guardduty());
+        c.config = mock_client!(
+            aws_sdk_config,
+            RuleMode::MatchAny,
+            [&status, &channels, &put, &channel, &start]
+        );
+        let out = execute(&r, &c, &t, Mode::Enforce, "quell:exempt").await;
+        // The deleted one's recording group and role are not in the call: never RESOLVED.
+        let Outcome::Unconfirmed { unchecked, .. } = &out else {
+            panic!("{out:?}")
+        };
+        assert!(
+            unchecked.contains("quell made the recorder default"),
+            "{unchecked}"
+        );
+        assert_eq!(
+            (put.num_calls(), channel.num_calls(), start.num_calls()),
+            (1, usize::from(!channel_there), 1)
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_deleted_recorder_with_no_channel_and_no_bucket_is_escalated_and_one_back_is_started() {
+    let r = TamperRestore::default();
+    let t = r.target(&recorder_deleted()).unwrap();
+    let status = mock!(aws_sdk_config::Client::describe_configuration_recorder_status)
+        .then_output(|| recorders(&[]));
+    let channels = mock!(aws_sdk_config::Client::describe_delivery_channels)
+        .then_output(|| DescribeDeliveryChannelsOutput::builder().build());
+    let put = mock!(aws_sdk_config::Client::put_configuration_recorder)
+        .then_output(|| PutConfigurationRecorderOutput::builder().build());
+    let mut c = clients(idle_guardduty());
+    c.config = mock_client!(
+        aws_sdk_config,
+        RuleMode::MatchAny,
+        [&status, &channels, &put]
+    );
+    let out = execute(&r, &c, &t, Mode::Enforce, "quell:exempt").await;
+    let Outcome::Failed { code, error, .. } = &out else {
+        panic!("{out:?}")
+    };
+    assert_eq!(code.as_deref(), Some("ManualActionRequired"));
+    assert!(
+        error.contains("put-configuration-recorder") && error.contains("AWSServiceRoleForConfig"),
+        "{error}"
+    );
+    assert_eq!(put.num_calls(), 0);
+
+    // A recorder of the account's own made again since (another name): kept, and started.
+    let status = mock!(aws_sdk_config::Client::describe_configuration_recorder_status)
+        .sequence()
+        .output(|| recorders(&[("main", false, None)]))
+        .output(|| recorders(&[("main", true, None)]))
+        .build();
+    let start = mock!(aws_sdk_config::Client::start_configuration_recorder)
+        .match_requests(|q| q.configuration_recorder_name() == Some("main"))
+        .then_output(|| StartConfigurationRecorderOutput::builder().build());
+    c.config = mock_client!(aws_sdk_config, RuleMode::MatchAny, [&status, &start, &put]);
+    let out = execute(&r, &c, &t, Mode::Enforce, "quell:exempt").await;
+    let Outcome::Unconfirmed { unchecked, .. } = &out else {
+        panic!("{out:?}")
+    };
+    assert!(unchecked.contains("is there"), "{unchecked}");
+    assert_eq!((start.num_calls(), put.num_calls()), (1, 0));
 }

@@ -35,10 +35,13 @@ struct Call {
 const UNEXERCISED: &[(&str, &str, &str)] = &[];
 
 /// The actions AWS authorizes beside a call's own: a flow log to S3 sets up a log delivery
-/// (logs:CreateLogDelivery, logs:DeleteLogDelivery). quell makes flow logs to S3 only.
+/// (logs:CreateLogDelivery, logs:DeleteLogDelivery; quell makes flow logs to S3 only), a recorder
+/// passes its role (iam:PassRole).
 fn alongside(action: &str) -> &'static [&'static str] {
     match action {
         "ec2:CreateFlowLogs" => &["logs:CreateLogDelivery", "logs:DeleteLogDelivery"],
+        // The recorder's role is passed to AWS Config.
+        "config:PutConfigurationRecorder" => &["iam:PassRole"],
         _ => &[],
     }
 }
