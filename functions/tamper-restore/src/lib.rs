@@ -21,7 +21,7 @@
 //! | config:DeleteConfigurationRecorder | where the account and Region are left with no recorder of their own, the recorder made again by its name with AWS Config's service-linked role (AWSServiceRoleForConfig), recording every supported resource type, a delivery channel to QUELL_CONFIG_BUCKET made where there is none, and started, verified with DescribeConfigurationRecorderStatus; UNCONFIRMED, as the deleted one's recording group and role are not in the call; with no channel and no QUELL_CONFIG_BUCKET, escalated with the command |
 //! | access-analyzer:DeleteAnalyzer | where the account and Region are left with no external access analyzer, one made again with the deleted one's name (type ACCOUNT), verified with ListAnalyzers; UNCONFIRMED, as the deleted one's type is not in the call; where one remains, the deleted analyzer was of another type, which the call does not hold: escalated with the command |
 //! | GuardDuty.1, guardduty-enabled-centralized (posture) | as DeleteDetector / UpdateDetector: a detector made where there is none, a disabled one enabled |
-//! | Config.1 (posture) | every stopped recorder started; no recorder at all is escalated with the command |
+//! | Config.1 (posture) | every stopped recorder of the account's own started; where it has none, `default` made as a deleted one is (UNCONFIRMED), escalated with the command where there is no channel and no QUELL_CONFIG_BUCKET |
 //! | CloudWatch.1–14 (posture) | where a metric filter of the account and Region feeds the control's CIS metric, quell's alarm on it (`quell-cis-<metric>`) made if missing, verified with DescribeAlarms; UNCONFIRMED, as the control also asks for an SNS subscriber (quell's alarms reach the team through EventBridge) and a filter on a multi-Region trail's group; no filter at all (a member account under an organization trail) is escalated, and no alarm made |
 //! | EC2.6, vpc-flow-logs-enabled (posture), with QUELL_FLOW_LOG_BUCKET set | a flow log on the VPC to that bucket, verified with DescribeFlowLogs; a VPC tagged with the exemption tag is left as it is |
 //! | CloudTrail.2, CloudTrail.5, EC2.6 without QUELL_FLOW_LOG_BUCKET (posture) | escalated with the command: a KMS key, a log group and role, a flow log destination are the organization's to choose |
@@ -161,8 +161,13 @@ pub enum What {
         unread: Cached<Vec<String>>,
     },
     Recorder(String),
-    /// Every recorder of the account and Region (Config.1: AWS Config should be enabled).
-    Recorders,
+    /// Every recorder of the account and Region (Config.1: AWS Config should be enabled); where
+    /// the account has none of its own, `default` is made as a deleted one is.
+    Recorders {
+        partition: String,
+        /// Whether apply made one.
+        made: Cached<bool>,
+    },
     Hub,
     /// quell's CIS alarms the call deleted; plan records the metrics no filter feeds.
     Alarms(Vec<String>, Cached<Vec<String>>),
@@ -366,6 +371,49 @@ fn start_stopped(recorders: &[aws_sdk_config::types::ConfigurationRecorderStatus
         .filter(|n| name_ok(n))
         .map(|n| Step::new(START_RECORDER, format!("recorder={n}")))
         .collect()
+}
+
+/// Makes the recorder `name` (AWS Config's service-linked role, every supported type), the
+/// channel and the start that [`TamperRestore::make_recorder`] planned, and starts those
+/// [`start_stopped`] did.
+async fn apply_recorder(
+    c: &Clients,
+    t: &Target,
+    name: &str,
+    partition: &str,
+    made: &Cached<bool>,
+    steps: &[Step],
+) -> Result<(), AwsError> {
+    for s in steps {
+        if s.action == PUT_RECORDER {
+            let recorder = aws_sdk_config::types::ConfigurationRecorder::builder()
+                .name(name)
+                .role_arn(config_role(partition, &t.account))
+                .recording_group(
+                    aws_sdk_config::types::RecordingGroup::builder()
+                        .all_supported(true)
+                        .include_global_resource_types(true)
+                        .build(),
+                )
+                .build();
+            c.config
+                .put_configuration_recorder()
+                .configuration_recorder(recorder)
+                .send()
+                .await
+                .aws(|| format!("could not make the Config recorder {name}"))?;
+            made.set(true);
+        } else if let Some(bucket) = s
+            .detail
+            .strip_prefix("channel=default bucket=")
+            .filter(|_| s.action == PUT_CHANNEL)
+        {
+            put_channel(c, "default", bucket).await?;
+        } else if let Some(recorder) = s.detail.strip_prefix("recorder=") {
+            start_recorder(c, recorder).await?;
+        }
+    }
+    Ok(())
 }
 
 /// The delivery channel `name` to `bucket`, made (PutDeliveryChannel).
@@ -635,6 +683,52 @@ pub fn aws_product_arn(subscription: &str, account: &str, region: &str) -> Optio
 }
 
 impl TamperRestore {
+    /// The steps that make the recorder `name` with AWS Config's service-linked role, a delivery
+    /// channel to QUELL_CONFIG_BUCKET where the account has none, and start it; escalated where
+    /// there is no channel and no bucket to make one to.
+    async fn make_recorder(
+        &self,
+        c: &Clients,
+        t: &Target,
+        name: &str,
+        partition: &str,
+    ) -> Result<Vec<Step>, AwsError> {
+        let channels = c.config.describe_delivery_channels().send().await.aws(|| {
+            format!(
+                "could not read the Config delivery channels in {}",
+                t.region
+            )
+        })?;
+        let mut steps = vec![Step::new(
+            PUT_RECORDER,
+            format!("recorder={name} role=AWSServiceRoleForConfig allSupported=true"),
+        )];
+        if channels.delivery_channels().is_empty() {
+            // A recorder starts only with a channel (NoAvailableDeliveryChannelException).
+            let Some(bucket) = &self.config_bucket else {
+                return Err(AwsError::other(
+                            "escalated",
+                            "ManualActionRequired",
+                            format!(
+                                "account {a} has no AWS Config recorder of its own in {r}, and no delivery channel; a person runs: aws configservice put-configuration-recorder --region {r} --configuration-recorder {rec} --recording-group allSupported=true,includeGlobalResourceTypes=true && aws configservice put-delivery-channel --region {r} --delivery-channel {json} && aws configservice start-configuration-recorder --region {r} --configuration-recorder-name {n} (or set QUELL_CONFIG_BUCKET)",
+                                a = t.account,
+                                r = t.region,
+                                rec = q(&serde_json::json!({"name": name, "roleARN": config_role(partition, &t.account)}).to_string()),
+                                json = q(&serde_json::json!({"name": "default", "s3BucketName": "<THE_ORGANIZATION_CONFIG_BUCKET>"}).to_string()),
+                                n = q(name)
+                            ),
+                            false,
+                        ));
+            };
+            steps.push(Step::new(
+                PUT_CHANNEL,
+                format!("channel=default bucket={bucket}"),
+            ));
+        }
+        steps.push(Step::new(START_RECORDER, format!("recorder={name}")));
+        Ok(steps)
+    }
+
     /// The VPCs of the account and Region (`only`: that one), with their tags, page by page.
     async fn vpcs(
         &self,
@@ -1093,7 +1187,10 @@ fn posture(f: &Finding, flow_log_bucket: Option<&str>) -> Result<Target, NotAppl
             unread: Cached::default(),
         }
     } else if is("Config.1", "config-enabled") {
-        What::Recorders
+        What::Recorders {
+            partition: f.partition.clone(),
+            made: Cached::default(),
+        }
     } else if let Some((control, metric)) = f
         .names()
         .find_map(|n| cloudwatch_control(n).map(|m| (n.to_string(), m)))
@@ -1117,8 +1214,8 @@ impl Remediation for TamperRestore {
     const SPEC: Spec = Spec {
         id: "tamper-restore",
         summary: "Puts back the sensors a CloudTrail call turned off (GuardDuty detector and protection plans, Config recorder (stopped or deleted) and delivery channel, a deleted trail, deleted VPC flow logs, Security Hub, its standards and AWS integrations' imports, the account's IAM Access Analyzer analyzer, quell's CIS alarms and metric filters, a trail's log group, quell's forwarding rules) and escalates who did it; escalates with the exact command what it cannot put back. The same sensors' posture controls: GuardDuty.1, Config.1, CloudWatch.1-14, EC2.6 (with the organization's flow log bucket, else escalated), and CloudTrail.2/.5 escalated",
-        resolved: "guardduty:UpdateDetector: GetDetector reads ENABLED and every protection plan the call turned off ENABLED (one GetDetector does not report: UNCONFIRMED). guardduty:DeleteDetector, and GuardDuty.1 / guardduty-enabled-centralized when quell had to make a detector: a detector of the account reads ENABLED — UNCONFIRMED, as its association with the administrator is not checked from the member. config:StopConfigurationRecorder: DescribeConfigurationRecorderStatus reads recording. config:DeleteConfigurationRecorder: DescribeConfigurationRecorderStatus reads a recorder of the account's own (not a service-linked one) recording — UNCONFIRMED, as the deleted one's recording group, mode and role are not in the call. Config.1: every recorder of the account and Region reads recording — UNCONFIRMED, as its role and recording group are not checked. securityhub:DisableSecurityHub: DescribeHub answers — UNCONFIRMED, as the standards and integrations enabled before are not known. cloudwatch:DeleteAlarms: DescribeAlarms lists each quell-cis alarm the call deleted, on its metric and namespace, and DescribeMetricFilters a filter feeding each (none: UNCONFIRMED, naming the metrics). logs:DeleteMetricFilter of a CIS filter (named <metric>Filter): DescribeMetricFilters lists it again on its log group, by its name, with the CIS pattern, metric and namespace. logs:DeleteLogGroup of a trail's group (by its name): DescribeLogGroups lists it again and DescribeMetricFilters on it a filter with the CIS pattern, metric and namespace for each of quell's CIS alarms of the account and Region — UNCONFIRMED, as the trail's delivery to it, and the deleted group's retention and KMS key, are not in the call. events:DisableRule of one of quell's forwarding rules (by its exact name, on the default bus): DescribeRule reads it ENABLED. securityhub:BatchDisableStandards: GetEnabledStandards reads each subscription the call named READY (PENDING or INCOMPLETE: UNCONFIRMED, with Security Hub's reason; DELETING: retried once Security Hub has finished disabling it). securityhub:DisableImportFindingsForProduct of one of AWS's integrations (product-subscription/aws/<name>): ListEnabledProductsForImport lists the subscription again. config:DeleteDeliveryChannel with QUELL_CONFIG_BUCKET set: DescribeDeliveryChannels lists a channel of the account and Region delivering to that bucket and DescribeConfigurationRecorderStatus reads every recorder of the account's (not a service-linked one) recording. cloudtrail:DeleteTrail with QUELL_TRAIL_BUCKET set, where no other multi-Region trail reading logging was left (a stopped one, or one whose status cannot be read, proves nothing): DescribeTrails lists a trail of the account by the deleted one's name, homed in the Region, multi-Region, delivering to that bucket, and GetTrailStatus reads it logging — UNCONFIRMED, as the deleted trail's KMS key, CloudWatch Logs delivery, event selectors, key prefix and tags are not in the call. ec2:DeleteFlowLogs with QUELL_FLOW_LOG_BUCKET set: DescribeFlowLogs lists an ACTIVE flow log of ALL or REJECT traffic, its delivery not FAILED, on every VPC the account owns in the Region that is not tagged with the exemption tag — UNCONFIRMED, as the call names only the deleted flow logs' ids (a subnet's or a network interface's flow log, and the deleted ones' traffic type, format and destination, are not checked). EC2.6 and vpc-flow-logs-enabled with QUELL_FLOW_LOG_BUCKET set: DescribeFlowLogs lists such a flow log on the VPC. access-analyzer:DeleteAnalyzer, where the account and Region had no external access analyzer left (ACCOUNT or ORGANIZATION): ListAnalyzers lists an analyzer by the deleted one's name, of an external access type, ACTIVE — UNCONFIRMED when quell made it (as ACCOUNT: the deleted one's type is not in the call) or it reads CREATING. CloudWatch.1-14: DescribeAlarms lists quell-cis-<metric> on the control's metric and namespace, where DescribeMetricFilters finds a filter feeding it — UNCONFIRMED, as the control also asks for an SNS subscriber on the alarm and a filter on a multi-Region trail's log group.",
-        untouched: "Config.1 where the account has no recorder at all is escalated with the command (the role and the bucket are not quell's to choose); a GuardDuty.1 finding makes a detector only where there is none, and enables a disabled one. CloudWatch.1-14 of an account other than the organization trail's (QUELL_ORG_TRAIL_ACCOUNT, when set) are OUT_OF_SCOPE: a member under an organization trail fails them by design; where no metric filter of the account and Region feeds the metric, the control is escalated and no alarm is made (it could never fire); quell's alarm gets no SNS action. CloudTrail.2 and CloudTrail.5 are escalated with the command (the KMS key, the log group and role are the organization's to choose), and so is EC2.6 where QUELL_FLOW_LOG_BUCKET is not set (the flow logs' destination is). Escalated, never changed (ManualActionRequired, NOTIFIED), with the exact command: GuardDuty disassociation, a deleted Config recorder where no delivery channel is left and QUELL_CONFIG_BUCKET is not set, a deleted delivery channel where QUELL_CONFIG_BUCKET is not set or the account has no recorder left, a partner's product import turned off (its product ARN holds the vendor's account, which the call does not), a deleted trail where QUELL_TRAIL_BUCKET is not set or another multi-Region trail (the account's own, or the organization's) reads logging (the deleted one was a second trail, whose settings the call does not hold), a deleted metric filter that is not a CIS one (by its name), deleted flow logs where QUELL_FLOW_LOG_BUCKET is not set, and a deleted quell forwarding rule or its removed targets (quell's forwarding rules by their exact names; another rule, or one of those names on another bus, is not applicable; quell-ForwardApiCalls disabled is answered only where another path forwards the call: the SCP keeps it on). A delivery channel made again delivers to QUELL_CONFIG_BUCKET with Config's defaults: the deleted one's key prefix, KMS key, SNS topic and snapshot frequency are not in the call (AWS Config checks at PutDeliveryChannel that the bucket's policy lets it deliver); where a channel to that bucket is there already (by any name) none is made (Config keeps one per account and Region) and only the recorders are started, and one delivering elsewhere is escalated, the recorders left as they are. A trail made again is multi-Region, with log file validation, global service events and CloudTrail's default selectors (every management event), delivering to QUELL_TRAIL_BUCKET with no key prefix (CloudTrail checks at CreateTrail that the bucket's policy lets it write); a trail by that name back since, delivering elsewhere or single-Region, is escalated, not changed, and one made between quell's read and its CreateTrail (TrailAlreadyExists) is not started but read back; one back and stopped is started. A recorder made again has the deleted one's name, AWS Config's service-linked role (AWSServiceRoleForConfig: quell's role may pass service-linked roles only) and records every supported resource type, global ones included; where that role was deleted too, PutConfigurationRecorder is refused (quell may not make it) and the failure is recorded; where a recorder of the account's own is there already (Config keeps one per Region) none is made and a stopped one is started; a channel made for it is named default and delivers to QUELL_CONFIG_BUCKET. A flow log quell makes is on the VPC, for every traffic type (ALL), in AWS's default format and aggregation, delivering to QUELL_FLOW_LOG_BUCKET; a VPC with an active flow log of ALL or REJECT traffic whose delivery has not failed, to any destination, is left as it is (one of accepted traffic only, or failing, does not count), a VPC shared in by another account is its owner's, and one tagged with the exemption tag gets none (EXEMPT for EC2.6; named in the note after a DeleteFlowLogs); after a DeleteFlowLogs every VPC of the account and Region left without one gets one, as EC2.6 asks, since the call does not say which VPC lost its own; making a flow log to S3 needs logs:CreateLogDelivery and logs:DeleteLogDelivery beside ec2:CreateFlowLogs, and a bucket of another account must let delivery.logs.amazonaws.com write (CreateFlowLogs reports it unsuccessful otherwise, and the failure is recorded). An analyzer made again is an account external access analyzer (type ACCOUNT) with the deleted one's name, without the deleted one's archive rules and tags (not in the call: findings its rules archived come back ACTIVE); the deleted analyzer's type is not in the call either, so a restore quell made is UNCONFIRMED, naming the command for another type; where the account still has an external access analyzer (or an ACCOUNT one in any state, which leaves no room for another) the deleted one was of another type (unused or internal access, a second organization analyzer) and is escalated with the command; the name back as a type that does not analyze external access, with no other that does, is escalated; an ORGANIZATION analyzer deleted from the delegated administrator account, with no other left there, is made again as an ACCOUNT one (its organization-wide view is the administrator's to make again: aws accessanalyzer create-analyzer --type ORGANIZATION); an analyzer of that name reading FAILED or DISABLED is escalated; making one needs the service-linked role AWSServiceRoleForAccessAnalyzer: where it was deleted too, CreateAnalyzer is refused (quell's role may not make it) and the failure is recorded with Access Analyzer's reason. A log group made again has no retention setting and no KMS key (the deleted group's are not in the call), and only the CIS filters of quell's own alarms are put on it. A call that failed (errorCode) is escalated as an attempt; a call through one of quell's roles that turns a sensor off (an undo, or someone holding the role) is escalated; this function's own restore coming back is OUT_OF_SCOPE, as are another team's alarms, rules, log groups and filters. Only the alarms named quell-cis-<metric> that org/trail.yaml defines are made again. A standard enabled again is as Security Hub enables it: the per-control settings it had (controls a person disabled in it) are not in the call and not checked; a standards subscription of another account or Region is not applicable; a standard or import that AWS itself turned off (userIdentity AWSService: Security Hub applying the delegated administrator's central configuration) is escalated, not turned back on. No undo: what was there before the call is the blind state, which quell does not put back. A detector tagged with the exemption tag (quell:exempt=true) is left as it is (EXEMPT, NOTIFIED with the reason); the other sensors are account settings, kept out with QUELL_DENY_ACCOUNTS. Default enforce.",
+        resolved: "guardduty:UpdateDetector: GetDetector reads ENABLED and every protection plan the call turned off ENABLED (one GetDetector does not report: UNCONFIRMED). guardduty:DeleteDetector, and GuardDuty.1 / guardduty-enabled-centralized when quell had to make a detector: a detector of the account reads ENABLED — UNCONFIRMED, as its association with the administrator is not checked from the member. config:StopConfigurationRecorder: DescribeConfigurationRecorderStatus reads recording. config:DeleteConfigurationRecorder: DescribeConfigurationRecorderStatus reads a recorder of the account's own (not a service-linked one) recording — UNCONFIRMED, as the deleted one's recording group, mode and role are not in the call. Config.1: every recorder of the account's own in the Region reads recording — UNCONFIRMED, as its role and recording group are not checked (where there was none, quell made default as it makes a deleted one again: UNCONFIRMED too). securityhub:DisableSecurityHub: DescribeHub answers — UNCONFIRMED, as the standards and integrations enabled before are not known. cloudwatch:DeleteAlarms: DescribeAlarms lists each quell-cis alarm the call deleted, on its metric and namespace, and DescribeMetricFilters a filter feeding each (none: UNCONFIRMED, naming the metrics). logs:DeleteMetricFilter of a CIS filter (named <metric>Filter): DescribeMetricFilters lists it again on its log group, by its name, with the CIS pattern, metric and namespace. logs:DeleteLogGroup of a trail's group (by its name): DescribeLogGroups lists it again and DescribeMetricFilters on it a filter with the CIS pattern, metric and namespace for each of quell's CIS alarms of the account and Region — UNCONFIRMED, as the trail's delivery to it, and the deleted group's retention and KMS key, are not in the call. events:DisableRule of one of quell's forwarding rules (by its exact name, on the default bus): DescribeRule reads it ENABLED. securityhub:BatchDisableStandards: GetEnabledStandards reads each subscription the call named READY (PENDING or INCOMPLETE: UNCONFIRMED, with Security Hub's reason; DELETING: retried once Security Hub has finished disabling it). securityhub:DisableImportFindingsForProduct of one of AWS's integrations (product-subscription/aws/<name>): ListEnabledProductsForImport lists the subscription again. config:DeleteDeliveryChannel with QUELL_CONFIG_BUCKET set: DescribeDeliveryChannels lists a channel of the account and Region delivering to that bucket and DescribeConfigurationRecorderStatus reads every recorder of the account's (not a service-linked one) recording. cloudtrail:DeleteTrail with QUELL_TRAIL_BUCKET set, where no other multi-Region trail reading logging was left (a stopped one, or one whose status cannot be read, proves nothing): DescribeTrails lists a trail of the account by the deleted one's name, homed in the Region, multi-Region, delivering to that bucket, and GetTrailStatus reads it logging — UNCONFIRMED, as the deleted trail's KMS key, CloudWatch Logs delivery, event selectors, key prefix and tags are not in the call. ec2:DeleteFlowLogs with QUELL_FLOW_LOG_BUCKET set: DescribeFlowLogs lists an ACTIVE flow log of ALL or REJECT traffic, its delivery not FAILED, on every VPC the account owns in the Region that is not tagged with the exemption tag — UNCONFIRMED, as the call names only the deleted flow logs' ids (a subnet's or a network interface's flow log, and the deleted ones' traffic type, format and destination, are not checked). EC2.6 and vpc-flow-logs-enabled with QUELL_FLOW_LOG_BUCKET set: DescribeFlowLogs lists such a flow log on the VPC. access-analyzer:DeleteAnalyzer, where the account and Region had no external access analyzer left (ACCOUNT or ORGANIZATION): ListAnalyzers lists an analyzer by the deleted one's name, of an external access type, ACTIVE — UNCONFIRMED when quell made it (as ACCOUNT: the deleted one's type is not in the call) or it reads CREATING. CloudWatch.1-14: DescribeAlarms lists quell-cis-<metric> on the control's metric and namespace, where DescribeMetricFilters finds a filter feeding it — UNCONFIRMED, as the control also asks for an SNS subscriber on the alarm and a filter on a multi-Region trail's log group.",
+        untouched: "Config.1 where the account has no recorder of its own gets default, made as a deleted recorder is (AWS Config's service-linked role, every supported type), and is escalated with the command where no delivery channel is left and QUELL_CONFIG_BUCKET is not set; a GuardDuty.1 finding makes a detector only where there is none, and enables a disabled one. CloudWatch.1-14 of an account other than the organization trail's (QUELL_ORG_TRAIL_ACCOUNT, when set) are OUT_OF_SCOPE: a member under an organization trail fails them by design; where no metric filter of the account and Region feeds the metric, the control is escalated and no alarm is made (it could never fire); quell's alarm gets no SNS action. CloudTrail.2 and CloudTrail.5 are escalated with the command (the KMS key, the log group and role are the organization's to choose), and so is EC2.6 where QUELL_FLOW_LOG_BUCKET is not set (the flow logs' destination is). Escalated, never changed (ManualActionRequired, NOTIFIED), with the exact command: GuardDuty disassociation, a deleted Config recorder where no delivery channel is left and QUELL_CONFIG_BUCKET is not set, a deleted delivery channel where QUELL_CONFIG_BUCKET is not set or the account has no recorder left, a partner's product import turned off (its product ARN holds the vendor's account, which the call does not), a deleted trail where QUELL_TRAIL_BUCKET is not set or another multi-Region trail (the account's own, or the organization's) reads logging (the deleted one was a second trail, whose settings the call does not hold), a deleted metric filter that is not a CIS one (by its name), deleted flow logs where QUELL_FLOW_LOG_BUCKET is not set, and a deleted quell forwarding rule or its removed targets (quell's forwarding rules by their exact names; another rule, or one of those names on another bus, is not applicable; quell-ForwardApiCalls disabled is answered only where another path forwards the call: the SCP keeps it on). A delivery channel made again delivers to QUELL_CONFIG_BUCKET with Config's defaults: the deleted one's key prefix, KMS key, SNS topic and snapshot frequency are not in the call (AWS Config checks at PutDeliveryChannel that the bucket's policy lets it deliver); where a channel to that bucket is there already (by any name) none is made (Config keeps one per account and Region) and only the recorders are started, and one delivering elsewhere is escalated, the recorders left as they are. A trail made again is multi-Region, with log file validation, global service events and CloudTrail's default selectors (every management event), delivering to QUELL_TRAIL_BUCKET with no key prefix (CloudTrail checks at CreateTrail that the bucket's policy lets it write); a trail by that name back since, delivering elsewhere or single-Region, is escalated, not changed, and one made between quell's read and its CreateTrail (TrailAlreadyExists) is not started but read back; one back and stopped is started. A recorder made again has the deleted one's name, AWS Config's service-linked role (AWSServiceRoleForConfig: quell's role may pass service-linked roles only) and records every supported resource type, global ones included; where that role was deleted too, PutConfigurationRecorder is refused (quell may not make it) and the failure is recorded; where a recorder of the account's own is there already (Config keeps one per Region) none is made and a stopped one is started; a channel made for it is named default and delivers to QUELL_CONFIG_BUCKET. A flow log quell makes is on the VPC, for every traffic type (ALL), in AWS's default format and aggregation, delivering to QUELL_FLOW_LOG_BUCKET; a VPC with an active flow log of ALL or REJECT traffic whose delivery has not failed, to any destination, is left as it is (one of accepted traffic only, or failing, does not count), a VPC shared in by another account is its owner's, and one tagged with the exemption tag gets none (EXEMPT for EC2.6; named in the note after a DeleteFlowLogs); after a DeleteFlowLogs every VPC of the account and Region left without one gets one, as EC2.6 asks, since the call does not say which VPC lost its own; making a flow log to S3 needs logs:CreateLogDelivery and logs:DeleteLogDelivery beside ec2:CreateFlowLogs, and a bucket of another account must let delivery.logs.amazonaws.com write (CreateFlowLogs reports it unsuccessful otherwise, and the failure is recorded). An analyzer made again is an account external access analyzer (type ACCOUNT) with the deleted one's name, without the deleted one's archive rules and tags (not in the call: findings its rules archived come back ACTIVE); the deleted analyzer's type is not in the call either, so a restore quell made is UNCONFIRMED, naming the command for another type; where the account still has an external access analyzer (or an ACCOUNT one in any state, which leaves no room for another) the deleted one was of another type (unused or internal access, a second organization analyzer) and is escalated with the command; the name back as a type that does not analyze external access, with no other that does, is escalated; an ORGANIZATION analyzer deleted from the delegated administrator account, with no other left there, is made again as an ACCOUNT one (its organization-wide view is the administrator's to make again: aws accessanalyzer create-analyzer --type ORGANIZATION); an analyzer of that name reading FAILED or DISABLED is escalated; making one needs the service-linked role AWSServiceRoleForAccessAnalyzer: where it was deleted too, CreateAnalyzer is refused (quell's role may not make it) and the failure is recorded with Access Analyzer's reason. A log group made again has no retention setting and no KMS key (the deleted group's are not in the call), and only the CIS filters of quell's own alarms are put on it. A call that failed (errorCode) is escalated as an attempt; a call through one of quell's roles that turns a sensor off (an undo, or someone holding the role) is escalated; this function's own restore coming back is OUT_OF_SCOPE, as are another team's alarms, rules, log groups and filters. Only the alarms named quell-cis-<metric> that org/trail.yaml defines are made again. A standard enabled again is as Security Hub enables it: the per-control settings it had (controls a person disabled in it) are not in the call and not checked; a standards subscription of another account or Region is not applicable; a standard or import that AWS itself turned off (userIdentity AWSService: Security Hub applying the delegated administrator's central configuration) is escalated, not turned back on. No undo: what was there before the call is the blind state, which quell does not put back. A detector tagged with the exemption tag (quell:exempt=true) is left as it is (EXEMPT, NOTIFIED with the reason); the other sensors are account settings, kept out with QUELL_DENY_ACCOUNTS. Default enforce.",
         triggers: Triggers {
             cloudtrail_events: CALLS,
             securityhub_controls: &[
@@ -1630,7 +1727,7 @@ impl Remediation for TamperRestore {
                 format!("the GuardDuty detector ({})", features.join(", "))
             }
             What::Recorder(n) => format!("the AWS Config recorder {n}"),
-            What::Recorders => "the AWS Config recorders".to_string(),
+            What::Recorders { .. } => "the AWS Config recorders".to_string(),
             What::NewRecorder { name, .. } => format!("the AWS Config recorder {name} (deleted)"),
             What::Hub => "Security Hub".to_string(),
             What::Alarms(a, _) => format!("the alarms {}", a.join(", ")),
@@ -1809,33 +1906,12 @@ impl Remediation for TamperRestore {
                     vec![Step::new(START_RECORDER, format!("recorder={name}"))]
                 })
             }
-            What::Recorders => {
-                let out = c
-                    .config
-                    .describe_configuration_recorder_status()
-                    .send()
-                    .await
-                    .aws(|| format!("could not read the Config recorders in {}", t.region))?;
-                let all = out.configuration_recorders_status();
-                if all.is_empty() {
-                    return Err(AwsError::other(
-                        "escalated",
-                        "ManualActionRequired",
-                        format!(
-                            "account {a} has no AWS Config recorder in {r}; a person runs: aws configservice put-configuration-recorder --region {r} --configuration-recorder name=default,roleARN=arn:aws:iam::{a}:role/aws-service-role/config.amazonaws.com/AWSServiceRoleForConfig --recording-group allSupported=true,includeGlobalResourceTypes=true, then a delivery channel to the organization's bucket and start-configuration-recorder",
-                            a = t.account,
-                            r = t.region
-                        ),
-                        false,
-                    ));
+            What::Recorders { partition, .. } => {
+                let ours = own_recorders(c, t).await?;
+                if ours.is_empty() {
+                    return self.make_recorder(c, t, "default", partition).await;
                 }
-                Ok(all
-                    .iter()
-                    .filter(|s| !s.recording())
-                    .filter_map(|s| s.name())
-                    .filter(|n| name_ok(n))
-                    .map(|n| Step::new(START_RECORDER, format!("recorder={n}")))
-                    .collect())
+                Ok(start_stopped(&ours))
             }
             What::Hub => match c.hub.describe_hub().send().await {
                 Ok(_) => Ok(Vec::new()),
@@ -1998,39 +2074,7 @@ impl Remediation for TamperRestore {
                     // deleted one made again, or another) is kept, and started if stopped.
                     return Ok(start_stopped(&ours));
                 }
-                let channels = c.config.describe_delivery_channels().send().await.aws(|| {
-                    format!(
-                        "could not read the Config delivery channels in {}",
-                        t.region
-                    )
-                })?;
-                let mut steps = vec![Step::new(
-                    PUT_RECORDER,
-                    format!("recorder={name} role=AWSServiceRoleForConfig allSupported=true"),
-                )];
-                if channels.delivery_channels().is_empty() {
-                    // A recorder starts only with a channel (NoAvailableDeliveryChannelException).
-                    let Some(bucket) = &self.config_bucket else {
-                        return Err(AwsError::other(
-                            "escalated",
-                            "ManualActionRequired",
-                            format!(
-                                "no delivery channel is left either; a person runs: aws configservice put-configuration-recorder --region {r} --configuration-recorder {rec} --recording-group allSupported=true,includeGlobalResourceTypes=true && aws configservice put-delivery-channel --region {r} --delivery-channel {json} && aws configservice start-configuration-recorder --region {r} --configuration-recorder-name {n} (or set QUELL_CONFIG_BUCKET)",
-                                r = t.region,
-                                rec = q(&serde_json::json!({"name": name, "roleARN": config_role(partition, &t.account)}).to_string()),
-                                json = q(&serde_json::json!({"name": "default", "s3BucketName": "<THE_ORGANIZATION_CONFIG_BUCKET>"}).to_string()),
-                                n = q(name)
-                            ),
-                            false,
-                        ));
-                    };
-                    steps.push(Step::new(
-                        PUT_CHANNEL,
-                        format!("channel=default bucket={bucket}"),
-                    ));
-                }
-                steps.push(Step::new(START_RECORDER, format!("recorder={name}")));
-                Ok(steps)
+                self.make_recorder(c, t, name, partition).await
             }
             What::FlowLogs {
                 vpc,
@@ -2529,7 +2573,11 @@ impl Remediation for TamperRestore {
                     )
                 })
             }
-            What::Recorders => Some(
+            What::Recorders { made, .. } if made.get() == Some(true) => Some(format!(
+                "quell made the recorder default with AWS Config's service-linked role, recording every supported resource type, global ones included, and started it (aws configservice describe-configuration-recorders --region {})",
+                t.region
+            )),
+            What::Recorders { .. } => Some(
                 "Config.1 also asks that the recorder use the service-linked role and record every resource type: quell does not check that (aws configservice describe-configuration-recorders)".into(),
             ),
             What::LogGroup { group, found } => {
@@ -2695,19 +2743,8 @@ impl Remediation for TamperRestore {
                     .aws(|| format!("could not start the Config recorder {name}"))?;
                 Ok(())
             }
-            What::Recorders => {
-                for s in steps {
-                    let Some(name) = s.detail.strip_prefix("recorder=") else {
-                        continue;
-                    };
-                    c.config
-                        .start_configuration_recorder()
-                        .configuration_recorder_name(name)
-                        .send()
-                        .await
-                        .aws(|| format!("could not start the Config recorder {name}"))?;
-                }
-                Ok(())
+            What::Recorders { partition, made } => {
+                apply_recorder(c, t, "default", partition, made, steps).await
             }
             What::Hub => {
                 c.hub
@@ -2797,38 +2834,7 @@ impl Remediation for TamperRestore {
                 name,
                 partition,
                 made,
-            } => {
-                for s in steps {
-                    if s.action == PUT_RECORDER {
-                        let recorder = aws_sdk_config::types::ConfigurationRecorder::builder()
-                            .name(name)
-                            .role_arn(config_role(partition, &t.account))
-                            .recording_group(
-                                aws_sdk_config::types::RecordingGroup::builder()
-                                    .all_supported(true)
-                                    .include_global_resource_types(true)
-                                    .build(),
-                            )
-                            .build();
-                        c.config
-                            .put_configuration_recorder()
-                            .configuration_recorder(recorder)
-                            .send()
-                            .await
-                            .aws(|| format!("could not make the Config recorder {name} again"))?;
-                        made.set(true);
-                    } else if let Some(bucket) = s
-                        .detail
-                        .strip_prefix("channel=default bucket=")
-                        .filter(|_| s.action == PUT_CHANNEL)
-                    {
-                        put_channel(c, "default", bucket).await?;
-                    } else if let Some(recorder) = s.detail.strip_prefix("recorder=") {
-                        start_recorder(c, recorder).await?;
-                    }
-                }
-                Ok(())
-            }
+            } => apply_recorder(c, t, name, partition, made, steps).await,
             What::FlowLogs {
                 bucket, partition, ..
             } => {

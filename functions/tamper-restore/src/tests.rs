@@ -2302,3 +2302,87 @@ async fn a_deleted_recorder_with_no_channel_and_no_bucket_is_escalated_and_one_b
     assert!(unchecked.contains("is there"), "{unchecked}");
     assert_eq!((start.num_calls(), put.num_calls()), (1, 0));
 }
+
+#[tokio::test]
+async fn config_1_where_the_account_has_no_recorder_makes_default_as_a_deleted_one_is() {
+    let r = with_bucket();
+    let t = r.target(&control("Config.1", account())).unwrap();
+    // No recorder of the account's own (a service-linked one is its service's), no channel.
+    let status = mock!(aws_sdk_config::Client::describe_configuration_recorder_status)
+        .sequence()
+        .output(|| {
+            recorders(&[(
+                "AWSConfigurationRecorderForX",
+                false,
+                Some("x.amazonaws.com"),
+            )])
+        })
+        .output(|| {
+            recorders(&[
+                (
+                    "AWSConfigurationRecorderForX",
+                    false,
+                    Some("x.amazonaws.com"),
+                ),
+                ("default", true, None),
+            ])
+        })
+        .build();
+    let channels = mock!(aws_sdk_config::Client::describe_delivery_channels)
+        .then_output(|| DescribeDeliveryChannelsOutput::builder().build());
+    let put = mock!(aws_sdk_config::Client::put_configuration_recorder)
+        .match_requests(|q| {
+            q.configuration_recorder().and_then(|r| r.name()) == Some("default")
+                && q.configuration_recorder()
+                    .and_then(|r| r.role_arn())
+                    .is_some_and(|a| {
+                        a.ends_with(
+                            ":role/aws-service-role/config.amazonaws.com/AWSServiceRoleForConfig",
+                        )
+                    })
+        })
+        .then_output(|| PutConfigurationRecorderOutput::builder().build());
+    let channel = mock!(aws_sdk_config::Client::put_delivery_channel)
+        .then_output(|| PutDeliveryChannelOutput::builder().build());
+    let start = mock!(aws_sdk_config::Client::start_configuration_recorder)
+        .match_requests(|q| q.configuration_recorder_name() == Some("default"))
+        .then_output(|| StartConfigurationRecorderOutput::builder().build());
+    let mut c = clients(idle_guardduty());
+    c.config = mock_client!(
+        aws_sdk_config,
+        RuleMode::MatchAny,
+        [&status, &channels, &put, &channel, &start]
+    );
+    let out = execute(&r, &c, &t, Mode::Enforce, "quell:exempt").await;
+    let Outcome::Unconfirmed { unchecked, .. } = &out else {
+        panic!("{out:?}")
+    };
+    assert!(
+        unchecked.contains("quell made the recorder default"),
+        "{unchecked}"
+    );
+    assert_eq!(
+        (put.num_calls(), channel.num_calls(), start.num_calls()),
+        (1, 1, 1)
+    );
+
+    // Without the organization's Config bucket there is nothing to deliver to: escalated.
+    let r = TamperRestore::default();
+    let status = mock!(aws_sdk_config::Client::describe_configuration_recorder_status)
+        .then_output(|| recorders(&[]));
+    c.config = mock_client!(
+        aws_sdk_config,
+        RuleMode::MatchAny,
+        [&status, &channels, &put]
+    );
+    let out = execute(&r, &c, &t, Mode::Enforce, "quell:exempt").await;
+    let Outcome::Failed { code, error, .. } = &out else {
+        panic!("{out:?}")
+    };
+    assert_eq!(code.as_deref(), Some("ManualActionRequired"));
+    assert!(
+        error.contains("has no AWS Config recorder of its own"),
+        "{error}"
+    );
+    assert_eq!(put.num_calls(), 1, "no second recorder made");
+}
