@@ -805,6 +805,12 @@ const MEANT_FOR: &[(&str, &[&str])] = &[
         &["tamper-restore"],
     ),
     (
+        "cloudtrail-guardduty-disassociatefromadministratoraccount.json",
+        &["tamper-restore"],
+    ),
+    ("cloudtrail-events-deleterule.json", &["tamper-restore"]),
+    ("cloudtrail-events-removetargets.json", &["tamper-restore"]),
+    (
         "cloudtrail-access-analyzer-deleteanalyzer.json",
         &["tamper-restore"],
     ),

@@ -1348,6 +1348,33 @@ const EXPECTED: &[(&str, Source, &str, &str, &str, ResourceKind, &str)] = &[
         "",
     ),
     (
+        "cloudtrail-guardduty-disassociatefromadministratoraccount.json",
+        Source::CloudTrail,
+        "111111111111",
+        "us-east-1",
+        "guardduty:DisassociateFromAdministratorAccount",
+        ResourceKind::Account,
+        "",
+    ),
+    (
+        "cloudtrail-events-deleterule.json",
+        Source::CloudTrail,
+        "111111111111",
+        "us-east-1",
+        "events:DeleteRule",
+        ResourceKind::Account,
+        "",
+    ),
+    (
+        "cloudtrail-events-removetargets.json",
+        Source::CloudTrail,
+        "111111111111",
+        "us-east-1",
+        "events:RemoveTargets",
+        ResourceKind::Account,
+        "",
+    ),
+    (
         "cloudtrail-logs-deletemetricfilter.json",
         Source::CloudTrail,
         "111111111111",
@@ -1548,7 +1575,7 @@ fn every_sample_event_parses_to_its_finding() {
             n += 1;
         }
     }
-    assert_eq!(n, 160, "events/ holds 160 sample events, each checked");
+    assert_eq!(n, 163, "events/ holds 163 sample events, each checked");
 }
 
 #[test]

@@ -1077,6 +1077,65 @@ def _create_flow_logs(self, resource_type, resource_ids, traffic_type, deliver_l
 _FlowLogsBackend.create_flow_logs = _create_flow_logs
 
 
+# ------------------------------------------------------------------ GuardDuty administrator association
+
+# (member account, region) -> its GuardDuty administrator account (moto keeps no association).
+_GD_ADMIN = {}
+
+
+def _gd_detector(account, region, detector_id):
+    from moto.guardduty.models import guardduty_backends
+
+    try:
+        return guardduty_backends[account][region].get_detector(detector_id)
+    except Exception:
+        return None
+
+
+def guardduty_association(call, environ, body, start_response):
+    """CreateMembers (the administrator associates a member, as an organization's delegated
+    administrator does), DisassociateFromAdministratorAccount / DisassociateFromMasterAccount (the
+    member leaves), GetAdministratorAccount: each account and Region sees its own, each call judged
+    by the caller's IAM policies. None: not one of these, moto answers."""
+    path = environ.get("PATH_INFO", "")
+    method = environ.get("REQUEST_METHOD", "")
+    m = re.match(r"^/detector/([^/]+)/(member|administrator/disassociate|master/disassociate|administrator)$", path)
+    if not m:
+        return None
+    detector_id, what = m.group(1), m.group(2)
+    account, region = call["account"], call["region"]
+    action = {
+        ("POST", "member"): "CreateMembers",
+        ("POST", "administrator/disassociate"): "DisassociateFromAdministratorAccount",
+        ("POST", "master/disassociate"): "DisassociateFromMasterAccount",
+        ("GET", "administrator"): "GetAdministratorAccount",
+    }.get((method, what))
+    if action is None:
+        return None
+    arn = f"arn:aws:guardduty:{region}:{account}:detector/{detector_id}"
+    denied = _iam_denied(call, environ, body, action, arn)
+    if denied:
+        return _json_response(start_response, "403 Forbidden", {"__type": "AccessDeniedException", "message": denied}, "AccessDeniedException")
+    if _gd_detector(account, region, detector_id) is None:
+        return _json_response(start_response, "400 Bad Request", {"__type": "BadRequestException", "message": "The request is rejected because the input detectorId is not owned by the current account."}, "BadRequestException")
+    if action == "CreateMembers":
+        details = (json.loads(body or b"{}").get("accountDetails") or [])
+        unprocessed = []
+        for d in details:
+            member = d.get("accountId", "")
+            if not re.fullmatch(r"[0-9]{12}", member) or member == account:
+                unprocessed.append({"accountId": member, "result": "The request is rejected because the account id is invalid."})
+            else:
+                _GD_ADMIN[(member, region)] = account
+        return _json_response(start_response, "200 OK", {"unprocessedAccounts": unprocessed})
+    if action == "GetAdministratorAccount":
+        admin = _GD_ADMIN.get((account, region))
+        payload = {"administrator": {"accountId": admin, "relationshipStatus": "Enabled", "invitationId": "quell"}} if admin else {}
+        return _json_response(start_response, "200 OK", payload)
+    _GD_ADMIN.pop((account, region), None)
+    return _json_response(start_response, "200 OK", {})
+
+
 def _flow_log_delivery_denied(call, environ, body):
     """As EC2: a flow log to S3 sets up a log delivery, which AWS authorizes at CreateFlowLogs as
     logs:CreateLogDelivery and logs:DeleteLogDelivery; the reason the caller may not, or None."""
@@ -2207,6 +2266,10 @@ class CallLog:
                 return _fault_response(fault, call, start_response)
             if call["service"] == "access-analyzer":
                 return access_analyzer(call, environ, body, start_response)
+            if call["service"] == "guardduty":
+                answered = guardduty_association(call, environ, body, start_response)
+                if answered is not None:
+                    return answered
             if call["service"] == "config" and call["action"] == "PutConfigurationRecorder":
                 denied = _recorder_role_denied(call, environ, body)
                 if denied:

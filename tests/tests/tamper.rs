@@ -1373,6 +1373,127 @@ async fn a_disabled_forwarding_rule_is_enabled_again() {
     assert!(events_client.describe_rule().name(rule).send().await.is_err());
 }
 
+/// The member's detector leaves its GuardDuty administrator (either call's name): the
+/// association is the administrator's to make again, so the command is escalated, no GuardDuty
+/// write is made, and the member is read back still without its administrator.
+#[tokio::test]
+async fn a_detector_that_left_its_administrator_is_escalated_with_the_administrators_command() {
+    const EVENT: &str = "cloudtrail-guardduty-disassociatefromadministratoraccount.json";
+    let s = setup().await;
+    let gd = aws_sdk_guardduty::Client::new(&s.member);
+    let admin = aws_sdk_guardduty::Client::new(&s.central);
+    let id = gd.create_detector().enable(true).send().await.unwrap().detector_id.unwrap();
+    let admin_id = admin.create_detector().enable(true).send().await.unwrap().detector_id.unwrap();
+    let administrator = || async {
+        gd.get_administrator_account()
+            .detector_id(&id)
+            .send()
+            .await
+            .unwrap()
+            .administrator
+            .and_then(|a| a.account_id)
+    };
+    for (call, event_id) in [
+        ("DisassociateFromAdministratorAccount", "00000000-0000-0000-0000-000000000061"),
+        ("DisassociateFromMasterAccount", "00000000-0000-0000-0000-0000000000f9"),
+    ] {
+        admin
+            .create_members()
+            .detector_id(&admin_id)
+            .account_details(
+                aws_sdk_guardduty::types::AccountDetail::builder()
+                    .account_id(MEMBER)
+                    .email("member@example.com")
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(administrator().await.as_deref(), Some(CENTRAL));
+        // The tampering, in the member.
+        if call == "DisassociateFromAdministratorAccount" {
+            gd.disassociate_from_administrator_account().detector_id(&id).send().await.unwrap();
+        } else {
+            #[allow(deprecated)]
+            gd.disassociate_from_master_account().detector_id(&id).send().await.unwrap();
+        }
+        assert_eq!(administrator().await, None);
+        s.emu.clear_calls().await;
+        let event = events::load(
+            EVENT,
+            &[
+                ("00000000-0000-0000-0000-000000000061", event_id),
+                ("DisassociateFromAdministratorAccount", call),
+            ],
+        );
+        let (outcome, note) = replay(&s, event).await;
+        assert_eq!(outcome, "FAILED", "{call}: {note}");
+        assert!(
+            note.contains("ManualActionRequired") && note.contains("create-members"),
+            "{call}: {note}"
+        );
+        let writes: Vec<_> = s
+            .emu
+            .calls()
+            .await
+            .into_iter()
+            .filter(|c| c.account == MEMBER && c.service == "guardduty")
+            .collect();
+        assert!(writes.is_empty(), "{call}: {writes:?}");
+        assert_eq!(administrator().await, None, "{call}");
+    }
+}
+
+/// quell's forwarding rule deleted, or its target removed, in the member: the rule is quell's
+/// own, which no quell role may write (NeverChangeQuellItself), so the member stack that defines it
+/// is named, nothing is written, and the rule is read back as the tampering left it.
+#[tokio::test]
+async fn a_forwarding_rule_deleted_or_emptied_is_escalated_and_left_as_the_call_left_it() {
+    let s = setup().await;
+    let rule = "quell-ForwardGuardDutyFindings";
+    let eb = aws_sdk_eventbridge::Client::new(&s.member);
+    eb.put_rule()
+        .name(rule)
+        .event_pattern(r#"{"detail-type":["GuardDuty Finding"],"source":["aws.guardduty"]}"#)
+        .send()
+        .await
+        .unwrap();
+    eb.put_targets()
+        .rule(rule)
+        .targets(
+            aws_sdk_eventbridge::types::Target::builder()
+                .id("quell")
+                .arn(format!("arn:aws:events:us-east-1:{CENTRAL}:event-bus/quell"))
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    // RemoveTargets: the rule stays, forwarding nowhere.
+    eb.remove_targets().rule(rule).ids("quell").send().await.unwrap();
+    s.emu.clear_calls().await;
+    let (outcome, note) = replay(&s, events::load("cloudtrail-events-removetargets.json", &[])).await;
+    assert_eq!(outcome, "FAILED", "{note}");
+    assert!(note.contains("ManualActionRequired") && note.contains(rule), "{note}");
+    let writes: Vec<_> = s
+        .emu
+        .calls()
+        .await
+        .into_iter()
+        .filter(|c| c.account == MEMBER && c.service == "events")
+        .collect();
+    assert!(writes.is_empty(), "{writes:?}");
+    let targets = eb.list_targets_by_rule().rule(rule).send().await.unwrap();
+    assert!(targets.targets().is_empty());
+    // DeleteRule: gone, and not made up.
+    eb.delete_rule().name(rule).send().await.unwrap();
+    let (outcome, note) = replay(&s, events::load("cloudtrail-events-deleterule.json", &[])).await;
+    assert_eq!(outcome, "FAILED", "{note}");
+    assert!(note.contains("ManualActionRequired") && note.contains(rule), "{note}");
+    assert!(eb.describe_rule().name(rule).send().await.is_err());
+}
+
 #[tokio::test]
 async fn what_quell_cannot_put_back_is_escalated_with_the_command_and_nothing_is_changed() {
     let s = setup().await;
