@@ -898,6 +898,49 @@ async fn a_deleted_recorder_is_made_again_with_configs_service_linked_role_and_r
         .is_empty());
 }
 
+/// EC2.6 (Security Hub CSPM) on a member VPC without flow logs, where the deployment names the
+/// organization's flow log bucket: a flow log of all traffic to it, read back, and the control's
+/// finding RESOLVED.
+#[tokio::test]
+async fn ec2_6_gives_the_vpc_a_flow_log_to_the_organizations_bucket_and_resolves() {
+    let s = setup().await;
+    let ec2 = aws_sdk_ec2::Client::new(&s.member);
+    seed::delivery_bucket(&s.central, "org-flow-logs", "delivery.logs.amazonaws.com").await;
+    let vpc = ec2
+        .create_vpc()
+        .cidr_block("10.9.0.0/16")
+        .send()
+        .await
+        .unwrap()
+        .vpc()
+        .unwrap()
+        .vpc_id()
+        .unwrap()
+        .to_string();
+    let arn = format!("arn:aws:ec2:us-east-1:{MEMBER}:vpc/{vpc}");
+    // The sample GuardDuty.1 finding, made EC2.6's on the VPC (same shape, AWS's own product).
+    let mut event = events::load(
+        "securityhub-imported-fsbp-guardduty-1.json",
+        &[
+            ("GuardDuty.1", "EC2.6"),
+            ("guardduty-enabled-centralized", "vpc-flow-logs-enabled"),
+            ("\"AwsAccount\"", "\"AwsEc2Vpc\""),
+            ("AWS::::Account:111111111111", &arn),
+        ],
+    );
+    let id = seed::control_finding(&s.member, MEMBER, "EC2.6", "NEW", ("AwsEc2Vpc", &arn)).await;
+    event["detail"]["findings"][0]["Id"] = json!(id);
+    let resp = quell::runtime::handle(&with_flow_log_bucket("org-flow-logs"), &s.ctx, event)
+        .await
+        .expect("handled");
+    assert_eq!(resp.reports[0].outcome.name(), "REMEDIATED", "{:?}", resp.reports[0]);
+    assert!(vpc_flow_logs(&ec2)
+        .await
+        .contains(&(vpc, "arn:aws:s3:::org-flow-logs".to_string(), "ALL".to_string())));
+    let (workflow, _) = seed::workflow(&s.central, &id).await.unwrap();
+    assert_eq!(workflow, "RESOLVED");
+}
+
 /// tamper-restore as a deployment with the organization's flow log bucket `bucket` configures it.
 fn with_flow_log_bucket(bucket: &str) -> TamperRestore {
     let mut r = TamperRestore::default();
