@@ -1615,6 +1615,9 @@ fn blinding_actions(specs: &[Spec]) -> BTreeSet<String> {
         "guardduty:UpdateFilter",
         "guardduty:CreateIPSet",
         "guardduty:UpdateIPSet",
+        // Narrowing what a recorder records, or where a channel delivers, blinds it too.
+        "config:PutConfigurationRecorder",
+        "config:PutDeliveryChannel",
     ]
     .iter()
     .map(|s| s.to_string())

@@ -273,6 +273,27 @@ fn each_member_role_holds_exactly_its_specs_actions_and_never_quells_own_roles()
     }
     let undo = allowed(&template::undo_policy(&specs));
     assert!(undo_only.is_subset(&undo));
+    // iam:PassRole only on the service-linked roles quell passes, and never for the undo role.
+    assert!(!undo.contains("iam:PassRole"));
+    for s in &specs {
+        let policy = template::member_policy(s);
+        for st in policy["Statement"].as_array().unwrap() {
+            let passes = st["Action"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|a| a == "iam:PassRole");
+            if passes {
+                assert_eq!(st["Sid"], "PassOnlyServiceLinkedRoles", "{}", s.id);
+                assert_eq!(
+                    st["Resource"],
+                    serde_json::json!(["arn:${AWS::Partition}:iam::${AWS::AccountId}:role/aws-service-role/config.amazonaws.com/AWSServiceRoleForConfig"]),
+                    "{}",
+                    s.id
+                );
+            }
+        }
+    }
 }
 
 /// Which functions each sample event is meant for. An event no remediation handles yet is

@@ -38,11 +38,15 @@ pub fn guard_statement() -> Value {
     })
 }
 
-/// The one action quell may hold only on some resources: iam:PassRole, on service-linked roles
-/// alone (`role/aws-service-role/…`, which AWS makes, only their own service can assume, and no one
-/// can edit). quell passes the role a service needs to make its sensor again (AWS Config's
-/// recorder), never a role a person made.
+/// The one action quell may hold only on some resources: iam:PassRole, on the service-linked roles
+/// of [`PASSED_ROLES`] alone (which AWS makes, only their own service can assume, and no one can
+/// edit). quell passes the role a service needs to make its sensor again (AWS Config's recorder),
+/// never a role a person made.
 const PASS_ROLE: &str = "iam:PassRole";
+
+/// The roles quell may pass, by their path and name in the account.
+pub const PASSED_ROLES: &[&str] =
+    &["aws-service-role/config.amazonaws.com/AWSServiceRoleForConfig"];
 
 /// The Allow statements for `actions`: iam:PassRole apart, on service-linked roles only; the rest
 /// on every resource, as `sid`.
@@ -56,11 +60,15 @@ fn allows(sid: &str, actions: BTreeSet<&str>) -> Vec<Value> {
         "Resource": "*"
     })];
     if pass {
+        let roles: Vec<String> = PASSED_ROLES
+            .iter()
+            .map(|r| format!("arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role/{r}"))
+            .collect();
         v.push(json!({
             "Sid": "PassOnlyServiceLinkedRoles",
             "Effect": "Allow",
             "Action": [PASS_ROLE],
-            "Resource": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/aws-service-role/*"
+            "Resource": roles
         }));
     }
     v
@@ -95,6 +103,8 @@ pub fn undo_policy(specs: &[Spec]) -> Value {
                 .chain(s.undo_permissions.iter())
                 .copied()
         })
+        // Nothing quell undoes passes a role (a recorder quell made again is not undone).
+        .filter(|a| *a != PASS_ROLE)
         .collect();
     with_guard(allows("QuellUndo", actions))
 }

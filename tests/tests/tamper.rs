@@ -1531,9 +1531,16 @@ async fn a_forwarding_rule_deleted_or_emptied_is_escalated_and_left_as_the_call_
     assert!(targets.targets().is_empty());
     // DeleteRule: gone, and not made up.
     eb.delete_rule().name(rule).send().await.unwrap();
+    s.emu.clear_calls().await;
     let (outcome, note) = replay(&s, events::load("cloudtrail-events-deleterule.json", &[])).await;
     assert_eq!(outcome, "FAILED", "{note}");
     assert!(note.contains("ManualActionRequired") && note.contains(rule), "{note}");
+    assert!(s
+        .emu
+        .calls()
+        .await
+        .iter()
+        .all(|c| !(c.account == MEMBER && c.service == "events")));
     assert!(eb.describe_rule().name(rule).send().await.is_err());
 }
 

@@ -653,8 +653,9 @@ impl Remediation for Ec2IsolateInstance {
 
     /// The interfaces' groups, termination protection, the Auto Scaling group and the role's
     /// revocation policy (removed, or the previous one put back) put back. The snapshots stay
-    /// (evidence). The instance profile is not re-associated: that needs iam:PassRole, which
-    /// quell's role does not have; the step says which profile to attach.
+    /// (evidence). The instance profile is not re-associated: that needs iam:PassRole on the
+    /// instance's role, which quell's roles do not have (they may pass AWS Config's service-linked
+    /// role only); the step says which profile to attach.
     async fn restore(&self, c: &Clients, prior: &serde_json::Value) -> Result<Vec<Step>, AwsError> {
         use quell::remediation::{invalid_prior, prior_field};
         let id = prior_field(prior, "instance", quell::finding::validate::instance_id)?;
@@ -738,7 +739,7 @@ impl Remediation for Ec2IsolateInstance {
         if let Some(p) = prior["instance_profile"].as_str() {
             steps.push(Step::new(
                 "manual",
-                format!("a person must associate instance profile {p} with {id} again (iam:PassRole is not quell's to have)"),
+                format!("a person must associate instance profile {p} with {id} again (quell may pass no role a person made)"),
             ));
         }
         Ok(steps)

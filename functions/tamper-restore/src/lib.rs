@@ -392,7 +392,9 @@ async fn apply_recorder(
                 .recording_group(
                     aws_sdk_config::types::RecordingGroup::builder()
                         .all_supported(true)
-                        .include_global_resource_types(true)
+                        // Global types (IAM) are recorded in one Region only, as AWS advises:
+                        // recording them in every Region records each IAM change in each.
+                        .include_global_resource_types(false)
                         .build(),
                 )
                 .build();
@@ -683,6 +685,47 @@ pub fn aws_product_arn(subscription: &str, account: &str, region: &str) -> Optio
 }
 
 impl TamperRestore {
+    /// Starts for the stopped recorders of `ours`; a recorder starts only with a delivery channel,
+    /// so where none is left one to QUELL_CONFIG_BUCKET comes first (a restore that made the
+    /// recorder and could not make the channel converges here), or the whole is escalated.
+    async fn start_with_channel(
+        &self,
+        c: &Clients,
+        t: &Target,
+        ours: &[aws_sdk_config::types::ConfigurationRecorderStatus],
+    ) -> Result<Vec<Step>, AwsError> {
+        let mut steps = start_stopped(ours);
+        if steps.is_empty() {
+            return Ok(steps);
+        }
+        let channels = c.config.describe_delivery_channels().send().await.aws(|| {
+            format!(
+                "could not read the Config delivery channels in {}",
+                t.region
+            )
+        })?;
+        if channels.delivery_channels().is_empty() {
+            let Some(bucket) = &self.config_bucket else {
+                return Err(AwsError::other(
+                    "escalated",
+                    "ManualActionRequired",
+                    format!(
+                        "the AWS Config recorder of account {a} in {r} is stopped and has no delivery channel to deliver to; a person runs: aws configservice put-delivery-channel --region {r} --delivery-channel {json}, then start-configuration-recorder (or set QUELL_CONFIG_BUCKET)",
+                        a = t.account,
+                        r = t.region,
+                        json = q(&serde_json::json!({"name": "default", "s3BucketName": "<THE_ORGANIZATION_CONFIG_BUCKET>"}).to_string())
+                    ),
+                    false,
+                ));
+            };
+            steps.insert(
+                0,
+                Step::new(PUT_CHANNEL, format!("channel=default bucket={bucket}")),
+            );
+        }
+        Ok(steps)
+    }
+
     /// The steps that make the recorder `name` with AWS Config's service-linked role, a delivery
     /// channel to QUELL_CONFIG_BUCKET where the account has none, and start it; escalated where
     /// there is no channel and no bucket to make one to.
@@ -703,6 +746,28 @@ impl TamperRestore {
             PUT_RECORDER,
             format!("recorder={name} role=AWSServiceRoleForConfig allSupported=true"),
         )];
+        if let Some(other) = self.config_bucket.as_deref().and_then(|b| {
+            channels
+                .delivery_channels()
+                .iter()
+                .find(|c| c.s3_bucket_name() != Some(b))
+        }) {
+            // Recording everything into a channel that delivers elsewhere than the
+            // organization's bucket is a person's to judge.
+            return Err(AwsError::other(
+                "escalated",
+                "ManualActionRequired",
+                format!(
+                    "account {} has no AWS Config recorder of its own in {}, and its delivery channel {} delivers to {}, not the organization's bucket: a person checks who made it, then makes the recorder (aws configservice put-configuration-recorder --region {})",
+                    t.account,
+                    t.region,
+                    q(other.name().unwrap_or_default()),
+                    q(other.s3_bucket_name().unwrap_or_default()),
+                    t.region
+                ),
+                false,
+            ));
+        }
         if channels.delivery_channels().is_empty() {
             // A recorder starts only with a channel (NoAvailableDeliveryChannelException).
             let Some(bucket) = &self.config_bucket else {
@@ -1215,7 +1280,7 @@ impl Remediation for TamperRestore {
         id: "tamper-restore",
         summary: "Puts back the sensors a CloudTrail call turned off (GuardDuty detector and protection plans, Config recorder (stopped or deleted) and delivery channel, a deleted trail, deleted VPC flow logs, Security Hub, its standards and AWS integrations' imports, the account's IAM Access Analyzer analyzer, quell's CIS alarms and metric filters, a trail's log group, quell's forwarding rules) and escalates who did it; escalates with the exact command what it cannot put back. The same sensors' posture controls: GuardDuty.1, Config.1, CloudWatch.1-14, EC2.6 (with the organization's flow log bucket, else escalated), and CloudTrail.2/.5 escalated",
         resolved: "guardduty:UpdateDetector: GetDetector reads ENABLED and every protection plan the call turned off ENABLED (one GetDetector does not report: UNCONFIRMED). guardduty:DeleteDetector, and GuardDuty.1 / guardduty-enabled-centralized when quell had to make a detector: a detector of the account reads ENABLED — UNCONFIRMED, as its association with the administrator is not checked from the member. config:StopConfigurationRecorder: DescribeConfigurationRecorderStatus reads recording. config:DeleteConfigurationRecorder: DescribeConfigurationRecorderStatus reads a recorder of the account's own (not a service-linked one) recording — UNCONFIRMED, as the deleted one's recording group, mode and role are not in the call. Config.1: every recorder of the account's own in the Region reads recording — UNCONFIRMED, as its role and recording group are not checked (where there was none, quell made default as it makes a deleted one again: UNCONFIRMED too). securityhub:DisableSecurityHub: DescribeHub answers — UNCONFIRMED, as the standards and integrations enabled before are not known. cloudwatch:DeleteAlarms: DescribeAlarms lists each quell-cis alarm the call deleted, on its metric and namespace, and DescribeMetricFilters a filter feeding each (none: UNCONFIRMED, naming the metrics). logs:DeleteMetricFilter of a CIS filter (named <metric>Filter): DescribeMetricFilters lists it again on its log group, by its name, with the CIS pattern, metric and namespace. logs:DeleteLogGroup of a trail's group (by its name): DescribeLogGroups lists it again and DescribeMetricFilters on it a filter with the CIS pattern, metric and namespace for each of quell's CIS alarms of the account and Region — UNCONFIRMED, as the trail's delivery to it, and the deleted group's retention and KMS key, are not in the call. events:DisableRule of one of quell's forwarding rules (by its exact name, on the default bus): DescribeRule reads it ENABLED. securityhub:BatchDisableStandards: GetEnabledStandards reads each subscription the call named READY (PENDING or INCOMPLETE: UNCONFIRMED, with Security Hub's reason; DELETING: retried once Security Hub has finished disabling it). securityhub:DisableImportFindingsForProduct of one of AWS's integrations (product-subscription/aws/<name>): ListEnabledProductsForImport lists the subscription again. config:DeleteDeliveryChannel with QUELL_CONFIG_BUCKET set: DescribeDeliveryChannels lists a channel of the account and Region delivering to that bucket and DescribeConfigurationRecorderStatus reads every recorder of the account's (not a service-linked one) recording. cloudtrail:DeleteTrail with QUELL_TRAIL_BUCKET set, where no other multi-Region trail reading logging was left (a stopped one, or one whose status cannot be read, proves nothing): DescribeTrails lists a trail of the account by the deleted one's name, homed in the Region, multi-Region, delivering to that bucket, and GetTrailStatus reads it logging — UNCONFIRMED, as the deleted trail's KMS key, CloudWatch Logs delivery, event selectors, key prefix and tags are not in the call. ec2:DeleteFlowLogs with QUELL_FLOW_LOG_BUCKET set: DescribeFlowLogs lists an ACTIVE flow log of ALL or REJECT traffic, its delivery not FAILED, on every VPC the account owns in the Region that is not tagged with the exemption tag — UNCONFIRMED, as the call names only the deleted flow logs' ids (a subnet's or a network interface's flow log, and the deleted ones' traffic type, format and destination, are not checked). EC2.6 and vpc-flow-logs-enabled with QUELL_FLOW_LOG_BUCKET set: DescribeFlowLogs lists such a flow log on the VPC. access-analyzer:DeleteAnalyzer, where the account and Region had no external access analyzer left (ACCOUNT or ORGANIZATION): ListAnalyzers lists an analyzer by the deleted one's name, of an external access type, ACTIVE — UNCONFIRMED when quell made it (as ACCOUNT: the deleted one's type is not in the call) or it reads CREATING. CloudWatch.1-14: DescribeAlarms lists quell-cis-<metric> on the control's metric and namespace, where DescribeMetricFilters finds a filter feeding it — UNCONFIRMED, as the control also asks for an SNS subscriber on the alarm and a filter on a multi-Region trail's log group.",
-        untouched: "Config.1 where the account has no recorder of its own gets default, made as a deleted recorder is (AWS Config's service-linked role, every supported type), and is escalated with the command where no delivery channel is left and QUELL_CONFIG_BUCKET is not set; a GuardDuty.1 finding makes a detector only where there is none, and enables a disabled one. CloudWatch.1-14 of an account other than the organization trail's (QUELL_ORG_TRAIL_ACCOUNT, when set) are OUT_OF_SCOPE: a member under an organization trail fails them by design; where no metric filter of the account and Region feeds the metric, the control is escalated and no alarm is made (it could never fire); quell's alarm gets no SNS action. CloudTrail.2 and CloudTrail.5 are escalated with the command (the KMS key, the log group and role are the organization's to choose), and so is EC2.6 where QUELL_FLOW_LOG_BUCKET is not set (the flow logs' destination is). Escalated, never changed (ManualActionRequired, NOTIFIED), with the exact command: GuardDuty disassociation, a deleted Config recorder where no delivery channel is left and QUELL_CONFIG_BUCKET is not set, a deleted delivery channel where QUELL_CONFIG_BUCKET is not set or the account has no recorder left, a partner's product import turned off (its product ARN holds the vendor's account, which the call does not), a deleted trail where QUELL_TRAIL_BUCKET is not set or another multi-Region trail (the account's own, or the organization's) reads logging (the deleted one was a second trail, whose settings the call does not hold), a deleted metric filter that is not a CIS one (by its name), deleted flow logs where QUELL_FLOW_LOG_BUCKET is not set, and a deleted quell forwarding rule or its removed targets (quell's forwarding rules by their exact names; another rule, or one of those names on another bus, is not applicable; quell-ForwardApiCalls disabled is answered only where another path forwards the call: the SCP keeps it on). A delivery channel made again delivers to QUELL_CONFIG_BUCKET with Config's defaults: the deleted one's key prefix, KMS key, SNS topic and snapshot frequency are not in the call (AWS Config checks at PutDeliveryChannel that the bucket's policy lets it deliver); where a channel to that bucket is there already (by any name) none is made (Config keeps one per account and Region) and only the recorders are started, and one delivering elsewhere is escalated, the recorders left as they are. A trail made again is multi-Region, with log file validation, global service events and CloudTrail's default selectors (every management event), delivering to QUELL_TRAIL_BUCKET with no key prefix (CloudTrail checks at CreateTrail that the bucket's policy lets it write); a trail by that name back since, delivering elsewhere or single-Region, is escalated, not changed, and one made between quell's read and its CreateTrail (TrailAlreadyExists) is not started but read back; one back and stopped is started. A recorder made again has the deleted one's name, AWS Config's service-linked role (AWSServiceRoleForConfig: quell's role may pass service-linked roles only) and records every supported resource type, global ones included; where that role was deleted too, PutConfigurationRecorder is refused (quell may not make it) and the failure is recorded; where a recorder of the account's own is there already (Config keeps one per Region) none is made and a stopped one is started; a channel made for it is named default and delivers to QUELL_CONFIG_BUCKET. A flow log quell makes is on the VPC, for every traffic type (ALL), in AWS's default format and aggregation, delivering to QUELL_FLOW_LOG_BUCKET; a VPC with an active flow log of ALL or REJECT traffic whose delivery has not failed, to any destination, is left as it is (one of accepted traffic only, or failing, does not count), a VPC shared in by another account is its owner's, and one tagged with the exemption tag gets none (EXEMPT for EC2.6; named in the note after a DeleteFlowLogs); after a DeleteFlowLogs every VPC of the account and Region left without one gets one, as EC2.6 asks, since the call does not say which VPC lost its own; making a flow log to S3 needs logs:CreateLogDelivery and logs:DeleteLogDelivery beside ec2:CreateFlowLogs, and a bucket of another account must let delivery.logs.amazonaws.com write (CreateFlowLogs reports it unsuccessful otherwise, and the failure is recorded). An analyzer made again is an account external access analyzer (type ACCOUNT) with the deleted one's name, without the deleted one's archive rules and tags (not in the call: findings its rules archived come back ACTIVE); the deleted analyzer's type is not in the call either, so a restore quell made is UNCONFIRMED, naming the command for another type; where the account still has an external access analyzer (or an ACCOUNT one in any state, which leaves no room for another) the deleted one was of another type (unused or internal access, a second organization analyzer) and is escalated with the command; the name back as a type that does not analyze external access, with no other that does, is escalated; an ORGANIZATION analyzer deleted from the delegated administrator account, with no other left there, is made again as an ACCOUNT one (its organization-wide view is the administrator's to make again: aws accessanalyzer create-analyzer --type ORGANIZATION); an analyzer of that name reading FAILED or DISABLED is escalated; making one needs the service-linked role AWSServiceRoleForAccessAnalyzer: where it was deleted too, CreateAnalyzer is refused (quell's role may not make it) and the failure is recorded with Access Analyzer's reason. A log group made again has no retention setting and no KMS key (the deleted group's are not in the call), and only the CIS filters of quell's own alarms are put on it. A call that failed (errorCode) is escalated as an attempt; a call through one of quell's roles that turns a sensor off (an undo, or someone holding the role) is escalated; this function's own restore coming back is OUT_OF_SCOPE, as are another team's alarms, rules, log groups and filters. Only the alarms named quell-cis-<metric> that org/trail.yaml defines are made again. A standard enabled again is as Security Hub enables it: the per-control settings it had (controls a person disabled in it) are not in the call and not checked; a standards subscription of another account or Region is not applicable; a standard or import that AWS itself turned off (userIdentity AWSService: Security Hub applying the delegated administrator's central configuration) is escalated, not turned back on. No undo: what was there before the call is the blind state, which quell does not put back. A detector tagged with the exemption tag (quell:exempt=true) is left as it is (EXEMPT, NOTIFIED with the reason); the other sensors are account settings, kept out with QUELL_DENY_ACCOUNTS. Default enforce.",
+        untouched: "Config.1 where the account has no recorder of its own and no delivery channel, with QUELL_CONFIG_BUCKET not set, or a channel delivering elsewhere than that bucket, is escalated with the command, and so is a stopped recorder left with no channel and no bucket; a GuardDuty.1 finding makes a detector only where there is none, and enables a disabled one. CloudWatch.1-14 of an account other than the organization trail's (QUELL_ORG_TRAIL_ACCOUNT, when set) are OUT_OF_SCOPE: a member under an organization trail fails them by design; where no metric filter of the account and Region feeds the metric, the control is escalated and no alarm is made (it could never fire); quell's alarm gets no SNS action. CloudTrail.2 and CloudTrail.5 are escalated with the command (the KMS key, the log group and role are the organization's to choose), and so is EC2.6 where QUELL_FLOW_LOG_BUCKET is not set (the flow logs' destination is). Escalated, never changed (ManualActionRequired, NOTIFIED), with the exact command: GuardDuty disassociation, a deleted Config recorder where no delivery channel is left and QUELL_CONFIG_BUCKET is not set, a deleted delivery channel where QUELL_CONFIG_BUCKET is not set or the account has no recorder left, a partner's product import turned off (its product ARN holds the vendor's account, which the call does not), a deleted trail where QUELL_TRAIL_BUCKET is not set or another multi-Region trail (the account's own, or the organization's) reads logging (the deleted one was a second trail, whose settings the call does not hold), a deleted metric filter that is not a CIS one (by its name), deleted flow logs where QUELL_FLOW_LOG_BUCKET is not set, and a deleted quell forwarding rule or its removed targets (quell's forwarding rules by their exact names; another rule, or one of those names on another bus, is not applicable; quell-ForwardApiCalls disabled is answered only where another path forwards the call: the SCP keeps it on). A delivery channel made again delivers to QUELL_CONFIG_BUCKET with Config's defaults: the deleted one's key prefix, KMS key, SNS topic and snapshot frequency are not in the call (AWS Config checks at PutDeliveryChannel that the bucket's policy lets it deliver); where a channel to that bucket is there already (by any name) none is made (Config keeps one per account and Region) and only the recorders are started, and one delivering elsewhere is escalated, the recorders left as they are. A trail made again is multi-Region, with log file validation, global service events and CloudTrail's default selectors (every management event), delivering to QUELL_TRAIL_BUCKET with no key prefix (CloudTrail checks at CreateTrail that the bucket's policy lets it write); a trail by that name back since, delivering elsewhere or single-Region, is escalated, not changed, and one made between quell's read and its CreateTrail (TrailAlreadyExists) is not started but read back; one back and stopped is started. A recorder made again has the deleted one's name, AWS Config's service-linked role (AWSServiceRoleForConfig: the one role quell's role may pass) and records every supported resource type but the global ones (IAM, which AWS advises recording in one Region only: the note says so); where that role was deleted too, PutConfigurationRecorder is refused (quell may not make it) and the failure is recorded; where a recorder of the account's own is there already (Config keeps one per Region) none is made and a stopped one is started; a channel made for it is named default and delivers to QUELL_CONFIG_BUCKET. A flow log quell makes is on the VPC, for every traffic type (ALL), in AWS's default format and aggregation, delivering to QUELL_FLOW_LOG_BUCKET; a VPC with an active flow log of ALL or REJECT traffic whose delivery has not failed, to any destination, is left as it is (one of accepted traffic only, or failing, does not count), a VPC shared in by another account is its owner's, and one tagged with the exemption tag gets none (EXEMPT for EC2.6; named in the note after a DeleteFlowLogs); after a DeleteFlowLogs every VPC of the account and Region left without one gets one, as EC2.6 asks, since the call does not say which VPC lost its own; making a flow log to S3 needs logs:CreateLogDelivery and logs:DeleteLogDelivery beside ec2:CreateFlowLogs, and a bucket of another account must let delivery.logs.amazonaws.com write (CreateFlowLogs reports it unsuccessful otherwise, and the failure is recorded). An analyzer made again is an account external access analyzer (type ACCOUNT) with the deleted one's name, without the deleted one's archive rules and tags (not in the call: findings its rules archived come back ACTIVE); the deleted analyzer's type is not in the call either, so a restore quell made is UNCONFIRMED, naming the command for another type; where the account still has an external access analyzer (or an ACCOUNT one in any state, which leaves no room for another) the deleted one was of another type (unused or internal access, a second organization analyzer) and is escalated with the command; the name back as a type that does not analyze external access, with no other that does, is escalated; an ORGANIZATION analyzer deleted from the delegated administrator account, with no other left there, is made again as an ACCOUNT one (its organization-wide view is the administrator's to make again: aws accessanalyzer create-analyzer --type ORGANIZATION); an analyzer of that name reading FAILED or DISABLED is escalated; making one needs the service-linked role AWSServiceRoleForAccessAnalyzer: where it was deleted too, CreateAnalyzer is refused (quell's role may not make it) and the failure is recorded with Access Analyzer's reason. A log group made again has no retention setting and no KMS key (the deleted group's are not in the call), and only the CIS filters of quell's own alarms are put on it. A call that failed (errorCode) is escalated as an attempt; a call through one of quell's roles that turns a sensor off (an undo, or someone holding the role) is escalated; this function's own restore coming back is OUT_OF_SCOPE, as are another team's alarms, rules, log groups and filters. Only the alarms named quell-cis-<metric> that org/trail.yaml defines are made again. A standard enabled again is as Security Hub enables it: the per-control settings it had (controls a person disabled in it) are not in the call and not checked; a standards subscription of another account or Region is not applicable; a standard or import that AWS itself turned off (userIdentity AWSService: Security Hub applying the delegated administrator's central configuration) is escalated, not turned back on. No undo: what was there before the call is the blind state, which quell does not put back. A detector tagged with the exemption tag (quell:exempt=true) is left as it is (EXEMPT, NOTIFIED with the reason); the other sensors are account settings, kept out with QUELL_DENY_ACCOUNTS. Default enforce.",
         triggers: Triggers {
             cloudtrail_events: CALLS,
             securityhub_controls: &[
@@ -1911,7 +1976,7 @@ impl Remediation for TamperRestore {
                 if ours.is_empty() {
                     return self.make_recorder(c, t, "default", partition).await;
                 }
-                Ok(start_stopped(&ours))
+                self.start_with_channel(c, t, &ours).await
             }
             What::Hub => match c.hub.describe_hub().send().await {
                 Ok(_) => Ok(Vec::new()),
@@ -2072,7 +2137,7 @@ impl Remediation for TamperRestore {
                 if !ours.is_empty() {
                     // Config keeps one recorder of the account's own per Region: one there (the
                     // deleted one made again, or another) is kept, and started if stopped.
-                    return Ok(start_stopped(&ours));
+                    return self.start_with_channel(c, t, &ours).await;
                 }
                 self.make_recorder(c, t, name, partition).await
             }
@@ -2574,7 +2639,7 @@ impl Remediation for TamperRestore {
                 })
             }
             What::Recorders { made, .. } if made.get() == Some(true) => Some(format!(
-                "quell made the recorder default with AWS Config's service-linked role, recording every supported resource type, global ones included, and started it (aws configservice describe-configuration-recorders --region {})",
+                "quell made the recorder default with AWS Config's service-linked role, recording every supported resource type but the global ones (IAM: record them in one Region only, includeGlobalResourceTypes=true there), and started it (aws configservice describe-configuration-recorders --region {})",
                 t.region
             )),
             What::Recorders { .. } => Some(
@@ -2627,7 +2692,7 @@ impl Remediation for TamperRestore {
             }
             What::NewRecorder { name, made, .. } => Some(if made.get() == Some(true) {
                 format!(
-                    "quell made the recorder {name} again with AWS Config's service-linked role, recording every supported resource type, global ones included: the deleted one's recording group, recording mode and role are not in the call (aws configservice describe-configuration-recorders --region {}); what changed between the deletion and now was not recorded",
+                    "quell made the recorder {name} again with AWS Config's service-linked role, recording every supported resource type but the global ones (IAM: record them in one Region only, includeGlobalResourceTypes=true there): the deleted one's recording group, recording mode and role are not in the call (aws configservice describe-configuration-recorders --region {}); what changed between the deletion and now was not recorded",
                     t.region
                 )
             } else {

@@ -2294,7 +2294,22 @@ async fn a_deleted_recorder_with_no_channel_and_no_bucket_is_escalated_and_one_b
     let start = mock!(aws_sdk_config::Client::start_configuration_recorder)
         .match_requests(|q| q.configuration_recorder_name() == Some("main"))
         .then_output(|| StartConfigurationRecorderOutput::builder().build());
-    c.config = mock_client!(aws_sdk_config, RuleMode::MatchAny, [&status, &start, &put]);
+    let channel_there =
+        mock!(aws_sdk_config::Client::describe_delivery_channels).then_output(|| {
+            DescribeDeliveryChannelsOutput::builder()
+                .delivery_channels(
+                    DeliveryChannel::builder()
+                        .name("default")
+                        .s3_bucket_name("b")
+                        .build(),
+                )
+                .build()
+        });
+    c.config = mock_client!(
+        aws_sdk_config,
+        RuleMode::MatchAny,
+        [&status, &channel_there, &start, &put]
+    );
     let out = execute(&r, &c, &t, Mode::Enforce, "quell:exempt").await;
     let Outcome::Unconfirmed { unchecked, .. } = &out else {
         panic!("{out:?}")
@@ -2385,4 +2400,50 @@ async fn config_1_where_the_account_has_no_recorder_makes_default_as_a_deleted_o
         "{error}"
     );
     assert_eq!(put.num_calls(), 1, "no second recorder made");
+}
+
+#[tokio::test]
+async fn a_recorder_left_stopped_without_a_channel_gets_one_first_or_is_escalated() {
+    // A restore that made the recorder and could not make its channel: the next delivery makes
+    // the channel, then starts the recorder, instead of failing to start it for ever.
+    let r = with_bucket();
+    let t = r.target(&recorder_deleted()).unwrap();
+    let status = mock!(aws_sdk_config::Client::describe_configuration_recorder_status)
+        .sequence()
+        .output(|| recorders(&[("default", false, None)]))
+        .output(|| recorders(&[("default", true, None)]))
+        .build();
+    let none = mock!(aws_sdk_config::Client::describe_delivery_channels)
+        .then_output(|| DescribeDeliveryChannelsOutput::builder().build());
+    let channel = mock!(aws_sdk_config::Client::put_delivery_channel)
+        .match_requests(|q| {
+            q.delivery_channel().and_then(|c| c.s3_bucket_name()) == Some("org-config-bucket")
+        })
+        .then_output(|| PutDeliveryChannelOutput::builder().build());
+    let start = mock!(aws_sdk_config::Client::start_configuration_recorder)
+        .then_output(|| StartConfigurationRecorderOutput::builder().build());
+    let mut c = clients(idle_guardduty());
+    c.config = mock_client!(
+        aws_sdk_config,
+        RuleMode::MatchAny,
+        [&status, &none, &channel, &start]
+    );
+    let out = execute(&r, &c, &t, Mode::Enforce, "quell:exempt").await;
+    assert!(matches!(out, Outcome::Unconfirmed { .. }), "{out:?}");
+    assert_eq!((channel.num_calls(), start.num_calls()), (1, 1));
+
+    // Without the organization's bucket: escalated, nothing started.
+    let r = TamperRestore::default();
+    let status = mock!(aws_sdk_config::Client::describe_configuration_recorder_status)
+        .then_output(|| recorders(&[("default", false, None)]));
+    let start = mock!(aws_sdk_config::Client::start_configuration_recorder)
+        .then_output(|| StartConfigurationRecorderOutput::builder().build());
+    c.config = mock_client!(aws_sdk_config, RuleMode::MatchAny, [&status, &none, &start]);
+    let out = execute(&r, &c, &t, Mode::Enforce, "quell:exempt").await;
+    let Outcome::Failed { code, error, .. } = &out else {
+        panic!("{out:?}")
+    };
+    assert_eq!(code.as_deref(), Some("ManualActionRequired"));
+    assert!(error.contains("put-delivery-channel"), "{error}");
+    assert_eq!(start.num_calls(), 0);
 }
