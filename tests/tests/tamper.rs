@@ -1475,16 +1475,20 @@ async fn a_detector_that_left_its_administrator_is_escalated_with_the_administra
             note.contains("ManualActionRequired") && note.contains("create-members"),
             "{call}: {note}"
         );
-        let writes: Vec<_> = s
-            .emu
-            .calls()
-            .await
-            .into_iter()
-            .filter(|c| c.account == MEMBER && c.service == "guardduty")
-            .collect();
+        let writes = member_calls(&s, "guardduty").await;
         assert!(writes.is_empty(), "{call}: {writes:?}");
         assert_eq!(administrator().await, None, "{call}");
     }
+}
+
+/// The member's calls to `service` since the call log was last cleared.
+async fn member_calls(s: &Setup, service: &str) -> Vec<quell_tests::emulator::Call> {
+    s.emu
+        .calls()
+        .await
+        .into_iter()
+        .filter(|c| c.account == MEMBER && c.service == service)
+        .collect()
 }
 
 /// quell's forwarding rule deleted, or its target removed, in the member: the rule is quell's
@@ -1519,13 +1523,7 @@ async fn a_forwarding_rule_deleted_or_emptied_is_escalated_and_left_as_the_call_
     let (outcome, note) = replay(&s, events::load("cloudtrail-events-removetargets.json", &[])).await;
     assert_eq!(outcome, "FAILED", "{note}");
     assert!(note.contains("ManualActionRequired") && note.contains(rule), "{note}");
-    let writes: Vec<_> = s
-        .emu
-        .calls()
-        .await
-        .into_iter()
-        .filter(|c| c.account == MEMBER && c.service == "events")
-        .collect();
+    let writes = member_calls(&s, "events").await;
     assert!(writes.is_empty(), "{writes:?}");
     let targets = eb.list_targets_by_rule().rule(rule).send().await.unwrap();
     assert!(targets.targets().is_empty());
@@ -1535,12 +1533,8 @@ async fn a_forwarding_rule_deleted_or_emptied_is_escalated_and_left_as_the_call_
     let (outcome, note) = replay(&s, events::load("cloudtrail-events-deleterule.json", &[])).await;
     assert_eq!(outcome, "FAILED", "{note}");
     assert!(note.contains("ManualActionRequired") && note.contains(rule), "{note}");
-    assert!(s
-        .emu
-        .calls()
-        .await
-        .iter()
-        .all(|c| !(c.account == MEMBER && c.service == "events")));
+    let writes = member_calls(&s, "events").await;
+    assert!(writes.is_empty(), "{writes:?}");
     assert!(eb.describe_rule().name(rule).send().await.is_err());
 }
 

@@ -326,6 +326,18 @@ fn bucket_name_ok(b: &str) -> bool {
         && !b.contains("..")
 }
 
+/// An AWS Config recorder or channel name from the call: as [`named`], at most AWS Config's 256.
+fn config_named(request: &Value, pointer: &str, kind: &str) -> Result<String, NotApplicable> {
+    let name = named(request, pointer, kind)?;
+    if name.len() > 256 {
+        return Err(NotApplicable(format!(
+            "the call's {kind} `{}…` is longer than AWS Config's 256",
+            name.chars().take(80).collect::<String>()
+        )));
+    }
+    Ok(name)
+}
+
 /// The flow logs a DeleteFlowLogs call names, each `fl-` and 8 to 17 hexadecimal digits.
 fn flow_log_ids(request: &Value) -> Result<Vec<String>, NotApplicable> {
     let ids = names(request, "/DeleteFlowLogsRequest/FlowLogId", "flow log id")?;
@@ -1557,9 +1569,11 @@ impl Remediation for TamperRestore {
                     unread: Cached::default(),
                 }
             }
-            "config:StopConfigurationRecorder" => {
-                What::Recorder(named(request, "/configurationRecorderName", "recorder")?)
-            }
+            "config:StopConfigurationRecorder" => What::Recorder(config_named(
+                request,
+                "/configurationRecorderName",
+                "recorder",
+            )?),
             "securityhub:DisableSecurityHub" => What::Hub,
             "securityhub:BatchDisableStandards" | "securityhub:DisableImportFindingsForProduct"
                 if f.caller.as_ref().is_some_and(|c| {
@@ -1698,15 +1712,8 @@ impl Remediation for TamperRestore {
                 }
             }
             "config:DeleteDeliveryChannel" if self.config_bucket.is_some() => {
-                let name = named(request, "/deliveryChannelName", "delivery channel")?;
-                if name.len() > 256 {
-                    return Err(NotApplicable(format!(
-                        "the call's delivery channel `{}…` is longer than AWS Config's 256",
-                        name.chars().take(80).collect::<String>()
-                    )));
-                }
                 What::DeliveryChannel {
-                    name,
+                    name: config_named(request, "/deliveryChannelName", "delivery channel")?,
                     bucket: self.config_bucket.clone().unwrap_or_default(),
                     partition: f.partition.clone(),
                 }
@@ -1716,20 +1723,11 @@ impl Remediation for TamperRestore {
                 bucket: self.trail_bucket.clone().unwrap_or_default(),
                 made: Cached::default(),
             },
-            "config:DeleteConfigurationRecorder" => {
-                let name = named(request, "/configurationRecorderName", "recorder")?;
-                if name.len() > 256 {
-                    return Err(NotApplicable(format!(
-                        "the call's recorder `{}…` is longer than AWS Config's 256",
-                        name.chars().take(80).collect::<String>()
-                    )));
-                }
-                What::NewRecorder {
-                    name,
-                    partition: f.partition.clone(),
-                    made: Cached::default(),
-                }
-            }
+            "config:DeleteConfigurationRecorder" => What::NewRecorder {
+                name: config_named(request, "/configurationRecorderName", "recorder")?,
+                partition: f.partition.clone(),
+                made: Cached::default(),
+            },
             "ec2:DeleteFlowLogs" if self.flow_log_bucket.is_some() => What::FlowLogs {
                 vpc: None,
                 bucket: self.flow_log_bucket.clone().unwrap_or_default(),
