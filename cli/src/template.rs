@@ -26,7 +26,7 @@ pub fn member_role_name(s: &Spec) -> String {
 pub const UNDO_ROLE: &str = quell::member::UNDO_ROLE;
 
 /// The role member accounts forward their events with; the central bus admits only it.
-pub const FORWARD_ROLE: &str = "quell-forward";
+pub const FORWARD_ROLE: &str = quell::member::FORWARD_ROLE;
 
 pub use quell::privilege::{guard_statement, member_policy, undo_policy};
 

@@ -273,8 +273,11 @@ fn each_member_role_holds_exactly_its_specs_actions_and_never_quells_own_roles()
     }
     let undo = allowed(&template::undo_policy(&specs));
     assert!(undo_only.is_subset(&undo));
-    // iam:PassRole only on the service-linked roles quell passes, and never for the undo role.
+    // iam:PassRole only on the roles quell passes, each to its one service, and never for the
+    // undo role; nor may the undo role write quell's forwarding rules.
     assert!(!undo.contains("iam:PassRole"));
+    assert!(!undo.contains("events:PutRule") && !undo.contains("events:PutTargets"));
+    let mut passed = BTreeSet::new();
     for s in &specs {
         let policy = template::member_policy(s);
         for st in policy["Statement"].as_array().unwrap() {
@@ -283,17 +286,92 @@ fn each_member_role_holds_exactly_its_specs_actions_and_never_quells_own_roles()
                 .unwrap()
                 .iter()
                 .any(|a| a == "iam:PassRole");
-            if passes {
-                assert_eq!(st["Sid"], "PassOnlyServiceLinkedRoles", "{}", s.id);
-                assert_eq!(
-                    st["Resource"],
-                    serde_json::json!(["arn:${AWS::Partition}:iam::${AWS::AccountId}:role/aws-service-role/config.amazonaws.com/AWSServiceRoleForConfig"]),
-                    "{}",
-                    s.id
-                );
+            if passes && st["Effect"] == "Allow" {
+                assert_eq!(st["Action"], serde_json::json!(["iam:PassRole"]), "{}", s.id);
+                let service = st["Condition"]["StringEquals"]["iam:PassedToService"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("{}: PassRole to no one service", s.id));
+                passed.insert((st["Resource"].to_string(), service.to_string()));
             }
         }
     }
+    let expected: BTreeSet<(String, String)> = [
+        ("aws-service-role/config.amazonaws.com/AWSServiceRoleForConfig", "config.amazonaws.com"),
+        ("quell-forward", "events.amazonaws.com"),
+    ]
+    .iter()
+    .map(|(r, svc)| {
+        (
+            serde_json::json!([format!("arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role/{r}")]).to_string(),
+            svc.to_string(),
+        )
+    })
+    .collect();
+    assert_eq!(passed, expected);
+    // Only a role that puts quell's forwarding rules back may write them, and only them, and
+    // only towards the quell bus or the account's own default bus.
+    for s in &specs {
+        let policy = template::member_policy(s);
+        let statements = policy["Statement"].as_array().unwrap();
+        let guard = statements.iter().find(|st| st["Sid"] == "NeverChangeQuellItself").unwrap();
+        let writes = s.permissions.contains(&"events:PutTargets");
+        let guarded = |a: &str| guard["Action"].as_array().unwrap().iter().any(|x| x == a);
+        assert_eq!(guarded("events:PutTargets"), !writes, "{}", s.id);
+        assert!(guarded("events:DeleteRule") && guarded("events:RemoveTargets") && guarded("events:DisableRule"));
+        if writes {
+            let only = statements.iter().find(|st| st["Sid"] == "PutBackOnlyQuellsForwardingRules").unwrap();
+            assert_eq!(only["Effect"], "Deny");
+            assert_eq!(only["NotResource"].as_array().unwrap().len(), quell::member::FORWARD_RULES.len());
+            let to = statements.iter().find(|st| st["Sid"] == "ForwardOnlyToQuell").unwrap();
+            assert_eq!(
+                to["Condition"]["ForAnyValue:ArnNotLike"]["events:TargetArn"],
+                serde_json::json!([
+                    "arn:${AWS::Partition}:events:*:${SecurityAccountId}:event-bus/quell",
+                    "arn:${AWS::Partition}:events:*:${AWS::AccountId}:event-bus/default"
+                ])
+            );
+        }
+    }
+}
+
+/// The forwarding rules tamper-restore puts back are the templates' own: each rule's pattern and
+/// description in member/regional.yaml and org/trail.yaml is quell::member's, and the API calls
+/// quell-ForwardApiCalls forwards are every Spec's.
+#[test]
+fn the_forwarding_rules_put_back_are_the_templates() {
+    let specs = registry::specs();
+    let calls: BTreeSet<&str> = specs
+        .iter()
+        .flat_map(|s| s.triggers.cloudtrail_events.iter().copied())
+        .collect();
+    let shared: BTreeSet<&str> = quell::member::API_CALLS.iter().copied().collect();
+    assert_eq!(calls, shared, "the Specs' calls (left), quell::member::API_CALLS (right)");
+    let mut seen = 0;
+    for path in ["member/regional.yaml", "org/trail.yaml"] {
+        let text = std::fs::read_to_string(root().join(path)).expect(path);
+        let mut name = None;
+        let mut description = None;
+        for line in text.lines() {
+            let t = line.trim();
+            if let Some(n) = t.strip_prefix("Name: quell-Forward") {
+                name = Some(format!("quell-Forward{n}"));
+            } else if let Some(d) = t.strip_prefix("Description: ").filter(|_| name.is_some()) {
+                description = Some(d.trim_matches('"').to_string());
+            } else if let Some(p) = t.strip_prefix("EventPattern: ") {
+                let n = name.take().expect("a pattern after a rule's name");
+                let (what, pattern) = quell::member::forward_pattern(&n).expect(&n);
+                let in_template: serde_json::Value = serde_json::from_str(p).unwrap();
+                assert_eq!(in_template, pattern, "{path}: {n}");
+                assert_eq!(
+                    description.take().as_deref(),
+                    Some(format!("quell: forwards {what} to quell's home Region").as_str()),
+                    "{path}: {n}"
+                );
+                seen += 1;
+            }
+        }
+    }
+    assert_eq!(seen, quell::member::FORWARD_RULES.len());
 }
 
 /// Which functions each sample event is meant for. An event no remediation handles yet is

@@ -40,6 +40,150 @@ pub const FORWARD_RULES: &[&str] = &[
     "quell-ForwardTrailAlarms",
 ];
 
+/// The role quell's forwarding rules deliver with (member/roles.yaml's, and org/trail.yaml's in
+/// the trail's account): the central bus admits only it.
+pub const FORWARD_ROLE: &str = "quell-forward";
+
+/// The CloudTrail calls quell reacts to, every Spec's `cloudtrail_events` (a test holds this
+/// list equal to them): what quell-ForwardApiCalls forwards.
+pub const API_CALLS: &[&str] = &[
+    "access-analyzer:DeleteAnalyzer",
+    "cloudtrail:DeleteTrail",
+    "cloudtrail:PutEventSelectors",
+    "cloudtrail:StopLogging",
+    "cloudtrail:UpdateTrail",
+    "cloudwatch:DeleteAlarms",
+    "config:DeleteConfigurationRecorder",
+    "config:DeleteDeliveryChannel",
+    "config:StopConfigurationRecorder",
+    "ec2:AuthorizeSecurityGroupIngress",
+    "ec2:DeleteFlowLogs",
+    "events:DeleteRule",
+    "events:DisableRule",
+    "events:RemoveTargets",
+    "guardduty:DeleteDetector",
+    "guardduty:DisassociateFromAdministratorAccount",
+    "guardduty:DisassociateFromMasterAccount",
+    "guardduty:UpdateDetector",
+    "logs:DeleteLogGroup",
+    "logs:DeleteMetricFilter",
+    "securityhub:BatchDisableStandards",
+    "securityhub:DisableImportFindingsForProduct",
+    "securityhub:DisableSecurityHub",
+];
+
+/// One of quell's forwarding rules as the member stacks define it, in one account and Region:
+/// what tamper-restore puts back when a call deleted it or removed its target.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Forwarder {
+    pub name: &'static str,
+    pub description: String,
+    pub pattern: serde_json::Value,
+    /// The one target, `quell`: the quell bus, or (in the security account's other Regions) the
+    /// account's default bus in quell's home Region.
+    pub target_arn: String,
+    /// [`FORWARD_ROLE`] in the account.
+    pub role_arn: String,
+}
+
+/// The id of the one target each forwarding rule has.
+pub const FORWARD_TARGET_ID: &str = "quell";
+
+/// What a forwarding rule forwards, and its pattern (member/regional.yaml and org/trail.yaml:
+/// a test holds each equal to the templates'). `None`: not one of quell's rules.
+pub fn forward_pattern(name: &str) -> Option<(&'static str, serde_json::Value)> {
+    use serde_json::json;
+    Some(match name {
+        "quell-ForwardConfig" => (
+            "Config compliance changes",
+            json!({"source": ["aws.config"], "detail-type": ["Config Rules Compliance Change"]}),
+        ),
+        "quell-ForwardAlarms" => (
+            "CloudWatch alarm state changes",
+            json!({"source": ["aws.cloudwatch"], "detail-type": ["CloudWatch Alarm State Change"]}),
+        ),
+        "quell-ForwardApiCalls" => (
+            "the CloudTrail API calls quell reacts to",
+            crate::routing::cloudtrail_pattern(API_CALLS),
+        ),
+        "quell-ForwardGuardDutyFindings" => (
+            "GuardDuty findings",
+            json!({"source": ["aws.guardduty"], "detail-type": ["GuardDuty Finding"]}),
+        ),
+        "quell-ForwardAccessAnalyzerFindings" => (
+            "IAM Access Analyzer findings",
+            json!({"source": ["aws.access-analyzer"], "detail-type": ["Access Analyzer Finding"]}),
+        ),
+        "quell-ForwardSecurityHubFindings" => (
+            "Security Hub findings (both generations)",
+            json!({"source": ["aws.securityhub"], "detail-type": ["Security Hub Findings - Imported", "Findings Imported V2"]}),
+        ),
+        "quell-ForwardTrailAlarms" => (
+            "the CIS alarms' state changes",
+            json!({"source": ["aws.cloudwatch"], "detail-type": ["CloudWatch Alarm State Change"], "detail": {"alarmName": [{"prefix": crate::cis::ALARM_PREFIX}]}}),
+        ),
+        _ => return None,
+    })
+}
+
+/// The forwarding rule `name` as the stacks make it in `account` and `region`, given the quell bus
+/// (`arn:<partition>:events:<home Region>:<security account>:event-bus/<name>`), or why the
+/// stacks make no rule of that name there: a member's own events (Config, alarms, API calls) and
+/// the trail account's alarms go to the quell bus; the security account's other Regions forward
+/// its findings and events to its default bus in the home Region; its home Region has none.
+pub fn forwarder(name: &str, account: &str, region: &str, bus: &str) -> Result<Forwarder, String> {
+    let (what, pattern) = forward_pattern(name)
+        .ok_or_else(|| format!("{name} is not one of quell's forwarding rules"))?;
+    let parts: Vec<&str> = bus.splitn(6, ':').collect();
+    let ["arn", partition, "events", home, security, res] = parts[..] else {
+        return Err(format!("the quell bus `{bus}` is not an event bus ARN"));
+    };
+    if !partition.starts_with("aws")
+        || home.is_empty()
+        || !home
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        || security.len() != 12
+        || !security.bytes().all(|b| b.is_ascii_digit())
+        || res.strip_prefix("event-bus/").is_none_or(str::is_empty)
+    {
+        return Err(format!(
+            "the quell bus `{bus}` is not an event bus ARN (arn:<partition>:events:<Region>:<account>:event-bus/<name>)"
+        ));
+    }
+    let own = matches!(
+        name,
+        "quell-ForwardConfig" | "quell-ForwardAlarms" | "quell-ForwardApiCalls"
+    );
+    let target_arn = if account != security {
+        if !own && name != "quell-ForwardTrailAlarms" {
+            return Err(format!(
+                "the member stacks make {name} only in the security account {security}, not in {account}"
+            ));
+        }
+        bus.to_string()
+    } else if region == home {
+        return Err(format!(
+            "the member stacks make no forwarding rule in the security account's home Region {home}, where the central stack watches the default bus"
+        ));
+    } else if name == "quell-ForwardTrailAlarms" {
+        bus.to_string()
+    } else {
+        format!("arn:{partition}:events:{home}:{account}:event-bus/default")
+    };
+    Ok(Forwarder {
+        name: FORWARD_RULES
+            .iter()
+            .copied()
+            .find(|r| *r == name)
+            .ok_or_else(|| format!("{name} is not one of quell's forwarding rules"))?,
+        description: format!("quell: forwards {what} to quell's home Region"),
+        pattern,
+        target_arn,
+        role_arn: format!("arn:{partition}:iam::{account}:role/{FORWARD_ROLE}"),
+    })
+}
+
 /// Every quell function, by id: their member roles (`quell-<id>`) are the ones member/roles.yaml
 /// creates. A test holds this list equal to the registry.
 pub const FUNCTION_IDS: &[&str] = &[

@@ -38,18 +38,32 @@ pub fn guard_statement() -> Value {
     })
 }
 
-/// The one action quell may hold only on some resources: iam:PassRole, on the service-linked roles
-/// of [`PASSED_ROLES`] alone (which AWS makes, only their own service can assume, and no one can
-/// edit). quell passes the role a service needs to make its sensor again (AWS Config's recorder),
-/// never a role a person made.
+/// The one action quell may hold only on some resources: iam:PassRole, on the roles of
+/// [`PASSED_ROLES`] alone, each to its one service. quell passes the role a sensor needs to be made
+/// again (AWS Config's recorder, quell's own forwarding rule), never a role a person made.
 const PASS_ROLE: &str = "iam:PassRole";
 
-/// The roles quell may pass, by their path and name in the account.
-pub const PASSED_ROLES: &[&str] =
-    &["aws-service-role/config.amazonaws.com/AWSServiceRoleForConfig"];
+/// The roles quell may pass, by their path and name in the account, and the one service each is
+/// passed to (`iam:PassedToService`): AWS Config's service-linked role (which AWS makes, only
+/// Config can assume, and no one can edit), and quell's forwarding role (member/roles.yaml's,
+/// which may only put events on the quell bus, and which no quell role may change).
+pub const PASSED_ROLES: &[(&str, &str)] = &[
+    (
+        "aws-service-role/config.amazonaws.com/AWSServiceRoleForConfig",
+        "config.amazonaws.com",
+    ),
+    (crate::member::FORWARD_ROLE, "events.amazonaws.com"),
+];
 
-/// The Allow statements for `actions`: iam:PassRole apart, on service-linked roles only; the rest
-/// on every resource, as `sid`.
+/// What a role needs only to put back quell's own forwarding rules (tamper-restore): the guard
+/// denies them on quell's rules to every other role, and the undo role never holds them.
+const FORWARDER_WRITES: &[&str] = &["events:PutRule", "events:PutTargets"];
+
+/// The quell bus's name in the security account (template.yaml's QuellEventBus).
+pub const QUELL_BUS_NAME: &str = "quell";
+
+/// The Allow statements for `actions`: iam:PassRole apart, on [`PASSED_ROLES`] only, each to its
+/// service; the rest on every resource, as `sid`.
 fn allows(sid: &str, actions: BTreeSet<&str>) -> Vec<Value> {
     let pass = actions.contains(PASS_ROLE);
     let rest: Vec<&str> = actions.into_iter().filter(|a| *a != PASS_ROLE).collect();
@@ -60,18 +74,59 @@ fn allows(sid: &str, actions: BTreeSet<&str>) -> Vec<Value> {
         "Resource": "*"
     })];
     if pass {
-        let roles: Vec<String> = PASSED_ROLES
-            .iter()
-            .map(|r| format!("arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role/{r}"))
-            .collect();
-        v.push(json!({
-            "Sid": "PassOnlyServiceLinkedRoles",
-            "Effect": "Allow",
-            "Action": [PASS_ROLE],
-            "Resource": roles
-        }));
+        for (role, service) in PASSED_ROLES {
+            let short = service.split('.').next().unwrap_or(service);
+            let mut chars = short.chars();
+            let title: String = chars
+                .next()
+                .map(|c| c.to_ascii_uppercase())
+                .into_iter()
+                .chain(chars)
+                .collect();
+            v.push(json!({
+                "Sid": format!("PassOnlyTo{title}"),
+                "Effect": "Allow",
+                "Action": [PASS_ROLE],
+                "Resource": [format!("arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role/{role}")],
+                "Condition": {"StringEquals": {"iam:PassedToService": service}}
+            }));
+        }
     }
     v
+}
+
+/// The guard of a role that puts quell's forwarding rules back (holds [`FORWARDER_WRITES`]): the
+/// same, but PutRule and PutTargets only on quell's forwarding rules by their names, and a target
+/// only on the quell bus or the account's own default bus (its home Region's, where the security
+/// account's other Regions forward), as the member stacks make them.
+fn forwarder_guard() -> Vec<Value> {
+    let mut guard = guard_statement();
+    if let Some(actions) = guard["Action"].as_array_mut() {
+        actions.retain(|a| !FORWARDER_WRITES.iter().any(|w| a == w));
+    }
+    let rules: Vec<String> = crate::member::FORWARD_RULES
+        .iter()
+        .map(|r| format!("arn:${{AWS::Partition}}:events:*:${{AWS::AccountId}}:rule/{r}"))
+        .collect();
+    vec![
+        guard,
+        json!({
+            "Sid": "PutBackOnlyQuellsForwardingRules",
+            "Effect": "Deny",
+            "Action": FORWARDER_WRITES,
+            "NotResource": rules
+        }),
+        json!({
+            "Sid": "ForwardOnlyToQuell",
+            "Effect": "Deny",
+            "Action": ["events:PutTargets"],
+            "Resource": "*",
+            "Condition": {"ForAnyValue:ArnNotLike": {"events:TargetArn": [
+                format!("arn:${{AWS::Partition}}:events:*:${{SecurityAccountId}}:event-bus/{QUELL_BUS_NAME}"),
+                "arn:${AWS::Partition}:events:*:${AWS::AccountId}:event-bus/default"
+            ]}}
+        }),
+    ]
 }
 
 /// A policy of `allows` and the guard, the guard second (where the templates' readers look).
@@ -89,6 +144,13 @@ pub fn member_policy(s: &Spec) -> Value {
         .copied()
         .chain(crate::hub::MEMBER_PERMISSIONS.iter().copied())
         .collect();
+    if FORWARDER_WRITES.iter().any(|w| actions.contains(w)) {
+        let mut statements = allows("QuellRemediation", actions);
+        for (i, g) in forwarder_guard().into_iter().enumerate() {
+            statements.insert(1 + i, g);
+        }
+        return json!({"Version": "2012-10-17", "Statement": statements});
+    }
     with_guard(allows("QuellRemediation", actions))
 }
 
@@ -103,8 +165,9 @@ pub fn undo_policy(specs: &[Spec]) -> Value {
                 .chain(s.undo_permissions.iter())
                 .copied()
         })
-        // Nothing quell undoes passes a role (a recorder quell made again is not undone).
-        .filter(|a| *a != PASS_ROLE)
+        // Nothing quell undoes passes a role (a recorder quell made again is not undone), or
+        // writes quell's forwarding rules (a rule put back is not undone).
+        .filter(|a| *a != PASS_ROLE && !FORWARDER_WRITES.contains(a))
         .collect();
     with_guard(allows("QuellUndo", actions))
 }
@@ -130,11 +193,12 @@ pub fn trail_reader_policy() -> Value {
     })
 }
 
-/// A policy as it is in force in `account`: the template's `${AWS::Partition}` and
-/// `${AWS::AccountId}` filled in.
-pub fn rendered(policy: &Value, partition: &str, account: &str) -> String {
+/// A policy as it is in force in `account`, whose quell runs in `security`: the template's
+/// `${AWS::Partition}`, `${AWS::AccountId}` and `${SecurityAccountId}` filled in.
+pub fn rendered(policy: &Value, partition: &str, account: &str, security: &str) -> String {
     policy
         .to_string()
         .replace("${AWS::Partition}", partition)
         .replace("${AWS::AccountId}", account)
+        .replace("${SecurityAccountId}", security)
 }

@@ -108,6 +108,15 @@ What it adds to moto 5.2.5, and why:
     policy grants (s3:GetBucketPublicAccessBlock); the IAM action is put back here, so a policy is
     judged by the names AWS judges it by, no looser. The SigV4 signature is not recomputed (moto
     disagrees with the Rust SDK on some bodies); the key must still be a known identity's.
+    Where moto's policy evaluation is looser than IAM's, IAM's: a statement with NotResource applies
+    to every resource but those (moto read a Deny with NotResource as an Allow of everything); a
+    condition on a key the call puts in its request context is evaluated (StringEquals/Like,
+    ArnEquals/Like, their Not forms, ForAnyValue/ForAllValues, IfExists), and a statement whose
+    condition does not hold does not apply. The keys: events:TargetArn at PutTargets, and
+    iam:PassedToService where a call passes a role. Conditions on other keys are moto's: taken as
+    met. EventBridge rule calls are authorized on the rule's ARN (moto: `*`), and PutTargets checks
+    the caller's iam:PassRole on each target's RoleArn, passed to events.amazonaws.com; the
+    recorder's role at PutConfigurationRecorder is passed to config.amazonaws.com.
   * What SNS delivered (moto keeps it, serves it nowhere): GET /_quell/sns-messages lists each
     topic's published messages, so tests read the message a person would get.
   * CloudWatch Logs JSON filter patterns (`{ $.a.b = "x" && ... }`), which moto does not
@@ -1543,7 +1552,7 @@ def _recorder_role_denied(call, environ, body):
         arn = (json.loads(body or b"{}").get("ConfigurationRecorder") or {}).get("roleARN")
     except ValueError:
         return None
-    return _iam_denied(call, environ, body, "iam:PassRole", arn) if arn else None
+    return _iam_denied(call, environ, body, "iam:PassRole", arn, {"iam:PassedToService": ["config.amazonaws.com"]}) if arn else None
 
 # (account, region, rule, resource type, resource id) -> the evaluation of that member account's
 # rule, as POST /_quell/config-evaluations seeds it.
@@ -1743,10 +1752,11 @@ _ANALYZER_TYPES = ("ACCOUNT", "ORGANIZATION", "ACCOUNT_UNUSED_ACCESS", "ORGANIZA
 _ANALYZER_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,254}")
 
 
-def _iam_denied(call, environ, body, action, resource):
+def _iam_denied(call, environ, body, action, resource, context=None):
     """Why the caller's IAM policies refuse `action` on `resource`, or None: the same evaluation
     moto applies to the calls it authorizes, for what it does not (Access Analyzer, which moto
-    lacks; the actions AWS authorizes beside a call's own)."""
+    lacks; the actions AWS authorizes beside a call's own). `context`: the condition keys AWS puts
+    in that authorization's request context (iam:PassedToService for a role passed)."""
     from moto.core.authorization import ActionAuthenticatorMixin
     from moto import settings as _settings
 
@@ -1768,7 +1778,12 @@ def _iam_denied(call, environ, body, action, resource):
             # action with the signing service's name).
             req._action = action
         req.check_signature()
-        req.check_action_permitted(resource)
+        before = getattr(_CONTEXT, "values", None)
+        _CONTEXT.values = context
+        try:
+            req.check_action_permitted(resource)
+        finally:
+            _CONTEXT.values = before
     except _HTTPException as e:  # moto's AccessDeniedError, or an unknown access key
         return getattr(e, "message", None) or str(e) or "access denied"
     return None
@@ -2274,6 +2289,18 @@ class CallLog:
                 denied = _recorder_role_denied(call, environ, body)
                 if denied:
                     return _json_response(start_response, "400 Bad Request", {"__type": "AccessDeniedException", "message": denied}, "AccessDeniedException")
+            if call["service"] == "events" and call["action"] == "PutTargets":
+                arns, roles = _put_targets_context(body)
+                for role in roles:
+                    denied = _iam_denied(call, environ, body, "iam:PassRole", role, {"iam:PassedToService": ["events.amazonaws.com"]})
+                    if denied:
+                        return _json_response(start_response, "400 Bad Request", {"__type": "AccessDeniedException", "message": denied}, "AccessDeniedException")
+                # events:TargetArn is in the context while moto authorizes the call itself.
+                _CONTEXT.values = {"events:TargetArn": arns}
+                try:
+                    return list(self.app(environ, start_response))
+                finally:
+                    _CONTEXT.values = None
             if call["service"] == "ec2" and call["action"] == "CreateFlowLogs":
                 denied = _flow_log_delivery_denied(call, environ, body)
                 if denied:
@@ -2298,6 +2325,159 @@ class CallLog:
             return out
         _REQUEST.entry = entry
         return self.app(environ, start_response)
+
+
+# ------------------------------------------------------------------ IAM in force: NotResource, conditions
+
+import fnmatch as _fnmatch  # noqa: E402
+
+from moto.iam import access_control as _ac  # noqa: E402
+
+# The condition keys a call puts in its request context, as AWS does, for the duration of the call
+# (this thread): {"events:TargetArn": [...]} at PutTargets, {"iam:PassedToService": [...]} where a
+# call passes a role.
+_CONTEXT = threading.local()
+
+
+def _glob(pattern, value):
+    """IAM's `*` and `?`, case-sensitive."""
+    return _fnmatch.fnmatchcase(value, pattern.replace("[", "[[]"))
+
+
+def _arn_like(pattern, value):
+    """ArnLike: each of the six colon-separated parts matched on its own (the resource part keeps
+    its colons), as IAM does."""
+    p, v = pattern.split(":", 5), value.split(":", 5)
+    return len(p) == len(v) == 6 and all(_glob(a, b) for a, b in zip(p, v))
+
+
+_OPERATORS = {
+    "StringEquals": lambda p, v: p == v,
+    "StringLike": _glob,
+    "ArnEquals": lambda p, v: p == v,
+    "ArnLike": _arn_like,
+}
+
+
+def _condition_holds(operator, policy_values, request_values):
+    """One condition operator on one key, as IAM evaluates it: a value matches when it matches any
+    of the policy's; a negated operator (…Not…) when it matches none; ForAnyValue: some request
+    value must (none: false); ForAllValues: every one must (none: true); without a qualifier, the
+    key's one value must (no value: false, or true with IfExists)."""
+    qualifier, _, op = operator.rpartition(":")
+    if_exists = op.endswith("IfExists")
+    op = op[: -len("IfExists")] if if_exists else op
+    negated = "Not" in op
+    base = _OPERATORS.get(op.replace("Not", ""))
+    if base is None:
+        return None  # an operator this does not evaluate: moto's reading
+    wanted = policy_values if isinstance(policy_values, list) else [policy_values]
+
+    def one(v):
+        hit = any(base(str(w), str(v)) for w in wanted)
+        return not hit if negated else hit
+
+    if qualifier == "ForAnyValue":
+        return any(one(v) for v in request_values)
+    if qualifier == "ForAllValues":
+        return all(one(v) for v in request_values)
+    if not request_values:
+        return if_exists
+    return one(request_values[0])
+
+
+_moto_statement_permitted = _ac.IAMPolicyStatement.is_action_permitted
+
+
+def _statement_permitted(self, action, resource="*", principal=None, incoming_condition_values=None):
+    """As IAM, where moto is looser or reads it otherwise:
+    * NotResource: a statement applies to every resource but those it names (moto read a statement
+      without Resource as a trust policy's, and a Deny with NotResource as an Allow of everything);
+    * the conditions on a key the call's context holds (`_CONTEXT`) are evaluated, and a statement
+      whose condition does not hold does not apply (moto denied outright). Conditions on other keys
+      are moto's reading: taken as met."""
+    statement = self._statement
+    ctx = getattr(_CONTEXT, "values", None) or {}
+    conditions = statement.get("Condition") or {}
+    judged = {}
+    for operator, keys in conditions.items():
+        for key, values in (keys or {}).items():
+            if key in ctx:
+                held = _condition_holds(operator, values, ctx[key])
+                if held is not None:
+                    judged.setdefault(operator, []).append((key, held))
+    if judged:
+        if not all(held for pairs in judged.values() for _, held in pairs):
+            return _ac.PermissionResult.NEUTRAL
+        rest = {}
+        for operator, keys in conditions.items():
+            left = {k: v for k, v in (keys or {}).items() if k not in dict(judged.get(operator, []))}
+            if left:
+                rest[operator] = left
+        statement = dict(statement)
+        if rest:
+            statement["Condition"] = rest
+        else:
+            statement.pop("Condition", None)
+    if "NotResource" in statement and "Resource" not in statement:
+        if _ac.IAMPolicyStatement({"NotResource": statement["NotResource"]})._check_element_matches("NotResource", resource):
+            return _ac.PermissionResult.NEUTRAL  # a resource it leaves out
+        statement = dict(statement)
+        statement.pop("NotResource")
+        statement["Resource"] = "*"
+    if statement is not self._statement:
+        return _moto_statement_permitted(_ac.IAMPolicyStatement(statement), action, resource, principal, incoming_condition_values)
+    return _moto_statement_permitted(self, action, resource, principal, incoming_condition_values)
+
+
+_ac.IAMPolicyStatement.is_action_permitted = _statement_permitted
+
+
+# ------------------------------------------------------------------ IAM in force: EventBridge rules
+
+from moto.events.responses import EventsHandler as _EventsHandler  # noqa: E402
+
+# The EventBridge actions AWS authorizes on the rule they name, and the parameter that names it.
+_RULE_ACTIONS = {
+    "PutRule": "Name", "DeleteRule": "Name", "EnableRule": "Name", "DisableRule": "Name",
+    "DescribeRule": "Name", "PutTargets": "Rule", "RemoveTargets": "Rule", "ListTargetsByRule": "Rule",
+}
+
+
+def _events_resource(self):
+    """As EventBridge: a rule's calls are authorized on the rule's ARN
+    (`arn:aws:events:<Region>:<account>:rule/[<bus>/]<name>`), where moto authorized every call on
+    `*`; so a Deny on quell's rules holds here as in AWS."""
+    try:
+        action = self._get_action()
+        param = _RULE_ACTIONS.get(action)
+        if not param:
+            return "*"
+        body = json.loads(self.body or "{}")
+        name = body.get(param)
+        if not isinstance(name, str) or not name:
+            return "*"
+        bus = body.get("EventBusName") or "default"
+        bus = bus.rsplit("event-bus/", 1)[-1]
+        path = name if bus == "default" else f"{bus}/{name}"
+        return f"arn:aws:events:{self.region}:{self.current_account}:rule/{path}"
+    except Exception:
+        return "*"
+
+
+_EventsHandler._determine_resource = _events_resource
+
+
+def _put_targets_context(body):
+    """PutTargets' request context, as AWS builds it: events:TargetArn, every target's ARN; and the
+    roles it passes (each target's RoleArn)."""
+    try:
+        targets = json.loads(body or b"{}").get("Targets") or []
+    except ValueError:
+        return [], []
+    arns = [t.get("Arn") for t in targets if isinstance(t, dict) and isinstance(t.get("Arn"), str)]
+    roles = [t.get("RoleArn") for t in targets if isinstance(t, dict) and isinstance(t.get("RoleArn"), str)]
+    return arns, roles
 
 
 # ------------------------------------------------------------------ IAM in force: S3 action names

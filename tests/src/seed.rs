@@ -50,7 +50,9 @@ pub async fn member_role(member: &SdkConfig, central: &str) {
         iam.put_role_policy()
             .role_name(&name)
             .policy_name(&name)
-            .policy_document(quell::privilege::rendered(&policy, "aws", &account))
+            .policy_document(quell::privilege::rendered(
+                &policy, "aws", &account, central,
+            ))
             .send()
             .await
             .unwrap_or_else(|e| panic!("the policy of {name}: {e:?}"));
@@ -1021,10 +1023,14 @@ pub async fn org_trail(trail: &SdkConfig, central: &str, group: &str) {
         .send()
         .await
         .expect("the trail reader");
-    let policy =
-        quell::privilege::rendered(&quell::privilege::trail_reader_policy(), "aws", &account)
-            .replace("${AWS::Region}", REGION)
-            .replace("${CloudTrailLogGroupName}", group);
+    let policy = quell::privilege::rendered(
+        &quell::privilege::trail_reader_policy(),
+        "aws",
+        &account,
+        central,
+    )
+    .replace("${AWS::Region}", REGION)
+    .replace("${CloudTrailLogGroupName}", group);
     iam.put_role_policy()
         .role_name(name)
         .policy_name(name)

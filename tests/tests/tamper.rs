@@ -1491,11 +1491,229 @@ async fn member_calls(s: &Setup, service: &str) -> Vec<quell_tests::emulator::Ca
         .collect()
 }
 
-/// quell's forwarding rule deleted, or its target removed, in the member: the rule is quell's
-/// own, which no quell role may write (NeverChangeQuellItself), so the member stack that defines it
-/// is named, nothing is written, and the rule is read back as the tampering left it.
+/// quell's forwarding rule in the member, as member/regional.yaml makes it there: Config
+/// compliance changes to the quell bus, with the member's quell-forward role.
+const FORWARD_CONFIG: &str = "quell-ForwardConfig";
+const FORWARD_CONFIG_PATTERN: &str =
+    r#"{"detail-type":["Config Rules Compliance Change"],"source":["aws.config"]}"#;
+
+fn quell_bus() -> String {
+    format!("arn:aws:events:us-east-1:{CENTRAL}:event-bus/quell")
+}
+
+/// tamper-restore as the central stack deploys it: QUELL_OUTCOME_BUS_ARN names the quell bus.
+fn with_the_quell_bus() -> TamperRestore {
+    let mut r = TamperRestore::default();
+    r.configure(&|k| (k == "QUELL_OUTCOME_BUS_ARN").then(quell_bus))
+        .unwrap();
+    r
+}
+
+/// The rule's state, pattern (as JSON) and targets (id, ARN, role), read back from the member.
+async fn forward_rule_read(
+    eb: &aws_sdk_eventbridge::Client,
+    rule: &str,
+) -> Option<(String, Value, Vec<(String, String, Option<String>)>)> {
+    let r = eb.describe_rule().name(rule).send().await.ok()?;
+    let targets = eb.list_targets_by_rule().rule(rule).send().await.unwrap();
+    Some((
+        r.state().map(|s| s.as_str().to_string()).unwrap_or_default(),
+        serde_json::from_str(r.event_pattern().unwrap_or("null")).unwrap(),
+        targets
+            .targets()
+            .iter()
+            .map(|t| (t.id().to_string(), t.arn().to_string(), t.role_arn().map(str::to_string)))
+            .collect(),
+    ))
+}
+
+/// quell's forwarding rule emptied (RemoveTargets), then deleted (DeleteRule), in the member:
+/// each time the rule is read back as member/regional.yaml makes it in a member account (its
+/// pattern, ENABLED, one target `quell` on the quell bus with the member's quell-forward role),
+/// put back by quell-tamper-restore under its own policy with IAM in force.
 #[tokio::test]
-async fn a_forwarding_rule_deleted_or_emptied_is_escalated_and_left_as_the_call_left_it() {
+async fn a_forwarding_rule_deleted_or_emptied_is_put_back_as_the_member_stack_makes_it() {
+    let s = setup().await;
+    let r = with_the_quell_bus();
+    let eb = aws_sdk_eventbridge::Client::new(&s.member);
+    let role = format!("arn:aws:iam::{MEMBER}:role/quell-forward");
+    let made = (
+        "ENABLED".to_string(),
+        serde_json::from_str::<Value>(FORWARD_CONFIG_PATTERN).unwrap(),
+        vec![("quell".to_string(), quell_bus(), Some(role.clone()))],
+    );
+    eb.put_rule()
+        .name(FORWARD_CONFIG)
+        .event_pattern(FORWARD_CONFIG_PATTERN)
+        .send()
+        .await
+        .unwrap();
+    let target = aws_sdk_eventbridge::types::Target::builder()
+        .id("quell")
+        .arn(quell_bus())
+        .role_arn(&role)
+        .build()
+        .unwrap();
+    eb.put_targets().rule(FORWARD_CONFIG).targets(target).send().await.unwrap();
+    assert_eq!(forward_rule_read(&eb, FORWARD_CONFIG).await.as_ref(), Some(&made));
+    let named = |file: &str| {
+        events::load(
+            file,
+            &[("quell-ForwardGuardDutyFindings", FORWARD_CONFIG)],
+        )
+    };
+
+    // RemoveTargets: the rule stays, forwarding nowhere; quell gives it its target back.
+    eb.remove_targets().rule(FORWARD_CONFIG).ids("quell").send().await.unwrap();
+    assert!(forward_rule_read(&eb, FORWARD_CONFIG).await.unwrap().2.is_empty());
+    let (outcome, note) = replay_with(&s, &r, named("cloudtrail-events-removetargets.json")).await;
+    assert_eq!(outcome, "REMEDIATED", "{note}");
+    assert_eq!(forward_rule_read(&eb, FORWARD_CONFIG).await.as_ref(), Some(&made));
+
+    // DeleteRule (its targets removed first, as EventBridge requires): made again.
+    eb.remove_targets().rule(FORWARD_CONFIG).ids("quell").send().await.unwrap();
+    eb.delete_rule().name(FORWARD_CONFIG).send().await.unwrap();
+    assert!(forward_rule_read(&eb, FORWARD_CONFIG).await.is_none());
+    let (outcome, note) = replay_with(&s, &r, named("cloudtrail-events-deleterule.json")).await;
+    assert_eq!(outcome, "REMEDIATED", "{note}");
+    assert_eq!(forward_rule_read(&eb, FORWARD_CONFIG).await.as_ref(), Some(&made));
+    let described = eb.describe_rule().name(FORWARD_CONFIG).send().await.unwrap();
+    assert_eq!(
+        described.description(),
+        Some("quell: forwards Config compliance changes to quell's home Region")
+    );
+
+    // Delivered again: the rule as the stack makes it, nothing written.
+    s.emu.clear_calls().await;
+    let mut again = named("cloudtrail-events-deleterule.json");
+    again["id"] = json!("00000000-0000-0000-0000-0000000000fa");
+    again["detail"]["eventID"] = json!("5b2f3c1e-8d4a-4f6b-9c7e-2a1d0e9f8bfa");
+    let (outcome, note) = replay_with(&s, &r, again).await;
+    assert_eq!(outcome, "ALREADY_COMPLIANT", "{note}");
+    let writes: Vec<_> = member_calls(&s, "events")
+        .await
+        .into_iter()
+        .filter(|c| c.action.starts_with("Put") || c.action.starts_with("Enable"))
+        .collect();
+    assert!(writes.is_empty(), "{writes:?}");
+}
+
+/// What quell-tamper-restore's policy lets a role do to quell's forwarding rules, asked of the
+/// emulator with IAM in force: give quell-ForwardConfig its target on the quell bus with
+/// quell-forward, and nothing else — no other target, no other rule, no other role passed, no
+/// deletion. The probe holds exactly that policy under another name, so the permission audit
+/// (which holds quell's own roles to calls their policy grants) sees no refused call of quell's.
+#[tokio::test]
+async fn tamper_restores_policy_may_put_back_only_quells_forwarding_rules_towards_quell() {
+    use aws_sdk_eventbridge::types::Target;
+    const PROBE: &str = "probe-tamper-restore";
+    let s = setup().await;
+    let eb = aws_sdk_eventbridge::Client::new(&s.member);
+    eb.put_rule()
+        .name(FORWARD_CONFIG)
+        .event_pattern(FORWARD_CONFIG_PATTERN)
+        .send()
+        .await
+        .unwrap();
+    let iam = aws_sdk_iam::Client::new(&s.member);
+    let trust = json!({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{CENTRAL}:root")}, "Action": "sts:AssumeRole"}]
+    });
+    iam.create_role()
+        .role_name(PROBE)
+        .assume_role_policy_document(trust.to_string())
+        .send()
+        .await
+        .unwrap();
+    let policy = quell::privilege::member_policy(&TamperRestore::SPEC);
+    iam.put_role_policy()
+        .role_name(PROBE)
+        .policy_name(PROBE)
+        .policy_document(quell::privilege::rendered(&policy, "aws", MEMBER, CENTRAL))
+        .send()
+        .await
+        .unwrap();
+    let session = quell::member::Members::new(&s.central, PROBE, None, FUNCTION)
+        .session("aws", MEMBER, quell_tests::emulator::REGION)
+        .await
+        .unwrap();
+    let as_quell = aws_sdk_eventbridge::Client::new(session.config());
+    let target = |arn: &str, role: &str| {
+        Target::builder()
+            .id("quell")
+            .arn(arn)
+            .role_arn(format!("arn:aws:iam::{MEMBER}:role/{role}"))
+            .build()
+            .unwrap()
+    };
+    let denied = |e: &dyn std::fmt::Debug| format!("{e:?}").contains("AccessDenied");
+    let put = |targets: Vec<Target>| {
+        let c = as_quell.clone();
+        async move {
+            c.put_targets()
+                .rule(FORWARD_CONFIG)
+                .set_targets(Some(targets))
+                .send()
+                .await
+        }
+    };
+    // Allowed: the stack's own target.
+    put(vec![target(&quell_bus(), "quell-forward")])
+        .await
+        .expect("the stack's target");
+    let elsewhere = format!("arn:aws:events:us-east-1:{MEMBER}:event-bus/attacker");
+    let exfil = Target::builder()
+        .id("second")
+        .arn("arn:aws:sqs:us-east-1:222222222222:exfil")
+        .build()
+        .unwrap();
+    for (why, targets) in [
+        // events:TargetArn: another bus, or another target even beside the quell bus.
+        ("another bus", vec![target(&elsewhere, "quell-forward")]),
+        ("a second target", vec![target(&quell_bus(), "quell-forward"), exfil]),
+        // iam:PassRole only on quell-forward, to EventBridge.
+        ("another role", vec![target(&quell_bus(), "quell-undo")]),
+    ] {
+        let e = put(targets).await.unwrap_err();
+        assert!(denied(&e), "{why}: {e:?}");
+    }
+    // Another rule, by a name like quell's or not: denied (PutRule and PutTargets on quell's
+    // forwarding rules only).
+    for name in ["quell-persist", "team-rule"] {
+        let e = as_quell
+            .put_rule()
+            .name(name)
+            .event_pattern(FORWARD_CONFIG_PATTERN)
+            .send()
+            .await
+            .unwrap_err();
+        assert!(denied(&e), "{name}: {e:?}");
+    }
+    // Turning quell's forwarding off: denied to every quell role.
+    let e = as_quell
+        .remove_targets()
+        .rule(FORWARD_CONFIG)
+        .ids("quell")
+        .send()
+        .await
+        .unwrap_err();
+    assert!(denied(&e), "{e:?}");
+    let e = as_quell.delete_rule().name(FORWARD_CONFIG).send().await.unwrap_err();
+    assert!(denied(&e), "{e:?}");
+    let e = as_quell.disable_rule().name(FORWARD_CONFIG).send().await.unwrap_err();
+    assert!(denied(&e), "{e:?}");
+    // Read back: the one target quell was allowed to give.
+    let targets = eb.list_targets_by_rule().rule(FORWARD_CONFIG).send().await.unwrap();
+    let arns: Vec<&str> = targets.targets().iter().map(|t| t.arn()).collect();
+    assert_eq!(arns, [quell_bus().as_str()]);
+}
+
+/// A forwarding rule the stacks do not make in a member (the findings rules are the security
+/// account's), or any forwarding rule where the deployment names no quell bus: escalated with the
+/// stack that puts it back, nothing written, the rule left as the call left it.
+#[tokio::test]
+async fn a_forwarding_rule_quell_cannot_put_back_is_escalated_and_left_as_the_call_left_it() {
     let s = setup().await;
     let rule = "quell-ForwardGuardDutyFindings";
     let eb = aws_sdk_eventbridge::Client::new(&s.member);
@@ -1510,24 +1728,29 @@ async fn a_forwarding_rule_deleted_or_emptied_is_escalated_and_left_as_the_call_
         .targets(
             aws_sdk_eventbridge::types::Target::builder()
                 .id("quell")
-                .arn(format!("arn:aws:events:us-east-1:{CENTRAL}:event-bus/quell"))
+                .arn(quell_bus())
                 .build()
                 .unwrap(),
         )
         .send()
         .await
         .unwrap();
-    // RemoveTargets: the rule stays, forwarding nowhere.
     eb.remove_targets().rule(rule).ids("quell").send().await.unwrap();
-    s.emu.clear_calls().await;
-    let (outcome, note) = replay(&s, events::load("cloudtrail-events-removetargets.json", &[])).await;
-    assert_eq!(outcome, "FAILED", "{note}");
-    assert!(note.contains("ManualActionRequired") && note.contains(rule), "{note}");
-    let writes = member_calls(&s, "events").await;
-    assert!(writes.is_empty(), "{writes:?}");
-    let targets = eb.list_targets_by_rule().rule(rule).send().await.unwrap();
-    assert!(targets.targets().is_empty());
-    // DeleteRule: gone, and not made up.
+    for r in [TamperRestore::default(), with_the_quell_bus()] {
+        s.emu.clear_calls().await;
+        let mut event = events::load("cloudtrail-events-removetargets.json", &[]);
+        if r.quell_bus.is_some() {
+            event["id"] = json!("00000000-0000-0000-0000-0000000000fb");
+            event["detail"]["eventID"] = json!("5b2f3c1e-8d4a-4f6b-9c7e-2a1d0e9f8bfb");
+        }
+        let (outcome, note) = replay_with(&s, &r, event).await;
+        assert_eq!(outcome, "FAILED", "{note}");
+        assert!(note.contains("ManualActionRequired") && note.contains(rule), "{note}");
+        let writes = member_calls(&s, "events").await;
+        assert!(writes.is_empty(), "{writes:?}");
+        let targets = eb.list_targets_by_rule().rule(rule).send().await.unwrap();
+        assert!(targets.targets().is_empty());
+    }
     eb.delete_rule().name(rule).send().await.unwrap();
     s.emu.clear_calls().await;
     let (outcome, note) = replay(&s, events::load("cloudtrail-events-deleterule.json", &[])).await;

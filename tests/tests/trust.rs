@@ -81,6 +81,7 @@ async fn a_spec_missing_an_action_is_denied_by_the_emulator() {
             &quell::privilege::member_policy(&spec),
             "aws",
             MEMBER,
+            CENTRAL,
         ))
         .send()
         .await

@@ -20,12 +20,13 @@
 //! | ec2:DeleteFlowLogs, where the deployment names the organization's flow log bucket (QUELL_FLOW_LOG_BUCKET) | a flow log (every traffic type, to that bucket) made on each VPC of the account and Region left with none, verified with DescribeFlowLogs; UNCONFIRMED, as the deleted flow logs' resources (a subnet's, an interface's) and settings are not in the call; without the setting, escalated with the command |
 //! | config:DeleteConfigurationRecorder | where the account and Region are left with no recorder of their own, the recorder made again by its name with AWS Config's service-linked role (AWSServiceRoleForConfig), recording every supported resource type, a delivery channel to QUELL_CONFIG_BUCKET made where there is none, and started, verified with DescribeConfigurationRecorderStatus; UNCONFIRMED, as the deleted one's recording group and role are not in the call; with no channel and no QUELL_CONFIG_BUCKET, escalated with the command |
 //! | access-analyzer:DeleteAnalyzer | where the account and Region are left with no external access analyzer, one made again with the deleted one's name (type ACCOUNT), verified with ListAnalyzers; UNCONFIRMED, as the deleted one's type is not in the call; where one remains, the deleted analyzer was of another type, which the call does not hold: escalated with the command |
+//! | events:DeleteRule, events:RemoveTargets (quell's forwarding rules, by their exact names, on the default bus), where the deployment names the quell bus (QUELL_OUTCOME_BUS_ARN, always set by the template) | the rule put back as the member stacks make it in that account and Region ([`quell::member::forwarder`]): the rule made again where it is gone (its pattern and description, ENABLED), its one target `quell` to the quell bus (or, in the security account's other Regions, the account's default bus in the home Region) with the `quell-forward` role, and the rule enabled, verified with DescribeRule and ListTargetsByRule; another pattern, or targets the stack does not give it, are left and make it UNCONFIRMED; a name the stacks make not there (a findings rule in a member) is escalated. quell-ForwardApiCalls forwards these calls, so its own deletion reaches quell only where another path forwards it: the SCP is what keeps it |
 //! | GuardDuty.1, guardduty-enabled-centralized (posture) | as DeleteDetector / UpdateDetector: a detector made where there is none, a disabled one enabled |
 //! | Config.1 (posture) | every stopped recorder of the account's own started; where it has none, `default` made as a deleted one is (UNCONFIRMED), escalated with the command where there is no channel and no QUELL_CONFIG_BUCKET |
 //! | CloudWatch.1–14 (posture) | where a metric filter of the account and Region feeds the control's CIS metric, quell's alarm on it (`quell-cis-<metric>`) made if missing, verified with DescribeAlarms; UNCONFIRMED, as the control also asks for an SNS subscriber (quell's alarms reach the team through EventBridge) and a filter on a multi-Region trail's group; no filter at all (a member account under an organization trail) is escalated, and no alarm made |
 //! | EC2.6, vpc-flow-logs-enabled (posture), with QUELL_FLOW_LOG_BUCKET set | a flow log on the VPC to that bucket, verified with DescribeFlowLogs; a VPC tagged with the exemption tag is left as it is |
 //! | CloudTrail.2, CloudTrail.5, EC2.6 without QUELL_FLOW_LOG_BUCKET (posture) | escalated with the command: a KMS key, a log group and role, a flow log destination are the organization's to choose |
-//! | guardduty:DisassociateFromAdministratorAccount, guardduty:DisassociateFromMasterAccount, events:DeleteRule, events:RemoveTargets | escalated (ManualActionRequired, NOTIFIED) with the exact command: what was there is not in the call (a bucket, a role, a destination), or the change is the administrator's to make |
+//! | guardduty:DisassociateFromAdministratorAccount, guardduty:DisassociateFromMasterAccount | escalated (ManualActionRequired, NOTIFIED) with the exact command: the association is the administrator's to make again |
 //!
 //! Whom it believes: the call comes as CloudTrail recorded it, forwarded by the member (the parser
 //! holds the record's account to the envelope's and its `source` to the service's). Every value
@@ -49,6 +50,8 @@ const PUT_ALARM: &str = "cloudwatch:PutMetricAlarm";
 const PUT_FILTER: &str = "logs:PutMetricFilter";
 const CREATE_GROUP: &str = "logs:CreateLogGroup";
 const ENABLE_RULE: &str = "events:EnableRule";
+const PUT_RULE: &str = "events:PutRule";
+const PUT_TARGETS: &str = "events:PutTargets";
 const ENABLE_STANDARDS: &str = "securityhub:BatchEnableStandards";
 const ENABLE_IMPORT: &str = "securityhub:EnableImportFindingsForProduct";
 const CREATE_ANALYZER: &str = "access-analyzer:CreateAnalyzer";
@@ -76,15 +79,17 @@ pub const CALLS: &[&str] = &[
     "cloudtrail:DeleteTrail",
     "ec2:DeleteFlowLogs",
     "config:DeleteConfigurationRecorder",
-    "guardduty:DisassociateFromAdministratorAccount",
-    "guardduty:DisassociateFromMasterAccount",
     "events:DeleteRule",
     "events:RemoveTargets",
+    "guardduty:DisassociateFromAdministratorAccount",
+    "guardduty:DisassociateFromMasterAccount",
 ];
 /// config:DeleteDeliveryChannel is restored only where QUELL_CONFIG_BUCKET is set,
 /// cloudtrail:DeleteTrail where QUELL_TRAIL_BUCKET is, and ec2:DeleteFlowLogs where
-/// QUELL_FLOW_LOG_BUCKET is; without them, they are escalated with the command.
-const RESTORED_COUNT: usize = 15;
+/// QUELL_FLOW_LOG_BUCKET is, and events:DeleteRule and events:RemoveTargets where the deployment
+/// names the quell bus (QUELL_OUTCOME_BUS_ARN, which the template always sets); without them, they
+/// are escalated with the command.
+const RESTORED_COUNT: usize = 17;
 /// The calls quell restores from.
 pub const RESTORED: &[&str] = CALLS.split_at(RESTORED_COUNT).0;
 /// The calls quell escalates with the command a person runs.
@@ -121,6 +126,10 @@ pub struct TamperRestore {
     pub flow_log_bucket: Option<String>,
     /// The exemption tag (QUELL_EXEMPT_TAG): a VPC tagged with it `true` gets no flow log.
     pub exempt_tag: String,
+    /// The quell bus (QUELL_OUTCOME_BUS_ARN, the central stack's EventBusArn, which the member
+    /// stacks' CentralEventBusArn names): where a forwarding rule put back delivers. None: a
+    /// deleted forwarding rule, or its removed target, is escalated.
+    pub quell_bus: Option<String>,
 }
 
 impl Default for TamperRestore {
@@ -131,6 +140,7 @@ impl Default for TamperRestore {
             config_bucket: None,
             trail_bucket: None,
             flow_log_bucket: None,
+            quell_bus: None,
             exempt_tag: "quell:exempt".into(),
         }
     }
@@ -192,6 +202,14 @@ pub enum What {
     Rule {
         name: String,
         bus: Option<String>,
+    },
+    /// One of quell's forwarding rules the call deleted, or whose target it removed, on the
+    /// account's default bus: put back as the member stacks make it there. Plan records what it
+    /// found that the stacks do not make and quell leaves as it is (another pattern, other
+    /// targets), for the note.
+    Forwarder {
+        rule: quell::member::Forwarder,
+        differs: Cached<Vec<String>>,
     },
     /// Security Hub standards the call disabled, from the call's own request: each subscription's
     /// ARN and the standard's ARN it names. Plan records those Security Hub reports PENDING (being
@@ -1291,8 +1309,8 @@ impl Remediation for TamperRestore {
     const SPEC: Spec = Spec {
         id: "tamper-restore",
         summary: "Puts back the sensors a CloudTrail call turned off (GuardDuty detector and protection plans, Config recorder (stopped or deleted) and delivery channel, a deleted trail, deleted VPC flow logs, Security Hub, its standards and AWS integrations' imports, the account's IAM Access Analyzer analyzer, quell's CIS alarms and metric filters, a trail's log group, quell's forwarding rules) and escalates who did it; escalates with the exact command what it cannot put back. The same sensors' posture controls: GuardDuty.1, Config.1, CloudWatch.1-14, EC2.6 (with the organization's flow log bucket, else escalated), and CloudTrail.2/.5 escalated",
-        resolved: "guardduty:UpdateDetector: GetDetector reads ENABLED and every protection plan the call turned off ENABLED (one GetDetector does not report: UNCONFIRMED). guardduty:DeleteDetector, and GuardDuty.1 / guardduty-enabled-centralized when quell had to make a detector: a detector of the account reads ENABLED — UNCONFIRMED, as its association with the administrator is not checked from the member. config:StopConfigurationRecorder: DescribeConfigurationRecorderStatus reads recording. config:DeleteConfigurationRecorder: DescribeConfigurationRecorderStatus reads a recorder of the account's own (not a service-linked one) recording — UNCONFIRMED, as the deleted one's recording group, mode and role are not in the call. Config.1: every recorder of the account's own in the Region reads recording — UNCONFIRMED, as its role and recording group are not checked (where there was none, quell made default as it makes a deleted one again: UNCONFIRMED too). securityhub:DisableSecurityHub: DescribeHub answers — UNCONFIRMED, as the standards and integrations enabled before are not known. cloudwatch:DeleteAlarms: DescribeAlarms lists each quell-cis alarm the call deleted, on its metric and namespace, and DescribeMetricFilters a filter feeding each (none: UNCONFIRMED, naming the metrics). logs:DeleteMetricFilter of a CIS filter (named <metric>Filter): DescribeMetricFilters lists it again on its log group, by its name, with the CIS pattern, metric and namespace. logs:DeleteLogGroup of a trail's group (by its name): DescribeLogGroups lists it again and DescribeMetricFilters on it a filter with the CIS pattern, metric and namespace for each of quell's CIS alarms of the account and Region — UNCONFIRMED, as the trail's delivery to it, and the deleted group's retention and KMS key, are not in the call. events:DisableRule of one of quell's forwarding rules (by its exact name, on the default bus): DescribeRule reads it ENABLED. securityhub:BatchDisableStandards: GetEnabledStandards reads each subscription the call named READY (PENDING or INCOMPLETE: UNCONFIRMED, with Security Hub's reason; DELETING: retried once Security Hub has finished disabling it). securityhub:DisableImportFindingsForProduct of one of AWS's integrations (product-subscription/aws/<name>): ListEnabledProductsForImport lists the subscription again. config:DeleteDeliveryChannel with QUELL_CONFIG_BUCKET set: DescribeDeliveryChannels lists a channel of the account and Region delivering to that bucket and DescribeConfigurationRecorderStatus reads every recorder of the account's (not a service-linked one) recording. cloudtrail:DeleteTrail with QUELL_TRAIL_BUCKET set, where no other multi-Region trail reading logging was left (a stopped one, or one whose status cannot be read, proves nothing): DescribeTrails lists a trail of the account by the deleted one's name, homed in the Region, multi-Region, delivering to that bucket, and GetTrailStatus reads it logging — UNCONFIRMED, as the deleted trail's KMS key, CloudWatch Logs delivery, event selectors, key prefix and tags are not in the call. ec2:DeleteFlowLogs with QUELL_FLOW_LOG_BUCKET set: DescribeFlowLogs lists an ACTIVE flow log of ALL or REJECT traffic, its delivery not FAILED, on every VPC the account owns in the Region that is not tagged with the exemption tag — UNCONFIRMED, as the call names only the deleted flow logs' ids (a subnet's or a network interface's flow log, and the deleted ones' traffic type, format and destination, are not checked). EC2.6 and vpc-flow-logs-enabled with QUELL_FLOW_LOG_BUCKET set: DescribeFlowLogs lists such a flow log on the VPC. access-analyzer:DeleteAnalyzer, where the account and Region had no external access analyzer left (ACCOUNT or ORGANIZATION): ListAnalyzers lists an analyzer by the deleted one's name, of an external access type, ACTIVE — UNCONFIRMED when quell made it (as ACCOUNT: the deleted one's type is not in the call) or it reads CREATING. CloudWatch.1-14: DescribeAlarms lists quell-cis-<metric> on the control's metric and namespace, where DescribeMetricFilters finds a filter feeding it — UNCONFIRMED, as the control also asks for an SNS subscriber on the alarm and a filter on a multi-Region trail's log group.",
-        untouched: "Config.1 where the account has no recorder of its own and no delivery channel, with QUELL_CONFIG_BUCKET not set, or a channel delivering elsewhere than that bucket, is escalated with the command, and so is a stopped recorder left with no channel and no bucket; a GuardDuty.1 finding makes a detector only where there is none, and enables a disabled one. CloudWatch.1-14 of an account other than the organization trail's (QUELL_ORG_TRAIL_ACCOUNT, when set) are OUT_OF_SCOPE: a member under an organization trail fails them by design; where no metric filter of the account and Region feeds the metric, the control is escalated and no alarm is made (it could never fire); quell's alarm gets no SNS action. CloudTrail.2 and CloudTrail.5 are escalated with the command (the KMS key, the log group and role are the organization's to choose), and so is EC2.6 where QUELL_FLOW_LOG_BUCKET is not set (the flow logs' destination is). Escalated, never changed (ManualActionRequired, NOTIFIED), with the exact command: GuardDuty disassociation, a deleted Config recorder where no delivery channel is left and QUELL_CONFIG_BUCKET is not set, a deleted delivery channel where QUELL_CONFIG_BUCKET is not set or the account has no recorder left, a partner's product import turned off (its product ARN holds the vendor's account, which the call does not), a deleted trail where QUELL_TRAIL_BUCKET is not set or another multi-Region trail (the account's own, or the organization's) reads logging (the deleted one was a second trail, whose settings the call does not hold), a deleted metric filter that is not a CIS one (by its name), deleted flow logs where QUELL_FLOW_LOG_BUCKET is not set, and a deleted quell forwarding rule or its removed targets (quell's forwarding rules by their exact names; another rule, or one of those names on another bus, is not applicable; quell-ForwardApiCalls disabled is answered only where another path forwards the call: the SCP keeps it on). A delivery channel made again delivers to QUELL_CONFIG_BUCKET with Config's defaults: the deleted one's key prefix, KMS key, SNS topic and snapshot frequency are not in the call (AWS Config checks at PutDeliveryChannel that the bucket's policy lets it deliver); where a channel to that bucket is there already (by any name) none is made (Config keeps one per account and Region) and only the recorders are started, and one delivering elsewhere is escalated, the recorders left as they are. A trail made again is multi-Region, with log file validation, global service events and CloudTrail's default selectors (every management event), delivering to QUELL_TRAIL_BUCKET with no key prefix (CloudTrail checks at CreateTrail that the bucket's policy lets it write); a trail by that name back since, delivering elsewhere or single-Region, is escalated, not changed, and one made between quell's read and its CreateTrail (TrailAlreadyExists) is not started but read back; one back and stopped is started. A recorder made again has the deleted one's name, AWS Config's service-linked role (AWSServiceRoleForConfig: the one role quell's role may pass) and records every supported resource type but the global ones (IAM, which AWS advises recording in one Region only: the note says so); where that role was deleted too, PutConfigurationRecorder is refused (quell may not make it) and the failure is recorded; where a recorder of the account's own is there already (Config keeps one per Region) none is made and a stopped one is started; a channel made for it is named default and delivers to QUELL_CONFIG_BUCKET. A flow log quell makes is on the VPC, for every traffic type (ALL), in AWS's default format and aggregation, delivering to QUELL_FLOW_LOG_BUCKET; a VPC with an active flow log of ALL or REJECT traffic whose delivery has not failed, to any destination, is left as it is (one of accepted traffic only, or failing, does not count), a VPC shared in by another account is its owner's, and one tagged with the exemption tag gets none (EXEMPT for EC2.6; named in the note after a DeleteFlowLogs); after a DeleteFlowLogs every VPC of the account and Region left without one gets one, as EC2.6 asks, since the call does not say which VPC lost its own; making a flow log to S3 needs logs:CreateLogDelivery and logs:DeleteLogDelivery beside ec2:CreateFlowLogs, and a bucket of another account must let delivery.logs.amazonaws.com write (CreateFlowLogs reports it unsuccessful otherwise, and the failure is recorded). An analyzer made again is an account external access analyzer (type ACCOUNT) with the deleted one's name, without the deleted one's archive rules and tags (not in the call: findings its rules archived come back ACTIVE); the deleted analyzer's type is not in the call either, so a restore quell made is UNCONFIRMED, naming the command for another type; where the account still has an external access analyzer (or an ACCOUNT one in any state, which leaves no room for another) the deleted one was of another type (unused or internal access, a second organization analyzer) and is escalated with the command; the name back as a type that does not analyze external access, with no other that does, is escalated; an ORGANIZATION analyzer deleted from the delegated administrator account, with no other left there, is made again as an ACCOUNT one (its organization-wide view is the administrator's to make again: aws accessanalyzer create-analyzer --type ORGANIZATION); an analyzer of that name reading FAILED or DISABLED is escalated; making one needs the service-linked role AWSServiceRoleForAccessAnalyzer: where it was deleted too, CreateAnalyzer is refused (quell's role may not make it) and the failure is recorded with Access Analyzer's reason. A log group made again has no retention setting and no KMS key (the deleted group's are not in the call), and only the CIS filters of quell's own alarms are put on it. A call that failed (errorCode) is escalated as an attempt; a call through one of quell's roles that turns a sensor off (an undo, or someone holding the role) is escalated; this function's own restore coming back is OUT_OF_SCOPE, as are another team's alarms, rules, log groups and filters. Only the alarms named quell-cis-<metric> that org/trail.yaml defines are made again. A standard enabled again is as Security Hub enables it: the per-control settings it had (controls a person disabled in it) are not in the call and not checked; a standards subscription of another account or Region is not applicable; a standard or import that AWS itself turned off (userIdentity AWSService: Security Hub applying the delegated administrator's central configuration) is escalated, not turned back on. No undo: what was there before the call is the blind state, which quell does not put back. A detector tagged with the exemption tag (quell:exempt=true) is left as it is (EXEMPT, NOTIFIED with the reason); the other sensors are account settings, kept out with QUELL_DENY_ACCOUNTS. Default enforce.",
+        resolved: "guardduty:UpdateDetector: GetDetector reads ENABLED and every protection plan the call turned off ENABLED (one GetDetector does not report: UNCONFIRMED). guardduty:DeleteDetector, and GuardDuty.1 / guardduty-enabled-centralized when quell had to make a detector: a detector of the account reads ENABLED — UNCONFIRMED, as its association with the administrator is not checked from the member. config:StopConfigurationRecorder: DescribeConfigurationRecorderStatus reads recording. config:DeleteConfigurationRecorder: DescribeConfigurationRecorderStatus reads a recorder of the account's own (not a service-linked one) recording — UNCONFIRMED, as the deleted one's recording group, mode and role are not in the call. Config.1: every recorder of the account's own in the Region reads recording — UNCONFIRMED, as its role and recording group are not checked (where there was none, quell made default as it makes a deleted one again: UNCONFIRMED too). securityhub:DisableSecurityHub: DescribeHub answers — UNCONFIRMED, as the standards and integrations enabled before are not known. cloudwatch:DeleteAlarms: DescribeAlarms lists each quell-cis alarm the call deleted, on its metric and namespace, and DescribeMetricFilters a filter feeding each (none: UNCONFIRMED, naming the metrics). logs:DeleteMetricFilter of a CIS filter (named <metric>Filter): DescribeMetricFilters lists it again on its log group, by its name, with the CIS pattern, metric and namespace. logs:DeleteLogGroup of a trail's group (by its name): DescribeLogGroups lists it again and DescribeMetricFilters on it a filter with the CIS pattern, metric and namespace for each of quell's CIS alarms of the account and Region — UNCONFIRMED, as the trail's delivery to it, and the deleted group's retention and KMS key, are not in the call. events:DisableRule of one of quell's forwarding rules (by its exact name, on the default bus): DescribeRule reads it ENABLED. events:DeleteRule and events:RemoveTargets of one of quell's forwarding rules (by its exact name, on the default bus) with QUELL_OUTCOME_BUS_ARN set: DescribeRule reads it ENABLED with the pattern the member stacks give it, and ListTargetsByRule lists its target quell on the quell bus (in the security account's other Regions, the account's default bus in the home Region) with the quell-forward role — UNCONFIRMED where it reads another pattern or has targets the stack does not give it (left as they are); that quell-forward itself can still put events on the quell bus is not checked (no quell role may read or change it). securityhub:BatchDisableStandards: GetEnabledStandards reads each subscription the call named READY (PENDING or INCOMPLETE: UNCONFIRMED, with Security Hub's reason; DELETING: retried once Security Hub has finished disabling it). securityhub:DisableImportFindingsForProduct of one of AWS's integrations (product-subscription/aws/<name>): ListEnabledProductsForImport lists the subscription again. config:DeleteDeliveryChannel with QUELL_CONFIG_BUCKET set: DescribeDeliveryChannels lists a channel of the account and Region delivering to that bucket and DescribeConfigurationRecorderStatus reads every recorder of the account's (not a service-linked one) recording. cloudtrail:DeleteTrail with QUELL_TRAIL_BUCKET set, where no other multi-Region trail reading logging was left (a stopped one, or one whose status cannot be read, proves nothing): DescribeTrails lists a trail of the account by the deleted one's name, homed in the Region, multi-Region, delivering to that bucket, and GetTrailStatus reads it logging — UNCONFIRMED, as the deleted trail's KMS key, CloudWatch Logs delivery, event selectors, key prefix and tags are not in the call. ec2:DeleteFlowLogs with QUELL_FLOW_LOG_BUCKET set: DescribeFlowLogs lists an ACTIVE flow log of ALL or REJECT traffic, its delivery not FAILED, on every VPC the account owns in the Region that is not tagged with the exemption tag — UNCONFIRMED, as the call names only the deleted flow logs' ids (a subnet's or a network interface's flow log, and the deleted ones' traffic type, format and destination, are not checked). EC2.6 and vpc-flow-logs-enabled with QUELL_FLOW_LOG_BUCKET set: DescribeFlowLogs lists such a flow log on the VPC. access-analyzer:DeleteAnalyzer, where the account and Region had no external access analyzer left (ACCOUNT or ORGANIZATION): ListAnalyzers lists an analyzer by the deleted one's name, of an external access type, ACTIVE — UNCONFIRMED when quell made it (as ACCOUNT: the deleted one's type is not in the call) or it reads CREATING. CloudWatch.1-14: DescribeAlarms lists quell-cis-<metric> on the control's metric and namespace, where DescribeMetricFilters finds a filter feeding it — UNCONFIRMED, as the control also asks for an SNS subscriber on the alarm and a filter on a multi-Region trail's log group.",
+        untouched: "Config.1 where the account has no recorder of its own and no delivery channel, with QUELL_CONFIG_BUCKET not set, or a channel delivering elsewhere than that bucket, is escalated with the command, and so is a stopped recorder left with no channel and no bucket; a GuardDuty.1 finding makes a detector only where there is none, and enables a disabled one. CloudWatch.1-14 of an account other than the organization trail's (QUELL_ORG_TRAIL_ACCOUNT, when set) are OUT_OF_SCOPE: a member under an organization trail fails them by design; where no metric filter of the account and Region feeds the metric, the control is escalated and no alarm is made (it could never fire); quell's alarm gets no SNS action. CloudTrail.2 and CloudTrail.5 are escalated with the command (the KMS key, the log group and role are the organization's to choose), and so is EC2.6 where QUELL_FLOW_LOG_BUCKET is not set (the flow logs' destination is). Escalated, never changed (ManualActionRequired, NOTIFIED), with the exact command: GuardDuty disassociation, a deleted Config recorder where no delivery channel is left and QUELL_CONFIG_BUCKET is not set, a deleted delivery channel where QUELL_CONFIG_BUCKET is not set or the account has no recorder left, a partner's product import turned off (its product ARN holds the vendor's account, which the call does not), a deleted trail where QUELL_TRAIL_BUCKET is not set or another multi-Region trail (the account's own, or the organization's) reads logging (the deleted one was a second trail, whose settings the call does not hold), a deleted metric filter that is not a CIS one (by its name), deleted flow logs where QUELL_FLOW_LOG_BUCKET is not set, and a deleted quell forwarding rule or its removed targets where QUELL_OUTCOME_BUS_ARN is not set, or of a name the member stacks do not make in that account and Region (a findings rule in a member account; any rule in the security account's home Region). quell's forwarding rules are known by their exact names; another rule, or one of those names on another bus, is not applicable; quell-ForwardApiCalls disabled or deleted is answered only where another path forwards the call: the SCP keeps it. A forwarding rule put back is as the member stacks of this version make it: its pattern, description, ENABLED, and the one target quell with the quell-forward role (tamper-restore may pass that role to EventBridge alone, write only quell's forwarding rules by their names, and give them no target but the quell bus or the account's own default bus: its role's policy denies the rest); a rule that is still there keeps its pattern, and targets the stack does not give it are not removed (UNCONFIRMED, named in the note); the stack's tags on the rule are not put back. A delivery channel made again delivers to QUELL_CONFIG_BUCKET with Config's defaults: the deleted one's key prefix, KMS key, SNS topic and snapshot frequency are not in the call (AWS Config checks at PutDeliveryChannel that the bucket's policy lets it deliver); where a channel to that bucket is there already (by any name) none is made (Config keeps one per account and Region) and only the recorders are started, and one delivering elsewhere is escalated, the recorders left as they are. A trail made again is multi-Region, with log file validation, global service events and CloudTrail's default selectors (every management event), delivering to QUELL_TRAIL_BUCKET with no key prefix (CloudTrail checks at CreateTrail that the bucket's policy lets it write); a trail by that name back since, delivering elsewhere or single-Region, is escalated, not changed, and one made between quell's read and its CreateTrail (TrailAlreadyExists) is not started but read back; one back and stopped is started. A recorder made again has the deleted one's name, AWS Config's service-linked role (AWSServiceRoleForConfig: the one role quell's role may pass) and records every supported resource type but the global ones (IAM, which AWS advises recording in one Region only: the note says so); where that role was deleted too, PutConfigurationRecorder is refused (quell may not make it) and the failure is recorded; where a recorder of the account's own is there already (Config keeps one per Region) none is made and a stopped one is started; a channel made for it is named default and delivers to QUELL_CONFIG_BUCKET. A flow log quell makes is on the VPC, for every traffic type (ALL), in AWS's default format and aggregation, delivering to QUELL_FLOW_LOG_BUCKET; a VPC with an active flow log of ALL or REJECT traffic whose delivery has not failed, to any destination, is left as it is (one of accepted traffic only, or failing, does not count), a VPC shared in by another account is its owner's, and one tagged with the exemption tag gets none (EXEMPT for EC2.6; named in the note after a DeleteFlowLogs); after a DeleteFlowLogs every VPC of the account and Region left without one gets one, as EC2.6 asks, since the call does not say which VPC lost its own; making a flow log to S3 needs logs:CreateLogDelivery and logs:DeleteLogDelivery beside ec2:CreateFlowLogs, and a bucket of another account must let delivery.logs.amazonaws.com write (CreateFlowLogs reports it unsuccessful otherwise, and the failure is recorded). An analyzer made again is an account external access analyzer (type ACCOUNT) with the deleted one's name, without the deleted one's archive rules and tags (not in the call: findings its rules archived come back ACTIVE); the deleted analyzer's type is not in the call either, so a restore quell made is UNCONFIRMED, naming the command for another type; where the account still has an external access analyzer (or an ACCOUNT one in any state, which leaves no room for another) the deleted one was of another type (unused or internal access, a second organization analyzer) and is escalated with the command; the name back as a type that does not analyze external access, with no other that does, is escalated; an ORGANIZATION analyzer deleted from the delegated administrator account, with no other left there, is made again as an ACCOUNT one (its organization-wide view is the administrator's to make again: aws accessanalyzer create-analyzer --type ORGANIZATION); an analyzer of that name reading FAILED or DISABLED is escalated; making one needs the service-linked role AWSServiceRoleForAccessAnalyzer: where it was deleted too, CreateAnalyzer is refused (quell's role may not make it) and the failure is recorded with Access Analyzer's reason. A log group made again has no retention setting and no KMS key (the deleted group's are not in the call), and only the CIS filters of quell's own alarms are put on it. A call that failed (errorCode) is escalated as an attempt; a call through one of quell's roles that turns a sensor off (an undo, or someone holding the role) is escalated; this function's own restore coming back is OUT_OF_SCOPE, as are another team's alarms, rules, log groups and filters. Only the alarms named quell-cis-<metric> that org/trail.yaml defines are made again. A standard enabled again is as Security Hub enables it: the per-control settings it had (controls a person disabled in it) are not in the call and not checked; a standards subscription of another account or Region is not applicable; a standard or import that AWS itself turned off (userIdentity AWSService: Security Hub applying the delegated administrator's central configuration) is escalated, not turned back on. No undo: what was there before the call is the blind state, which quell does not put back. A detector tagged with the exemption tag (quell:exempt=true) is left as it is (EXEMPT, NOTIFIED with the reason); the other sensors are account settings, kept out with QUELL_DENY_ACCOUNTS. Default enforce.",
         triggers: Triggers {
             cloudtrail_events: CALLS,
             securityhub_controls: &[
@@ -1345,6 +1363,9 @@ impl Remediation for TamperRestore {
             CREATE_GROUP,
             "events:DescribeRule",
             ENABLE_RULE,
+            "events:ListTargetsByRule",
+            PUT_RULE,
+            PUT_TARGETS,
             "access-analyzer:ListAnalyzers",
             CREATE_ANALYZER,
             "config:DescribeDeliveryChannels",
@@ -1361,7 +1382,8 @@ impl Remediation for TamperRestore {
             "logs:CreateLogDelivery",
             "logs:DeleteLogDelivery",
             PUT_RECORDER,
-            // Only on service-linked roles (quell::privilege): AWS Config's, for the recorder.
+            // Only on the roles of quell::privilege::PASSED_ROLES, each to its service: AWS Config's
+            // service-linked role for the recorder, quell-forward for a forwarding rule's target.
             "iam:PassRole",
         ],
         undo_permissions: &[],
@@ -1414,6 +1436,17 @@ impl Remediation for TamperRestore {
         self.config_bucket = bucket_setting(get, "QUELL_CONFIG_BUCKET")?;
         self.trail_bucket = bucket_setting(get, "QUELL_TRAIL_BUCKET")?;
         self.flow_log_bucket = bucket_setting(get, "QUELL_FLOW_LOG_BUCKET")?;
+        if let Some(bus) = get("QUELL_OUTCOME_BUS_ARN").filter(|v| !v.trim().is_empty()) {
+            let bus = bus.trim().to_string();
+            // Checked as the member stacks' CentralEventBusArn is: a rule put back delivers there.
+            quell::member::forwarder("quell-ForwardConfig", "000000000000", "-", &bus).map_err(
+                |reason| quell::config::ConfigError {
+                    var: "QUELL_OUTCOME_BUS_ARN",
+                    reason,
+                },
+            )?;
+            self.quell_bus = Some(bus);
+        }
         if let Some(tag) = get("QUELL_EXEMPT_TAG").filter(|v| !v.trim().is_empty()) {
             self.exempt_tag = tag.trim().to_string();
         }
@@ -1749,8 +1782,8 @@ impl Remediation for TamperRestore {
                     made: Cached::default(),
                 }
             }
-            "events:DisableRule" => {
-                let name = named(request, "/name", "rule")?;
+            "events:DisableRule" | "events:DeleteRule" | "events:RemoveTargets" => {
+                let name = named(request, rule_pointer(&f.kind), "rule")?;
                 if !rule_name_ok(&name) {
                     return Err(NotApplicable(format!(
                         "the call's rule `{}` is not a rule name",
@@ -1771,7 +1804,31 @@ impl Remediation for TamperRestore {
                         )))
                     }
                 };
-                What::Rule { name, bus }
+                if f.kind == "events:DisableRule" {
+                    What::Rule { name, bus }
+                } else {
+                    match self
+                        .quell_bus
+                        .as_deref()
+                        .map(|b| quell::member::forwarder(&name, &f.account, &f.region, b))
+                    {
+                        Some(Ok(rule)) => What::Forwarder {
+                            rule,
+                            differs: Cached::default(),
+                        },
+                        Some(Err(why)) => {
+                            let (what, command) = self.escalation(f, request)?;
+                            What::Escalate {
+                                what: format!("{what}; quell does not put it back: {why}"),
+                                command,
+                            }
+                        }
+                        None => {
+                            let (what, command) = self.escalation(f, request)?;
+                            What::Escalate { what, command }
+                        }
+                    }
+                }
             }
             _ => {
                 let (what, command) = self.escalation(f, request)?;
@@ -1805,6 +1862,7 @@ impl Remediation for TamperRestore {
                 name,
                 bus: Some(bus),
             } => format!("quell's forwarding rule {name} on {bus}"),
+            What::Forwarder { rule, .. } => format!("quell's forwarding rule {}", rule.name),
             What::Standards(standards, _) => format!(
                 "the Security Hub standards {}",
                 standards
@@ -2572,6 +2630,78 @@ impl Remediation for TamperRestore {
                     vec![Step::new(ENABLE_RULE, format!("rule={name}"))]
                 })
             }
+            What::Forwarder { rule, differs } => {
+                let name = rule.name;
+                let found = match c.events.describe_rule().name(name).send().await {
+                    Ok(o) => Some(o),
+                    Err(e)
+                        if e.as_service_error()
+                            .is_some_and(|x| x.is_resource_not_found_exception()) =>
+                    {
+                        None
+                    }
+                    Err(e) => return Err(e).aws(|| format!("could not read the rule {name}")),
+                };
+                let target = format!(
+                    "rule={name} target={} arn={} role={}",
+                    quell::member::FORWARD_TARGET_ID,
+                    rule.target_arn,
+                    rule.role_arn
+                );
+                let Some(found) = found else {
+                    differs.set(Vec::new());
+                    return Ok(vec![
+                        Step::new(PUT_RULE, format!("rule={name} state=ENABLED")),
+                        Step::new(PUT_TARGETS, target),
+                    ]);
+                };
+                let mut steps = Vec::new();
+                let mut other = Vec::new();
+                let pattern: Option<Value> = found
+                    .event_pattern()
+                    .and_then(|p| serde_json::from_str(p).ok());
+                if pattern.as_ref() != Some(&rule.pattern) {
+                    other.push(format!(
+                        "its pattern is not the one this version of the member stack gives it (an older stack, or changed since): {}",
+                        found.event_pattern().unwrap_or("none").chars().take(200).collect::<String>()
+                    ));
+                }
+                if !found
+                    .state()
+                    .is_some_and(|s| s.as_str().starts_with("ENABLED"))
+                {
+                    steps.push(Step::new(ENABLE_RULE, format!("rule={name}")));
+                }
+                let targets = c
+                    .events
+                    .list_targets_by_rule()
+                    .rule(name)
+                    .send()
+                    .await
+                    .aws(|| format!("could not read the targets of the rule {name}"))?;
+                let ours = targets.targets().iter().any(|x| {
+                    x.id() == quell::member::FORWARD_TARGET_ID
+                        && x.arn() == rule.target_arn
+                        && x.role_arn() == Some(rule.role_arn.as_str())
+                });
+                if !ours {
+                    steps.push(Step::new(PUT_TARGETS, target));
+                }
+                let others: Vec<String> = targets
+                    .targets()
+                    .iter()
+                    .filter(|x| x.id() != quell::member::FORWARD_TARGET_ID)
+                    .map(|x| format!("{} ({})", x.id(), x.arn()))
+                    .collect();
+                if !others.is_empty() {
+                    other.push(format!(
+                        "it has targets the stack does not give it, left as they are: {}",
+                        others.join(", ")
+                    ));
+                }
+                differs.set(other);
+                Ok(steps)
+            }
             What::CisAlarm { control, metric } => {
                 if !self.fed(c, metric).await? {
                     // No trail's group here with quell's filters: an alarm made here could never
@@ -2623,6 +2753,10 @@ impl Remediation for TamperRestore {
                         missing.join(", ")
                     )
                 })
+            }
+            What::Forwarder { differs, .. } => {
+                let d = differs.get().unwrap_or_default();
+                (!d.is_empty()).then(|| d.join("; "))
             }
             What::Alarms(_, unfed) => {
                 let unfed = unfed.get().unwrap_or_default();
@@ -3043,6 +3177,69 @@ impl Remediation for TamperRestore {
                             };
                             self.put_filter(c, group, &cis_filter_name(metric), metric, pattern)
                                 .await?;
+                        }
+                        _ => {}
+                    }
+                }
+                Ok(())
+            }
+            What::Forwarder { rule, .. } => {
+                let name = rule.name;
+                for step in steps {
+                    match step.action {
+                        PUT_RULE => {
+                            c.events
+                                .put_rule()
+                                .name(name)
+                                .event_pattern(quell::routing::canonical(&rule.pattern))
+                                .description(&rule.description)
+                                .state(aws_sdk_eventbridge::types::RuleState::Enabled)
+                                .send()
+                                .await
+                                .aws(|| format!("could not make the rule {name} again"))?;
+                        }
+                        PUT_TARGETS => {
+                            let target = aws_sdk_eventbridge::types::Target::builder()
+                                .id(quell::member::FORWARD_TARGET_ID)
+                                .arn(&rule.target_arn)
+                                .role_arn(&rule.role_arn)
+                                .build()
+                                .map_err(|e| {
+                                    AwsError::other(
+                                        format!("could not give the rule {name} its target"),
+                                        "InvalidTarget",
+                                        e.to_string(),
+                                        false,
+                                    )
+                                })?;
+                            let out = c
+                                .events
+                                .put_targets()
+                                .rule(name)
+                                .targets(target)
+                                .send()
+                                .await
+                                .aws(|| format!("could not give the rule {name} its target"))?;
+                            // PutTargets answers 200 with the targets it refused.
+                            if let Some(failed) = out.failed_entries().first() {
+                                return Err(AwsError::other(
+                                    format!("could not give the rule {name} its target"),
+                                    failed.error_code().unwrap_or("FailedEntry"),
+                                    failed
+                                        .error_message()
+                                        .unwrap_or("EventBridge refused the target")
+                                        .to_string(),
+                                    false,
+                                ));
+                            }
+                        }
+                        ENABLE_RULE => {
+                            c.events
+                                .enable_rule()
+                                .name(name)
+                                .send()
+                                .await
+                                .aws(|| format!("could not enable the rule {name}"))?;
                         }
                         _ => {}
                     }

@@ -386,6 +386,7 @@ fn calls_that_are_not_tampering_or_not_quells_are_refused_before_any_call() {
     let mut r = with_bucket();
     r.trail_bucket = with_trail_bucket().trail_bucket;
     r.flow_log_bucket = with_flow_log_bucket().flow_log_bucket;
+    r.quell_bus = Some(QUELL_BUS.into());
     for call in CALLS {
         let escalated = matches!(
             r.target(&call_named(call)).map(|t| t.what),
@@ -808,6 +809,270 @@ async fn a_disabled_forwarding_rule_is_enabled_again_on_its_bus_and_read_back() 
             json!({"rule": RULE, "ids": ["quell"]})
         ))
         .is_none());
+}
+
+/// The quell bus of these tests' deployment: the security account 999999999999, home us-east-1.
+const QUELL_BUS: &str = "arn:aws:events:us-east-1:999999999999:event-bus/quell";
+
+fn with_quell_bus() -> TamperRestore {
+    let mut r = TamperRestore::default();
+    r.configure(&|k| (k == "QUELL_OUTCOME_BUS_ARN").then(|| QUELL_BUS.to_string()))
+        .unwrap();
+    r
+}
+
+/// A forwarding rule as DescribeRule reads it.
+fn forward_rule_read(
+    name: &str,
+    pattern: &str,
+    state: aws_sdk_eventbridge::types::RuleState,
+) -> aws_sdk_eventbridge::operation::describe_rule::DescribeRuleOutput {
+    aws_sdk_eventbridge::operation::describe_rule::DescribeRuleOutput::builder()
+        .name(name)
+        .event_pattern(pattern)
+        .state(state)
+        .build()
+}
+
+fn targets_read(
+    targets: &[(&str, &str, Option<&str>)],
+) -> aws_sdk_eventbridge::operation::list_targets_by_rule::ListTargetsByRuleOutput {
+    aws_sdk_eventbridge::operation::list_targets_by_rule::ListTargetsByRuleOutput::builder()
+        .set_targets(Some(
+            targets
+                .iter()
+                .map(|(id, arn, role)| {
+                    aws_sdk_eventbridge::types::Target::builder()
+                        .id(*id)
+                        .arn(*arn)
+                        .set_role_arn(role.map(str::to_string))
+                        .build()
+                        .unwrap()
+                })
+                .collect(),
+        ))
+        .build()
+}
+
+#[tokio::test]
+async fn a_deleted_forwarding_rule_is_made_again_as_the_member_stack_makes_it_and_read_back() {
+    use aws_sdk_eventbridge::operation::describe_rule::DescribeRuleError;
+    use aws_sdk_eventbridge::operation::put_rule::PutRuleOutput;
+    use aws_sdk_eventbridge::operation::put_targets::PutTargetsOutput;
+    use aws_sdk_eventbridge::types::RuleState;
+    const RULE: &str = "quell-ForwardConfig";
+    const ROLE: &str = "arn:aws:iam::111111111111:role/quell-forward";
+    let r = with_quell_bus();
+    let t = r
+        .target(&call(
+            "events:DeleteRule",
+            json!({"name": RULE, "force": false}),
+        ))
+        .unwrap();
+    let What::Forwarder { rule, .. } = &t.what else {
+        panic!("{:?}", t.what)
+    };
+    let pattern = quell::routing::canonical(&rule.pattern);
+    assert_eq!(
+        pattern,
+        r#"{"detail-type":["Config Rules Compliance Change"],"source":["aws.config"]}"#
+    );
+    let describe = mock!(aws_sdk_eventbridge::Client::describe_rule)
+        .match_requests(|q| q.name() == Some(RULE) && q.event_bus_name().is_none())
+        .sequence()
+        .error(|| {
+            DescribeRuleError::ResourceNotFoundException(
+                aws_sdk_eventbridge::types::error::ResourceNotFoundException::builder()
+                    .message("Rule quell-ForwardConfig does not exist.")
+                    .build(),
+            )
+        })
+        .output({
+            let p = pattern.clone();
+            move || forward_rule_read(RULE, &p, RuleState::Enabled)
+        })
+        .build();
+    let put_rule = mock!(aws_sdk_eventbridge::Client::put_rule)
+        .match_requests({
+            let p = pattern.clone();
+            move |q| {
+                q.name() == Some(RULE)
+                    && q.event_pattern() == Some(p.as_str())
+                    && q.state() == Some(&RuleState::Enabled)
+                    && q.event_bus_name().is_none()
+                    && q.description()
+                        == Some("quell: forwards Config compliance changes to quell's home Region")
+            }
+        })
+        .then_output(|| PutRuleOutput::builder().build());
+    let put_targets = mock!(aws_sdk_eventbridge::Client::put_targets)
+        .match_requests(|q| {
+            q.rule() == Some(RULE)
+                && q.targets().len() == 1
+                && q.targets()[0].id() == "quell"
+                && q.targets()[0].arn() == QUELL_BUS
+                && q.targets()[0].role_arn() == Some(ROLE)
+        })
+        .then_output(|| PutTargetsOutput::builder().failed_entry_count(0).build());
+    let list = mock!(aws_sdk_eventbridge::Client::list_targets_by_rule)
+        .match_requests(|q| q.rule() == Some(RULE))
+        .then_output(|| targets_read(&[("quell", QUELL_BUS, Some(ROLE))]));
+    let mut c = clients(idle_guardduty());
+    c.events = mock_client!(
+        aws_sdk_eventbridge,
+        RuleMode::MatchAny,
+        [&describe, &put_rule, &put_targets, &list]
+    );
+    let out = execute(&r, &c, &t, Mode::Enforce, "quell:exempt").await;
+    assert!(matches!(out, Outcome::Remediated { .. }), "{out:?}");
+    assert_eq!(
+        (
+            describe.num_calls(),
+            put_rule.num_calls(),
+            put_targets.num_calls(),
+            list.num_calls()
+        ),
+        (2, 1, 1, 1)
+    );
+}
+
+#[tokio::test]
+async fn a_removed_forwarding_target_is_put_back_and_what_quell_leaves_is_unconfirmed() {
+    use aws_sdk_eventbridge::operation::put_targets::PutTargetsOutput;
+    use aws_sdk_eventbridge::types::{PutTargetsResultEntry, RuleState};
+    // The security account's other Region: its findings go to its default bus in the home Region.
+    const RULE: &str = "quell-ForwardGuardDutyFindings";
+    const HOME_DEFAULT: &str = "arn:aws:events:us-east-1:999999999999:event-bus/default";
+    const ROLE: &str = "arn:aws:iam::999999999999:role/quell-forward";
+    let r = with_quell_bus();
+    let mut f = call(
+        "events:RemoveTargets",
+        json!({"rule": RULE, "ids": ["quell"]}),
+    );
+    f.account = "999999999999".into();
+    f.region = "eu-west-1".into();
+    let t = r.target(&f).unwrap();
+    let What::Forwarder { rule, .. } = &t.what else {
+        panic!("{:?}", t.what)
+    };
+    assert_eq!(
+        (rule.target_arn.as_str(), rule.role_arn.as_str()),
+        (HOME_DEFAULT, ROLE)
+    );
+    let pattern = quell::routing::canonical(&rule.pattern);
+    let describe = mock!(aws_sdk_eventbridge::Client::describe_rule).then_output({
+        let p = pattern.clone();
+        move || forward_rule_read(RULE, &p, RuleState::Enabled)
+    });
+    // Emptied, then back with quell's target; someone's own target beside it stays.
+    let list = mock!(aws_sdk_eventbridge::Client::list_targets_by_rule)
+        .sequence()
+        .output(|| targets_read(&[("mine", "arn:aws:sqs:eu-west-1:999999999999:q", None)]))
+        .output(|| {
+            targets_read(&[
+                ("mine", "arn:aws:sqs:eu-west-1:999999999999:q", None),
+                ("quell", HOME_DEFAULT, Some(ROLE)),
+            ])
+        })
+        .build();
+    let put_targets = mock!(aws_sdk_eventbridge::Client::put_targets)
+        .match_requests(|q| {
+            q.targets()[0].arn() == HOME_DEFAULT && q.targets()[0].role_arn() == Some(ROLE)
+        })
+        .then_output(|| PutTargetsOutput::builder().failed_entry_count(0).build());
+    let mut c = clients(idle_guardduty());
+    c.events = mock_client!(
+        aws_sdk_eventbridge,
+        RuleMode::MatchAny,
+        [&describe, &list, &put_targets]
+    );
+    let out = execute(&r, &c, &t, Mode::Enforce, "quell:exempt").await;
+    let Outcome::Unconfirmed { unchecked, .. } = &out else {
+        panic!("{out:?}")
+    };
+    assert!(
+        unchecked.contains("mine (arn:aws:sqs:eu-west-1:999999999999:q)"),
+        "{unchecked}"
+    );
+    assert_eq!(put_targets.num_calls(), 1);
+
+    // EventBridge answers 200 with the targets it refused: a failure, with its reason.
+    let refused = mock!(aws_sdk_eventbridge::Client::put_targets).then_output(|| {
+        PutTargetsOutput::builder()
+            .failed_entry_count(1)
+            .failed_entries(
+                PutTargetsResultEntry::builder()
+                    .target_id("quell")
+                    .error_code("AccessDeniedException")
+                    .error_message("not authorized to pass the role")
+                    .build(),
+            )
+            .build()
+    });
+    let emptied =
+        mock!(aws_sdk_eventbridge::Client::list_targets_by_rule).then_output(|| targets_read(&[]));
+    c.events = mock_client!(
+        aws_sdk_eventbridge,
+        RuleMode::MatchAny,
+        [&describe, &emptied, &refused]
+    );
+    let out = execute(&r, &c, &t, Mode::Enforce, "quell:exempt").await;
+    let Outcome::Failed { code, error, .. } = &out else {
+        panic!("{out:?}")
+    };
+    assert_eq!(code.as_deref(), Some("AccessDeniedException"), "{error}");
+}
+
+#[tokio::test]
+async fn a_forwarding_rule_the_stacks_do_not_make_there_is_escalated_and_the_bus_setting_is_checked(
+) {
+    let r = with_quell_bus();
+    // A findings rule in a member account, any rule in the security account's home Region: the
+    // stacks make none there, so quell makes none.
+    let member = call(
+        "events:DeleteRule",
+        json!({"name": "quell-ForwardGuardDutyFindings"}),
+    );
+    let mut home = call("events:DeleteRule", json!({"name": "quell-ForwardConfig"}));
+    home.account = "999999999999".into();
+    for f in [member, home] {
+        let t = r.target(&f).unwrap();
+        let What::Escalate { what, command } = &t.what else {
+            panic!("{:?}", t.what)
+        };
+        assert!(what.contains("quell does not put it back"), "{what}");
+        assert!(command.contains("member/regional.yaml"), "{command}");
+        let out = execute(
+            &r,
+            &clients(idle_guardduty()),
+            &t,
+            Mode::Enforce,
+            "quell:exempt",
+        )
+        .await;
+        assert!(matches!(out, Outcome::Failed { .. }), "{out:?}");
+    }
+    // The trail account's alarm rule goes to the quell bus, as org/trail.yaml makes it.
+    let t = r
+        .target(&call(
+            "events:RemoveTargets",
+            json!({"rule": "quell-ForwardTrailAlarms", "ids": ["quell"]}),
+        ))
+        .unwrap();
+    assert!(matches!(&t.what, What::Forwarder { rule, .. } if rule.target_arn == QUELL_BUS));
+    // A bus that is not an event bus ARN names the setting, before any call.
+    for bad in [
+        "quell",
+        "arn:aws:events:us-east-1:99999999999:event-bus/quell",
+        "arn:aws:sqs:us-east-1:999999999999:quell",
+        "arn:aws:events:us-east-1:999999999999:rule/quell",
+        "arn:aws:events:us-east-1:999999999999:event-bus/",
+    ] {
+        let e = TamperRestore::default()
+            .configure(&|k| (k == "QUELL_OUTCOME_BUS_ARN").then(|| bad.to_string()))
+            .unwrap_err();
+        assert_eq!(e.var, "QUELL_OUTCOME_BUS_ARN", "{bad}");
+    }
 }
 
 /// A CloudWatch client answering with `rule` (aws-sdk-cloudwatch is built without test-util, so
