@@ -1596,6 +1596,12 @@ async fn a_forwarding_rule_deleted_or_emptied_is_put_back_as_the_member_stack_ma
         .filter(|c| c.action.starts_with("Put") || c.action.starts_with("Enable"))
         .collect();
     assert!(writes.is_empty(), "{writes:?}");
+
+    // DisableRule: enabled again, read back whole.
+    eb.disable_rule().name(FORWARD_CONFIG).send().await.unwrap();
+    let (outcome, note) = replay_with(&s, &r, named("cloudtrail-events-disablerule.json")).await;
+    assert_eq!(outcome, "REMEDIATED", "{note}");
+    assert_eq!(forward_rule_read(&eb, FORWARD_CONFIG).await.as_ref(), Some(&made));
 }
 
 /// What quell-tamper-restore's policy lets a role do to quell's forwarding rules, asked of the
@@ -2043,7 +2049,7 @@ async fn a_cloudwatch_control_makes_quells_alarm_only_where_a_filter_feeds_it() 
         .replace("3c2b1a09-8f7e-4d6c-b5a4-93827160f551", "3c2b1a09-8f7e-4d6c-b5a4-93827160f553");
     let mut event: Value = serde_json::from_str(&text).unwrap();
     let id = on_member_control(&s, &mut event, "CloudWatch.3").await;
-    let resp = quell::runtime::handle(&TamperRestore::default(), &s.ctx, event)
+    let resp = quell::runtime::handle(&TamperRestore::default(), &s.ctx, event.clone())
         .await
         .expect("handled");
     assert_eq!(
@@ -2058,4 +2064,72 @@ async fn a_cloudwatch_control_makes_quells_alarm_only_where_a_filter_feeds_it() 
         note.unwrap_or_default().contains("ManualActionRequired"),
         "the note says a person acts"
     );
+
+    // The member's own multi-Region trail, logging, delivers to the group: the filter is missing,
+    // so quell puts the CIS filter on the trail's group, then the alarm, and both read back.
+    let group = "aws-cloudtrail-logs-111111111111";
+    seed::trail_bucket(&s.member, "member-trail-bucket").await;
+    let ct = aws_sdk_cloudtrail::Client::new(&s.member);
+    ct.create_trail()
+        .name("audit")
+        .s3_bucket_name("member-trail-bucket")
+        .is_multi_region_trail(true)
+        .cloud_watch_logs_log_group_arn(format!(
+            "arn:aws:logs:us-east-1:{MEMBER}:log-group:{group}:*"
+        ))
+        .cloud_watch_logs_role_arn(format!("arn:aws:iam::{MEMBER}:role/trail-to-logs"))
+        .send()
+        .await
+        .unwrap();
+    ct.start_logging().name("audit").send().await.unwrap();
+    let text = serde_json::to_string(&event)
+        .unwrap()
+        .replace("3c2b1a09-8f7e-4d6c-b5a4-93827160f553", "3c2b1a09-8f7e-4d6c-b5a4-93827160f554");
+    let mut event: Value = serde_json::from_str(&text).unwrap();
+    let id = on_member_control(&s, &mut event, "CloudWatch.3").await;
+    let resp = quell::runtime::handle(&TamperRestore::default(), &s.ctx, event)
+        .await
+        .expect("handled");
+    assert_eq!(
+        resp.reports[0].outcome.name(),
+        "UNCONFIRMED",
+        "{:?}",
+        resp.reports[0]
+    );
+    let (metric, _, pattern) = quell::cis::ALARMS[2];
+    let filters = logs
+        .describe_metric_filters()
+        .log_group_name(group)
+        .filter_name_prefix("quell-cis-")
+        .send()
+        .await
+        .unwrap();
+    let made: Vec<_> = filters
+        .metric_filters()
+        .iter()
+        .map(|f| {
+            let t = &f.metric_transformations()[0];
+            (
+                f.filter_name().unwrap_or_default().to_string(),
+                f.filter_pattern().unwrap_or_default().to_string(),
+                t.metric_name().to_string(),
+                t.metric_namespace().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        made,
+        vec![(
+            format!("quell-cis-{metric}Filter"),
+            pattern.to_string(),
+            metric.to_string(),
+            "CISBenchmark".to_string()
+        )]
+    );
+    assert_eq!(
+        alarm("quell-cis-ConsoleSigninWithoutMFA").await,
+        vec![(metric.to_string(), "CISBenchmark".to_string())]
+    );
+    let (workflow, _) = seed::workflow(&s.central, &id).await.unwrap();
+    assert_eq!(workflow, "NOTIFIED");
 }

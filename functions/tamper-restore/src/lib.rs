@@ -12,7 +12,7 @@
 //! | cloudwatch:DeleteAlarms | each of quell's CIS alarms (`quell-cis-<metric>`) the call deleted made again as org/trail.yaml defines it, verified with DescribeAlarms; the metric filter that feeds it read with DescribeMetricFilters |
 //! | logs:DeleteMetricFilter | a CIS metric filter (org/trail.yaml's `<metric>Filter`, by its name) made again on the same log group with the same name, the CIS pattern and metric, verified with DescribeMetricFilters; another filter on a trail's log group is escalated with the command |
 //! | logs:DeleteLogGroup (a trail's group, by its name) | the log group made again by its name, and on it a CIS metric filter (`quell-cis-<metric>Filter`, the CIS pattern) for each of quell's CIS alarms in the account and Region, verified with DescribeLogGroups and DescribeMetricFilters on that group; UNCONFIRMED, as the trail's delivery to it and the deleted group's retention and key are not in the call |
-//! | events:DisableRule (quell's forwarding rules, [`quell::member::FORWARD_RULES`], on the default bus) | the rule enabled again, verified with DescribeRule; quell-ForwardApiCalls itself forwards the DisableRule calls, so its own disabling reaches quell only where another path forwards it: the SCP is what keeps it on |
+//! | events:DisableRule (quell's forwarding rules, [`quell::member::FORWARD_RULES`], on the default bus) | the rule enabled again, verified with DescribeRule (with QUELL_OUTCOME_BUS_ARN set, and a rule the stacks make in that account and Region, put back whole as DeleteRule's is: deleted since, or emptied, it is made again); quell-ForwardApiCalls itself forwards the DisableRule calls, so its own disabling reaches quell only where another path forwards it: the SCP is what keeps it on |
 //! | securityhub:BatchDisableStandards | each standard the call disabled enabled again (BatchEnableStandards with the standard its subscription ARN names, the call's own request), verified with GetEnabledStandards: READY; PENDING or INCOMPLETE is UNCONFIRMED, DELETING retried; a disable AWS made itself (Security Hub's central configuration) is escalated, not fought |
 //! | securityhub:DisableImportFindingsForProduct (one of AWS's integrations, `product-subscription/aws/<name>`) | the import enabled again (EnableImportFindingsForProduct), verified with ListEnabledProductsForImport; a partner's product is escalated (its product ARN holds the vendor's account, which the call does not) |
 //! | config:DeleteDeliveryChannel, where the deployment names the organization's Config bucket (QUELL_CONFIG_BUCKET) | the channel made again by its name, delivering to that bucket, and every recorder the deletion left stopped started again, verified with DescribeDeliveryChannels and DescribeConfigurationRecorderStatus; without the setting, escalated with the command |
@@ -23,7 +23,7 @@
 //! | events:DeleteRule, events:RemoveTargets (quell's forwarding rules, by their exact names, on the default bus), where the deployment names the quell bus (QUELL_OUTCOME_BUS_ARN, always set by the template) | the rule put back as the member stacks make it in that account and Region ([`quell::member::forwarder`]): the rule made again where it is gone (its pattern and description, ENABLED), its one target `quell` to the quell bus (or, in the security account's other Regions, the account's default bus in the home Region) with the `quell-forward` role, and the rule enabled, verified with DescribeRule and ListTargetsByRule; another pattern, or targets the stack does not give it, are left and make it UNCONFIRMED; a name the stacks make not there (a findings rule in a member) is escalated. quell-ForwardApiCalls forwards these calls, so its own deletion reaches quell only where another path forwards it: the SCP is what keeps it |
 //! | GuardDuty.1, guardduty-enabled-centralized (posture) | as DeleteDetector / UpdateDetector: a detector made where there is none, a disabled one enabled |
 //! | Config.1 (posture) | every stopped recorder of the account's own started; where it has none, `default` made as a deleted one is (UNCONFIRMED), escalated with the command where there is no channel and no QUELL_CONFIG_BUCKET |
-//! | CloudWatch.1–14 (posture) | where a metric filter of the account and Region feeds the control's CIS metric, quell's alarm on it (`quell-cis-<metric>`) made if missing, verified with DescribeAlarms; UNCONFIRMED, as the control also asks for an SNS subscriber (quell's alarms reach the team through EventBridge) and a filter on a multi-Region trail's group; no filter at all (a member account under an organization trail) is escalated, and no alarm made |
+//! | CloudWatch.1–14 (posture) | where a metric filter of the account and Region feeds the control's CIS metric, quell's alarm on it (`quell-cis-<metric>`) made if missing, verified with DescribeAlarms; where the filter is missing and a multi-Region trail reading logging delivers to a log group of the account and Region, the CIS filter (`quell-cis-<metric>Filter`) put on that group first; UNCONFIRMED, as the control also asks for an SNS subscriber (quell's alarms reach the team through EventBridge) and a filter on a multi-Region trail's group; no filter at all (a member account under an organization trail) is escalated, and no alarm made |
 //! | EC2.6, vpc-flow-logs-enabled (posture), with QUELL_FLOW_LOG_BUCKET set | a flow log on the VPC to that bucket, verified with DescribeFlowLogs; a VPC tagged with the exemption tag is left as it is |
 //! | CloudTrail.2, CloudTrail.5, EC2.6 without QUELL_FLOW_LOG_BUCKET (posture) | escalated with the command: a KMS key, a log group and role, a flow log destination are the organization's to choose |
 //! | guardduty:DisassociateFromAdministratorAccount, guardduty:DisassociateFromMasterAccount | escalated (ManualActionRequired, NOTIFIED) with the exact command: the association is the administrator's to make again |
@@ -269,6 +269,9 @@ pub enum What {
     CisAlarm {
         control: String,
         metric: &'static str,
+        /// Where no filter fed the metric, the multi-Region trail logging to a log group of the
+        /// account and Region, and that group, on which plan put the CIS filter (for the note).
+        on: Cached<Option<(String, String)>>,
     },
     /// Nothing quell can put back by itself: the change and the command a person runs.
     Escalate {
@@ -966,6 +969,54 @@ impl TamperRestore {
         Ok(!out.metric_filters().is_empty())
     }
 
+    /// The first multi-Region trail that reads logging and delivers to a CloudWatch Logs group of
+    /// `account` in `region`, and that group's name (from the trail's CloudWatchLogsLogGroupArn,
+    /// `arn:<partition>:logs:<Region>:<account>:log-group:<name>:*`).
+    async fn trail_group(
+        &self,
+        c: &Clients,
+        account: &str,
+        region: &str,
+    ) -> Result<Option<(String, String)>, AwsError> {
+        let out = c
+            .cloudtrail
+            .describe_trails()
+            .send()
+            .await
+            .aws(|| "could not read the trails".to_string())?;
+        for trail in out.trail_list() {
+            if trail.is_multi_region_trail() != Some(true) {
+                continue;
+            }
+            let Some(arn) = trail.cloud_watch_logs_log_group_arn() else {
+                continue;
+            };
+            let parts: Vec<&str> = arn.splitn(7, ':').collect();
+            let ["arn", _, "logs", r, a, "log-group", rest] = parts[..] else {
+                continue;
+            };
+            let group = rest.strip_suffix(":*").unwrap_or(rest);
+            if r != region || a != account || !log_group_ok(group) {
+                continue;
+            }
+            let Some(name) = trail.trail_arn().or(trail.name()) else {
+                continue;
+            };
+            let status = c
+                .cloudtrail
+                .get_trail_status()
+                .name(name)
+                .send()
+                .await
+                .aws(|| format!("could not read the status of the trail {name}"))?;
+            if status.is_logging() == Some(true) {
+                let shown = trail.name().unwrap_or(name).to_string();
+                return Ok(Some((shown, group.to_string())));
+            }
+        }
+        Ok(None)
+    }
+
     /// A step making each of quell's CIS alarms `names` that DescribeAlarms does not list by its
     /// name, on its metric and in quell's namespace.
     async fn missing_alarms(&self, c: &Clients, names: &[String]) -> Result<Vec<Step>, AwsError> {
@@ -1290,7 +1341,11 @@ fn posture(f: &Finding, flow_log_bucket: Option<&str>) -> Result<Target, NotAppl
         .names()
         .find_map(|n| cloudwatch_control(n).map(|m| (n.to_string(), m)))
     {
-        What::CisAlarm { control, metric }
+        What::CisAlarm {
+            control,
+            metric,
+            on: Cached::default(),
+        }
     } else {
         return Err(NotApplicable(format!(
             "{} is not a sensor control tamper-restore answers",
@@ -1309,8 +1364,8 @@ impl Remediation for TamperRestore {
     const SPEC: Spec = Spec {
         id: "tamper-restore",
         summary: "Puts back the sensors a CloudTrail call turned off (GuardDuty detector and protection plans, Config recorder (stopped or deleted) and delivery channel, a deleted trail, deleted VPC flow logs, Security Hub, its standards and AWS integrations' imports, the account's IAM Access Analyzer analyzer, quell's CIS alarms and metric filters, a trail's log group, quell's forwarding rules) and escalates who did it; escalates with the exact command what it cannot put back. The same sensors' posture controls: GuardDuty.1, Config.1, CloudWatch.1-14, EC2.6 (with the organization's flow log bucket, else escalated), and CloudTrail.2/.5 escalated",
-        resolved: "guardduty:UpdateDetector: GetDetector reads ENABLED and every protection plan the call turned off ENABLED (one GetDetector does not report: UNCONFIRMED). guardduty:DeleteDetector, and GuardDuty.1 / guardduty-enabled-centralized when quell had to make a detector: a detector of the account reads ENABLED — UNCONFIRMED, as its association with the administrator is not checked from the member. config:StopConfigurationRecorder: DescribeConfigurationRecorderStatus reads recording. config:DeleteConfigurationRecorder: DescribeConfigurationRecorderStatus reads a recorder of the account's own (not a service-linked one) recording — UNCONFIRMED, as the deleted one's recording group, mode and role are not in the call. Config.1: every recorder of the account's own in the Region reads recording — UNCONFIRMED, as its role and recording group are not checked (where there was none, quell made default as it makes a deleted one again: UNCONFIRMED too). securityhub:DisableSecurityHub: DescribeHub answers — UNCONFIRMED, as the standards and integrations enabled before are not known. cloudwatch:DeleteAlarms: DescribeAlarms lists each quell-cis alarm the call deleted, on its metric and namespace, and DescribeMetricFilters a filter feeding each (none: UNCONFIRMED, naming the metrics). logs:DeleteMetricFilter of a CIS filter (named <metric>Filter): DescribeMetricFilters lists it again on its log group, by its name, with the CIS pattern, metric and namespace. logs:DeleteLogGroup of a trail's group (by its name): DescribeLogGroups lists it again and DescribeMetricFilters on it a filter with the CIS pattern, metric and namespace for each of quell's CIS alarms of the account and Region — UNCONFIRMED, as the trail's delivery to it, and the deleted group's retention and KMS key, are not in the call. events:DisableRule of one of quell's forwarding rules (by its exact name, on the default bus): DescribeRule reads it ENABLED. events:DeleteRule and events:RemoveTargets of one of quell's forwarding rules (by its exact name, on the default bus) with QUELL_OUTCOME_BUS_ARN set: DescribeRule reads it ENABLED with the pattern the member stacks give it, and ListTargetsByRule lists its target quell on the quell bus (in the security account's other Regions, the account's default bus in the home Region) with the quell-forward role — UNCONFIRMED where it reads another pattern or has targets the stack does not give it (left as they are); that quell-forward itself can still put events on the quell bus is not checked (no quell role may read or change it). securityhub:BatchDisableStandards: GetEnabledStandards reads each subscription the call named READY (PENDING or INCOMPLETE: UNCONFIRMED, with Security Hub's reason; DELETING: retried once Security Hub has finished disabling it). securityhub:DisableImportFindingsForProduct of one of AWS's integrations (product-subscription/aws/<name>): ListEnabledProductsForImport lists the subscription again. config:DeleteDeliveryChannel with QUELL_CONFIG_BUCKET set: DescribeDeliveryChannels lists a channel of the account and Region delivering to that bucket and DescribeConfigurationRecorderStatus reads every recorder of the account's (not a service-linked one) recording. cloudtrail:DeleteTrail with QUELL_TRAIL_BUCKET set, where no other multi-Region trail reading logging was left (a stopped one, or one whose status cannot be read, proves nothing): DescribeTrails lists a trail of the account by the deleted one's name, homed in the Region, multi-Region, delivering to that bucket, and GetTrailStatus reads it logging — UNCONFIRMED, as the deleted trail's KMS key, CloudWatch Logs delivery, event selectors, key prefix and tags are not in the call. ec2:DeleteFlowLogs with QUELL_FLOW_LOG_BUCKET set: DescribeFlowLogs lists an ACTIVE flow log of ALL or REJECT traffic, its delivery not FAILED, on every VPC the account owns in the Region that is not tagged with the exemption tag — UNCONFIRMED, as the call names only the deleted flow logs' ids (a subnet's or a network interface's flow log, and the deleted ones' traffic type, format and destination, are not checked). EC2.6 and vpc-flow-logs-enabled with QUELL_FLOW_LOG_BUCKET set: DescribeFlowLogs lists such a flow log on the VPC. access-analyzer:DeleteAnalyzer, where the account and Region had no external access analyzer left (ACCOUNT or ORGANIZATION): ListAnalyzers lists an analyzer by the deleted one's name, of an external access type, ACTIVE — UNCONFIRMED when quell made it (as ACCOUNT: the deleted one's type is not in the call) or it reads CREATING. CloudWatch.1-14: DescribeAlarms lists quell-cis-<metric> on the control's metric and namespace, where DescribeMetricFilters finds a filter feeding it — UNCONFIRMED, as the control also asks for an SNS subscriber on the alarm and a filter on a multi-Region trail's log group.",
-        untouched: "Config.1 where the account has no recorder of its own and no delivery channel, with QUELL_CONFIG_BUCKET not set, or a channel delivering elsewhere than that bucket, is escalated with the command, and so is a stopped recorder left with no channel and no bucket; a GuardDuty.1 finding makes a detector only where there is none, and enables a disabled one. CloudWatch.1-14 of an account other than the organization trail's (QUELL_ORG_TRAIL_ACCOUNT, when set) are OUT_OF_SCOPE: a member under an organization trail fails them by design; where no metric filter of the account and Region feeds the metric, the control is escalated and no alarm is made (it could never fire); quell's alarm gets no SNS action. CloudTrail.2 and CloudTrail.5 are escalated with the command (the KMS key, the log group and role are the organization's to choose), and so is EC2.6 where QUELL_FLOW_LOG_BUCKET is not set (the flow logs' destination is). Escalated, never changed (ManualActionRequired, NOTIFIED), with the exact command: GuardDuty disassociation, a deleted Config recorder where no delivery channel is left and QUELL_CONFIG_BUCKET is not set, a deleted delivery channel where QUELL_CONFIG_BUCKET is not set or the account has no recorder left, a partner's product import turned off (its product ARN holds the vendor's account, which the call does not), a deleted trail where QUELL_TRAIL_BUCKET is not set or another multi-Region trail (the account's own, or the organization's) reads logging (the deleted one was a second trail, whose settings the call does not hold), a deleted metric filter that is not a CIS one (by its name), deleted flow logs where QUELL_FLOW_LOG_BUCKET is not set, and a deleted quell forwarding rule or its removed targets where QUELL_OUTCOME_BUS_ARN is not set, or of a name the member stacks do not make in that account and Region (a findings rule in a member account; any rule in the security account's home Region). quell's forwarding rules are known by their exact names; another rule, or one of those names on another bus, is not applicable; quell-ForwardApiCalls disabled or deleted is answered only where another path forwards the call: the SCP keeps it. A forwarding rule put back is as the member stacks of this version make it: its pattern, description, ENABLED, and the one target quell with the quell-forward role (tamper-restore may pass that role to EventBridge alone, write only quell's forwarding rules by their names, and give them no target but the quell bus or the account's own default bus: its role's policy denies the rest); a rule that is still there keeps its pattern, and targets the stack does not give it are not removed (UNCONFIRMED, named in the note); the stack's tags on the rule are not put back. A delivery channel made again delivers to QUELL_CONFIG_BUCKET with Config's defaults: the deleted one's key prefix, KMS key, SNS topic and snapshot frequency are not in the call (AWS Config checks at PutDeliveryChannel that the bucket's policy lets it deliver); where a channel to that bucket is there already (by any name) none is made (Config keeps one per account and Region) and only the recorders are started, and one delivering elsewhere is escalated, the recorders left as they are. A trail made again is multi-Region, with log file validation, global service events and CloudTrail's default selectors (every management event), delivering to QUELL_TRAIL_BUCKET with no key prefix (CloudTrail checks at CreateTrail that the bucket's policy lets it write); a trail by that name back since, delivering elsewhere or single-Region, is escalated, not changed, and one made between quell's read and its CreateTrail (TrailAlreadyExists) is not started but read back; one back and stopped is started. A recorder made again has the deleted one's name, AWS Config's service-linked role (AWSServiceRoleForConfig: the one role quell's role may pass) and records every supported resource type but the global ones (IAM, which AWS advises recording in one Region only: the note says so); where that role was deleted too, PutConfigurationRecorder is refused (quell may not make it) and the failure is recorded; where a recorder of the account's own is there already (Config keeps one per Region) none is made and a stopped one is started; a channel made for it is named default and delivers to QUELL_CONFIG_BUCKET. A flow log quell makes is on the VPC, for every traffic type (ALL), in AWS's default format and aggregation, delivering to QUELL_FLOW_LOG_BUCKET; a VPC with an active flow log of ALL or REJECT traffic whose delivery has not failed, to any destination, is left as it is (one of accepted traffic only, or failing, does not count), a VPC shared in by another account is its owner's, and one tagged with the exemption tag gets none (EXEMPT for EC2.6; named in the note after a DeleteFlowLogs); after a DeleteFlowLogs every VPC of the account and Region left without one gets one, as EC2.6 asks, since the call does not say which VPC lost its own; making a flow log to S3 needs logs:CreateLogDelivery and logs:DeleteLogDelivery beside ec2:CreateFlowLogs, and a bucket of another account must let delivery.logs.amazonaws.com write (CreateFlowLogs reports it unsuccessful otherwise, and the failure is recorded). An analyzer made again is an account external access analyzer (type ACCOUNT) with the deleted one's name, without the deleted one's archive rules and tags (not in the call: findings its rules archived come back ACTIVE); the deleted analyzer's type is not in the call either, so a restore quell made is UNCONFIRMED, naming the command for another type; where the account still has an external access analyzer (or an ACCOUNT one in any state, which leaves no room for another) the deleted one was of another type (unused or internal access, a second organization analyzer) and is escalated with the command; the name back as a type that does not analyze external access, with no other that does, is escalated; an ORGANIZATION analyzer deleted from the delegated administrator account, with no other left there, is made again as an ACCOUNT one (its organization-wide view is the administrator's to make again: aws accessanalyzer create-analyzer --type ORGANIZATION); an analyzer of that name reading FAILED or DISABLED is escalated; making one needs the service-linked role AWSServiceRoleForAccessAnalyzer: where it was deleted too, CreateAnalyzer is refused (quell's role may not make it) and the failure is recorded with Access Analyzer's reason. A log group made again has no retention setting and no KMS key (the deleted group's are not in the call), and only the CIS filters of quell's own alarms are put on it. A call that failed (errorCode) is escalated as an attempt; a call through one of quell's roles that turns a sensor off (an undo, or someone holding the role) is escalated; this function's own restore coming back is OUT_OF_SCOPE, as are another team's alarms, rules, log groups and filters. Only the alarms named quell-cis-<metric> that org/trail.yaml defines are made again. A standard enabled again is as Security Hub enables it: the per-control settings it had (controls a person disabled in it) are not in the call and not checked; a standards subscription of another account or Region is not applicable; a standard or import that AWS itself turned off (userIdentity AWSService: Security Hub applying the delegated administrator's central configuration) is escalated, not turned back on. No undo: what was there before the call is the blind state, which quell does not put back. A detector tagged with the exemption tag (quell:exempt=true) is left as it is (EXEMPT, NOTIFIED with the reason); the other sensors are account settings, kept out with QUELL_DENY_ACCOUNTS. Default enforce.",
+        resolved: "guardduty:UpdateDetector: GetDetector reads ENABLED and every protection plan the call turned off ENABLED (one GetDetector does not report: UNCONFIRMED). guardduty:DeleteDetector, and GuardDuty.1 / guardduty-enabled-centralized when quell had to make a detector: a detector of the account reads ENABLED — UNCONFIRMED, as its association with the administrator is not checked from the member. config:StopConfigurationRecorder: DescribeConfigurationRecorderStatus reads recording. config:DeleteConfigurationRecorder: DescribeConfigurationRecorderStatus reads a recorder of the account's own (not a service-linked one) recording — UNCONFIRMED, as the deleted one's recording group, mode and role are not in the call. Config.1: every recorder of the account's own in the Region reads recording — UNCONFIRMED, as its role and recording group are not checked (where there was none, quell made default as it makes a deleted one again: UNCONFIRMED too). securityhub:DisableSecurityHub: DescribeHub answers — UNCONFIRMED, as the standards and integrations enabled before are not known. cloudwatch:DeleteAlarms: DescribeAlarms lists each quell-cis alarm the call deleted, on its metric and namespace, and DescribeMetricFilters a filter feeding each (none: UNCONFIRMED, naming the metrics). logs:DeleteMetricFilter of a CIS filter (named <metric>Filter): DescribeMetricFilters lists it again on its log group, by its name, with the CIS pattern, metric and namespace. logs:DeleteLogGroup of a trail's group (by its name): DescribeLogGroups lists it again and DescribeMetricFilters on it a filter with the CIS pattern, metric and namespace for each of quell's CIS alarms of the account and Region — UNCONFIRMED, as the trail's delivery to it, and the deleted group's retention and KMS key, are not in the call. events:DisableRule of one of quell's forwarding rules (by its exact name, on the default bus): DescribeRule reads it ENABLED (with QUELL_OUTCOME_BUS_ARN set and a rule the stacks make in that account and Region, read back whole as after DeleteRule below). events:DeleteRule and events:RemoveTargets of one of quell's forwarding rules (by its exact name, on the default bus) with QUELL_OUTCOME_BUS_ARN set: DescribeRule reads it ENABLED with the pattern the member stacks give it, and ListTargetsByRule lists its target quell on the quell bus (in the security account's other Regions, the account's default bus in the home Region) with the quell-forward role — UNCONFIRMED where it reads another pattern or has targets the stack does not give it (left as they are); that quell-forward itself can still put events on the quell bus is not checked (no quell role may read or change it). securityhub:BatchDisableStandards: GetEnabledStandards reads each subscription the call named READY (PENDING or INCOMPLETE: UNCONFIRMED, with Security Hub's reason; DELETING: retried once Security Hub has finished disabling it). securityhub:DisableImportFindingsForProduct of one of AWS's integrations (product-subscription/aws/<name>): ListEnabledProductsForImport lists the subscription again. config:DeleteDeliveryChannel with QUELL_CONFIG_BUCKET set: DescribeDeliveryChannels lists a channel of the account and Region delivering to that bucket and DescribeConfigurationRecorderStatus reads every recorder of the account's (not a service-linked one) recording. cloudtrail:DeleteTrail with QUELL_TRAIL_BUCKET set, where no other multi-Region trail reading logging was left (a stopped one, or one whose status cannot be read, proves nothing): DescribeTrails lists a trail of the account by the deleted one's name, homed in the Region, multi-Region, delivering to that bucket, and GetTrailStatus reads it logging — UNCONFIRMED, as the deleted trail's KMS key, CloudWatch Logs delivery, event selectors, key prefix and tags are not in the call. ec2:DeleteFlowLogs with QUELL_FLOW_LOG_BUCKET set: DescribeFlowLogs lists an ACTIVE flow log of ALL or REJECT traffic, its delivery not FAILED, on every VPC the account owns in the Region that is not tagged with the exemption tag — UNCONFIRMED, as the call names only the deleted flow logs' ids (a subnet's or a network interface's flow log, and the deleted ones' traffic type, format and destination, are not checked). EC2.6 and vpc-flow-logs-enabled with QUELL_FLOW_LOG_BUCKET set: DescribeFlowLogs lists such a flow log on the VPC. access-analyzer:DeleteAnalyzer, where the account and Region had no external access analyzer left (ACCOUNT or ORGANIZATION): ListAnalyzers lists an analyzer by the deleted one's name, of an external access type, ACTIVE — UNCONFIRMED when quell made it (as ACCOUNT: the deleted one's type is not in the call) or it reads CREATING. CloudWatch.1-14: DescribeAlarms lists quell-cis-<metric> on the control's metric and namespace, where DescribeMetricFilters finds a filter feeding it (where none did, quell put its CIS filter quell-cis-<metric>Filter on the log group of a multi-Region trail that reads logging (DescribeTrails, GetTrailStatus) and delivers to a group of the account and Region) — UNCONFIRMED, as the control also asks for an SNS subscriber on the alarm and a filter on a multi-Region trail's log group.",
+        untouched: "Config.1 where the account has no recorder of its own and no delivery channel, with QUELL_CONFIG_BUCKET not set, or a channel delivering elsewhere than that bucket, is escalated with the command, and so is a stopped recorder left with no channel and no bucket; a GuardDuty.1 finding makes a detector only where there is none, and enables a disabled one. CloudWatch.1-14 of an account other than the organization trail's (QUELL_ORG_TRAIL_ACCOUNT, when set) are OUT_OF_SCOPE: a member under an organization trail fails them by design; where no metric filter of the account and Region feeds the metric and no multi-Region trail logging there delivers to a log group of the account and Region, the control is escalated and no alarm is made (it could never fire); quell's alarm gets no SNS action. CloudTrail.2 and CloudTrail.5 are escalated with the command (the KMS key, the log group and role are the organization's to choose), and so is EC2.6 where QUELL_FLOW_LOG_BUCKET is not set (the flow logs' destination is). Escalated, never changed (ManualActionRequired, NOTIFIED), with the exact command: GuardDuty disassociation, a deleted Config recorder where no delivery channel is left and QUELL_CONFIG_BUCKET is not set, a deleted delivery channel where QUELL_CONFIG_BUCKET is not set or the account has no recorder left, a partner's product import turned off (its product ARN holds the vendor's account, which the call does not), a deleted trail where QUELL_TRAIL_BUCKET is not set or another multi-Region trail (the account's own, or the organization's) reads logging (the deleted one was a second trail, whose settings the call does not hold), a deleted metric filter that is not a CIS one (by its name), deleted flow logs where QUELL_FLOW_LOG_BUCKET is not set, and a deleted quell forwarding rule or its removed targets where QUELL_OUTCOME_BUS_ARN is not set, or of a name the member stacks do not make in that account and Region (a findings rule in a member account; any rule in the security account's home Region). quell's forwarding rules are known by their exact names; another rule, or one of those names on another bus, is not applicable; quell-ForwardApiCalls disabled or deleted is answered only where another path forwards the call: the SCP keeps it. A forwarding rule put back is as the member stacks of this version make it: its pattern, description, ENABLED, and the one target quell with the quell-forward role (tamper-restore may pass that role to EventBridge alone, write only quell's forwarding rules by their names, and give them no target but the quell bus or the account's own default bus: its role's policy denies the rest); a rule that is still there keeps its pattern, and targets the stack does not give it are not removed (UNCONFIRMED, named in the note); the stack's tags on the rule are not put back. A delivery channel made again delivers to QUELL_CONFIG_BUCKET with Config's defaults: the deleted one's key prefix, KMS key, SNS topic and snapshot frequency are not in the call (AWS Config checks at PutDeliveryChannel that the bucket's policy lets it deliver); where a channel to that bucket is there already (by any name) none is made (Config keeps one per account and Region) and only the recorders are started, and one delivering elsewhere is escalated, the recorders left as they are. A trail made again is multi-Region, with log file validation, global service events and CloudTrail's default selectors (every management event), delivering to QUELL_TRAIL_BUCKET with no key prefix (CloudTrail checks at CreateTrail that the bucket's policy lets it write); a trail by that name back since, delivering elsewhere or single-Region, is escalated, not changed, and one made between quell's read and its CreateTrail (TrailAlreadyExists) is not started but read back; one back and stopped is started. A recorder made again has the deleted one's name, AWS Config's service-linked role (AWSServiceRoleForConfig: the one role quell's role may pass) and records every supported resource type but the global ones (IAM, which AWS advises recording in one Region only: the note says so); where that role was deleted too, PutConfigurationRecorder is refused (quell may not make it) and the failure is recorded; where a recorder of the account's own is there already (Config keeps one per Region) none is made and a stopped one is started; a channel made for it is named default and delivers to QUELL_CONFIG_BUCKET. A flow log quell makes is on the VPC, for every traffic type (ALL), in AWS's default format and aggregation, delivering to QUELL_FLOW_LOG_BUCKET; a VPC with an active flow log of ALL or REJECT traffic whose delivery has not failed, to any destination, is left as it is (one of accepted traffic only, or failing, does not count), a VPC shared in by another account is its owner's, and one tagged with the exemption tag gets none (EXEMPT for EC2.6; named in the note after a DeleteFlowLogs); after a DeleteFlowLogs every VPC of the account and Region left without one gets one, as EC2.6 asks, since the call does not say which VPC lost its own; making a flow log to S3 needs logs:CreateLogDelivery and logs:DeleteLogDelivery beside ec2:CreateFlowLogs, and a bucket of another account must let delivery.logs.amazonaws.com write (CreateFlowLogs reports it unsuccessful otherwise, and the failure is recorded). An analyzer made again is an account external access analyzer (type ACCOUNT) with the deleted one's name, without the deleted one's archive rules and tags (not in the call: findings its rules archived come back ACTIVE); the deleted analyzer's type is not in the call either, so a restore quell made is UNCONFIRMED, naming the command for another type; where the account still has an external access analyzer (or an ACCOUNT one in any state, which leaves no room for another) the deleted one was of another type (unused or internal access, a second organization analyzer) and is escalated with the command; the name back as a type that does not analyze external access, with no other that does, is escalated; an ORGANIZATION analyzer deleted from the delegated administrator account, with no other left there, is made again as an ACCOUNT one (its organization-wide view is the administrator's to make again: aws accessanalyzer create-analyzer --type ORGANIZATION); an analyzer of that name reading FAILED or DISABLED is escalated; making one needs the service-linked role AWSServiceRoleForAccessAnalyzer: where it was deleted too, CreateAnalyzer is refused (quell's role may not make it) and the failure is recorded with Access Analyzer's reason. A log group made again has no retention setting and no KMS key (the deleted group's are not in the call), and only the CIS filters of quell's own alarms are put on it. A call that failed (errorCode) is escalated as an attempt; a call through one of quell's roles that turns a sensor off (an undo, or someone holding the role) is escalated; this function's own restore coming back is OUT_OF_SCOPE, as are another team's alarms, rules, log groups and filters. Only the alarms named quell-cis-<metric> that org/trail.yaml defines are made again. A standard enabled again is as Security Hub enables it: the per-control settings it had (controls a person disabled in it) are not in the call and not checked; a standards subscription of another account or Region is not applicable; a standard or import that AWS itself turned off (userIdentity AWSService: Security Hub applying the delegated administrator's central configuration) is escalated, not turned back on. No undo: what was there before the call is the blind state, which quell does not put back. A detector tagged with the exemption tag (quell:exempt=true) is left as it is (EXEMPT, NOTIFIED with the reason); the other sensors are account settings, kept out with QUELL_DENY_ACCOUNTS. Default enforce.",
         triggers: Triggers {
             cloudtrail_events: CALLS,
             securityhub_controls: &[
@@ -1804,14 +1859,22 @@ impl Remediation for TamperRestore {
                         )))
                     }
                 };
+                let stack = self
+                    .quell_bus
+                    .as_deref()
+                    .map(|b| quell::member::forwarder(&name, &f.account, &f.region, b));
                 if f.kind == "events:DisableRule" {
-                    What::Rule { name, bus }
+                    // Enabled again; and where the stacks make it here, put back whole (a rule
+                    // deleted since, or emptied of its target, as the stack makes it).
+                    match stack {
+                        Some(Ok(rule)) => What::Forwarder {
+                            rule,
+                            differs: Cached::default(),
+                        },
+                        _ => What::Rule { name, bus },
+                    }
                 } else {
-                    match self
-                        .quell_bus
-                        .as_deref()
-                        .map(|b| quell::member::forwarder(&name, &f.account, &f.region, b))
-                    {
+                    match stack {
                         Some(Ok(rule)) => What::Forwarder {
                             rule,
                             differs: Cached::default(),
@@ -1895,7 +1958,9 @@ impl Remediation for TamperRestore {
             What::DeliveryChannel { name, bucket, .. } => {
                 format!("the AWS Config delivery channel {name} (to s3://{bucket})")
             }
-            What::CisAlarm { control, metric } => format!(
+            What::CisAlarm {
+                control, metric, ..
+            } => format!(
                 "{control}: quell's CIS alarm {}{metric} and the filter feeding it",
                 quell::cis::ALARM_PREFIX
             ),
@@ -2702,24 +2767,43 @@ impl Remediation for TamperRestore {
                 differs.set(other);
                 Ok(steps)
             }
-            What::CisAlarm { control, metric } => {
-                if !self.fed(c, metric).await? {
-                    // No trail's group here with quell's filters: an alarm made here could never
-                    // fire, so none is made.
+            What::CisAlarm {
+                control,
+                metric,
+                on,
+            } => {
+                let alarm = format!("{}{metric}", quell::cis::ALARM_PREFIX);
+                if self.fed(c, metric).await? {
+                    return self.missing_alarms(c, &[alarm]).await;
+                }
+                // No filter feeds the metric: where a multi-Region trail logging here delivers to
+                // a log group of this account and Region, the CIS filter goes on that group, as
+                // org/trail.yaml puts it, and the alarm beside it.
+                let Some((trail, group)) = self.trail_group(c, &t.account, &t.region).await? else {
+                    // No trail's group here: an alarm made here could never fire, so none is made.
                     return Err(AwsError::other(
                         "escalated",
                         "ManualActionRequired",
                         format!(
-                            "{control}: no metric filter of account {a} in {r} feeds {metric} in {ns}, so quell makes no alarm that could never fire. The organization trail's log group, with org/trail.yaml's CIS filters and alarms, is in the account and Region that hold the trail: a member account fails CloudWatch.1-14 by design of an organization trail, and AWS suggests disabling them there; a person runs, where the trail's group is in this account and Region: aws cloudformation deploy --region {r} --template-file org/trail.yaml --stack-name quell-trail --parameter-overrides CloudTrailLogGroupName=<LOG_GROUP> AlarmNamespace={ns} …",
+                            "{control}: no metric filter of account {a} in {r} feeds {metric} in {ns}, and no multi-Region trail logging here delivers to a log group of this account and Region, so quell makes no alarm that could never fire. The organization trail's log group, with org/trail.yaml's CIS filters and alarms, is in the account and Region that hold the trail: a member account fails CloudWatch.1-14 by design of an organization trail, and AWS suggests disabling them there; a person runs, where the trail's group is in this account and Region: aws cloudformation deploy --region {r} --template-file org/trail.yaml --stack-name quell-trail --parameter-overrides CloudTrailLogGroupName=<LOG_GROUP> AlarmNamespace={ns} …",
                             a = t.account,
                             r = t.region,
                             ns = self.namespace
                         ),
                         false,
                     ));
-                }
-                self.missing_alarms(c, &[format!("{}{metric}", quell::cis::ALARM_PREFIX)])
-                    .await
+                };
+                let mut steps = vec![Step::new(
+                    PUT_FILTER,
+                    format!(
+                        "metric={metric} filter={} group={group} namespace={}",
+                        cis_filter_name(metric),
+                        self.namespace
+                    ),
+                )];
+                on.set(Some((trail, group)));
+                steps.extend(self.missing_alarms(c, &[alarm]).await?);
+                Ok(steps)
             }
             What::Alarms(names, unfed) => {
                 // The metrics no filter of this account and Region feeds: an alarm on one of
@@ -2796,10 +2880,21 @@ impl Remediation for TamperRestore {
                 }
                 Some(said)
             }
-            What::CisAlarm { control, .. } => Some(format!(
-                "{control} also asks that the alarm notify an SNS topic with a subscriber, and that its filter be on a multi-Region trail's log group: quell's CIS alarms reach the team through EventBridge and quell's channel, not SNS, and the filter's group is not checked to be the trail's, so Security Hub may keep {control} FAILED (to satisfy it: aws cloudwatch put-metric-alarm --region {} … --alarm-actions <SNS_TOPIC_ARN>, or update org/trail.yaml with the topic)",
-                t.region
-            )),
+            What::CisAlarm { control, on, .. } => {
+                let mut said = format!(
+                    "{control} also asks that the alarm notify an SNS topic with a subscriber, and that its filter be on a multi-Region trail's log group: quell's CIS alarms reach the team through EventBridge and quell's channel, not SNS, so Security Hub may keep {control} FAILED (to satisfy it: aws cloudwatch put-metric-alarm --region {} … --alarm-actions <SNS_TOPIC_ARN>, or update org/trail.yaml with the topic)",
+                    t.region
+                );
+                match on.get().flatten() {
+                    Some((trail, group)) => said.push_str(&format!(
+                        ". quell put its CIS filter on {group}, the log group of the multi-Region trail {trail} (read logging): when org/trail.yaml is deployed there and makes its own, delete quell's, or each match counts twice"
+                    )),
+                    None => said.push_str(
+                        ". The filter that feeds it is not checked to be on a multi-Region trail's group",
+                    ),
+                }
+                Some(said)
+            }
             What::Analyzer {
                 name,
                 not_active,
@@ -3257,6 +3352,25 @@ impl Remediation for TamperRestore {
                 Ok(())
             }
             What::Alarms(..) | What::CisAlarm { .. } => {
+                for s in steps.iter().filter(|s| s.action == PUT_FILTER) {
+                    // The CIS filter on the trail's group (CisAlarm, where none fed the metric).
+                    let field = |k: &str| {
+                        s.detail
+                            .split(' ')
+                            .find_map(|w| w.strip_prefix(k))
+                            .unwrap_or_default()
+                    };
+                    let (metric, group) = (field("metric="), field("group="));
+                    let Some((metric, _, pattern)) = quell::cis::ALARMS
+                        .iter()
+                        .copied()
+                        .find(|(m, _, _)| *m == metric)
+                    else {
+                        continue;
+                    };
+                    self.put_filter(c, group, &cis_filter_name(metric), metric, pattern)
+                        .await?;
+                }
                 for s in steps {
                     let Some(name) = s
                         .detail

@@ -1390,18 +1390,148 @@ async fn a_cloudwatch_control_makes_quells_alarm_where_a_filter_feeds_it_and_say
     assert!(out.note("tamper-restore", "x").contains("SNS"));
     assert_eq!((read.num_calls(), put.num_calls()), (2, 1));
 
-    // No filter feeds the metric here (a member under an organization trail): escalated, and no
-    // alarm that could never fire.
+    // No filter feeds the metric here, and no multi-Region trail delivers to a group here (a
+    // member under an organization trail; a trail whose group is another Region's, or a
+    // single-Region one): escalated, and no alarm that could never fire.
     let unfed = mock!(aws_sdk_cloudwatchlogs::Client::describe_metric_filters)
         .then_output(|| DescribeMetricFiltersOutput::builder().build());
+    let elsewhere = mock!(aws_sdk_cloudtrail::Client::describe_trails).then_output(|| {
+        with_groups(&[
+            (
+                "org",
+                true,
+                "arn:aws:logs:eu-west-1:111111111111:log-group:org-trail:*",
+            ),
+            (
+                "local",
+                false,
+                "arn:aws:logs:us-east-1:111111111111:log-group:local:*",
+            ),
+        ])
+    });
     c.logs = mock_client!(aws_sdk_cloudwatchlogs, [&unfed]);
     c.cloudwatch = idle_cloudwatch();
+    c.cloudtrail = mock_client!(aws_sdk_cloudtrail, [&elsewhere]);
     let out = execute(&r, &c, &t, Mode::Enforce, "quell:exempt").await;
     let Outcome::Failed { code, error, .. } = &out else {
         panic!("{out:?}")
     };
     assert_eq!(code.as_deref(), Some("ManualActionRequired"), "{error}");
     assert!(error.contains("org/trail.yaml"), "{error}");
+}
+
+/// Trails of account 111111111111 homed in us-east-1: (name, multi-Region, log group ARN).
+fn with_groups(
+    list: &[(&str, bool, &str)],
+) -> aws_sdk_cloudtrail::operation::describe_trails::DescribeTrailsOutput {
+    aws_sdk_cloudtrail::operation::describe_trails::DescribeTrailsOutput::builder()
+        .set_trail_list(Some(
+            list.iter()
+                .map(|(n, multi, group)| {
+                    aws_sdk_cloudtrail::types::Trail::builder()
+                        .name(*n)
+                        .trail_arn(format!(
+                            "arn:aws:cloudtrail:us-east-1:111111111111:trail/{n}"
+                        ))
+                        .is_multi_region_trail(*multi)
+                        .cloud_watch_logs_log_group_arn(*group)
+                        .build()
+                })
+                .collect(),
+        ))
+        .build()
+}
+
+/// CloudWatch.x with the filter missing, where a multi-Region trail logging here delivers to a
+/// group of the account and Region: the CIS filter goes on that group, then the alarm, and both
+/// are read back; a stopped trail's group is not used.
+#[tokio::test]
+async fn a_cloudwatch_control_without_its_filter_puts_it_on_the_trails_group_then_the_alarm() {
+    use aws_sdk_cloudtrail::operation::get_trail_status::GetTrailStatusOutput;
+    use aws_sdk_cloudwatch::operation::describe_alarms::DescribeAlarmsOutput;
+    use aws_sdk_cloudwatch::operation::put_metric_alarm::PutMetricAlarmOutput;
+    use aws_sdk_cloudwatch::types::MetricAlarm;
+    use aws_sdk_cloudwatchlogs::operation::put_metric_filter::PutMetricFilterOutput;
+    let r = TamperRestore::default();
+    let t = r.target(&control("CloudWatch.4", account())).unwrap();
+    let fed = mock!(aws_sdk_cloudwatchlogs::Client::describe_metric_filters)
+        .match_requests(|q| q.metric_name() == Some("IAMPolicyChanges"))
+        .sequence()
+        .output(|| DescribeMetricFiltersOutput::builder().build())
+        .output(|| {
+            filters(
+                "quell-cis-IAMPolicyChangesFilter",
+                quell::cis::ALARMS[3].2,
+                "IAMPolicyChanges",
+            )
+        })
+        .build();
+    let put_filter = mock!(aws_sdk_cloudwatchlogs::Client::put_metric_filter)
+        .match_requests(|q| {
+            q.log_group_name() == Some("aws-cloudtrail-logs-audit")
+                && q.filter_name() == Some("quell-cis-IAMPolicyChangesFilter")
+                && q.filter_pattern() == Some(quell::cis::ALARMS[3].2)
+                && q.metric_transformations().first().is_some_and(|m| {
+                    m.metric_name() == "IAMPolicyChanges" && m.metric_namespace() == "CISBenchmark"
+                })
+        })
+        .then_output(|| PutMetricFilterOutput::builder().build());
+    let describe = mock!(aws_sdk_cloudtrail::Client::describe_trails).then_output(|| {
+        with_groups(&[
+            (
+                "stopped",
+                true,
+                "arn:aws:logs:us-east-1:111111111111:log-group:stopped-group:*",
+            ),
+            (
+                "audit",
+                true,
+                "arn:aws:logs:us-east-1:111111111111:log-group:aws-cloudtrail-logs-audit:*",
+            ),
+        ])
+    });
+    let status = mock!(aws_sdk_cloudtrail::Client::get_trail_status)
+        .sequence()
+        .output(|| GetTrailStatusOutput::builder().is_logging(false).build())
+        .output(|| GetTrailStatusOutput::builder().is_logging(true).build())
+        .build();
+    let read = mock!(aws_sdk_cloudwatch::Client::describe_alarms)
+        .sequence()
+        .output(|| DescribeAlarmsOutput::builder().build())
+        .output(|| {
+            DescribeAlarmsOutput::builder()
+                .metric_alarms(
+                    MetricAlarm::builder()
+                        .alarm_name("quell-cis-IAMPolicyChanges")
+                        .metric_name("IAMPolicyChanges")
+                        .namespace("CISBenchmark")
+                        .build(),
+                )
+                .build()
+        })
+        .build();
+    let put = mock!(aws_sdk_cloudwatch::Client::put_metric_alarm)
+        .then_output(|| PutMetricAlarmOutput::builder().build());
+    let mut c = clients(idle_guardduty());
+    c.logs = mock_client!(
+        aws_sdk_cloudwatchlogs,
+        RuleMode::MatchAny,
+        [&fed, &put_filter]
+    );
+    c.cloudtrail = mock_client!(aws_sdk_cloudtrail, RuleMode::MatchAny, [&describe, &status]);
+    c.cloudwatch = cloudwatch_with_rules(&[&read, &put]);
+    let out = execute(&r, &c, &t, Mode::Enforce, "quell:exempt").await;
+    let Outcome::Unconfirmed { unchecked, .. } = &out else {
+        panic!("{out:?}")
+    };
+    assert!(
+        unchecked.contains("SNS") && unchecked.contains("aws-cloudtrail-logs-audit"),
+        "{unchecked}"
+    );
+    assert_eq!(
+        (put_filter.num_calls(), put.num_calls(), status.num_calls()),
+        (1, 1, 2)
+    );
 }
 
 #[tokio::test]
