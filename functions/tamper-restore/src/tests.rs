@@ -2257,6 +2257,26 @@ async fn a_trail_back_and_stopped_is_started_and_one_made_meanwhile_is_read_back
     // Not started blind: the read-back found it logging.
     assert_eq!(start.num_calls(), 0);
 
+    // Back and logging, but CloudTrail cannot deliver to the bucket: said, not RESOLVED.
+    let t2 = r.target(&trail_deleted("audit")).unwrap();
+    let back = mock!(aws_sdk_cloudtrail::Client::describe_trails).then_output(audit_back);
+    let failing = mock!(aws_sdk_cloudtrail::Client::get_trail_status).then_output(|| {
+        GetTrailStatusOutput::builder()
+            .is_logging(true)
+            .latest_delivery_error("AccessDenied")
+            .build()
+    });
+    let mut c2 = clients(idle_guardduty());
+    c2.cloudtrail = mock_client!(aws_sdk_cloudtrail, RuleMode::MatchAny, [&back, &failing]);
+    let out = execute(&r, &c2, &t2, Mode::Enforce, "quell:exempt").await;
+    let Outcome::Unconfirmed { unchecked, .. } = &out else {
+        panic!("{out:?}")
+    };
+    assert!(
+        unchecked.contains("delivery") && unchecked.contains("AccessDenied"),
+        "{unchecked}"
+    );
+
     // Made meanwhile to another bucket: not started, escalated by the read-back.
     let describe = mock!(aws_sdk_cloudtrail::Client::describe_trails)
         .sequence()
