@@ -42,6 +42,8 @@ pub fn member_policies(specs: &[Spec]) -> Value {
 
 /// JSON as YAML flow text: strings with `${AWS::…}` or a template parameter become `!Sub`.
 pub fn yaml_flow(v: &Value) -> String {
+    // The forwarding rules' one target in this account (member/roles.yaml's IsSecurityAccount).
+    let target = r#"!If [IsSecurityAccount, !Sub ["arn:${AWS::Partition}:events:${Home}:${AWS::AccountId}:event-bus/default", {Home: !Select [3, !Split [":", !Ref CentralEventBusArn]]}], !Ref CentralEventBusArn]"#;
     let text = quell::routing::canonical(v);
     let mut out = String::with_capacity(text.len());
     let mut rest = text.as_str();
@@ -55,7 +57,7 @@ pub fn yaml_flow(v: &Value) -> String {
         rest = &rest[at + len + 2..];
     }
     out.push_str(rest);
-    out
+    out.replace(&format!("\"{}\"", quell::privilege::FORWARD_TARGET), target)
 }
 
 /// A remediation whose mistakes cost most starts in dry-run; the rest enforce.

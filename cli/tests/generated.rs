@@ -321,15 +321,22 @@ fn each_member_role_holds_exactly_its_specs_actions_and_never_quells_own_roles()
         if writes {
             let only = statements.iter().find(|st| st["Sid"] == "PutBackOnlyQuellsForwardingRules").unwrap();
             assert_eq!(only["Effect"], "Deny");
-            assert_eq!(only["NotResource"].as_array().unwrap().len(), quell::member::FORWARD_RULES.len());
+            assert_eq!(
+                only["NotResource"].as_array().unwrap().len(),
+                quell::member::regional_forward_rules().count()
+            );
             let to = statements.iter().find(|st| st["Sid"] == "ForwardOnlyToQuell").unwrap();
             assert_eq!(
-                to["Condition"]["ForAnyValue:ArnNotLike"]["events:TargetArn"],
-                serde_json::json!([
-                    "arn:${AWS::Partition}:events:*:${SecurityAccountId}:event-bus/quell",
-                    "arn:${AWS::Partition}:events:*:${AWS::AccountId}:event-bus/default"
-                ])
+                to["Condition"]["ForAnyValue:ArnNotEquals"]["events:TargetArn"],
+                serde_json::json!([quell::privilege::FORWARD_TARGET])
             );
+            let some = statements.iter().find(|st| st["Sid"] == "ForwardOnlyWithATarget").unwrap();
+            assert_eq!(some["Condition"]["Null"]["events:TargetArn"], "true");
+            // In the template: the quell bus in a member, the home default bus in the security
+            // account.
+            let yaml = template::yaml_flow(&policy);
+            assert!(!yaml.contains("QuellForwardTarget"));
+            assert!(yaml.contains("!If [IsSecurityAccount, !Sub [\"arn:${AWS::Partition}:events:${Home}:${AWS::AccountId}:event-bus/default\", {Home: !Select [3, !Split [\":\", !Ref CentralEventBusArn]]}], !Ref CentralEventBusArn]"));
         }
     }
 }
@@ -372,6 +379,35 @@ fn the_forwarding_rules_put_back_are_the_templates() {
         }
     }
     assert_eq!(seen, quell::member::FORWARD_RULES.len());
+    // Where member/regional.yaml makes each rule is where tamper-restore puts it back, towards the
+    // target it gives it; org/trail.yaml's is put back nowhere (no quell role is where it is made).
+    let text = std::fs::read_to_string(root().join("member/regional.yaml")).unwrap();
+    let mut placed = Vec::new();
+    let mut condition = None;
+    for line in text.lines().map(str::trim) {
+        if let Some(c) = line.strip_prefix("Condition: ") {
+            condition = Some(c.to_string());
+        } else if let Some(n) = line.strip_prefix("Name: quell-Forward") {
+            placed.push((format!("quell-Forward{n}"), condition.take().unwrap()));
+        }
+    }
+    let names: BTreeSet<&str> = placed.iter().map(|(n, _)| n.as_str()).collect();
+    let regional: BTreeSet<&str> = quell::member::regional_forward_rules().collect();
+    assert_eq!(names, regional);
+    let bus = "arn:aws:events:us-east-1:999999999999:event-bus/quell";
+    let home_default = "arn:aws:events:us-east-1:999999999999:event-bus/default";
+    for (name, condition) in &placed {
+        let member = quell::member::forwarder(name, "111111111111", "eu-west-1", bus);
+        assert_eq!(member.is_ok(), condition == "ForwardsOwnEvents", "{name} ({condition})");
+        if let Ok(f) = member {
+            assert_eq!(f.target_arn, bus);
+            assert_eq!(f.role_arn, "arn:aws:iam::111111111111:role/quell-forward");
+        }
+        let security = quell::member::forwarder(name, "999999999999", "eu-west-1", bus).unwrap();
+        assert_eq!(security.target_arn, home_default, "{name}");
+        assert!(quell::member::forwarder(name, "999999999999", "us-east-1", bus).is_err());
+    }
+    assert!(quell::member::forwarder(quell::member::TRAIL_FORWARD_RULE, "111111111111", "eu-west-1", bus).is_err());
 }
 
 /// Which functions each sample event is meant for. An event no remediation handles yet is

@@ -40,6 +40,19 @@ pub const FORWARD_RULES: &[&str] = &[
     "quell-ForwardTrailAlarms",
 ];
 
+/// org/trail.yaml's forwarding rule, made only where the member stacks (and so quell's roles) are
+/// not: the one of [`FORWARD_RULES`] tamper-restore never puts back.
+pub const TRAIL_FORWARD_RULE: &str = "quell-ForwardTrailAlarms";
+
+/// member/regional.yaml's forwarding rules, the ones tamper-restore may put back (a test holds
+/// them equal to the template's): every one of [`FORWARD_RULES`] but [`TRAIL_FORWARD_RULE`].
+pub fn regional_forward_rules() -> impl Iterator<Item = &'static str> {
+    FORWARD_RULES
+        .iter()
+        .copied()
+        .filter(|r| *r != TRAIL_FORWARD_RULE)
+}
+
 /// The role quell's forwarding rules deliver with (member/roles.yaml's, and org/trail.yaml's in
 /// the trail's account): the central bus admits only it.
 pub const FORWARD_ROLE: &str = "quell-forward";
@@ -126,11 +139,12 @@ pub fn forward_pattern(name: &str) -> Option<(&'static str, serde_json::Value)> 
     })
 }
 
-/// The forwarding rule `name` as the stacks make it in `account` and `region`, given the quell bus
-/// (`arn:<partition>:events:<home Region>:<security account>:event-bus/<name>`), or why the
-/// stacks make no rule of that name there: a member's own events (Config, alarms, API calls) and
-/// the trail account's alarms go to the quell bus; the security account's other Regions forward
-/// its findings and events to its default bus in the home Region; its home Region has none.
+/// The forwarding rule `name` as member/regional.yaml makes it in `account` and `region`, given the
+/// quell bus (`arn:<partition>:events:<home Region>:<security account>:event-bus/<name>`), or why
+/// that stack makes no rule of that name there: a member's own events (Config, alarms, API calls)
+/// go to the quell bus; the security account's other Regions forward its findings and events to
+/// its default bus in the home Region; its home Region has none. org/trail.yaml's
+/// quell-ForwardTrailAlarms is made only where the member stacks are not, so never here.
 pub fn forwarder(name: &str, account: &str, region: &str, bus: &str) -> Result<Forwarder, String> {
     let (what, pattern) = forward_pattern(name)
         .ok_or_else(|| format!("{name} is not one of quell's forwarding rules"))?;
@@ -151,12 +165,17 @@ pub fn forwarder(name: &str, account: &str, region: &str, bus: &str) -> Result<F
             "the quell bus `{bus}` is not an event bus ARN (arn:<partition>:events:<Region>:<account>:event-bus/<name>)"
         ));
     }
+    let Some(name) = regional_forward_rules().find(|r| *r == name) else {
+        return Err(format!(
+            "org/trail.yaml makes {name} only in an account without the member stacks, where no quell role is"
+        ));
+    };
     let own = matches!(
         name,
         "quell-ForwardConfig" | "quell-ForwardAlarms" | "quell-ForwardApiCalls"
     );
     let target_arn = if account != security {
-        if !own && name != "quell-ForwardTrailAlarms" {
+        if !own {
             return Err(format!(
                 "the member stacks make {name} only in the security account {security}, not in {account}"
             ));
@@ -166,17 +185,11 @@ pub fn forwarder(name: &str, account: &str, region: &str, bus: &str) -> Result<F
         return Err(format!(
             "the member stacks make no forwarding rule in the security account's home Region {home}, where the central stack watches the default bus"
         ));
-    } else if name == "quell-ForwardTrailAlarms" {
-        bus.to_string()
     } else {
         format!("arn:{partition}:events:{home}:{account}:event-bus/default")
     };
     Ok(Forwarder {
-        name: FORWARD_RULES
-            .iter()
-            .copied()
-            .find(|r| *r == name)
-            .ok_or_else(|| format!("{name} is not one of quell's forwarding rules"))?,
+        name,
         description: format!("quell: forwards {what} to quell's home Region"),
         pattern,
         target_arn,

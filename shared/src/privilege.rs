@@ -95,17 +95,22 @@ fn allows(sid: &str, actions: BTreeSet<&str>) -> Vec<Value> {
     v
 }
 
+/// The one target a forwarding rule has in the account the policy is in force in: the quell bus
+/// in a member account, the account's own default bus in quell's home Region in the security
+/// account. member/roles.yaml writes it as an `!If [IsSecurityAccount, …]` of the two
+/// ([`rendered`] fills it in for the tests' emulator); `quell policy` shows this placeholder.
+pub const FORWARD_TARGET: &str = "${QuellForwardTarget}";
+
 /// The guard of a role that puts quell's forwarding rules back (holds [`FORWARDER_WRITES`]): the
-/// same, but PutRule and PutTargets only on quell's forwarding rules by their names, and a target
-/// only on the quell bus or the account's own default bus (its home Region's, where the security
-/// account's other Regions forward), as the member stacks make them.
+/// same, but PutRule and PutTargets on member/regional.yaml's forwarding rules by their names, and
+/// no target but [`FORWARD_TARGET`], as that stack makes them. What IAM cannot hold it to (a rule's
+/// pattern and state: no condition key names them) the SCP does, where it is attached.
 fn forwarder_guard() -> Vec<Value> {
     let mut guard = guard_statement();
     if let Some(actions) = guard["Action"].as_array_mut() {
         actions.retain(|a| !FORWARDER_WRITES.iter().any(|w| a == w));
     }
-    let rules: Vec<String> = crate::member::FORWARD_RULES
-        .iter()
+    let rules: Vec<String> = crate::member::regional_forward_rules()
         .map(|r| format!("arn:${{AWS::Partition}}:events:*:${{AWS::AccountId}}:rule/{r}"))
         .collect();
     vec![
@@ -116,15 +121,20 @@ fn forwarder_guard() -> Vec<Value> {
             "Action": FORWARDER_WRITES,
             "NotResource": rules
         }),
+        // Every target's ARN must be the stack's; a request without one names no target.
         json!({
             "Sid": "ForwardOnlyToQuell",
             "Effect": "Deny",
             "Action": ["events:PutTargets"],
             "Resource": "*",
-            "Condition": {"ForAnyValue:ArnNotLike": {"events:TargetArn": [
-                format!("arn:${{AWS::Partition}}:events:*:${{SecurityAccountId}}:event-bus/{QUELL_BUS_NAME}"),
-                "arn:${AWS::Partition}:events:*:${AWS::AccountId}:event-bus/default"
-            ]}}
+            "Condition": {"ForAnyValue:ArnNotEquals": {"events:TargetArn": [FORWARD_TARGET]}}
+        }),
+        json!({
+            "Sid": "ForwardOnlyWithATarget",
+            "Effect": "Deny",
+            "Action": ["events:PutTargets"],
+            "Resource": "*",
+            "Condition": {"Null": {"events:TargetArn": "true"}}
         }),
     ]
 }
@@ -193,11 +203,25 @@ pub fn trail_reader_policy() -> Value {
     })
 }
 
-/// A policy as it is in force in `account`, whose quell runs in `security`: the template's
-/// `${AWS::Partition}`, `${AWS::AccountId}` and `${SecurityAccountId}` filled in.
-pub fn rendered(policy: &Value, partition: &str, account: &str, security: &str) -> String {
+/// A policy as it is in force in `account`, whose quell runs in `security` with its bus in `home`
+/// (`arn:<partition>:events:<home>:<security>:event-bus/quell`): the template's
+/// `${AWS::Partition}`, `${AWS::AccountId}`, `${SecurityAccountId}` and [`FORWARD_TARGET`] filled
+/// in, as member/roles.yaml's are.
+pub fn rendered(
+    policy: &Value,
+    partition: &str,
+    account: &str,
+    security: &str,
+    home: &str,
+) -> String {
+    let target = if account == security {
+        format!("arn:{partition}:events:{home}:{account}:event-bus/default")
+    } else {
+        format!("arn:{partition}:events:{home}:{security}:event-bus/{QUELL_BUS_NAME}")
+    };
     policy
         .to_string()
+        .replace(FORWARD_TARGET, &target)
         .replace("${AWS::Partition}", partition)
         .replace("${AWS::AccountId}", account)
         .replace("${SecurityAccountId}", security)

@@ -2297,6 +2297,7 @@ class CallLog:
                         return _json_response(start_response, "400 Bad Request", {"__type": "AccessDeniedException", "message": denied}, "AccessDeniedException")
                 # events:TargetArn is in the context while moto authorizes the call itself.
                 _CONTEXT.values = {"events:TargetArn": arns}
+                _REQUEST.entry = entry
                 try:
                     return list(self.app(environ, start_response))
                 finally:
@@ -2354,23 +2355,33 @@ def _arn_like(pattern, value):
 _OPERATORS = {
     "StringEquals": lambda p, v: p == v,
     "StringLike": _glob,
-    "ArnEquals": lambda p, v: p == v,
+    # As IAM: ArnEquals and ArnLike both match part by part, with wildcards.
+    "ArnEquals": _arn_like,
     "ArnLike": _arn_like,
 }
+
+# An operator this does not evaluate, on a key the context holds: the statement is read the
+# strictest way (an Allow does not grant, a Deny applies), never looser than IAM.
+_UNKNOWN = object()
 
 
 def _condition_holds(operator, policy_values, request_values):
     """One condition operator on one key, as IAM evaluates it: a value matches when it matches any
-    of the policy's; a negated operator (…Not…) when it matches none; ForAnyValue: some request
-    value must (none: false); ForAllValues: every one must (none: true); without a qualifier, the
-    key's one value must (no value: false, or true with IfExists)."""
+    of the policy's; a negated operator (…Not…) holds when the value matches none. ForAnyValue:
+    some request value must (none: false); ForAllValues: every one must (none: true); without a
+    qualifier, a key with no value holds only for a negated operator or with IfExists, and with
+    several values any one decides (the stricter reading for a Deny). Null: "true" holds when the
+    key has no value, "false" when it has one."""
     qualifier, _, op = operator.rpartition(":")
+    if op == "Null":
+        wanted = str(policy_values).lower() == "true"
+        return (not request_values) == wanted
     if_exists = op.endswith("IfExists")
     op = op[: -len("IfExists")] if if_exists else op
     negated = "Not" in op
     base = _OPERATORS.get(op.replace("Not", ""))
-    if base is None:
-        return None  # an operator this does not evaluate: moto's reading
+    if base is None or qualifier not in ("", "ForAnyValue", "ForAllValues"):
+        return _UNKNOWN
     wanted = policy_values if isinstance(policy_values, list) else [policy_values]
 
     def one(v):
@@ -2382,8 +2393,8 @@ def _condition_holds(operator, policy_values, request_values):
     if qualifier == "ForAllValues":
         return all(one(v) for v in request_values)
     if not request_values:
-        return if_exists
-    return one(request_values[0])
+        return if_exists or negated
+    return any(one(v) for v in request_values)
 
 
 _moto_statement_permitted = _ac.IAMPolicyStatement.is_action_permitted
@@ -2393,25 +2404,28 @@ def _statement_permitted(self, action, resource="*", principal=None, incoming_co
     """As IAM, where moto is looser or reads it otherwise:
     * NotResource: a statement applies to every resource but those it names (moto read a statement
       without Resource as a trust policy's, and a Deny with NotResource as an Allow of everything);
-    * the conditions on a key the call's context holds (`_CONTEXT`) are evaluated, and a statement
-      whose condition does not hold does not apply (moto denied outright). Conditions on other keys
-      are moto's reading: taken as met."""
+    * the conditions on a key the call's context holds (`_CONTEXT`, keys compared without regard
+      to case, as IAM does) are evaluated, and a statement whose condition does not hold does not
+      apply (moto denied outright); an operator this does not know reads the strictest way.
+      Conditions on other keys are moto's reading: taken as met."""
     statement = self._statement
-    ctx = getattr(_CONTEXT, "values", None) or {}
+    ctx = {k.lower(): v for k, v in (getattr(_CONTEXT, "values", None) or {}).items()}
     conditions = statement.get("Condition") or {}
     judged = {}
     for operator, keys in conditions.items():
         for key, values in (keys or {}).items():
-            if key in ctx:
-                held = _condition_holds(operator, values, ctx[key])
-                if held is not None:
-                    judged.setdefault(operator, []).append((key, held))
+            if key.lower() in ctx:
+                judged.setdefault(operator, {})[key] = _condition_holds(operator, values, ctx[key.lower()])
     if judged:
-        if not all(held for pairs in judged.values() for _, held in pairs):
+        results = [held for keys in judged.values() for held in keys.values()]
+        if any(held is _UNKNOWN for held in results):
+            if statement.get("Effect") == "Allow":
+                return _ac.PermissionResult.NEUTRAL
+        elif not all(results):
             return _ac.PermissionResult.NEUTRAL
         rest = {}
         for operator, keys in conditions.items():
-            left = {k: v for k, v in (keys or {}).items() if k not in dict(judged.get(operator, []))}
+            left = {k: v for k, v in (keys or {}).items() if k not in judged.get(operator, {})}
             if left:
                 rest[operator] = left
         statement = dict(statement)
@@ -2458,9 +2472,13 @@ def _events_resource(self):
         if not isinstance(name, str) or not name:
             return "*"
         bus = body.get("EventBusName") or "default"
+        account = self.current_account
+        if bus.startswith("arn:"):
+            parts = bus.split(":", 5)
+            account = parts[4] if len(parts) == 6 and parts[4] else account
         bus = bus.rsplit("event-bus/", 1)[-1]
         path = name if bus == "default" else f"{bus}/{name}"
-        return f"arn:aws:events:{self.region}:{self.current_account}:rule/{path}"
+        return f"arn:aws:events:{self.region}:{account}:rule/{path}"
     except Exception:
         return "*"
 
@@ -2472,8 +2490,11 @@ def _put_targets_context(body):
     """PutTargets' request context, as AWS builds it: events:TargetArn, every target's ARN; and the
     roles it passes (each target's RoleArn)."""
     try:
-        targets = json.loads(body or b"{}").get("Targets") or []
+        request = json.loads(body or b"{}")
     except ValueError:
+        return [], []
+    targets = request.get("Targets") if isinstance(request, dict) else None
+    if not isinstance(targets, list):
         return [], []
     arns = [t.get("Arn") for t in targets if isinstance(t, dict) and isinstance(t.get("Arn"), str)]
     roles = [t.get("RoleArn") for t in targets if isinstance(t, dict) and isinstance(t.get("RoleArn"), str)]

@@ -51,7 +51,7 @@ pub async fn member_role(member: &SdkConfig, central: &str) {
             .role_name(&name)
             .policy_name(&name)
             .policy_document(quell::privilege::rendered(
-                &policy, "aws", &account, central,
+                &policy, "aws", &account, central, REGION,
             ))
             .send()
             .await
@@ -1028,6 +1028,7 @@ pub async fn org_trail(trail: &SdkConfig, central: &str, group: &str) {
         "aws",
         &account,
         central,
+        REGION,
     )
     .replace("${AWS::Region}", REGION)
     .replace("${CloudTrailLogGroupName}", group);

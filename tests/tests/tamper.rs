@@ -1636,7 +1636,7 @@ async fn tamper_restores_policy_may_put_back_only_quells_forwarding_rules_toward
     iam.put_role_policy()
         .role_name(PROBE)
         .policy_name(PROBE)
-        .policy_document(quell::privilege::rendered(&policy, "aws", MEMBER, CENTRAL))
+        .policy_document(quell::privilege::rendered(&policy, "aws", MEMBER, CENTRAL, quell_tests::REGION))
         .send()
         .await
         .unwrap();
@@ -1680,6 +1680,14 @@ async fn tamper_restores_policy_may_put_back_only_quells_forwarding_rules_toward
         ("a second target", vec![target(&quell_bus(), "quell-forward"), exfil]),
         // iam:PassRole only on quell-forward, to EventBridge.
         ("another role", vec![target(&quell_bus(), "quell-undo")]),
+        // In a member, not even its own default bus, in any Region: only the quell bus.
+        (
+            "the member's own default bus",
+            vec![target(
+                &format!("arn:aws:events:eu-west-1:{MEMBER}:event-bus/default"),
+                "quell-forward",
+            )],
+        ),
     ] {
         let e = put(targets).await.unwrap_err();
         assert!(denied(&e), "{why}: {e:?}");

@@ -82,6 +82,7 @@ async fn a_spec_missing_an_action_is_denied_by_the_emulator() {
             "aws",
             MEMBER,
             CENTRAL,
+            quell_tests::REGION,
         ))
         .send()
         .await

@@ -1023,6 +1023,86 @@ async fn a_removed_forwarding_target_is_put_back_and_what_quell_leaves_is_unconf
     assert_eq!(code.as_deref(), Some("AccessDeniedException"), "{error}");
 }
 
+/// A forwarding rule that is there, disabled, with another pattern and its `quell` target reshaped
+/// (an input transformer, a dead-letter queue elsewhere): enabled, its target put back whole, its
+/// pattern left and named (UNCONFIRMED).
+#[tokio::test]
+async fn a_forwarding_rule_left_disabled_reshaped_or_repatterned_is_enabled_its_target_put_back_and_the_pattern_named(
+) {
+    use aws_sdk_eventbridge::operation::enable_rule::EnableRuleOutput;
+    use aws_sdk_eventbridge::operation::put_targets::PutTargetsOutput;
+    use aws_sdk_eventbridge::types::{
+        DeadLetterConfig, InputTransformer, RuleState, Target as EbTarget,
+    };
+    const RULE: &str = "quell-ForwardAlarms";
+    const ROLE: &str = "arn:aws:iam::111111111111:role/quell-forward";
+    const OTHER: &str = r#"{"source":["aws.cloudwatch"],"detail-type":["nothing"]}"#;
+    let r = with_quell_bus();
+    let t = r
+        .target(&call("events:DisableRule", json!({"name": RULE})))
+        .unwrap();
+    assert!(matches!(t.what, What::Forwarder { .. }), "{:?}", t.what);
+    let describe = mock!(aws_sdk_eventbridge::Client::describe_rule)
+        .sequence()
+        .output(|| forward_rule_read(RULE, OTHER, RuleState::Disabled))
+        .output(|| forward_rule_read(RULE, OTHER, RuleState::Enabled))
+        .build();
+    let reshaped = || {
+        aws_sdk_eventbridge::operation::list_targets_by_rule::ListTargetsByRuleOutput::builder()
+            .targets(
+                EbTarget::builder()
+                    .id("quell")
+                    .arn(QUELL_BUS)
+                    .role_arn(ROLE)
+                    .input_transformer(
+                        InputTransformer::builder()
+                            .input_template("\"nothing to see\"")
+                            .build()
+                            .unwrap(),
+                    )
+                    .dead_letter_config(
+                        DeadLetterConfig::builder()
+                            .arn("arn:aws:sqs:us-east-1:222222222222:exfil")
+                            .build(),
+                    )
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+    };
+    let list = mock!(aws_sdk_eventbridge::Client::list_targets_by_rule)
+        .sequence()
+        .output(reshaped)
+        .output(|| targets_read(&[("quell", QUELL_BUS, Some(ROLE))]))
+        .build();
+    let enable = mock!(aws_sdk_eventbridge::Client::enable_rule)
+        .match_requests(|q| q.name() == Some(RULE))
+        .then_output(|| EnableRuleOutput::builder().build());
+    let put_targets = mock!(aws_sdk_eventbridge::Client::put_targets)
+        .match_requests(|q| {
+            let x = &q.targets()[0];
+            x.arn() == QUELL_BUS
+                && x.input_transformer().is_none()
+                && x.dead_letter_config().is_none()
+        })
+        .then_output(|| PutTargetsOutput::builder().failed_entry_count(0).build());
+    let mut c = clients(idle_guardduty());
+    c.events = mock_client!(
+        aws_sdk_eventbridge,
+        RuleMode::MatchAny,
+        [&describe, &list, &enable, &put_targets]
+    );
+    let out = execute(&r, &c, &t, Mode::Enforce, "quell:exempt").await;
+    let Outcome::Unconfirmed { unchecked, .. } = &out else {
+        panic!("{out:?}")
+    };
+    assert!(
+        unchecked.contains("its pattern is not the one"),
+        "{unchecked}"
+    );
+    assert_eq!((enable.num_calls(), put_targets.num_calls()), (1, 1));
+}
+
 #[tokio::test]
 async fn a_forwarding_rule_the_stacks_do_not_make_there_is_escalated_and_the_bus_setting_is_checked(
 ) {
@@ -1052,14 +1132,51 @@ async fn a_forwarding_rule_the_stacks_do_not_make_there_is_escalated_and_the_bus
         .await;
         assert!(matches!(out, Outcome::Failed { .. }), "{out:?}");
     }
-    // The trail account's alarm rule goes to the quell bus, as org/trail.yaml makes it.
+    // org/trail.yaml's alarm rule is made only where the member stacks (and quell's roles) are
+    // not: one of that name here is not put back.
     let t = r
         .target(&call(
             "events:RemoveTargets",
             json!({"rule": "quell-ForwardTrailAlarms", "ids": ["quell"]}),
         ))
         .unwrap();
-    assert!(matches!(&t.what, What::Forwarder { rule, .. } if rule.target_arn == QUELL_BUS));
+    assert!(
+        matches!(&t.what, What::Escalate { what, .. } if what.contains("org/trail.yaml")),
+        "{:?}",
+        t.what
+    );
+    // CloudFormation's own change (a StackSet instance removed, SecurityHubAggregated set):
+    // told, not undone.
+    for (ip, agent, arn) in [
+        (
+            "cloudformation.amazonaws.com",
+            "cloudformation.amazonaws.com",
+            "arn:aws:sts::111111111111:assumed-role/ops/alice",
+        ),
+        (
+            "10.0.0.1",
+            "aws-sdk-go",
+            "arn:aws:sts::111111111111:assumed-role/stacksets-exec-abc123/1700000000",
+        ),
+        (
+            "10.0.0.1",
+            "aws-sdk-go",
+            "arn:aws:sts::111111111111:assumed-role/AWSCloudFormationStackSetExecutionRole/x",
+        ),
+    ] {
+        let mut f = call("events:DeleteRule", json!({"name": "quell-ForwardConfig"}));
+        let caller = f.caller.as_mut().unwrap();
+        caller.ip = Some(ip.into());
+        caller.user_agent = Some(agent.into());
+        caller.arn = Some(arn.into());
+        let t = r.target(&f).unwrap();
+        assert!(
+            matches!(&t.what, What::Escalate { what, command } if what.contains("CloudFormation") && command.contains("member/regional.yaml")),
+            "{arn}: {:?}",
+            t.what
+        );
+    }
+
     // A bus that is not an event bus ARN names the setting, before any call.
     for bad in [
         "quell",
