@@ -667,9 +667,27 @@ fn function(w: &mut String, s: &Spec) {
               Resource: !GetAtt StateTable.Arn
               Condition:
                 ForAllValues:StringLike:
-                  dynamodb:LeadingKeys: ["{sid}#*"]{archive}{trail}
+                  dynamodb:LeadingKeys: ["{sid}#*"]{archive}{trail}{administrator}
       Events:
 "#,
+        administrator = quell::privilege::ADMINISTRATOR_PERMISSIONS
+            .iter()
+            .find(|(f, _)| *f == s.id)
+            .map(|(_, actions)| {
+                format!(
+                    r#"
+            - Sid: FindItsGuardDutyDetector
+              Effect: Allow
+              Action: guardduty:ListDetectors
+              Resource: "*"
+            - Sid: AssociateMembersAgainAsTheGuardDutyAdministrator
+              Effect: Allow
+              Action: [{}]
+              Resource: !Sub "arn:${{AWS::Partition}}:guardduty:*:${{AWS::AccountId}}:detector/*""#,
+                    actions.join(", ")
+                )
+            })
+            .unwrap_or_default(),
         trail = if s.triggers.alarm_metrics.is_empty() {
             String::new()
         } else {

@@ -59,6 +59,15 @@ pub const PASSED_ROLES: &[(&str, &str)] = &[
 /// denies them on quell's rules to every other role, and the undo role never holds them.
 const FORWARDER_WRITES: &[&str] = &["events:PutRule", "events:PutTargets"];
 
+/// What a function's own role may do in the security account beyond recording outcomes, by
+/// function id: tamper-restore, as the organization's GuardDuty administrator there, reads a
+/// member's record (GetMembers, on its own detectors) and associates a member that left again
+/// (CreateMembers). ListDetectors has no resource; the rest are held to the account's detectors.
+pub const ADMINISTRATOR_PERMISSIONS: &[(&str, &[&str])] = &[(
+    "tamper-restore",
+    &["guardduty:GetMembers", "guardduty:CreateMembers"],
+)];
+
 /// The quell bus's name in the security account (template.yaml's QuellEventBus).
 pub const QUELL_BUS_NAME: &str = "quell";
 

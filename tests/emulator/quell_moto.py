@@ -1090,6 +1090,9 @@ _FlowLogsBackend.create_flow_logs = _create_flow_logs
 
 # (member account, region) -> its GuardDuty administrator account (moto keeps no association).
 _GD_ADMIN = {}
+# (administrator account, region) -> {member account: {"email", "relationshipStatus"}}: the
+# administrator's member list, which keeps a member that left (Removed), as GuardDuty's does.
+_GD_MEMBERS = {}
 
 
 def _gd_detector(account, region, detector_id):
@@ -1103,18 +1106,21 @@ def _gd_detector(account, region, detector_id):
 
 def guardduty_association(call, environ, body, start_response):
     """CreateMembers (the administrator associates a member, as an organization's delegated
-    administrator does), DisassociateFromAdministratorAccount / DisassociateFromMasterAccount (the
-    member leaves), GetAdministratorAccount: each account and Region sees its own, each call judged
-    by the caller's IAM policies. None: not one of these, moto answers."""
+    administrator does; each account needs its email, as the API does), GetMembers (the
+    administrator's member list: a member that left reads Removed), DisassociateFromAdministratorAccount
+    / DisassociateFromMasterAccount (the member leaves), GetAdministratorAccount: each account and
+    Region sees its own, each call judged by the caller's IAM policies. None: not one of these,
+    moto answers."""
     path = environ.get("PATH_INFO", "")
     method = environ.get("REQUEST_METHOD", "")
-    m = re.match(r"^/detector/([^/]+)/(member|administrator/disassociate|master/disassociate|administrator)$", path)
+    m = re.match(r"^/detector/([^/]+)/(member|member/get|administrator/disassociate|master/disassociate|administrator)$", path)
     if not m:
         return None
     detector_id, what = m.group(1), m.group(2)
     account, region = call["account"], call["region"]
     action = {
         ("POST", "member"): "CreateMembers",
+        ("POST", "member/get"): "GetMembers",
         ("POST", "administrator/disassociate"): "DisassociateFromAdministratorAccount",
         ("POST", "master/disassociate"): "DisassociateFromMasterAccount",
         ("GET", "administrator"): "GetAdministratorAccount",
@@ -1127,21 +1133,50 @@ def guardduty_association(call, environ, body, start_response):
         return _json_response(start_response, "403 Forbidden", {"__type": "AccessDeniedException", "message": denied}, "AccessDeniedException")
     if _gd_detector(account, region, detector_id) is None:
         return _json_response(start_response, "400 Bad Request", {"__type": "BadRequestException", "message": "The request is rejected because the input detectorId is not owned by the current account."}, "BadRequestException")
+    try:
+        request = json.loads(body or b"{}")
+    except ValueError:
+        request = None
+    if not isinstance(request, dict):
+        return _json_response(start_response, "400 Bad Request", {"__type": "BadRequestException", "message": "The request body is not a JSON object."}, "BadRequestException")
+    members = _GD_MEMBERS.setdefault((account, region), {})
     if action == "CreateMembers":
-        details = (json.loads(body or b"{}").get("accountDetails") or [])
+        details = request.get("accountDetails")
+        if not isinstance(details, list) or not 1 <= len(details) <= 50:
+            return _json_response(start_response, "400 Bad Request", {"__type": "BadRequestException", "message": "accountDetails: 1 to 50 accounts."}, "BadRequestException")
         unprocessed = []
         for d in details:
-            member = d.get("accountId", "")
+            member = d.get("accountId", "") if isinstance(d, dict) else ""
+            email = d.get("email") if isinstance(d, dict) else None
+            if not isinstance(email, str) or "@" not in email:
+                return _json_response(start_response, "400 Bad Request", {"__type": "BadRequestException", "message": f"The request is rejected because the email of account {member} is missing or invalid."}, "BadRequestException")
             if not re.fullmatch(r"[0-9]{12}", member) or member == account:
                 unprocessed.append({"accountId": member, "result": "The request is rejected because the account id is invalid."})
             else:
                 _GD_ADMIN[(member, region)] = account
+                members[member] = {"email": email, "relationshipStatus": "Enabled"}
         return _json_response(start_response, "200 OK", {"unprocessedAccounts": unprocessed})
+    if action == "GetMembers":
+        ids = request.get("accountIds")
+        if not isinstance(ids, list) or not 1 <= len(ids) <= 50:
+            return _json_response(start_response, "400 Bad Request", {"__type": "BadRequestException", "message": "accountIds: 1 to 50 accounts."}, "BadRequestException")
+        found, unprocessed = [], []
+        for member in ids:
+            record = members.get(member)
+            if record is None:
+                unprocessed.append({"accountId": member, "result": "The request is rejected because the current account is not the administrator of this account."})
+            else:
+                found.append({"accountId": member, "detectorId": "", "administratorId": account, "masterId": account,
+                              "email": record["email"], "relationshipStatus": record["relationshipStatus"],
+                              "updatedAt": "2026-01-01T00:00:00.000Z"})
+        return _json_response(start_response, "200 OK", {"members": found, "unprocessedAccounts": unprocessed})
     if action == "GetAdministratorAccount":
         admin = _GD_ADMIN.get((account, region))
         payload = {"administrator": {"accountId": admin, "relationshipStatus": "Enabled", "invitationId": "quell"}} if admin else {}
         return _json_response(start_response, "200 OK", payload)
-    _GD_ADMIN.pop((account, region), None)
+    admin = _GD_ADMIN.pop((account, region), None)
+    if admin is not None and account in _GD_MEMBERS.get((admin, region), {}):
+        _GD_MEMBERS[(admin, region)][account]["relationshipStatus"] = "Removed"
     return _json_response(start_response, "200 OK", {})
 
 

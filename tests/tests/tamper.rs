@@ -1423,19 +1423,8 @@ async fn a_disabled_forwarding_rule_is_enabled_again() {
 async fn a_detector_that_left_its_administrator_is_escalated_with_the_administrators_command() {
     const EVENT: &str = "cloudtrail-guardduty-disassociatefromadministratoraccount.json";
     let s = setup().await;
-    let gd = aws_sdk_guardduty::Client::new(&s.member);
-    let admin = aws_sdk_guardduty::Client::new(&s.central);
-    let id = gd.create_detector().enable(true).send().await.unwrap().detector_id.unwrap();
-    let admin_id = admin.create_detector().enable(true).send().await.unwrap().detector_id.unwrap();
-    let administrator = || async {
-        gd.get_administrator_account()
-            .detector_id(&id)
-            .send()
-            .await
-            .unwrap()
-            .administrator
-            .and_then(|a| a.account_id)
-    };
+    let (gd, admin, id, admin_id) = detectors(&s).await;
+    let administrator = || administrator_of(&gd, &id);
     for (call, event_id) in [
         ("DisassociateFromAdministratorAccount", "00000000-0000-0000-0000-000000000061"),
         ("DisassociateFromMasterAccount", "00000000-0000-0000-0000-0000000000f9"),
@@ -1479,6 +1468,91 @@ async fn a_detector_that_left_its_administrator_is_escalated_with_the_administra
         assert!(writes.is_empty(), "{call}: {writes:?}");
         assert_eq!(administrator().await, None, "{call}");
     }
+}
+
+/// The member's detector leaves the security account's GuardDuty (either call's name), where the
+/// deployment names the quell bus: the security account, its administrator, associates it again
+/// (its member list keeps the email), and the member reads its administrator back; the member
+/// makes no GuardDuty write of its own.
+#[tokio::test]
+async fn a_detector_that_left_the_security_accounts_guardduty_is_associated_again_from_there() {
+    const EVENT: &str = "cloudtrail-guardduty-disassociatefromadministratoraccount.json";
+    let s = setup().await;
+    let r = with_the_quell_bus();
+    let (gd, admin, id, admin_id) = detectors(&s).await;
+    let administrator = || administrator_of(&gd, &id);
+    admin
+        .create_members()
+        .detector_id(&admin_id)
+        .account_details(
+            aws_sdk_guardduty::types::AccountDetail::builder()
+                .account_id(MEMBER)
+                .email("member@example.com")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    for (call, event_id) in [
+        ("DisassociateFromAdministratorAccount", "00000000-0000-0000-0000-0000000000fc"),
+        ("DisassociateFromMasterAccount", "00000000-0000-0000-0000-0000000000fd"),
+    ] {
+        assert_eq!(administrator().await.as_deref(), Some(CENTRAL));
+        if call == "DisassociateFromAdministratorAccount" {
+            gd.disassociate_from_administrator_account().detector_id(&id).send().await.unwrap();
+        } else {
+            #[allow(deprecated)]
+            gd.disassociate_from_master_account().detector_id(&id).send().await.unwrap();
+        }
+        assert_eq!(administrator().await, None);
+        let status = |admin: aws_sdk_guardduty::Client, admin_id: String| async move {
+            let m = admin.get_members().detector_id(admin_id).account_ids(MEMBER).send().await.unwrap();
+            m.members()[0].relationship_status().unwrap_or_default().to_string()
+        };
+        assert_eq!(status(admin.clone(), admin_id.clone()).await, "Removed");
+        s.emu.clear_calls().await;
+        let event = events::load(
+            EVENT,
+            &[
+                ("00000000-0000-0000-0000-000000000061", event_id),
+                ("DisassociateFromAdministratorAccount", call),
+                ("82c919daa523bc69d203c24868c06849", &id),
+            ],
+        );
+        let (outcome, note) = replay_with(&s, &r, event).await;
+        assert_eq!(outcome, "REMEDIATED", "{call}: {note}");
+        assert_eq!(administrator().await.as_deref(), Some(CENTRAL), "{call}");
+        assert_eq!(status(admin.clone(), admin_id.clone()).await, "Enabled");
+        let writes: Vec<_> = member_calls(&s, "guardduty")
+            .await
+            .into_iter()
+            .filter(|c| c.method == "POST")
+            .collect();
+        assert!(writes.is_empty(), "{call}: {writes:?}");
+    }
+}
+
+/// A detector in the member and one in the central account (its GuardDuty administrator to be):
+/// their clients and ids.
+async fn detectors(
+    s: &Setup,
+) -> (aws_sdk_guardduty::Client, aws_sdk_guardduty::Client, String, String) {
+    let gd = aws_sdk_guardduty::Client::new(&s.member);
+    let admin = aws_sdk_guardduty::Client::new(&s.central);
+    let id = gd.create_detector().enable(true).send().await.unwrap().detector_id.unwrap();
+    let admin_id = admin.create_detector().enable(true).send().await.unwrap().detector_id.unwrap();
+    (gd, admin, id, admin_id)
+}
+
+/// The member detector's administrator account, as the member reads it.
+async fn administrator_of(gd: &aws_sdk_guardduty::Client, id: &str) -> Option<String> {
+    gd.get_administrator_account()
+        .detector_id(id)
+        .send()
+        .await
+        .unwrap()
+        .administrator
+        .and_then(|a| a.account_id)
 }
 
 /// The member's calls to `service` since the call log was last cleared.

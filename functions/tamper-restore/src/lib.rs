@@ -26,7 +26,7 @@
 //! | CloudWatch.1–14 (posture) | where a metric filter of the account and Region feeds the control's CIS metric, quell's alarm on it (`quell-cis-<metric>`) made if missing, verified with DescribeAlarms; where the filter is missing and a multi-Region trail reading logging delivers to a log group of the account and Region, the CIS filter (`quell-cis-<metric>Filter`) put on that group first; UNCONFIRMED, as the control also asks for an SNS subscriber (quell's alarms reach the team through EventBridge) and a filter on a multi-Region trail's group; no filter at all (a member account under an organization trail) is escalated, and no alarm made |
 //! | EC2.6, vpc-flow-logs-enabled (posture), with QUELL_FLOW_LOG_BUCKET set | a flow log on the VPC to that bucket, verified with DescribeFlowLogs; a VPC tagged with the exemption tag is left as it is |
 //! | CloudTrail.2, CloudTrail.5, EC2.6 without QUELL_FLOW_LOG_BUCKET (posture) | escalated with the command: a KMS key, a log group and role, a flow log destination are the organization's to choose |
-//! | guardduty:DisassociateFromAdministratorAccount, guardduty:DisassociateFromMasterAccount | escalated (ManualActionRequired, NOTIFIED) with the exact command: the association is the administrator's to make again |
+//! | guardduty:DisassociateFromAdministratorAccount, guardduty:DisassociateFromMasterAccount | where the security account (the quell bus's, QUELL_OUTCOME_BUS_ARN) is the member's GuardDuty administrator, the member associated again from there by the function's own role (GetMembers gives the email its member list kept, CreateMembers), verified with the member's GetAdministratorAccount; where it is not (no detector there, the account not among its members), or another administrator has the detector now, escalated (ManualActionRequired, NOTIFIED) with the exact command |
 //!
 //! Whom it believes: the call comes as CloudTrail recorded it, forwarded by the member (the parser
 //! holds the record's account to the envelope's and its `source` to the service's). Every value
@@ -60,6 +60,9 @@ const CREATE_TRAIL: &str = "cloudtrail:CreateTrail";
 const START_LOGGING: &str = "cloudtrail:StartLogging";
 const CREATE_FLOW_LOGS: &str = "ec2:CreateFlowLogs";
 const PUT_RECORDER: &str = "config:PutConfigurationRecorder";
+/// In the security account, as the GuardDuty administrator (the function's own role, not a
+/// member role): [`quell::privilege::ADMINISTRATOR_PERMISSIONS`].
+const CREATE_MEMBERS: &str = "guardduty:CreateMembers";
 
 /// Every call this function answers: the first [`RESTORED_COUNT`] are put back ([`RESTORED`]),
 /// the rest escalated with the command a person runs ([`ESCALATED`]).
@@ -84,12 +87,14 @@ pub const CALLS: &[&str] = &[
     "guardduty:DisassociateFromAdministratorAccount",
     "guardduty:DisassociateFromMasterAccount",
 ];
+// Every call is restored where the deployment's settings allow: ESCALATED is empty.
 /// config:DeleteDeliveryChannel is restored only where QUELL_CONFIG_BUCKET is set,
 /// cloudtrail:DeleteTrail where QUELL_TRAIL_BUCKET is, and ec2:DeleteFlowLogs where
 /// QUELL_FLOW_LOG_BUCKET is, and events:DeleteRule and events:RemoveTargets where the deployment
-/// names the quell bus (QUELL_OUTCOME_BUS_ARN, which the template always sets); without them, they
-/// are escalated with the command.
-const RESTORED_COUNT: usize = 17;
+/// names the quell bus (QUELL_OUTCOME_BUS_ARN, which the template always sets), and the GuardDuty
+/// disassociations where the security account (the quell bus's) is the member's administrator;
+/// without them, they are escalated with the command.
+const RESTORED_COUNT: usize = 19;
 /// The calls quell restores from.
 pub const RESTORED: &[&str] = CALLS.split_at(RESTORED_COUNT).0;
 /// The calls quell escalates with the command a person runs.
@@ -276,6 +281,15 @@ pub enum What {
         /// account and Region, and that group, on which plan put the CIS filter (for the note).
         on: Cached<Option<(String, String)>>,
     },
+    /// A member's detector that left its GuardDuty administrator: associated again from the
+    /// security account (`administrator`, the quell bus's), where that account is the member's
+    /// administrator (its member list keeps the account). Plan records the member's email and the
+    /// administrator's detector, for apply.
+    Reassociate {
+        detector: String,
+        administrator: String,
+        found: Cached<(String, String)>,
+    },
     /// Nothing quell can put back by itself: the change and the command a person runs.
     Escalate {
         what: String,
@@ -285,6 +299,9 @@ pub enum What {
 
 pub struct Clients {
     pub guardduty: aws_sdk_guardduty::Client,
+    /// GuardDuty in the security account (the function's own role), in the member's Region: the
+    /// organization's GuardDuty administrator, which associates a member again.
+    pub admin_guardduty: aws_sdk_guardduty::Client,
     pub config: aws_sdk_config::Client,
     pub hub: aws_sdk_securityhub::Client,
     pub cloudwatch: aws_sdk_cloudwatch::Client,
@@ -1037,6 +1054,14 @@ impl TamperRestore {
         Ok(None)
     }
 
+    /// The security account: the quell bus's (QUELL_OUTCOME_BUS_ARN), where quell runs.
+    fn security_account(&self) -> Option<String> {
+        self.quell_bus
+            .as_deref()
+            .and_then(|b| b.split(':').nth(4))
+            .map(str::to_string)
+    }
+
     /// A step making each of quell's CIS alarms `names` that DescribeAlarms does not list by its
     /// name, on its metric and in quell's namespace.
     async fn missing_alarms(&self, c: &Clients, names: &[String]) -> Result<Vec<Step>, AwsError> {
@@ -1384,8 +1409,8 @@ impl Remediation for TamperRestore {
     const SPEC: Spec = Spec {
         id: "tamper-restore",
         summary: "Puts back the sensors a CloudTrail call turned off (GuardDuty detector and protection plans, Config recorder (stopped or deleted) and delivery channel, a deleted trail, deleted VPC flow logs, Security Hub, its standards and AWS integrations' imports, the account's IAM Access Analyzer analyzer, quell's CIS alarms and metric filters, a trail's log group, quell's forwarding rules) and escalates who did it; escalates with the exact command what it cannot put back. The same sensors' posture controls: GuardDuty.1, Config.1, CloudWatch.1-14, EC2.6 (with the organization's flow log bucket, else escalated), and CloudTrail.2/.5 escalated",
-        resolved: "guardduty:UpdateDetector: GetDetector reads ENABLED and every protection plan the call turned off ENABLED (one GetDetector does not report: UNCONFIRMED). guardduty:DeleteDetector, and GuardDuty.1 / guardduty-enabled-centralized when quell had to make a detector: a detector of the account reads ENABLED — UNCONFIRMED, as its association with the administrator is not checked from the member. config:StopConfigurationRecorder: DescribeConfigurationRecorderStatus reads recording. config:DeleteConfigurationRecorder: DescribeConfigurationRecorderStatus reads a recorder of the account's own (not a service-linked one) recording — UNCONFIRMED, as the deleted one's recording group, mode and role are not in the call. Config.1: every recorder of the account's own in the Region reads recording — UNCONFIRMED, as its role and recording group are not checked (where there was none, quell made default as it makes a deleted one again: UNCONFIRMED too). securityhub:DisableSecurityHub: DescribeHub answers — UNCONFIRMED, as the standards and integrations enabled before are not known. cloudwatch:DeleteAlarms: DescribeAlarms lists each quell-cis alarm the call deleted, on its metric and namespace, and DescribeMetricFilters a filter feeding each (none: UNCONFIRMED, naming the metrics). logs:DeleteMetricFilter of a CIS filter (named <metric>Filter): DescribeMetricFilters lists it again on its log group, by its name, with the CIS pattern, metric and namespace. logs:DeleteLogGroup of a trail's group (by its name): DescribeLogGroups lists it again and DescribeMetricFilters on it a filter with the CIS pattern, metric and namespace for each of quell's CIS alarms of the account and Region — UNCONFIRMED, as the trail's delivery to it, and the deleted group's retention and KMS key, are not in the call. events:DisableRule of one of quell's forwarding rules (by its exact name, on the default bus): DescribeRule reads it ENABLED (with QUELL_OUTCOME_BUS_ARN set and a rule the stacks make in that account and Region, read back whole as after DeleteRule below). events:DeleteRule and events:RemoveTargets of one of quell's forwarding rules (by its exact name, on the default bus) with QUELL_OUTCOME_BUS_ARN set: DescribeRule reads it ENABLED with the pattern the member stacks give it, and ListTargetsByRule lists its target quell on the quell bus (in the security account's other Regions, the account's default bus in the home Region) with the quell-forward role — UNCONFIRMED where it reads another pattern or has targets the stack does not give it (left as they are); that quell-forward itself can still put events on the quell bus is not checked (no quell role may read or change it). securityhub:BatchDisableStandards: GetEnabledStandards reads each subscription the call named READY (PENDING or INCOMPLETE: UNCONFIRMED, with Security Hub's reason; DELETING: retried once Security Hub has finished disabling it). securityhub:DisableImportFindingsForProduct of one of AWS's integrations (product-subscription/aws/<name>): ListEnabledProductsForImport lists the subscription again. config:DeleteDeliveryChannel with QUELL_CONFIG_BUCKET set: DescribeDeliveryChannels lists a channel of the account and Region delivering to that bucket and DescribeConfigurationRecorderStatus reads every recorder of the account's (not a service-linked one) recording. cloudtrail:DeleteTrail with QUELL_TRAIL_BUCKET set, where no other multi-Region trail reading logging was left (a stopped one, or one whose status cannot be read, proves nothing): DescribeTrails lists a trail of the account by the deleted one's name, homed in the Region, multi-Region, delivering to that bucket, and GetTrailStatus reads it logging — UNCONFIRMED, as the deleted trail's KMS key, CloudWatch Logs delivery, event selectors, key prefix and tags are not in the call (and where GetTrailStatus reports a LatestDeliveryError, the note leads with it: logging, not delivering). ec2:DeleteFlowLogs with QUELL_FLOW_LOG_BUCKET set: DescribeFlowLogs lists an ACTIVE flow log of ALL or REJECT traffic, its delivery not FAILED, on every VPC the account owns in the Region that is not tagged with the exemption tag — UNCONFIRMED, as the call names only the deleted flow logs' ids (a subnet's or a network interface's flow log, and the deleted ones' traffic type, format and destination, are not checked). EC2.6 and vpc-flow-logs-enabled with QUELL_FLOW_LOG_BUCKET set: DescribeFlowLogs lists such a flow log on the VPC. access-analyzer:DeleteAnalyzer, where the account and Region had no external access analyzer left (ACCOUNT or ORGANIZATION): ListAnalyzers lists an analyzer by the deleted one's name, of an external access type, ACTIVE — UNCONFIRMED when quell made it (as ACCOUNT: the deleted one's type is not in the call) or it reads CREATING. CloudWatch.1-14: DescribeAlarms lists quell-cis-<metric> on the control's metric and namespace, where DescribeMetricFilters finds a filter feeding it (where none did, quell put its CIS filter quell-cis-<metric>Filter on the log group of a multi-Region trail that reads logging (DescribeTrails, GetTrailStatus) and delivers to a group of the account and Region) — UNCONFIRMED, as the control also asks for an SNS subscriber on the alarm and a filter on a multi-Region trail's log group.",
-        untouched: "Config.1 where the account has no recorder of its own and no delivery channel, with QUELL_CONFIG_BUCKET not set, or a channel delivering elsewhere than that bucket, is escalated with the command, and so is a stopped recorder left with no channel and no bucket; a GuardDuty.1 finding makes a detector only where there is none, and enables a disabled one. CloudWatch.1-14 of an account other than the organization trail's (QUELL_ORG_TRAIL_ACCOUNT, when set) are OUT_OF_SCOPE: a member under an organization trail fails them by design; where no metric filter of the account and Region feeds the metric and no multi-Region trail logging there delivers to a log group of the account and Region, the control is escalated and no alarm is made (it could never fire); quell's alarm gets no SNS action. CloudTrail.2 and CloudTrail.5 are escalated with the command (the KMS key, the log group and role are the organization's to choose), and so is EC2.6 where QUELL_FLOW_LOG_BUCKET is not set (the flow logs' destination is). Escalated, never changed (ManualActionRequired, NOTIFIED), with the exact command: GuardDuty disassociation, a deleted Config recorder where no delivery channel is left and QUELL_CONFIG_BUCKET is not set, a deleted delivery channel where QUELL_CONFIG_BUCKET is not set or the account has no recorder left, a partner's product import turned off (its product ARN holds the vendor's account, which the call does not), a deleted trail where QUELL_TRAIL_BUCKET is not set or another multi-Region trail (the account's own, or the organization's) reads logging (the deleted one was a second trail, whose settings the call does not hold), a deleted metric filter that is not a CIS one (by its name), deleted flow logs where QUELL_FLOW_LOG_BUCKET is not set, and a deleted quell forwarding rule or its removed targets where QUELL_OUTCOME_BUS_ARN is not set, or of a name the member stacks do not make in that account and Region (a findings rule in a member account; any rule in the security account's home Region). quell's forwarding rules are known by their exact names; another rule, or one of those names on another bus, is not applicable; quell-ForwardApiCalls disabled or deleted is answered only where another path forwards the call: the SCP keeps it. A forwarding rule put back is as the member stacks of this version make it: its pattern, description, ENABLED, and the one target quell with the quell-forward role (tamper-restore may pass that role to EventBridge alone, write only quell's forwarding rules by their names, and give them no target but the quell bus or the account's own default bus: its role's policy denies the rest); a rule that is still there keeps its pattern, and targets the stack does not give it are not removed (UNCONFIRMED, named in the note); the stack's tags on the rule are not put back; that quell-forward itself can still deliver is not checked. A call CloudFormation made (a StackSet instance removed, SecurityHubAggregated set to true) is escalated, not undone. Where the generated SCP is attached, no one but the deployers may delete or empty a forwarding rule, and quell's PutRule and PutTargets are refused too (FAILED, AccessDenied): the SCP is the first line there. A delivery channel made again delivers to QUELL_CONFIG_BUCKET with Config's defaults: the deleted one's key prefix, KMS key, SNS topic and snapshot frequency are not in the call (AWS Config checks at PutDeliveryChannel that the bucket's policy lets it deliver); where a channel to that bucket is there already (by any name) none is made (Config keeps one per account and Region) and only the recorders are started, and one delivering elsewhere is escalated, the recorders left as they are. A trail made again is multi-Region, with log file validation, global service events and CloudTrail's default selectors (every management event), delivering to QUELL_TRAIL_BUCKET with no key prefix (CloudTrail checks at CreateTrail that the bucket's policy lets it write); a trail by that name back since, delivering elsewhere or single-Region, is escalated, not changed, and one made between quell's read and its CreateTrail (TrailAlreadyExists) is not started but read back; one back and stopped is started. A recorder made again has the deleted one's name, AWS Config's service-linked role (AWSServiceRoleForConfig, which quell's role may pass to AWS Config alone) and records every supported resource type but the global ones (IAM, which AWS advises recording in one Region only: the note says so); where that role was deleted too, PutConfigurationRecorder is refused (quell may not make it) and the failure is recorded; where a recorder of the account's own is there already (Config keeps one per Region) none is made and a stopped one is started; a channel made for it is named default and delivers to QUELL_CONFIG_BUCKET. A flow log quell makes is on the VPC, for every traffic type (ALL), in AWS's default format and aggregation, delivering to QUELL_FLOW_LOG_BUCKET; a VPC with an active flow log of ALL or REJECT traffic whose delivery has not failed, to any destination, is left as it is (one of accepted traffic only, or failing, does not count), a VPC shared in by another account is its owner's, and one tagged with the exemption tag gets none (EXEMPT for EC2.6; named in the note after a DeleteFlowLogs); after a DeleteFlowLogs every VPC of the account and Region left without one gets one, as EC2.6 asks, since the call does not say which VPC lost its own; making a flow log to S3 needs logs:CreateLogDelivery and logs:DeleteLogDelivery beside ec2:CreateFlowLogs, and a bucket of another account must let delivery.logs.amazonaws.com write (CreateFlowLogs reports it unsuccessful otherwise, and the failure is recorded). An analyzer made again is an account external access analyzer (type ACCOUNT) with the deleted one's name, without the deleted one's archive rules and tags (not in the call: findings its rules archived come back ACTIVE); the deleted analyzer's type is not in the call either, so a restore quell made is UNCONFIRMED, naming the command for another type; where the account still has an external access analyzer (or an ACCOUNT one in any state, which leaves no room for another) the deleted one was of another type (unused or internal access, a second organization analyzer) and is escalated with the command; the name back as a type that does not analyze external access, with no other that does, is escalated; an ORGANIZATION analyzer deleted from the delegated administrator account, with no other left there, is made again as an ACCOUNT one (its organization-wide view is the administrator's to make again: aws accessanalyzer create-analyzer --type ORGANIZATION); an analyzer of that name reading FAILED or DISABLED is escalated; making one needs the service-linked role AWSServiceRoleForAccessAnalyzer: where it was deleted too, CreateAnalyzer is refused (quell's role may not make it) and the failure is recorded with Access Analyzer's reason. A log group made again has no retention setting and no KMS key (the deleted group's are not in the call), and only the CIS filters of quell's own alarms are put on it. A call that failed (errorCode) is escalated as an attempt; a call through one of quell's roles that turns a sensor off (an undo, or someone holding the role) is escalated; this function's own restore coming back is OUT_OF_SCOPE, as are another team's alarms, rules, log groups and filters. Only the alarms named quell-cis-<metric> that org/trail.yaml defines are made again. A standard enabled again is as Security Hub enables it: the per-control settings it had (controls a person disabled in it) are not in the call and not checked; a standards subscription of another account or Region is not applicable; a standard or import that AWS itself turned off (userIdentity AWSService: Security Hub applying the delegated administrator's central configuration) is escalated, not turned back on. No undo: what was there before the call is the blind state, which quell does not put back. A detector tagged with the exemption tag (quell:exempt=true) is left as it is (EXEMPT, NOTIFIED with the reason); the other sensors are account settings, kept out with QUELL_DENY_ACCOUNTS. Default enforce.",
+        resolved: "guardduty:UpdateDetector: GetDetector reads ENABLED and every protection plan the call turned off ENABLED (one GetDetector does not report: UNCONFIRMED). guardduty:DeleteDetector, and GuardDuty.1 / guardduty-enabled-centralized when quell had to make a detector: a detector of the account reads ENABLED — UNCONFIRMED, as its association with the administrator is not checked from the member. config:StopConfigurationRecorder: DescribeConfigurationRecorderStatus reads recording. config:DeleteConfigurationRecorder: DescribeConfigurationRecorderStatus reads a recorder of the account's own (not a service-linked one) recording — UNCONFIRMED, as the deleted one's recording group, mode and role are not in the call. Config.1: every recorder of the account's own in the Region reads recording — UNCONFIRMED, as its role and recording group are not checked (where there was none, quell made default as it makes a deleted one again: UNCONFIRMED too). securityhub:DisableSecurityHub: DescribeHub answers — UNCONFIRMED, as the standards and integrations enabled before are not known. cloudwatch:DeleteAlarms: DescribeAlarms lists each quell-cis alarm the call deleted, on its metric and namespace, and DescribeMetricFilters a filter feeding each (none: UNCONFIRMED, naming the metrics). logs:DeleteMetricFilter of a CIS filter (named <metric>Filter): DescribeMetricFilters lists it again on its log group, by its name, with the CIS pattern, metric and namespace. logs:DeleteLogGroup of a trail's group (by its name): DescribeLogGroups lists it again and DescribeMetricFilters on it a filter with the CIS pattern, metric and namespace for each of quell's CIS alarms of the account and Region — UNCONFIRMED, as the trail's delivery to it, and the deleted group's retention and KMS key, are not in the call. guardduty:DisassociateFromAdministratorAccount and DisassociateFromMasterAccount, with QUELL_OUTCOME_BUS_ARN set and the security account the member's administrator: the member's GetAdministratorAccount reads the security account, Enabled. events:DisableRule of one of quell's forwarding rules (by its exact name, on the default bus): DescribeRule reads it ENABLED (with QUELL_OUTCOME_BUS_ARN set and a rule the stacks make in that account and Region, read back whole as after DeleteRule below). events:DeleteRule and events:RemoveTargets of one of quell's forwarding rules (by its exact name, on the default bus) with QUELL_OUTCOME_BUS_ARN set: DescribeRule reads it ENABLED with the pattern the member stacks give it, and ListTargetsByRule lists its target quell on the quell bus (in the security account's other Regions, the account's default bus in the home Region) with the quell-forward role — UNCONFIRMED where it reads another pattern or has targets the stack does not give it (left as they are); that quell-forward itself can still put events on the quell bus is not checked (no quell role may read or change it). securityhub:BatchDisableStandards: GetEnabledStandards reads each subscription the call named READY (PENDING or INCOMPLETE: UNCONFIRMED, with Security Hub's reason; DELETING: retried once Security Hub has finished disabling it). securityhub:DisableImportFindingsForProduct of one of AWS's integrations (product-subscription/aws/<name>): ListEnabledProductsForImport lists the subscription again. config:DeleteDeliveryChannel with QUELL_CONFIG_BUCKET set: DescribeDeliveryChannels lists a channel of the account and Region delivering to that bucket and DescribeConfigurationRecorderStatus reads every recorder of the account's (not a service-linked one) recording. cloudtrail:DeleteTrail with QUELL_TRAIL_BUCKET set, where no other multi-Region trail reading logging was left (a stopped one, or one whose status cannot be read, proves nothing): DescribeTrails lists a trail of the account by the deleted one's name, homed in the Region, multi-Region, delivering to that bucket, and GetTrailStatus reads it logging — UNCONFIRMED, as the deleted trail's KMS key, CloudWatch Logs delivery, event selectors, key prefix and tags are not in the call (and where GetTrailStatus reports a LatestDeliveryError, the note leads with it: logging, not delivering). ec2:DeleteFlowLogs with QUELL_FLOW_LOG_BUCKET set: DescribeFlowLogs lists an ACTIVE flow log of ALL or REJECT traffic, its delivery not FAILED, on every VPC the account owns in the Region that is not tagged with the exemption tag — UNCONFIRMED, as the call names only the deleted flow logs' ids (a subnet's or a network interface's flow log, and the deleted ones' traffic type, format and destination, are not checked). EC2.6 and vpc-flow-logs-enabled with QUELL_FLOW_LOG_BUCKET set: DescribeFlowLogs lists such a flow log on the VPC. access-analyzer:DeleteAnalyzer, where the account and Region had no external access analyzer left (ACCOUNT or ORGANIZATION): ListAnalyzers lists an analyzer by the deleted one's name, of an external access type, ACTIVE — UNCONFIRMED when quell made it (as ACCOUNT: the deleted one's type is not in the call) or it reads CREATING. CloudWatch.1-14: DescribeAlarms lists quell-cis-<metric> on the control's metric and namespace, where DescribeMetricFilters finds a filter feeding it (where none did, quell put its CIS filter quell-cis-<metric>Filter on the log group of a multi-Region trail that reads logging (DescribeTrails, GetTrailStatus) and delivers to a group of the account and Region) — UNCONFIRMED, as the control also asks for an SNS subscriber on the alarm and a filter on a multi-Region trail's log group.",
+        untouched: "Config.1 where the account has no recorder of its own and no delivery channel, with QUELL_CONFIG_BUCKET not set, or a channel delivering elsewhere than that bucket, is escalated with the command, and so is a stopped recorder left with no channel and no bucket; a GuardDuty.1 finding makes a detector only where there is none, and enables a disabled one. CloudWatch.1-14 of an account other than the organization trail's (QUELL_ORG_TRAIL_ACCOUNT, when set) are OUT_OF_SCOPE: a member under an organization trail fails them by design; where no metric filter of the account and Region feeds the metric and no multi-Region trail logging there delivers to a log group of the account and Region, the control is escalated and no alarm is made (it could never fire); quell's alarm gets no SNS action. CloudTrail.2 and CloudTrail.5 are escalated with the command (the KMS key, the log group and role are the organization's to choose), and so is EC2.6 where QUELL_FLOW_LOG_BUCKET is not set (the flow logs' destination is). Escalated, never changed (ManualActionRequired, NOTIFIED), with the exact command: GuardDuty disassociation where QUELL_OUTCOME_BUS_ARN is not set, the security account is not the member's administrator, another administrator has the detector now, or the member is the security account itself (a member associated again is as the administrator's CreateMembers makes it: in an organization, its auto-enable settings apply; a detector tagged with the exemption tag is left out), a deleted Config recorder where no delivery channel is left and QUELL_CONFIG_BUCKET is not set, a deleted delivery channel where QUELL_CONFIG_BUCKET is not set or the account has no recorder left, a partner's product import turned off (its product ARN holds the vendor's account, which the call does not), a deleted trail where QUELL_TRAIL_BUCKET is not set or another multi-Region trail (the account's own, or the organization's) reads logging (the deleted one was a second trail, whose settings the call does not hold), a deleted metric filter that is not a CIS one (by its name), deleted flow logs where QUELL_FLOW_LOG_BUCKET is not set, and a deleted quell forwarding rule or its removed targets where QUELL_OUTCOME_BUS_ARN is not set, or of a name the member stacks do not make in that account and Region (a findings rule in a member account; any rule in the security account's home Region). quell's forwarding rules are known by their exact names; another rule, or one of those names on another bus, is not applicable; quell-ForwardApiCalls disabled or deleted is answered only where another path forwards the call: the SCP keeps it. A forwarding rule put back is as the member stacks of this version make it: its pattern, description, ENABLED, and the one target quell with the quell-forward role (tamper-restore may pass that role to EventBridge alone, write only quell's forwarding rules by their names, and give them no target but the quell bus or the account's own default bus: its role's policy denies the rest); a rule that is still there keeps its pattern, and targets the stack does not give it are not removed (UNCONFIRMED, named in the note); the stack's tags on the rule are not put back; that quell-forward itself can still deliver is not checked. A call CloudFormation made (a StackSet instance removed, SecurityHubAggregated set to true) is escalated, not undone. Where the generated SCP is attached, no one but the deployers may delete or empty a forwarding rule, and quell's PutRule and PutTargets are refused too (FAILED, AccessDenied): the SCP is the first line there. A delivery channel made again delivers to QUELL_CONFIG_BUCKET with Config's defaults: the deleted one's key prefix, KMS key, SNS topic and snapshot frequency are not in the call (AWS Config checks at PutDeliveryChannel that the bucket's policy lets it deliver); where a channel to that bucket is there already (by any name) none is made (Config keeps one per account and Region) and only the recorders are started, and one delivering elsewhere is escalated, the recorders left as they are. A trail made again is multi-Region, with log file validation, global service events and CloudTrail's default selectors (every management event), delivering to QUELL_TRAIL_BUCKET with no key prefix (CloudTrail checks at CreateTrail that the bucket's policy lets it write); a trail by that name back since, delivering elsewhere or single-Region, is escalated, not changed, and one made between quell's read and its CreateTrail (TrailAlreadyExists) is not started but read back; one back and stopped is started. A recorder made again has the deleted one's name, AWS Config's service-linked role (AWSServiceRoleForConfig, which quell's role may pass to AWS Config alone) and records every supported resource type but the global ones (IAM, which AWS advises recording in one Region only: the note says so); where that role was deleted too, PutConfigurationRecorder is refused (quell may not make it) and the failure is recorded; where a recorder of the account's own is there already (Config keeps one per Region) none is made and a stopped one is started; a channel made for it is named default and delivers to QUELL_CONFIG_BUCKET. A flow log quell makes is on the VPC, for every traffic type (ALL), in AWS's default format and aggregation, delivering to QUELL_FLOW_LOG_BUCKET; a VPC with an active flow log of ALL or REJECT traffic whose delivery has not failed, to any destination, is left as it is (one of accepted traffic only, or failing, does not count), a VPC shared in by another account is its owner's, and one tagged with the exemption tag gets none (EXEMPT for EC2.6; named in the note after a DeleteFlowLogs); after a DeleteFlowLogs every VPC of the account and Region left without one gets one, as EC2.6 asks, since the call does not say which VPC lost its own; making a flow log to S3 needs logs:CreateLogDelivery and logs:DeleteLogDelivery beside ec2:CreateFlowLogs, and a bucket of another account must let delivery.logs.amazonaws.com write (CreateFlowLogs reports it unsuccessful otherwise, and the failure is recorded). An analyzer made again is an account external access analyzer (type ACCOUNT) with the deleted one's name, without the deleted one's archive rules and tags (not in the call: findings its rules archived come back ACTIVE); the deleted analyzer's type is not in the call either, so a restore quell made is UNCONFIRMED, naming the command for another type; where the account still has an external access analyzer (or an ACCOUNT one in any state, which leaves no room for another) the deleted one was of another type (unused or internal access, a second organization analyzer) and is escalated with the command; the name back as a type that does not analyze external access, with no other that does, is escalated; an ORGANIZATION analyzer deleted from the delegated administrator account, with no other left there, is made again as an ACCOUNT one (its organization-wide view is the administrator's to make again: aws accessanalyzer create-analyzer --type ORGANIZATION); an analyzer of that name reading FAILED or DISABLED is escalated; making one needs the service-linked role AWSServiceRoleForAccessAnalyzer: where it was deleted too, CreateAnalyzer is refused (quell's role may not make it) and the failure is recorded with Access Analyzer's reason. A log group made again has no retention setting and no KMS key (the deleted group's are not in the call), and only the CIS filters of quell's own alarms are put on it. A call that failed (errorCode) is escalated as an attempt; a call through one of quell's roles that turns a sensor off (an undo, or someone holding the role) is escalated; this function's own restore coming back is OUT_OF_SCOPE, as are another team's alarms, rules, log groups and filters. Only the alarms named quell-cis-<metric> that org/trail.yaml defines are made again. A standard enabled again is as Security Hub enables it: the per-control settings it had (controls a person disabled in it) are not in the call and not checked; a standards subscription of another account or Region is not applicable; a standard or import that AWS itself turned off (userIdentity AWSService: Security Hub applying the delegated administrator's central configuration) is escalated, not turned back on. No undo: what was there before the call is the blind state, which quell does not put back. A detector tagged with the exemption tag (quell:exempt=true) is left as it is (EXEMPT, NOTIFIED with the reason); the other sensors are account settings, kept out with QUELL_DENY_ACCOUNTS. Default enforce.",
         triggers: Triggers {
             cloudtrail_events: CALLS,
             securityhub_controls: &[
@@ -1420,6 +1445,7 @@ impl Remediation for TamperRestore {
         permissions: &[
             "guardduty:ListDetectors",
             "guardduty:GetDetector",
+            "guardduty:GetAdministratorAccount",
             CREATE_DETECTOR,
             UPDATE_DETECTOR,
             "config:DescribeConfigurationRecorderStatus",
@@ -1471,6 +1497,7 @@ impl Remediation for TamperRestore {
         let c = member.config();
         Clients {
             guardduty: aws_sdk_guardduty::Client::new(c),
+            admin_guardduty: aws_sdk_guardduty::Client::new(member.central()),
             config: aws_sdk_config::Client::new(c),
             hub: aws_sdk_securityhub::Client::new(c),
             cloudwatch: aws_sdk_cloudwatch::Client::new(c),
@@ -1637,6 +1664,23 @@ impl Remediation for TamperRestore {
             }));
         }
         Ok(target(match f.kind.as_str() {
+            "guardduty:DisassociateFromAdministratorAccount"
+            | "guardduty:DisassociateFromMasterAccount"
+                if self.security_account().is_some_and(|a| a != f.account) =>
+            {
+                let detector = named(request, "/detectorId", "detector")?;
+                if detector.len() > 300 || !detector.chars().all(|c| c.is_ascii_alphanumeric()) {
+                    return Err(NotApplicable(format!(
+                        "the call's detector `{}` is not a detector id",
+                        detector.chars().take(80).collect::<String>()
+                    )));
+                }
+                What::Reassociate {
+                    detector,
+                    administrator: self.security_account().unwrap_or_default(),
+                    found: Cached::default(),
+                }
+            }
             "guardduty:DeleteDetector" => What::Detector {
                 deleted: true,
                 features: Vec::new(),
@@ -1966,6 +2010,13 @@ impl Remediation for TamperRestore {
                 bus: Some(bus),
             } => format!("quell's forwarding rule {name} on {bus}"),
             What::Forwarder { rule, .. } => format!("quell's forwarding rule {}", rule.name),
+            What::Reassociate {
+                detector,
+                administrator,
+                ..
+            } => format!(
+                "the GuardDuty detector {detector}'s association with its administrator {administrator}"
+            ),
             What::Standards(standards, _) => format!(
                 "the Security Hub standards {}",
                 standards
@@ -2023,18 +2074,23 @@ impl Remediation for TamperRestore {
             tags.sort();
             return Ok(tags);
         }
-        let What::Detector { .. } = &t.what else {
-            return Ok(Vec::new());
-        };
-        let listed = c
-            .guardduty
-            .list_detectors()
-            .send()
-            .await
-            .aws(|| format!("could not list GuardDuty detectors in {}", t.region))?;
-        let Some(id) = listed.detector_ids().first() else {
-            return Ok(Vec::new());
-        };
+        let id =
+            match &t.what {
+                // A detector someone tagged to be left alone stays out of its administrator too.
+                What::Reassociate { detector, .. } => detector.clone(),
+                What::Detector { .. } => {
+                    let listed =
+                        c.guardduty.list_detectors().send().await.aws(|| {
+                            format!("could not list GuardDuty detectors in {}", t.region)
+                        })?;
+                    let Some(id) = listed.detector_ids().first() else {
+                        return Ok(Vec::new());
+                    };
+                    id.clone()
+                }
+                _ => return Ok(Vec::new()),
+            };
+        let id = &id;
         let d = c
             .guardduty
             .get_detector()
@@ -2746,6 +2802,84 @@ impl Remediation for TamperRestore {
                     vec![Step::new(ENABLE_RULE, format!("rule={name}"))]
                 })
             }
+            What::Reassociate {
+                detector,
+                administrator,
+                found,
+            } => {
+                let (a, r) = (&t.account, &t.region);
+                let command = format!("from the GuardDuty administrator account: aws guardduty create-members --region {r} --detector-id <ADMINISTRATOR_DETECTOR_ID> --account-details AccountId={a},Email=<ITS_EMAIL>");
+                let escalate = |why: String| {
+                    Err(AwsError::other(
+                        "escalated",
+                        "ManualActionRequired",
+                        format!("{why}; a person runs, {command}"),
+                        false,
+                    ))
+                };
+                let now = c
+                    .guardduty
+                    .get_administrator_account()
+                    .detector_id(detector)
+                    .send()
+                    .await
+                    .aws(|| {
+                        format!("could not read the GuardDuty administrator of detector {detector}")
+                    })?;
+                if let Some(admin) = now.administrator() {
+                    match admin.account_id() {
+                        Some(x)
+                            if x == administrator.as_str()
+                                && admin.relationship_status() == Some("Enabled") =>
+                        {
+                            return Ok(Vec::new());
+                        }
+                        // Ours, not Enabled yet (an invitation pending): associated again.
+                        Some(x) if x == administrator.as_str() => {}
+                        Some(other) => {
+                            return escalate(format!(
+                                "detector {detector} of account {a} in {r} is now associated with another administrator, {other}: not quell's to change; a person checks who did it"
+                            ))
+                        }
+                        None => {}
+                    }
+                }
+                let detectors = c.admin_guardduty.list_detectors().send().await.aws(|| {
+                    format!("could not list the security account's GuardDuty detectors in {r}")
+                })?;
+                let Some(admin_detector) = detectors.detector_ids().first() else {
+                    return escalate(format!(
+                        "the security account {administrator} has no GuardDuty detector in {r}, so it is not account {a}'s administrator there"
+                    ));
+                };
+                let members = c
+                    .admin_guardduty
+                    .get_members()
+                    .detector_id(admin_detector)
+                    .account_ids(a.as_str())
+                    .send()
+                    .await
+                    .aws(|| format!("could not read account {a} among the security account's GuardDuty members in {r}"))?;
+                let Some(member) = members
+                    .members()
+                    .iter()
+                    .find(|m| m.account_id() == Some(a.as_str()))
+                else {
+                    return escalate(format!(
+                        "account {a} is not a member of the security account {administrator}'s GuardDuty in {r}: its administrator is another account, which associates it again"
+                    ));
+                };
+                let Some(email) = member.email().filter(|e| !e.is_empty()) else {
+                    return escalate(format!(
+                        "the security account's GuardDuty keeps no email for account {a} in {r}, which CreateMembers needs"
+                    ));
+                };
+                found.set((email.to_string(), admin_detector.clone()));
+                Ok(vec![Step::new(
+                    CREATE_MEMBERS,
+                    format!("account={a} administrator={administrator} detector={admin_detector}"),
+                )])
+            }
             What::Forwarder { rule, differs } => {
                 let name = rule.name;
                 let found = match c.events.describe_rule().name(name).send().await {
@@ -3348,6 +3482,39 @@ impl Remediation for TamperRestore {
                         }
                         _ => {}
                     }
+                }
+                Ok(())
+            }
+            What::Reassociate { found, .. } => {
+                let Some((email, admin_detector)) = found.get() else {
+                    return Err(AwsError::other(
+                        "could not associate the member again",
+                        "NotPlanned",
+                        "the plan read no member record",
+                        false,
+                    ));
+                };
+                let detail = aws_sdk_guardduty::types::AccountDetail::builder()
+                    .account_id(&t.account)
+                    .email(email)
+                    .build();
+                let out = c
+                    .admin_guardduty
+                    .create_members()
+                    .detector_id(&admin_detector)
+                    .account_details(detail)
+                    .send()
+                    .await
+                    .aws(|| format!("could not associate account {} again", t.account))?;
+                if let Some(u) = out.unprocessed_accounts().first() {
+                    return Err(AwsError::other(
+                        format!("could not associate account {} again", t.account),
+                        "UnprocessedAccount",
+                        u.result()
+                            .unwrap_or("GuardDuty did not process it")
+                            .to_string(),
+                        false,
+                    ));
                 }
                 Ok(())
             }

@@ -46,6 +46,7 @@ fn idle_guardduty() -> aws_sdk_guardduty::Client {
 fn clients(gd: aws_sdk_guardduty::Client) -> Clients {
     Clients {
         guardduty: gd,
+        admin_guardduty: idle_guardduty(),
         config: idle_config(),
         hub: idle_hub(),
         cloudwatch: idle_cloudwatch(),
@@ -809,6 +810,162 @@ async fn a_disabled_forwarding_rule_is_enabled_again_on_its_bus_and_read_back() 
             json!({"rule": RULE, "ids": ["quell"]})
         ))
         .is_none());
+}
+
+/// A member's detector that left its administrator, where the security account is that
+/// administrator: associated again from there (GetMembers gives the email CreateMembers needs),
+/// read back from the member; where the security account is not its administrator, or another
+/// administrator has it now, escalated with the command.
+#[tokio::test]
+async fn a_member_that_left_the_security_accounts_guardduty_is_associated_again_from_there() {
+    use aws_sdk_guardduty::operation::create_members::CreateMembersOutput;
+    use aws_sdk_guardduty::operation::get_administrator_account::GetAdministratorAccountOutput;
+    use aws_sdk_guardduty::operation::get_members::GetMembersOutput;
+    use aws_sdk_guardduty::types::{Administrator, Member, UnprocessedAccount};
+    let r = with_quell_bus();
+    let t = r
+        .target(&call(
+            "guardduty:DisassociateFromAdministratorAccount",
+            json!({"detectorId": "d1"}),
+        ))
+        .unwrap();
+    assert!(matches!(t.what, What::Reassociate { .. }), "{:?}", t.what);
+    let admin_of = |who: Option<&str>| {
+        let who = who.map(str::to_string);
+        move || {
+            GetAdministratorAccountOutput::builder()
+                .set_administrator(who.clone().map(|a| {
+                    Administrator::builder()
+                        .account_id(a)
+                        .relationship_status("Enabled")
+                        .build()
+                }))
+                .build()
+        }
+    };
+    let tags =
+        mock!(aws_sdk_guardduty::Client::get_detector).then_output(|| detector(true, "ENABLED"));
+    let member_view = mock!(aws_sdk_guardduty::Client::get_administrator_account)
+        .match_requests(|q| q.detector_id() == Some("d1"))
+        .sequence()
+        .output(admin_of(None))
+        .output(admin_of(Some("999999999999")))
+        .build();
+    let list = mock!(aws_sdk_guardduty::Client::list_detectors).then_output(|| {
+        ListDetectorsOutput::builder()
+            .detector_ids("admin-d")
+            .build()
+    });
+    let members = mock!(aws_sdk_guardduty::Client::get_members)
+        .match_requests(|q| {
+            q.detector_id() == Some("admin-d") && q.account_ids() == ["111111111111"]
+        })
+        .then_output(|| {
+            GetMembersOutput::builder()
+                .members(
+                    Member::builder()
+                        .account_id("111111111111")
+                        .email("member@example.com")
+                        .master_id("999999999999")
+                        .relationship_status("Removed")
+                        .updated_at("2026-01-01T00:00:00Z")
+                        .build(),
+                )
+                .build()
+        });
+    let create = mock!(aws_sdk_guardduty::Client::create_members)
+        .match_requests(|q| {
+            q.detector_id() == Some("admin-d")
+                && q.account_details().len() == 1
+                && q.account_details()[0].account_id() == Some("111111111111")
+                && q.account_details()[0].email() == Some("member@example.com")
+        })
+        .then_output(|| CreateMembersOutput::builder().build());
+    let mut c = clients(mock_client!(
+        aws_sdk_guardduty,
+        RuleMode::MatchAny,
+        [&tags, &member_view]
+    ));
+    c.admin_guardduty = mock_client!(
+        aws_sdk_guardduty,
+        RuleMode::MatchAny,
+        [&list, &members, &create]
+    );
+    let out = execute(&r, &c, &t, Mode::Enforce, "quell:exempt").await;
+    assert!(matches!(out, Outcome::Remediated { .. }), "{out:?}");
+    assert_eq!((create.num_calls(), member_view.num_calls()), (1, 2));
+
+    // Not a member of the security account's GuardDuty, or now another administrator's:
+    // escalated with the command, nothing created.
+    let unknown = mock!(aws_sdk_guardduty::Client::get_members).then_output(|| {
+        GetMembersOutput::builder()
+            .set_members(Some(Vec::new()))
+            .unprocessed_accounts(
+                UnprocessedAccount::builder()
+                    .account_id("111111111111")
+                    .result("not a member")
+                    .build(),
+            )
+            .build()
+    });
+    let left =
+        mock!(aws_sdk_guardduty::Client::get_administrator_account).then_output(admin_of(None));
+    let elsewhere = mock!(aws_sdk_guardduty::Client::get_administrator_account)
+        .then_output(admin_of(Some("222222222222")));
+    for (view, why) in [
+        (&left, "not a member"),
+        (&elsewhere, "another administrator, 222222222222"),
+    ] {
+        let t = r
+            .target(&call(
+                "guardduty:DisassociateFromMasterAccount",
+                json!({"detectorId": "d1"}),
+            ))
+            .unwrap();
+        let mut c = clients(mock_client!(
+            aws_sdk_guardduty,
+            RuleMode::MatchAny,
+            [&tags, view]
+        ));
+        c.admin_guardduty = mock_client!(aws_sdk_guardduty, RuleMode::MatchAny, [&list, &unknown]);
+        let out = execute(&r, &c, &t, Mode::Enforce, "quell:exempt").await;
+        let Outcome::Failed { code, error, .. } = &out else {
+            panic!("{out:?}")
+        };
+        assert_eq!(code.as_deref(), Some("ManualActionRequired"), "{error}");
+        assert!(
+            error.contains(why) && error.contains("create-members"),
+            "{error}"
+        );
+    }
+    assert_eq!(create.num_calls(), 1);
+    // The security account itself, or no quell bus: escalated as before.
+    let mut own = call(
+        "guardduty:DisassociateFromAdministratorAccount",
+        json!({"detectorId": "d1"}),
+    );
+    own.account = "999999999999".into();
+    assert!(matches!(
+        r.target(&own).unwrap().what,
+        What::Escalate { .. }
+    ));
+    assert!(matches!(
+        TamperRestore::default()
+            .target(&call(
+                "guardduty:DisassociateFromAdministratorAccount",
+                json!({"detectorId": "d1"})
+            ))
+            .unwrap()
+            .what,
+        What::Escalate { .. }
+    ));
+    // A detector id GuardDuty would refuse reaches no call.
+    assert!(r
+        .target(&call(
+            "guardduty:DisassociateFromAdministratorAccount",
+            json!({"detectorId": "d1; rm"})
+        ))
+        .is_err());
 }
 
 /// The quell bus of these tests' deployment: the security account 999999999999, home us-east-1.

@@ -87,6 +87,7 @@ fn iam_action(c: &Call) -> Option<String> {
                 .is_some_and(|id| !id.is_empty() && !id.contains('/'));
             let op = match (c.method.as_str(), path) {
                 ("GET", "/detector") => "ListDetectors",
+                ("GET", p) if p.ends_with("/administrator") => "GetAdministratorAccount",
                 ("POST", "/detector") => "CreateDetector",
                 ("GET", _) if one => "GetDetector",
                 ("POST", _) if one => "UpdateDetector",
