@@ -1093,6 +1093,9 @@ _GD_ADMIN = {}
 # (administrator account, region) -> {member account: {"email", "relationshipStatus"}}: the
 # administrator's member list, which keeps a member that left (Removed), as GuardDuty's does.
 _GD_MEMBERS = {}
+# (member account, region) -> the invitation pending for it: {"accountId" (the administrator),
+# "invitationId", "relationshipStatus", "invitedAt"}.
+_GD_INVITATIONS = {}
 
 
 def _gd_detector(account, region, detector_id):
@@ -1106,14 +1109,24 @@ def _gd_detector(account, region, detector_id):
 
 def guardduty_association(call, environ, body, start_response):
     """CreateMembers (the administrator associates a member, as an organization's delegated
-    administrator does; each account needs its email, as the API does), GetMembers (the
-    administrator's member list: a member that left reads Removed), DisassociateFromAdministratorAccount
-    / DisassociateFromMasterAccount (the member leaves), GetAdministratorAccount: each account and
-    Region sees its own, each call judged by the caller's IAM policies. None: not one of these,
-    moto answers."""
+    administrator does an organization member; each account needs its email, as the API does; an
+    invited member's kept record is not associated by it), InviteMembers, ListInvitations and
+    AcceptAdministratorInvitation (an invited member: associated only when it accepts),
+    GetMembers (the administrator's member list: a member that left reads Removed, an invited one
+    carries invitedAt), DisassociateFromAdministratorAccount / DisassociateFromMasterAccount (the
+    member leaves; any member may: the organization's auto-enable setting, which refuses it to an
+    organization member, is not modelled), GetAdministratorAccount: each account and Region sees
+    its own, each call judged by the caller's IAM policies. None: not one of these, moto answers."""
     path = environ.get("PATH_INFO", "")
     method = environ.get("REQUEST_METHOD", "")
-    m = re.match(r"^/detector/([^/]+)/(member|member/get|administrator/disassociate|master/disassociate|administrator)$", path)
+    if path.rstrip("/") == "/invitation" and method == "GET":
+        # ListInvitations: the invitation pending for the caller's account in the Region.
+        denied = _iam_denied(call, environ, body, "ListInvitations", "*")
+        if denied:
+            return _json_response(start_response, "403 Forbidden", {"__type": "AccessDeniedException", "message": denied}, "AccessDeniedException")
+        pending = _GD_INVITATIONS.get((call["account"], call["region"]))
+        return _json_response(start_response, "200 OK", {"invitations": [pending] if pending else []})
+    m = re.match(r"^/detector/([^/]+)/(member|member/get|member/invite|administrator/disassociate|master/disassociate|administrator)$", path)
     if not m:
         return None
     detector_id, what = m.group(1), m.group(2)
@@ -1121,6 +1134,8 @@ def guardduty_association(call, environ, body, start_response):
     action = {
         ("POST", "member"): "CreateMembers",
         ("POST", "member/get"): "GetMembers",
+        ("POST", "member/invite"): "InviteMembers",
+        ("POST", "administrator"): "AcceptAdministratorInvitation",
         ("POST", "administrator/disassociate"): "DisassociateFromAdministratorAccount",
         ("POST", "master/disassociate"): "DisassociateFromMasterAccount",
         ("GET", "administrator"): "GetAdministratorAccount",
@@ -1152,10 +1167,39 @@ def guardduty_association(call, environ, body, start_response):
                 return _json_response(start_response, "400 Bad Request", {"__type": "BadRequestException", "message": f"The request is rejected because the email of account {member} is missing or invalid."}, "BadRequestException")
             if not re.fullmatch(r"[0-9]{12}", member) or member == account:
                 unprocessed.append({"accountId": member, "result": "The request is rejected because the account id is invalid."})
+            elif (members.get(member) or {}).get("invitedAt"):
+                # An invited member's record is kept after it leaves: only an invitation it
+                # accepts associates it again.
+                continue
             else:
+                # As an organization's delegated administrator adds an organization member.
                 _GD_ADMIN[(member, region)] = account
                 members[member] = {"email": email, "relationshipStatus": "Enabled"}
         return _json_response(start_response, "200 OK", {"unprocessedAccounts": unprocessed})
+    if action == "InviteMembers":
+        ids = request.get("accountIds")
+        if not isinstance(ids, list) or not 1 <= len(ids) <= 50:
+            return _json_response(start_response, "400 Bad Request", {"__type": "BadRequestException", "message": "accountIds: 1 to 50 accounts."}, "BadRequestException")
+        unprocessed = []
+        for member in ids:
+            record = members.get(member)
+            if record is None:
+                unprocessed.append({"accountId": member, "result": "The request is rejected because the account is not a member: CreateMembers first."})
+                continue
+            record["invitedAt"] = "2026-01-01T00:00:00.000Z"
+            if _GD_ADMIN.get((member, region)) != account:
+                record["relationshipStatus"] = "Invited"
+                _GD_INVITATIONS[(member, region)] = {"accountId": account, "invitationId": f"inv-{account}-{member}", "relationshipStatus": "Invited", "invitedAt": record["invitedAt"]}
+        return _json_response(start_response, "200 OK", {"unprocessedAccounts": unprocessed})
+    if action == "AcceptAdministratorInvitation":
+        invitation = _GD_INVITATIONS.get((account, region))
+        admin, invitation_id = request.get("administratorId"), request.get("invitationId")
+        if not invitation or invitation["accountId"] != admin or invitation["invitationId"] != invitation_id:
+            return _json_response(start_response, "400 Bad Request", {"__type": "BadRequestException", "message": "The request is rejected because no such invitation is pending."}, "BadRequestException")
+        _GD_INVITATIONS.pop((account, region), None)
+        _GD_ADMIN[(account, region)] = admin
+        _GD_MEMBERS.setdefault((admin, region), {}).setdefault(account, {"email": "", "relationshipStatus": "Enabled"})["relationshipStatus"] = "Enabled"
+        return _json_response(start_response, "200 OK", {})
     if action == "GetMembers":
         ids = request.get("accountIds")
         if not isinstance(ids, list) or not 1 <= len(ids) <= 50:
@@ -1166,9 +1210,10 @@ def guardduty_association(call, environ, body, start_response):
             if record is None:
                 unprocessed.append({"accountId": member, "result": "The request is rejected because the current account is not the administrator of this account."})
             else:
-                found.append({"accountId": member, "detectorId": "", "administratorId": account, "masterId": account,
-                              "email": record["email"], "relationshipStatus": record["relationshipStatus"],
-                              "updatedAt": "2026-01-01T00:00:00.000Z"})
+                found.append(dict({"accountId": member, "detectorId": "", "administratorId": account, "masterId": account,
+                                   "email": record["email"], "relationshipStatus": record["relationshipStatus"],
+                                   "updatedAt": "2026-01-01T00:00:00.000Z"},
+                                  **({"invitedAt": record["invitedAt"]} if record.get("invitedAt") else {})))
         return _json_response(start_response, "200 OK", {"members": found, "unprocessedAccounts": unprocessed})
     if action == "GetAdministratorAccount":
         admin = _GD_ADMIN.get((account, region))
@@ -2400,7 +2445,7 @@ _OPERATORS = {
 _UNKNOWN = object()
 
 
-def _condition_holds(operator, policy_values, request_values):
+def _condition_holds(operator, policy_values, request_values, allow=False):
     """One condition operator on one key, as IAM evaluates it: a value matches when it matches any
     of the policy's; a negated operator (…Not…) holds when the value matches none. ForAnyValue:
     some request value must (none: false); ForAllValues: every one must (none: true); without a
@@ -2409,7 +2454,8 @@ def _condition_holds(operator, policy_values, request_values):
     key has no value, "false" when it has one."""
     qualifier, _, op = operator.rpartition(":")
     if op == "Null":
-        wanted = str(policy_values).lower() == "true"
+        value = policy_values[0] if isinstance(policy_values, list) and policy_values else policy_values
+        wanted = str(value).lower() == "true"
         return (not request_values) == wanted
     if_exists = op.endswith("IfExists")
     op = op[: -len("IfExists")] if if_exists else op
@@ -2429,7 +2475,9 @@ def _condition_holds(operator, policy_values, request_values):
         return all(one(v) for v in request_values)
     if not request_values:
         return if_exists or negated
-    return any(one(v) for v in request_values)
+    # Several values under an unqualified operator: the stricter reading, every one for an Allow,
+    # any one for a Deny.
+    return all(one(v) for v in request_values) if allow else any(one(v) for v in request_values)
 
 
 _moto_statement_permitted = _ac.IAMPolicyStatement.is_action_permitted
@@ -2450,7 +2498,8 @@ def _statement_permitted(self, action, resource="*", principal=None, incoming_co
     for operator, keys in conditions.items():
         for key, values in (keys or {}).items():
             if key.lower() in ctx:
-                judged.setdefault(operator, {})[key] = _condition_holds(operator, values, ctx[key.lower()])
+                judged.setdefault(operator, {})[key] = _condition_holds(
+                    operator, values, ctx[key.lower()], statement.get("Effect") == "Allow")
     if judged:
         results = [held for keys in judged.values() for held in keys.values()]
         if any(held is _UNKNOWN for held in results):

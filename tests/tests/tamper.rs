@@ -1532,6 +1532,67 @@ async fn a_detector_that_left_the_security_accounts_guardduty_is_associated_agai
     }
 }
 
+/// An invited member (not one of the organization's) that left the security account's GuardDuty:
+/// only an invitation it accepts associates it again, and quell accepts none for it, so both
+/// commands are escalated, no GuardDuty write is made in the member, and it is read back still
+/// without its administrator; the person's two commands then associate it.
+#[tokio::test]
+async fn an_invited_member_that_left_is_escalated_with_the_invitation_and_its_acceptance() {
+    const EVENT: &str = "cloudtrail-guardduty-disassociatefromadministratoraccount.json";
+    let s = setup().await;
+    let r = with_the_quell_bus();
+    let (gd, admin, id, admin_id) = detectors(&s).await;
+    admin
+        .create_members()
+        .detector_id(&admin_id)
+        .account_details(
+            aws_sdk_guardduty::types::AccountDetail::builder()
+                .account_id(MEMBER)
+                .email("member@example.com")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let accept = || async {
+        admin.invite_members().detector_id(&admin_id).account_ids(MEMBER).send().await.unwrap();
+        let invitations = gd.list_invitations().send().await.unwrap();
+        let invitation = invitations.invitations()[0].invitation_id().unwrap().to_string();
+        gd.accept_administrator_invitation()
+            .detector_id(&id)
+            .administrator_id(CENTRAL)
+            .invitation_id(invitation)
+            .send()
+            .await
+            .unwrap();
+    };
+    gd.disassociate_from_administrator_account().detector_id(&id).send().await.unwrap();
+    accept().await;
+    assert_eq!(administrator_of(&gd, &id).await.as_deref(), Some(CENTRAL));
+    gd.disassociate_from_administrator_account().detector_id(&id).send().await.unwrap();
+    s.emu.clear_calls().await;
+    let event = events::load(EVENT, &[("82c919daa523bc69d203c24868c06849", &id)]);
+    let (outcome, note) = replay_with(&s, &r, event).await;
+    assert_eq!(outcome, "FAILED", "{note}");
+    assert!(
+        note.contains("ManualActionRequired") && note.contains("invite-members"),
+        "{note}"
+    );
+    let writes: Vec<_> = s
+        .emu
+        .calls()
+        .await
+        .into_iter()
+        // GetMembers is a POST that reads.
+        .filter(|c| c.service == "guardduty" && c.method == "POST" && !c.path.ends_with("/member/get"))
+        .collect();
+    assert!(writes.is_empty(), "{writes:?}");
+    assert_eq!(administrator_of(&gd, &id).await, None);
+    // The person's two commands.
+    accept().await;
+    assert_eq!(administrator_of(&gd, &id).await.as_deref(), Some(CENTRAL));
+}
+
 /// A detector in the member and one in the central account (its GuardDuty administrator to be):
 /// their clients and ids.
 async fn detectors(

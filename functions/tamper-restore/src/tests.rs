@@ -938,6 +938,41 @@ async fn a_member_that_left_the_security_accounts_guardduty_is_associated_again_
             "{error}"
         );
     }
+    // An invited member (its record has invitedAt): only an invitation it accepts associates it
+    // again, which quell does not accept for it: escalated with both commands, nothing created.
+    let invited = mock!(aws_sdk_guardduty::Client::get_members).then_output(|| {
+        GetMembersOutput::builder()
+            .members(
+                Member::builder()
+                    .account_id("111111111111")
+                    .email("member@example.com")
+                    .relationship_status("Removed")
+                    .invited_at("2026-01-01T00:00:00Z")
+                    .build(),
+            )
+            .build()
+    });
+    let t = r
+        .target(&call(
+            "guardduty:DisassociateFromAdministratorAccount",
+            json!({"detectorId": "d1"}),
+        ))
+        .unwrap();
+    let mut c = clients(mock_client!(
+        aws_sdk_guardduty,
+        RuleMode::MatchAny,
+        [&tags, &left]
+    ));
+    c.admin_guardduty = mock_client!(aws_sdk_guardduty, RuleMode::MatchAny, [&list, &invited]);
+    let out = execute(&r, &c, &t, Mode::Enforce, "quell:exempt").await;
+    let Outcome::Failed { code, error, .. } = &out else {
+        panic!("{out:?}")
+    };
+    assert_eq!(code.as_deref(), Some("ManualActionRequired"), "{error}");
+    assert!(
+        error.contains("invite-members") && error.contains("accept-administrator-invitation"),
+        "{error}"
+    );
     assert_eq!(create.num_calls(), 1);
     // The security account itself, or no quell bus: escalated as before.
     let mut own = call(
@@ -1302,23 +1337,21 @@ async fn a_forwarding_rule_the_stacks_do_not_make_there_is_escalated_and_the_bus
         "{:?}",
         t.what
     );
-    // CloudFormation's own change (a StackSet instance removed, SecurityHubAggregated set):
-    // told, not undone.
-    for (ip, agent, arn) in [
+    // CloudFormation's own change (a StackSet instance removed, SecurityHubAggregated set),
+    // which CloudTrail stamps with its source address and agent: told, not undone. A session of
+    // a role merely named like a StackSet's is a person's: put back.
+    for (ip, agent, arn, told) in [
         (
             "cloudformation.amazonaws.com",
             "cloudformation.amazonaws.com",
-            "arn:aws:sts::111111111111:assumed-role/ops/alice",
+            "arn:aws:sts::111111111111:assumed-role/stacksets-exec-abc123/1700000000",
+            true,
         ),
         (
             "10.0.0.1",
             "aws-sdk-go",
             "arn:aws:sts::111111111111:assumed-role/stacksets-exec-abc123/1700000000",
-        ),
-        (
-            "10.0.0.1",
-            "aws-sdk-go",
-            "arn:aws:sts::111111111111:assumed-role/AWSCloudFormationStackSetExecutionRole/x",
+            false,
         ),
     ] {
         let mut f = call("events:DeleteRule", json!({"name": "quell-ForwardConfig"}));
@@ -1327,11 +1360,19 @@ async fn a_forwarding_rule_the_stacks_do_not_make_there_is_escalated_and_the_bus
         caller.user_agent = Some(agent.into());
         caller.arn = Some(arn.into());
         let t = r.target(&f).unwrap();
-        assert!(
-            matches!(&t.what, What::Escalate { what, command } if what.contains("CloudFormation") && command.contains("member/regional.yaml")),
-            "{arn}: {:?}",
-            t.what
-        );
+        if told {
+            assert!(
+                matches!(&t.what, What::Escalate { what, command } if what.contains("CloudFormation") && command.contains("member/regional.yaml")),
+                "{arn}: {:?}",
+                t.what
+            );
+        } else {
+            assert!(
+                matches!(&t.what, What::Forwarder { .. }),
+                "{arn}: {:?}",
+                t.what
+            );
+        }
     }
 
     // A bus that is not an event bus ARN names the setting, before any call.
