@@ -1429,18 +1429,7 @@ async fn a_detector_that_left_its_administrator_is_escalated_with_the_administra
         ("DisassociateFromAdministratorAccount", "00000000-0000-0000-0000-000000000061"),
         ("DisassociateFromMasterAccount", "00000000-0000-0000-0000-0000000000f9"),
     ] {
-        admin
-            .create_members()
-            .detector_id(&admin_id)
-            .account_details(
-                aws_sdk_guardduty::types::AccountDetail::builder()
-                    .account_id(MEMBER)
-                    .email("member@example.com")
-                    .build(),
-            )
-            .send()
-            .await
-            .unwrap();
+        add_member(&admin, &admin_id).await;
         assert_eq!(administrator().await.as_deref(), Some(CENTRAL));
         // The tampering, in the member.
         if call == "DisassociateFromAdministratorAccount" {
@@ -1481,18 +1470,7 @@ async fn a_detector_that_left_the_security_accounts_guardduty_is_associated_agai
     let r = with_the_quell_bus();
     let (gd, admin, id, admin_id) = detectors(&s).await;
     let administrator = || administrator_of(&gd, &id);
-    admin
-        .create_members()
-        .detector_id(&admin_id)
-        .account_details(
-            aws_sdk_guardduty::types::AccountDetail::builder()
-                .account_id(MEMBER)
-                .email("member@example.com")
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    add_member(&admin, &admin_id).await;
     for (call, event_id) in [
         ("DisassociateFromAdministratorAccount", "00000000-0000-0000-0000-0000000000fc"),
         ("DisassociateFromMasterAccount", "00000000-0000-0000-0000-0000000000fd"),
@@ -1542,18 +1520,7 @@ async fn an_invited_member_that_left_is_escalated_with_the_invitation_and_its_ac
     let s = setup().await;
     let r = with_the_quell_bus();
     let (gd, admin, id, admin_id) = detectors(&s).await;
-    admin
-        .create_members()
-        .detector_id(&admin_id)
-        .account_details(
-            aws_sdk_guardduty::types::AccountDetail::builder()
-                .account_id(MEMBER)
-                .email("member@example.com")
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    add_member(&admin, &admin_id).await;
     let accept = || async {
         admin.invite_members().detector_id(&admin_id).account_ids(MEMBER).send().await.unwrap();
         let invitations = gd.list_invitations().send().await.unwrap();
@@ -1603,6 +1570,22 @@ async fn detectors(
     let id = gd.create_detector().enable(true).send().await.unwrap().detector_id.unwrap();
     let admin_id = admin.create_detector().enable(true).send().await.unwrap().detector_id.unwrap();
     (gd, admin, id, admin_id)
+}
+
+/// The central account's GuardDuty makes the member a member (CreateMembers, with its email).
+async fn add_member(admin: &aws_sdk_guardduty::Client, admin_id: &str) {
+    admin
+        .create_members()
+        .detector_id(admin_id)
+        .account_details(
+            aws_sdk_guardduty::types::AccountDetail::builder()
+                .account_id(MEMBER)
+                .email("member@example.com")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
 }
 
 /// The member detector's administrator account, as the member reads it.
