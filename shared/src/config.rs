@@ -174,14 +174,7 @@ impl Config {
             c.notify_topic_arn = Some(arn);
         }
         if let Some(arn) = get("QUELL_OUTCOME_BUS_ARN") {
-            let parts: Vec<&str> = arn.splitn(6, ':').collect();
-            if parts.len() != 6
-                || parts[0] != "arn"
-                || parts[2] != "events"
-                || !validate::region(parts[3])
-                || !validate::account_id(parts[4])
-                || !parts[5].starts_with("event-bus/")
-            {
+            if crate::member::quell_bus(&arn).is_none() {
                 return Err(bad(
                     "QUELL_OUTCOME_BUS_ARN",
                     format!("`{arn}` is not an event bus ARN (arn:aws:events:REGION:ACCOUNT:event-bus/NAME)"),

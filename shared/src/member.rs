@@ -139,6 +139,24 @@ pub fn forward_pattern(name: &str) -> Option<(&'static str, serde_json::Value)> 
     })
 }
 
+/// The quell bus's partition, home Region and security account, where `bus` is an event bus ARN
+/// (`arn:<partition>:events:<Region>:<account>:event-bus/<name>`): QUELL_OUTCOME_BUS_ARN, the
+/// member stacks' CentralEventBusArn.
+pub fn quell_bus(bus: &str) -> Option<(&str, &str, &str)> {
+    use crate::finding::validate;
+    let parts: Vec<&str> = bus.splitn(6, ':').collect();
+    let ["arn", partition, "events", home, security, res] = parts[..] else {
+        return None;
+    };
+    (partition.starts_with("aws")
+        && validate::region(home)
+        && validate::account_id(security)
+        && res
+            .strip_prefix("event-bus/")
+            .is_some_and(|n| !n.is_empty()))
+    .then_some((partition, home, security))
+}
+
 /// The forwarding rule `name` as member/regional.yaml makes it in `account` and `region`, given the
 /// quell bus (`arn:<partition>:events:<home Region>:<security account>:event-bus/<name>`), or why
 /// that stack makes no rule of that name there: a member's own events (Config, alarms, API calls)
@@ -148,23 +166,11 @@ pub fn forward_pattern(name: &str) -> Option<(&'static str, serde_json::Value)> 
 pub fn forwarder(name: &str, account: &str, region: &str, bus: &str) -> Result<Forwarder, String> {
     let (what, pattern) = forward_pattern(name)
         .ok_or_else(|| format!("{name} is not one of quell's forwarding rules"))?;
-    let parts: Vec<&str> = bus.splitn(6, ':').collect();
-    let ["arn", partition, "events", home, security, res] = parts[..] else {
-        return Err(format!("the quell bus `{bus}` is not an event bus ARN"));
-    };
-    if !partition.starts_with("aws")
-        || home.is_empty()
-        || !home
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        || security.len() != 12
-        || !security.bytes().all(|b| b.is_ascii_digit())
-        || res.strip_prefix("event-bus/").is_none_or(str::is_empty)
-    {
-        return Err(format!(
+    let (partition, home, security) = quell_bus(bus).ok_or_else(|| {
+        format!(
             "the quell bus `{bus}` is not an event bus ARN (arn:<partition>:events:<Region>:<account>:event-bus/<name>)"
-        ));
-    }
+        )
+    })?;
     let Some(name) = regional_forward_rules().find(|r| *r == name) else {
         return Err(format!(
             "org/trail.yaml makes {name} only in an account without the member stacks, where no quell role is"

@@ -1432,12 +1432,7 @@ async fn a_detector_that_left_its_administrator_is_escalated_with_the_administra
         add_member(&admin, &admin_id).await;
         assert_eq!(administrator().await.as_deref(), Some(CENTRAL));
         // The tampering, in the member.
-        if call == "DisassociateFromAdministratorAccount" {
-            gd.disassociate_from_administrator_account().detector_id(&id).send().await.unwrap();
-        } else {
-            #[allow(deprecated)]
-            gd.disassociate_from_master_account().detector_id(&id).send().await.unwrap();
-        }
+        leave_administrator(&gd, &id, call).await;
         assert_eq!(administrator().await, None);
         s.emu.clear_calls().await;
         let event = events::load(
@@ -1476,12 +1471,7 @@ async fn a_detector_that_left_the_security_accounts_guardduty_is_associated_agai
         ("DisassociateFromMasterAccount", "00000000-0000-0000-0000-0000000000fd"),
     ] {
         assert_eq!(administrator().await.as_deref(), Some(CENTRAL));
-        if call == "DisassociateFromAdministratorAccount" {
-            gd.disassociate_from_administrator_account().detector_id(&id).send().await.unwrap();
-        } else {
-            #[allow(deprecated)]
-            gd.disassociate_from_master_account().detector_id(&id).send().await.unwrap();
-        }
+        leave_administrator(&gd, &id, call).await;
         assert_eq!(administrator().await, None);
         let status = |admin: aws_sdk_guardduty::Client, admin_id: String| async move {
             let m = admin.get_members().detector_id(admin_id).account_ids(MEMBER).send().await.unwrap();
@@ -1586,6 +1576,17 @@ async fn add_member(admin: &aws_sdk_guardduty::Client, admin_id: &str) {
         .send()
         .await
         .unwrap();
+}
+
+/// The member's detector leaves its GuardDuty administrator, by the call named `call`
+/// (DisassociateFromAdministratorAccount, or the older DisassociateFromMasterAccount).
+async fn leave_administrator(gd: &aws_sdk_guardduty::Client, id: &str, call: &str) {
+    if call == "DisassociateFromAdministratorAccount" {
+        gd.disassociate_from_administrator_account().detector_id(id).send().await.unwrap();
+    } else {
+        #[allow(deprecated)]
+        gd.disassociate_from_master_account().detector_id(id).send().await.unwrap();
+    }
 }
 
 /// The member detector's administrator account, as the member reads it.

@@ -1050,8 +1050,8 @@ impl TamperRestore {
     fn security_account(&self) -> Option<String> {
         self.quell_bus
             .as_deref()
-            .and_then(|b| b.split(':').nth(4))
-            .map(str::to_string)
+            .and_then(quell::member::quell_bus)
+            .map(|(_, _, security)| security.to_string())
     }
 
     /// A step making each of quell's CIS alarms `names` that DescribeAlarms does not list by its
@@ -1533,12 +1533,12 @@ impl Remediation for TamperRestore {
         if let Some(bus) = get("QUELL_OUTCOME_BUS_ARN").filter(|v| !v.trim().is_empty()) {
             let bus = bus.trim().to_string();
             // Checked as the member stacks' CentralEventBusArn is: a rule put back delivers there.
-            quell::member::forwarder("quell-ForwardConfig", "000000000000", "-", &bus).map_err(
-                |reason| quell::config::ConfigError {
+            if quell::member::quell_bus(&bus).is_none() {
+                return Err(quell::config::ConfigError {
                     var: "QUELL_OUTCOME_BUS_ARN",
-                    reason,
-                },
-            )?;
+                    reason: format!("`{bus}` is not an event bus ARN (arn:<partition>:events:<Region>:<account>:event-bus/<name>)"),
+                });
+            }
             self.quell_bus = Some(bus);
         }
         if let Some(tag) = get("QUELL_EXEMPT_TAG").filter(|v| !v.trim().is_empty()) {
